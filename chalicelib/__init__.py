@@ -1,0 +1,1 @@
+"""FeedForward's runtime code: everything the Lambda functions need, packaged by chalice."""

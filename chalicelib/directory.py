@@ -1,0 +1,65 @@
+"""The service directory: loading the tree, and finding services by words in their names."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from pydantic import ValidationError
+
+from .errors import BadRequest
+from .models import Service
+from .store import MIN_PREFIX, words
+
+MAX_RESULTS = 10
+CANDIDATES = 100
+
+
+def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """A nested directory file as a list of service items, parents before children."""
+    out: list[dict[str, Any]] = []
+    for node in tree:
+        path = (parent["path"] if parent else []) + [node["slug"]]
+        trail = (parent["trail"] + [{"slug": parent["slug"], "name": parent["name"]}]) if parent else []
+        try:
+            svc = Service(slug=node["slug"], name=node["name"], kind=node["kind"], parent=parent and parent["slug"], path=path)
+        except (ValidationError, KeyError) as e:
+            raise ValueError(f"Service {node.get('slug', '?')!r} is not valid: {e}") from e
+        item = svc.model_dump() | {"trail": trail}
+        out.append(item)
+        out.extend(flatten(node.get("children", []), item))
+    return out
+
+
+class Directory:
+    def __init__(self, store: Any):
+        self._store = store
+
+    def load(self, tree: list[dict[str, Any]], progress: Callable[[Iterable], Iterable] = lambda x: x) -> dict[str, int]:
+        """Create or update every node. Loading the same file twice changes nothing."""
+        items = flatten(tree)
+        slugs = [i["slug"] for i in items]
+        dupes = {s for s in slugs if slugs.count(s) > 1}
+        if dupes:
+            raise ValueError(f"Slugs must be unique; repeated: {', '.join(sorted(dupes))}")
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        for item in progress(items):
+            counts[self._store.put_service(item)] += 1
+        return counts
+
+    def search(self, q: str) -> list[dict[str, Any]]:
+        if len(q) > 100:
+            raise BadRequest("q must be 100 characters or fewer.")
+        terms = words(q)
+        if not terms or max(len(t) for t in terms) < MIN_PREFIX:
+            return []
+        hits = self._store.search_services(terms, CANDIDATES)
+        matching = []
+        for hit in hits:
+            haystack = words(" ".join([hit["name"], hit.get("kind", "")] + [a["name"] for a in hit.get("trail", [])]))
+            if all(any(w.startswith(t) for w in haystack) for t in terms):
+                matching.append(hit)
+        matching.sort(key=lambda h: (h["name"].lower() not in q.lower(), h["depth"], h["name"]))
+        return [
+            {"slug": h["slug"], "name": h["name"], "kind": h["kind"], "within": " › ".join(a["name"] for a in h.get("trail", []))}
+            for h in matching[:MAX_RESULTS]
+        ]

@@ -1,0 +1,76 @@
+"""The jobs that state changes turn into, and the queues that carry them.
+
+A render job names one page to build; a mail job names one email to send. Both are
+small JSON bodies with a stable `key`, so a job delivered twice is recognised.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+PageKind = Literal["story", "service", "home", "static"]
+
+
+class RenderJob(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    page: PageKind
+    ref: str = ""  # story id or service slug; empty for home and static
+
+    @property
+    def key(self) -> str:
+        return f"{self.page}:{self.ref}"
+
+
+MailKind = Literal["author_confirmation", "author_published", "author_rejected"]
+
+
+class MailJob(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: MailKind
+    story_id: str
+    # Distinguishes two emails of the same kind about one story (e.g. the version decided on).
+    ref: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.story_id}:{self.ref}"
+
+
+class Queues:
+    """Sends jobs to SQS, ten at a time, de-duplicated within one call."""
+
+    def __init__(self, sqs: Any, render_queue_url: str, mail_queue_url: str):
+        self._sqs = sqs
+        self._urls = {RenderJob: render_queue_url, MailJob: mail_queue_url}
+
+    def send(self, jobs: Iterable[RenderJob | MailJob]) -> int:
+        unique: dict[tuple[type, str], RenderJob | MailJob] = {}
+        for job in jobs:
+            unique.setdefault((type(job), job.key), job)
+        by_queue: dict[str, list[RenderJob | MailJob]] = {}
+        for (kind, _), job in unique.items():
+            by_queue.setdefault(self._urls[kind], []).append(job)
+        for url, batch in by_queue.items():
+            for i in range(0, len(batch), 10):
+                chunk = batch[i : i + 10]
+                resp = self._sqs.send_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(n), "MessageBody": job.model_dump_json()} for n, job in enumerate(chunk)],
+                )
+                if resp.get("Failed"):
+                    # Let the stream retry the record: jobs are idempotent, so re-sending is safe.
+                    raise RuntimeError(f"SQS refused {len(resp['Failed'])} job(s): {resp['Failed'][0].get('Code')}")
+        return len(unique)
+
+
+def parse_render(body: str) -> RenderJob:
+    return RenderJob.model_validate(json.loads(body))
+
+
+def parse_mail(body: str) -> MailJob:
+    return MailJob.model_validate(json.loads(body))

@@ -1,0 +1,51 @@
+"""Capability tokens behind emailed links: random, stored only as a hash, bound to one purpose.
+
+A link is refused the same way whether it never existed, was revoked, expired or is for
+something else, so a guess learns nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from . import clock
+from .errors import NotFound
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes, base64url without padding
+NOT_VALID = "This link is not valid. It may have expired or been replaced by a newer one."
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("ascii")).hexdigest()
+
+
+class Links:
+    def __init__(self, store: Any):
+        self._store = store
+
+    def issue(self, purpose: str, story_id: str, subject: str, days: int) -> str:
+        raw = secrets.token_urlsafe(32)  # 256 bits
+        expires = int((clock.now() + timedelta(days=days)).timestamp())
+        self._store.put_token(
+            token_hash(raw),
+            {"purpose": purpose, "story_id": story_id, "subject": subject, "issued_at": clock.iso(), "revoked": False},
+            expires,
+        )
+        return raw
+
+    def resolve(self, raw: str, purpose: str) -> dict[str, Any]:
+        if not isinstance(raw, str) or not _TOKEN.match(raw):
+            raise NotFound(NOT_VALID)
+        token = self._store.get_token(token_hash(raw))
+        if (
+            not token
+            or token.get("purpose") != purpose
+            or token.get("revoked")
+            or int(token["expires_at"]) <= int(clock.now().timestamp())
+        ):
+            raise NotFound(NOT_VALID)
+        return token

@@ -1,0 +1,232 @@
+"""Pydantic models: what a story, a service and a moderation decision are."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
+
+
+class Role(str, Enum):
+    patient = "patient"
+    carer = "carer"
+    relative = "relative"
+    staff = "staff"
+    other = "other"
+
+
+ROLE_LABELS = {
+    "patient": "a patient",
+    "carer": "a carer",
+    "relative": "a relative",
+    "staff": "a member of staff",
+    "other": "someone else",
+}
+
+
+class Feeling(str, Enum):
+    listened_to = "listened-to"
+    reassured = "reassured"
+    safe = "safe"
+    respected = "respected"
+    grateful = "grateful"
+    informed = "informed"
+    anxious = "anxious"
+    confused = "confused"
+    ignored = "ignored"
+    rushed = "rushed"
+    frustrated = "frustrated"
+    let_down = "let-down"
+
+
+FEELING_LABELS = {
+    "listened-to": "listened to",
+    "reassured": "reassured",
+    "safe": "safe",
+    "respected": "respected",
+    "grateful": "grateful",
+    "informed": "well informed",
+    "anxious": "anxious",
+    "confused": "confused",
+    "ignored": "ignored",
+    "rushed": "rushed",
+    "frustrated": "frustrated",
+    "let-down": "let down",
+}
+
+
+class Status(str, Enum):
+    pending = "pending"
+    published = "published"
+    held = "held"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: str) -> str:
+    """Plain text as we keep it: NFC, \\n line breaks, no control or bidi characters, trimmed."""
+    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
+    value = _CONTROL.sub("", value)
+    value = re.sub(r"\n{3,}", "\n\n", value)
+    return value.strip()
+
+
+def clean_line(value: str) -> str:
+    """A single-line field: any line break or run of spaces becomes one space."""
+    return re.sub(r"\s+", " ", clean_text(value))
+
+
+Line = Annotated[str, StringConstraints(strip_whitespace=True)]
+
+SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,64}$"
+SLUG = r"^[a-z0-9][a-z0-9-]{0,79}$"
+
+# Bounds, shared with the form so its hints and maxlength agree with validation.
+LIMITS = {
+    "title": (3, 120),
+    "story": (20, 8000),
+    "good": (0, 3000),
+    "improve": (0, 3000),
+    "pseudonym": (2, 60),
+}
+MAX_SERVICES = 3
+MAX_YEARS_AGO = 3
+
+
+def experience_bounds(today: date) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The earliest and latest (year, month) a story may be about."""
+    return (today.year - MAX_YEARS_AGO, today.month), (today.year, today.month)
+
+
+class StorySubmission(BaseModel):
+    """A story as its author sends it, from the form or as JSON."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    submission_id: str = Field(pattern=SUBMISSION_ID)
+    title: str = Field(min_length=LIMITS["title"][0], max_length=LIMITS["title"][1])
+    story: str = Field(min_length=LIMITS["story"][0], max_length=LIMITS["story"][1])
+    good: str = Field(default="", max_length=LIMITS["good"][1])
+    improve: str = Field(default="", max_length=LIMITS["improve"][1])
+    feelings: list[Feeling] = Field(default_factory=list, max_length=len(Feeling))
+    role: Role
+    pseudonym: str = Field(min_length=LIMITS["pseudonym"][0], max_length=LIMITS["pseudonym"][1])
+    experience_month: int = Field(ge=1, le=12)
+    experience_year: int = Field(ge=1900, le=9999)
+    services: list[Annotated[str, StringConstraints(pattern=SLUG)]] = Field(min_length=1, max_length=MAX_SERVICES)
+    email: EmailStr | None = None
+    consent: bool
+    # Honeypot: hidden from people, filled by bots.
+    website: str = Field(default="", max_length=0)
+
+    @field_validator("title", "pseudonym", mode="before")
+    @classmethod
+    def _line(cls, v):
+        return clean_line(v) if isinstance(v, str) else v
+
+    @field_validator("story", "good", "improve", mode="before")
+    @classmethod
+    def _text(cls, v):
+        return clean_text(v) if isinstance(v, str) else v
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _blank_email(cls, v):
+        if isinstance(v, str):
+            v = v.strip()
+            return v or None
+        return v
+
+    @field_validator("services", "feelings")
+    @classmethod
+    def _unique(cls, v):
+        if len(set(v)) != len(v):
+            raise ValueError("Choose each one only once")
+        return v
+
+    @field_validator("consent")
+    @classmethod
+    def _consented(cls, v):
+        if v is not True:
+            raise ValueError("Agree to the publishing terms to send your story")
+        return v
+
+    @model_validator(mode="after")
+    def _experience_in_range(self):
+        today = date.today()
+        earliest, latest = experience_bounds(today)
+        when = (self.experience_year, self.experience_month)
+        if when > latest:
+            raise ValueError("experience_year: The month of your experience must be this month or earlier")
+        if when < earliest:
+            raise ValueError(f"experience_year: We can only publish stories from the last {MAX_YEARS_AGO} years")
+        return self
+
+
+class Decision(str, Enum):
+    publish = "publish"
+    hold = "hold"
+    reject = "reject"
+
+
+class ModerationDecision(BaseModel):
+    """What a moderator decides about one version of a story."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Decision
+    version: int = Field(ge=1)
+    title: str | None = Field(default=None, min_length=LIMITS["title"][0], max_length=LIMITS["title"][1])
+    story: str | None = Field(default=None, min_length=1, max_length=LIMITS["story"][1])
+    good: str | None = Field(default=None, max_length=LIMITS["good"][1])
+    improve: str | None = Field(default=None, max_length=LIMITS["improve"][1])
+    pseudonym: str | None = Field(default=None, min_length=LIMITS["pseudonym"][0], max_length=LIMITS["pseudonym"][1])
+    criticality: int | None = Field(default=None, ge=0, le=5)
+    tags: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]] = Field(default_factory=list, max_length=20)
+    note: str = Field(default="", max_length=2000)
+
+    @field_validator("title", "pseudonym", mode="before")
+    @classmethod
+    def _line(cls, v):
+        return clean_line(v) if isinstance(v, str) else v
+
+    @field_validator("story", "good", "improve", "note", mode="before")
+    @classmethod
+    def _text(cls, v):
+        return clean_text(v) if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _what_each_action_needs(self):
+        if self.action is Decision.publish and self.criticality is None:
+            raise ValueError("criticality: Choose a criticality from 0 to 5 before publishing")
+        if self.action in (Decision.hold, Decision.reject) and not self.note:
+            what = "why it is held" if self.action is Decision.hold else "the reason, which the author will be told"
+            raise ValueError(f"note: Write {what}")
+        return self
+
+
+class Service(BaseModel):
+    """A node of the service directory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = Field(pattern=SLUG)
+    name: str = Field(min_length=2, max_length=120)
+    kind: str = Field(min_length=2, max_length=40)
+    parent: str | None = Field(default=None, pattern=SLUG)
+    path: list[str] = Field(min_length=1, max_length=5)
+
+    @property
+    def ancestors(self) -> list[str]:
+        return self.path[:-1]
+
+
+EditableField = Literal["title", "story", "good", "improve", "pseudonym"]
+EDITABLE_FIELDS: tuple[str, ...] = ("title", "story", "good", "improve", "pseudonym")

@@ -1,0 +1,16 @@
+"""The powertools Logger and Metrics shared by every handler.
+
+The Logger's service name differs from chalice's app_name on purpose: when they match,
+chalice's own log handler and powertools' both print every line.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Logger, Metrics
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "feedforward-core")
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "FeedForward"), service=SERVICE)

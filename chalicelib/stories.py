@@ -1,0 +1,118 @@
+"""Telling a story: validate, check the services, write it once, pending and private."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import clock, ids
+from .errors import Conflict, ValidationFailed
+from .models import StorySubmission
+from .observability import logger, metrics
+from .web import invalid
+
+LABELS = {
+    "submission_id": "the submission id",
+    "title": "a title",
+    "story": "what happened",
+    "good": "what was good",
+    "improve": "what could be improved",
+    "feelings": "how you felt",
+    "role": "who you are",
+    "pseudonym": "the name to show",
+    "experience_month": "the month",
+    "experience_year": "the year",
+    "services": "a service",
+    "email": "an email address, like name@example.com",
+    "consent": "agreement to the terms",
+    "website": "this field",
+}
+_LIST_FIELDS = ("services", "feelings")
+
+
+def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
+    """A classic form post as the same dict a JSON client would send."""
+    data: dict[str, Any] = {}
+    for name, values in fields.items():
+        if name in _LIST_FIELDS:
+            data[name] = [v.strip() for v in values if v.strip()]
+        elif name == "consent":
+            data[name] = any(v in ("yes", "true", "on") for v in values)
+        else:
+            data[name] = values[-1]
+    for name in ("experience_month", "experience_year"):
+        if isinstance(data.get(name), str):
+            value = data[name].strip()
+            data[name] = int(value) if value.isdigit() and len(value) <= 4 else value
+    data.setdefault("consent", False)
+    for name in _LIST_FIELDS:
+        data.setdefault(name, [])
+    return data
+
+
+class Stories:
+    def __init__(self, store: Any, idempotency_layer: Any, remember_seconds: int):
+        self._store = store
+        self._layer = idempotency_layer
+        self._remember = remember_seconds
+
+    def validate(self, data: dict[str, Any]) -> StorySubmission:
+        try:
+            submission = StorySubmission.model_validate(data)
+        except ValidationError as e:
+            raise invalid(e, LABELS, data) from e
+        found = self._store.get_services(submission.services)
+        missing = [s for s in submission.services if s not in found]
+        if missing:
+            raise ValidationFailed(
+                [{"field": "services", "message": f"We do not know the service {missing[0]!r}. Choose one from the list."}], data
+            )
+        return submission
+
+    def submit(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Create a pending story. The same submission id sent again gives back the same story."""
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+        submission = self.validate(data)
+        config = IdempotencyConfig(
+            event_key_jmespath="submission_id",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=self._remember,
+        )
+        create = idempotent_function(
+            data_keyword_argument="submission",
+            persistence_store=self._layer,
+            config=config,
+            key_prefix="stories.submit",
+        )(self._create)
+        try:
+            return create(submission=submission)
+        except IdempotencyAlreadyInProgressError as e:
+            raise Conflict("This story is already being sent. Wait a moment, then check your email or reload.") from e
+
+    def _create(self, submission: StorySubmission) -> dict[str, Any]:
+        story_id = ids.new_story_id()
+        story = {
+            "id": story_id,
+            "status": "pending",
+            "version": 1,
+            "submitted_at": clock.iso(),
+            "title": submission.title,
+            "story": submission.story,
+            "good": submission.good,
+            "improve": submission.improve,
+            "feelings": [f.value for f in submission.feelings],
+            "role": submission.role.value,
+            "pseudonym": submission.pseudonym,
+            "experience": f"{submission.experience_year:04d}-{submission.experience_month:02d}",
+            "services": list(submission.services),
+            "has_contact": submission.email is not None,
+            "tags": [],
+        }
+        contact = {"email": str(submission.email), "submission_id": submission.submission_id} if submission.email else None
+        self._store.create_story(story, contact)
+        logger.info("story submitted", extra={"story_id": story_id, "services": story["services"]})
+        metrics.add_metric(name="StoriesSubmitted", unit="Count", value=1)
+        return {"id": story_id, "status": "pending"}

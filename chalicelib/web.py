@@ -1,0 +1,133 @@
+"""HTTP glue shared by the routes: reading bodies safely, and shaping answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from chalice import Response
+
+from .errors import BadRequest, FeedForwardError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+# Pages served by the API (form errors, the author's private page, the moderation screen).
+HTML_CSP = (
+    "default-src 'none'; style-src 'self' {site}; script-src 'self'; img-src 'self' {site} data:; "
+    "form-action 'self' {api}; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def media_type(request: Any) -> str:
+    return (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+
+
+def read_body(request: Any, max_bytes: int) -> tuple[str, dict[str, Any]]:
+    """The request's body as (media type, data). Every way a body can be wrong is a 4xx."""
+    kind = media_type(request)
+    raw = request.raw_body or b""
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"The request body is {len(raw)} bytes; the most we accept is {max_bytes}.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadRequest(f"The request body is not valid UTF-8 (byte {e.start}).") from e
+    if kind == JSON:
+        try:
+            data = json.loads(text, parse_constant=_reject_constant)
+        except RecursionError as e:
+            raise BadRequest("The JSON body is nested too deeply.") from e
+        except ValueError as e:
+            raise BadRequest(f"The request body is not valid JSON: {e}") from e
+        if not isinstance(data, dict):
+            raise BadRequest("The JSON body must be an object.")
+        return kind, data
+    if kind == FORM:
+        try:
+            fields = parse_qs(text, keep_blank_values=True, strict_parsing=False, max_num_fields=200)
+        except ValueError as e:
+            raise BadRequest(f"The form body could not be read: {e}") from e
+        return kind, fields
+    raise UnsupportedMediaType(f"Send the body as {JSON} or {FORM}, not {kind or 'no content type'}.")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=json.dumps(body), status_code=status, headers={"Content-Type": JSON, **(headers or {})})
+
+
+def html_response(html: str, status: int = 200, csp: str = "", headers: dict[str, str] | None = None) -> Response:
+    h = {"Content-Type": "text/html; charset=utf-8", **SECURITY_HEADERS, **(headers or {})}
+    if csp:
+        h["Content-Security-Policy"] = csp
+    return Response(body=html, status_code=status, headers=h)
+
+
+def error_response(error: FeedForwardError) -> Response:
+    return json_response(error.to_body(), status=error.status, headers=error.headers)
+
+
+def redirect(location: str, status: int = 303) -> Response:
+    return Response(body="", status_code=status, headers={"Location": location, **SECURITY_HEADERS})
+
+
+def pydantic_fields(exc: Any, labels: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """Turn a pydantic ValidationError into [{field, message}] in plain words."""
+    labels = labels or {}
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err.get("loc", ())]
+        msg = err.get("msg", "is not valid")
+        if err.get("type") == "value_error":
+            msg = str(err.get("ctx", {}).get("error", msg))
+            if ": " in msg and not loc:
+                # Model-level checks name their field as "field: message".
+                name, msg = msg.split(": ", 1)
+                loc = [name]
+        field = loc[0] if loc else "body"
+        if field in seen:
+            continue
+        seen.add(field)
+        out.append({"field": field, "message": _plain_message(err, msg, labels.get(field, field.replace("_", " ")))})
+    return out
+
+
+def _plain_message(err: dict[str, Any], msg: str, label: str) -> str:
+    kind = err.get("type", "")
+    ctx = err.get("ctx", {})
+    label_cap = label[:1].upper() + label[1:]
+    if kind == "missing":
+        return f"Enter {label}"
+    if kind == "string_too_short":
+        n = ctx.get("min_length")
+        return f"Enter {label}" if not err.get("input") else f"{label_cap} must be at least {n} characters"
+    if kind == "string_too_long":
+        return f"{label_cap} must be {ctx.get('max_length')} characters or fewer"
+    if kind in ("too_short", "too_long"):
+        lo, hi = ctx.get("min_length"), ctx.get("max_length")
+        return f"Choose at least {lo}" if kind == "too_short" else f"Choose no more than {hi}"
+    if kind == "enum":
+        return f"Choose one of: {ctx.get('expected')}"
+    if kind == "extra_forbidden":
+        return "This field is not expected"
+    if kind.startswith("int_") or kind.startswith("bool_"):
+        return f"{label_cap} is not valid"
+    if kind == "value_error" and msg.startswith("Value error, "):
+        return msg[len("Value error, ") :]
+    return msg[:1].upper() + msg[1:]
+
+
+def invalid(exc: Any, labels: dict[str, str], values: dict[str, Any]) -> ValidationFailed:
+    return ValidationFailed(pydantic_fields(exc, labels), values)

@@ -1,0 +1,90 @@
+"""Builds each domain object once, from settings and lazily created clients."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from . import aws
+from .settings import get_settings, reset_settings
+
+
+@lru_cache(maxsize=1)
+def store():
+    from .store import Store
+
+    return Store(aws.client("dynamodb"), get_settings().table_name)
+
+
+@lru_cache(maxsize=1)
+def queues():
+    from .jobs import Queues
+
+    s = get_settings()
+    return Queues(aws.client("sqs"), s.render_queue_url, s.mail_queue_url)
+
+
+@lru_cache(maxsize=1)
+def stories():
+    from .stories import Stories
+
+    return Stories(store(), store().idempotency_layer("stories"), get_settings().submission_idempotency_seconds)
+
+
+@lru_cache(maxsize=1)
+def moderation():
+    from .moderation import Moderation
+
+    return Moderation(store())
+
+
+@lru_cache(maxsize=1)
+def directory():
+    from .directory import Directory
+
+    return Directory(store())
+
+
+@lru_cache(maxsize=1)
+def links():
+    from .links import Links
+
+    return Links(store())
+
+
+@lru_cache(maxsize=1)
+def changes():
+    from .changes import ChangeHandler
+
+    return ChangeHandler(store(), queues())
+
+
+@lru_cache(maxsize=1)
+def authenticator():
+    from .auth import Authenticator
+
+    return Authenticator(get_settings(), lambda: aws.client("cognito-idp"))
+
+
+@lru_cache(maxsize=1)
+def site():
+    from .site.render import SiteRenderer
+    from .site.publisher import Publisher
+
+    return SiteRenderer(store(), Publisher(aws.client("s3"), get_settings().site_bucket), get_settings())
+
+
+@lru_cache(maxsize=1)
+def notifications():
+    from .mail import Mailer
+    from .notifications import Notifications
+
+    s = get_settings()
+    return Notifications(store(), links(), Mailer(aws.client("ses"), s.mail_from), s, store().idempotency_layer("mail"))
+
+
+def reset() -> None:
+    """Forget every built object, client and setting (tests switch environments)."""
+    for f in (store, queues, stories, moderation, directory, links, changes, authenticator, site, notifications):
+        f.cache_clear()
+    aws.reset_clients()
+    reset_settings()

@@ -1,0 +1,1 @@
+"""The one-machine stack: emulator, resources, event pump, static server, mailbox."""

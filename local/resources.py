@@ -1,0 +1,114 @@
+"""Creates every AWS resource FeedForward uses, on the emulator (or under moto's mock_aws in tests)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.store import TABLE_DEFINITION, TTL_ATTRIBUTE
+
+REGION = "eu-west-2"
+TABLE = "feedforward"
+BUCKET = "feedforward-site"
+RENDER_QUEUE = "feedforward-render"
+MAIL_QUEUE = "feedforward-mail"
+MAIL_FROM_ADDRESS = "stories@feedforward.example"
+MAIL_FROM = f"FeedForward <{MAIL_FROM_ADDRESS}>"
+MODERATOR_GROUP = "moderators"
+DEMO_MODERATOR = {"username": "moderator@feedforward.example", "password": "Moderate-2026!", "name": "Demo Moderator"}
+
+
+@dataclass
+class Resources:
+    table: str
+    stream_arn: str
+    bucket: str
+    render_queue_url: str
+    mail_queue_url: str
+    render_dlq_url: str
+    mail_dlq_url: str
+    user_pool_id: str
+    client_id: str
+
+    def environment(self, site_url: str, api_url: str, endpoint: str | None) -> dict[str, str]:
+        """The FF_ settings that point the app at these resources."""
+        env = {
+            "FF_TABLE_NAME": self.table,
+            "FF_SITE_BUCKET": self.bucket,
+            "FF_RENDER_QUEUE_URL": self.render_queue_url,
+            "FF_MAIL_QUEUE_URL": self.mail_queue_url,
+            "FF_MAIL_FROM": MAIL_FROM,
+            "FF_SITE_URL": site_url,
+            "FF_API_URL": api_url,
+            "FF_COGNITO_REGION": REGION,
+            "FF_COGNITO_USER_POOL_ID": self.user_pool_id,
+            "FF_COGNITO_CLIENT_ID": self.client_id,
+            "FF_TABLE_STREAM_ARN": self.stream_arn,
+        }
+        if endpoint:
+            env["FF_COGNITO_JWKS_URL"] = f"{endpoint}/{self.user_pool_id}/.well-known/jwks.json"
+        return env
+
+
+def create_all(session: Any) -> Resources:
+    """Create the table (with stream and TTL), bucket, queues with DLQs, SES identity and moderator pool."""
+    ddb = session.client("dynamodb", region_name=REGION)
+    ddb.create_table(TableName=TABLE, **TABLE_DEFINITION)
+    ddb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+    stream_arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+
+    s3 = session.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+    sqs = session.client("sqs", region_name=REGION)
+    urls = {}
+    for name in (RENDER_QUEUE, MAIL_QUEUE):
+        dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(
+            QueueName=name,
+            Attributes={
+                "VisibilityTimeout": "30",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+            },
+        )["QueueUrl"]
+        urls[name] = (url, dlq)
+
+    ses = session.client("ses", region_name=REGION)
+    ses.verify_email_identity(EmailAddress=MAIL_FROM_ADDRESS)
+
+    idp = session.client("cognito-idp", region_name=REGION)
+    pool = idp.create_user_pool(
+        PoolName="feedforward-moderators",
+        MfaConfiguration="OFF",  # the emulator cannot do TOTP; infra/ makes MFA required on AWS
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+    )["UserPool"]["Id"]
+    client_id = idp.create_user_pool_client(
+        UserPoolId=pool, ClientName="moderation-screen", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+    idp.create_group(UserPoolId=pool, GroupName=MODERATOR_GROUP)
+    return Resources(
+        table=TABLE,
+        stream_arn=stream_arn,
+        bucket=BUCKET,
+        render_queue_url=urls[RENDER_QUEUE][0],
+        mail_queue_url=urls[MAIL_QUEUE][0],
+        render_dlq_url=urls[RENDER_QUEUE][1],
+        mail_dlq_url=urls[MAIL_QUEUE][1],
+        user_pool_id=pool,
+        client_id=client_id,
+    )
+
+
+def create_moderator(session: Any, res: Resources, username: str, password: str, name: str, group: str = MODERATOR_GROUP) -> None:
+    idp = session.client("cognito-idp", region_name=REGION)
+    idp.admin_create_user(
+        UserPoolId=res.user_pool_id,
+        Username=username,
+        UserAttributes=[{"Name": "email", "Value": username}, {"Name": "name", "Value": name}, {"Name": "email_verified", "Value": "true"}],
+        MessageAction="SUPPRESS",
+    )
+    idp.admin_set_user_password(UserPoolId=res.user_pool_id, Username=username, Password=password, Permanent=True)
+    if group:
+        idp.admin_add_user_to_group(UserPoolId=res.user_pool_id, Username=username, GroupName=group)
