@@ -32,10 +32,6 @@ def answer_errors(event, get_response):
     logger.set_correlation_id(event.context.get("requestId"))
     try:
         return get_response(event)
-    except ValidationFailed as e:
-        if event.headers.get("content-type", "").startswith(FORM) and getattr(e, "form", None):
-            return html_response(e.form(), status=e.status)
-        return error_response(e)
     except FeedForwardError as e:
         return error_response(e)
     finally:
@@ -53,18 +49,19 @@ def find_services():
 
 @app.route("/api/stories", methods=["POST"], content_types=[JSON, FORM], cors=True)
 def tell_story():
-    from chalicelib.site.forms import story_form_with_errors
     from chalicelib.stories import form_to_data
 
     kind, data = read_body(app.current_request, get_settings().max_body_bytes)
     if kind == FORM:
         data = form_to_data(data)
         try:
-            wiring.stories().submit(data)
+            wiring.stories().submit(data, app.lambda_context)
         except ValidationFailed as e:
+            from chalicelib.site.forms import story_form_with_errors
+
             return html_response(story_form_with_errors(e.values, e.fields, wiring.store(), get_settings()), status=e.status)
         return redirect(f"{get_settings().site_url}/thank-you/")
-    result = wiring.stories().submit(data)
+    result = wiring.stories().submit(data, app.lambda_context)
     return json_response(result, status=201, headers={"Location": f"/api/stories/{result['id']}"})
 
 
@@ -155,4 +152,4 @@ def mail_worker(event):
     from chalicelib.batches import queue_batch
     from chalicelib.jobs import parse_mail
 
-    return queue_batch(event.to_dict(), lambda body: wiring.notifications().send(parse_mail(body)))
+    return queue_batch(event.to_dict(), lambda body: wiring.notifications().send(parse_mail(body), event.context))

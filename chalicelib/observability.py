@@ -7,6 +7,7 @@ chalice's own log handler and powertools' both print every line.
 from __future__ import annotations
 
 import os
+import warnings
 
 from aws_lambda_powertools import Logger, Metrics
 
@@ -14,3 +15,6 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "feedforward-core")
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "FeedForward"), service=SERVICE)
+
+# A request that records no metric is normal; powertools would warn on every one.
+warnings.filterwarnings("ignore", message="No application metrics to publish")

@@ -157,6 +157,7 @@ class Store:
 
     def put_service(self, service: dict[str, Any]) -> str:
         """Create or update one node and its search entries. Returns created, updated or unchanged."""
+        service = {k: v for k, v in service.items() if v is not None}
         slug = service["slug"]
         current = self._get(f"SERVICE#{slug}", "SERVICE", consistent=True)
         if current and _public(current) == service:

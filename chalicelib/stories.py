@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -48,6 +50,10 @@ def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
     data.setdefault("consent", False)
     for name in _LIST_FIELDS:
         data.setdefault(name, [])
+    if not str(data.get("submission_id", "")).strip():
+        # With JavaScript off nothing made an id: the same form sent twice has the same content.
+        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        data["submission_id"] = "form-" + hashlib.sha256(canonical).hexdigest()[:40]
     return data
 
 
@@ -70,7 +76,7 @@ class Stories:
             )
         return submission
 
-    def submit(self, data: dict[str, Any]) -> dict[str, Any]:
+    def submit(self, data: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
         """Create a pending story. The same submission id sent again gives back the same story."""
         from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
         from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
@@ -81,6 +87,9 @@ class Stories:
             raise_on_no_idempotency_key=True,
             expires_after_seconds=self._remember,
         )
+        if lambda_context is not None:
+            # Lets a submission that died half-way be retried once its Lambda's time is up.
+            config.register_lambda_context(lambda_context)
         create = idempotent_function(
             data_keyword_argument="submission",
             persistence_store=self._layer,

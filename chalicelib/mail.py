@@ -1,0 +1,86 @@
+"""Composing emails (plain text and HTML from template pairs) and sending them through SES.
+
+Sending is separate from deciding who gets what (notifications.py), as in FixMyStreet.
+"""
+
+from __future__ import annotations
+
+import re
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid, parseaddr
+from functools import lru_cache
+from typing import Any
+
+from .observability import logger, metrics
+
+_SPACE = re.compile(r"\s+")
+
+
+class Permanent(Exception):
+    """SES will never accept this message (e.g. a rejected address); retrying is pointless."""
+
+
+@lru_cache(maxsize=1)
+def _templates():
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    return Environment(
+        loader=PackageLoader("chalicelib", "templates/email"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def header_safe(value: str, limit: int = 200) -> str:
+    """One line, whatever the input: CR, LF and other breaks become spaces."""
+    return _SPACE.sub(" ", value.replace("\x00", "")).strip()[:limit]
+
+
+def render(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, text, html) from templates/email/<name>.txt and .html; the subject is the text's first line."""
+    import css_inline
+
+    env = _templates()
+    source, _, _ = env.loader.get_source(env, f"{name}.txt")
+    subject_line, _, body = source.partition("\n")
+    # Rendered apart from the body, so nothing in a value can spill out of the subject line.
+    subject = env.from_string(subject_line.removeprefix("Subject:").strip()).render(**context)
+    text = env.from_string(body.lstrip("\n")).render(**context)
+    html = env.get_template(f"{name}.html").render(**context)
+    return header_safe(subject), text, css_inline.inline(html)
+
+
+def compose(sender: str, to: str, subject: str, text: str, html: str, headers: dict[str, str] | None = None) -> EmailMessage:
+    msg = EmailMessage()
+    name, addr = parseaddr(sender)
+    msg["From"] = formataddr((header_safe(name), addr))
+    msg["To"] = Address(addr_spec=to)
+    msg["Subject"] = header_safe(subject)
+    msg["Message-ID"] = make_msgid(domain=addr.rpartition("@")[2] or None)
+    for key, value in (headers or {}).items():
+        msg[key] = header_safe(value, 2000)
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+class Mailer:
+    def __init__(self, ses: Any, sender: str):
+        self._ses = ses
+        self._sender = sender
+
+    def send(self, to: str, template: str, context: dict[str, Any], headers: dict[str, str] | None = None) -> str:
+        subject, text, html = render(template, context)
+        msg = compose(self._sender, to, subject, text, html, headers)
+        try:
+            resp = self._ses.send_raw_email(RawMessage={"Data": msg.as_bytes()})
+        except self._ses.exceptions.MessageRejected as e:
+            metrics.add_metric(name="EmailsRejected", unit="Count", value=1)
+            raise Permanent(str(e)) from e
+        # Throttling and other transient errors propagate: the queue retries them.
+        metrics.add_metric(name="EmailsSent", unit="Count", value=1)
+        logger.info("email sent", extra={"template": template, "ses_message_id": resp.get("MessageId")})
+        return resp["MessageId"]

@@ -1,0 +1,160 @@
+"""The tell-your-story form: one template for the static page and for the API's 422 answer.
+
+The static page (rendered by the "static" job) has no values and no errors. When a form post
+fails validation, the API renders the same form with a GOV.UK-style error summary, each error
+next to its field, and every value the person typed kept, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import date
+from typing import Any, Iterable
+
+from ..models import FEELING_LABELS, LIMITS, MAX_SERVICES, MAX_YEARS_AGO, ROLE_LABELS, Feeling, Role
+
+# The form's fields in page order, with the id an error summary links to.
+FIELD_IDS = {
+    "title": "title",
+    "story": "story",
+    "good": "good",
+    "improve": "improve",
+    "feelings": "feelings",
+    "role": "role",
+    "pseudonym": "pseudonym",
+    "experience_month": "experience_month",
+    "experience_year": "experience_year",
+    "services": "services",
+    "email": "email",
+    "consent": "consent",
+}
+TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym", "email")
+SEND_ID = "send"
+# Errors on fields a person cannot see or change (the submission id, the honeypot, the body).
+GENERAL_MESSAGE = "Something went wrong while sending your story. Check your answers and send it again."
+
+DIRECTORY_SECONDS = 600
+_directory_cache: dict[int, tuple[float, list[dict[str, Any]]]] = {}
+
+
+# ---- the service choices ----------------------------------------------------------------------
+
+
+def _descendants(store: Any, slug: str, trail: list[str]) -> Iterable[dict[str, Any]]:
+    for child in store.children(slug):
+        names = trail + [child["name"]]
+        yield {"value": child["slug"], "label": " › ".join(names)}
+        yield from _descendants(store, child["slug"], names)
+
+
+def directory_groups(store: Any) -> list[dict[str, Any]]:
+    """The directory as <optgroup>s: one per organisation, holding it and everything under it.
+
+    Walks the whole tree (one Query per node), so only the static job calls it directly;
+    the API goes through cached_directory_groups.
+    """
+    groups = []
+    for org in store.children(None):
+        options = [{"value": org["slug"], "label": f"{org['name']} (the whole organisation)"}]
+        options += list(_descendants(store, org["slug"], []))
+        groups.append({"label": org["name"], "options": options})
+    return groups
+
+
+def cached_directory_groups(store: Any) -> list[dict[str, Any]]:
+    """directory_groups, remembered for a few minutes by a warm Lambda."""
+    now = time.monotonic()
+    hit = _directory_cache.get(id(store))
+    if hit and now - hit[0] < DIRECTORY_SECONDS:
+        return hit[1]
+    groups = directory_groups(store)
+    _directory_cache.clear()
+    _directory_cache[id(store)] = (now, groups)
+    return groups
+
+
+# ---- the template's context ----------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return ""
+    if isinstance(value, list):
+        return str(value[-1]) if value else ""
+    return str(value)
+
+
+def _list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, set)):
+        return [str(v) for v in value if str(v).strip()]
+    return [str(value)] if str(value).strip() else []
+
+
+def _errors(errors: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """(the summary's entries in page order, field → message)."""
+    by_field: dict[str, str] = {}
+    general = False
+    for e in errors or []:
+        field, message = str(e.get("field", "")), str(e.get("message", ""))
+        if field in FIELD_IDS:
+            by_field.setdefault(field, message)
+        else:
+            general = True
+    summary = [{"href": f"#{FIELD_IDS[f]}", "message": by_field[f]} for f in FIELD_IDS if f in by_field]
+    if general:
+        summary.append({"href": f"#{SEND_ID}", "message": GENERAL_MESSAGE})
+    return summary, by_field
+
+
+def form_context(
+    values: dict[str, Any], errors: list[dict[str, str]], groups: list[dict[str, Any]], settings: Any, script: bool
+) -> dict[str, Any]:
+    values = values or {}
+    summary, field_errors = _errors(errors)
+    services = _list(values.get("services"))[:MAX_SERVICES]
+    services += [""] * (MAX_SERVICES - len(services))
+    this_year = date.today().year
+    return {
+        "action": f"{settings.api_url.rstrip('/')}/api/stories",
+        "script": script,
+        "summary": summary,
+        "errors": field_errors,
+        "values": {
+            **{f: _text(values.get(f)) for f in TEXT_FIELDS},
+            "submission_id": _text(values.get("submission_id")),
+            "role": _text(values.get("role")),
+            "experience_month": _text(values.get("experience_month")),
+            "experience_year": _text(values.get("experience_year")),
+            "feelings": set(_list(values.get("feelings"))),
+            "services": services,
+            "consent": values.get("consent") is True or _text(values.get("consent")) in ("yes", "true", "on"),
+            # The honeypot is never given back: a person's browser may have filled it by mistake.
+        },
+        "limits": {f: hi for f, (_lo, hi) in LIMITS.items()},
+        "feelings": [{"value": f.value, "label": FEELING_LABELS.get(f.value, f.value)} for f in Feeling],
+        "roles": [{"value": r.value, "label": _capital(ROLE_LABELS.get(r.value, r.value))} for r in Role],
+        "groups": groups,
+        "max_services": MAX_SERVICES,
+        "years_ago": MAX_YEARS_AGO,
+        "this_year": this_year,
+        "send_id": SEND_ID,
+    }
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def story_form_with_errors(values: dict[str, Any], errors: list[dict[str, str]], store: Any, settings: Any) -> str:
+    """The form again, as the API's 422 answer: error summary, errors by fields, values kept."""
+    from .pages import render_page
+
+    values = dict(values or {})
+    if not _text(values.get("submission_id")).strip():
+        # Sent with JavaScript off: this page is for one person, so it can carry a fresh id.
+        values["submission_id"] = uuid.uuid4().hex
+    context = form_context(values, errors, cached_directory_groups(store), settings, script=False)
+    return render_page("form.html", site_base=settings.site_url.rstrip("/"), robots="noindex", **context)

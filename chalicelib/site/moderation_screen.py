@@ -1,0 +1,74 @@
+"""The moderation screen: one HTML page plus its script and style, served by the API.
+
+The page is a shell; app.js does the work (sign in, the queues, one story, a decision) by
+calling the moderation API on the same origin. Its CSP allows no inline script or style,
+so everything lives in the two assets. Files are read on first use, never at import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFound
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates" / "moderation"
+STATIC = ROOT / "static" / "moderation"
+
+ASSETS = {
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+}
+CRITICALITY = (
+    (0, "Not critical"),
+    (1, "Minimally critical"),
+    (2, "Mildly critical"),
+    (3, "Moderately critical"),
+    (4, "Strongly critical"),
+    (5, "Severely critical"),
+)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@lru_cache(maxsize=None)
+def _read(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=None)
+def _version(name: str) -> str:
+    return hashlib.sha256(_read(name).encode("utf-8")).hexdigest()[:12]
+
+
+def page(settings: Any) -> str:
+    """The screen's HTML. Assets are linked relative to /api/moderate, so any stage prefix works."""
+    return _environment().get_template("screen.html").render(
+        stage=getattr(settings, "stage", ""),
+        site_url=getattr(settings, "site_url", ""),
+        criticality=CRITICALITY,
+        css_version=_version("app.css"),
+        js_version=_version("app.js"),
+    )
+
+
+def asset(name: str) -> tuple[str, str]:
+    """(body, content type) of app.js or app.css; anything else is 404."""
+    content_type = ASSETS.get(name)
+    if content_type is None:
+        raise NotFound(f"There is no moderation asset called {name!r}.")
+    return _read(name), content_type

@@ -1,0 +1,171 @@
+"""The shared Jinja2 environment, the site's assets, and the small helpers every page uses.
+
+The environment is built on first use (never at import) with autoescaping on for every
+template, so any text a person typed is always escaped. Stories are plain text: their
+line breaks are kept by `paragraphs` plus CSS `white-space: pre-line`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..models import FEELING_LABELS, ROLE_LABELS
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+STATIC = ROOT / "static"
+
+HTML = "text/html; charset=utf-8"
+CSS = "text/css; charset=utf-8"
+JS = "text/javascript; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+
+HTML_CACHE = "public, max-age=60"
+ASSET_CACHE = "public, max-age=3600"  # assets/site.css: a stable address, short cache
+HASHED_CACHE = "public, max-age=31536000, immutable"  # assets/site.<hash>.css: never changes
+
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)
+
+
+# ---- assets ---------------------------------------------------------------------------------
+
+
+class Asset:
+    """A file from chalicelib/static, published at a stable key and at a content-hashed key."""
+
+    def __init__(self, name: str, content_type: str):
+        self.name = name
+        self.content_type = content_type
+        self.body = (STATIC / name).read_bytes()
+        self.digest = hashlib.sha256(self.body).hexdigest()[:12]
+        stem, dot, ext = name.rpartition(".")
+        self.key = f"assets/{name}"
+        self.hashed_key = f"assets/{stem}.{self.digest}{dot}{ext}"
+
+
+@lru_cache(maxsize=1)
+def assets() -> dict[str, Asset]:
+    return {"css": Asset("site.css", CSS), "form_js": Asset("form.js", JS)}
+
+
+# ---- formatting -----------------------------------------------------------------------------
+
+
+def _london(moment: datetime) -> datetime:
+    try:
+        from zoneinfo import ZoneInfo
+
+        return moment.astimezone(ZoneInfo("Europe/London"))
+    except Exception:  # no time zone database: UTC is close enough for a date
+        return moment.astimezone(timezone.utc)
+
+
+def long_date(value: Any) -> str:
+    """An ISO timestamp as "3 December 2026" (UK time). Anything unreadable shows as given."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = _london(moment)
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
+
+
+def iso_date(value: Any) -> str:
+    """The machine-readable date for <time datetime=...>: YYYY-MM-DD (UK time)."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return _london(moment).date().isoformat()
+
+
+def month_year(value: Any) -> str:
+    """"2026-12" as "December 2026"."""
+    text = str(value or "")
+    year, _, month = text.partition("-")
+    if year.isdigit() and month.isdigit() and 1 <= int(month) <= 12:
+        return f"{MONTHS[int(month) - 1]} {int(year)}"
+    return text
+
+
+def role_label(value: Any) -> str:
+    return ROLE_LABELS.get(str(value), "someone")
+
+
+def feeling_label(value: Any) -> str:
+    return FEELING_LABELS.get(str(value), str(value).replace("-", " "))
+
+
+def paragraphs(text: Any) -> list[str]:
+    """Plain text as paragraphs: blank lines split them, single line breaks stay (CSS pre-line)."""
+    value = str(text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    return [p.strip("\n") for p in value.split("\n\n") if p.strip()]
+
+
+def join_words(items: Iterable[str]) -> str:
+    """["a", "b", "c"] as "a, b and c"."""
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# ---- the environment ------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def environment() -> Any:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(enabled_extensions=("html", "xml"), default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        long_date=long_date,
+        iso_date=iso_date,
+        month_year=month_year,
+        role_label=role_label,
+        feeling_label=feeling_label,
+        paragraphs=paragraphs,
+        join_words=join_words,
+    )
+    return env
+
+
+def render_page(template: str, *, site_base: str = "", robots: str = "", **context: Any) -> str:
+    """Render pages/<template>.
+
+    site_base is "" for pages on the static site (root-relative links) and the site's
+    address for pages the API serves, whose links and stylesheet must point at the site.
+    """
+    a = assets()
+    # The site's own pages use the content-hashed stylesheet (cached for a year). Pages the
+    # API serves use the stable address, which exists whichever deploy rendered the site.
+    css = a["css"].hashed_key if not site_base else a["css"].key
+    return environment().get_template(f"pages/{template}").render(
+        site_base=site_base,
+        robots=robots,
+        css_url=f"{site_base}/{css}",
+        form_js_url=f"{site_base}/{a['form_js'].hashed_key}",
+        **context,
+    )

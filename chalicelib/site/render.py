@@ -1,0 +1,220 @@
+"""The render worker: one RenderJob becomes the S3 objects of one page, and a full rebuild.
+
+Each job reads a fixed, small number of items (a story and its services; a service, its
+children and one page of its listing), so publishing one story costs the same at any size.
+A job run twice writes the same bytes: jobs are idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from .. import store as store_module
+from ..jobs import RenderJob
+from ..observability import logger
+from . import pages
+from .forms import directory_groups, form_context
+from .pages import HTML, HTML_CACHE, TEXT
+
+STORY_KEY = "stories/{}/index.html"
+SERVICE_KEY = "services/{}/index.html"
+HOME_KEY = "index.html"
+FORM_KEY = "tell-your-story/index.html"
+THANKS_KEY = "thank-you/index.html"
+NOT_FOUND_KEY = "404.html"
+ROBOTS_KEY = "robots.txt"
+
+ROBOTS = "User-agent: *\nAllow: /\n"
+
+
+@dataclass(frozen=True)
+class Put:
+    key: str
+    body: bytes
+    content_type: str
+    cache_control: str
+
+
+@dataclass(frozen=True)
+class Delete:
+    key: str
+
+
+Output = Put | Delete
+
+
+def _page(key: str, html: str) -> Put:
+    return Put(key, html.encode("utf-8"), HTML, HTML_CACHE)
+
+
+# ---- what pages show (public fields only, chosen one by one) ---------------------------------
+
+
+def _service_link(svc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "slug": svc["slug"],
+        "name": svc["name"],
+        "within": " › ".join(a["name"] for a in svc.get("trail", [])),
+    }
+
+
+def story_view(story: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The public face of a published story. Criticality, decision notes, who decided and any
+    contact detail are left out here, so no template can show them."""
+    return {
+        "id": story["id"],
+        "title": story.get("title", ""),
+        "story": story.get("story", ""),
+        "good": story.get("good", ""),
+        "improve": story.get("improve", ""),
+        "feelings": [pages.feeling_label(f) for f in story.get("feelings", [])],
+        "pseudonym": story.get("pseudonym", ""),
+        "role": pages.role_label(story.get("role")),
+        "experience": pages.month_year(story.get("experience")),
+        "published_at": story.get("published_at", ""),
+        "tags": list(story.get("tags", [])),
+        "services": [_service_link(services[s]) for s in story.get("services", []) if s in services],
+    }
+
+
+def entry_view(entry: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One story in a list, from a listing entry (changes.listing_entry)."""
+    return {
+        "id": entry["id"],
+        "title": entry.get("title", ""),
+        "excerpt": entry.get("excerpt", ""),
+        "pseudonym": entry.get("pseudonym", ""),
+        "role": pages.role_label(entry.get("role")),
+        "experience": pages.month_year(entry.get("experience")),
+        "published_at": entry.get("published_at", ""),
+        "feelings": [pages.feeling_label(f) for f in entry.get("feelings", [])],
+        "services": [{"slug": s, "name": services[s]["name"]} for s in entry.get("services", []) if s in services],
+    }
+
+
+class SiteRenderer:
+    def __init__(self, store: Any, publisher: Any, settings: Any):
+        self._store = store
+        self._publisher = publisher
+        self._settings = settings
+
+    # ---- the worker -----------------------------------------------------------------------
+
+    def render(self, job: RenderJob) -> list[str]:
+        """Build one page and put (or delete) its objects. Returns the keys written or deleted."""
+        keys = []
+        for out in self.build(job):
+            if isinstance(out, Delete):
+                self._publisher.delete(out.key)
+            else:
+                self._publisher.put(out.key, out.body, out.content_type, out.cache_control)
+            keys.append(out.key)
+        logger.info("page rendered", extra={"job": job.key, "keys": len(keys)})
+        return keys
+
+    def build(self, job: RenderJob) -> list[Output]:
+        builders: dict[str, Callable[[str], list[Output]]] = {
+            "story": self._story,
+            "service": self._service,
+            "home": lambda _ref: self._home(),
+            "static": lambda _ref: self._static(),
+        }
+        return builders[job.page](job.ref)
+
+    # ---- pages ----------------------------------------------------------------------------
+
+    def _story(self, story_id: str) -> list[Output]:
+        key = STORY_KEY.format(story_id)
+        story = self._store.get_story(story_id)
+        if not story:
+            return [Delete(key)]
+        if story.get("status") != "published":
+            return [_page(key, pages.render_page("story_gone.html", robots="noindex"))]
+        services = self._store.get_services(story.get("services", []))
+        return [_page(key, pages.render_page("story.html", story=story_view(story, services)))]
+
+    def _service(self, slug: str) -> list[Output]:
+        key = SERVICE_KEY.format(slug)
+        service = self._store.get_service(slug)
+        if not service:
+            return [Delete(key)]
+        children = self._store.children(slug)
+        stories = self._entries(self._store.listing(slug, self._settings.stories_per_page))
+        html = pages.render_page(
+            "service.html",
+            service={"slug": service["slug"], "name": service["name"], "kind": service.get("kind", "")},
+            trail=list(service.get("trail", [])),
+            children=[{"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in children],
+            stories=stories,
+        )
+        return [_page(key, html)]
+
+    def _home(self) -> list[Output]:
+        stories = self._entries(self._store.listing(store_module.EVERYTHING, self._settings.stories_per_page))
+        organisations = [{"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in self._store.children(None)]
+        return [_page(HOME_KEY, pages.render_page("home.html", stories=stories, organisations=organisations))]
+
+    def _static(self, groups: list[dict[str, Any]] | None = None) -> list[Output]:
+        groups = groups if groups is not None else directory_groups(self._store)
+        out: list[Output] = []
+        for asset in pages.assets().values():
+            out.append(Put(asset.hashed_key, asset.body, asset.content_type, pages.HASHED_CACHE))
+            out.append(Put(asset.key, asset.body, asset.content_type, pages.ASSET_CACHE))
+        form = pages.render_page("form.html", **form_context({}, [], groups, self._settings, script=True))
+        out.append(_page(FORM_KEY, form))
+        out.append(_page(THANKS_KEY, pages.render_page("thank_you.html")))
+        out.append(_page(NOT_FOUND_KEY, pages.render_page("not_found.html", robots="noindex")))
+        out.append(Put(ROBOTS_KEY, ROBOTS.encode("utf-8"), TEXT, HTML_CACHE))
+        return out
+
+    def _entries(self, listing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        services = self._store.get_services({s for e in listing for s in e.get("services", [])}) if listing else {}
+        return [entry_view(e, services) for e in listing]
+
+    # ---- the full rebuild -----------------------------------------------------------------
+
+    def _walk(self, parent: str | None) -> Iterable[dict[str, Any]]:
+        for child in self._store.children(parent):
+            yield child
+            yield from self._walk(child["slug"])
+
+    def rebuild_all(self, progress: Callable[[Iterable[RenderJob]], Iterable[RenderJob]] = lambda it: it) -> dict[str, int]:
+        """Render every page, uploading only objects whose content changed.
+
+        Also visits story and service pages in the bucket that no listing or tree knows any
+        more, so pages of withdrawn stories and removed services are replaced or deleted.
+        """
+        known = self._publisher.etags()
+        services = [s["slug"] for s in self._walk(None)]
+        story_ids = [e["id"] for e in self._store.listing(store_module.EVERYTHING, 10**9)]
+        seen_stories, seen_services = set(story_ids), set(services)
+        for key in known:
+            parts = key.split("/")
+            if len(parts) == 3 and parts[2] == "index.html":
+                if parts[0] == "stories" and parts[1] not in seen_stories:
+                    story_ids.append(parts[1])
+                    seen_stories.add(parts[1])
+                elif parts[0] == "services" and parts[1] not in seen_services:
+                    services.append(parts[1])
+                    seen_services.add(parts[1])
+        jobs = [RenderJob(page="static"), RenderJob(page="home")]
+        jobs += [RenderJob(page="service", ref=s) for s in services]
+        jobs += [RenderJob(page="story", ref=i) for i in story_ids]
+
+        counts = {"jobs": 0, "objects": 0, "uploaded": 0, "unchanged": 0, "deleted": 0}
+        for job in progress(jobs):
+            counts["jobs"] += 1
+            for out in self.build(job):
+                counts["objects"] += 1
+                if isinstance(out, Delete):
+                    if out.key in known:
+                        self._publisher.delete(out.key)
+                        del known[out.key]
+                        counts["deleted"] += 1
+                elif self._publisher.put_if_changed(out.key, out.body, out.content_type, out.cache_control, known=known):
+                    counts["uploaded"] += 1
+                else:
+                    counts["unchanged"] += 1
+        logger.info("site rebuilt", extra=counts)
+        return counts

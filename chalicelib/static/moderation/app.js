@@ -1,0 +1,550 @@
+/* FeedForward moderation screen. Plain JavaScript, no framework.
+ *
+ * Every piece of story data is untrusted text: it only ever reaches the page through
+ * textContent or form values, never innerHTML. The ID token lives in sessionStorage,
+ * so it is gone when the tab closes.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  // The page is at .../api/moderate and this file at .../api/moderate/app.js: the API is "../".
+  var API = new URL("../", script ? script.src : window.location.href).href;
+  var TOKEN_KEY = "ff-moderation-token";
+  var EXPIRES_KEY = "ff-moderation-expires";
+  var EDITABLE = ["title", "story", "good", "improve", "pseudonym"];
+  var FIELD_NAMES = {
+    title: "Title", story: "What happened", good: "What was good", improve: "What could be improved",
+    pseudonym: "Name shown with the story", criticality: "Criticality", tags: "Tags", note: "Note",
+    action: "Decision", version: "Version", body: "Request", username: "Email address",
+    password: "Password", answer: "Answer", session: "Sign-in", challenge: "Sign-in"
+  };
+  var CRITICALITY = ["not critical", "minimally critical", "mildly critical", "moderately critical",
+    "strongly critical", "severely critical"];
+  var STATUS = { pending: "Pending", held: "Held for safeguarding", published: "Published", rejected: "Rejected", withdrawn: "Withdrawn" };
+
+  var state = { queue: "pending", current: null, challenge: null, username: "", pendingAction: null };
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, text, className) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (className) node.className = className;
+    return node;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  // ---- the token -------------------------------------------------------------------------
+
+  function token() {
+    var t = sessionStorage.getItem(TOKEN_KEY);
+    var expires = Number(sessionStorage.getItem(EXPIRES_KEY) || 0);
+    if (!t || (expires && Date.now() > expires)) return null;
+    return t;
+  }
+
+  function keepToken(idToken, expiresIn) {
+    sessionStorage.setItem(TOKEN_KEY, idToken);
+    // Stop using it a little before Cognito says it expires.
+    sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + Math.max(0, (Number(expiresIn) || 3600) - 30) * 1000));
+  }
+
+  function forgetToken() {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(EXPIRES_KEY);
+  }
+
+  // ---- talking to the API ----------------------------------------------------------------
+
+  function api(method, path, body) {
+    var headers = { Accept: "application/json" };
+    var t = token();
+    if (t) headers.Authorization = "Bearer " + t;
+    var init = { method: method, headers: headers, credentials: "same-origin", cache: "no-store" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(API + path, init).then(function (resp) {
+      return resp.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        return { status: resp.status, ok: resp.ok, data: data };
+      });
+    }, function () {
+      return { status: 0, ok: false, data: null };
+    });
+  }
+
+  function errorMessage(result, fallback) {
+    var err = result.data && result.data.error;
+    if (err && typeof err.message === "string") return err.message;
+    if (result.status === 0) return "The server could not be reached. Check your connection and try again.";
+    return fallback || "Something went wrong (" + result.status + "). Try again.";
+  }
+
+  // Answers every screen treats the same way. Returns true when it dealt with the answer.
+  function handledCommon(result) {
+    if (result.status === 401) {
+      forgetToken();
+      showSignIn("Your sign-in has ended. Sign in again.");
+      return true;
+    }
+    if (result.status === 403) {
+      showAlert(errorMessage(result, "Your account cannot moderate stories."));
+      return true;
+    }
+    return false;
+  }
+
+  // ---- messages --------------------------------------------------------------------------
+
+  function notice(text) {
+    var n = $("notice");
+    n.textContent = "";
+    // A fresh text node so screen readers announce it even when it repeats.
+    window.setTimeout(function () { n.textContent = text || ""; }, 50);
+  }
+
+  function showAlert(text, action) {
+    var a = $("alert");
+    clear(a);
+    if (!text) { a.hidden = true; return; }
+    a.appendChild(el("p", text));
+    if (action) {
+      var b = el("button", action.label, "button button-quiet");
+      b.type = "button";
+      b.addEventListener("click", action.run);
+      a.appendChild(b);
+    }
+    a.hidden = false;
+  }
+
+  // ---- views -----------------------------------------------------------------------------
+
+  function showView(name) {
+    ["sign-in", "queue", "story"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
+    var signedIn = name !== "sign-in";
+    $("who").hidden = !signedIn;
+  }
+
+  function focusHeading(id) {
+    var h = $(id);
+    if (h) h.focus();
+  }
+
+  function route() {
+    if (!token()) { showSignIn(); return; }
+    var hash = window.location.hash.replace(/^#/, "");
+    var parts = hash.split("/");
+    if (parts[0] === "story" && parts[1]) {
+      openStory(decodeURIComponent(parts[1]));
+    } else {
+      state.queue = parts[0] === "queue" && parts[1] === "held" ? "held" : "pending";
+      loadQueue();
+    }
+  }
+
+  // ---- signing in ------------------------------------------------------------------------
+
+  function showSignIn(message) {
+    showView("sign-in");
+    showAlert(message || "");
+    state.challenge = null;
+    $("sign-in-form").hidden = false;
+    $("challenge-form").hidden = true;
+    $("password").value = "";
+    $("answer").value = "";
+    clearFieldErrors(["username", "password", "answer"]);
+    focusHeading("sign-in-heading");
+  }
+
+  function showChallenge(name, session) {
+    state.challenge = { name: name, session: session };
+    $("sign-in-form").hidden = true;
+    $("challenge-form").hidden = false;
+    var answer = $("answer");
+    answer.value = "";
+    if (name === "NEW_PASSWORD_REQUIRED") {
+      $("sign-in-heading").textContent = "Choose a new password";
+      $("answer-label").textContent = "New password";
+      $("answer-hint").textContent = "At least 8 characters, with upper and lower case letters, a number and a symbol.";
+      answer.type = "password";
+      answer.setAttribute("autocomplete", "new-password");
+      answer.removeAttribute("inputmode");
+      answer.removeAttribute("maxlength");
+    } else {
+      $("sign-in-heading").textContent = "Enter your security code";
+      $("answer-label").textContent = "6-digit code";
+      $("answer-hint").textContent = "The code shown in your authenticator app.";
+      answer.type = "text";
+      answer.setAttribute("autocomplete", "one-time-code");
+      answer.setAttribute("inputmode", "numeric");
+      answer.setAttribute("maxlength", "6");
+    }
+    showAlert("");
+    answer.focus();
+  }
+
+  function signedIn(data) {
+    keepToken(data.id_token, data.expires_in);
+    $("sign-in-heading").textContent = "Sign in to moderate";
+    $("password").value = "";
+    $("answer").value = "";
+    state.challenge = null;
+    showAlert("");
+    notice("You are signed in.");
+    if (!/^#(queue|story)\//.test(window.location.hash)) window.location.hash = "#queue/pending";
+    else route();
+  }
+
+  function submitSignIn(body, fields) {
+    clearFieldErrors(["username", "password", "answer"]);
+    showAlert("");
+    return api("POST", "moderation/sign-in", body).then(function (result) {
+      if (result.ok && result.data && result.data.id_token) { signedIn(result.data); return; }
+      if (result.ok && result.data && result.data.challenge) {
+        showChallenge(result.data.challenge, result.data.session);
+        return;
+      }
+      if (result.status === 422) {
+        var errors = (result.data && result.data.error && result.data.error.fields) || [];
+        var shown = showFieldErrors(errors, fields);
+        if (!shown) showAlert(errorMessage(result));
+        return;
+      }
+      if (result.status === 401 && state.challenge) {
+        // The session has gone: start again from the password.
+        var message = errorMessage(result);
+        showSignIn(message);
+        return;
+      }
+      showAlert(errorMessage(result));
+      if (result.status === 401) $("password").value = "";
+    });
+  }
+
+  function onSignIn(event) {
+    event.preventDefault();
+    var username = $("username").value.trim();
+    var password = $("password").value;
+    var errors = [];
+    if (!username) errors.push({ field: "username", message: "Enter your email address" });
+    if (!password) errors.push({ field: "password", message: "Enter your password" });
+    if (errors.length) { clearFieldErrors(["username", "password"]); showFieldErrors(errors, ["username", "password"]); return; }
+    state.username = username;
+    submitSignIn({ username: username, password: password }, ["username", "password"]);
+  }
+
+  function onChallenge(event) {
+    event.preventDefault();
+    if (!state.challenge) { showSignIn(); return; }
+    var answer = $("answer").value;
+    if (state.challenge.name === "SOFTWARE_TOKEN_MFA") answer = answer.replace(/\s+/g, "");
+    if (!answer) {
+      clearFieldErrors(["answer"]);
+      showFieldErrors([{ field: "answer", message: state.challenge.name === "SOFTWARE_TOKEN_MFA" ? "Enter the 6-digit code" : "Enter a new password" }], ["answer"]);
+      return;
+    }
+    submitSignIn({
+      username: state.username, session: state.challenge.session, challenge: state.challenge.name, answer: answer
+    }, ["answer"]);
+  }
+
+  function signOut() {
+    forgetToken();
+    state.current = null;
+    window.location.hash = "";
+    showSignIn();
+    notice("You are signed out.");
+  }
+
+  // ---- field errors ----------------------------------------------------------------------
+
+  function clearFieldErrors(names) {
+    names.forEach(function (name) {
+      var msg = $(name + "-error");
+      var field = $("field-" + name);
+      if (msg) { msg.textContent = ""; msg.hidden = true; }
+      if (field) field.classList.remove("field-error");
+      var input = $(name);
+      if (input) input.removeAttribute("aria-invalid");
+    });
+  }
+
+  // Puts each error next to its field; returns how many it could place.
+  function showFieldErrors(errors, names) {
+    var placed = 0;
+    errors.forEach(function (e) {
+      if (names.indexOf(e.field) < 0) return;
+      var msg = $(e.field + "-error");
+      if (!msg) return;
+      msg.textContent = "";
+      msg.appendChild(el("span", "Error: ", "visually-hidden"));
+      msg.appendChild(document.createTextNode(e.message));
+      msg.hidden = false;
+      var field = $("field-" + e.field);
+      if (field) field.classList.add("field-error");
+      var input = $(e.field) || document.querySelector("[name='" + e.field + "']");
+      if (input) input.setAttribute("aria-invalid", "true");
+      placed += 1;
+    });
+    return placed;
+  }
+
+  // ---- the queue -------------------------------------------------------------------------
+
+  function formatDate(iso) {
+    if (!iso) return "";
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return String(iso);
+    return d.toLocaleString("en-GB", { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+
+  function formatMonth(experience) {
+    if (!experience) return "";
+    var m = /^(\d{4})-(\d{2})$/.exec(experience);
+    if (!m) return String(experience);
+    return new Date(Number(m[1]), Number(m[2]) - 1, 1).toLocaleString("en-GB", { month: "long", year: "numeric" });
+  }
+
+  function loadQueue() {
+    showView("queue");
+    ["pending", "held"].forEach(function (q) {
+      var tab = $("tab-" + q);
+      if (q === state.queue) tab.setAttribute("aria-current", "page");
+      else tab.removeAttribute("aria-current");
+    });
+    $("back-link").setAttribute("href", "#queue/" + state.queue);
+    $("queue-heading").textContent = state.queue === "held" ? "Stories held for safeguarding" : "Stories waiting";
+    $("queue-summary").textContent = "Loading…";
+    clear($("queue-list"));
+    focusHeading("queue-heading");
+    return api("GET", "moderation/queue?status=" + encodeURIComponent(state.queue)).then(function (result) {
+      if (handledCommon(result)) return;
+      if (!result.ok || !result.data) { $("queue-summary").textContent = ""; showAlert(errorMessage(result)); return; }
+      if (result.data.moderator) $("who-name").textContent = "Signed in as " + result.data.moderator;
+      renderQueue(result.data.stories || []);
+    });
+  }
+
+  function renderQueue(stories) {
+    var list = $("queue-list");
+    clear(list);
+    var n = stories.length;
+    $("queue-summary").textContent = n === 0
+      ? (state.queue === "held" ? "No stories are held." : "No stories are waiting. Well done.")
+      : n + (n === 1 ? " story" : " stories") + ", oldest first.";
+    stories.forEach(function (s) {
+      var li = el("li", null, "queue-item");
+      var h = el("h2", null, "queue-title");
+      var a = el("a", s.title || "(no title)");
+      a.href = "#story/" + encodeURIComponent(s.id);
+      h.appendChild(a);
+      li.appendChild(h);
+      var meta = el("p", null, "queue-meta");
+      meta.appendChild(el("span", "Sent " + formatDate(s.submitted_at)));
+      if (s.pseudonym) meta.appendChild(el("span", "by " + s.pseudonym));
+      if (s.experience) meta.appendChild(el("span", "about " + formatMonth(s.experience)));
+      if (s.services && s.services.length) meta.appendChild(el("span", s.services.join(", ")));
+      li.appendChild(meta);
+      if (s.excerpt) li.appendChild(el("p", s.excerpt, "excerpt"));
+      list.appendChild(li);
+    });
+  }
+
+  // ---- one story -------------------------------------------------------------------------
+
+  function openStory(id) {
+    showView("story");
+    showAlert("");
+    $("story-heading").textContent = "Loading the story…";
+    clearDecisionErrors();
+    return api("GET", "moderation/stories/" + encodeURIComponent(id)).then(function (result) {
+      if (handledCommon(result)) return;
+      if (result.status === 404) { $("story-heading").textContent = "Story not found"; showAlert(errorMessage(result)); return; }
+      if (!result.ok || !result.data || !result.data.story) { showAlert(errorMessage(result)); return; }
+      renderStory(result.data);
+      focusHeading("story-heading");
+    });
+  }
+
+  function addMeta(dl, term, value) {
+    if (value === undefined || value === null || value === "") return;
+    dl.appendChild(el("dt", term));
+    dl.appendChild(el("dd", value));
+  }
+
+  function renderStory(data) {
+    var story = data.story;
+    var original = data.original || null;
+    state.current = story;
+    $("story-heading").textContent = story.title || "(no title)";
+
+    var dl = $("story-meta");
+    clear(dl);
+    addMeta(dl, "Status", STATUS[story.status] || story.status);
+    addMeta(dl, "Sent", formatDate(story.submitted_at));
+    addMeta(dl, "Author is", story.role);
+    addMeta(dl, "When it happened", formatMonth(story.experience));
+    addMeta(dl, "How they felt", (story.feelings || []).join(", "));
+    addMeta(dl, "Can be emailed", story.has_contact ? "Yes" : "No");
+    addMeta(dl, "Version", story.version);
+    if (story.decided_by) addMeta(dl, "Last decided by", story.decided_by + " at " + formatDate(story.decided_at));
+
+    var services = $("story-services");
+    clear(services);
+    (data.services || []).forEach(function (s) {
+      var li = el("li", s.name || s.slug);
+      if (s.path && s.path.length > 1) li.appendChild(el("span", " (" + s.path.join(" › ") + ")", "hint-inline"));
+      services.appendChild(li);
+    });
+
+    EDITABLE.forEach(function (f) {
+      $(f).value = story[f] || "";
+      var box = $(f + "-original");
+      clear(box);
+      var before = original ? original[f] : undefined;
+      if (original && before !== undefined && before !== (story[f] || "")) {
+        box.appendChild(el("p", "Author's original", "original-label"));
+        box.appendChild(el("p", before, "original-text"));
+        box.hidden = false;
+      } else {
+        box.hidden = true;
+      }
+    });
+
+    var radios = document.querySelectorAll("input[name='criticality']");
+    Array.prototype.forEach.call(radios, function (r) {
+      r.checked = story.criticality !== undefined && story.criticality !== null && String(story.criticality) === r.value;
+    });
+    $("tags").value = (story.tags || []).join(", ");
+    $("note").value = "";
+
+    var audit = $("story-audit");
+    clear(audit);
+    var trail = data.audit || [];
+    if (!trail.length) audit.appendChild(el("li", "No decisions yet."));
+    trail.forEach(function (e) {
+      var text = formatDate(e.at) + ": " + (STATUS[e.from] || e.from || "new") + " → " + (STATUS[e.to] || e.to) + ", by " + (e.by || "unknown");
+      var li = el("li", text);
+      if (e.edited && e.edited.length) li.appendChild(el("span", ". Edited: " + e.edited.join(", ")));
+      if (e.note) li.appendChild(el("p", "Note: " + e.note, "audit-note"));
+      audit.appendChild(li);
+    });
+  }
+
+  function slugTags(text) {
+    var seen = {};
+    var out = [];
+    String(text || "").split(",").forEach(function (raw) {
+      var slug = raw.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40).replace(/-+$/, "");
+      if (slug && !seen[slug]) { seen[slug] = true; out.push(slug); }
+    });
+    return out;
+  }
+
+  function clearDecisionErrors() {
+    clearFieldErrors(EDITABLE.concat(["criticality", "tags", "note"]));
+    $("error-summary").hidden = true;
+    clear($("error-summary-list"));
+  }
+
+  function showDecisionErrors(errors) {
+    var names = EDITABLE.concat(["criticality", "tags", "note"]);
+    showFieldErrors(errors, names);
+    var list = $("error-summary-list");
+    clear(list);
+    errors.forEach(function (e) {
+      var li = el("li");
+      var target = e.field === "criticality" ? "criticality-0" : e.field;
+      if (names.indexOf(e.field) >= 0 && $(target)) {
+        var a = el("a", (FIELD_NAMES[e.field] || e.field) + ": " + e.message);
+        a.href = "#" + target;
+        a.addEventListener("click", function (ev) { ev.preventDefault(); $(target).focus(); });
+        li.appendChild(a);
+      } else {
+        li.textContent = (FIELD_NAMES[e.field] || e.field) + ": " + e.message;
+      }
+      list.appendChild(li);
+    });
+    var summary = $("error-summary");
+    summary.hidden = false;
+    summary.focus();
+  }
+
+  function onDecision(event) {
+    event.preventDefault();
+    var story = state.current;
+    if (!story) return;
+    var submitter = event.submitter || document.activeElement;
+    var action = (submitter && submitter.value) || state.pendingAction;
+    if (["publish", "hold", "reject"].indexOf(action) < 0) return;
+    var checked = document.querySelector("input[name='criticality']:checked");
+    var body = {
+      action: action,
+      version: story.version,
+      title: $("title").value,
+      story: $("story").value,
+      good: $("good").value,
+      improve: $("improve").value,
+      pseudonym: $("pseudonym").value,
+      criticality: checked ? Number(checked.value) : null,
+      tags: slugTags($("tags").value),
+      note: $("note").value
+    };
+    clearDecisionErrors();
+    showAlert("");
+    var buttons = document.querySelectorAll("#decision-form button");
+    Array.prototype.forEach.call(buttons, function (b) { b.disabled = true; });
+    api("POST", "moderation/stories/" + encodeURIComponent(story.id) + "/decision", body).then(function (result) {
+      Array.prototype.forEach.call(buttons, function (b) { b.disabled = false; });
+      if (handledCommon(result)) return;
+      if (result.status === 422) {
+        showDecisionErrors((result.data && result.data.error && result.data.error.fields) || [{ field: "body", message: errorMessage(result) }]);
+        return;
+      }
+      if (result.status === 409) {
+        showAlert("Someone else has decided on this story — reload", {
+          label: "Reload the story", run: function () { openStory(story.id); }
+        });
+        $("alert").focus && $("alert").setAttribute("tabindex", "-1");
+        $("alert").focus();
+        return;
+      }
+      if (result.status === 404) { showAlert(errorMessage(result)); return; }
+      if (!result.ok) { showAlert(errorMessage(result)); return; }
+      var done = { publish: "Published", hold: "Held for safeguarding", reject: "Rejected" }[action];
+      var title = (result.data && result.data.story && result.data.story.title) || story.title;
+      state.current = null;
+      window.location.hash = "#queue/" + state.queue;
+      notice(done + ": " + title);
+    });
+  }
+
+  // ---- start -----------------------------------------------------------------------------
+
+  function start() {
+    $("sign-in-form").addEventListener("submit", onSignIn);
+    $("challenge-form").addEventListener("submit", onChallenge);
+    $("challenge-cancel").addEventListener("click", function () {
+      $("sign-in-heading").textContent = "Sign in to moderate";
+      showSignIn();
+    });
+    $("sign-out").addEventListener("click", signOut);
+    $("queue-refresh").addEventListener("click", function () { loadQueue(); });
+    // Older browsers have no event.submitter: remember which decision button was pressed.
+    Array.prototype.forEach.call(document.querySelectorAll("#decision-form button[name='action']"), function (b) {
+      b.addEventListener("click", function () { state.pendingAction = b.value; });
+    });
+    $("decision-form").addEventListener("submit", onDecision);
+    window.addEventListener("hashchange", route);
+    route();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

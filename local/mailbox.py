@@ -1,0 +1,315 @@
+"""The mailbox: a web page listing every email the emulator's SES has sent, newest first.
+
+It reads `GET {endpoint}/moto-api/data.json` on each request. Raw messages (send_raw_email)
+keep every part and header, so they are parsed with the email package; simple messages
+(send_email) only keep the HTML body or the text. Each message opens on its own page with
+its headers, its text part (links made clickable), its HTML part (shown in a sandboxed
+frame, and as source) and a list of every link it holds. Everything is escaped.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import html
+import json
+import re
+import threading
+import time
+import urllib.request
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+URL = re.compile(r"""https?://[^\s<>"'()\[\]]+[^\s<>"'()\[\].,;:!?]""")
+SAFE_SCHEMES = ("http://", "https://", "mailto:")
+
+
+# ---- reading the emulator ------------------------------------------------------------------
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._href = dict(attrs).get("href") or ""
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.links.append((self._href, " ".join("".join(self._text).split())))
+            self._href = None
+
+
+def html_links(markup: str) -> list[tuple[str, str]]:
+    parser = _Links()
+    try:
+        parser.feed(markup)
+        parser.close()
+    except Exception:  # a broken email must not break the mailbox
+        pass
+    return parser.links
+
+
+class Mail:
+    """One sent message, as the mailbox shows it."""
+
+    def __init__(self, mid: str, sender: str, to: list[str], subject: str, when: datetime | None,
+                 text: str, html_part: str, headers: list[tuple[str, str]], raw: str):
+        self.id, self.sender, self.to, self.subject, self.when = mid, sender, to, subject, when
+        self.text, self.html, self.headers, self.raw = text, html_part, headers, raw
+
+    @property
+    def links(self) -> list[tuple[str, str]]:
+        seen: dict[str, str] = {}
+        for href, label in html_links(self.html):
+            seen.setdefault(href, label)
+        for href in URL.findall(self.text):
+            seen.setdefault(href, "")
+        for name, value in self.headers:
+            if name.lower() == "list-unsubscribe":
+                for href in re.findall(r"<([^>]+)>", value):
+                    seen.setdefault(href, "List-Unsubscribe header")
+        return list(seen.items())
+
+
+def _from_raw(item: dict[str, Any]) -> Mail:
+    msg = email.message_from_string(item.get("raw_data", ""), policy=email.policy.default)
+    text = html_part = ""
+    for part in msg.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        ctype = part.get_content_type()
+        try:
+            content = part.get_content()
+        except Exception:
+            content = part.get_payload(decode=True) or b""
+        if isinstance(content, bytes):
+            content = content.decode("utf-8", "replace")
+        if ctype == "text/plain" and not text:
+            text = content
+        elif ctype == "text/html" and not html_part:
+            html_part = content
+    when = None
+    if msg.get("Date"):
+        try:
+            when = parsedate_to_datetime(str(msg["Date"]))
+        except (TypeError, ValueError):
+            when = None
+    to = [str(a) for a in (item.get("destinations") or [])] or [str(msg.get("To", ""))]
+    headers = [(k, str(v)) for k, v in msg.items()]
+    return Mail(item.get("id", ""), str(msg.get("From", item.get("source", ""))), to, str(msg.get("Subject", "")),
+                when, text, html_part, headers, item.get("raw_data", ""))
+
+
+def _from_simple(item: dict[str, Any]) -> Mail:
+    dest = item.get("destinations") or {}
+    to = [a for k in ("ToAddresses", "CcAddresses", "BccAddresses") for a in dest.get(k, [])] if isinstance(dest, dict) else list(dest)
+    body = item.get("body") or ""
+    is_html = bool(re.search(r"<[a-zA-Z][^>]*>", body))
+    headers = [("From", item.get("source", "")), ("To", ", ".join(to)), ("Subject", item.get("subject", ""))]
+    return Mail(item.get("id", ""), item.get("source", ""), to, item.get("subject", ""), None,
+                "" if is_html else body, body if is_html else "", headers, "")
+
+
+class Inbox:
+    """Sent mail read from the emulator; remembers when it first saw each message."""
+
+    def __init__(self, endpoint: str):
+        self._endpoint = endpoint.rstrip("/")
+        self._first_seen: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def messages(self) -> list[Mail]:
+        with urllib.request.urlopen(f"{self._endpoint}/moto-api/data.json", timeout=10) as resp:
+            data = json.load(resp)
+        mails: list[Mail] = []
+        for service in ("ses", "sesv2"):
+            backend = data.get(service) or {}
+            mails += [_from_raw(m) for m in backend.get("RawMessage", [])]
+            mails += [_from_simple(m) for m in backend.get("Message", [])]
+        now = datetime.now().astimezone()
+        with self._lock:
+            for order, m in enumerate(mails):
+                seen = self._first_seen.setdefault(m.id, now)
+                if m.when is None:
+                    m.when = seen
+                m.order = order  # type: ignore[attr-defined]
+        # Newest first: by time, then by the order the emulator keeps (send order) within one second.
+        mails.sort(key=lambda m: (m.when.timestamp() if m.when else 0, m.order), reverse=True)  # type: ignore[attr-defined]
+        return mails
+
+    def get(self, mid: str) -> Mail | None:
+        return next((m for m in self.messages() if m.id == mid), None)
+
+
+# ---- pages ------------------------------------------------------------------------------
+
+e = html.escape
+
+STYLE = """
+body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#0b0c0c;background:#f3f2f1}
+header{background:#005eb8;color:#fff;padding:12px 24px}header a{color:#fff}
+main{max-width:1000px;margin:0 auto;padding:16px 24px;background:#fff;min-height:80vh}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:8px;border-bottom:1px solid #d8dde0;vertical-align:top}
+pre{white-space:pre-wrap;word-break:break-word;background:#f8f8f8;padding:12px;border:1px solid #d8dde0}
+iframe{width:100%;height:480px;border:1px solid #d8dde0;background:#fff}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dt{font-weight:600}dd{margin:0;word-break:break-word}
+.muted{color:#505a5f}a{color:#005eb8}
+"""
+
+
+def page(title: str, body: str, refresh: bool = False) -> str:
+    meta = '<meta http-equiv="refresh" content="5">' if refresh else ""
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">{meta}'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(title)}</title>'
+        f"<style>{STYLE}</style></head><body><header><a href=\"/\">FeedForward local mailbox</a></header>"
+        f"<main>{body}</main></body></html>"
+    )
+
+
+def link(href: str, label: str = "") -> str:
+    label = label or href
+    if href.lower().startswith(SAFE_SCHEMES):
+        return f'<a href="{e(href)}" target="_blank" rel="noopener noreferrer">{e(label)}</a>'
+    return f"{e(label)} <span class=\"muted\">({e(href)})</span>"
+
+
+def linkify(text: str) -> str:
+    out, last = [], 0
+    for m in URL.finditer(text):
+        out.append(e(text[last : m.start()]))
+        out.append(link(m.group(0)))
+        last = m.end()
+    out.append(e(text[last:]))
+    return "".join(out)
+
+
+def when_text(m: Mail) -> str:
+    return m.when.strftime("%Y-%m-%d %H:%M:%S") if m.when else ""
+
+
+def list_page(mails: list[Mail]) -> str:
+    if not mails:
+        rows = '<p>No email has been sent yet. This page reloads itself every 5 seconds.</p>'
+    else:
+        rows = "<table><thead><tr><th>To</th><th>Subject</th><th>Time</th></tr></thead><tbody>" + "".join(
+            f'<tr><td>{e(", ".join(m.to))}</td><td><a href="/message/{e(m.id)}">{e(m.subject or "(no subject)")}</a></td>'
+            f"<td>{e(when_text(m))}</td></tr>"
+            for m in mails
+        ) + "</tbody></table>"
+    return page("Mailbox", f"<h1>Sent email ({len(mails)})</h1><p class=\"muted\">Newest first. Reloads every 5 seconds.</p>{rows}",
+                refresh=True)
+
+
+def message_page(m: Mail) -> str:
+    heads = "".join(f"<dt>{e(k)}</dt><dd>{linkify(v)}</dd>" for k, v in m.headers)
+    parts = [f"<h1>{e(m.subject or '(no subject)')}</h1>", f"<p class=\"muted\">To {e(', '.join(m.to))} at {e(when_text(m))}</p>",
+             f"<h2>Headers</h2><dl>{heads}</dl>"]
+    links = m.links
+    if links:
+        parts.append("<h2>Links in this email</h2><ul>" + "".join(
+            f"<li>{link(href)}{(' <span class=muted>— ' + e(label) + '</span>') if label else ''}</li>" for href, label in links
+        ) + "</ul>")
+    if m.text:
+        parts.append(f"<h2>Text part</h2><pre>{linkify(m.text)}</pre>")
+    if m.html:
+        framed = '<base target="_blank">' + m.html
+        parts.append(
+            "<h2>HTML part</h2>"
+            f'<iframe title="The HTML part of this email" sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc="{e(framed)}"></iframe>'
+            f"<details><summary>HTML source</summary><pre>{e(m.html)}</pre></details>"
+        )
+    if m.raw:
+        parts.append(f"<details><summary>Raw message</summary><pre>{e(m.raw)}</pre></details>")
+    parts.append('<p><a href="/">Back to all email</a></p>')
+    return page(m.subject or "Email", "".join(parts))
+
+
+class MailboxHandler(BaseHTTPRequestHandler):
+    server_version = "FeedForwardLocalMailbox/1.0"
+    inbox: Inbox
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:
+        path = unquote(urlsplit(self.path).path)
+        try:
+            if path == "/":
+                self._html(HTTPStatus.OK, list_page(self.inbox.messages()))
+            elif path == "/messages.json":
+                body = json.dumps([{"id": m.id, "to": m.to, "subject": m.subject, "time": when_text(m), "text": m.text,
+                                    "html": m.html, "links": [h for h, _ in m.links]} for m in self.inbox.messages()])
+                self._send(HTTPStatus.OK, "application/json", body.encode())
+            elif path.startswith("/message/"):
+                m = self.inbox.get(path[len("/message/"):])
+                if m is None:
+                    self._html(HTTPStatus.NOT_FOUND, page("Not found", '<h1>No such email</h1><p><a href="/">Back</a></p>'))
+                else:
+                    self._html(HTTPStatus.OK, message_page(m))
+            else:
+                self._html(HTTPStatus.NOT_FOUND, page("Not found", '<h1>Not found</h1><p><a href="/">Back</a></p>'))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as exc:
+            self._html(HTTPStatus.BAD_GATEWAY, page("Error", f"<h1>Could not read sent mail</h1><pre>{e(repr(exc))}</pre>"))
+
+    def _html(self, status: int, markup: str) -> None:
+        self._send(status, "text/html; charset=utf-8", markup.encode("utf-8"))
+
+    def _send(self, status: int, ctype: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; frame-src 'self'")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Mailbox:
+    def __init__(self, endpoint: str, host: str = "127.0.0.1", port: int = 8025):
+        handler = type("BoundMailboxHandler", (MailboxHandler,), {"inbox": Inbox(endpoint)})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="mailbox", daemon=True)
+
+    def start(self) -> "Mailbox":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+if __name__ == "__main__":  # python -m local.mailbox [endpoint] [port]: a mailbox for an emulator already running
+    import sys
+
+    endpoint = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:4566"
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 8025
+    Mailbox(endpoint, port=port).start()
+    print(f"Mail: http://127.0.0.1:{port}/", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,1 @@
+"""Admin tools for FeedForward (not packaged into the Lambda functions)."""
