@@ -73,7 +73,7 @@ def document() -> dict[str, Any]:
     }
     html = {"type": "string"}
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "FeedForward API",
             "version": "1.0.0",
@@ -168,3 +168,11 @@ def document() -> dict[str, Any]:
             },
         },
     }
+
+
+if __name__ == "__main__":  # python -m chalicelib.openapi > docs/openapi.json
+    import json
+    import sys
+
+    json.dump(document(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")

@@ -269,8 +269,9 @@
       var field = $("field-" + name);
       if (msg) { msg.textContent = ""; msg.hidden = true; }
       if (field) field.classList.remove("field-error");
-      var input = $(name);
-      if (input) input.removeAttribute("aria-invalid");
+      Array.prototype.forEach.call(document.querySelectorAll("[name='" + name + "']"), function (input) {
+        input.removeAttribute("aria-invalid");
+      });
     });
   }
 
@@ -511,7 +512,6 @@
         showAlert("Someone else has decided on this story — reload", {
           label: "Reload the story", run: function () { openStory(story.id); }
         });
-        $("alert").focus && $("alert").setAttribute("tabindex", "-1");
         $("alert").focus();
         return;
       }

@@ -1,0 +1,320 @@
+"""ff: FeedForward's admin command line.
+
+    python -m tools.ff load-directory data/directory.json
+    python -m tools.ff rebuild-site
+    python -m tools.ff seed-demo --api URL --moderator-user U --moderator-password P
+
+load-directory and rebuild-site talk to AWS directly through chalicelib (boto3 and the FF_*
+settings); seed-demo only talks HTTP to a running API, exactly as a browser and a moderator would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+ROOT = Path(__file__).resolve().parent.parent
+DIRECTORY_FILE = ROOT / "data" / "directory.json"
+DEMO_STORIES_FILE = ROOT / "data" / "demo_stories.json"
+SUBMISSION_FIELDS = ("title", "story", "good", "improve", "feelings", "role", "pseudonym", "services", "email")
+EDITABLE = ("title", "story", "good", "improve", "pseudonym")
+
+EPILOG = """\
+where it runs:
+  Locally, `make run` starts the whole stack, loads the directory and seeds the demo stories
+  itself. To use ff against that running stack, load the environment it wrote:
+      python -m tools.ff --env-file .local-state/stack-4566.env load-directory data/directory.json
+  (the file is named after the emulator's port; it sets AWS_ENDPOINT_URL, fake credentials
+  and every FF_* setting).
+
+  Against real AWS, give it AWS credentials the usual boto3 way (AWS_PROFILE, or
+  AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, or an instance role), a region
+  (AWS_REGION=eu-west-2), leave AWS_ENDPOINT_URL unset, and set the stage's settings:
+      FF_STAGE=dev FF_TABLE_NAME=feedforward-dev FF_SITE_BUCKET=feedforward-dev-site \\
+      FF_SITE_URL=https://... FF_API_URL=https://... python -m tools.ff rebuild-site
+  load-directory needs FF_TABLE_NAME; rebuild-site needs the table, the bucket and the public
+  URLs. seed-demo needs none of them: it only uses --api and a moderator's sign-in (a Cognito
+  user in the moderators group; on AWS that user must be able to sign in with a password).
+"""
+
+
+# ---- progress ------------------------------------------------------------------------------
+
+
+def bar(desc: str, unit: str = "item", total: int | None = None, enabled: bool = True):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True, leave=True)
+
+
+def progress_wrapper(desc: str, unit: str = "item", enabled: bool = True) -> Callable[[Iterable], Iterable]:
+    """A progress callable for chalicelib functions that take `progress=`: wraps an iterable in a bar."""
+    from tqdm import tqdm
+
+    def wrap(items: Iterable) -> Iterable:
+        total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
+        return tqdm(items, total=total, desc=desc, unit=unit, disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+
+    return wrap
+
+
+# ---- load-directory and rebuild-site ------------------------------------------------------------
+
+
+def load_directory(path: str | Path = DIRECTORY_FILE, show_progress: bool = True) -> dict[str, int]:
+    from chalicelib import wiring
+
+    tree = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(tree, list):
+        raise SystemExit(f"{path}: the directory must be a JSON list of services.")
+    return wiring.directory().load(tree, progress=progress_wrapper("Loading services", "service", show_progress))
+
+
+def rebuild_site(show_progress: bool = True) -> Any:
+    from chalicelib import wiring
+
+    return wiring.site().rebuild_all(progress=progress_wrapper("Rendering pages", "page", show_progress))
+
+
+# ---- seed-demo ------------------------------------------------------------------------------
+
+
+class SeedError(RuntimeError):
+    pass
+
+
+def experience(months_ago: int, today: date | None = None) -> tuple[int, int]:
+    """(month, year) of a story that happened `months_ago` months before today."""
+    today = today or date.today()
+    n = today.year * 12 + (today.month - 1) - int(months_ago)
+    return n % 12 + 1, n // 12
+
+
+def submission_id(entry: dict[str, Any]) -> str:
+    """Stable per story, so seeding again within the idempotency window makes no second copy."""
+    digest = hashlib.sha256(json.dumps([entry["title"], entry["story"], entry.get("pseudonym")]).encode()).hexdigest()
+    return f"demo-{digest[:24]}"
+
+
+def submission_body(entry: dict[str, Any], today: date | None = None) -> dict[str, Any]:
+    month, year = experience(entry.get("months_ago", 0), today)
+    body = {k: entry[k] for k in SUBMISSION_FIELDS if entry.get(k) not in (None, "")}
+    body.update(submission_id=submission_id(entry), experience_month=month, experience_year=year, consent=True)
+    body.setdefault("feelings", [])
+    return body
+
+
+def decision_body(moderation: dict[str, Any], version: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"action": moderation["decision"], "version": version, "tags": moderation.get("tags", []),
+                            "note": moderation.get("note", "")}
+    if moderation.get("criticality") is not None:
+        body["criticality"] = moderation["criticality"]
+    for field, value in (moderation.get("edits") or {}).items():
+        if field in EDITABLE:
+            body[field] = value
+    return body
+
+
+def _error(resp: Any) -> str:
+    try:
+        err = resp.json().get("error", {})
+        fields = "; ".join(f"{f.get('field')}: {f.get('message')}" for f in err.get("fields", []))
+        return f"HTTP {resp.status_code} {err.get('code', '')}: {err.get('message', '')}" + (f" ({fields})" if fields else "")
+    except ValueError:
+        return f"HTTP {resp.status_code}: {resp.text[:300]}"
+
+
+class ApiClient:
+    """The public API and the moderation API, over HTTP."""
+
+    def __init__(self, api: str, timeout: float = 30.0):
+        import requests
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
+        self.api = api.rstrip("/")
+        if self.api.endswith("/api"):
+            self.api = self.api[: -len("/api")]
+        self.http = requests.Session()
+        retry = Retry(total=4, connect=4, read=2, backoff_factor=0.3, status_forcelist=(502, 503, 504), allowed_methods=None)
+        self.http.mount("http://", HTTPAdapter(max_retries=retry))
+        self.http.mount("https://", HTTPAdapter(max_retries=retry))
+        self.timeout = timeout
+        self.token = ""
+
+    def _url(self, path: str) -> str:
+        return f"{self.api}{path}"
+
+    def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        resp = self.http.post(self._url("/api/stories"), json=body, timeout=self.timeout)
+        if resp.status_code not in (200, 201):
+            raise SeedError(f"submitting {body['title']!r}: {_error(resp)}")
+        return resp.json()
+
+    def sign_in(self, username: str, password: str) -> str:
+        resp = self.http.post(self._url("/api/moderation/sign-in"), json={"username": username, "password": password},
+                              timeout=self.timeout)
+        if resp.status_code != 200:
+            raise SeedError(f"signing in as {username}: {_error(resp)}")
+        token = resp.json().get("id_token")
+        if not token:
+            raise SeedError(f"signing in as {username}: the answer had no id_token")
+        self.token = token
+        return token
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def story(self, story_id: str) -> dict[str, Any]:
+        resp = self.http.get(self._url(f"/api/moderation/stories/{story_id}"), headers=self._auth(), timeout=self.timeout)
+        if resp.status_code != 200:
+            raise SeedError(f"reading story {story_id}: {_error(resp)}")
+        return resp.json()["story"]
+
+    def decide(self, story_id: str, body: dict[str, Any]) -> Any:
+        return self.http.post(self._url(f"/api/moderation/stories/{story_id}/decision"), json=body, headers=self._auth(),
+                              timeout=self.timeout)
+
+
+def load_demo_stories(path: str | Path = DEMO_STORIES_FILE) -> list[dict[str, Any]]:
+    stories = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(stories, list):
+        raise SystemExit(f"{path}: demo stories must be a JSON list.")
+    return stories
+
+
+def seed_demo(api: str, username: str, password: str, path: str | Path = DEMO_STORIES_FILE,
+              show_progress: bool = True, today: date | None = None) -> dict[str, Any]:
+    """Submit every demo story over HTTP, then apply each one's moderation decision.
+
+    Returns counts per outcome, plus `errors` (a list of messages) and `ids` (story ids, in file order).
+    Safe to run twice: the same submission ids give back the same stories, and a story that is
+    already decided is left alone.
+    """
+    stories = load_demo_stories(path)
+    client = ApiClient(api)
+    result: dict[str, Any] = {"submitted": 0, "published": 0, "held": 0, "rejected": 0, "pending": 0,
+                              "already decided": 0, "errors": [], "ids": []}
+    decided = [s for s in stories if (s.get("moderation") or {}).get("decision", "pending") != "pending"]
+    with bar("Seeding demo stories", "step", total=len(stories) + len(decided), enabled=show_progress) as progress:
+        ids: list[str | None] = []
+        for entry in stories:
+            try:
+                ids.append(client.submit(submission_body(entry, today))["id"])
+                result["submitted"] += 1
+            except Exception as e:  # keep going: one bad story must not stop the demo
+                ids.append(None)
+                result["errors"].append(str(e))
+            progress.update(1)
+        result["ids"] = ids
+        if decided:
+            client.sign_in(username, password)
+        for entry, story_id in zip(stories, ids):
+            moderation = entry.get("moderation") or {"decision": "pending"}
+            action = moderation.get("decision", "pending")
+            if action == "pending":
+                result["pending"] += 1
+                continue
+            try:
+                if story_id is None:
+                    continue
+                _apply(client, story_id, moderation, result)
+            except Exception as e:
+                result["errors"].append(f"deciding {entry['title']!r}: {e}")
+            finally:
+                progress.update(1)
+    return result
+
+
+def _apply(client: ApiClient, story_id: str, moderation: dict[str, Any], result: dict[str, Any]) -> None:
+    status_for = {"publish": "published", "hold": "held", "reject": "rejected"}
+    for attempt in range(3):
+        story = client.story(story_id)
+        if story.get("status") not in ("pending", "held") or story.get("status") == status_for[moderation["decision"]]:
+            result["already decided"] += 1
+            return
+        resp = client.decide(story_id, decision_body(moderation, int(story["version"])))
+        if resp.status_code == 200:
+            result[status_for[moderation["decision"]]] += 1
+            return
+        if resp.status_code != 409 or attempt == 2:
+            raise SeedError(_error(resp))
+
+
+# ---- the command line ------------------------------------------------------------------------
+
+
+def read_env_file(path: str) -> None:
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.removeprefix("export ").split("=", 1)
+            os.environ[key.strip()] = value.strip().strip("'\"")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tools.ff", description="FeedForward admin tools.", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env-file", help="read KEY=VALUE settings from this file first (e.g. .local-state/stack-4566.env)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("load-directory", help="create or update the service directory from a JSON tree (idempotent)",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("file", nargs="?", default=str(DIRECTORY_FILE.relative_to(ROOT)),
+                   help="nested JSON list of {slug, name, kind, children} (default: data/directory.json)")
+
+    sub.add_parser("rebuild-site", help="render every page again; unchanged pages are not uploaded",
+                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    s = sub.add_parser("seed-demo", help="submit the demo stories over HTTP and moderate them as a moderator would",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--api", required=True, help="the API's base address, e.g. http://127.0.0.1:8000 (with or without /api)")
+    s.add_argument("--moderator-user", required=True, help="a moderator's username (Cognito)")
+    s.add_argument("--moderator-password", default=os.environ.get("FF_MODERATOR_PASSWORD"),
+                   help="that moderator's password (or set FF_MODERATOR_PASSWORD)")
+    s.add_argument("--stories", default=str(DEMO_STORIES_FILE.relative_to(ROOT)), help="default: data/demo_stories.json")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.env_file:
+        read_env_file(args.env_file)
+    show = not args.no_progress
+    if args.command == "load-directory":
+        counts = load_directory(args.file, show)
+        print(f"Services: {counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged.")
+        return 0
+    if args.command == "rebuild-site":
+        result = rebuild_site(show)
+        if result is not None:
+            print(f"Rebuilt: {json.dumps(result, default=str) if isinstance(result, dict) else result}")
+        return 0
+    if args.command == "seed-demo":
+        if not args.moderator_password:
+            print("Give --moderator-password (or set FF_MODERATOR_PASSWORD).", file=sys.stderr)
+            return 2
+        result = seed_demo(args.api, args.moderator_user, args.moderator_password, args.stories, show)
+        print(seed_summary(result))
+        for err in result["errors"]:
+            print(f"  error: {err}", file=sys.stderr)
+        return 1 if result["errors"] else 0
+    return 2
+
+
+def seed_summary(result: dict[str, Any]) -> str:
+    return (f"Demo stories: {result['submitted']} submitted, {result['published']} published, {result['held']} held, "
+            f"{result['rejected']} rejected, {result['pending']} left pending"
+            + (f", {result['already decided']} already decided" if result["already decided"] else "")
+            + (f", {len(result['errors'])} errors" if result["errors"] else "") + ".")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
