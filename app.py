@@ -14,7 +14,7 @@ from chalicelib import wiring
 from chalicelib.errors import FeedForwardError, ValidationFailed
 from chalicelib.observability import logger, metrics
 from chalicelib.settings import get_settings
-from chalicelib.web import FORM, JSON, error_response, html_response, json_response, read_body, redirect
+from chalicelib.web import FORM, JSON, error_response, html_response, json_response, page_csp, read_body, redirect
 
 app = Chalice(app_name="feedforward")
 
@@ -59,7 +59,8 @@ def tell_story():
         except ValidationFailed as e:
             from chalicelib.site.forms import story_form_with_errors
 
-            return html_response(story_form_with_errors(e.values, e.fields, wiring.store(), get_settings()), status=e.status)
+            s = get_settings()
+            return html_response(story_form_with_errors(e.values, e.fields, wiring.store(), s), status=e.status, csp=page_csp(s))
         return redirect(f"{get_settings().site_url}/thank-you/")
     result = wiring.stories().submit(data, app.lambda_context)
     return json_response(result, status=201, headers={"Location": f"/api/stories/{result['id']}"})
@@ -69,7 +70,8 @@ def tell_story():
 def my_story(token):
     from chalicelib.site.private import author_page
 
-    return html_response(author_page(token, wiring.links(), wiring.store(), get_settings()))
+    s = get_settings()
+    return html_response(author_page(token, wiring.links(), wiring.store(), s), csp=page_csp(s))
 
 
 @app.route("/api/openapi.json", methods=["GET"], cors=True)

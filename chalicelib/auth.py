@@ -125,6 +125,9 @@ class Authenticator:
         import jwt
 
         token = self._bearer(authorization_header)
+        s = self._settings
+        if not s.cognito_user_pool_id or not s.cognito_client_id:
+            raise ServiceUnavailable("Moderator sign-in is not set up on this stage.")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -135,7 +138,6 @@ class Authenticator:
         if not isinstance(kid, str) or not kid:
             raise _unauthorized("The sign-in token is not valid. Sign in again.")
         key = self._key(kid)
-        s = self._settings
         try:
             claims = jwt.decode(
                 token,
@@ -150,7 +152,7 @@ class Authenticator:
             raise _unauthorized("Your sign-in has expired. Sign in again.") from None
         except jwt.PyJWTError:
             raise _unauthorized("The sign-in token is not valid. Sign in again.") from None
-        if not s.cognito_client_id or claims.get("token_use") != "id":
+        if claims.get("token_use") != "id":
             raise _unauthorized("The sign-in token is not an ID token. Sign in again.")
         username = claims.get("cognito:username") or claims.get("email")
         if not isinstance(username, str) or not username:

@@ -26,6 +26,10 @@ HTML_CSP = (
 )
 
 
+def page_csp(settings: Any) -> str:
+    return HTML_CSP.format(site=settings.site_url, api=settings.api_url)
+
+
 def media_type(request: Any) -> str:
     return (request.headers.get("content-type") or "").split(";")[0].strip().lower()
 

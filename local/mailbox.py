@@ -199,6 +199,13 @@ def linkify(text: str) -> str:
     return "".join(out)
 
 
+def with_base(markup: str) -> str:
+    """The email's HTML with `<base target=_blank>`, so its links open outside the sandboxed frame."""
+    head = re.search(r"<head[^>]*>", markup, re.I)
+    base = '<base target="_blank">'
+    return markup[: head.end()] + base + markup[head.end() :] if head else base + markup
+
+
 def when_text(m: Mail) -> str:
     return m.when.strftime("%Y-%m-%d %H:%M:%S") if m.when else ""
 
@@ -222,13 +229,15 @@ def message_page(m: Mail) -> str:
              f"<h2>Headers</h2><dl>{heads}</dl>"]
     links = m.links
     if links:
-        parts.append("<h2>Links in this email</h2><ul>" + "".join(
-            f"<li>{link(href)}{(' <span class=muted>— ' + e(label) + '</span>') if label else ''}</li>" for href, label in links
-        ) + "</ul>")
+        items = []
+        for href, label in links:
+            note = f' <span class="muted">— {e(label)}</span>' if label else ""
+            items.append(f"<li>{link(href)}{note}</li>")
+        parts.append("<h2>Links in this email</h2><ul>" + "".join(items) + "</ul>")
     if m.text:
         parts.append(f"<h2>Text part</h2><pre>{linkify(m.text)}</pre>")
     if m.html:
-        framed = '<base target="_blank">' + m.html
+        framed = with_base(m.html)
         parts.append(
             "<h2>HTML part</h2>"
             f'<iframe title="The HTML part of this email" sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc="{e(framed)}"></iframe>'

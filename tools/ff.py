@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import os
+import shlex
 import sys
 from datetime import date
 from pathlib import Path
@@ -255,7 +256,8 @@ def read_env_file(path: str) -> None:
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:
             key, value = line.removeprefix("export ").split("=", 1)
-            os.environ[key.strip()] = value.strip().strip("'\"")
+            words = shlex.split(value)
+            os.environ[key.strip()] = words[0] if words else ""
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,7 +1,7 @@
 /* FeedForward moderation screen. Plain JavaScript, no framework.
  *
  * Every piece of story data is untrusted text: it only ever reaches the page through
- * textContent or form values, never innerHTML. The ID token lives in sessionStorage,
+ * textContent or form values, never parsed as markup. The ID token lives in sessionStorage,
  * so it is gone when the tab closes.
  */
 (function () {
@@ -361,6 +361,7 @@
   function openStory(id) {
     showView("story");
     showAlert("");
+    $("notice").textContent = "";
     $("story-heading").textContent = "Loading the story…";
     clearDecisionErrors();
     return api("GET", "moderation/stories/" + encodeURIComponent(id)).then(function (result) {
@@ -415,6 +416,7 @@
       } else {
         box.hidden = true;
       }
+      box.parentNode.classList.toggle("pair-with-original", !box.hidden);
     });
 
     var radios = document.querySelectorAll("input[name='criticality']");
