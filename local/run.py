@@ -317,6 +317,19 @@ def wait_until_quiet(pump: Any, sqs: Any, resources: Any, thread: threading.Thre
     return False
 
 
+def missing_service_pages(s3: Any, bucket: str) -> list[str]:
+    """Slugs of services in data/directory.json whose page is not in the bucket yet."""
+    import json
+
+    from chalicelib.directory import flatten
+
+    slugs = [i["slug"] for i in flatten(json.loads((ROOT / "data" / "directory.json").read_text(encoding="utf-8")))]
+    have = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="services/"):
+        have.update(o["Key"].split("/")[1] for o in page.get("Contents", []) if o["Key"].count("/") == 2)
+    return [s for s in slugs if s not in have]
+
+
 def write_env_file(path: Path, env: dict[str, str]) -> None:
     lines = ["# Written by `python -m local.run`: the settings of the running local stack.",
              "# Use with: python -m tools.ff --env-file FILE COMMAND, or in a shell: . FILE",
@@ -376,6 +389,7 @@ def run(seed: bool = True) -> int:
         say(f"Services: {counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged.")
         say("Rendering the static pages ...")
         wiring.site().render(RenderJob(page="static"))
+        wiring.site().render(RenderJob(page="home"))  # otherwise the home page appears with the first story
 
         log_path = STATE / f"chalice-{api_port}.log"
         say(f"Starting the API (chalice local) on {api_url}/api/ ; its log: {log_path.relative_to(ROOT)}")
@@ -408,7 +422,16 @@ def run(seed: bool = True) -> int:
             for err in result["errors"]:
                 say(f"  seeding error: {err}")
         say("Waiting for the event pump to publish pages and send mail ...")
-        if not wait_until_quiet(pump, session.client("sqs", region_name=REGION), resources, pump_thread):
+        sqs = session.client("sqs", region_name=REGION)
+        quiet = wait_until_quiet(pump, sqs, resources, pump_thread)
+        if seed and quiet:
+            # Pages of the services no demo story is about, so that every link in the directory works.
+            missing = missing_service_pages(session.client("s3", region_name=REGION), resources.bucket)
+            if missing:
+                say(f"Rendering the pages of {len(missing)} services with no stories yet ...")
+                wiring.queues().send(RenderJob(page="service", ref=slug) for slug in missing)
+                quiet = wait_until_quiet(pump, sqs, resources, pump_thread)
+        if not quiet:
             say("Warning: the event pump did not go quiet; some pages or mail may be missing.")
         for err in pump.errors[-10:]:
             say(f"  pump error: {err}")
