@@ -138,7 +138,7 @@ def moderation_asset(asset):
 def on_table_change(event):
     from chalicelib.batches import stream_batch
 
-    return stream_batch(event.to_dict(), wiring.changes().handle)
+    return stream_batch(event.to_dict(), wiring.changes().handle, wiring.queues().send)
 
 
 @app.on_sqs_message(queue=RENDER_QUEUE, batch_size=10)

@@ -10,16 +10,25 @@ from typing import Any, Callable
 from .observability import logger, metrics
 
 
-def stream_batch(event: dict[str, Any], handle: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+def stream_batch(
+    event: dict[str, Any], handle: Callable[[dict[str, Any]], list], send: Callable[[list], Any]
+) -> dict[str, Any]:
+    """Handle each record, then send the jobs of the whole batch once (fifteen stories, one home page render)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+    jobs: list = []
+
     def record_handler(record):
-        return handle(record.raw_event)
+        jobs.extend(handle(record.raw_event))
 
     try:
-        return process_partial_response(
+        result = process_partial_response(
             event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.DynamoDBStreams)
         )
+        # If sending fails the whole batch is retried; every step is idempotent, so that is safe.
+        if jobs:
+            send(jobs)
+        return result
     finally:
         metrics.flush_metrics()
 

@@ -19,12 +19,11 @@ EXCERPT_CHARS = 300
 
 
 class ChangeHandler:
-    def __init__(self, store: Any, queues: Any):
+    def __init__(self, store: Any):
         self._store = store
-        self._queues = queues
 
-    def handle(self, record: dict[str, Any]) -> int:
-        """Apply one stream record; returns how many jobs it queued."""
+    def handle(self, record: dict[str, Any]) -> list:
+        """Apply one stream record; returns the jobs that follow from it (the caller sends them)."""
         change = self._store.decode_change(record)
         if change.kind == "story":
             jobs = self._story_changed(record, change.story_id, change.old, change.new)
@@ -32,7 +31,7 @@ class ChangeHandler:
             jobs = [MailJob(kind="author_confirmation", story_id=change.story_id)]
         else:
             jobs = []
-        return self._queues.send(jobs) if jobs else 0
+        return jobs
 
     def _story_changed(self, record: dict[str, Any], story_id: str, old: dict | None, new: dict | None) -> list:
         old_status = (old or {}).get("status")

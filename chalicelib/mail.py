@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from functools import lru_cache
 from typing import Any
 
@@ -59,6 +59,7 @@ def compose(sender: str, to: str, subject: str, text: str, html: str, headers: d
     msg["From"] = formataddr((header_safe(name), addr))
     msg["To"] = Address(addr_spec=to)
     msg["Subject"] = header_safe(subject)
+    msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain=addr.rpartition("@")[2] or None)
     for key, value in (headers or {}).items():
         msg[key] = header_safe(value, 2000)

@@ -55,7 +55,7 @@ def links():
 def changes():
     from .changes import ChangeHandler
 
-    return ChangeHandler(store(), queues())
+    return ChangeHandler(store())
 
 
 @lru_cache(maxsize=1)

@@ -223,15 +223,28 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, alive: Callab
     raise StartupError(f"{what} did not answer within {timeout:.0f} s.")
 
 
+def _detach_but_die_with_parent() -> None:
+    """In the child, before exec: a new session, and SIGTERM when the parent dies (Linux only)."""
+    os.setsid()
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: stop_process still stops it on every clean exit
+        pass
+
+
 def start_api(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen:
     chalice = Path(sys.executable).parent / "chalice"
     cmd = [str(chalice) if chalice.exists() else "chalice", "local", "--stage", "local", "--host", HOST, "--port", str(port),
            # No reloader: it watches the whole repo, so its own log (and any edit) would restart it again and again.
            "--no-autoreload"]
     log = open(log_path, "ab", buffering=0)
-    # Its own session: a Ctrl-C in the terminal reaches us, and we stop chalice (and its reloader child) ourselves.
+    # Its own session: a Ctrl-C in the terminal reaches us, and we stop chalice ourselves. If we are
+    # killed outright (SIGKILL), Linux stops it too (parent-death signal), so no orphan keeps the port.
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            preexec_fn=_detach_but_die_with_parent)
     log.close()
     return proc
 
