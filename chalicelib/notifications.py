@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .idempotency import once
 from .jobs import MailJob
 from .mail import Permanent
 from .models import ROLE_LABELS
@@ -25,18 +26,8 @@ class Notifications:
         self._layer = idempotency_layer
 
     def send(self, job: MailJob, lambda_context: Any = None) -> dict[str, Any]:
-        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-
-        config = IdempotencyConfig(expires_after_seconds=7 * 24 * 3600)
-        if lambda_context is not None:
-            config.register_lambda_context(lambda_context)
-        once = idempotent_function(
-            data_keyword_argument="job",
-            persistence_store=self._layer,
-            config=config,
-            key_prefix="notifications.send",
-        )(self._send)
-        return once(job=job)
+        send_once = once(self._send, self._layer, "notifications.send", 7 * 24 * 3600, lambda_context, data_keyword_argument="job")
+        return send_once(job=job)
 
     def _send(self, job: MailJob) -> dict[str, Any]:
         story = self._store.get_story(job.story_id, consistent=True)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from . import clock, ids
 from .errors import Conflict, ValidationFailed
+from .idempotency import once
 from .models import StorySubmission
 from .observability import logger, metrics
 from .web import invalid
@@ -78,24 +79,18 @@ class Stories:
 
     def submit(self, data: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
         """Create a pending story. The same submission id sent again gives back the same story."""
-        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
         from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
         submission = self.validate(data)
-        config = IdempotencyConfig(
+        create = once(
+            self._create,
+            self._layer,
+            "stories.submit",
+            self._remember,
+            lambda_context,
             event_key_jmespath="submission_id",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=self._remember,
-        )
-        if lambda_context is not None:
-            # Lets a submission that died half-way be retried once its Lambda's time is up.
-            config.register_lambda_context(lambda_context)
-        create = idempotent_function(
             data_keyword_argument="submission",
-            persistence_store=self._layer,
-            config=config,
-            key_prefix="stories.submit",
-        )(self._create)
+        )
         try:
             return create(submission=submission)
         except IdempotencyAlreadyInProgressError as e:
