@@ -63,6 +63,3 @@ class PayloadTooLarge(FeedForwardError):
 class UnsupportedMediaType(FeedForwardError):
     status, code = 415, "UnsupportedMediaType"
 
-
-class Gone(FeedForwardError):
-    status, code = 410, "Gone"

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from datetime import date
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
 
@@ -228,5 +228,4 @@ class Service(BaseModel):
         return self.path[:-1]
 
 
-EditableField = Literal["title", "story", "good", "improve", "pseudonym"]
 EDITABLE_FIELDS: tuple[str, ...] = ("title", "story", "good", "improve", "pseudonym")

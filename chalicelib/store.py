@@ -347,7 +347,7 @@ class Store:
 
     def get_token(self, token_hash: str) -> dict[str, Any] | None:
         item = self._get(f"TOKEN#{token_hash}", "TOKEN", consistent=True)
-        return _public(item) | {"expires_at": item["expires_at"]} if item else None
+        return _public(item) if item else None
 
     # ---- idempotency records ------------------------------------------------------------------
 
