@@ -2,8 +2,11 @@
 
 Contents
   Public API       services search, telling a story, the author's private page, the OpenAPI document
+  The author       replying, withdrawing, asking for erasure (from the private link)
+  Staff            subscribing, confirming, managing, one-click unsubscribe
+  Reading and responding   the emailed read-and-respond link: the page, "I have read this", a response
   Moderation       sign-in, the queue, one story, a decision, and the screen itself
-  Event handlers   the table's stream, the render queue, the mail queue
+  Event handlers   the table's stream, the render queue, the mail queue, SES events, the daily digest
 """
 
 import os
@@ -81,6 +84,15 @@ def openapi():
     return json_response(document())
 
 
+# ---- The author ----------------------------------------------------------------------------
+
+
+# ---- Staff ---------------------------------------------------------------------------------
+
+
+# ---- Reading and responding ----------------------------------------------------------------
+
+
 # ---- Moderation --------------------------------------------------------------------------
 
 
@@ -154,4 +166,4 @@ def mail_worker(event):
     from chalicelib.batches import queue_batch
     from chalicelib.jobs import parse_mail
 
-    return queue_batch(event.to_dict(), lambda body: wiring.notifications().send(parse_mail(body), event.context))
+    return queue_batch(event.to_dict(), lambda body: wiring.notifications().handle(parse_mail(body), event.context))

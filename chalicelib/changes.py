@@ -16,6 +16,8 @@ from .store import EVERYTHING
 
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym")
 EXCERPT_CHARS = 300
+# A story's progress, in the order the public sees it: not yet read → read → responded → change planned → made.
+PROGRESS = ("first_read_at", "first_response_at", "change_planned_at", "change_made_at")
 
 
 class ChangeHandler:
@@ -25,13 +27,53 @@ class ChangeHandler:
     def handle(self, record: dict[str, Any]) -> list:
         """Apply one stream record; returns the jobs that follow from it (the caller sends them)."""
         change = self._store.decode_change(record)
+        inserted = record.get("eventName") == "INSERT"
         if change.kind == "story":
             jobs = self._story_changed(record, change.story_id, change.old, change.new)
-        elif change.kind == "contact" and record.get("eventName") == "INSERT":
+        elif change.kind == "contact" and inserted:
             jobs = [MailJob(kind="author_confirmation", story_id=change.story_id)]
+        elif change.kind == "read" and inserted:
+            jobs = self._read(change)
+        elif change.kind == "response" and change.new:
+            jobs = self._response(change)
+        elif change.kind == "reply" and change.new:
+            jobs = self._reply(change)
+        elif change.kind == "subscription" and inserted and (change.new or {}).get("status") == "pending":
+            jobs = [MailJob(kind="subscription_confirm", ref=f"{change.subscriber_id}:{change.ref}")]
         else:
             jobs = []
         return jobs
+
+    # ---- the conversation -------------------------------------------------------------------
+
+    def _read(self, change: Any) -> list:
+        self._store.mark_progress(change.story_id, "first_read_at", change.new["read_at"])
+        return [RenderJob(page="story", ref=change.story_id)]
+
+    def _response(self, change: Any) -> list:
+        old_status, new = (change.old or {}).get("status"), change.new
+        jobs: list[RenderJob | MailJob] = []
+        if old_status == "held" and new["status"] in ("published", "rejected"):
+            jobs.append(MailJob(kind="staff_response_decided", story_id=change.story_id, ref=change.ref))
+        if new["status"] == "published" and old_status != "published":
+            at = new.get("published_at") or new["created_at"]
+            self._store.mark_progress(change.story_id, "first_response_at", at)
+            if new.get("change") in ("planned", "made"):
+                self._store.mark_progress(change.story_id, f"change_{new['change']}_at", at)
+            jobs.append(RenderJob(page="story", ref=change.story_id))
+            jobs.append(MailJob(kind="author_response", story_id=change.story_id, ref=change.ref))
+        return jobs
+
+    def _reply(self, change: Any) -> list:
+        if change.new["status"] != "published" or (change.old or {}).get("status") == "published":
+            return []
+        responders = sorted(
+            {i["subscriber_id"] for i in self._store.story_thread(change.story_id)
+             if i["item"] == "response" and i.get("status") == "published" and i.get("subscriber_id")}
+        )
+        return [RenderJob(page="story", ref=change.story_id)] + [
+            MailJob(kind="staff_author_replied", story_id=change.story_id, ref=f"{change.ref}:{s}") for s in responders
+        ]
 
     def _story_changed(self, record: dict[str, Any], story_id: str, old: dict | None, new: dict | None) -> list:
         old_status = (old or {}).get("status")
@@ -55,6 +97,14 @@ class ChangeHandler:
             jobs.append(RenderJob(page="home"))
             jobs += [RenderJob(page="service", ref=s) for s in sorted((old_slugs | new_slugs) - {EVERYTHING})]
 
+        if new_status == "erasing":
+            # Every item about the story and its author goes; the story item itself last.
+            self._store.erase_story(story_id)
+        if is_public and old_status != "published" and not (old or {}).get("published_at"):
+            # First publication only: a story held and published again alerts no one twice.
+            jobs.append(MailJob(kind="alert_fanout", story_id=story_id))
+        if is_public and was_public and new.get("first_read_at") and not old.get("first_read_at") and new.get("has_contact"):
+            jobs.append(MailJob(kind="author_read", story_id=story_id))
         if new and old_status != new_status and new.get("has_contact"):
             kind = {"published": "author_published", "rejected": "author_rejected"}.get(new_status)
             if kind:
@@ -107,4 +157,6 @@ def listing_entry(story: dict[str, Any]) -> dict[str, Any]:
         "services": story.get("services", []),
         "feelings": story.get("feelings", []),
         "tags": story.get("tags", []),
+        # Progress, so lists can show where each story stands.
+        **{k: story[k] for k in PROGRESS if story.get(k)},
     }

@@ -25,15 +25,29 @@ class RenderJob(BaseModel):
         return f"{self.page}:{self.ref}"
 
 
-MailKind = Literal["author_confirmation", "author_published", "author_rejected"]
+MailKind = Literal[
+    # to the author (ref: the version decided on, or the response id)
+    "author_confirmation",
+    "author_published",
+    "author_rejected",
+    "author_read",
+    "author_response",
+    # to staff
+    "alert_fanout",  # one per published story: finds the recipients, queues one staff_alert each
+    "staff_alert",  # ref: subscriber id
+    "staff_digest",  # story_id empty; ref: "<day>:<subscriber id>"
+    "staff_author_replied",  # ref: "<reply id>:<subscriber id>"
+    "staff_response_decided",  # ref: response id (a held response was published or rejected)
+    "subscription_confirm",  # story_id empty; ref: "<subscriber id>:<subscription id>"
+]
 
 
 class MailJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: MailKind
-    story_id: str
-    # Distinguishes two emails of the same kind about one story (e.g. the version decided on).
+    story_id: str = ""
+    # Distinguishes two emails of the same kind about one story (e.g. the version decided on, the recipient).
     ref: str = ""
 
     @property

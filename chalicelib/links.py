@@ -16,6 +16,8 @@ from . import clock
 from .errors import NotFound
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes, base64url without padding
+# Links that stop working when their holder unsubscribes.
+REVOCABLE = frozenset({"respond"})
 NOT_VALID = "This link is not valid. It may have expired or been replaced by a newer one."
 
 
@@ -27,12 +29,14 @@ class Links:
     def __init__(self, store: Any):
         self._store = store
 
-    def issue(self, purpose: str, story_id: str, subject: str, days: int) -> str:
+    def issue(self, purpose: str, story_id: str, subject: str, days: int, **bound: str) -> str:
+        """A new link for one purpose. `subject` says who holds it ("author" or a subscriber id);
+        `bound` adds what else it is tied to (e.g. subscriber_id, subscription_id, service)."""
         raw = secrets.token_urlsafe(32)  # 256 bits
         expires = int((clock.now() + timedelta(days=days)).timestamp())
         self._store.put_token(
             token_hash(raw),
-            {"purpose": purpose, "story_id": story_id, "subject": subject, "issued_at": clock.iso(), "revoked": False},
+            {"purpose": purpose, "story_id": story_id, "subject": subject, "issued_at": clock.iso(), "revoked": False, **bound},
             expires,
         )
         return raw
@@ -48,4 +52,14 @@ class Links:
             or int(token["expires_at"]) <= int(clock.now().timestamp())
         ):
             raise NotFound(NOT_VALID)
+        if purpose in REVOCABLE and not self._holder_still_subscribed(token):
+            raise NotFound(NOT_VALID)
         return token
+
+    def _holder_still_subscribed(self, token: dict[str, Any]) -> bool:
+        """Unsubscribing revokes a person's read-and-respond links: each link issued before
+        their `links_valid_after` stops working, with no need to find the links one by one."""
+        subscriber = self._store.get_subscriber(token.get("subscriber_id", ""))
+        if not subscriber or subscriber.get("status") != "active":
+            return False
+        return token.get("issued_at", "") >= subscriber.get("links_valid_after", "")

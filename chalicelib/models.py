@@ -229,3 +229,97 @@ class Service(BaseModel):
 
 
 EDITABLE_FIELDS: tuple[str, ...] = ("title", "story", "good", "improve", "pseudonym")
+
+
+# ---- the conversation: subscriptions, responses, replies ------------------------------------
+
+TAG = r"^[a-z0-9][a-z0-9-]{0,39}$"
+CONVERSATION_LIMITS = {"response": (2, 5000), "reply": (2, 5000), "change_description": (0, 500)}
+
+
+class Frequency(str, Enum):
+    immediate = "immediate"
+    digest = "digest"
+
+
+class ChangeMark(str, Enum):
+    none = "none"
+    planned = "planned"
+    made = "made"
+
+
+class SubscriptionRequest(BaseModel):
+    """A member of staff asking for alerts about a subtree of the directory (self-service)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=2, max_length=80)
+    # The name shown in public on read receipts and responses; the full name if left blank.
+    display_name: str = Field(default="", max_length=80)
+    role: str = Field(min_length=2, max_length=80)  # job title, e.g. "Ward Manager"
+    organisation: str = Field(pattern=SLUG)  # a top-level node of the directory
+    email: EmailStr
+    service: str = Field(pattern=SLUG)  # the root of the subtree to hear about
+    tags: list[Annotated[str, StringConstraints(pattern=TAG)]] = Field(default_factory=list, max_length=10)
+    min_criticality: int = Field(default=0, ge=0, le=5)
+    frequency: Frequency = Frequency.immediate
+    website: str = Field(default="", max_length=0)  # honeypot
+
+    @field_validator("name", "display_name", "role", mode="before")
+    @classmethod
+    def _line(cls, v):
+        return clean_line(v) if isinstance(v, str) else v
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _strip(cls, v):
+        return v.strip() if isinstance(v, str) else v
+
+
+class ResponseSubmission(BaseModel):
+    """A public reply from a member of staff, sent from their emailed link."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=CONVERSATION_LIMITS["response"][0], max_length=CONVERSATION_LIMITS["response"][1])
+    change: ChangeMark = ChangeMark.none
+    change_description: str = Field(default="", max_length=CONVERSATION_LIMITS["change_description"][1])
+
+    @field_validator("text", "change_description", mode="before")
+    @classmethod
+    def _text(cls, v):
+        return clean_text(v) if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _describe_the_change(self):
+        if self.change is not ChangeMark.none and len(self.change_description) < 5:
+            raise ValueError("change_description: Describe the change in a few words, so readers know what it is")
+        return self
+
+
+class AuthorReply(BaseModel):
+    """The author answering, from their private page. Moderated before it is published."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=CONVERSATION_LIMITS["reply"][0], max_length=CONVERSATION_LIMITS["reply"][1])
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text(cls, v):
+        return clean_text(v) if isinstance(v, str) else v
+
+
+class ItemDecision(BaseModel):
+    """A moderator's decision on a held response or a pending author reply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Annotated[str, StringConstraints(pattern=r"^(publish|reject)$")]
+    note: str = Field(default="", max_length=2000)
+    text: str | None = Field(default=None, min_length=2, max_length=5000)  # an edited text, to remove details
+
+    @field_validator("text", "note", mode="before")
+    @classmethod
+    def _text(cls, v):
+        return clean_text(v) if isinstance(v, str) else v

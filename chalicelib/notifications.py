@@ -1,41 +1,58 @@
-"""Who is told what, for each mail job. One email per job, however often the job arrives."""
+"""Who is told what, for each mail job. One email per job, however often the job arrives.
+
+Each flow owns the letters it writes (authors here, staff in alerts.py, subscriptions in
+subscriptions.py); this module sends them the same way: once, never to a suppressed
+address, and never a second time when a job is delivered again.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from .idempotency import once
 from .jobs import MailJob
 from .mail import Permanent
 from .models import ROLE_LABELS
-from .observability import logger
-
-TEMPLATES = {
-    "author_confirmation": "author_confirmation",
-    "author_published": "author_published",
-    "author_rejected": "author_rejected",
-}
+from .observability import logger, metrics
 
 
-class Notifications:
-    def __init__(self, store: Any, links: Any, mailer: Any, settings: Any, idempotency_layer: Any):
+@dataclass(frozen=True)
+class Letter:
+    """One email to write: to whom, from which template pair, with what."""
+
+    to: str
+    template: str
+    context: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Composer = Callable[[MailJob], "Letter | None"]
+
+
+class AuthorLetters:
+    """Emails to the author of a story, each with a fresh private link."""
+
+    def __init__(self, store: Any, links: Any, settings: Any):
         self._store = store
         self._links = links
-        self._mailer = mailer
         self._settings = settings
-        self._layer = idempotency_layer
 
-    def send(self, job: MailJob, lambda_context: Any = None) -> dict[str, Any]:
-        send_once = once(self._send, self._layer, "notifications.send", 7 * 24 * 3600, lambda_context, data_keyword_argument="job")
-        return send_once(job=job)
+    def composers(self) -> dict[str, Composer]:
+        return {
+            "author_confirmation": lambda job: self._letter(job, "author_confirmation"),
+            "author_published": lambda job: self._letter(job, "author_published"),
+            "author_rejected": lambda job: self._letter(job, "author_rejected"),
+        }
 
-    def _send(self, job: MailJob) -> dict[str, Any]:
+    def context(self, job: MailJob) -> tuple[str, dict[str, Any]] | None:
+        """(address, template context) for an email to a story's author, or None if there is no one to tell."""
         story = self._store.get_story(job.story_id, consistent=True)
         contact = self._store.get_contact(job.story_id)
-        if not story or not contact:
-            return {"sent": False, "why": "no story or no contact"}
+        if not story or not contact or story.get("status") in ("withdrawn", "erasing"):
+            return None
         link = self._links.issue("author", job.story_id, "author", self._settings.author_link_days)
-        context = {
+        return contact["email"], {
             "story": story,
             "role": ROLE_LABELS.get(story.get("role", ""), ""),
             "private_url": f"{self._settings.api_url}/api/my/{link}",
@@ -43,8 +60,51 @@ class Notifications:
             "site_url": self._settings.site_url,
             "link_days": self._settings.author_link_days,
         }
+
+    def _letter(self, job: MailJob, template: str) -> Letter | None:
+        found = self.context(job)
+        return Letter(found[0], template, found[1]) if found else None
+
+
+class Notifications:
+    def __init__(
+        self,
+        store: Any,
+        mailer: Any,
+        composers: dict[str, Composer],
+        fan_out: Callable[[MailJob], Any] | None = None,
+    ):
+        self._store = store
+        self._mailer = mailer
+        self._composers = composers
+        self._fan_out = fan_out
+
+    def handle(self, job: MailJob, lambda_context: Any = None) -> Any:
+        """The mail worker's one entry point: a fan-out job queues emails, any other sends one."""
+        if job.kind == "alert_fanout":
+            if self._fan_out is None:
+                raise RuntimeError("no fan-out configured")
+            return self._fan_out(job)
+        return self.send(job, lambda_context)
+
+    def send(self, job: MailJob, lambda_context: Any = None) -> dict[str, Any]:
+        from .store import mail_layer_name
+
+        layer = self._store.idempotency_layer(mail_layer_name(job.story_id))
+        send_once = once(self._send, layer, "notifications.send", 7 * 24 * 3600, lambda_context, data_keyword_argument="job")
+        return send_once(job=job)
+
+    def _send(self, job: MailJob) -> dict[str, Any]:
+        letter = self._composers[job.kind](job)
+        if letter is None:
+            return {"sent": False, "why": "no one to tell"}
+        if self._store.suppression(letter.to):
+            # Bounced or complained before: sending again would hurt the sender's reputation.
+            metrics.add_metric(name="EmailsSuppressed", unit="Count", value=1)
+            logger.info("email suppressed", extra={"kind": job.kind, "story_id": job.story_id})
+            return {"sent": False, "why": "suppressed"}
         try:
-            message_id = self._mailer.send(contact["email"], TEMPLATES[job.kind], context)
+            message_id = self._mailer.send(letter.to, letter.template, letter.context, letter.headers)
         except Permanent as e:
             # Retrying cannot help; record it and let the batch move on.
             logger.warning("email refused by SES", extra={"story_id": job.story_id, "kind": job.kind, "reason": str(e)[:200]})

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     # How long a submission id is remembered, so a re-sent form makes no second story.
     submission_idempotency_seconds: int = Field(default=24 * 3600, ge=60)
     stories_per_page: int = Field(default=20, ge=1, le=100)
+    # Staff links. A read-and-respond link lasts 60 days: long enough for leave and rotas,
+    # short enough that a forwarded alert stops working (docs/emailed-links.md says why).
+    respond_link_days: int = Field(default=60, ge=1)
+    # Unsubscribe and manage links must keep working for as long as alerts might be read.
+    subscriber_link_days: int = Field(default=400, ge=1)
+    confirm_link_days: int = Field(default=7, ge=1)
+    # Organisations that restrict self-service sign-up, as JSON: {"org-slug": ["nhs.net", "trust.nhs.uk"]}.
+    signup_domains: dict[str, list[str]] = Field(default_factory=dict)
 
     @property
     def cognito_issuer(self) -> str:

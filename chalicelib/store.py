@@ -6,6 +6,8 @@ use GetItem, Query and conditional writes only: nothing here scans.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,6 +46,8 @@ TABLE_DEFINITION: dict[str, Any] = {
 }
 
 _KEY_ATTRS = ("PK", "SK", "GSI1PK", "GSI1SK")
+_THREAD_KINDS = {"READ": "read", "RESPONSE": "response", "REPLY": "reply"}
+REPLIES_QUEUE = "replies"  # held staff responses and pending author replies, for moderators
 _WORD = re.compile(r"[a-z0-9]+")
 MIN_PREFIX = 2
 MAX_PREFIX = 20
@@ -90,10 +94,19 @@ def _prefixes(terms: Iterable[str]) -> set[str]:
 class Change:
     """What a stream record is about, decoded from its keys."""
 
-    kind: str  # "story", "contact", "other"
+    # "story", "contact", "read", "response", "reply", "subscriber", "subscription", "other"
+    kind: str
     story_id: str | None
     old: dict[str, Any] | None
     new: dict[str, Any] | None
+    # The item's own id within its partition: a response, reply or subscription id, or a reader's subscriber id.
+    ref: str = ""
+    subscriber_id: str | None = None
+
+
+def email_hash(email: str) -> str:
+    """How an address is looked up without being a key: lower-cased, then SHA-256."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
 
 
 class Store:
@@ -339,15 +352,268 @@ class Store:
     # ---- capability tokens ------------------------------------------------------------------
 
     def put_token(self, token_hash: str, token: dict[str, Any], expires_at: int) -> None:
-        self._db.put_item(
-            TableName=self._table,
-            Item=to_item({"PK": f"TOKEN#{token_hash}", "SK": "TOKEN", TTL_ATTRIBUTE: expires_at, "expires_at": expires_at, **token}),
-            ConditionExpression="attribute_not_exists(PK)",
-        )
+        item = {"PK": f"TOKEN#{token_hash}", "SK": "TOKEN", TTL_ATTRIBUTE: expires_at, "expires_at": expires_at, **token}
+        if token.get("story_id"):
+            # Indexed by story, so erasing a story can find every link to it.
+            item |= {"GSI1PK": f"TOKENS#{token['story_id']}", "GSI1SK": token_hash}
+        self._db.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
 
     def get_token(self, token_hash: str) -> dict[str, Any] | None:
         item = self._get(f"TOKEN#{token_hash}", "TOKEN", consistent=True)
         return _public(item) if item else None
+
+    # ---- staff: subscribers and their subscriptions ---------------------------------------------
+
+    def get_subscriber(self, subscriber_id: str, consistent: bool = True) -> dict[str, Any] | None:
+        item = self._get(f"SUBSCRIBER#{subscriber_id}", "PROFILE", consistent=consistent)
+        return _public(item) if item else None
+
+    def find_subscriber(self, email: str) -> dict[str, Any] | None:
+        """A subscriber by address: two GetItems, through an index item keyed by the address's hash."""
+        pointer = self._get(f"EMAIL#{email_hash(email)}", "SUBSCRIBER", consistent=True)
+        return self.get_subscriber(pointer["subscriber_id"]) if pointer else None
+
+    def create_subscriber(self, profile: dict[str, Any]) -> bool:
+        """Write a new subscriber and the pointer from their address, both or neither.
+        False if someone already has that address (the caller then uses find_subscriber)."""
+        sid = profile["id"]
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._table, "ConditionExpression": "attribute_not_exists(PK)",
+                             "Item": to_item({"PK": f"EMAIL#{email_hash(profile['email'])}", "SK": "SUBSCRIBER", "subscriber_id": sid})}},
+                    {"Put": {"TableName": self._table, "ConditionExpression": "attribute_not_exists(PK)",
+                             "Item": to_item({"PK": f"SUBSCRIBER#{sid}", "SK": "PROFILE", **profile})}},
+                ]
+            )
+            return True
+        except self._db.exceptions.TransactionCanceledException:
+            return False
+
+    def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return self._update(f"SUBSCRIBER#{subscriber_id}", "PROFILE", changes)
+
+    def put_subscription(self, subscription: dict[str, Any]) -> None:
+        """Create or replace one subscription. Only active ones are indexed under their service."""
+        item = {"PK": f"SUBSCRIBER#{subscription['subscriber_id']}", "SK": f"SUB#{subscription['id']}", **subscription}
+        if subscription.get("status") == "active":
+            item |= self._watch_keys(subscription)
+        self._db.put_item(TableName=self._table, Item=to_item(item))
+
+    def get_subscription(self, subscriber_id: str, subscription_id: str) -> dict[str, Any] | None:
+        item = self._get(f"SUBSCRIBER#{subscriber_id}", f"SUB#{subscription_id}", consistent=True)
+        return _public(item) if item else None
+
+    def set_subscription_status(self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+        current = self.get_subscription(subscriber_id, subscription_id)
+        if not current:
+            raise Conflict("That subscription no longer exists.")
+        sets = {**(changes or {}), "status": status}
+        removes: list[str] = []
+        if status == "active":
+            sets |= self._watch_keys(current | sets)
+        else:
+            removes = ["GSI1PK", "GSI1SK"]
+        return self._update(f"SUBSCRIBER#{subscriber_id}", f"SUB#{subscription_id}", sets, removes)
+
+    def subscriptions_of(self, subscriber_id: str) -> list[dict[str, Any]]:
+        items = self._query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
+            ExpressionAttributeValues=to_item({":pk": f"SUBSCRIBER#{subscriber_id}", ":s": "SUB#"}),
+        )
+        return [_public(i) for i in items]
+
+    def watchers(self, slug: str) -> Iterator[dict[str, Any]]:
+        """Active subscriptions rooted at one service, a page at a time (one Query per page)."""
+        args: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI1,
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": to_item({":pk": f"WATCH#{slug}"}),
+        }
+        while True:
+            resp = self._db.query(**args)
+            for item in resp.get("Items", []):
+                yield _public(from_item(item))
+            if not resp.get("LastEvaluatedKey"):
+                return
+            args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    @staticmethod
+    def _watch_keys(subscription: dict[str, Any]) -> dict[str, str]:
+        return {"GSI1PK": f"WATCH#{subscription['service']}", "GSI1SK": f"{subscription['subscriber_id']}#{subscription['id']}"}
+
+    # ---- the suppression list (bounces and complaints) ------------------------------------------
+
+    def suppress(self, email: str, reason: str, at: str, detail: str = "") -> None:
+        """Stop sending to an address. Kept by hash only: the list itself holds no address."""
+        self._db.put_item(
+            TableName=self._table,
+            Item=to_item({"PK": f"SUPPRESSED#{email_hash(email)}", "SK": "SUPPRESSED", "reason": reason, "at": at, "detail": detail[:500]}),
+        )
+
+    def suppression(self, email: str) -> dict[str, Any] | None:
+        item = self._get(f"SUPPRESSED#{email_hash(email)}", "SUPPRESSED", consistent=True)
+        return _public(item) if item else None
+
+    def unsuppress(self, email: str) -> None:
+        self._db.delete_item(TableName=self._table, Key=to_item({"PK": f"SUPPRESSED#{email_hash(email)}", "SK": "SUPPRESSED"}))
+
+    # ---- the conversation on a story: read receipts, responses, author replies ------------------
+
+    def put_read_receipt(self, story_id: str, subscriber_id: str, receipt: dict[str, Any]) -> bool:
+        """Record the first time one person read a story; False if they already had."""
+        return self._put_once({"PK": f"STORY#{story_id}", "SK": f"READ#{subscriber_id}", "subscriber_id": subscriber_id, **receipt})
+
+    def put_response(self, story_id: str, response: dict[str, Any]) -> None:
+        self._put_thread_item(story_id, "RESPONSE", response, queued=response["status"] == "held")
+
+    def put_reply(self, story_id: str, reply: dict[str, Any]) -> None:
+        self._put_thread_item(story_id, "REPLY", reply, queued=reply["status"] == "pending")
+
+    def _put_thread_item(self, story_id: str, kind: str, data: dict[str, Any], queued: bool) -> None:
+        item = {"PK": f"STORY#{story_id}", "SK": f"{kind}#{data['id']}", "story_id": story_id, **data}
+        if queued:
+            item |= {"GSI1PK": f"QUEUE#{REPLIES_QUEUE}", "GSI1SK": f"{data['created_at']}#{story_id}#{kind}#{data['id']}"}
+        self._db.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
+
+    def get_thread_item(self, story_id: str, kind: str, item_id: str) -> dict[str, Any] | None:
+        """kind is "response" or "reply"."""
+        item = self._get(f"STORY#{story_id}", f"{kind.upper()}#{item_id}", consistent=True)
+        return _public(item) | {"item": kind} if item else None
+
+    def decide_thread_item(self, story_id: str, kind: str, item_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]:
+        """Publish or reject a held response or pending reply; it leaves the moderators' queue.
+        A second decision on the same item raises Conflict."""
+        allowed = sorted(set(allowed_from))
+        return self._update(
+            f"STORY#{story_id}", f"{kind.upper()}#{item_id}", changes, ["GSI1PK", "GSI1SK"],
+            condition=("#status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")", {f":s{i}": v for i, v in enumerate(allowed)}),
+        ) | {"item": kind}
+
+    def replies_queue(self, limit: int) -> list[dict[str, Any]]:
+        """Held responses and pending author replies, oldest first."""
+        items = self._query(
+            index=GSI1,
+            limit=limit,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"QUEUE#{REPLIES_QUEUE}"}),
+        )
+        return [_public(i) | {"item": i["SK"].split("#", 1)[0].lower()} for i in items]
+
+    def mark_progress(self, story_id: str, field: str, at: str) -> bool:
+        """Set a story's first_read_at, first_response_at, change_planned_at or change_made_at once.
+        Does not bump the version: progress never conflicts with a moderator's decision."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
+                UpdateExpression="SET #f = :at",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(#f)",
+                ExpressionAttributeNames={"#f": field},
+                ExpressionAttributeValues=to_item({":at": at}),
+            )
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]:
+        """An author's own change of status (withdraw, erase): no version check, but bumps it."""
+        allowed = sorted(set(allowed_from))
+        removes = ["GSI1PK", "GSI1SK"] if changes.get("status") not in ("pending", "held") else []
+        return self._update(
+            f"STORY#{story_id}", "STORY", changes, removes, bump_version=True,
+            condition=("#status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")", {f":s{i}": v for i, v in enumerate(allowed)}),
+        )
+
+    def _update(
+        self,
+        pk: str,
+        sk: str,
+        sets: dict[str, Any],
+        removes: Iterable[str] = (),
+        condition: tuple[str, dict[str, Any]] | None = None,
+        bump_version: bool = False,
+    ) -> dict[str, Any]:
+        """UpdateItem on an existing item; a failed condition (or a missing item) raises Conflict."""
+        removes = [r for r in removes if r not in sets]
+        names = {f"#a{i}": k for i, k in enumerate(sets)}
+        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(sets.values())}
+        parts = [f"#a{i} = :v{i}" for i in range(len(sets))]
+        if bump_version:
+            names["#version"] = "version"
+            values[":one"] = 1
+            parts.append("#version = #version + :one")
+        expr = "SET " + ", ".join(parts)
+        if removes:
+            names.update({f"#r{i}": k for i, k in enumerate(removes)})
+            expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
+        cond = "attribute_exists(PK)"
+        if condition:
+            cond += f" AND ({condition[0]})"
+            names["#status"] = "status"
+            values.update(condition[1])
+        try:
+            resp = self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"PK": pk, "SK": sk}),
+                UpdateExpression=expr,
+                ConditionExpression=cond,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException as e:
+            raise Conflict("This has already been changed. Reload the page to see where it stands.") from e
+        return _public(from_item(resp["Attributes"]))
+
+    # ---- daily digests -----------------------------------------------------------------------------
+
+    def add_to_digest(self, day: str, subscriber_id: str, story_id: str, expires_at: int) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item=to_item({"PK": f"DIGEST#{day}", "SK": f"{story_id}#{subscriber_id}", "story_id": story_id,
+                          "subscriber_id": subscriber_id, TTL_ATTRIBUTE: expires_at}),
+        )
+
+    def digest(self, day: str) -> dict[str, list[str]]:
+        """Subscriber id -> the story ids gathered for them on one day (a scheduled job, not a request)."""
+        out: dict[str, list[str]] = {}
+        for item in self._partition(f"DIGEST#{day}"):
+            out.setdefault(item["subscriber_id"], []).append(item["story_id"])
+        return out
+
+    # ---- erasure -------------------------------------------------------------------------------------
+
+    def erase_story(self, story_id: str) -> int:
+        """Delete every item about one story and its author: the links to it, its private items,
+        its email and submission idempotency records, its digest entries, and last the story's own
+        partition (so a crash half-way leaves the story item to retry from). Returns items deleted."""
+        story = self._get(f"STORY#{story_id}", "STORY", consistent=True)
+        contact = self._get(f"PRIVATE#{story_id}", "CONTACT", consistent=True)
+        keys: list[dict[str, Any]] = []
+        tokens = self._query(
+            index=GSI1,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"TOKENS#{story_id}"}),
+        )
+        keys += [{"PK": t["PK"], "SK": t["SK"]} for t in tokens]
+        keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"PRIVATE#{story_id}")]
+        keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"IDEMPOTENCY#{mail_layer_name(story_id)}")]
+        if contact and contact.get("submission_id"):
+            keys.append({"PK": "IDEMPOTENCY#stories", "SK": submission_record_key(contact["submission_id"])})
+        if story and story.get("digest_day"):
+            items = self._query(
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
+                ExpressionAttributeValues=to_item({":pk": f"DIGEST#{story['digest_day']}", ":s": f"{story_id}#"}),
+            )
+            keys += [{"PK": i["PK"], "SK": i["SK"]} for i in items]
+        thread = self._partition(f"STORY#{story_id}")
+        keys += [{"PK": i["PK"], "SK": i["SK"]} for i in thread if i["SK"] != "STORY"]
+        self._batch_write([{"DeleteRequest": {"Key": to_item(k)}} for k in keys])
+        if story:
+            self._db.delete_item(TableName=self._table, Key=to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}))
+        return len(keys) + (1 if story else 0)
 
     # ---- idempotency records ------------------------------------------------------------------
 
@@ -378,5 +644,24 @@ class Store:
             return Change("story", ident, old and _public(old), new and _public(new))
         if prefix == "PRIVATE" and sk == "CONTACT":
             return Change("contact", ident, None, None)  # the address itself never leaves the store
+        sk_kind, _, ref = sk.partition("#")
+        if prefix == "STORY" and sk_kind in _THREAD_KINDS:
+            img_old, img_new = old and _public(old), new and _public(new)
+            return Change(_THREAD_KINDS[sk_kind], ident, img_old, img_new, ref, (img_new or img_old or {}).get("subscriber_id"))
+        if prefix == "SUBSCRIBER" and sk == "PROFILE":
+            return Change("subscriber", None, old and _public(old), new and _public(new), ident, ident)
+        if prefix == "SUBSCRIBER" and sk_kind == "SUB":
+            return Change("subscription", None, old and _public(old), new and _public(new), ref, ident)
         return Change("other", None, None, None)
 
+
+
+def mail_layer_name(story_id: str) -> str:
+    """Idempotency records for the emails about one story live together, so erasure can find them."""
+    return f"mail#{story_id}" if story_id else "mail"
+
+
+def submission_record_key(submission_id: str) -> str:
+    """The sort key powertools gives the idempotency record of one submission (key prefix, then
+    the MD5 of the JSON of the jmespath result). A test checks that erasure really removes it."""
+    return "stories.submit#" + hashlib.md5(json.dumps(submission_id).encode()).hexdigest()  # noqa: S324 - a key, not security

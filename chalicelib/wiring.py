@@ -76,10 +76,12 @@ def site():
 @lru_cache(maxsize=1)
 def notifications():
     from .mail import Mailer
-    from .notifications import Notifications
+    from .notifications import AuthorLetters, Notifications
 
     s = get_settings()
-    return Notifications(store(), links(), Mailer(aws.client("ses"), s.mail_from), s, store().idempotency_layer("mail"))
+    composers = AuthorLetters(store(), links(), s).composers()
+    # Each flow adds the letters it owns here (alerts, conversation, subscriptions).
+    return Notifications(store(), Mailer(aws.client("ses"), s.mail_from), composers)
 
 
 def reset() -> None:
