@@ -18,3 +18,8 @@ def _encode(number: int, length: int) -> str:
 
 def new_story_id() -> str:
     return _encode(int(time.time() * 1000), 9) + _encode(secrets.randbits(40), 8)
+
+
+def new_id() -> str:
+    """Any other record's id (subscribers, subscriptions, responses, replies): same shape as a story's."""
+    return new_story_id()

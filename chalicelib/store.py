@@ -602,10 +602,10 @@ class Store:
         keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"IDEMPOTENCY#{mail_layer_name(story_id)}")]
         if contact and contact.get("submission_id"):
             keys.append({"PK": "IDEMPOTENCY#stories", "SK": submission_record_key(contact["submission_id"])})
-        if story and story.get("digest_day"):
+        if story and story.get("published_at"):
             items = self._query(
                 KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
-                ExpressionAttributeValues=to_item({":pk": f"DIGEST#{story['digest_day']}", ":s": f"{story_id}#"}),
+                ExpressionAttributeValues=to_item({":pk": f"DIGEST#{digest_day(story['published_at'])}", ":s": f"{story_id}#"}),
             )
             keys += [{"PK": i["PK"], "SK": i["SK"]} for i in items]
         thread = self._partition(f"STORY#{story_id}")
@@ -665,3 +665,8 @@ def submission_record_key(submission_id: str) -> str:
     """The sort key powertools gives the idempotency record of one submission (key prefix, then
     the MD5 of the JSON of the jmespath result). A test checks that erasure really removes it."""
     return "stories.submit#" + hashlib.md5(json.dumps(submission_id).encode()).hexdigest()  # noqa: S324 - a key, not security
+
+
+def digest_day(published_at: str) -> str:
+    """A story goes in the digests of the (UTC) day it was first published."""
+    return published_at[:10]
