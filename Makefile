@@ -3,8 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# AWS packaging (see the section below) and the stack's offline checks use venvs of their own.
+STAGE ?= dev
+# The Lambda runtime's Python: chalice names the runtime after the Python that packages, and the
+# bytecode in the zip is for that Python only. The first python3.13 that really runs is taken.
+LAMBDA_PYTHON ?= $(shell for p in python3.13 $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.13*/bin/python3.13) \
+	/usr/local/bin/python3.13 /usr/bin/python3.13; do "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13); \
+	print(sys.executable)' 2>/dev/null && break; done)
+PKG_VENV := .venv-package
+PKG_STAMP := $(PKG_VENV)/.installed
+IAC_VENV := .venv-iac
+IAC_STAMP := $(IAC_VENV)/.installed
 
-.PHONY: run test chromium clean
+.PHONY: run test chromium clean package deploy wheelhouse stack-env
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +33,40 @@ run: $(STAMP)
 	$(if $(SITE_PORT),FF_SITE_PORT=$(SITE_PORT)) $(if $(API_PORT),FF_API_PORT=$(API_PORT)) \
 	$(if $(MAIL_PORT),FF_MAIL_PORT=$(MAIL_PORT)) $(if $(AWS_PORT),FF_AWS_PORT=$(AWS_PORT)) $(BIN)/python -m local.run
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium $(PKG_STAMP) $(IAC_STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
+# ---- AWS: packaging and deployment (README "Deploying to AWS"; infra/, tools/package.py) ---------
+$(PKG_STAMP): requirements.txt infra/requirements-package.txt
+	@test -n "$(LAMBDA_PYTHON)" || { echo "Packaging needs Python 3.13 (the Lambda runtime): set LAMBDA_PYTHON=/path/to/python3.13"; exit 1; }
+	$(LAMBDA_PYTHON) -m venv $(PKG_VENV)
+	$(PKG_VENV)/bin/pip install --quiet --upgrade 'pip<26.3'
+	$(PKG_VENV)/bin/pip install --quiet -r infra/requirements-package.txt
+	touch $(PKG_STAMP)
+
+# checkov, cfn-lint and the SAM transform, apart: their pins conflict with the app's.
+$(IAC_STAMP): infra/requirements-iac.txt
+	$(PYTHON) -m venv $(IAC_VENV)
+	$(IAC_VENV)/bin/pip install --quiet --upgrade 'pip<26.3'
+	$(IAC_VENV)/bin/pip install --quiet -r infra/requirements-iac.txt
+	touch $(IAC_STAMP)
+
+# build/$(STAGE)/sam.json + deployment.zip. Offline: make wheelhouse once, then
+# make package PIP_NO_INDEX=1 PIP_FIND_LINKS=$$PWD/wheelhouse (pip reads both from the environment).
+package: $(PKG_STAMP)
+	$(PKG_VENV)/bin/python -m tools.package build --stage $(STAGE)
+
+# Needs the AWS CLI v2, credentials, ARTIFACTS_BUCKET and infra/params-$(STAGE).json filled in.
+deploy: package
+	@test -n "$(ARTIFACTS_BUCKET)" || { echo "Set ARTIFACTS_BUCKET: an S3 bucket for the packaged code"; exit 1; }
+	$(PKG_VENV)/bin/python -m tools.package deploy --stage $(STAGE) --artifacts-bucket $(ARTIFACTS_BUCKET)
+
+wheelhouse: $(PKG_STAMP)
+	$(PKG_VENV)/bin/python -m tools.package wheelhouse
+
+# build/$(STAGE)/stack.env: the deployed settings, for python -m tools.ff --env-file.
+stack-env: $(PKG_STAMP)
+	$(PKG_VENV)/bin/python -m tools.package env --stage $(STAGE)
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .venv-package .venv-iac build

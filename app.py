@@ -11,7 +11,7 @@ Contents
 
 import os
 
-from chalice import Chalice, Response
+from chalice import Chalice, Cron, Response
 
 from chalicelib import wiring
 from chalicelib.errors import FeedForwardError, ValidationFailed
@@ -27,6 +27,7 @@ TABLE_STREAM_ARN = os.environ.get(
 )
 RENDER_QUEUE = os.environ.get("FF_RENDER_QUEUE_NAME", "feedforward-render")
 MAIL_QUEUE = os.environ.get("FF_MAIL_QUEUE_NAME", "feedforward-mail")
+MAIL_EVENTS_TOPIC = os.environ.get("FF_MAIL_EVENTS_TOPIC", "feedforward-mail-events")  # SES bounces and complaints
 
 
 @app.middleware("http")
@@ -36,7 +37,10 @@ def answer_errors(event, get_response):
     try:
         return get_response(event)
     except FeedForwardError as e:
-        return error_response(e)
+        from chalicelib.web import error_page_response, wants_html
+
+        # A person who followed an emailed link or posted a form reads a page; a program reads JSON.
+        return error_page_response(e, get_settings()) if wants_html(event) else error_response(e)
     finally:
         metrics.flush_metrics()
 
@@ -71,10 +75,11 @@ def tell_story():
 
 @app.route("/api/my/{token}", methods=["GET"])
 def my_story(token):
-    from chalicelib.site.private import author_page
+    from chalicelib.site.private import NOTICES, author_page
 
     s = get_settings()
-    return html_response(author_page(token, wiring.links(), wiring.store(), s), csp=page_csp(s))
+    done = (app.current_request.query_params or {}).get("done", "")
+    return html_response(author_page(token, wiring.links(), wiring.store(), s, notice=NOTICES.get(done, "")), csp=page_csp(s))
 
 
 @app.route("/api/openapi.json", methods=["GET"], cors=True)
@@ -87,10 +92,139 @@ def openapi():
 # ---- The author ----------------------------------------------------------------------------
 
 
+def _author_action(action, token):
+    from chalicelib.site.private import author_action
+
+    s = get_settings()
+    kind, data = read_body(app.current_request, s.max_body_bytes)
+    return author_action(action, token, kind, data, wiring.replies(), wiring.links(), wiring.store(), s)
+
+
+@app.route("/api/my/{token}/replies", methods=["POST"], content_types=[JSON, FORM])
+def author_reply(token):
+    return _author_action("reply", token)
+
+
+@app.route("/api/my/{token}/withdraw", methods=["POST"], content_types=[JSON, FORM])
+def author_withdraw(token):
+    return _author_action("withdraw", token)
+
+
+@app.route("/api/my/{token}/erase", methods=["POST"], content_types=[JSON, FORM])
+def author_erase(token):
+    return _author_action("erase", token)
+
+
 # ---- Staff ---------------------------------------------------------------------------------
+
+# What a one-click unsubscribe (RFC 8058) may be posted as; with no content type chalice assumes
+# JSON, so that works too. The body is never read: the token in the path is all it takes.
+ANY_BODY = [FORM, "multipart/form-data", "text/plain", JSON]
+
+
+def _staff_page(html, status=200):
+    return html_response(html, status=status, csp=page_csp(get_settings()))
+
+
+@app.route("/api/subscriptions", methods=["POST"], content_types=[JSON, FORM], cors=True)
+def subscribe():
+    from chalicelib.subscriptions import form_to_data, signup_form_with_errors
+
+    s = get_settings()
+    kind, data = read_body(app.current_request, s.max_body_bytes)
+    if kind == FORM:
+        data = form_to_data(data)
+        try:
+            wiring.subscriptions().sign_up(data)
+        except ValidationFailed as e:
+            return _staff_page(signup_form_with_errors(e.values, e.fields, wiring.store(), s), status=e.status)
+        return redirect(f"{s.site_url}/subscribe/check-your-email/")
+    return json_response(wiring.subscriptions().sign_up(data), status=202)
+
+
+@app.route("/api/subscriptions/confirm/{token}", methods=["GET"])
+def confirm_subscription_page(token):
+    return _staff_page(wiring.subscriptions().confirm_page(token))
+
+
+@app.route("/api/subscriptions/confirm/{token}", methods=["POST"], content_types=ANY_BODY)
+def confirm_subscription(token):
+    return _staff_page(wiring.subscriptions().confirm(token))
+
+
+@app.route("/api/subscriptions/manage/{token}", methods=["GET"])
+def manage_subscriptions_page(token):
+    notice = (app.current_request.query_params or {}).get("notice", "")
+    return _staff_page(wiring.subscriptions().manage_page(token, notice=notice))
+
+
+@app.route("/api/subscriptions/manage/{token}", methods=["POST"], content_types=[FORM, JSON])
+def manage_subscriptions(token):
+    s = get_settings()
+    kind, data = read_body(app.current_request, s.max_body_bytes)
+    try:
+        notice = wiring.subscriptions().manage(token, data)
+    except ValidationFailed as e:
+        if kind == JSON:
+            raise
+        return _staff_page(wiring.subscriptions().manage_page(token, errors=e.fields, values=e.values), status=e.status)
+    return redirect(f"{s.api_url}/api/subscriptions/manage/{token}?notice={notice}")
+
+
+@app.route("/api/unsubscribe/{token}", methods=["GET"])
+def unsubscribe_page(token):
+    return _staff_page(wiring.subscriptions().unsubscribe_page(token))
+
+
+@app.route("/api/unsubscribe/{token}", methods=["POST"], content_types=ANY_BODY)
+def unsubscribe(token):
+    return _staff_page(wiring.subscriptions().unsubscribe(token))
 
 
 # ---- Reading and responding ----------------------------------------------------------------
+
+
+def _respond_page(html, status=200):
+    # Shown from an emailed link: never indexed, never cached, never leaks its address onward.
+    return html_response(html, status=status, csp=page_csp(get_settings()), headers={"X-Robots-Tag": "noindex, nofollow"})
+
+
+def _respond_url(token, query=""):
+    return f"{get_settings().api_url.rstrip('/')}/api/respond/{token}{query}"
+
+
+@app.route("/api/respond/{token}", methods=["GET"])
+def respond_page(token):
+    sent = (app.current_request.query_params or {}).get("sent", "")
+    return _respond_page(wiring.conversation().page_html(token, sent=sent))
+
+
+@app.route("/api/respond/{token}/read", methods=["POST"], content_types=[JSON, FORM])
+def respond_read(token):
+    from chalicelib.web import media_type
+
+    result = wiring.conversation().read(token)  # any body: the POST itself is the person's action
+    if media_type(app.current_request) == FORM:
+        return redirect(_respond_url(token, "#read"))
+    return json_response(result)
+
+
+@app.route("/api/respond/{token}", methods=["POST"], content_types=[JSON, FORM])
+def respond(token):
+    from chalicelib.conversation import form_to_data
+
+    kind, data = read_body(app.current_request, get_settings().max_body_bytes)
+    conversation = wiring.conversation()
+    if kind == JSON:
+        result = conversation.respond(token, data)
+        return json_response(result, status=201 if result["status"] == "published" else 202)
+    try:
+        result = conversation.respond(token, form_to_data(data))
+    except ValidationFailed as e:
+        return _respond_page(conversation.page_html(token, values=e.values, errors=e.fields), status=e.status)
+    if result["status"] == "published":
+        return redirect(_respond_url(token, f"?sent={result['id']}#sent"))
+    return _respond_page(conversation.page_html(token, outcome=result), status=202)
 
 
 # ---- Moderation --------------------------------------------------------------------------
@@ -110,6 +244,8 @@ def moderator_sign_in():
 def moderation_queue():
     who = moderator()
     status = (app.current_request.query_params or {}).get("status", "pending")
+    if status == "replies":
+        return json_response({"moderator": who.name, "items": wiring.moderation().replies_queue()})
     return json_response({"moderator": who.name, "stories": wiring.moderation().queue(status)})
 
 
@@ -124,6 +260,14 @@ def moderation_decision(story_id):
     who = moderator()
     _, data = read_body(app.current_request, get_settings().max_body_bytes)
     return json_response({"story": wiring.moderation().decide(story_id, data, who)})
+
+
+@app.route("/api/moderation/stories/{story_id}/{kind}/{item_id}/decision", methods=["POST"], content_types=[JSON])
+def moderation_item_decision(story_id, kind, item_id):
+    """Publish or reject a held staff response (kind "responses") or a pending author reply ("replies")."""
+    who = moderator()
+    _, data = read_body(app.current_request, get_settings().max_body_bytes)
+    return json_response({"item": wiring.moderation().decide_item(story_id, kind, item_id, data, who)})
 
 
 @app.route("/api/moderate", methods=["GET"])
@@ -167,3 +311,19 @@ def mail_worker(event):
     from chalicelib.jobs import parse_mail
 
     return queue_batch(event.to_dict(), lambda body: wiring.notifications().handle(parse_mail(body), event.context))
+
+
+@app.on_sns_message(topic=MAIL_EVENTS_TOPIC)
+def on_mail_event(event):
+    from chalicelib.suppression import handle_sns
+
+    return handle_sns(event.to_dict(), wiring.store())
+
+
+@app.schedule(Cron(0, 7, "*", "*", "?", "*"))
+def daily_digest(event):
+    """07:00 UTC: yesterday's digests, one email per subscriber."""
+    try:
+        return wiring.alerts().queue_digests()
+    finally:
+        metrics.flush_metrics()

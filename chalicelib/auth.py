@@ -31,7 +31,13 @@ JWKS_TIMEOUT_SECONDS = 3
 JWKS_MAX_BYTES = 64 * 1024
 
 BAD_CREDENTIALS = "The email or password is not right"
-CHALLENGES = ("NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA")
+CHALLENGES = ("NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA", "MFA_SETUP")
+CODE_CHALLENGES = ("SOFTWARE_TOKEN_MFA", "MFA_SETUP")  # answered with a 6-digit code
+ENTER_CODE = "Enter the 6-digit code from your authenticator app"
+WRONG_CODE = "The code is not right. Enter the current 6-digit code"
+# What the authenticator app shows beside the code, and what Cognito calls the device.
+TOTP_ISSUER = "FeedForward"
+TOTP_DEVICE_NAME = "FeedForward moderation"
 SIGN_IN_LABELS = {"username": "your email address", "password": "your password", "answer": "the answer", "session": "the session"}
 
 JwksFetch = Callable[[str], dict[str, Any]]
@@ -68,7 +74,7 @@ class SignIn(BaseModel):
     username: str = Field(min_length=3, max_length=254)
     password: str | None = Field(default=None, min_length=1, max_length=256)
     session: str | None = Field(default=None, min_length=1, max_length=4096)
-    challenge: Literal["NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA"] | None = None
+    challenge: Literal["NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA", "MFA_SETUP"] | None = None
     answer: str | None = Field(default=None, min_length=1, max_length=256)
 
     @model_validator(mode="before")
@@ -91,10 +97,9 @@ class SignIn(BaseModel):
         if self.challenge is None:
             raise ValueError("challenge: Say which sign-in step this answers")
         if self.answer is None:
-            what = "a new password" if self.challenge == "NEW_PASSWORD_REQUIRED" else "the 6-digit code from your authenticator app"
-            raise ValueError(f"answer: Enter {what}")
-        if self.challenge == "SOFTWARE_TOKEN_MFA" and not (len(self.answer) == 6 and self.answer.isdigit()):
-            raise ValueError("answer: Enter the 6-digit code from your authenticator app")
+            raise ValueError("answer: Enter a new password" if self.challenge == "NEW_PASSWORD_REQUIRED" else f"answer: {ENTER_CODE}")
+        if self.challenge in CODE_CHALLENGES and not (len(self.answer) == 6 and self.answer.isascii() and self.answer.isdigit()):
+            raise ValueError(f"answer: {ENTER_CODE}")
         return self
 
 
@@ -228,7 +233,11 @@ class Authenticator:
         return self._client
 
     def sign_in(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Password sign-in, or one challenge step. Gives {id_token, expires_in} or {challenge, session}."""
+        """Password sign-in, or one challenge step. Gives {id_token, expires_in} or {challenge, session}.
+
+        The pool requires an authenticator app (TOTP). A moderator who has none yet gets the
+        MFA_SETUP challenge with `secret_code` and `otpauth_uri` to add to the app, and answers
+        it with the app's first code; later sign-ins get SOFTWARE_TOKEN_MFA."""
         try:
             step = SignIn.model_validate(data)
         except ValidationError as e:
@@ -244,6 +253,8 @@ class Authenticator:
                     ClientId=client_id,
                     AuthParameters={"USERNAME": step.username, "PASSWORD": step.password},
                 )
+            elif step.challenge == "MFA_SETUP":
+                resp = self._finish_mfa_setup(client_id, step)
             else:
                 answer_key = "NEW_PASSWORD" if step.challenge == "NEW_PASSWORD_REQUIRED" else "SOFTWARE_TOKEN_MFA_CODE"
                 resp = self._cognito().respond_to_auth_challenge(
@@ -252,9 +263,48 @@ class Authenticator:
                     Session=step.session,
                     ChallengeResponses={"USERNAME": step.username, answer_key: step.answer},
                 )
+            if resp.get("ChallengeName") == "MFA_SETUP" and resp.get("Session"):
+                # The pool requires MFA and this moderator has no authenticator app yet.
+                return self._start_mfa_setup(step.username, resp["Session"])
+        except FeedForwardError:
+            raise
         except Exception as e:
             raise self._sign_in_error(e, step) from None
         return self._sign_in_result(resp)
+
+    def _start_mfa_setup(self, username: str, session: str) -> dict[str, Any]:
+        """Ask Cognito for a new TOTP secret, for the moderator to add to an authenticator app.
+
+        The secret goes back to the moderator's browser once (never to a log); the next step
+        sends the first code the app shows, with the session returned here."""
+        from urllib.parse import quote, urlencode
+
+        resp = self._cognito().associate_software_token(Session=session)
+        secret = resp.get("SecretCode")
+        if not secret or not resp.get("Session"):
+            raise ServiceUnavailable("Sign-in is not working just now. Try again in a minute.")
+        logger.info("moderator sign-in challenge", extra={"challenge": "MFA_SETUP"})
+        label = quote(f"{TOTP_ISSUER}:{username}", safe="@:")
+        return {
+            "challenge": "MFA_SETUP",
+            "session": resp["Session"],
+            "secret_code": secret,
+            "otpauth_uri": f"otpauth://totp/{label}?{urlencode({'secret': secret, 'issuer': TOTP_ISSUER})}",
+        }
+
+    def _finish_mfa_setup(self, client_id: str, step: SignIn) -> dict[str, Any]:
+        """Check the first code from the new authenticator app, then finish the MFA_SETUP challenge."""
+        verified = self._cognito().verify_software_token(
+            Session=step.session, UserCode=step.answer, FriendlyDeviceName=TOTP_DEVICE_NAME
+        )
+        if verified.get("Status") != "SUCCESS" or not verified.get("Session"):
+            raise ValidationFailed([{"field": "answer", "message": WRONG_CODE}])
+        return self._cognito().respond_to_auth_challenge(
+            ClientId=client_id,
+            ChallengeName="MFA_SETUP",
+            Session=verified["Session"],
+            ChallengeResponses={"USERNAME": step.username},
+        )
 
     @staticmethod
     def _sign_in_result(resp: dict[str, Any]) -> dict[str, Any]:
@@ -277,18 +327,22 @@ class Authenticator:
     def _sign_in_error(e: Exception, step: SignIn) -> FeedForwardError:
         code = getattr(e, "response", {}).get("Error", {}).get("Code", "") if hasattr(e, "response") else ""
         logger.info("moderator sign-in refused", extra={"reason": code or type(e).__name__})
+        if not code and type(e).__name__ == "ParamValidationError" and step.password is None:
+            # botocore refuses a session Cognito could never have issued (too short, say) before sending it.
+            return _unauthorized("Your sign-in has expired or is not right. Start again.", error=None)
         if code in ("NotAuthorizedException", "UserNotFoundException"):
             if step.password is None:
                 return _unauthorized("Your sign-in has expired or is not right. Start again.", error=None)
             return _unauthorized(BAD_CREDENTIALS, error=None)
-        if code == "CodeMismatchException":
-            return ValidationFailed([{"field": "answer", "message": "The code is not right. Enter the current 6-digit code"}])
+        if code in ("CodeMismatchException", "EnableSoftwareTokenMFAException"):
+            # Cognito names a wrong first code from a new authenticator app EnableSoftwareTokenMFAException.
+            return ValidationFailed([{"field": "answer", "message": WRONG_CODE}])
         if code in ("ExpiredCodeException", "ResourceNotFoundException"):
             # Cognito (and its emulator) name an unknown or used-up session like this.
             return _unauthorized("Your sign-in has expired. Start again.", error=None)
         if code == "InvalidPasswordException":
             return ValidationFailed(
-                [{"field": "answer", "message": "Choose a stronger password: at least 8 characters with upper and lower case letters, a number and a symbol"}]
+                [{"field": "answer", "message": "Choose a stronger password: at least 12 characters with upper and lower case letters, a number and a symbol"}]
             )
         if code == "PasswordResetRequiredException":
             return _unauthorized("Your password must be reset. Ask an administrator.", error=None)

@@ -12,8 +12,15 @@ def client(service: str) -> Any:
     from botocore.config import Config
 
     # Standard retry mode backs off on throttling; adaptive adds client-side rate limiting.
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20)
+    retries = _RETRIES.get(service, {"mode": "standard", "max_attempts": 5})
+    config = Config(retries=retries, connect_timeout=5, read_timeout=20)
     return boto3.session.Session().client(service, config=config)
+
+
+# SES throttles at the account's sending rate. Adaptive mode slows this client down to that
+# rate and retries with backoff; a send still throttled after that raises, and its queue
+# message is retried later (only MessageRejected is permanent: see mail.py).
+_RETRIES: dict[str, dict[str, Any]] = {"ses": {"mode": "adaptive", "max_attempts": 8}}
 
 
 def reset_clients() -> None:

@@ -98,7 +98,13 @@ class ChangeHandler:
             jobs += [RenderJob(page="service", ref=s) for s in sorted((old_slugs | new_slugs) - {EVERYTHING})]
 
         if new_status == "erasing":
-            # Every item about the story and its author goes; the story item itself last.
+            # Every item about the story and its author goes; the story item itself last. The audit
+            # record of this very change was written above, so it goes too. Its page is deleted
+            # whatever it said before (a withdrawn story's page was not re-rendered by the lines above).
+            self._store.erase_story(story_id)
+            jobs.append(RenderJob(page="story", ref=story_id))
+        elif new is None and old_status == "erasing":
+            # The story item's own REMOVE: sweep once more for anything written while it was erased.
             self._store.erase_story(story_id)
         if is_public and old_status != "published" and not (old or {}).get("published_at"):
             # First publication only: a story held and published again alerts no one twice.
@@ -130,11 +136,14 @@ class ChangeHandler:
             else new.get("decided_at", "")
         )
         by_api = new.get("decided_at") and new.get("decided_at") != old.get("decided_at")
+        # The author's own withdrawal (or erasure) from their private link, dated by the request.
+        author_at = {"withdrawn": "withdrawn_at", "erasing": "erase_requested_at"}.get(new.get("status"))
+        by_author = not by_api and author_at and new.get(author_at) and new.get(author_at) != old.get(author_at)
         event = {
             "from": old.get("status"),
             "to": new.get("status"),
-            "by": new.get("decided_by") if by_api else "table edit",
-            "at": new.get("decided_at") if by_api else seen_at,
+            "by": "author" if by_author else new.get("decided_by") if by_api else "table edit",
+            "at": new[author_at] if by_author else new.get("decided_at") if by_api else seen_at,
             "note": new.get("decision_note", "") if by_api else "",
             "edited": new.get("edited_fields", []) if by_api else [f for f in TEXT_FIELDS if old.get(f) != new.get(f)],
             "version": new.get("version"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from functools import lru_cache
 from typing import Any
@@ -15,6 +16,11 @@ from typing import Any
 from .observability import logger, metrics
 
 _SPACE = re.compile(r"\s+")
+
+
+# Headers are folded only past RFC 5322's hard limit: folded at 78, a long List-Unsubscribe URL
+# would be written as RFC 2047 encoded words, which RFC 2369 clients do not decode.
+_WIRE = EmailPolicy(max_line_length=998)
 
 
 class Permanent(Exception):
@@ -35,8 +41,12 @@ def _templates():
 
 
 def header_safe(value: str, limit: int = 200) -> str:
-    """One line, whatever the input: CR, LF and other breaks become spaces."""
-    return _SPACE.sub(" ", value.replace("\x00", "")).strip()[:limit]
+    """One line, whatever the input: CR, LF and other breaks become spaces.
+
+    "=?" is broken with an invisible word joiner: the email package decodes RFC 2047 encoded
+    words when a header is set, and Pythons before 3.11.10 write a decoded CR LF out raw,
+    so "=?utf-8?q?=0D=0ABcc:...?=" in a title would otherwise become a header of its own."""
+    return _SPACE.sub(" ", value.replace("\x00", "")).strip()[:limit].replace("=?", "=\u2060?")
 
 
 def render(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
@@ -77,7 +87,7 @@ class Mailer:
         subject, text, html = render(template, context)
         msg = compose(self._sender, to, subject, text, html, headers)
         try:
-            resp = self._ses.send_raw_email(RawMessage={"Data": msg.as_bytes()})
+            resp = self._ses.send_raw_email(RawMessage={"Data": msg.as_bytes(policy=_WIRE)})
         except self._ses.exceptions.MessageRejected as e:
             metrics.add_metric(name="EmailsRejected", unit="Count", value=1)
             raise Permanent(str(e)) from e

@@ -12,14 +12,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import clock
-from .errors import NotFound
-from .models import EDITABLE_FIELDS, Decision, ModerationDecision
+from .errors import NotFound, ValidationFailed
+from .models import EDITABLE_FIELDS, Decision, ItemDecision, ModerationDecision
 from .observability import logger, metrics
 from .web import invalid
 
 DECIDABLE = ("pending", "held")  # a story can be decided on while it waits or is held
 STATUS_FOR = {Decision.publish: "published", Decision.hold: "held", Decision.reject: "rejected"}
 LABELS = {"criticality": "a criticality", "note": "a note", "title": "a title", "story": "the story", "action": "a decision"}
+REPLIES = "replies"  # the queue of held staff responses and pending author replies
+# URL word -> (stored kind, the status a decision may be taken from)
+ITEM_KINDS = {"responses": ("response", ("held",)), "replies": ("reply", ("pending",))}
+ITEM_LABELS = {"action": "a decision (publish or reject)", "note": "a note", "text": "the text"}
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,53 @@ class Moderation:
 
     def queue(self, status: str = "pending", limit: int = 50) -> list[dict[str, Any]]:
         if status not in DECIDABLE:
-            raise NotFound(f"There is no queue called {status!r}; use pending or held.")
+            raise NotFound(f"There is no queue called {status!r}; use pending, held or {REPLIES}.")
         return [_summary(s) for s in self._store.queue(status, limit)]
+
+    # ---- held staff responses and pending author replies -----------------------------------
+
+    def replies_queue(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Held responses and pending replies, oldest first, each with its story's title and,
+        for a response, the flags that held it (so the moderator knows what to look for)."""
+        items = self._store.replies_queue(limit)
+        # One read per distinct story; the queue is short and most items share a few stories.
+        titles: dict[str, dict[str, Any]] = {}
+        for sid in dict.fromkeys(i["story_id"] for i in items):
+            titles[sid] = self._store.get_story(sid) or {}
+        return [_item_summary(i, titles.get(i["story_id"], {})) for i in items]
+
+    def decide_item(self, story_id: str, kind: str, item_id: str, data: dict[str, Any], moderator: Moderator) -> dict[str, Any]:
+        """Publish (perhaps with edited text) or reject (with a note, which the writer is told) one
+        held response or pending reply. A second decision on the same item is a 409."""
+        if kind not in ITEM_KINDS:
+            raise NotFound(f"There is nothing called {kind!r} to decide on; use responses or replies.")
+        stored, allowed = ITEM_KINDS[kind]
+        try:
+            decision = ItemDecision.model_validate(data)
+        except ValidationError as e:
+            raise invalid(e, ITEM_LABELS, data) from e
+        if decision.action == "reject" and not decision.note:
+            raise ValidationFailed([{"field": "note", "message": "Write the reason, which the writer will be told"}], data)
+        current = self._store.get_thread_item(story_id, stored, item_id)
+        if not current:
+            raise NotFound(f"There is no {stored} {item_id!r} on story {story_id!r}.")
+        now = clock.iso()
+        changes: dict[str, Any] = {
+            "status": "published" if decision.action == "publish" else "rejected",
+            "decided_by": moderator.username,
+            "decided_at": now,
+            "decision_note": decision.note,
+        }
+        if decision.action == "publish":
+            changes["published_at"] = now
+            if decision.text is not None and decision.text != current.get("text"):
+                changes["text"] = decision.text
+                changes["edited"] = True
+        updated = self._store.decide_thread_item(story_id, stored, item_id, allowed, changes)
+        logger.info("thread item decided", extra={"story_id": story_id, "kind": stored, "item_id": item_id,
+                                                  "status": updated["status"], "edited": "text" in changes})
+        metrics.add_metric(name=f"ThreadItems{updated['status'].capitalize()}", unit="Count", value=1)
+        return _item_summary(updated, {})
 
     def story(self, story_id: str) -> dict[str, Any]:
         story = self._store.get_story(story_id, consistent=True)
@@ -81,3 +130,19 @@ class Moderation:
 def _summary(story: dict[str, Any]) -> dict[str, Any]:
     keep = ("id", "status", "version", "submitted_at", "title", "services", "pseudonym", "role", "experience")
     return {k: story.get(k) for k in keep} | {"excerpt": story.get("story", "")[:280]}
+
+
+def _item_summary(item: dict[str, Any], story: dict[str, Any]) -> dict[str, Any]:
+    """What a moderator sees of a held response or pending reply. No address: items hold none."""
+    keep = ("id", "story_id", "item", "status", "created_at", "text", "flags", "name", "role", "organisation_name",
+            "service_name", "change", "change_description", "published_at", "decided_by", "decided_at", "decision_note", "edited")
+    out = {k: item[k] for k in keep if k in item}
+    if item.get("item") == "response":
+        from .identifying import KIND_WORDS
+
+        out.setdefault("flags", [])
+        # The flags in words, so the moderator knows what the automatic check found.
+        out["flag_words"] = [KIND_WORDS.get(k, str(k).replace("_", " ")) for k in out["flags"]]
+    if story:
+        out["story"] = {"id": story.get("id"), "title": story.get("title", ""), "status": story.get("status")}
+    return out

@@ -43,6 +43,8 @@ class AuthorLetters:
             "author_confirmation": lambda job: self._letter(job, "author_confirmation"),
             "author_published": lambda job: self._letter(job, "author_published"),
             "author_rejected": lambda job: self._letter(job, "author_rejected"),
+            "author_read": self._read,
+            "author_response": self._response,
         }
 
     def context(self, job: MailJob) -> tuple[str, dict[str, Any]] | None:
@@ -61,9 +63,31 @@ class AuthorLetters:
             "link_days": self._settings.author_link_days,
         }
 
-    def _letter(self, job: MailJob, template: str) -> Letter | None:
+    def _letter(self, job: MailJob, template: str, **extra: Any) -> Letter | None:
         found = self.context(job)
-        return Letter(found[0], template, found[1]) if found else None
+        return Letter(found[0], template, found[1] | extra) if found else None
+
+    def _read(self, job: MailJob) -> Letter | None:
+        """Staff have read the story for the first time: who read it first (as shown in public)."""
+        receipts = sorted((i for i in self._store.story_thread(job.story_id) if i["item"] == "read"), key=lambda r: r.get("read_at", ""))
+        if not receipts:
+            return None
+        first = receipts[0]
+        reader = {k: first.get(k, "") for k in ("name", "role", "service_name", "organisation_name", "read_at")}
+        return self._letter(job, "author_read", reader=reader, readers=len(receipts))
+
+    def _response(self, job: MailJob) -> Letter | None:
+        """A response was published (ref: its id). Public fields only: never the responder's address."""
+        item = self._store.get_thread_item(job.story_id, "response", job.ref) if job.ref else None
+        if not item or item.get("status") != "published":
+            return None
+        keep = ("name", "role", "service_name", "organisation_name", "text", "change", "change_description")
+        return self._letter(job, "author_response", response={k: item.get(k, "") for k in keep})
+
+
+class _StoryErased(Exception):
+    """Raised inside the idempotent send so powertools deletes its record: an erased story
+    must leave nothing behind, not even a note that an email about it was not sent."""
 
 
 class Notifications:
@@ -92,11 +116,18 @@ class Notifications:
 
         layer = self._store.idempotency_layer(mail_layer_name(job.story_id))
         send_once = once(self._send, layer, "notifications.send", 7 * 24 * 3600, lambda_context, data_keyword_argument="job")
-        return send_once(job=job)
+        try:
+            return send_once(job=job)
+        except _StoryErased:
+            logger.info("no email: its story was erased", extra={"kind": job.kind})
+            return {"sent": False, "why": "erased"}
 
     def _send(self, job: MailJob) -> dict[str, Any]:
         letter = self._composers[job.kind](job)
         if letter is None:
+            # A job that arrives after its story was erased (one read, only when there is no letter).
+            if job.story_id and not self._store.get_story(job.story_id, consistent=True):
+                raise _StoryErased()
             return {"sent": False, "why": "no one to tell"}
         if self._store.suppression(letter.to):
             # Bounced or complained before: sending again would hurt the sender's reputation.

@@ -247,9 +247,15 @@ class Store:
         item = self._get(f"STORY#{story_id}", "STORY", consistent=consistent)
         return _public(item) if item else None
 
-    def story_thread(self, story_id: str) -> list[dict[str, Any]]:
-        """The story and everything public hung on it (responses, receipts, changes): one Query."""
-        return [_public(i) | {"item": i["SK"].split("#", 1)[0].lower()} for i in self._partition(f"STORY#{story_id}")]
+    def story_thread(self, story_id: str, consistent: bool = False) -> list[dict[str, Any]]:
+        """The story and everything public hung on it (responses, receipts, changes): one Query.
+        `consistent` for a page a person sees right after their own write (the author's page)."""
+        items = self._query(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"STORY#{story_id}"}),
+            ConsistentRead=consistent,
+        )
+        return [_public(i) | {"item": i["SK"].split("#", 1)[0].lower()} for i in items]
 
     def queue(self, status: str, limit: int) -> list[dict[str, Any]]:
         """Stories waiting for a moderator (pending or held), oldest first."""
@@ -349,6 +355,20 @@ class Store:
         )
         return [_public(i) for i in items]
 
+    # ---- bulk loading (make bench: big sites without the API) ---------------------------------
+
+    def put_published(self, stories: Iterable[tuple[dict[str, Any], dict[str, Any], Iterable[str]]]) -> int:
+        """Write published stories and their listing entries straight to the table, 25 items per
+        BatchWriteItem: each is (story, listing entry, listing slugs). Not a request path: it
+        seeds sites of 10,000 stories for bench/ in seconds. Returns the items written."""
+        writes = []
+        for story, entry, slugs in stories:
+            writes.append({"PutRequest": {"Item": to_item({"PK": f"STORY#{story['id']}", "SK": "STORY", **story})}})
+            sk = f"{entry['published_at']}#{entry['id']}"
+            writes += [{"PutRequest": {"Item": to_item({"PK": f"LIST#{s}", "SK": sk, **entry})}} for s in slugs]
+        self._batch_write(writes)
+        return len(writes)
+
     # ---- capability tokens ------------------------------------------------------------------
 
     def put_token(self, token_hash: str, token: dict[str, Any], expires_at: int) -> None:
@@ -389,6 +409,20 @@ class Store:
             return True
         except self._db.exceptions.TransactionCanceledException:
             return False
+
+    def seed_subscribers(self, profiles: Iterable[dict[str, Any]], subscriptions: Iterable[dict[str, Any]]) -> None:
+        """Bulk load for demo data, tests and benchmarks only (BatchWriteItem, 25 a call): unlike
+        create_subscriber it does not check that an address is new, so never use it on a request."""
+        writes = []
+        for p in profiles:
+            writes.append({"PutRequest": {"Item": to_item({"PK": f"EMAIL#{email_hash(p['email'])}", "SK": "SUBSCRIBER", "subscriber_id": p["id"]})}})
+            writes.append({"PutRequest": {"Item": to_item({"PK": f"SUBSCRIBER#{p['id']}", "SK": "PROFILE", **p})}})
+        for s in subscriptions:
+            item = {"PK": f"SUBSCRIBER#{s['subscriber_id']}", "SK": f"SUB#{s['id']}", **s}
+            if s.get("status") == "active":
+                item |= self._watch_keys(s)
+            writes.append({"PutRequest": {"Item": to_item(item)}})
+        self._batch_write(writes)
 
     def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         return self._update(f"SUBSCRIBER#{subscriber_id}", "PROFILE", changes)
@@ -467,6 +501,19 @@ class Store:
 
     def put_response(self, story_id: str, response: dict[str, Any]) -> None:
         self._put_thread_item(story_id, "RESPONSE", response, queued=response["status"] == "held")
+
+    def add_response(self, story_id: str, response: dict[str, Any]) -> bool:
+        """put_response, once per response id: False (nothing written) if that id exists already,
+        so a form sent twice makes one response."""
+        try:
+            self.put_response(story_id, response)
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def get_read_receipt(self, story_id: str, subscriber_id: str) -> dict[str, Any] | None:
+        item = self._get(f"STORY#{story_id}", f"READ#{subscriber_id}", consistent=True)
+        return _public(item) if item else None
 
     def put_reply(self, story_id: str, reply: dict[str, Any]) -> None:
         self._put_thread_item(story_id, "REPLY", reply, queued=reply["status"] == "pending")
@@ -582,6 +629,26 @@ class Store:
         for item in self._partition(f"DIGEST#{day}"):
             out.setdefault(item["subscriber_id"], []).append(item["story_id"])
         return out
+
+    def add_to_digests(self, day: str, subscriber_ids: Iterable[str], story_id: str, expires_at: int) -> None:
+        """One story into many people's digests (the fan-out): 25 items per BatchWriteItem.
+        Each entry is also indexed by its subscriber, so one person's digest is one Query."""
+        self._batch_write([
+            {"PutRequest": {"Item": to_item({
+                "PK": f"DIGEST#{day}", "SK": f"{story_id}#{sid}", "story_id": story_id, "subscriber_id": sid,
+                "GSI1PK": f"DIGEST#{day}#{sid}", "GSI1SK": story_id, TTL_ATTRIBUTE: expires_at,
+            })}}
+            for sid in sorted(set(subscriber_ids))
+        ])
+
+    def digest_of(self, day: str, subscriber_id: str) -> list[str]:
+        """The story ids in one person's digest for one day (entries written by add_to_digests)."""
+        items = self._query(
+            index=GSI1,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"DIGEST#{day}#{subscriber_id}"}),
+        )
+        return [i["story_id"] for i in items]
 
     # ---- erasure -------------------------------------------------------------------------------------
 

@@ -82,6 +82,66 @@ def error_response(error: FeedForwardError) -> Response:
     return json_response(error.to_body(), status=error.status, headers=error.headers)
 
 
+def _accept_q(accept: str) -> dict[str, float]:
+    """Media type -> its q value, from an Accept header (a missing or unreadable q counts as 1)."""
+    out: dict[str, float] = {}
+    for part in accept.split(",")[:50]:
+        media, *params = [p.strip().lower() for p in part.split(";")]
+        q = 1.0
+        for p in params:
+            if p.startswith("q="):
+                try:
+                    q = max(0.0, min(1.0, float(p[2:])))
+                except ValueError:
+                    q = 1.0
+        if media:
+            out[media] = max(q, out.get(media, 0.0))
+    return out
+
+
+def wants_html(request: Any) -> bool:
+    """A person's browser rather than a program: a form post, or an Accept that prefers HTML
+    to JSON. A JSON body, or no Accept at all, means a program (it keeps the JSON errors)."""
+    kind = media_type(request)
+    if kind == JSON:
+        return False
+    if kind == FORM:
+        return True
+    q = _accept_q(request.headers.get("accept") or "")
+    html = max(q.get("text/html", 0.0), q.get("application/xhtml+xml", 0.0))
+    return html > 0 and html >= q.get(JSON, 0.0)
+
+
+ERROR_HEADINGS = {
+    400: "There is a problem with what was sent",
+    401: "You need to sign in",
+    403: "You cannot do this",
+    404: "This page cannot be found",
+    409: "This has changed",
+    413: "What you sent is too long",
+    415: "There is a problem with what was sent",
+    422: "There is a problem",
+    429: "Too many requests",
+}
+
+
+def error_page_response(error: FeedForwardError, settings: Any) -> Response:
+    """The HTML variant of error_response, for browsers: a heading, the message, any field
+    errors, and a way home. The status is kept."""
+    from .site.pages import render_page
+
+    html = render_page(
+        "error.html",
+        site_base=settings.site_url.rstrip("/"),
+        robots="noindex, nofollow",
+        heading=ERROR_HEADINGS.get(error.status, "Something went wrong"),
+        message=error.message,
+        fields=[f for f in error.fields if f.get("message")],
+        status=error.status,
+    )
+    return html_response(html, status=error.status, csp=page_csp(settings), headers=error.headers)
+
+
 def redirect(location: str, status: int = 303) -> Response:
     return Response(body="", status_code=status, headers={"Location": location, **SECURITY_HEADERS})
 

@@ -52,6 +52,13 @@ def links():
 
 
 @lru_cache(maxsize=1)
+def replies():
+    from .replies import Replies
+
+    return Replies(store(), links())
+
+
+@lru_cache(maxsize=1)
 def changes():
     from .changes import ChangeHandler
 
@@ -75,18 +82,46 @@ def site():
 
 @lru_cache(maxsize=1)
 def notifications():
+    from .alerts import StaffLetters
+    from .conversation import ConversationLetters
     from .mail import Mailer
     from .notifications import AuthorLetters, Notifications
+    from .subscriptions import SubscriptionLetters
 
     s = get_settings()
     composers = AuthorLetters(store(), links(), s).composers()
     # Each flow adds the letters it owns here (alerts, conversation, subscriptions).
-    return Notifications(store(), Mailer(aws.client("ses"), s.mail_from), composers)
+    composers |= StaffLetters(store(), links(), s).composers()
+    composers |= SubscriptionLetters(store(), links(), s).composers()
+    composers |= ConversationLetters(store(), links(), s).composers()
+    return Notifications(store(), Mailer(aws.client("ses"), s.mail_from), composers, fan_out=alerts().fan_out)
+
+
+@lru_cache(maxsize=1)
+def alerts():
+    from .alerts import Alerts
+
+    return Alerts(store(), queues())
+
+
+@lru_cache(maxsize=1)
+def subscriptions():
+    from .subscriptions import Subscriptions
+
+    return Subscriptions(store(), links(), get_settings())
+
+
+@lru_cache(maxsize=1)
+def conversation():
+    from .conversation import Conversation
+
+    return Conversation(store(), links(), get_settings())
 
 
 def reset() -> None:
     """Forget every built object, client and setting (tests switch environments)."""
-    for f in (store, queues, stories, moderation, directory, links, changes, authenticator, site, notifications):
+    for f in (store, queues, stories, moderation, directory, links, replies, changes, authenticator, site, notifications, alerts, subscriptions,
+              conversation):
         f.cache_clear()
     aws.reset_clients()
     reset_settings()

@@ -13,6 +13,7 @@ TABLE = "feedforward"
 BUCKET = "feedforward-site"
 RENDER_QUEUE = "feedforward-render"
 MAIL_QUEUE = "feedforward-mail"
+MAIL_EVENTS_TOPIC = "feedforward-mail-events"  # SES bounces and complaints (SNS) -> on_mail_event
 MAIL_FROM_ADDRESS = "stories@feedforward.example"
 MAIL_FROM = f"FeedForward <{MAIL_FROM_ADDRESS}>"
 MODERATOR_GROUP = "moderators"
@@ -30,6 +31,7 @@ class Resources:
     mail_dlq_url: str
     user_pool_id: str
     client_id: str
+    mail_events_topic_arn: str = ""
 
     def environment(self, site_url: str, api_url: str, endpoint: str | None) -> dict[str, str]:
         """The FF_ settings that point the app at these resources."""
@@ -45,6 +47,7 @@ class Resources:
             "FF_COGNITO_USER_POOL_ID": self.user_pool_id,
             "FF_COGNITO_CLIENT_ID": self.client_id,
             "FF_TABLE_STREAM_ARN": self.stream_arn,
+            "FF_MAIL_EVENTS_TOPIC": MAIL_EVENTS_TOPIC,
         }
         if endpoint:
             env["FF_COGNITO_JWKS_URL"] = f"{endpoint}/{self.user_pool_id}/.well-known/jwks.json"
@@ -77,6 +80,7 @@ def create_all(session: Any) -> Resources:
 
     ses = session.client("ses", region_name=REGION)
     ses.verify_email_identity(EmailAddress=MAIL_FROM_ADDRESS)
+    topic_arn = session.client("sns", region_name=REGION).create_topic(Name=MAIL_EVENTS_TOPIC)["TopicArn"]
 
     idp = session.client("cognito-idp", region_name=REGION)
     pool = idp.create_user_pool(
@@ -98,6 +102,7 @@ def create_all(session: Any) -> Resources:
         mail_dlq_url=urls[MAIL_QUEUE][1],
         user_pool_id=pool,
         client_id=client_id,
+        mail_events_topic_arn=topic_arn,
     )
 
 

@@ -15,6 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
 import moto
@@ -198,6 +199,102 @@ def test_a_moderator_with_an_authenticator_app_is_asked_for_the_code(client, aws
     resp = client.http.post("/api/moderation/sign-in", body=json.dumps(step), headers=JSON_HEADERS)
     assert resp.status_code == 200
     assert get_queue(client, bearer(json.loads(resp.body)["id_token"])).status_code == 200
+
+
+# ---- a pool that requires MFA, as infra/template.yaml makes it on AWS ----------------------
+
+
+def totp_code(secret: str, offset_steps: int = 0) -> str:
+    """The code an authenticator app shows for this secret (RFC 6238: SHA-1, 6 digits, 30 s)."""
+    from cryptography.hazmat.primitives.hashes import SHA1
+    from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+    # Not a timing test: only keeps the code and moto's check inside the same 30-second step.
+    if 30 - time.time() % 30 < 2:
+        time.sleep(30 - time.time() % 30 + 0.1)
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
+    return TOTP(key, 6, SHA1(), 30, enforce_key_length=False).generate(time.time() + 30 * offset_steps).decode()
+
+
+@pytest.fixture
+def mfa_pool(aws, monkeypatch):
+    """The local pool switched to MFA required (software token only), with moto checking codes."""
+    monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
+    idp = aws.client("cognito-idp")
+    pool = aws.resources.user_pool_id
+    idp.set_user_pool_mfa_config(UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON")
+    idp.admin_create_user(
+        UserPoolId=pool, Username="first@feedforward.example", TemporaryPassword="Temporary-2026!", MessageAction="SUPPRESS"
+    )
+    idp.admin_add_user_to_group(UserPoolId=pool, Username="first@feedforward.example", GroupName="moderators")
+    return {"username": "first@feedforward.example", "temporary": "Temporary-2026!", "password": "Chosen-pass-2026!"}
+
+
+def post_step(client, **step):
+    resp = client.http.post("/api/moderation/sign-in", body=json.dumps(step), headers=JSON_HEADERS)
+    return resp.status_code, json.loads(resp.body or b"null")
+
+
+def to_mfa_setup(client, user) -> dict:
+    first = sign_in(client, user["username"], user["temporary"])
+    assert first["body"]["challenge"] == "NEW_PASSWORD_REQUIRED"
+    status, body = post_step(
+        client, username=user["username"], session=first["body"]["session"], challenge="NEW_PASSWORD_REQUIRED", answer=user["password"]
+    )
+    assert status == 200, body
+    return body
+
+
+def test_a_first_sign_in_sets_up_the_authenticator_app_then_every_sign_in_asks_for_its_code(client, mfa_pool, jwks, capfd):
+    user = mfa_pool
+    setup = to_mfa_setup(client, user)
+    assert setup["challenge"] == "MFA_SETUP" and setup["session"] and setup["secret_code"]
+    uri = urlsplit(setup["otpauth_uri"])
+    assert (uri.scheme, uri.netloc) == ("otpauth", "totp")
+    assert unquote(uri.path) == f"/FeedForward:{user['username']}"
+    assert parse_qs(uri.query) == {"secret": [setup["secret_code"]], "issuer": ["FeedForward"]}
+
+    # A code that is not the app's current one is refused, naming the field; the session survives it.
+    status, body = post_step(client, username=user["username"], session=setup["session"], challenge="MFA_SETUP",
+                             answer=totp_code(setup["secret_code"], offset_steps=10))
+    assert status == 422 and body["error"]["fields"][0]["field"] == "answer"
+
+    status, body = post_step(client, username=user["username"], session=setup["session"], challenge="MFA_SETUP",
+                             answer=totp_code(setup["secret_code"]))
+    assert status == 200, body
+    assert get_queue(client, bearer(body["id_token"])).status_code == 200
+
+    # From now on the password alone is not enough.
+    again = sign_in(client, user["username"], user["password"])
+    assert again["status"] == 200 and again["body"]["challenge"] == "SOFTWARE_TOKEN_MFA"
+    assert "secret_code" not in again["body"]
+    status, body = post_step(client, username=user["username"], session=again["body"]["session"], challenge="SOFTWARE_TOKEN_MFA",
+                             answer=totp_code(setup["secret_code"]))
+    assert status == 200 and body["id_token"]
+
+    # The secret went to the moderator's browser only: never to a log line.
+    out, err = capfd.readouterr()
+    assert setup["secret_code"] not in out + err
+
+
+@pytest.mark.parametrize("answer", [None, "", "12345", "1234567", "12ab56", "١٢٣٤٥٦", " 123456"])
+def test_an_mfa_setup_answer_must_be_six_digits(client, mfa_pool, answer):
+    setup = to_mfa_setup(client, mfa_pool)
+    step = {"username": mfa_pool["username"], "session": setup["session"], "challenge": "MFA_SETUP"}
+    if answer is not None:
+        step["answer"] = answer
+    status, body = post_step(client, **step)
+    assert status == 422
+    assert [f["field"] for f in body["error"]["fields"]] == ["answer"]
+    if answer:
+        assert "6-digit code" in body["error"]["fields"][0]["message"]
+
+
+@pytest.mark.parametrize("session", ["not-a-session", "x" * 64])
+def test_an_mfa_setup_with_an_unknown_session_must_start_again(client, mfa_pool, session):
+    status, body = post_step(client, username=mfa_pool["username"], session=session, challenge="MFA_SETUP", answer="123456")
+    assert status == 401
+    assert "Start again" in body["error"]["message"]
 
 
 # ---- checking tokens ----------------------------------------------------------------------

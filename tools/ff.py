@@ -2,16 +2,20 @@
 
     python -m tools.ff load-directory data/directory.json
     python -m tools.ff rebuild-site
+    python -m tools.ff load-subscriptions staff.csv
     python -m tools.ff seed-demo --api URL --moderator-user U --moderator-password P
 
-load-directory and rebuild-site talk to AWS directly through chalicelib (boto3 and the FF_*
-settings); seed-demo only talks HTTP to a running API, exactly as a browser and a moderator would.
+load-directory, rebuild-site and load-subscriptions talk to AWS directly through chalicelib
+(boto3 and the FF_* settings); seed-demo loads the demo subscriptions the same way, then talks
+HTTP to a running API, exactly as a browser and a moderator would.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
+import io
 import json
 import os
 import shlex
@@ -23,6 +27,8 @@ from typing import Any, Callable, Iterable
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTORY_FILE = ROOT / "data" / "directory.json"
 DEMO_STORIES_FILE = ROOT / "data" / "demo_stories.json"
+DEMO_SUBSCRIPTIONS_FILE = ROOT / "data" / "demo_subscriptions.json"
+SUBSCRIPTION_COLUMNS = ("name", "display_name", "role", "organisation", "email", "service", "tags", "min_criticality", "frequency")
 SUBMISSION_FIELDS = ("title", "story", "good", "improve", "feelings", "role", "pseudonym", "services", "email")
 EDITABLE = ("title", "story", "good", "improve", "pseudonym")
 
@@ -39,9 +45,10 @@ where it runs:
   (AWS_REGION=eu-west-2), leave AWS_ENDPOINT_URL unset, and set the stage's settings:
       FF_STAGE=dev FF_TABLE_NAME=feedforward-dev FF_SITE_BUCKET=feedforward-dev-site \\
       FF_SITE_URL=https://... FF_API_URL=https://... python -m tools.ff rebuild-site
-  load-directory needs FF_TABLE_NAME; rebuild-site needs the table, the bucket and the public
-  URLs. seed-demo needs none of them: it only uses --api and a moderator's sign-in (a Cognito
-  user in the moderators group; on AWS that user must be able to sign in with a password).
+  load-directory and load-subscriptions need FF_TABLE_NAME; rebuild-site needs the table, the
+  bucket and the public URLs. seed-demo needs FF_TABLE_NAME for the demo subscriptions (or
+  --no-subscriptions), --api and a moderator's sign-in (a Cognito user in the moderators group;
+  on AWS that user must be able to sign in with a password).
 """
 
 
@@ -81,6 +88,105 @@ def rebuild_site(show_progress: bool = True) -> Any:
     from chalicelib import wiring
 
     return wiring.site().rebuild_all(progress=progress_wrapper("Rendering pages", "page", show_progress))
+
+
+# ---- load-subscriptions ---------------------------------------------------------------------
+
+
+def _skip_space(text: str, i: int) -> int:
+    while i < len(text) and text[i] in " \t\r\n":
+        i += 1
+    return i
+
+
+def _json_rows(text: str, path: str | Path) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+    """A JSON list of objects, each with the line it starts on."""
+    try:
+        json.loads(text)
+    except ValueError as e:
+        raise SystemExit(f"{path}: not valid JSON: {e}") from e
+    decoder = json.JSONDecoder()
+    i = _skip_space(text, 0)
+    if not text.startswith("[", i):
+        raise SystemExit(f"{path}: subscriptions must be a JSON list of objects (or a .csv file with a header row).")
+    rows: list[tuple[int, dict[str, Any]]] = []
+    problems: list[dict[str, Any]] = []
+    i = _skip_space(text, i + 1)
+    while i < len(text) and text[i] != "]":
+        line = text.count("\n", 0, i) + 1
+        value, i = decoder.raw_decode(text, i)
+        if isinstance(value, dict):
+            if isinstance(value.get("tags"), str):
+                value["tags"] = _split_tags(value["tags"])
+            rows.append((line, value))
+        else:
+            problems.append({"line": line, "field": "row", "message": "Each subscription must be a JSON object"})
+        i = _skip_space(text, i)
+        if text.startswith(",", i):
+            i = _skip_space(text, i + 1)
+    return rows, problems
+
+
+def _split_tags(value: str) -> list[str]:
+    from chalicelib.subscriptions import split_tags
+
+    return split_tags([value])
+
+
+def _csv_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+    """A CSV file with a header row naming the columns; empty cells are left out (defaults apply)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[tuple[int, dict[str, Any]]] = []
+    problems: list[dict[str, Any]] = []
+    header = ["_".join(h.strip().lower().split()) for h in next(reader, [])]
+    for h in header:
+        if h and h not in SUBSCRIPTION_COLUMNS:
+            problems.append({"line": 1, "field": h, "message": f"This column is not expected; the columns are {', '.join(SUBSCRIPTION_COLUMNS)}"})
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            problems.append({"line": line, "field": "row", "message": f"This row could not be read: {e}"})
+            continue
+        row = {h: c.strip() for h, c in zip(header, cells) if h in SUBSCRIPTION_COLUMNS and c.strip()}
+        if not row:
+            continue  # a blank line
+        if "tags" in row:
+            row["tags"] = _split_tags(row["tags"])
+        rows.append((line, row))
+    return rows, problems
+
+
+def read_subscription_rows(path: str | Path) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+    """(rows as (line, fields), problems found while reading) from a .json or .csv file."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    return _csv_rows(text) if str(path).lower().endswith(".csv") else _json_rows(text, path)
+
+
+def load_subscriptions(path: str | Path, show_progress: bool = True) -> dict[str, Any]:
+    """Load staff subscriptions as active (the admin vouches for them). Every row is checked first;
+    if any is bad, nothing is written and `errors` names each line and field. Loading twice changes nothing."""
+    from chalicelib import wiring
+
+    rows, problems = read_subscription_rows(path)
+    if problems:
+        return {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0, "errors": problems, "notes": []}
+    return wiring.subscriptions().bulk_load(rows, progress=progress_wrapper("Loading subscriptions", "row", show_progress))
+
+
+def subscriptions_summary(report: dict[str, Any]) -> str:
+    if report["errors"]:
+        return (f"Subscriptions: nothing loaded, {len(report['errors'])} problem(s) found. "
+                "Fix them and run it again (rows loaded before are left as they are).")
+    return (f"Subscriptions: {report['created']} created, {report['updated']} updated, {report['unchanged']} unchanged"
+            + (f", {report['skipped']} skipped (unsubscribed themselves)" if report["skipped"] else "") + ".")
+
+
+def problem_lines(report: dict[str, Any]) -> list[str]:
+    return [f"  line {p['line']}, {p['field']}: {p['message']}" for p in report["errors"] + report.get("notes", [])]
 
 
 # ---- seed-demo ------------------------------------------------------------------------------
@@ -191,8 +297,10 @@ def load_demo_stories(path: str | Path = DEMO_STORIES_FILE) -> list[dict[str, An
 
 
 def seed_demo(api: str, username: str, password: str, path: str | Path = DEMO_STORIES_FILE,
-              show_progress: bool = True, today: date | None = None) -> dict[str, Any]:
-    """Submit every demo story over HTTP, then apply each one's moderation decision.
+              show_progress: bool = True, today: date | None = None,
+              subscriptions: str | Path | None = DEMO_SUBSCRIPTIONS_FILE) -> dict[str, Any]:
+    """Load the demo staff subscriptions (directly, as an admin would), then submit every demo
+    story over HTTP and apply each one's moderation decision, so published stories alert the staff.
 
     Returns counts per outcome, plus `errors` (a list of messages) and `ids` (story ids, in file order).
     Safe to run twice: the same submission ids give back the same stories, and a story that is
@@ -201,7 +309,14 @@ def seed_demo(api: str, username: str, password: str, path: str | Path = DEMO_ST
     stories = load_demo_stories(path)
     client = ApiClient(api)
     result: dict[str, Any] = {"submitted": 0, "published": 0, "held": 0, "rejected": 0, "pending": 0,
-                              "already decided": 0, "errors": [], "ids": []}
+                              "already decided": 0, "errors": [], "ids": [], "subscriptions": None}
+    if subscriptions:
+        try:
+            report = load_subscriptions(subscriptions, show_progress)
+            result["subscriptions"] = report
+            result["errors"] += [f"demo subscriptions, {line.strip()}" for line in problem_lines({**report, "notes": []})]
+        except Exception as e:  # keep going: the stories matter more than the alerts
+            result["errors"].append(f"loading demo subscriptions: {e}")
     decided = [s for s in stories if (s.get("moderation") or {}).get("decision", "pending") != "pending"]
     with bar("Seeding demo stories", "step", total=len(stories) + len(decided), enabled=show_progress) as progress:
         ids: list[str | None] = []
@@ -275,13 +390,21 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("rebuild-site", help="render every page again; unchanged pages are not uploaded",
                    epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    s = sub.add_parser("seed-demo", help="submit the demo stories over HTTP and moderate them as a moderator would",
+    ls = sub.add_parser("load-subscriptions", help="load staff subscriptions from a JSON or CSV file, as active (idempotent)",
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ls.add_argument("file", help="a JSON list of objects, or a CSV file with a header row, with the fields "
+                    + ", ".join(SUBSCRIPTION_COLUMNS) + " (tags: separated by commas; e.g. data/demo_subscriptions.json)")
+
+    s = sub.add_parser("seed-demo", help="load the demo staff subscriptions, then submit the demo stories over HTTP and moderate them as a moderator would",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--api", required=True, help="the API's base address, e.g. http://127.0.0.1:8000 (with or without /api)")
     s.add_argument("--moderator-user", required=True, help="a moderator's username (Cognito)")
     s.add_argument("--moderator-password", default=os.environ.get("FF_MODERATOR_PASSWORD"),
                    help="that moderator's password (or set FF_MODERATOR_PASSWORD)")
     s.add_argument("--stories", default=str(DEMO_STORIES_FILE.relative_to(ROOT)), help="default: data/demo_stories.json")
+    s.add_argument("--subscriptions", default=str(DEMO_SUBSCRIPTIONS_FILE.relative_to(ROOT)),
+                   help="demo staff subscriptions, loaded first (default: data/demo_subscriptions.json)")
+    s.add_argument("--no-subscriptions", action="store_true", help="do not load demo subscriptions")
     return p
 
 
@@ -299,11 +422,18 @@ def main(argv: list[str] | None = None) -> int:
         if result is not None:
             print(f"Rebuilt: {json.dumps(result, default=str) if isinstance(result, dict) else result}")
         return 0
+    if args.command == "load-subscriptions":
+        report = load_subscriptions(args.file, show)
+        print(subscriptions_summary(report))
+        for line in problem_lines(report):
+            print(line, file=sys.stderr)
+        return 1 if report["errors"] else 0
     if args.command == "seed-demo":
         if not args.moderator_password:
             print("Give --moderator-password (or set FF_MODERATOR_PASSWORD).", file=sys.stderr)
             return 2
-        result = seed_demo(args.api, args.moderator_user, args.moderator_password, args.stories, show)
+        result = seed_demo(args.api, args.moderator_user, args.moderator_password, args.stories, show,
+                           subscriptions=None if args.no_subscriptions else args.subscriptions)
         print(seed_summary(result))
         for err in result["errors"]:
             print(f"  error: {err}", file=sys.stderr)
@@ -312,7 +442,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def seed_summary(result: dict[str, Any]) -> str:
-    return (f"Demo stories: {result['submitted']} submitted, {result['published']} published, {result['held']} held, "
+    subs = result.get("subscriptions")
+    return ((subscriptions_summary(subs).replace("Subscriptions:", "Demo subscriptions:") + " " if subs else "")
+            + f"Demo stories: {result['submitted']} submitted, {result['published']} published, {result['held']} held, "
             f"{result['rejected']} rejected, {result['pending']} left pending"
             + (f", {result['already decided']} already decided" if result["already decided"] else "")
             + (f", {len(result['errors'])} errors" if result["errors"] else "") + ".")

@@ -1,10 +1,16 @@
-"""The author's private page: where their story is, in plain words. Reached by a capability link."""
+"""The author's private page: where their story is, the whole conversation on it, and what they
+can do (reply, withdraw, erase). Reached by a capability link; a GET of it never changes anything.
+
+The page is built from one Query of the story's partition. Fields are chosen one by one (here
+and in thread.py), so nothing private about anyone else reaches the template.
+"""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from . import pages
+from . import pages, thread
 
 STATUS_WORDS = {
     "pending": ("Waiting for a moderator", "A moderator will read your story before it is published. "
@@ -14,22 +20,60 @@ STATUS_WORDS = {
     "held": ("We are taking a careful look", "Something in your story made us want to take a careful look before "
              "we publish it. A moderator may contact you."),
     "rejected": ("Not published", "A moderator decided not to publish your story."),
-    "withdrawn": ("Withdrawn", "Your story has been withdrawn. It is no longer on FeedForward."),
+    "withdrawn": ("Withdrawn", "Your story has been withdrawn. It is no longer on FeedForward: not on its own page, "
+                  "the service pages, the home page, the feeds or the API."),
+    "erasing": ("Being erased", "We are erasing your story and everything we hold about it. This link will stop "
+                "working soon."),
 }
+# What ?done=... on the private page says after an action (fixed words: nothing from the address is shown).
+NOTICES = {
+    "reply": "Thank you. Your reply will appear once a moderator has checked it.",
+    "withdrawn": "Your story has been withdrawn. It will be gone from FeedForward within a few minutes.",
+}
+# Where an error summary's link takes the reader, per form.
+FIELD_IDS = {("reply", "text"): "reply-text", ("withdraw", "confirm"): "withdraw-confirm", ("erase", "confirm"): "erase-confirm"}
+GENERAL = {"reply": "Something went wrong while sending your reply. Send it again.",
+           "withdraw": "Something went wrong. Try again.", "erase": "Something went wrong. Try again."}
+CAN_REPLY = ("published",)
+CAN_WITHDRAW = ("pending", "held", "published")
+CAN_ERASE = ("pending", "held", "published", "rejected", "withdrawn")
 
 
-def author_page(token: str, links: Any, store: Any, settings: Any) -> str:
-    """The private status page for one author. An unknown, expired or revoked token raises NotFound."""
+def _gone() -> Exception:
+    from ..errors import NotFound
+    from ..links import NOT_VALID
+
+    return NotFound(NOT_VALID)
+
+
+def author_page(
+    token: str,
+    links: Any,
+    store: Any,
+    settings: Any,
+    *,
+    notice: str = "",
+    form: str = "",
+    errors: list[dict[str, str]] | None = None,
+    values: dict[str, Any] | None = None,
+) -> str:
+    """The private page for one author. An unknown, expired or revoked token raises NotFound.
+
+    `form` names the form that was sent ("reply", "withdraw", "erase") when `errors` (each
+    {field, message}) are shown again with the `values` the author typed.
+    """
     found = links.resolve(token, "author")
-    story = store.get_story(found["story_id"], consistent=True)
+    items = store.story_thread(found["story_id"], consistent=True)
+    story = next((i for i in items if i["item"] == "story"), None)
     if not story:
-        from ..errors import NotFound
-        from ..links import NOT_VALID
-
-        raise NotFound(NOT_VALID)
+        raise _gone()
     status = story.get("status", "pending")
     heading, explanation = STATUS_WORDS.get(status, (status.capitalize(), ""))
     site = settings.site_url.rstrip("/")
+    api = settings.api_url.rstrip("/")
+    values = values or {}
+    errors = errors or []
+    summary, field_errors = _summary(form, errors)
     view = {
         "id": story["id"],
         "title": story.get("title", ""),
@@ -41,8 +85,11 @@ def author_page(token: str, links: Any, store: Any, settings: Any) -> str:
         "experience": pages.month_year(story.get("experience")),
         "submitted_at": story.get("submitted_at", ""),
         "published_at": story.get("published_at", ""),
+        "withdrawn_at": story.get("withdrawn_at", ""),
         "feelings": [pages.feeling_label(f) for f in story.get("feelings", [])],
     }
+    conversation = thread.conversation(items, for_author=True)
+    reply_id = values.get("reply_id") if form == "reply" and not field_errors.get("reply_id") else None
     return pages.render_page(
         "author.html",
         site_base=site,
@@ -55,4 +102,99 @@ def author_page(token: str, links: Any, store: Any, settings: Any) -> str:
         reason=story.get("decision_note", "") if status == "rejected" else "",
         edited=bool(story.get("edited_fields")) and status == "published",
         public_url=f"{site}/stories/{story['id']}/" if status == "published" else "",
+        notice=notice,
+        summary=summary,
+        errors=field_errors,
+        form=form,
+        progress=_progress(story, conversation["progress"]) if story.get("published_at") or status in CAN_WITHDRAW else None,
+        conversation=conversation,
+        not_published=_not_published(items),
+        can_reply=status in CAN_REPLY,
+        can_withdraw=status in CAN_WITHDRAW,
+        can_erase=status in CAN_ERASE,
+        reply_text=str(values.get("text", "")) if form == "reply" else "",
+        reply_id=reply_id if isinstance(reply_id, str) and reply_id else secrets.token_urlsafe(16),
+        reply_max=5000,
+        actions={
+            "reply": f"{api}/api/my/{token}/replies",
+            "withdraw": f"{api}/api/my/{token}/withdraw",
+            "erase": f"{api}/api/my/{token}/erase",
+        },
     )
+
+
+def erasing_page(settings: Any) -> str:
+    """What the author sees once they have asked for erasure (their link is about to stop working)."""
+    return pages.render_page("author_erasing.html", site_base=settings.site_url.rstrip("/"), robots="noindex")
+
+
+def _summary(form: str, errors: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """The error summary (message, and the id of the field it links to) and each field's own message."""
+    summary: list[dict[str, str]] = []
+    by_field: dict[str, str] = {}
+    for e in errors:
+        target = FIELD_IDS.get((form, e.get("field", "")))
+        if target:
+            by_field.setdefault(e["field"], e["message"])
+            summary.append({"message": e["message"], "href": f"#{target}"})
+        elif e.get("field"):
+            # A field the author cannot see (the reply id): one plain message, and a fresh id.
+            by_field.setdefault(e["field"], e["message"])
+            summary.append({"message": GENERAL.get(form, GENERAL["withdraw"]), "href": ""})
+        else:
+            summary.append({"message": e["message"], "href": ""})
+    return summary, by_field
+
+
+def _progress(story: dict[str, Any], public: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sent, then the public steps (published, read, responded, change planned, change made), with dates."""
+    return [{"key": "sent", "label": "Sent", "at": story.get("submitted_at") or None}] + public["steps"]
+
+
+def _not_published(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The author's replies a moderator did not publish, with the reason they were given."""
+    out = [
+        {"id": i["id"], "text": i.get("text", ""), "at": i.get("created_at", ""), "reason": i.get("decision_note", "")}
+        for i in items
+        if i["item"] == "reply" and i.get("status") == "rejected"
+    ]
+    return sorted(out, key=lambda r: (r["at"], r["id"]))
+
+
+# ---- the author's actions, as HTTP answers (form posts and JSON) ---------------------------------
+
+
+def author_action(action: str, token: str, kind: str, data: dict[str, Any], replies: Any, links: Any, store: Any, settings: Any) -> Any:
+    """Run one of the author's actions and shape the answer.
+
+    A form post (JavaScript off) gets a 303 back to the private page with a notice, the erasure
+    page, or the private page again with an error summary (422, or 409 for a conflict). A JSON
+    client gets JSON; its errors are raised for the error middleware to answer.
+    """
+    from ..errors import Conflict, ValidationFailed
+    from ..replies import form_to_data
+    from ..web import FORM, html_response, json_response, page_csp, redirect
+
+    run = {"reply": replies.reply, "withdraw": replies.withdraw, "erase": replies.erase}[action]
+    if kind != FORM:
+        result = run(token, data)
+        if action == "reply":
+            return json_response({"reply": result["reply"], "message": NOTICES["reply"]}, status=202)
+        return json_response(result, status=202 if action == "erase" else 200)
+
+    data = form_to_data(data)
+    csp = page_csp(settings)
+    try:
+        run(token, data)
+    except ValidationFailed as e:
+        html = author_page(token, links, store, settings, form=action, errors=e.fields, values=data)
+        return html_response(html, status=e.status, csp=csp)
+    except Conflict as e:
+        # Keep the words the author typed; the page gives a fresh reply id.
+        kept = {"text": data.get("text", "")} if action == "reply" else {}
+        html = author_page(token, links, store, settings, form=action, errors=[{"field": "", "message": e.message}], values=kept)
+        return html_response(html, status=e.status, csp=csp)
+    if action == "erase":
+        return html_response(erasing_page(settings), status=200, csp=csp)
+    done = "reply" if action == "reply" else "withdrawn"
+    return redirect(f"{settings.api_url.rstrip('/')}/api/my/{token}?done={done}")

@@ -7,6 +7,8 @@ A job run twice writes the same bytes: jobs are idempotent.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -16,6 +18,7 @@ from ..observability import logger
 from . import pages
 from .forms import directory_groups, form_context
 from .pages import HTML, HTML_CACHE, TEXT
+from .thread import conversation, progress
 
 STORY_KEY = "stories/{}/index.html"
 SERVICE_KEY = "services/{}/index.html"
@@ -23,6 +26,8 @@ HOME_KEY = "index.html"
 FORM_KEY = "tell-your-story/index.html"
 THANKS_KEY = "thank-you/index.html"
 NOT_FOUND_KEY = "404.html"
+SUBSCRIBE_KEY = "subscribe/index.html"
+CHECK_EMAIL_KEY = "subscribe/check-your-email/index.html"
 ROBOTS_KEY = "robots.txt"
 
 ROBOTS = "User-agent: *\nAllow: /\n"
@@ -78,6 +83,10 @@ def story_view(story: dict[str, Any], services: dict[str, dict[str, Any]]) -> di
     }
 
 
+PROGRESS_WORDS = {"published": "Not yet read", "read": "Read by staff", "responded": "Responded to",
+                  "planned": "Change planned", "made": "Change made"}
+
+
 def entry_view(entry: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """One story in a list, from a listing entry (changes.listing_entry)."""
     return {
@@ -90,6 +99,8 @@ def entry_view(entry: dict[str, Any], services: dict[str, dict[str, Any]]) -> di
         "published_at": entry.get("published_at", ""),
         "feelings": [pages.feeling_label(f) for f in entry.get("feelings", [])],
         "services": [{"slug": s, "name": services[s]["name"]} for s in entry.get("services", []) if s in services],
+        # Where the story stands (listing entries carry the story's progress dates).
+        "progress": PROGRESS_WORDS[progress(entry)["current"]],
     }
 
 
@@ -126,13 +137,15 @@ class SiteRenderer:
 
     def _story(self, story_id: str) -> list[Output]:
         key = STORY_KEY.format(story_id)
-        story = self._store.get_story(story_id)
+        # One Query: the story with its read receipts, responses and replies.
+        items = self._store.story_thread(story_id)
+        story = next((i for i in items if i["item"] == "story"), None)
         if not story:
             return [Delete(key)]
         if story.get("status") != "published":
             return [_page(key, pages.render_page("story_gone.html", robots="noindex"))]
         services = self._store.get_services(story.get("services", []))
-        return [_page(key, pages.render_page("story.html", story=story_view(story, services)))]
+        return [_page(key, pages.render_page("story.html", story=story_view(story, services), conversation=conversation(items)))]
 
     def _service(self, slug: str) -> list[Output]:
         key = SERVICE_KEY.format(slug)
@@ -164,6 +177,10 @@ class SiteRenderer:
         form = pages.render_page("form.html", **form_context({}, [], groups, self._settings, script=True))
         out.append(_page(FORM_KEY, form))
         out.append(_page(THANKS_KEY, pages.render_page("thank_you.html")))
+        from ..subscriptions import check_email_page, signup_page
+
+        out.append(_page(SUBSCRIBE_KEY, signup_page(groups, self._settings)))
+        out.append(_page(CHECK_EMAIL_KEY, check_email_page(self._settings)))
         out.append(_page(NOT_FOUND_KEY, pages.render_page("not_found.html", robots="noindex")))
         out.append(Put(ROBOTS_KEY, ROBOTS.encode("utf-8"), TEXT, HTML_CACHE))
         return out
@@ -179,11 +196,15 @@ class SiteRenderer:
             yield child
             yield from self._walk(child["slug"])
 
-    def rebuild_all(self, progress: Callable[[Iterable[RenderJob]], Iterable[RenderJob]] = lambda it: it) -> dict[str, int]:
+    def rebuild_all(
+        self, progress: Callable[[Iterable[RenderJob]], Iterable[RenderJob]] = lambda it: it, workers: int = 1
+    ) -> dict[str, int]:
         """Render every page, uploading only objects whose content changed.
 
         Also visits story and service pages in the bucket that no listing or tree knows any
         more, so pages of withdrawn stories and removed services are replaced or deleted.
+        `workers` > 1 builds and uploads that many pages at once, in threads: boto3 clients are
+        thread-safe, and each page reads and writes only its own keys of `known`.
         """
         known = self._publisher.etags()
         services = [s["slug"] for s in self._walk(None)]
@@ -203,18 +224,26 @@ class SiteRenderer:
         jobs += [RenderJob(page="story", ref=i) for i in story_ids]
 
         counts = {"jobs": 0, "objects": 0, "uploaded": 0, "unchanged": 0, "deleted": 0}
-        for job in progress(jobs):
-            counts["jobs"] += 1
+
+        def rebuild(job: RenderJob) -> dict[str, int]:
+            done = dict.fromkeys(counts, 0) | {"jobs": 1}
             for out in self.build(job):
-                counts["objects"] += 1
+                done["objects"] += 1
                 if isinstance(out, Delete):
                     if out.key in known:
                         self._publisher.delete(out.key)
                         del known[out.key]
-                        counts["deleted"] += 1
+                        done["deleted"] += 1
                 elif self._publisher.put_if_changed(out.key, out.body, out.content_type, out.cache_control, known=known):
-                    counts["uploaded"] += 1
+                    done["uploaded"] += 1
                 else:
-                    counts["unchanged"] += 1
+                    done["unchanged"] += 1
+            return done
+
+        with ThreadPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
+            results = pool.map(rebuild, jobs) if pool else map(rebuild, jobs)
+            for _job, done in zip(progress(jobs), results):
+                for k, n in done.items():
+                    counts[k] += n
         logger.info("site rebuilt", extra=counts)
         return counts

@@ -15,13 +15,17 @@
   var EDITABLE = ["title", "story", "good", "improve", "pseudonym"];
   var FIELD_NAMES = {
     title: "Title", story: "What happened", good: "What was good", improve: "What could be improved",
-    pseudonym: "Name shown with the story", criticality: "Criticality", tags: "Tags", note: "Note",
+    pseudonym: "Name shown with the story", criticality: "Criticality", tags: "Tags", note: "Note", text: "Text",
     action: "Decision", version: "Version", body: "Request", username: "Email address",
     password: "Password", answer: "Answer", session: "Sign-in", challenge: "Sign-in"
   };
   var CRITICALITY = ["not critical", "minimally critical", "mildly critical", "moderately critical",
     "strongly critical", "severely critical"];
-  var STATUS = { pending: "Pending", held: "Held for safeguarding", published: "Published", rejected: "Rejected", withdrawn: "Withdrawn" };
+  var QUEUE_HEADINGS = {
+    pending: "Stories waiting", held: "Stories held for safeguarding", replies: "Replies and held responses"
+  };
+  var STATUS = { pending: "Pending", held: "Held for safeguarding", published: "Published", rejected: "Rejected", withdrawn: "Withdrawn",
+    erasing: "Being erased" };
 
   var state = { queue: "pending", current: null, challenge: null, username: "", pendingAction: null };
 
@@ -142,7 +146,7 @@
     if (parts[0] === "story" && parts[1]) {
       openStory(decodeURIComponent(parts[1]));
     } else {
-      state.queue = parts[0] === "queue" && parts[1] === "held" ? "held" : "pending";
+      state.queue = parts[0] === "queue" && (parts[1] === "held" || parts[1] === "replies") ? parts[1] : "pending";
       loadQueue();
     }
   }
@@ -313,21 +317,25 @@
 
   function loadQueue() {
     showView("queue");
-    ["pending", "held"].forEach(function (q) {
+    ["pending", "held", "replies"].forEach(function (q) {
       var tab = $("tab-" + q);
       if (q === state.queue) tab.setAttribute("aria-current", "page");
       else tab.removeAttribute("aria-current");
     });
     $("back-link").setAttribute("href", "#queue/" + state.queue);
-    $("queue-heading").textContent = state.queue === "held" ? "Stories held for safeguarding" : "Stories waiting";
+    $("queue-heading").textContent = QUEUE_HEADINGS[state.queue] || QUEUE_HEADINGS.pending;
     $("queue-summary").textContent = "Loading…";
     clear($("queue-list"));
+    clear($("items-list"));
+    $("queue-list").hidden = state.queue === "replies";
+    $("items-list").hidden = state.queue !== "replies";
     focusHeading("queue-heading");
     return api("GET", "moderation/queue?status=" + encodeURIComponent(state.queue)).then(function (result) {
       if (handledCommon(result)) return;
       if (!result.ok || !result.data) { $("queue-summary").textContent = ""; showAlert(errorMessage(result)); return; }
       if (result.data.moderator) $("who-name").textContent = "Signed in as " + result.data.moderator;
-      renderQueue(result.data.stories || []);
+      if (state.queue === "replies") renderItems(result.data.items || []);
+      else renderQueue(result.data.stories || []);
     });
   }
 
@@ -353,6 +361,196 @@
       li.appendChild(meta);
       if (s.excerpt) li.appendChild(el("p", s.excerpt, "excerpt"));
       list.appendChild(li);
+    });
+  }
+
+  // ---- replies and held responses -------------------------------------------------------
+  //
+  // Each item is a card: what it is and on which story, why it was held (the flags), its text in
+  // an editable box, a note, and Publish / Reject. Ids are numbered per card so labels and
+  // error messages stay tied to their own fields.
+
+  var ITEM_FIELDS = ["text", "note", "action"];
+
+  function renderItems(items) {
+    var list = $("items-list");
+    clear(list);
+    var n = items.length;
+    $("queue-summary").textContent = n === 0
+      ? "No replies or responses are waiting."
+      : n + (n === 1 ? " item" : " items") + ", oldest first.";
+    items.forEach(function (item, i) { list.appendChild(itemCard(item, i)); });
+  }
+
+  function itemCard(item, n) {
+    var prefix = "item-" + n + "-";
+    var isResponse = item.item === "response";
+    var li = el("li", null, "queue-item item-card");
+    li.id = prefix + "card";
+    var story = item.story || {};
+    var h = el("h2", (isResponse ? "Staff response" : "Author’s reply") + " on “" + (story.title || item.story_id) + "”", "queue-title");
+    h.id = prefix + "heading";
+    h.tabIndex = -1;
+    li.appendChild(h);
+
+    var meta = el("p", null, "queue-meta");
+    meta.appendChild(el("span", "Sent " + formatDate(item.created_at)));
+    if (isResponse) {
+      var who = [item.name, item.role, item.service_name].filter(Boolean).join(", ");
+      if (item.organisation_name && item.organisation_name !== item.service_name) who += " (" + item.organisation_name + ")";
+      if (who) meta.appendChild(el("span", "by " + who));
+    } else {
+      meta.appendChild(el("span", "by the story’s author"));
+    }
+    if (story.status && story.status !== "published") meta.appendChild(el("span", "story " + (STATUS[story.status] || story.status)));
+    li.appendChild(meta);
+
+    var storyLink = el("a", "Open the story");
+    storyLink.href = "#story/" + encodeURIComponent(item.story_id);
+    var p = el("p");
+    p.appendChild(storyLink);
+    li.appendChild(p);
+
+    if (isResponse) {
+      var words = item.flag_words && item.flag_words.length ? item.flag_words : (item.flags || []);
+      var flags = el("div", null, "flags");
+      if (words.length) {
+        flags.appendChild(el("p", "Held because it seems to contain:", "flags-title"));
+        var ul = el("ul", null, "flags-list");
+        words.forEach(function (w) { ul.appendChild(el("li", w)); });
+        flags.appendChild(ul);
+      } else {
+        flags.appendChild(el("p", "Held for a moderator to check.", "flags-title"));
+      }
+      li.appendChild(flags);
+    }
+    if (isResponse && item.change && item.change !== "none") {
+      li.appendChild(el("p", (item.change === "made" ? "Marks a change as made: " : "Marks a change as planned: ") + (item.change_description || ""), "excerpt"));
+    }
+
+    var form = el("form", null, "item-form");
+    form.action = "#";
+    form.method = "post";
+    form.noValidate = true;
+    form.appendChild(itemField(prefix, "text", "Text as it will be published",
+      "Edit to remove anything that identifies a person. Leave it as it is to publish the words as sent.", "textarea", item.text || "", 5000));
+    form.appendChild(itemField(prefix, "note", "Reason",
+      isResponse ? "Needed to reject. The member of staff is told this reason." : "Needed to reject. The author sees this reason on their page.",
+      "textarea", "", 2000));
+    var actions = el("div", null, "actions");
+    var publishButton = el("button", "Publish", "button");
+    publishButton.type = "submit";
+    publishButton.name = "action";
+    publishButton.value = "publish";
+    var rejectButton = el("button", "Reject (with reason)", "button button-danger");
+    rejectButton.type = "submit";
+    rejectButton.name = "action";
+    rejectButton.value = "reject";
+    actions.appendChild(publishButton);
+    actions.appendChild(rejectButton);
+    form.appendChild(actions);
+    var pressed = { action: null };
+    [publishButton, rejectButton].forEach(function (b) {
+      b.addEventListener("click", function () { pressed.action = b.value; });
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var submitter = event.submitter || document.activeElement;
+      var action = (submitter && submitter.value) || pressed.action;
+      decideItem(item, prefix, form, action);
+    });
+    li.appendChild(form);
+    return li;
+  }
+
+  function itemField(prefix, name, label, hint, kind, value, max) {
+    var wrap = el("div", null, "field");
+    wrap.id = prefix + "field-" + name;
+    var l = el("label", label);
+    l.htmlFor = prefix + name;
+    wrap.appendChild(l);
+    var h = el("p", hint, "hint");
+    h.id = prefix + name + "-hint";
+    wrap.appendChild(h);
+    var err = el("p", null, "error-message");
+    err.id = prefix + name + "-error";
+    err.hidden = true;
+    wrap.appendChild(err);
+    var input = el(kind, null, "input");
+    input.id = prefix + name;
+    input.name = name;
+    input.rows = name === "text" ? 8 : 3;
+    input.maxLength = max;
+    input.value = value;
+    input.setAttribute("aria-describedby", h.id + " " + err.id);
+    wrap.appendChild(input);
+    return wrap;
+  }
+
+  function clearItemErrors(prefix) {
+    ITEM_FIELDS.forEach(function (name) {
+      var err = $(prefix + name + "-error");
+      var wrap = $(prefix + "field-" + name);
+      var input = $(prefix + name);
+      if (err) { err.textContent = ""; err.hidden = true; }
+      if (wrap) wrap.classList.remove("field-error");
+      if (input) input.removeAttribute("aria-invalid");
+    });
+  }
+
+  function showItemErrors(prefix, errors) {
+    var first = null;
+    var unplaced = [];
+    errors.forEach(function (e) {
+      var err = $(prefix + e.field + "-error");
+      if (!err) { unplaced.push((FIELD_NAMES[e.field] || e.field) + ": " + e.message); return; }
+      err.textContent = "";
+      err.appendChild(el("span", "Error: ", "visually-hidden"));
+      err.appendChild(document.createTextNode(e.message));
+      err.hidden = false;
+      $(prefix + "field-" + e.field).classList.add("field-error");
+      var input = $(prefix + e.field);
+      input.setAttribute("aria-invalid", "true");
+      if (!first) first = input;
+    });
+    if (unplaced.length) showAlert(unplaced.join(" "));
+    if (first) first.focus();
+  }
+
+  function decideItem(item, prefix, form, action) {
+    if (["publish", "reject"].indexOf(action) < 0) return;
+    var kind = item.item === "response" ? "responses" : "replies";
+    var text = $(prefix + "text").value;
+    var body = { action: action, note: $(prefix + "note").value };
+    // Only an edited text is sent, so an unedited one is published exactly as written.
+    if (action === "publish" && text !== (item.text || "")) body.text = text;
+    clearItemErrors(prefix);
+    showAlert("");
+    var buttons = form.querySelectorAll("button");
+    Array.prototype.forEach.call(buttons, function (b) { b.disabled = true; });
+    var path = "moderation/stories/" + encodeURIComponent(item.story_id) + "/" + kind + "/" + encodeURIComponent(item.id) + "/decision";
+    api("POST", path, body).then(function (result) {
+      Array.prototype.forEach.call(buttons, function (b) { b.disabled = false; });
+      if (handledCommon(result)) return;
+      if (result.status === 422) {
+        showItemErrors(prefix, (result.data && result.data.error && result.data.error.fields) || [{ field: "action", message: errorMessage(result) }]);
+        return;
+      }
+      if (result.status === 409) {
+        showAlert("Someone else has already decided on this — reload", { label: "Reload the list", run: function () { loadQueue(); } });
+        $("alert").focus();
+        return;
+      }
+      if (!result.ok) { showAlert(errorMessage(result)); return; }
+      var card = $(prefix + "card");
+      var next = card && card.nextElementSibling;
+      if (card) card.parentNode.removeChild(card);
+      var left = $("items-list").children.length;
+      $("queue-summary").textContent = left === 0 ? "No replies or responses are waiting." : left + (left === 1 ? " item" : " items") + ", oldest first.";
+      notice((action === "publish" ? "Published" : "Rejected") + ": " + (item.item === "response" ? "staff response" : "author’s reply") +
+        " on “" + ((item.story && item.story.title) || item.story_id) + "”");
+      var focusTo = next && next.querySelector("h2");
+      if (focusTo) focusTo.focus(); else focusHeading("queue-heading");
     });
   }
 

@@ -1,0 +1,367 @@
+"""The staff side of the conversation: reading a story and responding to it, from an emailed link.
+
+The link is a "respond" capability (links.py) bound to one subscriber, one story and the
+subscription that brought it to them. A GET shows the story and the forms and changes
+nothing (mail scanners open every link); a person's POST records the read receipt or the
+response. A response that seems to contain identifying details (identifying.py) is held for
+a moderator; any other is published at once, and the stream re-renders the story page.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import clock, identifying
+from .errors import NotFound, ValidationFailed
+from .ids import new_id
+from .jobs import MailJob
+from .links import NOT_VALID
+from .models import CONVERSATION_LIMITS
+from .notifications import Composer, Letter
+
+RESPONSE_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")  # ids.new_id(): Crockford base32, lower case
+GONE = "This story is no longer published, so it cannot be read or answered here."
+FORM_FIELDS = ("text", "change", "change_description", "response_id")
+LABELS = {"text": "your response", "change": "whether this marks a change", "change_description": "the change"}
+# Where an error summary entry takes the person: each field's id on the page.
+FIELD_IDS = {"text": "text", "change": "change", "change_description": "change_description"}
+SEND_ID = "send-response"
+GENERAL_MESSAGE = "Something went wrong while sending your response. Check it and send it again."
+ALREADY_SENT = ("You already sent a response from this page. It is shown below. "
+                "To send another, check this one and send it again.")
+CRITICALITY_WORDS = ("not critical", "minimally critical", "mildly critical", "moderately critical",
+                     "strongly critical", "severely critical")
+
+
+class AlreadySent(ValidationFailed):
+    """The form's response id was used before for a different response (the back button, or a
+    copied form): nothing is written, and the form comes back with a fresh id."""
+
+    status, code = 409, "Conflict"
+
+
+def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
+    """A form post as the fields a response has (the last value of each; nothing else)."""
+    return {f: fields[f][-1] for f in FORM_FIELDS if fields.get(f)}
+
+
+def held_message(kinds: list[str]) -> str:
+    return (f"Your response seems to contain {identifying.describe(kinds)}. So that no one can be identified, "
+            "a moderator will check it before it appears on the story’s page. We will email you when they have.")
+
+
+def criticality_label(value: Any) -> str:
+    try:
+        n = max(0, min(5, int(value)))
+    except (TypeError, ValueError):
+        return ""
+    return f"{n} – {CRITICALITY_WORDS[n]}"
+
+
+class Conversation:
+    def __init__(self, store: Any, links: Any, settings: Any):
+        self._store = store
+        self._links = links
+        self._settings = settings
+
+    # ---- who is answering, about what --------------------------------------------------------------
+
+    def _holder(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the link, the person as they are shown in public). A bad, expired or revoked link,
+        and one whose subscriber is gone, are refused alike."""
+        link = self._links.resolve(token, "respond")
+        subscriber = self._store.get_subscriber(link.get("subscriber_id", ""))
+        if not subscriber:
+            raise NotFound(NOT_VALID)
+        subscription = self._store.get_subscription(subscriber["id"], link.get("subscription_id", "")) or {}
+        service_name = subscription.get("service_name", "")
+        if not service_name and link.get("service"):
+            service_name = (self._store.get_service(link["service"]) or {}).get("name", "")
+        who = {
+            "subscriber_id": subscriber["id"],
+            "subscription_id": link.get("subscription_id", ""),
+            "service": link.get("service") or subscription.get("service", ""),
+            "service_name": service_name,
+            "name": subscriber.get("display_name") or subscriber.get("name", ""),
+            "role": subscriber.get("role", ""),
+            "organisation_name": subscriber.get("organisation_name", ""),
+        }
+        return link, who
+
+    def _published_story(self, story_id: str) -> dict[str, Any]:
+        story = self._store.get_story(story_id, consistent=True)
+        if not story or story.get("status") != "published":
+            raise NotFound(GONE)
+        return story
+
+    # ---- the page (GET: changes nothing) ----------------------------------------------------------
+
+    def page(self, token: str, sent: str = "") -> dict[str, Any]:
+        """Everything the read-and-respond page shows: one Query for the story and its conversation."""
+        from .site.render import story_view
+        from .site.thread import conversation
+
+        link, who = self._holder(token)
+        items = self._store.story_thread(link["story_id"], consistent=True)
+        story = next((i for i in items if i["item"] == "story"), None)
+        if not story or story.get("status") != "published":
+            raise NotFound(GONE)
+        services = self._store.get_services(story.get("services", []))
+        mine = [i for i in items if i.get("subscriber_id") == who["subscriber_id"]]
+        receipt = next((i for i in mine if i["item"] == "read"), None)
+        responses = sorted((i for i in mine if i["item"] == "response"), key=lambda i: i.get("created_at", ""))
+        just_sent = next((r for r in responses if sent and r["id"] == sent), None)
+        api, site = self._settings.api_url.rstrip("/"), self._settings.site_url.rstrip("/")
+        return {
+            "who": {k: who[k] for k in ("name", "role", "organisation_name", "service_name")},
+            "story": story_view(story, services) | {
+                "criticality": criticality_label(story.get("criticality")) if story.get("criticality") is not None else "",
+            },
+            "conversation": conversation(items),
+            "read_at": receipt.get("read_at", "") if receipt else "",
+            # This person's responses that are not (or not yet) public, so they know where they stand.
+            "waiting": [{"created_at": r.get("created_at", ""), "flags": r.get("flags", [])} for r in responses if r.get("status") == "held"],
+            "sent": {"id": just_sent["id"], "status": just_sent.get("status", "")} if just_sent else None,
+            "response_id": new_id(),
+            "action": f"{api}/api/respond/{token}",
+            "read_action": f"{api}/api/respond/{token}/read",
+            "story_url": f"{site}/stories/{story['id']}/",
+        }
+
+    def page_html(
+        self,
+        token: str,
+        sent: str = "",
+        values: dict[str, Any] | None = None,
+        errors: list[dict[str, str]] | None = None,
+        outcome: dict[str, Any] | None = None,
+    ) -> str:
+        """The page as HTML: after a GET, or again after a form post (errors with values kept, or
+        the news that a response is held)."""
+        from .site.pages import render_page
+
+        context = self.page(token, sent if isinstance(sent, str) and RESPONSE_ID.match(sent) else "")
+        values = values or {}
+        summary, by_field = _errors(errors or [])
+        if outcome:
+            values = {}  # the response was received: the form is for another one
+        return render_page(
+            "respond.html",
+            site_base=self._settings.site_url.rstrip("/"),
+            robots="noindex, nofollow",
+            summary=summary,
+            errors=by_field,
+            values={
+                "text": _text(values.get("text")),
+                "change": _text(values.get("change")) or "none",
+                "change_description": _text(values.get("change_description")),
+            },
+            limits={"text": CONVERSATION_LIMITS["response"][1], "change_description": CONVERSATION_LIMITS["change_description"][1]},
+            outcome=outcome,
+            send_id=SEND_ID,
+            **context,
+        )
+
+    # ---- "I have read this" (POST) -----------------------------------------------------------------
+
+    def read(self, token: str) -> dict[str, Any]:
+        """Record that this person read the story, the first time only. Returns when they did."""
+        link, who = self._holder(token)
+        self._published_story(link["story_id"])
+        return {"read_at": self._receipt(link["story_id"], who)}
+
+    def _receipt(self, story_id: str, who: dict[str, Any]) -> str:
+        at = clock.iso()
+        receipt = {
+            "read_at": at,
+            "name": who["name"],
+            "role": who["role"],
+            "service": who["service"],
+            "service_name": who["service_name"],
+            "organisation_name": who["organisation_name"],
+        }
+        if self._store.put_read_receipt(story_id, who["subscriber_id"], receipt):
+            return at
+        earlier = self._store.get_read_receipt(story_id, who["subscriber_id"]) or {}
+        return earlier.get("read_at", at)
+
+    # ---- a response (POST) -------------------------------------------------------------------------
+
+    def respond(self, token: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Validate and record one response: published at once, or held when it seems to contain
+        identifying details. The same response id twice makes one response."""
+        from pydantic import ValidationError
+
+        from .models import ChangeMark, ResponseSubmission
+        from .web import invalid
+
+        link, who = self._holder(token)
+        story_id = link["story_id"]
+        self._published_story(story_id)
+        data = dict(data)
+        values = {k: v for k, v in data.items() if k in FORM_FIELDS}
+        response_id = data.pop("response_id", None)
+        if response_id in (None, ""):
+            response_id = new_id()
+        elif not isinstance(response_id, str) or not RESPONSE_ID.match(response_id):
+            raise ValidationFailed([{"field": "response_id", "message": "The response id is not valid: reload the page"}], values)
+        try:
+            submission = ResponseSubmission.model_validate(data)
+        except ValidationError as e:
+            raise invalid(e, LABELS, values) from e
+
+        change = submission.change.value
+        description = submission.change_description if submission.change is not ChangeMark.none else ""
+        found = identifying.kinds(submission.text)
+        found += [k for k in identifying.kinds(description) if k not in found]
+        flags = [k for k in identifying.KINDS if k in found]
+        now = clock.iso()
+        # Answering implies reading: the receipt comes first, so the story shows "read" before "responded".
+        self._receipt(story_id, who)
+        response = {
+            "id": response_id,
+            "subscriber_id": who["subscriber_id"],
+            "subscription_id": who["subscription_id"],
+            "service": who["service"],
+            "name": who["name"],
+            "role": who["role"],
+            "organisation_name": who["organisation_name"],
+            "service_name": who["service_name"],
+            "text": submission.text,
+            "change": change,
+            "change_description": description,
+            "status": "held" if flags else "published",
+            "flags": flags,
+            "created_at": now,
+            "published_at": None if flags else now,
+        }
+        if not self._store.add_response(story_id, response):
+            earlier = self._store.get_thread_item(story_id, "response", response_id) or {}
+            same = (
+                earlier.get("subscriber_id") == who["subscriber_id"]
+                and earlier.get("text") == submission.text
+                and earlier.get("change") == change
+                and earlier.get("change_description", "") == description
+            )
+            if not same:
+                raise AlreadySent([{"field": "response_id", "message": ALREADY_SENT}],
+                                  {k: v for k, v in values.items() if k != "response_id"})
+            response = earlier  # a second press of the same button: the first one stands
+        return _answer(response)
+
+
+def _answer(response: dict[str, Any]) -> dict[str, Any]:
+    out = {"id": response["id"], "status": response["status"], "created_at": response.get("created_at", "")}
+    if response["status"] == "published":
+        out["published_at"] = response.get("published_at", "")
+    elif response["status"] == "held":
+        out["flags"] = list(response.get("flags", []))
+        out["flag_words"] = identifying.describe(out["flags"])
+        out["message"] = held_message(out["flags"])
+    return out
+
+
+def _text(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return ""
+    if isinstance(value, list):
+        return str(value[-1]) if value else ""
+    return str(value)
+
+
+def _errors(errors: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """(the error summary's entries in page order, field → message)."""
+    by_field: dict[str, str] = {}
+    general: list[str] = []
+    for e in errors:
+        field, message = str(e.get("field", "")), str(e.get("message", ""))
+        if field in FIELD_IDS:
+            by_field.setdefault(field, message)
+        else:
+            general.append(ALREADY_SENT if message == ALREADY_SENT else GENERAL_MESSAGE)
+    summary = [{"href": f"#{FIELD_IDS[f]}", "message": by_field[f]} for f in FIELD_IDS if f in by_field]
+    summary += [{"href": f"#{SEND_ID}", "message": m} for m in dict.fromkeys(general)]
+    return summary, by_field
+
+
+# ---- the letters this flow writes ------------------------------------------------------------------
+
+
+class ConversationLetters:
+    """Emails to staff about their own responses: the author replied, or a moderator decided."""
+
+    def __init__(self, store: Any, links: Any, settings: Any):
+        self._store = store
+        self._links = links
+        self._settings = settings
+
+    def composers(self) -> dict[str, Composer]:
+        return {"staff_author_replied": self.author_replied, "staff_response_decided": self.response_decided}
+
+    def author_replied(self, job: MailJob) -> Letter | None:
+        """ref "<reply id>:<subscriber id>": the author answered; tell one responder, with a fresh link."""
+        reply_id, _, subscriber_id = job.ref.partition(":")
+        story = self._story(job.story_id)
+        reply = self._store.get_thread_item(job.story_id, "reply", reply_id) if story and reply_id else None
+        subscriber = self._active(subscriber_id)
+        if not reply or reply.get("status") != "published" or not subscriber:
+            return None
+        thread = self._store.story_thread(job.story_id)
+        theirs = [i for i in thread if i["item"] == "response" and i.get("subscriber_id") == subscriber_id
+                  and i.get("status") == "published"]
+        if not theirs:
+            return None  # only people whose response is public hear about replies to it
+        latest = max(theirs, key=lambda i: i.get("created_at", ""))
+        return self._letter(subscriber, story, "staff_author_replied", latest, {"reply": {"text": reply.get("text", "")}})
+
+    def response_decided(self, job: MailJob) -> Letter | None:
+        """ref = response id: a moderator published or rejected a held response; tell its author."""
+        story = self._story(job.story_id)
+        response = self._store.get_thread_item(job.story_id, "response", job.ref) if story and job.ref else None
+        if not response or response.get("status") not in ("published", "rejected"):
+            return None
+        subscriber = self._active(response.get("subscriber_id", ""))
+        if not subscriber:
+            return None
+        return self._letter(subscriber, story, "staff_response_decided", response, {
+            "response": {
+                "status": response["status"],
+                "text": response.get("text", ""),
+                "created_at": response.get("created_at", ""),
+                "note": response.get("decision_note", "") if response["status"] == "rejected" else "",
+            },
+        })
+
+    def _story(self, story_id: str) -> dict[str, Any] | None:
+        story = self._store.get_story(story_id, consistent=True) if story_id else None
+        return story if story and story.get("status") == "published" else None
+
+    def _active(self, subscriber_id: str) -> dict[str, Any] | None:
+        subscriber = self._store.get_subscriber(subscriber_id) if subscriber_id else None
+        return subscriber if subscriber and subscriber.get("status") == "active" and subscriber.get("email") else None
+
+    def _letter(self, subscriber: dict[str, Any], story: dict[str, Any], template: str, response: dict[str, Any],
+                extra: dict[str, Any]) -> Letter:
+        from .subscriptions import manage_url, unsubscribe_headers
+
+        s = self._settings
+        token = self._links.issue(
+            "respond", story["id"], subscriber["id"], s.respond_link_days,
+            subscriber_id=subscriber["id"], subscription_id=response.get("subscription_id", ""),
+            service=response.get("service", ""),
+        )
+        headers = unsubscribe_headers(self._links, s, subscriber["id"])
+        context = {
+            "name": subscriber.get("display_name") or subscriber.get("name", ""),
+            "story": {"id": story["id"], "title": story.get("title", ""), "pseudonym": story.get("pseudonym", "")},
+            "story_url": f"{s.site_url.rstrip('/')}/stories/{story['id']}/",
+            "respond_url": f"{s.api_url.rstrip('/')}/api/respond/{token}",
+            "unsubscribe_url": headers["List-Unsubscribe"].strip("<>"),
+            "manage_url": manage_url(self._links, s, subscriber["id"]),
+            "link_days": s.respond_link_days,
+            "site_url": s.site_url.rstrip("/"),
+            **extra,
+        }
+        return Letter(subscriber["email"], template, context, headers)
+

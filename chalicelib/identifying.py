@@ -1,0 +1,234 @@
+"""Finding details that could identify a person in text a member of staff is about to publish.
+
+`find(text)` returns every email address, UK phone number, valid NHS number, UK postcode,
+date of birth and full name it sees, as Findings (kind, start, end, text). A response with
+any finding is held for a moderator instead of being published at once, so a miss costs more
+than a false alarm; still, each rule is narrow enough that ordinary replies ("Ward 7", "on
+3 December", "call 111", "Dr Patel", "the 2nd floor") pass.
+
+Rules, one per kind:
+- email:         name@domain.tld
+- phone:         a UK number: 0 or +44 / 0044 (optionally "(0)"), then 9 or 10 digits with spaces,
+                 hyphens or brackets between them, starting 1, 2, 3, 5, 7 or 8 (9-digit ones: 1 or 8)
+- nhs_number:    10 digits, together or spaced 3-3-4, whose last digit is the modulus 11 check digit
+- postcode:      a full UK postcode (outward and inward parts), in capitals or small letters
+- date_of_birth: a date written after "DOB", "D.O.B.", "date of birth" or "born (on)"
+- name:          two or three capitalised words after a title (Mr, Mrs, Ms, Miss, Mx, Dr, Prof, ...),
+                 a title and an initial and a surname, or two or three capitalised words after
+                 "patient", "my husband/wife/son/daughter/mother/father/..." or "called/named/known as".
+                 The span is the name alone, without the title or the words before it.
+When two findings overlap, the more certain kind wins (the order of KINDS).
+This module is pure (no I/O), so issue 6 can measure its recall and precision on a labelled set.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Most certain first: an overlap keeps the earlier kind.
+KINDS = ("email", "phone", "nhs_number", "postcode", "date_of_birth", "name")
+
+# How each kind is named to the person whose response is held ("It seems to contain …").
+KIND_WORDS = {
+    "email": "an email address",
+    "phone": "a phone number",
+    "nhs_number": "an NHS number",
+    "postcode": "a postcode",
+    "date_of_birth": "a date of birth",
+    "name": "a person’s full name",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    start: int
+    end: int
+    text: str
+
+
+# ---- email ----------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+
+
+# ---- phone numbers ----------------------------------------------------------------------------
+
+# A prefix (+44, 0044, +44 (0), or a leading 0, maybe bracketed), then the national number's
+# digits, each separated by at most two of: space, hyphen, closing bracket.
+_PHONE = re.compile(
+    r"(?<![\w+])"
+    r"(?P<prefix>(?:\+|00)\s?44\s?(?:\(0\)\s?)?|\(?0)"
+    r"(?P<number>\d(?:[ \-)]{0,2}\d){8,9})"
+    r"(?![\d])"
+)
+
+
+def _phone_ok(number: str) -> bool:
+    digits = re.sub(r"\D", "", number)
+    if len(digits) == 10:
+        return digits[0] in "123578"
+    return len(digits) == 9 and digits[0] in "18"
+
+
+# ---- NHS numbers ------------------------------------------------------------------------------
+
+_NHS = re.compile(r"(?<![\w+])(\d{3})([ \-]?)(\d{3})\2(\d{4})(?![\w])")
+
+
+def nhs_number_valid(digits: str) -> bool:
+    """The modulus 11 check: weights 10 to 2 on the first nine digits; the check digit is
+    11 minus the remainder (11 means 0, 10 means the number cannot exist)."""
+    if len(digits) != 10 or not digits.isdigit() or len(set(digits)) == 1:
+        return False
+    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1)))
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    return check != 10 and check == int(digits[9])
+
+
+# ---- postcodes --------------------------------------------------------------------------------
+
+# The outward code's shapes (A9, A99, AA9, AA99, A9A, AA9A) with the letters each position allows,
+# then the inward code (9AA, without C, I, K, M, O, V).
+_POSTCODE = re.compile(
+    r"(?<![\w])"
+    r"(?P<out>GIR|[A-PR-UWYZ](?:\d{1,2}|[A-HK-Y]\d{1,2}|\d[A-HJKPSTUW]|[A-HK-Y]\d[ABEHMNPRVWXY]))"
+    r"\s?(?P<in>\d[ABD-HJLNP-UW-Z]{2})"
+    r"(?![\w])",
+    re.IGNORECASE,
+)
+_ORDINAL = re.compile(r"^\d(?:st|nd|rd|th)$", re.IGNORECASE)
+
+
+def _postcode_ok(m: re.Match) -> bool:
+    whole = m.group(0)
+    if whole.upper() == whole:
+        return True
+    if whole.lower() != whole:
+        return False  # Mixed case ("Bed 2nd") is prose, not a postcode.
+    # Small letters: "sw1a 1aa" is a postcode, but "a1 2nd" is an ordinal.
+    return not _ORDINAL.match(m.group("in"))
+
+
+# ---- dates of birth ---------------------------------------------------------------------------
+
+_MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_DATE = (
+    r"(?:\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\.?,?\s+\d{{4}}"
+    rf"|{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})"
+)
+_DOB = re.compile(
+    r"(?i:\b(?:d\.?o\.?b\.?|date\s+of\s+birth|born(?:\s+on)?)\s*(?:is|was|[:\-])?\s*)" rf"(?P<date>(?i:{_DATE}))(?![\w])"
+)
+
+
+# ---- names ------------------------------------------------------------------------------------
+
+_UPPER = "A-ZÀ-ÖØ-Þ"
+_LOWER = "a-zß-öø-ÿ"
+# A capitalised word: Smith, O'Brien, Smith-Jones, McDonald, Zoë.
+_WORD = rf"(?:(?:Mc|Mac|O['’]|D['’])?[{_UPPER}][{_LOWER}]+(?:-[{_UPPER}][{_LOWER}]+)?)"
+_FULL = rf"{_WORD}(?:[ \t]+{_WORD}){{1,2}}"
+_TITLES = r"(?:Mrs|Mr|Ms|Miss|Mx|Dr|Prof|Professor|Sir|Dame|Rev|Revd)"
+_RELATIVE = (
+    r"(?:husband|wife|partner|son|daughter|mother|father|mum|mom|dad|brother|sister|grandmother|grandfather|"
+    r"grandma|grandad|granddad|nan|nana|grandson|granddaughter|aunt|auntie|uncle|niece|nephew|friend|"
+    r"neighbour|child|baby|fiancée?|stepson|stepdaughter|stepmother|stepfather)"
+)
+_NAME_AFTER = [
+    # A title, then a full name or an initial and a surname: "Mrs Jane Smith", "Mr J. Smith".
+    re.compile(rf"\b{_TITLES}\.?[ \t]+(?P<name>{_FULL}|[{_UPPER}]\.?[ \t]+{_WORD})(?![\w'’-])"),
+    # "patient John Smith", "the patient, John Smith", "my wife Jane Smith", "our son, Tom Jones".
+    re.compile(rf"(?i:\b(?:patients?|(?:my|our|her|his|their)\s+{_RELATIVE}))[,:]?[ \t]+(?P<name>{_FULL})(?![\w'’-])"),
+    # "a nurse called Sarah Jones", "named Tom Brown", "known as Billy Smith".
+    re.compile(rf"(?i:\b(?:called|named|known\s+as))[ \t]+(?P<name>{_FULL})(?![\w'’-])"),
+]
+# Capitalised words that make a phrase a place, a team or a thing rather than a person.
+_NOT_NAMES = frozenset(
+    """
+    the a an and or of in on at to for with from by this that these those it its our your my his her their
+    ward wards hospital hospitals unit units trust trusts clinic clinics centre center surgery practice team teams
+    department service services house road street lane avenue close way nhs general infirmary medical health
+    care community royal university foundation district nursing maternity emergency accident outpatients
+    theatre theatres icu ae a&e intensive acute medicine mental support line group board council school
+    monday tuesday wednesday thursday friday saturday sunday january february march april june july
+    august september october november december today tomorrow yesterday christmas easter
+    i we you he she they thank thanks sorry please dear hello hi yes no
+    lead manager nurse nurses matron sister doctor doctors consultant consultants director officer staff
+    advice liaison pals experience safety panel forum transport partners feedback governance quality
+    """.split()
+)
+_INITIAL = re.compile(rf"^[{_UPPER}]\.?$")
+
+
+def _name_words(name: str) -> int:
+    """How many of the name's words to keep: up to the first word that is not part of a name.
+    0 when what is left is not a full name (two words, or an initial and a surname)."""
+    words = re.split(r"[ \t]+", name.strip())
+    keep = 0
+    for w in words:
+        if w.lower() in _NOT_NAMES:
+            break
+        keep += 1
+    if keep < 2 or (_INITIAL.match(words[0]) and keep != 2):
+        return 0
+    return keep
+
+
+# ---- find ---------------------------------------------------------------------------------------
+
+
+def _candidates(text: str) -> list[Finding]:
+    out: list[Finding] = []
+    for m in _EMAIL.finditer(text):
+        out.append(Finding("email", m.start(), m.end(), m.group(0)))
+    for m in _PHONE.finditer(text):
+        if _phone_ok(m.group("number")):
+            out.append(Finding("phone", m.start(), m.end(), m.group(0)))
+    for m in _NHS.finditer(text):
+        if nhs_number_valid(m.group(1) + m.group(3) + m.group(4)):
+            out.append(Finding("nhs_number", m.start(), m.end(), m.group(0)))
+    for m in _POSTCODE.finditer(text):
+        if _postcode_ok(m):
+            out.append(Finding("postcode", m.start(), m.end(), m.group(0)))
+    for m in _DOB.finditer(text):
+        out.append(Finding("date_of_birth", m.start("date"), m.end("date"), m.group("date")))
+    for pattern in _NAME_AFTER:
+        for m in pattern.finditer(text):
+            keep = _name_words(m.group("name"))
+            if keep:
+                start = m.start("name")
+                words = list(re.finditer(r"\S+", m.group("name")))
+                end = start + words[keep - 1].end()
+                out.append(Finding("name", start, end, text[start:end]))
+    return out
+
+
+def find(text: str) -> list[Finding]:
+    """Every identifying detail found in `text`, in the order they appear, never overlapping."""
+    if not text:
+        return []
+    rank = {k: i for i, k in enumerate(KINDS)}
+    kept: list[Finding] = []
+    for f in sorted(_candidates(text), key=lambda f: (rank[f.kind], f.start, -f.end)):
+        if all(f.end <= k.start or f.start >= k.end for k in kept):
+            kept.append(f)
+    return sorted(kept, key=lambda f: (f.start, f.end))
+
+
+def kinds(text: str) -> list[str]:
+    """The kinds of detail found, each once, in the order of KINDS."""
+    found = {f.kind for f in find(text)}
+    return [k for k in KINDS if k in found]
+
+
+def describe(found_kinds: list[str]) -> str:
+    """["phone", "email"] as "a phone number and an email address"."""
+    words = [KIND_WORDS.get(k, k.replace("_", " ")) for k in found_kinds]
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]

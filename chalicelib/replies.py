@@ -1,0 +1,159 @@
+"""The author's own actions, from their private link: reply, withdraw, ask for erasure.
+
+Each one resolves the "author" link and writes state only. What follows (pages re-rendered,
+listings removed, every item erased, staff told of a published reply) comes from the
+table's stream, so it happens the same way however the state was changed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import clock
+from .errors import Conflict, NotFound, ValidationFailed
+from .models import AuthorReply
+from .observability import logger, metrics
+from .web import invalid
+
+# The form renders a fresh one per page view, so a double submit makes one reply.
+REPLY_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+WITHDRAWABLE = ("pending", "held", "published")
+ERASABLE = ("pending", "held", "published", "rejected", "withdrawn")
+ERASE_WORD = "ERASE"
+LABELS = {"text": "your reply", "reply_id": "the reply id", "confirm": "the confirmation"}
+
+REPLY_SENT = "Your reply will appear once a moderator has checked it."
+NOT_PUBLISHED = "You can reply once your story is published. It is not published now, so there is nothing to reply to."
+REPLY_REUSED = ("You have already sent a reply from this form. Your words are kept below: send them again to make "
+                "a new reply.")
+WITHDRAW_CONFIRM = "Tick the box to confirm that you want to withdraw your story"
+ERASE_CONFIRM = f"Type {ERASE_WORD} in the box to confirm that you want everything erased"
+
+
+def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
+    """A form post (field -> values) as the dict a JSON client would send: the last value of each."""
+    return {name: values[-1] for name, values in fields.items() if values}
+
+
+class Replies:
+    def __init__(self, store: Any, links: Any):
+        self._store = store
+        self._links = links
+
+    def _story(self, token: str) -> dict[str, Any]:
+        found = self._links.resolve(token, "author")
+        story = self._store.get_story(found["story_id"], consistent=True)
+        if not story:
+            from .links import NOT_VALID
+
+            raise NotFound(NOT_VALID)
+        return story
+
+    # ---- replying ------------------------------------------------------------------------
+
+    def reply(self, token: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Store a pending reply (moderated before it is public). The same reply_id twice is one reply."""
+        story = self._story(token)
+        fields = dict(data)
+        reply_id = fields.pop("reply_id", None)
+        errors: list[dict[str, str]] = []
+        try:
+            reply = AuthorReply.model_validate(fields)
+        except ValidationError as e:
+            errors = invalid(e, LABELS, data).fields
+        if not isinstance(reply_id, str) or not REPLY_ID.match(reply_id):
+            errors.append({"field": "reply_id", "message": "Send a reply_id of 16 to 64 letters, digits, - or _"})
+        if errors:
+            raise ValidationFailed(errors, data)
+        if story.get("status") != "published":
+            raise Conflict(NOT_PUBLISHED)
+        existing = self._store.get_thread_item(story["id"], "reply", reply_id)
+        if existing is None:
+            item = {"id": reply_id, "text": reply.text, "status": "pending", "created_at": clock.iso()}
+            try:
+                self._store.put_reply(story["id"], item)
+            except Exception:
+                # A double submit racing this one may have written it first; anything else is a real failure.
+                existing = self._store.get_thread_item(story["id"], "reply", reply_id)
+                if existing is None:
+                    raise
+            else:
+                logger.info("author replied", extra={"story_id": story["id"], "reply_id": reply_id})
+                metrics.add_metric(name="AuthorReplies", unit="Count", value=1)
+                return {"story_id": story["id"], "reply": _reply_view(item), "created": True}
+        if existing.get("text") != reply.text:
+            raise Conflict(REPLY_REUSED)
+        return {"story_id": story["id"], "reply": _reply_view(existing), "created": False}
+
+    # ---- withdrawing ---------------------------------------------------------------------
+
+    def withdraw(self, token: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Take a story down for good. The stream removes it from listings and re-renders its page."""
+        story = self._story(token)
+        if not _ticked(data.get("confirm")):
+            raise ValidationFailed([{"field": "confirm", "message": WITHDRAW_CONFIRM}], data)
+        status = story.get("status")
+        if status == "withdrawn":
+            return _status_view(story)  # twice is harmless
+        if status not in WITHDRAWABLE:
+            raise Conflict(_cannot_withdraw(status))
+        try:
+            updated = self._store.change_status(story["id"], WITHDRAWABLE, {"status": "withdrawn", "withdrawn_at": clock.iso()})
+        except Conflict:
+            # Changed between our read and our write (e.g. a second click): say where it stands now.
+            now = self._store.get_story(story["id"], consistent=True) or {}
+            if now.get("status") == "withdrawn":
+                return _status_view(now)
+            raise Conflict(_cannot_withdraw(now.get("status"))) from None
+        logger.info("story withdrawn by its author", extra={"story_id": story["id"], "from": status})
+        metrics.add_metric(name="StoriesWithdrawn", unit="Count", value=1)
+        return _status_view(updated)
+
+    # ---- erasure -------------------------------------------------------------------------
+
+    def erase(self, token: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Ask for everything about the story to be erased. The stream does the erasing (store.erase_story)."""
+        story = self._story(token)
+        if str(data.get("confirm", "")).strip().upper() != ERASE_WORD:
+            raise ValidationFailed([{"field": "confirm", "message": ERASE_CONFIRM}], data)
+        if story.get("status") == "erasing":
+            return _status_view(story)  # already asked: harmless
+        try:
+            updated = self._store.change_status(story["id"], ERASABLE, {"status": "erasing", "erase_requested_at": clock.iso()})
+        except Conflict:
+            now = self._store.get_story(story["id"], consistent=True)
+            if not now or now.get("status") == "erasing":
+                return {"id": story["id"], "status": "erasing"}
+            raise
+        logger.info("erasure requested by the author", extra={"story_id": story["id"]})
+        metrics.add_metric(name="ErasuresRequested", unit="Count", value=1)
+        return _status_view(updated)
+
+
+def _ticked(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() in ("yes", "true", "on")
+
+
+def _cannot_withdraw(status: Any) -> str:
+    if status == "rejected":
+        return "Your story was not published, so there is nothing to withdraw. You can still ask for it to be erased."
+    if status == "erasing":
+        return "Your story is being erased."
+    return "Your story cannot be withdrawn now. Reload your page to see where it stands."
+
+
+def _status_view(story: dict[str, Any]) -> dict[str, Any]:
+    out = {"id": story["id"], "status": story.get("status")}
+    for k in ("withdrawn_at", "erase_requested_at"):
+        if story.get(k):
+            out[k] = story[k]
+    return out
+
+
+def _reply_view(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: item[k] for k in ("id", "text", "status", "created_at", "published_at") if item.get(k)}

@@ -1,0 +1,677 @@
+"""Staff subscriptions: signing up (double opt-in), confirming, managing, unsubscribing, bulk loading.
+
+A member of staff asks for alerts about a subtree of the directory (a trust, a hospital, a ward),
+optionally narrowed by tags and a minimum criticality, as they happen or as a daily digest.
+
+Request handlers here only validate and write state. The confirmation email follows from the
+stream: a pending subscription's INSERT becomes a "subscription_confirm" mail job, written by
+SubscriptionLetters below. A GET on any emailed link changes nothing; each action is a POST.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import clock, ids
+from .errors import NotFound, ValidationFailed
+from .links import NOT_VALID
+from .models import SubscriptionRequest, clean_line
+from .observability import logger, metrics
+from .web import pydantic_fields
+
+CRITICALITY_WORDS = {
+    0: "not critical",
+    1: "minimally critical",
+    2: "mildly critical",
+    3: "moderately critical",
+    4: "strongly critical",
+    5: "severely critical",
+}
+FREQUENCY_WORDS = {
+    "immediate": "As soon as each story is published",
+    "digest": "A daily digest",
+}
+STATUS_WORDS = {
+    "active": "On",
+    "pending": "Waiting for you to confirm it (check your email)",
+    "unsubscribed": "Stopped",
+}
+
+# The sign-up form's fields in page order, with the id an error summary links to.
+FIELD_IDS = {
+    "name": "name",
+    "display_name": "display_name",
+    "role": "role",
+    "organisation": "organisation",
+    "email": "email",
+    "service": "service",
+    "tags": "tags",
+    "min_criticality": "min_criticality",
+    "frequency": "frequency",
+}
+LABELS = {
+    "name": "your full name",
+    "display_name": "the name to show",
+    "role": "your job title",
+    "organisation": "your organisation",
+    "email": "your work email address",
+    "service": "the services you want to hear about",
+    "tags": "tags",
+    "min_criticality": "which stories you want",
+    "frequency": "how often",
+    "website": "this field",
+}
+# Words for mistakes a person makes in a select, a radio or an address (pydantic's are for developers).
+CHOICE_MESSAGES = {
+    "organisation": "Choose your organisation",
+    "service": "Choose the services you want to hear about",
+    "tags": "Write each tag in lower-case letters, numbers and hyphens, separated by commas (up to 10), for example waiting-times, discharge",
+    "min_criticality": "Choose which stories you want to hear about",
+    "frequency": "Choose how often you want to hear from us",
+    "email": "Enter your work email address, like firstname.lastname@trust.nhs.uk",
+}
+SUBMIT_ID = "subscribe"
+GENERAL_MESSAGE = "Something went wrong while sending the form. Check your answers and send it again."
+TEXT_FIELDS = ("name", "display_name", "role", "organisation", "email", "service", "min_criticality", "frequency")
+_TAG_SPLIT = re.compile(r"[,;\n]+")
+
+# The manage page: what each action's notice says once it is done (never text from the request).
+NOTICES = {
+    "frequency": "Saved. Those alerts will now come as you chose.",
+    "stopped": "Done. You will not get those alerts any more.",
+    "profile": "Saved. Your name and job title are updated.",
+    "stopped-all": "You are unsubscribed. We will not send you any more alerts.",
+}
+MANAGE_FIELD_IDS = {"display_name": "display_name", "role": "role", "frequency": "frequency", "subscription": "subscriptions",
+                    "action": "subscriptions"}
+
+
+# ---- links for alert emails (called by the alerts flow) -------------------------------------------
+
+
+def unsubscribe_url(links: Any, settings: Any, subscriber_id: str) -> str:
+    """A new one-click unsubscribe link for one person."""
+    token = links.issue("unsubscribe", "", subscriber_id, settings.subscriber_link_days, subscriber_id=subscriber_id)
+    return f"{settings.api_url}/api/unsubscribe/{token}"
+
+
+def unsubscribe_headers(links: Any, settings: Any, subscriber_id: str) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe headers for an alert email (issues a new unsubscribe link)."""
+    return list_unsubscribe(unsubscribe_url(links, settings, subscriber_id))
+
+
+def list_unsubscribe(url: str) -> dict[str, str]:
+    """The two RFC 8058 headers for an unsubscribe link already issued (e.g. also shown in the body)."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def manage_url(links: Any, settings: Any, subscriber_id: str) -> str:
+    """A new link to the person's page for changing or stopping their alerts."""
+    token = links.issue("manage", "", subscriber_id, settings.subscriber_link_days, subscriber_id=subscriber_id)
+    return f"{settings.api_url}/api/subscriptions/manage/{token}"
+
+
+# ---- words -----------------------------------------------------------------------------------
+
+
+def criticality_words(n: int) -> str:
+    """What a minimum criticality means for the stories someone hears about."""
+    n = int(n or 0)
+    if n <= 0:
+        return "Every story, whatever its criticality"
+    if n >= 5:
+        return "Only stories rated severely critical (5 out of 5)"
+    return f"Stories rated {CRITICALITY_WORDS[n]} or more ({n} or higher out of 5)"
+
+
+def criticality_choices() -> list[dict[str, str]]:
+    out = [{"value": "0", "label": "Every story", "hint": "From 0, not critical, upwards"}]
+    for n in range(1, 5):
+        out.append({"value": str(n), "label": f"{CRITICALITY_WORDS[n].capitalize()} or more", "hint": f"{n} or higher out of 5"})
+    out.append({"value": "5", "label": "Only severely critical stories", "hint": "5 out of 5"})
+    return out
+
+
+def frequency_choices() -> list[dict[str, str]]:
+    return [
+        {"value": "immediate", "label": FREQUENCY_WORDS["immediate"], "hint": "One email for each story"},
+        {"value": "digest", "label": FREQUENCY_WORDS["digest"],
+         "hint": "One email each morning listing the stories published the day before, and none on days without any"},
+    ]
+
+
+def _tags_words(tags: list[str]) -> str:
+    if not tags:
+        return "Stories on any subject"
+    return "Only stories tagged " + _join([t for t in tags], "or")
+
+
+def _join(items: list[str], word: str = "and") -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+def _within(service: dict[str, Any] | None) -> str:
+    return " › ".join(a["name"] for a in (service or {}).get("trail", []))
+
+
+def subscription_view(sub: dict[str, Any], service: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One subscription in plain words, for pages and emails."""
+    tags = list(sub.get("tags", []))
+    return {
+        "id": sub["id"],
+        "service": sub.get("service", ""),
+        "service_name": (service or {}).get("name") or sub.get("service_name", sub.get("service", "")),
+        "within": _within(service),
+        "tags": tags,
+        "tags_words": _tags_words(tags),
+        "min_criticality": int(sub.get("min_criticality", 0)),
+        "criticality_words": criticality_words(sub.get("min_criticality", 0)),
+        "frequency": sub.get("frequency", "immediate"),
+        "frequency_words": FREQUENCY_WORDS.get(sub.get("frequency", ""), sub.get("frequency", "")),
+        "status": sub.get("status", ""),
+        "status_words": STATUS_WORDS.get(sub.get("status", ""), sub.get("status", "")),
+    }
+
+
+# ---- the sign-up form ------------------------------------------------------------------------------
+
+
+def split_tags(values: Iterable[str]) -> list[str]:
+    """Tags as typed ("Waiting times, discharge") as the directory's tags (waiting-times, discharge)."""
+    out: list[str] = []
+    for value in values:
+        for part in _TAG_SPLIT.split(str(value)):
+            tag = "-".join(part.strip().lower().split())
+            if tag and tag not in out:
+                out.append(tag)
+    return out
+
+
+def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
+    """A classic form post as the same dict a JSON client would send."""
+    data: dict[str, Any] = {}
+    for name, values in fields.items():
+        data[name] = split_tags(values) if name == "tags" else values[-1]
+    return data
+
+
+def _text(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _summary(errors: list[dict[str, str]], field_ids: dict[str, str], general_href: str) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """(the error summary's entries in page order, field → message)."""
+    by_field: dict[str, str] = {}
+    general = False
+    for e in errors or []:
+        field, message = str(e.get("field", "")), str(e.get("message", ""))
+        if field in field_ids:
+            by_field.setdefault(field, message)
+        else:
+            general = True
+    summary = [{"href": f"#{field_ids[f]}", "message": by_field[f]} for f in field_ids if f in by_field]
+    if general:
+        summary.append({"href": f"#{general_href}", "message": GENERAL_MESSAGE})
+    return summary, by_field
+
+
+def organisations_of(groups: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The top-level nodes, from the form's service groups (each group starts with its organisation)."""
+    return [{"value": g["options"][0]["value"], "label": g["label"]} for g in groups if g.get("options")]
+
+
+def signup_context(values: dict[str, Any], errors: list[dict[str, str]], groups: list[dict[str, Any]], settings: Any) -> dict[str, Any]:
+    values = values or {}
+    summary, field_errors = _summary(errors, FIELD_IDS, SUBMIT_ID)
+    kept = {f: _text(values.get(f)) for f in TEXT_FIELDS}
+    kept["tags"] = _text(values.get("tags"))
+    kept["min_criticality"] = kept["min_criticality"] or "0"
+    kept["frequency"] = kept["frequency"] or "immediate"
+    # The honeypot is never given back.
+    return {
+        "action": f"{settings.api_url.rstrip('/')}/api/subscriptions",
+        "summary": summary,
+        "errors": field_errors,
+        "values": kept,
+        "organisations": organisations_of(groups),
+        "groups": groups,
+        "criticalities": criticality_choices(),
+        "frequencies": frequency_choices(),
+        "submit_id": SUBMIT_ID,
+        "limits": {"name": 80, "display_name": 80, "role": 80, "email": 254, "tags": 400},
+    }
+
+
+def signup_page(groups: list[dict[str, Any]], settings: Any) -> str:
+    """The static sign-up page (rendered by the static job)."""
+    from .site.pages import render_page
+
+    return render_page("subscribe.html", **signup_context({}, [], groups, settings))
+
+
+def check_email_page(settings: Any) -> str:
+    """The static page a sign-up lands on, whoever the address belongs to."""
+    from .site.pages import render_page
+
+    return render_page("subscribe_check_email.html", link_days=settings.confirm_link_days)
+
+
+def signup_form_with_errors(values: dict[str, Any], errors: list[dict[str, str]], store: Any, settings: Any) -> str:
+    """The sign-up form again, as the API's 422 answer: error summary, errors by fields, values kept."""
+    from .site.forms import cached_directory_groups
+    from .site.pages import render_page
+
+    context = signup_context(values, errors, cached_directory_groups(store), settings)
+    return render_page("subscribe.html", site_base=settings.site_url.rstrip("/"), robots="noindex", **context)
+
+
+# ---- the manage page's one form that has free text -----------------------------------------------
+
+
+class ProfileChange(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    display_name: str = Field(default="", max_length=80)
+    role: str = Field(min_length=2, max_length=80)
+
+    @field_validator("display_name", "role", mode="before")
+    @classmethod
+    def _line(cls, v):
+        return clean_line(v) if isinstance(v, str) else v
+
+
+def _first(data: dict[str, Any], name: str) -> str:
+    value = data.get(name, "")
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    return str(value) if value is not None else ""
+
+
+# ---- the flow ---------------------------------------------------------------------------------------
+
+
+class Subscriptions:
+    def __init__(self, store: Any, links: Any, settings: Any):
+        self._store = store
+        self._links = links
+        self._settings = settings
+
+    # ---- signing up --------------------------------------------------------------------------
+
+    def validate(self, data: dict[str, Any], restrict_domains: bool = True,
+                 services: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None
+                 ) -> tuple[SubscriptionRequest, dict[str, Any], dict[str, Any]]:
+        """(the request, its organisation, its service), or ValidationFailed naming each field."""
+        try:
+            req = SubscriptionRequest.model_validate(data)
+        except ValidationError as e:
+            raise ValidationFailed(_named(pydantic_fields(e, LABELS)), data) from e
+        found = (services or self._store.get_services)([req.organisation, req.service])
+        org, svc = found.get(req.organisation), found.get(req.service)
+        fields: list[dict[str, str]] = []
+        if not org or org.get("parent"):
+            fields.append({"field": "organisation", "message": "Choose your organisation from the list"})
+        if not svc:
+            fields.append({"field": "service", "message": "We do not know that service. Choose one from the list"})
+        elif org and not org.get("parent") and svc["path"][0] != org["slug"]:
+            fields.append({"field": "service", "message": f"Choose a service within {org['name']}, or change your organisation"})
+        if not fields and restrict_domains:
+            allowed = allowed_domains(self._settings.signup_domains.get(org["slug"]) or [])
+            if allowed and not domain_allowed(str(req.email), allowed):
+                fields.append({"field": "email", "message": f"Use your work email address at {org['name']}: "
+                               f"one ending in {_join(allowed, 'or')}"})
+        if fields:
+            raise ValidationFailed(fields, data)
+        return req, org, svc
+
+    def sign_up(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Ask for alerts. The answer is the same whoever the address belongs to: the confirmation
+        email (or nothing, if these exact alerts are already on) is the only difference."""
+        req, org, svc = self.validate(data)
+        now = clock.iso()
+        requested = {
+            "name": req.name,
+            "display_name": req.display_name or req.name,
+            "role": req.role,
+            "organisation": org["slug"],
+            "organisation_name": org["name"],
+        }
+        subscriber = self._store.find_subscriber(str(req.email))
+        if subscriber is None:
+            profile = {"id": ids.new_id(), "email": str(req.email), **requested, "status": "pending", "created_at": now,
+                       "confirmed_at": "", "links_valid_after": ""}
+            subscriber = profile if self._store.create_subscriber(profile) else self._store.find_subscriber(str(req.email))
+        if subscriber is None:  # pragma: no cover - the address was taken and removed in between
+            raise ValidationFailed([{"field": "email", "message": "Please try again in a moment"}], data)
+        wanted = _settings_key(req.service, req.tags, req.min_criticality, req.frequency.value)
+        if subscriber.get("status") == "active" and any(
+            s.get("status") == "active" and _settings_key(s["service"], s.get("tags", []), s.get("min_criticality", 0), s.get("frequency", "")) == wanted
+            for s in self._store.subscriptions_of(subscriber["id"])
+        ):
+            logger.info("sign-up for alerts already on", extra={"subscriber_id": subscriber["id"]})
+            return {"status": "check-your-email"}
+        sub = {
+            "id": ids.new_id(),
+            "subscriber_id": subscriber["id"],
+            **_subscription_settings(req, svc),
+            "status": "pending",
+            "created_at": now,
+            "source": "sign-up",
+            # Who asked, applied to the profile only once the address's owner confirms.
+            "requested": requested,
+        }
+        self._store.put_subscription(sub)
+        metrics.add_metric(name="SubscriptionsRequested", unit="Count", value=1)
+        logger.info("subscription requested", extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"], "service": svc["slug"]})
+        return {"status": "check-your-email"}
+
+    # ---- confirming (double opt-in) --------------------------------------------------------------
+
+    def _confirmation(self, token: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        found = self._links.resolve(token, "confirm")
+        subscriber = self._store.get_subscriber(found.get("subscriber_id", ""))
+        sub = self._store.get_subscription(found.get("subscriber_id", ""), found.get("subscription_id", "")) if subscriber else None
+        if not subscriber or not sub:
+            raise NotFound(NOT_VALID)
+        return found, subscriber, sub
+
+    def confirm_page(self, token: str) -> str:
+        """What confirming would switch on, and a button. Changes nothing (mail scanners fetch links)."""
+        _, subscriber, sub = self._confirmation(token)
+        state = {"pending": "ask", "active": "already"}.get(sub["status"], "stopped")
+        return self._confirm_render(token, subscriber, sub, state, manage="")
+
+    def confirm(self, token: str) -> str:
+        """Switch the alerts on. Confirming twice is harmless."""
+        _, subscriber, sub = self._confirmation(token)
+        if sub["status"] == "unsubscribed":
+            return self._confirm_render(token, subscriber, sub, "stopped", manage="")
+        state = "already" if sub["status"] == "active" else "done"
+        if sub["status"] == "pending":
+            now = clock.iso()
+            changes: dict[str, Any] = dict(sub.get("requested") or {})
+            if subscriber.get("status") != "active":
+                changes |= {"status": "active", "confirmed_at": now}
+            # The person first, so a subscription is never on for someone who is not.
+            subscriber = self._store.update_subscriber(subscriber["id"], changes) if changes else subscriber
+            sub = self._store.set_subscription_status(subscriber["id"], sub["id"], "active", {"confirmed_at": now})
+            metrics.add_metric(name="SubscriptionsConfirmed", unit="Count", value=1)
+            logger.info("subscription confirmed", extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"]})
+        return self._confirm_render(token, subscriber, sub, state, manage=manage_url(self._links, self._settings, subscriber["id"]))
+
+    def _confirm_render(self, token: str, subscriber: dict[str, Any], sub: dict[str, Any], state: str, manage: str) -> str:
+        from .site.pages import render_page
+
+        person = dict(sub.get("requested") or {}) if state == "ask" else {}
+        person = {k: person.get(k) or subscriber.get(k, "") for k in ("name", "display_name", "role", "organisation_name")}
+        return render_page(
+            "subscribe_confirm.html",
+            site_base=self._settings.site_url.rstrip("/"),
+            robots="noindex",
+            state=state,
+            action=f"{self._settings.api_url}/api/subscriptions/confirm/{token}",
+            person=person,
+            subscription=subscription_view(sub, self._store.get_service(sub.get("service", ""))),
+            manage_url=manage,
+            signup_url=f"{self._settings.site_url.rstrip('/')}/subscribe/",
+        )
+
+    # ---- unsubscribing (RFC 8058 one-click) ----------------------------------------------------------
+
+    def _holder(self, token: str, purpose: str) -> dict[str, Any]:
+        found = self._links.resolve(token, purpose)
+        subscriber = self._store.get_subscriber(found.get("subscriber_id", ""))
+        if not subscriber:
+            raise NotFound(NOT_VALID)
+        return subscriber
+
+    def unsubscribe_page(self, token: str) -> str:
+        subscriber = self._holder(token, "unsubscribe")
+        return self._unsubscribe_render(token, "done" if subscriber.get("status") == "unsubscribed" else "ask")
+
+    def unsubscribe(self, token: str) -> str:
+        """Stop every alert to this person and revoke their read-and-respond links. Idempotent."""
+        subscriber = self._holder(token, "unsubscribe")
+        self.stop_everything(subscriber)
+        return self._unsubscribe_render(token, "done")
+
+    def stop_everything(self, subscriber: dict[str, Any]) -> None:
+        now = clock.iso()
+        if subscriber.get("status") != "unsubscribed":
+            # The person first: from here on their respond links no longer resolve.
+            self._store.update_subscriber(subscriber["id"], {"status": "unsubscribed", "links_valid_after": now, "unsubscribed_at": now})
+            metrics.add_metric(name="Unsubscribed", unit="Count", value=1)
+            logger.info("unsubscribed", extra={"subscriber_id": subscriber["id"]})
+        for sub in self._store.subscriptions_of(subscriber["id"]):
+            if sub.get("status") != "unsubscribed":
+                self._store.set_subscription_status(subscriber["id"], sub["id"], "unsubscribed", {"stopped_at": now})
+
+    def _unsubscribe_render(self, token: str, state: str) -> str:
+        from .site.pages import render_page
+
+        return render_page(
+            "unsubscribe.html",
+            site_base=self._settings.site_url.rstrip("/"),
+            robots="noindex",
+            state=state,
+            action=f"{self._settings.api_url}/api/unsubscribe/{token}",
+            signup_url=f"{self._settings.site_url.rstrip('/')}/subscribe/",
+        )
+
+    # ---- managing ------------------------------------------------------------------------------------
+
+    def manage_page(self, token: str, notice: str = "", errors: list[dict[str, str]] | None = None,
+                    values: dict[str, Any] | None = None) -> str:
+        """The person's alerts and public name, with a form for each change. Changes nothing."""
+        from .site.pages import render_page
+
+        subscriber = self._holder(token, "manage")
+        subs = self._store.subscriptions_of(subscriber["id"])
+        services = self._store.get_services({s["service"] for s in subs}) if subs else {}
+        order = {"active": 0, "pending": 1, "unsubscribed": 2}
+        subs.sort(key=lambda s: (order.get(s.get("status", ""), 3), s.get("created_at", "")))
+        summary, by_field = _summary(errors or [], MANAGE_FIELD_IDS, "subscriptions")
+        values = values or {}
+        return render_page(
+            "manage.html",
+            site_base=self._settings.site_url.rstrip("/"),
+            robots="noindex",
+            action=f"{self._settings.api_url}/api/subscriptions/manage/{token}",
+            person={
+                "name": subscriber.get("name", ""),
+                "display_name": subscriber.get("display_name") or subscriber.get("name", ""),
+                "role": subscriber.get("role", ""),
+                "organisation_name": subscriber.get("organisation_name", ""),
+                "status": subscriber.get("status", ""),
+            },
+            subscriptions=[subscription_view(s, services.get(s["service"])) for s in subs],
+            notice=NOTICES.get(notice, ""),
+            summary=summary,
+            errors=by_field,
+            values={
+                "display_name": _first(values, "display_name") if "display_name" in values else subscriber.get("display_name", ""),
+                "role": _first(values, "role") if "role" in values else subscriber.get("role", ""),
+            },
+            frequencies=frequency_choices(),
+            signup_url=f"{self._settings.site_url.rstrip('/')}/subscribe/",
+            limits={"display_name": 80, "role": 80},
+        )
+
+    def manage(self, token: str, data: dict[str, Any]) -> str:
+        """Apply one action from the manage page; returns the notice to show. Bad input names its field."""
+        subscriber = self._holder(token, "manage")
+        action = _first(data, "action")
+        if action == "profile":
+            try:
+                change = ProfileChange.model_validate({k: _first(data, k) for k in ("display_name", "role") if k in data})
+            except ValidationError as e:
+                raise ValidationFailed(pydantic_fields(e, {"display_name": "the name to show", "role": "your job title"}), data) from e
+            self._store.update_subscriber(subscriber["id"], {"display_name": change.display_name or subscriber.get("name", ""),
+                                                             "role": change.role})
+            return "profile"
+        if action == "stop_all":
+            self.stop_everything(subscriber)
+            return "stopped-all"
+        if action not in ("frequency", "stop"):
+            raise ValidationFailed([{"field": "action", "message": "Choose what to change"}], data)
+        sub = self._store.get_subscription(subscriber["id"], _first(data, "subscription")) if _first(data, "subscription") else None
+        if not sub or sub.get("status") == "unsubscribed":
+            raise ValidationFailed([{"field": "subscription", "message": "Those alerts are already stopped, or are not yours"}], data)
+        if action == "stop":
+            self._store.set_subscription_status(subscriber["id"], sub["id"], "unsubscribed", {"stopped_at": clock.iso()})
+            return "stopped"
+        frequency = _first(data, "frequency")
+        if frequency not in FREQUENCY_WORDS:
+            raise ValidationFailed([{"field": "frequency", "message": CHOICE_MESSAGES["frequency"]}], data)
+        self._store.set_subscription_status(subscriber["id"], sub["id"], sub["status"], {"frequency": frequency})
+        return "frequency"
+
+    # ---- bulk loading (admins, as from the console) -----------------------------------------------
+
+    def bulk_load(self, rows: Iterable[tuple[int, dict[str, Any]]],
+                  progress: Callable[[Iterable], Iterable] = lambda it: it) -> dict[str, Any]:
+        """Load rows of (line, fields) as ACTIVE subscriptions: admins vouch for them.
+
+        Every row is checked first; if any is bad, nothing is written and each problem is reported
+        with its line and field. Loading the same rows again changes nothing. Someone who has
+        unsubscribed is skipped (it was their choice); they can sign up again themselves.
+        """
+        rows = list(rows)
+        known: dict[str, dict[str, Any] | None] = {}
+
+        def services(slugs: list[str]) -> dict[str, dict[str, Any]]:
+            missing = [s for s in slugs if s not in known]
+            if missing:
+                found = self._store.get_services(missing)
+                known.update({s: found.get(s) for s in missing})
+            return {s: known[s] for s in slugs if known.get(s)}
+
+        report: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0, "errors": [], "notes": []}
+        checked = []
+        for line, row in rows:
+            try:
+                checked.append((line, *self.validate(row, restrict_domains=False, services=services)))
+            except ValidationFailed as e:
+                report["errors"] += [{"line": line, "field": f["field"], "message": f["message"]} for f in e.fields]
+        if report["errors"]:
+            return report
+        for line, req, org, svc in progress(checked):
+            outcome = self._load_one(req, org, svc)
+            report[outcome] += 1
+            if outcome == "skipped":
+                report["notes"].append({"line": line, "field": "email", "message": "This person unsubscribed themselves, so "
+                                        "they were left alone. They can sign up again on the site."})
+        logger.info("subscriptions loaded", extra={f"rows_{k}": v for k, v in report.items() if isinstance(v, int)})
+        return report
+
+    def _load_one(self, req: SubscriptionRequest, org: dict[str, Any], svc: dict[str, Any]) -> str:
+        now = clock.iso()
+        email = str(req.email)
+        subscriber = self._store.find_subscriber(email)
+        outcome = "unchanged"
+        if subscriber is None:
+            profile = {"id": ids.new_id(), "email": email, "name": req.name, "display_name": req.display_name or req.name,
+                       "role": req.role, "organisation": org["slug"], "organisation_name": org["name"], "status": "active",
+                       "created_at": now, "confirmed_at": now, "links_valid_after": "", "source": "bulk load"}
+            if self._store.create_subscriber(profile):
+                subscriber, outcome = profile, "created"
+            else:
+                subscriber = self._store.find_subscriber(email)
+        if subscriber is None:  # pragma: no cover - removed in between
+            raise RuntimeError("a subscriber vanished while loading")
+        if subscriber.get("status") == "unsubscribed":
+            return "skipped"
+        if subscriber.get("status") != "active":
+            self._store.update_subscriber(subscriber["id"], {"status": "active", "confirmed_at": now})
+            outcome = "updated"
+        settings = _subscription_settings(req, svc)
+        wanted = _settings_key(req.service, req.tags, req.min_criticality, req.frequency.value)
+        mine = [s for s in self._store.subscriptions_of(subscriber["id"]) if s["service"] == svc["slug"] and s.get("status") != "unsubscribed"]
+        same = [s for s in mine if _settings_key(s["service"], s.get("tags", []), s.get("min_criticality", 0), s.get("frequency", "")) == wanted]
+        if any(s.get("status") == "active" for s in same):
+            return outcome
+        if same or mine:
+            target = (same or sorted(mine, key=lambda s: s.get("status") != "active"))[0]
+            self._store.set_subscription_status(subscriber["id"], target["id"], "active", settings | {"confirmed_at": now})
+            return "created" if outcome == "created" else "updated"
+        self._store.put_subscription({"id": ids.new_id(), "subscriber_id": subscriber["id"], **settings, "status": "active",
+                                      "created_at": now, "confirmed_at": now, "source": "bulk load"})
+        return "created"
+
+
+def _subscription_settings(req: SubscriptionRequest, svc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "service": svc["slug"],
+        "service_name": svc["name"],
+        "tags": sorted(set(req.tags)),
+        "min_criticality": req.min_criticality,
+        "frequency": req.frequency.value,
+    }
+
+
+def _settings_key(service: str, tags: Iterable[str], min_criticality: Any, frequency: str) -> tuple:
+    return (service, tuple(sorted(set(tags))), int(min_criticality or 0), str(frequency))
+
+
+def allowed_domains(domains: Iterable[str]) -> list[str]:
+    return [d.strip().lower().lstrip("@.") for d in domains if d and d.strip().lstrip("@.")]
+
+
+def domain_allowed(email: str, allowed: list[str]) -> bool:
+    """An address at an allowed domain or at any sub-domain of one (ward.trust.nhs.uk under trust.nhs.uk)."""
+    domain = email.rpartition("@")[2].strip().lower().rstrip(".")
+    return any(domain == d or domain.endswith("." + d) for d in allowed)
+
+
+def _named(fields: list[dict[str, str]]) -> list[dict[str, str]]:
+    """pydantic's field errors, with plain words for choices and the address."""
+    return [{"field": f["field"], "message": CHOICE_MESSAGES[f["field"]]} if f["field"] in CHOICE_MESSAGES else f for f in fields]
+
+
+# ---- the confirmation email ------------------------------------------------------------------------
+
+
+class SubscriptionLetters:
+    """The double opt-in email: who asked, for what, and one link to confirm."""
+
+    def __init__(self, store: Any, links: Any, settings: Any):
+        self._store = store
+        self._links = links
+        self._settings = settings
+
+    def composers(self) -> dict[str, Any]:
+        return {"subscription_confirm": self.confirm_letter}
+
+    def confirm_letter(self, job: Any) -> Any:
+        from .notifications import Letter
+
+        subscriber_id, _, subscription_id = job.ref.partition(":")
+        subscriber = self._store.get_subscriber(subscriber_id) if subscriber_id else None
+        sub = self._store.get_subscription(subscriber_id, subscription_id) if subscriber and subscription_id else None
+        if not subscriber or not sub or sub.get("status") != "pending":
+            return None  # confirmed, stopped or gone already: nothing to ask
+        token = self._links.issue("confirm", "", subscriber_id, self._settings.confirm_link_days,
+                                  subscriber_id=subscriber_id, subscription_id=subscription_id)
+        asked = dict(sub.get("requested") or {})
+        person = {k: asked.get(k) or subscriber.get(k, "") for k in ("name", "display_name", "role", "organisation_name")}
+        view = subscription_view(sub, self._store.get_service(sub.get("service", "")))
+        return Letter(
+            to=subscriber["email"],
+            template="subscription_confirm",
+            context={
+                "person": person,
+                "subscription": view,
+                "confirm_url": f"{self._settings.api_url}/api/subscriptions/confirm/{token}",
+                "link_days": self._settings.confirm_link_days,
+                "site_url": self._settings.site_url.rstrip("/"),
+            },
+        )
