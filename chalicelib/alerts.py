@@ -17,19 +17,11 @@ from typing import Any, Iterable
 from . import clock
 from .changes import listing_entry
 from .jobs import MailJob
+from .models import CRITICALITY_WORDS  # seen only by staff, never in public
 from .notifications import Composer, Letter
 from .observability import logger, metrics
 from .store import digest_day
 
-# Seen only by staff, never in public.
-CRITICALITY_WORDS = {
-    0: "not critical",
-    1: "minimally critical",
-    2: "mildly critical",
-    3: "moderately critical",
-    4: "strongly critical",
-    5: "severely critical",
-}
 # A digest is sent the morning after its day; its entries are kept a week longer for retries.
 DIGEST_KEEP_DAYS = 8
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -17,8 +17,9 @@ from .errors import NotFound, ValidationFailed
 from .ids import new_id
 from .jobs import MailJob
 from .links import NOT_VALID
-from .models import CONVERSATION_LIMITS
+from .models import CONVERSATION_LIMITS, CRITICALITY_WORDS
 from .notifications import Composer, Letter
+from .observability import metrics
 
 RESPONSE_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")  # ids.new_id(): Crockford base32, lower case
 GONE = "This story is no longer published, so it cannot be read or answered here."
@@ -30,8 +31,6 @@ SEND_ID = "send-response"
 GENERAL_MESSAGE = "Something went wrong while sending your response. Check it and send it again."
 ALREADY_SENT = ("You already sent a response from this page. It is shown below. "
                 "To send another, check this one and send it again.")
-CRITICALITY_WORDS = ("not critical", "minimally critical", "mildly critical", "moderately critical",
-                     "strongly critical", "severely critical")
 
 
 class AlreadySent(ValidationFailed):
@@ -248,6 +247,10 @@ class Conversation:
                 raise AlreadySent([{"field": "response_id", "message": ALREADY_SENT}],
                                   {k: v for k, v in values.items() if k != "response_id"})
             response = earlier  # a second press of the same button: the first one stands
+        else:
+            metrics.add_metric(name="ResponsesSubmitted", unit="Count", value=1)
+            if flags:
+                metrics.add_metric(name="ResponsesHeld", unit="Count", value=1)
         return _answer(response)
 
 

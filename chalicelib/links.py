@@ -62,4 +62,10 @@ class Links:
         subscriber = self._store.get_subscriber(token.get("subscriber_id", ""))
         if not subscriber or subscriber.get("status") != "active":
             return False
-        return token.get("issued_at", "") >= subscriber.get("links_valid_after", "")
+        if token.get("issued_at", "") < subscriber.get("links_valid_after", ""):
+            return False
+        # Stopping one subscription (from the manage page) revokes the links it brought.
+        if token.get("subscription_id"):
+            subscription = self._store.get_subscription(subscriber["id"], token["subscription_id"])
+            return bool(subscription) and subscription.get("status") == "active"
+        return True

@@ -79,15 +79,17 @@ def compose(sender: str, to: str, subject: str, text: str, html: str, headers: d
 
 
 class Mailer:
-    def __init__(self, ses: Any, sender: str):
+    def __init__(self, ses: Any, sender: str, configuration_set: str = ""):
         self._ses = ses
         self._sender = sender
+        # Sending through the configuration set is what routes bounces and complaints to SNS.
+        self._extra = {"ConfigurationSetName": configuration_set} if configuration_set else {}
 
     def send(self, to: str, template: str, context: dict[str, Any], headers: dict[str, str] | None = None) -> str:
         subject, text, html = render(template, context)
         msg = compose(self._sender, to, subject, text, html, headers)
         try:
-            resp = self._ses.send_raw_email(RawMessage={"Data": msg.as_bytes(policy=_WIRE)})
+            resp = self._ses.send_raw_email(RawMessage={"Data": msg.as_bytes(policy=_WIRE)}, **self._extra)
         except self._ses.exceptions.MessageRejected as e:
             metrics.add_metric(name="EmailsRejected", unit="Count", value=1)
             raise Permanent(str(e)) from e

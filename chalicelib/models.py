@@ -170,6 +170,17 @@ class StorySubmission(BaseModel):
         return self
 
 
+# Criticality, set by a moderator and seen only by staff (design.md glossary).
+CRITICALITY_WORDS = (
+    "not critical",
+    "minimally critical",
+    "mildly critical",
+    "moderately critical",
+    "strongly critical",
+    "severely critical",
+)
+
+
 class Decision(str, Enum):
     publish = "publish"
     hold = "hold"

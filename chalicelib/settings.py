@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     render_queue_url: str = ""
     mail_queue_url: str = ""
     mail_from: str = "FeedForward <stories@feedforward.example>"
+    # The SES configuration set whose bounce and complaint events go to SNS (on_mail_event); empty locally.
+    mail_configuration_set: str = ""
     # Public addresses, used to build links in pages and emails.
     site_url: str = "http://127.0.0.1:8080"
     api_url: str = "http://127.0.0.1:8000"

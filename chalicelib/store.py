@@ -616,13 +616,6 @@ class Store:
 
     # ---- daily digests -----------------------------------------------------------------------------
 
-    def add_to_digest(self, day: str, subscriber_id: str, story_id: str, expires_at: int) -> None:
-        self._db.put_item(
-            TableName=self._table,
-            Item=to_item({"PK": f"DIGEST#{day}", "SK": f"{story_id}#{subscriber_id}", "story_id": story_id,
-                          "subscriber_id": subscriber_id, TTL_ATTRIBUTE: expires_at}),
-        )
-
     def digest(self, day: str) -> dict[str, list[str]]:
         """Subscriber id -> the story ids gathered for them on one day (a scheduled job, not a request)."""
         out: dict[str, list[str]] = {}

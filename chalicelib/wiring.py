@@ -94,7 +94,7 @@ def notifications():
     composers |= StaffLetters(store(), links(), s).composers()
     composers |= SubscriptionLetters(store(), links(), s).composers()
     composers |= ConversationLetters(store(), links(), s).composers()
-    return Notifications(store(), Mailer(aws.client("ses"), s.mail_from), composers, fan_out=alerts().fan_out)
+    return Notifications(store(), Mailer(aws.client("ses"), s.mail_from, s.mail_configuration_set), composers, fan_out=alerts().fan_out)
 
 
 @lru_cache(maxsize=1)

@@ -517,8 +517,13 @@ def test_manage_actions(client, aws, directory):
     assert bad.status_code == 422
     assert store.get_subscription(other["id"], other_sub["id"])["status"] == "active"
 
+    respond = wiring.links().issue("respond", "some-story", subscriber["id"], 60, subscriber_id=subscriber["id"],
+                                   subscription_id=sub["id"], service=sub["service"])
+    assert wiring.links().resolve(respond, "respond")["subscription_id"] == sub["id"]
     resp = post_form(client, [("action", "stop"), ("subscription", sub["id"])], url)
     assert resp.status_code == 303 and resp.headers["Location"].endswith("?notice=stopped")
+    with pytest.raises(NotFound):  # stopping a subscription revokes the links it brought
+        wiring.links().resolve(respond, "respond")
     assert store.get_subscription(subscriber["id"], sub["id"])["status"] == "unsubscribed"
     assert watcher_ids() == [other_sub["id"]]
     assert store.get_subscriber(subscriber["id"])["status"] == "active"

@@ -137,3 +137,18 @@ def test_no_log_line_carries_the_address(aws):
     # The suppression item itself is keyed by the hash and holds no address either.
     items = aws.client("dynamodb").scan(TableName=aws.resources.table)["Items"]
     assert "private.person" not in json.dumps(items)
+
+
+def test_emails_go_through_the_configuration_set_that_reports_bounces(client, aws, directory, pump, monkeypatch):
+    """Without the configuration set on each send, SES would publish no bounce or complaint to SNS."""
+    from chalicelib import aws as aws_clients
+
+    monkeypatch.setenv("FF_MAIL_CONFIGURATION_SET", "feedforward-test-events")
+    wiring.reset()
+    seen: list[str | None] = []
+    aws_clients.client("ses").meta.events.register(
+        "provide-client-params.ses.SendRawEmail", lambda params, **_: seen.append(params.get("ConfigurationSetName"))
+    )
+    submit(client)
+    pump.drain()
+    assert seen and set(seen) == {"feedforward-test-events"}

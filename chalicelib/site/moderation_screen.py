@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFound
+from ..models import CRITICALITY_WORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates" / "moderation"
@@ -22,14 +23,7 @@ ASSETS = {
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }
-CRITICALITY = (
-    (0, "Not critical"),
-    (1, "Minimally critical"),
-    (2, "Mildly critical"),
-    (3, "Moderately critical"),
-    (4, "Strongly critical"),
-    (5, "Severely critical"),
-)
+CRITICALITY = tuple((n, words.capitalize()) for n, words in enumerate(CRITICALITY_WORDS))
 
 
 @lru_cache(maxsize=1)
