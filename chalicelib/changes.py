@@ -12,7 +12,7 @@ from typing import Any
 
 from .jobs import MailJob, RenderJob
 from .observability import logger
-from .store import EVERYTHING
+from .store import EVERYTHING, month_list, tag_list
 
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym")
 EXCERPT_CHARS = 300
@@ -89,13 +89,25 @@ class ChangeHandler:
         if was_public or is_public:
             old_slugs = self._affected(old) if was_public else set()
             new_slugs = self._affected(new) if is_public else set()
-            if was_public and (not is_public or old.get("published_at") != new.get("published_at")):
-                self._store.delete_listing(old_slugs - (new_slugs if is_public else set()), story_id, old["published_at"])
+            # Tag and month listings are kept like the services' (tag pages, feeds, child sitemaps).
+            old_tags, new_tags = (_tags(old) if was_public else set()), (_tags(new) if is_public else set())
+            old_months, new_months = (_months(old) if was_public else set()), (_months(new) if is_public else set())
+            old_lists = old_slugs | {tag_list(t) for t in old_tags} | {month_list(m) for m in old_months}
+            new_lists = new_slugs | {tag_list(t) for t in new_tags} | {month_list(m) for m in new_months}
+            if was_public:
+                # Entries keyed by the old publication date all go if it moved; else only those of
+                # lists the story left (a console edit of its services or tags, say).
+                moved = not is_public or old.get("published_at") != new.get("published_at")
+                self._store.delete_listing(old_lists if moved else old_lists - new_lists, story_id, old["published_at"])
             if is_public:
-                self._store.put_listing(new_slugs, listing_entry(new))
+                self._store.put_listing(new_lists, listing_entry(new))
+                self._store.register_names("tags", new_tags - old_tags)
+                self._store.register_names("months", new_months - old_months)
             jobs.append(RenderJob(page="story", ref=story_id))
             jobs.append(RenderJob(page="home"))
             jobs += [RenderJob(page="service", ref=s) for s in sorted((old_slugs | new_slugs) - {EVERYTHING})]
+            jobs += [RenderJob(page="tag", ref=t) for t in sorted(old_tags | new_tags)]
+            jobs += [RenderJob(page="sitemap", ref=m) for m in sorted(old_months | new_months)]
 
         if new_status == "erasing":
             # Every item about the story and its author goes; the story item itself last. The audit
@@ -149,6 +161,15 @@ class ChangeHandler:
             "version": new.get("version"),
         }
         self._store.record_audit(story_id, event["at"], str(ddb.get("SequenceNumber", "")), event)
+
+
+def _tags(story: dict[str, Any]) -> set[str]:
+    return set(story.get("tags") or [])
+
+
+def _months(story: dict[str, Any]) -> set[str]:
+    """The month of first publication (UTC), whose child sitemap lists the story."""
+    return {story["published_at"][:7]} if story.get("published_at") else set()
 
 
 def listing_entry(story: dict[str, Any]) -> dict[str, Any]:

@@ -11,14 +11,15 @@ from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-PageKind = Literal["story", "service", "home", "static"]
+# "tag": ref is the tag; "sitemap": ref is a month (YYYY-MM), that month's child sitemap.
+PageKind = Literal["story", "service", "home", "static", "tag", "sitemap"]
 
 
 class RenderJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     page: PageKind
-    ref: str = ""  # story id or service slug; empty for home and static
+    ref: str = ""  # story id, service slug, tag or month; empty for home and static
 
     @property
     def key(self) -> str:

@@ -25,6 +25,16 @@ TTL_ATTRIBUTE = "ttl"
 ROOT = "_root"
 EVERYTHING = "_all"  # the listing behind the home page: every published story
 
+
+def tag_list(tag: str) -> str:
+    """The listing of one tag's published stories ("tag:" cannot start a service slug)."""
+    return f"tag:{tag}"
+
+
+def month_list(month: str) -> str:
+    """The listing of the stories first listed in one month (YYYY-MM): one child sitemap each."""
+    return f"month:{month}"
+
 # The table's shape, used by the local stack and tests; infra/ declares the same (a test checks).
 TABLE_DEFINITION: dict[str, Any] = {
     "AttributeDefinitions": [
@@ -355,6 +365,35 @@ class Store:
         )
         return [_public(i) for i in items]
 
+    # ---- names the site lists: every tag and month that ever had a published story ---------
+
+    def register_names(self, kind: str, names: Iterable[str]) -> None:
+        """Remember tags ("tags") or months ("months") for the sitemap and the full rebuild.
+        Never removed: a tag's page and feeds stay (empty) once it had a story."""
+        self._batch_write([{"PutRequest": {"Item": to_item({"PK": f"NAMES#{kind}", "SK": n})}} for n in sorted(set(names))])
+
+    def listing_keys(self, name: str, limit: int) -> list[dict[str, Any]]:
+        """A listing's ids and publication dates only (a month's child sitemap): small items,
+        so one Query page holds thousands."""
+        items = self._query(
+            limit=limit,
+            forward=False,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"LIST#{name}"}),
+            ProjectionExpression="#i, #p",
+            ExpressionAttributeNames={"#i": "id", "#p": "published_at"},
+        )
+        return [_public(i) for i in items]
+
+    def registered_names(self, kind: str, limit: int | None = None) -> list[str]:
+        items = self._query(
+            limit=limit,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"NAMES#{kind}"}),
+            ProjectionExpression="SK",
+        )
+        return [i["SK"] for i in items]
+
     # ---- bulk loading (make bench: big sites without the API) ---------------------------------
 
     def put_published(self, stories: Iterable[tuple[dict[str, Any], dict[str, Any], Iterable[str]]]) -> int:
@@ -366,6 +405,23 @@ class Store:
             writes.append({"PutRequest": {"Item": to_item({"PK": f"STORY#{story['id']}", "SK": "STORY", **story})}})
             sk = f"{entry['published_at']}#{entry['id']}"
             writes += [{"PutRequest": {"Item": to_item({"PK": f"LIST#{s}", "SK": sk, **entry})}} for s in slugs]
+        self._batch_write(writes)
+        return len(writes)
+
+    def put_subscribers(self, people: Iterable[tuple[dict[str, Any], Iterable[dict[str, Any]]]]) -> int:
+        """Write subscribers (profile, and the pointer from their address) with their subscriptions,
+        25 items per BatchWriteItem: each is (profile, subscriptions). The items create_subscriber
+        and put_subscription write, without their transaction: for bench/ only, on new addresses."""
+        writes = []
+        for profile, subscriptions in people:
+            pointer = {"PK": f"EMAIL#{email_hash(profile['email'])}", "SK": "SUBSCRIBER", "subscriber_id": profile["id"]}
+            writes.append({"PutRequest": {"Item": to_item(pointer)}})
+            writes.append({"PutRequest": {"Item": to_item({"PK": f"SUBSCRIBER#{profile['id']}", "SK": "PROFILE", **profile})}})
+            for sub in subscriptions:
+                item = {"PK": f"SUBSCRIBER#{sub['subscriber_id']}", "SK": f"SUB#{sub['id']}", **sub}
+                if sub.get("status") == "active":
+                    item |= self._watch_keys(sub)
+                writes.append({"PutRequest": {"Item": to_item(item)}})
         self._batch_write(writes)
         return len(writes)
 

@@ -143,7 +143,8 @@ def test_missing_story_and_service_pages_are_deleted(aws, directory):
     s3.put_object(Bucket=aws.resources.bucket, Key="services/gone/index.html", Body=b"old")
     site = wiring.site()
     assert site.render(RenderJob(page="story", ref="nosuchstory")) == ["stories/nosuchstory/index.html"]
-    assert site.render(RenderJob(page="service", ref="gone")) == ["services/gone/index.html"]
+    assert site.render(RenderJob(page="service", ref="gone")) == [
+        "services/gone/index.html", "services/gone/atom.xml", "services/gone/feed.json"]  # its feeds go too
     assert not exists(aws, "stories/nosuchstory/index.html") and not exists(aws, "services/gone/index.html")
 
 
@@ -337,6 +338,7 @@ def test_every_page_is_valid_html(aws, published, tmp_path):
         (tmp_path / name).write_text(body, encoding="utf-8")
         files.append(tmp_path / name)
     assert len(files) >= 12
+    assert any(f.name == "tags__night-care__index.html" for f in files)  # the tag page is checked too
     run = subprocess.run(["java", "-jar", str(VNU), "--errors-only", "--format", "text", *map(str, files)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr

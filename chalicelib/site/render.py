@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 from .. import store as store_module
 from ..jobs import RenderJob
 from ..observability import logger
-from . import pages
+from . import feeds, pages
 from .forms import directory_groups, form_context
 from .pages import HTML, HTML_CACHE, TEXT
 from .thread import conversation, progress
@@ -29,8 +29,15 @@ NOT_FOUND_KEY = "404.html"
 SUBSCRIBE_KEY = "subscribe/index.html"
 CHECK_EMAIL_KEY = "subscribe/check-your-email/index.html"
 ROBOTS_KEY = "robots.txt"
+TAG_KEY = "tags/{}/index.html"
+SITEMAP_KEY = "sitemap.xml"  # the index: the children below
+PAGES_SITEMAP_KEY = "sitemaps/pages.xml"  # home, the form, every service (the static job)
+TAGS_SITEMAP_KEY = "sitemaps/tags.xml"  # every tag page (each tag job)
+MONTH_SITEMAP_KEY = "sitemaps/stories-{}.xml"  # the stories first listed in one month (its sitemap job)
+# A child sitemap holds at most 50,000 URLs (sitemaps.org).
+SITEMAP_LIMIT = 50_000
 
-ROBOTS = "User-agent: *\nAllow: /\n"
+ROBOTS = "User-agent: *\nAllow: /\n\nSitemap: {}/sitemap.xml\n"
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,8 @@ class SiteRenderer:
             "service": self._service,
             "home": lambda _ref: self._home(),
             "static": lambda _ref: self._static(),
+            "tag": self._tag,
+            "sitemap": self._month_sitemap,
         }
         return builders[job.page](job.ref)
 
@@ -149,24 +158,78 @@ class SiteRenderer:
 
     def _service(self, slug: str) -> list[Output]:
         key = SERVICE_KEY.format(slug)
+        prefix = f"services/{slug}/"
         service = self._store.get_service(slug)
         if not service:
-            return [Delete(key)]
+            return [Delete(key), *(Delete(k) for k in feeds.feed_keys(prefix))]
         children = self._store.children(slug)
-        stories = self._entries(self._store.listing(slug, self._settings.stories_per_page))
+        listing = self._store.listing(slug, self._settings.stories_per_page)
+        stories = self._entries(listing)
+        feed_title = f"Stories about {service['name']} – FeedForward"
         html = pages.render_page(
             "service.html",
             service={"slug": service["slug"], "name": service["name"], "kind": service.get("kind", "")},
             trail=list(service.get("trail", [])),
             children=[{"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in children],
             stories=stories,
+            feeds=feeds.feed_links(prefix, feed_title),
         )
-        return [_page(key, html)]
+        return [_page(key, html), *self._feeds(feed_title, f"/{prefix}", prefix, listing)]
 
     def _home(self) -> list[Output]:
-        stories = self._entries(self._store.listing(store_module.EVERYTHING, self._settings.stories_per_page))
+        listing = self._store.listing(store_module.EVERYTHING, self._settings.stories_per_page)
+        stories = self._entries(listing)
         organisations = [{"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in self._store.children(None)]
-        return [_page(HOME_KEY, pages.render_page("home.html", stories=stories, organisations=organisations))]
+        title = "Latest stories – FeedForward"
+        html = pages.render_page("home.html", stories=stories, organisations=organisations, feeds=feeds.feed_links("", title))
+        return [_page(HOME_KEY, html), *self._feeds(title, "/", "", listing), self._sitemap_index()]
+
+    # ---- tags, feeds and sitemaps ---------------------------------------------------------
+
+    def _tag(self, tag: str) -> list[Output]:
+        """A tag's page and feeds. A tag with no published story keeps an empty page and
+        empty feeds, so a feed reader that follows it gets a valid feed, not a 404."""
+        prefix = f"tags/{tag}/"
+        listing = self._store.listing(store_module.tag_list(tag), self._settings.stories_per_page)
+        label = tag.replace("-", " ")
+        title = f"Stories about {label} – FeedForward"
+        html = pages.render_page("tag.html", tag={"slug": tag, "label": label}, stories=self._entries(listing),
+                                 feeds=feeds.feed_links(prefix, title))
+        return [_page(TAG_KEY.format(tag), html), *self._feeds(title, f"/{prefix}", prefix, listing), self._tags_sitemap()]
+
+    def _feeds(self, title: str, page_path: str, prefix: str, listing: list[dict[str, Any]]) -> list[Output]:
+        site = self._settings.site_url
+        atom_key, json_key = feeds.feed_keys(prefix)
+        return [
+            Put(atom_key, feeds.atom(site, title, page_path, prefix, listing), feeds.ATOM, HTML_CACHE),
+            Put(json_key, feeds.json_feed(site, title, page_path, prefix, listing), feeds.JSON_FEED, HTML_CACHE),
+        ]
+
+    def _sitemap_index(self) -> Put:
+        """sitemap.xml: the pages, the tags (once there is one), and one child per month."""
+        site = self._settings.site_url
+        children = [PAGES_SITEMAP_KEY]
+        if self._store.registered_names("tags", limit=1):
+            children.append(TAGS_SITEMAP_KEY)
+        children += [MONTH_SITEMAP_KEY.format(m) for m in self._store.registered_names("months")]
+        return Put(SITEMAP_KEY, feeds.sitemap_index(f"{site}/{k}" for k in children), feeds.XML, HTML_CACHE)
+
+    def _tags_sitemap(self) -> Put:
+        site = self._settings.site_url
+        urls = [(f"{site}/tags/{t}/", "") for t in self._store.registered_names("tags")]
+        return Put(TAGS_SITEMAP_KEY, feeds.sitemap(urls), feeds.XML, HTML_CACHE)
+
+    def _month_sitemap(self, month: str) -> list[Output]:
+        site = self._settings.site_url
+        listing = self._store.listing_keys(store_module.month_list(month), SITEMAP_LIMIT)
+        urls = [(feeds.story_url(site, e["id"]), pages.iso_date(e.get("published_at"))) for e in listing]
+        return [Put(MONTH_SITEMAP_KEY.format(month), feeds.sitemap(urls), feeds.XML, HTML_CACHE)]
+
+    def _pages_sitemap(self, groups: list[dict[str, Any]]) -> Put:
+        site = self._settings.site_url
+        urls = [(f"{site}/", ""), (f"{site}/{FORM_KEY.removesuffix('index.html')}", "")]
+        urls += [(f"{site}/services/{o['value']}/", "") for g in groups for o in g["options"]]
+        return Put(PAGES_SITEMAP_KEY, feeds.sitemap(urls), feeds.XML, HTML_CACHE)
 
     def _static(self, groups: list[dict[str, Any]] | None = None) -> list[Output]:
         groups = groups if groups is not None else directory_groups(self._store)
@@ -182,7 +245,8 @@ class SiteRenderer:
         out.append(_page(SUBSCRIBE_KEY, signup_page(groups, self._settings)))
         out.append(_page(CHECK_EMAIL_KEY, check_email_page(self._settings)))
         out.append(_page(NOT_FOUND_KEY, pages.render_page("not_found.html", robots="noindex")))
-        out.append(Put(ROBOTS_KEY, ROBOTS.encode("utf-8"), TEXT, HTML_CACHE))
+        out.append(Put(ROBOTS_KEY, ROBOTS.format(self._settings.site_url).encode("utf-8"), TEXT, HTML_CACHE))
+        out.append(self._pages_sitemap(groups))
         return out
 
     def _entries(self, listing: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -201,15 +265,20 @@ class SiteRenderer:
     ) -> dict[str, int]:
         """Render every page, uploading only objects whose content changed.
 
-        Also visits story and service pages in the bucket that no listing or tree knows any
+        Also visits story, service and tag pages in the bucket that no listing or tree knows any
         more, so pages of withdrawn stories and removed services are replaced or deleted.
         `workers` > 1 builds and uploads that many pages at once, in threads: boto3 clients are
         thread-safe, and each page reads and writes only its own keys of `known`.
         """
         known = self._publisher.etags()
         services = [s["slug"] for s in self._walk(None)]
-        story_ids = [e["id"] for e in self._store.listing(store_module.EVERYTHING, 10**9)]
+        everything = self._store.listing(store_module.EVERYTHING, 10**9)
+        story_ids = [e["id"] for e in everything]
         seen_stories, seen_services = set(story_ids), set(services)
+        # Tags from the listing entries and the registry (a tag whose stories all went keeps its
+        # empty page); months from the registry; and any tag page or month sitemap in the bucket.
+        tags = {t for e in everything for t in e.get("tags", [])} | set(self._store.registered_names("tags"))
+        months = set(self._store.registered_names("months"))
         for key in known:
             parts = key.split("/")
             if len(parts) == 3 and parts[2] == "index.html":
@@ -219,9 +288,15 @@ class SiteRenderer:
                 elif parts[0] == "services" and parts[1] not in seen_services:
                     services.append(parts[1])
                     seen_services.add(parts[1])
+                elif parts[0] == "tags":
+                    tags.add(parts[1])
+            elif len(parts) == 2 and parts[0] == "sitemaps" and parts[1].startswith("stories-") and parts[1].endswith(".xml"):
+                months.add(parts[1].removeprefix("stories-").removesuffix(".xml"))
         jobs = [RenderJob(page="static"), RenderJob(page="home")]
         jobs += [RenderJob(page="service", ref=s) for s in services]
         jobs += [RenderJob(page="story", ref=i) for i in story_ids]
+        jobs += [RenderJob(page="tag", ref=t) for t in sorted(tags)]
+        jobs += [RenderJob(page="sitemap", ref=m) for m in sorted(months)]
 
         counts = {"jobs": 0, "objects": 0, "uploaded": 0, "unchanged": 0, "deleted": 0}
 
