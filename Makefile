@@ -15,7 +15,7 @@ PKG_STAMP := $(PKG_VENV)/.installed
 IAC_VENV := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.installed
 
-.PHONY: run test chromium clean package deploy wheelhouse stack-env
+.PHONY: run test bench chromium clean package deploy wheelhouse stack-env
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ run: $(STAMP)
 
 test: $(STAMP) chromium $(PKG_STAMP) $(IAC_STAMP)
 	$(BIN)/python -m pytest -n 2 -q
+
+# The performance budgets, measured (bench/): writes docs/benchmarks.md and docs/benchmarks.json,
+# and prints how the figures moved since the last run. A few minutes; `python -m bench --help`.
+bench: $(STAMP)
+	$(BIN)/python -m bench
 
 # ---- AWS: packaging and deployment (README "Deploying to AWS"; infra/, tools/package.py) ---------
 $(PKG_STAMP): requirements.txt infra/requirements-package.txt

@@ -1,0 +1,128 @@
+"""Every budget `make bench` checks, in one place, each with the reason for its number.
+
+A budget is an upper (or lower) bound on one figure. The AWS-call budgets are the calls an
+operation needs by design, counted from the code's access patterns (docs/data-model.md):
+a change that adds a call to an operation must change its budget here, and say why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Budget:
+    op: str  # "<=", ">=" or "=="
+    limit: float
+    why: str
+
+    def check(self, value: float) -> bool:
+        if self.op == "<=":
+            return value <= self.limit + 1e-9
+        if self.op == ">=":
+            return value >= self.limit - 1e-9
+        return abs(value - self.limit) < 1e-9
+
+    def text(self) -> str:
+        limit = f"{self.limit:g}"
+        return {"<=": f"≤ {limit}", ">=": f"≥ {limit}", "==": f"= {limit}"}[self.op]
+
+
+# ---- cold start ------------------------------------------------------------------------------------
+
+COLD_START_RATIO = Budget("<=", 1.2, "design.md: importing app costs at most 1.2× a bare `import boto3, chalice`")
+
+# ---- AWS calls per operation (botocore before-call events on chalicelib's own clients) -------------
+# The demo directory is up to five levels deep; the benchmark story is about a ward three levels down
+# (trust › hospital › ward), so it is listed on four listings (three services and everything).
+
+AWS_CALLS: dict[str, Budget] = {
+    "submit": Budget(
+        "<=", 4,
+        "the request: check the services (1 BatchGetItem), the submission's idempotency record in progress "
+        "and done (PutItem, UpdateItem), the story with its private contact (1 TransactWriteItems)",
+    ),
+    "submit_stream": Budget(
+        "<=", 1,
+        "the stream handler for a new story: the author's confirmation job (1 SendMessageBatch); the private "
+        "contact item itself never leaves the store",
+    ),
+    "author_confirmation": Budget(
+        "<=", 7,
+        "one email: idempotency in progress and done (PutItem, UpdateItem), the story and the contact "
+        "(2 GetItem), a fresh private link (PutItem), the suppression check (GetItem), SES (SendRawEmail)",
+    ),
+    "moderate_publish": Budget(
+        "<=", 9,
+        "decide: read the story (GetItem), write it (UpdateItem). The stream: the audit record (PutItem), the "
+        "services' paths (BatchGetItem), the listings (1 BatchWriteItem for up to 25: services, everything, tags, "
+        "month), the tag and month names for sitemaps (2 BatchWriteItem), the jobs (one SendMessageBatch per "
+        "queue: render, mail). A moderator's edit adds one PutItem (the kept original)",
+    ),
+    "render_story_pages": Budget(
+        "<=", 42,
+        "the seven pages one publication touches for a ward three levels down with one tag: story = Query (the "
+        "story and its conversation) + BatchGetItem (services) + PutObject (3); home = Query (listing) + "
+        "BatchGetItem + Query (organisations) + 2 Query (tag and month names) + 4 PutObject (page, Atom, JSON "
+        "feed, sitemap index) (9); each service = GetItem + Query (children) + Query (listing) + BatchGetItem + "
+        "3 PutObject (page and feeds) (7 × 3); the tag = Query (listing) + BatchGetItem + Query (tag names) + "
+        "4 PutObject (page, feeds, tags sitemap) (7); the month's sitemap = Query + PutObject (2). Each further "
+        "level or tag adds 7",
+    ),
+    "author_published": Budget("<=", 7, "as the confirmation: every email to an author costs the same"),
+    "alert_fanout": Budget(
+        "<=", 6,
+        "the fan-out job: the story (GetItem), its services' paths (BatchGetItem), the watchers of each "
+        "level (one Query per level: 3), the alert jobs (one SendMessageBatch per 10 people). Digest "
+        "subscribers add one BatchWriteItem per 25",
+    ),
+    "staff_alert_per_recipient": Budget(
+        "<=", 11,
+        "one alert: idempotency (PutItem, UpdateItem), the story, the subscriber (2 GetItem), the services "
+        "(BatchGetItem), the person's subscriptions (Query), three links: read-and-respond, unsubscribe, manage "
+        "(3 PutItem), the suppression check (GetItem), SES (SendRawEmail)",
+    ),
+    "staff_read": Budget(
+        "<=", 7,
+        "the request: the link (GetItem), its holder and subscription still active (2 GetItem, links.py), the "
+        "person and subscription again for what the page shows (2 GetItem, conversation.py: the same two items, "
+        "a saving to take), the story (GetItem), the receipt (PutItem, conditional)",
+    ),
+    "staff_response": Budget(
+        "<=", 9,
+        "the request: as the read receipt (6 GetItem, PutItem), the response (PutItem, conditional); when the "
+        "person had already read the story, one GetItem returns when they did",
+    ),
+    "author_reply": Budget(
+        "<=", 4,
+        "the request: the author's link (GetItem), the story (GetItem), a reply with the same id already "
+        "there? (GetItem: a double submit makes one reply), the reply (PutItem, conditional)",
+    ),
+}
+
+# ---- incremental publishing --------------------------------------------------------------------------
+
+INCREMENTAL_RATIO = Budget(
+    "<=", 1.0,
+    "design.md rule 5: publishing one story costs the same S3 writes and DynamoDB reads at 10,000 stories as at 100",
+)
+
+# ---- full rebuild --------------------------------------------------------------------------------
+
+REBUILD_UNCHANGED_UPLOADS = Budget("==", 0, "design.md: a full rebuild skips objects whose content hash has not changed")
+
+# ---- fan-out ---------------------------------------------------------------------------------------
+
+FANOUT_RECIPIENTS = 1000
+FANOUT_SENT = Budget("==", FANOUT_RECIPIENTS, "design.md: one story that reaches 1,000 subscribers gives exactly 1,000 emails")
+FANOUT_DUPLICATES = Budget("==", 0, "design.md: no duplicates after injected retries")
+
+# ---- load on the local stack ------------------------------------------------------------------------
+
+LOAD_LOST = Budget("==", 0, "every story the API acknowledged (201) is stored, and no story is stored that was not acknowledged")
+LOAD_UNMAILED = Budget("==", 0, "every acknowledged story gets its author's confirmation through the event pump")
+LOAD_THROUGHPUT_RATIO = Budget(
+    ">=", 0.5,
+    "a story is one TransactWriteItems (the story and its contact) plus three small calls and an HTTP hop through "
+    "chalice local: it should reach at least half the rate of that bare transaction on the same emulator",
+)
