@@ -5,6 +5,12 @@ keep every part and header, so they are parsed with the email package; simple me
 (send_email) only keep the HTML body or the text. Each message opens on its own page with
 its headers, its text part (links made clickable), its HTML part (shown in a sandboxed
 frame, and as source) and a list of every link it holds. Everything is escaped.
+
+Two buttons stand in for what AWS does on its own (each a POST, answered with a redirect):
+"Send today's digests now" (the scheduled digest handler runs at 07:00 UTC; this sends the
+digests of the stories published so far today), and, on each message, "It bounced" or
+"Marked as spam", which publish the notification SES would to the SNS topic, so that the
+event pump hands it to on_mail_event and the address is suppressed.
 """
 
 from __future__ import annotations
@@ -17,13 +23,13 @@ import re
 import threading
 import time
 import urllib.request
-from datetime import datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
+from email.utils import parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from typing import Any, Callable
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 URL = re.compile(r"""https?://[^\s<>"'()\[\]]+[^\s<>"'()\[\].,;:!?]""")
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
@@ -126,21 +132,43 @@ def _from_simple(item: dict[str, Any]) -> Mail:
 
 
 class Inbox:
-    """Sent mail read from the emulator; remembers when it first saw each message."""
+    """Sent mail read from the emulator; remembers when it first saw each message.
 
-    def __init__(self, endpoint: str):
+    `in_process`: the emulator runs in this process (`make run`), so read its SES backend
+    directly; moto's data.json holds every service's state and takes seconds once the demo
+    is loaded. Otherwise (python -m local.mailbox ENDPOINT) data.json it is.
+    """
+
+    def __init__(self, endpoint: str, in_process: bool = False):
         self._endpoint = endpoint.rstrip("/")
+        self._in_process = in_process
         self._first_seen: dict[str, datetime] = {}
+        self._parsed: dict[str, Mail] = {}  # a sent message never changes: parse it once
         self._lock = threading.Lock()
 
-    def messages(self) -> list[Mail]:
-        with urllib.request.urlopen(f"{self._endpoint}/moto-api/data.json", timeout=10) as resp:
+    def _sent(self) -> list[tuple[str, dict[str, Any]]]:
+        """(kind, fields) of every message the emulator's SES accepted, in the order it keeps them."""
+        if self._in_process:
+            from moto.ses.models import ses_backends
+
+            out = []
+            for regions in list(ses_backends.values()):
+                for backend in list(regions.values()):
+                    for m in list(backend.sent_messages):
+                        out.append(("RawMessage" if hasattr(m, "raw_data") else "Message", dict(vars(m))))
+            return out
+        with urllib.request.urlopen(f"{self._endpoint}/moto-api/data.json", timeout=60) as resp:
             data = json.load(resp)
+        return [(kind, m) for service in ("ses", "sesv2") for kind in ("RawMessage", "Message")
+                for m in (data.get(service) or {}).get(kind, [])]
+
+    def messages(self) -> list[Mail]:
         mails: list[Mail] = []
-        for service in ("ses", "sesv2"):
-            backend = data.get(service) or {}
-            mails += [_from_raw(m) for m in backend.get("RawMessage", [])]
-            mails += [_from_simple(m) for m in backend.get("Message", [])]
+        for kind, item in self._sent():
+            mid = item.get("id", "")
+            if mid not in self._parsed:
+                self._parsed[mid] = _from_raw(item) if kind == "RawMessage" else _from_simple(item)
+            mails.append(self._parsed[mid])
         now = datetime.now().astimezone()
         with self._lock:
             for order, m in enumerate(mails):
@@ -149,8 +177,7 @@ class Inbox:
                     m.when = seen
                 m.order = order  # type: ignore[attr-defined]
         # Newest first: by time, then by the order the emulator keeps (send order) within one second.
-        mails.sort(key=lambda m: (m.when.timestamp() if m.when else 0, m.order), reverse=True)  # type: ignore[attr-defined]
-        return mails
+        return sorted(mails, key=lambda m: (m.when.timestamp() if m.when else 0, m.order), reverse=True)  # type: ignore[attr-defined]
 
     def get(self, mid: str) -> Mail | None:
         return next((m for m in self.messages() if m.id == mid), None)
@@ -168,7 +195,13 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:8px;bord
 pre{white-space:pre-wrap;word-break:break-word;background:#f8f8f8;padding:12px;border:1px solid #d8dde0}
 iframe{width:100%;height:480px;border:1px solid #d8dde0;background:#fff}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dt{font-weight:600}dd{margin:0;word-break:break-word}
-.muted{color:#505a5f}a{color:#005eb8}
+.muted{color:#505a5f}a{color:#005eb8}main{overflow-wrap:anywhere}
+.tools{margin:16px 0;padding:12px 16px;background:#f0f4f5;border-left:4px solid #005eb8}.tools h2{margin-top:0;font-size:1.1rem}
+.notice{padding:12px 16px;border-left:4px solid #007f3b;background:#fff;font-weight:600}
+button{font:inherit;padding:8px 14px;margin:4px 8px 4px 0;border:0;border-radius:4px;background:#007f3b;color:#fff;cursor:pointer}
+button:focus{outline:3px solid #ffeb3b;outline-offset:0}.inline{display:inline}
+@media (max-width:640px){main{padding:12px}thead{display:none}tr{display:block;padding:8px 0;border-bottom:1px solid #d8dde0}
+td{display:block;border:0;padding:2px 0}}
 """
 
 
@@ -210,7 +243,26 @@ def when_text(m: Mail) -> str:
     return m.when.strftime("%Y-%m-%d %H:%M:%S") if m.when else ""
 
 
-def list_page(mails: list[Mail]) -> str:
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EVENT_WORDS = {
+    "bounce": ("It bounced", "a permanent bounce"),
+    "complaint": ("Marked as spam", "a complaint"),
+}
+
+
+def digest_notice(query: dict[str, list[str]]) -> str:
+    """What the list page says after "Send today's digests now" (from the redirect's query; checked)."""
+    count, day = (query.get("digests") or [""])[-1], (query.get("day") or [""])[-1]
+    if not count.isdigit() or not _DAY.match(day):
+        return ""
+    n = int(count)
+    if n == 0:
+        return (f"No digests to send for {day}: no story published that day (UTC) reached anyone who chose a daily digest, "
+                "or they have had theirs.")
+    return f"Queued {n} digest{'s' if n != 1 else ''} for the stories published on {day} (UTC). They appear here in a few seconds."
+
+
+def list_page(mails: list[Mail], notice: str = "", digests: bool = False) -> str:
     if not mails:
         rows = '<p>No email has been sent yet. This page reloads itself every 5 seconds.</p>'
     else:
@@ -219,14 +271,41 @@ def list_page(mails: list[Mail]) -> str:
             f"<td>{e(when_text(m))}</td></tr>"
             for m in mails
         ) + "</tbody></table>"
-    return page("Mailbox", f"<h1>Sent email ({len(mails)})</h1><p class=\"muted\">Newest first. Reloads every 5 seconds.</p>{rows}",
-                refresh=True)
+    tools = ""
+    if digests:
+        tools = ('<section class="tools" aria-labelledby="digests-heading"><h2 id="digests-heading">Daily digests</h2>'
+                 "<p>Staff who chose a daily digest get one email each morning at 07:00 UTC, listing the stories published "
+                 "the day before; the event pump runs that scheduled handler while the stack runs. Each person gets at most "
+                 "one digest a day.</p>"
+                 '<form method="post" action="/digests"><button type="submit">Send today’s digests now</button></form></section>')
+    shown = f'<p class="notice" role="status">{e(notice)}</p>' if notice else ""
+    return page("Mailbox", f"<h1>Sent email ({len(mails)})</h1>{shown}<p class=\"muted\">Newest first. Reloads every 5 seconds.</p>"
+                f"{tools}{rows}", refresh=True)
 
 
-def message_page(m: Mail) -> str:
+def ses_notification(kind: str, addresses: list[str], message_id: str, sender: str) -> dict[str, Any]:
+    """The notification SES publishes to SNS when an email bounces for good or is marked as spam."""
+    at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    mail = {"timestamp": at, "messageId": message_id, "source": sender, "destination": addresses}
+    feedback = f"local-{kind}-{int(time.time() * 1000)}"
+    if kind == "bounce":
+        return {"notificationType": "Bounce", "mail": mail, "bounce": {
+            "bounceType": "Permanent", "bounceSubType": "General", "timestamp": at, "feedbackId": feedback,
+            "reportingMTA": "dsn; local.mailbox",
+            "bouncedRecipients": [{"emailAddress": a, "action": "failed", "status": "5.1.1",
+                                   "diagnosticCode": "smtp; 550 5.1.1 user unknown"} for a in addresses]}}
+    return {"notificationType": "Complaint", "mail": mail, "complaint": {
+        "timestamp": at, "feedbackId": feedback, "complaintFeedbackType": "abuse",
+        "complainedRecipients": [{"emailAddress": a} for a in addresses]}}
+
+
+def message_page(m: Mail, event: str = "", mail_events: bool = False) -> str:
     heads = "".join(f"<dt>{e(k)}</dt><dd>{linkify(v)}</dd>" for k, v in m.headers)
-    parts = [f"<h1>{e(m.subject or '(no subject)')}</h1>", f"<p class=\"muted\">To {e(', '.join(m.to))} at {e(when_text(m))}</p>",
-             f"<h2>Headers</h2><dl>{heads}</dl>"]
+    parts = [f"<h1>{e(m.subject or '(no subject)')}</h1>", f"<p class=\"muted\">To {e(', '.join(m.to))} at {e(when_text(m))}</p>"]
+    if event in EVENT_WORDS:
+        parts.append(f'<p class="notice" role="status">Sent {EVENT_WORDS[event][1]} for this email to the SNS topic, as SES would. '
+                     "The address is now on the suppression list: nothing more will be sent to it.</p>")
+    parts.append(f"<h2>Headers</h2><dl>{heads}</dl>")
     links = m.links
     if links:
         items = []
@@ -245,6 +324,13 @@ def message_page(m: Mail) -> str:
         )
     if m.raw:
         parts.append(f"<details><summary>Raw message</summary><pre>{e(m.raw)}</pre></details>")
+    if mail_events:
+        buttons = "".join(f'<form class="inline" method="post" action="/message/{e(m.id)}/{kind}"><button type="submit">{words[0]}</button></form>'
+                          for kind, words in EVENT_WORDS.items())
+        parts.append('<section class="tools" aria-labelledby="events-heading"><h2 id="events-heading">Bounces and complaints</h2>'
+                     "<p>Pretend this email bounced for good, or that its reader marked it as spam. SES would tell FeedForward "
+                     "through SNS; the address goes on the suppression list, and nothing more is sent to it.</p>"
+                     f"{buttons}</section>")
     parts.append('<p><a href="/">Back to all email</a></p>')
     return page(m.subject or "Email", "".join(parts))
 
@@ -252,15 +338,55 @@ def message_page(m: Mail) -> str:
 class MailboxHandler(BaseHTTPRequestHandler):
     server_version = "FeedForwardLocalMailbox/1.0"
     inbox: Inbox
+    # What the buttons call (None: no button). send_digests() -> {"day", "digests"};
+    # publish_mail_event(notification) publishes one SES notification to the SNS topic.
+    send_digests: Callable[[], dict[str, Any]] | None = None
+    publish_mail_event: Callable[[dict[str, Any]], Any] | None = None
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
 
-    def do_GET(self) -> None:
+    def do_POST(self) -> None:
         path = unquote(urlsplit(self.path).path)
         try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(min(length, 64 * 1024))  # the body says nothing: the address is the action
+            origin = self.headers.get("Origin")
+            if origin and urlsplit(origin).netloc != self.headers.get("Host"):
+                self._html(HTTPStatus.FORBIDDEN, page("Forbidden", "<h1>Only this page's own buttons can do that</h1>"))
+                return
+            found = re.fullmatch(r"/message/([^/]+)/(bounce|complaint)", path)
+            if path == "/digests" and self.send_digests:
+                result = self.send_digests()
+                self._redirect("/?" + urlencode({"digests": int(result.get("digests", 0)), "day": str(result.get("day", ""))}))
+            elif found and self.publish_mail_event:
+                m = self.inbox.get(found.group(1))
+                if m is None:
+                    self._html(HTTPStatus.NOT_FOUND, page("Not found", '<h1>No such email</h1><p><a href="/">Back</a></p>'))
+                    return
+                addresses = [parseaddr(a)[1] for a in m.to if "@" in a]
+                self.publish_mail_event(ses_notification(found.group(2), addresses, m.id, parseaddr(m.sender)[1]))
+                self._redirect(f"/message/{found.group(1)}?event={found.group(2)}")
+            else:
+                self._html(HTTPStatus.NOT_FOUND, page("Not found", '<h1>Not found</h1><p><a href="/">Back</a></p>'))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as exc:
+            self._html(HTTPStatus.BAD_GATEWAY, page("Error", f"<h1>That did not work</h1><pre>{e(repr(exc))}</pre>"))
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(HTTPStatus.SEE_OTHER)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        path = unquote(urlsplit(self.path).path)
+        query = parse_qs(urlsplit(self.path).query)
+        try:
             if path == "/":
-                self._html(HTTPStatus.OK, list_page(self.inbox.messages()))
+                self._html(HTTPStatus.OK, list_page(self.inbox.messages(), digest_notice(query), digests=self.send_digests is not None))
             elif path == "/messages.json":
                 body = json.dumps([{"id": m.id, "to": m.to, "subject": m.subject, "time": when_text(m), "text": m.text,
                                     "html": m.html, "links": [h for h, _ in m.links]} for m in self.inbox.messages()])
@@ -270,7 +396,8 @@ class MailboxHandler(BaseHTTPRequestHandler):
                 if m is None:
                     self._html(HTTPStatus.NOT_FOUND, page("Not found", '<h1>No such email</h1><p><a href="/">Back</a></p>'))
                 else:
-                    self._html(HTTPStatus.OK, message_page(m))
+                    event = (query.get("event") or [""])[-1]
+                    self._html(HTTPStatus.OK, message_page(m, event, mail_events=self.publish_mail_event is not None))
             else:
                 self._html(HTTPStatus.NOT_FOUND, page("Not found", '<h1>Not found</h1><p><a href="/">Back</a></p>'))
         except (BrokenPipeError, ConnectionResetError):
@@ -287,15 +414,22 @@ class MailboxHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; frame-src 'self'")
+        self.send_header("Content-Security-Policy",
+                         "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; frame-src 'self'; form-action 'self'")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
 
 class Mailbox:
-    def __init__(self, endpoint: str, host: str = "127.0.0.1", port: int = 8025):
-        handler = type("BoundMailboxHandler", (MailboxHandler,), {"inbox": Inbox(endpoint)})
+    def __init__(self, endpoint: str, host: str = "127.0.0.1", port: int = 8025,
+                 send_digests: Callable[[], dict[str, Any]] | None = None,
+                 publish_mail_event: Callable[[dict[str, Any]], Any] | None = None, in_process: bool = False):
+        handler = type("BoundMailboxHandler", (MailboxHandler,), {
+            "inbox": Inbox(endpoint, in_process),
+            "send_digests": staticmethod(send_digests) if send_digests else None,
+            "publish_mail_event": staticmethod(publish_mail_event) if publish_mail_event else None,
+        })
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="mailbox", daemon=True)

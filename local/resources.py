@@ -18,6 +18,12 @@ MAIL_FROM_ADDRESS = "stories@feedforward.example"
 MAIL_FROM = f"FeedForward <{MAIL_FROM_ADDRESS}>"
 MODERATOR_GROUP = "moderators"
 DEMO_MODERATOR = {"username": "moderator@feedforward.example", "password": "Moderate-2026!", "name": "Demo Moderator"}
+# A moderator an admin has just created (temporary password, no authenticator app yet): signing in
+# as them walks the first sign-in on a pool that requires MFA (new password, then MFA_SETUP).
+NEW_MODERATOR = {"username": "new.moderator@feedforward.example", "password": "Welcome-2026!", "name": "New Moderator"}
+# The moderators' pool as infra/template.yaml makes it on AWS.
+PASSWORD_POLICY = {"MinimumLength": 12, "RequireLowercase": True, "RequireUppercase": True, "RequireNumbers": True,
+                   "RequireSymbols": True, "TemporaryPasswordValidityDays": 3}
 
 
 @dataclass
@@ -54,8 +60,14 @@ class Resources:
         return env
 
 
-def create_all(session: Any) -> Resources:
-    """Create the table (with stream and TTL), bucket, queues with DLQs, SES identity and moderator pool."""
+def create_all(session: Any, mfa_required: bool = False) -> Resources:
+    """Create the table (with stream and TTL), bucket, queues with DLQs, SES identity and moderator pool.
+
+    mfa_required: make the pool as on AWS (an authenticator app required, 12-character passwords).
+    moto checks the codes only when MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP=true in the emulator's
+    process, and it asks for the app's setup only after a temporary password is changed: a
+    moderator whose password an admin set for good (DEMO_MODERATOR) still signs in with it alone.
+    """
     ddb = session.client("dynamodb", region_name=REGION)
     ddb.create_table(TableName=TABLE, **TABLE_DEFINITION)
     ddb.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
@@ -85,9 +97,12 @@ def create_all(session: Any) -> Resources:
     idp = session.client("cognito-idp", region_name=REGION)
     pool = idp.create_user_pool(
         PoolName="feedforward-moderators",
-        MfaConfiguration="OFF",  # the emulator cannot do TOTP; infra/ makes MFA required on AWS
+        MfaConfiguration="OFF",
         AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+        **({"Policies": {"PasswordPolicy": PASSWORD_POLICY}} if mfa_required else {}),
     )["UserPool"]["Id"]
+    if mfa_required:
+        idp.set_user_pool_mfa_config(UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON")
     client_id = idp.create_user_pool_client(
         UserPoolId=pool, ClientName="moderation-screen", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
     )["UserPoolClient"]["ClientId"]
@@ -117,3 +132,17 @@ def create_moderator(session: Any, res: Resources, username: str, password: str,
     idp.admin_set_user_password(UserPoolId=res.user_pool_id, Username=username, Password=password, Permanent=True)
     if group:
         idp.admin_add_user_to_group(UserPoolId=res.user_pool_id, Username=username, GroupName=group)
+
+
+def create_new_moderator(session: Any, res: Resources, username: str, temporary_password: str, name: str,
+                         group: str = MODERATOR_GROUP) -> None:
+    """A moderator as an admin creates one in the console: a temporary password, changed at the first sign-in."""
+    idp = session.client("cognito-idp", region_name=REGION)
+    idp.admin_create_user(
+        UserPoolId=res.user_pool_id,
+        Username=username,
+        TemporaryPassword=temporary_password,
+        UserAttributes=[{"Name": "email", "Value": username}, {"Name": "name", "Value": name}, {"Name": "email_verified", "Value": "true"}],
+        MessageAction="SUPPRESS",
+    )
+    idp.admin_add_user_to_group(UserPoolId=res.user_pool_id, Username=username, GroupName=group)

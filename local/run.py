@@ -1,12 +1,16 @@
 """The one-machine stack: `make run` (python -m local.run [--no-seed]).
 
 Starts, all on 127.0.0.1 and with no AWS account:
-  moto in server mode (DynamoDB with its stream, S3, SQS, SES, Cognito) and every resource;
-  the demo moderator, the service directory and the static pages;
+  moto in server mode (DynamoDB with its stream, S3, SQS, SES, SNS, Cognito) and every resource;
+  the moderators' pool as on AWS (an authenticator app required), with two demo moderators: one
+  ready to sign in with a password, one at their first sign-in (new password, then the app);
+  the service directory and the static pages;
   `chalice local` for the API (a subprocess);
-  the event pump (a thread), which runs the stream and queue handlers that chalice local does not;
+  the event pump (a thread), which runs the stream, queue, SNS and scheduled handlers that
+  chalice local does not (the daily digest at its time of day, UTC);
   the static site server and the mailbox (threads);
-  the demo stories, submitted and moderated over HTTP as people would.
+  the demo: staff subscriptions, stories submitted and moderated over HTTP as people would, and
+  the conversation on them (read receipts, staff responses, author replies).
 Then it prints the addresses and `Ready.`, and runs until Ctrl-C or SIGTERM.
 
 Ports: FF_SITE_PORT (8080), FF_API_PORT (8000), FF_MAIL_PORT (8025), FF_AWS_PORT (4566).
@@ -37,7 +41,7 @@ PORTS = (  # (name, env var, make variable, default)
     ("AWS emulator", "FF_AWS_PORT", "AWS_PORT", 4566),
 )
 API_READY_TIMEOUT = 60.0
-QUIET_TIMEOUT = 180.0
+QUIET_TIMEOUT = 420.0  # catching up after the seed takes two to three minutes here
 
 
 class StartupError(RuntimeError):
@@ -274,7 +278,10 @@ def make_pump(session: Any, resources: Any) -> Any:
 
         While the demo stories are seeded the pump is paused, so that the stream's records
         arrive in big batches, as with a Lambda batching window: the change handler then sends
-        each page's render job once per batch instead of once per story.
+        each page's render job once per batch instead of once per story. The stream goes first
+        (a round that read records leaves the queues for the next one), and the render queue's
+        backlog is taken whole, each distinct page rendered once (Pump.coalesce): catching up
+        after the seed, a page that many changes touched is built once, from the final state.
         """
 
         idle_rounds = 0
@@ -293,6 +300,10 @@ def make_pump(session: Any, resources: Any) -> Any:
             if self.paused.is_set():
                 self.idle_rounds = 0
                 return 0
+            if self._round:
+                self.handled += self._round
+                self.idle_rounds = 0
+                return 0
             n = super().queues_once()
             self.handled += self._round + n
             if self._round + n == 0:
@@ -301,7 +312,23 @@ def make_pump(session: Any, resources: Any) -> Any:
                 self.idle_rounds = 0
             return n
 
-    return WatchedPump(session, resources, chalice_invoker(app))
+    pump = WatchedPump(session, resources, chalice_invoker(app))
+    pump.coalesce.add(resources.render_queue_url)
+    return pump
+
+
+def daily_schedules(app: Any) -> list[tuple[str, int, int]]:
+    """(handler, hour, minute) of each scheduled handler in app.py that runs once a day (UTC)."""
+    from chalice.app import Cron, ScheduledEventConfig
+
+    out = []
+    for source in app.event_sources:
+        cron = getattr(source, "schedule_expression", None)
+        if isinstance(source, ScheduledEventConfig) and isinstance(cron, Cron):
+            if isinstance(cron.minutes, int) and isinstance(cron.hours, int) and all(
+                    str(f) in ("*", "?") for f in (cron.day_of_month, cron.month, cron.day_of_week, cron.year)):
+                out.append((source.name, cron.hours, cron.minutes))
+    return out
 
 
 def queues_empty(sqs: Any, urls: list[str]) -> bool:
@@ -330,13 +357,18 @@ def wait_until_quiet(pump: Any, sqs: Any, resources: Any, thread: threading.Thre
     return False
 
 
-def missing_service_pages(s3: Any, bucket: str) -> list[str]:
-    """Slugs of services in data/directory.json whose page is not in the bucket yet."""
+def directory_slugs() -> list[str]:
+    """Every service in data/directory.json."""
     import json
 
     from chalicelib.directory import flatten
 
-    slugs = [i["slug"] for i in flatten(json.loads((ROOT / "data" / "directory.json").read_text(encoding="utf-8")))]
+    return [i["slug"] for i in flatten(json.loads((ROOT / "data" / "directory.json").read_text(encoding="utf-8")))]
+
+
+def missing_service_pages(s3: Any, bucket: str) -> list[str]:
+    """Slugs of services in data/directory.json whose page is not in the bucket yet."""
+    slugs = directory_slugs()
     have = set()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="services/"):
         have.update(o["Key"].split("/")[1] for o in page.get("Contents", []) if o["Key"].count("/") == 2)
@@ -375,6 +407,8 @@ def run(seed: bool = True) -> int:
     try:
         say(f"Starting the AWS emulator on {endpoint} ...")
         os.environ.update(aws_environment(endpoint))
+        # The emulator runs in this process: make its Cognito check authenticator codes.
+        os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
         # The pump runs the handlers in this process: keep their INFO lines out of the terminal
         # (set POWERTOOLS_LOG_LEVEL=INFO to see them). chalice local's own log keeps the stage's level.
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -385,12 +419,15 @@ def run(seed: bool = True) -> int:
 
         from chalicelib import wiring
         from chalicelib.jobs import RenderJob
-        from local.resources import DEMO_MODERATOR, REGION, create_all, create_moderator
+        from local.resources import (
+            DEMO_MODERATOR, NEW_MODERATOR, REGION, create_all, create_moderator, create_new_moderator,
+        )
 
         session = boto3.Session(region_name=REGION)
         say("Creating the table, bucket, queues, mail identity and moderator pool ...")
-        resources = create_all(session)
+        resources = create_all(session, mfa_required=True)
         create_moderator(session, resources, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"], DEMO_MODERATOR["name"])
+        create_new_moderator(session, resources, NEW_MODERATOR["username"], NEW_MODERATOR["password"], NEW_MODERATOR["name"])
         ff_env = resources.environment(site_url, api_url, endpoint)
         os.environ.update(ff_env)
         wiring.reset()
@@ -412,6 +449,14 @@ def run(seed: bool = True) -> int:
                  alive=lambda: api.poll() is None)
 
         pump = make_pump(session, resources)
+        from app import app as chalice_app
+
+        for handler, hour, minute in daily_schedules(chalice_app):
+            pump.daily(handler, hour, minute)
+        # SES's bounces and complaints reach on_mail_event through SNS: here, through a queue subscribed to the topic.
+        sqs = session.client("sqs", region_name=REGION)
+        sns_queue = sqs.create_queue(QueueName="feedforward-mail-events-local")["QueueUrl"]
+        pump.subscribe(resources.mail_events_topic_arn, sns_queue, "on_mail_event")
         pump_stop = threading.Event()
         pump_thread = threading.Thread(target=pump.run, args=(pump_stop,), name="event-pump", daemon=True)
         pump_thread.start()
@@ -422,20 +467,38 @@ def run(seed: bool = True) -> int:
 
         site_server = StaticServer(session.client("s3", region_name=REGION), resources.bucket, HOST, site_port).start()
         cleanups.append(site_server.stop)
-        mailbox = Mailbox(endpoint, HOST, mail_port).start()
+
+        def send_todays_digests() -> dict[str, Any]:
+            # What daily_digest does at 07:00 for yesterday, for the stories published so far today.
+            from chalicelib import clock
+
+            day = clock.now().date().isoformat()
+            return pump.call_soon(lambda: wiring.alerts().queue_digests(day)).result(timeout=60)
+
+        sns = session.client("sns", region_name=REGION)
+
+        def publish_mail_event(notification: dict[str, Any]) -> None:
+            import json
+
+            sns.publish(TopicArn=resources.mail_events_topic_arn, Message=json.dumps(notification))
+
+        mailbox = Mailbox(endpoint, HOST, mail_port, send_digests=send_todays_digests, publish_mail_event=publish_mail_event,
+                          in_process=True).start()
         cleanups.append(mailbox.stop)
 
         if seed:
             pump.paused.set()
             try:
                 result = ff.seed_demo(api_url, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"], show_progress=True)
+                # Every service's page too (so that every link in the directory works), queued with the
+                # seed's own jobs: the pump renders each page once, from the final state.
+                wiring.queues().send(RenderJob(page="service", ref=slug) for slug in directory_slugs())
             finally:
                 pump.paused.clear()
             say(ff.seed_summary(result))
             for err in result["errors"]:
                 say(f"  seeding error: {err}")
         say("Waiting for the event pump to publish pages and send mail ...")
-        sqs = session.client("sqs", region_name=REGION)
         quiet = wait_until_quiet(pump, sqs, resources, pump_thread)
         if seed and quiet:
             # Pages of the services no demo story is about, so that every link in the directory works.
@@ -455,6 +518,9 @@ def run(seed: bool = True) -> int:
         say(f"Mail: http://{HOST}:{mail_port}/")
         say(f"AWS: {endpoint}")
         say(f"Moderation: {api_url}/api/moderate  (sign in as {DEMO_MODERATOR['username']} / {DEMO_MODERATOR['password']})")
+        say(f"  A first sign-in with an authenticator app: {NEW_MODERATOR['username']} / {NEW_MODERATOR['password']} "
+            "(choose a new password of 12 or more characters, then add the key the screen shows to your app;")
+        say("  or get the code with: python -m local.totp)")
         say(f"Admin tools: python -m tools.ff --env-file {(STATE / f'stack-{aws_port}.env').relative_to(ROOT)} --help")
         say("Press Ctrl-C to stop.")
         say("Ready.")

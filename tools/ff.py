@@ -7,7 +7,9 @@
 
 load-directory, rebuild-site and load-subscriptions talk to AWS directly through chalicelib
 (boto3 and the FF_* settings); seed-demo loads the demo subscriptions the same way, then talks
-HTTP to a running API, exactly as a browser and a moderator would.
+HTTP to a running API, exactly as a browser and a moderator would, and writes the demo
+conversation (read receipts, staff responses, author replies) through the same chalicelib code
+the emailed links run.
 """
 
 from __future__ import annotations
@@ -46,9 +48,9 @@ where it runs:
       FF_STAGE=dev FF_TABLE_NAME=feedforward-dev FF_SITE_BUCKET=feedforward-dev-site \\
       FF_SITE_URL=https://... FF_API_URL=https://... python -m tools.ff rebuild-site
   load-directory and load-subscriptions need FF_TABLE_NAME; rebuild-site needs the table, the
-  bucket and the public URLs. seed-demo needs FF_TABLE_NAME for the demo subscriptions (or
-  --no-subscriptions), --api and a moderator's sign-in (a Cognito user in the moderators group;
-  on AWS that user must be able to sign in with a password).
+  bucket and the public URLs. seed-demo needs FF_TABLE_NAME for the demo subscriptions and the
+  demo conversation (or --no-subscriptions), --api and a moderator's sign-in (a Cognito user in
+  the moderators group; on AWS that user must be able to sign in with a password).
 """
 
 
@@ -288,6 +290,11 @@ class ApiClient:
         return self.http.post(self._url(f"/api/moderation/stories/{story_id}/decision"), json=body, headers=self._auth(),
                               timeout=self.timeout)
 
+    def decide_item(self, story_id: str, kind: str, item_id: str, body: dict[str, Any]) -> Any:
+        """Publish or reject an author's reply ("replies") or a held staff response ("responses")."""
+        return self.http.post(self._url(f"/api/moderation/stories/{story_id}/{kind}/{item_id}/decision"), json=body,
+                              headers=self._auth(), timeout=self.timeout)
+
 
 def load_demo_stories(path: str | Path = DEMO_STORIES_FILE) -> list[dict[str, Any]]:
     stories = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -298,18 +305,22 @@ def load_demo_stories(path: str | Path = DEMO_STORIES_FILE) -> list[dict[str, An
 
 def seed_demo(api: str, username: str, password: str, path: str | Path = DEMO_STORIES_FILE,
               show_progress: bool = True, today: date | None = None,
-              subscriptions: str | Path | None = DEMO_SUBSCRIPTIONS_FILE) -> dict[str, Any]:
+              subscriptions: str | Path | None = DEMO_SUBSCRIPTIONS_FILE, conversations: bool = True) -> dict[str, Any]:
     """Load the demo staff subscriptions (directly, as an admin would), then submit every demo
     story over HTTP and apply each one's moderation decision, so published stories alert the staff.
+    Then each published story's demo `conversation` (needs the subscriptions): staff read it and
+    respond through the read-and-respond code, the author replies, a moderator publishes replies.
 
     Returns counts per outcome, plus `errors` (a list of messages) and `ids` (story ids, in file order).
     Safe to run twice: the same submission ids give back the same stories, and a story that is
-    already decided is left alone.
+    already decided is left alone; receipts, responses and replies have stable ids, so they are
+    not written twice either.
     """
     stories = load_demo_stories(path)
     client = ApiClient(api)
     result: dict[str, Any] = {"submitted": 0, "published": 0, "held": 0, "rejected": 0, "pending": 0,
-                              "already decided": 0, "errors": [], "ids": [], "subscriptions": None}
+                              "already decided": 0, "errors": [], "ids": [], "subscriptions": None,
+                              "conversation": {"read": 0, "responses": 0, "held responses": 0, "replies": 0, "replies pending": 0}}
     if subscriptions:
         try:
             report = load_subscriptions(subscriptions, show_progress)
@@ -318,7 +329,9 @@ def seed_demo(api: str, username: str, password: str, path: str | Path = DEMO_ST
         except Exception as e:  # keep going: the stories matter more than the alerts
             result["errors"].append(f"loading demo subscriptions: {e}")
     decided = [s for s in stories if (s.get("moderation") or {}).get("decision", "pending") != "pending"]
-    with bar("Seeding demo stories", "step", total=len(stories) + len(decided), enabled=show_progress) as progress:
+    talk = [s for s in stories if conversations and s.get("conversation") and (s.get("moderation") or {}).get("decision") == "publish"]
+    total = len(stories) + len(decided) + sum(conversation_steps(s["conversation"]) for s in talk)
+    with bar("Seeding demo stories", "step", total=total, enabled=show_progress) as progress:
         ids: list[str | None] = []
         for entry in stories:
             try:
@@ -345,6 +358,11 @@ def seed_demo(api: str, username: str, password: str, path: str | Path = DEMO_ST
                 result["errors"].append(f"deciding {entry['title']!r}: {e}")
             finally:
                 progress.update(1)
+        if talk:
+            seeder, chosen = ConversationSeeder(client), {id(s) for s in talk}
+            for entry, story_id in zip(stories, ids):
+                if id(entry) in chosen and story_id is not None:
+                    seeder.seed(story_id, entry, result, progress.update)
     return result
 
 
@@ -361,6 +379,116 @@ def _apply(client: ApiClient, story_id: str, moderation: dict[str, Any], result:
             return
         if resp.status_code != 409 or attempt == 2:
             raise SeedError(_error(resp))
+
+
+# ---- seed-demo: the conversation on the demo stories ----------------------------------------------
+
+CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"  # ids.new_id()'s alphabet (no i, l, o, u)
+
+
+def stable_id(*parts: str, length: int = 17) -> str:
+    """An id in ids.new_id()'s shape, the same for the same parts: seeding twice writes nothing twice."""
+    n = int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest(), "big")
+    out = []
+    for _ in range(length):
+        n, i = divmod(n, 32)
+        out.append(CROCKFORD[i])
+    return "".join(out)
+
+
+def conversation_steps(conversation: dict[str, Any]) -> int:
+    reply = conversation.get("reply") or {}
+    return (len(conversation.get("read_by") or []) + len(conversation.get("responses") or [])
+            + (1 + (reply.get("decision") == "publish") if reply else 0))
+
+
+class ConversationSeeder:
+    """Writes a demo story's conversation through the same code the emailed links run:
+    Conversation.read and .respond with a read-and-respond link, as the alert would have given
+    the member of staff; Replies.reply with the author's private link; and a moderator's
+    decision on the reply over HTTP. The stream does the rest (progress, pages, emails)."""
+
+    def __init__(self, client: ApiClient):
+        from chalicelib import wiring
+        from chalicelib.settings import get_settings
+
+        self._client = client
+        self._store = wiring.store()
+        self._links = wiring.links()
+        self._conversation = wiring.conversation()
+        self._replies = wiring.replies()
+        self._settings = get_settings()
+
+    def respond_link(self, story_id: str, email: str) -> str:
+        from chalicelib.alerts import pick_subscription
+
+        subscriber = self._store.find_subscriber(email)
+        if not subscriber or subscriber.get("status") != "active":
+            raise SeedError(f"{email} is not an active demo subscriber (data/demo_subscriptions.json)")
+        story = self._store.get_story(story_id, consistent=True) or {}
+        services = self._store.get_services(story.get("services", []))
+        subscription = pick_subscription(self._store.subscriptions_of(subscriber["id"]), story, list(services.values()))
+        if not subscription:
+            raise SeedError(f"{email} has no subscription that covers this story's services")
+        return self._links.issue("respond", story_id, subscriber["id"], self._settings.respond_link_days,
+                                 subscriber_id=subscriber["id"], subscription_id=subscription["id"], service=subscription["service"])
+
+    def seed(self, story_id: str, entry: dict[str, Any], result: dict[str, Any], step: Callable[[int], Any]) -> None:
+        conversation, counts = entry["conversation"], result["conversation"]
+
+        def attempt(what: str, action: Callable[[], Any]) -> None:
+            try:
+                action()
+            except Exception as e:  # keep going: one bad entry must not stop the demo
+                result["errors"].append(f"{what} on {entry['title']!r}: {e}")
+            finally:
+                step(1)
+
+        def read(email: str) -> None:
+            self._conversation.read(self.respond_link(story_id, email))
+            counts["read"] += 1
+
+        def respond(response: dict[str, Any]) -> None:
+            body = {k: response[k] for k in ("text", "change", "change_description") if response.get(k)}
+            body["response_id"] = stable_id(story_id, response["by"], response["text"])
+            answer = self._conversation.respond(self.respond_link(story_id, response["by"]), body)
+            counts["held responses" if answer["status"] == "held" else "responses"] += 1
+
+        for email in conversation.get("read_by") or []:
+            attempt(f"{email} reading", lambda email=email: read(email))
+        for response in conversation.get("responses") or []:
+            attempt(f"{response['by']} responding", lambda response=response: respond(response))
+        reply = conversation.get("reply")
+        if not reply:
+            return
+        reply_id = "demo-" + stable_id(story_id, "reply", reply["text"], length=24)
+        sent: list[bool] = []
+
+        def author_replies() -> None:
+            token = self._links.issue("author", story_id, "author", self._settings.author_link_days)
+            self._replies.reply(token, {"reply_id": reply_id, "text": reply["text"]})
+            sent.append(True)
+            if reply.get("decision") != "publish":
+                counts["replies pending"] += 1
+
+        def moderator_publishes() -> None:
+            resp = self._client.decide_item(story_id, "replies", reply_id, {"action": "publish", "note": ""})
+            if resp.status_code not in (200, 409):  # 409: published by an earlier seeding
+                raise SeedError(_error(resp))
+            counts["replies"] += 1
+
+        attempt("the author replying", author_replies)
+        if reply.get("decision") == "publish":
+            if sent:
+                attempt("publishing the author's reply", moderator_publishes)
+            else:
+                step(1)
+
+
+def conversation_summary(counts: dict[str, int]) -> str:
+    return (f"Demo conversation: {counts['read']} read receipts without a response, {counts['responses']} responses published"
+            f" and {counts['held responses']} held for a moderator, {counts['replies']} author replies published"
+            f" and {counts['replies pending']} waiting for a moderator.")
 
 
 # ---- the command line ------------------------------------------------------------------------
@@ -405,6 +533,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--subscriptions", default=str(DEMO_SUBSCRIPTIONS_FILE.relative_to(ROOT)),
                    help="demo staff subscriptions, loaded first (default: data/demo_subscriptions.json)")
     s.add_argument("--no-subscriptions", action="store_true", help="do not load demo subscriptions")
+    s.add_argument("--no-conversations", action="store_true",
+                   help="do not add the demo read receipts, staff responses and author replies (they need the subscriptions)")
     return p
 
 
@@ -433,7 +563,8 @@ def main(argv: list[str] | None = None) -> int:
             print("Give --moderator-password (or set FF_MODERATOR_PASSWORD).", file=sys.stderr)
             return 2
         result = seed_demo(args.api, args.moderator_user, args.moderator_password, args.stories, show,
-                           subscriptions=None if args.no_subscriptions else args.subscriptions)
+                           subscriptions=None if args.no_subscriptions else args.subscriptions,
+                           conversations=not (args.no_conversations or args.no_subscriptions))
         print(seed_summary(result))
         for err in result["errors"]:
             print(f"  error: {err}", file=sys.stderr)
@@ -447,7 +578,8 @@ def seed_summary(result: dict[str, Any]) -> str:
             + f"Demo stories: {result['submitted']} submitted, {result['published']} published, {result['held']} held, "
             f"{result['rejected']} rejected, {result['pending']} left pending"
             + (f", {result['already decided']} already decided" if result["already decided"] else "")
-            + (f", {len(result['errors'])} errors" if result["errors"] else "") + ".")
+            + (f", {len(result['errors'])} errors" if result["errors"] else "") + "."
+            + (" " + conversation_summary(result["conversation"]) if any(result.get("conversation", {}).values()) else ""))
 
 
 if __name__ == "__main__":

@@ -157,6 +157,8 @@
     showView("sign-in");
     showAlert(message || "");
     state.challenge = null;
+    forgetMfaSetup();
+    $("sign-in-heading").textContent = "Sign in to moderate";
     $("sign-in-form").hidden = false;
     $("challenge-form").hidden = true;
     $("password").value = "";
@@ -165,31 +167,60 @@
     focusHeading("sign-in-heading");
   }
 
-  function showChallenge(name, session) {
-    state.challenge = { name: name, session: session };
+  // The authenticator key is shown once, as text, and kept nowhere else: not in `state`, not in
+  // storage, never logged. It leaves the page as soon as the sign-in ends either way.
+  function showMfaSetup(secret, uri) {
+    $("mfa-secret").textContent = typeof secret === "string" ? secret : "";
+    var link = $("mfa-uri");
+    // Only an otpauth: address may become the link (never javascript: or anything else).
+    if (typeof uri === "string" && /^otpauth:\/\/totp\//i.test(uri)) {
+      link.setAttribute("href", uri);
+      link.parentNode.hidden = false;
+    } else {
+      link.setAttribute("href", "#");
+      link.parentNode.hidden = true;
+    }
+    $("mfa-setup").hidden = false;
+  }
+
+  function forgetMfaSetup() {
+    $("mfa-secret").textContent = "";
+    $("mfa-uri").setAttribute("href", "#");
+    $("mfa-setup").hidden = true;
+  }
+
+  function isCodeStep(name) { return name === "SOFTWARE_TOKEN_MFA" || name === "MFA_SETUP"; }
+
+  function showChallenge(data) {
+    var name = data.challenge;
+    state.challenge = { name: name, session: data.session };
     $("sign-in-form").hidden = true;
     $("challenge-form").hidden = false;
+    clearFieldErrors(["answer"]);
     var answer = $("answer");
     answer.value = "";
+    if (name === "MFA_SETUP") showMfaSetup(data.secret_code, data.otpauth_uri);
+    else forgetMfaSetup();
     if (name === "NEW_PASSWORD_REQUIRED") {
       $("sign-in-heading").textContent = "Choose a new password";
       $("answer-label").textContent = "New password";
-      $("answer-hint").textContent = "At least 8 characters, with upper and lower case letters, a number and a symbol.";
+      $("answer-hint").textContent = "At least 12 characters, with upper and lower case letters, a number and a symbol.";
       answer.type = "password";
       answer.setAttribute("autocomplete", "new-password");
       answer.removeAttribute("inputmode");
-      answer.removeAttribute("maxlength");
     } else {
-      $("sign-in-heading").textContent = "Enter your security code";
+      $("sign-in-heading").textContent = name === "MFA_SETUP" ? "Set up your authenticator app" : "Enter your security code";
       $("answer-label").textContent = "6-digit code";
-      $("answer-hint").textContent = "The code shown in your authenticator app.";
+      $("answer-hint").textContent = name === "MFA_SETUP"
+        ? "The code your authenticator app shows for FeedForward, once you have added it."
+        : "The code your authenticator app shows for FeedForward.";
       answer.type = "text";
       answer.setAttribute("autocomplete", "one-time-code");
       answer.setAttribute("inputmode", "numeric");
-      answer.setAttribute("maxlength", "6");
     }
     showAlert("");
-    answer.focus();
+    if (name === "MFA_SETUP") focusHeading("sign-in-heading");  // the steps come first, then the code
+    else answer.focus();
   }
 
   function signedIn(data) {
@@ -198,6 +229,7 @@
     $("password").value = "";
     $("answer").value = "";
     state.challenge = null;
+    forgetMfaSetup();
     showAlert("");
     notice("You are signed in.");
     if (!/^#(queue|story)\//.test(window.location.hash)) window.location.hash = "#queue/pending";
@@ -210,13 +242,15 @@
     return api("POST", "moderation/sign-in", body).then(function (result) {
       if (result.ok && result.data && result.data.id_token) { signedIn(result.data); return; }
       if (result.ok && result.data && result.data.challenge) {
-        showChallenge(result.data.challenge, result.data.session);
+        showChallenge(result.data);
         return;
       }
       if (result.status === 422) {
+        // A wrong code or a weak password: the same step again, with the same session.
         var errors = (result.data && result.data.error && result.data.error.fields) || [];
         var shown = showFieldErrors(errors, fields);
         if (!shown) showAlert(errorMessage(result));
+        if (state.challenge) { $("answer").value = ""; $("answer").focus(); }
         return;
       }
       if (result.status === 401 && state.challenge) {
@@ -246,10 +280,15 @@
     event.preventDefault();
     if (!state.challenge) { showSignIn(); return; }
     var answer = $("answer").value;
-    if (state.challenge.name === "SOFTWARE_TOKEN_MFA") answer = answer.replace(/\s+/g, "");
-    if (!answer) {
+    var code = isCodeStep(state.challenge.name);
+    if (code) answer = answer.replace(/\s+/g, "");  // "123 456", as some apps show it
+    var problem = "";
+    if (!answer) problem = code ? "Enter the 6-digit code from your authenticator app" : "Enter a new password";
+    else if (code && !/^[0-9]{6}$/.test(answer)) problem = "Enter the 6-digit code from your authenticator app";
+    if (problem) {
       clearFieldErrors(["answer"]);
-      showFieldErrors([{ field: "answer", message: state.challenge.name === "SOFTWARE_TOKEN_MFA" ? "Enter the 6-digit code" : "Enter a new password" }], ["answer"]);
+      showFieldErrors([{ field: "answer", message: problem }], ["answer"]);
+      $("answer").focus();
       return;
     }
     submitSignIn({
@@ -730,10 +769,7 @@
   function start() {
     $("sign-in-form").addEventListener("submit", onSignIn);
     $("challenge-form").addEventListener("submit", onChallenge);
-    $("challenge-cancel").addEventListener("click", function () {
-      $("sign-in-heading").textContent = "Sign in to moderate";
-      showSignIn();
-    });
+    $("challenge-cancel").addEventListener("click", function () { showSignIn(); });
     $("sign-out").addEventListener("click", signOut);
     $("queue-refresh").addEventListener("click", function () { loadQueue(); });
     // Older browsers have no event.submitter: remember which decision button was pressed.
