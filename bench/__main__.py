@@ -51,12 +51,14 @@ def child(name: str, out: Path, quick: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", help=f"comma-separated measurements to run, of: {', '.join(SECTIONS)}")
-    p.add_argument("--quick", action="store_true", help="fewer runs and smaller sites: a quick look, not for the record")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer runs and smaller sites: a quick look, not for the record (leaves docs/ alone)")
     p.add_argument("--no-write", action="store_true", help="print the figures; leave docs/ alone")
     p.add_argument("--section", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     os.chdir(ROOT)
+    args.no_write = args.no_write or args.quick
     if args.section:
         return child(args.section, Path(args.out), args.quick)
 
@@ -123,9 +125,10 @@ def merge_with_previous(sections: list[Section]) -> list[Section]:
         return sections
     fresh = {s.name: s for s in sections}
     merged = [fresh.get(name) or previous.get(name) for name in SECTIONS]
+    note = "*(Not re-measured in this run: figures from the previous run.)*"
     for s in merged:
-        if s is not None and s.name not in fresh:
-            s.details = "*(Not re-measured in this run: figures from the previous run.)*\n\n" + s.details
+        if s is not None and s.name not in fresh and not s.details.startswith(note):
+            s.details = f"{note}\n\n{s.details}"
     return [s for s in merged if s is not None]
 
 
