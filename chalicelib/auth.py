@@ -59,7 +59,7 @@ def fetch_jwks(url: str) -> dict[str, Any]:
     if not url.startswith(("https://", "http://")):
         raise ValueError("the JWKS address must be http(s)")
     request = Request(url, headers={"Accept": "application/json", "User-Agent": "feedforward"})
-    with urlopen(request, timeout=JWKS_TIMEOUT_SECONDS) as resp:  # noqa: S310 (scheme checked above)
+    with urlopen(request, timeout=JWKS_TIMEOUT_SECONDS) as resp:  # nosec B310 - scheme checked above
         body = resp.read(JWKS_MAX_BYTES + 1)
     if len(body) > JWKS_MAX_BYTES:
         raise ValueError("the JWKS document is too large")

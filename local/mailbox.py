@@ -157,7 +157,7 @@ class Inbox:
                     for m in list(backend.sent_messages):
                         out.append(("RawMessage" if hasattr(m, "raw_data") else "Message", dict(vars(m))))
             return out
-        with urllib.request.urlopen(f"{self._endpoint}/moto-api/data.json", timeout=60) as resp:
+        with urllib.request.urlopen(f"{self._endpoint}/moto-api/data.json", timeout=60) as resp:  # nosec B310 - our own emulator
             data = json.load(resp)
         return [(kind, m) for service in ("ses", "sesv2") for kind in ("RawMessage", "Message")
                 for m in (data.get(service) or {}).get(kind, [])]

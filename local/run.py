@@ -210,7 +210,7 @@ def _http_ok(url: str, timeout: float = 2.0) -> bool:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # nosec B310 - our own local servers
             return 200 <= resp.status < 300
     except (urllib.error.URLError, OSError, ValueError):
         return False

@@ -28,7 +28,7 @@ def code(key: str, at: float | None = None) -> str:
 
     secret = "".join(key.split()).upper()
     raw = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    return TOTP(raw, 6, SHA1(), 30, enforce_key_length=False).generate(time.time() if at is None else at).decode()
+    return TOTP(raw, 6, SHA1(), 30, enforce_key_length=False).generate(time.time() if at is None else at).decode()  # nosec B303 - RFC 6238 is HMAC-SHA-1
 
 
 def main(argv: list[str] | None = None) -> int:
