@@ -18,7 +18,8 @@ Rules, one per kind:
                  "patient", "my husband/wife/son/daughter/mother/father/..." or "called/named/known as".
                  The span is the name alone, without the title or the words before it.
 When two findings overlap, the more certain kind wins (the order of KINDS).
-This module is pure (no I/O), so issue 6 can measure its recall and precision on a labelled set.
+`highlights(text)` adds exact dates, for the moderation screen only. This module is pure (no I/O);
+tests/test_identifying_recall.py measures its recall and precision on a labelled set.
 """
 
 from __future__ import annotations
@@ -218,6 +219,51 @@ def find(text: str) -> list[Finding]:
         if all(f.end <= k.start or f.start >= k.end for k in kept):
             kept.append(f)
     return sorted(kept, key=lambda f: (f.start, f.end))
+
+
+# ---- for moderators: exact dates too -----------------------------------------------------------
+
+# A full date ("3 December 2025", "03/12/2025", "December 3rd, 2025") can identify a person with
+# the service's name; too common in staff replies to hold them, so only the screen highlights it.
+_EXACT_DATE = re.compile(rf"(?<![\w/.\-])(?P<date>(?i:{_DATE}))(?![\w/])")
+HIGHLIGHT_KINDS = KINDS + ("date",)
+HIGHLIGHT_WORDS = KIND_WORDS | {"date": "an exact date"}
+
+
+# Looser rules than `find`, for a moderator's eye only: a false mark costs a glance, a miss can
+# publish a person. Any two or three capitalised words that are not a place, team or thing; a
+# first name alone after "my brother" and the like; an address spelt out ("jo dot smith at …").
+_TITLE_WORD = re.compile(rf"{_TITLES}\b")
+_LOOSE_NAME = re.compile(rf"(?<![\w'’-]){_FULL}(?![\w'’-])")
+_RELATIVE_FIRST_NAME = re.compile(rf"(?i:\b(?:my|our|her|his|their)\s+{_RELATIVE})[,:]?[ \t]+(?P<name>{_WORD})(?![\w'’-])")
+_SPELT_EMAIL = re.compile(r"(?i)\b[a-z0-9._-]+(?:\s+dot\s+[a-z0-9_-]+)*\s+at\s+[a-z0-9-]+(?:\s+dot\s+[a-z]{2,})+\b")
+
+
+def _loose(text: str) -> list[Finding]:
+    out = []
+    for m in _LOOSE_NAME.finditer(text):
+        if _TITLE_WORD.match(m.group(0)):
+            continue  # "Dr Patel": a title and a surname is how staff are named; the strict rule sees full names
+        keep = _name_words(m.group(0))
+        if keep:
+            words = list(re.finditer(r"\S+", m.group(0)))
+            out.append(Finding("name", m.start(), m.start() + words[keep - 1].end(), m.group(0)[: words[keep - 1].end()]))
+    for m in _RELATIVE_FIRST_NAME.finditer(text):
+        if m.group("name").lower() not in _NOT_NAMES:
+            out.append(Finding("name", m.start("name"), m.end("name"), m.group("name")))
+    out += [Finding("email", m.start(), m.end(), m.group(0)) for m in _SPELT_EMAIL.finditer(text)]
+    out += [Finding("date", m.start("date"), m.end("date"), m.group("date")) for m in _EXACT_DATE.finditer(text)]
+    return out
+
+
+def highlights(text: str) -> list[Finding]:
+    """What the moderation screen marks in a pending story: every finding, then what the looser
+    rules see where nothing was found (a date of birth stays a date of birth)."""
+    found = find(text)
+    for f in sorted(_loose(text or ""), key=lambda f: (f.start, -f.end)):
+        if all(f.end <= k.start or f.start >= k.end for k in found):
+            found.append(f)
+    return sorted(found, key=lambda f: (f.start, f.end))
 
 
 def kinds(text: str) -> list[str]:

@@ -96,6 +96,7 @@ class Moderation:
             "services": [services.get(s, {"slug": s, "name": s}) for s in story["services"]],
             "original": self._store.get_original(story_id),
             "audit": self._store.audit_trail(story_id),
+            "highlights": highlights(story),
         }
 
     def decide(self, story_id: str, data: dict[str, Any], moderator: Moderator) -> dict[str, Any]:
@@ -125,6 +126,34 @@ class Moderation:
         logger.info("story decided", extra={"story_id": story_id, "status": updated["status"], "edited": edited})
         metrics.add_metric(name=f"Stories{updated['status'].capitalize()}", unit="Count", value=1)
         return updated
+
+
+HIGHLIGHTED = ("title", "story", "good", "improve", "pseudonym")
+
+
+def highlights(story: dict[str, Any]) -> dict[str, Any]:
+    """Likely identifying details in each public field, as text segments the screen marks up
+    (segments, not offsets: Python and JavaScript count characters differently)."""
+    from .identifying import HIGHLIGHT_WORDS
+    from .identifying import highlights as find
+
+    out: dict[str, Any] = {}
+    for field in HIGHLIGHTED:
+        text = story.get(field) or ""
+        found = find(text)
+        if not found:
+            continue
+        segments, at = [], 0
+        for f in found:
+            if f.start > at:
+                segments.append({"text": text[at:f.start]})
+            segments.append({"text": f.text, "kind": f.kind, "words": HIGHLIGHT_WORDS[f.kind]})
+            at = f.end
+        if at < len(text):
+            segments.append({"text": text[at:]})
+        kinds = list(dict.fromkeys(HIGHLIGHT_WORDS[f.kind] for f in found))
+        out[field] = {"count": len(found), "kinds": kinds, "segments": segments}
+    return out
 
 
 def _summary(story: dict[str, Any]) -> dict[str, Any]:

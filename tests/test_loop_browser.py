@@ -320,3 +320,30 @@ def test_a_new_moderator_sets_up_an_authenticator_app_on_the_screen(stack, brows
     page.click("#challenge-form button[type=submit]")
     page.wait_for_selector("#view-queue:not([hidden])")
     ctx.close()
+
+
+def test_the_screen_marks_likely_identifying_details_in_a_pending_story(stack, browser):
+    from local.resources import DEMO_MODERATOR
+    from tests.factories import story_body
+
+    text = "My husband Peter Wright was seen on 3 March 2025.\nRing me on 07700 900123 if you need to."
+    resp = requests.post(f"{stack.api}stories", timeout=30,
+                         json=story_body(story=text, services=[STORY_SERVICE], title=f"Marks {uuid.uuid4().hex[:6]}"))
+    assert resp.status_code == 201, resp.text
+    story_id = resp.json()["id"]
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    page.goto(f"{stack.api}moderate")
+    page.fill("#username", DEMO_MODERATOR["username"])
+    page.fill("#password", DEMO_MODERATOR["password"])
+    page.click("#sign-in-form button[type=submit]")
+    page.wait_for_selector("#view-queue:not([hidden])")
+    page.goto(f"{stack.api}moderate#story/{story_id}")
+    page.wait_for_selector("#story-findings:not([hidden])")
+    marks = page.locator("#story-findings mark")
+    assert [marks.nth(i).text_content() for i in range(marks.count())] == [
+        "Peter Wright (a person’s full name)", "3 March 2025 (an exact date)", "07700 900123 (a phone number)"]
+    assert "Check before publishing" in page.locator("#story-findings").inner_text()
+    assert page.locator("#title-findings").count() == 0 or page.locator("#title-findings").is_hidden()
+    assert axe_violations(page) == []
+    ctx.close()

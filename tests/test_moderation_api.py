@@ -290,3 +290,15 @@ def test_an_unknown_asset_is_404(client, aws):
     resp = client.http.get("/api/moderate/secrets.py")
     assert resp.status_code == 404
     assert client.http.get("/api/moderate/..%2Fauth.py").status_code == 404
+
+
+def test_a_pending_story_comes_with_its_likely_identifying_details_marked(client, directory, auth):
+    text = "My husband Peter Wright was seen on 3 March 2025. Ring me on 07700 900123. Ward 7 was kind."
+    sid = tell(client, story=text, good="Dr Patel was lovely.")
+    data = json.loads(open_story(client, auth, sid).body)
+    marks = data["highlights"]["story"]
+    assert "".join(s["text"] for s in marks["segments"]) == text  # the segments rebuild the saved text
+    assert [(s["kind"], s["text"]) for s in marks["segments"] if "kind" in s] == [
+        ("name", "Peter Wright"), ("date", "3 March 2025"), ("phone", "07700 900123")]
+    assert marks["count"] == 3 and marks["kinds"] == ["a person’s full name", "an exact date", "a phone number"]
+    assert "good" not in data["highlights"] and "title" not in data["highlights"]

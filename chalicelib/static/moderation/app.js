@@ -654,7 +654,10 @@
         box.hidden = true;
       }
       box.parentNode.classList.toggle("pair-with-original", !box.hidden);
+      showFindings(f, (data.highlights || {})[f]);
     });
+    var found = Object.keys(data.highlights || {}).reduce(function (n, f) { return n + data.highlights[f].count; }, 0);
+    addMeta(dl, "Possible identifying details", found ? found + " marked below" : "");
 
     var radios = document.querySelectorAll("input[name='criticality']");
     Array.prototype.forEach.call(radios, function (r) {
@@ -674,6 +677,30 @@
       if (e.note) li.appendChild(el("p", "Note: " + e.note, "audit-note"));
       audit.appendChild(li);
     });
+  }
+
+  // Likely identifying details, marked in a copy of the saved text (segments built with textContent).
+  function showFindings(field, found) {
+    var id = field + "-findings";
+    var box = $(id);
+    if (!box) {
+      box = el("div", null, "findings");
+      box.id = id;
+      var pair = $(field).parentNode;
+      pair.parentNode.insertBefore(box, pair.nextSibling);
+    }
+    clear(box);
+    box.hidden = !found;
+    if (!found) return;
+    box.appendChild(el("p", "Check before publishing: " + found.kinds.join(", ") + " (as saved)", "findings-label"));
+    var text = el("p", null, "findings-text");
+    found.segments.forEach(function (s) {
+      if (!s.kind) { text.appendChild(document.createTextNode(s.text)); return; }
+      var mark = el("mark", s.text, "finding finding-" + s.kind);
+      mark.appendChild(el("span", " (" + s.words + ")", "visually-hidden"));
+      text.appendChild(mark);
+    });
+    box.appendChild(text);
   }
 
   function slugTags(text) {
