@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.prove import record
+
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ["app.py", "chalicelib", "local", "tools"]
 
@@ -22,6 +24,10 @@ def test_bandit_finds_no_medium_or_high_issue():
     )
     report = json.loads(done.stdout)
     assert report["metrics"]["_totals"]["loc"] > 1000, "bandit scanned nothing"
+    severities = [r["issue_severity"] for r in report["results"]]
+    low = subprocess.run([sys.executable, "-m", "bandit", "-q", "-r", *SCANNED, "-f", "json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    record("bandit", {"lines_scanned": report["metrics"]["_totals"]["loc"], "high": severities.count("HIGH"),
+                      "medium": severities.count("MEDIUM"), "low": len(json.loads(low.stdout)["results"])})
     findings = [f"{r['filename']}:{r['line_number']} {r['test_id']} {r['issue_text']}" for r in report["results"]]
     assert findings == [], "\n".join(findings)
     assert not report["errors"], report["errors"]
