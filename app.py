@@ -2,9 +2,11 @@
 
 Contents
   Public API       services search, telling a story, the author's private page, the OpenAPI document
+  The public API   read-only JSON for other platforms: published stories, one story, one service
   The author       replying, withdrawing, asking for erasure (from the private link)
   Staff            subscribing, confirming, managing, one-click unsubscribe
   Reading and responding   the emailed read-and-respond link: the page, "I have read this", a response
+  Me too and change checks   a reader's "me too"; the emailed "did the change make a difference?" link
   Moderation       sign-in, the queue, one story, a decision, and the screen itself
   Event handlers   the table's stream, the render queue, the mail queue, SES events, the daily digest
 """
@@ -16,7 +18,7 @@ from chalice import Chalice, Cron, Response
 from chalicelib import wiring
 from chalicelib.errors import FeedForwardError, ValidationFailed
 from chalicelib.observability import logger, metrics
-from chalicelib.settings import get_settings
+from chalicelib.wiring import get_settings  # lazy: settings imports pydantic
 from chalicelib.web import FORM, JSON, error_response, html_response, json_response, page_csp, read_body, redirect
 
 app = Chalice(app_name="feedforward")
@@ -35,9 +37,12 @@ def answer_errors(event, get_response):
     """Correlate log lines per request, and turn domain errors into HTTP answers in one place."""
     logger.set_correlation_id(event.context.get("requestId"))
     try:
+        _link_guesses(event)  # CHECK: refused before any lookup once a client's bad-link budget is spent
         return get_response(event)
     except FeedForwardError as e:
         from chalicelib.web import error_page_response, wants_html
+
+        _link_guesses(event, e)
 
         # A person who followed an emailed link or posted a form reads a page; a program reads JSON.
         return error_page_response(e, get_settings()) if wants_html(event) else error_response(e)
@@ -58,6 +63,7 @@ def find_services():
 def tell_story():
     from chalicelib.stories import form_to_data
 
+    _limit("stories", "story_limit")
     kind, data = read_body(app.current_request, get_settings().max_body_bytes)
     if kind == FORM:
         data = form_to_data(data)
@@ -87,6 +93,31 @@ def openapi():
     from chalicelib.openapi import document
 
     return json_response(document())
+
+
+# ---- The public API --------------------------------------------------------------------------
+# Read-only, for other platforms: published stories only, public fields only, cached briefly.
+
+
+def _public_json(body):
+    from chalicelib.public_api import CACHE_CONTROL
+
+    return json_response(body, headers={"Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"})
+
+
+@app.route("/api/public/stories", methods=["GET"], cors=True)
+def public_stories():
+    return _public_json(wiring.public_api().stories(dict(app.current_request.query_params or {})))
+
+
+@app.route("/api/public/stories/{story_id}", methods=["GET"], cors=True)
+def public_story(story_id):
+    return _public_json(wiring.public_api().story(story_id))
+
+
+@app.route("/api/public/services/{slug}", methods=["GET"], cors=True)
+def public_service(slug):
+    return _public_json(wiring.public_api().service(slug))
 
 
 # ---- The author ----------------------------------------------------------------------------
@@ -130,6 +161,7 @@ def _staff_page(html, status=200):
 def subscribe():
     from chalicelib.subscriptions import form_to_data, signup_form_with_errors
 
+    _limit("subscriptions", "subscription_limit")
     s = get_settings()
     kind, data = read_body(app.current_request, s.max_body_bytes)
     if kind == FORM:
@@ -225,6 +257,52 @@ def respond(token):
     if result["status"] == "published":
         return redirect(_respond_url(token, f"?sent={result['id']}#sent"))
     return _respond_page(conversation.page_html(token, outcome=result), status=202)
+
+
+# ---- Me too and change checks --------------------------------------------------------------
+
+
+def _limit(action, setting):
+    """Spend one request of this client's budget for `action` (429 once it is spent)."""
+    from chalicelib.limits import client_of
+
+    s = get_settings()
+    wiring.limits().hit(action, client_of(app.current_request), getattr(s, setting), s.rate_window_seconds)
+
+
+def _link_guesses(request, error=None):
+    """Links in the path ({token}): before the route, refuse a client whose budget of links that
+    did not work is spent; after a link did not work, spend one."""
+    if "token" in (request.uri_params or {}):
+        from chalicelib.limits import guard_links
+
+        guard_links(request, error, wiring.limits(), get_settings())
+
+
+@app.route("/api/stories/{story_id}/me-too", methods=["POST"], content_types=[JSON, FORM], cors=True)
+def me_too(story_id):
+    from chalicelib.limits import client_of
+    from chalicelib.metoo import answer
+
+    s = get_settings()
+    kind, data = read_body(app.current_request, s.max_body_bytes)
+    return answer(story_id, kind, data, wiring.metoo(), client_of(app.current_request), s)
+
+
+@app.route("/api/check/{token}", methods=["GET"])
+def change_check_page(token):
+    done = (app.current_request.query_params or {}).get("done", "") == "1"
+    return _respond_page(wiring.change_checks().page_html(token, done=done))
+
+
+@app.route("/api/check/{token}", methods=["POST"], content_types=[JSON, FORM])
+def change_check_answer(token):
+    from chalicelib.change_check import answer
+    from chalicelib.limits import client_of
+
+    s = get_settings()
+    kind, data = read_body(app.current_request, s.max_body_bytes)
+    return answer(token, kind, data, wiring.change_checks(), client_of(app.current_request), s)
 
 
 # ---- Moderation --------------------------------------------------------------------------
@@ -325,5 +403,23 @@ def daily_digest(event):
     """07:00 UTC: yesterday's digests, one email per subscriber."""
     try:
         return wiring.alerts().queue_digests()
+    finally:
+        metrics.flush_metrics()
+
+
+@app.schedule(Cron(30, "*", "*", "*", "?", "*"))
+def escalation_ladder(event):
+    """Every hour: the next step for each story still awaiting its first response (chalicelib/ladder.py)."""
+    try:
+        return wiring.ladder().run()
+    finally:
+        metrics.flush_metrics()
+
+
+@app.schedule(Cron(0, 9, "*", "*", "?", "*"))
+def change_checks(event):
+    """09:00 UTC: ask the authors (and me-too readers) of changes made six weeks ago whether they helped."""
+    try:
+        return wiring.change_checks().queue_due()
     finally:
         metrics.flush_metrics()

@@ -38,9 +38,10 @@ COLD_START_RATIO = Budget("<=", 1.2, "design.md: importing app costs at most 1.2
 
 AWS_CALLS: dict[str, Budget] = {
     "submit": Budget(
-        "<=", 4,
-        "the request: check the services (1 BatchGetItem), the submission's idempotency record in progress "
-        "and done (PutItem, UpdateItem), the story with its private contact (1 TransactWriteItems)",
+        "<=", 5,
+        "the request: the sender's rate limit (1 UpdateItem, limits.py: one ADD per hit), check the services "
+        "(1 BatchGetItem), the submission's idempotency record in progress and done (PutItem, UpdateItem), the "
+        "story with its private contact (1 TransactWriteItems)",
     ),
     "submit_stream": Budget(
         "<=", 1,
@@ -53,21 +54,27 @@ AWS_CALLS: dict[str, Budget] = {
         "(2 GetItem), a fresh private link (PutItem), the suppression check (GetItem), SES (SendRawEmail)",
     ),
     "moderate_publish": Budget(
-        "<=", 9,
+        "<=", 12,
         "decide: read the story (GetItem), write it (UpdateItem). The stream: the audit record (PutItem), the "
         "services' paths (BatchGetItem), the listings (1 BatchWriteItem for up to 25: services, everything, tags, "
         "month), the tag and month names for sitemaps (2 BatchWriteItem), the jobs (one SendMessageBatch per "
-        "queue: render, mail). A moderator's edit adds one PutItem (the kept original)",
+        "queue: render, mail). A moderator's edit adds one PutItem (the kept original). The figures (figures.py): the "
+        "story's applied facts (GetItem, consistent) and the counters of its listings with its new facts (1 "
+        "TransactWriteItems); the month archives' render jobs take the render jobs past ten (a second "
+        "SendMessageBatch)",
     ),
     "render_story_pages": Budget(
-        "<=", 42,
+        "<=", 72,
         "the seven pages one publication touches for a ward three levels down with one tag: story = Query (the "
         "story and its conversation) + BatchGetItem (services) + PutObject (3); home = Query (listing) + "
         "BatchGetItem + Query (organisations) + 2 Query (tag and month names) + 4 PutObject (page, Atom, JSON "
         "feed, sitemap index) (9); each service = GetItem + Query (children) + Query (listing) + BatchGetItem + "
         "3 PutObject (page and feeds) (7 × 3); the tag = Query (listing) + BatchGetItem + Query (tag names) + "
         "4 PutObject (page, feeds, tags sitemap) (7); the month's sitemap = Query + PutObject (2). Each further "
-        "level or tag adds 7",
+        "level or tag adds 7. The figures: each service page, the home page and the tag page read their counter "
+        "(GetItem: 5); the newest month-archive page of each listing (three services, everything, the tag) = "
+        "GetItem (counter) + Query (the month, Limit ≤ two pages) + BatchGetItem + PutObject, a second PutObject "
+        "when the story starts a new page (5 × 5). Each further level or tag adds 5 more",
     ),
     "author_published": Budget("<=", 7, "as the confirmation: every email to an author costs the same"),
     "alert_fanout": Budget(
@@ -83,20 +90,22 @@ AWS_CALLS: dict[str, Budget] = {
         "(3 PutItem), the suppression check (GetItem), SES (SendRawEmail)",
     ),
     "staff_read": Budget(
-        "<=", 7,
-        "the request: the link (GetItem), its holder and subscription still active (2 GetItem, links.py), the "
-        "person and subscription again for what the page shows (2 GetItem, conversation.py: the same two items, "
-        "a saving to take), the story (GetItem), the receipt (PutItem, conditional)",
+        "<=", 6,
+        "the request: the bad-link guessing limit (GetItem, limits.py: read before a capability link is looked "
+        "up), the link (GetItem), its holder and subscription still active (2 GetItem, links.py, which hands "
+        "both to conversation.py for what the page shows: not read twice), the story (GetItem), the receipt "
+        "(PutItem, conditional)",
     ),
     "staff_response": Budget(
-        "<=", 9,
-        "the request: as the read receipt (6 GetItem, PutItem), the response (PutItem, conditional); when the "
-        "person had already read the story, one GetItem returns when they did",
+        "<=", 8,
+        "the request: as the read receipt (5 GetItem, PutItem), the response (PutItem, conditional); when the "
+        "person had already read the story (as here), one GetItem returns when they did",
     ),
     "author_reply": Budget(
-        "<=", 4,
-        "the request: the author's link (GetItem), the story (GetItem), a reply with the same id already "
-        "there? (GetItem: a double submit makes one reply), the reply (PutItem, conditional)",
+        "<=", 5,
+        "the request: the bad-link guessing limit (GetItem, limits.py), the author's link (GetItem), the story "
+        "(GetItem), a reply with the same id already there? (GetItem: a double submit makes one reply), the "
+        "reply (PutItem, conditional)",
     ),
 }
 
@@ -116,6 +125,13 @@ REBUILD_UNCHANGED_UPLOADS = Budget("==", 0, "design.md: a full rebuild skips obj
 FANOUT_RECIPIENTS = 1000
 FANOUT_SENT = Budget("==", FANOUT_RECIPIENTS, "design.md: one story that reaches 1,000 subscribers gives exactly 1,000 emails")
 FANOUT_DUPLICATES = Budget("==", 0, "design.md: no duplicates after injected retries")
+FANOUT_HOOKS = Budget(
+    "<=", 4,
+    "chalicelib/idempotency.py keeps one powertools persistence layer per client, key prefix and configuration "
+    "(a handful in the whole app: stories.submit, notifications.send, ...): each layer adds one hook that every "
+    "DynamoDB request runs, so the count is bounded by the idempotent functions, never by the emails sent (it "
+    "was 2,052 after 1,000)",
+)
 
 # ---- load on the local stack ------------------------------------------------------------------------
 

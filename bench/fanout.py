@@ -20,7 +20,7 @@ from collections import Counter
 from email.parser import HeaderParser
 from typing import Any
 
-from .budgets import FANOUT_DUPLICATES, FANOUT_RECIPIENTS, FANOUT_SENT
+from .budgets import FANOUT_DUPLICATES, FANOUT_HOOKS, FANOUT_RECIPIENTS, FANOUT_SENT
 from .env import BENCH_WARD, Aws, aws_in_process, bar, fast_seeding, load_directory, story_body
 from .report import Section, fmt, table
 
@@ -220,7 +220,7 @@ def run(quick: bool = False) -> Section:
     section.add("fanout.rate", "emails per second", round(sent / took, 1) if took else None, "emails/s")
     section.add("fanout.again_seconds", "wall time of the fan-out job delivered again (no email)", round(again, 1), "s")
     section.add("fanout.ua_handlers", "powertools User-Agent hooks on the app's DynamoDB client afterwards", handlers, "",
-                note="one per idempotency layer ever built on it; each DynamoDB request runs them all")
+                FANOUT_HOOKS, note="one per idempotency layer ever built on it; each DynamoDB request runs them all")
     section.data = {"recipients": n, "sends": faults.sends, "attempts": faults.attempts, "throttled_first": faults.throttled_first,
                     "throttled_calls": faults.throttled_calls, "undeleted": faults.undeleted, "pump_errors": errors[-5:],
                     "strangers": strangers,

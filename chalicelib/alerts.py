@@ -196,6 +196,7 @@ class StaffLetters:
             "url": f"{self._settings.site_url}/stories/{story['id']}/",
             "respond_url": f"{self._settings.api_url}/api/respond/{token}",
             "subscription_service": subscription.get("service_name") or subscription["service"],
+            "me_too_count": int(story.get("me_too_count") or 0),  # CHECK: staff see patterns
         }
 
     def _letter(self, subscriber: dict[str, Any], template: str, context: dict[str, Any]) -> Letter:

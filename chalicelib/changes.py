@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from . import figures
 from .jobs import MailJob, RenderJob
 from .observability import logger
 from .store import EVERYTHING, month_list, tag_list
@@ -42,6 +43,9 @@ class ChangeHandler:
             jobs = [MailJob(kind="subscription_confirm", ref=f"{change.subscriber_id}:{change.ref}")]
         else:
             jobs = []
+        from .change_check import follow_up  # CHECK: me-too counts, change checks and their answers
+
+        jobs += follow_up(self._store, record, change)
         return jobs
 
     # ---- the conversation -------------------------------------------------------------------
@@ -80,6 +84,10 @@ class ChangeHandler:
         new_status = (new or {}).get("status")
         jobs: list[RenderJob | MailJob] = []
 
+        from .promise import story_changed as promise_changed  # LADDER: the response promise and its ladder
+
+        if promise_changed(self._store, story_id, old, new):
+            return [RenderJob(page="story", ref=story_id)]  # the record only set the promise: its page alone shows it
         if new and old_status != new_status and old is not None:
             self._audit(record, story_id, old, new)
         if old and new and old_status in ("pending", "held") and any(old.get(f) != new.get(f) for f in TEXT_FIELDS):
@@ -103,8 +111,14 @@ class ChangeHandler:
                 self._store.put_listing(new_lists, listing_entry(new))
                 self._store.register_names("tags", new_tags - old_tags)
                 self._store.register_names("months", new_months - old_months)
+            # Figures count on services up the tree, everything, and each tag (for its month archive).
+            old_counted = old_slugs | {tag_list(t) for t in old_tags}
+            new_counted = new_slugs | {tag_list(t) for t in new_tags}
+            self._figures(story_id, new, new_counted)
+            jobs += _archive_jobs(old, new, old_counted, new_counted, old_months, new_months)
             jobs.append(RenderJob(page="story", ref=story_id))
             jobs.append(RenderJob(page="home"))
+            jobs.append(RenderJob(page="search"))  # OUTWARD: the Pagefind index (one per batch: a fixed key)
             jobs += [RenderJob(page="service", ref=s) for s in sorted((old_slugs | new_slugs) - {EVERYTHING})]
             jobs += [RenderJob(page="tag", ref=t) for t in sorted(old_tags | new_tags)]
             jobs += [RenderJob(page="sitemap", ref=m) for m in sorted(old_months | new_months)]
@@ -130,6 +144,19 @@ class ChangeHandler:
         if jobs:
             logger.info("story changed", extra={"story_id": story_id, "from": old_status, "to": new_status, "jobs": len(jobs)})
         return jobs
+
+    def _figures(self, story_id: str, new: dict[str, Any] | None, listings: set[str]) -> None:
+        """Bring the counters of the story's listings from the facts applied before to its facts now.
+        A record delivered twice finds them applied and writes nothing."""
+        now = figures.facts(new)
+        listings = listings if now else set()
+        for _ in range(3):
+            applied = self._store.story_facts(story_id)
+            if applied["facts"] == now and set(applied["listings"]) == listings:
+                return
+            if self._store.apply_facts(story_id, applied, now, listings, figures.plan(applied, now, listings)):
+                return
+        raise RuntimeError(f"the figures of story {story_id} kept changing under this record")  # the stream retries
 
     def _affected(self, story: dict[str, Any]) -> set[str]:
         """The listings a published story belongs on: its services, all their ancestors, and everything."""
@@ -161,6 +188,25 @@ class ChangeHandler:
             "version": new.get("version"),
         }
         self._store.record_audit(story_id, event["at"], str(ddb.get("SequenceNumber", "")), event)
+
+
+def _archive_jobs(old: dict | None, new: dict | None, old_lists: set[str], new_lists: set[str],
+                  old_months: set[str], new_months: set[str]) -> list[RenderJob]:
+    """The month archive pages a change of a published story touches. Archive pages show no
+    progress, so a response or a read receipt touches none. A first publication is the newest
+    story of its month: only that month's newest page (and the one before, which gains a link)."""
+    was_public, is_public = (old or {}).get("status") == "published", (new or {}).get("status") == "published"
+    if is_public and not was_public and not (old or {}).get("published_at"):
+        return [RenderJob(page="archive", ref=f"{name}/{m}/latest") for name in sorted(new_lists) for m in sorted(new_months)]
+    if (was_public and is_public and old_lists == new_lists and old_months == new_months
+            and _stable(listing_entry(old)) == _stable(listing_entry(new))):
+        return []
+    refs = {f"{name}/{m}" for name in old_lists for m in old_months} | {f"{name}/{m}" for name in new_lists for m in new_months}
+    return [RenderJob(page="archive", ref=r) for r in sorted(refs)]
+
+
+def _stable(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k not in PROGRESS}
 
 
 def _tags(story: dict[str, Any]) -> set[str]:

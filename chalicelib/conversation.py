@@ -69,11 +69,11 @@ class Conversation:
     def _holder(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(the link, the person as they are shown in public). A bad, expired or revoked link,
         and one whose subscriber is gone, are refused alike."""
-        link = self._links.resolve(token, "respond")
-        subscriber = self._store.get_subscriber(link.get("subscriber_id", ""))
+        # The link check has read the person and the subscription already (links.py): not again.
+        link, subscriber, subscription = self._links.resolve_holder(token, "respond")
         if not subscriber:
             raise NotFound(NOT_VALID)
-        subscription = self._store.get_subscription(subscriber["id"], link.get("subscription_id", "")) or {}
+        subscription = subscription or {}
         service_name = subscription.get("service_name", "")
         if not service_name and link.get("service"):
             service_name = (self._store.get_service(link["service"]) or {}).get("name", "")

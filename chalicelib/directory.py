@@ -12,6 +12,7 @@ from .store import MIN_PREFIX, words
 
 MAX_RESULTS = 10
 CANDIDATES = 100
+MAX_RESPONSE_DAYS = 60  # working days: about three months
 
 
 def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -25,6 +26,12 @@ def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None
         except (ValidationError, KeyError) as e:
             raise ValueError(f"Service {node.get('slug', '?')!r} is not valid: {e}") from e
         item = svc.model_dump() | {"trail": trail}
+        # The response promise (working days to a first reply): the node's own, else its nearest ancestor's.
+        days = node.get("response_days", parent.get("response_days") if parent else None)
+        if days is not None:
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_RESPONSE_DAYS:
+                raise ValueError(f"Service {node['slug']!r}: response_days must be a whole number from 1 to {MAX_RESPONSE_DAYS}.")
+            item["response_days"] = days
         out.append(item)
         out.extend(flatten(node.get("children", []), item))
     return out

@@ -63,3 +63,21 @@ class PayloadTooLarge(FeedForwardError):
 class UnsupportedMediaType(FeedForwardError):
     status, code = 415, "UnsupportedMediaType"
 
+
+
+class TooManyRequests(FeedForwardError):
+    """A rate limit (limits.py) was reached: 429 with Retry-After, naming the limit."""
+
+    status, code = 429, "TooManyRequests"
+
+    def __init__(self, message: str, retry_after: int, limit: dict[str, int | str] | None = None):
+        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))})
+        self.retry_after = max(1, int(retry_after))
+        self.limit = limit or {}
+
+    def to_body(self) -> dict:
+        body = super().to_body()
+        body["error"]["retry_after"] = self.retry_after
+        if self.limit:
+            body["error"]["limit"] = self.limit
+        return body

@@ -12,7 +12,9 @@ from typing import Any, Iterable, Literal
 from pydantic import BaseModel, ConfigDict
 
 # "tag": ref is the tag; "sitemap": ref is a month (YYYY-MM), that month's child sitemap.
-PageKind = Literal["story", "service", "home", "static", "tag", "sitemap"]
+# "archive": ref is "<listing>/<YYYY-MM>" (every page of that month's archive of a listing: a service
+# slug, "_all" or "tag:<tag>") or "<listing>/<YYYY-MM>/latest" (only its newest page or two).
+PageKind = Literal["story", "service", "home", "static", "tag", "sitemap", "archive", "search"]  # "search": ref empty
 
 
 class RenderJob(BaseModel):
@@ -40,6 +42,9 @@ MailKind = Literal[
     "staff_author_replied",  # ref: "<reply id>:<subscriber id>"
     "staff_response_decided",  # ref: response id (a held response was published or rejected)
     "subscription_confirm",  # story_id empty; ref: "<subscriber id>:<subscription id>"
+    "change_check",  # CHECK: ref "author" or a me-too id: did the change make a difference?
+    "ladder_reminder",  # LADDER: ref "reminder:<subscriber id>" (no reply at half the promise)
+    "ladder_escalation",  # LADDER: ref "overdue:<subscriber id>" or "organisation:<subscriber id>"
 ]
 
 

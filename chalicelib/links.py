@@ -42,6 +42,11 @@ class Links:
         return raw
 
     def resolve(self, raw: str, purpose: str) -> dict[str, Any]:
+        return self.resolve_holder(raw, purpose)[0]
+
+    def resolve_holder(self, raw: str, purpose: str) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
+        """(the link, its subscriber, its subscription): for a revocable link, the two items read to
+        check it is still good, so a caller that shows who holds it need not read them again."""
         if not isinstance(raw, str) or not _TOKEN.match(raw):
             raise NotFound(NOT_VALID)
         token = self._store.get_token(token_hash(raw))
@@ -52,20 +57,23 @@ class Links:
             or int(token["expires_at"]) <= int(clock.now().timestamp())
         ):
             raise NotFound(NOT_VALID)
-        if purpose in REVOCABLE and not self._holder_still_subscribed(token):
-            raise NotFound(NOT_VALID)
-        return token
+        if purpose not in REVOCABLE:
+            return token, None, None
+        subscriber, subscription = self._holder_still_subscribed(token)
+        return token, subscriber, subscription
 
-    def _holder_still_subscribed(self, token: dict[str, Any]) -> bool:
+    def _holder_still_subscribed(self, token: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Unsubscribing revokes a person's read-and-respond links: each link issued before
         their `links_valid_after` stops working, with no need to find the links one by one."""
         subscriber = self._store.get_subscriber(token.get("subscriber_id", ""))
         if not subscriber or subscriber.get("status") != "active":
-            return False
+            raise NotFound(NOT_VALID)
         if token.get("issued_at", "") < subscriber.get("links_valid_after", ""):
-            return False
+            raise NotFound(NOT_VALID)
         # Stopping one subscription (from the manage page) revokes the links it brought.
         if token.get("subscription_id"):
             subscription = self._store.get_subscription(subscriber["id"], token["subscription_id"])
-            return bool(subscription) and subscription.get("status") == "active"
-        return True
+            if not subscription or subscription.get("status") != "active":
+                raise NotFound(NOT_VALID)
+            return subscriber, subscription
+        return subscriber, None

@@ -125,6 +125,13 @@ class StorySubmission(BaseModel):
     consent: bool
     # Honeypot: hidden from people, filled by bots.
     website: str = Field(default="", max_length=0)
+    # CHECK: "Tell your own story" from a published story's page links the two (stories.py checks it is published).
+    related_story: str | None = Field(default=None, pattern=r"^[0-9a-hjkmnp-tv-z]{17}$")
+
+    @field_validator("related_story", mode="before")
+    @classmethod
+    def _blank_related(cls, v):
+        return (v.strip() or None) if isinstance(v, str) else v
 
     @field_validator("title", "pseudonym", mode="before")
     @classmethod
@@ -331,6 +338,55 @@ class ItemDecision(BaseModel):
     text: str | None = Field(default=None, min_length=2, max_length=5000)  # an edited text, to remove details
 
     @field_validator("text", "note", mode="before")
+    @classmethod
+    def _text(cls, v):
+        return clean_text(v) if isinstance(v, str) else v
+
+
+# ---- CHECK: me too, and the author checks the change ------------------------------------------
+
+STORY_ID = r"^[0-9a-hjkmnp-tv-z]{17}$"  # ids.new_story_id(): Crockford base32, lower case
+CHECK_COMMENT_MAX = 2000
+
+
+class Verdict(str, Enum):
+    yes = "yes"
+    partly = "partly"
+    no = "no"
+
+
+class MeToo(BaseModel):
+    """A reader saying "this happened to me too": no account; an address only to be asked later."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr | None = None
+    consent: bool = False
+    website: str = Field(default="", max_length=0)  # honeypot
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _blank_email(cls, v):
+        if isinstance(v, str):
+            return v.strip() or None
+        return v
+
+    @model_validator(mode="after")
+    def _consent_with_email(self):
+        if self.email is not None and not self.consent:
+            raise ValueError("consent: Tick the box to agree that we may email you once about this change")
+        return self
+
+
+class CheckAnswer(BaseModel):
+    """An answer to "did the change make a difference?", from an emailed check link."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer: Verdict
+    comment: str = Field(default="", max_length=CHECK_COMMENT_MAX)
+
+    @field_validator("comment", mode="before")
     @classmethod
     def _text(cls, v):
         return clean_text(v) if isinstance(v, str) else v

@@ -22,7 +22,8 @@ STATUS_FOR = {Decision.publish: "published", Decision.hold: "held", Decision.rej
 LABELS = {"criticality": "a criticality", "note": "a note", "title": "a title", "story": "the story", "action": "a decision"}
 REPLIES = "replies"  # the queue of held staff responses and pending author replies
 # URL word -> (stored kind, the status a decision may be taken from)
-ITEM_KINDS = {"responses": ("response", ("held",)), "replies": ("reply", ("pending",))}
+ITEM_KINDS = {"responses": ("response", ("held",)), "replies": ("reply", ("pending",)),
+              "checks": ("check", ("pending",))}  # CHECK: a comment on a change check (change_check.py)
 ITEM_LABELS = {"action": "a decision (publish or reject)", "note": "a note", "text": "the text"}
 
 
@@ -57,7 +58,7 @@ class Moderation:
         """Publish (perhaps with edited text) or reject (with a note, which the writer is told) one
         held response or pending reply. A second decision on the same item is a 409."""
         if kind not in ITEM_KINDS:
-            raise NotFound(f"There is nothing called {kind!r} to decide on; use responses or replies.")
+            raise NotFound(f"There is nothing called {kind!r} to decide on; use responses, replies or checks.")
         stored, allowed = ITEM_KINDS[kind]
         try:
             decision = ItemDecision.model_validate(data)
@@ -164,7 +165,8 @@ def _summary(story: dict[str, Any]) -> dict[str, Any]:
 def _item_summary(item: dict[str, Any], story: dict[str, Any]) -> dict[str, Any]:
     """What a moderator sees of a held response or pending reply. No address: items hold none."""
     keep = ("id", "story_id", "item", "status", "created_at", "text", "flags", "name", "role", "organisation_name",
-            "service_name", "change", "change_description", "published_at", "decided_by", "decided_at", "decision_note", "edited")
+            "service_name", "change", "change_description", "published_at", "decided_by", "decided_at", "decision_note", "edited",
+            "answer", "recipient")
     out = {k: item[k] for k in keep if k in item}
     if item.get("item") == "response":
         from .identifying import KIND_WORDS

@@ -112,15 +112,30 @@ class Notifications:
         return self.send(job, lambda_context)
 
     def send(self, job: MailJob, lambda_context: Any = None) -> dict[str, Any]:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+
         from .store import mail_layer_name
 
         layer = self._store.idempotency_layer(mail_layer_name(job.story_id))
-        send_once = once(self._send, layer, "notifications.send", 7 * 24 * 3600, lambda_context, data_keyword_argument="job")
+        done: dict[str, Any] = {}
+
+        def send_noting(job: MailJob) -> dict[str, Any]:
+            done["result"] = self._send(job)
+            return done["result"]
+
+        send_once = once(send_noting, layer, "notifications.send", 7 * 24 * 3600, lambda_context, data_keyword_argument="job")
         try:
             return send_once(job=job)
         except _StoryErased:
             logger.info("no email: its story was erased", extra={"kind": job.kind})
             return {"sent": False, "why": "erased"}
+        except IdempotencyPersistenceLayerError:
+            if "result" not in done:
+                raise  # nothing was sent: the queue retries the job
+            # SES took the email but its record could not be marked done. Failing the job now would
+            # send it again once the record's in-progress time ran out: the job is done.
+            logger.warning("email sent, its idempotency record left in progress", extra={"kind": job.kind, "story_id": job.story_id})
+            return done["result"]
 
     def _send(self, job: MailJob) -> dict[str, Any]:
         letter = self._composers[job.kind](job)

@@ -27,6 +27,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         413: "The body is too large",
         415: "Unsupported content type",
         422: "A field is not valid; `error.fields` names each one",
+        429: "Too many requests from this client; the Retry-After header says when to try again",
     }
     return {str(c): _answer(words[c], ERROR) for c in codes}
 
@@ -116,6 +117,8 @@ def document() -> dict[str, Any]:
             }
         },
     }
+    schemas.update(_public_schemas())
+    schemas.update(_loop_schemas())  # CHECK
     schemas["ServiceMatch"] = {
         "type": "object",
         "required": ["slug", "name", "kind", "within"],
@@ -248,6 +251,8 @@ def document() -> dict[str, Any]:
                 }
             },
             **_staff_paths(html),
+            **_public_paths(),
+            **_loop_paths(html),  # CHECK
             "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": _answer("OpenAPI 3", {"type": "object"})}}},
             "/api/moderation/sign-in": {
                 "post": {
@@ -367,6 +372,214 @@ def _staff_paths(html: dict[str, Any]) -> dict[str, Any]:
             "post": {"summary": "RFC 8058 one-click unsubscribe (body List-Unsubscribe=One-Click, or any): stops every alert "
                                 "and revokes the person's read-and-respond links. No cookie needed. Idempotent.",
                      "parameters": [token], "requestBody": button, "responses": {"200": page, **_errors(404, 415)}},
+        },
+    }
+
+
+# ---- the public read-only API (chalicelib/public_api.py) --------------------------------------------
+
+_STR = {"type": "string"}
+_WHEN = {"type": ["string", "null"], "description": "ISO 8601 UTC, or null until reached"}
+
+
+def _obj(required: list[str], properties: dict[str, Any], description: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+    if description:
+        out["description"] = description
+    return out
+
+
+def _public_schemas() -> dict[str, Any]:
+    link = _obj(["slug", "name", "url"], {"slug": _STR, "name": _STR, "url": {"type": "string", "format": "uri"}})
+    progress = _obj(
+        ["current", "dates"],
+        {
+            "current": {"type": "string", "enum": ["published", "read", "responded", "planned", "made"],
+                        "description": "The furthest step reached: published → read → responded → change planned → change made"},
+            "dates": _obj(["published", "read", "responded", "planned", "made"], {k: _WHEN for k in ("published", "read", "responded", "planned", "made")}),
+        },
+    )
+    summary_props = {
+        "id": _STR,
+        "url": {"type": "string", "format": "uri", "description": "The story's public page"},
+        "title": _STR,
+        "excerpt": {"type": "string", "description": "The start of the story, up to about 300 characters"},
+        "pseudonym": {"type": "string", "description": "The name the author chose to show"},
+        "role": {"type": "string", "description": "patient, carer, relative, ... (the form's choices)"},
+        "role_label": {"type": "string", "description": "The role in words"},
+        "experience": {"type": "string", "description": "The month the care happened: YYYY-MM"},
+        "published_at": _STR,
+        "services": {"type": "array", "items": {"$ref": "#/components/schemas/PublicServiceLink"}},
+        "tags": {"type": "array", "items": _STR},
+        "feelings": {"type": "array", "items": _STR},
+        "progress": {"$ref": "#/components/schemas/PublicProgress"},
+    }
+    entry = _obj(
+        ["kind", "id", "at", "text"],
+        {
+            "kind": {"type": "string", "enum": ["response", "author_reply"]},
+            "id": _STR, "at": _STR, "text": _STR,
+            "name": {"type": "string", "description": "response: the member of staff's public name"},
+            "role": _STR, "service": _STR, "organisation": _STR,
+            "change": {"type": "string", "enum": ["none", "planned", "made"]},
+            "change_description": _STR,
+        },
+        "A published staff response, or a published reply by the story's author",
+    )
+    full_props = {k: v for k, v in summary_props.items() if k != "excerpt"} | {
+        "story": _STR, "good": _STR, "improve": _STR,
+        "response_count": {"type": "integer", "minimum": 0},
+        "read_by": {"type": "array", "items": _obj(["name", "role", "service", "organisation", "read_at"],
+                                                    {k: _STR for k in ("name", "role", "service", "organisation", "read_at")}),
+                    "description": "Read receipts: who first read the story, and when (first first)"},
+        "conversation": {"type": "array", "items": {"$ref": "#/components/schemas/PublicConversationEntry"},
+                         "description": "Responses and author replies, oldest first"},
+        "me_too_count": {"type": "integer", "minimum": 0, "description": "How many readers said this happened to them too"},
+        "change_verdict": {"type": ["string", "null"], "enum": ["yes", "partly", "no", None],
+                           "description": "The author's answer to: did the change make a difference?"},
+        "response_due_at": {"type": "string", "description": "When the service promised a first response (if it made a promise)"},
+        "overdue": {"type": "boolean", "description": "The promise passed with no response (only with response_due_at)"},
+    }
+    return {
+        "PublicServiceLink": link,
+        "PublicProgress": progress,
+        "PublicStorySummary": _obj(list(summary_props), summary_props),
+        "PublicConversationEntry": entry,
+        "PublicStory": _obj([k for k in full_props if k not in ("response_due_at", "overdue")], full_props),
+        "PublicStoryPage": _obj(
+            ["stories", "next_cursor", "next"],
+            {
+                "stories": {"type": "array", "items": {"$ref": "#/components/schemas/PublicStorySummary"}},
+                "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last page"},
+                "next": {"type": ["string", "null"], "description": "The next page's address (same filters), or null"},
+            },
+            "A page of stories. With both `service` and `tag` a page may hold fewer than `limit` (even none) "
+            "and still have a next page: follow `next` until it is null.",
+        ),
+        "PublicService": _obj(
+            ["slug", "name", "kind", "url", "widget_url", "feeds", "stories", "within", "children", "figures"],
+            {
+                "slug": _STR, "name": _STR, "kind": _STR,
+                "url": {"type": "string", "format": "uri"},
+                "widget_url": {"type": "string", "format": "uri", "description": "A page made to sit in an iframe: the latest stories"},
+                "feeds": _obj(["atom", "json"], {"atom": {"type": "string", "format": "uri"}, "json": {"type": "string", "format": "uri"}}),
+                "stories": {"type": "string", "description": "This API's list of the service's stories (its whole subtree)"},
+                "within": {"type": "array", "items": {"$ref": "#/components/schemas/PublicServiceLink"}, "description": "Its ancestors, top first"},
+                "children": {"type": "array", "items": {"type": "object", "required": ["slug", "name", "url", "kind"],
+                                                        "properties": {"slug": _STR, "name": _STR, "url": _STR, "kind": _STR}}},
+                "figures": {
+                    "type": ["object", "null"],
+                    "description": "For the service and everything below it: stories, response_rate (0-1), median_hours and "
+                                   "p90_hours to a first response, overdue, planned, made, confirmed, and months {YYYY-MM: stories}",
+                    "properties": {
+                        "stories": {"type": "integer"}, "response_rate": {"type": ["number", "null"]},
+                        "median_hours": {"type": ["integer", "null"]}, "p90_hours": {"type": ["integer", "null"]},
+                        "overdue": {"type": "integer"}, "planned": {"type": "integer"}, "made": {"type": "integer"},
+                        "confirmed": {"type": "integer"}, "months": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    },
+                },
+            },
+        ),
+    }
+
+
+def _public_paths() -> dict[str, Any]:
+    cache = {"Cache-Control": {"schema": {"type": "string"}, "description": "public, max-age=60"}}
+
+    def ok(description: str, schema: str) -> dict[str, Any]:
+        return _answer(description, {"$ref": f"#/components/schemas/{schema}"}) | {"headers": cache}
+
+    q = lambda name, schema, text: {"name": name, "in": "query", "required": False, "schema": schema, "description": text}  # noqa: E731
+    slug = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,79}$"}
+    day = {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+    bad = {"400": _answer("A query value is not valid; `error.fields` names the parameter", ERROR)}
+    return {
+        "/api/public/stories": {
+            "get": {
+                "summary": "Published stories, newest first, for other platforms: filter by service (with everything below it), "
+                           "tag and publication date (UTC days, inclusive); page with the cursor",
+                "parameters": [
+                    q("service", slug, "A service's slug: its stories and those of every service below it"),
+                    q("tag", {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,39}$"}, "Only stories with this tag (an unknown tag gives an empty list)"),
+                    q("from", day, "Published on or after this day (UTC)"),
+                    q("to", day, "Published on or before this day (UTC)"),
+                    q("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "Stories per page"),
+                    q("cursor", {"type": "string", "maxLength": 400}, "next_cursor from the previous page, with the same filters"),
+                ],
+                "responses": {"200": ok("A page of stories", "PublicStoryPage"), **bad,
+                              "404": _answer("No service has that slug (`error.fields` names `service`)", ERROR)},
+            }
+        },
+        "/api/public/stories/{story_id}": {
+            "get": {
+                "summary": "One published story with its read receipts, published responses and author replies, and its progress",
+                "parameters": [{"name": "story_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": ok("The story", "PublicStory"), **_errors(404)},
+            }
+        },
+        "/api/public/services/{slug}": {
+            "get": {
+                "summary": "One service: where it sits, its sub-services, its figures, and where to find its stories",
+                "parameters": [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": ok("The service", "PublicService"), **_errors(404)},
+            }
+        },
+    }
+
+
+# ---- CHECK: me too and change checks ----------------------------------------------------------
+
+
+def _loop_schemas() -> dict[str, Any]:
+    from .models import CheckAnswer, MeToo
+
+    out: dict[str, Any] = {}
+    for name, model in (("MeToo", MeToo), ("CheckAnswer", CheckAnswer)):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        out.update(schema.pop("$defs", {}))
+        out[name] = schema
+    return out
+
+
+def _loop_paths(html: dict[str, Any]) -> dict[str, Any]:
+    def body(schema: str) -> dict[str, Any]:
+        ref = {"schema": {"$ref": f"#/components/schemas/{schema}"}}
+        return {"required": True, "content": {"application/json": ref, "application/x-www-form-urlencoded": ref}}
+
+    check_token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"},
+                   "description": "The emailed change-check link"}
+    return {
+        "/api/stories/{story_id}/me-too": {
+            "post": {
+                "summary": "\"This happened to me too\", about a published story. No account; an address only to be asked, "
+                           "six weeks after a change is made, whether it made a difference. One per client and day.",
+                "parameters": [STORY_ID],
+                "requestBody": body("MeToo"),
+                "responses": {
+                    "201": _answer("Counted (the story's count follows within moments)", {"type": "object"}),
+                    "200": _answer("Already said today from here (nothing more counted); a form post gets a thank-you page",
+                                   {"type": "object"}),
+                    **_errors(400, 404, 413, 415, 422, 429),
+                },
+            }
+        },
+        "/api/check/{token}": {
+            "get": {
+                "summary": "Did the change make a difference? The page behind the emailed link. Changes nothing.",
+                "parameters": [check_token, {"name": "done", "in": "query", "required": False, "schema": {"type": "string"}}],
+                "responses": {"200": _answer("The page", html, "text/html"), **_errors(404, 429)},
+            },
+            "post": {
+                "summary": "Answer yes, partly or no, with an optional comment (moderated). The first answer from a link stands.",
+                "parameters": [check_token],
+                "requestBody": body("CheckAnswer"),
+                "responses": {
+                    "201": _answer("Recorded", {"type": "object"}),
+                    "200": _answer("The same answer again: nothing changed", {"type": "object"}),
+                    "303": {"description": "A form post: back to the page, which shows the answer"},
+                    **_errors(400, 404, 409, 413, 415, 422, 429),
+                },
+            },
         },
     }
 

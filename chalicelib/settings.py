@@ -1,19 +1,28 @@
 """One settings object, read from the environment on first use (never at import).
 
 The chalice test client only sets a stage's environment variables during a call,
-so nothing may read them at import time.
+so nothing may read them at import time. A field `name` is read from FF_NAME (any case);
+dict and list fields are JSON. A plain model and a small loader, not pydantic-settings:
+that package cost a tenth of the cold start.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from typing import Any, Mapping, get_origin
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PREFIX = "FF_"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FF_", extra="ignore", frozen=True)
+class SettingsError(ValueError):
+    """A setting in the environment has a bad value; the message names the variable."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     stage: str = "local"
     table_name: str = "feedforward"
@@ -48,6 +57,16 @@ class Settings(BaseSettings):
     confirm_link_days: int = Field(default=7, ge=1)
     # Organisations that restrict self-service sign-up, as JSON: {"org-slug": ["nhs.net", "trust.nhs.uk"]}.
     signup_domains: dict[str, list[str]] = Field(default_factory=dict)
+    # ---- CHECK: rate limits per client (hashed source IP) and window; 0 turns one off.
+    rate_window_seconds: int = Field(default=3600, ge=1)  # one fixed window for every limit below
+    me_too_limit: int = 10  # "this happened to me too" posts
+    check_answer_limit: int = 20  # answers posted to change-check links
+    story_limit: int = 100  # stories sent (generous: a family, a ward's shared computer)
+    subscription_limit: int = 100  # staff sign-ups
+    bad_link_limit: int = 50  # capability links that did not resolve (guessing)
+    # ---- CHECK: change checks. Asked 6 weeks after a change is made; the link lasts 90 days.
+    change_check_days: int = Field(default=42, ge=1)
+    check_link_days: int = Field(default=90, ge=1)
 
     @property
     def cognito_issuer(self) -> str:
@@ -58,9 +77,41 @@ class Settings(BaseSettings):
         return self.cognito_jwks_url or f"{self.cognito_issuer}/.well-known/jwks.json"
 
 
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from FF_* variables: unknown ones are ignored, a bad value raises SettingsError."""
+    environ = os.environ if environ is None else environ
+    fields = Settings.model_fields
+    values: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for key, raw in environ.items():
+        if not key.upper().startswith(PREFIX):
+            continue
+        name = key[len(PREFIX):].lower()
+        if name not in fields:
+            continue
+        names[name] = key
+        if get_origin(fields[name].annotation) in (dict, list) or fields[name].annotation in (dict, list):
+            import json
+
+            try:
+                values[name] = json.loads(raw)
+            except ValueError as e:
+                raise SettingsError(f"{key} must be JSON: {e}") from None
+        else:
+            values[name] = raw
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{names.get(str(err['loc'][0]), PREFIX + str(err['loc'][0]).upper()) if err['loc'] else 'settings'}: {err['msg']}"
+            for err in e.errors()
+        )
+        raise SettingsError(f"bad setting: {problems}") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()
 
 
 def reset_settings() -> None:

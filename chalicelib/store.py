@@ -399,13 +399,26 @@ class Store:
     def put_published(self, stories: Iterable[tuple[dict[str, Any], dict[str, Any], Iterable[str]]]) -> int:
         """Write published stories and their listing entries straight to the table, 25 items per
         BatchWriteItem: each is (story, listing entry, listing slugs). Not a request path: it
-        seeds sites of 10,000 stories for bench/ in seconds. Returns the items written."""
+        seeds sites of 10,000 stories for bench/ in seconds. Returns the items written.
+        Also the stories' facts and their listings' counters (what the stream would give them):
+        one UpdateItem per listing per call, the facts items in the same batches."""
+        from . import figures
+
         writes = []
+        deltas: dict[str, dict[str, Any]] = {}
         for story, entry, slugs in stories:
             writes.append({"PutRequest": {"Item": to_item({"PK": f"STORY#{story['id']}", "SK": "STORY", **story})}})
             sk = f"{entry['published_at']}#{entry['id']}"
             writes += [{"PutRequest": {"Item": to_item({"PK": f"LIST#{s}", "SK": sk, **entry})}} for s in slugs]
+            facts = figures.facts(story)
+            counted = sorted({s for s in slugs if not s.startswith("month:")})
+            if facts:
+                record = {"PK": f"FACTS#{story['id']}", "SK": "FACTS", "facts": facts, "listings": counted, "rev": 1}
+                writes.append({"PutRequest": {"Item": to_item(record)}})
+                for s in counted:
+                    deltas[s] = figures.add(deltas.get(s), figures.delta({}, facts))
         self._batch_write(writes)
+        self._add_to_counters(deltas)
         return len(writes)
 
     def put_subscribers(self, people: Iterable[tuple[dict[str, Any], Iterable[dict[str, Any]]]]) -> int:
@@ -715,6 +728,7 @@ class Store:
         )
         keys += [{"PK": t["PK"], "SK": t["SK"]} for t in tokens]
         keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"PRIVATE#{story_id}")]
+        keys.append({"PK": f"LADDER#{story_id}", "SK": "LADDER"})  # its escalation ladder, if it has one
         keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"IDEMPOTENCY#{mail_layer_name(story_id)}")]
         if contact and contact.get("submission_id"):
             keys.append({"PK": "IDEMPOTENCY#stories", "SK": submission_record_key(contact["submission_id"])})
@@ -724,6 +738,9 @@ class Store:
                 ExpressionAttributeValues=to_item({":pk": f"DIGEST#{digest_day(story['published_at'])}", ":s": f"{story_id}#"}),
             )
             keys += [{"PK": i["PK"], "SK": i["SK"]} for i in items]
+        # CHECK: the me-too items (their addresses are in PRIVATE#, above) and the scheduled change check.
+        keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"METOO#{story_id}")]
+        keys.append({"PK": f"CHECKDUE#{story_id}", "SK": "CHECKDUE"})
         thread = self._partition(f"STORY#{story_id}")
         keys += [{"PK": i["PK"], "SK": i["SK"]} for i in thread if i["SK"] != "STORY"]
         self._batch_write([{"DeleteRequest": {"Key": to_item(k)}} for k in keys])
@@ -734,16 +751,105 @@ class Store:
     # ---- idempotency records ------------------------------------------------------------------
 
     def idempotency_layer(self, name: str) -> Any:
-        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+        """Where the idempotency records of `name` live (idempotency.once shares one powertools layer)."""
+        from .idempotency import Records
 
-        return DynamoDBPersistenceLayer(
-            table_name=self._table,
-            key_attr="PK",
-            sort_key_attr="SK",
-            static_pk_value=f"IDEMPOTENCY#{name}",
-            expiry_attr=TTL_ATTRIBUTE,
-            boto3_client=self._db,
+        return Records(self._db, self._table, f"IDEMPOTENCY#{name}", "PK", "SK", TTL_ATTRIBUTE)
+
+    # ---- figures ---------------------------------------------------------------------------------
+    # A counter item per listing (a service, "_all", a tag list): the counts of figures.COUNTS, a
+    # histogram of response times in whole hours ("h:<hours>") and stories per month ("m:<YYYY-MM>"),
+    # all top-level numbers so that one ADD creates or moves each. A facts item per story holds what
+    # was last applied to which listings, and a revision that the next application is conditioned on.
+
+    def figures(self, listing: str, consistent: bool = False) -> dict[str, Any]:
+        """A listing's counter: {count: n, "hours": {h: n}, "months": {YYYY-MM: n}}; zeros left out."""
+        item = self._get(f"FIGURES#{listing}", "COUNTER", consistent=consistent) or {}
+        out: dict[str, Any] = {"hours": {}, "months": {}}
+        for name, value in _public(item).items():
+            kind, sep, ref = name.partition(":")
+            if sep and kind == "h" and value:
+                out["hours"][int(ref)] = value
+            elif sep and kind == "m" and value:
+                out["months"][ref] = value
+            elif not sep:
+                out[name] = value
+        return out
+
+    def story_facts(self, story_id: str) -> dict[str, Any]:
+        """The facts last applied for a story, the listings they went to, and their revision."""
+        item = self._get(f"FACTS#{story_id}", "FACTS", consistent=True)
+        if not item:
+            return {"facts": {}, "listings": [], "rev": 0}
+        return {"facts": item.get("facts") or {}, "listings": item.get("listings") or [], "rev": item["rev"]}
+
+    def apply_facts(self, story_id: str, applied: dict[str, Any], facts: dict[str, Any], listings: Iterable[str],
+                    deltas: dict[str, dict[str, Any]]) -> bool:
+        """Move each listing's counter by its delta (figures.delta) and record the new facts, in one
+        TransactWriteItems conditioned on the revision read (`applied`, from story_facts). False,
+        with nothing written, if another application came first."""
+        rev = applied["rev"]
+        facts_key = {"PK": f"FACTS#{story_id}", "SK": "FACTS"}
+        condition = (
+            ("attribute_not_exists(PK)", {}) if not rev else ("#rev = :rev", {":rev": rev})
         )
+        items: list[dict[str, Any]] = []
+        for listing, d in sorted(deltas.items()):
+            adds = {**d["counts"], **{f"h:{h}": n for h, n in d["hours"].items()}, **{f"m:{m}": n for m, n in d["months"].items()}}
+            if not adds:
+                continue
+            names = {f"#a{i}": k for i, k in enumerate(adds)}
+            values = {f":a{i}": v for i, v in enumerate(adds.values())}
+            items.append({"Update": {
+                "TableName": self._table,
+                "Key": to_item({"PK": f"FIGURES#{listing}", "SK": "COUNTER"}),
+                "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(adds))),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": to_item(values),
+            }})
+        cond: dict[str, Any] = {"ConditionExpression": condition[0]}
+        if rev:
+            cond |= {"ExpressionAttributeNames": {"#rev": "rev"}, "ExpressionAttributeValues": to_item(condition[1])}
+        if facts:
+            record = {**facts_key, "facts": facts, "listings": sorted(set(listings)), "rev": rev + 1}
+            items.append({"Put": {"TableName": self._table, "Item": to_item(record), **cond}})
+        elif rev:
+            items.append({"Delete": {"TableName": self._table, "Key": to_item(facts_key), **cond}})
+        if not items:
+            return True
+        if len(items) > 100:
+            raise ValueError(f"a story on {len(deltas)} listings is more than one transaction holds")
+        try:
+            self._db.transact_write_items(TransactItems=items)
+            return True
+        except self._db.exceptions.TransactionCanceledException:
+            return False
+
+    def _add_to_counters(self, deltas: dict[str, dict[str, Any]]) -> None:
+        """Bulk loading only: one UpdateItem (ADD) per listing, no facts condition."""
+        for listing, d in sorted(deltas.items()):
+            adds = {**d["counts"], **{f"h:{h}": n for h, n in d["hours"].items()}, **{f"m:{m}": n for m, n in d["months"].items()}}
+            if adds:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=to_item({"PK": f"FIGURES#{listing}", "SK": "COUNTER"}),
+                    UpdateExpression="ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(adds))),
+                    ExpressionAttributeNames={f"#a{i}": k for i, k in enumerate(adds)},
+                    ExpressionAttributeValues=to_item({f":a{i}": v for i, v in enumerate(adds.values())}),
+                )
+
+    # ---- listing pages ---------------------------------------------------------------------------
+
+    def listing_month(self, listing: str, month: str, limit: int | None = None, newest_first: bool = True) -> list[dict[str, Any]]:
+        """A listing's entries published in one month (YYYY-MM): a Query with SK between the
+        month's bounds; newest first with a Limit for the month's latest archive pages."""
+        items = self._query(
+            limit=limit,
+            forward=not newest_first,
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+            ExpressionAttributeValues=to_item({":pk": f"LIST#{listing}", ":lo": f"{month}-", ":hi": f"{month}-~"}),
+        )
+        return [_public(i) for i in items]
 
     # ---- the stream ---------------------------------------------------------------------------
 
@@ -770,6 +876,288 @@ class Store:
             return Change("subscription", None, old and _public(old), new and _public(new), ref, ident)
         return Change("other", None, None, None)
 
+    # ---- the public API and the search index -------------------------------------------------
+
+    def listing_page(
+        self, name: str, limit: int, lo: str = "0", hi: str = "~", after: str | None = None, tag: str | None = None, max_queries: int = 5
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a listing, newest first: entries whose sort key ("<published_at>#<id>") is
+        between lo and hi, after the sort key `after`. With `tag`, only entries carrying it (a
+        filter, so at most max_queries Query calls; the page may then hold fewer than `limit`).
+        Returns the entries (each with its sort key as "sk") and the sort key to go on after, or None."""
+        args: dict[str, Any] = {
+            "TableName": self._table,
+            "ScanIndexForward": False,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": to_item({":pk": f"LIST#{name}", ":lo": lo, ":hi": hi} | ({":tag": tag} if tag else {})),
+        }
+        if tag:
+            args |= {"FilterExpression": "contains(#tags, :tag)", "ExpressionAttributeNames": {"#tags": "tags"}}
+        if after:
+            args["ExclusiveStartKey"] = to_item({"PK": f"LIST#{name}", "SK": after})
+        items: list[dict[str, Any]] = []
+        for _ in range(max_queries):
+            # One more than asked, to know whether there is a next page without another call.
+            args["Limit"] = 100 if tag else limit + 1 - len(items)
+            resp = self._db.query(**args)
+            items.extend(from_item(i) for i in resp.get("Items", []))
+            if len(items) > limit:
+                page = items[:limit]
+                return [_public(i) | {"sk": i["SK"]} for i in page], page[-1]["SK"]
+            last = resp.get("LastEvaluatedKey")
+            if not last:
+                return [_public(i) | {"sk": i["SK"]} for i in items], None
+            args["ExclusiveStartKey"] = last
+        return [_public(i) | {"sk": i["SK"]} for i in items], from_item(last)["SK"]
+
+    def get_stories(self, story_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Many stories by id: one BatchGetItem per 100 (the search index job, not a request)."""
+        wanted = sorted(set(story_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(wanted), 100):
+            request = {self._table: {"Keys": [to_item({"PK": f"STORY#{s}", "SK": "STORY"}) for s in wanted[i : i + 100]]}}
+            while request:
+                resp = self._db.batch_get_item(RequestItems=request)
+                for item in resp.get("Responses", {}).get(self._table, []):
+                    story = _public(from_item(item))
+                    found[story["id"]] = story
+                request = resp.get("UnprocessedKeys") or None
+        return found
+
+    # ---- rate limits (CHECK: limits.py) ------------------------------------------------------------
+
+    def count_hit(self, key: str, window: int, expires_at: int) -> int:
+        """Count one request in a fixed window (one UpdateItem); returns the window's count so far."""
+        resp = self._db.update_item(
+            TableName=self._table,
+            Key=to_item({"PK": f"LIMIT#{key}", "SK": str(window)}),
+            UpdateExpression="ADD #n :one SET #ttl = :ttl",
+            ExpressionAttributeNames={"#n": "hits", "#ttl": TTL_ATTRIBUTE},
+            ExpressionAttributeValues=to_item({":one": 1, ":ttl": expires_at}),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(from_item(resp["Attributes"])["hits"])
+
+    def hits(self, key: str, window: int) -> int:
+        item = self._get(f"LIMIT#{key}", str(window))
+        return int(item.get("hits", 0)) if item else 0
+
+    # ---- me too (CHECK: metoo.py) ----------------------------------------------------------------------
+
+    def add_me_too(self, story_id: str, me_too: dict[str, Any], email: str | None) -> bool:
+        """A reader's "me too" (once per id: False, nothing written, if it exists) and, apart from it,
+        their address if they left one. In their own partition, so the story page's Query does not
+        grow with them. Two writes, not a transaction: a cancelled transaction in moto swaps the
+        table's stream for a copy, which the local pump no longer reads (the address may be lost
+        by a crash between them; the me-too is not)."""
+        if not self._put_once({"PK": f"METOO#{story_id}", "SK": me_too["id"], "story_id": story_id, **me_too}):
+            return False
+        if email:
+            self._db.put_item(TableName=self._table, Item=to_item(
+                {"PK": f"PRIVATE#{story_id}", "SK": f"METOO#{me_too['id']}", "email": email, "created_at": me_too["created_at"]}))
+        return True
+
+    def count_me_too(self, story_id: str, me_too_id: str) -> bool:
+        """Add one me-too to the story's me_too_count, once per me-too item: the count and the
+        item's `counted` mark change together or not at all. False if it was counted before."""
+        return self._count_once(
+            story_id, "me_too_count", {"PK": f"METOO#{story_id}", "SK": me_too_id})
+
+    def me_too_contacts(self, story_id: str) -> list[str]:
+        """The ids of the me-too items whose reader left an address (the ids only, not the addresses)."""
+        items = self._query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :m)",
+            ExpressionAttributeValues=to_item({":pk": f"PRIVATE#{story_id}", ":m": "METOO#"}),
+            ProjectionExpression="SK",
+        )
+        return [i["SK"].split("#", 1)[1] for i in items]
+
+    def me_too_contact(self, story_id: str, me_too_id: str) -> dict[str, Any] | None:
+        item = self._get(f"PRIVATE#{story_id}", f"METOO#{me_too_id}", consistent=True)
+        return _public(item) if item else None
+
+    def _count_once(self, story_id: str, counter: str, marker: dict[str, str]) -> bool:
+        # Read first: a record delivered again finds its mark and writes nothing (and cancels no
+        # transaction: in moto that swaps the table's stream for a copy the local pump cannot see).
+        seen = self._get(marker["PK"], marker["SK"], consistent=True)
+        if not seen or seen.get("counted"):
+            return False
+        try:
+            self._db.transact_write_items(TransactItems=[
+                {"Update": {
+                    "TableName": self._table, "Key": to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
+                    "UpdateExpression": "ADD #c :one", "ConditionExpression": "attribute_exists(PK)",
+                    "ExpressionAttributeNames": {"#c": counter}, "ExpressionAttributeValues": to_item({":one": 1}),
+                }},
+                {"Update": {
+                    "TableName": self._table, "Key": to_item(marker),
+                    "UpdateExpression": "SET #k = :t",
+                    "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(#k)",
+                    "ExpressionAttributeNames": {"#k": "counted"}, "ExpressionAttributeValues": to_item({":t": True}),
+                }},
+            ])
+            return True
+        except self._db.exceptions.TransactionCanceledException:
+            return False
+
+    # ---- change checks (CHECK: change_check.py) ------------------------------------------------------
+
+    CHECKS_DUE = "CHECKS#due"  # the one GSI1 partition of scheduled change checks, by due time
+
+    def schedule_check(self, story_id: str, due_at: str, made_at: str) -> bool:
+        """Ask the story's author (and me-too readers) about a change at `due_at`: once per story.
+        Indexed by due time in one fixed GSI1 partition, so the daily job is one Query."""
+        return self._put_once({
+            "PK": f"CHECKDUE#{story_id}", "SK": "CHECKDUE", "story_id": story_id, "due_at": due_at, "made_at": made_at,
+            "GSI1PK": self.CHECKS_DUE, "GSI1SK": f"{due_at}#{story_id}",
+        })
+
+    def due_checks(self, now: str, limit: int = 500) -> list[dict[str, Any]]:
+        """Scheduled checks due by `now` and not yet sent, oldest first."""
+        items = self._query(
+            index=GSI1,
+            limit=limit,
+            KeyConditionExpression="GSI1PK = :pk AND GSI1SK <= :now",
+            ExpressionAttributeValues=to_item({":pk": self.CHECKS_DUE, ":now": f"{now}#~"}),
+        )
+        return [_public(i) for i in items]
+
+    def get_check(self, story_id: str) -> dict[str, Any] | None:
+        item = self._get(f"CHECKDUE#{story_id}", "CHECKDUE", consistent=True)
+        return _public(item) if item else None
+
+    def close_check(self, story_id: str, sent_at: str, recipients: int) -> bool:
+        """Mark a scheduled check sent; it leaves the index. False if it was closed before."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"PK": f"CHECKDUE#{story_id}", "SK": "CHECKDUE"}),
+                UpdateExpression="SET sent_at = :at, recipients = :n REMOVE GSI1PK, GSI1SK",
+                ConditionExpression="attribute_exists(GSI1PK)",
+                ExpressionAttributeValues=to_item({":at": sent_at, ":n": recipients}),
+            )
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def put_check_answer(self, story_id: str, answer: dict[str, Any]) -> bool:
+        """One answer per recipient (its id): False, nothing written, if they answered before.
+        An answer with a comment waits on the replies queue for a moderator."""
+        try:
+            self._put_thread_item(story_id, "CHECK", answer, queued=answer["status"] == "pending")
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def set_change_verdict(self, story_id: str, verdict: str, at: str) -> bool:
+        """The author's verdict on the change, set once."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
+                UpdateExpression="SET change_verdict = :v, change_verdict_at = :at",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(change_verdict)",
+                ExpressionAttributeValues=to_item({":v": verdict, ":at": at}),
+            )
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def count_me_too_verdict(self, story_id: str, answer_id: str, verdict: str) -> bool:
+        """A me-too reader's answer counted once on the story (me_too_yes, me_too_partly, me_too_no)."""
+        return self._count_once(story_id, f"me_too_{verdict}", {"PK": f"STORY#{story_id}", "SK": f"CHECK#{answer_id}"})
+
+    @staticmethod
+    def decode_loop(record: dict[str, Any]) -> tuple[str, str, str, dict[str, Any] | None, dict[str, Any] | None] | None:
+        """(kind, story id, item id, old, new) for a me-too ("me_too") or a change-check answer
+        ("check") stream record; None for anything else."""
+        ddb = record.get("dynamodb", {})
+        keys = from_item(ddb.get("Keys", {}))
+        pk, sk = str(keys.get("PK", "")), str(keys.get("SK", ""))
+        prefix, _, story_id = pk.partition("#")
+        old = _public(from_item(ddb["OldImage"])) if ddb.get("OldImage") else None
+        new = _public(from_item(ddb["NewImage"])) if ddb.get("NewImage") else None
+        if prefix == "METOO":
+            return "me_too", story_id, sk, old, new
+        if prefix == "STORY" and sk.startswith("CHECK#"):
+            return "check", story_id, sk.split("#", 1)[1], old, new
+        return None
+
+    # ---- the escalation ladder (LADDER: promise.py, ladder.py) -----------------------------------
+    # One item per story awaiting its first response, LADDER#<story id>, indexed on GSI1 under one
+    # fixed partition by the time of its next step, so the hourly run Queries what is due and never
+    # Scans. A finished ladder (next_step "done") leaves the index; a response, withdrawal or
+    # erasure deletes the item.
+
+    def start_promise(self, story_id: str, promise: dict[str, Any], steps: dict[str, str]) -> bool:
+        """Set the story's response_days and response_due_at and start its ladder, all or nothing;
+        False (nothing written) if the story already has a promise, a response, or is not published."""
+        first = "reminder"
+        sets = {"#d": "response_days", "#due": "response_due_at"}
+        try:
+            self._db.transact_write_items(TransactItems=[
+                {"Update": {
+                    "TableName": self._table,
+                    "Key": to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
+                    "UpdateExpression": "SET #d = :d, #due = :due",
+                    "ConditionExpression": "attribute_exists(PK) AND #status = :published AND attribute_not_exists(#due)"
+                                           " AND attribute_not_exists(first_response_at)",
+                    "ExpressionAttributeNames": sets | {"#status": "status"},
+                    "ExpressionAttributeValues": to_item({":d": promise["response_days"], ":due": promise["response_due_at"],
+                                                          ":published": "published"}),
+                }},
+                {"Put": {
+                    "TableName": self._table,
+                    "Item": to_item({
+                        "PK": f"LADDER#{story_id}", "SK": "LADDER", "GSI1PK": "LADDER", "GSI1SK": f"{steps[first]}#{story_id}",
+                        "story_id": story_id, "steps": steps, "next_step": first, "next_at": steps[first], **promise,
+                    }),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }},
+            ])
+            return True
+        except self._db.exceptions.TransactionCanceledException:
+            return False
+
+    def ladders_due(self, now: str, limit: int, start_key: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of ladders whose next step is due at `now` (ISO UTC), soonest first, and where
+        the next page starts (None after the last)."""
+        args: dict[str, Any] = {
+            "TableName": self._table, "IndexName": GSI1, "Limit": limit,
+            "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK <= :upto",
+            "ExpressionAttributeValues": to_item({":pk": "LADDER", ":upto": f"{now}#~"}),
+        }
+        if start_key:
+            args["ExclusiveStartKey"] = start_key
+        resp = self._db.query(**args)
+        return [_public(from_item(i)) for i in resp.get("Items", [])], resp.get("LastEvaluatedKey")
+
+    def get_ladder(self, story_id: str) -> dict[str, Any] | None:
+        item = self._get(f"LADDER#{story_id}", "LADDER", consistent=True)
+        return _public(item) if item else None
+
+    def advance_ladder(self, story_id: str, step_from: str, step_to: str, next_at: str | None) -> bool:
+        """Move a ladder from one step to the next (or to "done", next_at None), only if it is still
+        at `step_from`: of two runs that race, one wins. False if it had moved or is gone."""
+        names = {"#n": "next_step"}
+        values: dict[str, Any] = {":from": step_from, ":to": step_to}
+        if next_at:
+            expr = "SET #n = :to, next_at = :at, GSI1PK = :pk, GSI1SK = :sk"
+            values |= {":at": next_at, ":pk": "LADDER", ":sk": f"{next_at}#{story_id}"}
+        else:
+            expr = "SET #n = :to REMOVE next_at, GSI1PK, GSI1SK"
+        try:
+            self._db.update_item(
+                TableName=self._table, Key=to_item({"PK": f"LADDER#{story_id}", "SK": "LADDER"}), UpdateExpression=expr,
+                ConditionExpression="attribute_exists(PK) AND #n = :from", ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+            )
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def end_ladder(self, story_id: str) -> None:
+        self._db.delete_item(TableName=self._table, Key=to_item({"PK": f"LADDER#{story_id}", "SK": "LADDER"}))
 
 
 def mail_layer_name(story_id: str) -> str:

@@ -30,6 +30,7 @@ LABELS = {
     "email": "an email address, like name@example.com",
     "consent": "agreement to the terms",
     "website": "this field",
+    "related_story": "the story yours is linked to",
 }
 _LIST_FIELDS = ("services", "feelings")
 
@@ -75,6 +76,13 @@ class Stories:
             raise ValidationFailed(
                 [{"field": "services", "message": f"We do not know the service {missing[0]!r}. Choose one from the list."}], data
             )
+        if submission.related_story:
+            # CHECK: a story can only be linked to a published one.
+            related = self._store.get_story(submission.related_story)
+            if not related or related.get("status") != "published":
+                raise ValidationFailed(
+                    [{"field": "related_story", "message": "The story yours is linked to is not published. Send yours without the link."}], data
+                )
         return submission
 
     def submit(self, data: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
@@ -115,6 +123,8 @@ class Stories:
             "has_contact": submission.email is not None,
             "tags": [],
         }
+        if submission.related_story:
+            story["related_story"] = submission.related_story  # CHECK: shown as "Linked to <title>"
         contact = {"email": str(submission.email), "submission_id": submission.submission_id} if submission.email else None
         self._store.create_story(story, contact)
         logger.info("story submitted", extra={"story_id": story_id, "services": story["services"]})

@@ -5,7 +5,19 @@ from __future__ import annotations
 from functools import lru_cache
 
 from . import aws
-from .settings import get_settings, reset_settings
+
+
+def get_settings():
+    """The settings, imported on first use: settings pulls in pydantic, most of `import app`'s cost."""
+    from .settings import get_settings as settings
+
+    return settings()
+
+
+def reset_settings() -> None:
+    from .settings import reset_settings as reset
+
+    reset()
 
 
 @lru_cache(maxsize=1)
@@ -94,6 +106,8 @@ def notifications():
     composers |= StaffLetters(store(), links(), s).composers()
     composers |= SubscriptionLetters(store(), links(), s).composers()
     composers |= ConversationLetters(store(), links(), s).composers()
+    composers |= change_checks().composers()  # CHECK
+    composers |= ladder_letters().composers()  # LADDER
     return Notifications(store(), Mailer(aws.client("ses"), s.mail_from, s.mail_configuration_set), composers, fan_out=alerts().fan_out)
 
 
@@ -118,10 +132,56 @@ def conversation():
     return Conversation(store(), links(), get_settings())
 
 
+@lru_cache(maxsize=1)
+def public_api():
+    from .public_api import PublicApi
+
+    return PublicApi(store(), get_settings())
+
+
+# ---- CHECK: rate limits, me too, change checks
+
+@lru_cache(maxsize=1)
+def limits():
+    from .limits import Limits
+
+    return Limits(store())
+
+
+@lru_cache(maxsize=1)
+def metoo():
+    from .metoo import MeTooes
+
+    return MeTooes(store(), limits(), get_settings())
+
+
+@lru_cache(maxsize=1)
+def change_checks():
+    from .change_check import ChangeChecks
+
+    return ChangeChecks(store(), links(), get_settings(), queues(), limits())
+
+
+# ---- LADDER: the escalation ladder (promise.py sets the promise from the stream)
+
+@lru_cache(maxsize=1)
+def ladder():
+    from .ladder import Ladder
+
+    return Ladder(store(), queues(), alerts().reach)
+
+
+@lru_cache(maxsize=1)
+def ladder_letters():
+    from .ladder import LadderLetters
+
+    return LadderLetters(store(), links(), get_settings())
+
+
 def reset() -> None:
     """Forget every built object, client and setting (tests switch environments)."""
     for f in (store, queues, stories, moderation, directory, links, replies, changes, authenticator, site, notifications, alerts, subscriptions,
-              conversation):
+              conversation, public_api, limits, metoo, change_checks, ladder, ladder_letters):
         f.cache_clear()
     aws.reset_clients()
     reset_settings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -16,6 +17,58 @@ from local.resources import DEMO_MODERATOR, REGION, Resources, create_all, creat
 
 SITE_URL = "https://site.test"
 API_URL = "https://api.test"
+
+
+def _share_botocore_loader() -> None:
+    """One botocore data loader for the whole test process.
+
+    Every boto3 Session (each test's, and the app's per-client sessions) otherwise makes its own
+    loader and parses the same service models and endpoints.json again: about half a second of
+    JSON per test. The loader's caches only hold parsed model files, which nothing mutates.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    loaders: dict[Any, Any] = {}
+    create = botocore.loaders.create_loader
+
+    def shared(search_path_string: Any = None) -> Any:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared
+
+
+def _one_moto_pool_key() -> None:
+    """moto's Cognito imports the same private JWK for every user pool it makes (RSA prime recovery:
+    a quarter to a whole second of each test's setup). Import it once; every pool signs with it anyway."""
+    import moto.cognitoidp.models as cognito
+
+    real, keys = cognito.jwk.RSAKey.import_key, {}
+
+    class RSAKey(cognito.jwk.RSAKey):
+        @classmethod
+        def import_key(cls, value: Any, *args: Any, **kwargs: Any) -> Any:
+            if args or kwargs or not isinstance(value, dict):
+                return real(value, *args, **kwargs)
+            key = json.dumps(value, sort_keys=True)
+            if key not in keys:
+                keys[key] = real(value)
+            return keys[key]
+
+    class Jwk:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_module, name)
+
+    real_module = cognito.jwk
+    jwk = Jwk()
+    jwk.RSAKey = RSAKey
+    cognito.jwk = jwk
+
+
+_share_botocore_loader()
+_one_moto_pool_key()
 
 
 @dataclass
@@ -57,13 +110,34 @@ def client(aws):
 
 
 @pytest.fixture
-def pump(aws, client):
+def pump(aws, client, monkeypatch):
+    """The event pump. A test fails if a handler failed, a batch item failed or a message was
+    dead-lettered, unless it called `pump.expect_failures()` (Lambda would retry such work behind
+    the visibility timeout, so a test that only drains would never see it)."""
     from local.pump import Pump
 
     def invoke(name, event):
         return client.lambda_.invoke(name, event).payload
 
-    return Pump(aws.session, aws.resources, invoke)
+    p = Pump(aws.session, aws.resources, invoke)
+    # Why each batch item failed: the handlers report only which ones did.
+    from aws_lambda_powertools.utilities.batch.base import BasePartialProcessor
+
+    reasons: list[str] = []
+    real_failure_handler = BasePartialProcessor.failure_handler
+
+    def failure_handler(self, record, exception):
+        reasons.append(f"{exception[0].__name__}: {exception[1]}")
+        return real_failure_handler(self, record, exception)
+
+    monkeypatch.setattr(BasePartialProcessor, "failure_handler", failure_handler)
+    p.failure_reasons = reasons
+    yield p
+    if not p.failures_expected:
+        problems = p.problems() + [f"because {r}" for r in reasons]
+        if problems:
+            pytest.fail("the pump met failures the test did not expect (call pump.expect_failures() if they are "
+                        "part of the test):\n  " + "\n  ".join(problems[:20]), pytrace=False)
 
 
 @pytest.fixture

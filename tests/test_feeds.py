@@ -221,7 +221,18 @@ def test_publishing_one_more_story_writes_a_bounded_known_set_of_objects(aws, cl
                 "sitemaps/tags.xml", f"sitemaps/stories-{month}.xml"}
     expected |= {f"services/{s}/{k}" for s in ("riverside-ward-7", "riverside-general", "riverside-trust") for k in feeds}
     expected |= {f"tags/nursing/{k}" for k in feeds}
-    assert set(s3_writes) == expected
+    # The newest page of the month's archive of each listing the story is on (test_browse.py).
+    expected |= {f"{p}{month}/index.html" for p in ("archive/", "tags/nursing/", "services/riverside-ward-7/",
+                                                      "services/riverside-general/", "services/riverside-trust/")}
+    assert set(s3_writes) - {k for k in s3_writes if "/widget/" in k or k.startswith("pagefind/")} == expected  # the widget: test_widget.py
+    # The search index (test_search.py): the new story's fragment, the index chunks its words are
+    # in, and the entry and meta files (the old meta is deleted). Pagefind rebuilds the index from
+    # every story, but only files whose content changed are written.
+    index = {k for k in s3_writes if k.startswith("pagefind/")}
+    assert len([k for k in index if k.startswith("pagefind/fragment/")]) == 1
+    assert "pagefind/pagefind-entry.json" in index and all(k.startswith(("pagefind/index/", "pagefind/fragment/", "pagefind/pagefind"))
+                                                            for k in index)
+    assert not any(k.endswith((".js", ".css", ".pagefind")) for k in index)  # the loader and the wasm stay as they were
     # Nothing about another tag, another organisation or another story is touched.
     assert not any(k.startswith(("tags/food/", "tags/night-care/", "services/hillside")) for k in s3_writes)
 

@@ -158,10 +158,9 @@ def code_files() -> list[Path]:
 
 def env_names_the_code_reads() -> set[str]:
     """Every FF_ setting (chalicelib/settings.py) and every name read with os.environ in app.py or chalicelib."""
-    from chalicelib.settings import Settings
+    from chalicelib.settings import PREFIX, Settings
 
-    prefix = Settings.model_config.get("env_prefix", "")
-    names = {f.alias if isinstance(f.alias, str) else f"{prefix}{name}".upper() for name, f in Settings.model_fields.items()}
+    names = {f.alias if isinstance(f.alias, str) else f"{PREFIX}{name}".upper() for name, f in Settings.model_fields.items()}
     for path in code_files():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and ast.unparse(node.func) in ("os.environ.get", "os.getenv", "environ.get", "getenv"):
@@ -357,7 +356,7 @@ def test_the_stream_mapping_retries_a_failing_record_apart_then_reports_it_inste
 
 
 def test_the_asynchronous_functions_keep_what_failed(cfn):
-    for handler in ("app.on_mail_event", "app.daily_digest"):
+    for handler in ("app.on_mail_event", "app.daily_digest", "app.escalation_ladder", "app.change_checks"):
         fn = props(cfn, handler_function(cfn, handler))
         target(cfn, fn["DeadLetterConfig"]["TargetArn"], "AWS::SQS::Queue")
 
@@ -389,14 +388,14 @@ def resolve(template: dict, value: Any) -> str:
 
 
 def test_the_deployed_settings_are_valid(cfn, monkeypatch):
-    from chalicelib.settings import Settings
+    from chalicelib.settings import load_settings
 
     env = function_env(cfn, handler_function(cfn, "app.app"))
     for key in [k for k in os.environ if k.startswith("FF_")]:
         monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, resolve(cfn, value))
-    s = Settings()
+    s = load_settings()
     assert s.stage == STAGE and s.signup_domains == {} and s.author_link_days == 730
     assert env["FF_SITE_URL"] == env["FF_API_URL"]  # one CloudFront name serves the site and /api/*
 
@@ -487,14 +486,27 @@ def test_no_bucket_is_public_and_the_site_is_read_only_through_cloudfront(cfn):
 def test_cloudfront_sends_security_headers_and_the_api_through_https(cfn):
     config = props(cfn, "Distribution")["DistributionConfig"]
     behaviours = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]
-    policy = {target(cfn, b["ResponseHeadersPolicyId"], "AWS::CloudFront::ResponseHeadersPolicy") for b in behaviours}
-    [name] = policy
-    headers = props(cfn, name)["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
-    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000 and headers["StrictTransportSecurity"]["Override"]
-    csp = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
-    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
-    assert headers["ContentTypeOptions"]["Override"] is True
-    assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
+    policy = {b.get("PathPattern", "*"): target(cfn, b["ResponseHeadersPolicyId"], "AWS::CloudFront::ResponseHeadersPolicy") for b in behaviours}
+    # One policy for every page and the API; only the service widgets may be framed (by any site),
+    # and only Pagefind's files (its worker) may compile WebAssembly.
+    strict = policy.pop("*")
+    assert policy.pop("/api/*") == strict
+    assert policy.pop("/services/*/widget/*") != strict
+    assert policy.pop("/pagefind/*") != strict
+    assert not policy, f"a behaviour nobody checked: {policy}"
+    for name in {b_policy for b_policy in (target(cfn, b["ResponseHeadersPolicyId"], "AWS::CloudFront::ResponseHeadersPolicy") for b in behaviours)}:
+        headers = props(cfn, name)["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+        assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000 and headers["StrictTransportSecurity"]["Override"]
+        csp = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+        assert "default-src 'none'" in csp and "unsafe-inline" not in csp and "'unsafe-eval'" not in csp
+        assert headers["ContentTypeOptions"]["Override"] is True
+        assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
+        framed = [b for b in behaviours if target(cfn, b["ResponseHeadersPolicyId"], "AWS::CloudFront::ResponseHeadersPolicy") == name]
+        if [b.get("PathPattern") for b in framed] == ["/services/*/widget/*"]:
+            assert "frame-ancestors *" in csp and "FrameOptions" not in headers
+        else:
+            assert "frame-ancestors 'none'" in csp and headers["FrameOptions"]["FrameOption"] == "DENY"
+            assert ("'wasm-unsafe-eval'" in csp) == (name != strict)
     assert all(b["ViewerProtocolPolicy"] in ("https-only", "redirect-to-https") for b in behaviours)
     [api] = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "/api/*"]
     [origin] = [o for o in config["Origins"] if o["Id"] == api["TargetOriginId"]]

@@ -211,7 +211,9 @@ def test_a_failed_coalesced_render_leaves_every_copy_on_the_queue(aws, client, p
     wiring.queues().send([RenderJob(page="home")])
     pump.coalesce.add(res.render_queue_url)
     pump._invoke = lambda name, event: {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+    pump.expect_failures()
     assert pump.queue_once(res.render_queue_url, "render_worker") == 0
+    assert [f.split(":")[0] for f in pump.failures] == ["render_worker"]  # one delivery, of the one distinct body
     sqs = aws.client("sqs")
     attrs = sqs.get_queue_attributes(QueueUrl=res.render_queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
     assert attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "2"  # back after their visibility timeout
@@ -221,7 +223,7 @@ def test_the_daily_digest_runs_at_its_time_once_a_day(aws, client, pump):
     from app import app
     from local.run import daily_schedules
 
-    assert daily_schedules(app) == [("daily_digest", 7, 0)]
+    assert sorted(daily_schedules(app)) == [("change_checks", 9, 0), ("daily_digest", 7, 0)]
     calls = counting(pump)
     at = datetime(2026, 11, 26, 6, 59, tzinfo=timezone.utc)
     assert pump.daily("daily_digest", 7, 0, now=at) == datetime(2026, 11, 26, 7, 0, tzinfo=timezone.utc)

@@ -328,7 +328,7 @@ def test_the_screen_marks_likely_identifying_details_in_a_pending_story(stack, b
 
     text = "My husband Peter Wright was seen on 3 March 2025.\nRing me on 07700 900123 if you need to."
     resp = requests.post(f"{stack.api}stories", timeout=30,
-                         json=story_body(story=text, services=[STORY_SERVICE], title=f"Marks {uuid.uuid4().hex[:6]}"))
+                         json=story_body(story=text, services=[STORY_SERVICE], title="Checking the marks"))
     assert resp.status_code == 201, resp.text
     story_id = resp.json()["id"]
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})

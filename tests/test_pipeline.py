@@ -133,8 +133,10 @@ def test_a_handler_failure_retries_only_the_failed_record(client, aws, directory
         return real(record)
 
     monkeypatch.setattr(wiring.changes(), "handle", flaky)
+    pump.expect_failures()
     for sid in (first, second):
         publish(sid)
     pump.drain()
     assert calls["n"] == 1
+    assert len([f for f in pump.failures if f.startswith("on_table_change:")]) == 1  # and the pump saw it
     assert {e["id"] for e in wiring.store().listing("_all", 10)} == {first, second}

@@ -125,6 +125,7 @@ def form_context(
         "values": {
             **{f: _text(values.get(f)) for f in TEXT_FIELDS},
             "submission_id": _text(values.get("submission_id")),
+            "related_story": _text(values.get("related_story")),
             "role": _text(values.get("role")),
             "experience_month": _text(values.get("experience_month")),
             "experience_year": _text(values.get("experience_year")),

@@ -152,6 +152,20 @@ def environment() -> Any:
     return env
 
 
+def meta_csp() -> str:
+    """The policy every page carries in a <meta> (the static site has no headers of its own; the
+    API's pages get a header too, and a browser enforces both). No inline script or style at all;
+    the form posts to, and the service finder fetches from, the API (another origin when local)."""
+    from ..settings import get_settings
+
+    s = get_settings()
+    site, api = s.site_url.rstrip("/"), s.api_url.rstrip("/")
+    return (
+        f"default-src 'none'; script-src 'self' {site}; style-src 'self' {site}; img-src 'self' {site} data:; "
+        f"connect-src 'self' {api}; form-action 'self' {api}; base-uri 'none'"
+    )
+
+
 def render_page(template: str, *, site_base: str = "", robots: str = "", **context: Any) -> str:
     """Render pages/<template>.
 
@@ -167,5 +181,6 @@ def render_page(template: str, *, site_base: str = "", robots: str = "", **conte
         robots=robots,
         css_url=f"{site_base}/{css}",
         form_js_url=f"{site_base}/{a['form_js'].hashed_key}",
+        csp=context.pop("csp", None) or meta_csp(),
         **context,
     )

@@ -7,15 +7,18 @@ A job run twice writes the same bytes: jobs are idempotent.
 
 from __future__ import annotations
 
+import math
+import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from .. import clock, figures
 from .. import store as store_module
 from ..jobs import RenderJob
 from ..observability import logger
-from . import feeds, pages
+from . import charts, feeds, pages, search, widget
 from .forms import directory_groups, form_context
 from .pages import HTML, HTML_CACHE, TEXT
 from .thread import conversation, progress
@@ -34,6 +37,9 @@ SITEMAP_KEY = "sitemap.xml"  # the index: the children below
 PAGES_SITEMAP_KEY = "sitemaps/pages.xml"  # home, the form, every service (the static job)
 TAGS_SITEMAP_KEY = "sitemaps/tags.xml"  # every tag page (each tag job)
 MONTH_SITEMAP_KEY = "sitemaps/stories-{}.xml"  # the stories first listed in one month (its sitemap job)
+# A listing's month archive: page 1 holds the month's oldest stories, so a new story never shifts
+# an older page. "_all" (the home page's listing) has its archive under archive/.
+ARCHIVE_PAGE = re.compile(r"^(archive|services/[^/]+|tags/[^/]+)/(\d{4}-\d{2})/(?:(\d+)/)?index\.html$")
 # A child sitemap holds at most 50,000 URLs (sitemaps.org).
 SITEMAP_LIMIT = 50_000
 
@@ -58,6 +64,52 @@ Output = Put | Delete
 
 def _page(key: str, html: str) -> Put:
     return Put(key, html.encode("utf-8"), HTML, HTML_CACHE)
+
+
+def listing_prefix(listing: str) -> str:
+    """Where a listing's pages live: a service's, a tag's, or (for everything) the site's archive."""
+    if listing == store_module.EVERYTHING:
+        return "archive/"
+    if listing.startswith("tag:"):
+        return f"tags/{listing.removeprefix('tag:')}/"
+    return f"services/{listing}/"
+
+
+def archive_key(listing: str, month: str, page: int) -> str:
+    base = f"{listing_prefix(listing)}{month}/"
+    return f"{base}index.html" if page == 1 else f"{base}{page}/index.html"
+
+
+def archive_path(listing: str, month: str, page: int = 1) -> str:
+    return "/" + archive_key(listing, month, page).removesuffix("index.html")
+
+
+def figures_view(listing: str, counter: dict[str, Any], now: Any, chart_id: str = "per-month") -> dict[str, Any]:
+    """A listing's figures as pages show them: counts, plain-word times, the chart of the last
+    twelve months (and the same as a table), and the months of its archive, newest first."""
+    s = figures.summary(counter)
+    rows = charts.months_view(charts.last_months(now), s["months"])
+    span = f"{rows[0]['label']} to {rows[-1]['label']}"
+    total = sum(r["count"] for r in rows)
+    return {
+        "stories": s["stories"],
+        "responded": s["responded"],
+        "share": figures.share_words(s["response_rate"]),
+        "median": figures.duration_words(s["median_hours"]),
+        "p90": figures.duration_words(s["p90_hours"]),
+        "overdue": s["overdue"],
+        "planned": s["planned"],
+        "made": s["made"],
+        "confirmed": s["confirmed"],
+        "span": span,
+        "rows": rows,
+        "chart": charts.bar_chart(rows, chart_id, f"Stories published each month, {span}",
+                                  f"{total} stories in these twelve months. The table below gives each month's number."),
+        "archive": [
+            {"label": pages.month_year(m), "count": n, "href": archive_path(listing, m)}
+            for m, n in sorted(s["months"].items(), reverse=True)
+        ],
+    }
 
 
 # ---- what pages show (public fields only, chosen one by one) ---------------------------------
@@ -87,7 +139,15 @@ def story_view(story: dict[str, Any], services: dict[str, dict[str, Any]]) -> di
         "published_at": story.get("published_at", ""),
         "tags": list(story.get("tags", [])),
         "services": [_service_link(services[s]) for s in story.get("services", []) if s in services],
+        # The response promise (LADDER): its dates and state, public facts by contract.
+        "promise": _promise(story, services),
     }
+
+
+def _promise(story: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    from ..promise import story_promise  # lazy: only a story page needs it
+
+    return story_promise(story, services)
 
 
 PROGRESS_WORDS = {"published": "Not yet read", "read": "Read by staff", "responded": "Responded to",
@@ -139,6 +199,8 @@ class SiteRenderer:
             "static": lambda _ref: self._static(),
             "tag": self._tag,
             "sitemap": self._month_sitemap,
+            "archive": self._archive,
+            "search": lambda _ref: search.outputs(self._store, self._publisher),  # OUTWARD: Pagefind
         }
         return builders[job.page](job.ref)
 
@@ -154,14 +216,17 @@ class SiteRenderer:
         if story.get("status") != "published":
             return [_page(key, pages.render_page("story_gone.html", robots="noindex"))]
         services = self._store.get_services(story.get("services", []))
-        return [_page(key, pages.render_page("story.html", story=story_view(story, services), conversation=conversation(items)))]
+        from ..change_check import story_extras  # CHECK: me too, a related story, the verdict on the change
+
+        return [_page(key, pages.render_page("story.html", story=story_view(story, services), conversation=conversation(items),
+                                             extras=story_extras(story, items, self._store, self._settings)))]
 
     def _service(self, slug: str) -> list[Output]:
         key = SERVICE_KEY.format(slug)
         prefix = f"services/{slug}/"
         service = self._store.get_service(slug)
         if not service:
-            return [Delete(key), *(Delete(k) for k in feeds.feed_keys(prefix))]
+            return [Delete(key), *(Delete(k) for k in feeds.feed_keys(prefix)), *widget.outputs(slug, None, [])]
         children = self._store.children(slug)
         listing = self._store.listing(slug, self._settings.stories_per_page)
         stories = self._entries(listing)
@@ -173,16 +238,79 @@ class SiteRenderer:
             children=[{"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in children],
             stories=stories,
             feeds=feeds.feed_links(prefix, feed_title),
+            site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the embed snippet's absolute address
+            figures=figures_view(slug, self._store.figures(slug, consistent=True), clock.now()),
+            # The service's own promise, when it has one (pages/_promise.html, if present, shows it).
+            promise={"response_days": service["response_days"]} if service.get("response_days") else None,
         )
-        return [_page(key, html), *self._feeds(feed_title, f"/{prefix}", prefix, listing)]
+        return [_page(key, html), *self._feeds(feed_title, f"/{prefix}", prefix, listing), *widget.outputs(slug, service, stories)]
 
     def _home(self) -> list[Output]:
         listing = self._store.listing(store_module.EVERYTHING, self._settings.stories_per_page)
         stories = self._entries(listing)
         organisations = [{"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in self._store.children(None)]
         title = "Latest stories – FeedForward"
-        html = pages.render_page("home.html", stories=stories, organisations=organisations, feeds=feeds.feed_links("", title))
+        html = pages.render_page("home.html", stories=stories, organisations=organisations, feeds=feeds.feed_links("", title),
+                                 figures=figures_view(store_module.EVERYTHING, self._store.figures(store_module.EVERYTHING, consistent=True), clock.now()))
         return [_page(HOME_KEY, html), *self._feeds(title, "/", "", listing), self._sitemap_index()]
+
+    # ---- month archives ---------------------------------------------------------------------
+
+    def _archive(self, ref: str) -> list[Output]:
+        """A listing's archive for one month. "<listing>/<month>/latest" builds only the newest page,
+        and the one before when the newest is new (it gains a link): publishing one story costs
+        the same at any size. "<listing>/<month>" builds every page of the month."""
+        listing, month, *rest = ref.split("/")
+        size = self._settings.stories_per_page
+        built: dict[int, list[dict[str, Any]]] = {}
+        total = 0
+        if rest == ["latest"]:
+            n = int(self._store.figures(listing, consistent=True)["months"].get(month, 0))
+            total = math.ceil(n / size)
+            newest = n - (total - 1) * size
+            want = newest + (size if newest == 1 and total > 1 else 0)
+            items = self._store.listing_month(listing, month, limit=want) if n else []
+            if n and len(items) == want:
+                built[total] = items[:newest]
+                if want > newest:
+                    built[total - 1] = items[newest:]
+            else:
+                rest = []  # the counter and the listing disagree: build the whole month
+        if rest != ["latest"]:
+            items = self._store.listing_month(listing, month, newest_first=False)
+            total = math.ceil(len(items) / size)
+            built = {p: items[(p - 1) * size : p * size][::-1] for p in range(1, total + 1)}
+        # One BatchGetItem: the stories' services and, for a service's archive, the service itself.
+        own = {listing} if not listing.startswith("tag:") and listing != store_module.EVERYTHING else set()
+        services = self._store.get_services(own | {s for page in built.values() for e in page for s in e.get("services", [])})
+        head = self._listing_head(listing, services)
+        out: list[Output] = []
+        for p in sorted(built):
+            html = pages.render_page(
+                "archive.html",
+                listing=head,
+                month={"value": month, "label": pages.month_year(month)},
+                page=p,
+                # Archive pages leave progress out, so a response re-renders none of them.
+                stories=[entry_view(e, services) | {"progress": ""} for e in built[p]],
+                older=archive_path(listing, month, p - 1) if p > 1 else "",
+                newer=archive_path(listing, month, p + 1) if p < total else "",
+            )
+            out.append(_page(archive_key(listing, month, p), html))
+        if rest != ["latest"]:
+            out.append(Delete(archive_key(listing, month, total + 1)))  # a page a withdrawal emptied
+        return out
+
+    def _listing_head(self, listing: str, services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """What an archive page says of its listing: a name, where it lives, and the trail to it."""
+        if listing == store_module.EVERYTHING:
+            return {"name": "all services", "href": "/", "trail": [], "current": "All stories"}
+        if listing.startswith("tag:"):
+            label = listing.removeprefix("tag:").replace("-", " ")
+            return {"name": label, "href": "/" + listing_prefix(listing), "trail": [], "current": f"Stories about {label}"}
+        svc = services.get(listing) or {"slug": listing, "name": listing, "trail": []}
+        trail = list(svc.get("trail", [])) + [{"slug": svc["slug"], "name": svc["name"]}]
+        return {"name": svc["name"], "href": "/" + listing_prefix(listing), "trail": trail, "current": ""}
 
     # ---- tags, feeds and sitemaps ---------------------------------------------------------
 
@@ -193,8 +321,11 @@ class SiteRenderer:
         listing = self._store.listing(store_module.tag_list(tag), self._settings.stories_per_page)
         label = tag.replace("-", " ")
         title = f"Stories about {label} – FeedForward"
+        name = store_module.tag_list(tag)
+        months = figures.summary(self._store.figures(name, consistent=True))["months"]
+        archive = [{"label": pages.month_year(m), "count": n, "href": archive_path(name, m)} for m, n in sorted(months.items(), reverse=True)]
         html = pages.render_page("tag.html", tag={"slug": tag, "label": label}, stories=self._entries(listing),
-                                 feeds=feeds.feed_links(prefix, title))
+                                 feeds=feeds.feed_links(prefix, title), archive=archive)
         return [_page(TAG_KEY.format(tag), html), *self._feeds(title, f"/{prefix}", prefix, listing), self._tags_sitemap()]
 
     def _feeds(self, title: str, page_path: str, prefix: str, listing: list[dict[str, Any]]) -> list[Output]:
@@ -292,23 +423,33 @@ class SiteRenderer:
                     tags.add(parts[1])
             elif len(parts) == 2 and parts[0] == "sitemaps" and parts[1].startswith("stories-") and parts[1].endswith(".xml"):
                 months.add(parts[1].removeprefix("stories-").removesuffix(".xml"))
-        jobs = [RenderJob(page="static"), RenderJob(page="home")]
+        jobs = [RenderJob(page="static"), RenderJob(page="home"), RenderJob(page="search")]
         jobs += [RenderJob(page="service", ref=s) for s in services]
         jobs += [RenderJob(page="story", ref=i) for i in story_ids]
         jobs += [RenderJob(page="tag", ref=t) for t in sorted(tags)]
         jobs += [RenderJob(page="sitemap", ref=m) for m in sorted(months)]
+        # Every month archive of every listing, from the counters (one GetItem a listing); archive
+        # pages in the bucket that no job builds any more are deleted below.
+        listings = [store_module.EVERYTHING, *services, *(store_module.tag_list(t) for t in sorted(tags))]
+        for name in listings:
+            for m in sorted(self._store.figures(name)["months"]):
+                jobs.append(RenderJob(page="archive", ref=f"{name}/{m}"))
+        built: set[str] = set()
 
         counts = {"jobs": 0, "objects": 0, "uploaded": 0, "unchanged": 0, "deleted": 0}
 
         def rebuild(job: RenderJob) -> dict[str, int]:
             done = dict.fromkeys(counts, 0) | {"jobs": 1}
             for out in self.build(job):
+                built.add(out.key)
                 done["objects"] += 1
                 if isinstance(out, Delete):
                     if out.key in known:
                         self._publisher.delete(out.key)
                         del known[out.key]
                         done["deleted"] += 1
+                    else:
+                        done["unchanged"] += 1  # already absent: nothing to do
                 elif self._publisher.put_if_changed(out.key, out.body, out.content_type, out.cache_control, known=known):
                     done["uploaded"] += 1
                 else:
@@ -320,5 +461,9 @@ class SiteRenderer:
             for _job, done in zip(progress(jobs), results):
                 for k, n in done.items():
                     counts[k] += n
+        for key in sorted(k for k in list(known) if ARCHIVE_PAGE.match(k) and k not in built):
+            self._publisher.delete(key)
+            del known[key]
+            counts["deleted"] += 1
         logger.info("site rebuilt", extra=counts)
         return counts

@@ -1,11 +1,32 @@
 /* FeedForward: small progressive enhancements for the tell-your-story form.
-   The form works without this script; it only helps. */
+   The form works without this script (a plain form post); this only helps:
+   a submission id, a draft kept in this browser, word counts, ?service= and a service finder. */
 (function () {
   "use strict";
+  var KEY = "feedforward:story-draft";
+  // Never kept in the draft: contact details, the honeypot.
+  var PRIVATE = { email: true, website: true };
+
+  function store(action, value) {
+    try {
+      if (action === "get") { return JSON.parse(window.localStorage.getItem(KEY) || "null"); }
+      if (action === "set") { window.localStorage.setItem(KEY, JSON.stringify(value)); }
+      if (action === "clear") { window.localStorage.removeItem(KEY); }
+    } catch (e) { /* private mode or full: the form still works */ }
+    return null;
+  }
+
+  // The thank-you page: the story arrived, so the draft has done its job.
+  if (document.getElementById("story-sent")) { store("clear"); return; }
   var form = document.getElementById("story-form");
   if (!form) { return; }
 
-  // 1. A fresh submission id per visit, so a form sent twice makes one story.
+  function all(selector, root) { return Array.prototype.slice.call((root || form).querySelectorAll(selector)); }
+  function fields() {
+    return all("input[name], textarea[name], select[name]").filter(function (el) { return !PRIVATE[el.name]; });
+  }
+
+  // 1. A submission id per story, so a form sent twice (a double tap) makes one story.
   function uuid() {
     if (window.crypto && typeof window.crypto.randomUUID === "function") { return window.crypto.randomUUID(); }
     var bytes = new Uint8Array(16);
@@ -13,87 +34,254 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
   var sid = form.querySelector('input[name="submission_id"]');
+
+  // 2. The draft: every answer but the email address, saved as the person types.
+  function snapshot() {
+    var values = {};
+    fields().forEach(function (el) {
+      var list = values[el.name] || (values[el.name] = []);
+      if (el.type === "checkbox" || el.type === "radio") {
+        if (el.checked) { list.push(el.value); }
+      } else {
+        list.push(el.value);
+      }
+    });
+    return values;
+  }
+  function restore(values) {
+    var seen = {};
+    fields().forEach(function (el) {
+      var list = values[el.name];
+      if (!list) { return; }
+      if (el.type === "checkbox" || el.type === "radio") {
+        el.checked = list.indexOf(el.value) !== -1;
+      } else {
+        var i = seen[el.name] || 0;
+        seen[el.name] = i + 1;
+        if (i < list.length && !el.value) { el.value = list[i]; }
+      }
+    });
+  }
+  function blank(values) {
+    return !Object.keys(values).some(function (name) {
+      return name !== "submission_id" && values[name].some(function (v) { return v && v.trim(); });
+    });
+  }
+  var note = document.getElementById("draft-note");
+  var noteStatus = document.getElementById("draft-status");
+  var saveTimer = null;
+  function save() {
+    window.clearTimeout(saveTimer);
+    var values = snapshot();
+    if (blank(values)) { store("clear"); return; }
+    store("set", { saved: new Date().toISOString(), values: values });
+  }
+  // Only what the person did is worth keeping (not a page merely opened from a ?service= link).
+  var touched = false;
+  function later() { touched = true; window.clearTimeout(saveTimer); saveTimer = window.setTimeout(save, 400); }
+
+  var draft = store("get");
+  if (draft && draft.values && !blank(draft.values)) {
+    restore(draft.values);
+    if (noteStatus) {
+      var when = new Date(draft.saved);
+      noteStatus.textContent = "We have put back the answers you saved in this browser" +
+        (isNaN(when) ? "." : " on " + when.toLocaleString("en-GB", { dateStyle: "long", timeStyle: "short" }) + ".");
+    }
+  }
   if (sid && !sid.value) { sid.value = uuid(); }
+  if (note) {
+    note.hidden = false;
+    var clear = document.getElementById("draft-clear");
+    if (clear) {
+      clear.addEventListener("click", function () {
+        store("clear");
+        form.reset();
+        fields().forEach(function (el) {
+          if (el.type === "checkbox" || el.type === "radio") { el.checked = false; } else if (el !== sid) { el.value = ""; }
+        });
+        if (sid) { sid.value = uuid(); }
+        counts.forEach(function (c) { c(); });
+        if (noteStatus) { noteStatus.textContent = "Your saved answers have been cleared."; }
+      });
+    }
+  }
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
+  window.addEventListener("pagehide", function () { if (touched) { save(); } });
 
-  var selects = Array.prototype.slice.call(form.querySelectorAll('select[name="services"]'));
+  // 3. Word counts on the long answers (the limit is in characters; the count is to help).
+  var announce = document.createElement("p");
+  announce.className = "visually-hidden";
+  announce.setAttribute("aria-live", "polite");
+  form.appendChild(announce);
+  var counts = [];
+  all("textarea[maxlength]").forEach(function (area) {
+    var out = document.createElement("p");
+    out.className = "hint word-count";
+    out.id = area.id + "-count";
+    area.parentNode.insertBefore(out, area.nextSibling);
+    var max = parseInt(area.getAttribute("maxlength"), 10);
+    var quiet = null;
+    function text() {
+      var words = area.value.trim() ? area.value.trim().split(/\s+/).length : 0;
+      var left = max - area.value.length;
+      return (words === 1 ? "1 word" : words + " words") + ", " + left.toLocaleString("en-GB") +
+        (left === 1 ? " character" : " characters") + " left";
+    }
+    function update() { out.textContent = text(); }
+    area.addEventListener("input", function () {
+      update();
+      // Screen readers hear the count once the person pauses, not on every key.
+      window.clearTimeout(quiet);
+      quiet = window.setTimeout(function () { announce.textContent = text(); }, 1500);
+    });
+    update();
+    counts.push(update);
+  });
 
+  // 4. One story per tap: a second submit while the first is on its way does nothing.
+  var sending = false;
+  form.addEventListener("submit", function (e) {
+    if (sending) { e.preventDefault(); return; }
+    save();
+    sending = true;
+  });
+  window.addEventListener("pageshow", function () { sending = false; });
+
+  // 5. "Tell your story about this service" links pass ?service=<slug>.
+  var selects = all('select[name="services"]');
   function hasOption(select, value) {
     return Array.prototype.some.call(select.options, function (o) { return o.value === value; });
   }
-  function choose(slug) {
+  function choose(slug, quiet) {
     var already = selects.filter(function (s) { return s.value === slug; })[0];
     if (already) { return already; }
-    var target = selects.filter(function (s) { return !s.value; })[0] || selects[selects.length - 1];
-    if (target && hasOption(target, slug)) { target.value = slug; return target; }
+    var target = selects.filter(function (s) { return !s.value; })[0];
+    if (target && hasOption(target, slug)) {
+      target.value = slug;
+      // A person's choice is saved in the draft; a link's preselection alone is not.
+      if (!quiet) { target.dispatchEvent(new Event("change", { bubbles: true })); }
+      return target;
+    }
     return null;
   }
+  var match = /[?&]service=([a-z0-9-]{1,100})(?:&|$)/.exec(window.location.search);
+  if (match && selects.length) { choose(match[1], true); }
+  // "Me too — tell your own story" links pass ?related=<story id>: the two stories are linked.
+  var related = /[?&]related=([0-9a-z]{17})(?:&|$)/.exec(window.location.search);
+  var relatedInput = form.querySelector('input[name="related_story"]');
+  if (related && relatedInput) { relatedInput.value = related[1]; }
+  var relatedNote = document.getElementById("related-note");
+  if (relatedInput && relatedNote) {
+    relatedNote.hidden = !relatedInput.value;
+    var relatedLink = document.getElementById("related-link");
+    if (relatedLink && relatedInput.value) { relatedLink.href = "/stories/" + relatedInput.value + "/"; }
+  }
 
-  // 2. "Tell your story about this service" links pass ?service=<slug>.
-  var match = /[?&]service=([a-z0-9-]+)/.exec(window.location.search);
-  if (match && selects.length && !selects[0].value) { choose(match[1]); }
-
-  // 3. Type-ahead: find a service by name instead of scrolling a long list.
+  // 6. The service finder: a combobox (ARIA 1.2 pattern) over GET /api/services?q=.
+  //    The lists stay underneath: they are how the form works without this script.
   var finder = form.querySelector(".service-finder");
   if (!finder || !window.fetch || !selects.length) { return; }
   var api = finder.getAttribute("data-api");
-  var label = document.createElement("label");
-  label.className = "label";
-  label.htmlFor = "service-search";
-  label.textContent = "Search for a service (optional)";
-  var input = document.createElement("input");
-  input.className = "input";
-  input.id = "service-search";
-  input.type = "search";
-  input.autocomplete = "off";
-  input.setAttribute("aria-describedby", "service-search-status");
-  var results = document.createElement("ul");
-  results.className = "service-finder__results";
-  var status = document.createElement("p");
-  status.id = "service-search-status";
-  status.className = "hint";
-  status.setAttribute("aria-live", "polite");
-  finder.appendChild(label);
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text) { node.textContent = text; }
+    return node;
+  }
+  var input = el("input", {
+    id: "service-search", "class": "input", type: "text", role: "combobox", autocomplete: "off",
+    spellcheck: "false", "aria-autocomplete": "list", "aria-expanded": "false",
+    "aria-controls": "service-search-results", "aria-describedby": "service-search-hint"
+  });
+  var list = el("ul", { id: "service-search-results", role: "listbox", "class": "service-finder__results",
+                        "aria-label": "Services found" });
+  list.hidden = true;
+  var status = el("p", { id: "service-search-status", "class": "visually-hidden", "aria-live": "polite" });
+  var chosen = el("p", { id: "service-search-chosen", "class": "service-finder__chosen" });
+  finder.appendChild(el("label", { "class": "label", "for": "service-search" }, "Find a service by name"));
+  finder.appendChild(el("div", { id: "service-search-hint", "class": "hint" },
+    "Type at least 2 letters, then choose a service from the list. Or choose from the lists below."));
   finder.appendChild(input);
-  finder.appendChild(results);
+  finder.appendChild(list);
   finder.appendChild(status);
+  finder.appendChild(chosen);
   finder.hidden = false;
 
+  var found = [];
+  var active = -1;
   var timer = null;
   var latest = 0;
+  function close() {
+    list.hidden = true;
+    list.textContent = "";
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+    active = -1;
+  }
+  function highlight(i) {
+    var options = all("[role=option]", list);
+    if (!options.length) { return; }
+    active = (i + options.length) % options.length;
+    options.forEach(function (o, n) { o.setAttribute("aria-selected", n === active ? "true" : "false"); });
+    input.setAttribute("aria-activedescendant", options[active].id);
+    options[active].scrollIntoView({ block: "nearest" });
+  }
+  function pick(i) {
+    var svc = found[i];
+    if (!svc) { return; }
+    var select = choose(svc.slug);
+    close();
+    input.value = "";
+    var message = select
+      ? "Chosen: " + svc.name + (svc.within ? " (" + svc.within + ")" : "") + ". It is in the list below."
+      : "You have already chosen " + selects.length + " services, or " + svc.name + " is not in the list. Change the lists below.";
+    chosen.textContent = message;
+    status.textContent = message;
+  }
   function show(services) {
-    results.textContent = "";
-    services.forEach(function (svc) {
-      var li = document.createElement("li");
-      var button = document.createElement("button");
-      button.type = "button";
-      button.textContent = svc.name;
-      if (svc.within) {
-        var within = document.createElement("span");
-        within.className = "service-finder__within";
-        within.textContent = svc.within;
-        button.appendChild(within);
-      }
-      button.addEventListener("click", function () {
-        var select = choose(svc.slug);
-        results.textContent = "";
-        status.textContent = select ? "Chosen: " + svc.name + "." : "Could not choose " + svc.name + ".";
-        if (select) { select.focus(); }
-      });
-      li.appendChild(button);
-      results.appendChild(li);
+    found = services;
+    list.textContent = "";
+    active = -1;
+    input.removeAttribute("aria-activedescendant");
+    services.forEach(function (svc, i) {
+      var option = el("li", { id: "service-search-option-" + i, role: "option", "aria-selected": "false",
+                              "class": "service-finder__option" }, svc.name);
+      if (svc.within) { option.appendChild(el("span", { "class": "service-finder__within" }, svc.within)); }
+      // mousedown, not click: the input keeps focus, and the choice is made before blur.
+      option.addEventListener("mousedown", function (e) { e.preventDefault(); pick(i); });
+      list.appendChild(option);
     });
-    status.textContent = services.length ? services.length + " services found." : "No services found.";
+    list.hidden = !services.length;
+    input.setAttribute("aria-expanded", services.length ? "true" : "false");
+    status.textContent = services.length
+      ? (services.length === 1 ? "1 service found" : services.length + " services found") + ". Use the up and down arrows to move through them, and Enter to choose."
+      : "No services found. Try other words, or choose from the lists below.";
   }
   input.addEventListener("input", function () {
     window.clearTimeout(timer);
     var q = input.value.trim();
-    if (q.length < 2) { results.textContent = ""; status.textContent = ""; return; }
+    if (q.length < 2) { close(); status.textContent = ""; return; }
     timer = window.setTimeout(function () {
       var mine = ++latest;
       window.fetch(api + "/api/services?q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : { services: [] }; })
         .then(function (data) { if (mine === latest) { show(data.services || []); } })
-        .catch(function () { if (mine === latest) { status.textContent = "Search is not working. Choose from the lists below."; } });
-    }, 250);
+        .catch(function () {
+          if (mine === latest) { close(); status.textContent = "Search is not working. Choose from the lists below."; }
+        });
+    }, 200);
   });
+  input.addEventListener("keydown", function (e) {
+    var open = !list.hidden;
+    if (e.key === "ArrowDown" && open) { e.preventDefault(); highlight(active + 1); }
+    else if (e.key === "ArrowUp" && open) { e.preventDefault(); highlight(active - 1); }
+    else if (e.key === "Enter") {
+      // Enter in the finder never sends the form.
+      e.preventDefault();
+      if (open) { pick(active >= 0 ? active : 0); }
+    } else if (e.key === "Escape" && open) { e.preventDefault(); close(); }
+  });
+  input.addEventListener("blur", function () { window.setTimeout(close, 150); });
 }());

@@ -421,13 +421,19 @@
     items.forEach(function (item, i) { list.appendChild(itemCard(item, i)); });
   }
 
+  // What a queue item is: a held staff response, an author's reply, or a comment on a change check.
+  function itemWords(item, capital) {
+    var words = item.item === "response" ? "staff response" : item.item === "check" ? "comment on whether the change made a difference" : "author’s reply";
+    return capital ? words.charAt(0).toUpperCase() + words.slice(1) : words;
+  }
+
   function itemCard(item, n) {
     var prefix = "item-" + n + "-";
     var isResponse = item.item === "response";
     var li = el("li", null, "queue-item item-card");
     li.id = prefix + "card";
     var story = item.story || {};
-    var h = el("h2", (isResponse ? "Staff response" : "Author’s reply") + " on “" + (story.title || item.story_id) + "”", "queue-title");
+    var h = el("h2", itemWords(item, true) + " on “" + (story.title || item.story_id) + "”", "queue-title");
     h.id = prefix + "heading";
     h.tabIndex = -1;
     li.appendChild(h);
@@ -439,7 +445,10 @@
       if (item.organisation_name && item.organisation_name !== item.service_name) who += " (" + item.organisation_name + ")";
       if (who) meta.appendChild(el("span", "by " + who));
     } else {
-      meta.appendChild(el("span", "by the story’s author"));
+      meta.appendChild(el("span", item.item === "check" && item.recipient !== "author" ? "by a reader this happened to too" : "by the story’s author"));
+    }
+    if (item.item === "check" && item.answer) {
+      meta.appendChild(el("span", "answered " + ({ yes: "yes", partly: "partly", no: "no" }[item.answer] || item.answer)));
     }
     if (story.status && story.status !== "published") meta.appendChild(el("span", "story " + (STATUS[story.status] || story.status)));
     li.appendChild(meta);
@@ -558,7 +567,7 @@
 
   function decideItem(item, prefix, form, action) {
     if (["publish", "reject"].indexOf(action) < 0) return;
-    var kind = item.item === "response" ? "responses" : "replies";
+    var kind = item.item === "response" ? "responses" : item.item === "check" ? "checks" : "replies";
     var text = $(prefix + "text").value;
     var body = { action: action, note: $(prefix + "note").value };
     // Only an edited text is sent, so an unedited one is published exactly as written.
@@ -586,7 +595,7 @@
       if (card) card.parentNode.removeChild(card);
       var left = $("items-list").children.length;
       $("queue-summary").textContent = left === 0 ? "No replies or responses are waiting." : left + (left === 1 ? " item" : " items") + ", oldest first.";
-      notice((action === "publish" ? "Published" : "Rejected") + ": " + (item.item === "response" ? "staff response" : "author’s reply") +
+      notice((action === "publish" ? "Published" : "Rejected") + ": " + itemWords(item, false) +
         " on “" + ((item.story && item.story.title) || item.story_id) + "”");
       var focusTo = next && next.querySelector("h2");
       if (focusTo) focusTo.focus(); else focusHeading("queue-heading");

@@ -1,0 +1,131 @@
+"""Me too: a reader says "this happened to me too" about a published story, with no account.
+
+The request writes one me-too item (and, apart from it in a PRIVATE# item, an address if the
+reader left one, to be asked later whether the change made a difference). The story's
+`me_too_count` is kept by the stream (change_check.follow_up), once per me-too item, so the
+count is exact however often a record is delivered. The address is never logged, rendered
+or put in a job: jobs carry the me-too id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import clock
+from .errors import NotFound
+from .models import MeToo
+from .observability import logger, metrics
+from .web import invalid
+
+STORY_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")
+LABELS = {"email": "an email address, like name@example.com", "consent": "agreement to be emailed", "website": "this field"}
+THANKS = "Thank you. We have added you to the people this happened to."
+NO_STORY = "There is no published story with this id."
+
+
+def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
+    """A form post as the dict a JSON client sends: the last value of each, the box ticked or not."""
+    data: dict[str, Any] = {k: v[-1] for k, v in fields.items() if v and k != "consent"}
+    data["consent"] = any(v in ("yes", "true", "on") for v in fields.get("consent", []))
+    return data
+
+
+def me_too_id(story_id: str, client: str, day: str) -> str:
+    """One me-too per connection, story and day: a second press (or a reload) counts nothing.
+    Derived from the hashed client, so the item says nothing about who sent it."""
+    return hashlib.sha256(f"{story_id}:{client}:{day}".encode("utf-8")).hexdigest()[:32]
+
+
+class MeTooes:
+    def __init__(self, store: Any, limits: Any, settings: Any):
+        self._store = store
+        self._limits = limits
+        self._settings = settings
+
+    def published_story(self, story_id: str) -> dict[str, Any]:
+        story = self._store.get_story(story_id) if STORY_ID.match(story_id or "") else None
+        if not story or story.get("status") != "published":
+            raise NotFound(NO_STORY, fields=[{"field": "story_id", "message": NO_STORY}])
+        return story
+
+    def say(self, story_id: str, data: dict[str, Any], client: str) -> dict[str, Any]:
+        """Record one "me too" (rate-limited per client). Returns whether it is new."""
+        s = self._settings
+        self._limits.hit("me-too", client, s.me_too_limit, s.rate_window_seconds)
+        story = self.published_story(story_id)
+        try:
+            said = MeToo.model_validate(data)
+        except ValidationError as e:
+            raise invalid(e, LABELS, {k: v for k, v in data.items() if k != "website"}) from e
+        now = clock.iso()
+        item = {"id": me_too_id(story["id"], client, now[:10]), "created_at": now, "has_email": said.email is not None}
+        created = self._store.add_me_too(story["id"], item, str(said.email) if said.email else None)
+        logger.info("me too", extra={"story_id": story["id"], "new": created, "has_email": item["has_email"]})
+        if created:
+            metrics.add_metric(name="MeToos", unit="Count", value=1)
+        return {"story_id": story["id"], "created": created, "has_email": item["has_email"], "message": THANKS}
+
+
+def count(store: Any, story_id: str, me_too_id: str, new: dict[str, Any] | None) -> None:
+    """The stream saw a me-too item: add it to the story's count, once."""
+    if new and not new.get("counted"):
+        store.count_me_too(story_id, me_too_id)
+
+
+# ---- the HTTP answer (a form post with JavaScript off, or JSON) ------------------------------------
+
+FIELD_IDS = {"email": "email", "consent": "consent"}
+
+
+def page(story: dict[str, Any], settings: Any, *, done: bool = False, has_email: bool = False,
+         errors: list[dict[str, str]] | None = None, values: dict[str, Any] | None = None) -> str:
+    """The thank-you page, or the form again with an error summary linking to each field."""
+    from .site.pages import render_page
+
+    site, api = settings.site_url.rstrip("/"), settings.api_url.rstrip("/")
+    by_field: dict[str, str] = {}
+    summary = []
+    for e in errors or []:
+        field = e.get("field", "")
+        if field in FIELD_IDS and field not in by_field:
+            by_field[field] = e.get("message", "")
+            summary.append({"href": f"#{FIELD_IDS[field]}", "message": by_field[field]})
+        elif field not in FIELD_IDS:
+            summary.append({"href": "#email", "message": "Leave the hidden field empty and send the form again"})
+    values = values or {}
+    return render_page(
+        "me_too.html",
+        site_base=site,
+        robots="noindex, nofollow",
+        story={"id": story["id"], "title": story.get("title", ""), "url": f"{site}/stories/{story['id']}/"},
+        done=done,
+        has_email=has_email,
+        summary=summary,
+        errors=by_field,
+        values={"email": str(values.get("email") or ""), "consent": bool(values.get("consent"))},
+        action=f"{api}/api/stories/{story['id']}/me-too",
+        tell_url=f"{site}/tell-your-story/?related={story['id']}",
+    )
+
+
+def answer(story_id: str, kind: str, data: dict[str, Any], metoo: Any, client: str, settings: Any) -> Any:
+    """JSON: 201 (new) or 200 (already said today). A form: the thank-you page, or the form again (422)."""
+    from .errors import ValidationFailed
+    from .web import FORM, html_response, json_response, page_csp
+
+    if kind != FORM:
+        result = metoo.say(story_id, data, client)
+        return json_response(result, status=201 if result["created"] else 200)
+    data = form_to_data(data)
+    headers = {"X-Robots-Tag": "noindex, nofollow"}
+    try:
+        result = metoo.say(story_id, data, client)
+    except ValidationFailed as e:
+        html = page(metoo.published_story(story_id), settings, errors=e.fields, values=e.values)
+        return html_response(html, status=e.status, csp=page_csp(settings), headers=headers)
+    html = page(metoo.published_story(story_id), settings, done=True, has_email=result["has_email"])
+    return html_response(html, status=200, csp=page_csp(settings), headers=headers)
