@@ -54,17 +54,19 @@ AWS_CALLS: dict[str, Budget] = {
         "(2 GetItem), a fresh private link (PutItem), the suppression check (GetItem), SES (SendRawEmail)",
     ),
     "moderate_publish": Budget(
-        "<=", 12,
+        "<=", 15,
         "decide: read the story (GetItem), write it (UpdateItem). The stream: the audit record (PutItem), the "
         "services' paths (BatchGetItem), the listings (1 BatchWriteItem for up to 25: services, everything, tags, "
         "month), the tag and month names for sitemaps (2 BatchWriteItem), the jobs (one SendMessageBatch per "
         "queue: render, mail). A moderator's edit adds one PutItem (the kept original). The figures (figures.py): the "
         "story's applied facts (GetItem, consistent) and the counters of its listings with its new facts (1 "
         "TransactWriteItems); the month archives' render jobs take the render jobs past ten (a second "
-        "SendMessageBatch)",
+        "SendMessageBatch). The response promise (promise.py): the services' targets (BatchGetItem) and the "
+        "promise with its ladder item (1 TransactWriteItems); that write to the story comes back on the stream "
+        "and re-renders the story page only (1 SendMessageBatch)",
     ),
     "render_story_pages": Budget(
-        "<=", 72,
+        "<=", 75,
         "the seven pages one publication touches for a ward three levels down with one tag: story = Query (the "
         "story and its conversation) + BatchGetItem (services) + PutObject (3); home = Query (listing) + "
         "BatchGetItem + Query (organisations) + 2 Query (tag and month names) + 4 PutObject (page, Atom, JSON "
@@ -74,7 +76,9 @@ AWS_CALLS: dict[str, Budget] = {
         "level or tag adds 7. The figures: each service page, the home page and the tag page read their counter "
         "(GetItem: 5); the newest month-archive page of each listing (three services, everything, the tag) = "
         "GetItem (counter) + Query (the month, Limit ≤ two pages) + BatchGetItem + PutObject, a second PutObject "
-        "when the story starts a new page (5 × 5). Each further level or tag adds 5 more",
+        "when the story starts a new page (5 × 5). Each further level or tag adds 5 more. Each service's embeddable "
+        "widget is one more PutObject from what its page already read (3). The search index job is counted apart "
+        "(incremental: Pagefind rebuilds an index from every story)",
     ),
     "author_published": Budget("<=", 7, "as the confirmation: every email to an author costs the same"),
     "alert_fanout": Budget(

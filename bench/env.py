@@ -212,11 +212,7 @@ class Aws:
 
     def skip_stream(self) -> None:
         """Start the pump's reading of the stream at its end: what was seeded is not a change to react to."""
-        pump = self.pump
-        for shard in pump._shards():
-            pump._iterators[shard] = pump._streams.get_shard_iterator(
-                StreamArn=self.resources.stream_arn, ShardId=shard, ShardIteratorType="LATEST"
-            )["ShardIterator"]
+        self.pump.skip_to_end()
 
     def drain_stream(self) -> int:
         n = 0

@@ -66,6 +66,22 @@ class Pump:
         desc = self._streams.describe_stream(StreamArn=self._res.stream_arn)["StreamDescription"]
         return [s["ShardId"] for s in desc.get("Shards", [])]
 
+    def skip_to_end(self) -> None:
+        """Read past every record now on the stream without acting on it (bulk-loaded data is the
+        state things start from, not a change to react to)."""
+        for shard in self._shards():
+            last = self._last_sequence.get(shard)
+            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last} if last else {"ShardIteratorType": "TRIM_HORIZON"}
+            iterator = self._streams.get_shard_iterator(StreamArn=self._res.stream_arn, ShardId=shard, **where)["ShardIterator"]
+            while iterator:
+                resp = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+                if not resp.get("Records"):
+                    break
+                last = resp["Records"][-1]["dynamodb"]["SequenceNumber"]
+                iterator = resp.get("NextShardIterator")
+            if last:
+                self._last_sequence[shard] = last
+
     def stream_once(self) -> int:
         done = 0
         for shard in self._shards():
