@@ -457,6 +457,9 @@ def test_ses_throttling_is_retried_never_dropped(client, aws, directory, pump, m
 
     assert calls["n"] == 20 + len(people) + 1  # and the author's "published" email
     assert sorted(str(m["To"]) for m in staff_mail()) == people
+    # The throttled sends were batch item failures, retried: expected here, and each one seen.
+    pump.expect_failures()
+    assert len(pump.failures) >= 1
     dlq = aws.client("sqs").get_queue_attributes(QueueUrl=aws.resources.mail_dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
     assert dlq["Attributes"]["ApproximateNumberOfMessages"] == "0"
 
