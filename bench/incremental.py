@@ -115,5 +115,10 @@ def run(quick: bool = False) -> Section:
         f"Wall time of the same work (moto's, not AWS's: moto walks every item of a table for an index query, so "
         f"its time grows with the table even when the calls do not): {small_run['seconds']:.2f} s and "
         f"{large_run['seconds']:.2f} s. Seeding {large:,} stories took {large_run['seed_seconds']:.1f} s.",
+        "",
+        f"Not in these counts: the search index job that follows each publication. Pagefind cannot add one page "
+        f"to an index, so the job reads every published story and uploads the index files that changed: "
+        f"{sa.ddb_reads} DynamoDB reads and {sa.s3_writes} S3 writes at {SMALL} stories, {sb.ddb_reads} and "
+        f"{sb.s3_writes} at {large:,}. Jobs are deduplicated per batch of stream records, so a batch that publishes many stories runs it once (docs/operations.md).",
     ])
     return section
