@@ -49,6 +49,15 @@ def header_safe(value: str, limit: int = 200) -> str:
     return _SPACE.sub(" ", value.replace("\x00", "")).strip()[:limit].replace("=?", "=\u2060?")
 
 
+def without_details(text: str) -> str:
+    """`text` with each detail identifying.find sees (an address, a phone number, ...) replaced by its kind."""
+    from .identifying import find
+
+    for f in reversed(find(text)):
+        text = f"{text[:f.start]}<{f.kind}>{text[f.end:]}"
+    return text
+
+
 def render(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """(subject, text, html) from templates/email/<name>.txt and .html; the subject is the text's first line."""
     import css_inline
@@ -92,7 +101,9 @@ class Mailer:
             resp = self._ses.send_raw_email(RawMessage={"Data": msg.as_bytes(policy=_WIRE)}, **self._extra)
         except self._ses.exceptions.MessageRejected as e:
             metrics.add_metric(name="EmailsRejected", unit="Count", value=1)
-            raise Permanent(str(e)) from e
+            # SES may quote the address ("... failed the check in region EU-WEST-2: <address>"), and
+            # the reason is logged: it goes without it, and without SES's error chained to it.
+            raise Permanent(without_details(str(e))) from None
         # Throttling and other transient errors propagate: the queue retries them.
         metrics.add_metric(name="EmailsSent", unit="Count", value=1)
         logger.info("email sent", extra={"template": template, "ses_message_id": resp.get("MessageId")})

@@ -12,8 +12,12 @@ from pathlib import Path
 from typing import Any
 
 
+# Read at import too: the `aws` fixture clears every FF_* variable before a test runs.
+_OUT = os.environ.get("FF_PROVE_OUT")
+
+
 def record(name: str, figures: dict[str, Any]) -> None:
-    out = os.environ.get("FF_PROVE_OUT")
+    out = os.environ.get("FF_PROVE_OUT") or _OUT
     if not out:
         return
     path = Path(out) / f"{name}.json"
