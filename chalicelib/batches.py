@@ -45,4 +45,6 @@ def queue_batch(event: dict[str, Any], handle: Callable[[str], Any]) -> dict[str
             event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS)
         )
     finally:
+        # A warm Lambda's next invocation must not log this batch's last message id.
+        logger.remove_keys(["message_id"])
         metrics.flush_metrics()

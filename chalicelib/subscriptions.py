@@ -371,7 +371,7 @@ class Subscriptions:
         }
         self._store.put_subscription(sub)
         metrics.add_metric(name="SubscriptionsRequested", unit="Count", value=1)
-        logger.info("subscription requested", extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"], "service": svc["slug"]})
+        logger.info("subscription requested", extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"], "service_slug": svc["slug"]})
         return {"status": "check-your-email"}
 
     # ---- confirming (double opt-in) --------------------------------------------------------------
