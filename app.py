@@ -19,7 +19,9 @@ from chalicelib import wiring
 from chalicelib.errors import FeedForwardError, ValidationFailed
 from chalicelib.observability import logger, metrics
 from chalicelib.wiring import get_settings  # lazy: settings imports pydantic
-from chalicelib.web import FORM, JSON, error_response, html_response, json_response, page_csp, read_body, redirect
+from chalicelib.web import (
+    FORM, JSON, check_size, error_response, framework_error, html_response, json_response, page_csp, read_body, redirect,
+)
 
 app = Chalice(app_name="feedforward")
 
@@ -37,8 +39,13 @@ def answer_errors(event, get_response):
     """Correlate log lines per request, and turn domain errors into HTTP answers in one place."""
     logger.set_correlation_id(event.context.get("requestId"))
     try:
+        check_size(event, get_settings().max_body_bytes)  # even where the body is never read
         _link_guesses(event)  # CHECK: refused before any lookup once a client's bad-link budget is spent
-        return get_response(event)
+        response = get_response(event)
+        refused = framework_error(response, event, app.routes)  # chalice's own 405 and 415, in our shape
+        if refused is not None:
+            raise refused
+        return response
     except FeedForwardError as e:
         from chalicelib.web import error_page_response, wants_html
 
@@ -314,7 +321,7 @@ def moderator():
 
 @app.route("/api/moderation/sign-in", methods=["POST"], content_types=[JSON])
 def moderator_sign_in():
-    _, data = read_body(app.current_request, 4096)
+    _, data = read_body(app.current_request, get_settings().max_body_bytes)
     return json_response(wiring.authenticator().sign_in(data))
 
 

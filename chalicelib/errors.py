@@ -52,6 +52,10 @@ class NotFound(FeedForwardError):
     status, code = 404, "NotFound"
 
 
+class MethodNotAllowed(FeedForwardError):
+    status, code = 405, "MethodNotAllowed"
+
+
 class Conflict(FeedForwardError):
     status, code = 409, "Conflict"
 

@@ -125,12 +125,20 @@ class StorySubmission(BaseModel):
     consent: bool
     # Honeypot: hidden from people, filled by bots.
     website: str = Field(default="", max_length=0)
+    # When the form was opened (ms since 1970, the browser's clock; form.js fills it). stories.py refuses a
+    # story sent within seconds of it; none (JavaScript off) is fine. A hint against scripts, nothing more.
+    started: int | None = Field(default=None, ge=0, le=2**53 - 1)
     # CHECK: "Tell your own story" from a published story's page links the two (stories.py checks it is published).
     related_story: str | None = Field(default=None, pattern=r"^[0-9a-hjkmnp-tv-z]{17}$")
 
     @field_validator("related_story", mode="before")
     @classmethod
     def _blank_related(cls, v):
+        return (v.strip() or None) if isinstance(v, str) else v
+
+    @field_validator("started", mode="before")
+    @classmethod
+    def _blank_started(cls, v):
         return (v.strip() or None) if isinstance(v, str) else v
 
     @field_validator("title", "pseudonym", mode="before")
@@ -200,7 +208,7 @@ class ModerationDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Decision
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**53 - 1)  # the largest integer a JSON body may carry (web.MAX_NUMBER)
     title: str | None = Field(default=None, min_length=LIMITS["title"][0], max_length=LIMITS["title"][1])
     story: str | None = Field(default=None, min_length=1, max_length=LIMITS["story"][1])
     good: str | None = Field(default=None, max_length=LIMITS["good"][1])

@@ -17,7 +17,14 @@ def _answer(description: str, schema: dict[str, Any] | None = None, media: str =
     return out
 
 
+# Rate limits (chalicelib/limits.py): how long to wait, on every 429.
+RETRY_AFTER = {"Retry-After": {"required": True, "description": "Seconds until this client may try again",
+                               "schema": {"type": "integer", "minimum": 1}}}
+
+
 def _errors(*codes: int) -> dict[str, Any]:
+    """Error answers: JSON for programs; the same error as a page for a browser (a form post, or an
+    Accept header that prefers HTML), from the error middleware in app.py."""
     words = {
         400: "The body is malformed (not JSON, not UTF-8, not an object)",
         401: "No valid moderator token",
@@ -26,13 +33,22 @@ def _errors(*codes: int) -> dict[str, Any]:
         409: "The story changed since it was read, or the same submission is in progress",
         413: "The body is too large",
         415: "Unsupported content type",
-        422: "A field is not valid; `error.fields` names each one",
+        422: "A field is not valid; `error.fields` names each one (a form post gets its form again, each field's problem shown)",
         429: "Too many requests from this client; the Retry-After header says when to try again",
     }
-    return {str(c): _answer(words[c], ERROR) for c in codes}
+    out: dict[str, Any] = {}
+    for c in codes:
+        answer = _answer(words[c], ERROR)
+        answer["content"]["text/html"] = {"schema": {"type": "string"}}
+        if c == 429:
+            answer["headers"] = RETRY_AFTER
+        out[str(c)] = answer
+    return out
 
 
 BEARER = [{"moderatorToken": []}]
+# On a request body that the route never reads (only its size is checked).
+IGNORED = "x-feedforward-body-ignored"
 RESPOND_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}, "description": "The emailed read-and-respond link"}
 TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -47,6 +63,31 @@ def _author_body(schema: str) -> dict[str, Any]:
         },
     }
 STORY_ID = {"name": "story_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-z]{17}$"}}
+# Python's whitespace (str.strip, str.isspace), which is not quite ECMAScript's \\s.
+_SP = "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+
+
+def _when(condition: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
+    """A rule across fields (a model validator): if these properties are present and match, then ..."""
+    return {"if": {"required": list(condition), "properties": condition}, "then": then}
+
+
+def _sign_in_schema() -> dict[str, Any]:
+    """auth.SignIn: a password step, or the answer to a challenge (a 6-digit code for the app steps)."""
+    from .auth import CODE_CHALLENGES
+
+    username = {"type": "string", "minLength": 3, "maxLength": 254, "description": "Trimmed before it is checked"}
+    text = lambda most: {"type": "string", "minLength": 1, "maxLength": most}  # noqa: E731
+    none = {"type": "null"}
+    challenge = {"type": "object", "additionalProperties": False, "required": ["username", "session", "challenge", "answer"],
+                 "properties": {"username": username, "password": none, "session": text(4096),
+                                "challenge": {"enum": ["NEW_PASSWORD_REQUIRED", *CODE_CHALLENGES]}, "answer": text(256)}}
+    challenge.update(_when({"challenge": {"enum": list(CODE_CHALLENGES)}}, {"properties": {"answer": {"pattern": "^[0-9]{6}$"}}}))
+    return {"oneOf": [
+        {"type": "object", "additionalProperties": False, "required": ["username", "password"],
+         "properties": {"username": username, "password": text(256), "session": none, "challenge": none, "answer": none}},
+        challenge,
+    ]}
 
 
 @lru_cache(maxsize=1)
@@ -56,8 +97,33 @@ def document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     for s in (submission, decision):
         schemas.update(s.pop("$defs", {}))
+    # What the models check beyond their own JSON Schema, stated so that a client (and a fuzzer) knows.
+    props = submission["properties"]
+    props["consent"] = {"const": True, "description": "Must be true: the author agrees to the publishing terms"}
+    for name in ("services", "feelings"):
+        props[name]["uniqueItems"] = True
+    props["services"]["description"] = "Slugs of services in the directory (GET /api/services); an unknown one is a 422"
+    props["experience_year"]["description"] = "With experience_month: a month within the last three years, not in the future (else 422)"
+    props["related_story"]["description"] = "A published story's id (else 422)"
+    props["started"]["description"] = ("When the form was opened, in milliseconds since 1970 (the form's script fills it). A story sent "
+                                       "less than FF_MIN_FORM_SECONDS (3) seconds later is a 422 naming this field; none, or a time in "
+                                       "the future or long ago, is accepted")
     schemas["StorySubmission"] = submission
+    # The form (JavaScript off) makes its own submission id from the content when it has none.
+    blank = {"type": "string", "maxLength": 0}
+    schemas["StoryForm"] = {**submission, "required": [r for r in submission["required"] if r != "submission_id"],
+                            "description": "The story form's fields (feelings and services repeated); consent is yes, true or on",
+                            "properties": {**props, "email": {"anyOf": [blank, {"type": "string", "format": "email"}]},
+                                           "related_story": {"anyOf": [blank, props["related_story"]["anyOf"][0]],
+                                                             "description": props["related_story"]["description"]},
+                                           "started": {"anyOf": [blank, props["started"]["anyOf"][0]],
+                                                       "description": props["started"]["description"] + " (blank with JavaScript off)"}}}
+    decision["allOf"] = [
+        _when({"action": {"const": "publish"}}, {"required": ["criticality"], "properties": {"criticality": {"type": "integer"}}}),
+        _when({"action": {"enum": ["hold", "reject"]}}, {"required": ["note"], "properties": {"note": {"minLength": 1}}}),
+    ]
     schemas["ModerationDecision"] = decision
+    schemas["SignIn"] = _sign_in_schema()
     # Staff subscriptions (self-service sign-up; the same model checks an admin's bulk file).
     subscription = SubscriptionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(subscription.pop("$defs", {}))
@@ -68,12 +134,20 @@ def document() -> dict[str, Any]:
                                        "description": "Made by the client (the form renders one); the same id again is the same reply"}
     reply["required"] = sorted(set(reply.get("required", [])) | {"reply_id"})
     schemas["AuthorReply"] = reply
-    schemas["ItemDecision"] = ItemDecision.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas["AuthorConfirmation"] = {
+    item = ItemDecision.model_json_schema(ref_template="#/components/schemas/{model}")
+    item["allOf"] = [_when({"action": {"const": "reject"}}, {"required": ["note"], "properties": {"note": {"minLength": 1}}})]
+    schemas["ItemDecision"] = item
+    schemas["WithdrawConfirmation"] = {
         "type": "object",
         "required": ["confirm"],
-        "properties": {"confirm": {"description": 'Withdraw: true (a form sends "yes"). Erase: the word "ERASE".',
-                                   "oneOf": [{"type": "boolean"}, {"type": "string"}]}},
+        "properties": {"confirm": {"description": 'true (a form sends "yes")',
+                                   "anyOf": [{"const": True}, {"type": "string", "pattern": f"^{_SP}*(?:[Yy][Ee][Ss]|[Tt][Rr][Uu][Ee]|[Oo][Nn]){_SP}*$"}]}},
+    }
+    schemas["EraseConfirmation"] = {
+        "type": "object",
+        "required": ["confirm"],
+        "properties": {"confirm": {"description": 'The word "ERASE" (any case)', "type": "string",
+                                   "pattern": f"^{_SP}*[Ee][Rr][Aa][Ss\u017f][Ee]{_SP}*$"}},
     }
     # Reading and responding: a response carries an optional client-made id, so sending it twice makes one.
     response = ResponseSubmission.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -125,12 +199,17 @@ def document() -> dict[str, Any]:
         "properties": {k: {"type": "string"} for k in ("slug", "name", "kind", "within")},
     }
     html = {"type": "string"}
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {
             "title": "FeedForward API",
             "version": "1.0.0",
-            "description": "Tell a story of care, follow it, and moderate it. Public reads are served as static pages and feeds.",
+            "description": "Tell a story of care, follow it, and moderate it. Public reads are served as static pages and feeds.\n\n"
+                           "Every body is at most 64 KiB (413). A JSON body is one object (400 otherwise) that repeats no key, whose "
+                           "numbers lie within ±(2^53 − 1) and whose strings hold no NUL and no unpaired UTF-16 surrogate (each a 400). "
+                           "Text is kept as plain text: control and bidi characters are removed and surrounding space trimmed before "
+                           "lengths are checked. Errors are JSON (`Error`); a browser (a form post, or an Accept header preferring "
+                           "HTML) gets the same status as a page.",
         },
         "servers": [{"url": "/"}],
         "components": {
@@ -158,7 +237,7 @@ def document() -> dict[str, Any]:
                         "required": True,
                         "content": {
                             "application/json": {"schema": {"$ref": "#/components/schemas/StorySubmission"}},
-                            "application/x-www-form-urlencoded": {"schema": {"type": "object", "additionalProperties": True}},
+                            "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/StoryForm"}},
                         },
                     },
                     "responses": {
@@ -194,7 +273,7 @@ def document() -> dict[str, Any]:
                 "post": {
                     "summary": "The author withdraws their story: gone from pages, feeds and the API at the next render",
                     "parameters": [TOKEN],
-                    "requestBody": _author_body("AuthorConfirmation"),
+                    "requestBody": _author_body("WithdrawConfirmation"),
                     "responses": {
                         "200": _answer("Withdrawn (twice is harmless)", {"type": "object"}),
                         "303": {"description": "A form post: back to the private page, with a notice"},
@@ -206,7 +285,7 @@ def document() -> dict[str, Any]:
                 "post": {
                     "summary": "The author asks for erasure: every item about the story and its author is deleted, and this link stops working",
                     "parameters": [TOKEN],
-                    "requestBody": _author_body("AuthorConfirmation"),
+                    "requestBody": _author_body("EraseConfirmation"),
                     "responses": {
                         "202": _answer("Being erased", {"type": "object"}),
                         "200": _answer("A form post: a page saying the story is being erased", html, "text/html"),
@@ -232,8 +311,9 @@ def document() -> dict[str, Any]:
                     },
                     "responses": {
                         "201": _answer("Published (or was already, for the same response_id)", {"$ref": "#/components/schemas/ResponseAnswer"}),
-                        "202": _answer("Held for a moderator; `flags` says why (a form post gets the page saying so)",
-                                       {"$ref": "#/components/schemas/ResponseAnswer"}),
+                        "202": {"description": "Held for a moderator; `flags` says why (a form post gets the page saying so)",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ResponseAnswer"}},
+                                            "text/html": {"schema": html}}},
                         "303": {"description": "A form post was published: back to the page, which says so"},
                         **_errors(400, 404, 409, 413, 415, 422),
                     },
@@ -243,6 +323,8 @@ def document() -> dict[str, Any]:
                 "post": {
                     "summary": "\"I have read this story\": records this person's read receipt, the first time only. Any body.",
                     "parameters": [RESPOND_TOKEN],
+                    "requestBody": {"required": False, "description": "Not read: the POST itself is the person's action", IGNORED: True,
+                                    "content": {t: {"schema": {"type": "object"}} for t in ("application/json", "application/x-www-form-urlencoded")}},
                     "responses": {
                         "200": _answer("When they first read it", {"type": "object", "required": ["read_at"], "properties": {"read_at": {"type": "string"}}}),
                         "303": {"description": "A form post: back to the page"},
@@ -257,8 +339,8 @@ def document() -> dict[str, Any]:
             "/api/moderation/sign-in": {
                 "post": {
                     "summary": "Sign a moderator in with Cognito (password, then any challenge)",
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-                    "responses": {"200": _answer("A token, or the next challenge", {"type": "object"}), **_errors(400, 401, 415, 422)},
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignIn"}}}},
+                    "responses": {"200": _answer("A token, or the next challenge", {"type": "object"}), **_errors(400, 401, 413, 415, 422)},
                 }
             },
             "/api/moderation/queue": {
@@ -296,7 +378,8 @@ def document() -> dict[str, Any]:
                     "security": BEARER,
                     "parameters": [
                         STORY_ID,
-                        {"name": "kind", "in": "path", "required": True, "schema": {"type": "string", "enum": ["responses", "replies"]}},
+                        {"name": "kind", "in": "path", "required": True, "schema": {"type": "string", "enum": ["responses", "replies", "checks"]},
+                         "description": "A held staff response, a pending author reply, or a change check's comment"},
                         {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}},
                     ],
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ItemDecision"}}}},
@@ -313,6 +396,18 @@ def document() -> dict[str, Any]:
             },
         },
     }
+    _rate_limited(doc["paths"])
+    return doc
+
+
+def _rate_limited(paths: dict[str, Any]) -> None:
+    """429 + Retry-After wherever limits.py can refuse: the limited actions, and every capability
+    link (a client whose budget of links that did not work is spent is refused any link)."""
+    limited = {("/api/stories", "post"), ("/api/subscriptions", "post"), ("/api/stories/{story_id}/me-too", "post")}
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if "{token}" in path or (path, method) in limited:
+                operation["responses"].update(_errors(429))
 
 
 def _staff_paths(html: dict[str, Any]) -> dict[str, Any]:
@@ -320,8 +415,9 @@ def _staff_paths(html: dict[str, Any]) -> dict[str, Any]:
     a GET never changes anything, a POST does."""
     token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}, "description": "From the emailed link"}
     page = _answer("The page", html, "text/html")
-    button = {"required": False, "content": {t: {"schema": {"type": "object"}} for t in (
-        "application/x-www-form-urlencoded", "multipart/form-data", "text/plain", "application/json")}}
+    button = {"required": False, "description": "Not read: the token in the path is all it takes", IGNORED: True,
+              "content": {t: {"schema": {"type": "object"}} for t in (
+                  "application/x-www-form-urlencoded", "multipart/form-data", "text/plain", "application/json")}}
     return {
         "/api/subscriptions": {
             "post": {
@@ -331,7 +427,7 @@ def _staff_paths(html: dict[str, Any]) -> dict[str, Any]:
                     "required": True,
                     "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/SubscriptionRequest"}},
-                        "application/x-www-form-urlencoded": {"schema": {"type": "object", "additionalProperties": True}},
+                        "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/SubscriptionRequest"}},
                     },
                 },
                 "responses": {
@@ -361,9 +457,8 @@ def _staff_paths(html: dict[str, Any]) -> dict[str, Any]:
                     "subscription": {"type": "string"}, "frequency": {"type": "string", "enum": ["immediate", "digest"]},
                     "display_name": {"type": "string", "maxLength": 80}, "role": {"type": "string", "minLength": 2, "maxLength": 80}}}}
                     for t in ("application/x-www-form-urlencoded", "application/json")}},
-                "responses": {"303": {"description": "Done: back to the page, with a notice"}, "422": _answer(
-                    "A field is not valid: the page again with the field named (JSON clients get `error.fields`)", html, "text/html"),
-                    **_errors(400, 404, 413, 415)},
+                "responses": {"303": {"description": "Done: back to the page, with a notice"},
+                              **_errors(400, 404, 413, 415, 422)},
             },
         },
         "/api/unsubscribe/{token}": {
@@ -490,8 +585,10 @@ def _public_paths() -> dict[str, Any]:
         return _answer(description, {"$ref": f"#/components/schemas/{schema}"}) | {"headers": cache}
 
     q = lambda name, schema, text: {"name": name, "in": "query", "required": False, "schema": schema, "description": text}  # noqa: E731
-    slug = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,79}$"}
-    day = {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+    # An empty value is as if the parameter were not there (a form's empty choice).
+    blank = {"type": "string", "maxLength": 0}
+    slug = {"type": "string", "pattern": "^(?:[a-z0-9][a-z0-9-]{0,79})?$"}
+    day = {"anyOf": [blank, {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}]}
     bad = {"400": _answer("A query value is not valid; `error.fields` names the parameter", ERROR)}
     return {
         "/api/public/stories": {
@@ -500,10 +597,10 @@ def _public_paths() -> dict[str, Any]:
                            "tag and publication date (UTC days, inclusive); page with the cursor",
                 "parameters": [
                     q("service", slug, "A service's slug: its stories and those of every service below it"),
-                    q("tag", {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,39}$"}, "Only stories with this tag (an unknown tag gives an empty list)"),
+                    q("tag", {"type": "string", "pattern": "^(?:[a-z0-9][a-z0-9-]{0,39})?$"}, "Only stories with this tag (an unknown tag gives an empty list)"),
                     q("from", day, "Published on or after this day (UTC)"),
                     q("to", day, "Published on or before this day (UTC)"),
-                    q("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "Stories per page"),
+                    q("limit", {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 100}, blank], "default": 20}, "Stories per page"),
                     q("cursor", {"type": "string", "maxLength": 400}, "next_cursor from the previous page, with the same filters"),
                 ],
                 "responses": {"200": ok("A page of stories", "PublicStoryPage"), **bad,
@@ -538,6 +635,7 @@ def _loop_schemas() -> dict[str, Any]:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         out.update(schema.pop("$defs", {}))
         out[name] = schema
+    out["MeToo"]["allOf"] = [_when({"email": {"type": "string"}}, {"required": ["consent"], "properties": {"consent": {"const": True}}})]
     return out
 
 
@@ -558,7 +656,8 @@ def _loop_paths(html: dict[str, Any]) -> dict[str, Any]:
                 "responses": {
                     "201": _answer("Counted (the story's count follows within moments)", {"type": "object"}),
                     "200": _answer("Already said today from here (nothing more counted); a form post gets a thank-you page",
-                                   {"type": "object"}),
+                                   {"type": "object"}) | {"content": {"application/json": {"schema": {"type": "object"}},
+                                                                      "text/html": {"schema": html}}},
                     **_errors(400, 404, 413, 415, 422, 429),
                 },
             }

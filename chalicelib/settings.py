@@ -64,6 +64,9 @@ class Settings(BaseModel):
     story_limit: int = 100  # stories sent (generous: a family, a ward's shared computer)
     subscription_limit: int = 100  # staff sign-ups
     bad_link_limit: int = 50  # capability links that did not resolve (guessing)
+    # The story form: a story sent sooner than this after the form was opened (form.js's `started`) is
+    # refused as a script's. Without JavaScript there is no time, and the story is accepted. 0 turns it off.
+    min_form_seconds: int = Field(default=3, ge=0)
     # ---- CHECK: change checks. Asked 6 weeks after a change is made; the link lasts 90 days.
     change_check_days: int = Field(default=42, ge=1)
     check_link_days: int = Field(default=90, ge=1)

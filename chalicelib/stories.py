@@ -31,7 +31,9 @@ LABELS = {
     "consent": "agreement to the terms",
     "website": "this field",
     "related_story": "the story yours is linked to",
+    "started": "the time the form was opened",
 }
+TOO_QUICK = "That was very quick. Please check your story and send it again."
 _LIST_FIELDS = ("services", "feelings")
 
 
@@ -60,10 +62,11 @@ def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
 
 
 class Stories:
-    def __init__(self, store: Any, idempotency_layer: Any, remember_seconds: int):
+    def __init__(self, store: Any, idempotency_layer: Any, remember_seconds: int, min_form_seconds: int = 0):
         self._store = store
         self._layer = idempotency_layer
         self._remember = remember_seconds
+        self._min_form_seconds = min_form_seconds
 
     def validate(self, data: dict[str, Any]) -> StorySubmission:
         try:
@@ -83,7 +86,18 @@ class Stories:
                 raise ValidationFailed(
                     [{"field": "related_story", "message": "The story yours is linked to is not published. Send yours without the link."}], data
                 )
+        if self._too_quick(submission.started):
+            # Last, so a person sees what to fix first; and the form keeps `started`, so a second send counts from the first.
+            raise ValidationFailed([{"field": "started", "message": TOO_QUICK}], data)
         return submission
+
+    def _too_quick(self, started: int | None) -> bool:
+        """Sent within seconds of opening the form: a script's, not a person's. No time (JavaScript off), one in
+        the future (a fast clock) and one long ago (a slow clock, a draft from last week) all pass."""
+        if started is None or self._min_form_seconds <= 0:
+            return False
+        elapsed_ms = int(clock.now().timestamp() * 1000) - started
+        return 0 <= elapsed_ms < self._min_form_seconds * 1000
 
     def submit(self, data: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
         """Create a pending story. The same submission id sent again gives back the same story."""

@@ -39,7 +39,8 @@ def queues():
 def stories():
     from .stories import Stories
 
-    return Stories(store(), store().idempotency_layer("stories"), get_settings().submission_idempotency_seconds)
+    s = get_settings()
+    return Stories(store(), store().idempotency_layer("stories"), s.submission_idempotency_seconds, s.min_form_seconds)
 
 
 @lru_cache(maxsize=1)

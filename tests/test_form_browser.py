@@ -5,7 +5,8 @@ Two things are served for the module, once each:
   author reply), rendered in process into moto and served from a temp dir: axe at a phone size and a desktop
   size on the form, a story page, a service page and the home page; the story page's weight;
 - the real `make run` stack (--no-seed): the form told with JavaScript on (through the service finder) and
-  off, the draft kept over a reload, a double click; each time the table holds exactly one pending story.
+  off, the draft kept over a reload, a double click, a story sent moments after the form opened (refused, then
+  sent again); each time the table holds exactly one pending story.
 """
 
 from __future__ import annotations
@@ -79,9 +80,14 @@ def site():
     shutil.rmtree(root, ignore_errors=True)
 
 
+# The form's timing check, on, with a threshold no test can outrun: a form opened by a test is always "too
+# quick", and a test that sends one stands in for a person's minutes of writing (took_their_time).
+MIN_FORM_SECONDS = 600
+
+
 @pytest.fixture(scope="module")
 def stack():
-    s = start_stack("--no-seed")
+    s = start_stack("--no-seed", settings={"FF_MIN_FORM_SECONDS": str(MIN_FORM_SECONDS)})
     yield s
     s.stop()
 
@@ -132,6 +138,11 @@ def fill_story(page, title: str, with_service: bool = True) -> None:
     page.fill("#pseudonym", "Wheezy in the night")
     page.fill("#email", "form.browser@example.org")
     page.check("#consent")
+
+
+def took_their_time(page) -> None:
+    """As if the form had been opened an hour ago (form.js put the time it was opened in `started`)."""
+    page.locator("input[name=started]").evaluate("el => { el.value = String(Date.now() - 3600 * 1000); }")
 
 
 def one_pending_story(stack, title: str) -> None:
@@ -226,6 +237,7 @@ def test_the_form_with_javascript_uses_the_finder_and_makes_one_story(stack, bro
     assert "Chosen" in page.locator("#service-search-chosen").inner_text()
     # The word count follows the long answers.
     assert page.locator("#story-count").inner_text().startswith("16 words")
+    took_their_time(page)
     page.click("#send")
     page.wait_for_url("**/thank-you/")
     one_pending_story(stack, title)
@@ -285,7 +297,34 @@ def test_a_double_click_on_send_makes_one_story(stack, browser):
     page.goto(stack.site + "tell-your-story/")
     title = f"Double tap story {uuid.uuid4().hex[:8]}"
     fill_story(page, title)
+    took_their_time(page)
     page.dblclick("#send")
+    page.wait_for_url("**/thank-you/")
+    one_pending_story(stack, title)
+    ctx.close()
+
+
+def test_a_story_sent_moments_after_the_form_opened_is_refused_and_can_be_sent_again(stack, browser):
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    page.goto(stack.site + "tell-your-story/")
+    # form.js noted when the form was opened, by this browser's clock.
+    started = int(page.locator("input[name=started]").input_value())
+    assert 0 <= page.evaluate("Date.now()") - started < MIN_FORM_SECONDS * 1000
+    title = f"Quick story {uuid.uuid4().hex[:8]}"
+    fill_story(page, title)
+    page.click("#send")
+    page.wait_for_selector(".error-summary")
+    summary = page.locator(".error-summary a")
+    assert summary.count() == 1 and summary.first.inner_text() == "That was very quick. Please check your story and send it again."
+    assert page.locator(summary.first.get_attribute("href")).inner_text().endswith("That was very quick. Please check your story and send it again.")
+    assert stories_titled(stack, title) == []
+    # The page keeps every answer and when the form was first opened; sent again later, it is a story (the
+    # API's page lets its form's answer, a redirect to the site, through: form-action names the site too).
+    assert page.locator("#title").input_value() == title
+    assert page.locator("input[name=started]").input_value() == str(started)
+    took_their_time(page)
+    page.click("#send")
     page.wait_for_url("**/thank-you/")
     one_pending_story(stack, title)
     ctx.close()

@@ -28,6 +28,8 @@ FIELD_IDS = {
     "services": "services",
     "email": "email",
     "consent": "consent",
+    # Sent too soon after the form was opened: no field to fix, so the message stands by the button.
+    "started": "started-error",
 }
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym", "email")
 SEND_ID = "send"
@@ -116,6 +118,7 @@ def form_context(
     summary, field_errors = _errors(errors)
     services = _list(values.get("services"))[:MAX_SERVICES]
     services += [""] * (MAX_SERVICES - len(services))
+    started = _text(values.get("started")).strip()
     this_year = date.today().year
     return {
         "action": f"{settings.api_url.rstrip('/')}/api/stories",
@@ -126,6 +129,8 @@ def form_context(
             **{f: _text(values.get(f)) for f in TEXT_FIELDS},
             "submission_id": _text(values.get("submission_id")),
             "related_story": _text(values.get("related_story")),
+            # When the form was first opened, kept so that sending it again counts from then.
+            "started": started if started.isdigit() else "",
             "role": _text(values.get("role")),
             "experience_month": _text(values.get("experience_month")),
             "experience_year": _text(values.get("experience_year")),

@@ -155,14 +155,15 @@ def environment() -> Any:
 def meta_csp() -> str:
     """The policy every page carries in a <meta> (the static site has no headers of its own; the
     API's pages get a header too, and a browser enforces both). No inline script or style at all;
-    the form posts to, and the service finder fetches from, the API (another origin when local)."""
+    the form posts to, and the service finder fetches from, the API (another origin when local); a
+    form sent again from the API's page of errors is redirected to the site's thank-you page."""
     from ..settings import get_settings
 
     s = get_settings()
     site, api = s.site_url.rstrip("/"), s.api_url.rstrip("/")
     return (
         f"default-src 'none'; script-src 'self' {site}; style-src 'self' {site}; img-src 'self' {site} data:; "
-        f"connect-src 'self' {api}; form-action 'self' {api}; base-uri 'none'"
+        f"connect-src 'self' {api}; form-action 'self' {api} {site}; base-uri 'none'"
     )
 
 

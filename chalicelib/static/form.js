@@ -1,6 +1,6 @@
 /* FeedForward: small progressive enhancements for the tell-your-story form.
    The form works without this script (a plain form post); this only helps:
-   a submission id, a draft kept in this browser, word counts, ?service= and a service finder. */
+   a submission id, when the form was opened, a draft kept in this browser, word counts, ?service= and a service finder. */
 (function () {
   "use strict";
   var KEY = "feedforward:story-draft";
@@ -34,6 +34,9 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
   var sid = form.querySelector('input[name="submission_id"]');
+  // When the form was opened (ms since 1970): the API refuses a story sent within seconds of it, as a
+  // script's. Kept in the draft, so a story finished after a reload counts from when it was begun.
+  var started = form.querySelector('input[name="started"]');
 
   // 2. The draft: every answer but the email address, saved as the person types.
   function snapshot() {
@@ -64,7 +67,7 @@
   }
   function blank(values) {
     return !Object.keys(values).some(function (name) {
-      return name !== "submission_id" && values[name].some(function (v) { return v && v.trim(); });
+      return name !== "submission_id" && name !== "started" && values[name].some(function (v) { return v && v.trim(); });
     });
   }
   var note = document.getElementById("draft-note");
@@ -90,6 +93,7 @@
     }
   }
   if (sid && !sid.value) { sid.value = uuid(); }
+  if (started && !started.value) { started.value = String(Date.now()); }
   if (note) {
     note.hidden = false;
     var clear = document.getElementById("draft-clear");
@@ -101,6 +105,7 @@
           if (el.type === "checkbox" || el.type === "radio") { el.checked = false; } else if (el !== sid) { el.value = ""; }
         });
         if (sid) { sid.value = uuid(); }
+        if (started) { started.value = String(Date.now()); }
         counts.forEach(function (c) { c(); });
         if (noteStatus) { noteStatus.textContent = "Your saved answers have been cleared."; }
       });
