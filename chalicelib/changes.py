@@ -194,10 +194,13 @@ def _archive_jobs(old: dict | None, new: dict | None, old_lists: set[str], new_l
                   old_months: set[str], new_months: set[str]) -> list[RenderJob]:
     """The month archive pages a change of a published story touches. Archive pages show no
     progress, so a response or a read receipt touches none. A first publication is the newest
-    story of its month: only that month's newest page (and the one before, which gains a link)."""
+    story of its month: the job names it, so the render builds the pages from its page to the
+    newest, however many others were published before the job ran (the one before its page too,
+    when it starts one: that page gains a link)."""
     was_public, is_public = (old or {}).get("status") == "published", (new or {}).get("status") == "published"
     if is_public and not was_public and not (old or {}).get("published_at"):
-        return [RenderJob(page="archive", ref=f"{name}/{m}/latest") for name in sorted(new_lists) for m in sorted(new_months)]
+        since = f"{new['published_at']}#{new['id']}"  # the story's place in its listings
+        return [RenderJob(page="archive", ref=f"{name}/{m}/since/{since}") for name in sorted(new_lists) for m in sorted(new_months)]
     if (was_public and is_public and old_lists == new_lists and old_months == new_months
             and _stable(listing_entry(old)) == _stable(listing_entry(new))):
         return []

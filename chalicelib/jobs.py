@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict
 
 # "tag": ref is the tag; "sitemap": ref is a month (YYYY-MM), that month's child sitemap.
 # "archive": ref is "<listing>/<YYYY-MM>" (every page of that month's archive of a listing: a service
-# slug, "_all" or "tag:<tag>") or "<listing>/<YYYY-MM>/latest" (only its newest page or two).
+# slug, "_all" or "tag:<tag>") or "<listing>/<YYYY-MM>/since/<published_at>#<id>" (the pages from that
+# story's to the newest; a job queued as ".../latest" is read as the newest story's).
 PageKind = Literal["story", "service", "home", "static", "tag", "sitemap", "archive", "search"]  # "search": ref empty
 
 

@@ -257,26 +257,35 @@ class SiteRenderer:
     # ---- month archives ---------------------------------------------------------------------
 
     def _archive(self, ref: str) -> list[Output]:
-        """A listing's archive for one month. "<listing>/<month>/latest" builds only the newest page,
-        and the one before when the newest is new (it gains a link): publishing one story costs
-        the same at any size. "<listing>/<month>" builds every page of the month."""
+        """A listing's archive for one month. "<listing>/<month>/since/<published_at>#<id>" builds
+        the pages from that newly published story's page to the newest (and the page before, which
+        gains a link, when it starts a page), from one Query of the newest two pages: publishing
+        costs the same at any size. Stories published before the job ran are on those pages too; if
+        they reach further back, or the counter and the listing disagree, the whole month is built,
+        as "<listing>/<month>" always does."""
         listing, month, *rest = ref.split("/")
         size = self._settings.stories_per_page
         built: dict[int, list[dict[str, Any]]] = {}
         total = 0
-        if rest == ["latest"]:
+        whole = rest[:1] not in (["since"], ["latest"])
+        if not whole:
+            since = tuple(rest[1].split("#", 1)) if rest[0] == "since" and len(rest) > 1 else None
             n = int(self._store.figures(listing, consistent=True)["months"].get(month, 0))
             total = math.ceil(n / size)
             newest = n - (total - 1) * size
-            want = newest + (size if newest == 1 and total > 1 else 0)
+            want = min(n, newest + size)
             items = self._store.listing_month(listing, month, limit=want) if n else []
-            if n and len(items) == want:
-                built[total] = items[:newest]
-                if want > newest:
-                    built[total - 1] = items[newest:]
+            # The stories published since (and with) the named one are the newest `fresh`.
+            fresh = sum(1 for e in items if (e["published_at"], e["id"]) >= since) if since else 1
+            position = n - fresh + 1  # the oldest of them, counted from the month's first story
+            first = min(total, math.ceil(position / size) - (1 if position > 1 and (position - 1) % size == 0 else 0))
+            known = fresh < len(items) or len(items) == n  # else it may lie further back than was read
+            if n and len(items) == want and known and first >= max(1, total - 1):
+                read = {total: items[:newest], total - 1: items[newest:]}
+                built = {p: read[p] for p in range(first, total + 1)}
             else:
-                rest = []  # the counter and the listing disagree: build the whole month
-        if rest != ["latest"]:
+                whole = True
+        if whole:
             items = self._store.listing_month(listing, month, newest_first=False)
             total = math.ceil(len(items) / size)
             built = {p: items[(p - 1) * size : p * size][::-1] for p in range(1, total + 1)}
@@ -297,7 +306,7 @@ class SiteRenderer:
                 newer=archive_path(listing, month, p + 1) if p < total else "",
             )
             out.append(_page(archive_key(listing, month, p), html))
-        if rest != ["latest"]:
+        if whole:
             out.append(Delete(archive_key(listing, month, total + 1)))  # a page a withdrawal emptied
         return out
 
