@@ -19,7 +19,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import FeedForwardError, Forbidden, Unauthorized, ValidationFailed
+from .errors import FeedForwardError, Forbidden, TooManyRequests, Unauthorized, ValidationFailed
 from .moderation import Moderator
 from .observability import logger
 from .web import pydantic_fields
@@ -349,7 +349,9 @@ class Authenticator:
         if code == "UserNotConfirmedException":
             return _unauthorized("Your account is not confirmed yet. Ask an administrator.", error=None)
         if code in ("TooManyRequestsException", "TooManyFailedAttemptsException", "LimitExceededException"):
-            return ServiceUnavailable("Too many sign-in attempts. Wait a few minutes, then try again.")
+            # Cognito's own limits on one user's attempts: the moderator waits, as for ours (limits.py).
+            return TooManyRequests("Too many sign-in attempts. Wait 5 minutes, then try again.", retry_after=300,
+                                   limit={"action": "sign_in"})
         if code == "InvalidParameterException":
             return ValidationFailed([{"field": "username", "message": "Check your email address and password"}])
         logger.warning("moderator sign-in failed", extra={"error": code or type(e).__name__})

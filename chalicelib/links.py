@@ -18,7 +18,7 @@ from .errors import NotFound
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes, base64url without padding
 # Links that stop working when their holder unsubscribes.
 REVOCABLE = frozenset({"respond"})
-NOT_VALID = "This link is not valid. It may have expired or been replaced by a newer one."
+NOT_VALID = "This link is not valid. It may have expired or been stopped."
 
 
 def token_hash(raw: str) -> str:

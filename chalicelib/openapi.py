@@ -340,7 +340,7 @@ def document() -> dict[str, Any]:
                 "post": {
                     "summary": "Sign a moderator in with Cognito (password, then any challenge)",
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignIn"}}}},
-                    "responses": {"200": _answer("A token, or the next challenge", {"type": "object"}), **_errors(400, 401, 413, 415, 422)},
+                    "responses": {"200": _answer("A token, or the next challenge", {"type": "object"}), **_errors(400, 401, 413, 415, 422, 429)},
                 }
             },
             "/api/moderation/queue": {

@@ -138,6 +138,23 @@ def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client, modera
     assert password not in json.dumps(result["body"])
 
 
+@pytest.mark.parametrize("code", ["TooManyRequestsException", "TooManyFailedAttemptsException", "LimitExceededException"])
+def test_cognitos_own_limits_are_a_429_with_retry_after(client, moderator_user, code):
+    """Cognito limits one user's sign-in attempts: the moderator is told to wait, as with our limits."""
+    from chalicelib import wiring
+
+    def refuse(**_):
+        parsed = {"Error": {"Code": code, "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}}}
+        return type("R", (), {"status_code": 400, "headers": {}, "content": b"", "raw": None})(), parsed
+
+    wiring.authenticator()._cognito().meta.events.register("before-call.cognito-idp.InitiateAuth", refuse)
+    result = sign_in(client, moderator_user["username"], moderator_user["password"])
+    assert result["status"] == 429, result
+    assert result["headers"]["Retry-After"] == "300"
+    assert result["body"]["error"]["message"] == "Too many sign-in attempts. Wait 5 minutes, then try again."
+    assert moderator_user["password"] not in json.dumps(result["body"])
+
+
 def test_sign_in_input_is_validated_without_echoing_the_password(client, aws):
     resp = client.http.post("/api/moderation/sign-in", body=json.dumps({"username": "moderator@feedforward.example"}), headers=JSON_HEADERS)
     assert resp.status_code == 422
