@@ -7,8 +7,11 @@ services takes the strictest (smallest) promise. At first publication the stream
 escalation ladder (ladder.py) in one transaction; a response, a withdrawal, a rejection or an
 erasure ends the ladder.
 
-Working days skip weekends and the bank holidays of England and Wales (the `holidays` package,
+Working days skip weekends and the bank holidays of the service's nation (the `holidays` package,
 imported only when first needed: it costs about 200 ms, which the API's cold start never pays).
+England and Wales share a calendar; Scotland and Northern Ireland have their own (St Andrew's Day,
+2 January, St Patrick's Day, the Twelfth). A directory node sets `holidays` for itself and all below
+it; a story's calendar is that of the service whose promise it keeps, stored with the promise.
 Days are counted on the UK calendar (Europe/London), so a story published at 00:30 BST on a
 Monday counts from that Monday.
 """
@@ -26,27 +29,32 @@ from .observability import logger
 STEPS = ("reminder", "overdue", "organisation")
 STEP_FACTORS = {"reminder": 0.5, "overdue": 1, "organisation": 2}
 ENDED = ("withdrawn", "rejected", "erasing")
-PROMISE_FIELDS = ("response_days", "response_due_at")  # what `start` sets on the story
+PROMISE_FIELDS = ("response_days", "response_due_at", "response_holidays")  # what `start` sets on the story
+# A directory node's `holidays`: the bank holidays its working days skip (GOV.UK's three lists).
+CALENDARS = {"england-and-wales": "ENG", "scotland": "SCT", "northern-ireland": "NIR"}
+DEFAULT_CALENDAR = "england-and-wales"
+HOLIDAYS_SAID = {"england-and-wales": "bank holidays in England and Wales", "scotland": "Scottish bank holidays",
+                 "northern-ireland": "Northern Ireland bank holidays"}
 
 
 # ---- working days -----------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=64)
-def bank_holidays(year: int) -> frozenset[date]:
-    """England and Wales bank holidays in one year, substitute days included (GOV.UK's list)."""
+def bank_holidays(year: int, calendar: str = DEFAULT_CALENDAR) -> frozenset[date]:
+    """One nation's bank holidays in one year, substitute days included (GOV.UK's lists)."""
     import holidays  # lazy: see the module's docstring
 
-    return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
+    return frozenset(holidays.country_holidays("GB", subdiv=CALENDARS.get(calendar, "ENG"), years=year))
 
 
-def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in bank_holidays(day.year)
+def is_working_day(day: date, calendar: str = DEFAULT_CALENDAR) -> bool:
+    return day.weekday() < 5 and day not in bank_holidays(day.year, calendar)
 
 
-def _next_working_day(day: date) -> date:
+def _next_working_day(day: date, calendar: str = DEFAULT_CALENDAR) -> date:
     day += timedelta(days=1)
-    while not is_working_day(day):
+    while not is_working_day(day, calendar):
         day += timedelta(days=1)
     return day
 
@@ -61,79 +69,92 @@ def _uk() -> tzinfo:
         return timezone.utc
 
 
-def _working_start(start: datetime) -> tuple[date, time]:
+def _working_start(start: datetime, calendar: str) -> tuple[date, time]:
     """Where counting starts: the moment itself on a working day, else the start of the next one."""
     local = start.astimezone(_uk())
-    if is_working_day(local.date()):
+    if is_working_day(local.date(), calendar):
         return local.date(), local.time().replace(tzinfo=None)
-    return _next_working_day(local.date()), time(0)
+    return _next_working_day(local.date(), calendar), time(0)
 
 
-def _moments(start: datetime) -> Iterator[datetime]:
+def _moments(start: datetime, calendar: str) -> Iterator[datetime]:
     """start + 1 working day, + 2, + 3, ... (UTC): the same time of day on each following working day."""
-    day, wall = _working_start(start)
+    day, wall = _working_start(start, calendar)
     while True:
-        day = _next_working_day(day)
+        day = _next_working_day(day, calendar)
         yield datetime.combine(day, wall, tzinfo=_uk()).astimezone(timezone.utc)
 
 
-def add_working_days(start: datetime, days: float) -> datetime:
+def add_working_days(start: datetime, days: float, calendar: str = DEFAULT_CALENDAR) -> datetime:
     """`start` plus `days` working days (UTC). A half day adds 12 hours after the whole days,
     moved on to the next working day if that lands on a weekend or bank holiday."""
     whole = int(days)
-    day, wall = _working_start(start)
+    day, wall = _working_start(start, calendar)
     for _ in range(whole):
-        day = _next_working_day(day)
+        day = _next_working_day(day, calendar)
     moment = datetime.combine(day, wall, tzinfo=_uk())
     fraction = days - whole
     if fraction:
         moment = moment + timedelta(hours=24 * fraction)
-        if not is_working_day(moment.date()):
-            moment = datetime.combine(_next_working_day(moment.date()), moment.time().replace(tzinfo=None), tzinfo=_uk())
+        if not is_working_day(moment.date(), calendar):
+            moment = datetime.combine(_next_working_day(moment.date(), calendar), moment.time().replace(tzinfo=None), tzinfo=_uk())
     return moment.astimezone(timezone.utc)
 
 
-def working_days_between(start: datetime, end: datetime, most: int = 1000) -> int:
+def working_days_between(start: datetime, end: datetime, most: int = 1000, calendar: str = DEFAULT_CALENDAR) -> int:
     """Whole working days from `start` to `end` (0 when `end` comes within the first one)."""
     n = 0
-    for moment in _moments(start):
+    for moment in _moments(start, calendar):
         if moment > end or n >= most:
             return n
         n += 1
     return n
 
 
-def due_at(published_at: str, days: int) -> str:
-    return clock.iso(add_working_days(clock.parse(published_at), days))
+def due_at(published_at: str, days: int, calendar: str = DEFAULT_CALENDAR) -> str:
+    return clock.iso(add_working_days(clock.parse(published_at), days, calendar))
 
 
-def ladder_steps(published_at: str, days: int) -> dict[str, str]:
+def ladder_steps(published_at: str, days: int, calendar: str = DEFAULT_CALENDAR) -> dict[str, str]:
     """When each step of the ladder comes (ISO UTC): half the promise, the promise, twice it."""
     start = clock.parse(published_at)
-    return {step: clock.iso(add_working_days(start, days * factor)) for step, factor in STEP_FACTORS.items()}
+    return {step: clock.iso(add_working_days(start, days * factor, calendar)) for step, factor in STEP_FACTORS.items()}
 
 
 # ---- the promise of services and stories --------------------------------------------------------
 
 
+def _inherited(field: str, service: dict[str, Any], ancestors: dict[str, dict[str, Any]]) -> Any:
+    """A service's own value of `field`, else its nearest ancestor's."""
+    if service.get(field):
+        return service[field]
+    for slug in reversed(service.get("path", [])[:-1]):
+        value = (ancestors.get(slug) or {}).get(field)
+        if value:
+            return value
+    return None
+
+
 def effective_days(service: dict[str, Any], ancestors: dict[str, dict[str, Any]]) -> int | None:
     """A service's promise: its own `response_days`, else its nearest ancestor's."""
-    if service.get("response_days"):
-        return int(service["response_days"])
-    for slug in reversed(service.get("path", [])[:-1]):
-        days = (ancestors.get(slug) or {}).get("response_days")
-        if days:
-            return int(days)
-    return None
+    days = _inherited("response_days", service, ancestors)
+    return int(days) if days else None
 
 
 def story_target(store: Any, story: dict[str, Any]) -> int | None:
     """The strictest promise among a story's services (None when none of them has one)."""
+    target = _target(store, story)
+    return target[0] if target else None
+
+
+def _target(store: Any, story: dict[str, Any]) -> tuple[int, str] | None:
+    """The strictest promise among a story's services, with the calendar of the service that makes it."""
     services = store.get_services(story.get("services", []))
     lacking = {slug for svc in services.values() if not svc.get("response_days") for slug in svc.get("path", [])[:-1]}
-    # Items loaded by the directory carry the effective value; only older ones need their ancestors.
+    # Items loaded by the directory carry the effective values; only older ones need their ancestors.
     ancestors = store.get_services(lacking) if lacking else {}
-    found = [d for d in (effective_days(svc, ancestors) for svc in services.values()) if d]
+    found = [(days, _inherited("holidays", svc, ancestors) or DEFAULT_CALENDAR)
+             for svc in services.values() if (days := effective_days(svc, ancestors))]
     return min(found) if found else None
 
 
@@ -153,7 +174,8 @@ def story_changed(store: Any, story_id: str, old: dict[str, Any] | None, new: di
         first = old_status != "published" and not (old or {}).get("published_at")
         if first and not new.get("response_due_at"):
             start(store, story_id, new)
-        return bool(old) and _changed(old, new) == set(PROMISE_FIELDS)
+        changed = _changed(old, new) if old else set()
+        return bool(changed) and changed <= set(PROMISE_FIELDS)
     if new_status in ENDED and old_status != new_status:
         store.end_ladder(story_id)
     return False
@@ -164,12 +186,14 @@ def _changed(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
 
 
 def start(store: Any, story_id: str, story: dict[str, Any]) -> bool:
-    days = story_target(store, story)
-    if not days:
+    target = _target(store, story)
+    if not target:
         return False
+    days, calendar = target
     published_at = story.get("published_at") or clock.iso()  # only a bare console edit lacks it
-    steps = ladder_steps(published_at, days)
-    started = store.start_promise(story_id, {"response_days": days, "response_due_at": steps["overdue"]}, steps)
+    steps = ladder_steps(published_at, days, calendar)
+    promise = {"response_days": days, "response_due_at": steps["overdue"], "response_holidays": calendar}
+    started = store.start_promise(story_id, promise, steps)
     if started:
         logger.info("response promise set", extra={"story_id": story_id, "response_days": days, "due": steps["overdue"]})
     return started
@@ -186,7 +210,9 @@ def story_promise(story: dict[str, Any], services: dict[str, dict[str, Any]] | N
     days = story.get("response_days")
     if not days or not story.get("response_due_at"):
         return {}
-    view: dict[str, Any] = {"days": int(days), "due_at": story["response_due_at"], "since": story.get("published_at", "")}
+    calendar = story.get("response_holidays") or DEFAULT_CALENDAR
+    view: dict[str, Any] = {"days": int(days), "due_at": story["response_due_at"], "since": story.get("published_at", ""),
+                            "holidays": HOLIDAYS_SAID.get(calendar, "bank holidays")}
     mine = [services[s] for s in story.get("services", []) if s in (services or {})]
     named = [svc["name"] for svc in mine if svc.get("response_days") == int(days)]
     view["service_name"] = named[0] if named else ""
@@ -194,7 +220,8 @@ def story_promise(story: dict[str, Any], services: dict[str, dict[str, Any]] | N
         view["state"] = "responded"
         view["responded_at"] = story["first_response_at"]
         if story.get("published_at"):
-            view["response_working_days"] = working_days_between(clock.parse(story["published_at"]), clock.parse(story["first_response_at"]))
+            view["response_working_days"] = working_days_between(clock.parse(story["published_at"]), clock.parse(story["first_response_at"]),
+                                                                 calendar=calendar)
     elif story.get("overdue_at"):
         view["state"] = "overdue"
         view["overdue_at"] = story["overdue_at"]

@@ -1093,18 +1093,18 @@ class Store:
         """Set the story's response_days and response_due_at and start its ladder, all or nothing;
         False (nothing written) if the story already has a promise, a response, or is not published."""
         first = "reminder"
-        sets = {"#d": "response_days", "#due": "response_due_at"}
+        sets = {"#d": "response_days", "#due": "response_due_at", "#cal": "response_holidays"}
         try:
             self._db.transact_write_items(TransactItems=[
                 {"Update": {
                     "TableName": self._table,
                     "Key": to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
-                    "UpdateExpression": "SET #d = :d, #due = :due",
+                    "UpdateExpression": "SET #d = :d, #due = :due, #cal = :cal",
                     "ConditionExpression": "attribute_exists(PK) AND #status = :published AND attribute_not_exists(#due)"
                                            " AND attribute_not_exists(first_response_at)",
                     "ExpressionAttributeNames": sets | {"#status": "status"},
                     "ExpressionAttributeValues": to_item({":d": promise["response_days"], ":due": promise["response_due_at"],
-                                                          ":published": "published"}),
+                                                          ":cal": promise["response_holidays"], ":published": "published"}),
                 }},
                 {"Put": {
                     "TableName": self._table,

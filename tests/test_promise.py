@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -180,11 +180,61 @@ def test_what_the_story_page_is_told():
     story |= {"response_days": 5, "response_due_at": "2026-12-03T10:00:00.000Z"}
     assert story_promise(story, services) == {
         "days": 5, "due_at": "2026-12-03T10:00:00.000Z", "since": "2026-11-26T10:00:00.000Z",
-        "service_name": "Ward 7", "state": "awaiting",
+        "service_name": "Ward 7", "state": "awaiting", "holidays": "bank holidays in England and Wales",
     }
     assert story_promise(story | {"overdue_at": "2026-12-03T10:00:00.000Z"}, services)["state"] == "overdue"
     answered = story_promise(story | {"overdue_at": "2026-12-03T10:00:00.000Z", "first_response_at": "2026-12-07T12:00:00.000Z"})
     assert answered["state"] == "responded" and answered["response_working_days"] == 7
+
+
+# ---- Scotland and Northern Ireland ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("calendar, holiday, ordinary", [
+    # St Andrew's Day 2026 is a Monday; England works. Scotland works Easter Monday 2027 (29 March).
+    ("scotland", date(2026, 11, 30), date(2027, 3, 29)),
+    # 2 January 2026 (a Friday) is a Scottish bank holiday only.
+    ("scotland", date(2026, 1, 2), date(2026, 8, 31)),
+    # St Patrick's Day and the Twelfth (Monday 13 July 2026, the Twelfth being a Sunday).
+    ("northern-ireland", date(2026, 3, 17), date(2026, 11, 30)),
+    ("northern-ireland", date(2026, 7, 13), date(2026, 1, 2)),
+])
+def test_each_nation_skips_its_own_bank_holidays(calendar, holiday, ordinary):
+    assert not is_working_day(holiday, calendar) and is_working_day(holiday)
+    assert is_working_day(ordinary, calendar)
+    day_before = datetime.combine(holiday, datetime.min.time(), tzinfo=timezone.utc).replace(hour=10) - timedelta(days=1)
+    if is_working_day(day_before.date()) and is_working_day(day_before.date(), calendar):
+        # One working day from the day before the holiday lands after it, in that nation only.
+        assert add_working_days(day_before, 1, calendar).date() > holiday
+        assert add_working_days(day_before, 1).date() == holiday
+
+
+def test_a_scottish_services_promise_counts_scottish_days_from_the_directory_to_the_page(aws):
+    tree = promised_directory()
+    tree[0]["holidays"] = "scotland"  # the whole trust, inherited down its tree
+    items = {i["slug"]: i for i in flatten(tree)}
+    assert items["riverside-ward-7"]["holidays"] == "scotland" and "holidays" not in items.get("hillside-trust", {})
+    wiring.directory().load(tree)
+    store = wiring.store()
+    from chalicelib.promise import _target, due_at
+
+    assert _target(store, {"services": ["riverside-ward-7"]}) == (5, "scotland")
+    # Told on Wednesday 25 November 2026: 5 working days is 2 December in England, 3 December in Scotland.
+    assert due_at("2026-11-25T10:00:00.000Z", 5) == "2026-12-02T10:00:00.000Z"
+    assert due_at("2026-11-25T10:00:00.000Z", 5, "scotland") == "2026-12-03T10:00:00.000Z"
+    view = story_promise({"services": ["riverside-ward-7"], "published_at": "2026-11-25T10:00:00.000Z", "response_days": 5,
+                          "response_due_at": "2026-12-03T10:00:00.000Z", "response_holidays": "scotland",
+                          "first_response_at": "2026-12-01T11:00:00.000Z"})
+    assert view["holidays"] == "Scottish bank holidays"
+    assert view["response_working_days"] == 3  # 26, 27 November and 1 December; not St Andrew's Day
+    assert "weekends and Scottish bank holidays not counted" in _partial(story={"promise": view})
+
+
+def test_an_unknown_holiday_calendar_is_refused_by_name():
+    tree = promised_directory()
+    tree[0]["holidays"] = "wales"
+    with pytest.raises(ValueError, match="holidays must be one of england-and-wales, scotland, northern-ireland"):
+        flatten(tree)
 
 
 # ---- the partial every page includes ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from .. import clock, figures
 from .. import store as store_module
 from ..jobs import RenderJob
 from ..observability import logger
+from ..promise import DEFAULT_CALENDAR, HOLIDAYS_SAID
 from . import charts, feeds, pages, search, widget
 from .forms import directory_groups, form_context
 from .pages import HTML, HTML_CACHE, TEXT
@@ -241,7 +242,9 @@ class SiteRenderer:
             site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the embed snippet's absolute address
             figures=figures_view(slug, self._store.figures(slug, consistent=True), clock.now()),
             # The service's own promise, when it has one (pages/_promise.html, if present, shows it).
-            promise={"response_days": service["response_days"]} if service.get("response_days") else None,
+            promise={"response_days": service["response_days"],
+                     "holidays": HOLIDAYS_SAID.get(service.get("holidays") or DEFAULT_CALENDAR, "bank holidays")}
+            if service.get("response_days") else None,
         )
         return [_page(key, html), *self._feeds(feed_title, f"/{prefix}", prefix, listing), *widget.outputs(slug, service, stories)]
 
