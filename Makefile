@@ -52,7 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 # The adversarial suite at full size (1,000 races, every fault at every step, generated requests,
-# XSS, privacy sweeps, pip-audit): writes docs/reliability.md. Several minutes; tools/prove.py.
+# XSS, privacy sweeps, pip-audit): writes docs/reliability.md and .json. About 40 minutes; tools/prove.py.
 prove: $(STAMP) chromium
 	$(BIN)/python -m tools.prove
 

@@ -34,16 +34,20 @@ def atomic_writes(monkeypatch):
     per call restores what DynamoDB promises for one call, and nothing more: a read-then-write
     race in our own code would still lose an update here."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "batch_get_item"):
-        original = getattr(DynamoDBBackend, name)
+    # The handler too: moto's update_item copies the item it read outside the backend's methods,
+    # and one thread's copy can meet another's write ("dictionary changed size during iteration").
+    for cls in (DynamoDBBackend, DynamoHandler):
+        for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "batch_get_item"):
+            original = getattr(cls, name)
 
-        def locked(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
+            def locked(self, *args, _original=original, **kwargs):
+                with lock:
+                    return _original(self, *args, **kwargs)
 
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
+            monkeypatch.setattr(cls, name, locked)
 
 
 def forget_stream() -> None:

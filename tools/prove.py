@@ -5,6 +5,9 @@ Runs the tests that measure something (tests/prove.py `record`) with FF_PROVE_RO
 Every figure in the report comes from this run; a section with no figures says so.
 
     python -m tools.prove [--rounds N] [--only test_concurrency.py ...]
+    python -m tools.prove --report-only     # rewrite the report from docs/reliability.json
+
+The figures are kept in docs/reliability.json too, so the report can be rewritten without a run.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "reliability.md"
+FIGURES = ROOT / "docs" / "reliability.json"
 MEASURED = [
     "tests/test_faults.py",
     "tests/test_concurrency.py",
@@ -69,9 +73,76 @@ def pip_audit(out: Path) -> None:
     (out / "pip_audit.json").write_text(json.dumps(figures, indent=2))
 
 
-def load(out: Path, name: str) -> dict | None:
-    path = out / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+def _n(f: dict, key: str) -> str:
+    v = f.get(key, "–")
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+
+def _details(f: dict) -> list[str]:
+    return ["", "<details><summary>Every figure</summary>", "", *[f"- {k}: {v}" for k, v in sorted(f.items())], "", "</details>"]
+
+
+def _faults(f: dict) -> list[str]:
+    steps = sorted({step for by_step in f.get("faults_by_kind_and_step", {}).values() for step in by_step})
+    return [
+        f"- **{_n(f, 'faults_injected')} faults injected** ({', '.join(sorted(f.get('faults_by_kind_and_step', {})))}) "
+        f"at every step ({', '.join(steps)}): **{_n(f, 'messages_lost')} messages lost, {_n(f, 'duplicates')} duplicates**.",
+        f"- {_n(f, 'emails_sent')} of {_n(f, 'emails_expected')} emails sent exactly once; the other "
+        f"{_n(f, 'emails_refused_by_ses_message_rejected_not_retried')} were refused by SES (MessageRejected, permanent: not retried).",
+        f"- {_n(f, 'site_objects_differing')} of {_n(f, 'site_objects_compared_with_a_fault_free_run')} site objects differ from a fault-free run.",
+        f"- Poisonous messages: {_n(f, 'poisonous_messages_dead_lettered')} dead-lettered after {_n(f, 'poisonous_message_deliveries_before_dlq')} "
+        f"deliveries (maxReceiveCount {_n(f, 'max_receive_count')}); the {_n(f, 'good_items_in_their_batches')} good items in their "
+        f"batches were done on first delivery ({_n(f, 'good_items_done_on_first_delivery')}).",
+        *_details(f),
+    ]
+
+
+def _fuzz(f: dict) -> list[str]:
+    return [
+        f"- **{_n(f, 'requests')} generated requests** over {_n(f, 'operations')} of the {_n(f, 'operations_documented')} "
+        f"documented operations, on the running local stack: **{_n(f, 'server_errors')} answers of 500 or above, "
+        f"{_n(f, 'nonconforming')} not as documented**.",
+        f"- Answers by status: {', '.join(f'{k}: {v:,}' for k, v in sorted(f.get('statuses', {}).items()))}.",
+        f"- Leniencies excused by name: {', '.join(f'{k} ({v})' for k, v in sorted(f.get('leniency_excused', {}).items())) or 'none'}.",
+        *_details(f),
+    ]
+
+
+def _xss(f: dict) -> list[str]:
+    return [
+        f"- **{_n(f, 'payloads')} payloads** in {_n(f, 'fields')} user fields: {_n(f, 'placements')} payload × field placements, "
+        "published through the real pipeline.",
+        f"- {_n(f, 'documents_checked')} pages, feeds and API answers and {_n(f, 'emails_checked')} emails audited; "
+        f"{_n(f, 'pages_opened')} page opens in chromium, with and without the CSP.",
+        f"- **{_n(f, 'script_executions')} script executions, {_n(f, 'unescaped_sinks')} unescaped sinks.**",
+    ]
+
+
+def _links(f: dict) -> list[str]:
+    return [
+        f"- **{_n(f, 'attempts')} spoilt or guessed links** ({_n(f, 'spoilt_attempts')} spoilt, {_n(f, 'random_guesses')} random) "
+        f"on {_n(f, 'routes')} routes and {_n(f, 'purposes')} purposes: **{_n(f, 'accepted')} accepted**, one refusal body.",
+        f"- Expired links refused: {_n(f, 'expired_refused')}; revoked: {_n(f, 'revoked_refused')} ({f.get('revocations', '–')}).",
+        f"- Guessing: {_n(f, 'guesses_before_limit')} bad links an hour (`bad_link_limit` {_n(f, 'bad_link_limit_per_hour')}), "
+        f"then {f.get('after_the_limit', '–')}.",
+        f"- Rate limits per {_n(f, 'window_seconds')} s: "
+        + ", ".join(f"{k} {v}" for k, v in f.get("limits_per_window", {}).items())
+        + f"; each answers 429 with Retry-After ({', '.join(f.get('answer_429_with_retry_after', []))}).",
+    ]
+
+
+def _privacy(f: dict) -> list[str]:
+    return [
+        f"- {_n(f, 'authors')} authors seeded with contact details ({_n(f, 'details_per_author')} kinds each) and "
+        f"{_n(f, 'me_too_readers')} me-too readers, through a full demo run.",
+        f"- Scanned: {_n(f, 'objects_scanned')} bucket objects, {_n(f, 'api_answers_scanned')} API answers, "
+        f"{_n(f, 'handler_results_scanned')} handler results, {_n(f, 'log_lines_scanned')} log lines, "
+        f"{_n(f, 'metrics_lines_scanned')} metrics lines, {_n(f, 'emails_scanned')} emails ({_n(f, 'emails_to_staff_scanned')} to staff): "
+        f"**{_n(f, 'contact_details_found')} contact details found**.",
+        f"- Erasure ({', '.join(f.get('erased_by', []))}; {_n(f, 'erased_stories')} stories): "
+        f"**{_n(f, 'residual_items_table')} items left in the table, {_n(f, 'residual_objects_bucket')} objects in the bucket, "
+        f"{_n(f, 'residual_idempotency_records')} idempotency records** (of {_n(f, 'idempotency_records_before_erasure')} before).",
+    ]
 
 
 def section(title: str, figures: dict | None, lines) -> list[str]:
@@ -81,31 +152,40 @@ def section(title: str, figures: dict | None, lines) -> list[str]:
     return body + list(lines(figures)) + [""]
 
 
-def write_report(out: Path, rounds: int, exit_code: int) -> None:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def collect(out: Path, rounds: int, exit_code: int) -> dict:
+    figures = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
+    return {"generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "rounds": rounds, "exit_code": exit_code,
+            "machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(), "figures": figures}
+
+
+def write_report(run: dict) -> None:
+    now, rounds, exit_code = run["generated"], run["rounds"], run["exit_code"]
+    figures = run["figures"]
     md = [
         "# Reliability: faults, races, bad input, abuse and privacy",
         "",
-        f"Generated by `make prove` on {now}, on {platform.machine()} with {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; {rounds} rounds where a test repeats. The tests behind each figure run in "
+        f"Generated by `make prove` on {now}, on {run['machine']} with {run['cores']} cores, Python "
+        f"{run['python']}; {rounds} rounds where a test repeats. The tests behind each figure run in "
         f"`make test` too, with fewer rounds. Test run: {'passed' if exit_code == 0 else f'FAILED (exit {exit_code})'}.",
         "",
+        *([run["note"], ""] if run.get("note") else []),
     ]
-    md += section("Faults in the pipeline", load(out, "faults"), lambda f: [f"- {k}: {v}" for k, v in sorted(f.items())])
-    md += section("Races", load(out, "concurrency"), lambda f: [
-        f"- Two moderators deciding one story at once: {f.get('moderator_pairs', '–')} pairs, "
-        f"{f.get('lost_updates', '–')} lost updates, {f.get('conflicts_409', '–')} answers of 409 (one per pair).",
-        f"- One form sent 10 times at once: {f.get('double_submit_rounds', '–')} rounds ({f.get('double_submits', '–')} requests), "
-        f"{f.get('stories_made_per_round', '–')} story per round.",
+    md += section("Faults in the pipeline", figures.get("faults"), _faults)
+    md += section("Races", figures.get("concurrency"), lambda f: [
+        f"- Two moderators deciding one story at once: **{_n(f, 'moderator_pairs')} pairs, "
+        f"{_n(f, 'lost_updates')} lost updates, {_n(f, 'conflicts_409')} answers of 409** (one per pair; winners "
+        f"{', '.join(f'{k} {v}' for k, v in sorted(f.get('winners', {}).items())) or '–'}).",
+        f"- One form sent 10 times at once: {_n(f, 'double_submit_rounds')} rounds ({_n(f, 'double_submits')} requests), "
+        f"**{_n(f, 'stories_made_per_round')} story per round**.",
     ])
-    md += section("Bad input (schemathesis)", load(out, "schema_fuzz"), lambda f: [f"- {k}: {v}" for k, v in sorted(f.items())])
-    md += section("Cross-site scripting", load(out, "xss"), lambda f: [f"- {k}: {v}" for k, v in sorted(f.items())])
-    md += section("Email header injection", load(out, "header_injection"), lambda f: [
-        f"- {len(f)} payload × header positions (subject, sender name, List-Unsubscribe); extra headers: {sum(f.values())}."
+    md += section("Bad input (schemathesis)", figures.get("schema_fuzz"), _fuzz)
+    md += section("Cross-site scripting", figures.get("xss"), _xss)
+    md += section("Email header injection", figures.get("header_injection"), lambda f: [
+        f"- {len(f)} payload × header positions (subject, sender name, List-Unsubscribe); extra headers: {sum(v.get('extra_headers', 0) if isinstance(v, dict) else v for v in f.values())}."
     ])
-    md += section("Links and rate limits", load(out, "links"), lambda f: [f"- {k}: {v}" for k, v in sorted(f.items())])
-    md += section("Privacy", load(out, "privacy"), lambda f: [f"- {k}: {v}" for k, v in sorted(f.items())])
-    md += section("Identifying details on the moderation screen", load(out, "identifying"), lambda f: [
+    md += section("Links and rate limits", figures.get("links"), _links)
+    md += section("Privacy", figures.get("privacy"), _privacy)
+    md += section("Identifying details on the moderation screen", figures.get("identifying"), lambda f: [
         f"- Labelled set: {f['sentences']} sentences, {f['details']} details to find.",
         f"- Recall {f['recall']:.1%}, precision {f['precision']:.1%}.",
         "- By kind: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(f["by_kind"].items())) + ".",
@@ -113,14 +193,18 @@ def write_report(out: Path, rounds: int, exit_code: int) -> None:
         "- The set was written by the team that wrote the rules, so these figures flatter them; "
         "real moderation decisions are the better test once there are some.",
     ])
-    md += section("Supply chain", load(out, "bandit"), lambda f: [
+    md += section("Supply chain", figures.get("bandit"), lambda f: [
         f"- bandit over {f['lines_scanned']:,} lines of our code: {f['high']} high, {f['medium']} medium, "
         f"{f['low']} low (the low ones are demo passwords of the local stack and subprocess calls in tools/)."
     ])
-    audit = load(out, "pip_audit")
+    audit = figures.get("pip_audit")
     md += section("Dependencies (pip-audit)", audit, lambda f: [
-        f"- {req}: {v['status']}" + (f", {v.get('packages')} packages, {len(v.get('vulnerable', []))} vulnerable: "
-                                      f"{v.get('vulnerable') or 'none'}" if v.get("packages") else "")
+        (f"- {req}: **not audited**: no vulnerability service (PyPI's JSON API, OSV) is reachable from this machine; "
+         f"{v['packages']} packages pinned. Run `make prove` where one is."
+         if v.get("packages") and v.get("not_audited") == v["packages"] else
+         f"- {req}: {v['status']}" + (f", {v.get('packages')} packages ({v.get('not_audited', 0)} not audited), "
+                                      f"{len(v.get('vulnerable', []))} vulnerable: {v.get('vulnerable') or 'none'}"
+                                      if v.get("packages") else ""))
         for req, v in f.items()
     ])
     REPORT.write_text("\n".join(md).rstrip() + "\n")
@@ -131,12 +215,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1000)
     parser.add_argument("--only", nargs="*", default=[])
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report from docs/reliability.json")
     args = parser.parse_args(argv)
+    if args.report_only:
+        write_report(json.loads(FIGURES.read_text()))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         code = run_tests(out, args.rounds, args.only)
         pip_audit(out)
-        write_report(out, args.rounds, code)
+        run = collect(out, args.rounds, code)
+    FIGURES.write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
+    write_report(run)
     return code
 
 
