@@ -192,8 +192,9 @@ class ChangeChecks:
     def answer(self, token: str, data: dict[str, Any], client: str) -> dict[str, Any]:
         """Record one answer (rate-limited per client). The first answer from a link stands."""
         s = self._settings
-        self._limits.hit("check-answer", client, s.check_answer_limit, s.rate_window_seconds)
         link, _items, story = self._holder(token)
+        # After the lookup: a link that does not work spends the guessing budget (limits.guard_links), not this one.
+        self._limits.hit("check-answer", client, s.check_answer_limit, s.rate_window_seconds)
         recipient = link.get("recipient") or link.get("subject", "")
         try:
             given = CheckAnswer.model_validate(data)

@@ -96,7 +96,7 @@ class Probe:
     requestContext.identity.sourceIp, as API Gateway does), so that no client's budget of bad links runs
     out here: the guessing test spends one on purpose."""
 
-    PER_CLIENT = 15  # under the smallest budget a refused link spends (check-answer: 20)
+    PER_CLIENT = 15  # well under the budget of links that do not work (bad_link_limit: 50)
 
     def __init__(self, client, monkeypatch, rotate: bool = True):
         self.client, self.monkeypatch, self.rotate = client, monkeypatch, rotate
@@ -176,7 +176,8 @@ def _refuse_all(probe, aws, cases: list[tuple[str, str, str]]) -> dict:
         bodies.add(resp.body)
     after = scan(aws)
     assert but_limits(after) == but_limits(before)
-    assert limit_actions(after) - limit_actions(before) <= {"bad-links", "check-answer"}
+    # Only the guessing budget: a refused link spends no action's allowance (a check answer's, say).
+    assert limit_actions(after) - limit_actions(before) <= {"bad-links"}
     # Every refusal was counted as a link that did not work: that is what the guessing limit spends.
     assert hits(after, "bad-links") - hits(before, "bad-links") == len(cases)
     assert [json.loads(b) for b in bodies] == [REFUSED]
