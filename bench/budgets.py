@@ -72,7 +72,7 @@ AWS_CALLS: dict[str, Budget] = {
         "BatchGetItem + Query (organisations) + 2 Query (tag and month names) + 4 PutObject (page, Atom, JSON "
         "feed, sitemap index) (9); each service = GetItem + Query (children) + Query (listing) + BatchGetItem + "
         "3 PutObject (page and feeds) (7 × 3); the tag = Query (listing) + BatchGetItem + Query (tag names) + "
-        "4 PutObject (page, feeds, tags sitemap) (7); the month's sitemap = Query + PutObject (2). Each further "
+        "4 PutObject (page, feeds, tags sitemap) (7); the month's sitemap = Query + BatchGetItem (the services' trees, for its archive pages) + PutObject (3). Each further "
         "level or tag adds 7. The figures: each service page, the home page and the tag page read their counter "
         "(GetItem: 5); the newest month-archive page of each listing (three services, everything, the tag) = "
         "GetItem (counter) + Query (the month, Limit ≤ two pages) + BatchGetItem + PutObject, a second PutObject "

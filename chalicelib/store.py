@@ -373,15 +373,15 @@ class Store:
         self._batch_write([{"PutRequest": {"Item": to_item({"PK": f"NAMES#{kind}", "SK": n})}} for n in sorted(set(names))])
 
     def listing_keys(self, name: str, limit: int) -> list[dict[str, Any]]:
-        """A listing's ids and publication dates only (a month's child sitemap): small items,
-        so one Query page holds thousands."""
+        """A listing's ids, publication dates, services and tags only (a month's child sitemap, with
+        the month's archive pages): small items, so one Query page holds thousands."""
         items = self._query(
             limit=limit,
             forward=False,
             KeyConditionExpression="PK = :pk",
             ExpressionAttributeValues=to_item({":pk": f"LIST#{name}"}),
-            ProjectionExpression="#i, #p",
-            ExpressionAttributeNames={"#i": "id", "#p": "published_at"},
+            ProjectionExpression="#i, #p, #s, #t",
+            ExpressionAttributeNames={"#i": "id", "#p": "published_at", "#s": "services", "#t": "tags"},
         )
         return [_public(i) for i in items]
 

@@ -245,6 +245,18 @@ def test_archive_pages_are_whole_when_rendering_falls_behind_publishing(aws, cli
         assert ['rel="prev"' in html for html in pages] == [False] + [True] * (len(pages) - 1), prefix
 
 
+def test_the_months_sitemap_lists_every_archive_page_there_is(aws, client, pump, directory, small_pages):
+    for i in range(3):
+        tell_and_publish(client, pump, f"Story {i}")
+    month = clock.now().strftime("%Y-%m")
+    pages = {k for k in keys(aws) if re.search(rf"(^|/){month}/(\d+/)?index\.html$", k)}
+    assert len(pages) == 5 * 2  # three services up the tree, everything and the tag; two pages each
+    sitemap = ET.fromstring(body(aws, f"sitemaps/stories-{month}.xml").encode())
+    listed = {u.text for u in sitemap.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")}
+    site = wiring.get_settings().site_url.rstrip("/")
+    assert {u for u in listed if f"/{month}/" in u} == {f"{site}/{k.removesuffix('index.html')}" for k in pages}
+
+
 def test_withdrawing_a_story_rebuilds_its_month_and_drops_an_emptied_page(aws, client, pump, directory, small_pages, s3_writes):
     ids = [tell_and_publish(client, pump, f"Story {i}") for i in range(3)]
     month = clock.now().strftime("%Y-%m")

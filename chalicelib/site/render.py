@@ -363,9 +363,22 @@ class SiteRenderer:
         return Put(TAGS_SITEMAP_KEY, feeds.sitemap(urls), feeds.XML, HTML_CACHE)
 
     def _month_sitemap(self, month: str) -> list[Output]:
+        """A month's child sitemap: its stories, and every page of its archives (everything's, each
+        tag's, each service's up the tree), counted from the same entries, so no archive page is
+        only reachable by following links."""
         site = self._settings.site_url
         listing = self._store.listing_keys(store_module.month_list(month), SITEMAP_LIMIT)
         urls = [(feeds.story_url(site, e["id"]), pages.iso_date(e.get("published_at"))) for e in listing]
+        services = self._store.get_services({s for e in listing for s in e.get("services", [])}) if listing else {}
+        counts: dict[str, int] = {}
+        for e in listing:
+            lists = {store_module.EVERYTHING} | {store_module.tag_list(t) for t in e.get("tags", [])}
+            lists |= {slug for s in e.get("services", []) for slug in (services.get(s) or {}).get("path", [])}
+            for name in lists:
+                counts[name] = counts.get(name, 0) + 1
+        size = self._settings.stories_per_page
+        urls += [(f"{site.rstrip('/')}{archive_path(name, month, p)}", "")
+                 for name in sorted(counts) for p in range(1, math.ceil(counts[name] / size) + 1)]
         return [Put(MONTH_SITEMAP_KEY.format(month), feeds.sitemap(urls), feeds.XML, HTML_CACHE)]
 
     def _pages_sitemap(self, groups: list[dict[str, Any]]) -> Put:
