@@ -16,10 +16,10 @@ import os
 from chalice import Chalice, Cron, Response
 
 from chalicelib import wiring
-from chalicelib.errors import FeedForwardError, ValidationFailed
-from chalicelib.observability import logger, metrics
+from chalicelib.core.errors import FeedForwardError, ValidationFailed
+from chalicelib.core.observability import logger, metrics
 from chalicelib.wiring import get_settings  # lazy: settings imports pydantic
-from chalicelib.web import (
+from chalicelib.edge.http import (
     FORM, JSON, check_size, error_response, framework_error, html_response, json_response, page_csp, read_body, redirect,
 )
 
@@ -47,7 +47,7 @@ def answer_errors(event, get_response):
             raise refused
         return response
     except FeedForwardError as e:
-        from chalicelib.web import error_page_response, wants_html
+        from chalicelib.edge.http import error_page_response, wants_html
 
         _link_guesses(event, e)
 
@@ -88,7 +88,7 @@ def tell_story():
 
 @app.route("/api/my/{token}", methods=["GET"])
 def my_story(token):
-    from chalicelib.site.private import NOTICES, author_page
+    from chalicelib.edge.author import NOTICES, author_page
 
     s = get_settings()
     done = (app.current_request.query_params or {}).get("done", "")
@@ -97,7 +97,7 @@ def my_story(token):
 
 @app.route("/api/openapi.json", methods=["GET"], cors=True)
 def openapi():
-    from chalicelib.openapi import document
+    from chalicelib.edge.openapi import document
 
     return json_response(document())
 
@@ -131,7 +131,7 @@ def public_service(slug):
 
 
 def _author_action(action, token):
-    from chalicelib.site.private import author_action
+    from chalicelib.edge.author import author_action
 
     s = get_settings()
     kind, data = read_body(app.current_request, s.max_body_bytes)
@@ -240,7 +240,7 @@ def respond_page(token):
 
 @app.route("/api/respond/{token}/read", methods=["POST"], content_types=[JSON, FORM])
 def respond_read(token):
-    from chalicelib.web import media_type
+    from chalicelib.edge.http import media_type
 
     result = wiring.conversation().read(token)  # any body: the POST itself is the person's action
     if media_type(app.current_request) == FORM:
@@ -357,7 +357,7 @@ def moderation_item_decision(story_id, kind, item_id):
 
 @app.route("/api/moderate", methods=["GET"])
 def moderation_screen():
-    from chalicelib.site.moderation_screen import page
+    from chalicelib.edge.moderation_screen import page
 
     return html_response(page(get_settings()), csp="default-src 'none'; script-src 'self'; style-src 'self'; "
                          "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -365,7 +365,7 @@ def moderation_screen():
 
 @app.route("/api/moderate/{asset}", methods=["GET"])
 def moderation_asset(asset):
-    from chalicelib.site.moderation_screen import asset as load
+    from chalicelib.edge.moderation_screen import asset as load
 
     body, content_type = load(asset)
     return Response(body=body, status_code=200, headers={"Content-Type": content_type, "Cache-Control": "no-cache",
@@ -377,23 +377,23 @@ def moderation_asset(asset):
 
 @app.on_dynamodb_record(stream_arn=TABLE_STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON")
 def on_table_change(event):
-    from chalicelib.batches import stream_batch
+    from chalicelib.core.batches import stream_batch
 
     return stream_batch(event.to_dict(), wiring.changes().handle, wiring.queues().send)
 
 
 @app.on_sqs_message(queue=RENDER_QUEUE, batch_size=10)
 def render_worker(event):
-    from chalicelib.batches import queue_batch
-    from chalicelib.jobs import parse_render
+    from chalicelib.core.batches import queue_batch
+    from chalicelib.core.jobs import parse_render
 
     return queue_batch(event.to_dict(), lambda body: wiring.site().render(parse_render(body)))
 
 
 @app.on_sqs_message(queue=MAIL_QUEUE, batch_size=10)
 def mail_worker(event):
-    from chalicelib.batches import queue_batch
-    from chalicelib.jobs import parse_mail
+    from chalicelib.core.batches import queue_batch
+    from chalicelib.core.jobs import parse_mail
 
     return queue_batch(event.to_dict(), lambda body: wiring.notifications().handle(parse_mail(body), event.context))
 

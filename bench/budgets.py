@@ -131,7 +131,7 @@ FANOUT_SENT = Budget("==", FANOUT_RECIPIENTS, "design.md: one story that reaches
 FANOUT_DUPLICATES = Budget("==", 0, "design.md: no duplicates after injected retries")
 FANOUT_HOOKS = Budget(
     "<=", 4,
-    "chalicelib/idempotency.py keeps one powertools persistence layer per client, key prefix and configuration "
+    "chalicelib/core/idempotency.py keeps one powertools persistence layer per client, key prefix and configuration "
     "(a handful in the whole app: stories.submit, notifications.send, ...): each layer adds one hook that every "
     "DynamoDB request runs, so the count is bounded by the idempotent functions, never by the emails sent (it "
     "was 2,052 after 1,000)",

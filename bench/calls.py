@@ -149,7 +149,7 @@ def effects(ctx: Ctx) -> Calls:
 
 
 def staff_response(ctx: Ctx) -> Calls:
-    from chalicelib.ids import new_id
+    from chalicelib.core.ids import new_id
 
     token = _respond_link(ctx)
     body = {"text": "Thank you for telling us. We have talked about night-time admissions as a team.",
@@ -164,7 +164,7 @@ def author_reply(ctx: Ctx) -> Calls:
     import uuid
 
     from chalicelib import wiring
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
 
     token = wiring.links().issue("author", ctx.story_id, "author", get_settings().author_link_days)
     body = {"text": "Thank you for answering. It means a lot to know it was read.", "reply_id": uuid.uuid4().hex}
@@ -194,8 +194,9 @@ OPERATIONS: list[tuple[str, str, Callable[[Ctx], Calls]]] = [
 
 
 def _make_staff(ctx: Ctx) -> None:
-    from chalicelib import clock, wiring
-    from chalicelib.ids import new_id
+    from chalicelib.core import clock
+    from chalicelib import wiring
+    from chalicelib.core.ids import new_id
 
     store = wiring.store()
     now = clock.iso()
@@ -213,7 +214,7 @@ def _make_staff(ctx: Ctx) -> None:
 
 def _respond_link(ctx: Ctx) -> str:
     from chalicelib import wiring
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
 
     staff = ctx.staff[-1]
     p, s = staff["profile"], staff["subscription"]
@@ -253,7 +254,7 @@ def run(quick: bool = False) -> Section:
                              calls.breakdown() if calls is not None else note, ctx.note if calls is not None else ""])
     section.data = data
     section.details = "\n".join([
-        "Calls counted with a `before-call.*.*` hook on the clients chalicelib/aws.py makes (one per API call, "
+        "Calls counted with a `before-call.*.*` hook on the clients chalicelib/core/aws.py makes (one per API call, "
         "whatever its retries), in moto in process, with the demo directory (92 services). The story is about a "
         "ward three levels down (trust › hospital › ward); three subscribers watch the ward, its hospital and its "
         "trust. The event pump's own calls (reading the stream and the queues) are Lambda's work, not ours, and "

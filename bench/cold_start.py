@@ -260,7 +260,7 @@ def run(quick: bool = False) -> Section:
             "work shares the machine, so when the two disagree, the machine was busy.",
             "",
             f"`import app` {'imports' if imports_boto3 else 'does not import'} boto3: clients are made on first use "
-            "(chalicelib/aws.py), so a request that needs AWS pays for boto3 then, and the baseline is the floor any "
+            "(chalicelib/core/aws.py), so a request that needs AWS pays for boto3 then, and the baseline is the floor any "
             "handler that uses AWS pays anyway.",
             "",
             "The five largest costs of `import app` (`-X importtime`, self time summed per top-level package, "

@@ -52,7 +52,7 @@ def bar(desc: str, total: int | None = None, unit: str = "it") -> Any:
 
 
 class CallCounter:
-    """Counts the calls chalicelib's own clients make (chalicelib/aws.py), per service and operation,
+    """Counts the calls chalicelib's own clients make (chalicelib/core/aws.py), per service and operation,
     on botocore's before-call event: one per API call, however many HTTP attempts its retries take.
     The pump's and the bench's own clients are separate objects and are not counted."""
 
@@ -63,7 +63,7 @@ class CallCounter:
 
     def attach(self) -> None:
         """Hook every client chalicelib will use (call again after wiring.reset())."""
-        from chalicelib import aws
+        from chalicelib.core import aws
 
         for name in self.SERVICES:
             c = aws.client(name)
@@ -231,7 +231,7 @@ class Aws:
     def take_jobs(self, which: str) -> list[Any]:
         """Every job on a queue ("render" or "mail"), taken off it by the bench's own (uncounted) client,
         so that each can be run, and counted, on its own."""
-        from chalicelib.jobs import parse_mail, parse_render
+        from chalicelib.core.jobs import parse_mail, parse_render
 
         sqs = self.client("sqs")
         url = {"render": self.resources.render_queue_url, "mail": self.resources.mail_queue_url}[which]
@@ -389,7 +389,7 @@ WORDS = ("nurse ward night bed wait kind calm pain doctor clinic visit letter ph
 
 def fake_story(rng: random.Random, service: str, published_at: str) -> dict[str, Any]:
     """A published story as moderation leaves it, with text of a realistic length."""
-    from chalicelib import ids
+    from chalicelib.core import ids
 
     def text(n: int) -> str:
         return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
@@ -423,7 +423,7 @@ def seed_published(n: int, services: dict[str, dict[str, Any]], seed: int = 7, d
     from botocore.config import Config
 
     from chalicelib.changes import listing_entry
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
     from chalicelib.store import EVERYTHING, Store, month_list, tag_list
 
     rng = random.Random(seed)
@@ -512,7 +512,7 @@ def fast_seeding() -> Iterator[None]:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamo_type, dynamodb_backends
 
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
 
     table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["eu-west-2"].get_table(get_settings().table_name)
     size_check, shard = dynamo_type.LimitedSizeDict.__setitem__, table.stream_shard

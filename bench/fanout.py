@@ -34,8 +34,9 @@ UNDELETED_BATCHES = (0.3, 3)  # batches of 10 messages sent but never deleted
 def subscribe_crowd(services: dict[str, Any], n: int) -> list[str]:
     """n people, each with one active immediate subscription on the story's ward, hospital or trust,
     written in BatchWriteItem calls (store.put_subscribers)."""
-    from chalicelib import clock, wiring
-    from chalicelib.ids import new_id
+    from chalicelib.core import clock
+    from chalicelib import wiring
+    from chalicelib.core.ids import new_id
 
     store = wiring.store()
     path = services[BENCH_WARD]["path"]
@@ -72,7 +73,7 @@ class Faults:
         from moto.ses.exceptions import SesError
         from moto.ses.models import ses_backends
 
-        from chalicelib import aws as clients
+        from chalicelib.core import aws as clients
 
         class Throttling(SesError):
             code = "Throttling"
@@ -136,7 +137,7 @@ def ua_handlers() -> int | None:
     """How many powertools User-Agent hooks the app's DynamoDB client carries now. Each idempotency
     layer built on a client registers one more (aws_lambda_powertools.shared.user_agent), and every
     request then runs them all: a warm Lambda that builds a layer per email gets slower with each."""
-    from chalicelib import aws as clients
+    from chalicelib.core import aws as clients
 
     try:
         handlers = clients.client("dynamodb").meta.events._emitter._handlers.prefix_search("request-created.dynamodb.GetItem")
@@ -176,7 +177,7 @@ def pump_mail(aws: Aws, b: Any) -> None:
 
 def run(quick: bool = False) -> Section:
     from chalicelib import wiring
-    from chalicelib.jobs import MailJob
+    from chalicelib.core.jobs import MailJob
     from chalicelib.moderation import Moderator
 
     section = Section("fanout", "Fan-out")
@@ -243,6 +244,6 @@ def run(quick: bool = False) -> Section:
         f"Result: {sent:,} emails to {n - missing:,} of {n:,} people, {duplicates} duplicates, {strangers} to anyone "
         f"else, in {took:.1f} s ({fmt(sent / took if took else None, 'emails/s')}; moto's and this machine's speed, "
         "SES's sending quota sets the pace on AWS). The SES client retries throttling in adaptive mode "
-        "(chalicelib/aws.py), which also slows itself down after a throttle.",
+        "(chalicelib/core/aws.py), which also slows itself down after a throttle.",
     ])
     return section

@@ -60,7 +60,7 @@ def site(n: int) -> dict[str, Any]:
 def build_search_index() -> None:
     """The index as it stands before the publication, so the search job's uploads are only what changed."""
     from chalicelib import wiring
-    from chalicelib.jobs import RenderJob
+    from chalicelib.core.jobs import RenderJob
 
     wiring.site().render(RenderJob(page="search"))
 

@@ -75,9 +75,9 @@ def timed_rebuild(renderer: Any, desc: str, workers: int) -> tuple[dict[str, int
 
 
 def run(quick: bool = False) -> Section:
-    from chalicelib import aws as clients
+    from chalicelib.core import aws as clients
     from chalicelib import wiring
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
     from chalicelib.site.publisher import Publisher
     from chalicelib.site.render import SiteRenderer
 

@@ -14,12 +14,12 @@ import re
 from datetime import timedelta
 from typing import Any, Iterable
 
-from . import clock
+from .core import clock
 from .changes import listing_entry
-from .jobs import MailJob
-from .models import CRITICALITY_WORDS  # seen only by staff, never in public
-from .notifications import Composer, Letter
-from .observability import logger, metrics
+from .core.jobs import MailJob
+from .core.models import CRITICALITY_WORDS  # seen only by staff, never in public
+from .mail.dispatch import Composer, Letter
+from .core.observability import logger, metrics
 from .store import digest_day
 
 # A digest is sent the morning after its day; its entries are kept a week longer for retries.
@@ -231,7 +231,7 @@ def pick_subscription(
 
 
 def _role_label(role: str) -> str:
-    from .models import ROLE_LABELS
+    from .core.models import ROLE_LABELS
 
     return ROLE_LABELS.get(role, "")
 

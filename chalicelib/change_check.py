@@ -20,14 +20,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import clock
-from .errors import Conflict, NotFound
-from .jobs import MailJob, RenderJob
+from .core import clock
+from .core.errors import Conflict, NotFound
+from .core.jobs import MailJob, RenderJob
 from .links import NOT_VALID
-from .models import CHECK_COMMENT_MAX, CheckAnswer
-from .notifications import Composer, Letter
-from .observability import logger, metrics
-from .web import invalid
+from .core.models import CHECK_COMMENT_MAX, CheckAnswer
+from .mail.dispatch import Composer, Letter
+from .core.observability import logger, metrics
+from .edge.http import invalid
 
 AUTHOR = "author"
 VERDICTS = ("yes", "partly", "no")
@@ -73,7 +73,7 @@ def follow_up(store: Any, record: dict[str, Any], change: Any) -> list:
 
 
 def schedule(store: Any, story_id: str, made_at: str) -> bool:
-    from .settings import get_settings
+    from .core.settings import get_settings
 
     due = clock.parse(made_at) + timedelta(days=get_settings().change_check_days)
     return store.schedule_check(story_id, clock.iso(due), made_at)
@@ -266,8 +266,8 @@ def story_extras(story: dict[str, Any], items: list[dict[str, Any]], store: Any,
 def answer(token: str, kind: str, data: dict[str, Any], checks: Any, client: str, settings: Any) -> Any:
     """JSON: 201 (recorded) or 200 (the same answer again). A form: 303 back to the link's page,
     which shows the answer; or the page again with an error summary (422), or the first answer (409)."""
-    from .errors import ValidationFailed
-    from .web import FORM, html_response, json_response, page_csp, redirect
+    from .core.errors import ValidationFailed
+    from .edge.http import FORM, html_response, json_response, page_csp, redirect
 
     if kind != FORM:
         result = checks.answer(token, data, client)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from . import figures
-from .jobs import MailJob, RenderJob
-from .observability import logger
+from .core import figures
+from .core.jobs import MailJob, RenderJob
+from .core.observability import logger
 from .store import EVERYTHING, month_list, tag_list
 
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym")

@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import clock, identifying
-from .errors import NotFound, ValidationFailed
-from .ids import new_id
-from .jobs import MailJob
+from .core import clock, identifying
+from .core.errors import NotFound, ValidationFailed
+from .core.ids import new_id
+from .core.jobs import MailJob
 from .links import NOT_VALID
-from .models import CONVERSATION_LIMITS, CRITICALITY_WORDS
-from .notifications import Composer, Letter
-from .observability import metrics
+from .core.models import CONVERSATION_LIMITS, CRITICALITY_WORDS
+from .mail.dispatch import Composer, Letter
+from .core.observability import metrics
 
 RESPONSE_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")  # ids.new_id(): Crockford base32, lower case
 GONE = "This story is no longer published, so it cannot be read or answered here."
@@ -192,8 +192,8 @@ class Conversation:
         identifying details. The same response id twice makes one response."""
         from pydantic import ValidationError
 
-        from .models import ChangeMark, ResponseSubmission
-        from .web import invalid
+        from .core.models import ChangeMark, ResponseSubmission
+        from .edge.http import invalid
 
         link, who = self._holder(token)
         story_id = link["story_id"]

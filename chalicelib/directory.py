@@ -6,8 +6,8 @@ from typing import Any, Callable, Iterable
 
 from pydantic import ValidationError
 
-from .errors import BadRequest
-from .models import Service
+from .core.errors import BadRequest
+from .core.models import Service
 from .promise import CALENDARS
 from .store import MIN_PREFIX, words
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable
 
-from . import clock
+from .core import clock
 from .alerts import StaffLetters
-from .jobs import MailJob
-from .notifications import Composer, Letter
-from .observability import logger
+from .core.jobs import MailJob
+from .mail.dispatch import Composer, Letter
+from .core.observability import logger
 from .promise import ENDED, STEPS
 
 PAGE = 100

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from . import clock
-from .errors import TooManyRequests
+from .core import clock
+from .core.errors import TooManyRequests
 
 UNKNOWN = "unknown"  # no source IP in the request context: such requests share one budget
 # A failed capability-link lookup spends from this budget; an exhausted one refuses every link.
@@ -90,7 +90,7 @@ def guard_links(request: Any, error: Any, limits: Any, settings: Any) -> None:
     After a link did not work (NotFound with the links' own message): spend one. Never raises
     anything but the refusal: a failure to count must not hide the answer."""
     from .links import NOT_VALID
-    from .observability import logger
+    from .core.observability import logger
 
     client = client_of(request)
     per, limit = settings.rate_window_seconds, settings.bad_link_limit

@@ -12,8 +12,8 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from . import clock
-from .errors import NotFound
+from .core import clock
+from .core.errors import NotFound
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes, base64url without padding
 # Links that stop working when their holder unsubscribes.

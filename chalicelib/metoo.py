@@ -15,11 +15,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import clock
-from .errors import NotFound
-from .models import MeToo
-from .observability import logger, metrics
-from .web import invalid
+from .core import clock
+from .core.errors import NotFound
+from .core.models import MeToo
+from .core.observability import logger, metrics
+from .edge.http import invalid
 
 STORY_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")
 LABELS = {"email": "an email address, like name@example.com", "consent": "agreement to be emailed", "website": "this field"}
@@ -114,8 +114,8 @@ def page(story: dict[str, Any], settings: Any, *, done: bool = False, has_email:
 
 def answer(story_id: str, kind: str, data: dict[str, Any], metoo: Any, client: str, settings: Any) -> Any:
     """JSON: 201 (new) or 200 (already said today). A form: the thank-you page, or the form again (422)."""
-    from .errors import ValidationFailed
-    from .web import FORM, html_response, json_response, page_csp
+    from .core.errors import ValidationFailed
+    from .edge.http import FORM, html_response, json_response, page_csp
 
     if kind != FORM:
         result = metoo.say(story_id, data, client)

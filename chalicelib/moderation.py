@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import clock
-from .errors import NotFound, ValidationFailed
-from .models import EDITABLE_FIELDS, Decision, ItemDecision, ModerationDecision
-from .observability import logger, metrics
-from .web import invalid
+from .core import clock
+from .core.errors import NotFound, ValidationFailed
+from .core.models import EDITABLE_FIELDS, Decision, ItemDecision, ModerationDecision
+from .core.observability import logger, metrics
+from .edge.http import invalid
 
 DECIDABLE = ("pending", "held")  # a story can be decided on while it waits or is held
 STATUS_FOR = {Decision.publish: "published", Decision.hold: "held", Decision.reject: "rejected"}
@@ -135,8 +135,8 @@ HIGHLIGHTED = ("title", "story", "good", "improve", "pseudonym")
 def highlights(story: dict[str, Any]) -> dict[str, Any]:
     """Likely identifying details in each public field, as text segments the screen marks up
     (segments, not offsets: Python and JavaScript count characters differently)."""
-    from .identifying import HIGHLIGHT_WORDS
-    from .identifying import highlights as find
+    from .core.identifying import HIGHLIGHT_WORDS
+    from .core.identifying import highlights as find
 
     out: dict[str, Any] = {}
     for field in HIGHLIGHTED:
@@ -169,7 +169,7 @@ def _item_summary(item: dict[str, Any], story: dict[str, Any]) -> dict[str, Any]
             "answer", "recipient")
     out = {k: item[k] for k in keep if k in item}
     if item.get("item") == "response":
-        from .identifying import KIND_WORDS
+        from .core.identifying import KIND_WORDS
 
         out.setdefault("flags", [])
         # The flags in words, so the moderator knows what the automatic check found.

@@ -22,8 +22,8 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Any, Iterator
 
-from . import clock
-from .observability import logger
+from .core import clock
+from .core.observability import logger
 
 # The ladder's steps and when each comes, in multiples of the promise (ladder.py acts on them).
 STEPS = ("reminder", "overdue", "organisation")

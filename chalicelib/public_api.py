@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
-from .errors import BadRequest, NotFound
+from .core.errors import BadRequest, NotFound
 from .site.thread import conversation, progress
 from .store import EVERYTHING, tag_list
 
@@ -168,9 +168,9 @@ class PublicApi:
         }
 
     def _figures(self, slug: str) -> dict[str, Any] | None:
-        """The service's figures (chalicelib/figures.py); None where the figures are not built."""
+        """The service's figures (chalicelib/core/figures.py); None where the figures are not built."""
         try:
-            from . import figures
+            from .core import figures
         except ImportError:
             return None
         if not hasattr(self._store, "figures"):

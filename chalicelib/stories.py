@@ -8,12 +8,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import clock, ids
-from .errors import Conflict, ValidationFailed
-from .idempotency import once
-from .models import StorySubmission
-from .observability import logger, metrics
-from .web import invalid
+from .core import clock, ids
+from .core.errors import Conflict, ValidationFailed
+from .core.idempotency import once
+from .core.models import StorySubmission
+from .core.observability import logger, metrics
+from .edge.http import invalid
 
 LABELS = {
     "submission_id": "the submission id",

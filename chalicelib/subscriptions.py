@@ -15,12 +15,12 @@ from typing import Any, Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import clock, ids
-from .errors import NotFound, ValidationFailed
+from .core import clock, ids
+from .core.errors import NotFound, ValidationFailed
 from .links import NOT_VALID
-from .models import SubscriptionRequest, clean_line
-from .observability import logger, metrics
-from .web import pydantic_fields
+from .core.models import SubscriptionRequest, clean_line
+from .core.observability import logger, metrics
+from .edge.http import pydantic_fields
 
 CRITICALITY_WORDS = {
     0: "not critical",
@@ -652,7 +652,7 @@ class SubscriptionLetters:
         return {"subscription_confirm": self.confirm_letter}
 
     def confirm_letter(self, job: Any) -> Any:
-        from .notifications import Letter
+        from .mail.dispatch import Letter
 
         subscriber_id, _, subscription_id = job.ref.partition(":")
         subscriber = self._store.get_subscriber(subscriber_id) if subscriber_id else None

@@ -14,8 +14,8 @@ import json
 from email.utils import parseaddr
 from typing import Any
 
-from . import clock
-from .observability import logger, metrics
+from .core import clock
+from .core.observability import logger, metrics
 from .store import email_hash
 
 

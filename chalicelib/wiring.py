@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from . import aws
+from .core import aws
 
 
 def get_settings():
     """The settings, imported on first use: settings pulls in pydantic, most of `import app`'s cost."""
-    from .settings import get_settings as settings
+    from .core.settings import get_settings as settings
 
     return settings()
 
 
 def reset_settings() -> None:
-    from .settings import reset_settings as reset
+    from .core.settings import reset_settings as reset
 
     reset()
 
@@ -29,7 +29,7 @@ def store():
 
 @lru_cache(maxsize=1)
 def queues():
-    from .jobs import Queues
+    from .core.jobs import Queues
 
     s = get_settings()
     return Queues(aws.client("sqs"), s.render_queue_url, s.mail_queue_url)
@@ -80,7 +80,7 @@ def changes():
 
 @lru_cache(maxsize=1)
 def authenticator():
-    from .auth import Authenticator
+    from .edge.auth import Authenticator
 
     return Authenticator(get_settings(), lambda: aws.client("cognito-idp"))
 
@@ -97,8 +97,8 @@ def site():
 def notifications():
     from .alerts import StaffLetters
     from .conversation import ConversationLetters
-    from .mail import Mailer
-    from .notifications import AuthorLetters, Notifications
+    from .mail.sender import Mailer
+    from .mail.dispatch import AuthorLetters, Notifications
     from .subscriptions import SubscriptionLetters
 
     s = get_settings()

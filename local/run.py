@@ -418,7 +418,7 @@ def run(seed: bool = True) -> int:
         import boto3
 
         from chalicelib import wiring
-        from chalicelib.jobs import RenderJob
+        from chalicelib.core.jobs import RenderJob
         from local.resources import (
             DEMO_MODERATOR, NEW_MODERATOR, REGION, create_all, create_moderator, create_new_moderator,
         )
@@ -471,7 +471,7 @@ def run(seed: bool = True) -> int:
 
         def send_todays_digests() -> dict[str, Any]:
             # What daily_digest does at 07:00 for yesterday, for the stories published so far today.
-            from chalicelib import clock
+            from chalicelib.core import clock
 
             day = clock.now().date().isoformat()
             return pump.call_soon(lambda: wiring.alerts().queue_digests(day)).result(timeout=60)

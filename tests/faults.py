@@ -1,6 +1,6 @@
 """Fault injection for the event pipeline, and a small event-source emulator that retries as AWS does.
 
-`Faults` hooks the clients chalicelib/aws.py hands out (botocore events, as bench/env.py counts calls):
+`Faults` hooks the clients chalicelib/core/aws.py hands out (botocore events, as bench/env.py counts calls):
 - an error fault answers `before-call.<service>.<Operation>` with an error response, so botocore
   raises the very exception class AWS would give (a ClientError subclass). It stands for a call
   that still failed after botocore's own retries.
@@ -124,7 +124,7 @@ class Faults:
 
     def attach(self) -> None:
         """Hook every client chalicelib uses (again after wiring.reset(), which makes new ones)."""
-        from chalicelib import aws
+        from chalicelib.core import aws
 
         for name in self.SERVICES:
             c = aws.client(name)

@@ -41,8 +41,8 @@ STORIES = [
 
 
 def _staff(service: str, service_name: str, **who: str) -> dict[str, Any]:
-    from chalicelib import clock
-    from chalicelib.ids import new_id
+    from chalicelib.core import clock
+    from chalicelib.core.ids import new_id
 
     store = wiring.store()
     now = clock.iso()
@@ -55,7 +55,7 @@ def _staff(service: str, service_name: str, **who: str) -> dict[str, Any]:
 
 
 def respond_link(story_id: str, staff: dict[str, Any]) -> str:
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
 
     p, s = staff["profile"], staff["subscription"]
     return wiring.links().issue("respond", story_id, p["id"], get_settings().respond_link_days,
@@ -96,7 +96,7 @@ def build(client: Any, pump: Any) -> dict[str, Any]:
     conversation.respond(respond_link(ids[1], other), {"text": "We are sorry about the wait. We have added a second triage midwife.",
                                                        "change": "made", "change_description": "A second triage midwife in the evenings"})
     pump.drain()
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
 
     token = wiring.links().issue("author", first, "author", get_settings().author_link_days)
     reply_id = "realistic-reply-" + uuid.uuid4().hex[:16]

@@ -14,10 +14,11 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.botocore_stubber import MockRawResponse
 from moto.ses.models import ses_backends
 
-from chalicelib import aws as aws_clients
-from chalicelib import clock, ids, wiring
+from chalicelib.core import aws as aws_clients
+from chalicelib.core import clock, ids
+from chalicelib import wiring
 from chalicelib.alerts import CRITICALITY_WORDS, pick_subscription
-from chalicelib.jobs import MailJob
+from chalicelib.core.jobs import MailJob
 from chalicelib.store import digest_day
 from local.resources import REGION
 from tests import mailbox
@@ -483,7 +484,7 @@ def test_the_ses_client_itself_backs_off_and_retries_throttling(aws, monkeypatch
     ses.meta.events.register_first("before-send.ses.SendRawEmail", first_three_throttled)
     waits: list[float] = []
     monkeypatch.setattr(botocore.endpoint.time, "sleep", waits.append)
-    from chalicelib.mail import Mailer
+    from chalicelib.mail.sender import Mailer
 
     Mailer(ses, "FeedForward <stories@feedforward.example>").send(
         "backoff@nhs.example", "staff_alert", _alert_context(), {})

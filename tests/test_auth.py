@@ -21,9 +21,10 @@ import jwt
 import moto
 import pytest
 
-from chalicelib import auth, wiring
-from chalicelib.errors import Forbidden, Unauthorized
-from chalicelib.settings import Settings
+from chalicelib.edge import auth
+from chalicelib import wiring
+from chalicelib.core.errors import Forbidden, Unauthorized
+from chalicelib.core.settings import Settings
 from local.resources import REGION
 
 MOTO_KEYS = Path(moto.__file__).parent / "cognitoidp" / "resources"
@@ -467,7 +468,7 @@ def test_an_unknown_kid_causes_one_refetch_at_most_per_interval(aws):
 
 
 def test_no_keys_at_all_is_a_503_not_a_pass(aws):
-    from chalicelib.errors import FeedForwardError
+    from chalicelib.core.errors import FeedForwardError
 
     source = JwksSource()
     source.fail = True
@@ -512,7 +513,7 @@ def test_the_default_fetcher_reads_the_configured_jwks_url(aws, monkeypatch):
         pool = aws.resources.user_pool_id
         monkeypatch.setenv("FF_COGNITO_JWKS_URL", f"http://127.0.0.1:{server.server_port}/{pool}/.well-known/jwks.json")
         wiring.reset()
-        from chalicelib.settings import get_settings
+        from chalicelib.core.settings import get_settings
 
         a = auth.Authenticator(get_settings(), lambda: None)
         assert a.moderator("Bearer " + mint(moderator_claims(aws))).username == "moderator@feedforward.example"

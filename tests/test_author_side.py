@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import clock, ids, wiring
-from chalicelib.jobs import MailJob
+from chalicelib.core import clock, ids
+from chalicelib import wiring
+from chalicelib.core.jobs import MailJob
 from chalicelib.links import token_hash
 from chalicelib.moderation import Moderator
 from tests import mailbox

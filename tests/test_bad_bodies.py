@@ -16,8 +16,8 @@ import re
 import pytest
 
 from chalicelib import wiring
-from chalicelib.openapi import IGNORED, document
-from chalicelib.settings import Settings
+from chalicelib.edge.openapi import IGNORED, document
+from chalicelib.core.settings import Settings
 from tests.test_auth import bearer, jwks, token  # noqa: F401 (fixtures)
 
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"

@@ -10,10 +10,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from chalicelib import aws as chalice_aws
-from chalicelib import clock, wiring
+from chalicelib.core import aws as chalice_aws
+from chalicelib.core import clock
+from chalicelib import wiring
 from chalicelib.changes import listing_entry
-from chalicelib.jobs import RenderJob
+from chalicelib.core.jobs import RenderJob
 from chalicelib.moderation import Moderator
 from chalicelib.site import charts
 from chalicelib.store import EVERYTHING, month_list, tag_list

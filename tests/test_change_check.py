@@ -9,8 +9,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import clock, wiring
-from chalicelib.ids import new_id
+from chalicelib.core import clock
+from chalicelib import wiring
+from chalicelib.core.ids import new_id
 from chalicelib.moderation import Moderator
 from tests import mailbox
 from tests.test_pipeline import publish, submit
@@ -101,7 +102,7 @@ def test_the_check_is_scheduled_six_weeks_after_the_change_and_sent_once_then(aw
     # The next day, and the job run twice: nothing more.
     now.at += timedelta(days=1)
     assert run_daily_job(client, now.at) == {"stories": 0, "emails": 0}
-    from chalicelib.jobs import MailJob
+    from chalicelib.core.jobs import MailJob
 
     wiring.notifications().send(MailJob(kind="change_check", story_id=story, ref="author"))
     pump.drain()

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from chalicelib import wiring
-from chalicelib.errors import Conflict
+from chalicelib.core.errors import Conflict
 from chalicelib.moderation import Moderator
 from tests.factories import story_body
 from tests.prove import record

@@ -11,8 +11,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import clock, wiring
-from chalicelib.ids import new_id
+from chalicelib.core import clock
+from chalicelib import wiring
+from chalicelib.core.ids import new_id
 from chalicelib.links import NOT_VALID
 from chalicelib.moderation import Moderator
 from tests import mailbox
@@ -62,7 +63,7 @@ def make_staff(service="riverside-ward-7", service_name="Ward 7 (Acute Medicine)
 
 
 def respond_link(story_id: str, staff: dict, days: int | None = None) -> str:
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
 
     p, s = staff["profile"], staff["subscription"]
     return wiring.links().issue("respond", story_id, p["id"], days or get_settings().respond_link_days,
@@ -599,8 +600,8 @@ def test_a_held_response_rejected_by_a_moderator_tells_its_author_why(aws, clien
 
 def test_staff_letters_go_to_no_one_who_has_unsubscribed(aws, client, quick):
     from chalicelib.conversation import ConversationLetters
-    from chalicelib.jobs import MailJob
-    from chalicelib.settings import get_settings
+    from chalicelib.core.jobs import MailJob
+    from chalicelib.core.settings import get_settings
 
     sid = quick["story_id"]
     rid = json.loads(client.http.post(f"/api/respond/{quick['token']}", headers=JSON_H,
@@ -634,7 +635,7 @@ class _Request:
     ({"Accept": "text/html;q=nonsense"}, True),
 ])
 def test_wants_html(headers, expected):
-    from chalicelib.web import wants_html
+    from chalicelib.edge.http import wants_html
 
     assert wants_html(_Request(headers)) is expected
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from chalicelib import wiring
-from chalicelib.jobs import MailJob, RenderJob
+from chalicelib.core.jobs import MailJob, RenderJob
 from chalicelib.store import submission_record_key
 from tests import mailbox
 from tests.factories import story_body

@@ -29,8 +29,9 @@ import pytest
 import time_machine
 from moto import mock_aws
 
-from chalicelib import clock, wiring
-from chalicelib.ids import new_id
+from chalicelib.core import clock
+from chalicelib import wiring
+from chalicelib.core.ids import new_id
 from chalicelib.moderation import Moderator
 from local.resources import REGION, create_all
 from tests import mailbox, ses_events
@@ -190,7 +191,7 @@ def make_staff(i: int, service: str, service_name: str) -> dict[str, Any]:
 
 
 def respond_link(story_id: str, staff: dict[str, Any]) -> str:
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
 
     p, s = staff["profile"], staff["subscription"]
     return wiring.links().issue("respond", story_id, p["id"], get_settings().respond_link_days,

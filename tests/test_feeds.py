@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 import feedparser
 import pytest
 
-from chalicelib import aws as chalice_aws
+from chalicelib.core import aws as chalice_aws
 from chalicelib import wiring
-from chalicelib.jobs import RenderJob
+from chalicelib.core.jobs import RenderJob
 from chalicelib.store import tag_list
 from tests.conftest import SITE_URL
 from tests.test_pipeline import publish, submit

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import figures, wiring
+from chalicelib.core import figures
+from chalicelib import wiring
 from chalicelib.changes import ChangeHandler
 from chalicelib.moderation import Moderator
 from chalicelib.store import EVERYTHING, TABLE_DEFINITION, Store, to_item

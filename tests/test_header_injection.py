@@ -12,7 +12,7 @@ from email import policy
 
 import pytest
 
-from chalicelib import mail
+from chalicelib.mail import sender as mail
 from tests.prove import record
 
 # Line breaks of every kind, trailing ones, folding, NUL, and RFC 2047 encoded words hiding CR LF.

@@ -1,10 +1,10 @@
-"""Idempotency (chalicelib/idempotency.py): once per key, records in their story's partition, and
+"""Idempotency (chalicelib/core/idempotency.py): once per key, records in their story's partition, and
 no growth of the shared DynamoDB client's event hooks however many emails are sent."""
 
 from __future__ import annotations
 
 from chalicelib import wiring
-from chalicelib.jobs import MailJob
+from chalicelib.core.jobs import MailJob
 from tests import mailbox
 from tests.test_pipeline import submit
 

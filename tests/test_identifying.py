@@ -1,10 +1,10 @@
-"""The automatic check for identifying details in staff responses (chalicelib/identifying.py)."""
+"""The automatic check for identifying details in staff responses (chalicelib/core/identifying.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.identifying import KINDS, Finding, describe, find, kinds, nhs_number_valid
+from chalicelib.core.identifying import KINDS, Finding, describe, find, kinds, nhs_number_valid
 
 
 def found(text: str) -> list[tuple[str, str]]:

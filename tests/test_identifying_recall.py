@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from chalicelib import identifying
+from chalicelib.core import identifying
 from tests.prove import record
 
 LABELLED = json.loads((Path(__file__).parent / "data" / "identifying_labelled.json").read_text())

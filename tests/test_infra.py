@@ -157,8 +157,8 @@ def code_files() -> list[Path]:
 
 
 def env_names_the_code_reads() -> set[str]:
-    """Every FF_ setting (chalicelib/settings.py) and every name read with os.environ in app.py or chalicelib."""
-    from chalicelib.settings import PREFIX, Settings
+    """Every FF_ setting (chalicelib/core/settings.py) and every name read with os.environ in app.py or chalicelib."""
+    from chalicelib.core.settings import PREFIX, Settings
 
     names = {f.alias if isinstance(f.alias, str) else f"{PREFIX}{name}".upper() for name, f in Settings.model_fields.items()}
     for path in code_files():
@@ -255,7 +255,7 @@ def test_the_zip_has_bytecode_for_every_module_and_only_arm64_binaries(build):
     with zipfile.ZipFile(build / "deployment.zip") as z:
         infos = {i.filename: i for i in z.infolist()}
         sources = [n for n in infos if n.endswith(".py") and "__pycache__" not in n]
-        assert "app.py" in sources and "chalicelib/auth.py" in sources
+        assert "app.py" in sources and "chalicelib/edge/auth.py" in sources
         missing = []
         for src in sources:
             parent, _, module = src.rpartition("/")
@@ -388,7 +388,7 @@ def resolve(template: dict, value: Any) -> str:
 
 
 def test_the_deployed_settings_are_valid(cfn, monkeypatch):
-    from chalicelib.settings import load_settings
+    from chalicelib.core.settings import load_settings
 
     env = function_env(cfn, handler_function(cfn, "app.app"))
     for key in [k for k in os.environ if k.startswith("FF_")]:
@@ -531,8 +531,8 @@ def test_the_site_url_function_maps_directories_to_their_index_pages(cfn):
 
 
 def test_moderators_need_mfa_and_an_admin_to_exist(cfn):
-    from chalicelib import auth
-    from chalicelib.settings import Settings
+    from chalicelib.edge import auth
+    from chalicelib.core.settings import Settings
 
     [pool] = of_type(cfn, "AWS::Cognito::UserPool").values()
     p = pool["Properties"]
@@ -543,7 +543,7 @@ def test_moderators_need_mfa_and_an_admin_to_exist(cfn):
     assert group["Properties"]["GroupName"] == Settings.model_fields["moderator_group"].default
     [client] = of_type(cfn, "AWS::Cognito::UserPoolClient").values()
     c = client["Properties"]
-    assert c["GenerateSecret"] is False  # chalicelib/auth.py sends no SECRET_HASH
+    assert c["GenerateSecret"] is False  # chalicelib/edge/auth.py sends no SECRET_HASH
     assert {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"} <= set(c["ExplicitAuthFlows"])
     source = (ROOT / "chalicelib" / "auth.py").read_text()
     assert 'AuthFlow="USER_PASSWORD_AUTH"' in source

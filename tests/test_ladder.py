@@ -14,8 +14,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import clock, wiring
-from chalicelib.jobs import MailJob
+from chalicelib.core import clock
+from chalicelib import wiring
+from chalicelib.core.jobs import MailJob
 from tests import mailbox
 from tests.test_alerts import staff
 from tests.test_pipeline import publish, submit
@@ -329,7 +330,7 @@ def test_a_run_is_bounded_and_the_rest_waits_for_the_next(client, aws, pump, peo
 def test_the_record_that_sets_the_promise_renders_only_the_story_page(client, aws, pump, people, held):
     """The promise is written while the publication's own record is handled, before its pages are
     rendered; the record of that write re-renders the story page alone, not every listing again."""
-    from chalicelib.jobs import RenderJob
+    from chalicelib.core.jobs import RenderJob
 
     story_id = submit(client)
     pump.drain()

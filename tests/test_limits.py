@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from chalice.local import LambdaEventConverter
 
-from chalicelib import clock, wiring
-from chalicelib.errors import TooManyRequests
+from chalicelib.core import clock
+from chalicelib import wiring
+from chalicelib.core.errors import TooManyRequests
 from chalicelib.limits import client_of
 from tests.factories import story_body
 from tests.test_pipeline import publish, submit

@@ -19,10 +19,11 @@ from urllib.parse import urlencode
 import pytest
 from chalice.local import LambdaEventConverter
 
-from chalicelib import clock, wiring
+from chalicelib.core import clock
+from chalicelib import wiring
 from chalicelib.links import NOT_VALID, token_hash
 from chalicelib.moderation import Moderator
-from chalicelib.settings import Settings, get_settings
+from chalicelib.core.settings import Settings, get_settings
 from chalicelib.stories import TOO_QUICK
 from tests.factories import story_body
 from tests.prove import record
@@ -545,7 +546,7 @@ def test_the_form_page_carries_the_field_and_its_script_fills_it(aws, directory)
 
 
 def test_the_openapi_document_describes_the_optional_field():
-    from chalicelib.openapi import document
+    from chalicelib.edge.openapi import document
 
     schemas = document()["components"]["schemas"]
     for name in ("StorySubmission", "StoryForm"):

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from chalicelib import wiring
-from chalicelib.jobs import RenderJob
+from chalicelib.core.jobs import RenderJob
 from tests import mailbox
 from tests.test_auth import bearer, jwks, token  # noqa: F401 (fixtures)
 from tests.test_author_side import AUTHOR, JSON_H, publish, tell
@@ -119,7 +119,7 @@ def test_a_demo_responder_who_does_not_cover_the_story_is_an_error_not_a_crash(c
 def test_the_demo_conversations_fit_the_demo_stories_and_subscriptions():
     """Each responder is a demo subscriber whose subscription covers the story; replies need an author to write them."""
     from chalicelib.directory import flatten
-    from chalicelib.models import CONVERSATION_LIMITS
+    from chalicelib.core.models import CONVERSATION_LIMITS
     from tools import ff
 
     services = {s["slug"]: s for s in flatten(json.loads((ROOT / "data" / "directory.json").read_text(encoding="utf-8")))}

@@ -211,7 +211,7 @@ def test_erasure_removes_the_me_toos_and_their_addresses(aws, client, directory,
 
 
 def test_staff_alerts_show_the_me_too_count(aws):
-    from chalicelib.mail import render
+    from chalicelib.mail.sender import render
 
     story = {"title": "T", "service_names": "Ward 7", "services": [], "criticality": 2, "criticality_words": "mildly critical",
              "excerpt": "E", "pseudonym": "P", "role": "", "respond_url": "u", "url": "u", "subscription_service": "Ward 7"}

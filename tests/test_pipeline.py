@@ -6,7 +6,7 @@ import json
 import re
 
 from chalicelib import wiring
-from chalicelib.jobs import MailJob
+from chalicelib.core.jobs import MailJob
 from chalicelib.moderation import Moderator
 from tests import mailbox
 from tests.factories import story_body

@@ -39,8 +39,9 @@ from urllib.parse import unquote_plus, urlencode
 
 import pytest
 
-from chalicelib import clock, identifying, wiring
-from chalicelib.ids import new_id
+from chalicelib.core import clock, identifying
+from chalicelib import wiring
+from chalicelib.core.ids import new_id
 from chalicelib.store import email_hash, submission_record_key
 from tests import mailbox
 from tests.prove import record
@@ -316,7 +317,7 @@ def logs(monkeypatch):
     switched on here: locally they are disabled)."""
     import aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch as emf
 
-    from chalicelib.observability import SERVICE, logger
+    from chalicelib.core.observability import SERVICE, logger
 
     monkeypatch.setattr(emf, "is_metrics_disabled", lambda: False)
     service = logging.getLogger(SERVICE)
@@ -629,7 +630,7 @@ def ses_refuses(address: str) -> Callable[[], list[str]]:
     from email import policy
     from email.utils import parseaddr
 
-    from chalicelib import aws as aws_clients
+    from chalicelib.core import aws as aws_clients
 
     refused: list[str] = []
 

@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import clock, wiring
+from chalicelib.core import clock
+from chalicelib import wiring
 from chalicelib.changes import listing_entry
-from chalicelib.ids import new_id, new_story_id
+from chalicelib.core.ids import new_id, new_story_id
 from chalicelib.public_api import _checksum, _filters_digest
 from chalicelib.store import EVERYTHING, tag_list
 from tests.factories import story_body

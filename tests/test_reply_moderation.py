@@ -9,7 +9,7 @@ import json
 import pytest
 
 from chalicelib import wiring
-from chalicelib.jobs import MailJob
+from chalicelib.core.jobs import MailJob
 from tests import mailbox
 from tests.test_auth import bearer, jwks, token  # noqa: F401 (fixtures)
 from tests.test_author_side import (

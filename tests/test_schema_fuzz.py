@@ -153,8 +153,9 @@ def fuzz_config(api: str, world: dict[str, Any]) -> dict[str, Any]:
 
 def _bodies() -> dict[tuple[str, str], tuple[Any, Any]]:
     """Operation -> (the model that checks its body, the route's reading of a form post)."""
-    from chalicelib import change_check, conversation, metoo, models, replies, stories, subscriptions
-    from chalicelib.auth import SignIn
+    from chalicelib import change_check, conversation, metoo, replies, stories, subscriptions
+    from chalicelib.core import models
+    from chalicelib.edge.auth import SignIn
 
     return {
         ("POST", "/api/stories"): (models.StorySubmission, stories.form_to_data),
@@ -329,7 +330,7 @@ class Leniency:
 
 def _beyond_max_number(raw: bytes | str) -> bool:
     """Whether a JSON body holds a number that web.read_body refuses (beyond ±(2^53 - 1))."""
-    from chalicelib.web import MAX_NUMBER
+    from chalicelib.edge.http import MAX_NUMBER
 
     found = []
     try:
@@ -466,7 +467,7 @@ def fuzz(api: str, world: dict[str, Any]) -> dict[str, Any]:
     schemathesis.openapi.format("email", st.from_regex(r"\A[a-z0-9]{1,12}([._+-][a-z0-9]{1,8})?@[a-z0-9]{1,12}\.(org|com|net|nhs\.uk)\Z"))
     _register_checks()
     document = requests.get(f"{api}openapi.json", timeout=30).json()
-    from chalicelib.settings import Settings
+    from chalicelib.core.settings import Settings
 
     LENIENCY = Leniency(document, Settings().max_body_bytes, world)  # the stack runs with the default
     schema = schemathesis.openapi.from_url(f"{api}openapi.json", config=SchemathesisConfig.from_dict(fuzz_config(api, world)))
@@ -533,7 +534,7 @@ def _unsigned_jwt() -> str:
 
 def test_the_moderators_operations_refuse_every_call_without_a_moderators_token(client, aws, jwks):  # noqa: F811
     # In process (the app checks tokens itself, signature and all; the live stack's answers are the same).
-    from chalicelib.openapi import document
+    from chalicelib.edge.openapi import document
 
     secured = [(m.upper(), p) for p, ops in document()["paths"].items() for m, op in ops.items() if op.get("security")]
     assert len(secured) >= 4

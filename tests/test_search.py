@@ -9,8 +9,9 @@ import re
 
 import pytest
 
-from chalicelib import clock, wiring
-from chalicelib.jobs import RenderJob
+from chalicelib.core import clock
+from chalicelib import wiring
+from chalicelib.core.jobs import RenderJob
 from tests.test_public_api import seed
 
 pytest.importorskip("pagefind_bin")

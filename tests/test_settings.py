@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.settings import Settings, SettingsError, get_settings, load_settings, reset_settings
+from chalicelib.core.settings import Settings, SettingsError, get_settings, load_settings, reset_settings
 
 
 def test_defaults_without_any_variable():
@@ -63,7 +63,7 @@ def test_settings_are_frozen_and_read_once_until_reset(monkeypatch):
 
 def test_importing_the_app_reads_no_settings_and_imports_no_pydantic():
     # The cold start budget: settings (and pydantic) load on first use, not at import.
-    code = "import sys, app; print(sorted(m for m in ('pydantic', 'pydantic_settings', 'chalicelib.settings') if m in sys.modules))"
+    code = "import sys, app; print(sorted(m for m in ('pydantic', 'pydantic_settings', 'chalicelib.core.settings') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "[]"

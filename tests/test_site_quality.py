@@ -41,7 +41,7 @@ def _text(resp) -> str:
 def api_pages(client, pump, info) -> dict[str, dict]:
     """The HTML pages the API serves, as a person's browser gets them: name -> {"status", "headers", "html"}."""
     from chalicelib import wiring
-    from chalicelib.settings import get_settings
+    from chalicelib.core.settings import get_settings
     from chalicelib.subscriptions import manage_url
     from tests import mailbox
     from tests.realistic_site import respond_link

@@ -9,10 +9,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import clock, wiring
-from chalicelib.errors import NotFound
-from chalicelib.jobs import RenderJob
-from chalicelib.settings import get_settings
+from chalicelib.core import clock
+from chalicelib import wiring
+from chalicelib.core.errors import NotFound
+from chalicelib.core.jobs import RenderJob
+from chalicelib.core.settings import get_settings
 from chalicelib.subscriptions import manage_url, unsubscribe_headers
 from tests import mailbox
 

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from chalicelib import wiring
-from chalicelib.jobs import MailJob
-from chalicelib.observability import logger
+from chalicelib.core.jobs import MailJob
+from chalicelib.core.observability import logger
 from chalicelib.store import email_hash
 from chalicelib.suppression import handle_sns
 from tests import ses_events
@@ -141,7 +141,7 @@ def test_no_log_line_carries_the_address(aws):
 
 def test_emails_go_through_the_configuration_set_that_reports_bounces(client, aws, directory, pump, monkeypatch):
     """Without the configuration set on each send, SES would publish no bounce or complaint to SNS."""
-    from chalicelib import aws as aws_clients
+    from chalicelib.core import aws as aws_clients
 
     monkeypatch.setenv("FF_MAIL_CONFIGURATION_SET", "feedforward-test-events")
     wiring.reset()

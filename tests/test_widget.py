@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 from chalicelib import wiring
-from chalicelib.jobs import RenderJob
+from chalicelib.core.jobs import RenderJob
 from chalicelib.site import widget
 from tests.test_public_api import START, seed
 

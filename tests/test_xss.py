@@ -43,8 +43,9 @@ from xml.etree import ElementTree
 
 import pytest
 
-from chalicelib import clock, wiring
-from chalicelib.models import clean_line, clean_text
+from chalicelib.core import clock
+from chalicelib import wiring
+from chalicelib.core.models import clean_line, clean_text
 from tests import mailbox
 from tests.factories import story_body
 from tests.live import CHROMIUM, CHROMIUM_ARGS
@@ -319,7 +320,7 @@ def build_world(client, pump, moderator: dict[str, str], now) -> World:
     world = World(values, placements=sum(len(chunk) for vs in packed.values() for _, chunk in vs))
     mod = {**moderator, **JSON_H}
     wiring.directory().load(DIRECTORY)
-    from chalicelib.jobs import RenderJob
+    from chalicelib.core.jobs import RenderJob
 
     wiring.site().render(RenderJob(page="static"))  # the form, the 404 page and the assets, as a deploy renders them
     pump.coalesce.add(wiring.get_settings().render_queue_url)  # a page rendered once per batch, as Lambda would, less often
@@ -738,7 +739,7 @@ def static_problems(site: dict[str, Doc], api_pages: dict[str, Doc], reflected: 
                     mails: list, world: World) -> tuple[dict[str, list[str]], int]:
     """Every object, page, answer and email checked; returns (problems by where, documents checked)."""
     from chalicelib.site.pages import meta_csp
-    from chalicelib.web import page_csp
+    from chalicelib.edge.http import page_csp
 
     csp, api_csp = meta_csp(), page_csp(wiring.get_settings())
     problems: dict[str, list[str]] = {}
@@ -1167,8 +1168,9 @@ def test_the_audit_sees_a_payload_written_raw_and_passes_it_escaped():
 def test_every_template_environment_escapes_and_nothing_marks_text_safe():
     """Autoescaping is on for every HTML template of every environment (pages, emails, the moderation
     screen); the only text marked safe is the chart, whose every value is a number or escaped."""
-    from chalicelib import mail
-    from chalicelib.site import charts, moderation_screen, pages
+    from chalicelib.mail import sender as mail
+    from chalicelib.site import charts, pages
+    from chalicelib.edge import moderation_screen
 
     envs = {"pages": (pages.environment(), TEMPLATES / "pages"), "emails": (mail._templates(), TEMPLATES / "email"),
             "screen": (moderation_screen._environment(), TEMPLATES / "moderation")}
@@ -1186,7 +1188,7 @@ def test_every_template_environment_escapes_and_nothing_marks_text_safe():
         for needle in ("|safe", "| safe", "Markup(", "autoescape false", "autoescape=False", "|e(", "do_mark_safe", "from_string("):
             marked += [f"{path.relative_to(ROOT)}: {needle}" for _ in range(text.count(needle))]
     # mail.render builds the subject and text body from the template file's own lines (not from data).
-    assert sorted(marked) == ["chalicelib/mail.py: from_string(", "chalicelib/mail.py: from_string(",
+    assert sorted(marked) == ["chalicelib/mail/sender.py: from_string(", "chalicelib/mail/sender.py: from_string(",
                               "chalicelib/site/charts.py: Markup("], marked
     evil = '</title><script>alert(1)</script>" onload="alert(2)'
     chart = charts.bar_chart(charts.months_view(["2026-10", "2026-11"], {"2026-11": 3}), "c", evil, evil)

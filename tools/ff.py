@@ -410,7 +410,7 @@ class ConversationSeeder:
 
     def __init__(self, client: ApiClient):
         from chalicelib import wiring
-        from chalicelib.settings import get_settings
+        from chalicelib.core.settings import get_settings
 
         self._client = client
         self._store = wiring.store()

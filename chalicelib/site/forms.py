@@ -12,7 +12,7 @@ import uuid
 from datetime import date
 from typing import Any, Iterable
 
-from ..models import FEELING_LABELS, LIMITS, MAX_SERVICES, MAX_YEARS_AGO, ROLE_LABELS, Feeling, Role
+from ..core.models import FEELING_LABELS, LIMITS, MAX_SERVICES, MAX_YEARS_AGO, ROLE_LABELS, Feeling, Role
 
 # The form's fields in page order, with the id an error summary links to.
 FIELD_IDS = {

@@ -14,10 +14,10 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from .. import clock, figures
+from ..core import clock, figures
 from .. import store as store_module
-from ..jobs import RenderJob
-from ..observability import logger
+from ..core.jobs import RenderJob
+from ..core.observability import logger
 from ..promise import DEFAULT_CALENDAR, HOLIDAYS_SAID
 from . import charts, feeds, pages, search, widget
 from .forms import directory_groups, form_context

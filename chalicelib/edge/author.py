@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from . import pages, thread
+from ..site import pages, thread
 
 STATUS_WORDS = {
     "pending": ("Waiting for a moderator", "A moderator will read your story before it is published. "
@@ -40,7 +40,7 @@ CAN_ERASE = ("pending", "held", "published", "rejected", "withdrawn")
 
 
 def _gone() -> Exception:
-    from ..errors import NotFound
+    from ..core.errors import NotFound
     from ..links import NOT_VALID
 
     return NotFound(NOT_VALID)
@@ -171,9 +171,9 @@ def author_action(action: str, token: str, kind: str, data: dict[str, Any], repl
     page, or the private page again with an error summary (422, or 409 for a conflict). A JSON
     client gets JSON; its errors are raised for the error middleware to answer.
     """
-    from ..errors import Conflict, ValidationFailed
+    from ..core.errors import Conflict, ValidationFailed
     from ..replies import form_to_data
-    from ..web import FORM, html_response, json_response, page_csp, redirect
+    from .http import FORM, html_response, json_response, page_csp, redirect
 
     run = {"reply": replies.reply, "withdraw": replies.withdraw, "erase": replies.erase}[action]
     if kind != FORM:

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from .errors import Conflict
+from ..core.errors import Conflict
 
 _ser = TypeSerializer()
 _deser = TypeDeserializer()
@@ -402,7 +402,7 @@ class Store:
         seeds sites of 10,000 stories for bench/ in seconds. Returns the items written.
         Also the stories' facts and their listings' counters (what the stream would give them):
         one UpdateItem per listing per call, the facts items in the same batches."""
-        from . import figures
+        from ..core import figures
 
         writes = []
         deltas: dict[str, dict[str, Any]] = {}
@@ -752,7 +752,7 @@ class Store:
 
     def idempotency_layer(self, name: str) -> Any:
         """Where the idempotency records of `name` live (idempotency.once shares one powertools layer)."""
-        from .idempotency import Records
+        from ..core.idempotency import Records
 
         return Records(self._db, self._table, f"IDEMPOTENCY#{name}", "PK", "SK", TTL_ATTRIBUTE)
 

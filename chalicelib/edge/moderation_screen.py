@@ -12,8 +12,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFound
-from ..models import CRITICALITY_WORDS
+from ..core.errors import NotFound
+from ..core.models import CRITICALITY_WORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates" / "moderation"

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .idempotency import once
-from .jobs import MailJob
-from .mail import Permanent
-from .models import ROLE_LABELS
-from .observability import logger, metrics
+from ..core.idempotency import once
+from ..core.jobs import MailJob
+from .sender import Permanent
+from ..core.models import ROLE_LABELS
+from ..core.observability import logger, metrics
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class Notifications:
     def send(self, job: MailJob, lambda_context: Any = None) -> dict[str, Any]:
         from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 
-        from .store import mail_layer_name
+        from ..store import mail_layer_name
 
         layer = self._store.idempotency_layer(mail_layer_name(job.story_id))
         done: dict[str, Any] = {}

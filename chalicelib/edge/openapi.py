@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from .models import AuthorReply, ItemDecision, ModerationDecision, ResponseSubmission, StorySubmission, SubscriptionRequest
+from ..core.models import AuthorReply, ItemDecision, ModerationDecision, ResponseSubmission, StorySubmission, SubscriptionRequest
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -628,7 +628,7 @@ def _public_paths() -> dict[str, Any]:
 
 
 def _loop_schemas() -> dict[str, Any]:
-    from .models import CheckAnswer, MeToo
+    from ..core.models import CheckAnswer, MeToo
 
     out: dict[str, Any] = {}
     for name, model in (("MeToo", MeToo), ("CheckAnswer", CheckAnswer)):

@@ -19,10 +19,10 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import FeedForwardError, Forbidden, TooManyRequests, Unauthorized, ValidationFailed
-from .moderation import Moderator
-from .observability import logger
-from .web import pydantic_fields
+from ..core.errors import FeedForwardError, Forbidden, TooManyRequests, Unauthorized, ValidationFailed
+from ..moderation import Moderator
+from ..core.observability import logger
+from .http import pydantic_fields
 
 ALGORITHMS = ["RS256"]  # the only algorithm Cognito signs with; never "none" or HS*
 MAX_TOKEN_CHARS = 8192

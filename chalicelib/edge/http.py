@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 from chalice import Response
 
-from .errors import BadRequest, FeedForwardError, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from ..core.errors import BadRequest, FeedForwardError, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -232,7 +232,7 @@ ERROR_HEADINGS = {
 def error_page_response(error: FeedForwardError, settings: Any) -> Response:
     """The HTML variant of error_response, for browsers: a heading, the message, any field
     errors, and a way home. The status is kept."""
-    from .site.pages import render_page
+    from ..site.pages import render_page
 
     html = render_page(
         "error.html",
