@@ -22,6 +22,7 @@ from typing import Any
 
 from .budgets import FANOUT_DUPLICATES, FANOUT_HOOKS, FANOUT_RECIPIENTS, FANOUT_SENT
 from .env import BENCH_WARD, Aws, aws_in_process, bar, fast_seeding, load_directory, story_body
+from .loaders import put_subscribers
 from .report import Section, fmt, table
 
 VISIBILITY = 2  # seconds before a message that was not deleted comes back (Lambda's queue: minutes)
@@ -33,7 +34,7 @@ UNDELETED_BATCHES = (0.3, 3)  # batches of 10 messages sent but never deleted
 
 def subscribe_crowd(services: dict[str, Any], n: int) -> list[str]:
     """n people, each with one active immediate subscription on the story's ward, hospital or trust,
-    written in BatchWriteItem calls (store.put_subscribers)."""
+    written in BatchWriteItem calls (loaders.put_subscribers)."""
     from chalicelib.core import clock
     from chalicelib import wiring
     from chalicelib.core.ids import new_id
@@ -55,7 +56,7 @@ def subscribe_crowd(services: dict[str, Any], n: int) -> list[str]:
             chunk.append((profile, [sub]))
             people.append(email)
             if len(chunk) == 100 or i == n - 1:
-                store.put_subscribers(chunk)
+                put_subscribers(store, chunk)
                 b.update(len(chunk))
                 chunk = []
     return people

@@ -1,0 +1,191 @@
+"""People: subscribers and their subscriptions (with the watch index each service's alerts
+read), capability tokens, daily digests and the suppression list (bounces and complaints).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Protocol
+
+from ..core.errors import Conflict
+from .table import GSI1, TTL_ATTRIBUTE, Table, _public, email_hash, from_item, to_item
+
+
+def watch_keys(subscription: dict[str, Any]) -> dict[str, str]:
+    """How an active subscription is indexed under its service (GSI1), for the alerts' fan-out."""
+    return {"GSI1PK": f"WATCH#{subscription['service']}", "GSI1SK": f"{subscription['subscriber_id']}#{subscription['id']}"}
+
+
+class PeopleStore(Protocol):
+    """What the flows may ask of subscribers, subscriptions, tokens, digests and suppression."""
+
+    def put_token(self, token_hash: str, token: dict[str, Any], expires_at: int) -> None: ...
+    def get_token(self, token_hash: str) -> dict[str, Any] | None: ...
+    def get_subscriber(self, subscriber_id: str, consistent: bool = True) -> dict[str, Any] | None: ...
+    def find_subscriber(self, email: str) -> dict[str, Any] | None: ...
+    def create_subscriber(self, profile: dict[str, Any]) -> bool: ...
+    def seed_subscribers(self, profiles: Iterable[dict[str, Any]], subscriptions: Iterable[dict[str, Any]]) -> None: ...
+    def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> dict[str, Any]: ...
+    def put_subscription(self, subscription: dict[str, Any]) -> None: ...
+    def get_subscription(self, subscriber_id: str, subscription_id: str) -> dict[str, Any] | None: ...
+    def set_subscription_status(self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None) -> dict[str, Any]: ...
+    def subscriptions_of(self, subscriber_id: str) -> list[dict[str, Any]]: ...
+    def watchers(self, slug: str) -> Iterator[dict[str, Any]]: ...
+    def digest(self, day: str) -> dict[str, list[str]]: ...
+    def add_to_digests(self, day: str, subscriber_ids: Iterable[str], story_id: str, expires_at: int) -> None: ...
+    def digest_of(self, day: str, subscriber_id: str) -> list[str]: ...
+    def suppress(self, email: str, reason: str, at: str, detail: str = "") -> None: ...
+    def suppression(self, email: str) -> dict[str, Any] | None: ...
+    def unsuppress(self, email: str) -> None: ...
+
+
+class PeoplePart(Table):
+    """Items in the SUBSCRIBER#, EMAIL#, TOKEN#, DIGEST# and SUPPRESSED# partitions."""
+
+    # ---- capability tokens ------------------------------------------------------------------
+
+    def put_token(self, token_hash: str, token: dict[str, Any], expires_at: int) -> None:
+        item = {"PK": f"TOKEN#{token_hash}", "SK": "TOKEN", TTL_ATTRIBUTE: expires_at, "expires_at": expires_at, **token}
+        if token.get("story_id"):
+            # Indexed by story, so erasing a story can find every link to it.
+            item |= {"GSI1PK": f"TOKENS#{token['story_id']}", "GSI1SK": token_hash}
+        self._db.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
+
+    def get_token(self, token_hash: str) -> dict[str, Any] | None:
+        item = self._get(f"TOKEN#{token_hash}", "TOKEN", consistent=True)
+        return _public(item) if item else None
+
+    # ---- staff: subscribers and their subscriptions ---------------------------------------------
+
+    def get_subscriber(self, subscriber_id: str, consistent: bool = True) -> dict[str, Any] | None:
+        item = self._get(f"SUBSCRIBER#{subscriber_id}", "PROFILE", consistent=consistent)
+        return _public(item) if item else None
+
+    def find_subscriber(self, email: str) -> dict[str, Any] | None:
+        """A subscriber by address: two GetItems, through an index item keyed by the address's hash."""
+        pointer = self._get(f"EMAIL#{email_hash(email)}", "SUBSCRIBER", consistent=True)
+        return self.get_subscriber(pointer["subscriber_id"]) if pointer else None
+
+    def create_subscriber(self, profile: dict[str, Any]) -> bool:
+        """Write a new subscriber and the pointer from their address, both or neither.
+        False if someone already has that address (the caller then uses find_subscriber)."""
+        sid = profile["id"]
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._table, "ConditionExpression": "attribute_not_exists(PK)",
+                             "Item": to_item({"PK": f"EMAIL#{email_hash(profile['email'])}", "SK": "SUBSCRIBER", "subscriber_id": sid})}},
+                    {"Put": {"TableName": self._table, "ConditionExpression": "attribute_not_exists(PK)",
+                             "Item": to_item({"PK": f"SUBSCRIBER#{sid}", "SK": "PROFILE", **profile})}},
+                ]
+            )
+            return True
+        except self._db.exceptions.TransactionCanceledException:
+            return False
+
+    def seed_subscribers(self, profiles: Iterable[dict[str, Any]], subscriptions: Iterable[dict[str, Any]]) -> None:
+        """Bulk load for demo data, tests and benchmarks only (BatchWriteItem, 25 a call): unlike
+        create_subscriber it does not check that an address is new, so never use it on a request."""
+        writes = []
+        for p in profiles:
+            writes.append({"PutRequest": {"Item": to_item({"PK": f"EMAIL#{email_hash(p['email'])}", "SK": "SUBSCRIBER", "subscriber_id": p["id"]})}})
+            writes.append({"PutRequest": {"Item": to_item({"PK": f"SUBSCRIBER#{p['id']}", "SK": "PROFILE", **p})}})
+        for s in subscriptions:
+            item = {"PK": f"SUBSCRIBER#{s['subscriber_id']}", "SK": f"SUB#{s['id']}", **s}
+            if s.get("status") == "active":
+                item |= watch_keys(s)
+            writes.append({"PutRequest": {"Item": to_item(item)}})
+        self._batch_write(writes)
+
+    def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return self._update(f"SUBSCRIBER#{subscriber_id}", "PROFILE", changes)
+
+    def put_subscription(self, subscription: dict[str, Any]) -> None:
+        """Create or replace one subscription. Only active ones are indexed under their service."""
+        item = {"PK": f"SUBSCRIBER#{subscription['subscriber_id']}", "SK": f"SUB#{subscription['id']}", **subscription}
+        if subscription.get("status") == "active":
+            item |= watch_keys(subscription)
+        self._db.put_item(TableName=self._table, Item=to_item(item))
+
+    def get_subscription(self, subscriber_id: str, subscription_id: str) -> dict[str, Any] | None:
+        item = self._get(f"SUBSCRIBER#{subscriber_id}", f"SUB#{subscription_id}", consistent=True)
+        return _public(item) if item else None
+
+    def set_subscription_status(self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+        current = self.get_subscription(subscriber_id, subscription_id)
+        if not current:
+            raise Conflict("That subscription no longer exists.")
+        sets = {**(changes or {}), "status": status}
+        removes: list[str] = []
+        if status == "active":
+            sets |= watch_keys(current | sets)
+        else:
+            removes = ["GSI1PK", "GSI1SK"]
+        return self._update(f"SUBSCRIBER#{subscriber_id}", f"SUB#{subscription_id}", sets, removes)
+
+    def subscriptions_of(self, subscriber_id: str) -> list[dict[str, Any]]:
+        items = self._query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
+            ExpressionAttributeValues=to_item({":pk": f"SUBSCRIBER#{subscriber_id}", ":s": "SUB#"}),
+        )
+        return [_public(i) for i in items]
+
+    def watchers(self, slug: str) -> Iterator[dict[str, Any]]:
+        """Active subscriptions rooted at one service, a page at a time (one Query per page)."""
+        args: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": GSI1,
+            "KeyConditionExpression": "GSI1PK = :pk",
+            "ExpressionAttributeValues": to_item({":pk": f"WATCH#{slug}"}),
+        }
+        while True:
+            resp = self._db.query(**args)
+            for item in resp.get("Items", []):
+                yield _public(from_item(item))
+            if not resp.get("LastEvaluatedKey"):
+                return
+            args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    # ---- daily digests -----------------------------------------------------------------------------
+
+    def digest(self, day: str) -> dict[str, list[str]]:
+        """Subscriber id -> the story ids gathered for them on one day (a scheduled job, not a request)."""
+        out: dict[str, list[str]] = {}
+        for item in self._partition(f"DIGEST#{day}"):
+            out.setdefault(item["subscriber_id"], []).append(item["story_id"])
+        return out
+
+    def add_to_digests(self, day: str, subscriber_ids: Iterable[str], story_id: str, expires_at: int) -> None:
+        """One story into many people's digests (the fan-out): 25 items per BatchWriteItem.
+        Each entry is also indexed by its subscriber, so one person's digest is one Query."""
+        self._batch_write([
+            {"PutRequest": {"Item": to_item({
+                "PK": f"DIGEST#{day}", "SK": f"{story_id}#{sid}", "story_id": story_id, "subscriber_id": sid,
+                "GSI1PK": f"DIGEST#{day}#{sid}", "GSI1SK": story_id, TTL_ATTRIBUTE: expires_at,
+            })}}
+            for sid in sorted(set(subscriber_ids))
+        ])
+
+    def digest_of(self, day: str, subscriber_id: str) -> list[str]:
+        """The story ids in one person's digest for one day (entries written by add_to_digests)."""
+        items = self._query(
+            index=GSI1,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"DIGEST#{day}#{subscriber_id}"}),
+        )
+        return [i["story_id"] for i in items]
+
+    # ---- the suppression list (bounces and complaints) ------------------------------------------
+
+    def suppress(self, email: str, reason: str, at: str, detail: str = "") -> None:
+        """Stop sending to an address. Kept by hash only: the list itself holds no address."""
+        self._db.put_item(
+            TableName=self._table,
+            Item=to_item({"PK": f"SUPPRESSED#{email_hash(email)}", "SK": "SUPPRESSED", "reason": reason, "at": at, "detail": detail[:500]}),
+        )
+
+    def suppression(self, email: str) -> dict[str, Any] | None:
+        item = self._get(f"SUPPRESSED#{email_hash(email)}", "SUPPRESSED", consistent=True)
+        return _public(item) if item else None
+
+    def unsuppress(self, email: str) -> None:
+        self._db.delete_item(TableName=self._table, Key=to_item({"PK": f"SUPPRESSED#{email_hash(email)}", "SK": "SUPPRESSED"}))

@@ -1,0 +1,281 @@
+"""Stories and what hangs on them: the story item, its private items (contact, audit, the
+author's original words), the public thread (read receipts, responses, replies), progress,
+erasure, and where the idempotency records live.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Protocol
+
+from ..core.errors import Conflict
+from .table import (
+    GSI1,
+    REPLIES_QUEUE,
+    TTL_ATTRIBUTE,
+    Table,
+    _public,
+    digest_day,
+    from_item,
+    mail_layer_name,
+    submission_record_key,
+    to_item,
+)
+
+
+class StoryStore(Protocol):
+    """What the flows may ask of stories, their private items and their threads."""
+
+    def create_story(self, story: dict[str, Any], contact: dict[str, Any] | None) -> None: ...
+    def get_story(self, story_id: str, consistent: bool = False) -> dict[str, Any] | None: ...
+    def story_thread(self, story_id: str, consistent: bool = False) -> list[dict[str, Any]]: ...
+    def queue(self, status: str, limit: int) -> list[dict[str, Any]]: ...
+    def update_story(self, story_id: str, expected_version: int, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]: ...
+    def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]: ...
+    def mark_progress(self, story_id: str, field: str, at: str) -> bool: ...
+    def get_contact(self, story_id: str) -> dict[str, Any] | None: ...
+    def record_audit(self, story_id: str, at: str, ref: str, event: dict[str, Any]) -> None: ...
+    def audit_trail(self, story_id: str) -> list[dict[str, Any]]: ...
+    def keep_original(self, story_id: str, original: dict[str, Any]) -> None: ...
+    def get_original(self, story_id: str) -> dict[str, Any] | None: ...
+    def put_read_receipt(self, story_id: str, subscriber_id: str, receipt: dict[str, Any]) -> bool: ...
+    def put_response(self, story_id: str, response: dict[str, Any]) -> None: ...
+    def add_response(self, story_id: str, response: dict[str, Any]) -> bool: ...
+    def get_read_receipt(self, story_id: str, subscriber_id: str) -> dict[str, Any] | None: ...
+    def put_reply(self, story_id: str, reply: dict[str, Any]) -> None: ...
+    def get_thread_item(self, story_id: str, kind: str, item_id: str) -> dict[str, Any] | None: ...
+    def decide_thread_item(self, story_id: str, kind: str, item_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]: ...
+    def replies_queue(self, limit: int) -> list[dict[str, Any]]: ...
+    def erase_story(self, story_id: str) -> int: ...
+    def idempotency_layer(self, name: str) -> Any: ...
+
+
+class StoriesPart(Table):
+    """Items in the STORY#, PRIVATE# and IDEMPOTENCY# partitions."""
+
+    def create_story(self, story: dict[str, Any], contact: dict[str, Any] | None) -> None:
+        """Write a new pending story and, apart from it, its private contact details: all or nothing."""
+        sid = story["id"]
+        items = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(
+                        {
+                            "PK": f"STORY#{sid}",
+                            "SK": "STORY",
+                            "GSI1PK": f"QUEUE#{story['status']}",
+                            "GSI1SK": f"{story['submitted_at']}#{sid}",
+                            **story,
+                        }
+                    ),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        ]
+        if contact:
+            items.append({"Put": {"TableName": self._table, "Item": to_item({"PK": f"PRIVATE#{sid}", "SK": "CONTACT", **contact})}})
+        self._db.transact_write_items(TransactItems=items)
+
+    def get_story(self, story_id: str, consistent: bool = False) -> dict[str, Any] | None:
+        item = self._get(f"STORY#{story_id}", "STORY", consistent=consistent)
+        return _public(item) if item else None
+
+    def story_thread(self, story_id: str, consistent: bool = False) -> list[dict[str, Any]]:
+        """The story and everything public hung on it (responses, receipts, changes): one Query.
+        `consistent` for a page a person sees right after their own write (the author's page)."""
+        items = self._query(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"STORY#{story_id}"}),
+            ConsistentRead=consistent,
+        )
+        return [_public(i) | {"item": i["SK"].split("#", 1)[0].lower()} for i in items]
+
+    def queue(self, status: str, limit: int) -> list[dict[str, Any]]:
+        """Stories waiting for a moderator (pending or held), oldest first."""
+        items = self._query(
+            index=GSI1,
+            limit=limit,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"QUEUE#{status}"}),
+        )
+        return [_public(i) for i in items]
+
+    def update_story(self, story_id: str, expected_version: int, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply a decision to one version of a story. A stale version or status raises Conflict."""
+        status = changes.get("status")
+        sets = dict(changes)
+        removes: list[str] = []
+        if status in ("pending", "held"):
+            sets["GSI1PK"] = f"QUEUE#{status}"
+        elif status:
+            removes += ["GSI1PK", "GSI1SK"]
+        names = {f"#a{i}": k for i, k in enumerate(sets)}
+        values = {f":v{i}": v for i, v in enumerate(sets.values())}
+        expr = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(sets))) + ", #version = #version + :one"
+        if removes:
+            names.update({f"#r{i}": k for i, k in enumerate(removes)})
+            expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
+        allowed = sorted(set(allowed_from))
+        names.update({"#version": "version", "#status": "status"})
+        values.update({":one": 1, ":expected": expected_version})
+        values.update({f":s{i}": s for i, s in enumerate(allowed)})
+        condition = "#version = :expected AND #status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")"
+        try:
+            resp = self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
+                UpdateExpression=expr,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException as e:
+            raise Conflict(
+                "This story has changed since you opened it. Reload it to see the latest version, then decide again."
+            ) from e
+        return _public(from_item(resp["Attributes"]))
+
+    def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]:
+        """An author's own change of status (withdraw, erase): no version check, but bumps it."""
+        allowed = sorted(set(allowed_from))
+        removes = ["GSI1PK", "GSI1SK"] if changes.get("status") not in ("pending", "held") else []
+        return self._update(
+            f"STORY#{story_id}", "STORY", changes, removes, bump_version=True,
+            condition=("#status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")", {f":s{i}": v for i, v in enumerate(allowed)}),
+        )
+
+    def mark_progress(self, story_id: str, field: str, at: str) -> bool:
+        """Set a story's first_read_at, first_response_at, change_planned_at or change_made_at once.
+        Does not bump the version: progress never conflicts with a moderator's decision."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
+                UpdateExpression="SET #f = :at",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(#f)",
+                ExpressionAttributeNames={"#f": field},
+                ExpressionAttributeValues=to_item({":at": at}),
+            )
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    # ---- private items ---------------------------------------------------------------------
+
+    def get_contact(self, story_id: str) -> dict[str, Any] | None:
+        item = self._get(f"PRIVATE#{story_id}", "CONTACT")
+        return _public(item) if item else None
+
+    def record_audit(self, story_id: str, at: str, ref: str, event: dict[str, Any]) -> None:
+        """Record a status change once, however often the stream delivers it."""
+        self._put_once({"PK": f"PRIVATE#{story_id}", "SK": f"AUDIT#{at}#{ref}", **event})
+
+    def audit_trail(self, story_id: str) -> list[dict[str, Any]]:
+        items = self._query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :a)",
+            ExpressionAttributeValues=to_item({":pk": f"PRIVATE#{story_id}", ":a": "AUDIT#"}),
+        )
+        return [_public(i) for i in items]
+
+    def keep_original(self, story_id: str, original: dict[str, Any]) -> None:
+        """Keep the author's own words the first time a moderator edits them."""
+        self._put_once({"PK": f"PRIVATE#{story_id}", "SK": "ORIGINAL", **original})
+
+    def get_original(self, story_id: str) -> dict[str, Any] | None:
+        item = self._get(f"PRIVATE#{story_id}", "ORIGINAL")
+        return _public(item) if item else None
+
+    # ---- the conversation on a story: read receipts, responses, author replies ------------------
+
+    def put_read_receipt(self, story_id: str, subscriber_id: str, receipt: dict[str, Any]) -> bool:
+        """Record the first time one person read a story; False if they already had."""
+        return self._put_once({"PK": f"STORY#{story_id}", "SK": f"READ#{subscriber_id}", "subscriber_id": subscriber_id, **receipt})
+
+    def put_response(self, story_id: str, response: dict[str, Any]) -> None:
+        self._put_thread_item(story_id, "RESPONSE", response, queued=response["status"] == "held")
+
+    def add_response(self, story_id: str, response: dict[str, Any]) -> bool:
+        """put_response, once per response id: False (nothing written) if that id exists already,
+        so a form sent twice makes one response."""
+        try:
+            self.put_response(story_id, response)
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def get_read_receipt(self, story_id: str, subscriber_id: str) -> dict[str, Any] | None:
+        item = self._get(f"STORY#{story_id}", f"READ#{subscriber_id}", consistent=True)
+        return _public(item) if item else None
+
+    def put_reply(self, story_id: str, reply: dict[str, Any]) -> None:
+        self._put_thread_item(story_id, "REPLY", reply, queued=reply["status"] == "pending")
+
+    def get_thread_item(self, story_id: str, kind: str, item_id: str) -> dict[str, Any] | None:
+        """kind is "response" or "reply"."""
+        item = self._get(f"STORY#{story_id}", f"{kind.upper()}#{item_id}", consistent=True)
+        return _public(item) | {"item": kind} if item else None
+
+    def decide_thread_item(self, story_id: str, kind: str, item_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]:
+        """Publish or reject a held response or pending reply; it leaves the moderators' queue.
+        A second decision on the same item raises Conflict."""
+        allowed = sorted(set(allowed_from))
+        return self._update(
+            f"STORY#{story_id}", f"{kind.upper()}#{item_id}", changes, ["GSI1PK", "GSI1SK"],
+            condition=("#status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")", {f":s{i}": v for i, v in enumerate(allowed)}),
+        ) | {"item": kind}
+
+    def replies_queue(self, limit: int) -> list[dict[str, Any]]:
+        """Held responses and pending author replies, oldest first."""
+        items = self._query(
+            index=GSI1,
+            limit=limit,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"QUEUE#{REPLIES_QUEUE}"}),
+        )
+        return [_public(i) | {"item": i["SK"].split("#", 1)[0].lower()} for i in items]
+
+    # ---- erasure -------------------------------------------------------------------------------------
+
+    def erase_story(self, story_id: str) -> int:
+        """Delete every item about one story and its author: the links to it, its private items,
+        its email and submission idempotency records, its digest entries, and last the story's own
+        partition (so a crash half-way leaves the story item to retry from). Returns items deleted."""
+        story = self._get(f"STORY#{story_id}", "STORY", consistent=True)
+        contact = self._get(f"PRIVATE#{story_id}", "CONTACT", consistent=True)
+        keys: list[dict[str, Any]] = []
+        tokens = self._query(
+            index=GSI1,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues=to_item({":pk": f"TOKENS#{story_id}"}),
+        )
+        keys += [{"PK": t["PK"], "SK": t["SK"]} for t in tokens]
+        keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"PRIVATE#{story_id}")]
+        keys.append({"PK": f"LADDER#{story_id}", "SK": "LADDER"})  # its escalation ladder, if it has one
+        keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"IDEMPOTENCY#{mail_layer_name(story_id)}")]
+        if contact and contact.get("submission_id"):
+            keys.append({"PK": "IDEMPOTENCY#stories", "SK": submission_record_key(contact["submission_id"])})
+        if story and story.get("published_at"):
+            items = self._query(
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
+                ExpressionAttributeValues=to_item({":pk": f"DIGEST#{digest_day(story['published_at'])}", ":s": f"{story_id}#"}),
+            )
+            keys += [{"PK": i["PK"], "SK": i["SK"]} for i in items]
+        # CHECK: the me-too items (their addresses are in PRIVATE#, above) and the scheduled change check.
+        keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"METOO#{story_id}")]
+        keys.append({"PK": f"CHECKDUE#{story_id}", "SK": "CHECKDUE"})
+        thread = self._partition(f"STORY#{story_id}")
+        keys += [{"PK": i["PK"], "SK": i["SK"]} for i in thread if i["SK"] != "STORY"]
+        self._batch_write([{"DeleteRequest": {"Key": to_item(k)}} for k in keys])
+        if story:
+            self._db.delete_item(TableName=self._table, Key=to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}))
+        return len(keys) + (1 if story else 0)
+
+    # ---- idempotency records ------------------------------------------------------------------
+
+    def idempotency_layer(self, name: str) -> Any:
+        """Where the idempotency records of `name` live (idempotency.once shares one powertools layer)."""
+        from ..core.idempotency import Records
+
+        return Records(self._db, self._table, f"IDEMPOTENCY#{name}", "PK", "SK", TTL_ATTRIBUTE)

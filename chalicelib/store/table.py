@@ -1,0 +1,197 @@
+"""The table itself: the client wrapper every part shares, item conversion, the key builders and
+constants that more than one part needs, and the table's definition.
+
+Every access pattern is listed in docs/data-model.md with its key and cost. Request paths
+use GetItem, Query and conditional writes only: nothing here scans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any, Iterable
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from ..core.errors import Conflict
+
+_ser = TypeSerializer()
+_deser = TypeDeserializer()
+
+GSI1 = "GSI1"
+TTL_ATTRIBUTE = "ttl"
+ROOT = "_root"
+EVERYTHING = "_all"  # the listing behind the home page: every published story
+
+
+def tag_list(tag: str) -> str:
+    """The listing of one tag's published stories ("tag:" cannot start a service slug)."""
+    return f"tag:{tag}"
+
+
+def month_list(month: str) -> str:
+    """The listing of the stories first listed in one month (YYYY-MM): one child sitemap each."""
+    return f"month:{month}"
+
+
+# The table's shape, used by the local stack and tests; infra/ declares the same (a test checks).
+TABLE_DEFINITION: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "GSI1PK", "GSI1SK")
+    ],
+    "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": GSI1,
+            "KeySchema": [
+                {"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+    "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+}
+
+_KEY_ATTRS = ("PK", "SK", "GSI1PK", "GSI1SK")
+REPLIES_QUEUE = "replies"  # held staff responses and pending author replies, for moderators
+
+
+def to_item(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in data.items() if v is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deser.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    """An item without its key attributes."""
+    return {k: v for k, v in item.items() if k not in _KEY_ATTRS and k != TTL_ATTRIBUTE}
+
+
+def email_hash(email: str) -> str:
+    """How an address is looked up without being a key: lower-cased, then SHA-256."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def mail_layer_name(story_id: str) -> str:
+    """Idempotency records for the emails about one story live together, so erasure can find them."""
+    return f"mail#{story_id}" if story_id else "mail"
+
+
+def submission_record_key(submission_id: str) -> str:
+    """The sort key powertools gives the idempotency record of one submission (key prefix, then
+    the MD5 of the JSON of the jmespath result). A test checks that erasure really removes it."""
+    return "stories.submit#" + hashlib.md5(json.dumps(submission_id).encode(), usedforsecurity=False).hexdigest()
+
+
+def digest_day(published_at: str) -> str:
+    """A story goes in the digests of the (UTC) day it was first published."""
+    return published_at[:10]
+
+
+class Table:
+    """The DynamoDB client and table name, and the generic helpers every part of the store uses."""
+
+    def __init__(self, client: Any, table_name: str):
+        self._db = client
+        self._table = table_name
+
+    def _get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
+        resp = self._db.get_item(TableName=self._table, Key=to_item({"PK": pk, "SK": sk}), ConsistentRead=consistent)
+        item = resp.get("Item")
+        return from_item(item) if item else None
+
+    def _query(self, limit: int | None = None, forward: bool = True, index: str | None = None, **kw: Any) -> list[dict[str, Any]]:
+        args: dict[str, Any] = {"TableName": self._table, "ScanIndexForward": forward, **kw}
+        if index:
+            args["IndexName"] = index
+        items: list[dict[str, Any]] = []
+        while True:
+            if limit is not None:
+                args["Limit"] = limit - len(items)
+            resp = self._db.query(**args)
+            items.extend(from_item(i) for i in resp.get("Items", []))
+            last = resp.get("LastEvaluatedKey")
+            if not last or (limit is not None and len(items) >= limit):
+                return items
+            args["ExclusiveStartKey"] = last
+
+    def _partition(self, pk: str) -> list[dict[str, Any]]:
+        return self._query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues=to_item({":pk": pk}))
+
+    def _batch_write(self, writes: list[dict[str, Any]]) -> None:
+        for i in range(0, len(writes), 25):
+            request = {self._table: writes[i : i + 25]}
+            while request:
+                resp = self._db.batch_write_item(RequestItems=request)
+                request = resp.get("UnprocessedItems") or None
+
+    def _put_once(self, item: dict[str, Any]) -> bool:
+        try:
+            self._db.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def _update(
+        self,
+        pk: str,
+        sk: str,
+        sets: dict[str, Any],
+        removes: Iterable[str] = (),
+        condition: tuple[str, dict[str, Any]] | None = None,
+        bump_version: bool = False,
+    ) -> dict[str, Any]:
+        """UpdateItem on an existing item; a failed condition (or a missing item) raises Conflict."""
+        removes = [r for r in removes if r not in sets]
+        names = {f"#a{i}": k for i, k in enumerate(sets)}
+        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(sets.values())}
+        parts = [f"#a{i} = :v{i}" for i in range(len(sets))]
+        if bump_version:
+            names["#version"] = "version"
+            values[":one"] = 1
+            parts.append("#version = #version + :one")
+        expr = "SET " + ", ".join(parts)
+        if removes:
+            names.update({f"#r{i}": k for i, k in enumerate(removes)})
+            expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
+        cond = "attribute_exists(PK)"
+        if condition:
+            cond += f" AND ({condition[0]})"
+            names["#status"] = "status"
+            values.update(condition[1])
+        try:
+            resp = self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"PK": pk, "SK": sk}),
+                UpdateExpression=expr,
+                ConditionExpression=cond,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException as e:
+            raise Conflict("This has already been changed. Reload the page to see where it stands.") from e
+        return _public(from_item(resp["Attributes"]))
+
+    def _put_thread_item(self, story_id: str, kind: str, data: dict[str, Any], queued: bool) -> None:
+        item = {"PK": f"STORY#{story_id}", "SK": f"{kind}#{data['id']}", "story_id": story_id, **data}
+        if queued:
+            item |= {"GSI1PK": f"QUEUE#{REPLIES_QUEUE}", "GSI1SK": f"{data['created_at']}#{story_id}#{kind}#{data['id']}"}
+        self._db.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
