@@ -1,8 +1,9 @@
 """The author checks the change: six weeks after a response marks a change as made, the author
 (and the me-too readers who left an address) are asked whether it made a difference.
 
-- The stream (follow_up, one call from changes.py) schedules the check when a published story
-  gets `change_made_at`, counts me-too items and applies answers to the story.
+- The stream (follow_up, a reaction wiring hands the stream handler) schedules the check when a
+  published story gets `change_made_at` and applies answers to the story (metoo.count counts
+  the me-too items, another reaction).
 - The daily `change_checks` handler (queue_due) queues one `change_check` email per recipient
   for each check that is due, then closes it (a conditional update), so each is asked once.
 - The email's "check" link shows the question (GET: changes nothing) and takes one answer
@@ -27,6 +28,7 @@ from .links import NOT_VALID
 from .core.models import CHECK_COMMENT_MAX, CheckAnswer
 from .mail.dispatch import Composer, Letter
 from .core.observability import logger, metrics
+from .store.stream import Change
 from .edge.http import invalid
 
 AUTHOR = "author"
@@ -45,23 +47,17 @@ def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
 # ---- the stream ------------------------------------------------------------------------------
 
 
-def follow_up(store: Any, record: dict[str, Any], change: Any) -> list:
-    """What a stream record means for me-too counts and change checks; returns render jobs."""
-    from . import metoo
-
+def follow_up(store: Any, change: Change) -> list:
+    """The stream's reaction for change checks (wiring hands it to the handler): schedule the
+    check when a published story gets change_made_at; apply an answer to the story once, and
+    render the story's page when an answer's comment is published."""
     if change.kind == "story":
         old, new = change.old or {}, change.new or {}
         if new.get("status") == "published" and new.get("change_made_at") and not old.get("change_made_at"):
             schedule(store, change.story_id, new["change_made_at"])
         return []
-    found = store.decode_loop(record)
-    if not found:
-        return []
-    kind, story_id, ref, old, new = found
-    if kind == "me_too":
-        metoo.count(store, story_id, ref, new)
-        return []
-    if kind == "check" and new:
+    if change.kind == "check" and change.new:
+        story_id, ref, old, new = change.story_id, change.ref, change.old, change.new
         if not new.get("counted") and new.get("answer") in VERDICTS:
             if new.get("recipient") == AUTHOR:
                 store.set_change_verdict(story_id, new["answer"], new.get("created_at") or clock.iso())

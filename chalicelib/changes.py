@@ -3,60 +3,104 @@
 Whatever changed the item (the API, or an admin in the DynamoDB console), the effects are
 the same. Every step is safe to repeat: puts are conditional or overwrite the same value,
 and jobs carry keys the workers de-duplicate on.
+
+The handler decodes each record once (store.stream.decode) and hands the Change to a list of
+reactions, in order, that wiring.changes() builds: the ones here (a story's listings, figures,
+audit and mail; the conversation), and the flows' own (the promise and its ladder, me-too
+counts, change checks: chalicelib/reactions.py). This module imports no flow.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, Protocol, Sequence
 
 from .core import figures
 from .core.jobs import MailJob, RenderJob
 from .core.observability import logger
 from .store import EVERYTHING, month_list, tag_list
+from .store.stream import Change, decode
 
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym")
 EXCERPT_CHARS = 300
 # A story's progress, in the order the public sees it: not yet read → read → responded → change planned → made.
 PROGRESS = ("first_read_at", "first_response_at", "change_planned_at", "change_made_at")
 
+Jobs = list[RenderJob | MailJob]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A reaction's answer that ends the record: these jobs, and no reaction after it runs."""
+
+    jobs: Jobs = field(default_factory=list)
+
+
+class Reaction(Protocol):
+    """What follows from one change: the jobs to send (or Stop). Safe to repeat, like the stream."""
+
+    def __call__(self, change: Change) -> Jobs | Stop: ...
+
 
 class ChangeHandler:
-    def __init__(self, store: Any):
-        self._store = store
+    def __init__(self, reactions: Sequence[Reaction]):
+        self._reactions = list(reactions)
 
     def handle(self, record: dict[str, Any]) -> list:
         """Apply one stream record; returns the jobs that follow from it (the caller sends them)."""
-        change = self._store.decode_change(record)
-        inserted = record.get("eventName") == "INSERT"
-        if change.kind == "story":
-            jobs = self._story_changed(record, change.story_id, change.old, change.new)
-        elif change.kind == "contact" and inserted:
-            jobs = [MailJob(kind="author_confirmation", story_id=change.story_id)]
-        elif change.kind == "read" and inserted:
-            jobs = self._read(change)
-        elif change.kind == "response" and change.new:
-            jobs = self._response(change)
-        elif change.kind == "reply" and change.new:
-            jobs = self._reply(change)
-        elif change.kind == "subscription" and inserted and (change.new or {}).get("status") == "pending":
-            jobs = [MailJob(kind="subscription_confirm", ref=f"{change.subscriber_id}:{change.ref}")]
-        else:
-            jobs = []
-        from .change_check import follow_up  # CHECK: me-too counts, change checks and their answers
-
-        jobs += follow_up(self._store, record, change)
+        change = decode(record)
+        jobs: Jobs = []
+        for react in self._reactions:
+            out = react(change)
+            if isinstance(out, Stop):
+                return jobs + out.jobs
+            jobs += out
         return jobs
 
-    # ---- the conversation -------------------------------------------------------------------
 
-    def _read(self, change: Any) -> list:
+class PromiseReaction:
+    """The response promise and its ladder, before anything else follows from a story's change.
+    `story_changed(store, story_id, old, new)` is the promise flow's (handed in by wiring); it
+    says True when the record only set the promise, a record earlier: then its page alone shows
+    it, and no later reaction runs (no listing, figure or archive is touched again)."""
+
+    def __init__(self, store: Any, story_changed: Callable[[Any, str, dict | None, dict | None], bool]):
+        self._store = store
+        self._story_changed = story_changed
+
+    def __call__(self, change: Change) -> Jobs | Stop:
+        if change.kind == "story" and self._story_changed(self._store, change.story_id, change.old, change.new):
+            return Stop([RenderJob(page="story", ref=change.story_id)])
+        return []
+
+
+class ConversationReaction:
+    """The author's confirmation, read receipts, responses, replies and subscriptions to confirm."""
+
+    def __init__(self, store: Any):
+        self._store = store
+
+    def __call__(self, change: Change) -> Jobs:
+        if change.kind == "contact" and change.inserted:
+            return [MailJob(kind="author_confirmation", story_id=change.story_id)]
+        if change.kind == "read" and change.inserted:
+            return self._read(change)
+        if change.kind == "response" and change.new:
+            return self._response(change)
+        if change.kind == "reply" and change.new:
+            return self._reply(change)
+        if change.kind == "subscription" and change.inserted and (change.new or {}).get("status") == "pending":
+            return [MailJob(kind="subscription_confirm", ref=f"{change.subscriber_id}:{change.ref}")]
+        return []
+
+    def _read(self, change: Change) -> Jobs:
         self._store.mark_progress(change.story_id, "first_read_at", change.new["read_at"])
         return [RenderJob(page="story", ref=change.story_id)]
 
-    def _response(self, change: Any) -> list:
+    def _response(self, change: Change) -> Jobs:
         old_status, new = (change.old or {}).get("status"), change.new
-        jobs: list[RenderJob | MailJob] = []
+        jobs: Jobs = []
         if old_status == "held" and new["status"] in ("published", "rejected"):
             jobs.append(MailJob(kind="staff_response_decided", story_id=change.story_id, ref=change.ref))
         if new["status"] == "published" and old_status != "published":
@@ -68,7 +112,7 @@ class ChangeHandler:
             jobs.append(MailJob(kind="author_response", story_id=change.story_id, ref=change.ref))
         return jobs
 
-    def _reply(self, change: Any) -> list:
+    def _reply(self, change: Change) -> Jobs:
         if change.new["status"] != "published" or (change.old or {}).get("status") == "published":
             return []
         responders = sorted(
@@ -79,17 +123,22 @@ class ChangeHandler:
             MailJob(kind="staff_author_replied", story_id=change.story_id, ref=f"{change.ref}:{s}") for s in responders
         ]
 
-    def _story_changed(self, record: dict[str, Any], story_id: str, old: dict | None, new: dict | None) -> list:
+
+class StoryReaction:
+    """A story's own change: its audit, original words, listings, names, figures, pages, erasure and mail."""
+
+    def __init__(self, store: Any):
+        self._store = store
+
+    def __call__(self, change: Change) -> Jobs:
+        if change.kind != "story":
+            return []
+        story_id, old, new = change.story_id, change.old, change.new
         old_status = (old or {}).get("status")
         new_status = (new or {}).get("status")
-        jobs: list[RenderJob | MailJob] = []
-
-        from .promise import story_changed as promise_changed  # LADDER: the response promise and its ladder
-
-        if promise_changed(self._store, story_id, old, new):
-            return [RenderJob(page="story", ref=story_id)]  # the record only set the promise: its page alone shows it
+        jobs: Jobs = []
         if new and old_status != new_status and old is not None:
-            self._audit(record, story_id, old, new)
+            self._audit(change, story_id, old, new)
         if old and new and old_status in ("pending", "held") and any(old.get(f) != new.get(f) for f in TEXT_FIELDS):
             self._store.keep_original(story_id, {f: old.get(f, "") for f in TEXT_FIELDS} | {"kept_at": new.get("decided_at", "")})
 
@@ -118,7 +167,7 @@ class ChangeHandler:
             jobs += _archive_jobs(old, new, old_counted, new_counted, old_months, new_months)
             jobs.append(RenderJob(page="story", ref=story_id))
             jobs.append(RenderJob(page="home"))
-            jobs.append(RenderJob(page="search"))  # OUTWARD: the Pagefind index (one per batch: a fixed key)
+            jobs.append(RenderJob(page="search"))  # the Pagefind index (one per batch: a fixed key)
             jobs += [RenderJob(page="service", ref=s) for s in sorted((old_slugs | new_slugs) - {EVERYTHING})]
             jobs += [RenderJob(page="tag", ref=t) for t in sorted(old_tags | new_tags)]
             jobs += [RenderJob(page="sitemap", ref=m) for m in sorted(old_months | new_months)]
@@ -166,12 +215,10 @@ class ChangeHandler:
             slugs.update(svc["path"])
         return slugs
 
-    def _audit(self, record: dict[str, Any], story_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
-        ddb = record.get("dynamodb", {})
-        seen = ddb.get("ApproximateCreationDateTime")
+    def _audit(self, change: Change, story_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         seen_at = (
-            datetime.fromtimestamp(float(seen), timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-            if seen
+            datetime.fromtimestamp(change.seen_at, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+            if change.seen_at
             else new.get("decided_at", "")
         )
         by_api = new.get("decided_at") and new.get("decided_at") != old.get("decided_at")
@@ -187,7 +234,7 @@ class ChangeHandler:
             "edited": new.get("edited_fields", []) if by_api else [f for f in TEXT_FIELDS if old.get(f) != new.get(f)],
             "version": new.get("version"),
         }
-        self._store.record_audit(story_id, event["at"], str(ddb.get("SequenceNumber", "")), event)
+        self._store.record_audit(story_id, event["at"], change.sequence, event)
 
 
 def _archive_jobs(old: dict | None, new: dict | None, old_lists: set[str], new_lists: set[str],

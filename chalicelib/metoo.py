@@ -2,7 +2,7 @@
 
 The request writes one me-too item (and, apart from it in a PRIVATE# item, an address if the
 reader left one, to be asked later whether the change made a difference). The story's
-`me_too_count` is kept by the stream (change_check.follow_up), once per me-too item, so the
+`me_too_count` is kept by the stream (reactions.me_too_reaction), once per me-too item, so the
 count is exact however often a record is delivered. The address is never logged, rendered
 or put in a job: jobs carry the me-too id.
 """

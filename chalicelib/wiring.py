@@ -73,9 +73,18 @@ def replies():
 
 @lru_cache(maxsize=1)
 def changes():
-    from .changes import ChangeHandler
+    """The stream handler and its reactions, in order: the promise may end a record that only set it."""
+    from .changes import ChangeHandler, ConversationReaction, StoryReaction
+    from .reactions import change_check_reaction, me_too_reaction, promise_reaction
 
-    return ChangeHandler(store())
+    s = store()
+    return ChangeHandler([
+        promise_reaction(s),
+        StoryReaction(s),
+        ConversationReaction(s),
+        me_too_reaction(s),
+        change_check_reaction(s),
+    ])
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,6 @@ import pytest
 
 from chalicelib.core import figures
 from chalicelib import wiring
-from chalicelib.changes import ChangeHandler
 from chalicelib.moderation import Moderator
 from chalicelib.store import EVERYTHING, TABLE_DEFINITION, Store, to_item
 from tests.factories import story_body
@@ -93,7 +92,7 @@ def counts(store, listing: str) -> dict:
 
 @pytest.fixture
 def handler(aws, directory):
-    return ChangeHandler(wiring.store())
+    return wiring.changes()
 
 
 def ward_story(**kw) -> dict:

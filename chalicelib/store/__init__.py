@@ -16,7 +16,7 @@ from .listings import ListingsPart, ListingStore
 from .loop import LoopPart, LoopStore
 from .people import PeoplePart, PeopleStore, watch_keys
 from .stories import StoriesPart, StoryStore
-from .stream import Change, decode_change, decode_loop
+from .stream import Change, decode
 from .table import (
     EVERYTHING,
     GSI1,
@@ -38,7 +38,7 @@ from .table import (
 __all__ = [
     "EVERYTHING", "GSI1", "MAX_PREFIX", "MIN_PREFIX", "REPLIES_QUEUE", "ROOT", "TABLE_DEFINITION", "TTL_ATTRIBUTE",
     "Change", "DirectoryStore", "ListingStore", "LoopStore", "PeopleStore", "Store", "StoryStore", "Table",
-    "decode_change", "digest_day", "email_hash", "from_item", "mail_layer_name", "month_list", "submission_record_key",
+    "decode", "digest_day", "email_hash", "from_item", "mail_layer_name", "month_list", "submission_record_key",
     "tag_list", "to_item", "watch_keys", "words",
 ]
 
@@ -46,5 +46,5 @@ __all__ = [
 class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, LoopPart):
     """The whole table: every part over one client and table name."""
 
-    decode_change = staticmethod(decode_change)
-    decode_loop = staticmethod(decode_loop)
+    # The stream's one decoder (store.stream.decode), under the name callers know.
+    decode_change = staticmethod(decode)

@@ -1,0 +1,36 @@
+"""The stream reactions that belong to flows, each adapting one flow's stream call to a Change.
+
+wiring.changes() puts them in the handler's list beside the handler's own (changes.py, which
+imports no flow): the promise first, as it may end a record that only set the promise; then, after
+the story's and the conversation's reactions, me-too counts and change checks.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from . import change_check, metoo, promise
+from .changes import Jobs, PromiseReaction, Reaction
+from .store.stream import Change
+
+
+def promise_reaction(store: Any) -> Reaction:
+    """The response promise and its ladder (promise.story_changed)."""
+    return PromiseReaction(store, promise.story_changed)
+
+
+def me_too_reaction(store: Any) -> Reaction:
+    """A me-too item counted on its story, once (metoo.count)."""
+
+    def react(change: Change) -> Jobs:
+        if change.kind == "me_too":
+            metoo.count(store, change.story_id, change.ref, change.new)
+        return []
+
+    return react
+
+
+def change_check_reaction(store: Any) -> Reaction:
+    """Change checks scheduled, and their answers applied (change_check.follow_up)."""
+    return partial(change_check.follow_up, store)
