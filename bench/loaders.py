@@ -13,7 +13,8 @@ def put_subscribers(store: Any, people: Iterable[tuple[dict[str, Any], Iterable[
     """Write subscribers (profile, and the pointer from their address) with their subscriptions,
     25 items per BatchWriteItem: each is (profile, subscriptions). The items create_subscriber
     and put_subscription write, without their transaction: for bench/ only, on new addresses."""
-    from chalicelib.store import email_hash, to_item, watch_keys  # after bench.env has set up the environment
+    # Imported here, as bench/ does everywhere: after bench.env has set up the environment.
+    from chalicelib.store import email_hash, to_item, watch_keys
 
     writes = []
     for profile, subscriptions in people:

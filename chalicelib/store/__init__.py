@@ -6,7 +6,8 @@ use GetItem, Query and conditional writes only: nothing here scans.
 The store is in parts, one per family of items, each a mixin over `table.Table` (the client and
 the generic helpers) that declares a Protocol of what the flows may ask of it: `StoryStore`,
 `ListingStore`, `DirectoryStore`, `PeopleStore`, `LoopStore`. `Store` composes them, so one
-object serves every flow; a flow names only the protocol it needs.
+object serves every flow; a flow names only the protocol it needs. The main reads return the
+typed records of records.py (TypedDicts: the same plain dicts as before, with named keys).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .directory import MAX_PREFIX, MIN_PREFIX, DirectoryPart, DirectoryStore, wo
 from .listings import ListingsPart, ListingStore
 from .loop import LoopPart, LoopStore
 from .people import PeoplePart, PeopleStore, watch_keys
+from .records import ListingEntry, Response, Story, Subscriber, Subscription, ThreadItem
 from .stories import StoriesPart, StoryStore
 from .stream import Change, decode
 from .table import (
@@ -37,7 +39,8 @@ from .table import (
 
 __all__ = [
     "EVERYTHING", "GSI1", "MAX_PREFIX", "MIN_PREFIX", "REPLIES_QUEUE", "ROOT", "TABLE_DEFINITION", "TTL_ATTRIBUTE",
-    "Change", "DirectoryStore", "ListingStore", "LoopStore", "PeopleStore", "Store", "StoryStore", "Table",
+    "Change", "DirectoryStore", "ListingEntry", "ListingStore", "LoopStore", "PeopleStore", "Response", "Store", "Story",
+    "StoryStore", "Subscriber", "Subscription", "Table", "ThreadItem",
     "decode", "digest_day", "email_hash", "from_item", "mail_layer_name", "month_list", "submission_record_key",
     "tag_list", "to_item", "watch_keys", "words",
 ]

@@ -49,7 +49,7 @@ class DirectoryPart(Table):
         found: dict[str, dict[str, Any]] = {}
         for i in range(0, len(wanted), 100):
             keys = [to_item({"PK": f"SERVICE#{s}", "SK": "SERVICE"}) for s in wanted[i : i + 100]]
-            request = {self._table: {"Keys": keys}}
+            request: dict[str, Any] | None = {self._table: {"Keys": keys}}
             while request:
                 resp = self._db.batch_get_item(RequestItems=request)
                 for item in resp.get("Responses", {}).get(self._table, []):

@@ -4,9 +4,10 @@ lists, the figure counters of each listing, and the pages the public API and the
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Protocol, cast
 
 from ..core import figures as figure_rules
+from .records import ListingEntry, Story
 from .table import Table, _public, from_item, to_item
 
 
@@ -15,13 +16,13 @@ class ListingStore(Protocol):
 
     def put_listing(self, slugs: Iterable[str], entry: dict[str, Any]) -> None: ...
     def delete_listing(self, slugs: Iterable[str], story_id: str, published_at: str) -> None: ...
-    def listing(self, slug: str, limit: int) -> list[dict[str, Any]]: ...
-    def listing_month(self, listing: str, month: str, limit: int | None = None, newest_first: bool = True) -> list[dict[str, Any]]: ...
-    def listing_keys(self, name: str, limit: int) -> list[dict[str, Any]]: ...
+    def listing(self, slug: str, limit: int) -> list[ListingEntry]: ...
+    def listing_month(self, listing: str, month: str, limit: int | None = None, newest_first: bool = True) -> list[ListingEntry]: ...
+    def listing_keys(self, name: str, limit: int) -> list[ListingEntry]: ...
     def listing_page(
         self, name: str, limit: int, lo: str = "0", hi: str = "~", after: str | None = None, tag: str | None = None, max_queries: int = 5
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
-    def get_stories(self, story_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
+    ) -> tuple[list[ListingEntry], str | None]: ...
+    def get_stories(self, story_ids: Iterable[str]) -> dict[str, Story]: ...
     def register_names(self, kind: str, names: Iterable[str]) -> None: ...
     def registered_names(self, kind: str, limit: int | None = None) -> list[str]: ...
     def figures(self, listing: str, consistent: bool = False) -> dict[str, Any]: ...
@@ -44,16 +45,16 @@ class ListingsPart(Table):
         sk = f"{published_at}#{story_id}"
         self._batch_write([{"DeleteRequest": {"Key": to_item({"PK": f"LIST#{s}", "SK": sk})}} for s in slugs])
 
-    def listing(self, slug: str, limit: int) -> list[dict[str, Any]]:
+    def listing(self, slug: str, limit: int) -> list[ListingEntry]:
         items = self._query(
             limit=limit,
             forward=False,
             KeyConditionExpression="PK = :pk",
             ExpressionAttributeValues=to_item({":pk": f"LIST#{slug}"}),
         )
-        return [_public(i) for i in items]
+        return cast(list[ListingEntry], [_public(i) for i in items])
 
-    def listing_month(self, listing: str, month: str, limit: int | None = None, newest_first: bool = True) -> list[dict[str, Any]]:
+    def listing_month(self, listing: str, month: str, limit: int | None = None, newest_first: bool = True) -> list[ListingEntry]:
         """A listing's entries published in one month (YYYY-MM): a Query with SK between the
         month's bounds; newest first with a Limit for the month's latest archive pages."""
         items = self._query(
@@ -62,9 +63,9 @@ class ListingsPart(Table):
             KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
             ExpressionAttributeValues=to_item({":pk": f"LIST#{listing}", ":lo": f"{month}-", ":hi": f"{month}-~"}),
         )
-        return [_public(i) for i in items]
+        return cast(list[ListingEntry], [_public(i) for i in items])
 
-    def listing_keys(self, name: str, limit: int) -> list[dict[str, Any]]:
+    def listing_keys(self, name: str, limit: int) -> list[ListingEntry]:
         """A listing's ids, publication dates, services and tags only (a month's child sitemap, with
         the month's archive pages): small items, so one Query page holds thousands."""
         items = self._query(
@@ -75,13 +76,13 @@ class ListingsPart(Table):
             ProjectionExpression="#i, #p, #s, #t",
             ExpressionAttributeNames={"#i": "id", "#p": "published_at", "#s": "services", "#t": "tags"},
         )
-        return [_public(i) for i in items]
+        return cast(list[ListingEntry], [_public(i) for i in items])
 
     # ---- the public API and the search index -------------------------------------------------
 
     def listing_page(
         self, name: str, limit: int, lo: str = "0", hi: str = "~", after: str | None = None, tag: str | None = None, max_queries: int = 5
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[ListingEntry], str | None]:
         """One page of a listing, newest first: entries whose sort key ("<published_at>#<id>") is
         between lo and hi, after the sort key `after`. With `tag`, only entries carrying it (a
         filter, so at most max_queries Query calls; the page may then hold fewer than `limit`).
@@ -104,23 +105,23 @@ class ListingsPart(Table):
             items.extend(from_item(i) for i in resp.get("Items", []))
             if len(items) > limit:
                 page = items[:limit]
-                return [_public(i) | {"sk": i["SK"]} for i in page], page[-1]["SK"]
+                return cast(list[ListingEntry], [_public(i) | {"sk": i["SK"]} for i in page]), page[-1]["SK"]
             last = resp.get("LastEvaluatedKey")
             if not last:
-                return [_public(i) | {"sk": i["SK"]} for i in items], None
+                return cast(list[ListingEntry], [_public(i) | {"sk": i["SK"]} for i in items]), None
             args["ExclusiveStartKey"] = last
-        return [_public(i) | {"sk": i["SK"]} for i in items], from_item(last)["SK"]
+        return cast(list[ListingEntry], [_public(i) | {"sk": i["SK"]} for i in items]), from_item(last)["SK"]
 
-    def get_stories(self, story_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def get_stories(self, story_ids: Iterable[str]) -> dict[str, Story]:
         """Many stories by id: one BatchGetItem per 100 (the search index job, not a request)."""
         wanted = sorted(set(story_ids))
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, Story] = {}
         for i in range(0, len(wanted), 100):
-            request = {self._table: {"Keys": [to_item({"PK": f"STORY#{s}", "SK": "STORY"}) for s in wanted[i : i + 100]]}}
+            request: dict[str, Any] | None = {self._table: {"Keys": [to_item({"PK": f"STORY#{s}", "SK": "STORY"}) for s in wanted[i : i + 100]]}}
             while request:
                 resp = self._db.batch_get_item(RequestItems=request)
                 for item in resp.get("Responses", {}).get(self._table, []):
-                    story = _public(from_item(item))
+                    story = cast(Story, _public(from_item(item)))
                     found[story["id"]] = story
                 request = resp.get("UnprocessedKeys") or None
         return found

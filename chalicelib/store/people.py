@@ -4,9 +4,10 @@ read), capability tokens, daily digests and the suppression list (bounces and co
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Iterable, Iterator, Protocol, cast
 
 from ..core.errors import Conflict
+from .records import Subscriber, Subscription
 from .table import GSI1, TTL_ATTRIBUTE, Table, _public, email_hash, from_item, to_item
 
 
@@ -20,16 +21,16 @@ class PeopleStore(Protocol):
 
     def put_token(self, token_hash: str, token: dict[str, Any], expires_at: int) -> None: ...
     def get_token(self, token_hash: str) -> dict[str, Any] | None: ...
-    def get_subscriber(self, subscriber_id: str, consistent: bool = True) -> dict[str, Any] | None: ...
-    def find_subscriber(self, email: str) -> dict[str, Any] | None: ...
+    def get_subscriber(self, subscriber_id: str, consistent: bool = True) -> Subscriber | None: ...
+    def find_subscriber(self, email: str) -> Subscriber | None: ...
     def create_subscriber(self, profile: dict[str, Any]) -> bool: ...
     def seed_subscribers(self, profiles: Iterable[dict[str, Any]], subscriptions: Iterable[dict[str, Any]]) -> None: ...
-    def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> dict[str, Any]: ...
+    def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> Subscriber: ...
     def put_subscription(self, subscription: dict[str, Any]) -> None: ...
-    def get_subscription(self, subscriber_id: str, subscription_id: str) -> dict[str, Any] | None: ...
-    def set_subscription_status(self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None) -> dict[str, Any]: ...
-    def subscriptions_of(self, subscriber_id: str) -> list[dict[str, Any]]: ...
-    def watchers(self, slug: str) -> Iterator[dict[str, Any]]: ...
+    def get_subscription(self, subscriber_id: str, subscription_id: str) -> Subscription | None: ...
+    def set_subscription_status(self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None) -> Subscription: ...
+    def subscriptions_of(self, subscriber_id: str) -> list[Subscription]: ...
+    def watchers(self, slug: str) -> Iterator[Subscription]: ...
     def digest(self, day: str) -> dict[str, list[str]]: ...
     def add_to_digests(self, day: str, subscriber_ids: Iterable[str], story_id: str, expires_at: int) -> None: ...
     def digest_of(self, day: str, subscriber_id: str) -> list[str]: ...
@@ -56,11 +57,11 @@ class PeoplePart(Table):
 
     # ---- staff: subscribers and their subscriptions ---------------------------------------------
 
-    def get_subscriber(self, subscriber_id: str, consistent: bool = True) -> dict[str, Any] | None:
+    def get_subscriber(self, subscriber_id: str, consistent: bool = True) -> Subscriber | None:
         item = self._get(f"SUBSCRIBER#{subscriber_id}", "PROFILE", consistent=consistent)
-        return _public(item) if item else None
+        return cast(Subscriber, _public(item)) if item else None
 
-    def find_subscriber(self, email: str) -> dict[str, Any] | None:
+    def find_subscriber(self, email: str) -> Subscriber | None:
         """A subscriber by address: two GetItems, through an index item keyed by the address's hash."""
         pointer = self._get(f"EMAIL#{email_hash(email)}", "SUBSCRIBER", consistent=True)
         return self.get_subscriber(pointer["subscriber_id"]) if pointer else None
@@ -96,8 +97,8 @@ class PeoplePart(Table):
             writes.append({"PutRequest": {"Item": to_item(item)}})
         self._batch_write(writes)
 
-    def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        return self._update(f"SUBSCRIBER#{subscriber_id}", "PROFILE", changes)
+    def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> Subscriber:
+        return cast(Subscriber, self._update(f"SUBSCRIBER#{subscriber_id}", "PROFILE", changes))
 
     def put_subscription(self, subscription: dict[str, Any]) -> None:
         """Create or replace one subscription. Only active ones are indexed under their service."""
@@ -106,11 +107,11 @@ class PeoplePart(Table):
             item |= watch_keys(subscription)
         self._db.put_item(TableName=self._table, Item=to_item(item))
 
-    def get_subscription(self, subscriber_id: str, subscription_id: str) -> dict[str, Any] | None:
+    def get_subscription(self, subscriber_id: str, subscription_id: str) -> Subscription | None:
         item = self._get(f"SUBSCRIBER#{subscriber_id}", f"SUB#{subscription_id}", consistent=True)
-        return _public(item) if item else None
+        return cast(Subscription, _public(item)) if item else None
 
-    def set_subscription_status(self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    def set_subscription_status(self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None) -> Subscription:
         current = self.get_subscription(subscriber_id, subscription_id)
         if not current:
             raise Conflict("That subscription no longer exists.")
@@ -120,16 +121,16 @@ class PeoplePart(Table):
             sets |= watch_keys(current | sets)
         else:
             removes = ["GSI1PK", "GSI1SK"]
-        return self._update(f"SUBSCRIBER#{subscriber_id}", f"SUB#{subscription_id}", sets, removes)
+        return cast(Subscription, self._update(f"SUBSCRIBER#{subscriber_id}", f"SUB#{subscription_id}", sets, removes))
 
-    def subscriptions_of(self, subscriber_id: str) -> list[dict[str, Any]]:
+    def subscriptions_of(self, subscriber_id: str) -> list[Subscription]:
         items = self._query(
             KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
             ExpressionAttributeValues=to_item({":pk": f"SUBSCRIBER#{subscriber_id}", ":s": "SUB#"}),
         )
-        return [_public(i) for i in items]
+        return cast(list[Subscription], [_public(i) for i in items])
 
-    def watchers(self, slug: str) -> Iterator[dict[str, Any]]:
+    def watchers(self, slug: str) -> Iterator[Subscription]:
         """Active subscriptions rooted at one service, a page at a time (one Query per page)."""
         args: dict[str, Any] = {
             "TableName": self._table,
@@ -140,7 +141,7 @@ class PeoplePart(Table):
         while True:
             resp = self._db.query(**args)
             for item in resp.get("Items", []):
-                yield _public(from_item(item))
+                yield cast(Subscription, _public(from_item(item)))
             if not resp.get("LastEvaluatedKey"):
                 return
             args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]

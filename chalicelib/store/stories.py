@@ -5,9 +5,10 @@ erasure, and where the idempotency records live.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Protocol, cast
 
 from ..core.errors import Conflict
+from .records import Story, ThreadItem
 from .table import (
     GSI1,
     REPLIES_QUEUE,
@@ -26,11 +27,11 @@ class StoryStore(Protocol):
     """What the flows may ask of stories, their private items and their threads."""
 
     def create_story(self, story: dict[str, Any], contact: dict[str, Any] | None) -> None: ...
-    def get_story(self, story_id: str, consistent: bool = False) -> dict[str, Any] | None: ...
-    def story_thread(self, story_id: str, consistent: bool = False) -> list[dict[str, Any]]: ...
-    def queue(self, status: str, limit: int) -> list[dict[str, Any]]: ...
-    def update_story(self, story_id: str, expected_version: int, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]: ...
-    def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]: ...
+    def get_story(self, story_id: str, consistent: bool = False) -> Story | None: ...
+    def story_thread(self, story_id: str, consistent: bool = False) -> list[ThreadItem]: ...
+    def queue(self, status: str, limit: int) -> list[Story]: ...
+    def update_story(self, story_id: str, expected_version: int, allowed_from: Iterable[str], changes: dict[str, Any]) -> Story: ...
+    def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> Story: ...
     def mark_progress(self, story_id: str, field: str, at: str) -> bool: ...
     def get_contact(self, story_id: str) -> dict[str, Any] | None: ...
     def record_audit(self, story_id: str, at: str, ref: str, event: dict[str, Any]) -> None: ...
@@ -42,9 +43,9 @@ class StoryStore(Protocol):
     def add_response(self, story_id: str, response: dict[str, Any]) -> bool: ...
     def get_read_receipt(self, story_id: str, subscriber_id: str) -> dict[str, Any] | None: ...
     def put_reply(self, story_id: str, reply: dict[str, Any]) -> None: ...
-    def get_thread_item(self, story_id: str, kind: str, item_id: str) -> dict[str, Any] | None: ...
-    def decide_thread_item(self, story_id: str, kind: str, item_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]: ...
-    def replies_queue(self, limit: int) -> list[dict[str, Any]]: ...
+    def get_thread_item(self, story_id: str, kind: str, item_id: str) -> ThreadItem | None: ...
+    def decide_thread_item(self, story_id: str, kind: str, item_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> ThreadItem: ...
+    def replies_queue(self, limit: int) -> list[ThreadItem]: ...
     def erase_story(self, story_id: str) -> int: ...
     def idempotency_layer(self, name: str) -> Any: ...
 
@@ -76,11 +77,11 @@ class StoriesPart(Table):
             items.append({"Put": {"TableName": self._table, "Item": to_item({"PK": f"PRIVATE#{sid}", "SK": "CONTACT", **contact})}})
         self._db.transact_write_items(TransactItems=items)
 
-    def get_story(self, story_id: str, consistent: bool = False) -> dict[str, Any] | None:
+    def get_story(self, story_id: str, consistent: bool = False) -> Story | None:
         item = self._get(f"STORY#{story_id}", "STORY", consistent=consistent)
-        return _public(item) if item else None
+        return cast(Story, _public(item)) if item else None
 
-    def story_thread(self, story_id: str, consistent: bool = False) -> list[dict[str, Any]]:
+    def story_thread(self, story_id: str, consistent: bool = False) -> list[ThreadItem]:
         """The story and everything public hung on it (responses, receipts, changes): one Query.
         `consistent` for a page a person sees right after their own write (the author's page)."""
         items = self._query(
@@ -88,9 +89,9 @@ class StoriesPart(Table):
             ExpressionAttributeValues=to_item({":pk": f"STORY#{story_id}"}),
             ConsistentRead=consistent,
         )
-        return [_public(i) | {"item": i["SK"].split("#", 1)[0].lower()} for i in items]
+        return cast(list[ThreadItem], [_public(i) | {"item": i["SK"].split("#", 1)[0].lower()} for i in items])
 
-    def queue(self, status: str, limit: int) -> list[dict[str, Any]]:
+    def queue(self, status: str, limit: int) -> list[Story]:
         """Stories waiting for a moderator (pending or held), oldest first."""
         items = self._query(
             index=GSI1,
@@ -98,9 +99,9 @@ class StoriesPart(Table):
             KeyConditionExpression="GSI1PK = :pk",
             ExpressionAttributeValues=to_item({":pk": f"QUEUE#{status}"}),
         )
-        return [_public(i) for i in items]
+        return cast(list[Story], [_public(i) for i in items])
 
-    def update_story(self, story_id: str, expected_version: int, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]:
+    def update_story(self, story_id: str, expected_version: int, allowed_from: Iterable[str], changes: dict[str, Any]) -> Story:
         """Apply a decision to one version of a story. A stale version or status raises Conflict."""
         status = changes.get("status")
         sets = dict(changes)
@@ -135,16 +136,16 @@ class StoriesPart(Table):
             raise Conflict(
                 "This story has changed since you opened it. Reload it to see the latest version, then decide again."
             ) from e
-        return _public(from_item(resp["Attributes"]))
+        return cast(Story, _public(from_item(resp["Attributes"])))
 
-    def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]:
+    def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> Story:
         """An author's own change of status (withdraw, erase): no version check, but bumps it."""
         allowed = sorted(set(allowed_from))
         removes = ["GSI1PK", "GSI1SK"] if changes.get("status") not in ("pending", "held") else []
-        return self._update(
+        return cast(Story, self._update(
             f"STORY#{story_id}", "STORY", changes, removes, bump_version=True,
             condition=("#status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")", {f":s{i}": v for i, v in enumerate(allowed)}),
-        )
+        ))
 
     def mark_progress(self, story_id: str, field: str, at: str) -> bool:
         """Set a story's first_read_at, first_response_at, change_planned_at or change_made_at once.
@@ -212,21 +213,21 @@ class StoriesPart(Table):
     def put_reply(self, story_id: str, reply: dict[str, Any]) -> None:
         self._put_thread_item(story_id, "REPLY", reply, queued=reply["status"] == "pending")
 
-    def get_thread_item(self, story_id: str, kind: str, item_id: str) -> dict[str, Any] | None:
+    def get_thread_item(self, story_id: str, kind: str, item_id: str) -> ThreadItem | None:
         """kind is "response" or "reply"."""
         item = self._get(f"STORY#{story_id}", f"{kind.upper()}#{item_id}", consistent=True)
-        return _public(item) | {"item": kind} if item else None
+        return cast(ThreadItem, _public(item) | {"item": kind}) if item else None
 
-    def decide_thread_item(self, story_id: str, kind: str, item_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> dict[str, Any]:
+    def decide_thread_item(self, story_id: str, kind: str, item_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> ThreadItem:
         """Publish or reject a held response or pending reply; it leaves the moderators' queue.
         A second decision on the same item raises Conflict."""
         allowed = sorted(set(allowed_from))
-        return self._update(
+        return cast(ThreadItem, self._update(
             f"STORY#{story_id}", f"{kind.upper()}#{item_id}", changes, ["GSI1PK", "GSI1SK"],
             condition=("#status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")", {f":s{i}": v for i, v in enumerate(allowed)}),
-        ) | {"item": kind}
+        ) | {"item": kind})
 
-    def replies_queue(self, limit: int) -> list[dict[str, Any]]:
+    def replies_queue(self, limit: int) -> list[ThreadItem]:
         """Held responses and pending author replies, oldest first."""
         items = self._query(
             index=GSI1,
@@ -234,7 +235,7 @@ class StoriesPart(Table):
             KeyConditionExpression="GSI1PK = :pk",
             ExpressionAttributeValues=to_item({":pk": f"QUEUE#{REPLIES_QUEUE}"}),
         )
-        return [_public(i) | {"item": i["SK"].split("#", 1)[0].lower()} for i in items]
+        return cast(list[ThreadItem], [_public(i) | {"item": i["SK"].split("#", 1)[0].lower()} for i in items])
 
     # ---- erasure -------------------------------------------------------------------------------------
 

@@ -137,7 +137,7 @@ class Table:
 
     def _batch_write(self, writes: list[dict[str, Any]]) -> None:
         for i in range(0, len(writes), 25):
-            request = {self._table: writes[i : i + 25]}
+            request: dict[str, Any] | None = {self._table: writes[i : i + 25]}
             while request:
                 resp = self._db.batch_write_item(RequestItems=request)
                 request = resp.get("UnprocessedItems") or None
