@@ -21,13 +21,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from .core import clock
-from .core.errors import Conflict, NotFound
+from .core.errors import Conflict, NotFound, invalid
 from .core.jobs import MailJob, RenderJob
 from .links import NOT_VALID
 from .core.models import CHECK_COMMENT_MAX, CheckAnswer
 from .mail.dispatch import Composer, Letter
 from .core.observability import logger, metrics
-from .edge.http import invalid
 
 AUTHOR = "author"
 VERDICTS = ("yes", "partly", "no")

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from .core import clock, identifying
-from .core.errors import NotFound, ValidationFailed
+from .core.errors import NotFound, ValidationFailed, invalid
 from .core.ids import new_id
 from .core.jobs import MailJob
 from .links import NOT_VALID
@@ -193,7 +193,6 @@ class Conversation:
         from pydantic import ValidationError
 
         from .core.models import ChangeMark, ResponseSubmission
-        from .edge.http import invalid
 
         link, who = self._holder(token)
         story_id = link["story_id"]

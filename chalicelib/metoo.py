@@ -16,10 +16,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .core import clock
-from .core.errors import NotFound
+from .core.errors import NotFound, invalid
 from .core.models import MeToo
 from .core.observability import logger, metrics
-from .edge.http import invalid
 
 STORY_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")
 LABELS = {"email": "an email address, like name@example.com", "consent": "agreement to be emailed", "website": "this field"}

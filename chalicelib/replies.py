@@ -13,10 +13,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .core import clock
-from .core.errors import Conflict, NotFound, ValidationFailed
+from .core.errors import Conflict, NotFound, ValidationFailed, invalid
 from .core.models import AuthorReply
 from .core.observability import logger, metrics
-from .edge.http import invalid
 
 # The form renders a fresh one per page view, so a double submit makes one reply.
 REPLY_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")

@@ -9,11 +9,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from .core import clock, ids
-from .core.errors import Conflict, ValidationFailed
+from .core.errors import Conflict, ValidationFailed, invalid
 from .core.idempotency import once
 from .core.models import StorySubmission
 from .core.observability import logger, metrics
-from .edge.http import invalid
 
 LABELS = {
     "submission_id": "the submission id",

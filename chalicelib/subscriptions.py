@@ -16,11 +16,10 @@ from typing import Any, Callable, Iterable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .core import clock, ids
-from .core.errors import NotFound, ValidationFailed
+from .core.errors import NotFound, ValidationFailed, pydantic_fields
 from .links import NOT_VALID
 from .core.models import SubscriptionRequest, clean_line
 from .core.observability import logger, metrics
-from .edge.http import pydantic_fields
 
 CRITICALITY_WORDS = {
     0: "not critical",
