@@ -24,8 +24,8 @@ from typing import Any, Mapping
 from urllib.parse import urlencode
 
 from .core.errors import BadRequest, NotFound
-from .site.thread import conversation, progress
 from .store import EVERYTHING, tag_list
+from .views import conversation, progress, role_label
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -98,8 +98,6 @@ class PublicApi:
         }
 
     def _summary(self, entry: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        from .site.pages import role_label
-
         return {
             "id": entry["id"],
             "url": self.story_url(entry["id"]),

@@ -32,11 +32,6 @@ WITHDRAW_CONFIRM = "Tick the box to confirm that you want to withdraw your story
 ERASE_CONFIRM = f"Type {ERASE_WORD} in the box to confirm that you want everything erased"
 
 
-def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
-    """A form post (field -> values) as the dict a JSON client would send: the last value of each."""
-    return {name: values[-1] for name, values in fields.items() if values}
-
-
 class Replies:
     def __init__(self, store: Any, links: Any):
         self._store = store
