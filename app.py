@@ -10,23 +10,21 @@ Contents
   Moderation       sign-in, the queue, one story, a decision, and the screen itself
   Event handlers   the table's stream, the render queue, the mail queue, SES events, the daily digest
 
-The answers are shaped in chalicelib/edge/: the flows return data. The edge's page modules
-(telling, author, staff, loop, ...) bring jinja2 and pydantic, which a cold start does not need,
-so each route imports its own.
+The answers are shaped in chalicelib/edge/ (the flows return data); its page modules load on
+first use (`edge.staff`, `edge.loop`...), so a cold start reads none of them.
 """
 
 import os
 
-from chalice import Chalice, Cron, Response
+from chalice import Chalice, Cron
 
-from chalicelib import wiring
+from chalicelib import edge, wiring
 from chalicelib.core.errors import FeedForwardError
 from chalicelib.core.observability import logger, metrics
 from chalicelib.wiring import get_settings  # lazy: settings imports pydantic
 from chalicelib.edge.guards import client_of, guard_links
 from chalicelib.edge.http import (
-    FORM, JSON, check_size, error_page_response, error_response, framework_error, html_response, json_response, page_csp,
-    read_body, wants_html,
+    FORM, JSON, check_size, error_page_response, error_response, framework_error, json_response, public_json, read_body, wants_html,
 )
 
 app = Chalice(app_name="feedforward")
@@ -84,60 +82,45 @@ def find_services():
 
 @app.route("/api/stories", methods=["POST"], content_types=[JSON, FORM], cors=True)
 def tell_story():
-    from chalicelib.edge.telling import tell_story
-
     _limit("stories", "story_limit")
-    return tell_story(app.current_request, wiring.stories(), wiring.store(), get_settings(), app.lambda_context)
+    return edge.telling.tell_story(app.current_request, wiring.stories(), wiring.store(), get_settings(), app.lambda_context)
 
 
 @app.route("/api/my/{token}", methods=["GET"])
 def my_story(token):
-    from chalicelib.edge.author import NOTICES, author_page
-
-    s = get_settings()
     done = (app.current_request.query_params or {}).get("done", "")
-    return html_response(author_page(token, wiring.links(), wiring.store(), s, notice=NOTICES.get(done, "")), csp=page_csp(s))
+    return edge.author.private_page(token, done, wiring.links(), wiring.store(), get_settings())
 
 
 @app.route("/api/openapi.json", methods=["GET"], cors=True)
 def openapi():
-    from chalicelib.edge.openapi import document
-
-    return json_response(document())
+    return json_response(edge.openapi.document())
 
 
 # ---- The public API --------------------------------------------------------------------------
 # Read-only, for other platforms: published stories only, public fields only, cached briefly.
 
 
-def _public_json(body):
-    from chalicelib.public_api import CACHE_CONTROL
-
-    return json_response(body, headers={"Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"})
-
-
 @app.route("/api/public/stories", methods=["GET"], cors=True)
 def public_stories():
-    return _public_json(wiring.public_api().stories(dict(app.current_request.query_params or {})))
+    return public_json(wiring.public_api().stories(dict(app.current_request.query_params or {})))
 
 
 @app.route("/api/public/stories/{story_id}", methods=["GET"], cors=True)
 def public_story(story_id):
-    return _public_json(wiring.public_api().story(story_id))
+    return public_json(wiring.public_api().story(story_id))
 
 
 @app.route("/api/public/services/{slug}", methods=["GET"], cors=True)
 def public_service(slug):
-    return _public_json(wiring.public_api().service(slug))
+    return public_json(wiring.public_api().service(slug))
 
 
 # ---- The author ----------------------------------------------------------------------------
 
 
 def _author_action(action, token):
-    from chalicelib.edge.author import author_action
-
-    return author_action(action, app.current_request, token, wiring.replies(), wiring.links(), wiring.store(), get_settings())
+    return edge.author.author_action(action, app.current_request, token, wiring.replies(), wiring.links(), wiring.store(), get_settings())
 
 
 @app.route("/api/my/{token}/replies", methods=["POST"], content_types=[JSON, FORM])
@@ -164,53 +147,39 @@ ANY_BODY = [FORM, "multipart/form-data", "text/plain", JSON]
 
 @app.route("/api/subscriptions", methods=["POST"], content_types=[JSON, FORM], cors=True)
 def subscribe():
-    from chalicelib.edge import staff
-
     _limit("subscriptions", "subscription_limit")
-    return staff.subscribe(app.current_request, wiring.subscriptions(), wiring.store(), get_settings())
+    return edge.staff.subscribe(app.current_request, wiring.subscriptions(), wiring.store(), get_settings())
 
 
 @app.route("/api/subscriptions/confirm/{token}", methods=["GET"])
 def confirm_subscription_page(token):
-    from chalicelib.edge import staff
-
-    return staff.confirm_page(token, wiring.subscriptions().confirmation(token), get_settings())
+    return edge.staff.confirm_page(token, wiring.subscriptions().confirmation(token), get_settings())
 
 
 @app.route("/api/subscriptions/confirm/{token}", methods=["POST"], content_types=ANY_BODY)
 def confirm_subscription(token):
-    from chalicelib.edge import staff
-
-    return staff.confirm_page(token, wiring.subscriptions().confirm(token), get_settings())
+    return edge.staff.confirm_page(token, wiring.subscriptions().confirm(token), get_settings())
 
 
 @app.route("/api/subscriptions/manage/{token}", methods=["GET"])
 def manage_subscriptions_page(token):
-    from chalicelib.edge import staff
-
     notice = (app.current_request.query_params or {}).get("notice", "")
-    return staff.manage_page(token, wiring.subscriptions(), get_settings(), notice=notice)
+    return edge.staff.manage_page(token, wiring.subscriptions(), get_settings(), notice=notice)
 
 
 @app.route("/api/subscriptions/manage/{token}", methods=["POST"], content_types=[FORM, JSON])
 def manage_subscriptions(token):
-    from chalicelib.edge import staff
-
-    return staff.manage(app.current_request, token, wiring.subscriptions(), get_settings())
+    return edge.staff.manage(app.current_request, token, wiring.subscriptions(), get_settings())
 
 
 @app.route("/api/unsubscribe/{token}", methods=["GET"])
 def unsubscribe_page(token):
-    from chalicelib.edge import staff
-
-    return staff.unsubscribe_page(token, wiring.subscriptions().unsubscribed(token), get_settings())
+    return edge.staff.unsubscribe_page(token, wiring.subscriptions().unsubscribed(token), get_settings())
 
 
 @app.route("/api/unsubscribe/{token}", methods=["POST"], content_types=ANY_BODY)
 def unsubscribe(token):
-    from chalicelib.edge import staff
-
-    return staff.unsubscribe_page(token, wiring.subscriptions().unsubscribe(token), get_settings())
+    return edge.staff.unsubscribe_page(token, wiring.subscriptions().unsubscribe(token), get_settings())
 
 
 # ---- Reading and responding ----------------------------------------------------------------
@@ -218,24 +187,18 @@ def unsubscribe(token):
 
 @app.route("/api/respond/{token}", methods=["GET"])
 def respond_page(token):
-    from chalicelib.edge import staff
-
     sent = (app.current_request.query_params or {}).get("sent", "")
-    return staff.respond_page(token, wiring.conversation(), get_settings(), sent=sent)
+    return edge.staff.respond_page(token, wiring.conversation(), get_settings(), sent=sent)
 
 
 @app.route("/api/respond/{token}/read", methods=["POST"], content_types=[JSON, FORM])
 def respond_read(token):
-    from chalicelib.edge import staff
-
-    return staff.read(app.current_request, token, wiring.conversation(), get_settings())
+    return edge.staff.read(app.current_request, token, wiring.conversation(), get_settings())
 
 
 @app.route("/api/respond/{token}", methods=["POST"], content_types=[JSON, FORM])
 def respond(token):
-    from chalicelib.edge import staff
-
-    return staff.respond(app.current_request, token, wiring.conversation(), get_settings())
+    return edge.staff.respond(app.current_request, token, wiring.conversation(), get_settings())
 
 
 # ---- Me too and change checks --------------------------------------------------------------
@@ -243,24 +206,18 @@ def respond(token):
 
 @app.route("/api/stories/{story_id}/me-too", methods=["POST"], content_types=[JSON, FORM], cors=True)
 def me_too(story_id):
-    from chalicelib.edge import loop
-
-    return loop.me_too(app.current_request, story_id, wiring.metoo(), client_of(app.current_request), get_settings())
+    return edge.loop.me_too(app.current_request, story_id, wiring.metoo(), client_of(app.current_request), get_settings())
 
 
 @app.route("/api/check/{token}", methods=["GET"])
 def change_check_page(token):
-    from chalicelib.edge import loop
-
     done = (app.current_request.query_params or {}).get("done", "") == "1"
-    return loop.check_page(token, wiring.change_checks(), get_settings(), done=done)
+    return edge.loop.check_page(token, wiring.change_checks(), get_settings(), done=done)
 
 
 @app.route("/api/check/{token}", methods=["POST"], content_types=[JSON, FORM])
 def change_check_answer(token):
-    from chalicelib.edge import loop
-
-    return loop.check_answer(app.current_request, token, wiring.change_checks(), client_of(app.current_request), get_settings())
+    return edge.loop.check_answer(app.current_request, token, wiring.change_checks(), client_of(app.current_request), get_settings())
 
 
 # ---- Moderation --------------------------------------------------------------------------
@@ -308,19 +265,12 @@ def moderation_item_decision(story_id, kind, item_id):
 
 @app.route("/api/moderate", methods=["GET"])
 def moderation_screen():
-    from chalicelib.edge.moderation_screen import page
-
-    return html_response(page(get_settings()), csp="default-src 'none'; script-src 'self'; style-src 'self'; "
-                         "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    return edge.moderation_screen.screen_response(get_settings())
 
 
 @app.route("/api/moderate/{asset}", methods=["GET"])
 def moderation_asset(asset):
-    from chalicelib.edge.moderation_screen import asset as load
-
-    body, content_type = load(asset)
-    return Response(body=body, status_code=200, headers={"Content-Type": content_type, "Cache-Control": "no-cache",
-                                                         "X-Content-Type-Options": "nosniff"})
+    return edge.moderation_screen.asset_response(asset)
 
 
 # ---- Event handlers ----------------------------------------------------------------------

@@ -29,7 +29,6 @@ from .views import conversation, progress, role_label
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-CACHE_CONTROL = "public, max-age=60"
 MAX_CURSOR = 400
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")

@@ -127,6 +127,11 @@ def author_page(
     )
 
 
+def private_page(token: str, done: str, links: Any, store: Any, settings: Any) -> Response:
+    """The private page after a GET; `done` (from ?done=) picks a fixed notice, never words from the address."""
+    return html_response(author_page(token, links, store, settings, notice=NOTICES.get(done, "")), csp=page_csp(settings))
+
+
 def erasing_page(settings: Any) -> str:
     """What the author sees once they have asked for erasure (their link is about to stop working)."""
     return pages.render_page("author_erasing.html", site_base=settings.site_url.rstrip("/"), robots="noindex")

@@ -29,6 +29,10 @@ HTML_CSP = (
 )
 
 
+# The public API's answers: public facts only, so any cache may keep them, briefly.
+PUBLIC_CACHE = "public, max-age=60"
+
+
 def page_csp(settings: Any) -> str:
     return HTML_CSP.format(site=settings.site_url, api=settings.api_url)
 
@@ -157,6 +161,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     # nosniff: an answer quoting what someone typed is never read as a page, whatever it holds.
     return Response(body=json.dumps(body), status_code=status,
                     headers={"Content-Type": JSON, "X-Content-Type-Options": "nosniff", **(headers or {})})
+
+
+def public_json(body: Any) -> Response:
+    return json_response(body, headers={"Cache-Control": PUBLIC_CACHE, "X-Content-Type-Options": "nosniff"})
 
 
 def html_response(html: str, status: int = 200, csp: str = "", headers: dict[str, str] | None = None) -> Response:
