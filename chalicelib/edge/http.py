@@ -240,7 +240,7 @@ ERROR_HEADINGS = {
 def error_page_response(error: FeedForwardError, settings: Any) -> Response:
     """The HTML variant of error_response, for browsers: a heading, the message, any field
     errors, and a way home. The status is kept."""
-    from ..site.pages import render_page
+    from ..site.pages import render_page  # lazy: jinja2, which a cold start (and a JSON error) does not need
 
     html = render_page(
         "error.html",
