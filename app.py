@@ -9,18 +9,22 @@ Contents
   Me too and change checks   a reader's "me too"; the emailed "did the change make a difference?" link
   Moderation       sign-in, the queue, one story, a decision, and the screen itself
   Event handlers   the table's stream, the render queue, the mail queue, SES events, the daily digest
+
+The answers are shaped in chalicelib/edge/ (the flows return data); its page modules load on
+first use (`edge.staff`, `edge.loop`...), so a cold start reads none of them.
 """
 
 import os
 
-from chalice import Chalice, Cron, Response
+from chalice import Chalice, Cron
 
-from chalicelib import wiring
-from chalicelib.core.errors import FeedForwardError, ValidationFailed
+from chalicelib import edge, wiring
+from chalicelib.core.errors import FeedForwardError
 from chalicelib.core.observability import logger, metrics
 from chalicelib.wiring import get_settings  # lazy: settings imports pydantic
+from chalicelib.edge.guards import client_of, guard_links
 from chalicelib.edge.http import (
-    FORM, JSON, check_size, error_response, framework_error, html_response, json_response, page_csp, read_body, redirect,
+    FORM, JSON, check_size, error_page_response, error_response, framework_error, json_response, public_json, read_body, wants_html,
 )
 
 app = Chalice(app_name="feedforward")
@@ -40,21 +44,31 @@ def answer_errors(event, get_response):
     logger.set_correlation_id(event.context.get("requestId"))
     try:
         check_size(event, get_settings().max_body_bytes)  # even where the body is never read
-        _link_guesses(event)  # CHECK: refused before any lookup once a client's bad-link budget is spent
+        _link_guesses(event)  # refused before any lookup once a client's bad-link budget is spent
         response = get_response(event)
         refused = framework_error(response, event, app.routes)  # chalice's own 405 and 415, in our shape
         if refused is not None:
             raise refused
         return response
     except FeedForwardError as e:
-        from chalicelib.edge.http import error_page_response, wants_html
-
         _link_guesses(event, e)
-
         # A person who followed an emailed link or posted a form reads a page; a program reads JSON.
         return error_page_response(e, get_settings()) if wants_html(event) else error_response(e)
     finally:
         metrics.flush_metrics()
+
+
+def _limit(action, setting):
+    """Spend one request of this client's budget for `action` (429 once it is spent)."""
+    s = get_settings()
+    wiring.limits().hit(action, client_of(app.current_request), getattr(s, setting), s.rate_window_seconds)
+
+
+def _link_guesses(request, error=None):
+    """Links in the path ({token}): before the route, refuse a client whose budget of links that
+    did not work is spent; after a link did not work, spend one."""
+    if "token" in (request.uri_params or {}):
+        guard_links(request, error, wiring.limits(), get_settings())
 
 
 # ---- Public API --------------------------------------------------------------------------
@@ -68,74 +82,45 @@ def find_services():
 
 @app.route("/api/stories", methods=["POST"], content_types=[JSON, FORM], cors=True)
 def tell_story():
-    from chalicelib.stories import form_to_data
-
     _limit("stories", "story_limit")
-    kind, data = read_body(app.current_request, get_settings().max_body_bytes)
-    if kind == FORM:
-        data = form_to_data(data)
-        try:
-            wiring.stories().submit(data, app.lambda_context)
-        except ValidationFailed as e:
-            from chalicelib.site.forms import story_form_with_errors
-
-            s = get_settings()
-            return html_response(story_form_with_errors(e.values, e.fields, wiring.store(), s), status=e.status, csp=page_csp(s))
-        return redirect(f"{get_settings().site_url}/thank-you/")
-    result = wiring.stories().submit(data, app.lambda_context)
-    return json_response(result, status=201, headers={"Location": f"/api/stories/{result['id']}"})
+    return edge.telling.tell_story(app.current_request, wiring.stories(), wiring.store(), get_settings(), app.lambda_context)
 
 
 @app.route("/api/my/{token}", methods=["GET"])
 def my_story(token):
-    from chalicelib.edge.author import NOTICES, author_page
-
-    s = get_settings()
     done = (app.current_request.query_params or {}).get("done", "")
-    return html_response(author_page(token, wiring.links(), wiring.store(), s, notice=NOTICES.get(done, "")), csp=page_csp(s))
+    return edge.author.private_page(token, done, wiring.links(), wiring.store(), get_settings())
 
 
 @app.route("/api/openapi.json", methods=["GET"], cors=True)
 def openapi():
-    from chalicelib.edge.openapi import document
-
-    return json_response(document())
+    return json_response(edge.openapi.document())
 
 
 # ---- The public API --------------------------------------------------------------------------
 # Read-only, for other platforms: published stories only, public fields only, cached briefly.
 
 
-def _public_json(body):
-    from chalicelib.public_api import CACHE_CONTROL
-
-    return json_response(body, headers={"Cache-Control": CACHE_CONTROL, "X-Content-Type-Options": "nosniff"})
-
-
 @app.route("/api/public/stories", methods=["GET"], cors=True)
 def public_stories():
-    return _public_json(wiring.public_api().stories(dict(app.current_request.query_params or {})))
+    return public_json(wiring.public_api().stories(dict(app.current_request.query_params or {})))
 
 
 @app.route("/api/public/stories/{story_id}", methods=["GET"], cors=True)
 def public_story(story_id):
-    return _public_json(wiring.public_api().story(story_id))
+    return public_json(wiring.public_api().story(story_id))
 
 
 @app.route("/api/public/services/{slug}", methods=["GET"], cors=True)
 def public_service(slug):
-    return _public_json(wiring.public_api().service(slug))
+    return public_json(wiring.public_api().service(slug))
 
 
 # ---- The author ----------------------------------------------------------------------------
 
 
 def _author_action(action, token):
-    from chalicelib.edge.author import author_action
-
-    s = get_settings()
-    kind, data = read_body(app.current_request, s.max_body_bytes)
-    return author_action(action, token, kind, data, wiring.replies(), wiring.links(), wiring.store(), s)
+    return edge.author.author_action(action, app.current_request, token, wiring.replies(), wiring.links(), wiring.store(), get_settings())
 
 
 @app.route("/api/my/{token}/replies", methods=["POST"], content_types=[JSON, FORM])
@@ -160,156 +145,79 @@ def author_erase(token):
 ANY_BODY = [FORM, "multipart/form-data", "text/plain", JSON]
 
 
-def _staff_page(html, status=200):
-    return html_response(html, status=status, csp=page_csp(get_settings()))
-
-
 @app.route("/api/subscriptions", methods=["POST"], content_types=[JSON, FORM], cors=True)
 def subscribe():
-    from chalicelib.subscriptions import form_to_data, signup_form_with_errors
-
     _limit("subscriptions", "subscription_limit")
-    s = get_settings()
-    kind, data = read_body(app.current_request, s.max_body_bytes)
-    if kind == FORM:
-        data = form_to_data(data)
-        try:
-            wiring.subscriptions().sign_up(data)
-        except ValidationFailed as e:
-            return _staff_page(signup_form_with_errors(e.values, e.fields, wiring.store(), s), status=e.status)
-        return redirect(f"{s.site_url}/subscribe/check-your-email/")
-    return json_response(wiring.subscriptions().sign_up(data), status=202)
+    return edge.staff.subscribe(app.current_request, wiring.subscriptions(), wiring.store(), get_settings())
 
 
 @app.route("/api/subscriptions/confirm/{token}", methods=["GET"])
 def confirm_subscription_page(token):
-    return _staff_page(wiring.subscriptions().confirm_page(token))
+    return edge.staff.confirm_page(token, wiring.subscriptions().confirmation(token), get_settings())
 
 
 @app.route("/api/subscriptions/confirm/{token}", methods=["POST"], content_types=ANY_BODY)
 def confirm_subscription(token):
-    return _staff_page(wiring.subscriptions().confirm(token))
+    return edge.staff.confirm_page(token, wiring.subscriptions().confirm(token), get_settings())
 
 
 @app.route("/api/subscriptions/manage/{token}", methods=["GET"])
 def manage_subscriptions_page(token):
     notice = (app.current_request.query_params or {}).get("notice", "")
-    return _staff_page(wiring.subscriptions().manage_page(token, notice=notice))
+    return edge.staff.manage_page(token, wiring.subscriptions(), get_settings(), notice=notice)
 
 
 @app.route("/api/subscriptions/manage/{token}", methods=["POST"], content_types=[FORM, JSON])
 def manage_subscriptions(token):
-    s = get_settings()
-    kind, data = read_body(app.current_request, s.max_body_bytes)
-    try:
-        notice = wiring.subscriptions().manage(token, data)
-    except ValidationFailed as e:
-        if kind == JSON:
-            raise
-        return _staff_page(wiring.subscriptions().manage_page(token, errors=e.fields, values=e.values), status=e.status)
-    return redirect(f"{s.api_url}/api/subscriptions/manage/{token}?notice={notice}")
+    return edge.staff.manage(app.current_request, token, wiring.subscriptions(), get_settings())
 
 
 @app.route("/api/unsubscribe/{token}", methods=["GET"])
 def unsubscribe_page(token):
-    return _staff_page(wiring.subscriptions().unsubscribe_page(token))
+    return edge.staff.unsubscribe_page(token, wiring.subscriptions().unsubscribed(token), get_settings())
 
 
 @app.route("/api/unsubscribe/{token}", methods=["POST"], content_types=ANY_BODY)
 def unsubscribe(token):
-    return _staff_page(wiring.subscriptions().unsubscribe(token))
+    return edge.staff.unsubscribe_page(token, wiring.subscriptions().unsubscribe(token), get_settings())
 
 
 # ---- Reading and responding ----------------------------------------------------------------
 
 
-def _respond_page(html, status=200):
-    # Shown from an emailed link: never indexed, never cached, never leaks its address onward.
-    return html_response(html, status=status, csp=page_csp(get_settings()), headers={"X-Robots-Tag": "noindex, nofollow"})
-
-
-def _respond_url(token, query=""):
-    return f"{get_settings().api_url.rstrip('/')}/api/respond/{token}{query}"
-
-
 @app.route("/api/respond/{token}", methods=["GET"])
 def respond_page(token):
     sent = (app.current_request.query_params or {}).get("sent", "")
-    return _respond_page(wiring.conversation().page_html(token, sent=sent))
+    return edge.staff.respond_page(token, wiring.conversation(), get_settings(), sent=sent)
 
 
 @app.route("/api/respond/{token}/read", methods=["POST"], content_types=[JSON, FORM])
 def respond_read(token):
-    from chalicelib.edge.http import media_type
-
-    result = wiring.conversation().read(token)  # any body: the POST itself is the person's action
-    if media_type(app.current_request) == FORM:
-        return redirect(_respond_url(token, "#read"))
-    return json_response(result)
+    return edge.staff.read(app.current_request, token, wiring.conversation(), get_settings())
 
 
 @app.route("/api/respond/{token}", methods=["POST"], content_types=[JSON, FORM])
 def respond(token):
-    from chalicelib.conversation import form_to_data
-
-    kind, data = read_body(app.current_request, get_settings().max_body_bytes)
-    conversation = wiring.conversation()
-    if kind == JSON:
-        result = conversation.respond(token, data)
-        return json_response(result, status=201 if result["status"] == "published" else 202)
-    try:
-        result = conversation.respond(token, form_to_data(data))
-    except ValidationFailed as e:
-        return _respond_page(conversation.page_html(token, values=e.values, errors=e.fields), status=e.status)
-    if result["status"] == "published":
-        return redirect(_respond_url(token, f"?sent={result['id']}#sent"))
-    return _respond_page(conversation.page_html(token, outcome=result), status=202)
+    return edge.staff.respond(app.current_request, token, wiring.conversation(), get_settings())
 
 
 # ---- Me too and change checks --------------------------------------------------------------
 
 
-def _limit(action, setting):
-    """Spend one request of this client's budget for `action` (429 once it is spent)."""
-    from chalicelib.limits import client_of
-
-    s = get_settings()
-    wiring.limits().hit(action, client_of(app.current_request), getattr(s, setting), s.rate_window_seconds)
-
-
-def _link_guesses(request, error=None):
-    """Links in the path ({token}): before the route, refuse a client whose budget of links that
-    did not work is spent; after a link did not work, spend one."""
-    if "token" in (request.uri_params or {}):
-        from chalicelib.limits import guard_links
-
-        guard_links(request, error, wiring.limits(), get_settings())
-
-
 @app.route("/api/stories/{story_id}/me-too", methods=["POST"], content_types=[JSON, FORM], cors=True)
 def me_too(story_id):
-    from chalicelib.limits import client_of
-    from chalicelib.metoo import answer
-
-    s = get_settings()
-    kind, data = read_body(app.current_request, s.max_body_bytes)
-    return answer(story_id, kind, data, wiring.metoo(), client_of(app.current_request), s)
+    return edge.loop.me_too(app.current_request, story_id, wiring.metoo(), client_of(app.current_request), get_settings())
 
 
 @app.route("/api/check/{token}", methods=["GET"])
 def change_check_page(token):
     done = (app.current_request.query_params or {}).get("done", "") == "1"
-    return _respond_page(wiring.change_checks().page_html(token, done=done))
+    return edge.loop.check_page(token, wiring.change_checks(), get_settings(), done=done)
 
 
 @app.route("/api/check/{token}", methods=["POST"], content_types=[JSON, FORM])
 def change_check_answer(token):
-    from chalicelib.change_check import answer
-    from chalicelib.limits import client_of
-
-    s = get_settings()
-    kind, data = read_body(app.current_request, s.max_body_bytes)
-    return answer(token, kind, data, wiring.change_checks(), client_of(app.current_request), s)
+    return edge.loop.check_answer(app.current_request, token, wiring.change_checks(), client_of(app.current_request), get_settings())
 
 
 # ---- Moderation --------------------------------------------------------------------------
@@ -357,19 +265,12 @@ def moderation_item_decision(story_id, kind, item_id):
 
 @app.route("/api/moderate", methods=["GET"])
 def moderation_screen():
-    from chalicelib.edge.moderation_screen import page
-
-    return html_response(page(get_settings()), csp="default-src 'none'; script-src 'self'; style-src 'self'; "
-                         "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    return edge.moderation_screen.screen_response(get_settings())
 
 
 @app.route("/api/moderate/{asset}", methods=["GET"])
 def moderation_asset(asset):
-    from chalicelib.edge.moderation_screen import asset as load
-
-    body, content_type = load(asset)
-    return Response(body=body, status_code=200, headers={"Content-Type": content_type, "Cache-Control": "no-cache",
-                                                         "X-Content-Type-Options": "nosniff"})
+    return edge.moderation_screen.asset_response(asset)
 
 
 # ---- Event handlers ----------------------------------------------------------------------

@@ -22,26 +22,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from .core import clock
-from .core.errors import Conflict, NotFound
+from .core.errors import Conflict, NotFound, invalid
 from .core.jobs import MailJob, RenderJob
 from .links import NOT_VALID
-from .core.models import CHECK_COMMENT_MAX, CheckAnswer
+from .core.models import CheckAnswer
 from .mail.dispatch import Composer, Letter
 from .core.observability import logger, metrics
 from .store.stream import Change
-from .edge.http import invalid
 
 AUTHOR = "author"
 VERDICTS = ("yes", "partly", "no")
 VERDICT_WORDS = {"yes": "Yes, it made a difference", "partly": "Partly", "no": "No, it made no difference"}
 LABELS = {"answer": "whether the change made a difference", "comment": "your comment"}
-FIELD_IDS = {"answer": "answer-yes", "comment": "comment"}
 ALREADY = "You have already answered from this link. Your first answer stands."
 GONE = "This story is no longer published, so there is nothing to answer here."
-
-
-def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
-    return {k: fields[k][-1] for k in ("answer", "comment") if fields.get(k)}
 
 
 # ---- the stream ------------------------------------------------------------------------------
@@ -149,41 +143,19 @@ class ChangeChecks:
             raise NotFound(GONE)
         return link, items, story
 
-    def page_html(self, token: str, done: bool = False, values: dict[str, Any] | None = None,
-                  errors: list[dict[str, str]] | None = None) -> str:
-        from .site.pages import render_page
-
+    def question(self, token: str) -> dict[str, Any]:
+        """What the link's page shows: the story, whether this is its author, the change asked
+        about, and the answer already given from this link (or None)."""
         link, items, story = self._holder(token)
         recipient = link.get("recipient") or link.get("subject", "")
         answered = next((i for i in items if i["item"] == "check" and i.get("id") == recipient), None)
-        values = values or {}
-        by_field: dict[str, str] = {}
-        summary = []
-        for e in errors or []:
-            field = e.get("field", "")
-            if field in FIELD_IDS and field not in by_field:
-                by_field[field] = e.get("message", "")
-                summary.append({"href": f"#{FIELD_IDS[field]}", "message": by_field[field]})
-            elif field not in FIELD_IDS:
-                summary.append({"href": "#answered" if answered else "#answer-yes", "message": e.get("message", "")})
-        site = self._settings.site_url.rstrip("/")
-        return render_page(
-            "check.html",
-            site_base=site,
-            robots="noindex, nofollow",
-            story={"id": story["id"], "title": story.get("title", ""), "url": f"{site}/stories/{story['id']}/"},
-            is_author=recipient == AUTHOR,
-            change=made_change(items),
-            answered={"answer": answered.get("answer"), "words": VERDICT_WORDS.get(answered.get("answer", ""), ""),
-                      "comment": answered.get("text", ""), "at": answered.get("created_at", "")} if answered else None,
-            done=done,
-            summary=summary,
-            errors=by_field,
-            values={"answer": str(values.get("answer", "")), "comment": str(values.get("comment", ""))},
-            choices=[("yes", "Yes"), ("partly", "Partly"), ("no", "No")],
-            comment_max=CHECK_COMMENT_MAX,
-            action=f"{self._settings.api_url.rstrip('/')}/api/check/{token}",
-        )
+        return {
+            "story": story,
+            "is_author": recipient == AUTHOR,
+            "change": made_change(items),
+            "answered": {"answer": answered.get("answer"), "comment": answered.get("text", ""),
+                         "at": answered.get("created_at", "")} if answered else None,
+        }
 
     def answer(self, token: str, data: dict[str, Any], client: str) -> dict[str, Any]:
         """Record one answer (rate-limited per client). The first answer from a link stands."""
@@ -254,28 +226,3 @@ def story_extras(story: dict[str, Any], items: list[dict[str, Any]], store: Any,
         "author_comment": author.get("text", "") if author and author.get("status") == "published" else "",
         "others": others | {"total": sum(others.values())},
     }
-
-
-# ---- the HTTP answer (a form post with JavaScript off, or JSON) ------------------------------------
-
-
-def answer(token: str, kind: str, data: dict[str, Any], checks: Any, client: str, settings: Any) -> Any:
-    """JSON: 201 (recorded) or 200 (the same answer again). A form: 303 back to the link's page,
-    which shows the answer; or the page again with an error summary (422), or the first answer (409)."""
-    from .core.errors import ValidationFailed
-    from .edge.http import FORM, html_response, json_response, page_csp, redirect
-
-    if kind != FORM:
-        result = checks.answer(token, data, client)
-        return json_response(result, status=201 if result["created"] else 200)
-    data = form_to_data(data)
-    headers = {"X-Robots-Tag": "noindex, nofollow"}
-    try:
-        checks.answer(token, data, client)
-    except ValidationFailed as e:
-        html = checks.page_html(token, values=e.values, errors=e.fields)
-        return html_response(html, status=e.status, csp=page_csp(settings), headers=headers)
-    except Conflict as e:
-        html = checks.page_html(token, errors=[{"field": "", "message": e.message}])
-        return html_response(html, status=e.status, csp=page_csp(settings), headers=headers)
-    return redirect(f"{settings.api_url.rstrip('/')}/api/check/{token}?done=1")

@@ -13,11 +13,10 @@ import re
 from typing import Any
 
 from .core import clock, identifying
-from .core.errors import NotFound, ValidationFailed
+from .core.errors import NotFound, ValidationFailed, invalid
 from .core.ids import new_id
 from .core.jobs import MailJob
 from .links import NOT_VALID
-from .core.models import CONVERSATION_LIMITS, CRITICALITY_WORDS
 from .mail.dispatch import Composer, Letter
 from .core.observability import metrics
 
@@ -25,10 +24,6 @@ RESPONSE_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")  # ids.new_id(): Crockford
 GONE = "This story is no longer published, so it cannot be read or answered here."
 FORM_FIELDS = ("text", "change", "change_description", "response_id")
 LABELS = {"text": "your response", "change": "whether this marks a change", "change_description": "the change"}
-# Where an error summary entry takes the person: each field's id on the page.
-FIELD_IDS = {"text": "text", "change": "change", "change_description": "change_description"}
-SEND_ID = "send-response"
-GENERAL_MESSAGE = "Something went wrong while sending your response. Check it and send it again."
 ALREADY_SENT = ("You already sent a response from this page. It is shown below. "
                 "To send another, check this one and send it again.")
 
@@ -40,22 +35,9 @@ class AlreadySent(ValidationFailed):
     status, code = 409, "Conflict"
 
 
-def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
-    """A form post as the fields a response has (the last value of each; nothing else)."""
-    return {f: fields[f][-1] for f in FORM_FIELDS if fields.get(f)}
-
-
 def held_message(kinds: list[str]) -> str:
     return (f"Your response seems to contain {identifying.describe(kinds)}. So that no one can be identified, "
             "a moderator will check it before it appears on the story’s page. We will email you when they have.")
-
-
-def criticality_label(value: Any) -> str:
-    try:
-        n = max(0, min(5, int(value)))
-    except (TypeError, ValueError):
-        return ""
-    return f"{n} – {CRITICALITY_WORDS[n]}"
 
 
 class Conversation:
@@ -97,70 +79,29 @@ class Conversation:
     # ---- the page (GET: changes nothing) ----------------------------------------------------------
 
     def page(self, token: str, sent: str = "") -> dict[str, Any]:
-        """Everything the read-and-respond page shows: one Query for the story and its conversation."""
-        from .site.render import story_view
-        from .site.thread import conversation
-
+        """Everything the read-and-respond page shows, from one Query for the story and its
+        conversation: the person (as shown in public), the story and its services, the thread,
+        their read receipt, their responses that wait for a moderator, the one just `sent`."""
         link, who = self._holder(token)
         items = self._store.story_thread(link["story_id"], consistent=True)
         story = next((i for i in items if i["item"] == "story"), None)
         if not story or story.get("status") != "published":
             raise NotFound(GONE)
-        services = self._store.get_services(story.get("services", []))
         mine = [i for i in items if i.get("subscriber_id") == who["subscriber_id"]]
         receipt = next((i for i in mine if i["item"] == "read"), None)
         responses = sorted((i for i in mine if i["item"] == "response"), key=lambda i: i.get("created_at", ""))
         just_sent = next((r for r in responses if sent and r["id"] == sent), None)
-        api, site = self._settings.api_url.rstrip("/"), self._settings.site_url.rstrip("/")
         return {
             "who": {k: who[k] for k in ("name", "role", "organisation_name", "service_name")},
-            "story": story_view(story, services) | {
-                "criticality": criticality_label(story.get("criticality")) if story.get("criticality") is not None else "",
-            },
-            "conversation": conversation(items),
+            "story": story,
+            "services": self._store.get_services(story.get("services", [])),
+            "items": items,
             "read_at": receipt.get("read_at", "") if receipt else "",
             # This person's responses that are not (or not yet) public, so they know where they stand.
             "waiting": [{"created_at": r.get("created_at", ""), "flags": r.get("flags", [])} for r in responses if r.get("status") == "held"],
             "sent": {"id": just_sent["id"], "status": just_sent.get("status", "")} if just_sent else None,
             "response_id": new_id(),
-            "action": f"{api}/api/respond/{token}",
-            "read_action": f"{api}/api/respond/{token}/read",
-            "story_url": f"{site}/stories/{story['id']}/",
         }
-
-    def page_html(
-        self,
-        token: str,
-        sent: str = "",
-        values: dict[str, Any] | None = None,
-        errors: list[dict[str, str]] | None = None,
-        outcome: dict[str, Any] | None = None,
-    ) -> str:
-        """The page as HTML: after a GET, or again after a form post (errors with values kept, or
-        the news that a response is held)."""
-        from .site.pages import render_page
-
-        context = self.page(token, sent if isinstance(sent, str) and RESPONSE_ID.match(sent) else "")
-        values = values or {}
-        summary, by_field = _errors(errors or [])
-        if outcome:
-            values = {}  # the response was received: the form is for another one
-        return render_page(
-            "respond.html",
-            site_base=self._settings.site_url.rstrip("/"),
-            robots="noindex, nofollow",
-            summary=summary,
-            errors=by_field,
-            values={
-                "text": _text(values.get("text")),
-                "change": _text(values.get("change")) or "none",
-                "change_description": _text(values.get("change_description")),
-            },
-            limits={"text": CONVERSATION_LIMITS["response"][1], "change_description": CONVERSATION_LIMITS["change_description"][1]},
-            outcome=outcome,
-            send_id=SEND_ID,
-            **context,
-        )
 
     # ---- "I have read this" (POST) -----------------------------------------------------------------
 
@@ -193,7 +134,6 @@ class Conversation:
         from pydantic import ValidationError
 
         from .core.models import ChangeMark, ResponseSubmission
-        from .edge.http import invalid
 
         link, who = self._holder(token)
         story_id = link["story_id"]
@@ -263,29 +203,6 @@ def _answer(response: dict[str, Any]) -> dict[str, Any]:
         out["flag_words"] = identifying.describe(out["flags"])
         out["message"] = held_message(out["flags"])
     return out
-
-
-def _text(value: Any) -> str:
-    if value is None or isinstance(value, bool):
-        return ""
-    if isinstance(value, list):
-        return str(value[-1]) if value else ""
-    return str(value)
-
-
-def _errors(errors: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """(the error summary's entries in page order, field → message)."""
-    by_field: dict[str, str] = {}
-    general: list[str] = []
-    for e in errors:
-        field, message = str(e.get("field", "")), str(e.get("message", ""))
-        if field in FIELD_IDS:
-            by_field.setdefault(field, message)
-        else:
-            general.append(ALREADY_SENT if message == ALREADY_SENT else GENERAL_MESSAGE)
-    summary = [{"href": f"#{FIELD_IDS[f]}", "message": by_field[f]} for f in FIELD_IDS if f in by_field]
-    summary += [{"href": f"#{SEND_ID}", "message": m} for m in dict.fromkeys(general)]
-    return summary, by_field
 
 
 # ---- the letters this flow writes ------------------------------------------------------------------

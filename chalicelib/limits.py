@@ -1,19 +1,17 @@
 """Rate limits: a fixed-window counter per action and client, one UpdateItem per hit.
 
-The client is the request's source IP, hashed before it is stored or used (it is never
-logged raw). Windows start at multiples of `per_seconds` (epoch time), so a counter item is
-keyed by its window start and expires with a TTL a little after the window ends.
+The client is the request's source IP, hashed by the edge (edge/guards.py) before it is stored
+or used (it is never logged raw). Windows start at multiples of `per_seconds` (epoch time), so
+a counter item is keyed by its window start and expires with a TTL a little after the window ends.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from .core import clock
 from .core.errors import TooManyRequests
 
-UNKNOWN = "unknown"  # no source IP in the request context: such requests share one budget
 # A failed capability-link lookup spends from this budget; an exhausted one refuses every link.
 BAD_LINKS = "bad-links"
 
@@ -24,15 +22,6 @@ WORDS = {
     "subscriptions": "sign-ups",
     BAD_LINKS: "links that did not work",
 }
-
-
-def client_of(request: Any) -> str:
-    """The request's client as a hash of its source IP (or of "unknown" when there is none)."""
-    context = getattr(request, "context", None) or {}
-    identity = context.get("identity") if isinstance(context, dict) else None
-    ip = identity.get("sourceIp") if isinstance(identity, dict) else None
-    raw = ip if isinstance(ip, str) and ip.strip() else UNKNOWN
-    return hashlib.sha256(f"feedforward-client:{raw.strip()}".encode("utf-8")).hexdigest()[:32]
 
 
 class Limits:
@@ -82,31 +71,3 @@ def _span(seconds: int) -> str:
         n = seconds // 60
         return "a minute" if n == 1 else f"{n} minutes"
     return "a second" if seconds == 1 else f"{seconds} seconds"
-
-
-def guard_links(request: Any, error: Any, limits: Any, settings: Any) -> None:
-    """Capability links are guessed one lookup at a time, so each client has a budget of links
-    that did not work. Before the route (error None): refuse a client whose budget is spent.
-    After a link did not work (NotFound with the links' own message): spend one. Never raises
-    anything but the refusal: a failure to count must not hide the answer."""
-    from .links import NOT_VALID
-    from .core.observability import logger
-
-    client = client_of(request)
-    per, limit = settings.rate_window_seconds, settings.bad_link_limit
-    if error is None:
-        try:
-            limits.check(BAD_LINKS, client, limit, per)
-        except TooManyRequests:
-            raise
-        except Exception as e:  # noqa: BLE001 - the budget fails open: a link that works must keep working
-            logger.warning("could not read the bad-link budget", extra={"error": repr(e)[:200]})
-        return
-    if getattr(error, "status", None) != 404 or getattr(error, "message", "") != NOT_VALID:
-        return
-    try:
-        limits.hit(BAD_LINKS, client, limit, per)
-    except TooManyRequests:
-        pass  # this answer stays a 404; the next request is refused before its lookup
-    except Exception as e:  # noqa: BLE001 - counting is best effort here
-        logger.warning("could not count a bad link", extra={"error": repr(e)[:200]})

@@ -16,22 +16,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from .core import clock
-from .core.errors import NotFound
+from .core.errors import NotFound, invalid
 from .core.models import MeToo
 from .core.observability import logger, metrics
-from .edge.http import invalid
 
 STORY_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")
 LABELS = {"email": "an email address, like name@example.com", "consent": "agreement to be emailed", "website": "this field"}
 THANKS = "Thank you. We have added you to the people this happened to."
 NO_STORY = "There is no published story with this id."
-
-
-def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
-    """A form post as the dict a JSON client sends: the last value of each, the box ticked or not."""
-    data: dict[str, Any] = {k: v[-1] for k, v in fields.items() if v and k != "consent"}
-    data["consent"] = any(v in ("yes", "true", "on") for v in fields.get("consent", []))
-    return data
 
 
 def me_too_id(story_id: str, client: str, day: str) -> str:
@@ -74,58 +66,3 @@ def count(store: Any, story_id: str, me_too_id: str, new: dict[str, Any] | None)
     """The stream saw a me-too item: add it to the story's count, once."""
     if new and not new.get("counted"):
         store.count_me_too(story_id, me_too_id)
-
-
-# ---- the HTTP answer (a form post with JavaScript off, or JSON) ------------------------------------
-
-FIELD_IDS = {"email": "email", "consent": "consent"}
-
-
-def page(story: dict[str, Any], settings: Any, *, done: bool = False, has_email: bool = False,
-         errors: list[dict[str, str]] | None = None, values: dict[str, Any] | None = None) -> str:
-    """The thank-you page, or the form again with an error summary linking to each field."""
-    from .site.pages import render_page
-
-    site, api = settings.site_url.rstrip("/"), settings.api_url.rstrip("/")
-    by_field: dict[str, str] = {}
-    summary = []
-    for e in errors or []:
-        field = e.get("field", "")
-        if field in FIELD_IDS and field not in by_field:
-            by_field[field] = e.get("message", "")
-            summary.append({"href": f"#{FIELD_IDS[field]}", "message": by_field[field]})
-        elif field not in FIELD_IDS:
-            summary.append({"href": "#email", "message": "Leave the hidden field empty and send the form again"})
-    values = values or {}
-    return render_page(
-        "me_too.html",
-        site_base=site,
-        robots="noindex, nofollow",
-        story={"id": story["id"], "title": story.get("title", ""), "url": f"{site}/stories/{story['id']}/"},
-        done=done,
-        has_email=has_email,
-        summary=summary,
-        errors=by_field,
-        values={"email": str(values.get("email") or ""), "consent": bool(values.get("consent"))},
-        action=f"{api}/api/stories/{story['id']}/me-too",
-        tell_url=f"{site}/tell-your-story/?related={story['id']}",
-    )
-
-
-def answer(story_id: str, kind: str, data: dict[str, Any], metoo: Any, client: str, settings: Any) -> Any:
-    """JSON: 201 (new) or 200 (already said today). A form: the thank-you page, or the form again (422)."""
-    from .core.errors import ValidationFailed
-    from .edge.http import FORM, html_response, json_response, page_csp
-
-    if kind != FORM:
-        result = metoo.say(story_id, data, client)
-        return json_response(result, status=201 if result["created"] else 200)
-    data = form_to_data(data)
-    headers = {"X-Robots-Tag": "noindex, nofollow"}
-    try:
-        result = metoo.say(story_id, data, client)
-    except ValidationFailed as e:
-        html = page(metoo.published_story(story_id), settings, errors=e.fields, values=e.values)
-        return html_response(html, status=e.status, csp=page_csp(settings), headers=headers)
-    html = page(metoo.published_story(story_id), settings, done=True, has_email=result["has_email"])
-    return html_response(html, status=200, csp=page_csp(settings), headers=headers)

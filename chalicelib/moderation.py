@@ -12,10 +12,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .core import clock
-from .core.errors import NotFound, ValidationFailed
+from .core.errors import NotFound, ValidationFailed, invalid
 from .core.models import EDITABLE_FIELDS, Decision, ItemDecision, ModerationDecision
 from .core.observability import logger, metrics
-from .edge.http import invalid
 
 DECIDABLE = ("pending", "held")  # a story can be decided on while it waits or is held
 STATUS_FOR = {Decision.publish: "published", Decision.hold: "held", Decision.reject: "rejected"}

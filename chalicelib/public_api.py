@@ -24,12 +24,11 @@ from typing import Any, Mapping
 from urllib.parse import urlencode
 
 from .core.errors import BadRequest, NotFound
-from .site.thread import conversation, progress
 from .store import EVERYTHING, tag_list
+from .views import conversation, progress, role_label
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-CACHE_CONTROL = "public, max-age=60"
 MAX_CURSOR = 400
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
@@ -98,8 +97,6 @@ class PublicApi:
         }
 
     def _summary(self, entry: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        from .site.pages import role_label
-
         return {
             "id": entry["id"],
             "url": self.story_url(entry["id"]),

@@ -13,10 +13,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .core import clock
-from .core.errors import Conflict, NotFound, ValidationFailed
+from .core.errors import Conflict, NotFound, ValidationFailed, invalid
 from .core.models import AuthorReply
 from .core.observability import logger, metrics
-from .edge.http import invalid
 
 # The form renders a fresh one per page view, so a double submit makes one reply.
 REPLY_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -31,11 +30,6 @@ REPLY_REUSED = ("You have already sent a reply from this form. Your words are ke
                 "a new reply.")
 WITHDRAW_CONFIRM = "Tick the box to confirm that you want to withdraw your story"
 ERASE_CONFIRM = f"Type {ERASE_WORD} in the box to confirm that you want everything erased"
-
-
-def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
-    """A form post (field -> values) as the dict a JSON client would send: the last value of each."""
-    return {name: values[-1] for name, values in fields.items() if values}
 
 
 class Replies:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from pydantic import ValidationError
 
 from .core import clock, ids
-from .core.errors import Conflict, ValidationFailed
+from .core.errors import Conflict, ValidationFailed, invalid
 from .core.idempotency import once
 from .core.models import StorySubmission
 from .core.observability import logger, metrics
-from .edge.http import invalid
 
 LABELS = {
     "submission_id": "the submission id",
@@ -34,31 +31,6 @@ LABELS = {
     "started": "the time the form was opened",
 }
 TOO_QUICK = "That was very quick. Please check your story and send it again."
-_LIST_FIELDS = ("services", "feelings")
-
-
-def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
-    """A classic form post as the same dict a JSON client would send."""
-    data: dict[str, Any] = {}
-    for name, values in fields.items():
-        if name in _LIST_FIELDS:
-            data[name] = [v.strip() for v in values if v.strip()]
-        elif name == "consent":
-            data[name] = any(v in ("yes", "true", "on") for v in values)
-        else:
-            data[name] = values[-1]
-    for name in ("experience_month", "experience_year"):
-        if isinstance(data.get(name), str):
-            value = data[name].strip()
-            data[name] = int(value) if value.isdigit() and len(value) <= 4 else value
-    data.setdefault("consent", False)
-    for name in _LIST_FIELDS:
-        data.setdefault(name, [])
-    if not str(data.get("submission_id", "")).strip():
-        # With JavaScript off nothing made an id: the same form sent twice has the same content.
-        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")
-        data["submission_id"] = "form-" + hashlib.sha256(canonical).hexdigest()[:40]
-    return data
 
 
 class Stories:

@@ -6,6 +6,7 @@ optionally narrowed by tags and a minimum criticality, as they happen or as a da
 Request handlers here only validate and write state. The confirmation email follows from the
 stream: a pending subscription's INSERT becomes a "subscription_confirm" mail job, written by
 SubscriptionLetters below. A GET on any emailed link changes nothing; each action is a POST.
+The methods return data; the pages are built from it in the edge (edge/staff.py).
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from typing import Any, Callable, Iterable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .core import clock, ids
-from .core.errors import NotFound, ValidationFailed
+from .core.errors import NotFound, ValidationFailed, pydantic_fields
 from .links import NOT_VALID
 from .core.models import SubscriptionRequest, clean_line
 from .core.observability import logger, metrics
-from .edge.http import pydantic_fields
 
 CRITICALITY_WORDS = {
     0: "not critical",
@@ -40,18 +40,6 @@ STATUS_WORDS = {
     "unsubscribed": "Stopped",
 }
 
-# The sign-up form's fields in page order, with the id an error summary links to.
-FIELD_IDS = {
-    "name": "name",
-    "display_name": "display_name",
-    "role": "role",
-    "organisation": "organisation",
-    "email": "email",
-    "service": "service",
-    "tags": "tags",
-    "min_criticality": "min_criticality",
-    "frequency": "frequency",
-}
 LABELS = {
     "name": "your full name",
     "display_name": "the name to show",
@@ -73,20 +61,7 @@ CHOICE_MESSAGES = {
     "frequency": "Choose how often you want to hear from us",
     "email": "Enter your work email address, like firstname.lastname@trust.nhs.uk",
 }
-SUBMIT_ID = "subscribe"
-GENERAL_MESSAGE = "Something went wrong while sending the form. Check your answers and send it again."
-TEXT_FIELDS = ("name", "display_name", "role", "organisation", "email", "service", "min_criticality", "frequency")
 _TAG_SPLIT = re.compile(r"[,;\n]+")
-
-# The manage page: what each action's notice says once it is done (never text from the request).
-NOTICES = {
-    "frequency": "Saved. Those alerts will now come as you chose.",
-    "stopped": "Done. You will not get those alerts any more.",
-    "profile": "Saved. Your name and job title are updated.",
-    "stopped-all": "You are unsubscribed. We will not send you any more alerts.",
-}
-MANAGE_FIELD_IDS = {"display_name": "display_name", "role": "role", "frequency": "frequency", "subscription": "subscriptions",
-                    "action": "subscriptions"}
 
 
 # ---- links for alert emails (called by the alerts flow) -------------------------------------------
@@ -178,7 +153,7 @@ def subscription_view(sub: dict[str, Any], service: dict[str, Any] | None = None
     }
 
 
-# ---- the sign-up form ------------------------------------------------------------------------------
+# ---- tags as typed ---------------------------------------------------------------------------------
 
 
 def split_tags(values: Iterable[str]) -> list[str]:
@@ -190,88 +165,6 @@ def split_tags(values: Iterable[str]) -> list[str]:
             if tag and tag not in out:
                 out.append(tag)
     return out
-
-
-def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
-    """A classic form post as the same dict a JSON client would send."""
-    data: dict[str, Any] = {}
-    for name, values in fields.items():
-        data[name] = split_tags(values) if name == "tags" else values[-1]
-    return data
-
-
-def _text(value: Any) -> str:
-    if value is None or isinstance(value, bool):
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-def _summary(errors: list[dict[str, str]], field_ids: dict[str, str], general_href: str) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """(the error summary's entries in page order, field → message)."""
-    by_field: dict[str, str] = {}
-    general = False
-    for e in errors or []:
-        field, message = str(e.get("field", "")), str(e.get("message", ""))
-        if field in field_ids:
-            by_field.setdefault(field, message)
-        else:
-            general = True
-    summary = [{"href": f"#{field_ids[f]}", "message": by_field[f]} for f in field_ids if f in by_field]
-    if general:
-        summary.append({"href": f"#{general_href}", "message": GENERAL_MESSAGE})
-    return summary, by_field
-
-
-def organisations_of(groups: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """The top-level nodes, from the form's service groups (each group starts with its organisation)."""
-    return [{"value": g["options"][0]["value"], "label": g["label"]} for g in groups if g.get("options")]
-
-
-def signup_context(values: dict[str, Any], errors: list[dict[str, str]], groups: list[dict[str, Any]], settings: Any) -> dict[str, Any]:
-    values = values or {}
-    summary, field_errors = _summary(errors, FIELD_IDS, SUBMIT_ID)
-    kept = {f: _text(values.get(f)) for f in TEXT_FIELDS}
-    kept["tags"] = _text(values.get("tags"))
-    kept["min_criticality"] = kept["min_criticality"] or "0"
-    kept["frequency"] = kept["frequency"] or "immediate"
-    # The honeypot is never given back.
-    return {
-        "action": f"{settings.api_url.rstrip('/')}/api/subscriptions",
-        "summary": summary,
-        "errors": field_errors,
-        "values": kept,
-        "organisations": organisations_of(groups),
-        "groups": groups,
-        "criticalities": criticality_choices(),
-        "frequencies": frequency_choices(),
-        "submit_id": SUBMIT_ID,
-        "limits": {"name": 80, "display_name": 80, "role": 80, "email": 254, "tags": 400},
-    }
-
-
-def signup_page(groups: list[dict[str, Any]], settings: Any) -> str:
-    """The static sign-up page (rendered by the static job)."""
-    from .site.pages import render_page
-
-    return render_page("subscribe.html", **signup_context({}, [], groups, settings))
-
-
-def check_email_page(settings: Any) -> str:
-    """The static page a sign-up lands on, whoever the address belongs to."""
-    from .site.pages import render_page
-
-    return render_page("subscribe_check_email.html", link_days=settings.confirm_link_days)
-
-
-def signup_form_with_errors(values: dict[str, Any], errors: list[dict[str, str]], store: Any, settings: Any) -> str:
-    """The sign-up form again, as the API's 422 answer: error summary, errors by fields, values kept."""
-    from .site.forms import cached_directory_groups
-    from .site.pages import render_page
-
-    context = signup_context(values, errors, cached_directory_groups(store), settings)
-    return render_page("subscribe.html", site_base=settings.site_url.rstrip("/"), robots="noindex", **context)
 
 
 # ---- the manage page's one form that has free text -----------------------------------------------
@@ -384,17 +277,18 @@ class Subscriptions:
             raise NotFound(NOT_VALID)
         return found, subscriber, sub
 
-    def confirm_page(self, token: str) -> str:
-        """What confirming would switch on, and a button. Changes nothing (mail scanners fetch links)."""
+    def confirmation(self, token: str) -> dict[str, Any]:
+        """What confirming would switch on (`state` "ask"), or that it is on already or stopped.
+        Changes nothing (mail scanners fetch links)."""
         _, subscriber, sub = self._confirmation(token)
         state = {"pending": "ask", "active": "already"}.get(sub["status"], "stopped")
-        return self._confirm_render(token, subscriber, sub, state, manage="")
+        return self._confirmed(subscriber, sub, state, manage="")
 
-    def confirm(self, token: str) -> str:
+    def confirm(self, token: str) -> dict[str, Any]:
         """Switch the alerts on. Confirming twice is harmless."""
         _, subscriber, sub = self._confirmation(token)
         if sub["status"] == "unsubscribed":
-            return self._confirm_render(token, subscriber, sub, "stopped", manage="")
+            return self._confirmed(subscriber, sub, "stopped", manage="")
         state = "already" if sub["status"] == "active" else "done"
         if sub["status"] == "pending":
             now = clock.iso()
@@ -406,24 +300,18 @@ class Subscriptions:
             sub = self._store.set_subscription_status(subscriber["id"], sub["id"], "active", {"confirmed_at": now})
             metrics.add_metric(name="SubscriptionsConfirmed", unit="Count", value=1)
             logger.info("subscription confirmed", extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"]})
-        return self._confirm_render(token, subscriber, sub, state, manage=manage_url(self._links, self._settings, subscriber["id"]))
+        return self._confirmed(subscriber, sub, state, manage=manage_url(self._links, self._settings, subscriber["id"]))
 
-    def _confirm_render(self, token: str, subscriber: dict[str, Any], sub: dict[str, Any], state: str, manage: str) -> str:
-        from .site.pages import render_page
-
+    def _confirmed(self, subscriber: dict[str, Any], sub: dict[str, Any], state: str, manage: str) -> dict[str, Any]:
+        """The confirmation page's data: the state, who asked (as asked, until it is confirmed), for what."""
         person = dict(sub.get("requested") or {}) if state == "ask" else {}
         person = {k: person.get(k) or subscriber.get(k, "") for k in ("name", "display_name", "role", "organisation_name")}
-        return render_page(
-            "subscribe_confirm.html",
-            site_base=self._settings.site_url.rstrip("/"),
-            robots="noindex",
-            state=state,
-            action=f"{self._settings.api_url}/api/subscriptions/confirm/{token}",
-            person=person,
-            subscription=subscription_view(sub, self._store.get_service(sub.get("service", ""))),
-            manage_url=manage,
-            signup_url=f"{self._settings.site_url.rstrip('/')}/subscribe/",
-        )
+        return {
+            "state": state,
+            "person": person,
+            "subscription": subscription_view(sub, self._store.get_service(sub.get("service", ""))),
+            "manage_url": manage,
+        }
 
     # ---- unsubscribing (RFC 8058 one-click) ----------------------------------------------------------
 
@@ -434,15 +322,16 @@ class Subscriptions:
             raise NotFound(NOT_VALID)
         return subscriber
 
-    def unsubscribe_page(self, token: str) -> str:
+    def unsubscribed(self, token: str) -> str:
+        """"done" if this person has stopped every alert already, else "ask". Changes nothing."""
         subscriber = self._holder(token, "unsubscribe")
-        return self._unsubscribe_render(token, "done" if subscriber.get("status") == "unsubscribed" else "ask")
+        return "done" if subscriber.get("status") == "unsubscribed" else "ask"
 
     def unsubscribe(self, token: str) -> str:
         """Stop every alert to this person and revoke their read-and-respond links. Idempotent."""
         subscriber = self._holder(token, "unsubscribe")
         self.stop_everything(subscriber)
-        return self._unsubscribe_render(token, "done")
+        return "done"
 
     def stop_everything(self, subscriber: dict[str, Any]) -> None:
         now = clock.iso()
@@ -455,59 +344,31 @@ class Subscriptions:
             if sub.get("status") != "unsubscribed":
                 self._store.set_subscription_status(subscriber["id"], sub["id"], "unsubscribed", {"stopped_at": now})
 
-    def _unsubscribe_render(self, token: str, state: str) -> str:
-        from .site.pages import render_page
-
-        return render_page(
-            "unsubscribe.html",
-            site_base=self._settings.site_url.rstrip("/"),
-            robots="noindex",
-            state=state,
-            action=f"{self._settings.api_url}/api/unsubscribe/{token}",
-            signup_url=f"{self._settings.site_url.rstrip('/')}/subscribe/",
-        )
-
     # ---- managing ------------------------------------------------------------------------------------
 
-    def manage_page(self, token: str, notice: str = "", errors: list[dict[str, str]] | None = None,
-                    values: dict[str, Any] | None = None) -> str:
-        """The person's alerts and public name, with a form for each change. Changes nothing."""
-        from .site.pages import render_page
-
+    def alerts(self, token: str) -> dict[str, Any]:
+        """The person (as shown, and their profile as saved) and their alerts, on first, stopped last.
+        Changes nothing."""
         subscriber = self._holder(token, "manage")
         subs = self._store.subscriptions_of(subscriber["id"])
         services = self._store.get_services({s["service"] for s in subs}) if subs else {}
         order = {"active": 0, "pending": 1, "unsubscribed": 2}
         subs.sort(key=lambda s: (order.get(s.get("status", ""), 3), s.get("created_at", "")))
-        summary, by_field = _summary(errors or [], MANAGE_FIELD_IDS, "subscriptions")
-        values = values or {}
-        return render_page(
-            "manage.html",
-            site_base=self._settings.site_url.rstrip("/"),
-            robots="noindex",
-            action=f"{self._settings.api_url}/api/subscriptions/manage/{token}",
-            person={
+        return {
+            "person": {
                 "name": subscriber.get("name", ""),
                 "display_name": subscriber.get("display_name") or subscriber.get("name", ""),
                 "role": subscriber.get("role", ""),
                 "organisation_name": subscriber.get("organisation_name", ""),
                 "status": subscriber.get("status", ""),
             },
-            subscriptions=[subscription_view(s, services.get(s["service"])) for s in subs],
-            notice=NOTICES.get(notice, ""),
-            summary=summary,
-            errors=by_field,
-            values={
-                "display_name": _first(values, "display_name") if "display_name" in values else subscriber.get("display_name", ""),
-                "role": _first(values, "role") if "role" in values else subscriber.get("role", ""),
-            },
-            frequencies=frequency_choices(),
-            signup_url=f"{self._settings.site_url.rstrip('/')}/subscribe/",
-            limits={"display_name": 80, "role": 80},
-        )
+            "profile": {"display_name": subscriber.get("display_name", ""), "role": subscriber.get("role", "")},
+            "subscriptions": [subscription_view(s, services.get(s["service"])) for s in subs],
+        }
 
     def manage(self, token: str, data: dict[str, Any]) -> str:
-        """Apply one action from the manage page; returns the notice to show. Bad input names its field."""
+        """Apply one action from the manage page; returns what was done ("frequency", "stopped",
+        "profile", "stopped-all"), which names the notice to show. Bad input names its field."""
         subscriber = self._holder(token, "manage")
         action = _first(data, "action")
         if action == "profile":

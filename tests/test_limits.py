@@ -11,7 +11,7 @@ from chalice.local import LambdaEventConverter
 from chalicelib.core import clock
 from chalicelib import wiring
 from chalicelib.core.errors import TooManyRequests
-from chalicelib.limits import client_of
+from chalicelib.edge.guards import client_of
 from tests.factories import story_body
 from tests.test_pipeline import publish, submit
 

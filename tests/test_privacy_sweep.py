@@ -441,13 +441,14 @@ class Demo:
                 # With JavaScript off the form sends no submission id: the server derives one.
                 from urllib.parse import parse_qs
 
-                from chalicelib.stories import form_to_data
+                from chalicelib.edge.forms import form_to_data
+                from chalicelib.edge.telling import STORY
 
                 fields.pop("submission_id")
                 form = {**fields, "consent": "yes", "website": ""}
                 resp = self.post("/api/stories", form, headers=FORM_H)
                 assert resp.status_code == 303 and resp.headers["Location"].endswith("/thank-you/"), resp.body
-                a.submission_id = form_to_data(parse_qs(urlencode(form, doseq=True), keep_blank_values=True))["submission_id"]
+                a.submission_id = form_to_data(parse_qs(urlencode(form, doseq=True), keep_blank_values=True), STORY)["submission_id"]
         self.pump.drain()
 
     def moderate(self) -> None:

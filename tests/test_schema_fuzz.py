@@ -153,20 +153,23 @@ def fuzz_config(api: str, world: dict[str, Any]) -> dict[str, Any]:
 
 def _bodies() -> dict[tuple[str, str], tuple[Any, Any]]:
     """Operation -> (the model that checks its body, the route's reading of a form post)."""
-    from chalicelib import change_check, conversation, metoo, replies, stories, subscriptions
+    from functools import partial
+
     from chalicelib.core import models
+    from chalicelib.edge import author, loop, staff, telling
     from chalicelib.edge.auth import SignIn
+    from chalicelib.edge.forms import form_to_data
 
     return {
-        ("POST", "/api/stories"): (models.StorySubmission, stories.form_to_data),
-        ("POST", "/api/subscriptions"): (models.SubscriptionRequest, subscriptions.form_to_data),
+        ("POST", "/api/stories"): (models.StorySubmission, partial(form_to_data, form=telling.STORY)),
+        ("POST", "/api/subscriptions"): (models.SubscriptionRequest, partial(form_to_data, form=staff.SIGNUP)),
         ("POST", "/api/moderation/sign-in"): (SignIn, None),
         ("POST", "/api/moderation/stories/{story_id}/decision"): (models.ModerationDecision, None),
         ("POST", "/api/moderation/stories/{story_id}/{kind}/{item_id}/decision"): (models.ItemDecision, None),
-        ("POST", "/api/stories/{story_id}/me-too"): (models.MeToo, metoo.form_to_data),
-        ("POST", "/api/respond/{token}"): (models.ResponseSubmission, conversation.form_to_data),
-        ("POST", "/api/my/{token}/replies"): (models.AuthorReply, replies.form_to_data),
-        ("POST", "/api/check/{token}"): (models.CheckAnswer, change_check.form_to_data),
+        ("POST", "/api/stories/{story_id}/me-too"): (models.MeToo, partial(form_to_data, form=loop.ME_TOO)),
+        ("POST", "/api/respond/{token}"): (models.ResponseSubmission, partial(form_to_data, form=staff.RESPONSE)),
+        ("POST", "/api/my/{token}/replies"): (models.AuthorReply, partial(form_to_data, form=author.AUTHOR_FORM)),
+        ("POST", "/api/check/{token}"): (models.CheckAnswer, partial(form_to_data, form=loop.CHECK)),
     }
 
 
@@ -346,10 +349,9 @@ GENERAL = "(a field the form does not show)"
 
 def _form_pages() -> dict[str, dict[str, str]]:
     """Path -> {field: the id its error links to} on the page a form post gets back."""
-    from chalicelib import subscriptions
-    from chalicelib.site import forms
+    from chalicelib.site import forms, signup
 
-    return {"/api/stories": forms.FIELD_IDS, "/api/subscriptions": subscriptions.FIELD_IDS}
+    return {"/api/stories": forms.FIELD_IDS, "/api/subscriptions": signup.FIELD_IDS}
 
 
 def _named_fields(case: Any, response: Any) -> tuple[set[str], set[str]]:

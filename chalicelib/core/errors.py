@@ -1,10 +1,15 @@
 """Domain errors. Each carries its HTTP status; app.py turns them into answers in one place.
 
+Also the plain words for a pydantic ValidationError (`pydantic_fields`, `invalid`): flows raise
+ValidationFailed with them, so a flow needs nothing from the edge to say what is wrong.
+
 They derive from chalice's ChaliceUnhandledError only so that chalice lets them reach the
 error middleware instead of turning them into a bare 500.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from chalice import ChaliceUnhandledError
 
@@ -68,7 +73,6 @@ class UnsupportedMediaType(FeedForwardError):
     status, code = 415, "UnsupportedMediaType"
 
 
-
 class TooManyRequests(FeedForwardError):
     """A rate limit (limits.py) was reached: 429 with Retry-After, naming the limit."""
 
@@ -85,3 +89,57 @@ class TooManyRequests(FeedForwardError):
         if self.limit:
             body["error"]["limit"] = self.limit
         return body
+
+
+# ---- pydantic's errors in plain words --------------------------------------------------------------
+
+
+def pydantic_fields(exc: Any, labels: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """Turn a pydantic ValidationError into [{field, message}] in plain words."""
+    labels = labels or {}
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err.get("loc", ())]
+        msg = err.get("msg", "is not valid")
+        if err.get("type") == "value_error":
+            msg = str(err.get("ctx", {}).get("error", msg))
+            if ": " in msg and not loc:
+                # Model-level checks name their field as "field: message".
+                name, msg = msg.split(": ", 1)
+                loc = [name]
+        field = loc[0] if loc else "body"
+        if field in seen:
+            continue
+        seen.add(field)
+        out.append({"field": field, "message": _plain_message(err, msg, labels.get(field, field.replace("_", " ")))})
+    return out
+
+
+def _plain_message(err: dict[str, Any], msg: str, label: str) -> str:
+    kind = err.get("type", "")
+    ctx = err.get("ctx", {})
+    label_cap = label[:1].upper() + label[1:]
+    if kind == "missing":
+        return f"Enter {label}"
+    if kind == "string_too_short":
+        n = ctx.get("min_length")
+        return f"Enter {label}" if not err.get("input") else f"{label_cap} must be at least {n} characters"
+    if kind == "string_too_long":
+        return f"{label_cap} must be {ctx.get('max_length')} characters or fewer"
+    if kind in ("too_short", "too_long"):
+        lo, hi = ctx.get("min_length"), ctx.get("max_length")
+        return f"Choose at least {lo}" if kind == "too_short" else f"Choose no more than {hi}"
+    if kind == "enum":
+        return f"Choose one of: {ctx.get('expected')}"
+    if kind == "extra_forbidden":
+        return "This field is not expected"
+    if kind.startswith("int_") or kind.startswith("bool_"):
+        return f"{label_cap} is not valid"
+    if kind == "value_error" and msg.startswith("Value error, "):
+        return msg[len("Value error, ") :]
+    return msg[:1].upper() + msg[1:]
+
+
+def invalid(exc: Any, labels: dict[str, str], values: dict[str, Any]) -> ValidationFailed:
+    return ValidationFailed(pydantic_fields(exc, labels), values)

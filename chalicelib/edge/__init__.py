@@ -1,0 +1,19 @@
+"""The edge: what turns requests into calls of the flows, and their results into HTTP answers.
+
+http (bodies, answers, errors) and guards (the client, the bad-link budget) are light and
+imported as usual. The page modules (telling, author, staff, loop, openapi, moderation_screen)
+bring jinja2 and pydantic, which a cold start does not need: `edge.<name>` loads one on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+_ON_FIRST_USE = ("telling", "author", "staff", "loop", "openapi", "moderation_screen")
+
+
+def __getattr__(name: str) -> ModuleType:  # PEP 562: runs only until the module is loaded
+    if name in _ON_FIRST_USE:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

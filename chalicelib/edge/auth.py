@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..core.errors import FeedForwardError, Forbidden, TooManyRequests, Unauthorized, ValidationFailed
 from ..moderation import Moderator
 from ..core.observability import logger
-from .http import pydantic_fields
+from ..core.errors import pydantic_fields
 
 ALGORITHMS = ["RS256"]  # the only algorithm Cognito signs with; never "none" or HS*
 MAX_TOKEN_CHARS = 8192

@@ -2,7 +2,7 @@
 can do (reply, withdraw, erase). Reached by a capability link; a GET of it never changes anything.
 
 The page is built from one Query of the story's partition. Fields are chosen one by one (here
-and in thread.py), so nothing private about anyone else reaches the template.
+and in views.py), so nothing private about anyone else reaches the template.
 """
 
 from __future__ import annotations
@@ -10,7 +10,14 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from ..site import pages, thread
+from chalice import Response
+
+from ..core.errors import Conflict, NotFound, ValidationFailed
+from ..links import NOT_VALID
+from ..site import pages
+from ..views import conversation as thread_conversation
+from .forms import Form, form_or_json
+from .http import html_response, json_response, page_csp, redirect
 
 STATUS_WORDS = {
     "pending": ("Waiting for a moderator", "A moderator will read your story before it is published. "
@@ -40,9 +47,6 @@ CAN_ERASE = ("pending", "held", "published", "rejected", "withdrawn")
 
 
 def _gone() -> Exception:
-    from ..core.errors import NotFound
-    from ..links import NOT_VALID
-
     return NotFound(NOT_VALID)
 
 
@@ -88,7 +92,7 @@ def author_page(
         "withdrawn_at": story.get("withdrawn_at", ""),
         "feelings": [pages.feeling_label(f) for f in story.get("feelings", [])],
     }
-    conversation = thread.conversation(items, for_author=True)
+    conversation = thread_conversation(items, for_author=True)
     reply_id = values.get("reply_id") if form == "reply" and not field_errors.get("reply_id") else None
     return pages.render_page(
         "author.html",
@@ -121,6 +125,11 @@ def author_page(
             "erase": f"{api}/api/my/{token}/erase",
         },
     )
+
+
+def private_page(token: str, done: str, links: Any, store: Any, settings: Any) -> Response:
+    """The private page after a GET; `done` (from ?done=) picks a fixed notice, never words from the address."""
+    return html_response(author_page(token, links, store, settings, notice=NOTICES.get(done, "")), csp=page_csp(settings))
 
 
 def erasing_page(settings: Any) -> str:
@@ -163,38 +172,37 @@ def _not_published(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # ---- the author's actions, as HTTP answers (form posts and JSON) ---------------------------------
 
+AUTHOR_FORM = Form()
 
-def author_action(action: str, token: str, kind: str, data: dict[str, Any], replies: Any, links: Any, store: Any, settings: Any) -> Any:
+
+def author_action(action: str, request: Any, token: str, replies: Any, links: Any, store: Any, settings: Any) -> Response:
     """Run one of the author's actions and shape the answer.
 
     A form post (JavaScript off) gets a 303 back to the private page with a notice, the erasure
     page, or the private page again with an error summary (422, or 409 for a conflict). A JSON
     client gets JSON; its errors are raised for the error middleware to answer.
     """
-    from ..core.errors import Conflict, ValidationFailed
-    from ..replies import form_to_data
-    from .http import FORM, html_response, json_response, page_csp, redirect
-
     run = {"reply": replies.reply, "withdraw": replies.withdraw, "erase": replies.erase}[action]
-    if kind != FORM:
-        result = run(token, data)
+    csp = page_csp(settings)
+
+    def json(result: dict[str, Any]) -> Response:
         if action == "reply":
             return json_response({"reply": result["reply"], "message": NOTICES["reply"]}, status=202)
         return json_response(result, status=202 if action == "erase" else 200)
 
-    data = form_to_data(data)
-    csp = page_csp(settings)
-    try:
-        run(token, data)
-    except ValidationFailed as e:
-        html = author_page(token, links, store, settings, form=action, errors=e.fields, values=data)
+    def done(_result: Any) -> Response:
+        if action == "erase":
+            return html_response(erasing_page(settings), status=200, csp=csp)
+        return redirect(f"{settings.api_url.rstrip('/')}/api/my/{token}?done={'reply' if action == 'reply' else 'withdrawn'}")
+
+    def again(e: Any, data: dict[str, Any]) -> Response:
+        if isinstance(e, ValidationFailed):
+            html = author_page(token, links, store, settings, form=action, errors=e.fields, values=data)
+        else:
+            # A conflict: keep the words the author typed; the page gives a fresh reply id.
+            kept = {"text": data.get("text", "")} if action == "reply" else {}
+            html = author_page(token, links, store, settings, form=action, errors=[{"field": "", "message": e.message}], values=kept)
         return html_response(html, status=e.status, csp=csp)
-    except Conflict as e:
-        # Keep the words the author typed; the page gives a fresh reply id.
-        kept = {"text": data.get("text", "")} if action == "reply" else {}
-        html = author_page(token, links, store, settings, form=action, errors=[{"field": "", "message": e.message}], values=kept)
-        return html_response(html, status=e.status, csp=csp)
-    if action == "erase":
-        return html_response(erasing_page(settings), status=200, csp=csp)
-    done = "reply" if action == "reply" else "withdrawn"
-    return redirect(f"{settings.api_url.rstrip('/')}/api/my/{token}?done={done}")
+
+    return form_or_json(request, settings.max_body_bytes, AUTHOR_FORM, lambda data: run(token, data),
+                        json=json, done=done, again=again, shown=(ValidationFailed, Conflict))

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 from chalice import Response
 
-from ..core.errors import BadRequest, FeedForwardError, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from ..core.errors import BadRequest, FeedForwardError, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -27,6 +27,10 @@ HTML_CSP = (
     "default-src 'none'; style-src 'self' {site}; script-src 'self'; img-src 'self' {site} data:; "
     "form-action 'self' {api} {site}; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+
+
+# The public API's answers: public facts only, so any cache may keep them, briefly.
+PUBLIC_CACHE = "public, max-age=60"
 
 
 def page_csp(settings: Any) -> str:
@@ -159,6 +163,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
                     headers={"Content-Type": JSON, "X-Content-Type-Options": "nosniff", **(headers or {})})
 
 
+def public_json(body: Any) -> Response:
+    return json_response(body, headers={"Cache-Control": PUBLIC_CACHE, "X-Content-Type-Options": "nosniff"})
+
+
 def html_response(html: str, status: int = 200, csp: str = "", headers: dict[str, str] | None = None) -> Response:
     h = {"Content-Type": "text/html; charset=utf-8", **SECURITY_HEADERS, **(headers or {})}
     if csp:
@@ -232,7 +240,7 @@ ERROR_HEADINGS = {
 def error_page_response(error: FeedForwardError, settings: Any) -> Response:
     """The HTML variant of error_response, for browsers: a heading, the message, any field
     errors, and a way home. The status is kept."""
-    from ..site.pages import render_page
+    from ..site.pages import render_page  # lazy: jinja2, which a cold start (and a JSON error) does not need
 
     html = render_page(
         "error.html",
@@ -248,54 +256,3 @@ def error_page_response(error: FeedForwardError, settings: Any) -> Response:
 
 def redirect(location: str, status: int = 303) -> Response:
     return Response(body="", status_code=status, headers={"Location": location, **SECURITY_HEADERS})
-
-
-def pydantic_fields(exc: Any, labels: dict[str, str] | None = None) -> list[dict[str, str]]:
-    """Turn a pydantic ValidationError into [{field, message}] in plain words."""
-    labels = labels or {}
-    out: list[dict[str, str]] = []
-    seen: set[str] = set()
-    for err in exc.errors(include_url=False):
-        loc = [str(p) for p in err.get("loc", ())]
-        msg = err.get("msg", "is not valid")
-        if err.get("type") == "value_error":
-            msg = str(err.get("ctx", {}).get("error", msg))
-            if ": " in msg and not loc:
-                # Model-level checks name their field as "field: message".
-                name, msg = msg.split(": ", 1)
-                loc = [name]
-        field = loc[0] if loc else "body"
-        if field in seen:
-            continue
-        seen.add(field)
-        out.append({"field": field, "message": _plain_message(err, msg, labels.get(field, field.replace("_", " ")))})
-    return out
-
-
-def _plain_message(err: dict[str, Any], msg: str, label: str) -> str:
-    kind = err.get("type", "")
-    ctx = err.get("ctx", {})
-    label_cap = label[:1].upper() + label[1:]
-    if kind == "missing":
-        return f"Enter {label}"
-    if kind == "string_too_short":
-        n = ctx.get("min_length")
-        return f"Enter {label}" if not err.get("input") else f"{label_cap} must be at least {n} characters"
-    if kind == "string_too_long":
-        return f"{label_cap} must be {ctx.get('max_length')} characters or fewer"
-    if kind in ("too_short", "too_long"):
-        lo, hi = ctx.get("min_length"), ctx.get("max_length")
-        return f"Choose at least {lo}" if kind == "too_short" else f"Choose no more than {hi}"
-    if kind == "enum":
-        return f"Choose one of: {ctx.get('expected')}"
-    if kind == "extra_forbidden":
-        return "This field is not expected"
-    if kind.startswith("int_") or kind.startswith("bool_"):
-        return f"{label_cap} is not valid"
-    if kind == "value_error" and msg.startswith("Value error, "):
-        return msg[len("Value error, ") :]
-    return msg[:1].upper() + msg[1:]
-
-
-def invalid(exc: Any, labels: dict[str, str], values: dict[str, Any]) -> ValidationFailed:
-    return ValidationFailed(pydantic_fields(exc, labels), values)

@@ -12,8 +12,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from chalice import Response
+
 from ..core.errors import NotFound
 from ..core.models import CRITICALITY_WORDS
+from .http import html_response
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates" / "moderation"
@@ -23,6 +26,9 @@ ASSETS = {
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
 }
+# The screen's own policy: script and style from the API itself, and calls to it only.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 CRITICALITY = tuple((n, words.capitalize()) for n, words in enumerate(CRITICALITY_WORDS))
 
 
@@ -66,3 +72,13 @@ def asset(name: str) -> tuple[str, str]:
     if content_type is None:
         raise NotFound(f"There is no moderation asset called {name!r}.")
     return _read(name), content_type
+
+
+def screen_response(settings: Any) -> Response:
+    return html_response(page(settings), csp=CSP)
+
+
+def asset_response(name: str) -> Response:
+    body, content_type = asset(name)
+    return Response(body=body, status_code=200, headers={"Content-Type": content_type, "Cache-Control": "no-cache",
+                                                         "X-Content-Type-Options": "nosniff"})

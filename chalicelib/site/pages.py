@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..core.models import FEELING_LABELS, ROLE_LABELS
+from ..core.models import FEELING_LABELS
+from ..views import role_label  # noqa: F401 (the pages' name for it)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -101,10 +102,6 @@ def month_year(value: Any) -> str:
     if year.isdigit() and month.isdigit() and 1 <= int(month) <= 12:
         return f"{MONTHS[int(month) - 1]} {int(year)}"
     return text
-
-
-def role_label(value: Any) -> str:
-    return ROLE_LABELS.get(str(value), "someone")
 
 
 def feeling_label(value: Any) -> str:

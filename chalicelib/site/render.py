@@ -396,7 +396,7 @@ class SiteRenderer:
         form = pages.render_page("form.html", **form_context({}, [], groups, self._settings, script=True))
         out.append(_page(FORM_KEY, form))
         out.append(_page(THANKS_KEY, pages.render_page("thank_you.html")))
-        from ..subscriptions import check_email_page, signup_page
+        from .signup import check_email_page, signup_page
 
         out.append(_page(SUBSCRIBE_KEY, signup_page(groups, self._settings)))
         out.append(_page(CHECK_EMAIL_KEY, check_email_page(self._settings)))
