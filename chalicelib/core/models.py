@@ -78,9 +78,9 @@ class Status(StrEnum):
 class ItemStatus(StrEnum):
     """The status of an item in a story's thread: a staff response, an author's reply, an answer to a change check.
 
-    Responses are published at once unless flagged (then HELD); replies and checked comments wait as
-    PENDING for a moderator. An answer to a change check with no comment has nothing to moderate:
-    it is RECORDED and only ever counted.
+    A staff response is published at once unless flagged (then HELD); an author's reply, and an
+    answer to a change check that carries a comment, wait as PENDING for a moderator. An answer with
+    no comment has nothing to moderate: it is RECORDED, and only ever counted.
     """
 
     PENDING = "pending"
@@ -93,8 +93,9 @@ class ItemStatus(StrEnum):
 class SubscriberStatus(StrEnum):
     """The status of a member of staff who signed up for alerts, and of each of their subscriptions.
 
-    PENDING until the emailed link is followed, then ACTIVE; UNSUBSCRIBED is final for that
-    subscription (signing up again makes a new one, or revives it through a new confirmation).
+    PENDING until the emailed link is followed, then ACTIVE, until UNSUBSCRIBED. An unsubscribed
+    subscription stays so (signing up again makes a new one); an unsubscribed subscriber is ACTIVE
+    again only once they confirm a new sign-up.
     """
 
     PENDING = "pending"
