@@ -19,17 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .core import clock, ids
 from .core.errors import NotFound, ValidationFailed, pydantic_fields
 from .links import NOT_VALID
-from .core.models import SubscriptionRequest, clean_line
+from .core.models import CRITICALITY_WORDS, SubscriptionRequest, clean_line
 from .core.observability import logger, metrics
 
-CRITICALITY_WORDS = {
-    0: "not critical",
-    1: "minimally critical",
-    2: "mildly critical",
-    3: "moderately critical",
-    4: "strongly critical",
-    5: "severely critical",
-}
 FREQUENCY_WORDS = {
     "immediate": "As soon as each story is published",
     "digest": "A daily digest",

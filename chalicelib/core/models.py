@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date
-from enum import Enum
-from typing import Annotated
+from enum import Enum, StrEnum
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
 
 
 class Role(str, Enum):
@@ -59,12 +60,47 @@ FEELING_LABELS = {
 }
 
 
-class Status(str, Enum):
-    pending = "pending"
-    published = "published"
-    held = "held"
-    rejected = "rejected"
-    withdrawn = "withdrawn"
+class Status(StrEnum):
+    """Where a story is in its life, as stored in its `status`.
+
+    A StrEnum, so `Status.PUBLISHED == "published"` and it is written (JSON, DynamoDB, pydantic's
+    dump) as the plain string: the stored items and the API's answers are the same as with literals.
+    """
+
+    PENDING = "pending"  # sent, waiting for a moderator
+    HELD = "held"  # a moderator held it (safeguarding, a question); not public
+    PUBLISHED = "published"  # public on the site
+    REJECTED = "rejected"  # refused; the author is told why
+    WITHDRAWN = "withdrawn"  # taken down by its author; kept, not public
+    ERASING = "erasing"  # the author asked for erasure; the stream deletes it and everything of it
+
+
+class ItemStatus(StrEnum):
+    """The status of an item in a story's thread: a staff response, an author's reply, an answer to a change check.
+
+    A staff response is published at once unless flagged (then HELD); an author's reply, and an
+    answer to a change check that carries a comment, wait as PENDING for a moderator. An answer with
+    no comment has nothing to moderate: it is RECORDED, and only ever counted.
+    """
+
+    PENDING = "pending"
+    HELD = "held"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    RECORDED = "recorded"
+
+
+class SubscriberStatus(StrEnum):
+    """The status of a member of staff who signed up for alerts, and of each of their subscriptions.
+
+    PENDING until the emailed link is followed, then ACTIVE, until UNSUBSCRIBED. An unsubscribed
+    subscription stays so (signing up again makes a new one); an unsubscribed subscriber is ACTIVE
+    again only once they confirm a new sign-up.
+    """
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -84,6 +120,21 @@ def clean_line(value: str) -> str:
 
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True)]
+
+
+def _strings(clean: Callable[[str], Any]) -> BeforeValidator:
+    """Run `clean` on a string before validation; anything else goes on to pydantic's type check as it is."""
+    return BeforeValidator(lambda v: clean(v) if isinstance(v, str) else v)
+
+
+# What each kind of text field does with what people type (see clean_text and clean_line). An
+# optional one is Annotated[str | None, TEXT]: the cleaning goes outside the None, so the length
+# limits stay those of a string (and so do their error messages).
+TEXT, LINE = _strings(clean_text), _strings(clean_line)
+PlainText = Annotated[str, TEXT]
+OneLine = Annotated[str, LINE]
+# An optional field sent by a form as "" (or spaces) when left empty: that is None.
+BLANK_IS_NONE = _strings(lambda v: v.strip() or None)
 
 SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,64}$"
 SLUG = r"^[a-z0-9][a-z0-9-]{0,79}$"
@@ -111,53 +162,25 @@ class StorySubmission(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     submission_id: str = Field(pattern=SUBMISSION_ID)
-    title: str = Field(min_length=LIMITS["title"][0], max_length=LIMITS["title"][1])
-    story: str = Field(min_length=LIMITS["story"][0], max_length=LIMITS["story"][1])
-    good: str = Field(default="", max_length=LIMITS["good"][1])
-    improve: str = Field(default="", max_length=LIMITS["improve"][1])
+    title: OneLine = Field(min_length=LIMITS["title"][0], max_length=LIMITS["title"][1])
+    story: PlainText = Field(min_length=LIMITS["story"][0], max_length=LIMITS["story"][1])
+    good: PlainText = Field(default="", max_length=LIMITS["good"][1])
+    improve: PlainText = Field(default="", max_length=LIMITS["improve"][1])
     feelings: list[Feeling] = Field(default_factory=list, max_length=len(Feeling))
     role: Role
-    pseudonym: str = Field(min_length=LIMITS["pseudonym"][0], max_length=LIMITS["pseudonym"][1])
+    pseudonym: OneLine = Field(min_length=LIMITS["pseudonym"][0], max_length=LIMITS["pseudonym"][1])
     experience_month: int = Field(ge=1, le=12)
     experience_year: int = Field(ge=1900, le=9999)
     services: list[Annotated[str, StringConstraints(pattern=SLUG)]] = Field(min_length=1, max_length=MAX_SERVICES)
-    email: EmailStr | None = None
+    email: Annotated[EmailStr | None, BLANK_IS_NONE] = None
     consent: bool
     # Honeypot: hidden from people, filled by bots.
     website: str = Field(default="", max_length=0)
     # When the form was opened (ms since 1970, the browser's clock; form.js fills it). stories.py refuses a
     # story sent within seconds of it; none (JavaScript off) is fine. A hint against scripts, nothing more.
-    started: int | None = Field(default=None, ge=0, le=2**53 - 1)
+    started: Annotated[int | None, BLANK_IS_NONE] = Field(default=None, ge=0, le=2**53 - 1)
     # CHECK: "Tell your own story" from a published story's page links the two (stories.py checks it is published).
-    related_story: str | None = Field(default=None, pattern=r"^[0-9a-hjkmnp-tv-z]{17}$")
-
-    @field_validator("related_story", mode="before")
-    @classmethod
-    def _blank_related(cls, v):
-        return (v.strip() or None) if isinstance(v, str) else v
-
-    @field_validator("started", mode="before")
-    @classmethod
-    def _blank_started(cls, v):
-        return (v.strip() or None) if isinstance(v, str) else v
-
-    @field_validator("title", "pseudonym", mode="before")
-    @classmethod
-    def _line(cls, v):
-        return clean_line(v) if isinstance(v, str) else v
-
-    @field_validator("story", "good", "improve", mode="before")
-    @classmethod
-    def _text(cls, v):
-        return clean_text(v) if isinstance(v, str) else v
-
-    @field_validator("email", mode="before")
-    @classmethod
-    def _blank_email(cls, v):
-        if isinstance(v, str):
-            v = v.strip()
-            return v or None
-        return v
+    related_story: Annotated[str | None, BLANK_IS_NONE] = Field(default=None, pattern=r"^[0-9a-hjkmnp-tv-z]{17}$")
 
     @field_validator("services", "feelings")
     @classmethod
@@ -201,6 +224,14 @@ class Decision(str, Enum):
     hold = "hold"
     reject = "reject"
 
+    @property
+    def status(self) -> Status:
+        """The status a story has once this decision is taken."""
+        return _DECIDED[self]
+
+
+_DECIDED = {Decision.publish: Status.PUBLISHED, Decision.hold: Status.HELD, Decision.reject: Status.REJECTED}
+
 
 class ModerationDecision(BaseModel):
     """What a moderator decides about one version of a story."""
@@ -209,24 +240,14 @@ class ModerationDecision(BaseModel):
 
     action: Decision
     version: int = Field(ge=1, le=2**53 - 1)  # the largest integer a JSON body may carry (web.MAX_NUMBER)
-    title: str | None = Field(default=None, min_length=LIMITS["title"][0], max_length=LIMITS["title"][1])
-    story: str | None = Field(default=None, min_length=1, max_length=LIMITS["story"][1])
-    good: str | None = Field(default=None, max_length=LIMITS["good"][1])
-    improve: str | None = Field(default=None, max_length=LIMITS["improve"][1])
-    pseudonym: str | None = Field(default=None, min_length=LIMITS["pseudonym"][0], max_length=LIMITS["pseudonym"][1])
+    title: Annotated[str | None, LINE] = Field(default=None, min_length=LIMITS["title"][0], max_length=LIMITS["title"][1])
+    story: Annotated[str | None, TEXT] = Field(default=None, min_length=1, max_length=LIMITS["story"][1])
+    good: Annotated[str | None, TEXT] = Field(default=None, max_length=LIMITS["good"][1])
+    improve: Annotated[str | None, TEXT] = Field(default=None, max_length=LIMITS["improve"][1])
+    pseudonym: Annotated[str | None, LINE] = Field(default=None, min_length=LIMITS["pseudonym"][0], max_length=LIMITS["pseudonym"][1])
     criticality: int | None = Field(default=None, ge=0, le=5)
     tags: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]] = Field(default_factory=list, max_length=20)
-    note: str = Field(default="", max_length=2000)
-
-    @field_validator("title", "pseudonym", mode="before")
-    @classmethod
-    def _line(cls, v):
-        return clean_line(v) if isinstance(v, str) else v
-
-    @field_validator("story", "good", "improve", "note", mode="before")
-    @classmethod
-    def _text(cls, v):
-        return clean_text(v) if isinstance(v, str) else v
+    note: PlainText = Field(default="", max_length=2000)
 
     @model_validator(mode="after")
     def _what_each_action_needs(self):
@@ -259,9 +280,6 @@ EDITABLE_FIELDS: tuple[str, ...] = ("title", "story", "good", "improve", "pseudo
 
 # ---- the conversation: subscriptions, responses, replies ------------------------------------
 
-TAG = r"^[a-z0-9][a-z0-9-]{0,39}$"
-CONVERSATION_LIMITS = {"response": (2, 5000), "reply": (2, 5000), "change_description": (0, 500)}
-
 
 class Frequency(str, Enum):
     immediate = "immediate"
@@ -274,32 +292,26 @@ class ChangeMark(str, Enum):
     made = "made"
 
 
+TAG = r"^[a-z0-9][a-z0-9-]{0,39}$"
+CONVERSATION_LIMITS = {"response": (2, 5000), "reply": (2, 5000), "change_description": (0, 500)}
+
+
 class SubscriptionRequest(BaseModel):
     """A member of staff asking for alerts about a subtree of the directory (self-service)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=2, max_length=80)
+    name: OneLine = Field(min_length=2, max_length=80)
     # The name shown in public on read receipts and responses; the full name if left blank.
-    display_name: str = Field(default="", max_length=80)
-    role: str = Field(min_length=2, max_length=80)  # job title, e.g. "Ward Manager"
+    display_name: OneLine = Field(default="", max_length=80)
+    role: OneLine = Field(min_length=2, max_length=80)  # job title, e.g. "Ward Manager"
     organisation: str = Field(pattern=SLUG)  # a top-level node of the directory
-    email: EmailStr
+    email: Annotated[EmailStr, _strings(str.strip)]
     service: str = Field(pattern=SLUG)  # the root of the subtree to hear about
     tags: list[Annotated[str, StringConstraints(pattern=TAG)]] = Field(default_factory=list, max_length=10)
     min_criticality: int = Field(default=0, ge=0, le=5)
     frequency: Frequency = Frequency.immediate
     website: str = Field(default="", max_length=0)  # honeypot
-
-    @field_validator("name", "display_name", "role", mode="before")
-    @classmethod
-    def _line(cls, v):
-        return clean_line(v) if isinstance(v, str) else v
-
-    @field_validator("email", mode="before")
-    @classmethod
-    def _strip(cls, v):
-        return v.strip() if isinstance(v, str) else v
 
 
 class ResponseSubmission(BaseModel):
@@ -307,14 +319,9 @@ class ResponseSubmission(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=CONVERSATION_LIMITS["response"][0], max_length=CONVERSATION_LIMITS["response"][1])
+    text: PlainText = Field(min_length=CONVERSATION_LIMITS["response"][0], max_length=CONVERSATION_LIMITS["response"][1])
     change: ChangeMark = ChangeMark.none
-    change_description: str = Field(default="", max_length=CONVERSATION_LIMITS["change_description"][1])
-
-    @field_validator("text", "change_description", mode="before")
-    @classmethod
-    def _text(cls, v):
-        return clean_text(v) if isinstance(v, str) else v
+    change_description: PlainText = Field(default="", max_length=CONVERSATION_LIMITS["change_description"][1])
 
     @model_validator(mode="after")
     def _describe_the_change(self):
@@ -328,12 +335,7 @@ class AuthorReply(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=CONVERSATION_LIMITS["reply"][0], max_length=CONVERSATION_LIMITS["reply"][1])
-
-    @field_validator("text", mode="before")
-    @classmethod
-    def _text(cls, v):
-        return clean_text(v) if isinstance(v, str) else v
+    text: PlainText = Field(min_length=CONVERSATION_LIMITS["reply"][0], max_length=CONVERSATION_LIMITS["reply"][1])
 
 
 class ItemDecision(BaseModel):
@@ -342,19 +344,11 @@ class ItemDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Annotated[str, StringConstraints(pattern=r"^(publish|reject)$")]
-    note: str = Field(default="", max_length=2000)
-    text: str | None = Field(default=None, min_length=2, max_length=5000)  # an edited text, to remove details
-
-    @field_validator("text", "note", mode="before")
-    @classmethod
-    def _text(cls, v):
-        return clean_text(v) if isinstance(v, str) else v
+    note: PlainText = Field(default="", max_length=2000)
+    text: Annotated[str | None, TEXT] = Field(default=None, min_length=2, max_length=5000)  # an edited text, to remove details
 
 
 # ---- CHECK: me too, and the author checks the change ------------------------------------------
-
-STORY_ID = r"^[0-9a-hjkmnp-tv-z]{17}$"  # ids.new_story_id(): Crockford base32, lower case
-CHECK_COMMENT_MAX = 2000
 
 
 class Verdict(str, Enum):
@@ -363,21 +357,18 @@ class Verdict(str, Enum):
     no = "no"
 
 
+STORY_ID = r"^[0-9a-hjkmnp-tv-z]{17}$"  # ids.new_story_id(): Crockford base32, lower case
+CHECK_COMMENT_MAX = 2000
+
+
 class MeToo(BaseModel):
     """A reader saying "this happened to me too": no account; an address only to be asked later."""
 
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr | None = None
+    email: Annotated[EmailStr | None, BLANK_IS_NONE] = None
     consent: bool = False
     website: str = Field(default="", max_length=0)  # honeypot
-
-    @field_validator("email", mode="before")
-    @classmethod
-    def _blank_email(cls, v):
-        if isinstance(v, str):
-            return v.strip() or None
-        return v
 
     @model_validator(mode="after")
     def _consent_with_email(self):
@@ -392,9 +383,4 @@ class CheckAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     answer: Verdict
-    comment: str = Field(default="", max_length=CHECK_COMMENT_MAX)
-
-    @field_validator("comment", mode="before")
-    @classmethod
-    def _text(cls, v):
-        return clean_text(v) if isinstance(v, str) else v
+    comment: PlainText = Field(default="", max_length=CHECK_COMMENT_MAX)
