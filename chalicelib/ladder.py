@@ -143,7 +143,7 @@ class LadderLetters(StaffLetters):
 
 def _long_date(value: str) -> str:
     """An ISO timestamp as "Tuesday 5 January 2027" (UK time)."""
-    from .promise import _uk
+    from .core.calendar import uk_zone as _uk
 
     moment = clock.parse(value).astimezone(_uk())
     return f"{moment:%A} {moment.day} {moment:%B %Y}"

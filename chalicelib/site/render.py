@@ -18,7 +18,7 @@ from ..core import clock, figures
 from .. import store as store_module
 from ..core.jobs import RenderJob
 from ..core.observability import logger
-from ..promise import DEFAULT_CALENDAR, HOLIDAYS_SAID
+from ..core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID
 from . import charts, feeds, pages, search, widget
 from .forms import directory_groups, form_context
 from .pages import HTML, HTML_CACHE, TEXT
