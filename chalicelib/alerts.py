@@ -15,33 +15,19 @@ from datetime import timedelta
 from typing import Any, Iterable
 
 from .core import clock
-from .changes import listing_entry
 from .core.jobs import MailJob
 from .core.models import CRITICALITY_WORDS  # seen only by staff, never in public
 from .mail.dispatch import Composer, Letter
 from .core.observability import logger, metrics
 from .store import digest_day
+from .core.matching import criticality_of, matches, pick_subscription
+from .views.labels import day_label as _day_label, staff_role_label as _role_label
+from .views.people import subscriber_links
+from .views.story import listing_entry
 
 # A digest is sent the morning after its day; its entries are kept a week longer for retries.
 DIGEST_KEEP_DAYS = 8
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def criticality_of(story: dict[str, Any]) -> int:
-    try:
-        return max(0, min(5, int(story.get("criticality") or 0)))
-    except (TypeError, ValueError):
-        return 0
-
-
-def matches(subscription: dict[str, Any], story: dict[str, Any]) -> bool:
-    """An active subscription wants this story: no tags or a shared tag, and critical enough."""
-    if subscription.get("status") != "active":
-        return False
-    tags = set(subscription.get("tags") or [])
-    if tags and not tags & set(story.get("tags") or []):
-        return False
-    return int(subscription.get("min_criticality") or 0) <= criticality_of(story)
 
 
 def _levels(services: Iterable[dict[str, Any]]) -> list[str]:
@@ -105,14 +91,6 @@ class Alerts:
         logger.info("digests queued", extra={"day": day, "digests": len(people)})
         metrics.add_metric(name="DigestsQueued", unit="Count", value=len(people))
         return {"day": day, "digests": len(people)}
-
-
-def subscriber_links(links: Any, settings: Any, subscriber_id: str) -> tuple[dict[str, str], str, str]:
-    """(RFC 8058 headers, unsubscribe URL, manage URL) for one person: the subscriptions flow owns these links."""
-    from .subscriptions import list_unsubscribe, manage_url, unsubscribe_url
-
-    unsubscribe = unsubscribe_url(links, settings, subscriber_id)
-    return list_unsubscribe(unsubscribe), unsubscribe, manage_url(links, settings, subscriber_id)
 
 
 class StaffLetters:
@@ -213,33 +191,3 @@ class StaffLetters:
             },
             headers,
         )
-
-
-def pick_subscription(
-    subscriptions: list[dict[str, Any]], story: dict[str, Any], services: list[dict[str, Any]]
-) -> dict[str, Any] | None:
-    """The person's subscription a story reached them through: an active one on the path of one of
-    its services, preferring one whose filters match, then the most specific service."""
-    depth: dict[str, int] = {}
-    for svc in services:
-        for i, slug in enumerate(svc.get("path", [svc["slug"]])):
-            depth[slug] = max(depth.get(slug, 0), i)
-    candidates = [s for s in subscriptions if s.get("status") == "active" and s.get("service") in depth]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda s: (not matches(s, story), -depth[s["service"]], s.get("created_at", ""), s["id"]))
-
-
-def _role_label(role: str) -> str:
-    from .core.models import ROLE_LABELS
-
-    return ROLE_LABELS.get(role, "")
-
-
-def _day_label(day: str) -> str:
-    """"2026-11-26" -> "Thursday 26 November 2026"."""
-    try:
-        moment = clock.parse(f"{day}T00:00:00Z")
-    except ValueError:
-        return day
-    return f"{moment:%A} {moment.day} {moment:%B %Y}"

@@ -28,10 +28,9 @@ from .core.models import CHECK_COMMENT_MAX, CheckAnswer
 from .mail.dispatch import Composer, Letter
 from .core.observability import logger, metrics
 from .edge.http import invalid
+from .views.story import AUTHOR, VERDICT_WORDS, VERDICTS
+from .views.thread import made_change
 
-AUTHOR = "author"
-VERDICTS = ("yes", "partly", "no")
-VERDICT_WORDS = {"yes": "Yes, it made a difference", "partly": "Partly", "no": "No, it made no difference"}
 LABELS = {"answer": "whether the change made a difference", "comment": "your comment"}
 FIELD_IDS = {"answer": "answer-yes", "comment": "comment"}
 ALREADY = "You have already answered from this link. Your first answer stands."
@@ -222,42 +221,6 @@ class ChangeChecks:
 def _view(item: dict[str, Any]) -> dict[str, Any]:
     return {"answer": item.get("answer"), "comment": item.get("text", ""), "status": item.get("status"),
             "created_at": item.get("created_at", "")}
-
-
-def made_change(items: list[dict[str, Any]]) -> dict[str, str]:
-    """The change the check asks about: the latest published response that marks a change as made."""
-    made = [i for i in items if i["item"] == "response" and i.get("status") == "published" and i.get("change") == "made"]
-    if not made:
-        return {}
-    r = max(made, key=lambda i: i.get("published_at") or i.get("created_at", ""))
-    return {"description": r.get("change_description", ""), "name": r.get("name", ""), "role": r.get("role", ""),
-            "service_name": r.get("service_name", ""), "at": r.get("published_at") or r.get("created_at", "")}
-
-
-# ---- what the story page shows -----------------------------------------------------------------
-
-
-def story_extras(story: dict[str, Any], items: list[dict[str, Any]], store: Any, settings: Any) -> dict[str, Any]:
-    """The me-too count and form, the link to a related story, and the verdict on the change:
-    public facts only (no address, no unpublished comment)."""
-    related = None
-    if story.get("related_story"):
-        other = store.get_story(story["related_story"])
-        if other and other.get("status") == "published":
-            related = {"id": other["id"], "title": other.get("title", "")}
-    author = next((i for i in items if i["item"] == "check" and i.get("id") == AUTHOR), None)
-    others = {v: int(story.get(f"me_too_{v}") or 0) for v in VERDICTS}
-    verdict = story.get("change_verdict") if story.get("change_verdict") in VERDICTS else ""
-    return {
-        "me_too_count": int(story.get("me_too_count") or 0),
-        "me_too_action": f"{settings.api_url.rstrip('/')}/api/stories/{story['id']}/me-too",
-        "tell_url": f"/tell-your-story/?related={story['id']}",
-        "related": related,
-        "verdict": verdict,
-        "verdict_at": story.get("change_verdict_at", "") if verdict else "",
-        "author_comment": author.get("text", "") if author and author.get("status") == "published" else "",
-        "others": others | {"total": sum(others.values())},
-    }
 
 
 # ---- the HTTP answer (a form post with JavaScript off, or JSON) ------------------------------------

@@ -17,9 +17,12 @@ from .core.errors import NotFound, ValidationFailed
 from .core.ids import new_id
 from .core.jobs import MailJob
 from .links import NOT_VALID
-from .core.models import CONVERSATION_LIMITS, CRITICALITY_WORDS
+from .core.models import CONVERSATION_LIMITS
 from .mail.dispatch import Composer, Letter
 from .core.observability import metrics
+from .views.labels import criticality_label
+from .views.story import story_view
+from .views.thread import conversation
 
 RESPONSE_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")  # ids.new_id(): Crockford base32, lower case
 GONE = "This story is no longer published, so it cannot be read or answered here."
@@ -48,14 +51,6 @@ def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
 def held_message(kinds: list[str]) -> str:
     return (f"Your response seems to contain {identifying.describe(kinds)}. So that no one can be identified, "
             "a moderator will check it before it appears on the story’s page. We will email you when they have.")
-
-
-def criticality_label(value: Any) -> str:
-    try:
-        n = max(0, min(5, int(value)))
-    except (TypeError, ValueError):
-        return ""
-    return f"{n} – {CRITICALITY_WORDS[n]}"
 
 
 class Conversation:
@@ -98,9 +93,6 @@ class Conversation:
 
     def page(self, token: str, sent: str = "") -> dict[str, Any]:
         """Everything the read-and-respond page shows: one Query for the story and its conversation."""
-        from .site.render import story_view
-        from .site.thread import conversation
-
         link, who = self._holder(token)
         items = self._store.story_thread(link["story_id"], consistent=True)
         story = next((i for i in items if i["item"] == "story"), None)
@@ -346,7 +338,7 @@ class ConversationLetters:
 
     def _letter(self, subscriber: dict[str, Any], story: dict[str, Any], template: str, response: dict[str, Any],
                 extra: dict[str, Any]) -> Letter:
-        from .subscriptions import manage_url, unsubscribe_headers
+        from .views.people import manage_url, unsubscribe_headers
 
         s = self._settings
         token = self._links.issue(

@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from .core import clock
-from .core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, add_working_days, working_days_between
+from .core.calendar import DEFAULT_CALENDAR, add_working_days
 from .core.observability import logger
+from .views.promise import STEPS
 
-# The ladder's steps and when each comes, in multiples of the promise (ladder.py acts on them).
-STEPS = ("reminder", "overdue", "organisation")
+# When each of the ladder's steps comes, in multiples of the promise (ladder.py acts on them).
 STEP_FACTORS = {"reminder": 0.5, "overdue": 1, "organisation": 2}
 ENDED = ("withdrawn", "rejected", "erasing")
 PROMISE_FIELDS = ("response_days", "response_due_at", "response_holidays")  # what `start` sets on the story
@@ -116,34 +116,3 @@ def start(store: Any, story_id: str, story: dict[str, Any]) -> bool:
     if started:
         logger.info("response promise set", extra={"story_id": story_id, "response_days": days, "due": steps["overdue"]})
     return started
-
-
-# ---- what pages show -----------------------------------------------------------------------------
-
-
-def story_promise(story: dict[str, Any], services: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The promise as the story page and its JSON show it: public dates and states only.
-    {} for a story with no promise. Dates are stated rather than "N days ago", so a static
-    page stays true as days pass; becoming overdue is a state change, which re-renders it.
-    `services` (slug -> item) names the service whose promise it is (the strictest)."""
-    days = story.get("response_days")
-    if not days or not story.get("response_due_at"):
-        return {}
-    calendar = story.get("response_holidays") or DEFAULT_CALENDAR
-    view: dict[str, Any] = {"days": int(days), "due_at": story["response_due_at"], "since": story.get("published_at", ""),
-                            "holidays": HOLIDAYS_SAID.get(calendar, "bank holidays")}
-    mine = [services[s] for s in story.get("services", []) if s in (services or {})]
-    named = [svc["name"] for svc in mine if svc.get("response_days") == int(days)]
-    view["service_name"] = named[0] if named else ""
-    if story.get("first_response_at"):
-        view["state"] = "responded"
-        view["responded_at"] = story["first_response_at"]
-        if story.get("published_at"):
-            view["response_working_days"] = working_days_between(clock.parse(story["published_at"]), clock.parse(story["first_response_at"]),
-                                                                 calendar=calendar)
-    elif story.get("overdue_at"):
-        view["state"] = "overdue"
-        view["overdue_at"] = story["overdue_at"]
-    else:
-        view["state"] = "awaiting"
-    return view

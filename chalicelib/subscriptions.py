@@ -21,37 +21,8 @@ from .links import NOT_VALID
 from .core.models import SubscriptionRequest, clean_line
 from .core.observability import logger, metrics
 from .edge.http import pydantic_fields
+from .views.people import FREQUENCY_WORDS, frequency_choices, join as _join, manage_url, subscription_view
 
-CRITICALITY_WORDS = {
-    0: "not critical",
-    1: "minimally critical",
-    2: "mildly critical",
-    3: "moderately critical",
-    4: "strongly critical",
-    5: "severely critical",
-}
-FREQUENCY_WORDS = {
-    "immediate": "As soon as each story is published",
-    "digest": "A daily digest",
-}
-STATUS_WORDS = {
-    "active": "On",
-    "pending": "Waiting for you to confirm it (check your email)",
-    "unsubscribed": "Stopped",
-}
-
-# The sign-up form's fields in page order, with the id an error summary links to.
-FIELD_IDS = {
-    "name": "name",
-    "display_name": "display_name",
-    "role": "role",
-    "organisation": "organisation",
-    "email": "email",
-    "service": "service",
-    "tags": "tags",
-    "min_criticality": "min_criticality",
-    "frequency": "frequency",
-}
 LABELS = {
     "name": "your full name",
     "display_name": "the name to show",
@@ -73,9 +44,7 @@ CHOICE_MESSAGES = {
     "frequency": "Choose how often you want to hear from us",
     "email": "Enter your work email address, like firstname.lastname@trust.nhs.uk",
 }
-SUBMIT_ID = "subscribe"
 GENERAL_MESSAGE = "Something went wrong while sending the form. Check your answers and send it again."
-TEXT_FIELDS = ("name", "display_name", "role", "organisation", "email", "service", "min_criticality", "frequency")
 _TAG_SPLIT = re.compile(r"[,;\n]+")
 
 # The manage page: what each action's notice says once it is done (never text from the request).
@@ -87,95 +56,6 @@ NOTICES = {
 }
 MANAGE_FIELD_IDS = {"display_name": "display_name", "role": "role", "frequency": "frequency", "subscription": "subscriptions",
                     "action": "subscriptions"}
-
-
-# ---- links for alert emails (called by the alerts flow) -------------------------------------------
-
-
-def unsubscribe_url(links: Any, settings: Any, subscriber_id: str) -> str:
-    """A new one-click unsubscribe link for one person."""
-    token = links.issue("unsubscribe", "", subscriber_id, settings.subscriber_link_days, subscriber_id=subscriber_id)
-    return f"{settings.api_url}/api/unsubscribe/{token}"
-
-
-def unsubscribe_headers(links: Any, settings: Any, subscriber_id: str) -> dict[str, str]:
-    """RFC 8058 one-click unsubscribe headers for an alert email (issues a new unsubscribe link)."""
-    return list_unsubscribe(unsubscribe_url(links, settings, subscriber_id))
-
-
-def list_unsubscribe(url: str) -> dict[str, str]:
-    """The two RFC 8058 headers for an unsubscribe link already issued (e.g. also shown in the body)."""
-    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-
-
-def manage_url(links: Any, settings: Any, subscriber_id: str) -> str:
-    """A new link to the person's page for changing or stopping their alerts."""
-    token = links.issue("manage", "", subscriber_id, settings.subscriber_link_days, subscriber_id=subscriber_id)
-    return f"{settings.api_url}/api/subscriptions/manage/{token}"
-
-
-# ---- words -----------------------------------------------------------------------------------
-
-
-def criticality_words(n: int) -> str:
-    """What a minimum criticality means for the stories someone hears about."""
-    n = int(n or 0)
-    if n <= 0:
-        return "Every story, whatever its criticality"
-    if n >= 5:
-        return "Only stories rated severely critical (5 out of 5)"
-    return f"Stories rated {CRITICALITY_WORDS[n]} or more ({n} or higher out of 5)"
-
-
-def criticality_choices() -> list[dict[str, str]]:
-    out = [{"value": "0", "label": "Every story", "hint": "From 0, not critical, upwards"}]
-    for n in range(1, 5):
-        out.append({"value": str(n), "label": f"{CRITICALITY_WORDS[n].capitalize()} or more", "hint": f"{n} or higher out of 5"})
-    out.append({"value": "5", "label": "Only severely critical stories", "hint": "5 out of 5"})
-    return out
-
-
-def frequency_choices() -> list[dict[str, str]]:
-    return [
-        {"value": "immediate", "label": FREQUENCY_WORDS["immediate"], "hint": "One email for each story"},
-        {"value": "digest", "label": FREQUENCY_WORDS["digest"],
-         "hint": "One email each morning listing the stories published the day before, and none on days without any"},
-    ]
-
-
-def _tags_words(tags: list[str]) -> str:
-    if not tags:
-        return "Stories on any subject"
-    return "Only stories tagged " + _join([t for t in tags], "or")
-
-
-def _join(items: list[str], word: str = "and") -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + f" {word} " + items[-1]
-
-
-def _within(service: dict[str, Any] | None) -> str:
-    return " › ".join(a["name"] for a in (service or {}).get("trail", []))
-
-
-def subscription_view(sub: dict[str, Any], service: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One subscription in plain words, for pages and emails."""
-    tags = list(sub.get("tags", []))
-    return {
-        "id": sub["id"],
-        "service": sub.get("service", ""),
-        "service_name": (service or {}).get("name") or sub.get("service_name", sub.get("service", "")),
-        "within": _within(service),
-        "tags": tags,
-        "tags_words": _tags_words(tags),
-        "min_criticality": int(sub.get("min_criticality", 0)),
-        "criticality_words": criticality_words(sub.get("min_criticality", 0)),
-        "frequency": sub.get("frequency", "immediate"),
-        "frequency_words": FREQUENCY_WORDS.get(sub.get("frequency", ""), sub.get("frequency", "")),
-        "status": sub.get("status", ""),
-        "status_words": STATUS_WORDS.get(sub.get("status", ""), sub.get("status", "")),
-    }
 
 
 # ---- the sign-up form ------------------------------------------------------------------------------
@@ -200,14 +80,6 @@ def form_to_data(fields: dict[str, list[str]]) -> dict[str, Any]:
     return data
 
 
-def _text(value: Any) -> str:
-    if value is None or isinstance(value, bool):
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
 def _summary(errors: list[dict[str, str]], field_ids: dict[str, str], general_href: str) -> tuple[list[dict[str, str]], dict[str, str]]:
     """(the error summary's entries in page order, field → message)."""
     by_field: dict[str, str] = {}
@@ -224,51 +96,11 @@ def _summary(errors: list[dict[str, str]], field_ids: dict[str, str], general_hr
     return summary, by_field
 
 
-def organisations_of(groups: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """The top-level nodes, from the form's service groups (each group starts with its organisation)."""
-    return [{"value": g["options"][0]["value"], "label": g["label"]} for g in groups if g.get("options")]
-
-
-def signup_context(values: dict[str, Any], errors: list[dict[str, str]], groups: list[dict[str, Any]], settings: Any) -> dict[str, Any]:
-    values = values or {}
-    summary, field_errors = _summary(errors, FIELD_IDS, SUBMIT_ID)
-    kept = {f: _text(values.get(f)) for f in TEXT_FIELDS}
-    kept["tags"] = _text(values.get("tags"))
-    kept["min_criticality"] = kept["min_criticality"] or "0"
-    kept["frequency"] = kept["frequency"] or "immediate"
-    # The honeypot is never given back.
-    return {
-        "action": f"{settings.api_url.rstrip('/')}/api/subscriptions",
-        "summary": summary,
-        "errors": field_errors,
-        "values": kept,
-        "organisations": organisations_of(groups),
-        "groups": groups,
-        "criticalities": criticality_choices(),
-        "frequencies": frequency_choices(),
-        "submit_id": SUBMIT_ID,
-        "limits": {"name": 80, "display_name": 80, "role": 80, "email": 254, "tags": 400},
-    }
-
-
-def signup_page(groups: list[dict[str, Any]], settings: Any) -> str:
-    """The static sign-up page (rendered by the static job)."""
-    from .site.pages import render_page
-
-    return render_page("subscribe.html", **signup_context({}, [], groups, settings))
-
-
-def check_email_page(settings: Any) -> str:
-    """The static page a sign-up lands on, whoever the address belongs to."""
-    from .site.pages import render_page
-
-    return render_page("subscribe_check_email.html", link_days=settings.confirm_link_days)
-
-
 def signup_form_with_errors(values: dict[str, Any], errors: list[dict[str, str]], store: Any, settings: Any) -> str:
     """The sign-up form again, as the API's 422 answer: error summary, errors by fields, values kept."""
     from .site.forms import cached_directory_groups
     from .site.pages import render_page
+    from .site.subscribe import signup_context
 
     context = signup_context(values, errors, cached_directory_groups(store), settings)
     return render_page("subscribe.html", site_base=settings.site_url.rstrip("/"), robots="noindex", **context)

@@ -346,10 +346,9 @@ GENERAL = "(a field the form does not show)"
 
 def _form_pages() -> dict[str, dict[str, str]]:
     """Path -> {field: the id its error links to} on the page a form post gets back."""
-    from chalicelib import subscriptions
-    from chalicelib.site import forms
+    from chalicelib.site import forms, subscribe
 
-    return {"/api/stories": forms.FIELD_IDS, "/api/subscriptions": subscriptions.FIELD_IDS}
+    return {"/api/stories": forms.FIELD_IDS, "/api/subscriptions": subscribe.FIELD_IDS}
 
 
 def _named_fields(case: Any, response: Any) -> tuple[set[str], set[str]]:

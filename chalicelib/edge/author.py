@@ -10,7 +10,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from ..site import pages, thread
+from ..site import pages
+from ..views import thread
 
 STATUS_WORDS = {
     "pending": ("Waiting for a moderator", "A moderator will read your story before it is published. "

@@ -1,4 +1,5 @@
-"""The conversation on a story, as pages show it: read receipts, responses, author replies, progress.
+"""The conversation on a story, as pages, emails and the JSON API show it: read receipts,
+responses, author replies, progress.
 
 Built from the one Query that fetches a story's partition (store.story_thread). Fields are
 chosen one by one, so nothing private (a subscriber's address, a held response, a moderator's
@@ -17,6 +18,9 @@ STEPS = (
     ("planned", "Change planned", "change_planned_at"),
     ("made", "Change made", "change_made_at"),
 )
+# A list's one word on where a story stands (the furthest step reached).
+PROGRESS_WORDS = {"published": "Not yet read", "read": "Read by staff", "responded": "Responded to",
+                  "planned": "Change planned", "made": "Change made"}
 
 
 def progress(story: dict[str, Any]) -> dict[str, Any]:
@@ -83,3 +87,13 @@ def conversation(items: Iterable[dict[str, Any]], for_author: bool = False) -> d
         "responses": sum(1 for e in shown if e["kind"] == "response"),
         "progress": progress(story),
     }
+
+
+def made_change(items: list[dict[str, Any]]) -> dict[str, str]:
+    """The change a change check asks about: the latest published response that marks a change as made."""
+    made = [i for i in items if i["item"] == "response" and i.get("status") == "published" and i.get("change") == "made"]
+    if not made:
+        return {}
+    r = max(made, key=lambda i: i.get("published_at") or i.get("created_at", ""))
+    return {"description": r.get("change_description", ""), "name": r.get("name", ""), "role": r.get("role", ""),
+            "service_name": r.get("service_name", ""), "at": r.get("published_at") or r.get("created_at", "")}
