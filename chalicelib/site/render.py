@@ -11,7 +11,6 @@ import math
 import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from ..core import clock, figures
@@ -23,7 +22,8 @@ from ..views.story import listing_entry_view, story_extras, story_view
 from ..views.thread import conversation
 from . import charts, feeds, pages, search, widget
 from .forms import directory_groups, form_context
-from .pages import HTML, HTML_CACHE, TEXT
+from .outputs import Delete, Output, Put, page as html_page
+from .pages import HTML_CACHE, TEXT
 from .subscribe import check_email_page, signup_page
 
 STORY_KEY = "stories/{}/index.html"
@@ -47,26 +47,6 @@ ARCHIVE_PAGE = re.compile(r"^(archive|services/[^/]+|tags/[^/]+)/(\d{4}-\d{2})/(
 SITEMAP_LIMIT = 50_000
 
 ROBOTS = "User-agent: *\nAllow: /\n\nSitemap: {}/sitemap.xml\n"
-
-
-@dataclass(frozen=True)
-class Put:
-    key: str
-    body: bytes
-    content_type: str
-    cache_control: str
-
-
-@dataclass(frozen=True)
-class Delete:
-    key: str
-
-
-Output = Put | Delete
-
-
-def _page(key: str, html: str) -> Put:
-    return Put(key, html.encode("utf-8"), HTML, HTML_CACHE)
 
 
 def listing_prefix(listing: str) -> str:
@@ -158,9 +138,9 @@ class SiteRenderer:
         if not story:
             return [Delete(key)]
         if story.get("status") != "published":
-            return [_page(key, pages.render_page("story_gone.html", robots="noindex"))]
+            return [html_page(key, pages.render_page("story_gone.html", robots="noindex"))]
         services = self._store.get_services(story.get("services", []))
-        return [_page(key, pages.render_page("story.html", story=story_view(story, services), conversation=conversation(items),
+        return [html_page(key, pages.render_page("story.html", story=story_view(story, services), conversation=conversation(items),
                                              extras=story_extras(story, items, self._store, self._settings)))]
 
     def _service(self, slug: str) -> list[Output]:
@@ -185,7 +165,7 @@ class SiteRenderer:
             # The service's own promise, when it has one (pages/_promise.html, if present, shows it).
             promise=service_promise(service),
         )
-        return [_page(key, html), *self._feeds(feed_title, f"/{prefix}", prefix, listing), *widget.outputs(slug, service, stories)]
+        return [html_page(key, html), *self._feeds(feed_title, f"/{prefix}", prefix, listing), *widget.outputs(slug, service, stories)]
 
     def _home(self) -> list[Output]:
         listing = self._store.listing(store_module.EVERYTHING, self._settings.stories_per_page)
@@ -194,7 +174,7 @@ class SiteRenderer:
         title = "Latest stories – FeedForward"
         html = pages.render_page("home.html", stories=stories, organisations=organisations, feeds=feeds.feed_links("", title),
                                  figures=figures_view(store_module.EVERYTHING, self._store.figures(store_module.EVERYTHING, consistent=True), clock.now()))
-        return [_page(HOME_KEY, html), *self._feeds(title, "/", "", listing), self._sitemap_index()]
+        return [html_page(HOME_KEY, html), *self._feeds(title, "/", "", listing), self._sitemap_index()]
 
     # ---- month archives ---------------------------------------------------------------------
 
@@ -247,7 +227,7 @@ class SiteRenderer:
                 older=archive_path(listing, month, p - 1) if p > 1 else "",
                 newer=archive_path(listing, month, p + 1) if p < total else "",
             )
-            out.append(_page(archive_key(listing, month, p), html))
+            out.append(html_page(archive_key(listing, month, p), html))
         if whole:
             out.append(Delete(archive_key(listing, month, total + 1)))  # a page a withdrawal emptied
         return out
@@ -277,7 +257,7 @@ class SiteRenderer:
         archive = [{"label": pages.month_year(m), "count": n, "href": archive_path(name, m)} for m, n in sorted(months.items(), reverse=True)]
         html = pages.render_page("tag.html", tag={"slug": tag, "label": label}, stories=self._entries(listing),
                                  feeds=feeds.feed_links(prefix, title), archive=archive)
-        return [_page(TAG_KEY.format(tag), html), *self._feeds(title, f"/{prefix}", prefix, listing), self._tags_sitemap()]
+        return [html_page(TAG_KEY.format(tag), html), *self._feeds(title, f"/{prefix}", prefix, listing), self._tags_sitemap()]
 
     def _feeds(self, title: str, page_path: str, prefix: str, listing: list[dict[str, Any]]) -> list[Output]:
         site = self._settings.site_url
@@ -333,11 +313,11 @@ class SiteRenderer:
             out.append(Put(asset.hashed_key, asset.body, asset.content_type, pages.HASHED_CACHE))
             out.append(Put(asset.key, asset.body, asset.content_type, pages.ASSET_CACHE))
         form = pages.render_page("form.html", **form_context({}, [], groups, self._settings, script=True))
-        out.append(_page(FORM_KEY, form))
-        out.append(_page(THANKS_KEY, pages.render_page("thank_you.html")))
-        out.append(_page(SUBSCRIBE_KEY, signup_page(groups, self._settings)))
-        out.append(_page(CHECK_EMAIL_KEY, check_email_page(self._settings)))
-        out.append(_page(NOT_FOUND_KEY, pages.render_page("not_found.html", robots="noindex")))
+        out.append(html_page(FORM_KEY, form))
+        out.append(html_page(THANKS_KEY, pages.render_page("thank_you.html")))
+        out.append(html_page(SUBSCRIBE_KEY, signup_page(groups, self._settings)))
+        out.append(html_page(CHECK_EMAIL_KEY, check_email_page(self._settings)))
+        out.append(html_page(NOT_FOUND_KEY, pages.render_page("not_found.html", robots="noindex")))
         out.append(Put(ROBOTS_KEY, ROBOTS.format(self._settings.site_url).encode("utf-8"), TEXT, HTML_CACHE))
         out.append(self._pages_sitemap(groups))
         return out
