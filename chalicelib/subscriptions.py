@@ -5,7 +5,7 @@ optionally narrowed by tags and a minimum criticality, as they happen or as a da
 
 Request handlers here only validate and write state. The confirmation email follows from the
 stream: a pending subscription's INSERT becomes a "subscription_confirm" mail job, written by
-SubscriptionLetters below. A GET on any emailed link changes nothing; each action is a POST.
+mail/letters/subscription.py. A GET on any emailed link changes nothing; each action is a POST.
 """
 
 from __future__ import annotations
@@ -470,40 +470,3 @@ def _named(fields: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 # ---- the confirmation email ------------------------------------------------------------------------
-
-
-class SubscriptionLetters:
-    """The double opt-in email: who asked, for what, and one link to confirm."""
-
-    def __init__(self, store: Any, links: Any, settings: Any):
-        self._store = store
-        self._links = links
-        self._settings = settings
-
-    def composers(self) -> dict[str, Any]:
-        return {"subscription_confirm": self.confirm_letter}
-
-    def confirm_letter(self, job: Any) -> Any:
-        from .mail.dispatch import Letter
-
-        subscriber_id, _, subscription_id = job.ref.partition(":")
-        subscriber = self._store.get_subscriber(subscriber_id) if subscriber_id else None
-        sub = self._store.get_subscription(subscriber_id, subscription_id) if subscriber and subscription_id else None
-        if not subscriber or not sub or sub.get("status") != "pending":
-            return None  # confirmed, stopped or gone already: nothing to ask
-        token = self._links.issue("confirm", "", subscriber_id, self._settings.confirm_link_days,
-                                  subscriber_id=subscriber_id, subscription_id=subscription_id)
-        asked = dict(sub.get("requested") or {})
-        person = {k: asked.get(k) or subscriber.get(k, "") for k in ("name", "display_name", "role", "organisation_name")}
-        view = subscription_view(sub, self._store.get_service(sub.get("service", "")))
-        return Letter(
-            to=subscriber["email"],
-            template="subscription_confirm",
-            context={
-                "person": person,
-                "subscription": view,
-                "confirm_url": f"{self._settings.api_url}/api/subscriptions/confirm/{token}",
-                "link_days": self._settings.confirm_link_days,
-                "site_url": self._settings.site_url.rstrip("/"),
-            },
-        )
