@@ -27,8 +27,7 @@ from .links import NOT_VALID
 from .core.models import CHECK_COMMENT_MAX, CheckAnswer
 from .core.observability import logger, metrics
 from .edge.http import invalid
-from .views.story import AUTHOR, VERDICT_WORDS, VERDICTS
-from .views.thread import made_change
+from .views import AUTHOR, VERDICT_WORDS, VERDICTS, made_change
 
 LABELS = {"answer": "whether the change made a difference", "comment": "your comment"}
 FIELD_IDS = {"answer": "answer-yes", "comment": "comment"}

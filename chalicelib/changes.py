@@ -14,7 +14,7 @@ from .core import figures
 from .core.jobs import MailJob, RenderJob
 from .core.observability import logger
 from .store import EVERYTHING, month_list, tag_list
-from .views.story import PROGRESS, listing_entry
+from .views import PROGRESS, listing_entry
 
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym")
 

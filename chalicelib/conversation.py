@@ -18,9 +18,7 @@ from .core.ids import new_id
 from .links import NOT_VALID
 from .core.models import CONVERSATION_LIMITS
 from .core.observability import metrics
-from .views.labels import criticality_label
-from .views.story import story_view
-from .views.thread import conversation
+from .views import conversation, criticality_label, story_view
 
 RESPONSE_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")  # ids.new_id(): Crockford base32, lower case
 GONE = "This story is no longer published, so it cannot be read or answered here."

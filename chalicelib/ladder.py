@@ -24,7 +24,8 @@ from typing import Any, Callable
 from .core import clock
 from .core.jobs import MailJob
 from .core.observability import logger
-from .promise import ENDED, STEPS
+from .promise import ENDED
+from .views import LADDER_STEPS as STEPS
 
 PAGE = 100
 MOST = 500  # steps in one run; what is left stays due for the next hour

@@ -19,7 +19,6 @@ from typing import Any
 from .core import clock
 from .core.calendar import DEFAULT_CALENDAR, add_working_days
 from .core.observability import logger
-from .views.promise import STEPS
 
 # When each of the ladder's steps comes, in multiples of the promise (ladder.py acts on them).
 STEP_FACTORS = {"reminder": 0.5, "overdue": 1, "organisation": 2}

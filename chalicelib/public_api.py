@@ -24,7 +24,7 @@ from typing import Any, Mapping
 from urllib.parse import urlencode
 
 from .core.errors import BadRequest, NotFound
-from .views.thread import conversation, progress
+from .views import conversation, progress
 from .store import EVERYTHING, tag_list
 
 DEFAULT_LIMIT = 20

@@ -21,7 +21,7 @@ from .links import NOT_VALID
 from .core.models import SubscriptionRequest, clean_line
 from .core.observability import logger, metrics
 from .edge.http import pydantic_fields
-from .views.people import FREQUENCY_WORDS, frequency_choices, join as _join, manage_url, subscription_view
+from .views import FREQUENCY_WORDS, frequency_choices, join_list, manage_url, subscription_view
 
 LABELS = {
     "name": "your full name",
@@ -160,7 +160,7 @@ class Subscriptions:
             allowed = allowed_domains(self._settings.signup_domains.get(org["slug"]) or [])
             if allowed and not domain_allowed(str(req.email), allowed):
                 fields.append({"field": "email", "message": f"Use your work email address at {org['name']}: "
-                               f"one ending in {_join(allowed, 'or')}"})
+                               f"one ending in {join_list(allowed, 'or')}"})
         if fields:
             raise ValidationFailed(fields, data)
         return req, org, svc

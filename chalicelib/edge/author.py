@@ -2,7 +2,7 @@
 can do (reply, withdraw, erase). Reached by a capability link; a GET of it never changes anything.
 
 The page is built from one Query of the story's partition. Fields are chosen one by one (here
-and in thread.py), so nothing private about anyone else reaches the template.
+and in views.py), so nothing private about anyone else reaches the template.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 from ..site import pages
-from ..views import thread
+from .. import views
 
 STATUS_WORDS = {
     "pending": ("Waiting for a moderator", "A moderator will read your story before it is published. "
@@ -89,7 +89,7 @@ def author_page(
         "withdrawn_at": story.get("withdrawn_at", ""),
         "feelings": [pages.feeling_label(f) for f in story.get("feelings", [])],
     }
-    conversation = thread.conversation(items, for_author=True)
+    conversation = views.conversation(items, for_author=True)
     reply_id = values.get("reply_id") if form == "reply" and not field_errors.get("reply_id") else None
     return pages.render_page(
         "author.html",

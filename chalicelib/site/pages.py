@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..views.labels import MONTHS, feeling_label, month_year, role_label
+from ..views import MONTHS, feeling_label, month_year, role_label
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"

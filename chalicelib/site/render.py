@@ -17,9 +17,7 @@ from ..core import clock, figures
 from .. import store as store_module
 from ..core.jobs import RenderJob
 from ..core.observability import logger
-from ..views.promise import service_promise
-from ..views.story import listing_entry_view, story_extras, story_view
-from ..views.thread import conversation
+from ..views import conversation, listing_entry_view, service_promise, story_extras, story_view
 from . import charts, feeds, pages, search, widget
 from .forms import directory_groups, form_context
 from .outputs import Delete, Output, Put, page as html_page

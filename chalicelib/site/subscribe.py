@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..views.people import criticality_choices, frequency_choices
+from ..views import criticality_choices, frequency_choices
 from .pages import render_page
 
 # The sign-up form's fields in page order, with the id an error summary links to.

@@ -37,7 +37,7 @@ def snippet(site_url: str, service: dict[str, Any]) -> str:
 
 def page(service: dict[str, Any], stories: list[dict[str, Any]]) -> str:
     """The widget page: the service's name, its latest stories (listing entries as
-    views.story.listing_entry_view shows them), and a way to tell a story."""
+    views.listing_entry_view shows them), and a way to tell a story."""
     return pages.render_page(
         "widget.html",
         robots="noindex",

@@ -4,8 +4,7 @@ reader who left an address) is asked whether it made a difference, with a fresh 
 from __future__ import annotations
 
 from ...core.jobs import MailJob
-from ...views.story import AUTHOR
-from ...views.thread import made_change
+from ...views import AUTHOR, made_change
 from .base import Composer, Letter, Letters
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.jobs import MailJob
-from ...views.people import manage_url, unsubscribe_headers
+from ...views import manage_url, unsubscribe_headers
 from .base import Composer, Letter, Letters
 
 

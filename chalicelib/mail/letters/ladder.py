@@ -4,8 +4,7 @@ has passed (ladder.py decides who is told at each step)."""
 from __future__ import annotations
 
 from ...core.jobs import MailJob
-from ...views.labels import long_day
-from ...views.promise import STEPS
+from ...views import LADDER_STEPS, long_day
 from .base import Composer, Letter
 from .staff import StaffLetters
 
@@ -20,7 +19,7 @@ class LadderLetters(StaffLetters):
 
     def _compose(self, job: MailJob, template: str) -> Letter | None:
         step, _, sid = job.ref.partition(":")
-        if step not in STEPS:
+        if step not in LADDER_STEPS:
             return None
         story = self._store.get_story(job.story_id, consistent=True)
         # Answered, withdrawn or held since the step: nobody needs telling any more.

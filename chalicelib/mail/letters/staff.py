@@ -13,9 +13,7 @@ from ...core.jobs import MailJob
 from ...core.matching import criticality_of, pick_subscription
 from ...core.models import CRITICALITY_WORDS  # seen only by staff, never in public
 from ...store import digest_day
-from ...views.labels import day_label, staff_role_label
-from ...views.people import subscriber_links
-from ...views.story import listing_entry
+from ...views import day_label, listing_entry, staff_role_label, subscriber_links
 from .base import Composer, Letter, Letters
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...core.jobs import MailJob
-from ...views.people import subscription_view
+from ...views import subscription_view
 from .base import Composer, Letter, Letters
 
 
