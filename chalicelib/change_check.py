@@ -26,13 +26,10 @@ from .core.errors import Conflict, NotFound, invalid
 from .core.jobs import MailJob, RenderJob
 from .links import NOT_VALID
 from .core.models import CheckAnswer
-from .mail.dispatch import Composer, Letter
 from .core.observability import logger, metrics
 from .store.stream import Change
+from .views import AUTHOR, VERDICTS, made_change
 
-AUTHOR = "author"
-VERDICTS = ("yes", "partly", "no")
-VERDICT_WORDS = {"yes": "Yes, it made a difference", "partly": "Partly", "no": "No, it made no difference"}
 LABELS = {"answer": "whether the change made a difference", "comment": "your comment"}
 ALREADY = "You have already answered from this link. Your first answer stands."
 GONE = "This story is no longer published, so there is nothing to answer here."
@@ -102,35 +99,6 @@ class ChangeChecks:
         metrics.add_metric(name="ChangeChecksQueued", unit="Count", value=checks)
         return {"stories": stories, "emails": checks}
 
-    # ---- the email ---------------------------------------------------------------------------
-
-    def composers(self) -> dict[str, Composer]:
-        return {"change_check": self.letter}
-
-    def letter(self, job: MailJob) -> Letter | None:
-        story = self._store.get_story(job.story_id, consistent=True)
-        if not story or story.get("status") != "published" or not story.get("change_made_at") or not job.ref:
-            return None
-        if job.ref == AUTHOR:
-            contact = self._store.get_contact(job.story_id) if story.get("has_contact") else None
-        else:
-            contact = self._store.me_too_contact(job.story_id, job.ref)
-        if not contact or not contact.get("email"):
-            return None
-        if self._store.get_thread_item(job.story_id, "check", job.ref):
-            return None  # answered already
-        s = self._settings
-        token = self._links.issue("check", job.story_id, job.ref, s.check_link_days, recipient=job.ref)
-        return Letter(contact["email"], "change_check", {
-            "story": {"id": story["id"], "title": story.get("title", "")},
-            "is_author": job.ref == AUTHOR,
-            "change": made_change(self._store.story_thread(job.story_id)),
-            "check_url": f"{s.api_url.rstrip('/')}/api/check/{token}",
-            "story_url": f"{s.site_url.rstrip('/')}/stories/{story['id']}/",
-            "site_url": s.site_url.rstrip("/"),
-            "link_days": s.check_link_days,
-        })
-
     # ---- the page (GET: changes nothing) and the answer (POST) ---------------------------------
 
     def _holder(self, token: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
@@ -192,37 +160,3 @@ def _view(item: dict[str, Any]) -> dict[str, Any]:
             "created_at": item.get("created_at", "")}
 
 
-def made_change(items: list[dict[str, Any]]) -> dict[str, str]:
-    """The change the check asks about: the latest published response that marks a change as made."""
-    made = [i for i in items if i["item"] == "response" and i.get("status") == "published" and i.get("change") == "made"]
-    if not made:
-        return {}
-    r = max(made, key=lambda i: i.get("published_at") or i.get("created_at", ""))
-    return {"description": r.get("change_description", ""), "name": r.get("name", ""), "role": r.get("role", ""),
-            "service_name": r.get("service_name", ""), "at": r.get("published_at") or r.get("created_at", "")}
-
-
-# ---- what the story page shows -----------------------------------------------------------------
-
-
-def story_extras(story: dict[str, Any], items: list[dict[str, Any]], store: Any, settings: Any) -> dict[str, Any]:
-    """The me-too count and form, the link to a related story, and the verdict on the change:
-    public facts only (no address, no unpublished comment)."""
-    related = None
-    if story.get("related_story"):
-        other = store.get_story(story["related_story"])
-        if other and other.get("status") == "published":
-            related = {"id": other["id"], "title": other.get("title", "")}
-    author = next((i for i in items if i["item"] == "check" and i.get("id") == AUTHOR), None)
-    others = {v: int(story.get(f"me_too_{v}") or 0) for v in VERDICTS}
-    verdict = story.get("change_verdict") if story.get("change_verdict") in VERDICTS else ""
-    return {
-        "me_too_count": int(story.get("me_too_count") or 0),
-        "me_too_action": f"{settings.api_url.rstrip('/')}/api/stories/{story['id']}/me-too",
-        "tell_url": f"/tell-your-story/?related={story['id']}",
-        "related": related,
-        "verdict": verdict,
-        "verdict_at": story.get("change_verdict_at", "") if verdict else "",
-        "author_comment": author.get("text", "") if author and author.get("status") == "published" else "",
-        "others": others | {"total": sum(others.values())},
-    }

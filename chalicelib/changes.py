@@ -21,11 +21,9 @@ from .core.jobs import MailJob, RenderJob
 from .core.observability import logger
 from .store import EVERYTHING, month_list, tag_list
 from .store.stream import Change, decode
+from .views import PROGRESS, listing_entry
 
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym")
-EXCERPT_CHARS = 300
-# A story's progress, in the order the public sees it: not yet read → read → responded → change planned → made.
-PROGRESS = ("first_read_at", "first_response_at", "change_planned_at", "change_made_at")
 
 Jobs = list[RenderJob | MailJob]
 
@@ -266,23 +264,3 @@ def _tags(story: dict[str, Any]) -> set[str]:
 def _months(story: dict[str, Any]) -> set[str]:
     """The month of first publication (UTC), whose child sitemap lists the story."""
     return {story["published_at"][:7]} if story.get("published_at") else set()
-
-
-def listing_entry(story: dict[str, Any]) -> dict[str, Any]:
-    """What a list of stories shows of one story: public fields only."""
-    text = story.get("story", "")
-    excerpt = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
-    return {
-        "id": story["id"],
-        "title": story["title"],
-        "excerpt": excerpt,
-        "pseudonym": story.get("pseudonym", ""),
-        "role": story.get("role", ""),
-        "experience": story.get("experience", ""),
-        "published_at": story["published_at"],
-        "services": story.get("services", []),
-        "feelings": story.get("feelings", []),
-        "tags": story.get("tags", []),
-        # Progress, so lists can show where each story stands.
-        **{k: story[k] for k in PROGRESS if story.get(k)},
-    }

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from .core.errors import BadRequest
 from .core.models import Service
-from .promise import CALENDARS
+from .core.calendar import CALENDARS
 from .store import MIN_PREFIX, words
 
 MAX_RESULTS = 10
@@ -33,7 +33,7 @@ def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None
             if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_RESPONSE_DAYS:
                 raise ValueError(f"Service {node['slug']!r}: response_days must be a whole number from 1 to {MAX_RESPONSE_DAYS}.")
             item["response_days"] = days
-        # Whose bank holidays its working days skip (promise.CALENDARS), inherited the same way.
+        # Whose bank holidays its working days skip (core/calendar.py), inherited the same way.
         calendar = node.get("holidays", parent.get("holidays") if parent else None)
         if calendar is not None:
             if calendar not in CALENDARS:

@@ -22,11 +22,10 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from .core import clock
-from .alerts import StaffLetters
 from .core.jobs import MailJob
-from .mail.dispatch import Composer, Letter
 from .core.observability import logger
-from .promise import ENDED, STEPS
+from .promise import ENDED
+from .views import LADDER_STEPS as STEPS
 
 PAGE = 100
 MOST = 500  # steps in one run; what is left stays due for the next hour
@@ -106,44 +105,3 @@ class Ladder:
         else:
             slugs = {svc.get("path", [svc["slug"]])[0] for svc in services.values()}
         return {sub["subscriber_id"] for slug in sorted(slugs) for sub in self._store.watchers(slug) if sub.get("status") == "active"}
-
-
-class LadderLetters(StaffLetters):
-    """The reminder and the escalations: like an alert, with the story's read-and-respond link
-    and one-click unsubscribe, plus what was promised and when it fell due."""
-
-    def composers(self) -> dict[str, Composer]:
-        return {"ladder_reminder": lambda job: self._compose(job, "staff_ladder_reminder"),
-                "ladder_escalation": lambda job: self._compose(job, "staff_ladder_escalation")}
-
-    def _compose(self, job: MailJob, template: str) -> Letter | None:
-        step, _, sid = job.ref.partition(":")
-        if step not in STEPS:
-            return None
-        story = self._store.get_story(job.story_id, consistent=True)
-        # Answered, withdrawn or held since the step: nobody needs telling any more.
-        if not story or story.get("status") != "published" or story.get("first_response_at") or not story.get("response_days"):
-            return None
-        subscriber = self._active_subscriber(sid)
-        if not subscriber:
-            return None
-        services = self._store.get_services(story.get("services", []))
-        entry = self._entry(story, services, subscriber, self._store.subscriptions_of(sid))
-        if not entry:
-            return None  # unsubscribed from it since the step
-        days = int(story["response_days"])
-        return self._letter(subscriber, template, {
-            "story": entry,
-            "step": step,
-            "days": days,
-            "twice": 2 * days,
-            "due_on": _long_date(story["response_due_at"]),
-        })
-
-
-def _long_date(value: str) -> str:
-    """An ISO timestamp as "Tuesday 5 January 2027" (UK time)."""
-    from .promise import _uk
-
-    moment = clock.parse(value).astimezone(_uk())
-    return f"{moment:%A} {moment.day} {moment:%B %Y}"

@@ -7,108 +7,26 @@ services takes the strictest (smallest) promise. At first publication the stream
 escalation ladder (ladder.py) in one transaction; a response, a withdrawal, a rejection or an
 erasure ends the ladder.
 
-Working days skip weekends and the bank holidays of the service's nation (the `holidays` package,
-imported only when first needed: it costs about 200 ms, which the API's cold start never pays).
-England and Wales share a calendar; Scotland and Northern Ireland have their own (St Andrew's Day,
-2 January, St Patrick's Day, the Twelfth). A directory node sets `holidays` for itself and all below
-it; a story's calendar is that of the service whose promise it keeps, stored with the promise.
-Days are counted on the UK calendar (Europe/London), so a story published at 00:30 BST on a
-Monday counts from that Monday.
+Working days skip weekends and the bank holidays of the service's nation (core/calendar.py).
+A directory node sets `holidays` for itself and all below it; a story's calendar is that of the
+service whose promise it keeps, stored with the promise.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 from .core import clock
+from .core.calendar import DEFAULT_CALENDAR, add_working_days
 from .core.observability import logger
 
-# The ladder's steps and when each comes, in multiples of the promise (ladder.py acts on them).
-STEPS = ("reminder", "overdue", "organisation")
+# When each of the ladder's steps comes, in multiples of the promise (ladder.py acts on them).
 STEP_FACTORS = {"reminder": 0.5, "overdue": 1, "organisation": 2}
 ENDED = ("withdrawn", "rejected", "erasing")
 PROMISE_FIELDS = ("response_days", "response_due_at", "response_holidays")  # what `start` sets on the story
-# A directory node's `holidays`: the bank holidays its working days skip (GOV.UK's three lists).
-CALENDARS = {"england-and-wales": "ENG", "scotland": "SCT", "northern-ireland": "NIR"}
-DEFAULT_CALENDAR = "england-and-wales"
-HOLIDAYS_SAID = {"england-and-wales": "bank holidays in England and Wales", "scotland": "Scottish bank holidays",
-                 "northern-ireland": "Northern Ireland bank holidays"}
 
 
-# ---- working days -----------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=64)
-def bank_holidays(year: int, calendar: str = DEFAULT_CALENDAR) -> frozenset[date]:
-    """One nation's bank holidays in one year, substitute days included (GOV.UK's lists)."""
-    import holidays  # lazy: see the module's docstring
-
-    return frozenset(holidays.country_holidays("GB", subdiv=CALENDARS.get(calendar, "ENG"), years=year))
-
-
-def is_working_day(day: date, calendar: str = DEFAULT_CALENDAR) -> bool:
-    return day.weekday() < 5 and day not in bank_holidays(day.year, calendar)
-
-
-def _next_working_day(day: date, calendar: str = DEFAULT_CALENDAR) -> date:
-    day += timedelta(days=1)
-    while not is_working_day(day, calendar):
-        day += timedelta(days=1)
-    return day
-
-
-@lru_cache(maxsize=1)
-def _uk() -> tzinfo:
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo("Europe/London")
-    except Exception:  # no time zone database: UTC is at most an hour out
-        return timezone.utc
-
-
-def _working_start(start: datetime, calendar: str) -> tuple[date, time]:
-    """Where counting starts: the moment itself on a working day, else the start of the next one."""
-    local = start.astimezone(_uk())
-    if is_working_day(local.date(), calendar):
-        return local.date(), local.time().replace(tzinfo=None)
-    return _next_working_day(local.date(), calendar), time(0)
-
-
-def _moments(start: datetime, calendar: str) -> Iterator[datetime]:
-    """start + 1 working day, + 2, + 3, ... (UTC): the same time of day on each following working day."""
-    day, wall = _working_start(start, calendar)
-    while True:
-        day = _next_working_day(day, calendar)
-        yield datetime.combine(day, wall, tzinfo=_uk()).astimezone(timezone.utc)
-
-
-def add_working_days(start: datetime, days: float, calendar: str = DEFAULT_CALENDAR) -> datetime:
-    """`start` plus `days` working days (UTC). A half day adds 12 hours after the whole days,
-    moved on to the next working day if that lands on a weekend or bank holiday."""
-    whole = int(days)
-    day, wall = _working_start(start, calendar)
-    for _ in range(whole):
-        day = _next_working_day(day, calendar)
-    moment = datetime.combine(day, wall, tzinfo=_uk())
-    fraction = days - whole
-    if fraction:
-        moment = moment + timedelta(hours=24 * fraction)
-        if not is_working_day(moment.date(), calendar):
-            moment = datetime.combine(_next_working_day(moment.date(), calendar), moment.time().replace(tzinfo=None), tzinfo=_uk())
-    return moment.astimezone(timezone.utc)
-
-
-def working_days_between(start: datetime, end: datetime, most: int = 1000, calendar: str = DEFAULT_CALENDAR) -> int:
-    """Whole working days from `start` to `end` (0 when `end` comes within the first one)."""
-    n = 0
-    for moment in _moments(start, calendar):
-        if moment > end or n >= most:
-            return n
-        n += 1
-    return n
+# ---- when the promise and its steps fall due ----------------------------------------------------
 
 
 def due_at(published_at: str, days: int, calendar: str = DEFAULT_CALENDAR) -> str:
@@ -197,34 +115,3 @@ def start(store: Any, story_id: str, story: dict[str, Any]) -> bool:
     if started:
         logger.info("response promise set", extra={"story_id": story_id, "response_days": days, "due": steps["overdue"]})
     return started
-
-
-# ---- what pages show -----------------------------------------------------------------------------
-
-
-def story_promise(story: dict[str, Any], services: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The promise as the story page and its JSON show it: public dates and states only.
-    {} for a story with no promise. Dates are stated rather than "N days ago", so a static
-    page stays true as days pass; becoming overdue is a state change, which re-renders it.
-    `services` (slug -> item) names the service whose promise it is (the strictest)."""
-    days = story.get("response_days")
-    if not days or not story.get("response_due_at"):
-        return {}
-    calendar = story.get("response_holidays") or DEFAULT_CALENDAR
-    view: dict[str, Any] = {"days": int(days), "due_at": story["response_due_at"], "since": story.get("published_at", ""),
-                            "holidays": HOLIDAYS_SAID.get(calendar, "bank holidays")}
-    mine = [services[s] for s in story.get("services", []) if s in (services or {})]
-    named = [svc["name"] for svc in mine if svc.get("response_days") == int(days)]
-    view["service_name"] = named[0] if named else ""
-    if story.get("first_response_at"):
-        view["state"] = "responded"
-        view["responded_at"] = story["first_response_at"]
-        if story.get("published_at"):
-            view["response_working_days"] = working_days_between(clock.parse(story["published_at"]), clock.parse(story["first_response_at"]),
-                                                                 calendar=calendar)
-    elif story.get("overdue_at"):
-        view["state"] = "overdue"
-        view["overdue_at"] = story["overdue_at"]
-    else:
-        view["state"] = "awaiting"
-    return view

@@ -5,7 +5,7 @@ optionally narrowed by tags and a minimum criticality, as they happen or as a da
 
 Request handlers here only validate and write state. The confirmation email follows from the
 stream: a pending subscription's INSERT becomes a "subscription_confirm" mail job, written by
-SubscriptionLetters below. A GET on any emailed link changes nothing; each action is a POST.
+mail/letters/subscription.py. A GET on any emailed link changes nothing; each action is a POST.
 The methods return data; the pages are built from it in the edge (edge/staff.py).
 """
 
@@ -19,18 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .core import clock, ids
 from .core.errors import NotFound, ValidationFailed, pydantic_fields
 from .links import NOT_VALID
-from .core.models import CRITICALITY_WORDS, SubscriptionRequest, clean_line
+from .core.models import SubscriptionRequest, clean_line
 from .core.observability import logger, metrics
-
-FREQUENCY_WORDS = {
-    "immediate": "As soon as each story is published",
-    "digest": "A daily digest",
-}
-STATUS_WORDS = {
-    "active": "On",
-    "pending": "Waiting for you to confirm it (check your email)",
-    "unsubscribed": "Stopped",
-}
+from .views import FREQUENCY_WORDS, join_list, manage_url, subscription_view
 
 LABELS = {
     "name": "your full name",
@@ -54,95 +45,6 @@ CHOICE_MESSAGES = {
     "email": "Enter your work email address, like firstname.lastname@trust.nhs.uk",
 }
 _TAG_SPLIT = re.compile(r"[,;\n]+")
-
-
-# ---- links for alert emails (called by the alerts flow) -------------------------------------------
-
-
-def unsubscribe_url(links: Any, settings: Any, subscriber_id: str) -> str:
-    """A new one-click unsubscribe link for one person."""
-    token = links.issue("unsubscribe", "", subscriber_id, settings.subscriber_link_days, subscriber_id=subscriber_id)
-    return f"{settings.api_url}/api/unsubscribe/{token}"
-
-
-def unsubscribe_headers(links: Any, settings: Any, subscriber_id: str) -> dict[str, str]:
-    """RFC 8058 one-click unsubscribe headers for an alert email (issues a new unsubscribe link)."""
-    return list_unsubscribe(unsubscribe_url(links, settings, subscriber_id))
-
-
-def list_unsubscribe(url: str) -> dict[str, str]:
-    """The two RFC 8058 headers for an unsubscribe link already issued (e.g. also shown in the body)."""
-    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-
-
-def manage_url(links: Any, settings: Any, subscriber_id: str) -> str:
-    """A new link to the person's page for changing or stopping their alerts."""
-    token = links.issue("manage", "", subscriber_id, settings.subscriber_link_days, subscriber_id=subscriber_id)
-    return f"{settings.api_url}/api/subscriptions/manage/{token}"
-
-
-# ---- words -----------------------------------------------------------------------------------
-
-
-def criticality_words(n: int) -> str:
-    """What a minimum criticality means for the stories someone hears about."""
-    n = int(n or 0)
-    if n <= 0:
-        return "Every story, whatever its criticality"
-    if n >= 5:
-        return "Only stories rated severely critical (5 out of 5)"
-    return f"Stories rated {CRITICALITY_WORDS[n]} or more ({n} or higher out of 5)"
-
-
-def criticality_choices() -> list[dict[str, str]]:
-    out = [{"value": "0", "label": "Every story", "hint": "From 0, not critical, upwards"}]
-    for n in range(1, 5):
-        out.append({"value": str(n), "label": f"{CRITICALITY_WORDS[n].capitalize()} or more", "hint": f"{n} or higher out of 5"})
-    out.append({"value": "5", "label": "Only severely critical stories", "hint": "5 out of 5"})
-    return out
-
-
-def frequency_choices() -> list[dict[str, str]]:
-    return [
-        {"value": "immediate", "label": FREQUENCY_WORDS["immediate"], "hint": "One email for each story"},
-        {"value": "digest", "label": FREQUENCY_WORDS["digest"],
-         "hint": "One email each morning listing the stories published the day before, and none on days without any"},
-    ]
-
-
-def _tags_words(tags: list[str]) -> str:
-    if not tags:
-        return "Stories on any subject"
-    return "Only stories tagged " + _join([t for t in tags], "or")
-
-
-def _join(items: list[str], word: str = "and") -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + f" {word} " + items[-1]
-
-
-def _within(service: dict[str, Any] | None) -> str:
-    return " › ".join(a["name"] for a in (service or {}).get("trail", []))
-
-
-def subscription_view(sub: dict[str, Any], service: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One subscription in plain words, for pages and emails."""
-    tags = list(sub.get("tags", []))
-    return {
-        "id": sub["id"],
-        "service": sub.get("service", ""),
-        "service_name": (service or {}).get("name") or sub.get("service_name", sub.get("service", "")),
-        "within": _within(service),
-        "tags": tags,
-        "tags_words": _tags_words(tags),
-        "min_criticality": int(sub.get("min_criticality", 0)),
-        "criticality_words": criticality_words(sub.get("min_criticality", 0)),
-        "frequency": sub.get("frequency", "immediate"),
-        "frequency_words": FREQUENCY_WORDS.get(sub.get("frequency", ""), sub.get("frequency", "")),
-        "status": sub.get("status", ""),
-        "status_words": STATUS_WORDS.get(sub.get("status", ""), sub.get("status", "")),
-    }
 
 
 # ---- tags as typed ---------------------------------------------------------------------------------
@@ -213,7 +115,7 @@ class Subscriptions:
             allowed = allowed_domains(self._settings.signup_domains.get(org["slug"]) or [])
             if allowed and not domain_allowed(str(req.email), allowed):
                 fields.append({"field": "email", "message": f"Use your work email address at {org['name']}: "
-                               f"one ending in {_join(allowed, 'or')}"})
+                               f"one ending in {join_list(allowed, 'or')}"})
         if fields:
             raise ValidationFailed(fields, data)
         return req, org, svc
@@ -491,40 +393,3 @@ def _named(fields: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 # ---- the confirmation email ------------------------------------------------------------------------
-
-
-class SubscriptionLetters:
-    """The double opt-in email: who asked, for what, and one link to confirm."""
-
-    def __init__(self, store: Any, links: Any, settings: Any):
-        self._store = store
-        self._links = links
-        self._settings = settings
-
-    def composers(self) -> dict[str, Any]:
-        return {"subscription_confirm": self.confirm_letter}
-
-    def confirm_letter(self, job: Any) -> Any:
-        from .mail.dispatch import Letter
-
-        subscriber_id, _, subscription_id = job.ref.partition(":")
-        subscriber = self._store.get_subscriber(subscriber_id) if subscriber_id else None
-        sub = self._store.get_subscription(subscriber_id, subscription_id) if subscriber and subscription_id else None
-        if not subscriber or not sub or sub.get("status") != "pending":
-            return None  # confirmed, stopped or gone already: nothing to ask
-        token = self._links.issue("confirm", "", subscriber_id, self._settings.confirm_link_days,
-                                  subscriber_id=subscriber_id, subscription_id=subscription_id)
-        asked = dict(sub.get("requested") or {})
-        person = {k: asked.get(k) or subscriber.get(k, "") for k in ("name", "display_name", "role", "organisation_name")}
-        view = subscription_view(sub, self._store.get_service(sub.get("service", "")))
-        return Letter(
-            to=subscriber["email"],
-            template="subscription_confirm",
-            context={
-                "person": person,
-                "subscription": view,
-                "confirm_url": f"{self._settings.api_url}/api/subscriptions/confirm/{token}",
-                "link_days": self._settings.confirm_link_days,
-                "site_url": self._settings.site_url.rstrip("/"),
-            },
-        )

@@ -1,15 +1,131 @@
-"""What pages, emails and the public API all show of a story: its progress and its conversation.
+"""The one view layer: what pages, emails and the public API show of a story and of the people
+around it: its entries in lists, its page, its progress and thread, the promise, its extras (me
+too, the verdict on a change), and the words for criticality, roles, subscriptions and dates.
 
-Built from the one Query that fetches a story's partition (store.story_thread). Fields are
-chosen one by one, so nothing private (a subscriber's address, a held response, a moderator's
-note) can reach a page or an answer by accident.
+Fields are chosen one by one, so nothing private can reach a template, an email or an answer by
+accident. Views import only core, never site, edge, mail or a flow, so every wing can use them.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .core.models import ROLE_LABELS
+from .core import clock
+from .core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
+from .core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS
+
+
+# ---- words for values: months, roles, feelings, criticality, days --------------------------------
+# Words for values: months, roles, feelings, criticality, days. Pages, emails and the JSON
+# API say each thing the same way because they take the words from here.
+
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)
+
+
+def month_year(value: Any) -> str:
+    """"2026-12" as "December 2026"."""
+    text = str(value or "")
+    year, _, month = text.partition("-")
+    if year.isdigit() and month.isdigit() and 1 <= int(month) <= 12:
+        return f"{MONTHS[int(month) - 1]} {int(year)}"
+    return text
+
+
+def role_label(value: Any) -> str:
+    """A role as the public reads it (an unknown one is "someone")."""
+    return ROLE_LABELS.get(str(value), "someone")
+
+
+def staff_role_label(role: str) -> str:
+    """A role as a letter to staff names it (an unknown one is left out)."""
+    return ROLE_LABELS.get(role, "")
+
+
+def feeling_label(value: Any) -> str:
+    return FEELING_LABELS.get(str(value), str(value).replace("-", " "))
+
+
+def criticality_label(value: Any) -> str:
+    """"3 – moderately critical", for staff only ("" when unreadable)."""
+    try:
+        n = max(0, min(5, int(value)))
+    except (TypeError, ValueError):
+        return ""
+    return f"{n} – {CRITICALITY_WORDS[n]}"
+
+
+def day_label(day: str) -> str:
+    """"2026-11-26" -> "Thursday 26 November 2026"."""
+    try:
+        moment = clock.parse(f"{day}T00:00:00Z")
+    except ValueError:
+        return day
+    return f"{moment:%A} {moment.day} {moment:%B %Y}"
+
+
+def long_day(value: str) -> str:
+    """An ISO timestamp as "Tuesday 5 January 2027" (UK time)."""
+    moment = clock.parse(value).astimezone(uk_zone())
+    return f"{moment:%A} {moment.day} {moment:%B %Y}"
+
+
+# ---- the response promise, in dates and states ---------------------------------------------------
+# The response promise as pages, emails and the JSON API show it: public dates and states only.
+
+# The ladder's steps in order: promise.py times them, ladder.py climbs them, the letters name them.
+LADDER_STEPS = ("reminder", "overdue", "organisation")
+
+
+def holidays_said(calendar: str | None) -> str:
+    """Whose bank holidays a promise's working days skip, in words."""
+    return HOLIDAYS_SAID.get(calendar or DEFAULT_CALENDAR, "bank holidays")
+
+
+def service_promise(service: dict[str, Any]) -> dict[str, Any] | None:
+    """A service's own promise, for its page (None when it has none)."""
+    if not service.get("response_days"):
+        return None
+    return {"response_days": service["response_days"], "holidays": holidays_said(service.get("holidays"))}
+
+
+def story_promise(story: dict[str, Any], services: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The promise as the story page and its JSON show it: public dates and states only.
+    {} for a story with no promise. Dates are stated rather than "N days ago", so a static
+    page stays true as days pass; becoming overdue is a state change, which re-renders it.
+    `services` (slug -> item) names the service whose promise it is (the strictest)."""
+    days = story.get("response_days")
+    if not days or not story.get("response_due_at"):
+        return {}
+    calendar = story.get("response_holidays") or DEFAULT_CALENDAR
+    view: dict[str, Any] = {"days": int(days), "due_at": story["response_due_at"], "since": story.get("published_at", ""),
+                            "holidays": holidays_said(calendar)}
+    mine = [services[s] for s in story.get("services", []) if s in (services or {})]
+    named = [svc["name"] for svc in mine if svc.get("response_days") == int(days)]
+    view["service_name"] = named[0] if named else ""
+    if story.get("first_response_at"):
+        view["state"] = "responded"
+        view["responded_at"] = story["first_response_at"]
+        if story.get("published_at"):
+            view["response_working_days"] = working_days_between(clock.parse(story["published_at"]), clock.parse(story["first_response_at"]),
+                                                                 calendar=calendar)
+    elif story.get("overdue_at"):
+        view["state"] = "overdue"
+        view["overdue_at"] = story["overdue_at"]
+    else:
+        view["state"] = "awaiting"
+    return view
+
+
+# ---- the conversation on a story, and its progress -----------------------------------------------
+# The conversation on a story, as pages, emails and the JSON API show it: read receipts,
+# responses, author replies, progress.
+#
+# Built from the one Query that fetches a story's partition (store.story_thread). Fields are
+# chosen one by one, so nothing private (a subscriber's address, a held response, a moderator's
+# note) can reach a template by accident.
 
 # What the public sees of a story's progress, in order, with the story attribute that dates each step.
 STEPS = (
@@ -19,6 +135,9 @@ STEPS = (
     ("planned", "Change planned", "change_planned_at"),
     ("made", "Change made", "change_made_at"),
 )
+# A list's one word on where a story stands (the furthest step reached).
+PROGRESS_WORDS = {"published": "Not yet read", "read": "Read by staff", "responded": "Responded to",
+                  "planned": "Change planned", "made": "Change made"}
 
 
 def progress(story: dict[str, Any]) -> dict[str, Any]:
@@ -87,5 +206,222 @@ def conversation(items: Iterable[dict[str, Any]], for_author: bool = False) -> d
     }
 
 
-def role_label(value: Any) -> str:
-    return ROLE_LABELS.get(str(value), "someone")
+def made_change(items: list[dict[str, Any]]) -> dict[str, str]:
+    """The change a change check asks about: the latest published response that marks a change as made."""
+    made = [i for i in items if i["item"] == "response" and i.get("status") == "published" and i.get("change") == "made"]
+    if not made:
+        return {}
+    r = max(made, key=lambda i: i.get("published_at") or i.get("created_at", ""))
+    return {"description": r.get("change_description", ""), "name": r.get("name", ""), "role": r.get("role", ""),
+            "service_name": r.get("service_name", ""), "at": r.get("published_at") or r.get("created_at", "")}
+
+
+# ---- a story in lists and on its page, and its extras --------------------------------------------
+# A story as lists, its page and its JSON show it: public fields only, chosen one by one.
+#
+# Criticality, decision notes, who decided and any contact detail are left out here, so no
+# template and no answer can show them.
+
+EXCERPT_CHARS = 300
+# A story's progress, in the order the public sees it: not yet read → read → responded → change planned → made.
+PROGRESS = ("first_read_at", "first_response_at", "change_planned_at", "change_made_at")
+# Change checks: the author's answer is kept under this recipient; the answers anyone may give, in words.
+AUTHOR = "author"
+VERDICTS = ("yes", "partly", "no")
+VERDICT_WORDS = {"yes": "Yes, it made a difference", "partly": "Partly", "no": "No, it made no difference"}
+
+
+def listing_entry(story: dict[str, Any]) -> dict[str, Any]:
+    """What a list of stories shows of one story (the listing items the stream writes): public fields only."""
+    text = story.get("story", "")
+    excerpt = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
+    return {
+        "id": story["id"],
+        "title": story["title"],
+        "excerpt": excerpt,
+        "pseudonym": story.get("pseudonym", ""),
+        "role": story.get("role", ""),
+        "experience": story.get("experience", ""),
+        "published_at": story["published_at"],
+        "services": story.get("services", []),
+        "feelings": story.get("feelings", []),
+        "tags": story.get("tags", []),
+        # Progress, so lists can show where each story stands.
+        **{k: story[k] for k in PROGRESS if story.get(k)},
+    }
+
+
+def within(service: dict[str, Any] | None) -> str:
+    """Where a service sits: "Trust › Hospital"."""
+    return " › ".join(a["name"] for a in (service or {}).get("trail", []))
+
+
+def service_link(svc: dict[str, Any]) -> dict[str, Any]:
+    return {"slug": svc["slug"], "name": svc["name"], "within": within(svc)}
+
+
+def story_view(story: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The public face of a published story."""
+    return {
+        "id": story["id"],
+        "title": story.get("title", ""),
+        "story": story.get("story", ""),
+        "good": story.get("good", ""),
+        "improve": story.get("improve", ""),
+        "feelings": [feeling_label(f) for f in story.get("feelings", [])],
+        "pseudonym": story.get("pseudonym", ""),
+        "role": role_label(story.get("role")),
+        "experience": month_year(story.get("experience")),
+        "published_at": story.get("published_at", ""),
+        "tags": list(story.get("tags", [])),
+        "services": [service_link(services[s]) for s in story.get("services", []) if s in services],
+        # The response promise: its dates and state, public facts by contract.
+        "promise": story_promise(story, services),
+    }
+
+
+def listing_entry_view(entry: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One story in a list, from a listing entry."""
+    return {
+        "id": entry["id"],
+        "title": entry.get("title", ""),
+        "excerpt": entry.get("excerpt", ""),
+        "pseudonym": entry.get("pseudonym", ""),
+        "role": role_label(entry.get("role")),
+        "experience": month_year(entry.get("experience")),
+        "published_at": entry.get("published_at", ""),
+        "feelings": [feeling_label(f) for f in entry.get("feelings", [])],
+        "services": [{"slug": s, "name": services[s]["name"]} for s in entry.get("services", []) if s in services],
+        # Where the story stands (listing entries carry the story's progress dates).
+        "progress": PROGRESS_WORDS[progress(entry)["current"]],
+    }
+
+
+def story_extras(story: dict[str, Any], items: list[dict[str, Any]], store: Any, settings: Any) -> dict[str, Any]:
+    """The me-too count and form, the link to a related story, and the verdict on the change:
+    public facts only (no address, no unpublished comment)."""
+    related = None
+    if story.get("related_story"):
+        other = store.get_story(story["related_story"])
+        if other and other.get("status") == "published":
+            related = {"id": other["id"], "title": other.get("title", "")}
+    author = next((i for i in items if i["item"] == "check" and i.get("id") == AUTHOR), None)
+    others = {v: int(story.get(f"me_too_{v}") or 0) for v in VERDICTS}
+    verdict = story.get("change_verdict") if story.get("change_verdict") in VERDICTS else ""
+    return {
+        "me_too_count": int(story.get("me_too_count") or 0),
+        "me_too_action": f"{settings.api_url.rstrip('/')}/api/stories/{story['id']}/me-too",
+        "tell_url": f"/tell-your-story/?related={story['id']}",
+        "related": related,
+        "verdict": verdict,
+        "verdict_at": story.get("change_verdict_at", "") if verdict else "",
+        "author_comment": author.get("text", "") if author and author.get("status") == "published" else "",
+        "others": others | {"total": sum(others.values())},
+    }
+
+
+# ---- staff subscriptions in words, and the links their emails carry ------------------------------
+# Staff subscriptions as pages and emails show them: their settings in plain words, and the
+# links each email to a subscriber carries (a fresh one every time: links.py issues them).
+
+FREQUENCY_WORDS = {
+    "immediate": "As soon as each story is published",
+    "digest": "A daily digest",
+}
+STATUS_WORDS = {
+    "active": "On",
+    "pending": "Waiting for you to confirm it (check your email)",
+    "unsubscribed": "Stopped",
+}
+
+
+# ---- words -----------------------------------------------------------------------------------
+
+
+def criticality_words(n: int) -> str:
+    """What a minimum criticality means for the stories someone hears about."""
+    n = int(n or 0)
+    if n <= 0:
+        return "Every story, whatever its criticality"
+    if n >= 5:
+        return "Only stories rated severely critical (5 out of 5)"
+    return f"Stories rated {CRITICALITY_WORDS[n]} or more ({n} or higher out of 5)"
+
+
+def criticality_choices() -> list[dict[str, str]]:
+    out = [{"value": "0", "label": "Every story", "hint": "From 0, not critical, upwards"}]
+    for n in range(1, 5):
+        out.append({"value": str(n), "label": f"{CRITICALITY_WORDS[n].capitalize()} or more", "hint": f"{n} or higher out of 5"})
+    out.append({"value": "5", "label": "Only severely critical stories", "hint": "5 out of 5"})
+    return out
+
+
+def frequency_choices() -> list[dict[str, str]]:
+    return [
+        {"value": "immediate", "label": FREQUENCY_WORDS["immediate"], "hint": "One email for each story"},
+        {"value": "digest", "label": FREQUENCY_WORDS["digest"],
+         "hint": "One email each morning listing the stories published the day before, and none on days without any"},
+    ]
+
+
+def join_list(items: list[str], word: str = "and") -> str:
+    """["a", "b", "c"] as "a, b and c" (or another last word)."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+def _tags_words(tags: list[str]) -> str:
+    if not tags:
+        return "Stories on any subject"
+    return "Only stories tagged " + join_list([t for t in tags], "or")
+
+
+def subscription_view(sub: dict[str, Any], service: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One subscription in plain words, for pages and emails."""
+    tags = list(sub.get("tags", []))
+    return {
+        "id": sub["id"],
+        "service": sub.get("service", ""),
+        "service_name": (service or {}).get("name") or sub.get("service_name", sub.get("service", "")),
+        "within": within(service),
+        "tags": tags,
+        "tags_words": _tags_words(tags),
+        "min_criticality": int(sub.get("min_criticality", 0)),
+        "criticality_words": criticality_words(sub.get("min_criticality", 0)),
+        "frequency": sub.get("frequency", "immediate"),
+        "frequency_words": FREQUENCY_WORDS.get(sub.get("frequency", ""), sub.get("frequency", "")),
+        "status": sub.get("status", ""),
+        "status_words": STATUS_WORDS.get(sub.get("status", ""), sub.get("status", "")),
+    }
+
+
+# ---- the links a subscriber's emails carry ------------------------------------------------------
+
+
+def unsubscribe_url(links: Any, settings: Any, subscriber_id: str) -> str:
+    """A new one-click unsubscribe link for one person."""
+    token = links.issue("unsubscribe", "", subscriber_id, settings.subscriber_link_days, subscriber_id=subscriber_id)
+    return f"{settings.api_url}/api/unsubscribe/{token}"
+
+
+def unsubscribe_headers(links: Any, settings: Any, subscriber_id: str) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe headers for an alert email (issues a new unsubscribe link)."""
+    return list_unsubscribe(unsubscribe_url(links, settings, subscriber_id))
+
+
+def list_unsubscribe(url: str) -> dict[str, str]:
+    """The two RFC 8058 headers for an unsubscribe link already issued (e.g. also shown in the body)."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def manage_url(links: Any, settings: Any, subscriber_id: str) -> str:
+    """A new link to the person's page for changing or stopping their alerts."""
+    token = links.issue("manage", "", subscriber_id, settings.subscriber_link_days, subscriber_id=subscriber_id)
+    return f"{settings.api_url}/api/subscriptions/manage/{token}"
+
+
+def subscriber_links(links: Any, settings: Any, subscriber_id: str) -> tuple[dict[str, str], str, str]:
+    """(RFC 8058 headers, unsubscribe URL, manage URL) for one person."""
+    unsubscribe = unsubscribe_url(links, settings, subscriber_id)
+    return list_unsubscribe(unsubscribe), unsubscribe, manage_url(links, settings, subscriber_id)

@@ -104,21 +104,14 @@ def site():
 
 @lru_cache(maxsize=1)
 def notifications():
-    from .alerts import StaffLetters
-    from .conversation import ConversationLetters
+    from .mail.dispatch import Notifications
+    from .mail.letters import composers
     from .mail.sender import Mailer
-    from .mail.dispatch import AuthorLetters, Notifications
-    from .subscriptions import SubscriptionLetters
 
     s = get_settings()
-    composers = AuthorLetters(store(), links(), s).composers()
-    # Each flow adds the letters it owns here (alerts, conversation, subscriptions).
-    composers |= StaffLetters(store(), links(), s).composers()
-    composers |= SubscriptionLetters(store(), links(), s).composers()
-    composers |= ConversationLetters(store(), links(), s).composers()
-    composers |= change_checks().composers()  # CHECK
-    composers |= ladder_letters().composers()  # LADDER
-    return Notifications(store(), Mailer(aws.client("ses"), s.mail_from, s.mail_configuration_set), composers, fan_out=alerts().fan_out)
+    # Every letter comes from mail/letters/; only the fan-out (one story to many staff) is the alerts flow's.
+    return Notifications(store(), Mailer(aws.client("ses"), s.mail_from, s.mail_configuration_set), composers(store(), links(), s),
+                         fan_out=alerts().fan_out)
 
 
 @lru_cache(maxsize=1)
@@ -181,17 +174,10 @@ def ladder():
     return Ladder(store(), queues(), alerts().reach)
 
 
-@lru_cache(maxsize=1)
-def ladder_letters():
-    from .ladder import LadderLetters
-
-    return LadderLetters(store(), links(), get_settings())
-
-
 def reset() -> None:
     """Forget every built object, client and setting (tests switch environments)."""
     for f in (store, queues, stories, moderation, directory, links, replies, changes, authenticator, site, notifications, alerts, subscriptions,
-              conversation, public_api, limits, metoo, change_checks, ladder, ladder_letters):
+              conversation, public_api, limits, metoo, change_checks, ladder):
         f.cache_clear()
     aws.reset_clients()
     reset_settings()

@@ -17,7 +17,8 @@ from moto.ses.models import ses_backends
 from chalicelib.core import aws as aws_clients
 from chalicelib.core import clock, ids
 from chalicelib import wiring
-from chalicelib.alerts import CRITICALITY_WORDS, pick_subscription
+from chalicelib.core.matching import pick_subscription
+from chalicelib.core.models import CRITICALITY_WORDS
 from chalicelib.core.jobs import MailJob
 from chalicelib.store import digest_day
 from local.resources import REGION

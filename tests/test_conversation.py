@@ -599,7 +599,7 @@ def test_a_held_response_rejected_by_a_moderator_tells_its_author_why(aws, clien
 
 
 def test_staff_letters_go_to_no_one_who_has_unsubscribed(aws, client, quick):
-    from chalicelib.conversation import ConversationLetters
+    from chalicelib.mail.letters import ConversationLetters
     from chalicelib.core.jobs import MailJob
     from chalicelib.core.settings import get_settings
 

@@ -12,15 +12,9 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.directory import flatten
-from chalicelib.promise import (
-    add_working_days,
-    bank_holidays,
-    is_working_day,
-    ladder_steps,
-    story_promise,
-    story_target,
-    working_days_between,
-)
+from chalicelib.core.calendar import add_working_days, bank_holidays, is_working_day, working_days_between
+from chalicelib.promise import ladder_steps, story_target
+from chalicelib.views import story_promise
 from tests.factories import SMALL_DIRECTORY
 
 ROOT = Path(__file__).resolve().parent.parent

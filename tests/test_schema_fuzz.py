@@ -349,9 +349,9 @@ GENERAL = "(a field the form does not show)"
 
 def _form_pages() -> dict[str, dict[str, str]]:
     """Path -> {field: the id its error links to} on the page a form post gets back."""
-    from chalicelib.site import forms, signup
+    from chalicelib.site import forms, subscribe
 
-    return {"/api/stories": forms.FIELD_IDS, "/api/subscriptions": signup.FIELD_IDS}
+    return {"/api/stories": forms.FIELD_IDS, "/api/subscriptions": subscribe.FIELD_IDS}
 
 
 def _named_fields(case: Any, response: Any) -> tuple[set[str], set[str]]:

@@ -14,7 +14,7 @@ from chalicelib import wiring
 from chalicelib.core.errors import NotFound
 from chalicelib.core.jobs import RenderJob
 from chalicelib.core.settings import get_settings
-from chalicelib.subscriptions import manage_url, unsubscribe_headers
+from chalicelib.views import manage_url, unsubscribe_headers
 from tests import mailbox
 
 JSON_H = {"Content-Type": "application/json"}

@@ -420,7 +420,7 @@ class ConversationSeeder:
         self._settings = get_settings()
 
     def respond_link(self, story_id: str, email: str) -> str:
-        from chalicelib.alerts import pick_subscription
+        from chalicelib.core.matching import pick_subscription
 
         subscriber = self._store.find_subscriber(email)
         if not subscriber or subscriber.get("status") != "active":

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalice import Response
 
-from ..change_check import VERDICT_WORDS
+from ..views import VERDICT_WORDS
 from ..core.errors import Conflict, ValidationFailed
 from ..core.models import CHECK_COMMENT_MAX
 from ..site.pages import render_page

@@ -15,8 +15,9 @@ from ..conversation import ALREADY_SENT, RESPONSE_ID
 from ..core.models import CONVERSATION_LIMITS, CRITICALITY_WORDS
 from ..site.pages import render_page
 from ..site.render import story_view
-from ..site.signup import signup_form_with_errors, summary
-from ..subscriptions import frequency_choices, split_tags
+from ..site.subscribe import signup_form_with_errors, summary
+from ..subscriptions import split_tags
+from ..views import frequency_choices
 from ..views import conversation
 from .forms import Form, form_or_json
 from .http import FORM, html_response, json_response, media_type, page_csp, redirect

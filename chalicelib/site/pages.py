@@ -13,8 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..core.models import FEELING_LABELS
-from ..views import role_label  # noqa: F401 (the pages' name for it)
+from ..views import MONTHS, feeling_label, month_year, role_label
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -28,12 +27,6 @@ TEXT = "text/plain; charset=utf-8"
 HTML_CACHE = "public, max-age=60"
 ASSET_CACHE = "public, max-age=3600"  # assets/site.css: a stable address, short cache
 HASHED_CACHE = "public, max-age=31536000, immutable"  # assets/site.<hash>.css: never changes
-
-MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)
-
 
 # ---- assets ---------------------------------------------------------------------------------
 
@@ -93,19 +86,6 @@ def iso_date(value: Any) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return _london(moment).date().isoformat()
-
-
-def month_year(value: Any) -> str:
-    """"2026-12" as "December 2026"."""
-    text = str(value or "")
-    year, _, month = text.partition("-")
-    if year.isdigit() and month.isdigit() and 1 <= int(month) <= 12:
-        return f"{MONTHS[int(month) - 1]} {int(year)}"
-    return text
-
-
-def feeling_label(value: Any) -> str:
-    return FEELING_LABELS.get(str(value), str(value).replace("-", " "))
 
 
 def paragraphs(text: Any) -> list[str]:

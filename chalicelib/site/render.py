@@ -11,18 +11,18 @@ import math
 import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from ..core import clock, figures
 from .. import store as store_module
 from ..core.jobs import RenderJob
 from ..core.observability import logger
-from ..promise import DEFAULT_CALENDAR, HOLIDAYS_SAID
+from ..views import conversation, listing_entry_view, service_promise, story_extras, story_view
 from . import charts, feeds, pages, search, widget
 from .forms import directory_groups, form_context
-from .pages import HTML, HTML_CACHE, TEXT
-from .thread import conversation, progress
+from .outputs import Delete, Output, Put, page as html_page
+from .pages import HTML_CACHE, TEXT
+from .subscribe import check_email_page, signup_page
 
 STORY_KEY = "stories/{}/index.html"
 SERVICE_KEY = "services/{}/index.html"
@@ -45,26 +45,6 @@ ARCHIVE_PAGE = re.compile(r"^(archive|services/[^/]+|tags/[^/]+)/(\d{4}-\d{2})/(
 SITEMAP_LIMIT = 50_000
 
 ROBOTS = "User-agent: *\nAllow: /\n\nSitemap: {}/sitemap.xml\n"
-
-
-@dataclass(frozen=True)
-class Put:
-    key: str
-    body: bytes
-    content_type: str
-    cache_control: str
-
-
-@dataclass(frozen=True)
-class Delete:
-    key: str
-
-
-Output = Put | Delete
-
-
-def _page(key: str, html: str) -> Put:
-    return Put(key, html.encode("utf-8"), HTML, HTML_CACHE)
 
 
 def listing_prefix(listing: str) -> str:
@@ -113,65 +93,6 @@ def figures_view(listing: str, counter: dict[str, Any], now: Any, chart_id: str 
     }
 
 
-# ---- what pages show (public fields only, chosen one by one) ---------------------------------
-
-
-def _service_link(svc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "slug": svc["slug"],
-        "name": svc["name"],
-        "within": " › ".join(a["name"] for a in svc.get("trail", [])),
-    }
-
-
-def story_view(story: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The public face of a published story. Criticality, decision notes, who decided and any
-    contact detail are left out here, so no template can show them."""
-    return {
-        "id": story["id"],
-        "title": story.get("title", ""),
-        "story": story.get("story", ""),
-        "good": story.get("good", ""),
-        "improve": story.get("improve", ""),
-        "feelings": [pages.feeling_label(f) for f in story.get("feelings", [])],
-        "pseudonym": story.get("pseudonym", ""),
-        "role": pages.role_label(story.get("role")),
-        "experience": pages.month_year(story.get("experience")),
-        "published_at": story.get("published_at", ""),
-        "tags": list(story.get("tags", [])),
-        "services": [_service_link(services[s]) for s in story.get("services", []) if s in services],
-        # The response promise (LADDER): its dates and state, public facts by contract.
-        "promise": _promise(story, services),
-    }
-
-
-def _promise(story: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from ..promise import story_promise  # lazy: only a story page needs it
-
-    return story_promise(story, services)
-
-
-PROGRESS_WORDS = {"published": "Not yet read", "read": "Read by staff", "responded": "Responded to",
-                  "planned": "Change planned", "made": "Change made"}
-
-
-def entry_view(entry: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """One story in a list, from a listing entry (changes.listing_entry)."""
-    return {
-        "id": entry["id"],
-        "title": entry.get("title", ""),
-        "excerpt": entry.get("excerpt", ""),
-        "pseudonym": entry.get("pseudonym", ""),
-        "role": pages.role_label(entry.get("role")),
-        "experience": pages.month_year(entry.get("experience")),
-        "published_at": entry.get("published_at", ""),
-        "feelings": [pages.feeling_label(f) for f in entry.get("feelings", [])],
-        "services": [{"slug": s, "name": services[s]["name"]} for s in entry.get("services", []) if s in services],
-        # Where the story stands (listing entries carry the story's progress dates).
-        "progress": PROGRESS_WORDS[progress(entry)["current"]],
-    }
-
-
 class SiteRenderer:
     def __init__(self, store: Any, publisher: Any, settings: Any):
         self._store = store
@@ -215,11 +136,9 @@ class SiteRenderer:
         if not story:
             return [Delete(key)]
         if story.get("status") != "published":
-            return [_page(key, pages.render_page("story_gone.html", robots="noindex"))]
+            return [html_page(key, pages.render_page("story_gone.html", robots="noindex"))]
         services = self._store.get_services(story.get("services", []))
-        from ..change_check import story_extras  # CHECK: me too, a related story, the verdict on the change
-
-        return [_page(key, pages.render_page("story.html", story=story_view(story, services), conversation=conversation(items),
+        return [html_page(key, pages.render_page("story.html", story=story_view(story, services), conversation=conversation(items),
                                              extras=story_extras(story, items, self._store, self._settings)))]
 
     def _service(self, slug: str) -> list[Output]:
@@ -242,11 +161,9 @@ class SiteRenderer:
             site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the embed snippet's absolute address
             figures=figures_view(slug, self._store.figures(slug, consistent=True), clock.now()),
             # The service's own promise, when it has one (pages/_promise.html, if present, shows it).
-            promise={"response_days": service["response_days"],
-                     "holidays": HOLIDAYS_SAID.get(service.get("holidays") or DEFAULT_CALENDAR, "bank holidays")}
-            if service.get("response_days") else None,
+            promise=service_promise(service),
         )
-        return [_page(key, html), *self._feeds(feed_title, f"/{prefix}", prefix, listing), *widget.outputs(slug, service, stories)]
+        return [html_page(key, html), *self._feeds(feed_title, f"/{prefix}", prefix, listing), *widget.outputs(slug, service, stories)]
 
     def _home(self) -> list[Output]:
         listing = self._store.listing(store_module.EVERYTHING, self._settings.stories_per_page)
@@ -255,7 +172,7 @@ class SiteRenderer:
         title = "Latest stories – FeedForward"
         html = pages.render_page("home.html", stories=stories, organisations=organisations, feeds=feeds.feed_links("", title),
                                  figures=figures_view(store_module.EVERYTHING, self._store.figures(store_module.EVERYTHING, consistent=True), clock.now()))
-        return [_page(HOME_KEY, html), *self._feeds(title, "/", "", listing), self._sitemap_index()]
+        return [html_page(HOME_KEY, html), *self._feeds(title, "/", "", listing), self._sitemap_index()]
 
     # ---- month archives ---------------------------------------------------------------------
 
@@ -304,11 +221,11 @@ class SiteRenderer:
                 month={"value": month, "label": pages.month_year(month)},
                 page=p,
                 # Archive pages leave progress out, so a response re-renders none of them.
-                stories=[entry_view(e, services) | {"progress": ""} for e in built[p]],
+                stories=[listing_entry_view(e, services) | {"progress": ""} for e in built[p]],
                 older=archive_path(listing, month, p - 1) if p > 1 else "",
                 newer=archive_path(listing, month, p + 1) if p < total else "",
             )
-            out.append(_page(archive_key(listing, month, p), html))
+            out.append(html_page(archive_key(listing, month, p), html))
         if whole:
             out.append(Delete(archive_key(listing, month, total + 1)))  # a page a withdrawal emptied
         return out
@@ -338,7 +255,7 @@ class SiteRenderer:
         archive = [{"label": pages.month_year(m), "count": n, "href": archive_path(name, m)} for m, n in sorted(months.items(), reverse=True)]
         html = pages.render_page("tag.html", tag={"slug": tag, "label": label}, stories=self._entries(listing),
                                  feeds=feeds.feed_links(prefix, title), archive=archive)
-        return [_page(TAG_KEY.format(tag), html), *self._feeds(title, f"/{prefix}", prefix, listing), self._tags_sitemap()]
+        return [html_page(TAG_KEY.format(tag), html), *self._feeds(title, f"/{prefix}", prefix, listing), self._tags_sitemap()]
 
     def _feeds(self, title: str, page_path: str, prefix: str, listing: list[dict[str, Any]]) -> list[Output]:
         site = self._settings.site_url
@@ -394,20 +311,18 @@ class SiteRenderer:
             out.append(Put(asset.hashed_key, asset.body, asset.content_type, pages.HASHED_CACHE))
             out.append(Put(asset.key, asset.body, asset.content_type, pages.ASSET_CACHE))
         form = pages.render_page("form.html", **form_context({}, [], groups, self._settings, script=True))
-        out.append(_page(FORM_KEY, form))
-        out.append(_page(THANKS_KEY, pages.render_page("thank_you.html")))
-        from .signup import check_email_page, signup_page
-
-        out.append(_page(SUBSCRIBE_KEY, signup_page(groups, self._settings)))
-        out.append(_page(CHECK_EMAIL_KEY, check_email_page(self._settings)))
-        out.append(_page(NOT_FOUND_KEY, pages.render_page("not_found.html", robots="noindex")))
+        out.append(html_page(FORM_KEY, form))
+        out.append(html_page(THANKS_KEY, pages.render_page("thank_you.html")))
+        out.append(html_page(SUBSCRIBE_KEY, signup_page(groups, self._settings)))
+        out.append(html_page(CHECK_EMAIL_KEY, check_email_page(self._settings)))
+        out.append(html_page(NOT_FOUND_KEY, pages.render_page("not_found.html", robots="noindex")))
         out.append(Put(ROBOTS_KEY, ROBOTS.format(self._settings.site_url).encode("utf-8"), TEXT, HTML_CACHE))
         out.append(self._pages_sitemap(groups))
         return out
 
     def _entries(self, listing: list[dict[str, Any]]) -> list[dict[str, Any]]:
         services = self._store.get_services({s for e in listing for s in e.get("services", [])}) if listing else {}
-        return [entry_view(e, services) for e in listing]
+        return [listing_entry_view(e, services) for e in listing]
 
     # ---- the full rebuild -----------------------------------------------------------------
 

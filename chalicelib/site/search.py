@@ -22,6 +22,7 @@ from typing import Any
 
 from .. import store as store_module
 from . import pages
+from .outputs import Delete, Output, Put
 from .pages import HTML, HTML_CACHE, JS
 
 PREFIX = "pagefind/"
@@ -125,10 +126,9 @@ def page(script_url: str) -> str:
     return pages.render_page("search.html", robots="noindex", search_js_url=script_url)
 
 
-def outputs(store: Any, publisher: Any) -> list[Any]:
+def outputs(store: Any, publisher: Any) -> list[Output]:
     """The search page, its script and the index: Puts of what changed, Deletes of what went."""
     from .publisher import md5_hex
-    from .render import Delete, Put
 
     script_key, script_body = script()
     wanted: dict[str, Put] = {
@@ -148,7 +148,7 @@ def outputs(store: Any, publisher: Any) -> list[Any]:
         wanted = {k: p for k, p in wanted.items() if k != ENTRY_KEY and not _is_meta(k)}
     else:
         kept = set()
-    out: list[Any] = [p for k, p in wanted.items() if known.get(k) != md5_hex(p.body)]
+    out: list[Output] = [p for k, p in wanted.items() if known.get(k) != md5_hex(p.body)]
     out += [Delete(k) for k in sorted(known) if k not in wanted and k not in kept]
     return out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import pages
+from .outputs import Delete, Output, page as html_page
 
 WIDGET_KEY = "services/{}/widget/index.html"
 STORIES = 5
@@ -35,8 +36,8 @@ def snippet(site_url: str, service: dict[str, Any]) -> str:
 
 
 def page(service: dict[str, Any], stories: list[dict[str, Any]]) -> str:
-    """The widget page: the service's name, its latest stories (listing entries as render.entry_view
-    shows them), and a way to tell a story."""
+    """The widget page: the service's name, its latest stories (listing entries as
+    views.listing_entry_view shows them), and a way to tell a story."""
     return pages.render_page(
         "widget.html",
         robots="noindex",
@@ -45,11 +46,9 @@ def page(service: dict[str, Any], stories: list[dict[str, Any]]) -> str:
     )
 
 
-def outputs(slug: str, service: dict[str, Any] | None, stories: list[dict[str, Any]]) -> list[Any]:
+def outputs(slug: str, service: dict[str, Any] | None, stories: list[dict[str, Any]]) -> list[Output]:
     """The widget's objects for the service render job: a Put, or a Delete once the service is gone."""
-    from .render import Delete, _page
-
     key = WIDGET_KEY.format(slug)
     if not service:
         return [Delete(key)]
-    return [_page(key, page(service, stories))]
+    return [html_page(key, page(service, stories))]

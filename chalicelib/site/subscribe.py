@@ -1,12 +1,11 @@
-"""The staff sign-up form: one template for the static page and for the API's 422 answer
-(the same form again with an error summary, each error next to its field, and the values kept).
-"""
+"""The sign-up page for staff alerts: the static /subscribe/ page, the page a sign-up lands on,
+and the form's context, which the API uses too when it shows the form again with its errors."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..subscriptions import criticality_choices, frequency_choices
+from ..views import criticality_choices, frequency_choices
 from .forms import cached_directory_groups
 from .pages import render_page
 
@@ -36,8 +35,7 @@ def _text(value: Any) -> str:
 
 
 def summary(errors: list[dict[str, str]], field_ids: dict[str, str], general_href: str) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """(the error summary's entries in page order, field → message). An error on a field the
-    person cannot see becomes one general message by the button."""
+    """(the error summary's entries in page order, field → message)."""
     by_field: dict[str, str] = {}
     general = False
     for e in errors or []:

@@ -1,0 +1,33 @@
+"""Every email the platform writes, as letters: a template pair and what it shows.
+
+Each family takes the same (store, links, settings) and names the mail job kinds it writes;
+`composers` puts them together for the mail worker (mail/dispatch.py), which sends each once.
+Letters take what they show from the views and the store, never from a flow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .author import AuthorLetters
+from .base import Composer, Letter, Letters
+from .change_check import ChangeCheckLetters
+from .conversation import ConversationLetters
+from .ladder import LadderLetters
+from .staff import StaffLetters
+from .subscription import SubscriptionLetters
+
+FAMILIES: tuple[type[Letters], ...] = (
+    AuthorLetters, StaffLetters, SubscriptionLetters, ConversationLetters, ChangeCheckLetters, LadderLetters,
+)
+
+__all__ = ["FAMILIES", "AuthorLetters", "ChangeCheckLetters", "Composer", "ConversationLetters", "LadderLetters", "Letter",
+           "Letters", "StaffLetters", "SubscriptionLetters", "composers"]
+
+
+def composers(store: Any, links: Any, settings: Any) -> dict[str, Composer]:
+    """Mail job kind -> the composer that writes its letter, for every family."""
+    out: dict[str, Composer] = {}
+    for family in FAMILIES:
+        out |= family(store, links, settings).composers()
+    return out

@@ -1,0 +1,57 @@
+"""Emails to the author of a story, each with a fresh private link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...core.jobs import MailJob
+from ...core.models import ROLE_LABELS
+from .base import Composer, Letter, Letters
+
+
+class AuthorLetters(Letters):
+    def composers(self) -> dict[str, Composer]:
+        return {
+            "author_confirmation": lambda job: self._letter(job, "author_confirmation"),
+            "author_published": lambda job: self._letter(job, "author_published"),
+            "author_rejected": lambda job: self._letter(job, "author_rejected"),
+            "author_read": self._read,
+            "author_response": self._response,
+        }
+
+    def context(self, job: MailJob) -> tuple[str, dict[str, Any]] | None:
+        """(address, template context) for an email to a story's author, or None if there is no one to tell."""
+        story = self._store.get_story(job.story_id, consistent=True)
+        contact = self._store.get_contact(job.story_id)
+        if not story or not contact or story.get("status") in ("withdrawn", "erasing"):
+            return None
+        link = self._links.issue("author", job.story_id, "author", self._settings.author_link_days)
+        return contact["email"], {
+            "story": story,
+            "role": ROLE_LABELS.get(story.get("role", ""), ""),
+            "private_url": f"{self._settings.api_url}/api/my/{link}",
+            "story_url": f"{self._settings.site_url}/stories/{job.story_id}/",
+            "site_url": self._settings.site_url,
+            "link_days": self._settings.author_link_days,
+        }
+
+    def _letter(self, job: MailJob, template: str, **extra: Any) -> Letter | None:
+        found = self.context(job)
+        return Letter(found[0], template, found[1] | extra) if found else None
+
+    def _read(self, job: MailJob) -> Letter | None:
+        """Staff have read the story for the first time: who read it first (as shown in public)."""
+        receipts = sorted((i for i in self._store.story_thread(job.story_id) if i["item"] == "read"), key=lambda r: r.get("read_at", ""))
+        if not receipts:
+            return None
+        first = receipts[0]
+        reader = {k: first.get(k, "") for k in ("name", "role", "service_name", "organisation_name", "read_at")}
+        return self._letter(job, "author_read", reader=reader, readers=len(receipts))
+
+    def _response(self, job: MailJob) -> Letter | None:
+        """A response was published (ref: its id). Public fields only: never the responder's address."""
+        item = self._store.get_thread_item(job.story_id, "response", job.ref) if job.ref else None
+        if not item or item.get("status") != "published":
+            return None
+        keep = ("name", "role", "service_name", "organisation_name", "text", "change", "change_description")
+        return self._letter(job, "author_response", response={k: item.get(k, "") for k in keep})

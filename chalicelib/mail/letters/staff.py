@@ -1,0 +1,112 @@
+"""The emails to staff about new stories: one alert per story, or one digest per day.
+
+Each story in them comes with a read-and-respond link bound to the subscription it reached the
+person through, and each email with one-click unsubscribe.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...core.jobs import MailJob
+from ...core.matching import criticality_of, pick_subscription
+from ...core.models import CRITICALITY_WORDS  # seen only by staff, never in public
+from ...store import digest_day
+from ...views import day_label, listing_entry, staff_role_label, subscriber_links
+from .base import Composer, Letter, Letters
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class StaffLetters(Letters):
+    def composers(self) -> dict[str, Composer]:
+        return {"staff_alert": self.alert, "staff_digest": self.digest}
+
+    def alert(self, job: MailJob) -> Letter | None:
+        story = self._store.get_story(job.story_id, consistent=True)
+        if not story or story.get("status") != "published":
+            return None
+        subscriber = self._active_subscriber(job.ref)
+        if not subscriber:
+            return None
+        services = self._store.get_services(story.get("services", []))
+        entry = self._entry(story, services, subscriber, self._store.subscriptions_of(subscriber["id"]))
+        if not entry:
+            return None  # unsubscribed from it since the fan-out
+        return self._letter(subscriber, "staff_alert", {"story": entry})
+
+    def digest(self, job: MailJob) -> Letter | None:
+        day, _, sid = job.ref.partition(":")
+        if not _DAY.match(day):
+            return None
+        subscriber = self._active_subscriber(sid)
+        if not subscriber:
+            return None
+        stories = [self._store.get_story(i, consistent=True) for i in dict.fromkeys(self._store.digest_of(day, sid))]
+        stories = sorted((s for s in stories if s and s.get("status") == "published"), key=lambda s: s.get("published_at", ""))
+        if not stories:
+            return None
+        services = self._store.get_services({slug for s in stories for slug in s.get("services", [])})
+        subscriptions = self._store.subscriptions_of(sid)
+        entries = [e for e in (self._entry(s, services, subscriber, subscriptions) for s in stories) if e]
+        if not entries:
+            return None
+        return self._letter(subscriber, "staff_digest", {"stories": entries, "day": day, "day_label": day_label(day)})
+
+    # ---- pieces ------------------------------------------------------------------------------
+
+    def _active_subscriber(self, subscriber_id: str) -> dict[str, Any] | None:
+        if not subscriber_id:
+            return None
+        subscriber = self._store.get_subscriber(subscriber_id)
+        return subscriber if subscriber and subscriber.get("status") == "active" else None
+
+    def _entry(
+        self, story: dict[str, Any], services: dict[str, dict[str, Any]], subscriber: dict[str, Any], subscriptions: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """What a letter shows of one story: public fields, its criticality, and a read-and-respond
+        link bound to the subscription it reached this person through. Nothing else about the
+        author than the public page shows."""
+        mine = [services[s] for s in story.get("services", []) if s in services]
+        subscription = pick_subscription(subscriptions, story, mine)
+        if not subscription:
+            return None
+        token = self._links.issue(
+            "respond", story["id"], subscriber["id"], self._settings.respond_link_days,
+            subscriber_id=subscriber["id"], subscription_id=subscription["id"], service=subscription["service"],
+        )
+        public = listing_entry(story)
+        level = criticality_of(story)
+        return {
+            "id": story["id"],
+            "title": public["title"],
+            "excerpt": public["excerpt"],
+            "pseudonym": public["pseudonym"],
+            "role": staff_role_label(public["role"]),
+            "tags": public["tags"],
+            "services": [{"name": s["name"], "within": " › ".join(a["name"] for a in s.get("trail", []))} for s in mine],
+            "service_names": ", ".join(s["name"] for s in mine),
+            "criticality": level,
+            "criticality_words": CRITICALITY_WORDS[level],
+            "published_on": day_label(digest_day(story.get("published_at", ""))) if story.get("published_at") else "",
+            "url": f"{self._settings.site_url}/stories/{story['id']}/",
+            "respond_url": f"{self._settings.api_url}/api/respond/{token}",
+            "subscription_service": subscription.get("service_name") or subscription["service"],
+            "me_too_count": int(story.get("me_too_count") or 0),  # staff see patterns
+        }
+
+    def _letter(self, subscriber: dict[str, Any], template: str, context: dict[str, Any]) -> Letter:
+        headers, unsubscribe_url, manage_url = subscriber_links(self._links, self._settings, subscriber["id"])
+        return Letter(
+            subscriber["email"],
+            template,
+            context | {
+                "name": subscriber.get("name", ""),
+                "unsubscribe_url": unsubscribe_url,
+                "manage_url": manage_url,
+                "site_url": self._settings.site_url,
+                "respond_link_days": self._settings.respond_link_days,
+            },
+            headers,
+        )
