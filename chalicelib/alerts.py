@@ -15,9 +15,9 @@ from typing import Any, Iterable
 
 from .core import clock
 from .core.jobs import MailJob
+from .core.matching import matches
 from .core.observability import logger, metrics
 from .store import digest_day
-from .core.matching import matches
 
 # A digest is sent the morning after its day; its entries are kept a week longer for retries.
 DIGEST_KEEP_DAYS = 8

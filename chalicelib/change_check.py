@@ -24,9 +24,10 @@ from pydantic import ValidationError
 from .core import clock
 from .core.errors import Conflict, NotFound, invalid
 from .core.jobs import MailJob, RenderJob
-from .links import NOT_VALID
 from .core.models import CheckAnswer
 from .core.observability import logger, metrics
+from .core.settings import get_settings
+from .links import NOT_VALID
 from .store.stream import Change
 from .views import AUTHOR, VERDICTS, made_change
 
@@ -60,8 +61,6 @@ def follow_up(store: Any, change: Change) -> list:
 
 
 def schedule(store: Any, story_id: str, made_at: str) -> bool:
-    from .core.settings import get_settings
-
     due = clock.parse(made_at) + timedelta(days=get_settings().change_check_days)
     return store.schedule_check(story_id, clock.iso(due), made_at)
 

@@ -15,8 +15,9 @@ from typing import Any
 from .core import clock, identifying
 from .core.errors import NotFound, ValidationFailed, invalid
 from .core.ids import new_id
-from .links import NOT_VALID
+from .core.models import ChangeMark, ResponseSubmission
 from .core.observability import metrics
+from .links import NOT_VALID
 
 RESPONSE_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")  # ids.new_id(): Crockford base32, lower case
 GONE = "This story is no longer published, so it cannot be read or answered here."
@@ -130,8 +131,6 @@ class Conversation:
         """Validate and record one response: published at once, or held when it seems to contain
         identifying details. The same response id twice makes one response."""
         from pydantic import ValidationError
-
-        from .core.models import ChangeMark, ResponseSubmission
 
         link, who = self._holder(token)
         story_id = link["story_id"]

@@ -6,9 +6,9 @@ from typing import Any, Callable, Iterable
 
 from pydantic import ValidationError
 
+from .core.calendar import CALENDARS
 from .core.errors import BadRequest
 from .core.models import Service
-from .core.calendar import CALENDARS
 from .store import MIN_PREFIX, words
 
 MAX_RESULTS = 10

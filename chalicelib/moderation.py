@@ -13,6 +13,8 @@ from pydantic import ValidationError
 
 from .core import clock
 from .core.errors import NotFound, ValidationFailed, invalid
+from .core.identifying import HIGHLIGHT_WORDS, KIND_WORDS
+from .core.identifying import highlights as find
 from .core.models import EDITABLE_FIELDS, Decision, ItemDecision, ModerationDecision
 from .core.observability import logger, metrics
 
@@ -134,9 +136,6 @@ HIGHLIGHTED = ("title", "story", "good", "improve", "pseudonym")
 def highlights(story: dict[str, Any]) -> dict[str, Any]:
     """Likely identifying details in each public field, as text segments the screen marks up
     (segments, not offsets: Python and JavaScript count characters differently)."""
-    from .core.identifying import HIGHLIGHT_WORDS
-    from .core.identifying import highlights as find
-
     out: dict[str, Any] = {}
     for field in HIGHLIGHTED:
         text = story.get(field) or ""
@@ -168,8 +167,6 @@ def _item_summary(item: dict[str, Any], story: dict[str, Any]) -> dict[str, Any]
             "answer", "recipient")
     out = {k: item[k] for k in keep if k in item}
     if item.get("item") == "response":
-        from .core.identifying import KIND_WORDS
-
         out.setdefault("flags", [])
         # The flags in words, so the moderator knows what the automatic check found.
         out["flag_words"] = [KIND_WORDS.get(k, str(k).replace("_", " ")) for k in out["flags"]]

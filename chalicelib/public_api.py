@@ -23,6 +23,7 @@ from datetime import date
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
+from .core import figures
 from .core.errors import BadRequest, NotFound
 from .store import EVERYTHING, tag_list
 from .views import conversation, progress, role_label
@@ -166,10 +167,6 @@ class PublicApi:
 
     def _figures(self, slug: str) -> dict[str, Any] | None:
         """The service's figures (chalicelib/core/figures.py); None where the figures are not built."""
-        try:
-            from .core import figures
-        except ImportError:
-            return None
         if not hasattr(self._store, "figures"):
             return None
         return figures.summary(self._store.figures(slug))

@@ -16,6 +16,7 @@ from .core import clock
 from .core.errors import Conflict, NotFound, ValidationFailed, invalid
 from .core.models import AuthorReply
 from .core.observability import logger, metrics
+from .links import NOT_VALID
 
 # The form renders a fresh one per page view, so a double submit makes one reply.
 REPLY_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -41,8 +42,6 @@ class Replies:
         found = self._links.resolve(token, "author")
         story = self._store.get_story(found["story_id"], consistent=True)
         if not story:
-            from .links import NOT_VALID
-
             raise NotFound(NOT_VALID)
         return story
 

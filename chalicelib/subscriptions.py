@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .core import clock, ids
 from .core.errors import NotFound, ValidationFailed, pydantic_fields
-from .links import NOT_VALID
 from .core.models import SubscriptionRequest, clean_line
 from .core.observability import logger, metrics
+from .links import NOT_VALID
 from .views import FREQUENCY_WORDS, join_list, manage_url, subscription_view
 
 LABELS = {

@@ -14,7 +14,6 @@ from .core import clock
 from .core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
 from .core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS
 
-
 # ---- words for values: months, roles, feelings, criticality, days --------------------------------
 # Words for values: months, roles, feelings, criticality, days. Pages, emails and the JSON
 # API say each thing the same way because they take the words from here.

@@ -1,183 +1,215 @@
-"""Builds each domain object once, from settings and lazily created clients."""
+"""The one composition root: builds each domain object once, from settings and lazily created clients.
+
+Each Lambda handler builds only what it uses, and imports it on first use: the flows bring pydantic's
+models, the site and the mail bring jinja2, and a cold start pays only for its own wing. That is
+why the imports below sit in functions, one per wing.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from types import ModuleType, SimpleNamespace
+from typing import Any
 
 from .core import aws
 
 
-def get_settings():
-    """The settings, imported on first use: settings pulls in pydantic, most of `import app`'s cost."""
-    from .core.settings import get_settings as settings
-
-    return settings()
+def get_settings() -> Any:
+    return _core().settings.get_settings()
 
 
 def reset_settings() -> None:
-    from .core.settings import reset_settings as reset
-
-    reset()
+    _core().settings.reset_settings()
 
 
-@lru_cache(maxsize=1)
-def store():
-    from .store import Store
-
-    return Store(aws.client("dynamodb"), get_settings().table_name)
+# ---- the wings, each imported once, on first use -------------------------------------------------
 
 
 @lru_cache(maxsize=1)
-def queues():
-    from .core.jobs import Queues
+def _core() -> SimpleNamespace:
+    from .core import jobs, settings  # cold start: pydantic
 
+    return SimpleNamespace(jobs=jobs, settings=settings)
+
+
+@lru_cache(maxsize=1)
+def _flows() -> SimpleNamespace:
+    from . import (  # cold start: the flows' pydantic models, which a render or mail job never needs
+        alerts,
+        change_check,
+        changes,
+        conversation,
+        directory,
+        ladder,
+        limits,
+        links,
+        metoo,
+        moderation,
+        public_api,
+        reactions,
+        replies,
+        stories,
+        subscriptions,
+    )
+
+    return SimpleNamespace(**{m.__name__.rpartition(".")[2]: m for m in (
+        alerts, change_check, changes, conversation, directory, ladder, links, limits, metoo, moderation,
+        public_api, reactions, replies, stories, subscriptions)})
+
+
+@lru_cache(maxsize=1)
+def _store() -> ModuleType:
+    from . import store  # cold start: boto3's type serializer
+
+    return store
+
+
+@lru_cache(maxsize=1)
+def _site() -> SimpleNamespace:
+    from .site import publisher, render  # cold start: jinja2, for the render worker only
+
+    return SimpleNamespace(publisher=publisher, render=render)
+
+
+@lru_cache(maxsize=1)
+def _mail() -> SimpleNamespace:
+    from .mail import dispatch, letters, sender  # cold start: jinja2, for the mail worker only
+
+    return SimpleNamespace(dispatch=dispatch, letters=letters, sender=sender)
+
+
+@lru_cache(maxsize=1)
+def _auth() -> ModuleType:
+    from .edge import auth  # cold start: the sign-in and token checks, for moderators only
+
+    return auth
+
+
+# ---- the data and the queues ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def store() -> Any:
+    return _store().Store(aws.client("dynamodb"), get_settings().table_name)
+
+
+@lru_cache(maxsize=1)
+def queues() -> Any:
     s = get_settings()
-    return Queues(aws.client("sqs"), s.render_queue_url, s.mail_queue_url)
+    return _core().jobs.Queues(aws.client("sqs"), s.render_queue_url, s.mail_queue_url)
+
+
+# ---- the flows -----------------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=1)
-def stories():
-    from .stories import Stories
-
+def stories() -> Any:
     s = get_settings()
-    return Stories(store(), store().idempotency_layer("stories"), s.submission_idempotency_seconds, s.min_form_seconds)
+    return _flows().stories.Stories(store(), store().idempotency_layer("stories"), s.submission_idempotency_seconds,
+                                    s.min_form_seconds)
 
 
 @lru_cache(maxsize=1)
-def moderation():
-    from .moderation import Moderation
-
-    return Moderation(store())
+def moderation() -> Any:
+    return _flows().moderation.Moderation(store())
 
 
 @lru_cache(maxsize=1)
-def directory():
-    from .directory import Directory
-
-    return Directory(store())
+def directory() -> Any:
+    return _flows().directory.Directory(store())
 
 
 @lru_cache(maxsize=1)
-def links():
-    from .links import Links
-
-    return Links(store())
+def links() -> Any:
+    return _flows().links.Links(store())
 
 
 @lru_cache(maxsize=1)
-def replies():
-    from .replies import Replies
-
-    return Replies(store(), links())
+def replies() -> Any:
+    return _flows().replies.Replies(store(), links())
 
 
 @lru_cache(maxsize=1)
-def changes():
+def alerts() -> Any:
+    return _flows().alerts.Alerts(store(), queues())
+
+
+@lru_cache(maxsize=1)
+def subscriptions() -> Any:
+    return _flows().subscriptions.Subscriptions(store(), links(), get_settings())
+
+
+@lru_cache(maxsize=1)
+def conversation() -> Any:
+    return _flows().conversation.Conversation(store(), links(), get_settings())
+
+
+@lru_cache(maxsize=1)
+def public_api() -> Any:
+    return _flows().public_api.PublicApi(store(), get_settings())
+
+
+@lru_cache(maxsize=1)
+def limits() -> Any:
+    return _flows().limits.Limits(store())
+
+
+@lru_cache(maxsize=1)
+def metoo() -> Any:
+    return _flows().metoo.MeTooes(store(), limits(), get_settings())
+
+
+@lru_cache(maxsize=1)
+def change_checks() -> Any:
+    return _flows().change_check.ChangeChecks(store(), links(), get_settings(), queues(), limits())
+
+
+@lru_cache(maxsize=1)
+def ladder() -> Any:
+    """The escalation ladder (the promise itself is set from the stream, by the promise reaction)."""
+    return _flows().ladder.Ladder(store(), queues(), alerts().reach)
+
+
+# ---- the stream, the site, the mail, the moderators ------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def changes() -> Any:
     """The stream handler and its reactions, in order: the promise may end a record that only set it."""
-    from .changes import ChangeHandler, ConversationReaction, StoryReaction
-    from .reactions import change_check_reaction, me_too_reaction, promise_reaction
-
-    s = store()
-    return ChangeHandler([
-        promise_reaction(s),
-        StoryReaction(s),
-        ConversationReaction(s),
-        me_too_reaction(s),
-        change_check_reaction(s),
+    f, s = _flows(), store()
+    return f.changes.ChangeHandler([
+        f.reactions.promise_reaction(s),
+        f.changes.StoryReaction(s),
+        f.changes.ConversationReaction(s),
+        f.reactions.me_too_reaction(s),
+        f.reactions.change_check_reaction(s),
     ])
 
 
 @lru_cache(maxsize=1)
-def authenticator():
-    from .edge.auth import Authenticator
-
-    return Authenticator(get_settings(), lambda: aws.client("cognito-idp"))
-
-
-@lru_cache(maxsize=1)
-def site():
-    from .site.render import SiteRenderer
-    from .site.publisher import Publisher
-
-    return SiteRenderer(store(), Publisher(aws.client("s3"), get_settings().site_bucket), get_settings())
+def site() -> Any:
+    site = _site()
+    return site.render.SiteRenderer(store(), site.publisher.Publisher(aws.client("s3"), get_settings().site_bucket),
+                                    get_settings())
 
 
 @lru_cache(maxsize=1)
-def notifications():
-    from .mail.dispatch import Notifications
-    from .mail.letters import composers
-    from .mail.sender import Mailer
-
-    s = get_settings()
+def notifications() -> Any:
+    mail, s = _mail(), get_settings()
     # Every letter comes from mail/letters/; only the fan-out (one story to many staff) is the alerts flow's.
-    return Notifications(store(), Mailer(aws.client("ses"), s.mail_from, s.mail_configuration_set), composers(store(), links(), s),
-                         fan_out=alerts().fan_out)
+    sender = mail.sender.Mailer(aws.client("ses"), s.mail_from, s.mail_configuration_set)
+    return mail.dispatch.Notifications(store(), sender, mail.letters.composers(store(), links(), s), fan_out=alerts().fan_out)
 
 
 @lru_cache(maxsize=1)
-def alerts():
-    from .alerts import Alerts
-
-    return Alerts(store(), queues())
-
-
-@lru_cache(maxsize=1)
-def subscriptions():
-    from .subscriptions import Subscriptions
-
-    return Subscriptions(store(), links(), get_settings())
-
-
-@lru_cache(maxsize=1)
-def conversation():
-    from .conversation import Conversation
-
-    return Conversation(store(), links(), get_settings())
-
-
-@lru_cache(maxsize=1)
-def public_api():
-    from .public_api import PublicApi
-
-    return PublicApi(store(), get_settings())
-
-
-# ---- CHECK: rate limits, me too, change checks
-
-@lru_cache(maxsize=1)
-def limits():
-    from .limits import Limits
-
-    return Limits(store())
-
-
-@lru_cache(maxsize=1)
-def metoo():
-    from .metoo import MeTooes
-
-    return MeTooes(store(), limits(), get_settings())
-
-
-@lru_cache(maxsize=1)
-def change_checks():
-    from .change_check import ChangeChecks
-
-    return ChangeChecks(store(), links(), get_settings(), queues(), limits())
-
-
-# ---- LADDER: the escalation ladder (promise.py sets the promise from the stream)
-
-@lru_cache(maxsize=1)
-def ladder():
-    from .ladder import Ladder
-
-    return Ladder(store(), queues(), alerts().reach)
+def authenticator() -> Any:
+    return _auth().Authenticator(get_settings(), lambda: aws.client("cognito-idp"))
 
 
 def reset() -> None:
     """Forget every built object, client and setting (tests switch environments)."""
-    for f in (store, queues, stories, moderation, directory, links, replies, changes, authenticator, site, notifications, alerts, subscriptions,
-              conversation, public_api, limits, metoo, change_checks, ladder):
+    for f in (store, queues, stories, moderation, directory, links, replies, changes, authenticator, site, notifications,
+              alerts, subscriptions, conversation, public_api, limits, metoo, change_checks, ladder):
         f.cache_clear()
     aws.reset_clients()
     reset_settings()

@@ -19,10 +19,9 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..core.errors import FeedForwardError, Forbidden, TooManyRequests, Unauthorized, ValidationFailed
-from ..moderation import Moderator
+from ..core.errors import FeedForwardError, Forbidden, TooManyRequests, Unauthorized, ValidationFailed, pydantic_fields
 from ..core.observability import logger
-from ..core.errors import pydantic_fields
+from ..moderation import Moderator
 
 ALGORITHMS = ["RS256"]  # the only algorithm Cognito signs with; never "none" or HS*
 MAX_TOKEN_CHARS = 8192

@@ -10,10 +10,10 @@ from typing import Any
 
 from chalice import Response
 
-from ..views import VERDICT_WORDS
 from ..core.errors import Conflict, ValidationFailed
 from ..core.models import CHECK_COMMENT_MAX
 from ..site.pages import render_page
+from ..views import VERDICT_WORDS
 from .forms import Form, form_or_json
 from .http import html_response, json_response, page_csp, redirect
 

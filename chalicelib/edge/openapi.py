@@ -5,17 +5,36 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from ..core.models import AuthorReply, ItemDecision, ModerationDecision, ResponseSubmission, StorySubmission, SubscriptionRequest
+from ..core.models import (
+    AuthorReply,
+    ItemDecision,
+    ModerationDecision,
+    ResponseSubmission,
+    StorySubmission,
+    SubscriptionRequest,
+)
+from .auth import CODE_CHALLENGES
 from .openapi_parts import (
-    BEARER, IGNORED, RESPOND_TOKEN, SPACE, STORY_ID, TOKEN, answer, author_body, errors, loop_paths, loop_schemas, public_paths,
-    public_schemas, staff_paths, when,
+    BEARER,
+    IGNORED,
+    RESPOND_TOKEN,
+    SPACE,
+    STORY_ID,
+    TOKEN,
+    answer,
+    author_body,
+    errors,
+    loop_paths,
+    loop_schemas,
+    public_paths,
+    public_schemas,
+    staff_paths,
+    when,
 )
 
 
 def _sign_in_schema() -> dict[str, Any]:
     """auth.SignIn: a password step, or the answer to a challenge (a 6-digit code for the app steps)."""
-    from .auth import CODE_CHALLENGES
-
     username = {"type": "string", "minLength": 3, "maxLength": 254, "description": "Trimmed before it is checked"}
     text = lambda most: {"type": "string", "minLength": 1, "maxLength": most}  # noqa: E731
     none = {"type": "null"}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.models import CheckAnswer, MeToo
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -289,8 +291,6 @@ def public_paths() -> dict[str, Any]:
 
 
 def loop_schemas() -> dict[str, Any]:
-    from ..core.models import CheckAnswer, MeToo
-
     out: dict[str, Any] = {}
     for name, model in (("MeToo", MeToo), ("CheckAnswer", CheckAnswer)):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")

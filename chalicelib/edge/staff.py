@@ -17,8 +17,7 @@ from ..site.pages import render_page
 from ..site.render import story_view
 from ..site.subscribe import signup_form_with_errors, summary
 from ..subscriptions import split_tags
-from ..views import frequency_choices
-from ..views import conversation
+from ..views import conversation, frequency_choices
 from .forms import Form, form_or_json
 from .http import FORM, html_response, json_response, media_type, page_csp, redirect
 

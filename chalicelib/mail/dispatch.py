@@ -12,6 +12,7 @@ from typing import Any, Callable
 from ..core.idempotency import once
 from ..core.jobs import MailJob
 from ..core.observability import logger, metrics
+from ..store import mail_layer_name
 from .letters.base import Composer, Letter
 from .sender import Permanent
 
@@ -44,8 +45,6 @@ class Notifications:
 
     def send(self, job: MailJob, lambda_context: Any = None) -> dict[str, Any]:
         from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
-
-        from ..store import mail_layer_name
 
         layer = self._store.idempotency_layer(mail_layer_name(job.story_id))
         done: dict[str, Any] = {}

@@ -13,6 +13,7 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from functools import lru_cache
 from typing import Any
 
+from ..core.identifying import find
 from ..core.observability import logger, metrics
 
 _SPACE = re.compile(r"\s+")
@@ -51,8 +52,6 @@ def header_safe(value: str, limit: int = 200) -> str:
 
 def without_details(text: str) -> str:
     """`text` with each detail identifying.find sees (an address, a phone number, ...) replaced by its kind."""
-    from ..core.identifying import find
-
     for f in reversed(find(text)):
         text = f"{text[:f.start]}<{f.kind}>{text[f.end:]}"
     return text

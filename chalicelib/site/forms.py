@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any, Iterable
 
 from ..core.models import FEELING_LABELS, LIMITS, MAX_SERVICES, MAX_YEARS_AGO, ROLE_LABELS, Feeling, Role
+from .pages import render_page
 
 # The form's fields in page order, with the id an error summary links to.
 FIELD_IDS = {
@@ -156,8 +157,6 @@ def _capital(text: str) -> str:
 
 def story_form_with_errors(values: dict[str, Any], errors: list[dict[str, str]], store: Any, settings: Any) -> str:
     """The form again, as the API's 422 answer: error summary, errors by fields, values kept."""
-    from .pages import render_page
-
     values = dict(values or {})
     if not _text(values.get("submission_id")).strip():
         # Sent with JavaScript off: this page is for one person, so it can carry a fresh id.

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..core.settings import get_settings
 from ..views import MONTHS, feeling_label, month_year, role_label
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,8 +135,6 @@ def meta_csp() -> str:
     API's pages get a header too, and a browser enforces both). No inline script or style at all;
     the form posts to, and the service finder fetches from, the API (another origin when local); a
     form sent again from the API's page of errors is redirected to the site's thank-you page."""
-    from ..core.settings import get_settings
-
     s = get_settings()
     site, api = s.site_url.rstrip("/"), s.api_url.rstrip("/")
     return (

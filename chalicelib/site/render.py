@@ -13,14 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Any, Callable, Iterable
 
-from ..core import clock, figures
 from .. import store as store_module
+from ..core import clock, figures
 from ..core.jobs import RenderJob
 from ..core.observability import logger
 from ..views import conversation, listing_entry_view, service_promise, story_extras, story_view
 from . import charts, feeds, pages, search, widget
 from .forms import directory_groups, form_context
-from .outputs import Delete, Output, Put, page as html_page
+from .outputs import Delete, Output, Put
+from .outputs import page as html_page
 from .pages import HTML_CACHE, TEXT
 from .subscribe import check_email_page, signup_page
 

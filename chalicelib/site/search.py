@@ -24,6 +24,7 @@ from .. import store as store_module
 from . import pages
 from .outputs import Delete, Output, Put
 from .pages import HTML, HTML_CACHE, JS
+from .publisher import md5_hex
 
 PREFIX = "pagefind/"
 PAGE_KEY = "search/index.html"
@@ -128,8 +129,6 @@ def page(script_url: str) -> str:
 
 def outputs(store: Any, publisher: Any) -> list[Output]:
     """The search page, its script and the index: Puts of what changed, Deletes of what went."""
-    from .publisher import md5_hex
-
     script_key, script_body = script()
     wanted: dict[str, Put] = {
         PAGE_KEY: Put(PAGE_KEY, page("/" + script_key).encode("utf-8"), HTML, HTML_CACHE),

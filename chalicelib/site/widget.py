@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import pages
-from .outputs import Delete, Output, page as html_page
+from .outputs import Delete, Output
+from .outputs import page as html_page
 
 WIDGET_KEY = "services/{}/widget/index.html"
 STORIES = 5

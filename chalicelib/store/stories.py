@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Protocol, cast
 
 from ..core.errors import Conflict
+from ..core.idempotency import Records
 from .records import Story, ThreadItem
 from .table import (
     GSI1,
@@ -277,6 +278,4 @@ class StoriesPart(Table):
 
     def idempotency_layer(self, name: str) -> Any:
         """Where the idempotency records of `name` live (idempotency.once shares one powertools layer)."""
-        from ..core.idempotency import Records
-
         return Records(self._db, self._table, f"IDEMPOTENCY#{name}", "PK", "SK", TTL_ATTRIBUTE)
