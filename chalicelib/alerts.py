@@ -17,6 +17,7 @@ from .core import clock
 from .core.jobs import MailJob
 from .core.matching import matches
 from .core.observability import logger, metrics
+from .core.status import Status
 from .store import digest_day
 
 # A digest is sent the morning after its day; its entries are kept a week longer for retries.
@@ -57,7 +58,7 @@ class Alerts:
     def fan_out(self, job: MailJob) -> dict[str, Any]:
         """The alert_fanout job: queue one staff_alert per person, or add the story to their digest."""
         story = self._store.get_story(job.story_id, consistent=True)
-        if not story or story.get("status") != "published":
+        if not story or story.get("status") != Status.PUBLISHED:
             # Held, withdrawn or erased before the job ran: nobody is told.
             logger.info("fan-out skipped", extra={"story_id": job.story_id, "status": (story or {}).get("status")})
             return {"alerts": 0, "digests": 0}

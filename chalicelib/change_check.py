@@ -27,6 +27,7 @@ from .core.jobs import MailJob, RenderJob
 from .core.models import CheckAnswer
 from .core.observability import logger, metrics
 from .core.settings import get_settings
+from .core.status import Status
 from .links import NOT_VALID
 from .store.stream import Change
 from .views import AUTHOR, VERDICTS, made_change
@@ -45,7 +46,7 @@ def follow_up(store: Any, change: Change) -> list:
     render the story's page when an answer's comment is published."""
     if change.kind == "story":
         old, new = change.old or {}, change.new or {}
-        if new.get("status") == "published" and new.get("change_made_at") and not old.get("change_made_at"):
+        if new.get("status") == Status.PUBLISHED and new.get("change_made_at") and not old.get("change_made_at"):
             schedule(store, change.story_id, new["change_made_at"])
         return []
     if change.kind == "check" and change.new:
@@ -55,7 +56,7 @@ def follow_up(store: Any, change: Change) -> list:
                 store.set_change_verdict(story_id, new["answer"], new.get("created_at") or clock.iso())
             else:
                 store.count_me_too_verdict(story_id, ref, new["answer"])
-        if new.get("status") == "published" and (old or {}).get("status") != "published":
+        if new.get("status") == Status.PUBLISHED and (old or {}).get("status") != Status.PUBLISHED:
             return [RenderJob(page="story", ref=story_id)]
     return []
 
@@ -85,7 +86,7 @@ class ChangeChecks:
             sid = due["story_id"]
             story = self._store.get_story(sid, consistent=True)
             jobs: list[MailJob] = []
-            if story and story.get("status") == "published":
+            if story and story.get("status") == Status.PUBLISHED:
                 if story.get("has_contact"):
                     jobs.append(MailJob(kind="change_check", story_id=sid, ref=AUTHOR))
                 jobs += [MailJob(kind="change_check", story_id=sid, ref=m) for m in self._store.me_too_contacts(sid)]
@@ -106,7 +107,7 @@ class ChangeChecks:
         story = next((i for i in items if i["item"] == "story"), None)
         if not story:
             raise NotFound(NOT_VALID)
-        if story.get("status") != "published":
+        if story.get("status") != Status.PUBLISHED:
             raise NotFound(GONE)
         return link, items, story
 
@@ -141,7 +142,7 @@ class ChangeChecks:
             "answer": given.answer.value,
             "text": given.comment,
             # A comment is shown only once a moderator has published it.
-            "status": "pending" if given.comment else "recorded",
+            "status": Status.PENDING if given.comment else "recorded",
             "created_at": clock.iso(),
         }
         if not self._store.put_check_answer(story["id"], item):

@@ -19,6 +19,7 @@ from typing import Any, Callable, Protocol, Sequence
 from .core import figures
 from .core.jobs import MailJob, RenderJob
 from .core.observability import logger
+from .core.status import Status, SubscriberStatus
 from .store import EVERYTHING, month_list, tag_list
 from .store.stream import Change, decode
 from .views import PROGRESS, listing_entry
@@ -88,7 +89,7 @@ class ConversationReaction:
             return self._response(change)
         if change.kind == "reply" and change.new:
             return self._reply(change)
-        if change.kind == "subscription" and change.inserted and (change.new or {}).get("status") == "pending":
+        if change.kind == "subscription" and change.inserted and (change.new or {}).get("status") == SubscriberStatus.PENDING:
             return [MailJob(kind="subscription_confirm", ref=f"{change.subscriber_id}:{change.ref}")]
         return []
 
@@ -99,9 +100,9 @@ class ConversationReaction:
     def _response(self, change: Change) -> Jobs:
         old_status, new = (change.old or {}).get("status"), change.new
         jobs: Jobs = []
-        if old_status == "held" and new["status"] in ("published", "rejected"):
+        if old_status == Status.HELD and new["status"] in (Status.PUBLISHED, Status.REJECTED):
             jobs.append(MailJob(kind="staff_response_decided", story_id=change.story_id, ref=change.ref))
-        if new["status"] == "published" and old_status != "published":
+        if new["status"] == Status.PUBLISHED and old_status != Status.PUBLISHED:
             at = new.get("published_at") or new["created_at"]
             self._store.mark_progress(change.story_id, "first_response_at", at)
             if new.get("change") in ("planned", "made"):
@@ -111,11 +112,11 @@ class ConversationReaction:
         return jobs
 
     def _reply(self, change: Change) -> Jobs:
-        if change.new["status"] != "published" or (change.old or {}).get("status") == "published":
+        if change.new["status"] != Status.PUBLISHED or (change.old or {}).get("status") == Status.PUBLISHED:
             return []
         responders = sorted(
             {i["subscriber_id"] for i in self._store.story_thread(change.story_id)
-             if i["item"] == "response" and i.get("status") == "published" and i.get("subscriber_id")}
+             if i["item"] == "response" and i.get("status") == Status.PUBLISHED and i.get("subscriber_id")}
         )
         return [RenderJob(page="story", ref=change.story_id)] + [
             MailJob(kind="staff_author_replied", story_id=change.story_id, ref=f"{change.ref}:{s}") for s in responders
@@ -137,10 +138,10 @@ class StoryReaction:
         jobs: Jobs = []
         if new and old_status != new_status and old is not None:
             self._audit(change, story_id, old, new)
-        if old and new and old_status in ("pending", "held") and any(old.get(f) != new.get(f) for f in TEXT_FIELDS):
+        if old and new and old_status in (Status.PENDING, Status.HELD) and any(old.get(f) != new.get(f) for f in TEXT_FIELDS):
             self._store.keep_original(story_id, {f: old.get(f, "") for f in TEXT_FIELDS} | {"kept_at": new.get("decided_at", "")})
 
-        was_public, is_public = old_status == "published", new_status == "published"
+        was_public, is_public = old_status == Status.PUBLISHED, new_status == Status.PUBLISHED
         if was_public or is_public:
             old_slugs = self._affected(old) if was_public else set()
             new_slugs = self._affected(new) if is_public else set()
@@ -170,22 +171,22 @@ class StoryReaction:
             jobs += [RenderJob(page="tag", ref=t) for t in sorted(old_tags | new_tags)]
             jobs += [RenderJob(page="sitemap", ref=m) for m in sorted(old_months | new_months)]
 
-        if new_status == "erasing":
+        if new_status == Status.ERASING:
             # Every item about the story and its author goes; the story item itself last. The audit
             # record of this very change was written above, so it goes too. Its page is deleted
             # whatever it said before (a withdrawn story's page was not re-rendered by the lines above).
             self._store.erase_story(story_id)
             jobs.append(RenderJob(page="story", ref=story_id))
-        elif new is None and old_status == "erasing":
+        elif new is None and old_status == Status.ERASING:
             # The story item's own REMOVE: sweep once more for anything written while it was erased.
             self._store.erase_story(story_id)
-        if is_public and old_status != "published" and not (old or {}).get("published_at"):
+        if is_public and old_status != Status.PUBLISHED and not (old or {}).get("published_at"):
             # First publication only: a story held and published again alerts no one twice.
             jobs.append(MailJob(kind="alert_fanout", story_id=story_id))
         if is_public and was_public and new.get("first_read_at") and not old.get("first_read_at") and new.get("has_contact"):
             jobs.append(MailJob(kind="author_read", story_id=story_id))
         if new and old_status != new_status and new.get("has_contact"):
-            kind = {"published": "author_published", "rejected": "author_rejected"}.get(new_status)
+            kind = {Status.PUBLISHED: "author_published", Status.REJECTED: "author_rejected"}.get(new_status)
             if kind:
                 jobs.append(MailJob(kind=kind, story_id=story_id, ref=str(new.get("version", ""))))
         if jobs:
@@ -221,7 +222,7 @@ class StoryReaction:
         )
         by_api = new.get("decided_at") and new.get("decided_at") != old.get("decided_at")
         # The author's own withdrawal (or erasure) from their private link, dated by the request.
-        author_at = {"withdrawn": "withdrawn_at", "erasing": "erase_requested_at"}.get(new.get("status"))
+        author_at = {Status.WITHDRAWN: "withdrawn_at", Status.ERASING: "erase_requested_at"}.get(new.get("status"))
         by_author = not by_api and author_at and new.get(author_at) and new.get(author_at) != old.get(author_at)
         event = {
             "from": old.get("status"),
@@ -242,7 +243,7 @@ def _archive_jobs(old: dict | None, new: dict | None, old_lists: set[str], new_l
     story of its month: the job names it, so the render builds the pages from its page to the
     newest, however many others were published before the job ran (the one before its page too,
     when it starts one: that page gains a link)."""
-    was_public, is_public = (old or {}).get("status") == "published", (new or {}).get("status") == "published"
+    was_public, is_public = (old or {}).get("status") == Status.PUBLISHED, (new or {}).get("status") == Status.PUBLISHED
     if is_public and not was_public and not (old or {}).get("published_at"):
         since = f"{new['published_at']}#{new['id']}"  # the story's place in its listings
         return [RenderJob(page="archive", ref=f"{name}/{m}/since/{since}") for name in sorted(new_lists) for m in sorted(new_months)]

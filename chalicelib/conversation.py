@@ -17,6 +17,7 @@ from .core.errors import NotFound, ValidationFailed, invalid
 from .core.ids import new_id
 from .core.models import ChangeMark, ResponseSubmission
 from .core.observability import metrics
+from .core.status import ItemStatus, Status
 from .links import NOT_VALID
 
 RESPONSE_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")  # ids.new_id(): Crockford base32, lower case
@@ -71,7 +72,7 @@ class Conversation:
 
     def _published_story(self, story_id: str) -> dict[str, Any]:
         story = self._store.get_story(story_id, consistent=True)
-        if not story or story.get("status") != "published":
+        if not story or story.get("status") != Status.PUBLISHED:
             raise NotFound(GONE)
         return story
 
@@ -84,7 +85,7 @@ class Conversation:
         link, who = self._holder(token)
         items = self._store.story_thread(link["story_id"], consistent=True)
         story = next((i for i in items if i["item"] == "story"), None)
-        if not story or story.get("status") != "published":
+        if not story or story.get("status") != Status.PUBLISHED:
             raise NotFound(GONE)
         mine = [i for i in items if i.get("subscriber_id") == who["subscriber_id"]]
         receipt = next((i for i in mine if i["item"] == "read"), None)
@@ -97,7 +98,7 @@ class Conversation:
             "items": items,
             "read_at": receipt.get("read_at", "") if receipt else "",
             # This person's responses that are not (or not yet) public, so they know where they stand.
-            "waiting": [{"created_at": r.get("created_at", ""), "flags": r.get("flags", [])} for r in responses if r.get("status") == "held"],
+            "waiting": [{"created_at": r.get("created_at", ""), "flags": r.get("flags", [])} for r in responses if r.get("status") == ItemStatus.HELD],
             "sent": {"id": just_sent["id"], "status": just_sent.get("status", "")} if just_sent else None,
             "response_id": new_id(),
         }
@@ -167,7 +168,7 @@ class Conversation:
             "text": submission.text,
             "change": change,
             "change_description": description,
-            "status": "held" if flags else "published",
+            "status": Status.HELD if flags else Status.PUBLISHED,
             "flags": flags,
             "created_at": now,
             "published_at": None if flags else now,
@@ -193,9 +194,9 @@ class Conversation:
 
 def _answer(response: dict[str, Any]) -> dict[str, Any]:
     out = {"id": response["id"], "status": response["status"], "created_at": response.get("created_at", "")}
-    if response["status"] == "published":
+    if response["status"] == ItemStatus.PUBLISHED:
         out["published_at"] = response.get("published_at", "")
-    elif response["status"] == "held":
+    elif response["status"] == ItemStatus.HELD:
         out["flags"] = list(response.get("flags", []))
         out["flag_words"] = identifying.describe(out["flags"])
         out["message"] = held_message(out["flags"])

@@ -24,6 +24,7 @@ from typing import Any, Callable
 from .core import clock
 from .core.jobs import MailJob
 from .core.observability import logger
+from .core.status import Status, SubscriberStatus
 from .promise import ENDED
 from .views import LADDER_STEPS as STEPS
 
@@ -64,7 +65,7 @@ class Ladder:
         current = item.get("next_step")
         if current not in STEPS:
             return "done"
-        if story.get("status") != "published":  # held for safeguarding: wait, do not escalate
+        if story.get("status") != Status.PUBLISHED:  # held for safeguarding: wait, do not escalate
             self._store.advance_ladder(story_id, current, current, clock.iso(now + HELD_RETRY))
             return "waiting"
         now_iso = clock.iso(now)
@@ -104,4 +105,4 @@ class Ladder:
             slugs = {svc.get("parent") or svc["slug"] for svc in services.values()}
         else:
             slugs = {svc.get("path", [svc["slug"]])[0] for svc in services.values()}
-        return {sub["subscriber_id"] for slug in sorted(slugs) for sub in self._store.watchers(slug) if sub.get("status") == "active"}
+        return {sub["subscriber_id"] for slug in sorted(slugs) for sub in self._store.watchers(slug) if sub.get("status") == SubscriberStatus.ACTIVE}

@@ -14,6 +14,7 @@ from typing import Any
 
 from .core import clock
 from .core.errors import NotFound
+from .core.status import SubscriberStatus
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes, base64url without padding
 # Links that stop working when their holder unsubscribes.
@@ -66,14 +67,14 @@ class Links:
         """Unsubscribing revokes a person's read-and-respond links: each link issued before
         their `links_valid_after` stops working, with no need to find the links one by one."""
         subscriber = self._store.get_subscriber(token.get("subscriber_id", ""))
-        if not subscriber or subscriber.get("status") != "active":
+        if not subscriber or subscriber.get("status") != SubscriberStatus.ACTIVE:
             raise NotFound(NOT_VALID)
         if token.get("issued_at", "") < subscriber.get("links_valid_after", ""):
             raise NotFound(NOT_VALID)
         # Stopping one subscription (from the manage page) revokes the links it brought.
         if token.get("subscription_id"):
             subscription = self._store.get_subscription(subscriber["id"], token["subscription_id"])
-            if not subscription or subscription.get("status") != "active":
+            if not subscription or subscription.get("status") != SubscriberStatus.ACTIVE:
                 raise NotFound(NOT_VALID)
             return subscriber, subscription
         return subscriber, None

@@ -19,6 +19,7 @@ from .core import clock
 from .core.errors import NotFound, invalid
 from .core.models import MeToo
 from .core.observability import logger, metrics
+from .core.status import Status
 
 STORY_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")
 LABELS = {"email": "an email address, like name@example.com", "consent": "agreement to be emailed", "website": "this field"}
@@ -40,7 +41,7 @@ class MeTooes:
 
     def published_story(self, story_id: str) -> dict[str, Any]:
         story = self._store.get_story(story_id) if STORY_ID.match(story_id or "") else None
-        if not story or story.get("status") != "published":
+        if not story or story.get("status") != Status.PUBLISHED:
             raise NotFound(NO_STORY, fields=[{"field": "story_id", "message": NO_STORY}])
         return story
 

@@ -17,14 +17,15 @@ from .core.identifying import HIGHLIGHT_WORDS, KIND_WORDS
 from .core.identifying import highlights as find
 from .core.models import EDITABLE_FIELDS, Decision, ItemDecision, ModerationDecision
 from .core.observability import logger, metrics
+from .core.status import ItemStatus, Status
 
-DECIDABLE = ("pending", "held")  # a story can be decided on while it waits or is held
-STATUS_FOR = {Decision.publish: "published", Decision.hold: "held", Decision.reject: "rejected"}
+DECIDABLE = (Status.PENDING, Status.HELD)  # a story can be decided on while it waits or is held
+STATUS_FOR = {Decision.publish: Status.PUBLISHED, Decision.hold: Status.HELD, Decision.reject: Status.REJECTED}
 LABELS = {"criticality": "a criticality", "note": "a note", "title": "a title", "story": "the story", "action": "a decision"}
 REPLIES = "replies"  # the queue of held staff responses and pending author replies
 # URL word -> (stored kind, the status a decision may be taken from)
-ITEM_KINDS = {"responses": ("response", ("held",)), "replies": ("reply", ("pending",)),
-              "checks": ("check", ("pending",))}  # CHECK: a comment on a change check (change_check.py)
+ITEM_KINDS = {"responses": ("response", (ItemStatus.HELD,)), "replies": ("reply", (ItemStatus.PENDING,)),
+              "checks": ("check", (ItemStatus.PENDING,))}  # CHECK: a comment on a change check (change_check.py)
 ITEM_LABELS = {"action": "a decision (publish or reject)", "note": "a note", "text": "the text"}
 
 
@@ -38,7 +39,7 @@ class Moderation:
     def __init__(self, store: Any):
         self._store = store
 
-    def queue(self, status: str = "pending", limit: int = 50) -> list[dict[str, Any]]:
+    def queue(self, status: str = Status.PENDING, limit: int = 50) -> list[dict[str, Any]]:
         if status not in DECIDABLE:
             raise NotFound(f"There is no queue called {status!r}; use pending, held or {REPLIES}.")
         return [_summary(s) for s in self._store.queue(status, limit)]
@@ -72,7 +73,7 @@ class Moderation:
             raise NotFound(f"There is no {stored} {item_id!r} on story {story_id!r}.")
         now = clock.iso()
         changes: dict[str, Any] = {
-            "status": "published" if decision.action == "publish" else "rejected",
+            "status": Status.PUBLISHED if decision.action == "publish" else Status.REJECTED,
             "decided_by": moderator.username,
             "decided_at": now,
             "decision_note": decision.note,

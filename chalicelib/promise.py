@@ -19,6 +19,7 @@ from typing import Any
 from .core import clock
 from .core.calendar import DEFAULT_CALENDAR, add_working_days
 from .core.observability import logger
+from .core.status import Status
 
 # When each of the ladder's steps comes, in multiples of the promise (ladder.py acts on them).
 STEP_FACTORS = {"reminder": 0.5, "overdue": 1, "organisation": 2}
@@ -84,12 +85,12 @@ def story_changed(store: Any, story_id: str, old: dict[str, Any] | None, new: di
     old_status, new_status = (old or {}).get("status"), (new or {}).get("status")
     if new is None:
         return False  # the item's REMOVE: erasure has already deleted the ladder (store.erase_story)
-    if new_status == "published":
+    if new_status == Status.PUBLISHED:
         if new.get("first_response_at"):
             if not (old or {}).get("first_response_at"):
                 store.end_ladder(story_id)
             return False
-        first = old_status != "published" and not (old or {}).get("published_at")
+        first = old_status != Status.PUBLISHED and not (old or {}).get("published_at")
         if first and not new.get("response_due_at"):
             start(store, story_id, new)
         changed = _changed(old, new) if old else set()

@@ -16,12 +16,13 @@ from .core import clock
 from .core.errors import Conflict, NotFound, ValidationFailed, invalid
 from .core.models import AuthorReply
 from .core.observability import logger, metrics
+from .core.status import ItemStatus, Status
 from .links import NOT_VALID
 
 # The form renders a fresh one per page view, so a double submit makes one reply.
 REPLY_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-WITHDRAWABLE = ("pending", "held", "published")
-ERASABLE = ("pending", "held", "published", "rejected", "withdrawn")
+WITHDRAWABLE = (Status.PENDING, Status.HELD, Status.PUBLISHED)
+ERASABLE = (Status.PENDING, Status.HELD, Status.PUBLISHED, Status.REJECTED, Status.WITHDRAWN)
 ERASE_WORD = "ERASE"
 LABELS = {"text": "your reply", "reply_id": "the reply id", "confirm": "the confirmation"}
 
@@ -61,11 +62,11 @@ class Replies:
             errors.append({"field": "reply_id", "message": "Send a reply_id of 16 to 64 letters, digits, - or _"})
         if errors:
             raise ValidationFailed(errors, data)
-        if story.get("status") != "published":
+        if story.get("status") != Status.PUBLISHED:
             raise Conflict(NOT_PUBLISHED)
         existing = self._store.get_thread_item(story["id"], "reply", reply_id)
         if existing is None:
-            item = {"id": reply_id, "text": reply.text, "status": "pending", "created_at": clock.iso()}
+            item = {"id": reply_id, "text": reply.text, "status": ItemStatus.PENDING, "created_at": clock.iso()}
             try:
                 self._store.put_reply(story["id"], item)
             except Exception:
@@ -89,16 +90,16 @@ class Replies:
         if not _ticked(data.get("confirm")):
             raise ValidationFailed([{"field": "confirm", "message": WITHDRAW_CONFIRM}], data)
         status = story.get("status")
-        if status == "withdrawn":
+        if status == Status.WITHDRAWN:
             return _status_view(story)  # twice is harmless
         if status not in WITHDRAWABLE:
             raise Conflict(_cannot_withdraw(status))
         try:
-            updated = self._store.change_status(story["id"], WITHDRAWABLE, {"status": "withdrawn", "withdrawn_at": clock.iso()})
+            updated = self._store.change_status(story["id"], WITHDRAWABLE, {"status": Status.WITHDRAWN, "withdrawn_at": clock.iso()})
         except Conflict:
             # Changed between our read and our write (e.g. a second click): say where it stands now.
             now = self._store.get_story(story["id"], consistent=True) or {}
-            if now.get("status") == "withdrawn":
+            if now.get("status") == Status.WITHDRAWN:
                 return _status_view(now)
             raise Conflict(_cannot_withdraw(now.get("status"))) from None
         logger.info("story withdrawn by its author", extra={"story_id": story["id"], "from": status})
@@ -112,14 +113,14 @@ class Replies:
         story = self._story(token)
         if str(data.get("confirm", "")).strip().upper() != ERASE_WORD:
             raise ValidationFailed([{"field": "confirm", "message": ERASE_CONFIRM}], data)
-        if story.get("status") == "erasing":
+        if story.get("status") == Status.ERASING:
             return _status_view(story)  # already asked: harmless
         try:
-            updated = self._store.change_status(story["id"], ERASABLE, {"status": "erasing", "erase_requested_at": clock.iso()})
+            updated = self._store.change_status(story["id"], ERASABLE, {"status": Status.ERASING, "erase_requested_at": clock.iso()})
         except Conflict:
             now = self._store.get_story(story["id"], consistent=True)
-            if not now or now.get("status") == "erasing":
-                return {"id": story["id"], "status": "erasing"}
+            if not now or now.get("status") == Status.ERASING:
+                return {"id": story["id"], "status": Status.ERASING}
             raise
         logger.info("erasure requested by the author", extra={"story_id": story["id"]})
         metrics.add_metric(name="ErasuresRequested", unit="Count", value=1)
@@ -133,9 +134,9 @@ def _ticked(value: Any) -> bool:
 
 
 def _cannot_withdraw(status: Any) -> str:
-    if status == "rejected":
+    if status == Status.REJECTED:
         return "Your story was not published, so there is nothing to withdraw. You can still ask for it to be erased."
-    if status == "erasing":
+    if status == Status.ERASING:
         return "Your story is being erased."
     return "Your story cannot be withdrawn now. Reload your page to see where it stands."
 

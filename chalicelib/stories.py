@@ -11,6 +11,7 @@ from .core.errors import Conflict, ValidationFailed, invalid
 from .core.idempotency import once
 from .core.models import StorySubmission
 from .core.observability import logger, metrics
+from .core.status import Status
 
 LABELS = {
     "submission_id": "the submission id",
@@ -54,7 +55,7 @@ class Stories:
         if submission.related_story:
             # CHECK: a story can only be linked to a published one.
             related = self._store.get_story(submission.related_story)
-            if not related or related.get("status") != "published":
+            if not related or related.get("status") != Status.PUBLISHED:
                 raise ValidationFailed(
                     [{"field": "related_story", "message": "The story yours is linked to is not published. Send yours without the link."}], data
                 )
@@ -94,7 +95,7 @@ class Stories:
         story_id = ids.new_story_id()
         story = {
             "id": story_id,
-            "status": "pending",
+            "status": Status.PENDING,
             "version": 1,
             "submitted_at": clock.iso(),
             "title": submission.title,
@@ -115,4 +116,4 @@ class Stories:
         self._store.create_story(story, contact)
         logger.info("story submitted", extra={"story_id": story_id, "services": story["services"]})
         metrics.add_metric(name="StoriesSubmitted", unit="Count", value=1)
-        return {"id": story_id, "status": "pending"}
+        return {"id": story_id, "status": Status.PENDING}

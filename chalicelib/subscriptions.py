@@ -20,6 +20,7 @@ from .core import clock, ids
 from .core.errors import NotFound, ValidationFailed, pydantic_fields
 from .core.models import SubscriptionRequest, clean_line
 from .core.observability import logger, metrics
+from .core.status import SubscriberStatus
 from .links import NOT_VALID
 from .views import FREQUENCY_WORDS, join_list, manage_url, subscription_view
 
@@ -134,14 +135,14 @@ class Subscriptions:
         }
         subscriber = self._store.find_subscriber(str(req.email))
         if subscriber is None:
-            profile = {"id": ids.new_id(), "email": str(req.email), **requested, "status": "pending", "created_at": now,
+            profile = {"id": ids.new_id(), "email": str(req.email), **requested, "status": SubscriberStatus.PENDING, "created_at": now,
                        "confirmed_at": "", "links_valid_after": ""}
             subscriber = profile if self._store.create_subscriber(profile) else self._store.find_subscriber(str(req.email))
         if subscriber is None:  # pragma: no cover - the address was taken and removed in between
             raise ValidationFailed([{"field": "email", "message": "Please try again in a moment"}], data)
         wanted = _settings_key(req.service, req.tags, req.min_criticality, req.frequency.value)
-        if subscriber.get("status") == "active" and any(
-            s.get("status") == "active" and _settings_key(s["service"], s.get("tags", []), s.get("min_criticality", 0), s.get("frequency", "")) == wanted
+        if subscriber.get("status") == SubscriberStatus.ACTIVE and any(
+            s.get("status") == SubscriberStatus.ACTIVE and _settings_key(s["service"], s.get("tags", []), s.get("min_criticality", 0), s.get("frequency", "")) == wanted
             for s in self._store.subscriptions_of(subscriber["id"])
         ):
             logger.info("sign-up for alerts already on", extra={"subscriber_id": subscriber["id"]})
@@ -150,7 +151,7 @@ class Subscriptions:
             "id": ids.new_id(),
             "subscriber_id": subscriber["id"],
             **_subscription_settings(req, svc),
-            "status": "pending",
+            "status": SubscriberStatus.PENDING,
             "created_at": now,
             "source": "sign-up",
             # Who asked, applied to the profile only once the address's owner confirms.
@@ -175,23 +176,23 @@ class Subscriptions:
         """What confirming would switch on (`state` "ask"), or that it is on already or stopped.
         Changes nothing (mail scanners fetch links)."""
         _, subscriber, sub = self._confirmation(token)
-        state = {"pending": "ask", "active": "already"}.get(sub["status"], "stopped")
+        state = {SubscriberStatus.PENDING: "ask", SubscriberStatus.ACTIVE: "already"}.get(sub["status"], "stopped")
         return self._confirmed(subscriber, sub, state, manage="")
 
     def confirm(self, token: str) -> dict[str, Any]:
         """Switch the alerts on. Confirming twice is harmless."""
         _, subscriber, sub = self._confirmation(token)
-        if sub["status"] == "unsubscribed":
+        if sub["status"] == SubscriberStatus.UNSUBSCRIBED:
             return self._confirmed(subscriber, sub, "stopped", manage="")
-        state = "already" if sub["status"] == "active" else "done"
-        if sub["status"] == "pending":
+        state = "already" if sub["status"] == SubscriberStatus.ACTIVE else "done"
+        if sub["status"] == SubscriberStatus.PENDING:
             now = clock.iso()
             changes: dict[str, Any] = dict(sub.get("requested") or {})
-            if subscriber.get("status") != "active":
-                changes |= {"status": "active", "confirmed_at": now}
+            if subscriber.get("status") != SubscriberStatus.ACTIVE:
+                changes |= {"status": SubscriberStatus.ACTIVE, "confirmed_at": now}
             # The person first, so a subscription is never on for someone who is not.
             subscriber = self._store.update_subscriber(subscriber["id"], changes) if changes else subscriber
-            sub = self._store.set_subscription_status(subscriber["id"], sub["id"], "active", {"confirmed_at": now})
+            sub = self._store.set_subscription_status(subscriber["id"], sub["id"], SubscriberStatus.ACTIVE, {"confirmed_at": now})
             metrics.add_metric(name="SubscriptionsConfirmed", unit="Count", value=1)
             logger.info("subscription confirmed", extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"]})
         return self._confirmed(subscriber, sub, state, manage=manage_url(self._links, self._settings, subscriber["id"]))
@@ -219,7 +220,7 @@ class Subscriptions:
     def unsubscribed(self, token: str) -> str:
         """"done" if this person has stopped every alert already, else "ask". Changes nothing."""
         subscriber = self._holder(token, "unsubscribe")
-        return "done" if subscriber.get("status") == "unsubscribed" else "ask"
+        return "done" if subscriber.get("status") == SubscriberStatus.UNSUBSCRIBED else "ask"
 
     def unsubscribe(self, token: str) -> str:
         """Stop every alert to this person and revoke their read-and-respond links. Idempotent."""
@@ -229,14 +230,14 @@ class Subscriptions:
 
     def stop_everything(self, subscriber: dict[str, Any]) -> None:
         now = clock.iso()
-        if subscriber.get("status") != "unsubscribed":
+        if subscriber.get("status") != SubscriberStatus.UNSUBSCRIBED:
             # The person first: from here on their respond links no longer resolve.
-            self._store.update_subscriber(subscriber["id"], {"status": "unsubscribed", "links_valid_after": now, "unsubscribed_at": now})
+            self._store.update_subscriber(subscriber["id"], {"status": SubscriberStatus.UNSUBSCRIBED, "links_valid_after": now, "unsubscribed_at": now})
             metrics.add_metric(name="Unsubscribed", unit="Count", value=1)
             logger.info("unsubscribed", extra={"subscriber_id": subscriber["id"]})
         for sub in self._store.subscriptions_of(subscriber["id"]):
-            if sub.get("status") != "unsubscribed":
-                self._store.set_subscription_status(subscriber["id"], sub["id"], "unsubscribed", {"stopped_at": now})
+            if sub.get("status") != SubscriberStatus.UNSUBSCRIBED:
+                self._store.set_subscription_status(subscriber["id"], sub["id"], SubscriberStatus.UNSUBSCRIBED, {"stopped_at": now})
 
     # ---- managing ------------------------------------------------------------------------------------
 
@@ -246,7 +247,7 @@ class Subscriptions:
         subscriber = self._holder(token, "manage")
         subs = self._store.subscriptions_of(subscriber["id"])
         services = self._store.get_services({s["service"] for s in subs}) if subs else {}
-        order = {"active": 0, "pending": 1, "unsubscribed": 2}
+        order = {SubscriberStatus.ACTIVE: 0, SubscriberStatus.PENDING: 1, SubscriberStatus.UNSUBSCRIBED: 2}
         subs.sort(key=lambda s: (order.get(s.get("status", ""), 3), s.get("created_at", "")))
         return {
             "person": {
@@ -279,10 +280,10 @@ class Subscriptions:
         if action not in ("frequency", "stop"):
             raise ValidationFailed([{"field": "action", "message": "Choose what to change"}], data)
         sub = self._store.get_subscription(subscriber["id"], _first(data, "subscription")) if _first(data, "subscription") else None
-        if not sub or sub.get("status") == "unsubscribed":
+        if not sub or sub.get("status") == SubscriberStatus.UNSUBSCRIBED:
             raise ValidationFailed([{"field": "subscription", "message": "Those alerts are already stopped, or are not yours"}], data)
         if action == "stop":
-            self._store.set_subscription_status(subscriber["id"], sub["id"], "unsubscribed", {"stopped_at": clock.iso()})
+            self._store.set_subscription_status(subscriber["id"], sub["id"], SubscriberStatus.UNSUBSCRIBED, {"stopped_at": clock.iso()})
             return "stopped"
         frequency = _first(data, "frequency")
         if frequency not in FREQUENCY_WORDS:
@@ -335,7 +336,7 @@ class Subscriptions:
         outcome = "unchanged"
         if subscriber is None:
             profile = {"id": ids.new_id(), "email": email, "name": req.name, "display_name": req.display_name or req.name,
-                       "role": req.role, "organisation": org["slug"], "organisation_name": org["name"], "status": "active",
+                       "role": req.role, "organisation": org["slug"], "organisation_name": org["name"], "status": SubscriberStatus.ACTIVE,
                        "created_at": now, "confirmed_at": now, "links_valid_after": "", "source": "bulk load"}
             if self._store.create_subscriber(profile):
                 subscriber, outcome = profile, "created"
@@ -343,22 +344,22 @@ class Subscriptions:
                 subscriber = self._store.find_subscriber(email)
         if subscriber is None:  # pragma: no cover - removed in between
             raise RuntimeError("a subscriber vanished while loading")
-        if subscriber.get("status") == "unsubscribed":
+        if subscriber.get("status") == SubscriberStatus.UNSUBSCRIBED:
             return "skipped"
-        if subscriber.get("status") != "active":
-            self._store.update_subscriber(subscriber["id"], {"status": "active", "confirmed_at": now})
+        if subscriber.get("status") != SubscriberStatus.ACTIVE:
+            self._store.update_subscriber(subscriber["id"], {"status": SubscriberStatus.ACTIVE, "confirmed_at": now})
             outcome = "updated"
         settings = _subscription_settings(req, svc)
         wanted = _settings_key(req.service, req.tags, req.min_criticality, req.frequency.value)
-        mine = [s for s in self._store.subscriptions_of(subscriber["id"]) if s["service"] == svc["slug"] and s.get("status") != "unsubscribed"]
+        mine = [s for s in self._store.subscriptions_of(subscriber["id"]) if s["service"] == svc["slug"] and s.get("status") != SubscriberStatus.UNSUBSCRIBED]
         same = [s for s in mine if _settings_key(s["service"], s.get("tags", []), s.get("min_criticality", 0), s.get("frequency", "")) == wanted]
-        if any(s.get("status") == "active" for s in same):
+        if any(s.get("status") == SubscriberStatus.ACTIVE for s in same):
             return outcome
         if same or mine:
-            target = (same or sorted(mine, key=lambda s: s.get("status") != "active"))[0]
-            self._store.set_subscription_status(subscriber["id"], target["id"], "active", settings | {"confirmed_at": now})
+            target = (same or sorted(mine, key=lambda s: s.get("status") != SubscriberStatus.ACTIVE))[0]
+            self._store.set_subscription_status(subscriber["id"], target["id"], SubscriberStatus.ACTIVE, settings | {"confirmed_at": now})
             return "created" if outcome == "created" else "updated"
-        self._store.put_subscription({"id": ids.new_id(), "subscriber_id": subscriber["id"], **settings, "status": "active",
+        self._store.put_subscription({"id": ids.new_id(), "subscriber_id": subscriber["id"], **settings, "status": SubscriberStatus.ACTIVE,
                                       "created_at": now, "confirmed_at": now, "source": "bulk load"})
         return "created"
 

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 from .core import clock
 from .core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
 from .core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS
+from .core.status import ItemStatus, Status
 
 # ---- words for values: months, roles, feelings, criticality, days --------------------------------
 # Words for values: months, roles, feelings, criticality, days. Pages, emails and the JSON
@@ -177,7 +178,7 @@ def entry_view(item: dict[str, Any]) -> dict[str, Any]:
         "id": item["id"],
         "at": item.get("published_at") or item.get("created_at", ""),
         "text": item.get("text", ""),
-        "pending": item.get("status") == "pending",
+        ItemStatus.PENDING: item.get("status") == ItemStatus.PENDING,
     }
 
 
@@ -192,9 +193,9 @@ def conversation(items: Iterable[dict[str, Any]], for_author: bool = False) -> d
     receipts = sorted((receipt_view(i) for i in items if i["item"] == "read"), key=lambda r: r["read_at"])
     shown = []
     for i in items:
-        if i["item"] == "response" and i.get("status") == "published":
+        if i["item"] == "response" and i.get("status") == ItemStatus.PUBLISHED:
             shown.append(entry_view(i))
-        elif i["item"] == "reply" and (i.get("status") == "published" or (for_author and i.get("status") == "pending")):
+        elif i["item"] == "reply" and (i.get("status") == ItemStatus.PUBLISHED or (for_author and i.get("status") == ItemStatus.PENDING)):
             shown.append(entry_view(i))
     shown.sort(key=lambda e: (e["at"], e["id"]))
     return {
@@ -207,7 +208,7 @@ def conversation(items: Iterable[dict[str, Any]], for_author: bool = False) -> d
 
 def made_change(items: list[dict[str, Any]]) -> dict[str, str]:
     """The change a change check asks about: the latest published response that marks a change as made."""
-    made = [i for i in items if i["item"] == "response" and i.get("status") == "published" and i.get("change") == "made"]
+    made = [i for i in items if i["item"] == "response" and i.get("status") == ItemStatus.PUBLISHED and i.get("change") == "made"]
     if not made:
         return {}
     r = max(made, key=lambda i: i.get("published_at") or i.get("created_at", ""))
@@ -302,7 +303,7 @@ def story_extras(story: dict[str, Any], items: list[dict[str, Any]], store: Any,
     related = None
     if story.get("related_story"):
         other = store.get_story(story["related_story"])
-        if other and other.get("status") == "published":
+        if other and other.get("status") == Status.PUBLISHED:
             related = {"id": other["id"], "title": other.get("title", "")}
     author = next((i for i in items if i["item"] == "check" and i.get("id") == AUTHOR), None)
     others = {v: int(story.get(f"me_too_{v}") or 0) for v in VERDICTS}
@@ -314,7 +315,7 @@ def story_extras(story: dict[str, Any], items: list[dict[str, Any]], store: Any,
         "related": related,
         "verdict": verdict,
         "verdict_at": story.get("change_verdict_at", "") if verdict else "",
-        "author_comment": author.get("text", "") if author and author.get("status") == "published" else "",
+        "author_comment": author.get("text", "") if author and author.get("status") == Status.PUBLISHED else "",
         "others": others | {"total": sum(others.values())},
     }
 

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from .clock import parse
+from .status import Status
 
 # The counts a counter item keeps, besides its histogram of response hours and stories per month.
 COUNTS = ("published", "responded", "planned", "made", "confirmed", "overdue")
@@ -19,7 +20,7 @@ COUNTS = ("published", "responded", "planned", "made", "confirmed", "overdue")
 
 def facts(story: dict[str, Any] | None) -> dict[str, Any]:
     """What one story adds to the figures of each listing it is on: nothing unless it is published."""
-    if not story or story.get("status") != "published" or not story.get("published_at"):
+    if not story or story.get("status") != Status.PUBLISHED or not story.get("published_at"):
         return {}
     responded = bool(story.get("first_response_at"))
     out: dict[str, Any] = {

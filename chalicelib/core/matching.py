@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .status import SubscriberStatus
+
 
 def criticality_of(story: dict[str, Any]) -> int:
     """A story's criticality, 0 to 5 (0 when unset or unreadable)."""
@@ -15,7 +17,7 @@ def criticality_of(story: dict[str, Any]) -> int:
 
 def matches(subscription: dict[str, Any], story: dict[str, Any]) -> bool:
     """An active subscription wants this story: no tags or a shared tag, and critical enough."""
-    if subscription.get("status") != "active":
+    if subscription.get("status") != SubscriberStatus.ACTIVE:
         return False
     tags = set(subscription.get("tags") or [])
     if tags and not tags & set(story.get("tags") or []):
@@ -32,7 +34,7 @@ def pick_subscription(
     for svc in services:
         for i, slug in enumerate(svc.get("path", [svc["slug"]])):
             depth[slug] = max(depth.get(slug, 0), i)
-    candidates = [s for s in subscriptions if s.get("status") == "active" and s.get("service") in depth]
+    candidates = [s for s in subscriptions if s.get("status") == SubscriberStatus.ACTIVE and s.get("service") in depth]
     if not candidates:
         return None
     return min(candidates, key=lambda s: (not matches(s, story), -depth[s["service"]], s.get("created_at", ""), s["id"]))

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import date
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -19,6 +19,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from .status import ItemStatus, Status, SubscriberStatus  # noqa: F401 (the model layer names them too)
 
 
 class Role(str, Enum):
@@ -67,49 +69,6 @@ FEELING_LABELS = {
     "frustrated": "frustrated",
     "let-down": "let down",
 }
-
-
-class Status(StrEnum):
-    """Where a story is in its life, as stored in its `status`.
-
-    A StrEnum, so `Status.PUBLISHED == "published"` and it is written (JSON, DynamoDB, pydantic's
-    dump) as the plain string: the stored items and the API's answers are the same as with literals.
-    """
-
-    PENDING = "pending"  # sent, waiting for a moderator
-    HELD = "held"  # a moderator held it (safeguarding, a question); not public
-    PUBLISHED = "published"  # public on the site
-    REJECTED = "rejected"  # refused; the author is told why
-    WITHDRAWN = "withdrawn"  # taken down by its author; kept, not public
-    ERASING = "erasing"  # the author asked for erasure; the stream deletes it and everything of it
-
-
-class ItemStatus(StrEnum):
-    """The status of an item in a story's thread: a staff response, an author's reply, an answer to a change check.
-
-    A staff response is published at once unless flagged (then HELD); an author's reply, and an
-    answer to a change check that carries a comment, wait as PENDING for a moderator. An answer with
-    no comment has nothing to moderate: it is RECORDED, and only ever counted.
-    """
-
-    PENDING = "pending"
-    HELD = "held"
-    PUBLISHED = "published"
-    REJECTED = "rejected"
-    RECORDED = "recorded"
-
-
-class SubscriberStatus(StrEnum):
-    """The status of a member of staff who signed up for alerts, and of each of their subscriptions.
-
-    PENDING until the emailed link is followed, then ACTIVE, until UNSUBSCRIBED. An unsubscribed
-    subscription stays so (signing up again makes a new one); an unsubscribed subscriber is ACTIVE
-    again only once they confirm a new sign-up.
-    """
-
-    PENDING = "pending"
-    ACTIVE = "active"
-    UNSUBSCRIBED = "unsubscribed"
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

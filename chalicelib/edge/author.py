@@ -13,6 +13,7 @@ from typing import Any
 from chalice import Response
 
 from ..core.errors import Conflict, NotFound, ValidationFailed
+from ..core.status import ItemStatus, Status
 from ..links import NOT_VALID
 from ..site import pages
 from ..views import conversation as thread_conversation
@@ -20,11 +21,11 @@ from .forms import Form, form_or_json
 from .http import html_response, json_response, page_csp, redirect
 
 STATUS_WORDS = {
-    "pending": ("Waiting for a moderator", "A moderator will read your story before it is published. "
+    Status.PENDING: ("Waiting for a moderator", "A moderator will read your story before it is published. "
                 "They check it for names, dates of birth and contact details before it is published."),
-    "published": ("Published", "Your story is on FeedForward for everyone to read. Staff who look after the "
+    Status.PUBLISHED: ("Published", "Your story is on FeedForward for everyone to read. Staff who look after the "
                   "services you named have been told about it."),
-    "held": ("We are taking a careful look", "Something in your story made us want to take a careful look before "
+    Status.HELD: ("We are taking a careful look", "Something in your story made us want to take a careful look before "
              "we publish it. A moderator may contact you."),
     "rejected": ("Not published", "A moderator decided not to publish your story."),
     "withdrawn": ("Withdrawn", "Your story has been withdrawn. It is no longer on FeedForward: not on its own page, "
@@ -41,9 +42,9 @@ NOTICES = {
 FIELD_IDS = {("reply", "text"): "reply-text", ("withdraw", "confirm"): "withdraw-confirm", ("erase", "confirm"): "erase-confirm"}
 GENERAL = {"reply": "Something went wrong while sending your reply. Send it again.",
            "withdraw": "Something went wrong. Try again.", "erase": "Something went wrong. Try again."}
-CAN_REPLY = ("published",)
-CAN_WITHDRAW = ("pending", "held", "published")
-CAN_ERASE = ("pending", "held", "published", "rejected", "withdrawn")
+CAN_REPLY = (Status.PUBLISHED,)
+CAN_WITHDRAW = (Status.PENDING, Status.HELD, Status.PUBLISHED)
+CAN_ERASE = (Status.PENDING, Status.HELD, Status.PUBLISHED, Status.REJECTED, Status.WITHDRAWN)
 
 
 def _gone() -> Exception:
@@ -71,7 +72,7 @@ def author_page(
     story = next((i for i in items if i["item"] == "story"), None)
     if not story:
         raise _gone()
-    status = story.get("status", "pending")
+    status = story.get("status", Status.PENDING)
     heading, explanation = STATUS_WORDS.get(status, (status.capitalize(), ""))
     site = settings.site_url.rstrip("/")
     api = settings.api_url.rstrip("/")
@@ -103,9 +104,9 @@ def author_page(
         status_heading=heading,
         status_explanation=explanation,
         # Only a rejection's reason is for the author; a hold's note is for moderators.
-        reason=story.get("decision_note", "") if status == "rejected" else "",
-        edited=bool(story.get("edited_fields")) and status == "published",
-        public_url=f"{site}/stories/{story['id']}/" if status == "published" else "",
+        reason=story.get("decision_note", "") if status == Status.REJECTED else "",
+        edited=bool(story.get("edited_fields")) and status == Status.PUBLISHED,
+        public_url=f"{site}/stories/{story['id']}/" if status == Status.PUBLISHED else "",
         notice=notice,
         summary=summary,
         errors=field_errors,
@@ -165,7 +166,7 @@ def _not_published(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = [
         {"id": i["id"], "text": i.get("text", ""), "at": i.get("created_at", ""), "reason": i.get("decision_note", "")}
         for i in items
-        if i["item"] == "reply" and i.get("status") == "rejected"
+        if i["item"] == "reply" and i.get("status") == ItemStatus.REJECTED
     ]
     return sorted(out, key=lambda r: (r["at"], r["id"]))
 

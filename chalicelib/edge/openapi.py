@@ -10,6 +10,7 @@ from ..core.models import (
     ItemDecision,
     ModerationDecision,
     ResponseSubmission,
+    Status,
     StorySubmission,
     SubscriptionRequest,
 )
@@ -119,7 +120,7 @@ def document() -> dict[str, Any]:
         "required": ["id", "status", "created_at"],
         "properties": {
             "id": {"type": "string"},
-            "status": {"type": "string", "enum": ["published", "held"]},
+            "status": {"type": "string", "enum": [Status.PUBLISHED, Status.HELD]},
             "created_at": {"type": "string"},
             "published_at": {"type": "string"},
             "flags": {"type": "array", "items": {"type": "string", "enum": ["email", "phone", "nhs_number", "postcode", "date_of_birth", "name"]},
@@ -306,7 +307,7 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "Stories waiting for a decision, oldest first",
                     "security": BEARER,
-                    "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "held", "replies"]}}],
+                    "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": [Status.PENDING, Status.HELD, "replies"]}}],
                     "responses": {
                         "200": answer("The queue: `stories`, or for `replies` the held staff responses and pending author replies as `items`",
                                        {"type": "object"}),

@@ -13,6 +13,7 @@ from chalice import Response
 
 from ..conversation import ALREADY_SENT, RESPONSE_ID
 from ..core.models import CONVERSATION_LIMITS, CRITICALITY_WORDS
+from ..core.status import ItemStatus, Status
 from ..site.pages import render_page
 from ..site.render import story_view
 from ..site.subscribe import signup_form_with_errors, summary
@@ -198,13 +199,13 @@ def respond(request: Any, token: str, conversation_flow: Any, settings: Any) -> 
     news that it is held (202), or the page again with the error summary."""
 
     def done(result: dict[str, Any]) -> Response:
-        if result["status"] == "published":
+        if result["status"] == Status.PUBLISHED:
             return redirect(_respond_url(token, settings, f"?sent={result['id']}#sent"))
         return respond_page(token, conversation_flow, settings, outcome=result, status=202)
 
     return form_or_json(
         request, settings.max_body_bytes, RESPONSE, lambda data: conversation_flow.respond(token, data),
-        json=lambda result: json_response(result, status=201 if result["status"] == "published" else 202),
+        json=lambda result: json_response(result, status=201 if result["status"] == ItemStatus.PUBLISHED else 202),
         done=done,
         again=lambda e, _: respond_page(token, conversation_flow, settings, values=e.values, errors=e.fields, status=e.status),
     )

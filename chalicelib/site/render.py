@@ -17,6 +17,7 @@ from .. import store as store_module
 from ..core import clock, figures
 from ..core.jobs import RenderJob
 from ..core.observability import logger
+from ..core.status import Status
 from ..views import conversation, listing_entry_view, service_promise, story_extras, story_view
 from . import charts, feeds, pages, search, widget
 from .forms import directory_groups, form_context
@@ -136,7 +137,7 @@ class SiteRenderer:
         story = next((i for i in items if i["item"] == "story"), None)
         if not story:
             return [Delete(key)]
-        if story.get("status") != "published":
+        if story.get("status") != Status.PUBLISHED:
             return [html_page(key, pages.render_page("story_gone.html", robots="noindex"))]
         services = self._store.get_services(story.get("services", []))
         return [html_page(key, pages.render_page("story.html", story=story_view(story, services), conversation=conversation(items),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import store as store_module
+from ..core.status import Status
 from . import pages
 from .outputs import Delete, Output, Put
 from .pages import HTML, HTML_CACHE, JS
@@ -70,7 +71,7 @@ def records(store: Any) -> list[dict[str, Any]]:
     """Every published story as an index record: the "_all" listing, then the stories' full text."""
     entries = store.listing(store_module.EVERYTHING, 10**9)
     stories = store.get_stories(e["id"] for e in entries)
-    published = [stories[e["id"]] for e in entries if stories.get(e["id"], {}).get("status") == "published"]
+    published = [stories[e["id"]] for e in entries if stories.get(e["id"], {}).get("status") == Status.PUBLISHED]
     services = store.get_services({s for st in published for s in st.get("services", [])}) if published else {}
     return [record(s, services) for s in published]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from ..core.status import ItemStatus, Status
 from .table import GSI1, TTL_ATTRIBUTE, Table, _public, from_item, to_item
 
 
@@ -156,7 +157,7 @@ class LoopPart(Table):
         """One answer per recipient (its id): False, nothing written, if they answered before.
         An answer with a comment waits on the replies queue for a moderator."""
         try:
-            self._put_thread_item(story_id, "CHECK", answer, queued=answer["status"] == "pending")
+            self._put_thread_item(story_id, "CHECK", answer, queued=answer["status"] == ItemStatus.PENDING)
             return True
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
@@ -200,7 +201,7 @@ class LoopPart(Table):
                                            " AND attribute_not_exists(first_response_at)",
                     "ExpressionAttributeNames": sets | {"#status": "status"},
                     "ExpressionAttributeValues": to_item({":d": promise["response_days"], ":due": promise["response_due_at"],
-                                                          ":cal": promise["response_holidays"], ":published": "published"}),
+                                                          ":cal": promise["response_holidays"], ":published": Status.PUBLISHED}),
                 }},
                 {"Put": {
                     "TableName": self._table,

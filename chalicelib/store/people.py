@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator, Protocol, cast
 
 from ..core.errors import Conflict
+from ..core.status import SubscriberStatus
 from .records import Subscriber, Subscription
 from .table import GSI1, TTL_ATTRIBUTE, Table, _public, email_hash, from_item, to_item
 
@@ -92,7 +93,7 @@ class PeoplePart(Table):
             writes.append({"PutRequest": {"Item": to_item({"PK": f"SUBSCRIBER#{p['id']}", "SK": "PROFILE", **p})}})
         for s in subscriptions:
             item = {"PK": f"SUBSCRIBER#{s['subscriber_id']}", "SK": f"SUB#{s['id']}", **s}
-            if s.get("status") == "active":
+            if s.get("status") == SubscriberStatus.ACTIVE:
                 item |= watch_keys(s)
             writes.append({"PutRequest": {"Item": to_item(item)}})
         self._batch_write(writes)
@@ -103,7 +104,7 @@ class PeoplePart(Table):
     def put_subscription(self, subscription: dict[str, Any]) -> None:
         """Create or replace one subscription. Only active ones are indexed under their service."""
         item = {"PK": f"SUBSCRIBER#{subscription['subscriber_id']}", "SK": f"SUB#{subscription['id']}", **subscription}
-        if subscription.get("status") == "active":
+        if subscription.get("status") == SubscriberStatus.ACTIVE:
             item |= watch_keys(subscription)
         self._db.put_item(TableName=self._table, Item=to_item(item))
 
@@ -117,7 +118,7 @@ class PeoplePart(Table):
             raise Conflict("That subscription no longer exists.")
         sets = {**(changes or {}), "status": status}
         removes: list[str] = []
-        if status == "active":
+        if status == SubscriberStatus.ACTIVE:
             sets |= watch_keys(current | sets)
         else:
             removes = ["GSI1PK", "GSI1SK"]

@@ -9,6 +9,7 @@ from typing import Any, Iterable, Protocol, cast
 
 from ..core.errors import Conflict
 from ..core.idempotency import Records
+from ..core.status import ItemStatus, Status
 from .records import Story, ThreadItem
 from .table import (
     GSI1,
@@ -107,7 +108,7 @@ class StoriesPart(Table):
         status = changes.get("status")
         sets = dict(changes)
         removes: list[str] = []
-        if status in ("pending", "held"):
+        if status in (Status.PENDING, Status.HELD):
             sets["GSI1PK"] = f"QUEUE#{status}"
         elif status:
             removes += ["GSI1PK", "GSI1SK"]
@@ -142,7 +143,7 @@ class StoriesPart(Table):
     def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> Story:
         """An author's own change of status (withdraw, erase): no version check, but bumps it."""
         allowed = sorted(set(allowed_from))
-        removes = ["GSI1PK", "GSI1SK"] if changes.get("status") not in ("pending", "held") else []
+        removes = ["GSI1PK", "GSI1SK"] if changes.get("status") not in (Status.PENDING, Status.HELD) else []
         return cast(Story, self._update(
             f"STORY#{story_id}", "STORY", changes, removes, bump_version=True,
             condition=("#status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")", {f":s{i}": v for i, v in enumerate(allowed)}),
@@ -196,7 +197,7 @@ class StoriesPart(Table):
         return self._put_once({"PK": f"STORY#{story_id}", "SK": f"READ#{subscriber_id}", "subscriber_id": subscriber_id, **receipt})
 
     def put_response(self, story_id: str, response: dict[str, Any]) -> None:
-        self._put_thread_item(story_id, "RESPONSE", response, queued=response["status"] == "held")
+        self._put_thread_item(story_id, "RESPONSE", response, queued=response["status"] == ItemStatus.HELD)
 
     def add_response(self, story_id: str, response: dict[str, Any]) -> bool:
         """put_response, once per response id: False (nothing written) if that id exists already,
@@ -212,7 +213,7 @@ class StoriesPart(Table):
         return _public(item) if item else None
 
     def put_reply(self, story_id: str, reply: dict[str, Any]) -> None:
-        self._put_thread_item(story_id, "REPLY", reply, queued=reply["status"] == "pending")
+        self._put_thread_item(story_id, "REPLY", reply, queued=reply["status"] == ItemStatus.PENDING)
 
     def get_thread_item(self, story_id: str, kind: str, item_id: str) -> ThreadItem | None:
         """kind is "response" or "reply"."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from ...core.jobs import MailJob
 from ...core.models import ROLE_LABELS
+from ...core.status import ItemStatus, Status
 from .base import Composer, Letter, Letters
 
 
@@ -23,7 +24,7 @@ class AuthorLetters(Letters):
         """(address, template context) for an email to a story's author, or None if there is no one to tell."""
         story = self._store.get_story(job.story_id, consistent=True)
         contact = self._store.get_contact(job.story_id)
-        if not story or not contact or story.get("status") in ("withdrawn", "erasing"):
+        if not story or not contact or story.get("status") in (Status.WITHDRAWN, Status.ERASING):
             return None
         link = self._links.issue("author", job.story_id, "author", self._settings.author_link_days)
         return contact["email"], {
@@ -51,7 +52,7 @@ class AuthorLetters(Letters):
     def _response(self, job: MailJob) -> Letter | None:
         """A response was published (ref: its id). Public fields only: never the responder's address."""
         item = self._store.get_thread_item(job.story_id, "response", job.ref) if job.ref else None
-        if not item or item.get("status") != "published":
+        if not item or item.get("status") != ItemStatus.PUBLISHED:
             return None
         keep = ("name", "role", "service_name", "organisation_name", "text", "change", "change_description")
         return self._letter(job, "author_response", response={k: item.get(k, "") for k in keep})

@@ -4,6 +4,7 @@ reader who left an address) is asked whether it made a difference, with a fresh 
 from __future__ import annotations
 
 from ...core.jobs import MailJob
+from ...core.status import Status
 from ...views import AUTHOR, made_change
 from .base import Composer, Letter, Letters
 
@@ -14,7 +15,7 @@ class ChangeCheckLetters(Letters):
 
     def letter(self, job: MailJob) -> Letter | None:
         story = self._store.get_story(job.story_id, consistent=True)
-        if not story or story.get("status") != "published" or not story.get("change_made_at") or not job.ref:
+        if not story or story.get("status") != Status.PUBLISHED or not story.get("change_made_at") or not job.ref:
             return None
         if job.ref == AUTHOR:
             contact = self._store.get_contact(job.story_id) if story.get("has_contact") else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.jobs import MailJob
+from ...core.status import ItemStatus, Status, SubscriberStatus
 from ...views import manage_url, unsubscribe_headers
 from .base import Composer, Letter, Letters
 
@@ -19,11 +20,11 @@ class ConversationLetters(Letters):
         story = self._story(job.story_id)
         reply = self._store.get_thread_item(job.story_id, "reply", reply_id) if story and reply_id else None
         subscriber = self._active(subscriber_id)
-        if not reply or reply.get("status") != "published" or not subscriber:
+        if not reply or reply.get("status") != Status.PUBLISHED or not subscriber:
             return None
         thread = self._store.story_thread(job.story_id)
         theirs = [i for i in thread if i["item"] == "response" and i.get("subscriber_id") == subscriber_id
-                  and i.get("status") == "published"]
+                  and i.get("status") == Status.PUBLISHED]
         if not theirs:
             return None  # only people whose response is public hear about replies to it
         latest = max(theirs, key=lambda i: i.get("created_at", ""))
@@ -33,7 +34,7 @@ class ConversationLetters(Letters):
         """ref = response id: a moderator published or rejected a held response; tell its author."""
         story = self._story(job.story_id)
         response = self._store.get_thread_item(job.story_id, "response", job.ref) if story and job.ref else None
-        if not response or response.get("status") not in ("published", "rejected"):
+        if not response or response.get("status") not in (ItemStatus.PUBLISHED, ItemStatus.REJECTED):
             return None
         subscriber = self._active(response.get("subscriber_id", ""))
         if not subscriber:
@@ -43,17 +44,17 @@ class ConversationLetters(Letters):
                 "status": response["status"],
                 "text": response.get("text", ""),
                 "created_at": response.get("created_at", ""),
-                "note": response.get("decision_note", "") if response["status"] == "rejected" else "",
+                "note": response.get("decision_note", "") if response["status"] == ItemStatus.REJECTED else "",
             },
         })
 
     def _story(self, story_id: str) -> dict[str, Any] | None:
         story = self._store.get_story(story_id, consistent=True) if story_id else None
-        return story if story and story.get("status") == "published" else None
+        return story if story and story.get("status") == Status.PUBLISHED else None
 
     def _active(self, subscriber_id: str) -> dict[str, Any] | None:
         subscriber = self._store.get_subscriber(subscriber_id) if subscriber_id else None
-        return subscriber if subscriber and subscriber.get("status") == "active" and subscriber.get("email") else None
+        return subscriber if subscriber and subscriber.get("status") == SubscriberStatus.ACTIVE and subscriber.get("email") else None
 
     def _letter(self, subscriber: dict[str, Any], story: dict[str, Any], template: str, response: dict[str, Any],
                 extra: dict[str, Any]) -> Letter:

@@ -4,6 +4,7 @@ has passed (ladder.py decides who is told at each step)."""
 from __future__ import annotations
 
 from ...core.jobs import MailJob
+from ...core.status import ItemStatus
 from ...views import LADDER_STEPS, long_day
 from .base import Composer, Letter
 from .staff import StaffLetters
@@ -23,7 +24,7 @@ class LadderLetters(StaffLetters):
             return None
         story = self._store.get_story(job.story_id, consistent=True)
         # Answered, withdrawn or held since the step: nobody needs telling any more.
-        if not story or story.get("status") != "published" or story.get("first_response_at") or not story.get("response_days"):
+        if not story or story.get("status") != ItemStatus.PUBLISHED or story.get("first_response_at") or not story.get("response_days"):
             return None
         subscriber = self._active_subscriber(sid)
         if not subscriber:

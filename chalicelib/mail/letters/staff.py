@@ -11,7 +11,11 @@ from typing import Any
 
 from ...core.jobs import MailJob
 from ...core.matching import criticality_of, pick_subscription
-from ...core.models import CRITICALITY_WORDS  # seen only by staff, never in public
+from ...core.models import (
+    CRITICALITY_WORDS,  # seen only by staff, never in public
+    Status,
+    SubscriberStatus,
+)
 from ...store import digest_day
 from ...views import day_label, listing_entry, staff_role_label, subscriber_links
 from .base import Composer, Letter, Letters
@@ -25,7 +29,7 @@ class StaffLetters(Letters):
 
     def alert(self, job: MailJob) -> Letter | None:
         story = self._store.get_story(job.story_id, consistent=True)
-        if not story or story.get("status") != "published":
+        if not story or story.get("status") != Status.PUBLISHED:
             return None
         subscriber = self._active_subscriber(job.ref)
         if not subscriber:
@@ -44,7 +48,7 @@ class StaffLetters(Letters):
         if not subscriber:
             return None
         stories = [self._store.get_story(i, consistent=True) for i in dict.fromkeys(self._store.digest_of(day, sid))]
-        stories = sorted((s for s in stories if s and s.get("status") == "published"), key=lambda s: s.get("published_at", ""))
+        stories = sorted((s for s in stories if s and s.get("status") == Status.PUBLISHED), key=lambda s: s.get("published_at", ""))
         if not stories:
             return None
         services = self._store.get_services({slug for s in stories for slug in s.get("services", [])})
@@ -60,7 +64,7 @@ class StaffLetters(Letters):
         if not subscriber_id:
             return None
         subscriber = self._store.get_subscriber(subscriber_id)
-        return subscriber if subscriber and subscriber.get("status") == "active" else None
+        return subscriber if subscriber and subscriber.get("status") == SubscriberStatus.ACTIVE else None
 
     def _entry(
         self, story: dict[str, Any], services: dict[str, dict[str, Any]], subscriber: dict[str, Any], subscriptions: list[dict[str, Any]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...core.jobs import MailJob
+from ...core.status import SubscriberStatus
 from ...views import subscription_view
 from .base import Composer, Letter, Letters
 
@@ -15,7 +16,7 @@ class SubscriptionLetters(Letters):
         subscriber_id, _, subscription_id = job.ref.partition(":")
         subscriber = self._store.get_subscriber(subscriber_id) if subscriber_id else None
         sub = self._store.get_subscription(subscriber_id, subscription_id) if subscriber and subscription_id else None
-        if not subscriber or not sub or sub.get("status") != "pending":
+        if not subscriber or not sub or sub.get("status") != SubscriberStatus.PENDING:
             return None  # confirmed, stopped or gone already: nothing to ask
         token = self._links.issue("confirm", "", subscriber_id, self._settings.confirm_link_days,
                                   subscriber_id=subscriber_id, subscription_id=subscription_id)

@@ -1,0 +1,51 @@
+"""The states a story, a thread item and a subscriber can be in: one name for each, used everywhere.
+
+Apart from models.py so that the store and the views can name a status without importing pydantic.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Where a story is in its life, as stored in its `status`.
+
+    A StrEnum, so `Status.PUBLISHED == "published"` and it is written (JSON, DynamoDB, pydantic's
+    dump) as the plain string: the stored items and the API's answers are the same as with literals.
+    """
+
+    PENDING = "pending"  # sent, waiting for a moderator
+    HELD = "held"  # a moderator held it (safeguarding, a question); not public
+    PUBLISHED = "published"  # public on the site
+    REJECTED = "rejected"  # refused; the author is told why
+    WITHDRAWN = "withdrawn"  # taken down by its author; kept, not public
+    ERASING = "erasing"  # the author asked for erasure; the stream deletes it and everything of it
+
+
+class ItemStatus(StrEnum):
+    """The status of an item in a story's thread: a staff response, an author's reply, an answer to a change check.
+
+    A staff response is published at once unless flagged (then HELD); an author's reply, and an
+    answer to a change check that carries a comment, wait as PENDING for a moderator. An answer with
+    no comment has nothing to moderate: it is RECORDED, and only ever counted.
+    """
+
+    PENDING = "pending"
+    HELD = "held"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    RECORDED = "recorded"
+
+
+class SubscriberStatus(StrEnum):
+    """The status of a member of staff who signed up for alerts, and of each of their subscriptions.
+
+    PENDING until the emailed link is followed, then ACTIVE, until UNSUBSCRIBED. An unsubscribed
+    subscription stays so (signing up again makes a new one); an unsubscribed subscriber is ACTIVE
+    again only once they confirm a new sign-up.
+    """
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
