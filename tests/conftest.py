@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -13,10 +12,12 @@ import pytest
 from moto import mock_aws
 
 from chalicelib import wiring
-from local.resources import DEMO_MODERATOR, REGION, Resources, create_all, create_moderator
+from local.resources import DEMO_MODERATOR, REGION, create_all, create_moderator
+from tests.support.env import API_URL, SITE_URL, AwsEnv
 
-SITE_URL = "https://site.test"
-API_URL = "https://api.test"
+# Fixtures that many test modules share, kept beside their helpers.
+pytest_plugins = ["tests.support.auth"]
+
 
 
 def _share_botocore_loader() -> None:
@@ -69,15 +70,6 @@ def _one_moto_pool_key() -> None:
 
 _share_botocore_loader()
 _one_moto_pool_key()
-
-
-@dataclass
-class AwsEnv:
-    session: Any
-    resources: Resources
-
-    def client(self, name: str) -> Any:
-        return self.session.client(name, region_name=REGION)
 
 
 @pytest.fixture
@@ -143,7 +135,7 @@ def pump(aws, client, monkeypatch):
 @pytest.fixture
 def directory(aws):
     """A small service directory: two trusts, hospitals, wards."""
-    from tests.factories import SMALL_DIRECTORY
+    from tests.support.factories import SMALL_DIRECTORY
 
     wiring.directory().load(SMALL_DIRECTORY)
     return SMALL_DIRECTORY

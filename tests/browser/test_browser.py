@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import date
 
 import pytest
 
-from tests.live import CHROMIUM, CHROMIUM_ARGS, start_stack
+from tests.support.live import CHROMIUM, CHROMIUM_ARGS, start_stack
 
 pytestmark = [
     pytest.mark.e2e,

@@ -1,7 +1,7 @@
 """The public site's quality bars in a real browser (Debian's chromium through Playwright), issue 4.
 
 Two things are served for the module, once each:
-- a realistic site (tests/realistic_site.py: stories with tags, responses, a change planned and made, an
+- a realistic site (tests/support/realistic_site.py: stories with tags, responses, a change planned and made, an
   author reply), rendered in process into moto and served from a temp dir: axe at a phone size and a desktop
   size on the form, a story page, a service page and the home page; the story page's weight;
 - the real `make run` stack (--no-seed): the form told with JavaScript on (through the service finder) and
@@ -23,7 +23,7 @@ from pathlib import Path
 import os
 import pytest
 
-from tests.live import CHROMIUM, CHROMIUM_ARGS, start_stack, wait_for
+from tests.support.live import CHROMIUM, CHROMIUM_ARGS, start_stack, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -58,7 +58,7 @@ class _Quiet(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def site():
     """The realistic site's bucket, served over HTTP from a temp dir (index.html for a folder, as CloudFront does)."""
-    from tests.realistic_site import bucket_objects, build, moto_site, write_site
+    from tests.support.realistic_site import bucket_objects, build, moto_site, write_site
 
     with moto_site() as m:
         info = build(m["client"], m["pump"])

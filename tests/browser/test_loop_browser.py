@@ -19,7 +19,7 @@ from datetime import date
 import pytest
 import requests
 
-from tests.live import CHROMIUM, CHROMIUM_ARGS, start_stack, wait_for
+from tests.support.live import CHROMIUM, CHROMIUM_ARGS, start_stack, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -324,7 +324,7 @@ def test_a_new_moderator_sets_up_an_authenticator_app_on_the_screen(stack, brows
 
 def test_the_screen_marks_likely_identifying_details_in_a_pending_story(stack, browser):
     from local.resources import DEMO_MODERATOR
-    from tests.factories import story_body
+    from tests.support.factories import story_body
 
     text = "My husband Peter Wright was seen on 3 March 2025.\nRing me on 07700 900123 if you need to."
     resp = requests.post(f"{stack.api}stories", timeout=30,

@@ -7,7 +7,6 @@ appears in no public object. Then Ctrl-C stops everything cleanly.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -23,7 +22,9 @@ from pathlib import Path
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.live import a_service_slug
+
+ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 90
 PORT_VARS = ("FF_SITE_PORT", "FF_API_PORT", "FF_MAIL_PORT", "FF_AWS_PORT")
 MODERATOR = {"username": "moderator@feedforward.example", "password": "Moderate-2026!"}
@@ -126,19 +127,6 @@ def poll(check, timeout: float, what: str, interval: float = 0.5):
             return last
         time.sleep(interval)
     pytest.fail(f"Timed out after {timeout} s waiting for {what}")
-
-
-def a_service_slug() -> str:
-    tree = json.loads((ROOT / "data" / "directory.json").read_text(encoding="utf-8"))
-
-    def leaves(nodes):
-        for node in nodes:
-            if node.get("children"):
-                yield from leaves(node["children"])
-            else:
-                yield node["slug"]
-
-    return next(leaves(tree))
 
 
 def test_story_goes_from_form_to_page_and_mailbox_and_stack_stops_cleanly(stack):

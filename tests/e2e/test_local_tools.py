@@ -16,12 +16,12 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.core.jobs import RenderJob
-from tests import mailbox
-from tests.test_auth import bearer, jwks, token  # noqa: F401 (fixtures)
-from tests.test_author_side import AUTHOR, JSON_H, publish, tell
-from tests.test_subscriptions import active
+from tests.support import mailbox
+from tests.support.auth import bearer
+from tests.support.author import AUTHOR, JSON_H, publish, tell
+from tests.support.subscriptions import active
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STAFF = "priya.test@riverside.nhs.example"
 
 

@@ -9,16 +9,13 @@ check runs exactly as it would against AWS.
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
-import moto
 import pytest
 
 from chalicelib.edge import auth
@@ -26,56 +23,7 @@ from chalicelib import wiring
 from chalicelib.core.errors import Forbidden, Unauthorized
 from chalicelib.core.settings import Settings
 from local.resources import REGION
-
-MOTO_KEYS = Path(moto.__file__).parent / "cognitoidp" / "resources"
-JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-def moto_jwks(private: bool = False) -> dict:
-    name = "jwks-private.json.gz" if private else "jwks-public.json.gz"
-    with gzip.open(MOTO_KEYS / name, "rt", encoding="utf-8") as f:
-        return json.load(f)
-
-
-class JwksSource:
-    """A stand-in for auth.fetch_jwks that counts its calls."""
-
-    def __init__(self, document: dict | None = None):
-        self.document = document if document is not None else moto_jwks()
-        self.urls: list[str] = []
-        self.fail = False
-
-    def __call__(self, url: str) -> dict:
-        self.urls.append(url)
-        if self.fail:
-            raise OSError("network is down")
-        return self.document
-
-
-@pytest.fixture
-def jwks(monkeypatch):
-    """moto's public JWKS, served in place of the default fetcher."""
-    source = JwksSource()
-    monkeypatch.setattr(auth, "fetch_jwks", source)
-    return source
-
-
-def sign_in(client, username: str, password: str) -> dict:
-    resp = client.http.post(
-        "/api/moderation/sign-in", body=json.dumps({"username": username, "password": password}), headers=JSON_HEADERS
-    )
-    return {"status": resp.status_code, "body": json.loads(resp.body or b"null"), "headers": resp.headers}
-
-
-@pytest.fixture
-def token(client, moderator_user, jwks) -> str:
-    result = sign_in(client, moderator_user["username"], moderator_user["password"])
-    assert result["status"] == 200, result
-    return result["body"]["id_token"]
-
-
-def bearer(tok: str) -> dict:
-    return {"Authorization": f"Bearer {tok}"}
+from tests.support.auth import JSON_HEADERS, JwksSource, bearer, error_of, moto_jwks, sign_in  # noqa: F401
 
 
 def claims_of(tok: str) -> dict:
@@ -109,9 +57,6 @@ def moderator_claims(aws, **overrides) -> dict:
 def get_queue(client, headers: dict | None = None):
     return client.http.get("/api/moderation/queue?status=pending", headers=headers or {})
 
-
-def error_of(resp) -> dict:
-    return json.loads(resp.body)["error"]
 
 
 # ---- signing in ---------------------------------------------------------------------------

@@ -6,117 +6,20 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.core import clock, ids
+from chalicelib.core import clock
 from chalicelib import wiring
 from chalicelib.core.jobs import MailJob
 from chalicelib.links import token_hash
-from chalicelib.moderation import Moderator
-from tests import mailbox
-from tests.conftest import API_URL, SITE_URL
-from tests.factories import story_body
+from tests.support import mailbox
+from tests.support.env import API_URL, SITE_URL
+from tests.support.author import (
+    AUTHOR, MOD, REPLY_ID, STAFF, author_link, body_of, error_fields, link_in, post_form, post_json,
+    publish, read_by, respond, s3_page, staff_member, table_items, tell,
+)
 
-JSON_H = {"Content-Type": "application/json"}
-FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}
-AUTHOR = "author.private@example.org"
-STAFF = "sam.staff.private@nhs.example"
-MOD = Moderator("mod@example.org", "Mo Derator")
-REPLY_ID = "r" * 32
-
-
-# ---- helpers (the other author-side test modules use them too) -------------------------------------
-
-
-def tell(client, **overrides) -> str:
-    resp = client.http.post("/api/stories", body=json.dumps(story_body(email=AUTHOR, **overrides)), headers=JSON_H)
-    assert resp.status_code == 201, resp.body
-    return json.loads(resp.body)["id"]
-
-
-def publish(story_id: str) -> dict:
-    version = wiring.store().get_story(story_id, consistent=True)["version"]
-    return wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": 2}, MOD)
-
-
-def author_link(story_id: str) -> str:
-    return wiring.links().issue("author", story_id, "author", 30)
-
-
-def link_in(text: str) -> str:
-    found = re.search(r"https://api\.test/api/my/([A-Za-z0-9_-]{43})", text)
-    assert found, text
-    return found.group(1)
-
-
-def body_of(resp) -> str:
-    return resp.body.decode() if isinstance(resp.body, bytes) else (resp.body or "")
-
-
-def staff_member(name: str = "Sam Carter", email: str = STAFF) -> str:
-    """A subscribed member of staff, as the subscriptions flow stores one."""
-    sid = ids.new_id()
-    assert wiring.store().create_subscriber({
-        "id": sid, "email": email, "name": name, "display_name": name, "role": "Ward Manager",
-        "organisation": "riverside-trust", "organisation_name": "Riverside NHS Foundation Trust", "status": "active",
-        "created_at": clock.iso(), "confirmed_at": clock.iso(), "links_valid_after": "",
-    })
-    return sid
-
-
-def read_by(story_id: str, subscriber_id: str, name: str = "Sam Carter") -> None:
-    wiring.store().put_read_receipt(story_id, subscriber_id, {
-        "read_at": clock.iso(), "name": name, "role": "Ward Manager", "service": "riverside-ward-7",
-        "service_name": "Ward 7 (Acute Medicine)", "organisation_name": "Riverside NHS Foundation Trust",
-    })
-
-
-def respond(story_id: str, subscriber_id: str, text: str, status: str = "published", flags=(), change="none",
-            change_description="", name="Sam Carter") -> str:
-    """A staff response, as the respond flow stores it (held when an automatic check flagged it)."""
-    rid = ids.new_id()
-    now = clock.iso()
-    item = {"id": rid, "subscriber_id": subscriber_id, "name": name, "role": "Ward Manager",
-            "organisation_name": "Riverside NHS Foundation Trust", "service_name": "Ward 7 (Acute Medicine)",
-            "text": text, "change": change, "change_description": change_description, "status": status,
-            "flags": list(flags), "created_at": now}
-    if status == "published":
-        item["published_at"] = now
-    wiring.store().put_response(story_id, item)
-    return rid
-
-
-def post_form(client, path: str, fields: dict) -> object:
-    return client.http.post(path, body=urlencode(fields, doseq=True), headers=FORM_H)
-
-
-def post_json(client, path: str, data: dict) -> object:
-    return client.http.post(path, body=json.dumps(data), headers=JSON_H)
-
-
-def error_fields(resp) -> list[str]:
-    return [f["field"] for f in json.loads(resp.body)["error"].get("fields", [])]
-
-
-def table_items(aws) -> list[dict]:
-    ddb = aws.client("dynamodb")
-    items, args = [], {"TableName": aws.resources.table}
-    while True:
-        resp = ddb.scan(**args)
-        items += resp["Items"]
-        if "LastEvaluatedKey" not in resp:
-            return sorted(items, key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
-        args["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-
-def s3_page(aws, key: str) -> str | None:
-    s3 = aws.client("s3")
-    try:
-        return s3.get_object(Bucket=aws.resources.bucket, Key=key)["Body"].read().decode("utf-8")
-    except s3.exceptions.NoSuchKey:
-        return None
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from chalicelib.core import clock
 from chalicelib import wiring
 from chalicelib.core.ids import new_id
 from chalicelib.moderation import Moderator
-from tests import mailbox
-from tests.test_pipeline import publish, submit
+from tests.support import mailbox
+from tests.support.stories import publish, submit
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}

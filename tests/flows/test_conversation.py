@@ -16,58 +16,18 @@ from chalicelib import wiring
 from chalicelib.core.ids import new_id
 from chalicelib.links import NOT_VALID
 from chalicelib.moderation import Moderator
-from tests import mailbox
-from tests.conftest import API_URL
-from tests.factories import story_body
+from tests.support import mailbox
+from tests.support.env import API_URL
+from tests.support.factories import story_body
+from tests.support.conversation import AUTHOR, STAFF, make_staff, publish_story, respond_link
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 MOD = Moderator("mod@example.org", "Mo Derator")
-AUTHOR = "author.conversation@example.org"
-STAFF = {
-    "email": "alex.morgan@nhs.example",
-    "name": "Alexandra Morgan",
-    "display_name": "Alex Morgan",
-    "role": "Ward Manager",
-    "organisation": "riverside-trust",
-    "organisation_name": "Riverside NHS Foundation Trust",
-}
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-
-
-def publish_story(client, pump, **overrides) -> str:
-    resp = client.http.post("/api/stories", body=json.dumps(story_body(email=AUTHOR, **overrides)), headers=JSON_H)
-    assert resp.status_code == 201, resp.body
-    story_id = json.loads(resp.body)["id"]
-    pump.drain()
-    version = wiring.store().get_story(story_id, consistent=True)["version"]
-    wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": 3}, MOD)
-    pump.drain()
-    return story_id
-
-
-def make_staff(service="riverside-ward-7", service_name="Ward 7 (Acute Medicine)", **overrides) -> dict:
-    """An active subscriber with one active subscription, written straight to the store."""
-    store = wiring.store()
-    now = clock.iso()
-    profile = {"id": new_id(), **STAFF, "status": "active", "created_at": now, "confirmed_at": now, "links_valid_after": ""}
-    profile.update(overrides)
-    assert store.create_subscriber(profile)
-    subscription = {"id": new_id(), "subscriber_id": profile["id"], "service": service, "service_name": service_name,
-                    "tags": [], "min_criticality": 0, "frequency": "immediate", "status": "active", "created_at": now}
-    store.put_subscription(subscription)
-    return {"profile": profile, "subscription": subscription}
-
-
-def respond_link(story_id: str, staff: dict, days: int | None = None) -> str:
-    from chalicelib.core.settings import get_settings
-
-    p, s = staff["profile"], staff["subscription"]
-    return wiring.links().issue("respond", story_id, p["id"], days or get_settings().respond_link_days,
-                                subscriber_id=p["id"], subscription_id=s["id"], service=s["service"])
 
 
 def scan(aws) -> list:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from chalicelib import wiring
 from chalicelib.core.jobs import MailJob
-from tests import mailbox
-from tests.test_pipeline import submit
+from tests.support import mailbox
+from tests.support.stories import submit
 
 
 def hooks(client) -> int:

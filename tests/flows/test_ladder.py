@@ -17,10 +17,10 @@ import pytest
 from chalicelib.core import clock
 from chalicelib import wiring
 from chalicelib.core.jobs import MailJob
-from tests import mailbox
-from tests.test_alerts import staff
-from tests.test_pipeline import publish, submit
-from tests.test_promise import promised_directory
+from tests.support import mailbox
+from tests.support.staff import staff
+from tests.support.stories import publish, submit
+from tests.support.directories import promised_directory
 
 PUBLISHED = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
 REMINDER = datetime(2026, 11, 25, 22, tzinfo=timezone.utc)

@@ -12,8 +12,8 @@ from chalicelib.core import clock
 from chalicelib import wiring
 from chalicelib.core.errors import TooManyRequests
 from chalicelib.limits import client_of
-from tests.factories import story_body
-from tests.test_pipeline import publish, submit
+from tests.support.factories import story_body
+from tests.support.stories import publish, submit
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}

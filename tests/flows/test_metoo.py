@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 import pytest
 
 from chalicelib import wiring
-from tests import mailbox
-from tests.factories import story_body
-from tests.test_pipeline import publish, submit
+from tests.support import mailbox
+from tests.support.factories import story_body
+from tests.support.stories import publish, submit
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}

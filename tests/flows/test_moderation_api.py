@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 import pytest
 
 from chalicelib import wiring
-from tests.factories import story_body
-from tests.test_auth import bearer, error_of, jwks, sign_in, token  # noqa: F401 (fixtures)
+from tests.support.factories import story_body
+from tests.support.auth import bearer, error_of, sign_in
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 SCREEN_CSP = (

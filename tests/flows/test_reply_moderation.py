@@ -10,9 +10,9 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.core.jobs import MailJob
-from tests import mailbox
-from tests.test_auth import bearer, jwks, token  # noqa: F401 (fixtures)
-from tests.test_author_side import (
+from tests.support import mailbox
+from tests.support.auth import bearer
+from tests.support.author import (
     AUTHOR, JSON_H, STAFF, author_link, body_of, error_fields, post_json, publish, read_by, respond, s3_page,
     staff_member, tell,
 )
@@ -255,8 +255,8 @@ def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publish
     from playwright.sync_api import expect, sync_playwright
 
     from local.resources import DEMO_MODERATOR
-    from tests.live import CHROMIUM, CHROMIUM_ARGS, start_stack, wait_for
-    from tests.test_local_stack import a_service_slug
+    from tests.support.live import CHROMIUM, CHROMIUM_ARGS, start_stack, wait_for
+    from tests.support.live import a_service_slug
 
     def violations(page) -> list[str]:
         return [f"{v['id']}: {v['help']}" for v in Axe().run(page).response["violations"]]

@@ -15,28 +15,13 @@ from chalicelib.core.errors import NotFound
 from chalicelib.core.jobs import RenderJob
 from chalicelib.core.settings import get_settings
 from chalicelib.subscriptions import manage_url, unsubscribe_headers
-from tests import mailbox
+from tests.support import mailbox
+from tests.support.subscriptions import active, signup
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}
 EMAIL = "sam.patel@riverside.nhs.example"
 TOKEN = r"([A-Za-z0-9_-]{43})"
-
-
-def signup(**overrides):
-    body = {
-        "name": "Sam Patel",
-        "display_name": "Sam, Ward Manager",
-        "role": "Ward Manager",
-        "organisation": "riverside-trust",
-        "email": EMAIL,
-        "service": "riverside-ward-7",
-        "tags": [],
-        "min_criticality": 0,
-        "frequency": "immediate",
-    }
-    body.update(overrides)
-    return body
 
 
 def form_pairs(**overrides):
@@ -103,14 +88,6 @@ def subscribed(client, pump, **overrides) -> tuple[dict, dict]:
     subscriber = store.find_subscriber(overrides.get("email", EMAIL))
     subs = [s for s in store.subscriptions_of(subscriber["id"]) if s["status"] == "active"]
     return subscriber, subs[-1]
-
-
-def active(email=EMAIL, **overrides) -> tuple[dict, dict]:
-    """An active subscriber, loaded as an admin would (quicker than the email round trip)."""
-    report = wiring.subscriptions().bulk_load([(1, signup(email=email, **overrides))])
-    assert report["errors"] == [] and report["created"] == 1, report
-    subscriber = wiring.store().find_subscriber(email)
-    return subscriber, wiring.store().subscriptions_of(subscriber["id"])[0]
 
 
 def watcher_ids(slug="riverside-ward-7") -> list[str]:

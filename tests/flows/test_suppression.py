@@ -12,9 +12,9 @@ from chalicelib.core.jobs import MailJob
 from chalicelib.core.observability import logger
 from chalicelib.store import email_hash
 from chalicelib.suppression import handle_sns
-from tests import ses_events
-from tests.test_alerts import alerts_to, staff
-from tests.test_pipeline import publish, submit
+from tests.support import ses_events
+from tests.support.staff import alerts_to, staff
+from tests.support.stories import publish, submit
 
 
 def mail_event(client, *messages) -> dict:

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_PYTHON = ROOT / ".venv-package" / "bin" / "python"
 IAC_BIN = ROOT / ".venv-iac" / "bin"
 STAGE = "prod"

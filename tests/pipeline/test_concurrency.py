@@ -20,8 +20,8 @@ import pytest
 from chalicelib import wiring
 from chalicelib.core.errors import Conflict
 from chalicelib.moderation import Moderator
-from tests.factories import story_body
-from tests.prove import record
+from tests.support.factories import story_body
+from tests.support.prove import record
 
 ROUNDS = int(os.environ.get("FF_PROVE_ROUNDS", "30"))
 ALICE, BOB = Moderator("alice", "Alice"), Moderator("bob", "Bob")

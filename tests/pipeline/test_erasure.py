@@ -8,9 +8,9 @@ import json
 from chalicelib import wiring
 from chalicelib.core.jobs import MailJob, RenderJob
 from chalicelib.store import submission_record_key
-from tests import mailbox
-from tests.factories import story_body
-from tests.test_author_side import (
+from tests.support import mailbox
+from tests.support.factories import story_body
+from tests.support.author import (
     AUTHOR, JSON_H, MOD, STAFF, body_of, error_fields, link_in, post_form, post_json, publish, read_by, respond,
     s3_page, staff_member, table_items,
 )

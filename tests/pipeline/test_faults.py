@@ -4,11 +4,11 @@ One realistic flow (stories told and published, alerts to staff, a response, an 
 bounce, then one more story) runs twice in a fresh moto: once without faults, once with DynamoDB
 throttling and conditional races, S3 5xx, SQS 5xx, SES throttling and MessageRejected, and processes
 that die right after a write, in the stream handler, both workers and the suppression handler
-(tests/faults.py). The bucket and the mail must come out the same. Then poisonous messages in
+(tests/support/faults.py). The bucket and the mail must come out the same. Then poisonous messages in
 otherwise good batches: only they reach the DLQ, after maxReceiveCount.
 
 `FF_PROVE_ROUNDS` scales the flow and the faults (up to 3 times); under `make prove` the figures go to
-FF_PROVE_OUT (tests/prove.py `record`, name "faults"). FF_FAULTS_TRACE names a file for the order of
+FF_PROVE_OUT (tests/support/prove.py `record`, name "faults"). FF_FAULTS_TRACE names a file for the order of
 injections and deliveries of the faulty run, to read when the test fails.
 """
 
@@ -34,11 +34,11 @@ from chalicelib import wiring
 from chalicelib.core.ids import new_id
 from chalicelib.moderation import Moderator
 from local.resources import REGION, create_all
-from tests import mailbox, ses_events
-from tests.conftest import API_URL, SITE_URL
-from tests.factories import SMALL_DIRECTORY, story_body
-from tests.faults import Fault, Faults, Sources
-from tests.prove import record
+from tests.support import mailbox, ses_events
+from tests.support.env import API_URL, SITE_URL
+from tests.support.factories import SMALL_DIRECTORY, story_body
+from tests.support.faults import Fault, Faults, Sources
+from tests.support.prove import record
 
 # make test: 3 stories; make prove (FF_PROVE_ROUNDS=1000): three times the stories and the faults.
 ROUNDS = max(1, min(int(os.environ.get("FF_PROVE_ROUNDS", "30")) // 30, 3))

@@ -8,22 +8,11 @@ import re
 from chalicelib import wiring
 from chalicelib.core.jobs import MailJob
 from chalicelib.moderation import Moderator
-from tests import mailbox
-from tests.factories import story_body
+from tests.support import mailbox
+from tests.support.stories import publish, submit
 
 JSON_H = {"Content-Type": "application/json"}
 MOD = Moderator("mod@example.org", "Mo Derator")
-
-
-def submit(client, **overrides) -> str:
-    resp = client.http.post("/api/stories", body=json.dumps(story_body(**overrides)), headers=JSON_H)
-    assert resp.status_code == 201, resp.body
-    return json.loads(resp.body)["id"]
-
-
-def publish(story_id, **extra):
-    version = wiring.store().get_story(story_id, consistent=True)["version"]
-    return wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": 2, **extra}, MOD)
 
 
 def test_the_author_gets_one_confirmation_with_a_private_link(client, aws, directory, pump):

@@ -18,7 +18,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.edge.openapi import IGNORED, document
 from chalicelib.core.settings import Settings
-from tests.test_auth import bearer, jwks, token  # noqa: F401 (fixtures)
+from tests.support.auth import bearer
 
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
 LIMIT = Settings().max_body_bytes  # the default, which the test stage runs with

@@ -25,8 +25,8 @@ from chalicelib.links import NOT_VALID, token_hash
 from chalicelib.moderation import Moderator
 from chalicelib.core.settings import Settings, get_settings
 from chalicelib.stories import TOO_QUICK
-from tests.factories import story_body
-from tests.prove import record
+from tests.support.factories import story_body
+from tests.support.prove import record
 
 ROUNDS = int(os.environ.get("FF_PROVE_ROUNDS", "0") or 0)
 FULL = ROUNDS >= 100
@@ -121,7 +121,7 @@ def world(aws, client, directory):
     """A published story; its author's link and a change-check link; a member of staff with a respond link; and
     someone who has just signed up, with confirm, manage and unsubscribe links. No stream: nothing here needs it."""
     from chalicelib.subscriptions import manage_url, unsubscribe_url
-    from tests.test_conversation import make_staff, respond_link
+    from tests.support.conversation import make_staff, respond_link
 
     s = get_settings()
     resp = client.http.post("/api/stories", body=json.dumps(story_body()), headers=JSON_H)
@@ -320,7 +320,7 @@ def test_revoked_links_are_refused_alike(aws, client, world, monkeypatch):
 
 def _sibling(purpose: str, world: dict) -> str:
     """Another working link of the same purpose and holder."""
-    from tests.test_conversation import respond_link
+    from tests.support.conversation import respond_link
 
     s, links, person = get_settings(), wiring.links(), world["person"]
     if purpose == "respond":

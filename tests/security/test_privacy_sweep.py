@@ -43,10 +43,10 @@ from chalicelib.core import clock, identifying
 from chalicelib import wiring
 from chalicelib.core.ids import new_id
 from chalicelib.store import email_hash, submission_record_key
-from tests import mailbox
-from tests.prove import record
-from tests.test_auth import bearer, jwks, token  # noqa: F401 (fixtures)
-from tests.test_promise import promised_directory
+from tests.support import mailbox
+from tests.support.prove import record
+from tests.support.auth import bearer
+from tests.support.directories import promised_directory
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}

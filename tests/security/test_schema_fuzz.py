@@ -1,6 +1,6 @@
 """Bad input (issue 6): schemathesis against the OpenAPI document that the running local API serves.
 
-One real stack (tests/live.py, `python -m local.run --no-seed`) for the module, with the rate limits
+One real stack (tests/support/live.py, `python -m local.run --no-seed`) for the module, with the rate limits
 off (a fuzzer is one client sending hundreds of requests; 429 and Retry-After are documented and
 tested in test_limits.py). Schemathesis reads /api/openapi.json from the stack and runs every
 operation through its phases (coverage, fuzzing, stateful) with these checks: no 5xx,
@@ -44,9 +44,8 @@ import pytest
 import requests
 
 from local.resources import DEMO_MODERATOR
-from tests.live import start_stack
-from tests.prove import record
-from tests.test_auth import jwks  # noqa: F401 (fixture)
+from tests.support.live import start_stack
+from tests.support.prove import record
 
 ROUNDS = int(os.environ.get("FF_PROVE_ROUNDS", "0") or 0)
 FULL = ROUNDS >= 1000
@@ -83,7 +82,7 @@ def world(stack):
 def make_world(api: str) -> dict[str, Any]:
     """A moderator's token, an organisation and a service within it, and a published story."""
     from chalicelib.directory import flatten
-    from tests.live import ROOT
+    from tests.support.live import ROOT
 
     services = flatten(json.loads((ROOT / "data" / "directory.json").read_text(encoding="utf-8")))
     org = next(s for s in services if not s["parent"])

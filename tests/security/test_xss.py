@@ -46,14 +46,13 @@ import pytest
 from chalicelib.core import clock
 from chalicelib import wiring
 from chalicelib.core.models import clean_line, clean_text
-from tests import mailbox
-from tests.factories import story_body
-from tests.live import CHROMIUM, CHROMIUM_ARGS
-from tests.prove import record
-from tests.test_auth import jwks, token  # noqa: F401 (fixtures)
+from tests.support import mailbox
+from tests.support.factories import story_body
+from tests.support.live import CHROMIUM, CHROMIUM_ARGS
+from tests.support.prove import record
 
-ROOT = Path(__file__).resolve().parents[1]
-PAYLOAD_FILE = Path(__file__).parent / "data" / "xss_payloads.txt"
+ROOT = Path(__file__).resolve().parents[2]
+PAYLOAD_FILE = Path(__file__).parents[1] / "data" / "xss_payloads.txt"
 FULL = int(os.environ.get("FF_PROVE_ROUNDS", "0") or 0) >= 1000
 SAMPLE = 12  # values of each one-line field in `make test`
 JSON_H = {"Content-Type": "application/json"}
@@ -267,7 +266,7 @@ def links_in(text: str, path: str) -> list[str]:
 
 
 class Inbox:
-    """The mail moto's SES accepted, parsed once each (tests/mailbox parses it all on every call)."""
+    """The mail moto's SES accepted, parsed once each (tests/support/mailbox parses it all on every call)."""
 
     def __init__(self):
         self.parsed: list = []

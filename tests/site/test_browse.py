@@ -18,7 +18,7 @@ from chalicelib.core.jobs import RenderJob
 from chalicelib.moderation import Moderator
 from chalicelib.site import charts
 from chalicelib.store import EVERYTHING, month_list, tag_list
-from tests.factories import story_body
+from tests.support.factories import story_body
 
 SVG = "{http://www.w3.org/2000/svg}"
 WARD_PATH = ["riverside-trust", "riverside-general", "riverside-ward-7"]

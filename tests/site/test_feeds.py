@@ -12,8 +12,8 @@ from chalicelib.core import aws as chalice_aws
 from chalicelib import wiring
 from chalicelib.core.jobs import RenderJob
 from chalicelib.store import tag_list
-from tests.conftest import SITE_URL
-from tests.test_pipeline import publish, submit
+from tests.support.env import SITE_URL
+from tests.support.stories import publish, submit
 
 EMAIL = "secret.author@example.org"
 NASTY = "<script>alert(1)</script> Fish & chips ]]> at night"

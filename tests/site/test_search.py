@@ -12,7 +12,7 @@ import pytest
 from chalicelib.core import clock
 from chalicelib import wiring
 from chalicelib.core.jobs import RenderJob
-from tests.test_public_api import seed
+from tests.support.published import seed
 
 pytest.importorskip("pagefind_bin")
 
@@ -80,7 +80,7 @@ def test_one_more_story_changes_a_few_files_and_stale_ones_go(aws, directory):
 
 
 def test_a_withdrawn_story_leaves_the_index(client, aws, pump, directory):
-    from tests.test_conversation import publish_story
+    from tests.support.conversation import publish_story
 
     keep = publish_story(client, pump)
     gone = publish_story(client, pump, title="A story that will be withdrawn")
@@ -93,7 +93,7 @@ def test_a_withdrawn_story_leaves_the_index(client, aws, pump, directory):
 
 
 def test_no_private_field_reaches_the_index(client, aws, pump, directory):
-    from tests.test_conversation import AUTHOR, publish_story
+    from tests.support.conversation import AUTHOR, publish_story
 
     sid = publish_story(client, pump)
     everything = b"".join(objects(aws, "pagefind/").values()) + b"".join(t.encode() for t in fragments(aws))
@@ -136,7 +136,7 @@ def _serve(directory: str):
 def test_the_search_page_in_chromium(aws, directory, tmp_path):
     import os
 
-    from tests.live import CHROMIUM, CHROMIUM_ARGS
+    from tests.support.live import CHROMIUM, CHROMIUM_ARGS
 
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed")

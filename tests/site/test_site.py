@@ -14,8 +14,8 @@ import pytest
 from chalicelib import wiring
 from chalicelib.core.jobs import RenderJob
 from chalicelib.moderation import Moderator
-from tests.conftest import API_URL, SITE_URL
-from tests.factories import story_body
+from tests.support.env import API_URL, SITE_URL
+from tests.support.factories import story_body
 
 EMAIL = "author.private@example.org"
 TWO_LINES = "I was admitted at night with chest pain.\nThe nurses explained everything & stayed calm."

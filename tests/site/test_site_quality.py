@@ -1,5 +1,5 @@
 """The public site's quality bars over EVERY page (issue 4): a realistic site is rendered into the moto bucket
-once (tests/realistic_site.py), and the HTML pages the API serves are fetched through the chalice test client.
+once (tests/support/realistic_site.py), and the HTML pages the API serves are fetched through the chalice test client.
 
 - every HTML page is valid to the Nu HTML Checker (vnu, run once over all of them);
 - every feed parses: Atom in feedparser with bozo == 0, JSON Feed with its required fields; sitemaps are XML;
@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from tests.conftest import API_URL, SITE_URL
+from tests.support.env import API_URL, SITE_URL
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded", **BROWSER}
@@ -43,8 +43,8 @@ def api_pages(client, pump, info) -> dict[str, dict]:
     from chalicelib import wiring
     from chalicelib.core.settings import get_settings
     from chalicelib.subscriptions import manage_url
-    from tests import mailbox
-    from tests.realistic_site import respond_link
+    from tests.support import mailbox
+    from tests.support.realistic_site import respond_link
 
     s = get_settings()
     out: dict[str, dict] = {}
@@ -83,7 +83,7 @@ def api_pages(client, pump, info) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def site():
-    from tests.realistic_site import bucket_objects, build, moto_site
+    from tests.support.realistic_site import bucket_objects, build, moto_site
 
     with moto_site() as m:
         info = build(m["client"], m["pump"])

@@ -9,7 +9,7 @@ from datetime import timedelta
 from chalicelib import wiring
 from chalicelib.core.jobs import RenderJob
 from chalicelib.site import widget
-from tests.test_public_api import START, seed
+from tests.support.published import START, seed
 
 WIDGET = "services/{}/widget/index.html"
 

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-INFRA = Path(__file__).resolve().parent.parent / "infra" / "template.yaml"
+INFRA = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 
 
 class ProcessDied(BaseException):

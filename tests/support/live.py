@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -113,3 +114,16 @@ def wait_for(check, timeout: float = 30, interval: float = 0.5):
         if time.time() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(interval)
+
+
+def a_service_slug() -> str:
+    tree = json.loads((ROOT / "data" / "directory.json").read_text(encoding="utf-8"))
+
+    def leaves(nodes):
+        for node in nodes:
+            if node.get("children"):
+                yield from leaves(node["children"])
+            else:
+                yield node["slug"]
+
+    return next(leaves(tree))

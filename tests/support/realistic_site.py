@@ -1,4 +1,4 @@
-"""A realistic site in the moto bucket, for the quality bars (tests/test_site_quality.py, tests/test_form_browser.py,
+"""A realistic site in the moto bucket, for the quality bars (tests/site/test_site_quality.py, tests/browser/test_form_browser.py,
 tools/screenshots.py): several services, published stories with tags, a read receipt, staff responses (a change
 planned, a change made), a published author reply, a pending story; then the full rebuild.
 
@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from chalicelib import wiring
 from chalicelib.moderation import Moderator
-from tests.factories import story_body
+from tests.support.factories import story_body
 
 MOD = Moderator("mod@example.org", "Mo Derator")
 AUTHOR = "realistic.author@example.org"
@@ -65,7 +65,7 @@ def respond_link(story_id: str, staff: dict[str, Any]) -> str:
 def build(client: Any, pump: Any) -> dict[str, Any]:
     """Load the small directory, tell and publish the stories, hold a conversation on the first, rebuild.
     Returns {"stories": [ids], "conversation": id, "pending": id, "staff": staff, "author_token": token}."""
-    from tests.factories import SMALL_DIRECTORY
+    from tests.support.factories import SMALL_DIRECTORY
 
     wiring.directory().load(SMALL_DIRECTORY)
     ids = []
@@ -139,7 +139,7 @@ def moto_site() -> Iterator[dict[str, Any]]:
 
     from local.pump import Pump
     from local.resources import REGION, create_all
-    from tests.conftest import API_URL, SITE_URL, AwsEnv
+    from tests.support.env import API_URL, SITE_URL, AwsEnv
 
     mp = pytest.MonkeyPatch()
     try:

@@ -16,7 +16,7 @@ from chalicelib import wiring
 from chalicelib.changes import ChangeHandler
 from chalicelib.moderation import Moderator
 from chalicelib.store import EVERYTHING, TABLE_DEFINITION, Store, to_item
-from tests.factories import story_body
+from tests.support.factories import story_body
 
 PUBLISHED_AT = "2026-03-02T10:00:00.000Z"
 

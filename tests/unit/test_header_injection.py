@@ -13,7 +13,7 @@ from email import policy
 import pytest
 
 from chalicelib.mail import sender as mail
-from tests.prove import record
+from tests.support.prove import record
 
 # Line breaks of every kind, trailing ones, folding, NUL, and RFC 2047 encoded words hiding CR LF.
 PAYLOADS = [

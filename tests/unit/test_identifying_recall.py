@@ -13,9 +13,9 @@ from collections import Counter
 from pathlib import Path
 
 from chalicelib.core import identifying
-from tests.prove import record
+from tests.support.prove import record
 
-LABELLED = json.loads((Path(__file__).parent / "data" / "identifying_labelled.json").read_text())
+LABELLED = json.loads((Path(__file__).parents[1] / "data" / "identifying_labelled.json").read_text())
 RECALL_AT_LEAST = 0.95
 PRECISION_AT_LEAST = 0.9
 

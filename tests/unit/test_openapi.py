@@ -8,7 +8,7 @@ from pathlib import Path
 
 from app import app
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
 
 def test_the_served_document_matches_docs(client):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from datetime import date, datetime, timedelta, timezone
@@ -21,21 +20,13 @@ from chalicelib.promise import (
     story_target,
     working_days_between,
 )
-from tests.factories import SMALL_DIRECTORY
+from tests.support.directories import promised_directory
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def utc(*args) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
-
-
-def promised_directory() -> list[dict]:
-    """The small test directory with promises: 5 working days for the trust, 3 for its maternity unit."""
-    tree = copy.deepcopy(SMALL_DIRECTORY)
-    tree[0]["response_days"] = 5
-    tree[0]["children"][0]["children"][1]["response_days"] = 3
-    return tree
 
 
 # ---- working days -------------------------------------------------------------------------------

@@ -65,5 +65,5 @@ def test_importing_the_app_reads_no_settings_and_imports_no_pydantic():
     # The cold start budget: settings (and pydantic) load on first use, not at import.
     code = "import sys, app; print(sorted(m for m in ('pydantic', 'pydantic_settings', 'chalicelib.core.settings') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1])
+                         cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"
