@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from chalicelib import wiring
-from tests.support.factories import story_body
+from tests.support.stories import submit as tell
 from tests.support.auth import bearer, error_of, sign_in
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -17,12 +17,6 @@ SCREEN_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-
-
-def tell(client, **overrides) -> str:
-    resp = client.http.post("/api/stories", body=json.dumps(story_body(**overrides)), headers=JSON_HEADERS)
-    assert resp.status_code == 201, resp.body
-    return json.loads(resp.body)["id"]
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from chalicelib import wiring
 from chalicelib.core.jobs import MailJob, RenderJob
 from chalicelib.store import submission_record_key
 from tests.support import mailbox
-from tests.support.factories import story_body
+from tests.support.stories import submit
 from tests.support.author import (
-    AUTHOR, JSON_H, MOD, STAFF, body_of, error_fields, link_in, post_form, post_json, publish, read_by, respond,
+    AUTHOR, MOD, STAFF, body_of, error_fields, link_in, post_form, post_json, publish, read_by, respond,
     s3_page, staff_member, table_items,
 )
 
@@ -22,10 +22,7 @@ SERVICE_PAGES = ("services/riverside-ward-7/index.html", "services/riverside-gen
 
 
 def tell(client, **overrides) -> str:
-    body = story_body(email=AUTHOR, submission_id=SUBMISSION, story=STORY_TEXT, title="A title to erase", **overrides)
-    resp = client.http.post("/api/stories", body=json.dumps(body), headers=JSON_H)
-    assert resp.status_code == 201, resp.body
-    return json.loads(resp.body)["id"]
+    return submit(client, email=AUTHOR, submission_id=SUBMISSION, story=STORY_TEXT, title="A title to erase", **overrides)
 
 
 def mentions(aws, *needles: str) -> list[tuple[str, str, str]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -15,20 +14,13 @@ from chalicelib import wiring
 from chalicelib.core.jobs import RenderJob
 from chalicelib.moderation import Moderator
 from tests.support.env import API_URL, SITE_URL
-from tests.support.factories import story_body
+from tests.support.stories import submit as tell
 
 EMAIL = "author.private@example.org"
 TWO_LINES = "I was admitted at night with chest pain.\nThe nurses explained everything & stayed calm."
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-
-
-def tell(client, **overrides) -> str:
-    body = story_body(**overrides)
-    resp = client.http.post("/api/stories", body=json.dumps(body), headers={"Content-Type": "application/json"})
-    assert resp.status_code == 201, resp.body
-    return json.loads(resp.body)["id"]
 
 
 def publish(story_id: str, **extra) -> dict:

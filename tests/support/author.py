@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 from chalicelib import wiring
 from chalicelib.core import clock, ids
 from chalicelib.moderation import Moderator
-from tests.support.factories import story_body
+from tests.support import stories
+from tests.support.stories import submit
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -24,14 +25,11 @@ REPLY_ID = "r" * 32
 
 
 def tell(client, **overrides) -> str:
-    resp = client.http.post("/api/stories", body=json.dumps(story_body(email=AUTHOR, **overrides)), headers=JSON_H)
-    assert resp.status_code == 201, resp.body
-    return json.loads(resp.body)["id"]
+    return submit(client, email=AUTHOR, **overrides)
 
 
 def publish(story_id: str) -> dict:
-    version = wiring.store().get_story(story_id, consistent=True)["version"]
-    return wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": 2}, MOD)
+    return stories.publish(story_id)
 
 
 def author_link(story_id: str) -> str:
