@@ -23,7 +23,7 @@ from pathlib import Path
 import os
 import pytest
 
-from tests.support.live import CHROMIUM, CHROMIUM_ARGS, start_stack, wait_for
+from tests.support.live import CHROMIUM, start_stack, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -38,16 +38,6 @@ WEIGHT_LIMIT = 50 * 1024
 
 
 # ---- fixtures: one browser, one realistic site, one stack per module ------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class _Quiet(SimpleHTTPRequestHandler):

@@ -19,7 +19,7 @@ from datetime import date
 import pytest
 import requests
 
-from tests.support.live import CHROMIUM, CHROMIUM_ARGS, start_stack, wait_for
+from tests.support.live import CHROMIUM, start_stack, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -36,16 +36,6 @@ def stack():
     s = start_stack("--no-seed")
     yield s
     s.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def axe_violations(page) -> list[str]:
