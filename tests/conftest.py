@@ -22,19 +22,6 @@ from tests.support.env import API_URL, SITE_URL, AwsEnv
 # Fixtures that many test modules share, kept beside their helpers.
 pytest_plugins = ["tests.support.auth"]
 
-
-
-# Modules whose tests share an expensive module- or session-scoped fixture (a local stack, chromium, the
-# realistic site, the packaged build). `make test` runs xdist with --dist loadgroup, which keeps each group
-# on one worker, so the fixture is made once rather than once on each worker that gets one of its tests.
-SHARED_SETUP = {
-    "browser": "browser",
-    "infra": "infra",
-    "site/test_site_quality.py": "site-quality",
-    "security/test_schema_fuzz.py": "schema-fuzz",
-}
-
-
 # Modules holding a test that takes a minute or more, started first, so that two workers do not end
 # with one of them running a long test alone (xdist hands out the rest in collection order).
 LONG_FIRST = [
@@ -50,12 +37,7 @@ def pytest_collection_modifyitems(config, items):
     def rel(item) -> str:
         return Path(str(item.path)).relative_to(here).as_posix() if str(item.path).startswith(str(here)) else ""
 
-    for item in items:
-        group = SHARED_SETUP.get(rel(item)) or SHARED_SETUP.get(rel(item).split("/", 1)[0])
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: LONG_FIRST.index(rel(item)) if rel(item) in LONG_FIRST else len(LONG_FIRST))
-
 
 
 def _share_botocore_loader() -> None:

@@ -1,5 +1,6 @@
-"""One chromium for every browser test on a worker (the browser modules are one xdist group, so one in all):
-each test opens its own context and pages, which share nothing."""
+"""The browser modules' chromium, written once. Module scope: a Playwright sync session left open holds an
+asyncio loop on the thread, and the tests elsewhere that drive chromium (search, reply moderation) start
+their own on the same worker."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from tests.support.live import CHROMIUM, CHROMIUM_ARGS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 

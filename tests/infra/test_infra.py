@@ -545,7 +545,7 @@ def test_moderators_need_mfa_and_an_admin_to_exist(cfn):
     c = client["Properties"]
     assert c["GenerateSecret"] is False  # chalicelib/edge/auth.py sends no SECRET_HASH
     assert {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"} <= set(c["ExplicitAuthFlows"])
-    source = (ROOT / "chalicelib" / "auth.py").read_text()
+    source = (ROOT / "chalicelib" / "edge" / "auth.py").read_text()
     assert 'AuthFlow="USER_PASSWORD_AUTH"' in source
     assert f"at least {p['Policies']['PasswordPolicy']['MinimumLength']} characters" in source  # what a refused password is told
 
