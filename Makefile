@@ -44,7 +44,7 @@ run: $(STAMP)
 	$(if $(MAIL_PORT),FF_MAIL_PORT=$(MAIL_PORT)) $(if $(AWS_PORT),FF_AWS_PORT=$(AWS_PORT)) $(BIN)/python -m local.run
 
 test: $(STAMP) chromium java $(PKG_STAMP) $(IAC_STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=20
+	$(BIN)/python -m pytest -n 2 -q --durations=20
 
 # The performance budgets, measured (bench/): writes docs/benchmarks.md and docs/benchmarks.json,
 # and prints how the figures moved since the last run. About 22 minutes on 2 cores (10,000 stories); `python -m bench --quick` for a look.
