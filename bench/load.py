@@ -1,6 +1,6 @@
 """Load on the local stack: concurrent clients telling stories through `chalice local` and the event pump.
 
-The real `make run` stack (python -m local.run --no-seed, on free ports, as tests/live.py starts
+The real `make run` stack (python -m local.run --no-seed, on free ports, as tests/support/live.py starts
 it). For a fixed time CLIENTS threads post stories to the API, each as fast as it is answered;
 before and after, the same number of threads run raw boto3 loops on the same emulator for the
 same time: PutItem, and the TransactWriteItems a story needs. Then, once the pump is quiet: every acknowledged story must be stored, and
@@ -121,7 +121,7 @@ def stored_pending(endpoint: str, table_name: str) -> set[str]:
 
 def run(quick: bool = False) -> Section:
     from local.resources import TABLE
-    from tests.live import start_stack
+    from tests.support.live import start_stack
 
     section = Section("load", "Load on the local stack")
     aws_variables()  # fake credentials for the bench's own clients; the stack sets its own

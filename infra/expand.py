@@ -5,7 +5,7 @@
 This is what CloudFormation's AWS::Serverless transform does at deploy time (aws-sam-translator is
 that transform's own code), after `aws cloudformation package` has put the zip in S3. The result
 shows the resources SAM generates (event source mappings, permissions, the API stage), so
-tests/test_infra.py can check them and cfn-lint can validate them property by property.
+tests/infra/test_infra.py can check them and cfn-lint can validate them property by property.
 """
 
 from __future__ import annotations

@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import uuid
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
 
 from chalicelib import wiring
-from local.resources import DEMO_MODERATOR, REGION, Resources, create_all, create_moderator
+from local.resources import DEMO_MODERATOR, REGION, create_all, create_moderator
+from tests.support import moto_speed, moto_state
+from tests.support.env import API_URL, SITE_URL, AwsEnv
 
-SITE_URL = "https://site.test"
-API_URL = "https://api.test"
+# Fixtures that many test modules share, kept beside their helpers.
+pytest_plugins = ["tests.support.auth"]
+
+# Modules holding a test that takes a minute or more, started first, so that two workers do not end
+# with one of them running a long test alone (xdist hands out the rest in collection order).
+LONG_FIRST = [
+    "security/test_privacy_sweep.py", "unit/test_figures.py", "security/test_xss.py", "e2e/test_local_stack.py",
+    "flows/test_reply_moderation.py", "pipeline/test_faults.py", "flows/test_alerts.py", "site/test_feeds.py",
+]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+
+    def rel(item) -> str:
+        return Path(str(item.path)).relative_to(here).as_posix() if str(item.path).startswith(str(here)) else ""
+
+    items.sort(key=lambda item: LONG_FIRST.index(rel(item)) if rel(item) in LONG_FIRST else len(LONG_FIRST))
 
 
 def _share_botocore_loader() -> None:
@@ -69,15 +90,9 @@ def _one_moto_pool_key() -> None:
 
 _share_botocore_loader()
 _one_moto_pool_key()
-
-
-@dataclass
-class AwsEnv:
-    session: Any
-    resources: Resources
-
-    def client(self, name: str) -> Any:
-        return self.session.client(name, region_name=REGION)
+moto_speed.memoise_moto_attribute_aliases()
+moto_speed.stream_records_as_plain_json()
+moto_speed.dynamodb_transactions_copy_less()
 
 
 @pytest.fixture
@@ -91,7 +106,11 @@ def aws(monkeypatch):
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     with mock_aws():
         session = boto3.Session(region_name=REGION)
-        res = create_all(session)
+        if moto_state.saved("resources"):
+            res = dataclasses.replace(moto_state.restore("resources"))
+        else:
+            res = create_all(session)
+            moto_state.save("resources", dataclasses.replace(res))
         for k, v in res.environment(SITE_URL, API_URL, None).items():
             monkeypatch.setenv(k, v)
         wiring.reset()
@@ -143,9 +162,17 @@ def pump(aws, client, monkeypatch):
 @pytest.fixture
 def directory(aws):
     """A small service directory: two trusts, hospitals, wards."""
-    from tests.factories import SMALL_DIRECTORY
+    from tests.support.factories import SMALL_DIRECTORY
 
-    wiring.directory().load(SMALL_DIRECTORY)
+    # Loaded into an empty table, the directory always leaves the same items and stream records:
+    # the first test of a worker loads it and keeps moto's table; later ones get a copy of that table.
+    pristine = moto_state.table_is_empty(DEFAULT_ACCOUNT_ID, REGION)
+    if pristine and moto_state.saved("directory"):
+        moto_state.restore("directory")
+    else:
+        wiring.directory().load(SMALL_DIRECTORY)
+        if pristine:
+            moto_state.save("directory", services={"dynamodb"})
     return SMALL_DIRECTORY
 
 

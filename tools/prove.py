@@ -1,10 +1,10 @@
 """`make prove`: the adversarial suite at full size, and docs/reliability.md from its figures.
 
-Runs the tests that measure something (tests/prove.py `record`) with FF_PROVE_ROUNDS raised
+Runs the tests that measure something (tests/support/prove.py `record`) with FF_PROVE_ROUNDS raised
 (1,000 moderator races, say) and FF_PROVE_OUT set, then pip-audit, then writes the report.
 Every figure in the report comes from this run; a section with no figures says so.
 
-    python -m tools.prove [--rounds N] [--only test_concurrency.py ...]
+    python -m tools.prove [--rounds N] [--only tests/pipeline/test_concurrency.py ...]
     python -m tools.prove --report-only     # rewrite the report from docs/reliability.json
 
 The figures are kept in docs/reliability.json too, so the report can be rewritten without a run.
@@ -26,16 +26,16 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "reliability.md"
 FIGURES = ROOT / "docs" / "reliability.json"
 MEASURED = [
-    "tests/test_faults.py",
-    "tests/test_concurrency.py",
-    "tests/test_schema_fuzz.py",
-    "tests/test_xss.py",
-    "tests/test_header_injection.py",
-    "tests/test_links_abuse.py",
-    "tests/test_limits.py",
-    "tests/test_privacy_sweep.py",
-    "tests/test_identifying_recall.py",
-    "tests/test_supply_chain.py",
+    "tests/pipeline/test_faults.py",
+    "tests/pipeline/test_concurrency.py",
+    "tests/security/test_schema_fuzz.py",
+    "tests/security/test_xss.py",
+    "tests/unit/test_header_injection.py",
+    "tests/security/test_links_abuse.py",
+    "tests/flows/test_limits.py",
+    "tests/security/test_privacy_sweep.py",
+    "tests/unit/test_identifying_recall.py",
+    "tests/security/test_supply_chain.py",
 ]
 
 

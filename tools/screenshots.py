@@ -1,7 +1,7 @@
 """`make screenshots`: phone-size pictures of the public site in docs/screenshots/, so a reader can see it
 without running it.
 
-The site is the tests' realistic one (tests/realistic_site.py: published stories with tags, staff responses,
+The site is the tests' realistic one (tests/support/realistic_site.py: published stories with tags, staff responses,
 a change planned and one made, an author reply), rendered in process into moto and served from a temp dir.
 The form with its errors is the API's real 422 answer to an incomplete post, served beside it.
 Pictures are taken in Debian's chromium at 390×844 (a phone), whole pages, at one pixel per CSS pixel (small files for the repository).
@@ -39,8 +39,8 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 
 def build_site(root: Path) -> dict:
-    from tests.conftest import SITE_URL
-    from tests.realistic_site import bucket_objects, build, moto_site, write_site
+    from tests.support.env import SITE_URL
+    from tests.support.realistic_site import bucket_objects, build, moto_site, write_site
 
     with moto_site() as m:
         info = build(m["client"], m["pump"])
@@ -62,7 +62,7 @@ def main() -> int:
     logging.getLogger("feedforward").setLevel(logging.ERROR)
     from playwright.sync_api import sync_playwright
 
-    from tests.live import CHROMIUM, CHROMIUM_ARGS
+    from tests.support.live import CHROMIUM, CHROMIUM_ARGS
 
     if not os.path.exists(CHROMIUM):
         print(f"{CHROMIUM} is missing: `make chromium` installs it.", file=sys.stderr)
@@ -87,7 +87,7 @@ def main() -> int:
         server.shutdown()
         lines = ["# Screenshots", "",
                  "Phone-size (390×844) pictures of the public site, whole pages. `make screenshots` makes them again",
-                 "(tools/screenshots.py) from the tests' realistic site (tests/realistic_site.py).", ""]
+                 "(tools/screenshots.py) from the tests' realistic site (tests/support/realistic_site.py).", ""]
         lines += [f"- [{name}]({name}): {what}" for name, _, what in SHOTS]
         (OUT / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
         print("  docs/screenshots/README.md")

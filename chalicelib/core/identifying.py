@@ -19,7 +19,7 @@ Rules, one per kind:
                  The span is the name alone, without the title or the words before it.
 When two findings overlap, the more certain kind wins (the order of KINDS).
 `highlights(text)` adds exact dates, for the moderation screen only. This module is pure (no I/O);
-tests/test_identifying_recall.py measures its recall and precision on a labelled set.
+tests/unit/test_identifying_recall.py measures its recall and precision on a labelled set.
 """
 
 from __future__ import annotations

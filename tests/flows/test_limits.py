@@ -1,0 +1,175 @@
+"""Rate limits: a fixed window per action and client (hashed source IP), answered with 429 and Retry-After."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from chalice.local import LambdaEventConverter
+
+from chalicelib.core import clock
+from chalicelib import wiring
+from chalicelib.core.errors import TooManyRequests
+from chalicelib.edge.guards import client_of
+from tests.support.factories import story_body
+from tests.support.stories import publish, submit
+
+JSON_H = {"Content-Type": "application/json"}
+FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}
+# Ten seconds into a window of an hour (windows start at multiples of the window, in epoch time).
+START = datetime(2026, 11, 26, 10, 0, 10, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def now(monkeypatch):
+    """The clock, moved by the test: now.at = <datetime>."""
+
+    class Clock:
+        at = START
+
+    monkeypatch.setattr(clock, "now", lambda: Clock.at)
+    return Clock
+
+
+def test_the_eleventh_hit_in_a_window_of_ten_is_refused_with_retry_after(aws, now):
+    limits = wiring.limits()
+    for _ in range(10):
+        limits.hit("me-too", "client-a", 10, 3600)
+    with pytest.raises(TooManyRequests) as refused:
+        limits.hit("me-too", "client-a", 10, 3600)
+    assert refused.value.status == 429
+    assert refused.value.headers["Retry-After"] == str(3600 - 10)
+    assert refused.value.limit == {"action": "me-too", "limit": 10, "per_seconds": 3600}
+    # Another client, and another action, have budgets of their own.
+    limits.hit("me-too", "client-b", 10, 3600)
+    limits.hit("stories", "client-a", 10, 3600)
+
+
+def test_the_window_resets_with_the_clock(aws, now):
+    limits = wiring.limits()
+    for _ in range(3):
+        limits.hit("me-too", "c", 3, 60)
+    with pytest.raises(TooManyRequests):
+        limits.hit("me-too", "c", 3, 60)
+    now.at = START + timedelta(seconds=49)  # still the same minute: 10:00:59
+    with pytest.raises(TooManyRequests) as refused:
+        limits.hit("me-too", "c", 3, 60)
+    assert refused.value.retry_after == 1
+    now.at = START + timedelta(seconds=50)  # 10:01:00, a new window
+    limits.hit("me-too", "c", 3, 60)
+
+
+def test_a_limit_of_zero_is_no_limit_and_costs_nothing(aws, now):
+    limits = wiring.limits()
+    for _ in range(20):
+        limits.hit("stories", "c", 0, 60)
+    items = aws.client("dynamodb").scan(TableName=aws.resources.table)["Items"]
+    assert not [i for i in items if i["PK"]["S"].startswith("LIMIT#")]
+
+
+def test_the_client_is_a_hash_of_the_source_ip_and_a_missing_one_is_handled():
+    class Req:
+        def __init__(self, context):
+            self.context = context
+
+    a = client_of(Req({"identity": {"sourceIp": "203.0.113.9"}}))
+    assert a == client_of(Req({"identity": {"sourceIp": "203.0.113.9"}}))
+    assert "203.0.113.9" not in a and len(a) == 32
+    assert a != client_of(Req({"identity": {"sourceIp": "203.0.113.10"}}))
+    unknown = client_of(Req({}))
+    assert unknown == client_of(Req({"identity": {"sourceIp": None}})) == client_of(Req(None)) == client_of(Req({"identity": "x"}))
+    assert unknown != a
+
+
+def test_the_counter_item_holds_no_raw_address_and_expires(aws, now, client, directory, monkeypatch):
+    monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", "198.51.100.7")
+    submit(client)
+    items = aws.client("dynamodb").scan(TableName=aws.resources.table)["Items"]
+    counters = [i for i in items if i["PK"]["S"].startswith("LIMIT#")]
+    assert len(counters) == 1
+    assert "198.51.100.7" not in json.dumps(items)
+    assert int(counters[0]["ttl"]["N"]) > int(START.timestamp()) + 3600
+
+
+def _me_too(client, story_id, headers=JSON_H, body=None):
+    payload = json.dumps(body or {}) if headers is JSON_H else (body or "")
+    return client.http.post(f"/api/stories/{story_id}/me-too", body=payload, headers=headers)
+
+
+def test_me_too_over_http_gets_429_with_retry_after_and_another_client_does_not(aws, client, directory, pump, now, monkeypatch):
+    story_id = submit(client)
+    pump.drain()
+    publish(story_id)
+    pump.drain()
+    for _ in range(10):
+        assert _me_too(client, story_id).status_code in (200, 201)
+    refused = _me_too(client, story_id)
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == str(3600 - 10)
+    error = json.loads(refused.body)["error"]
+    assert error["code"] == "TooManyRequests" and error["limit"]["action"] == "me-too" and error["limit"]["limit"] == 10
+    assert "at most 10 in an hour" in error["message"]
+    # A person with JavaScript off gets a page, with the same status and header.
+    page = _me_too(client, story_id, FORM_H, "email=")
+    assert page.status_code == 429 and page.headers["Retry-After"]
+    assert "Too many requests" in page.body.decode()
+    monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", "10.0.0.2")
+    assert _me_too(client, story_id).status_code == 201
+    # With no source IP at all, requests share one budget of their own.
+    monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", None)
+    assert _me_too(client, story_id).status_code == 201
+    # The next window, the first client is welcome again.
+    monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", "127.0.0.1")
+    now.at = START + timedelta(hours=1)
+    assert _me_too(client, story_id).status_code == 200  # welcome, though it said "me too" once today already
+
+
+def test_stories_and_sign_ups_have_their_own_generous_limits(aws, client, directory, now, monkeypatch):
+    monkeypatch.setenv("FF_STORY_LIMIT", "2")
+    monkeypatch.setenv("FF_SUBSCRIPTION_LIMIT", "1")
+    wiring.reset()
+    for _ in range(2):
+        assert client.http.post("/api/stories", body=json.dumps(story_body()), headers=JSON_H).status_code == 201
+    refused = client.http.post("/api/stories", body=json.dumps(story_body()), headers=JSON_H)
+    assert refused.status_code == 429 and json.loads(refused.body)["error"]["limit"]["action"] == "stories"
+    signup = {"name": "Sam Staff", "role": "Ward Manager", "organisation": "riverside-trust", "email": "sam@nhs.example",
+              "service": "riverside-general"}
+    first = client.http.post("/api/subscriptions", body=json.dumps(signup), headers=JSON_H)
+    assert first.status_code != 429
+    again = client.http.post("/api/subscriptions", body=json.dumps(signup), headers=JSON_H)
+    assert again.status_code == 429 and json.loads(again.body)["error"]["limit"]["action"] == "subscriptions"
+    # Nothing was written for the refused story.
+    assert len(wiring.store().queue("pending", 10)) == 2
+
+
+def test_guessing_links_spends_a_budget_then_every_link_is_refused_before_its_lookup(aws, client, now, monkeypatch):
+    monkeypatch.setenv("FF_BAD_LINK_LIMIT", "3")
+    wiring.reset()
+    good = wiring.links().issue("author", "01abcdefghjkmnpqr", "author", 30)
+    guesses = ["A" * 43, "B" * 43, "C" * 43]
+    for g in guesses:
+        assert client.http.get(f"/api/my/{g}").status_code == 404
+    # The budget is spent: even a good link is refused now, without being looked up.
+    lookups = []
+    real = wiring.store().get_token
+    monkeypatch.setattr(wiring.store(), "get_token", lambda h: lookups.append(h) or real(h))
+    refused = client.http.get(f"/api/my/{good}", headers={"Accept": "text/html"})
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    assert lookups == []
+    assert client.http.get(f"/api/respond/{'D' * 43}").status_code == 429
+    # Another client can still use its links; and the window passes.
+    monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", "10.9.9.9")
+    assert client.http.get(f"/api/my/{'E' * 43}").status_code == 404
+    monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", "127.0.0.1")
+    now.at = START + timedelta(hours=1)
+    assert client.http.get(f"/api/my/{'F' * 43}").status_code == 404
+
+
+def test_links_that_work_spend_nothing(aws, client, directory, pump, now, monkeypatch):
+    monkeypatch.setenv("FF_BAD_LINK_LIMIT", "2")
+    wiring.reset()
+    story_id = submit(client)
+    token = wiring.links().issue("author", story_id, "author", 30)
+    for _ in range(5):
+        assert client.http.get(f"/api/my/{token}").status_code == 200

@@ -1,0 +1,354 @@
+"""Faults at every step of the pipeline: after retries, every page rendered and every email sent once.
+
+One realistic flow (stories told and published, alerts to staff, a response, an author reply, a
+bounce, then one more story) runs twice in a fresh moto: once without faults, once with DynamoDB
+throttling and conditional races, S3 5xx, SQS 5xx, SES throttling and MessageRejected, and processes
+that die right after a write, in the stream handler, both workers and the suppression handler
+(tests/support/faults.py). The bucket and the mail must come out the same. Then poisonous messages in
+otherwise good batches: only they reach the DLQ, after maxReceiveCount.
+
+`FF_PROVE_ROUNDS` scales the flow and the faults (up to 3 times); under `make prove` the figures go to
+FF_PROVE_OUT (tests/support/prove.py `record`, name "faults"). FF_FAULTS_TRACE names a file for the order of
+injections and deliveries of the faulty run, to read when the test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timezone
+from email.utils import parseaddr
+from typing import Any, Iterator
+
+import boto3
+import pytest
+import time_machine
+from moto import mock_aws
+
+from chalicelib.core import clock
+from chalicelib import wiring
+from chalicelib.core.ids import new_id
+from chalicelib.moderation import Moderator
+from local.resources import REGION, create_all
+from tests.support import mailbox, ses_events
+from tests.support.env import API_URL, SITE_URL
+from tests.support.factories import SMALL_DIRECTORY, story_body
+from tests.support.faults import Fault, Faults, Sources
+from tests.support.prove import record
+
+# make test: 3 stories; make prove (FF_PROVE_ROUNDS=1000): three times the stories and the faults.
+ROUNDS = max(1, min(int(os.environ.get("FF_PROVE_ROUNDS", "30")) // 30, 3))
+START = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+JSON_H = {"Content-Type": "application/json"}
+MOD = Moderator("mod@example.org", "Mo Derator")
+STAFF = [("riverside-ward-7", "Ward 7 (Acute Medicine)"), ("riverside-general", "Riverside General Hospital"),
+         ("riverside-trust", "Riverside NHS Foundation Trust"), ("riverside-ward-7", "Ward 7 (Acute Medicine)")]
+BOUNCES = 3  # staff[3]'s address bounces for good before the last story
+
+
+def idempotency_record(params: dict[str, Any]) -> bool:
+    return str((params.get("Item") or params.get("Key") or {}).get("PK", {}).get("S", "")).startswith("IDEMPOTENCY#")
+
+
+def plan() -> list[Fault]:
+    """Each kind of fault at each step it can happen in, on a fixed schedule (call counts per step)."""
+    # More stories, more faults, as far apart as before: a batch retried into its limit proves nothing.
+    return [replace(f, times=f.times * ROUNDS, every=f.every * ROUNDS) if f.step != "on_mail_event" else f for f in _plan()]
+
+
+def _plan() -> list[Fault]:
+    s, r, m, e = "on_table_change", "render_worker", "mail_worker", "on_mail_event"
+    return [
+        # the stream handler: reads, derived writes, the figures' transaction, sending the jobs
+        Fault(s, "ddb_throttle", "dynamodb", "GetItem", times=2, skip=1, every=4),
+        Fault(s, "ddb_throttle_request", "dynamodb", "BatchGetItem", times=2, skip=2, every=5),
+        Fault(s, "ddb_throttle", "dynamodb", "PutItem", times=1, skip=1),
+        Fault(s, "ddb_throttle", "dynamodb", "BatchWriteItem", times=2, skip=3, every=7),
+        Fault(s, "ddb_throttle", "dynamodb", "TransactWriteItems", times=1, skip=1),
+        Fault(s, "conditional", "dynamodb", "TransactWriteItems", times=1),
+        Fault(s, "conditional", "dynamodb", "PutItem", times=2, every=2),
+        Fault(s, "die", "dynamodb", "PutItem", times=1, skip=2),
+        Fault(s, "die", "dynamodb", "BatchWriteItem", times=2, skip=5, every=7),
+        Fault(s, "die", "dynamodb", "TransactWriteItems", times=1),
+        Fault(s, "sqs_500", "sqs", "SendMessageBatch", times=2, skip=1, every=4),
+        # the render worker: reads, S3 writes and deletes
+        Fault(r, "ddb_throttle", "dynamodb", "GetItem", times=2, skip=3, every=11),
+        Fault(r, "ddb_throttle", "dynamodb", "Query", times=2, skip=5, every=13),
+        Fault(r, "s3_500", "s3", "PutObject", times=3, skip=2, every=17),
+        Fault(r, "s3_503", "s3", "PutObject", times=1, skip=30),
+        Fault(r, "die", "s3", "PutObject", times=2, skip=10, every=23),
+        # the mail worker: the idempotency record, the letter's reads, SES, the fan-out's queueing
+        Fault(m, "ddb_throttle", "dynamodb", "GetItem", times=2, skip=10, every=15),
+        Fault(m, "ddb_throttle", "dynamodb", "PutItem", times=2, skip=3, every=11, match=idempotency_record),
+        Fault(m, "ddb_throttle", "dynamodb", "UpdateItem", times=2, skip=2, every=5, match=idempotency_record),
+        Fault(m, "conditional", "dynamodb", "PutItem", times=2, skip=6, every=9, match=idempotency_record),
+        Fault(m, "die", "dynamodb", "PutItem", times=2, skip=12, every=7, match=idempotency_record),
+        Fault(m, "ses_throttle", "ses", "SendRawEmail", times=3, skip=1, every=5),
+        Fault(m, "ses_rejected", "ses", "SendRawEmail", times=1, skip=8),
+        Fault(m, "sqs_500", "sqs", "SendMessageBatch", times=1),
+        # the suppression handler
+        Fault(e, "ddb_throttle", "dynamodb", "PutItem", times=1),
+        Fault(e, "die", "dynamodb", "PutItem", times=1),
+    ]
+
+
+# ---- one world: a fresh moto, the app, the event sources --------------------------------------------
+
+
+@contextmanager
+def world(monkeypatch, faulty: bool) -> Iterator[tuple[Any, Sources, Faults]]:
+    from chalice.test import Client
+
+    from app import app
+
+    with monkeypatch.context() as mp, time_machine.travel(START, tick=True) as traveller, mock_aws():
+        for key in [k for k in os.environ if k.startswith("FF_") or k == "AWS_ENDPOINT_URL"]:
+            mp.delenv(key, raising=False)
+        for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
+                     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "POWERTOOLS_METRICS_DISABLED": "true"}.items():
+            mp.setenv(k, v)
+        session = boto3.Session(region_name=REGION)
+        res = create_all(session)
+        for k, v in res.environment(SITE_URL, API_URL, None).items():
+            mp.setenv(k, v)
+        wiring.reset()
+        twins: dict[str, Any] = {}
+        faults = Faults(twin=lambda svc: twins.setdefault(svc, session.client(svc, region_name=REGION)))
+        if faulty:
+            faults.add(*plan())
+        faults.attach()
+        with Client(app, stage_name="local") as client:
+            sources = Sources(session, res, lambda name, event: client.lambda_.invoke(name, event).payload, faults,
+                              wait=lambda seconds: traveller.shift(seconds))
+            try:
+                yield client, sources, faults
+            finally:
+                wiring.reset()
+
+
+def flow(client: Any, sources: Sources, rounds: int) -> dict[str, Any]:
+    """Stories told and published, alerts, a response, an author reply, a bounce, one story more."""
+    faults = sources.faults
+    faults.enabled = False  # setup is not under test
+    wiring.directory().load(SMALL_DIRECTORY)
+    staff = [make_staff(i, service, name) for i, (service, name) in enumerate(STAFF)]
+    faults.enabled = True
+
+    def tell(n: int) -> str:
+        body = story_body(title=f"Story number {n} about the night shift", email=f"author{n}@example.org")
+        resp = client.http.post("/api/stories", body=json.dumps(body), headers=JSON_H)
+        assert resp.status_code == 201, resp.body
+        return json.loads(resp.body)["id"]
+
+    def publish(story_id: str) -> None:
+        version = wiring.store().get_story(story_id, consistent=True)["version"]
+        wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": 3, "tags": ["nursing"]}, MOD)
+
+    stories = [tell(n) for n in range(2 * rounds)]
+    sources.drain()
+    for sid in stories:
+        publish(sid)
+    sources.drain()
+
+    # A response from the first member of staff, then the author's reply to it.
+    token = respond_link(stories[0], staff[0])
+    resp = client.http.post(f"/api/respond/{token}", headers=JSON_H,
+                            body=json.dumps({"text": "Thank you. We talked about it as a team.", "change": "planned",
+                                             "change_description": "A nurse checks every new admission within the hour."}))
+    assert resp.status_code == 201, resp.body
+    sources.drain()
+    store = wiring.store()
+    reply_id = new_id()
+    store.put_reply(stories[0], {"id": reply_id, "text": "Thank you for listening.", "status": "pending", "created_at": clock.iso()})
+    sources.drain()
+    store.decide_thread_item(stories[0], "reply", reply_id, ["pending"], {
+        "status": "published", "published_at": clock.iso(), "decided_by": "mod@example.org", "decided_at": clock.iso()})
+    sources.drain()
+
+    # SES reports that one address bounced for good; the next story's alert must not go to it.
+    sources.publish("on_mail_event", ses_events.sns_event(ses_events.bounce([staff[BOUNCES]["profile"]["email"]])))
+    last = tell(2 * rounds)
+    sources.drain()
+    publish(last)
+    sources.drain()
+    return {"stories": stories + [last], "staff": staff}
+
+
+def make_staff(i: int, service: str, service_name: str) -> dict[str, Any]:
+    store, now = wiring.store(), clock.iso()
+    profile = {"id": new_id(), "email": f"staff{i}@nhs.example", "name": f"Staff Member {i}", "display_name": f"Staff {i}",
+               "role": "Ward Manager", "organisation": "riverside-trust", "organisation_name": "Riverside NHS Foundation Trust",
+               "status": "active", "created_at": now, "confirmed_at": now, "links_valid_after": ""}
+    assert store.create_subscriber(profile)
+    subscription = {"id": new_id(), "subscriber_id": profile["id"], "service": service, "service_name": service_name,
+                    "tags": [], "min_criticality": 0, "frequency": "immediate", "status": "active", "created_at": now}
+    store.put_subscription(subscription)
+    return {"profile": profile, "subscription": subscription}
+
+
+def respond_link(story_id: str, staff: dict[str, Any]) -> str:
+    from chalicelib.core.settings import get_settings
+
+    p, s = staff["profile"], staff["subscription"]
+    return wiring.links().issue("respond", story_id, p["id"], get_settings().respond_link_days,
+                                subscriber_id=p["id"], subscription_id=s["id"], service=s["service"])
+
+
+# ---- what came out ---------------------------------------------------------------------------------
+
+
+_ID = re.compile(r"\b[0-9a-hjkmnp-tv-z]{17}\b")
+_TIMES = [
+    re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?"),
+    re.compile(r"\b\d{1,2}:\d\d\b"),
+    re.compile(r"\b[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\b"),  # RSS dates
+]
+
+
+def normalise(text: str, ids: dict[str, str]) -> str:
+    text = _ID.sub(lambda m: ids.get(m.group(0), m.group(0)), text)
+    for pattern in _TIMES:
+        text = pattern.sub("<time>", text)
+    return text
+
+
+def bucket(sources: Sources) -> dict[str, str]:
+    """Every object in the site bucket, ids numbered in order of creation and times blanked.
+    Pagefind's files are named by content hash and compressed: only their number is compared."""
+    s3 = sources.session.client("s3", region_name=REGION)
+    raw: dict[str, bytes] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sources.resources.bucket):
+        for obj in page.get("Contents", []):
+            raw[obj["Key"]] = s3.get_object(Bucket=sources.resources.bucket, Key=obj["Key"])["Body"].read()
+    texts = {k: v.decode("utf-8", "replace") for k, v in raw.items() if not k.startswith("pagefind/")}
+    found = sorted({i for k, t in texts.items() for i in _ID.findall(k + t)})  # ids sort by creation time
+    ids = {i: f"<id{n}>" for n, i in enumerate(found)}
+    out = {normalise(k, ids): normalise(t, ids) for k, t in texts.items()}
+    out["pagefind/ (objects)"] = str(sum(1 for k in raw if k.startswith("pagefind/")))
+    return out
+
+
+def mail() -> Counter[tuple[str, str]]:
+    """(recipient, subject) of every email SES accepted."""
+    return Counter((parseaddr(str(m["To"]))[1], str(m["Subject"])) for m in mailbox.sent())
+
+
+# ---- the tests -------------------------------------------------------------------------------------
+
+
+def test_faults_at_every_step_lose_nothing_and_duplicate_nothing(monkeypatch):
+    with world(monkeypatch, faulty=False) as (client, sources, _):
+        flow(client, sources, ROUNDS)
+        clean_bucket, clean_mail = bucket(sources), mail()
+        assert not any(sources.dlq.values()) and not sources.stream_failures and not sources.event_failures
+        assert sum(sources.redeliveries.values()) == 0
+    assert max(clean_mail.values()) == 1, "the flow itself sends no email twice"
+    assert sum(1 for to, _ in clean_mail if to == "staff3@nhs.example") == 2 * ROUNDS  # none after the bounce
+
+    with world(monkeypatch, faulty=True) as (client, sources, faults):
+        flow(client, sources, ROUNDS)
+        faulty_bucket, faulty_mail = bucket(sources), mail()
+        rejected = Counter(faults.rejected)
+
+    # Every kind of fault was injected at every step it was planned for.
+    planned = {(f.step, f.kind) for f in plan()}
+    injected = {(step, kind) for step, kind, _ in faults.injected}
+    assert planned == injected, f"planned but never injected: {sorted(planned - injected)} (calls: {sorted(faults.calls.items())})"
+
+    if os.environ.get("FF_FAULTS_TRACE"):
+        with open(os.environ["FF_FAULTS_TRACE"], "w", encoding="utf-8") as f:
+            f.write("\n".join(faults.log))
+    dead = {h: [m["body"] for m in q] for h, q in sources.dlq.items() if q}
+    assert not dead and not sources.stream_failures and not sources.event_failures, f"given up on: {dead}"
+    lost = clean_mail - faulty_mail - rejected
+    duplicates = faulty_mail - clean_mail
+    assert not duplicates, f"emails sent more than once: {sorted(duplicates)}"
+    assert not lost, f"emails never sent: {sorted(lost)}"
+    # SES's MessageRejected is permanent (mail.py): that one email is not retried, by design.
+    assert sum(rejected.values()) == faults.by_kind_and_step()["ses_rejected"]["mail_worker"]
+    missing = sorted(set(clean_bucket) - set(faulty_bucket))
+    extra = sorted(set(faulty_bucket) - set(clean_bucket))
+    assert not missing and not extra, f"objects missing: {missing[:10]}; objects extra: {extra[:10]}"
+    differ = sorted(k for k in clean_bucket if clean_bucket[k] != faulty_bucket[k])
+    assert not differ, f"objects that differ: {differ[:10]}"
+
+    record("faults", {
+        "faults_injected": faults.total(),
+        "faults_by_kind_and_step": faults.by_kind_and_step(),
+        "items_redelivered_by_handler": dict(sources.redeliveries),
+        "site_objects_compared_with_a_fault_free_run": len(clean_bucket),
+        "site_objects_differing": len(differ),
+        "emails_expected": sum(clean_mail.values()),
+        "emails_sent": sum(faulty_mail.values()),
+        "emails_refused_by_ses_message_rejected_not_retried": sum(rejected.values()),
+        "messages_lost": sum(lost.values()),
+        "duplicates": sum(duplicates.values()),
+        "dead_lettered_in_the_flow": sum(len(v) for v in sources.dlq.values()) + len(sources.stream_failures) + len(sources.event_failures),
+    })
+
+
+def test_only_a_poisonous_message_reaches_the_dlq_and_its_batch_moves_on(monkeypatch):
+    with world(monkeypatch, faulty=False) as (client, sources, faults):
+        wiring.directory().load(SMALL_DIRECTORY)
+        resp = client.http.post("/api/stories", body=json.dumps(story_body()), headers=JSON_H)
+        assert resp.status_code == 201, resp.body
+        story_id = json.loads(resp.body)["id"]
+        sources.drain()
+        sent = mail()
+        assert sum(sent.values()) == 1  # the author's confirmation
+
+        # Nine good render jobs and one that names no page; nine repeats of a mail job already done and one malformed.
+        good_render = [json.dumps({"page": "static", "ref": ""}), json.dumps({"page": "home", "ref": ""})] + [
+            json.dumps({"page": "story", "ref": story_id})] + [json.dumps({"page": "tag", "ref": f"tag-{n}"}) for n in range(6)]
+        poison_render = json.dumps({"page": "nowhere", "ref": "../../etc/passwd"})
+        render_ids = [sources.send("render_worker", body) for body in good_render[:5] + [poison_render] + good_render[5:]]
+        good_mail = [json.dumps({"kind": "author_confirmation", "story_id": story_id, "ref": ""})] * 9
+        poison_mail = '{"kind": "author_confirmation", "story_id": '
+        mail_ids = [sources.send("mail_worker", body) for body in good_mail[:3] + [poison_mail] + good_mail[3:]]
+        sources.drain()
+
+        assert [m["body"] for m in sources.dlq["render_worker"]] == [poison_render]
+        assert [m["body"] for m in sources.dlq["mail_worker"]] == [poison_mail]
+        assert [m["received"] for q in sources.dlq.values() for m in q] == [sources.max_receive] * 2
+        # The rest of each batch was done on its first delivery, and no email went twice.
+        good_ids = set(render_ids + mail_ids) - {render_ids[5], mail_ids[3]}
+        assert good_ids <= sources.first_try["render_worker"] | sources.first_try["mail_worker"]
+        assert mail() == sent
+        done_first = good_ids & (sources.first_try["render_worker"] | sources.first_try["mail_worker"])
+    record("faults", {"poisonous_messages_dead_lettered": 2, "poisonous_message_deliveries_before_dlq": sources.max_receive,
+                      "max_receive_count": sources.max_receive, "good_items_in_their_batches": len(good_ids),
+                      "good_items_done_on_first_delivery": len(done_first)})
+
+
+@pytest.mark.parametrize("case", ["save fails once, then the batch dies", "save fails on every try"])
+def test_an_email_sent_but_not_recorded_is_not_sent_again(monkeypatch, case):
+    """SES took the email, then marking its idempotency record done failed: a redelivery must not send it again."""
+    with world(monkeypatch, faulty=False) as (client, sources, faults):
+        wiring.directory().load(SMALL_DIRECTORY)
+        for n in range(2):
+            body = story_body(title=f"Story {n}", email=f"author{n}@example.org")
+            assert client.http.post("/api/stories", body=json.dumps(body), headers=JSON_H).status_code == 201
+        sources.stream_once()  # two author_confirmation jobs, delivered in one batch
+        m = "mail_worker"
+        if case.startswith("save fails once"):
+            faults.add(Fault(m, "ddb_throttle", "dynamodb", "UpdateItem", times=1, match=idempotency_record),
+                       Fault(m, "die", "dynamodb", "PutItem", skip=1, times=1, match=idempotency_record))
+        else:
+            faults.add(Fault(m, "ddb_throttle", "dynamodb", "UpdateItem", times=3, match=idempotency_record))
+        sources.drain()
+        assert sorted(mail()) == [("author0@example.org", "We have your story: Story 0"), ("author1@example.org", "We have your story: Story 1")]
+        assert max(mail().values()) == 1
+        assert faults.total() == (2 if case.startswith("save fails once") else 3)
+        assert not any(sources.dlq.values())
+
+
+@pytest.fixture(autouse=True)
+def _no_pump_environment():
+    """These tests build their own worlds (two per test); make sure no other fixture left clients behind."""
+    wiring.reset()
+    yield
+    wiring.reset()

@@ -1,0 +1,134 @@
+"""An in-memory stand-in for the Store's methods that the me-too, limits and links flows use.
+
+The same items as the real Store writes (same keys, same attributes), kept in a dict, with the same
+conditional writes and counters, so a flow test that never reads the stream needs no moto. Its
+behaviour is pinned to the real Store's by tests/store/test_store_contract.py, which runs the same
+assertions against both.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+from chalicelib.store import TTL_ATTRIBUTE, email_hash
+from chalicelib.store.table import _public
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()  # conditional writes are atomic, as DynamoDB's are
+
+    # ---- the table ------------------------------------------------------------------------------
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self._items.get((pk, sk))
+        return copy.deepcopy(item) if item is not None else None
+
+    def _put(self, item: dict[str, Any], once: bool = False) -> bool:
+        """Write an item (top-level None attributes dropped, as to_item drops them); `once`: only if new."""
+        item = {k: copy.deepcopy(v) for k, v in item.items() if v is not None}
+        key = (item["PK"], item["SK"])
+        with self._lock:
+            if once and key in self._items:
+                return False
+            self._items[key] = item
+            return True
+
+    def _begins(self, pk: str, prefix: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(i) for (p, s), i in sorted(self._items.items()) if p == pk and s.startswith(prefix)]
+
+    # ---- stories --------------------------------------------------------------------------------
+
+    def create_story(self, story: dict[str, Any], contact: dict[str, Any] | None) -> None:
+        sid = story["id"]
+        with self._lock:
+            if (f"STORY#{sid}", "STORY") in self._items:
+                raise ValueError(f"story {sid} exists")  # the real Store: TransactionCanceledException
+        self._put({"PK": f"STORY#{sid}", "SK": "STORY", **story})
+        if contact:
+            self._put({"PK": f"PRIVATE#{sid}", "SK": "CONTACT", **contact})
+
+    def get_story(self, story_id: str, consistent: bool = False) -> dict[str, Any] | None:
+        item = self._get(f"STORY#{story_id}", "STORY")
+        return _public(item) if item else None
+
+    # ---- links ----------------------------------------------------------------------------------
+
+    def put_token(self, token_hash: str, token: dict[str, Any], expires_at: int) -> None:
+        item = {"PK": f"TOKEN#{token_hash}", "SK": "TOKEN", TTL_ATTRIBUTE: expires_at, "expires_at": expires_at, **token}
+        if not self._put(item, once=True):
+            raise KeyError(f"token {token_hash} exists")  # the real Store: ConditionalCheckFailedException
+
+    def get_token(self, token_hash: str) -> dict[str, Any] | None:
+        item = self._get(f"TOKEN#{token_hash}", "TOKEN")
+        return _public(item) if item else None
+
+    # ---- staff ----------------------------------------------------------------------------------
+
+    def create_subscriber(self, profile: dict[str, Any]) -> bool:
+        sid = profile["id"]
+        pointer = (f"EMAIL#{email_hash(profile['email'])}", "SUBSCRIBER")
+        with self._lock:
+            if pointer in self._items or (f"SUBSCRIBER#{sid}", "PROFILE") in self._items:
+                return False
+        self._put({"PK": pointer[0], "SK": pointer[1], "subscriber_id": sid})
+        self._put({"PK": f"SUBSCRIBER#{sid}", "SK": "PROFILE", **profile})
+        return True
+
+    def get_subscriber(self, subscriber_id: str, consistent: bool = True) -> dict[str, Any] | None:
+        item = self._get(f"SUBSCRIBER#{subscriber_id}", "PROFILE")
+        return _public(item) if item else None
+
+    def find_subscriber(self, email: str) -> dict[str, Any] | None:
+        pointer = self._get(f"EMAIL#{email_hash(email)}", "SUBSCRIBER")
+        return self.get_subscriber(pointer["subscriber_id"]) if pointer else None
+
+    def put_subscription(self, subscription: dict[str, Any]) -> None:
+        self._put({"PK": f"SUBSCRIBER#{subscription['subscriber_id']}", "SK": f"SUB#{subscription['id']}", **subscription})
+
+    def get_subscription(self, subscriber_id: str, subscription_id: str) -> dict[str, Any] | None:
+        item = self._get(f"SUBSCRIBER#{subscriber_id}", f"SUB#{subscription_id}")
+        return _public(item) if item else None
+
+    # ---- limits ---------------------------------------------------------------------------------
+
+    def count_hit(self, key: str, window: int, expires_at: int) -> int:
+        with self._lock:
+            item = self._items.setdefault((f"LIMIT#{key}", str(window)), {"PK": f"LIMIT#{key}", "SK": str(window)})
+            item["hits"] = item.get("hits", 0) + 1
+            item[TTL_ATTRIBUTE] = expires_at
+            return item["hits"]
+
+    def hits(self, key: str, window: int) -> int:
+        item = self._get(f"LIMIT#{key}", str(window))
+        return int(item.get("hits", 0)) if item else 0
+
+    # ---- me too ---------------------------------------------------------------------------------
+
+    def add_me_too(self, story_id: str, me_too: dict[str, Any], email: str | None) -> bool:
+        if not self._put({"PK": f"METOO#{story_id}", "SK": me_too["id"], "story_id": story_id, **me_too}, once=True):
+            return False
+        if email:
+            self._put({"PK": f"PRIVATE#{story_id}", "SK": f"METOO#{me_too['id']}", "email": email,
+                       "created_at": me_too["created_at"]})
+        return True
+
+    def count_me_too(self, story_id: str, me_too_id: str) -> bool:
+        with self._lock:
+            marker = self._items.get((f"METOO#{story_id}", me_too_id))
+            story = self._items.get((f"STORY#{story_id}", "STORY"))
+            if not marker or marker.get("counted") or story is None:
+                return False
+            story["me_too_count"] = story.get("me_too_count", 0) + 1
+            marker["counted"] = True
+            return True
+
+    def me_too_contacts(self, story_id: str) -> list[str]:
+        return [i["SK"].split("#", 1)[1] for i in self._begins(f"PRIVATE#{story_id}", "METOO#")]
+
+    def me_too_contact(self, story_id: str, me_too_id: str) -> dict[str, Any] | None:
+        item = self._get(f"PRIVATE#{story_id}", f"METOO#{me_too_id}")
+        return _public(item) if item else None
