@@ -44,19 +44,21 @@ def follow_up(store: Any, change: Change) -> list:
     """The stream's reaction for change checks (wiring hands it to the handler): schedule the
     check when a published story gets change_made_at; apply an answer to the story once, and
     render the story's page when an answer's comment is published."""
+    story_id = change.story_id
+    if story_id is None:
+        return []  # a subscriber's change, not a story's
+    old, new = change.old or {}, change.new or {}
     if change.kind == "story":
-        old, new = change.old or {}, change.new or {}
         if new.get("status") == Status.PUBLISHED and new.get("change_made_at") and not old.get("change_made_at"):
-            schedule(store, change.story_id, new["change_made_at"])
+            schedule(store, story_id, new["change_made_at"])
         return []
-    if change.kind == "check" and change.new:
-        story_id, ref, old, new = change.story_id, change.ref, change.old, change.new
+    if change.kind == "check" and new:
         if not new.get("counted") and new.get("answer") in VERDICTS:
             if new.get("recipient") == AUTHOR:
                 store.set_change_verdict(story_id, new["answer"], new.get("created_at") or clock.iso())
             else:
-                store.count_me_too_verdict(story_id, ref, new["answer"])
-        if new.get("status") == Status.PUBLISHED and (old or {}).get("status") != Status.PUBLISHED:
+                store.count_me_too_verdict(story_id, change.ref, new["answer"])
+        if new.get("status") == Status.PUBLISHED and old.get("status") != Status.PUBLISHED:
             return [RenderJob(page="story", ref=story_id)]
     return []
 

@@ -23,7 +23,7 @@ def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None
         path = (parent["path"] if parent else []) + [node["slug"]]
         trail = (parent["trail"] + [{"slug": parent["slug"], "name": parent["name"]}]) if parent else []
         try:
-            svc = Service(slug=node["slug"], name=node["name"], kind=node["kind"], parent=parent and parent["slug"], path=path)
+            svc = Service(slug=node["slug"], name=node["name"], kind=node["kind"], parent=parent["slug"] if parent else None, path=path)
         except (ValidationError, KeyError) as e:
             raise ValueError(f"Service {node.get('slug', '?')!r} is not valid: {e}") from e
         item = svc.model_dump() | {"trail": trail}

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from .core import clock
-from .core.jobs import MailJob
+from .core.jobs import MailJob, MailKind
 from .core.observability import logger
 from .core.status import Status, SubscriberStatus
 from .promise import ENDED
@@ -92,7 +92,7 @@ class Ladder:
         return act
 
     def jobs(self, story: dict[str, Any], step: str) -> list[MailJob]:
-        kind = "ladder_reminder" if step == "reminder" else "ladder_escalation"
+        kind: MailKind = "ladder_reminder" if step == "reminder" else "ladder_escalation"
         return [MailJob(kind=kind, story_id=story["id"], ref=f"{step}:{sid}") for sid in sorted(self.recipients(story, step))]
 
     def recipients(self, story: dict[str, Any], step: str) -> set[str]:

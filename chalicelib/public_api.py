@@ -83,7 +83,8 @@ class PublicApi:
         limit = _limit(params.get("limit"))
         filters = {"service": service or "", "tag": tag or "", "from": start or "", "to": end or ""}
         lo, hi = start or "0", (end + "~") if end else "~"  # "~" sorts after any time of that day
-        after = _read_cursor(params.get("cursor"), filters, lo, hi) if params.get("cursor") else None
+        cursor = params.get("cursor")
+        after = _read_cursor(cursor, filters, lo, hi) if cursor else None
         if service and not self._store.get_service(service):
             raise NotFound(f"There is no service {service!r}.", fields=[{"field": "service", "message": "No service has this slug"}])
         # A service's listing holds every story about it or anything below it; a tag has its own.

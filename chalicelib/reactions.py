@@ -24,7 +24,7 @@ def me_too_reaction(store: Any) -> Reaction:
     """A me-too item counted on its story, once (metoo.count)."""
 
     def react(change: Change) -> Jobs:
-        if change.kind == "me_too":
+        if change.kind == "me_too" and change.story_id is not None:  # a me-too item is always a story's
             metoo.count(store, change.story_id, change.ref, change.new)
         return []
 

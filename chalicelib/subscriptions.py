@@ -112,13 +112,14 @@ class Subscriptions:
             fields.append({"field": "service", "message": "We do not know that service. Choose one from the list"})
         elif org and not org.get("parent") and svc["path"][0] != org["slug"]:
             fields.append({"field": "service", "message": f"Choose a service within {org['name']}, or change your organisation"})
-        if not fields and restrict_domains:
-            allowed = allowed_domains(self._settings.signup_domains.get(org["slug"]) or [])
-            if allowed and not domain_allowed(str(req.email), allowed):
-                fields.append({"field": "email", "message": f"Use your work email address at {org['name']}: "
-                               f"one ending in {join_list(allowed, 'or')}"})
         if fields:
             raise ValidationFailed(fields, data)
+        assert org and svc  # the checks above name each one not found
+        if restrict_domains:
+            allowed = allowed_domains(self._settings.signup_domains.get(org["slug"]) or [])
+            if allowed and not domain_allowed(str(req.email), allowed):
+                raise ValidationFailed([{"field": "email", "message": f"Use your work email address at {org['name']}: "
+                                         f"one ending in {join_list(allowed, 'or')}"}], data)
         return req, org, svc
 
     def sign_up(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -309,7 +310,7 @@ class Subscriptions:
             if missing:
                 found = self._store.get_services(missing)
                 known.update({s: found.get(s) for s in missing})
-            return {s: known[s] for s in slugs if known.get(s)}
+            return {s: svc for s in slugs if (svc := known.get(s))}
 
         report: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0, "errors": [], "notes": []}
         checked = []

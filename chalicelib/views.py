@@ -102,7 +102,8 @@ def story_promise(story: dict[str, Any], services: dict[str, dict[str, Any]] | N
     calendar = story.get("response_holidays") or DEFAULT_CALENDAR
     view: dict[str, Any] = {"days": int(days), "due_at": story["response_due_at"], "since": story.get("published_at", ""),
                             "holidays": holidays_said(calendar)}
-    mine = [services[s] for s in story.get("services", []) if s in (services or {})]
+    known = services or {}
+    mine = [known[s] for s in story.get("services", []) if s in known]
     named = [svc["name"] for svc in mine if svc.get("response_days") == int(days)]
     view["service_name"] = named[0] if named else ""
     if story.get("first_response_at"):

@@ -20,7 +20,7 @@ class ConversationLetters(Letters):
         story = self._story(job.story_id)
         reply = self._store.get_thread_item(job.story_id, "reply", reply_id) if story and reply_id else None
         subscriber = self._active(subscriber_id)
-        if not reply or reply.get("status") != Status.PUBLISHED or not subscriber:
+        if not story or not reply or reply.get("status") != Status.PUBLISHED or not subscriber:
             return None
         thread = self._store.story_thread(job.story_id)
         theirs = [i for i in thread if i["item"] == "response" and i.get("subscriber_id") == subscriber_id
@@ -34,7 +34,7 @@ class ConversationLetters(Letters):
         """ref = response id: a moderator published or rejected a held response; tell its author."""
         story = self._story(job.story_id)
         response = self._store.get_thread_item(job.story_id, "response", job.ref) if story and job.ref else None
-        if not response or response.get("status") not in (ItemStatus.PUBLISHED, ItemStatus.REJECTED):
+        if not story or not response or response.get("status") not in (ItemStatus.PUBLISHED, ItemStatus.REJECTED):
             return None
         subscriber = self._active(response.get("subscriber_id", ""))
         if not subscriber:
