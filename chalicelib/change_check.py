@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from pydantic import ValidationError
 
@@ -32,6 +32,11 @@ from .links import NOT_VALID
 from .store.stream import Change
 from .views import AUTHOR, VERDICTS, made_change
 
+if TYPE_CHECKING:
+    from .core.settings import Settings
+    from .links import Links
+    from .store import LoopStore, MeTooStore, ThreadItem
+
 LABELS = {"answer": "whether the change made a difference", "comment": "your comment"}
 ALREADY = "You have already answered from this link. Your first answer stands."
 GONE = "This story is no longer published, so there is nothing to answer here."
@@ -40,7 +45,7 @@ GONE = "This story is no longer published, so there is nothing to answer here."
 # ---- the stream ------------------------------------------------------------------------------
 
 
-def follow_up(store: Any, change: Change) -> list:
+def follow_up(store: LoopStore, change: Change) -> list:
     """The stream's reaction for change checks (wiring hands it to the handler): schedule the
     check when a published story gets change_made_at; apply an answer to the story once, and
     render the story's page when an answer's comment is published."""
@@ -63,7 +68,7 @@ def follow_up(store: Any, change: Change) -> list:
     return []
 
 
-def schedule(store: Any, story_id: str, made_at: str) -> bool:
+def schedule(store: LoopStore, story_id: str, made_at: str) -> bool:
     due = clock.parse(made_at) + timedelta(days=get_settings().change_check_days)
     return store.schedule_check(story_id, clock.iso(due), made_at)
 
@@ -72,7 +77,7 @@ def schedule(store: Any, story_id: str, made_at: str) -> bool:
 
 
 class ChangeChecks:
-    def __init__(self, store: Any, links: Any, settings: Any, queues: Any = None, limits: Any = None):
+    def __init__(self, store: MeTooStore, links: Links, settings: Settings, queues: Any = None, limits: Any = None):
         self._store = store
         self._links = links
         self._settings = settings
@@ -103,7 +108,7 @@ class ChangeChecks:
 
     # ---- the page (GET: changes nothing) and the answer (POST) ---------------------------------
 
-    def _holder(self, token: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    def _holder(self, token: str) -> tuple[dict[str, Any], list[ThreadItem], ThreadItem]:
         link = self._links.resolve(token, "check")
         items = self._store.story_thread(link["story_id"], consistent=True)
         story = next((i for i in items if i["item"] == "story"), None)
@@ -157,7 +162,7 @@ class ChangeChecks:
         return _view(item) | {"created": True}
 
 
-def _view(item: dict[str, Any]) -> dict[str, Any]:
+def _view(item: Mapping[str, Any]) -> dict[str, Any]:
     return {"answer": item.get("answer"), "comment": item.get("text", ""), "status": item.get("status"),
             "created_at": item.get("created_at", "")}
 

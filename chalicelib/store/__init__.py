@@ -13,7 +13,7 @@ typed records of records.py (TypedDicts: the same plain dicts as before, with na
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .directory import MAX_PREFIX, MIN_PREFIX, DirectoryPart, DirectoryStore, words
 from .listings import ListingsPart, ListingStore
@@ -70,7 +70,7 @@ class MeTooStore(StoryStore, LoopStore, Protocol):
     """Me-too and change checks: a story and the loop's items about it."""
 
 
-class PromiseStore(StoryStore, DirectoryStore, LoopStore, Protocol):
+class PromiseStore(DirectoryStore, LoopStore, Protocol):
     """The response promise: set from a story's services, carried by its ladder."""
 
 
@@ -87,3 +87,11 @@ class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, LoopPart):
 
     # The stream's one decoder (store.stream.decode), under the name callers know.
     decode_change = staticmethod(decode)
+
+
+if TYPE_CHECKING:
+
+    def _serves(store: Store) -> tuple[StoriesAndServices, SubscriptionStore, AlertStore, MeTooStore, PromiseStore, LadderStore,
+                                       PublicStore]:
+        """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
+        return store, store, store, store, store, store, store

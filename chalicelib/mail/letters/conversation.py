@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ...core.jobs import MailJob
 from ...core.status import ItemStatus, Status, SubscriberStatus
 from ...views import manage_url, unsubscribe_headers
 from .base import Composer, Letter, Letters
+
+if TYPE_CHECKING:
+    from ...store import Story, Subscriber
 
 
 class ConversationLetters(Letters):
@@ -48,15 +51,15 @@ class ConversationLetters(Letters):
             },
         })
 
-    def _story(self, story_id: str) -> dict[str, Any] | None:
+    def _story(self, story_id: str) -> Story | None:
         story = self._store.get_story(story_id, consistent=True) if story_id else None
         return story if story and story.get("status") == Status.PUBLISHED else None
 
-    def _active(self, subscriber_id: str) -> dict[str, Any] | None:
+    def _active(self, subscriber_id: str) -> Subscriber | None:
         subscriber = self._store.get_subscriber(subscriber_id) if subscriber_id else None
         return subscriber if subscriber and subscriber.get("status") == SubscriberStatus.ACTIVE and subscriber.get("email") else None
 
-    def _letter(self, subscriber: dict[str, Any], story: dict[str, Any], template: str, response: dict[str, Any],
+    def _letter(self, subscriber: Mapping[str, Any], story: Mapping[str, Any], template: str, response: Mapping[str, Any],
                 extra: dict[str, Any]) -> Letter:
         s = self._settings
         token = self._links.issue(
