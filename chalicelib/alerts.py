@@ -11,7 +11,7 @@ it is queued, and a digest entry is an overwrite.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .core import clock
 from .core.jobs import MailJob
@@ -19,6 +19,9 @@ from .core.matching import matches
 from .core.observability import logger, metrics
 from .core.status import Status
 from .store import digest_day
+
+if TYPE_CHECKING:
+    from .store import AlertStore, Subscription
 
 # A digest is sent the morning after its day; its entries are kept a week longer for retries.
 DIGEST_KEEP_DAYS = 8
@@ -35,16 +38,16 @@ def _levels(services: Iterable[dict[str, Any]]) -> list[str]:
 
 
 class Alerts:
-    def __init__(self, store: Any, queues: Any):
+    def __init__(self, store: AlertStore, queues: Any):
         self._store = store
         self._queues = queues
 
-    def reach(self, story: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    def reach(self, story: Mapping[str, Any]) -> dict[str, Subscription]:
         """Subscriber id -> the subscription through which the story reaches them. One entry per
         person, whatever the number of their subscriptions that match; an immediate one wins
         over a digest one."""
         services = self._store.get_services(story.get("services", []))
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, Subscription] = {}
         for slug in _levels(services[s] for s in story.get("services", []) if s in services):
             for subscription in self._store.watchers(slug):
                 if not matches(subscription, story):

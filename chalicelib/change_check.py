@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from pydantic import ValidationError
 
@@ -32,6 +32,11 @@ from .links import NOT_VALID
 from .store.stream import Change
 from .views import AUTHOR, VERDICTS, made_change
 
+if TYPE_CHECKING:
+    from .core.settings import Settings
+    from .links import Links
+    from .store import LoopStore, MeTooStore, ThreadItem
+
 LABELS = {"answer": "whether the change made a difference", "comment": "your comment"}
 ALREADY = "You have already answered from this link. Your first answer stands."
 GONE = "This story is no longer published, so there is nothing to answer here."
@@ -40,28 +45,30 @@ GONE = "This story is no longer published, so there is nothing to answer here."
 # ---- the stream ------------------------------------------------------------------------------
 
 
-def follow_up(store: Any, change: Change) -> list:
+def follow_up(store: LoopStore, change: Change) -> list:
     """The stream's reaction for change checks (wiring hands it to the handler): schedule the
     check when a published story gets change_made_at; apply an answer to the story once, and
     render the story's page when an answer's comment is published."""
+    story_id = change.story_id
+    if story_id is None:
+        return []  # a subscriber's change, not a story's
+    old, new = change.old or {}, change.new or {}
     if change.kind == "story":
-        old, new = change.old or {}, change.new or {}
         if new.get("status") == Status.PUBLISHED and new.get("change_made_at") and not old.get("change_made_at"):
-            schedule(store, change.story_id, new["change_made_at"])
+            schedule(store, story_id, new["change_made_at"])
         return []
-    if change.kind == "check" and change.new:
-        story_id, ref, old, new = change.story_id, change.ref, change.old, change.new
+    if change.kind == "check" and new:
         if not new.get("counted") and new.get("answer") in VERDICTS:
             if new.get("recipient") == AUTHOR:
                 store.set_change_verdict(story_id, new["answer"], new.get("created_at") or clock.iso())
             else:
-                store.count_me_too_verdict(story_id, ref, new["answer"])
-        if new.get("status") == Status.PUBLISHED and (old or {}).get("status") != Status.PUBLISHED:
+                store.count_me_too_verdict(story_id, change.ref, new["answer"])
+        if new.get("status") == Status.PUBLISHED and old.get("status") != Status.PUBLISHED:
             return [RenderJob(page="story", ref=story_id)]
     return []
 
 
-def schedule(store: Any, story_id: str, made_at: str) -> bool:
+def schedule(store: LoopStore, story_id: str, made_at: str) -> bool:
     due = clock.parse(made_at) + timedelta(days=get_settings().change_check_days)
     return store.schedule_check(story_id, clock.iso(due), made_at)
 
@@ -70,7 +77,7 @@ def schedule(store: Any, story_id: str, made_at: str) -> bool:
 
 
 class ChangeChecks:
-    def __init__(self, store: Any, links: Any, settings: Any, queues: Any = None, limits: Any = None):
+    def __init__(self, store: MeTooStore, links: Links, settings: Settings, queues: Any = None, limits: Any = None):
         self._store = store
         self._links = links
         self._settings = settings
@@ -101,7 +108,7 @@ class ChangeChecks:
 
     # ---- the page (GET: changes nothing) and the answer (POST) ---------------------------------
 
-    def _holder(self, token: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    def _holder(self, token: str) -> tuple[dict[str, Any], list[ThreadItem], ThreadItem]:
         link = self._links.resolve(token, "check")
         items = self._store.story_thread(link["story_id"], consistent=True)
         story = next((i for i in items if i["item"] == "story"), None)
@@ -155,7 +162,7 @@ class ChangeChecks:
         return _view(item) | {"created": True}
 
 
-def _view(item: dict[str, Any]) -> dict[str, Any]:
+def _view(item: Mapping[str, Any]) -> dict[str, Any]:
     return {"answer": item.get("answer"), "comment": item.get("text", ""), "status": item.get("status"),
             "created_at": item.get("created_at", "")}
 

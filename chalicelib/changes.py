@@ -14,17 +14,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from .core import figures
-from .core.jobs import MailJob, RenderJob
+from .core.jobs import MailJob, MailKind, RenderJob
 from .core.observability import logger
 from .core.status import Status, SubscriberStatus
 from .store import EVERYTHING, month_list, tag_list
 from .store.stream import Change, decode
 from .views import PROGRESS, listing_entry
 
+if TYPE_CHECKING:
+    from .store import PromiseStore, PublicStore, StoryStore
+
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym")
+# The author hears of these decisions on their story.
+AUTHOR_MAIL: dict[str, MailKind] = {Status.PUBLISHED: "author_published", Status.REJECTED: "author_rejected"}
+# The author's own steps from their private link, and the field that dates each.
+AUTHOR_STEPS = {Status.WITHDRAWN: "withdrawn_at", Status.ERASING: "erase_requested_at"}
 
 Jobs = list[RenderJob | MailJob]
 
@@ -64,77 +71,84 @@ class PromiseReaction:
     says True when the record only set the promise, a record earlier: then its page alone shows
     it, and no later reaction runs (no listing, figure or archive is touched again)."""
 
-    def __init__(self, store: Any, story_changed: Callable[[Any, str, dict | None, dict | None], bool]):
+    def __init__(self, store: PromiseStore, story_changed: Callable[[PromiseStore, str, dict | None, dict | None], bool]):
         self._store = store
         self._story_changed = story_changed
 
     def __call__(self, change: Change) -> Jobs | Stop:
-        if change.kind == "story" and self._story_changed(self._store, change.story_id, change.old, change.new):
-            return Stop([RenderJob(page="story", ref=change.story_id)])
+        story_id = change.story_id  # never None for a story's change (store.stream.decode)
+        if change.kind == "story" and story_id is not None and self._story_changed(self._store, story_id, change.old, change.new):
+            return Stop([RenderJob(page="story", ref=story_id)])
         return []
 
 
 class ConversationReaction:
     """The author's confirmation, read receipts, responses, replies and subscriptions to confirm."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: StoryStore):
         self._store = store
 
     def __call__(self, change: Change) -> Jobs:
-        if change.kind == "contact" and change.inserted:
-            return [MailJob(kind="author_confirmation", story_id=change.story_id)]
-        if change.kind == "read" and change.inserted:
-            return self._read(change)
-        if change.kind == "response" and change.new:
-            return self._response(change)
-        if change.kind == "reply" and change.new:
-            return self._reply(change)
         if change.kind == "subscription" and change.inserted and (change.new or {}).get("status") == SubscriberStatus.PENDING:
             return [MailJob(kind="subscription_confirm", ref=f"{change.subscriber_id}:{change.ref}")]
+        story_id, new = change.story_id, change.new
+        if story_id is None:
+            return []  # a subscriber's change: only a new subscription is told
+        if change.kind == "contact" and change.inserted:
+            return [MailJob(kind="author_confirmation", story_id=story_id)]
+        if not new:
+            return []  # a thread item's REMOVE
+        if change.kind == "read" and change.inserted:
+            return self._read(story_id, new)
+        if change.kind == "response":
+            return self._response(change, story_id, new)
+        if change.kind == "reply":
+            return self._reply(change, story_id, new)
         return []
 
-    def _read(self, change: Change) -> Jobs:
-        self._store.mark_progress(change.story_id, "first_read_at", change.new["read_at"])
-        return [RenderJob(page="story", ref=change.story_id)]
+    def _read(self, story_id: str, new: dict[str, Any]) -> Jobs:
+        self._store.mark_progress(story_id, "first_read_at", new["read_at"])
+        return [RenderJob(page="story", ref=story_id)]
 
-    def _response(self, change: Change) -> Jobs:
-        old_status, new = (change.old or {}).get("status"), change.new
+    def _response(self, change: Change, story_id: str, new: dict[str, Any]) -> Jobs:
+        old_status = (change.old or {}).get("status")
         jobs: Jobs = []
         if old_status == Status.HELD and new["status"] in (Status.PUBLISHED, Status.REJECTED):
-            jobs.append(MailJob(kind="staff_response_decided", story_id=change.story_id, ref=change.ref))
+            jobs.append(MailJob(kind="staff_response_decided", story_id=story_id, ref=change.ref))
         if new["status"] == Status.PUBLISHED and old_status != Status.PUBLISHED:
             at = new.get("published_at") or new["created_at"]
-            self._store.mark_progress(change.story_id, "first_response_at", at)
+            self._store.mark_progress(story_id, "first_response_at", at)
             if new.get("change") in ("planned", "made"):
-                self._store.mark_progress(change.story_id, f"change_{new['change']}_at", at)
-            jobs.append(RenderJob(page="story", ref=change.story_id))
-            jobs.append(MailJob(kind="author_response", story_id=change.story_id, ref=change.ref))
+                self._store.mark_progress(story_id, f"change_{new['change']}_at", at)
+            jobs.append(RenderJob(page="story", ref=story_id))
+            jobs.append(MailJob(kind="author_response", story_id=story_id, ref=change.ref))
         return jobs
 
-    def _reply(self, change: Change) -> Jobs:
-        if change.new["status"] != Status.PUBLISHED or (change.old or {}).get("status") == Status.PUBLISHED:
+    def _reply(self, change: Change, story_id: str, new: dict[str, Any]) -> Jobs:
+        if new["status"] != Status.PUBLISHED or (change.old or {}).get("status") == Status.PUBLISHED:
             return []
         responders = sorted(
-            {i["subscriber_id"] for i in self._store.story_thread(change.story_id)
+            {i["subscriber_id"] for i in self._store.story_thread(story_id)
              if i["item"] == "response" and i.get("status") == Status.PUBLISHED and i.get("subscriber_id")}
         )
-        return [RenderJob(page="story", ref=change.story_id)] + [
-            MailJob(kind="staff_author_replied", story_id=change.story_id, ref=f"{change.ref}:{s}") for s in responders
-        ]
+        return [RenderJob(page="story", ref=story_id),
+                *(MailJob(kind="staff_author_replied", story_id=story_id, ref=f"{change.ref}:{s}") for s in responders)]
 
 
 class StoryReaction:
     """A story's own change: its audit, original words, listings, names, figures, pages, erasure and mail."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: PublicStore):
         self._store = store
 
     def __call__(self, change: Change) -> Jobs:
-        if change.kind != "story":
+        if change.kind != "story" or change.story_id is None:  # a story's change always names it
             return []
         story_id, old, new = change.story_id, change.old, change.new
-        old_status = (old or {}).get("status")
-        new_status = (new or {}).get("status")
+        # The story as it was and is; {} where there is none. Where it was (or is) public, it is old (new).
+        before, after = old or {}, new or {}
+        old_status = before.get("status")
+        new_status = after.get("status")
         jobs: Jobs = []
         if new and old_status != new_status and old is not None:
             self._audit(change, story_id, old, new)
@@ -143,20 +157,20 @@ class StoryReaction:
 
         was_public, is_public = old_status == Status.PUBLISHED, new_status == Status.PUBLISHED
         if was_public or is_public:
-            old_slugs = self._affected(old) if was_public else set()
-            new_slugs = self._affected(new) if is_public else set()
+            old_slugs = self._affected(before) if was_public else set()
+            new_slugs = self._affected(after) if is_public else set()
             # Tag and month listings are kept like the services' (tag pages, feeds, child sitemaps).
-            old_tags, new_tags = (_tags(old) if was_public else set()), (_tags(new) if is_public else set())
-            old_months, new_months = (_months(old) if was_public else set()), (_months(new) if is_public else set())
+            old_tags, new_tags = (_tags(before) if was_public else set()), (_tags(after) if is_public else set())
+            old_months, new_months = (_months(before) if was_public else set()), (_months(after) if is_public else set())
             old_lists = old_slugs | {tag_list(t) for t in old_tags} | {month_list(m) for m in old_months}
             new_lists = new_slugs | {tag_list(t) for t in new_tags} | {month_list(m) for m in new_months}
             if was_public:
                 # Entries keyed by the old publication date all go if it moved; else only those of
                 # lists the story left (a console edit of its services or tags, say).
-                moved = not is_public or old.get("published_at") != new.get("published_at")
-                self._store.delete_listing(old_lists if moved else old_lists - new_lists, story_id, old["published_at"])
+                moved = not is_public or before.get("published_at") != after.get("published_at")
+                self._store.delete_listing(old_lists if moved else old_lists - new_lists, story_id, before["published_at"])
             if is_public:
-                self._store.put_listing(new_lists, listing_entry(new))
+                self._store.put_listing(new_lists, listing_entry(after))
                 self._store.register_names("tags", new_tags - old_tags)
                 self._store.register_names("months", new_months - old_months)
             # Figures count on services up the tree, everything, and each tag (for its month archive).
@@ -183,10 +197,10 @@ class StoryReaction:
         if is_public and old_status != Status.PUBLISHED and not (old or {}).get("published_at"):
             # First publication only: a story held and published again alerts no one twice.
             jobs.append(MailJob(kind="alert_fanout", story_id=story_id))
-        if is_public and was_public and new.get("first_read_at") and not old.get("first_read_at") and new.get("has_contact"):
+        if is_public and was_public and after.get("first_read_at") and not before.get("first_read_at") and after.get("has_contact"):
             jobs.append(MailJob(kind="author_read", story_id=story_id))
         if new and old_status != new_status and new.get("has_contact"):
-            kind = {Status.PUBLISHED: "author_published", Status.REJECTED: "author_rejected"}.get(new_status)
+            kind = AUTHOR_MAIL.get(new.get("status", ""))
             if kind:
                 jobs.append(MailJob(kind=kind, story_id=story_id, ref=str(new.get("version", ""))))
         if jobs:
@@ -222,9 +236,9 @@ class StoryReaction:
         )
         by_api = new.get("decided_at") and new.get("decided_at") != old.get("decided_at")
         # The author's own withdrawal (or erasure) from their private link, dated by the request.
-        author_at = {Status.WITHDRAWN: "withdrawn_at", Status.ERASING: "erase_requested_at"}.get(new.get("status"))
+        author_at = AUTHOR_STEPS.get(new.get("status", ""), "")
         by_author = not by_api and author_at and new.get(author_at) and new.get(author_at) != old.get(author_at)
-        event = {
+        event: dict[str, Any] = {
             "from": old.get("status"),
             "to": new.get("status"),
             "by": "author" if by_author else new.get("decided_by") if by_api else "table edit",
@@ -243,12 +257,13 @@ def _archive_jobs(old: dict | None, new: dict | None, old_lists: set[str], new_l
     story of its month: the job names it, so the render builds the pages from its page to the
     newest, however many others were published before the job ran (the one before its page too,
     when it starts one: that page gains a link)."""
-    was_public, is_public = (old or {}).get("status") == Status.PUBLISHED, (new or {}).get("status") == Status.PUBLISHED
-    if is_public and not was_public and not (old or {}).get("published_at"):
-        since = f"{new['published_at']}#{new['id']}"  # the story's place in its listings
+    before, after = old or {}, new or {}  # where it was (or is) public, it is old (new)
+    was_public, is_public = before.get("status") == Status.PUBLISHED, after.get("status") == Status.PUBLISHED
+    if is_public and not was_public and not before.get("published_at"):
+        since = f"{after['published_at']}#{after['id']}"  # the story's place in its listings
         return [RenderJob(page="archive", ref=f"{name}/{m}/since/{since}") for name in sorted(new_lists) for m in sorted(new_months)]
     if (was_public and is_public and old_lists == new_lists and old_months == new_months
-            and _stable(listing_entry(old)) == _stable(listing_entry(new))):
+            and _stable(listing_entry(before)) == _stable(listing_entry(after))):
         return []
     refs = {f"{name}/{m}" for name in old_lists for m in old_months} | {f"{name}/{m}" for name in new_lists for m in new_months}
     return [RenderJob(page="archive", ref=r) for r in sorted(refs)]

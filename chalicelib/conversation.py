@@ -10,7 +10,7 @@ a moderator; any other is published at once, and the stream re-renders the story
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .core import clock, identifying
 from .core.errors import NotFound, ValidationFailed, invalid
@@ -19,6 +19,11 @@ from .core.models import ChangeMark, ResponseSubmission
 from .core.observability import metrics
 from .core.status import ItemStatus, Status
 from .links import NOT_VALID
+
+if TYPE_CHECKING:
+    from .core.settings import Settings
+    from .links import Links
+    from .store import StoriesAndServices, Story
 
 RESPONSE_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")  # ids.new_id(): Crockford base32, lower case
 GONE = "This story is no longer published, so it cannot be read or answered here."
@@ -41,7 +46,7 @@ def held_message(kinds: list[str]) -> str:
 
 
 class Conversation:
-    def __init__(self, store: Any, links: Any, settings: Any):
+    def __init__(self, store: StoriesAndServices, links: Links, settings: Settings):
         self._store = store
         self._links = links
         self._settings = settings
@@ -70,7 +75,7 @@ class Conversation:
         }
         return link, who
 
-    def _published_story(self, story_id: str) -> dict[str, Any]:
+    def _published_story(self, story_id: str) -> Story:
         story = self._store.get_story(story_id, consistent=True)
         if not story or story.get("status") != Status.PUBLISHED:
             raise NotFound(GONE)
@@ -184,15 +189,14 @@ class Conversation:
             if not same:
                 raise AlreadySent([{"field": "response_id", "message": ALREADY_SENT}],
                                   {k: v for k, v in values.items() if k != "response_id"})
-            response = earlier  # a second press of the same button: the first one stands
-        else:
-            metrics.add_metric(name="ResponsesSubmitted", unit="Count", value=1)
-            if flags:
-                metrics.add_metric(name="ResponsesHeld", unit="Count", value=1)
+            return _answer(earlier)  # a second press of the same button: the first one stands
+        metrics.add_metric(name="ResponsesSubmitted", unit="Count", value=1)
+        if flags:
+            metrics.add_metric(name="ResponsesHeld", unit="Count", value=1)
         return _answer(response)
 
 
-def _answer(response: dict[str, Any]) -> dict[str, Any]:
+def _answer(response: Mapping[str, Any]) -> dict[str, Any]:
     out = {"id": response["id"], "status": response["status"], "created_at": response.get("created_at", "")}
     if response["status"] == ItemStatus.PUBLISHED:
         out["published_at"] = response.get("published_at", "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from pydantic import ValidationError
 
@@ -10,6 +10,9 @@ from .core.calendar import CALENDARS
 from .core.errors import BadRequest
 from .core.models import Service
 from .store import MIN_PREFIX, words
+
+if TYPE_CHECKING:
+    from .store import DirectoryStore
 
 MAX_RESULTS = 10
 CANDIDATES = 100
@@ -23,7 +26,7 @@ def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None
         path = (parent["path"] if parent else []) + [node["slug"]]
         trail = (parent["trail"] + [{"slug": parent["slug"], "name": parent["name"]}]) if parent else []
         try:
-            svc = Service(slug=node["slug"], name=node["name"], kind=node["kind"], parent=parent and parent["slug"], path=path)
+            svc = Service(slug=node["slug"], name=node["name"], kind=node["kind"], parent=parent["slug"] if parent else None, path=path)
         except (ValidationError, KeyError) as e:
             raise ValueError(f"Service {node.get('slug', '?')!r} is not valid: {e}") from e
         item = svc.model_dump() | {"trail": trail}
@@ -45,7 +48,7 @@ def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None
 
 
 class Directory:
-    def __init__(self, store: Any):
+    def __init__(self, store: DirectoryStore):
         self._store = store
 
     def load(self, tree: list[dict[str, Any]], progress: Callable[[Iterable], Iterable] = lambda x: x) -> dict[str, int]:

@@ -19,14 +19,17 @@ criticality filters: the point is that the people it was meant for did not answe
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .core import clock
-from .core.jobs import MailJob
+from .core.jobs import MailJob, MailKind
 from .core.observability import logger
 from .core.status import Status, SubscriberStatus
 from .promise import ENDED
 from .views import LADDER_STEPS as STEPS
+
+if TYPE_CHECKING:
+    from .store import LadderStore
 
 PAGE = 100
 MOST = 500  # steps in one run; what is left stays due for the next hour
@@ -34,7 +37,7 @@ HELD_RETRY = timedelta(days=1)  # a held story is looked at again a day later
 
 
 class Ladder:
-    def __init__(self, store: Any, queues: Any, reach: Callable[[dict[str, Any]], dict[str, Any]]):
+    def __init__(self, store: LadderStore, queues: Any, reach: Callable[[Mapping[str, Any]], Mapping[str, Any]]):
         self._store = store
         self._queues = queues
         self._reach = reach
@@ -91,11 +94,11 @@ class Ladder:
         logger.info("ladder step", extra={"story_id": story_id, "step": act, "emails": len(jobs)})
         return act
 
-    def jobs(self, story: dict[str, Any], step: str) -> list[MailJob]:
-        kind = "ladder_reminder" if step == "reminder" else "ladder_escalation"
+    def jobs(self, story: Mapping[str, Any], step: str) -> list[MailJob]:
+        kind: MailKind = "ladder_reminder" if step == "reminder" else "ladder_escalation"
         return [MailJob(kind=kind, story_id=story["id"], ref=f"{step}:{sid}") for sid in sorted(self.recipients(story, step))]
 
-    def recipients(self, story: dict[str, Any], step: str) -> set[str]:
+    def recipients(self, story: Mapping[str, Any], step: str) -> set[str]:
         """Subscriber ids told at one step."""
         if step == "reminder":
             return set(self._reach(story))

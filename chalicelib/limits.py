@@ -7,10 +7,13 @@ a counter item is keyed by its window start and expires with a TTL a little afte
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core import clock
 from .core.errors import TooManyRequests
+
+if TYPE_CHECKING:
+    from .store import LoopStore
 
 # A failed capability-link lookup spends from this budget; an exhausted one refuses every link.
 BAD_LINKS = "bad-links"
@@ -25,7 +28,7 @@ WORDS = {
 
 
 class Limits:
-    def __init__(self, store: Any, clock_module: Any = clock):
+    def __init__(self, store: LoopStore, clock_module: Any = clock):
         self._store = store
         self._clock = clock_module
 

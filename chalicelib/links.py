@@ -10,11 +10,14 @@ import hashlib
 import re
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core import clock
 from .core.errors import NotFound
 from .core.status import SubscriberStatus
+
+if TYPE_CHECKING:
+    from .store import PeopleStore, Subscriber, Subscription
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes, base64url without padding
 # Links that stop working when their holder unsubscribes.
@@ -27,7 +30,7 @@ def token_hash(raw: str) -> str:
 
 
 class Links:
-    def __init__(self, store: Any):
+    def __init__(self, store: PeopleStore):
         self._store = store
 
     def issue(self, purpose: str, story_id: str, subject: str, days: int, **bound: str) -> str:
@@ -45,7 +48,7 @@ class Links:
     def resolve(self, raw: str, purpose: str) -> dict[str, Any]:
         return self.resolve_holder(raw, purpose)[0]
 
-    def resolve_holder(self, raw: str, purpose: str) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]:
+    def resolve_holder(self, raw: str, purpose: str) -> tuple[dict[str, Any], Subscriber | None, Subscription | None]:
         """(the link, its subscriber, its subscription): for a revocable link, the two items read to
         check it is still good, so a caller that shows who holds it need not read them again."""
         if not isinstance(raw, str) or not _TOKEN.match(raw):
@@ -63,7 +66,7 @@ class Links:
         subscriber, subscription = self._holder_still_subscribed(token)
         return token, subscriber, subscription
 
-    def _holder_still_subscribed(self, token: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def _holder_still_subscribed(self, token: dict[str, Any]) -> tuple[Subscriber, Subscription | None]:
         """Unsubscribing revokes a person's read-and-respond links: each link issued before
         their `links_valid_after` stops working, with no need to find the links one by one."""
         subscriber = self._store.get_subscriber(token.get("subscriber_id", ""))

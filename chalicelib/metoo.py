@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -20,6 +20,10 @@ from .core.errors import NotFound, invalid
 from .core.models import MeToo
 from .core.observability import logger, metrics
 from .core.status import Status
+
+if TYPE_CHECKING:
+    from .core.settings import Settings
+    from .store import LoopStore, MeTooStore, Story
 
 STORY_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")
 LABELS = {"email": "an email address, like name@example.com", "consent": "agreement to be emailed", "website": "this field"}
@@ -34,12 +38,12 @@ def me_too_id(story_id: str, client: str, day: str) -> str:
 
 
 class MeTooes:
-    def __init__(self, store: Any, limits: Any, settings: Any):
+    def __init__(self, store: MeTooStore, limits: Any, settings: Settings):
         self._store = store
         self._limits = limits
         self._settings = settings
 
-    def published_story(self, story_id: str) -> dict[str, Any]:
+    def published_story(self, story_id: str) -> Story:
         story = self._store.get_story(story_id) if STORY_ID.match(story_id or "") else None
         if not story or story.get("status") != Status.PUBLISHED:
             raise NotFound(NO_STORY, fields=[{"field": "story_id", "message": NO_STORY}])
@@ -63,7 +67,7 @@ class MeTooes:
         return {"story_id": story["id"], "created": created, "has_email": item["has_email"], "message": THANKS}
 
 
-def count(store: Any, story_id: str, me_too_id: str, new: dict[str, Any] | None) -> None:
+def count(store: LoopStore, story_id: str, me_too_id: str, new: dict[str, Any] | None) -> None:
     """The stream saw a me-too item: add it to the story's count, once."""
     if new and not new.get("counted"):
         store.count_me_too(story_id, me_too_id)

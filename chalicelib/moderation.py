@@ -7,7 +7,7 @@ original, the pages and the author's email all follow from the table's stream.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from pydantic import ValidationError
 
@@ -18,6 +18,9 @@ from .core.identifying import highlights as find
 from .core.models import EDITABLE_FIELDS, Decision, ItemDecision, ModerationDecision
 from .core.observability import logger, metrics
 from .core.status import ItemStatus, Status
+
+if TYPE_CHECKING:
+    from .store import StoriesAndServices, Story
 
 DECIDABLE = (Status.PENDING, Status.HELD)  # a story can be decided on while it waits or is held
 STATUS_FOR = {Decision.publish: Status.PUBLISHED, Decision.hold: Status.HELD, Decision.reject: Status.REJECTED}
@@ -36,7 +39,7 @@ class Moderator:
 
 
 class Moderation:
-    def __init__(self, store: Any):
+    def __init__(self, store: StoriesAndServices):
         self._store = store
 
     def queue(self, status: str = Status.PENDING, limit: int = 50) -> list[dict[str, Any]]:
@@ -51,7 +54,7 @@ class Moderation:
         for a response, the flags that held it (so the moderator knows what to look for)."""
         items = self._store.replies_queue(limit)
         # One read per distinct story; the queue is short and most items share a few stories.
-        titles: dict[str, dict[str, Any]] = {}
+        titles: dict[str, Story] = {}
         for sid in dict.fromkeys(i["story_id"] for i in items):
             titles[sid] = self._store.get_story(sid) or {}
         return [_item_summary(i, titles.get(i["story_id"], {})) for i in items]
@@ -102,7 +105,7 @@ class Moderation:
             "highlights": highlights(story),
         }
 
-    def decide(self, story_id: str, data: dict[str, Any], moderator: Moderator) -> dict[str, Any]:
+    def decide(self, story_id: str, data: dict[str, Any], moderator: Moderator) -> Story:
         try:
             decision = ModerationDecision.model_validate(data)
         except ValidationError as e:
@@ -134,7 +137,7 @@ class Moderation:
 HIGHLIGHTED = ("title", "story", "good", "improve", "pseudonym")
 
 
-def highlights(story: dict[str, Any]) -> dict[str, Any]:
+def highlights(story: Mapping[str, Any]) -> dict[str, Any]:
     """Likely identifying details in each public field, as text segments the screen marks up
     (segments, not offsets: Python and JavaScript count characters differently)."""
     out: dict[str, Any] = {}
@@ -156,12 +159,12 @@ def highlights(story: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _summary(story: dict[str, Any]) -> dict[str, Any]:
+def _summary(story: Mapping[str, Any]) -> dict[str, Any]:
     keep = ("id", "status", "version", "submitted_at", "title", "services", "pseudonym", "role", "experience")
     return {k: story.get(k) for k in keep} | {"excerpt": story.get("story", "")[:280]}
 
 
-def _item_summary(item: dict[str, Any], story: dict[str, Any]) -> dict[str, Any]:
+def _item_summary(item: Mapping[str, Any], story: Mapping[str, Any]) -> dict[str, Any]:
     """What a moderator sees of a held response or pending reply. No address: items hold none."""
     keep = ("id", "story_id", "item", "status", "created_at", "text", "flags", "name", "role", "organisation_name",
             "service_name", "change", "change_description", "published_at", "decided_by", "decided_at", "decision_note", "edited",

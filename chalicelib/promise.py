@@ -14,12 +14,15 @@ service whose promise it keeps, stored with the promise.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core import clock
 from .core.calendar import DEFAULT_CALENDAR, add_working_days
 from .core.observability import logger
 from .core.status import Status
+
+if TYPE_CHECKING:
+    from .store import DirectoryStore, PromiseStore
 
 # When each of the ladder's steps comes, in multiples of the promise (ladder.py acts on them).
 STEP_FACTORS = {"reminder": 0.5, "overdue": 1, "organisation": 2}
@@ -60,13 +63,13 @@ def effective_days(service: dict[str, Any], ancestors: dict[str, dict[str, Any]]
     return int(days) if days else None
 
 
-def story_target(store: Any, story: dict[str, Any]) -> int | None:
+def story_target(store: DirectoryStore, story: dict[str, Any]) -> int | None:
     """The strictest promise among a story's services (None when none of them has one)."""
     target = _target(store, story)
     return target[0] if target else None
 
 
-def _target(store: Any, story: dict[str, Any]) -> tuple[int, str] | None:
+def _target(store: DirectoryStore, story: dict[str, Any]) -> tuple[int, str] | None:
     """The strictest promise among a story's services, with the calendar of the service that makes it."""
     services = store.get_services(story.get("services", []))
     lacking = {slug for svc in services.values() if not svc.get("response_days") for slug in svc.get("path", [])[:-1]}
@@ -77,7 +80,7 @@ def _target(store: Any, story: dict[str, Any]) -> tuple[int, str] | None:
     return min(found) if found else None
 
 
-def story_changed(store: Any, story_id: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
+def story_changed(store: PromiseStore, story_id: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> bool:
     """The stream's one call for each change of a story item. Safe to repeat: the start is one
     conditional transaction, and ending a ladder that is gone changes nothing. True when the
     change was only the promise being set (by `start`, a record earlier): nothing else follows
@@ -104,7 +107,7 @@ def _changed(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
     return {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
 
 
-def start(store: Any, story_id: str, story: dict[str, Any]) -> bool:
+def start(store: PromiseStore, story_id: str, story: dict[str, Any]) -> bool:
     target = _target(store, story)
     if not target:
         return False

@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 from datetime import date
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urlencode
 
 from .core import figures
@@ -28,6 +28,10 @@ from .core.errors import BadRequest, NotFound
 from .core.status import Status
 from .store import EVERYTHING, tag_list
 from .views import conversation, progress, role_label
+
+if TYPE_CHECKING:
+    from .core.settings import Settings
+    from .store import PublicStore
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -45,14 +49,14 @@ def _bad(field: str, message: str) -> BadRequest:
     return BadRequest(f"{field}: {message}", fields=[{"field": field, "message": message}])
 
 
-def progress_view(item: dict[str, Any]) -> dict[str, Any]:
+def progress_view(item: Mapping[str, Any]) -> dict[str, Any]:
     """Where a story stands, and the date each step was reached (None until then)."""
     p = progress(item)
     return {"current": p["current"], "dates": {s["key"]: s["at"] for s in p["steps"]}}
 
 
 class PublicApi:
-    def __init__(self, store: Any, settings: Any):
+    def __init__(self, store: PublicStore, settings: Settings):
         self._store = store
         self._site = settings.site_url.rstrip("/")
 
@@ -83,7 +87,8 @@ class PublicApi:
         limit = _limit(params.get("limit"))
         filters = {"service": service or "", "tag": tag or "", "from": start or "", "to": end or ""}
         lo, hi = start or "0", (end + "~") if end else "~"  # "~" sorts after any time of that day
-        after = _read_cursor(params.get("cursor"), filters, lo, hi) if params.get("cursor") else None
+        cursor = params.get("cursor")
+        after = _read_cursor(cursor, filters, lo, hi) if cursor else None
         if service and not self._store.get_service(service):
             raise NotFound(f"There is no service {service!r}.", fields=[{"field": "service", "message": "No service has this slug"}])
         # A service's listing holds every story about it or anything below it; a tag has its own.
@@ -98,7 +103,7 @@ class PublicApi:
             "next": f"/api/public/stories?{urlencode(query | {'cursor': cursor})}" if cursor else None,
         }
 
-    def _summary(self, entry: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def _summary(self, entry: Mapping[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {
             "id": entry["id"],
             "url": self.story_url(entry["id"]),

@@ -8,29 +8,32 @@ the story's and the conversation's reactions, me-too counts and change checks.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import change_check, metoo, promise
 from .changes import Jobs, PromiseReaction, Reaction
 from .store.stream import Change
 
+if TYPE_CHECKING:
+    from .store import LoopStore, PromiseStore
 
-def promise_reaction(store: Any) -> Reaction:
+
+def promise_reaction(store: PromiseStore) -> Reaction:
     """The response promise and its ladder (promise.story_changed)."""
     return PromiseReaction(store, promise.story_changed)
 
 
-def me_too_reaction(store: Any) -> Reaction:
+def me_too_reaction(store: LoopStore) -> Reaction:
     """A me-too item counted on its story, once (metoo.count)."""
 
     def react(change: Change) -> Jobs:
-        if change.kind == "me_too":
+        if change.kind == "me_too" and change.story_id is not None:  # a me-too item is always a story's
             metoo.count(store, change.story_id, change.ref, change.new)
         return []
 
     return react
 
 
-def change_check_reaction(store: Any) -> Reaction:
+def change_check_reaction(store: LoopStore) -> Reaction:
     """Change checks scheduled, and their answers applied (change_check.follow_up)."""
     return partial(change_check.follow_up, store)

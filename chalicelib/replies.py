@@ -8,7 +8,7 @@ table's stream, so it happens the same way however the state was changed.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from pydantic import ValidationError
 
@@ -18,6 +18,10 @@ from .core.models import AuthorReply
 from .core.observability import logger, metrics
 from .core.status import ItemStatus, Status
 from .links import NOT_VALID
+
+if TYPE_CHECKING:
+    from .links import Links
+    from .store import Story, StoryStore
 
 # The form renders a fresh one per page view, so a double submit makes one reply.
 REPLY_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -35,11 +39,11 @@ ERASE_CONFIRM = f"Type {ERASE_WORD} in the box to confirm that you want everythi
 
 
 class Replies:
-    def __init__(self, store: Any, links: Any):
+    def __init__(self, store: StoryStore, links: Links):
         self._store = store
         self._links = links
 
-    def _story(self, token: str) -> dict[str, Any]:
+    def _story(self, token: str) -> Story:
         found = self._links.resolve(token, "author")
         story = self._store.get_story(found["story_id"], consistent=True)
         if not story:
@@ -141,7 +145,7 @@ def _cannot_withdraw(status: Any) -> str:
     return "Your story cannot be withdrawn now. Reload your page to see where it stands."
 
 
-def _status_view(story: dict[str, Any]) -> dict[str, Any]:
+def _status_view(story: Mapping[str, Any]) -> dict[str, Any]:
     out = {"id": story["id"], "status": story.get("status")}
     for k in ("withdrawn_at", "erase_requested_at"):
         if story.get(k):
@@ -149,5 +153,5 @@ def _status_view(story: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _reply_view(item: dict[str, Any]) -> dict[str, Any]:
+def _reply_view(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: item[k] for k in ("id", "text", "status", "created_at", "published_at") if item.get(k)}

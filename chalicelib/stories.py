@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -12,6 +12,9 @@ from .core.idempotency import once
 from .core.models import StorySubmission
 from .core.observability import logger, metrics
 from .core.status import Status
+
+if TYPE_CHECKING:
+    from .store import StoriesAndServices
 
 LABELS = {
     "submission_id": "the submission id",
@@ -35,7 +38,7 @@ TOO_QUICK = "That was very quick. Please check your story and send it again."
 
 
 class Stories:
-    def __init__(self, store: Any, idempotency_layer: Any, remember_seconds: int, min_form_seconds: int = 0):
+    def __init__(self, store: StoriesAndServices, idempotency_layer: Any, remember_seconds: int, min_form_seconds: int = 0):
         self._store = store
         self._layer = idempotency_layer
         self._remember = remember_seconds

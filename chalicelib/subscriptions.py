@@ -12,7 +12,7 @@ The methods return data; the pages are built from it in the edge (edge/staff.py)
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -23,6 +23,11 @@ from .core.observability import logger, metrics
 from .core.status import SubscriberStatus
 from .links import NOT_VALID
 from .views import FREQUENCY_WORDS, join_list, manage_url, subscription_view
+
+if TYPE_CHECKING:
+    from .core.settings import Settings
+    from .links import Links
+    from .store import Subscriber, Subscription, SubscriptionStore
 
 LABELS = {
     "name": "your full name",
@@ -88,7 +93,7 @@ def _first(data: dict[str, Any], name: str) -> str:
 
 
 class Subscriptions:
-    def __init__(self, store: Any, links: Any, settings: Any):
+    def __init__(self, store: SubscriptionStore, links: Links, settings: Settings):
         self._store = store
         self._links = links
         self._settings = settings
@@ -112,13 +117,14 @@ class Subscriptions:
             fields.append({"field": "service", "message": "We do not know that service. Choose one from the list"})
         elif org and not org.get("parent") and svc["path"][0] != org["slug"]:
             fields.append({"field": "service", "message": f"Choose a service within {org['name']}, or change your organisation"})
-        if not fields and restrict_domains:
-            allowed = allowed_domains(self._settings.signup_domains.get(org["slug"]) or [])
-            if allowed and not domain_allowed(str(req.email), allowed):
-                fields.append({"field": "email", "message": f"Use your work email address at {org['name']}: "
-                               f"one ending in {join_list(allowed, 'or')}"})
         if fields:
             raise ValidationFailed(fields, data)
+        assert org and svc  # the checks above name each one not found
+        if restrict_domains:
+            allowed = allowed_domains(self._settings.signup_domains.get(org["slug"]) or [])
+            if allowed and not domain_allowed(str(req.email), allowed):
+                raise ValidationFailed([{"field": "email", "message": f"Use your work email address at {org['name']}: "
+                                         f"one ending in {join_list(allowed, 'or')}"}], data)
         return req, org, svc
 
     def sign_up(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +139,8 @@ class Subscriptions:
             "organisation": org["slug"],
             "organisation_name": org["name"],
         }
-        subscriber = self._store.find_subscriber(str(req.email))
+        # The stored profile, or the one just written (a plain dict, as asked).
+        subscriber: Mapping[str, Any] | None = self._store.find_subscriber(str(req.email))
         if subscriber is None:
             profile = {"id": ids.new_id(), "email": str(req.email), **requested, "status": SubscriberStatus.PENDING, "created_at": now,
                        "confirmed_at": "", "links_valid_after": ""}
@@ -164,7 +171,7 @@ class Subscriptions:
 
     # ---- confirming (double opt-in) --------------------------------------------------------------
 
-    def _confirmation(self, token: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    def _confirmation(self, token: str) -> tuple[dict[str, Any], Subscriber, Subscription]:
         found = self._links.resolve(token, "confirm")
         subscriber = self._store.get_subscriber(found.get("subscriber_id", ""))
         sub = self._store.get_subscription(found.get("subscriber_id", ""), found.get("subscription_id", "")) if subscriber else None
@@ -176,7 +183,8 @@ class Subscriptions:
         """What confirming would switch on (`state` "ask"), or that it is on already or stopped.
         Changes nothing (mail scanners fetch links)."""
         _, subscriber, sub = self._confirmation(token)
-        state = {SubscriberStatus.PENDING: "ask", SubscriberStatus.ACTIVE: "already"}.get(sub["status"], "stopped")
+        states: dict[str, str] = {SubscriberStatus.PENDING: "ask", SubscriberStatus.ACTIVE: "already"}
+        state = states.get(sub["status"], "stopped")
         return self._confirmed(subscriber, sub, state, manage="")
 
     def confirm(self, token: str) -> dict[str, Any]:
@@ -197,7 +205,7 @@ class Subscriptions:
             logger.info("subscription confirmed", extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"]})
         return self._confirmed(subscriber, sub, state, manage=manage_url(self._links, self._settings, subscriber["id"]))
 
-    def _confirmed(self, subscriber: dict[str, Any], sub: dict[str, Any], state: str, manage: str) -> dict[str, Any]:
+    def _confirmed(self, subscriber: Mapping[str, Any], sub: Mapping[str, Any], state: str, manage: str) -> dict[str, Any]:
         """The confirmation page's data: the state, who asked (as asked, until it is confirmed), for what."""
         person = dict(sub.get("requested") or {}) if state == "ask" else {}
         person = {k: person.get(k) or subscriber.get(k, "") for k in ("name", "display_name", "role", "organisation_name")}
@@ -210,7 +218,7 @@ class Subscriptions:
 
     # ---- unsubscribing (RFC 8058 one-click) ----------------------------------------------------------
 
-    def _holder(self, token: str, purpose: str) -> dict[str, Any]:
+    def _holder(self, token: str, purpose: str) -> Subscriber:
         found = self._links.resolve(token, purpose)
         subscriber = self._store.get_subscriber(found.get("subscriber_id", ""))
         if not subscriber:
@@ -228,7 +236,7 @@ class Subscriptions:
         self.stop_everything(subscriber)
         return "done"
 
-    def stop_everything(self, subscriber: dict[str, Any]) -> None:
+    def stop_everything(self, subscriber: Mapping[str, Any]) -> None:
         now = clock.iso()
         if subscriber.get("status") != SubscriberStatus.UNSUBSCRIBED:
             # The person first: from here on their respond links no longer resolve.
@@ -247,7 +255,7 @@ class Subscriptions:
         subscriber = self._holder(token, "manage")
         subs = self._store.subscriptions_of(subscriber["id"])
         services = self._store.get_services({s["service"] for s in subs}) if subs else {}
-        order = {SubscriberStatus.ACTIVE: 0, SubscriberStatus.PENDING: 1, SubscriberStatus.UNSUBSCRIBED: 2}
+        order: dict[str, int] = {SubscriberStatus.ACTIVE: 0, SubscriberStatus.PENDING: 1, SubscriberStatus.UNSUBSCRIBED: 2}
         subs.sort(key=lambda s: (order.get(s.get("status", ""), 3), s.get("created_at", "")))
         return {
             "person": {
@@ -309,7 +317,7 @@ class Subscriptions:
             if missing:
                 found = self._store.get_services(missing)
                 known.update({s: found.get(s) for s in missing})
-            return {s: known[s] for s in slugs if known.get(s)}
+            return {s: svc for s in slugs if (svc := known.get(s))}
 
         report: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0, "errors": [], "notes": []}
         checked = []
@@ -332,7 +340,7 @@ class Subscriptions:
     def _load_one(self, req: SubscriptionRequest, org: dict[str, Any], svc: dict[str, Any]) -> str:
         now = clock.iso()
         email = str(req.email)
-        subscriber = self._store.find_subscriber(email)
+        subscriber: Mapping[str, Any] | None = self._store.find_subscriber(email)  # or the profile written here
         outcome = "unchanged"
         if subscriber is None:
             profile = {"id": ids.new_id(), "email": email, "name": req.name, "display_name": req.display_name or req.name,

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import json
 from email.utils import parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core import clock
 from .core.observability import logger, metrics
 from .store import email_hash
+
+if TYPE_CHECKING:
+    from .store import PeopleStore
 
 
 class Unreadable(ValueError):
     """Not an SES notification we understand: logged and dropped, never retried."""
 
 
-def handle_sns(event: dict[str, Any], store: Any) -> dict[str, int]:
+def handle_sns(event: dict[str, Any], store: PeopleStore) -> dict[str, int]:
     """The on_mail_event handler. A malformed record is skipped, so it cannot block the others;
     if the table fails, the other records are still done and then the error is raised, so Lambda
     retries the event (suppressing twice is harmless, dropping a complaint is not)."""
@@ -68,7 +71,7 @@ def parse(record: dict[str, Any]) -> dict[str, Any]:
     return notification
 
 
-def apply(notification: dict[str, Any], store: Any) -> int:
+def apply(notification: dict[str, Any], store: PeopleStore) -> int:
     """Suppress whom one notification says to; returns how many addresses."""
     kind = notification.get("notificationType") or notification.get("eventType")
     if kind == "Bounce":
@@ -92,7 +95,7 @@ def apply(notification: dict[str, Any], store: Any) -> int:
     raise Unreadable("neither notificationType nor eventType")
 
 
-def _suppress(store: Any, addresses: list[str], reason: str, detail: str, at: Any, metric: str) -> int:
+def _suppress(store: PeopleStore, addresses: list[str], reason: str, detail: str, at: Any, metric: str) -> int:
     when = at if isinstance(at, str) and at else clock.iso()
     for address in addresses:
         store.suppress(address, reason, when, detail[:100])

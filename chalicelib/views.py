@@ -3,17 +3,22 @@ around it: its entries in lists, its page, its progress and thread, the promise,
 too, the verdict on a change), and the words for criticality, roles, subscriptions and dates.
 
 Fields are chosen one by one, so nothing private can reach a template, an email or an answer by
-accident. Views import only core, never site, edge, mail or a flow, so every wing can use them.
+accident. Views import only core, never site, edge, mail or a flow, so every wing can use them
+(the store's protocols and the settings are imported for their types alone).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence
 
 from .core import clock
 from .core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
 from .core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS
 from .core.status import ItemStatus, Status
+
+if TYPE_CHECKING:
+    from .core.settings import Settings
+    from .store import StoryStore
 
 # ---- words for values: months, roles, feelings, criticality, days --------------------------------
 # Words for values: months, roles, feelings, criticality, days. Pages, emails and the JSON
@@ -91,7 +96,7 @@ def service_promise(service: dict[str, Any]) -> dict[str, Any] | None:
     return {"response_days": service["response_days"], "holidays": holidays_said(service.get("holidays"))}
 
 
-def story_promise(story: dict[str, Any], services: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def story_promise(story: Mapping[str, Any], services: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The promise as the story page and its JSON show it: public dates and states only.
     {} for a story with no promise. Dates are stated rather than "N days ago", so a static
     page stays true as days pass; becoming overdue is a state change, which re-renders it.
@@ -102,7 +107,8 @@ def story_promise(story: dict[str, Any], services: dict[str, dict[str, Any]] | N
     calendar = story.get("response_holidays") or DEFAULT_CALENDAR
     view: dict[str, Any] = {"days": int(days), "due_at": story["response_due_at"], "since": story.get("published_at", ""),
                             "holidays": holidays_said(calendar)}
-    mine = [services[s] for s in story.get("services", []) if s in (services or {})]
+    known = services or {}
+    mine = [known[s] for s in story.get("services", []) if s in known]
     named = [svc["name"] for svc in mine if svc.get("response_days") == int(days)]
     view["service_name"] = named[0] if named else ""
     if story.get("first_response_at"):
@@ -140,14 +146,14 @@ PROGRESS_WORDS = {"published": "Not yet read", "read": "Read by staff", "respond
                   "planned": "Change planned", "made": "Change made"}
 
 
-def progress(story: dict[str, Any]) -> dict[str, Any]:
+def progress(story: Mapping[str, Any]) -> dict[str, Any]:
     """Each step with its date (or None), and the furthest step reached."""
     steps = [{"key": k, "label": label, "at": story.get(attr) or None} for k, label, attr in STEPS]
     reached = [s for s in steps if s["at"]]
     return {"steps": steps, "current": reached[-1]["key"] if reached else "published"}
 
 
-def receipt_view(item: dict[str, Any]) -> dict[str, Any]:
+def receipt_view(item: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "name": item.get("name", ""),
         "role": item.get("role", ""),
@@ -157,7 +163,7 @@ def receipt_view(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def entry_view(item: dict[str, Any]) -> dict[str, Any]:
+def entry_view(item: Mapping[str, Any]) -> dict[str, Any]:
     """A response or an author reply, as one entry of the conversation."""
     if item["item"] == "response":
         return {
@@ -182,7 +188,7 @@ def entry_view(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def conversation(items: Iterable[dict[str, Any]], for_author: bool = False) -> dict[str, Any]:
+def conversation(items: Iterable[Mapping[str, Any]], for_author: bool = False) -> dict[str, Any]:
     """The story's conversation: receipts (first read first), and responses and replies in time order.
 
     The public sees published entries only. The author also sees their own replies that wait
@@ -206,7 +212,7 @@ def conversation(items: Iterable[dict[str, Any]], for_author: bool = False) -> d
     }
 
 
-def made_change(items: list[dict[str, Any]]) -> dict[str, str]:
+def made_change(items: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """The change a change check asks about: the latest published response that marks a change as made."""
     made = [i for i in items if i["item"] == "response" and i.get("status") == ItemStatus.PUBLISHED and i.get("change") == "made"]
     if not made:
@@ -231,7 +237,7 @@ VERDICTS = ("yes", "partly", "no")
 VERDICT_WORDS = {"yes": "Yes, it made a difference", "partly": "Partly", "no": "No, it made no difference"}
 
 
-def listing_entry(story: dict[str, Any]) -> dict[str, Any]:
+def listing_entry(story: Mapping[str, Any]) -> dict[str, Any]:
     """What a list of stories shows of one story (the listing items the stream writes): public fields only."""
     text = story.get("story", "")
     excerpt = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
@@ -260,7 +266,7 @@ def service_link(svc: dict[str, Any]) -> dict[str, Any]:
     return {"slug": svc["slug"], "name": svc["name"], "within": within(svc)}
 
 
-def story_view(story: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def story_view(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The public face of a published story."""
     return {
         "id": story["id"],
@@ -280,7 +286,7 @@ def story_view(story: dict[str, Any], services: dict[str, dict[str, Any]]) -> di
     }
 
 
-def listing_entry_view(entry: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def listing_entry_view(entry: Mapping[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """One story in a list, from a listing entry."""
     return {
         "id": entry["id"],
@@ -297,7 +303,7 @@ def listing_entry_view(entry: dict[str, Any], services: dict[str, dict[str, Any]
     }
 
 
-def story_extras(story: dict[str, Any], items: list[dict[str, Any]], store: Any, settings: Any) -> dict[str, Any]:
+def story_extras(story: Mapping[str, Any], items: Sequence[Mapping[str, Any]], store: StoryStore, settings: Settings) -> dict[str, Any]:
     """The me-too count and form, the link to a related story, and the verdict on the change:
     public facts only (no address, no unpublished comment)."""
     related = None
@@ -377,7 +383,7 @@ def _tags_words(tags: list[str]) -> str:
     return "Only stories tagged " + join_list([t for t in tags], "or")
 
 
-def subscription_view(sub: dict[str, Any], service: dict[str, Any] | None = None) -> dict[str, Any]:
+def subscription_view(sub: Mapping[str, Any], service: dict[str, Any] | None = None) -> dict[str, Any]:
     """One subscription in plain words, for pages and emails."""
     tags = list(sub.get("tags", []))
     return {
@@ -399,13 +405,19 @@ def subscription_view(sub: dict[str, Any], service: dict[str, Any] | None = None
 # ---- the links a subscriber's emails carry ------------------------------------------------------
 
 
-def unsubscribe_url(links: Any, settings: Any, subscriber_id: str) -> str:
+class LinkIssuer(Protocol):
+    """What views and letters ask of links.Links, named here because views import no flow."""
+
+    def issue(self, purpose: str, story_id: str, subject: str, days: int, **bound: str) -> str: ...
+
+
+def unsubscribe_url(links: LinkIssuer, settings: Settings, subscriber_id: str) -> str:
     """A new one-click unsubscribe link for one person."""
     token = links.issue("unsubscribe", "", subscriber_id, settings.subscriber_link_days, subscriber_id=subscriber_id)
     return f"{settings.api_url}/api/unsubscribe/{token}"
 
 
-def unsubscribe_headers(links: Any, settings: Any, subscriber_id: str) -> dict[str, str]:
+def unsubscribe_headers(links: LinkIssuer, settings: Settings, subscriber_id: str) -> dict[str, str]:
     """RFC 8058 one-click unsubscribe headers for an alert email (issues a new unsubscribe link)."""
     return list_unsubscribe(unsubscribe_url(links, settings, subscriber_id))
 
@@ -415,13 +427,13 @@ def list_unsubscribe(url: str) -> dict[str, str]:
     return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
-def manage_url(links: Any, settings: Any, subscriber_id: str) -> str:
+def manage_url(links: LinkIssuer, settings: Settings, subscriber_id: str) -> str:
     """A new link to the person's page for changing or stopping their alerts."""
     token = links.issue("manage", "", subscriber_id, settings.subscriber_link_days, subscriber_id=subscriber_id)
     return f"{settings.api_url}/api/subscriptions/manage/{token}"
 
 
-def subscriber_links(links: Any, settings: Any, subscriber_id: str) -> tuple[dict[str, str], str, str]:
+def subscriber_links(links: LinkIssuer, settings: Settings, subscriber_id: str) -> tuple[dict[str, str], str, str]:
     """(RFC 8058 headers, unsubscribe URL, manage URL) for one person."""
     unsubscribe = unsubscribe_url(links, settings, subscriber_id)
     return list_unsubscribe(unsubscribe), unsubscribe, manage_url(links, settings, subscriber_id)

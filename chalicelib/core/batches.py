@@ -5,14 +5,17 @@ A failing record is reported back, so only it is retried; the rest of its batch 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .observability import logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 
 def stream_batch(
     event: dict[str, Any], handle: Callable[[dict[str, Any]], list], send: Callable[[list], Any]
-) -> dict[str, Any]:
+) -> PartialItemFailureResponse:
     """Handle each record, then send the jobs of the whole batch once (fifteen stories, one home page render)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -33,7 +36,7 @@ def stream_batch(
         metrics.flush_metrics()
 
 
-def queue_batch(event: dict[str, Any], handle: Callable[[str], Any]) -> dict[str, Any]:
+def queue_batch(event: dict[str, Any], handle: Callable[[str], Any]) -> PartialItemFailureResponse:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     def record_handler(record):

@@ -67,7 +67,7 @@ class Queues:
 
     def __init__(self, sqs: Any, render_queue_url: str, mail_queue_url: str):
         self._sqs = sqs
-        self._urls = {RenderJob: render_queue_url, MailJob: mail_queue_url}
+        self._urls: dict[type, str] = {RenderJob: render_queue_url, MailJob: mail_queue_url}
 
     def send(self, jobs: Iterable[RenderJob | MailJob]) -> int:
         unique: dict[tuple[type, str], RenderJob | MailJob] = {}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from .status import SubscriberStatus
 
 
-def criticality_of(story: dict[str, Any]) -> int:
+def criticality_of(story: Mapping[str, Any]) -> int:
     """A story's criticality, 0 to 5 (0 when unset or unreadable)."""
     try:
         return max(0, min(5, int(story.get("criticality") or 0)))
@@ -15,7 +15,7 @@ def criticality_of(story: dict[str, Any]) -> int:
         return 0
 
 
-def matches(subscription: dict[str, Any], story: dict[str, Any]) -> bool:
+def matches(subscription: Mapping[str, Any], story: Mapping[str, Any]) -> bool:
     """An active subscription wants this story: no tags or a shared tag, and critical enough."""
     if subscription.get("status") != SubscriberStatus.ACTIVE:
         return False
@@ -26,8 +26,8 @@ def matches(subscription: dict[str, Any], story: dict[str, Any]) -> bool:
 
 
 def pick_subscription(
-    subscriptions: list[dict[str, Any]], story: dict[str, Any], services: list[dict[str, Any]]
-) -> dict[str, Any] | None:
+    subscriptions: Sequence[Mapping[str, Any]], story: Mapping[str, Any], services: list[dict[str, Any]]
+) -> Mapping[str, Any] | None:
     """The person's subscription a story reached them through: an active one on the path of one of
     its services, preferring one whose filters match, then the most specific service."""
     depth: dict[str, int] = {}

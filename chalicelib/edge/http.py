@@ -168,7 +168,7 @@ def public_json(body: Any) -> Response:
 
 
 def html_response(html: str, status: int = 200, csp: str = "", headers: dict[str, str] | None = None) -> Response:
-    h = {"Content-Type": "text/html; charset=utf-8", **SECURITY_HEADERS, **(headers or {})}
+    h: dict[str, str | list[str]] = {"Content-Type": "text/html; charset=utf-8", **SECURITY_HEADERS, **(headers or {})}
     if csp:
         h["Content-Security-Policy"] = csp
     return Response(body=html, status_code=status, headers=h)
@@ -180,11 +180,12 @@ def framework_error(response: Response, request: Any, routes: dict[str, Any]) ->
     body = response.body
     if response.status_code not in (405, 415) or not (isinstance(body, dict) and "Code" in body):
         return None
-    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+    # A multi-valued header (Chalice allows lists) is said once, comma-separated, as HTTP reads it.
+    headers = {k: v if isinstance(v, str) else ", ".join(v) for k, v in response.headers.items() if k.lower() != "content-type"}
     if response.status_code == 405:
         return MethodNotAllowed(f"This address does not take {request.method}; use {headers.get('Allow', 'another method')}.",
                                 headers=headers)
-    route = routes.get((request.context or {}).get("resourcePath"), {}).get(request.method)
+    route = routes.get((request.context or {}).get("resourcePath", ""), {}).get(request.method)
     takes = " or ".join(route.content_types) if route else f"{JSON} or {FORM}"
     return UnsupportedMediaType(f"Send the body as {takes}, not {media_type(request) or 'no content type'}.", headers=headers)
 

@@ -159,7 +159,7 @@ def document() -> dict[str, Any]:
         "properties": {k: {"type": "string"} for k in ("slug", "name", "kind", "within")},
     }
     html = {"type": "string"}
-    doc = {
+    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "FeedForward API",

@@ -47,7 +47,7 @@ def errors(*codes: int) -> dict[str, Any]:
     return out
 
 
-BEARER = [{"moderatorToken": []}]
+BEARER: list[dict[str, list[str]]] = [{"moderatorToken": []}]
 # On a request body that the route never reads (only its size is checked).
 IGNORED = "x-feedforward-body-ignored"
 RESPOND_TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}, "description": "The emailed read-and-respond link"}

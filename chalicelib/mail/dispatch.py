@@ -7,7 +7,7 @@ to a suppressed address, and never a second time when a job is delivered again. 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.idempotency import once
 from ..core.jobs import MailJob
@@ -15,6 +15,9 @@ from ..core.observability import logger, metrics
 from ..store import mail_layer_name
 from .letters.base import Composer, Letter
 from .sender import Permanent
+
+if TYPE_CHECKING:
+    from ..store import AlertStore
 
 
 class _StoryErased(Exception):
@@ -25,7 +28,7 @@ class _StoryErased(Exception):
 class Notifications:
     def __init__(
         self,
-        store: Any,
+        store: AlertStore,
         mailer: Any,
         composers: dict[str, Composer],
         fan_out: Callable[[MailJob], Any] | None = None,

@@ -12,7 +12,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from . import pages
 
@@ -57,7 +57,7 @@ def story_url(site_url: str, story_id: str) -> str:
     return f"{site_url}/stories/{story_id}/"
 
 
-def _entry(site_url: str, e: dict[str, Any]) -> dict[str, Any]:
+def _entry(site_url: str, e: Mapping[str, Any]) -> dict[str, Any]:
     """What a feed shows of one listing entry: public fields, chosen one by one."""
     return {
         "url": story_url(site_url, e["id"]),
@@ -69,11 +69,11 @@ def _entry(site_url: str, e: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _newest_first(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def _newest_first(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return sorted(entries, key=lambda e: (e.get("published_at", ""), e.get("id", "")), reverse=True)
 
 
-def atom(site_url: str, title: str, page_path: str, prefix: str, entries: Iterable[dict[str, Any]]) -> bytes:
+def atom(site_url: str, title: str, page_path: str, prefix: str, entries: Iterable[Mapping[str, Any]]) -> bytes:
     """One Atom 1.0 feed. page_path is the page the feed belongs to ("/", "/tags/x/")."""
     items = [_entry(site_url, e) for e in _newest_first(entries)]
     self_url = f"{site_url}/{feed_keys(prefix)[0]}"
@@ -99,7 +99,7 @@ def atom(site_url: str, title: str, page_path: str, prefix: str, entries: Iterab
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def json_feed(site_url: str, title: str, page_path: str, prefix: str, entries: Iterable[dict[str, Any]]) -> bytes:
+def json_feed(site_url: str, title: str, page_path: str, prefix: str, entries: Iterable[Mapping[str, Any]]) -> bytes:
     """One JSON Feed 1.1 feed: the same entries as atom()."""
     items = [_entry(site_url, e) for e in _newest_first(entries)]
     feed = {

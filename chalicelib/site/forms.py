@@ -10,10 +10,14 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import date
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..core.models import FEELING_LABELS, LIMITS, MAX_SERVICES, MAX_YEARS_AGO, ROLE_LABELS, Feeling, Role
 from .pages import render_page
+
+if TYPE_CHECKING:
+    from ..core.settings import Settings
+    from ..store import DirectoryStore
 
 # The form's fields in page order, with the id an error summary links to.
 FIELD_IDS = {
@@ -44,14 +48,14 @@ _directory_cache: dict[int, tuple[float, list[dict[str, Any]]]] = {}
 # ---- the service choices ----------------------------------------------------------------------
 
 
-def _descendants(store: Any, slug: str, trail: list[str]) -> Iterable[dict[str, Any]]:
+def _descendants(store: DirectoryStore, slug: str, trail: list[str]) -> Iterable[dict[str, Any]]:
     for child in store.children(slug):
         names = trail + [child["name"]]
         yield {"value": child["slug"], "label": " › ".join(names)}
         yield from _descendants(store, child["slug"], names)
 
 
-def directory_groups(store: Any) -> list[dict[str, Any]]:
+def directory_groups(store: DirectoryStore) -> list[dict[str, Any]]:
     """The directory as <optgroup>s: one per organisation, holding it and everything under it.
 
     Walks the whole tree (one Query per node), so only the static job calls it directly;
@@ -65,7 +69,7 @@ def directory_groups(store: Any) -> list[dict[str, Any]]:
     return groups
 
 
-def cached_directory_groups(store: Any) -> list[dict[str, Any]]:
+def cached_directory_groups(store: DirectoryStore) -> list[dict[str, Any]]:
     """directory_groups, remembered for a few minutes by a warm Lambda."""
     now = time.monotonic()
     hit = _directory_cache.get(id(store))
@@ -113,7 +117,7 @@ def _errors(errors: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[st
 
 
 def form_context(
-    values: dict[str, Any], errors: list[dict[str, str]], groups: list[dict[str, Any]], settings: Any, script: bool
+    values: dict[str, Any], errors: list[dict[str, str]], groups: list[dict[str, Any]], settings: Settings, script: bool
 ) -> dict[str, Any]:
     values = values or {}
     summary, field_errors = _errors(errors)
@@ -155,7 +159,7 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def story_form_with_errors(values: dict[str, Any], errors: list[dict[str, str]], store: Any, settings: Any) -> str:
+def story_form_with_errors(values: dict[str, Any], errors: list[dict[str, str]], store: DirectoryStore, settings: Settings) -> str:
     """The form again, as the API's 422 answer: error summary, errors by fields, values kept."""
     values = dict(values or {})
     if not _text(values.get("submission_id")).strip():

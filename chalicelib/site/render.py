@@ -11,7 +11,7 @@ import math
 import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .. import store as store_module
 from ..core import clock, figures
@@ -25,6 +25,10 @@ from .outputs import Delete, Output, Put
 from .outputs import page as html_page
 from .pages import HTML_CACHE, TEXT
 from .subscribe import check_email_page, signup_page
+
+if TYPE_CHECKING:
+    from ..core.settings import Settings
+    from ..store import ListingEntry, PublicStore
 
 STORY_KEY = "stories/{}/index.html"
 SERVICE_KEY = "services/{}/index.html"
@@ -96,7 +100,7 @@ def figures_view(listing: str, counter: dict[str, Any], now: Any, chart_id: str 
 
 
 class SiteRenderer:
-    def __init__(self, store: Any, publisher: Any, settings: Any):
+    def __init__(self, store: PublicStore, publisher: Any, settings: Settings):
         self._store = store
         self._publisher = publisher
         self._settings = settings
@@ -187,7 +191,7 @@ class SiteRenderer:
         as "<listing>/<month>" always does."""
         listing, month, *rest = ref.split("/")
         size = self._settings.stories_per_page
-        built: dict[int, list[dict[str, Any]]] = {}
+        built: dict[int, list[ListingEntry]] = {}
         total = 0
         whole = rest[:1] not in (["since"], ["latest"])
         if not whole:
@@ -259,7 +263,7 @@ class SiteRenderer:
                                  feeds=feeds.feed_links(prefix, title), archive=archive)
         return [html_page(TAG_KEY.format(tag), html), *self._feeds(title, f"/{prefix}", prefix, listing), self._tags_sitemap()]
 
-    def _feeds(self, title: str, page_path: str, prefix: str, listing: list[dict[str, Any]]) -> list[Output]:
+    def _feeds(self, title: str, page_path: str, prefix: str, listing: list[ListingEntry]) -> list[Output]:
         site = self._settings.site_url
         atom_key, json_key = feeds.feed_keys(prefix)
         return [
@@ -322,7 +326,7 @@ class SiteRenderer:
         out.append(self._pages_sitemap(groups))
         return out
 
-    def _entries(self, listing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _entries(self, listing: list[ListingEntry]) -> list[dict[str, Any]]:
         services = self._store.get_services({s for e in listing for s in e.get("services", [])}) if listing else {}
         return [listing_entry_view(e, services) for e in listing]
 

@@ -18,7 +18,7 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .. import store as store_module
 from ..core.status import Status
@@ -26,6 +26,9 @@ from . import pages
 from .outputs import Delete, Output, Put
 from .pages import HTML, HTML_CACHE, JS
 from .publisher import md5_hex
+
+if TYPE_CHECKING:
+    from ..store import PublicStore
 
 PREFIX = "pagefind/"
 PAGE_KEY = "search/index.html"
@@ -48,7 +51,7 @@ def _cache(name: str) -> str:
     return pages.HASHED_CACHE if hashed else HTML_CACHE
 
 
-def record(story: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def record(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """What the index holds of one published story: public fields only, chosen one by one."""
     names = [services[s]["name"] for s in story.get("services", []) if s in services]
     tags = [t.replace("-", " ") for t in story.get("tags", [])]
@@ -67,7 +70,7 @@ def record(story: dict[str, Any], services: dict[str, dict[str, Any]]) -> dict[s
     }
 
 
-def records(store: Any) -> list[dict[str, Any]]:
+def records(store: PublicStore) -> list[dict[str, Any]]:
     """Every published story as an index record: the "_all" listing, then the stories' full text."""
     entries = store.listing(store_module.EVERYTHING, 10**9)
     stories = store.get_stories(e["id"] for e in entries)
@@ -128,7 +131,7 @@ def page(script_url: str) -> str:
     return pages.render_page("search.html", robots="noindex", search_js_url=script_url)
 
 
-def outputs(store: Any, publisher: Any) -> list[Output]:
+def outputs(store: PublicStore, publisher: Any) -> list[Output]:
     """The search page, its script and the index: Puts of what changed, Deletes of what went."""
     script_key, script_body = script()
     wanted: dict[str, Put] = {

@@ -3,11 +3,15 @@ and the form's context, which the API uses too when it shows the form again with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..views import criticality_choices, frequency_choices
 from .forms import cached_directory_groups
 from .pages import render_page
+
+if TYPE_CHECKING:
+    from ..core.settings import Settings
+    from ..store import DirectoryStore
 
 # The sign-up form's fields in page order, with the id an error summary links to.
 FIELD_IDS = {
@@ -55,7 +59,7 @@ def organisations_of(groups: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [{"value": g["options"][0]["value"], "label": g["label"]} for g in groups if g.get("options")]
 
 
-def signup_context(values: dict[str, Any], errors: list[dict[str, str]], groups: list[dict[str, Any]], settings: Any) -> dict[str, Any]:
+def signup_context(values: dict[str, Any], errors: list[dict[str, str]], groups: list[dict[str, Any]], settings: Settings) -> dict[str, Any]:
     values = values or {}
     entries, field_errors = summary(errors, FIELD_IDS, SUBMIT_ID)
     kept = {f: _text(values.get(f)) for f in TEXT_FIELDS}
@@ -77,17 +81,17 @@ def signup_context(values: dict[str, Any], errors: list[dict[str, str]], groups:
     }
 
 
-def signup_page(groups: list[dict[str, Any]], settings: Any) -> str:
+def signup_page(groups: list[dict[str, Any]], settings: Settings) -> str:
     """The static sign-up page (rendered by the static job)."""
     return render_page("subscribe.html", **signup_context({}, [], groups, settings))
 
 
-def check_email_page(settings: Any) -> str:
+def check_email_page(settings: Settings) -> str:
     """The static page a sign-up lands on, whoever the address belongs to."""
     return render_page("subscribe_check_email.html", link_days=settings.confirm_link_days)
 
 
-def signup_form_with_errors(values: dict[str, Any], errors: list[dict[str, str]], store: Any, settings: Any) -> str:
+def signup_form_with_errors(values: dict[str, Any], errors: list[dict[str, str]], store: DirectoryStore, settings: Settings) -> str:
     """The sign-up form again, as the API's 422 answer: error summary, errors by fields, values kept."""
     context = signup_context(values, errors, cached_directory_groups(store), settings)
     return render_page("subscribe.html", site_base=settings.site_url.rstrip("/"), robots="noindex", **context)

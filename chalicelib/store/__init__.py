@@ -6,11 +6,14 @@ use GetItem, Query and conditional writes only: nothing here scans.
 The store is in parts, one per family of items, each a mixin over `table.Table` (the client and
 the generic helpers) that declares a Protocol of what the flows may ask of it: `StoryStore`,
 `ListingStore`, `DirectoryStore`, `PeopleStore`, `LoopStore`. `Store` composes them, so one
-object serves every flow; a flow names only the protocol it needs. The main reads return the
+object serves every flow; a flow names only the protocol it needs (one of the parts', or one of
+the combinations below where it asks of several). The main reads return the
 typed records of records.py (TypedDicts: the same plain dicts as before, with named keys).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
 
 from .directory import MAX_PREFIX, MIN_PREFIX, DirectoryPart, DirectoryStore, words
 from .listings import ListingsPart, ListingStore
@@ -39,11 +42,44 @@ from .table import (
 
 __all__ = [
     "EVERYTHING", "GSI1", "MAX_PREFIX", "MIN_PREFIX", "REPLIES_QUEUE", "ROOT", "TABLE_DEFINITION", "TTL_ATTRIBUTE",
-    "Change", "DirectoryStore", "ListingEntry", "ListingStore", "LoopStore", "PeopleStore", "Response", "Store", "Story",
-    "StoryStore", "Subscriber", "Subscription", "Table", "ThreadItem",
+    "AlertStore", "Change", "DirectoryStore", "LadderStore", "ListingEntry", "ListingStore", "LoopStore", "MeTooStore",
+    "PeopleStore", "PromiseStore", "PublicStore", "Response", "Store", "StoriesAndServices", "Story", "StoryStore",
+    "Subscriber", "Subscription", "SubscriptionStore", "Table", "ThreadItem",
     "decode", "digest_day", "email_hash", "from_item", "mail_layer_name", "month_list", "submission_record_key",
     "tag_list", "to_item", "watch_keys", "words",
 ]
+
+
+# ---- what a flow asks of several parts ------------------------------------------------------
+# Python has no intersection of protocols, so each combination a flow needs is named here once.
+
+
+class StoriesAndServices(StoryStore, DirectoryStore, Protocol):
+    """Telling, moderating, the conversation: stories and their threads, and the services they name."""
+
+
+class SubscriptionStore(PeopleStore, DirectoryStore, Protocol):
+    """Signing up and managing alerts: subscribers, their subscriptions, and the services watched."""
+
+
+class AlertStore(StoryStore, PeopleStore, DirectoryStore, Protocol):
+    """Alerts and the mail worker: a story, its services, and the people who watch them."""
+
+
+class MeTooStore(StoryStore, LoopStore, Protocol):
+    """Me-too and change checks: a story and the loop's items about it."""
+
+
+class PromiseStore(DirectoryStore, LoopStore, Protocol):
+    """The response promise: set from a story's services, carried by its ladder."""
+
+
+class LadderStore(StoryStore, DirectoryStore, PeopleStore, LoopStore, Protocol):
+    """The ladder and the letters: a story, its services, their watchers, and the loop's items."""
+
+
+class PublicStore(StoryStore, ListingStore, DirectoryStore, Protocol):
+    """What is public: the public API, the renderer and the stream's listings and figures."""
 
 
 class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, LoopPart):
@@ -51,3 +87,11 @@ class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, LoopPart):
 
     # The stream's one decoder (store.stream.decode), under the name callers know.
     decode_change = staticmethod(decode)
+
+
+if TYPE_CHECKING:
+
+    def _serves(store: Store) -> tuple[StoriesAndServices, SubscriptionStore, AlertStore, MeTooStore, PromiseStore, LadderStore,
+                                       PublicStore]:
+        """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
+        return store, store, store, store, store, store, store

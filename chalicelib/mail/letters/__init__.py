@@ -7,7 +7,7 @@ Letters take what they show from the views and the store, never from a flow.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .author import AuthorLetters
 from .base import Composer, Letter, Letters
@@ -17,6 +17,11 @@ from .ladder import LadderLetters
 from .staff import StaffLetters
 from .subscription import SubscriptionLetters
 
+if TYPE_CHECKING:
+    from ...core.settings import Settings
+    from ...store import LadderStore
+    from ...views import LinkIssuer
+
 FAMILIES: tuple[type[Letters], ...] = (
     AuthorLetters, StaffLetters, SubscriptionLetters, ConversationLetters, ChangeCheckLetters, LadderLetters,
 )
@@ -25,7 +30,7 @@ __all__ = ["FAMILIES", "AuthorLetters", "ChangeCheckLetters", "Composer", "Conve
            "Letters", "StaffLetters", "SubscriptionLetters", "composers"]
 
 
-def composers(store: Any, links: Any, settings: Any) -> dict[str, Composer]:
+def composers(store: LadderStore, links: LinkIssuer, settings: Settings) -> dict[str, Composer]:
     """Mail job kind -> the composer that writes its letter, for every family."""
     out: dict[str, Composer] = {}
     for family in FAMILIES:

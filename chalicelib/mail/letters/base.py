@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ...core.jobs import MailJob
+
+if TYPE_CHECKING:
+    from ...core.settings import Settings
+    from ...store import LadderStore
+    from ...views import LinkIssuer
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class Letters:
     links its emails carry, and takes the site's and the API's addresses from the settings;
     `composers` names the mail job kinds it writes."""
 
-    def __init__(self, store: Any, links: Any, settings: Any):
+    def __init__(self, store: LadderStore, links: LinkIssuer, settings: Settings):
         self._store = store
         self._links = links
         self._settings = settings

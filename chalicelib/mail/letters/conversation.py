@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ...core.jobs import MailJob
 from ...core.status import ItemStatus, Status, SubscriberStatus
 from ...views import manage_url, unsubscribe_headers
 from .base import Composer, Letter, Letters
+
+if TYPE_CHECKING:
+    from ...store import Story, Subscriber
 
 
 class ConversationLetters(Letters):
@@ -20,7 +23,7 @@ class ConversationLetters(Letters):
         story = self._story(job.story_id)
         reply = self._store.get_thread_item(job.story_id, "reply", reply_id) if story and reply_id else None
         subscriber = self._active(subscriber_id)
-        if not reply or reply.get("status") != Status.PUBLISHED or not subscriber:
+        if not story or not reply or reply.get("status") != Status.PUBLISHED or not subscriber:
             return None
         thread = self._store.story_thread(job.story_id)
         theirs = [i for i in thread if i["item"] == "response" and i.get("subscriber_id") == subscriber_id
@@ -34,7 +37,7 @@ class ConversationLetters(Letters):
         """ref = response id: a moderator published or rejected a held response; tell its author."""
         story = self._story(job.story_id)
         response = self._store.get_thread_item(job.story_id, "response", job.ref) if story and job.ref else None
-        if not response or response.get("status") not in (ItemStatus.PUBLISHED, ItemStatus.REJECTED):
+        if not story or not response or response.get("status") not in (ItemStatus.PUBLISHED, ItemStatus.REJECTED):
             return None
         subscriber = self._active(response.get("subscriber_id", ""))
         if not subscriber:
@@ -48,15 +51,15 @@ class ConversationLetters(Letters):
             },
         })
 
-    def _story(self, story_id: str) -> dict[str, Any] | None:
+    def _story(self, story_id: str) -> Story | None:
         story = self._store.get_story(story_id, consistent=True) if story_id else None
         return story if story and story.get("status") == Status.PUBLISHED else None
 
-    def _active(self, subscriber_id: str) -> dict[str, Any] | None:
+    def _active(self, subscriber_id: str) -> Subscriber | None:
         subscriber = self._store.get_subscriber(subscriber_id) if subscriber_id else None
         return subscriber if subscriber and subscriber.get("status") == SubscriberStatus.ACTIVE and subscriber.get("email") else None
 
-    def _letter(self, subscriber: dict[str, Any], story: dict[str, Any], template: str, response: dict[str, Any],
+    def _letter(self, subscriber: Mapping[str, Any], story: Mapping[str, Any], template: str, response: Mapping[str, Any],
                 extra: dict[str, Any]) -> Letter:
         s = self._settings
         token = self._links.issue(

@@ -7,7 +7,7 @@ person through, and each email with one-click unsubscribe.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ...core.jobs import MailJob
 from ...core.matching import criticality_of, pick_subscription
@@ -19,6 +19,9 @@ from ...core.models import (
 from ...store import digest_day
 from ...views import day_label, listing_entry, staff_role_label, subscriber_links
 from .base import Composer, Letter, Letters
+
+if TYPE_CHECKING:
+    from ...store import Subscriber
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -47,8 +50,8 @@ class StaffLetters(Letters):
         subscriber = self._active_subscriber(sid)
         if not subscriber:
             return None
-        stories = [self._store.get_story(i, consistent=True) for i in dict.fromkeys(self._store.digest_of(day, sid))]
-        stories = sorted((s for s in stories if s and s.get("status") == Status.PUBLISHED), key=lambda s: s.get("published_at", ""))
+        found = [self._store.get_story(i, consistent=True) for i in dict.fromkeys(self._store.digest_of(day, sid))]
+        stories = sorted((s for s in found if s and s.get("status") == Status.PUBLISHED), key=lambda s: s.get("published_at", ""))
         if not stories:
             return None
         services = self._store.get_services({slug for s in stories for slug in s.get("services", [])})
@@ -60,14 +63,15 @@ class StaffLetters(Letters):
 
     # ---- pieces ------------------------------------------------------------------------------
 
-    def _active_subscriber(self, subscriber_id: str) -> dict[str, Any] | None:
+    def _active_subscriber(self, subscriber_id: str) -> Subscriber | None:
         if not subscriber_id:
             return None
         subscriber = self._store.get_subscriber(subscriber_id)
         return subscriber if subscriber and subscriber.get("status") == SubscriberStatus.ACTIVE else None
 
     def _entry(
-        self, story: dict[str, Any], services: dict[str, dict[str, Any]], subscriber: dict[str, Any], subscriptions: list[dict[str, Any]]
+        self, story: Mapping[str, Any], services: dict[str, dict[str, Any]], subscriber: Mapping[str, Any],
+        subscriptions: Sequence[Mapping[str, Any]],
     ) -> dict[str, Any] | None:
         """What a letter shows of one story: public fields, its criticality, and a read-and-respond
         link bound to the subscription it reached this person through. Nothing else about the
@@ -100,7 +104,7 @@ class StaffLetters(Letters):
             "me_too_count": int(story.get("me_too_count") or 0),  # staff see patterns
         }
 
-    def _letter(self, subscriber: dict[str, Any], template: str, context: dict[str, Any]) -> Letter:
+    def _letter(self, subscriber: Mapping[str, Any], template: str, context: dict[str, Any]) -> Letter:
         headers, unsubscribe_url, manage_url = subscriber_links(self._links, self._settings, subscriber["id"])
         return Letter(
             subscriber["email"],
