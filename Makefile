@@ -15,7 +15,7 @@ PKG_STAMP := $(PKG_VENV)/.installed
 IAC_VENV := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.installed
 
-.PHONY: run test bench prove chromium java screenshots clean package deploy wheelhouse stack-env
+.PHONY: run test lint bench prove chromium java screenshots clean package deploy wheelhouse stack-env
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,14 @@ run: $(STAMP)
 	$(if $(SITE_PORT),FF_SITE_PORT=$(SITE_PORT)) $(if $(API_PORT),FF_API_PORT=$(API_PORT)) \
 	$(if $(MAIL_PORT),FF_MAIL_PORT=$(MAIL_PORT)) $(if $(AWS_PORT),FF_AWS_PORT=$(AWS_PORT)) $(BIN)/python -m local.run
 
-test: $(STAMP) chromium java $(PKG_STAMP) $(IAC_STAMP)
+test: lint $(STAMP) chromium java $(PKG_STAMP) $(IAC_STAMP)
 	$(BIN)/python -m pytest -n 2 -q --durations=20
+
+# ruff (lint and format) over the code, mypy over chalicelib/ (pyproject.toml); part of `make test`.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The performance budgets, measured (bench/): writes docs/benchmarks.md and docs/benchmarks.json,
 # and prints how the figures moved since the last run. About 22 minutes on 2 cores (10,000 stories); `python -m bench --quick` for a look.

@@ -21,11 +21,20 @@ from chalice import Chalice, Cron
 from chalicelib import edge, wiring
 from chalicelib.core.errors import FeedForwardError
 from chalicelib.core.observability import logger, metrics
-from chalicelib.wiring import get_settings  # lazy: settings imports pydantic
 from chalicelib.edge.guards import client_of, guard_links
 from chalicelib.edge.http import (
-    FORM, JSON, check_size, error_page_response, error_response, framework_error, json_response, public_json, read_body, wants_html,
+    FORM,
+    JSON,
+    check_size,
+    error_page_response,
+    error_response,
+    framework_error,
+    json_response,
+    public_json,
+    read_body,
+    wants_html,
 )
+from chalicelib.wiring import get_settings  # lazy: settings imports pydantic
 
 app = Chalice(app_name="feedforward")
 
@@ -83,7 +92,9 @@ def find_services():
 @app.route("/api/stories", methods=["POST"], content_types=[JSON, FORM], cors=True)
 def tell_story():
     _limit("stories", "story_limit")
-    return edge.telling.tell_story(app.current_request, wiring.stories(), wiring.store(), get_settings(), app.lambda_context)
+    return edge.telling.tell_story(
+        app.current_request, wiring.stories(), wiring.store(), get_settings(), app.lambda_context
+    )
 
 
 @app.route("/api/my/{token}", methods=["GET"])
@@ -120,7 +131,9 @@ def public_service(slug):
 
 
 def _author_action(action, token):
-    return edge.author.author_action(action, app.current_request, token, wiring.replies(), wiring.links(), wiring.store(), get_settings())
+    return edge.author.author_action(
+        action, app.current_request, token, wiring.replies(), wiring.links(), wiring.store(), get_settings()
+    )
 
 
 @app.route("/api/my/{token}/replies", methods=["POST"], content_types=[JSON, FORM])
@@ -206,7 +219,9 @@ def respond(token):
 
 @app.route("/api/stories/{story_id}/me-too", methods=["POST"], content_types=[JSON, FORM], cors=True)
 def me_too(story_id):
-    return edge.loop.me_too(app.current_request, story_id, wiring.metoo(), client_of(app.current_request), get_settings())
+    return edge.loop.me_too(
+        app.current_request, story_id, wiring.metoo(), client_of(app.current_request), get_settings()
+    )
 
 
 @app.route("/api/check/{token}", methods=["GET"])
@@ -217,7 +232,9 @@ def change_check_page(token):
 
 @app.route("/api/check/{token}", methods=["POST"], content_types=[JSON, FORM])
 def change_check_answer(token):
-    return edge.loop.check_answer(app.current_request, token, wiring.change_checks(), client_of(app.current_request), get_settings())
+    return edge.loop.check_answer(
+        app.current_request, token, wiring.change_checks(), client_of(app.current_request), get_settings()
+    )
 
 
 # ---- Moderation --------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .report import FAIL, NOT_MEASURED, PASS, ROOT, Section, commit, machine, table, write
@@ -49,10 +49,15 @@ def child(name: str, out: Path, quick: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--only", help=f"comma-separated measurements to run, of: {', '.join(SECTIONS)}")
-    p.add_argument("--quick", action="store_true",
-                   help="fewer runs and smaller sites: a quick look, not for the record (leaves docs/ alone)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer runs and smaller sites: a quick look, not for the record (leaves docs/ alone)",
+    )
     p.add_argument("--no-write", action="store_true", help="print the figures; leave docs/ alone")
     p.add_argument("--section", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -67,8 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown measurement(s): {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     started = time.time()
-    run = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit(), "machine": machine(),
-           "quick": args.quick}
+    run = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit(),
+        "machine": machine(),
+        "quick": args.quick,
+    }
     sections: list[Section] = []
     with tempfile.TemporaryDirectory(prefix="ff-bench-") as tmp:
         for name in names:
@@ -76,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{title} ...", file=sys.stderr, flush=True)
             out = Path(tmp) / f"{name}.json"
             t0 = time.time()
-            cmd = [sys.executable, "-m", "bench", "--section", name, "--out", str(out)] + (["--quick"] if args.quick else [])
+            cmd = [sys.executable, "-m", "bench", "--section", name, "--out", str(out)] + (
+                ["--quick"] if args.quick else []
+            )
             # The handlers' own stdout (powertools' metrics and log lines) is not the bench's output.
             proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
             if out.exists():
@@ -86,8 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(section)
             statuses = [m.status for m in section.metrics]
             summary = ", ".join(f"{statuses.count(s)} {s}" for s in (PASS, FAIL, NOT_MEASURED) if statuses.count(s))
-            print(f"{title}: {summary or 'no budgets'}{'; did not finish' if section.error else ''} ({time.time() - t0:.0f} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{title}: {summary or 'no budgets'}{'; did not finish' if section.error else ''} ({time.time() - t0:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
     run["seconds"] = round(time.time() - started, 1)
 
     rows = []
@@ -104,14 +118,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         comparison = write(run, sections, MD, JSON)
         if comparison:
-            print("Compared with the previous run:\n\n" + table(["figure", "before", "now", "change"], comparison) + "\n")
+            print(
+                "Compared with the previous run:\n\n" + table(["figure", "before", "now", "change"], comparison) + "\n"
+            )
         else:
             print("No previous docs/benchmarks.json to compare with.\n")
         print(f"Wrote {MD.relative_to(ROOT)} and {JSON.relative_to(ROOT)}.")
     failed = [r for r in rows if r[4] == FAIL]
     broken = [s.title for s in sections if s.error]
     if failed or broken:
-        print(f"{len(failed)} budget(s) failed" + (f"; did not finish: {', '.join(broken)}" if broken else "") + ".", file=sys.stderr)
+        print(
+            f"{len(failed)} budget(s) failed" + (f"; did not finish: {', '.join(broken)}" if broken else "") + ".",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -120,7 +139,9 @@ def merge_with_previous(sections: list[Section]) -> list[Section]:
     if not JSON.exists():
         return sections
     try:
-        previous = {s["name"]: Section.from_json(s) for s in json.loads(JSON.read_text(encoding="utf-8")).get("sections", [])}
+        previous = {
+            s["name"]: Section.from_json(s) for s in json.loads(JSON.read_text(encoding="utf-8")).get("sections", [])
+        }
     except (ValueError, KeyError, TypeError):
         return sections
     fresh = {s.name: s for s in sections}

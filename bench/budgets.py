@@ -38,23 +38,27 @@ COLD_START_RATIO = Budget("<=", 1.2, "design.md: importing app costs at most 1.2
 
 AWS_CALLS: dict[str, Budget] = {
     "submit": Budget(
-        "<=", 5,
+        "<=",
+        5,
         "the request: the sender's rate limit (1 UpdateItem, limits.py: one ADD per hit), check the services "
         "(1 BatchGetItem), the submission's idempotency record in progress and done (PutItem, UpdateItem), the "
         "story with its private contact (1 TransactWriteItems)",
     ),
     "submit_stream": Budget(
-        "<=", 1,
+        "<=",
+        1,
         "the stream handler for a new story: the author's confirmation job (1 SendMessageBatch); the private "
         "contact item itself never leaves the store",
     ),
     "author_confirmation": Budget(
-        "<=", 7,
+        "<=",
+        7,
         "one email: idempotency in progress and done (PutItem, UpdateItem), the story and the contact "
         "(2 GetItem), a fresh private link (PutItem), the suppression check (GetItem), SES (SendRawEmail)",
     ),
     "moderate_publish": Budget(
-        "<=", 15,
+        "<=",
+        15,
         "decide: read the story (GetItem), write it (UpdateItem). The stream: the audit record (PutItem), the "
         "services' paths (BatchGetItem), the listings (1 BatchWriteItem for up to 25: services, everything, tags, "
         "month), the tag and month names for sitemaps (2 BatchWriteItem), the jobs (one SendMessageBatch per "
@@ -66,7 +70,8 @@ AWS_CALLS: dict[str, Budget] = {
         "and re-renders the story page only (1 SendMessageBatch)",
     ),
     "render_story_pages": Budget(
-        "<=", 75,
+        "<=",
+        75,
         "the seven pages one publication touches for a ward three levels down with one tag: story = Query (the "
         "story and its conversation) + BatchGetItem (services) + PutObject (3); home = Query (listing) + "
         "BatchGetItem + Query (organisations) + 2 Query (tag and month names) + 4 PutObject (page, Atom, JSON "
@@ -82,31 +87,36 @@ AWS_CALLS: dict[str, Budget] = {
     ),
     "author_published": Budget("<=", 7, "as the confirmation: every email to an author costs the same"),
     "alert_fanout": Budget(
-        "<=", 6,
+        "<=",
+        6,
         "the fan-out job: the story (GetItem), its services' paths (BatchGetItem), the watchers of each "
         "level (one Query per level: 3), the alert jobs (one SendMessageBatch per 10 people). Digest "
         "subscribers add one BatchWriteItem per 25",
     ),
     "staff_alert_per_recipient": Budget(
-        "<=", 11,
+        "<=",
+        11,
         "one alert: idempotency (PutItem, UpdateItem), the story, the subscriber (2 GetItem), the services "
         "(BatchGetItem), the person's subscriptions (Query), three links: read-and-respond, unsubscribe, manage "
         "(3 PutItem), the suppression check (GetItem), SES (SendRawEmail)",
     ),
     "staff_read": Budget(
-        "<=", 6,
+        "<=",
+        6,
         "the request: the bad-link guessing limit (GetItem, limits.py: read before a capability link is looked "
         "up), the link (GetItem), its holder and subscription still active (2 GetItem, links.py, which hands "
         "both to conversation.py for what the page shows: not read twice), the story (GetItem), the receipt "
         "(PutItem, conditional)",
     ),
     "staff_response": Budget(
-        "<=", 8,
+        "<=",
+        8,
         "the request: as the read receipt (5 GetItem, PutItem), the response (PutItem, conditional); when the "
         "person had already read the story (as here), one GetItem returns when they did",
     ),
     "author_reply": Budget(
-        "<=", 5,
+        "<=",
+        5,
         "the request: the bad-link guessing limit (GetItem, limits.py), the author's link (GetItem), the story "
         "(GetItem), a reply with the same id already there? (GetItem: a double submit makes one reply), the "
         "reply (PutItem, conditional)",
@@ -116,21 +126,27 @@ AWS_CALLS: dict[str, Budget] = {
 # ---- incremental publishing --------------------------------------------------------------------------
 
 INCREMENTAL_RATIO = Budget(
-    "<=", 1.0,
+    "<=",
+    1.0,
     "design.md rule 5: publishing one story costs the same S3 writes and DynamoDB reads at 10,000 stories as at 100",
 )
 
 # ---- full rebuild --------------------------------------------------------------------------------
 
-REBUILD_UNCHANGED_UPLOADS = Budget("==", 0, "design.md: a full rebuild skips objects whose content hash has not changed")
+REBUILD_UNCHANGED_UPLOADS = Budget(
+    "==", 0, "design.md: a full rebuild skips objects whose content hash has not changed"
+)
 
 # ---- fan-out ---------------------------------------------------------------------------------------
 
 FANOUT_RECIPIENTS = 1000
-FANOUT_SENT = Budget("==", FANOUT_RECIPIENTS, "design.md: one story that reaches 1,000 subscribers gives exactly 1,000 emails")
+FANOUT_SENT = Budget(
+    "==", FANOUT_RECIPIENTS, "design.md: one story that reaches 1,000 subscribers gives exactly 1,000 emails"
+)
 FANOUT_DUPLICATES = Budget("==", 0, "design.md: no duplicates after injected retries")
 FANOUT_HOOKS = Budget(
-    "<=", 4,
+    "<=",
+    4,
     "chalicelib/core/idempotency.py keeps one powertools persistence layer per client, key prefix and configuration "
     "(a handful in the whole app: stories.submit, notifications.send, ...): each layer adds one hook that every "
     "DynamoDB request runs, so the count is bounded by the idempotent functions, never by the emails sent (it "
@@ -139,10 +155,13 @@ FANOUT_HOOKS = Budget(
 
 # ---- load on the local stack ------------------------------------------------------------------------
 
-LOAD_LOST = Budget("==", 0, "every story the API acknowledged (201) is stored, and no story is stored that was not acknowledged")
+LOAD_LOST = Budget(
+    "==", 0, "every story the API acknowledged (201) is stored, and no story is stored that was not acknowledged"
+)
 LOAD_UNMAILED = Budget("==", 0, "every acknowledged story gets its author's confirmation through the event pump")
 LOAD_THROUGHPUT_RATIO = Budget(
-    ">=", 0.5,
+    ">=",
+    0.5,
     "a story is one TransactWriteItems (the story and its contact) plus three small calls and an HTTP hop through "
     "chalice local: it should reach at least half the rate of that bare transaction on the same emulator",
 )

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .budgets import AWS_CALLS
 from .env import BENCH_WARD, Aws, Calls, aws_in_process, bar, load_directory, story_body
@@ -77,8 +78,11 @@ def moderate_publish(ctx: Ctx) -> Calls:
     _make_staff(ctx)  # before publication, so the fan-out finds them (not counted: setup)
     version = wiring.store().get_story(ctx.story_id, consistent=True)["version"]
     with ctx.aws.counter.measure() as calls:
-        wiring.moderation().decide(ctx.story_id, {"action": "publish", "version": version, "criticality": 3, "tags": ["nursing"]},
-                                   Moderator("bench@feedforward.example", "Bench Moderator"))
+        wiring.moderation().decide(
+            ctx.story_id,
+            {"action": "publish", "version": version, "criticality": 3, "tags": ["nursing"]},
+            Moderator("bench@feedforward.example", "Bench Moderator"),
+        )
         ctx.aws.drain_stream()
     ctx.mail += ctx.aws.take_jobs("mail")
     return calls
@@ -99,7 +103,7 @@ def render_story_pages(ctx: Ctx) -> Calls:
 
 
 def page_costs(per_page: dict[str, list[int]]) -> str:
-    """"story 3, service 7+7+7, ..." : the calls of each page, by kind."""
+    """ "story 3, service 7+7+7, ..." : the calls of each page, by kind."""
     return ", ".join(f"{kind} {'+'.join(str(n) for n in counts)}" for kind, counts in per_page.items())
 
 
@@ -152,8 +156,12 @@ def staff_response(ctx: Ctx) -> Calls:
     from chalicelib.core.ids import new_id
 
     token = _respond_link(ctx)
-    body = {"text": "Thank you for telling us. We have talked about night-time admissions as a team.",
-            "change": "planned", "change_description": "A named nurse for every night admission.", "response_id": new_id()}
+    body = {
+        "text": "Thank you for telling us. We have talked about night-time admissions as a team.",
+        "change": "planned",
+        "change_description": "A named nurse for every night admission.",
+        "response_id": new_id(),
+    }
     with ctx.aws.counter.measure() as calls:
         resp = ctx.aws.app_client.http.post(f"/api/respond/{token}", body=json.dumps(body), headers=JSON_H)
     assert resp.status_code == 201, resp.body
@@ -181,7 +189,7 @@ OPERATIONS: list[tuple[str, str, Callable[[Ctx], Calls]]] = [
     ("author_confirmation", "… the author's confirmation email", author_confirmation),
     ("moderate_publish", "moderate and publish (Moderation.decide and the stream handler)", moderate_publish),
     ("render_story_pages", "render the story's pages (the render jobs that follow)", render_story_pages),
-    ("author_published", "… the author's \"published\" email", author_published),
+    ("author_published", '… the author\'s "published" email', author_published),
     ("alert_fanout", "alert fan-out job (3 subscribers)", alert_fanout),
     ("staff_alert_per_recipient", "alert email, per recipient", staff_alert_per_recipient),
     ("staff_read", "a staff read receipt (POST /api/respond/{token}/read)", staff_read),
@@ -194,20 +202,39 @@ OPERATIONS: list[tuple[str, str, Callable[[Ctx], Calls]]] = [
 
 
 def _make_staff(ctx: Ctx) -> None:
-    from chalicelib.core import clock
     from chalicelib import wiring
+    from chalicelib.core import clock
     from chalicelib.core.ids import new_id
 
     store = wiring.store()
     now = clock.iso()
     path = ctx.services[BENCH_WARD]["path"]  # one subscriber on each level: trust, hospital, ward
     for i, slug in enumerate(path):
-        profile = {"id": new_id(), "email": f"staff{i}@nhs.example", "name": f"Staff Member {i}", "display_name": f"Staff {i}",
-                   "role": "Ward Manager", "organisation": path[0], "organisation_name": ctx.services[path[0]]["name"],
-                   "status": "active", "created_at": now, "confirmed_at": now, "links_valid_after": ""}
+        profile = {
+            "id": new_id(),
+            "email": f"staff{i}@nhs.example",
+            "name": f"Staff Member {i}",
+            "display_name": f"Staff {i}",
+            "role": "Ward Manager",
+            "organisation": path[0],
+            "organisation_name": ctx.services[path[0]]["name"],
+            "status": "active",
+            "created_at": now,
+            "confirmed_at": now,
+            "links_valid_after": "",
+        }
         store.create_subscriber(profile)
-        sub = {"id": new_id(), "subscriber_id": profile["id"], "service": slug, "service_name": ctx.services[slug]["name"],
-               "tags": [], "min_criticality": 0, "frequency": "immediate", "status": "active", "created_at": now}
+        sub = {
+            "id": new_id(),
+            "subscriber_id": profile["id"],
+            "service": slug,
+            "service_name": ctx.services[slug]["name"],
+            "tags": [],
+            "min_criticality": 0,
+            "frequency": "immediate",
+            "status": "active",
+            "created_at": now,
+        }
         store.put_subscription(sub)
         ctx.staff.append({"profile": profile, "subscription": sub})
 
@@ -218,8 +245,15 @@ def _respond_link(ctx: Ctx) -> str:
 
     staff = ctx.staff[-1]
     p, s = staff["profile"], staff["subscription"]
-    return wiring.links().issue("respond", ctx.story_id, p["id"], get_settings().respond_link_days,
-                                subscriber_id=p["id"], subscription_id=s["id"], service=s["service"])
+    return wiring.links().issue(
+        "respond",
+        ctx.story_id,
+        p["id"],
+        get_settings().respond_link_days,
+        subscriber_id=p["id"],
+        subscription_id=s["id"],
+        service=s["service"],
+    )
 
 
 def run(quick: bool = False) -> Section:
@@ -250,16 +284,25 @@ def run(quick: bool = False) -> Section:
                 section.add(f"calls.{op_id}", f"AWS calls: {label}", value, "", budget, note or ctx.note)
                 if calls is not None:
                     data[op_id] = dict(calls.counts)
-                rows.append([label, value if value is not None else "—", budget.text() if budget else "—",
-                             calls.breakdown() if calls is not None else note, ctx.note if calls is not None else ""])
+                rows.append(
+                    [
+                        label,
+                        value if value is not None else "—",
+                        budget.text() if budget else "—",
+                        calls.breakdown() if calls is not None else note,
+                        ctx.note if calls is not None else "",
+                    ]
+                )
     section.data = data
-    section.details = "\n".join([
-        "Calls counted with a `before-call.*.*` hook on the clients chalicelib/core/aws.py makes (one per API call, "
-        "whatever its retries), in moto in process, with the demo directory (92 services). The story is about a "
-        "ward three levels down (trust › hospital › ward); three subscribers watch the ward, its hospital and its "
-        "trust. The event pump's own calls (reading the stream and the queues) are Lambda's work, not ours, and "
-        "are not counted. Each budget, with the reason for its number, is in `bench/budgets.py` (`AWS_CALLS`).",
-        "",
-        table(["operation", "calls", "budget", "calls by operation", "note"], rows),
-    ])
+    section.details = "\n".join(
+        [
+            "Calls counted with a `before-call.*.*` hook on the clients chalicelib/core/aws.py makes (one per API call, "
+            "whatever its retries), in moto in process, with the demo directory (92 services). The story is about a "
+            "ward three levels down (trust › hospital › ward); three subscribers watch the ward, its hospital and its "
+            "trust. The event pump's own calls (reading the stream and the queues) are Lambda's work, not ours, and "
+            "are not counted. Each budget, with the reason for its number, is in `bench/budgets.py` (`AWS_CALLS`).",
+            "",
+            table(["operation", "calls", "budget", "calls by operation", "note"], rows),
+        ]
+    )
     return section

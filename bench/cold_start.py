@@ -102,15 +102,21 @@ def real_package() -> dict[str, Any] | None:
     path = max(candidates, key=lambda p: p.stat().st_mtime)
     with zipfile.ZipFile(path) as z:
         names = z.namelist()
-    return {"path": str(path.relative_to(ROOT)), "mb": round(path.stat().st_size / 1e6, 1),
-            "py": sum(n.endswith(".py") for n in names), "pyc": sum(n.endswith(".pyc") for n in names)}
+    return {
+        "path": str(path.relative_to(ROOT)),
+        "mb": round(path.stat().st_size / 1e6, 1),
+        "py": sum(n.endswith(".py") for n in names),
+        "pyc": sum(n.endswith(".pyc") for n in names),
+    }
 
 
 def unpack(zip_path: Path, dest: Path, compile_: bool) -> Path:
     with zipfile.ZipFile(zip_path) as z:
         z.extractall(dest)
     if compile_:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(dest)], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(dest)], check=True
+        )
     return dest
 
 
@@ -128,8 +134,14 @@ def run_once(code: str, cwd: Path, flags: list[str]) -> tuple[float, float]:
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, *flags, "-c", code], cwd=cwd, env=clean_env(), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(
+        [sys.executable, *flags, "-c", code],
+        cwd=cwd,
+        env=clean_env(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -141,8 +153,14 @@ def import_costs(cwd: Path, flags: list[str], code: str, runs: int) -> tuple[dic
     per_run: list[dict[str, float]] = []
     direct_runs: list[dict[str, float]] = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, *flags, "-X", "importtime", "-c", code], cwd=cwd, env=clean_env(),
-                             capture_output=True, text=True, check=True).stderr
+        out = subprocess.run(
+            [sys.executable, *flags, "-X", "importtime", "-c", code],
+            cwd=cwd,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr
         totals: dict[str, float] = defaultdict(float)
         direct: dict[str, float] = {}
         pending: dict[str, float] = {}  # importtime prints a module's imports before the module itself
@@ -163,13 +181,21 @@ def import_costs(cwd: Path, flags: list[str], code: str, runs: int) -> tuple[dic
         direct_runs.append(direct)
     names = set().union(*per_run)
     direct_names = set().union(*direct_runs)
-    return ({n: statistics.median(r.get(n, 0.0) for r in per_run) for n in names},
-            {n: statistics.median(r.get(n, 0.0) for r in direct_runs) for n in direct_names})
+    return (
+        {n: statistics.median(r.get(n, 0.0) for r in per_run) for n in names},
+        {n: statistics.median(r.get(n, 0.0) for r in direct_runs) for n in direct_names},
+    )
 
 
 def modules_of(cwd: Path, flags: list[str], code: str) -> set[str]:
-    out = subprocess.run([sys.executable, *flags, "-c", f"{code}; import sys; print(' '.join(sys.modules))"], cwd=cwd,
-                         env=clean_env(), capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, *flags, "-c", f"{code}; import sys; print(' '.join(sys.modules))"],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return {m.split(".")[0] for m in out.split()}
 
 
@@ -181,12 +207,16 @@ def run(quick: bool = False) -> Section:
     try:
         real = real_package()
         zip_path, size = build_package(tmp)
-        source = ("built here as chalice builds it (app.py, chalicelib/, chalice's runtime, the site-packages of "
-                  f"requirements.txt), {size / 1e6:.1f} MB")
+        source = (
+            "built here as chalice builds it (app.py, chalicelib/, chalice's runtime, the site-packages of "
+            f"requirements.txt), {size / 1e6:.1f} MB"
+        )
         if real:
-            source += (f". `make package` has built `{real['path']}` ({real['mb']} MB, {real['pyc']:,} .pyc for "
-                       f"{real['py']:,} .py), but for Lambda's arm64 Python 3.13, so it cannot be imported on this "
-                       "machine; this one has the same layout, from this machine's wheels")
+            source += (
+                f". `make package` has built `{real['path']}` ({real['mb']} MB, {real['pyc']:,} .pyc for "
+                f"{real['py']:,} .py), but for Lambda's arm64 Python 3.13, so it cannot be imported on this "
+                "machine; this one has the same layout, from this machine's wheels"
+            )
         else:
             source += "; `make package` had built no zip"
         variants = {
@@ -213,8 +243,11 @@ def run(quick: bool = False) -> Section:
                             cpu[(name, kind)].append(c)
                         b.update()
         rows = []
-        labels = {"venv": "from the repository (virtualenv)", "zip": "from the package, no bytecode",
-                  "zip+pyc": "from the package, precompiled"}
+        labels = {
+            "venv": "from the repository (virtualenv)",
+            "zip": "from the package, no bytecode",
+            "zip+pyc": "from the package, precompiled",
+        }
         for name in variants:
             app_ms = statistics.median(times[(name, "app")]) * 1000
             base_ms = statistics.median(times[(name, "base")]) * 1000
@@ -224,15 +257,39 @@ def run(quick: bool = False) -> Section:
             if name == "zip":
                 budget = None
                 note = "what an uncompiled package would cost; the budget applies to the precompiled one"
-            section.add(f"cold_start.{name}.ratio", f"`import app` ÷ `import boto3, chalice`, {labels[name]}",
-                        round(ratio, 3), "×", budget, note)
+            section.add(
+                f"cold_start.{name}.ratio",
+                f"`import app` ÷ `import boto3, chalice`, {labels[name]}",
+                round(ratio, 3),
+                "×",
+                budget,
+                note,
+            )
             cpu_ratio = statistics.median(cpu[(name, "app")]) / statistics.median(cpu[(name, "base")])
-            section.add(f"cold_start.{name}.cpu_ratio", f"the same in CPU time (user + system), {labels[name]}",
-                        round(cpu_ratio, 3), "×", note="less disturbed by other work on the machine than wall time")
+            section.add(
+                f"cold_start.{name}.cpu_ratio",
+                f"the same in CPU time (user + system), {labels[name]}",
+                round(cpu_ratio, 3),
+                "×",
+                note="less disturbed by other work on the machine than wall time",
+            )
             section.add(f"cold_start.{name}.app_ms", f"`import app`, {labels[name]} (median)", round(app_ms, 1), "ms")
-            section.add(f"cold_start.{name}.baseline_ms", f"`import boto3, chalice`, {labels[name]} (median)", round(base_ms, 1), "ms")
-            rows.append([labels[name], fmt(app_ms, "ms"), fmt(base_ms, "ms"), fmt(ratio, "×"), fmt(cpu_ratio, "×"),
-                         f"{min(times[(name, 'app')]) * 1000:.0f}–{max(times[(name, 'app')]) * 1000:.0f} ms"])
+            section.add(
+                f"cold_start.{name}.baseline_ms",
+                f"`import boto3, chalice`, {labels[name]} (median)",
+                round(base_ms, 1),
+                "ms",
+            )
+            rows.append(
+                [
+                    labels[name],
+                    fmt(app_ms, "ms"),
+                    fmt(base_ms, "ms"),
+                    fmt(ratio, "×"),
+                    fmt(cpu_ratio, "×"),
+                    f"{min(times[(name, 'app')]) * 1000:.0f}–{max(times[(name, 'app')]) * 1000:.0f} ms",
+                ]
+            )
         section.add("cold_start.package_mb", "deployment package size", round(size / 1e6, 1), "MB")
 
         costs, direct = import_costs(ROOT, [], APP, 3)
@@ -240,42 +297,65 @@ def run(quick: bool = False) -> Section:
         app_mods, base_mods = modules_of(ROOT, [], APP), modules_of(ROOT, [], BASELINE)
         top = sorted(costs.items(), key=lambda kv: -kv[1])[:5]
         extra = sorted(((n, c) for n, c in costs.items() if n not in base_mods), key=lambda kv: -kv[1])[:5]
-        section.data = {"runs": {f"{k[0]}:{k[1]}": [round(t * 1000, 1) for t in v] for k, v in times.items()},
-                        "import_costs_ms": {n: round(c, 1) for n, c in sorted(costs.items(), key=lambda kv: -kv[1])[:25]},
-                        "baseline_import_costs_ms": {n: round(c, 1) for n, c in sorted(base_costs.items(), key=lambda kv: -kv[1])[:10]},
-                        "app_direct_imports_ms": {n: round(c, 1) for n, c in sorted(direct.items(), key=lambda kv: -kv[1])},
-                        "package": str(source), "make_package": real}
+        section.data = {
+            "runs": {f"{k[0]}:{k[1]}": [round(t * 1000, 1) for t in v] for k, v in times.items()},
+            "import_costs_ms": {n: round(c, 1) for n, c in sorted(costs.items(), key=lambda kv: -kv[1])[:25]},
+            "baseline_import_costs_ms": {
+                n: round(c, 1) for n, c in sorted(base_costs.items(), key=lambda kv: -kv[1])[:10]
+            },
+            "app_direct_imports_ms": {n: round(c, 1) for n, c in sorted(direct.items(), key=lambda kv: -kv[1])},
+            "package": str(source),
+            "make_package": real,
+        }
         imports_boto3 = "boto3" in app_mods
-        section.details = "\n".join([
-            f"Wall time of `python -c '{APP}'` and of `python -c '{BASELINE}'`, each in a fresh process, median of "
-            f"{rounds} runs after {warmup} warm-up rounds, the two interleaved (and their order alternated) so that a "
-            "change in the machine's load hits both. The package is " + source + ". It is "
-            "unpacked and imported with `-B`, as Lambda's /var/task is read-only, so nothing is compiled on the way; "
-            "the precompiled copy is compiled as `make package` does it (compileall, unchecked-hash).",
-            "",
-            table(["imported", "`import app`", "`import boto3, chalice`", "ratio (budget)", "ratio of CPU time",
-                   "app: fastest–slowest"], rows),
-            "",
-            "The budget is on wall time, as a cold start is felt; the CPU-time ratio beside it moves less when other "
-            "work shares the machine, so when the two disagree, the machine was busy.",
-            "",
-            f"`import app` {'imports' if imports_boto3 else 'does not import'} boto3: clients are made on first use "
-            "(chalicelib/core/aws.py), so a request that needs AWS pays for boto3 then, and the baseline is the floor any "
-            "handler that uses AWS pays anyway.",
-            "",
-            "The five largest costs of `import app` (`-X importtime`, self time summed per top-level package, "
-            "median of several runs; importtime's own overhead inflates every figure a little):",
-            "",
-            table(["package", "ms", "in the baseline too?"], [[f"`{n}`", f"{c:.0f}", "yes" if n in base_mods else "no"] for n, c in top]),
-            "",
-            "The largest costs that the baseline does not have: " +
-            ", ".join(f"`{n}` {c:.0f} ms" for n, c in extra) + ".",
-            "",
-            "Where they come from — what `app.py` imports at module level, with everything each pulls in "
-            "(cumulative, so nested imports count once, under the first module that needs them):",
-            "",
-            table(["imported by app.py", "ms"], [[f"`{n}`", f"{c:.0f}"] for n, c in sorted(direct.items(), key=lambda kv: -kv[1])[:5]]),
-        ])
+        section.details = "\n".join(
+            [
+                f"Wall time of `python -c '{APP}'` and of `python -c '{BASELINE}'`, each in a fresh process, median of "
+                f"{rounds} runs after {warmup} warm-up rounds, the two interleaved (and their order alternated) so that a "
+                "change in the machine's load hits both. The package is " + source + ". It is "
+                "unpacked and imported with `-B`, as Lambda's /var/task is read-only, so nothing is compiled on the way; "
+                "the precompiled copy is compiled as `make package` does it (compileall, unchecked-hash).",
+                "",
+                table(
+                    [
+                        "imported",
+                        "`import app`",
+                        "`import boto3, chalice`",
+                        "ratio (budget)",
+                        "ratio of CPU time",
+                        "app: fastest–slowest",
+                    ],
+                    rows,
+                ),
+                "",
+                "The budget is on wall time, as a cold start is felt; the CPU-time ratio beside it moves less when other "
+                "work shares the machine, so when the two disagree, the machine was busy.",
+                "",
+                f"`import app` {'imports' if imports_boto3 else 'does not import'} boto3: clients are made on first use "
+                "(chalicelib/core/aws.py), so a request that needs AWS pays for boto3 then, and the baseline is the floor any "
+                "handler that uses AWS pays anyway.",
+                "",
+                "The five largest costs of `import app` (`-X importtime`, self time summed per top-level package, "
+                "median of several runs; importtime's own overhead inflates every figure a little):",
+                "",
+                table(
+                    ["package", "ms", "in the baseline too?"],
+                    [[f"`{n}`", f"{c:.0f}", "yes" if n in base_mods else "no"] for n, c in top],
+                ),
+                "",
+                "The largest costs that the baseline does not have: "
+                + ", ".join(f"`{n}` {c:.0f} ms" for n, c in extra)
+                + ".",
+                "",
+                "Where they come from — what `app.py` imports at module level, with everything each pulls in "
+                "(cumulative, so nested imports count once, under the first module that needs them):",
+                "",
+                table(
+                    ["imported by app.py", "ms"],
+                    [[f"`{n}`", f"{c:.0f}"] for n, c in sorted(direct.items(), key=lambda kv: -kv[1])[:5]],
+                ),
+            ]
+        )
         return section
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

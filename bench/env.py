@@ -10,11 +10,12 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DIRECTORY_FILE = ROOT / "data" / "directory.json"
@@ -44,8 +45,15 @@ def quiet() -> None:
 def bar(desc: str, total: int | None = None, unit: str = "it") -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=f"  {desc}", unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False,
-                disable=os.environ.get("BENCH_NO_PROGRESS") == "1")
+    return tqdm(
+        total=total,
+        desc=f"  {desc}",
+        unit=unit,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        leave=False,
+        disable=os.environ.get("BENCH_NO_PROGRESS") == "1",
+    )
 
 
 # ---- counting AWS calls ------------------------------------------------------------------------------
@@ -76,7 +84,7 @@ class CallCounter:
         self.total[f"{model.service_model.service_name}.{model.name}"] += 1
 
     @contextmanager
-    def measure(self) -> Iterator["Calls"]:
+    def measure(self) -> Iterator[Calls]:
         before = Counter(self.total)
         calls = Calls(Counter())
         try:
@@ -94,7 +102,9 @@ class Calls:
         return sum(self.counts.values())
 
     def of(self, service: str, ops: frozenset[str] | None = None) -> int:
-        return sum(n for k, n in self.counts.items() if k.split(".")[0] == service and (ops is None or k.split(".")[1] in ops))
+        return sum(
+            n for k, n in self.counts.items() if k.split(".")[0] == service and (ops is None or k.split(".")[1] in ops)
+        )
 
     @property
     def ddb_reads(self) -> int:
@@ -109,7 +119,9 @@ class Calls:
         return self.of("s3", S3_WRITES)
 
     def breakdown(self) -> str:
-        return ", ".join(f"{k.split('.')[1]} {n}" for k, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        return ", ".join(
+            f"{k.split('.')[1]} {n}" for k, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        )
 
 
 # ---- moto, made to read as DynamoDB does ---------------------------------------------------------------
@@ -216,15 +228,17 @@ class Aws:
 
     def drain_stream(self) -> int:
         n = 0
-        while (k := self.pump.stream_once()):
+        while k := self.pump.stream_once():
             n += k
         return n
 
     def drain_queue(self, which: str) -> int:
-        url, handler = {"render": (self.resources.render_queue_url, "render_worker"),
-                        "mail": (self.resources.mail_queue_url, "mail_worker")}[which]
+        url, handler = {
+            "render": (self.resources.render_queue_url, "render_worker"),
+            "mail": (self.resources.mail_queue_url, "mail_worker"),
+        }[which]
         n = 0
-        while (k := self.pump.queue_once(url, handler)):
+        while k := self.pump.queue_once(url, handler):
             n += k
         return n
 
@@ -242,10 +256,11 @@ class Aws:
             if not msgs:
                 return jobs
             jobs += [parse(m["Body"]) for m in msgs]
-            sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                                                            for i, m in enumerate(msgs)])
+            sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)]
+            )
 
-    def render_each(self, jobs: list[Any]) -> tuple["Calls", dict[str, list[int]]]:
+    def render_each(self, jobs: list[Any]) -> tuple[Calls, dict[str, list[int]]]:
         """Run render jobs as the render worker does, one by one; (all their calls, calls per page kind)."""
         from chalicelib import wiring
 
@@ -309,8 +324,13 @@ def aws_emulator() -> Iterator[Aws]:
     with every resource; this process's boto3 clients talk to it over HTTP."""
     aws_variables()
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.emulator", str(port)], cwd=ROOT, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.emulator", str(port)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         if not line.startswith("ready"):
@@ -383,8 +403,10 @@ def story_body(**overrides: Any) -> dict[str, Any]:
 
 
 TAGS = ["nursing", "communication", "waiting-times", "food", "discharge", "pain", "dignity", "parking"]
-WORDS = ("nurse ward night bed wait kind calm pain doctor clinic visit letter phone appointment care team "
-         "discharge food quiet noise help test result scan explained listened rushed felt").split()
+WORDS = (
+    "nurse ward night bed wait kind calm pain doctor clinic visit letter phone appointment care team "
+    "discharge food quiet noise help test result scan explained listened rushed felt"
+).split()
 
 
 def fake_story(rng: random.Random, service: str, published_at: str) -> dict[str, Any]:
@@ -428,10 +450,12 @@ def seed_published(n: int, services: dict[str, dict[str, Any]], seed: int = 7, d
 
     rng = random.Random(seed)
     leaves = leaf_services(services)
-    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
     # A client of its own (not counted), without botocore's parameter validation: a fifth of the time.
-    store = Store(direct_writes(_session().client("dynamodb", config=Config(parameter_validation=False))),
-                  get_settings().table_name)
+    store = Store(
+        direct_writes(_session().client("dynamodb", config=Config(parameter_validation=False))),
+        get_settings().table_name,
+    )
     ids_out: list[str] = []
     tags: set[str] = set()
     months: set[str] = set()

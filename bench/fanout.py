@@ -35,8 +35,8 @@ UNDELETED_BATCHES = (0.3, 3)  # batches of 10 messages sent but never deleted
 def subscribe_crowd(services: dict[str, Any], n: int) -> list[str]:
     """n people, each with one active immediate subscription on the story's ward, hospital or trust,
     written in BatchWriteItem calls (loaders.put_subscribers)."""
-    from chalicelib.core import clock
     from chalicelib import wiring
+    from chalicelib.core import clock
     from chalicelib.core.ids import new_id
 
     store = wiring.store()
@@ -47,12 +47,31 @@ def subscribe_crowd(services: dict[str, Any], n: int) -> list[str]:
     with bar(f"subscribing {n:,} people", total=n, unit=" people") as b, fast_seeding():
         for i in range(n):
             email = f"staff{i:04d}@nhs.example"
-            profile = {"id": new_id(), "email": email, "name": f"Staff Member {i}", "display_name": f"Staff {i}",
-                       "role": "Nurse", "organisation": path[0], "organisation_name": services[path[0]]["name"],
-                       "status": "active", "created_at": now, "confirmed_at": now, "links_valid_after": ""}
+            profile = {
+                "id": new_id(),
+                "email": email,
+                "name": f"Staff Member {i}",
+                "display_name": f"Staff {i}",
+                "role": "Nurse",
+                "organisation": path[0],
+                "organisation_name": services[path[0]]["name"],
+                "status": "active",
+                "created_at": now,
+                "confirmed_at": now,
+                "links_valid_after": "",
+            }
             level = path[i % len(path)]
-            sub = {"id": new_id(), "subscriber_id": profile["id"], "service": level, "service_name": services[level]["name"],
-                   "tags": [], "min_criticality": 0, "frequency": "immediate", "status": "active", "created_at": now}
+            sub = {
+                "id": new_id(),
+                "subscriber_id": profile["id"],
+                "service": level,
+                "service_name": services[level]["name"],
+                "tags": [],
+                "min_criticality": 0,
+                "frequency": "immediate",
+                "status": "active",
+                "created_at": now,
+            }
             chunk.append((profile, [sub]))
             people.append(email)
             if len(chunk) == 100 or i == n - 1:
@@ -112,7 +131,9 @@ class Faults:
                 # What a send throttled on every one of botocore's attempts raises, without the
                 # minute of backoff that takes.
                 self.throttled_calls += 1
-                raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "SendRawEmail")
+                raise ClientError(
+                    {"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "SendRawEmail"
+                )
             first, count = self.retried
             self._first_attempt = first <= self.sends < first + count
             return call(**kwargs)
@@ -141,7 +162,9 @@ def ua_handlers() -> int | None:
     from chalicelib.core import aws as clients
 
     try:
-        handlers = clients.client("dynamodb").meta.events._emitter._handlers.prefix_search("request-created.dynamodb.GetItem")
+        handlers = clients.client("dynamodb").meta.events._emitter._handlers.prefix_search(
+            "request-created.dynamodb.GetItem"
+        )
         return sum(1 for h in handlers if getattr(h, "__name__", "") == "add_powertools_feature")
     except Exception:  # noqa: BLE001 - botocore internals: report nothing rather than fail
         return None
@@ -169,8 +192,9 @@ def pump_mail(aws: Aws, b: Any) -> None:
         b.update(n)
         if n:
             continue
-        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
-                                                                     "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
         if not any(int(v) for v in attrs.values()):
             return
         time.sleep(0.2)
@@ -187,7 +211,9 @@ def run(quick: bool = False) -> Section:
         services = load_directory()
         people = subscribe_crowd(services, n)
         aws.drain_stream()
-        resp = aws.app_client.http.post("/api/stories", body=json.dumps(story_body(email="")), headers={"Content-Type": "application/json"})
+        resp = aws.app_client.http.post(
+            "/api/stories", body=json.dumps(story_body(email="")), headers={"Content-Type": "application/json"}
+        )
         assert resp.status_code == 201, resp.body
         story_id = json.loads(resp.body)["id"]
         aws.drain_stream()
@@ -195,8 +221,11 @@ def run(quick: bool = False) -> Section:
         faults = Faults(aws, n)
         version = wiring.store().get_story(story_id, consistent=True)["version"]
         t0 = time.perf_counter()
-        wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": 2},
-                                   Moderator("bench@feedforward.example", "Bench Moderator"))
+        wiring.moderation().decide(
+            story_id,
+            {"action": "publish", "version": version, "criticality": 2},
+            Moderator("bench@feedforward.example", "Bench Moderator"),
+        )
         aws.drain_stream()
         aws.purge("render")  # pages are measured elsewhere
         with bar("alert emails", unit=" jobs") as b:
@@ -215,18 +244,37 @@ def run(quick: bool = False) -> Section:
     duplicates = sum(c - 1 for p in people if (c := got[p]) > 1)
     missing = sum(1 for p in people if got[p] == 0)
     strangers = sum(c for a, c in got.items() if a not in set(people))
-    section.add("fanout.sent", f"emails sent for one story reaching {n:,} subscribers", sent, "", FANOUT_SENT if not quick else None)
+    section.add(
+        "fanout.sent",
+        f"emails sent for one story reaching {n:,} subscribers",
+        sent,
+        "",
+        FANOUT_SENT if not quick else None,
+    )
     section.add("fanout.duplicates", "duplicate emails", duplicates, "", FANOUT_DUPLICATES)
     section.add("fanout.missing", "subscribers who got no email", missing, "")
     section.add("fanout.seconds", "wall time, publication to the last email", round(took, 1), "s")
     section.add("fanout.rate", "emails per second", round(sent / took, 1) if took else None, "emails/s")
     section.add("fanout.again_seconds", "wall time of the fan-out job delivered again (no email)", round(again, 1), "s")
-    section.add("fanout.ua_handlers", "powertools User-Agent hooks on the app's DynamoDB client afterwards", handlers, "",
-                FANOUT_HOOKS, note="one per idempotency layer ever built on it; each DynamoDB request runs them all")
-    section.data = {"recipients": n, "sends": faults.sends, "attempts": faults.attempts, "throttled_first": faults.throttled_first,
-                    "throttled_calls": faults.throttled_calls, "undeleted": faults.undeleted, "pump_errors": errors[-5:],
-                    "strangers": strangers,
-                    "duplicated": {p: got[p] for p in people if got[p] > 1}}
+    section.add(
+        "fanout.ua_handlers",
+        "powertools User-Agent hooks on the app's DynamoDB client afterwards",
+        handlers,
+        "",
+        FANOUT_HOOKS,
+        note="one per idempotency layer ever built on it; each DynamoDB request runs them all",
+    )
+    section.data = {
+        "recipients": n,
+        "sends": faults.sends,
+        "attempts": faults.attempts,
+        "throttled_first": faults.throttled_first,
+        "throttled_calls": faults.throttled_calls,
+        "undeleted": faults.undeleted,
+        "pump_errors": errors[-5:],
+        "strangers": strangers,
+        "duplicated": {p: got[p] for p in people if got[p] > 1},
+    }
     rows = [
         ["SendRawEmail calls / attempts that reached SES", f"{faults.sends:,} / {faults.attempts:,}"],
         ["first attempts throttled, absorbed by botocore's retries", faults.throttled_first],
@@ -235,16 +283,18 @@ def run(quick: bool = False) -> Section:
         ["fan-out job deliveries", 2],
         ["batch failures reported to the pump", len(errors)],
     ]
-    section.details = "\n".join([
-        f"One story published to {n:,} people subscribed on its ward, hospital or trust (a third on each), in moto in "
-        "process, through the event pump: the stream, the fan-out job, then one alert job per person, ten to a "
-        f"batch. The faults injected, and what they did (a message not deleted comes back after {VISIBILITY} s):",
-        "",
-        table(["fault", "count"], rows),
-        "",
-        f"Result: {sent:,} emails to {n - missing:,} of {n:,} people, {duplicates} duplicates, {strangers} to anyone "
-        f"else, in {took:.1f} s ({fmt(sent / took if took else None, 'emails/s')}; moto's and this machine's speed, "
-        "SES's sending quota sets the pace on AWS). The SES client retries throttling in adaptive mode "
-        "(chalicelib/core/aws.py), which also slows itself down after a throttle.",
-    ])
+    section.details = "\n".join(
+        [
+            f"One story published to {n:,} people subscribed on its ward, hospital or trust (a third on each), in moto in "
+            "process, through the event pump: the stream, the fan-out job, then one alert job per person, ten to a "
+            f"batch. The faults injected, and what they did (a message not deleted comes back after {VISIBILITY} s):",
+            "",
+            table(["fault", "count"], rows),
+            "",
+            f"Result: {sent:,} emails to {n - missing:,} of {n:,} people, {duplicates} duplicates, {strangers} to anyone "
+            f"else, in {took:.1f} s ({fmt(sent / took if took else None, 'emails/s')}; moto's and this machine's speed, "
+            "SES's sending quota sets the pace on AWS). The SES client retries throttling in adaptive mode "
+            "(chalicelib/core/aws.py), which also slows itself down after a throttle.",
+        ]
+    )
     return section

@@ -24,7 +24,9 @@ def publish_one(aws: Aws) -> tuple[Calls, dict[str, list[int]], float]:
     from chalicelib import wiring
     from chalicelib.moderation import Moderator
 
-    resp = aws.app_client.http.post("/api/stories", body=json.dumps(story_body()), headers={"Content-Type": "application/json"})
+    resp = aws.app_client.http.post(
+        "/api/stories", body=json.dumps(story_body()), headers={"Content-Type": "application/json"}
+    )
     assert resp.status_code == 201, resp.body
     story_id = json.loads(resp.body)["id"]
     aws.drain_stream()
@@ -32,8 +34,11 @@ def publish_one(aws: Aws) -> tuple[Calls, dict[str, list[int]], float]:
     version = wiring.store().get_story(story_id, consistent=True)["version"]
     t0 = time.perf_counter()
     with aws.counter.measure() as calls:
-        wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": 1, "tags": ["nursing"]},
-                                   Moderator("bench@feedforward.example", "Bench Moderator"))
+        wiring.moderation().decide(
+            story_id,
+            {"action": "publish", "version": version, "criticality": 1, "tags": ["nursing"]},
+            Moderator("bench@feedforward.example", "Bench Moderator"),
+        )
         aws.drain_stream()
         jobs = aws.take_jobs("render")
         _, pages = aws.render_each([j for j in jobs if j.page != "search"])
@@ -54,7 +59,14 @@ def site(n: int) -> dict[str, Any]:
         build_search_index()
         calls, pages, took, search = publish_one(aws)
         home = wiring_listing_size()
-    return {"calls": calls, "pages": pages, "seconds": took, "seed_seconds": seeded, "home_entries": home, "search": search}
+    return {
+        "calls": calls,
+        "pages": pages,
+        "seconds": took,
+        "seed_seconds": seeded,
+        "home_entries": home,
+        "search": search,
+    }
 
 
 def build_search_index() -> None:
@@ -86,39 +98,63 @@ def run(quick: bool = False) -> Section:
     rows = []
     for key, label, small, big, budgeted in figures:
         ratio = big / small if small else None
-        section.add(f"incremental.{key}.ratio", f"{label} publishing one story, {large:,} stories ÷ {SMALL}",
-                    round(ratio, 3) if ratio is not None else None, "×", INCREMENTAL_RATIO if budgeted else None)
+        section.add(
+            f"incremental.{key}.ratio",
+            f"{label} publishing one story, {large:,} stories ÷ {SMALL}",
+            round(ratio, 3) if ratio is not None else None,
+            "×",
+            INCREMENTAL_RATIO if budgeted else None,
+        )
         rows.append([label, small, big, fmt(ratio, "×")])
     sa, sb = small_run["search"], large_run["search"]
-    for key, label, small, big in [("s3_writes", "S3 writes", sa.s3_writes, sb.s3_writes), ("ddb_reads", "DynamoDB reads", sa.ddb_reads, sb.ddb_reads)]:
-        section.add(f"incremental.search.{key}", f"search index job after one publication: {label} at {large:,} stories",
-                    big, "", None, note=f"{small} at {SMALL}; apart from the budget: Pagefind cannot add one page to an "
-                    "index, so the job reads every story")
+    for key, label, small, big in [
+        ("s3_writes", "S3 writes", sa.s3_writes, sb.s3_writes),
+        ("ddb_reads", "DynamoDB reads", sa.ddb_reads, sb.ddb_reads),
+    ]:
+        section.add(
+            f"incremental.search.{key}",
+            f"search index job after one publication: {label} at {large:,} stories",
+            big,
+            "",
+            None,
+            note=f"{small} at {SMALL}; apart from the budget: Pagefind cannot add one page to an index, so the job reads every story",
+        )
     n_pages = sum(len(v) for v in large_run["pages"].values())
     kinds = ", ".join(f"{kind} × {len(v)}" for kind, v in large_run["pages"].items())
     section.add("incremental.pages", "pages rendered for one publication", n_pages, "")
-    section.add("incremental.seed_rate", f"seeding {large:,} stories", round(large / large_run["seed_seconds"]), "stories/s",
-                note="BatchWriteItem in moto in process, story and listing items")
-    section.data = {"small": dict(a.counts), "large": dict(b.counts), "large_stories": large,
-                    "seconds": {"small": round(small_run["seconds"], 2), "large": round(large_run["seconds"], 2)}}
-    section.details = "\n".join([
-        f"One story published into a site of {SMALL} stories and into one of {large:,} (checked: the home listing "
-        f"holds {small_run['home_entries']:,} and {large_run['home_entries']:,} entries), in moto in process with "
-        "the demo directory; the seeded stories are spread over its leaf services and the past year. Counted: "
-        "the moderator's decision, the stream handler for it and the render jobs that follow "
-        f"({n_pages} pages: {kinds}). The story has a tag, so its tag's page (and feeds) are among them.",
-        "",
-        table(["calls", f"{SMALL} stories", f"{large:,} stories", "ratio"], rows),
-        "",
-        f"By operation at {SMALL}: {a.breakdown()}. At {large:,}: {b.breakdown()}.",
-        "",
-        f"Wall time of the same work (moto's, not AWS's: moto walks every item of a table for an index query, so "
-        f"its time grows with the table even when the calls do not): {small_run['seconds']:.2f} s and "
-        f"{large_run['seconds']:.2f} s. Seeding {large:,} stories took {large_run['seed_seconds']:.1f} s.",
-        "",
-        f"Not in these counts: the search index job that follows each publication. Pagefind cannot add one page "
-        f"to an index, so the job reads every published story and uploads the index files that changed: "
-        f"{sa.ddb_reads} DynamoDB reads and {sa.s3_writes} S3 writes at {SMALL} stories, {sb.ddb_reads} and "
-        f"{sb.s3_writes} at {large:,}. Jobs are deduplicated per batch of stream records, so a batch that publishes many stories runs it once (docs/operations.md).",
-    ])
+    section.add(
+        "incremental.seed_rate",
+        f"seeding {large:,} stories",
+        round(large / large_run["seed_seconds"]),
+        "stories/s",
+        note="BatchWriteItem in moto in process, story and listing items",
+    )
+    section.data = {
+        "small": dict(a.counts),
+        "large": dict(b.counts),
+        "large_stories": large,
+        "seconds": {"small": round(small_run["seconds"], 2), "large": round(large_run["seconds"], 2)},
+    }
+    section.details = "\n".join(
+        [
+            f"One story published into a site of {SMALL} stories and into one of {large:,} (checked: the home listing "
+            f"holds {small_run['home_entries']:,} and {large_run['home_entries']:,} entries), in moto in process with "
+            "the demo directory; the seeded stories are spread over its leaf services and the past year. Counted: "
+            "the moderator's decision, the stream handler for it and the render jobs that follow "
+            f"({n_pages} pages: {kinds}). The story has a tag, so its tag's page (and feeds) are among them.",
+            "",
+            table(["calls", f"{SMALL} stories", f"{large:,} stories", "ratio"], rows),
+            "",
+            f"By operation at {SMALL}: {a.breakdown()}. At {large:,}: {b.breakdown()}.",
+            "",
+            f"Wall time of the same work (moto's, not AWS's: moto walks every item of a table for an index query, so "
+            f"its time grows with the table even when the calls do not): {small_run['seconds']:.2f} s and "
+            f"{large_run['seconds']:.2f} s. Seeding {large:,} stories took {large_run['seed_seconds']:.1f} s.",
+            "",
+            f"Not in these counts: the search index job that follows each publication. Pagefind cannot add one page "
+            f"to an index, so the job reads every published story and uploads the index files that changed: "
+            f"{sa.ddb_reads} DynamoDB reads and {sa.s3_writes} S3 writes at {SMALL} stories, {sb.ddb_reads} and "
+            f"{sb.s3_writes} at {large:,}. Jobs are deduplicated per batch of stream records, so a batch that publishes many stories runs it once (docs/operations.md).",
+        ]
+    )
     return section

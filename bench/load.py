@@ -14,7 +14,6 @@ import subprocess
 import threading
 import time
 import uuid
-from typing import Any
 
 from .budgets import LOAD_LOST, LOAD_THROUGHPUT_RATIO, LOAD_UNMAILED
 from .env import BENCH_WARD, aws_variables, bar, story_body
@@ -43,10 +42,18 @@ def raw_loop(endpoint: str, table_name: str, seconds: float, clients: int, trans
             story = {"PK": {"S": f"BENCH#{key}"}, "SK": {"S": "RAW"}, "body": {"S": body}}
             if transaction:
                 contact = {"PK": {"S": f"BENCH#{key}"}, "SK": {"S": "CONTACT"}, "email": {"S": "author@example.org"}}
-                ddb.transact_write_items(TransactItems=[
-                    {"Put": {"TableName": table_name, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
-                    for item in (story, contact)
-                ])
+                ddb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": table_name,
+                                "Item": item,
+                                "ConditionExpression": "attribute_not_exists(PK)",
+                            }
+                        }
+                        for item in (story, contact)
+                    ]
+                )
             else:
                 ddb.put_item(TableName=table_name, Item=story)
             done[i] += 1
@@ -115,7 +122,9 @@ def stored_pending(endpoint: str, table_name: str) -> set[str]:
 
     from chalicelib.store import Store
 
-    store = Store(boto3.session.Session().client("dynamodb", endpoint_url=endpoint, region_name="eu-west-2"), table_name)
+    store = Store(
+        boto3.session.Session().client("dynamodb", endpoint_url=endpoint, region_name="eu-west-2"), table_name
+    )
     return {s["id"] for s in store.queue("pending", 10**6)}
 
 
@@ -136,8 +145,10 @@ def run(quick: bool = False) -> Section:
         raw: dict[str, list[int]] = {"put": [], "transaction": []}
 
         def raw_phase(kind: str) -> None:
-            with bar(f"raw {'TransactWriteItems' if kind == 'transaction' else 'PutItem'} loop, {CLIENTS} clients, "
-                     f"{raw_seconds:.0f} s", total=1) as b:
+            with bar(
+                f"raw {'TransactWriteItems' if kind == 'transaction' else 'PutItem'} loop, {CLIENTS} clients, {raw_seconds:.0f} s",
+                total=1,
+            ) as b:
                 raw[kind].append(raw_loop(endpoint, TABLE, raw_seconds, CLIENTS, kind == "transaction"))
                 b.update()
 
@@ -175,44 +186,79 @@ def run(quick: bool = False) -> Section:
     put_rate = sum(raw["put"]) / (len(raw["put"]) * raw_seconds)
     tx_rate = sum(raw["transaction"]) / (len(raw["transaction"]) * raw_seconds)
     section.add("load.lost", "stories acknowledged but not stored, or stored but not acknowledged", lost, "", LOAD_LOST)
-    section.add("load.unmailed", "acknowledged stories whose author had no confirmation", max(0, len(acknowledged) - mailed), "",
-                LOAD_UNMAILED)
-    section.add("load.ratio", "stories per second ÷ raw PutItem per second, same emulator, same clients",
-                round(story_rate / put_rate, 3) if put_rate else None, "×",
-                note="moto's TransactWriteItems copies the table: the transaction ratio below is the one to watch")
-    section.add("load.transaction_ratio", "stories per second ÷ raw TransactWriteItems (two puts) per second",
-                round(story_rate / tx_rate, 3) if tx_rate else None, "×", LOAD_THROUGHPUT_RATIO)
+    section.add(
+        "load.unmailed",
+        "acknowledged stories whose author had no confirmation",
+        max(0, len(acknowledged) - mailed),
+        "",
+        LOAD_UNMAILED,
+    )
+    section.add(
+        "load.ratio",
+        "stories per second ÷ raw PutItem per second, same emulator, same clients",
+        round(story_rate / put_rate, 3) if put_rate else None,
+        "×",
+        note="moto's TransactWriteItems copies the table: the transaction ratio below is the one to watch",
+    )
+    section.add(
+        "load.transaction_ratio",
+        "stories per second ÷ raw TransactWriteItems (two puts) per second",
+        round(story_rate / tx_rate, 3) if tx_rate else None,
+        "×",
+        LOAD_THROUGHPUT_RATIO,
+    )
     section.add("load.acknowledged", f"stories acknowledged in {seconds:.0f} s", len(acknowledged), "")
     section.add("load.stories_per_s", "stories told per second", round(story_rate, 1), "stories/s")
     section.add("load.raw_put_per_s", "raw PutItem per second (mean of before and after)", round(put_rate, 1), "puts/s")
-    section.add("load.raw_transaction_per_s", "raw TransactWriteItems per second (mean of before and after)", round(tx_rate, 1),
-                "transactions/s")
-    section.data = {"statuses": statuses, "errors": errors[:5], "raw": raw,
-                    "stored": len(stored), "mailed": mailed, "drain_seconds": round(drained, 1)}
+    section.add(
+        "load.raw_transaction_per_s",
+        "raw TransactWriteItems per second (mean of before and after)",
+        round(tx_rate, 1),
+        "transactions/s",
+    )
+    section.data = {
+        "statuses": statuses,
+        "errors": errors[:5],
+        "raw": raw,
+        "stored": len(stored),
+        "mailed": mailed,
+        "drain_seconds": round(drained, 1),
+    }
     other = {k: v for k, v in statuses.items() if k != 201}
-    section.details = "\n".join([
-        f"The `make run` stack (`python -m local.run --no-seed` on free ports: moto serving one request at a time, "
-        f"`chalice local`, the event pump), {CLIENTS} client threads ({raw_seconds:.0f} s for each raw loop, "
-        f"{seconds:.0f} s for the stories), in this order: raw "
-        "PutItem, raw TransactWriteItems, stories, raw TransactWriteItems, raw PutItem (each raw rate is the mean of "
-        "its two runs, so a drift in the machine's load weighs on every rate alike). All on the app's own table.",
-        "",
-        table(["", "count", "per second"], [
-            ["raw PutItem (before / after)", " / ".join(f"{n:,}" for n in raw["put"]), fmt(put_rate, "puts/s")],
-            ["raw TransactWriteItems of two puts (before / after)", " / ".join(f"{n:,}" for n in raw["transaction"]),
-             fmt(tx_rate, "transactions/s")],
-            ["stories acknowledged (201)", len(acknowledged), fmt(story_rate, "stories/s")],
-            ["stories stored (the pending queue)", len(stored), ""],
-            ["confirmations mailed", mailed, f"all within {drained:.0f} s of the end"],
-        ]),
-        "",
-        ("Other answers: " + ", ".join(f"HTTP {k} × {v}" for k, v in sorted(other.items())) + ". " if other else
-         "No answer other than 201. ") +
-        (f"Client errors: {'; '.join(errors[:3])}." if errors else ""),
-        "",
-        "A story costs four DynamoDB calls behind an HTTP hop through `chalice local`, while the pump reads the "
-        "stream and sends the confirmations on the same emulator. One of the four is a TransactWriteItems, which moto "
-        "makes far dearer than a PutItem (it copies the whole table first, stream included), so the PutItem ratio "
-        "mostly measures moto; the TransactWriteItems ratio measures what the API adds to the one write it must make.",
-    ])
+    section.details = "\n".join(
+        [
+            f"The `make run` stack (`python -m local.run --no-seed` on free ports: moto serving one request at a time, "
+            f"`chalice local`, the event pump), {CLIENTS} client threads ({raw_seconds:.0f} s for each raw loop, "
+            f"{seconds:.0f} s for the stories), in this order: raw "
+            "PutItem, raw TransactWriteItems, stories, raw TransactWriteItems, raw PutItem (each raw rate is the mean of "
+            "its two runs, so a drift in the machine's load weighs on every rate alike). All on the app's own table.",
+            "",
+            table(
+                ["", "count", "per second"],
+                [
+                    ["raw PutItem (before / after)", " / ".join(f"{n:,}" for n in raw["put"]), fmt(put_rate, "puts/s")],
+                    [
+                        "raw TransactWriteItems of two puts (before / after)",
+                        " / ".join(f"{n:,}" for n in raw["transaction"]),
+                        fmt(tx_rate, "transactions/s"),
+                    ],
+                    ["stories acknowledged (201)", len(acknowledged), fmt(story_rate, "stories/s")],
+                    ["stories stored (the pending queue)", len(stored), ""],
+                    ["confirmations mailed", mailed, f"all within {drained:.0f} s of the end"],
+                ],
+            ),
+            "",
+            (
+                "Other answers: " + ", ".join(f"HTTP {k} × {v}" for k, v in sorted(other.items())) + ". "
+                if other
+                else "No answer other than 201. "
+            )
+            + (f"Client errors: {'; '.join(errors[:3])}." if errors else ""),
+            "",
+            "A story costs four DynamoDB calls behind an HTTP hop through `chalice local`, while the pump reads the "
+            "stream and sends the confirmations on the same emulator. One of the four is a TransactWriteItems, which moto "
+            "makes far dearer than a PutItem (it copies the whole table first, stream included), so the PutItem ratio "
+            "mostly measures moto; the TransactWriteItems ratio measures what the API adds to the one write it must make.",
+        ]
+    )
     return section

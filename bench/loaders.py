@@ -6,7 +6,8 @@ skip the transactions and checks those paths make, so they are for bench/ only, 
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 def put_subscribers(store: Any, people: Iterable[tuple[dict[str, Any], Iterable[dict[str, Any]]]]) -> int:
@@ -20,7 +21,9 @@ def put_subscribers(store: Any, people: Iterable[tuple[dict[str, Any], Iterable[
     for profile, subscriptions in people:
         pointer = {"PK": f"EMAIL#{email_hash(profile['email'])}", "SK": "SUBSCRIBER", "subscriber_id": profile["id"]}
         writes.append({"PutRequest": {"Item": to_item(pointer)}})
-        writes.append({"PutRequest": {"Item": to_item({"PK": f"SUBSCRIBER#{profile['id']}", "SK": "PROFILE", **profile})}})
+        writes.append(
+            {"PutRequest": {"Item": to_item({"PK": f"SUBSCRIBER#{profile['id']}", "SK": "PROFILE", **profile})}}
+        )
         for sub in subscriptions:
             item = {"PK": f"SUBSCRIBER#{sub['subscriber_id']}", "SK": f"SUB#{sub['id']}", **sub}
             if sub.get("status") == "active":

@@ -63,6 +63,7 @@ def wipe(aws: Aws) -> None:
 
 def timed_rebuild(renderer: Any, desc: str, workers: int) -> tuple[dict[str, int], float]:
     with bar(desc, unit=" pages") as b:
+
         def progress(jobs: list) -> Any:
             b.total = len(jobs)
             for job in jobs:
@@ -75,8 +76,8 @@ def timed_rebuild(renderer: Any, desc: str, workers: int) -> tuple[dict[str, int
 
 
 def run(quick: bool = False) -> Section:
-    from chalicelib.core import aws as clients
     from chalicelib import wiring
+    from chalicelib.core import aws as clients
     from chalicelib.core.settings import get_settings
     from chalicelib.site.publisher import Publisher
     from chalicelib.site.render import SiteRenderer
@@ -92,7 +93,9 @@ def run(quick: bool = False) -> Section:
         remembered = Remembered(wiring.store())
         recording = SiteRenderer(remembered, Publisher(clients.client("s3"), settings.site_bucket), settings)
         runs["sequential"] = timed_rebuild(recording, "rebuild with uploads, one page at a time", 1)
-        runs["templates"] = timed_rebuild(SiteRenderer(remembered, NoUploads(), settings), "rendering only (reads from memory)", 1)
+        runs["templates"] = timed_rebuild(
+            SiteRenderer(remembered, NoUploads(), settings), "rendering only (reads from memory)", 1
+        )
         site = wiring.site()
         wipe(aws)
         runs["concurrent"] = timed_rebuild(site, f"rebuild with uploads, {WORKERS} at a time", WORKERS)
@@ -113,26 +116,40 @@ def run(quick: bool = False) -> Section:
         counts, seconds = runs[name]
         section.add(f"rebuild.{name}.pages_per_s", f"pages per second, {label}", round(rate(name), 1), "pages/s")
         uploads = counts["uploaded"] if name in ("sequential", "concurrent", "unchanged") else None
-        rows.append([label, counts["jobs"], fmt(seconds, "s"), fmt(rate(name), "pages/s"), "—" if uploads is None else uploads])
+        rows.append(
+            [label, counts["jobs"], fmt(seconds, "s"), fmt(rate(name), "pages/s"), "—" if uploads is None else uploads]
+        )
     speedup = rate("concurrent") / rate("sequential")
-    section.add("rebuild.concurrent_speedup", f"concurrent uploads ({WORKERS}) ÷ one at a time, pages per second",
-                round(speedup, 2), "×", note="the emulator serves one request at a time: see the text")
-    section.add("rebuild.unchanged_uploads", "objects uploaded by a rebuild with nothing changed",
-                runs["unchanged"][0]["uploaded"], "", REBUILD_UNCHANGED_UPLOADS)
+    section.add(
+        "rebuild.concurrent_speedup",
+        f"concurrent uploads ({WORKERS}) ÷ one at a time, pages per second",
+        round(speedup, 2),
+        "×",
+        note="the emulator serves one request at a time: see the text",
+    )
+    section.add(
+        "rebuild.unchanged_uploads",
+        "objects uploaded by a rebuild with nothing changed",
+        runs["unchanged"][0]["uploaded"],
+        "",
+        REBUILD_UNCHANGED_UPLOADS,
+    )
     section.add("rebuild.first_uploads", "objects uploaded by the first rebuild", runs["sequential"][0]["uploaded"], "")
     section.data = {name: {"counts": c, "seconds": round(s, 2)} for name, (c, s) in runs.items()} | {"stories": n}
-    section.details = "\n".join([
-        f"A site of {n} stories (seeded straight into the table) and the demo directory's 92 services: "
-        f"{runs['sequential'][0]['jobs']} pages ({runs['sequential'][0]['objects']} objects with the static assets). "
-        "The emulator is the local stack's, in a process of its own; it serves one request at a time.",
-        "",
-        table(["rebuild", "pages", "took", "rate", "uploaded"], rows),
-        "",
-        f"Concurrent pages ran at {speedup:.2f}× the rate of one at a time. Against this emulator that is all "
-        "it can be: moto answers one request at a time and spends far longer on each (10–20 ms) than the bench "
-        "does rendering and sending it (about 1 ms), so there is almost nothing to overlap, and the figure is "
-        "noise around 1. Against S3 and DynamoDB, which answer many requests at once and whose time is mostly "
-        "network wait, `rebuild_all(workers=8)` overlaps those waits. A page costs two to four reads and, when "
-        "changed, one upload; rendering is a small part of it (the first row), so reads and uploads set the pace.",
-    ])
+    section.details = "\n".join(
+        [
+            f"A site of {n} stories (seeded straight into the table) and the demo directory's 92 services: "
+            f"{runs['sequential'][0]['jobs']} pages ({runs['sequential'][0]['objects']} objects with the static assets). "
+            "The emulator is the local stack's, in a process of its own; it serves one request at a time.",
+            "",
+            table(["rebuild", "pages", "took", "rate", "uploaded"], rows),
+            "",
+            f"Concurrent pages ran at {speedup:.2f}× the rate of one at a time. Against this emulator that is all "
+            "it can be: moto answers one request at a time and spends far longer on each (10–20 ms) than the bench "
+            "does rendering and sending it (about 1 ms), so there is almost nothing to overlap, and the figure is "
+            "noise around 1. Against S3 and DynamoDB, which answer many requests at once and whose time is mostly "
+            "network wait, `rebuild_all(workers=8)` overlaps those waits. A page costs two to four reads and, when "
+            "changed, one upload; rendering is a small part of it (the first row), so reads and uploads set the pace.",
+        ]
+    )
     return section

@@ -61,13 +61,25 @@ class Section:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Section":
+    def from_json(cls, d: dict[str, Any]) -> Section:
         metrics = [
-            Metric(**({k: v for k, v in m.items() if k != "status"} | {"budget": Budget(**m["budget"]) if m.get("budget") else None}))
+            Metric(
+                **(
+                    {k: v for k, v in m.items() if k != "status"}
+                    | {"budget": Budget(**m["budget"]) if m.get("budget") else None}
+                )
+            )
             for m in d["metrics"]
         ]
-        return cls(d["name"], d["title"], metrics, d.get("details", ""), d.get("data", {}), d.get("error", ""),
-                   d.get("other_figures", True))
+        return cls(
+            d["name"],
+            d["title"],
+            metrics,
+            d.get("details", ""),
+            d.get("data", {}),
+            d.get("error", ""),
+            d.get("other_figures", True),
+        )
 
 
 # ---- formatting -----------------------------------------------------------------------------------
@@ -144,8 +156,12 @@ def machine() -> dict[str, Any]:
 
 def commit() -> str:
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
         return head + (" with uncommitted changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -209,21 +225,39 @@ def render_markdown(run: dict[str, Any], sections: list[Section], comparison: li
         for metric in s.metrics:
             if metric.budget is None and metric.value is not None:
                 continue
-            rows.append([s.title, metric.label, fmt(metric.value, metric.unit),
-                         metric.budget.text() if metric.budget else "—", f"**{metric.status}**" if metric.status == FAIL else metric.status])
+            rows.append(
+                [
+                    s.title,
+                    metric.label,
+                    fmt(metric.value, metric.unit),
+                    metric.budget.text() if metric.budget else "—",
+                    f"**{metric.status}**" if metric.status == FAIL else metric.status,
+                ]
+            )
     out += [table(["", "figure", "measured", "budget", "result"], rows), ""]
     failed = [r for r in rows if "FAIL" in r[4]]
     missing = [r for r in rows if r[4] == NOT_MEASURED]
-    out.append(f"{len(rows) - len(failed) - len(missing)} of {len(rows)} budgets pass" +
-               (f"; {len(failed)} fail" if failed else "") + (f"; {len(missing)} not yet measured" if missing else "") + ".")
+    out.append(
+        f"{len(rows) - len(failed) - len(missing)} of {len(rows)} budgets pass"
+        + (f"; {len(failed)} fail" if failed else "")
+        + (f"; {len(missing)} not yet measured" if missing else "")
+        + "."
+    )
     out.append("")
     for s in sections:
         out += [f"## {s.title}", ""]
         if s.error:
-            out += [f"This measurement did not finish: `{s.error.strip().splitlines()[-1] if s.error.strip() else 'error'}`", ""]
+            out += [
+                f"This measurement did not finish: `{s.error.strip().splitlines()[-1] if s.error.strip() else 'error'}`",
+                "",
+            ]
         if s.details:
             out += [s.details.strip(), ""]
-        info = [[mm.label, fmt(mm.value, mm.unit), mm.note] for mm in s.metrics if mm.budget is None and mm.value is not None]
+        info = [
+            [mm.label, fmt(mm.value, mm.unit), mm.note]
+            for mm in s.metrics
+            if mm.budget is None and mm.value is not None
+        ]
         if info and s.other_figures:
             out += ["Other figures:", "", table(["figure", "measured", "note"], info), ""]
     if comparison:

@@ -10,8 +10,9 @@ it is queued, and a digest entry is an overwrite.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .core import clock
 from .core.jobs import MailJob
@@ -54,7 +55,9 @@ class Alerts:
                     continue
                 sid = subscription["subscriber_id"]
                 current = found.get(sid)
-                if current is None or (current.get("frequency") == "digest" and subscription.get("frequency") != "digest"):
+                if current is None or (
+                    current.get("frequency") == "digest" and subscription.get("frequency") != "digest"
+                ):
                     found[sid] = subscription
         return found
 

@@ -16,8 +16,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -128,8 +129,13 @@ class ChangeChecks:
             "story": story,
             "is_author": recipient == AUTHOR,
             "change": made_change(items),
-            "answered": {"answer": answered.get("answer"), "comment": answered.get("text", ""),
-                         "at": answered.get("created_at", "")} if answered else None,
+            "answered": {
+                "answer": answered.get("answer"),
+                "comment": answered.get("text", ""),
+                "at": answered.get("created_at", ""),
+            }
+            if answered
+            else None,
         }
 
     def answer(self, token: str, data: dict[str, Any], client: str) -> dict[str, Any]:
@@ -157,13 +163,18 @@ class ChangeChecks:
             if earlier.get("answer") != item["answer"] or earlier.get("text", "") != item["text"]:
                 raise Conflict(ALREADY)
             return _view(earlier) | {"created": False}
-        logger.info("change check answered", extra={"story_id": story["id"], "recipient": item["recipient"], "answer": item["answer"]})
+        logger.info(
+            "change check answered",
+            extra={"story_id": story["id"], "recipient": item["recipient"], "answer": item["answer"]},
+        )
         metrics.add_metric(name="ChangeChecksAnswered", unit="Count", value=1)
         return _view(item) | {"created": True}
 
 
 def _view(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {"answer": item.get("answer"), "comment": item.get("text", ""), "status": item.get("status"),
-            "created_at": item.get("created_at", "")}
-
-
+    return {
+        "answer": item.get("answer"),
+        "comment": item.get("text", ""),
+        "status": item.get("status"),
+        "created_at": item.get("created_at", ""),
+    }

@@ -12,9 +12,10 @@ counts, change checks: chalicelib/reactions.py). This module imports no flow.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .core import figures
 from .core.jobs import MailJob, MailKind, RenderJob
@@ -71,13 +72,19 @@ class PromiseReaction:
     says True when the record only set the promise, a record earlier: then its page alone shows
     it, and no later reaction runs (no listing, figure or archive is touched again)."""
 
-    def __init__(self, store: PromiseStore, story_changed: Callable[[PromiseStore, str, dict | None, dict | None], bool]):
+    def __init__(
+        self, store: PromiseStore, story_changed: Callable[[PromiseStore, str, dict | None, dict | None], bool]
+    ):
         self._store = store
         self._story_changed = story_changed
 
     def __call__(self, change: Change) -> Jobs | Stop:
         story_id = change.story_id  # never None for a story's change (store.stream.decode)
-        if change.kind == "story" and story_id is not None and self._story_changed(self._store, story_id, change.old, change.new):
+        if (
+            change.kind == "story"
+            and story_id is not None
+            and self._story_changed(self._store, story_id, change.old, change.new)
+        ):
             return Stop([RenderJob(page="story", ref=story_id)])
         return []
 
@@ -89,7 +96,11 @@ class ConversationReaction:
         self._store = store
 
     def __call__(self, change: Change) -> Jobs:
-        if change.kind == "subscription" and change.inserted and (change.new or {}).get("status") == SubscriberStatus.PENDING:
+        if (
+            change.kind == "subscription"
+            and change.inserted
+            and (change.new or {}).get("status") == SubscriberStatus.PENDING
+        ):
             return [MailJob(kind="subscription_confirm", ref=f"{change.subscriber_id}:{change.ref}")]
         story_id, new = change.story_id, change.new
         if story_id is None:
@@ -128,11 +139,16 @@ class ConversationReaction:
         if new["status"] != Status.PUBLISHED or (change.old or {}).get("status") == Status.PUBLISHED:
             return []
         responders = sorted(
-            {i["subscriber_id"] for i in self._store.story_thread(story_id)
-             if i["item"] == "response" and i.get("status") == Status.PUBLISHED and i.get("subscriber_id")}
+            {
+                i["subscriber_id"]
+                for i in self._store.story_thread(story_id)
+                if i["item"] == "response" and i.get("status") == Status.PUBLISHED and i.get("subscriber_id")
+            }
         )
-        return [RenderJob(page="story", ref=story_id),
-                *(MailJob(kind="staff_author_replied", story_id=story_id, ref=f"{change.ref}:{s}") for s in responders)]
+        return [
+            RenderJob(page="story", ref=story_id),
+            *(MailJob(kind="staff_author_replied", story_id=story_id, ref=f"{change.ref}:{s}") for s in responders),
+        ]
 
 
 class StoryReaction:
@@ -152,8 +168,15 @@ class StoryReaction:
         jobs: Jobs = []
         if new and old_status != new_status and old is not None:
             self._audit(change, story_id, old, new)
-        if old and new and old_status in (Status.PENDING, Status.HELD) and any(old.get(f) != new.get(f) for f in TEXT_FIELDS):
-            self._store.keep_original(story_id, {f: old.get(f, "") for f in TEXT_FIELDS} | {"kept_at": new.get("decided_at", "")})
+        if (
+            old
+            and new
+            and old_status in (Status.PENDING, Status.HELD)
+            and any(old.get(f) != new.get(f) for f in TEXT_FIELDS)
+        ):
+            self._store.keep_original(
+                story_id, {f: old.get(f, "") for f in TEXT_FIELDS} | {"kept_at": new.get("decided_at", "")}
+            )
 
         was_public, is_public = old_status == Status.PUBLISHED, new_status == Status.PUBLISHED
         if was_public or is_public:
@@ -161,14 +184,19 @@ class StoryReaction:
             new_slugs = self._affected(after) if is_public else set()
             # Tag and month listings are kept like the services' (tag pages, feeds, child sitemaps).
             old_tags, new_tags = (_tags(before) if was_public else set()), (_tags(after) if is_public else set())
-            old_months, new_months = (_months(before) if was_public else set()), (_months(after) if is_public else set())
+            old_months, new_months = (
+                (_months(before) if was_public else set()),
+                (_months(after) if is_public else set()),
+            )
             old_lists = old_slugs | {tag_list(t) for t in old_tags} | {month_list(m) for m in old_months}
             new_lists = new_slugs | {tag_list(t) for t in new_tags} | {month_list(m) for m in new_months}
             if was_public:
                 # Entries keyed by the old publication date all go if it moved; else only those of
                 # lists the story left (a console edit of its services or tags, say).
                 moved = not is_public or before.get("published_at") != after.get("published_at")
-                self._store.delete_listing(old_lists if moved else old_lists - new_lists, story_id, before["published_at"])
+                self._store.delete_listing(
+                    old_lists if moved else old_lists - new_lists, story_id, before["published_at"]
+                )
             if is_public:
                 self._store.put_listing(new_lists, listing_entry(after))
                 self._store.register_names("tags", new_tags - old_tags)
@@ -197,14 +225,22 @@ class StoryReaction:
         if is_public and old_status != Status.PUBLISHED and not (old or {}).get("published_at"):
             # First publication only: a story held and published again alerts no one twice.
             jobs.append(MailJob(kind="alert_fanout", story_id=story_id))
-        if is_public and was_public and after.get("first_read_at") and not before.get("first_read_at") and after.get("has_contact"):
+        if (
+            is_public
+            and was_public
+            and after.get("first_read_at")
+            and not before.get("first_read_at")
+            and after.get("has_contact")
+        ):
             jobs.append(MailJob(kind="author_read", story_id=story_id))
         if new and old_status != new_status and new.get("has_contact"):
             kind = AUTHOR_MAIL.get(new.get("status", ""))
             if kind:
                 jobs.append(MailJob(kind=kind, story_id=story_id, ref=str(new.get("version", ""))))
         if jobs:
-            logger.info("story changed", extra={"story_id": story_id, "from": old_status, "to": new_status, "jobs": len(jobs)})
+            logger.info(
+                "story changed", extra={"story_id": story_id, "from": old_status, "to": new_status, "jobs": len(jobs)}
+            )
         return jobs
 
     def _figures(self, story_id: str, new: dict[str, Any] | None, listings: set[str]) -> None:
@@ -230,7 +266,7 @@ class StoryReaction:
 
     def _audit(self, change: Change, story_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         seen_at = (
-            datetime.fromtimestamp(change.seen_at, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+            datetime.fromtimestamp(change.seen_at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             if change.seen_at
             else new.get("decided_at", "")
         )
@@ -250,8 +286,14 @@ class StoryReaction:
         self._store.record_audit(story_id, event["at"], change.sequence, event)
 
 
-def _archive_jobs(old: dict | None, new: dict | None, old_lists: set[str], new_lists: set[str],
-                  old_months: set[str], new_months: set[str]) -> list[RenderJob]:
+def _archive_jobs(
+    old: dict | None,
+    new: dict | None,
+    old_lists: set[str],
+    new_lists: set[str],
+    old_months: set[str],
+    new_months: set[str],
+) -> list[RenderJob]:
     """The month archive pages a change of a published story touches. Archive pages show no
     progress, so a response or a read receipt touches none. A first publication is the newest
     story of its month: the job names it, so the render builds the pages from its page to the
@@ -261,11 +303,22 @@ def _archive_jobs(old: dict | None, new: dict | None, old_lists: set[str], new_l
     was_public, is_public = before.get("status") == Status.PUBLISHED, after.get("status") == Status.PUBLISHED
     if is_public and not was_public and not before.get("published_at"):
         since = f"{after['published_at']}#{after['id']}"  # the story's place in its listings
-        return [RenderJob(page="archive", ref=f"{name}/{m}/since/{since}") for name in sorted(new_lists) for m in sorted(new_months)]
-    if (was_public and is_public and old_lists == new_lists and old_months == new_months
-            and _stable(listing_entry(before)) == _stable(listing_entry(after))):
+        return [
+            RenderJob(page="archive", ref=f"{name}/{m}/since/{since}")
+            for name in sorted(new_lists)
+            for m in sorted(new_months)
+        ]
+    if (
+        was_public
+        and is_public
+        and old_lists == new_lists
+        and old_months == new_months
+        and _stable(listing_entry(before)) == _stable(listing_entry(after))
+    ):
         return []
-    refs = {f"{name}/{m}" for name in old_lists for m in old_months} | {f"{name}/{m}" for name in new_lists for m in new_months}
+    refs = {f"{name}/{m}" for name in old_lists for m in old_months} | {
+        f"{name}/{m}" for name in new_lists for m in new_months
+    }
     return [RenderJob(page="archive", ref=r) for r in sorted(refs)]
 
 

@@ -10,7 +10,8 @@ a moderator; any other is published at once, and the stream re-renders the story
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from .core import clock, identifying
 from .core.errors import NotFound, ValidationFailed, invalid
@@ -29,8 +30,9 @@ RESPONSE_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")  # ids.new_id(): Crockford
 GONE = "This story is no longer published, so it cannot be read or answered here."
 FORM_FIELDS = ("text", "change", "change_description", "response_id")
 LABELS = {"text": "your response", "change": "whether this marks a change", "change_description": "the change"}
-ALREADY_SENT = ("You already sent a response from this page. It is shown below. "
-                "To send another, check this one and send it again.")
+ALREADY_SENT = (
+    "You already sent a response from this page. It is shown below. To send another, check this one and send it again."
+)
 
 
 class AlreadySent(ValidationFailed):
@@ -41,8 +43,10 @@ class AlreadySent(ValidationFailed):
 
 
 def held_message(kinds: list[str]) -> str:
-    return (f"Your response seems to contain {identifying.describe(kinds)}. So that no one can be identified, "
-            "a moderator will check it before it appears on the story’s page. We will email you when they have.")
+    return (
+        f"Your response seems to contain {identifying.describe(kinds)}. So that no one can be identified, "
+        "a moderator will check it before it appears on the story’s page. We will email you when they have."
+    )
 
 
 class Conversation:
@@ -103,7 +107,11 @@ class Conversation:
             "items": items,
             "read_at": receipt.get("read_at", "") if receipt else "",
             # This person's responses that are not (or not yet) public, so they know where they stand.
-            "waiting": [{"created_at": r.get("created_at", ""), "flags": r.get("flags", [])} for r in responses if r.get("status") == ItemStatus.HELD],
+            "waiting": [
+                {"created_at": r.get("created_at", ""), "flags": r.get("flags", [])}
+                for r in responses
+                if r.get("status") == ItemStatus.HELD
+            ],
             "sent": {"id": just_sent["id"], "status": just_sent.get("status", "")} if just_sent else None,
             "response_id": new_id(),
         }
@@ -147,7 +155,9 @@ class Conversation:
         if response_id in (None, ""):
             response_id = new_id()
         elif not isinstance(response_id, str) or not RESPONSE_ID.match(response_id):
-            raise ValidationFailed([{"field": "response_id", "message": "The response id is not valid: reload the page"}], values)
+            raise ValidationFailed(
+                [{"field": "response_id", "message": "The response id is not valid: reload the page"}], values
+            )
         try:
             submission = ResponseSubmission.model_validate(data)
         except ValidationError as e:
@@ -187,8 +197,10 @@ class Conversation:
                 and earlier.get("change_description", "") == description
             )
             if not same:
-                raise AlreadySent([{"field": "response_id", "message": ALREADY_SENT}],
-                                  {k: v for k, v in values.items() if k != "response_id"})
+                raise AlreadySent(
+                    [{"field": "response_id", "message": ALREADY_SENT}],
+                    {k: v for k, v in values.items() if k != "response_id"},
+                )
             return _answer(earlier)  # a second press of the same button: the first one stands
         metrics.add_metric(name="ResponsesSubmitted", unit="Count", value=1)
         if flags:
@@ -205,5 +217,3 @@ def _answer(response: Mapping[str, Any]) -> dict[str, Any]:
         out["flag_words"] = identifying.describe(out["flags"])
         out["message"] = held_message(out["flags"])
     return out
-
-

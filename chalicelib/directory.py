@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -26,7 +27,13 @@ def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None
         path = (parent["path"] if parent else []) + [node["slug"]]
         trail = (parent["trail"] + [{"slug": parent["slug"], "name": parent["name"]}]) if parent else []
         try:
-            svc = Service(slug=node["slug"], name=node["name"], kind=node["kind"], parent=parent["slug"] if parent else None, path=path)
+            svc = Service(
+                slug=node["slug"],
+                name=node["name"],
+                kind=node["kind"],
+                parent=parent["slug"] if parent else None,
+                path=path,
+            )
         except (ValidationError, KeyError) as e:
             raise ValueError(f"Service {node.get('slug', '?')!r} is not valid: {e}") from e
         item = svc.model_dump() | {"trail": trail}
@@ -34,7 +41,9 @@ def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None
         days = node.get("response_days", parent.get("response_days") if parent else None)
         if days is not None:
             if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_RESPONSE_DAYS:
-                raise ValueError(f"Service {node['slug']!r}: response_days must be a whole number from 1 to {MAX_RESPONSE_DAYS}.")
+                raise ValueError(
+                    f"Service {node['slug']!r}: response_days must be a whole number from 1 to {MAX_RESPONSE_DAYS}."
+                )
             item["response_days"] = days
         # Whose bank holidays its working days skip (core/calendar.py), inherited the same way.
         calendar = node.get("holidays", parent.get("holidays") if parent else None)
@@ -51,7 +60,9 @@ class Directory:
     def __init__(self, store: DirectoryStore):
         self._store = store
 
-    def load(self, tree: list[dict[str, Any]], progress: Callable[[Iterable], Iterable] = lambda x: x) -> dict[str, int]:
+    def load(
+        self, tree: list[dict[str, Any]], progress: Callable[[Iterable], Iterable] = lambda x: x
+    ) -> dict[str, int]:
         """Create or update every node. Loading the same file twice changes nothing."""
         items = flatten(tree)
         slugs = [i["slug"] for i in items]
@@ -77,6 +88,11 @@ class Directory:
                 matching.append(hit)
         matching.sort(key=lambda h: (h["name"].lower() not in q.lower(), h["depth"], h["name"]))
         return [
-            {"slug": h["slug"], "name": h["name"], "kind": h["kind"], "within": " › ".join(a["name"] for a in h.get("trail", []))}
+            {
+                "slug": h["slug"],
+                "name": h["name"],
+                "kind": h["kind"],
+                "within": " › ".join(a["name"] for a in h.get("trail", [])),
+            }
             for h in matching[:MAX_RESULTS]
         ]

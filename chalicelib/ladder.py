@@ -18,8 +18,9 @@ criticality filters: the point is that the people it was meant for did not answe
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .core import clock
 from .core.jobs import MailJob, MailKind
@@ -72,13 +73,15 @@ class Ladder:
             self._store.advance_ladder(story_id, current, current, clock.iso(now + HELD_RETRY))
             return "waiting"
         now_iso = clock.iso(now)
-        pending = STEPS[STEPS.index(current):]
+        pending = STEPS[STEPS.index(current) :]
         due = [s for s in pending if item["steps"][s] <= now_iso]
         if not due:
             return "early"  # the index lagged behind an advance
         act = due[-1]
         following = pending[pending.index(act) + 1] if pending.index(act) + 1 < len(pending) else None
-        if not self._store.advance_ladder(story_id, current, following or "done", item["steps"].get(following) if following else None):
+        if not self._store.advance_ladder(
+            story_id, current, following or "done", item["steps"].get(following) if following else None
+        ):
             return "raced"
         try:
             if act != "reminder":
@@ -96,7 +99,10 @@ class Ladder:
 
     def jobs(self, story: Mapping[str, Any], step: str) -> list[MailJob]:
         kind: MailKind = "ladder_reminder" if step == "reminder" else "ladder_escalation"
-        return [MailJob(kind=kind, story_id=story["id"], ref=f"{step}:{sid}") for sid in sorted(self.recipients(story, step))]
+        return [
+            MailJob(kind=kind, story_id=story["id"], ref=f"{step}:{sid}")
+            for sid in sorted(self.recipients(story, step))
+        ]
 
     def recipients(self, story: Mapping[str, Any], step: str) -> set[str]:
         """Subscriber ids told at one step."""
@@ -108,4 +114,9 @@ class Ladder:
             slugs = {svc.get("parent") or svc["slug"] for svc in services.values()}
         else:
             slugs = {svc.get("path", [svc["slug"]])[0] for svc in services.values()}
-        return {sub["subscriber_id"] for slug in sorted(slugs) for sub in self._store.watchers(slug) if sub.get("status") == SubscriberStatus.ACTIVE}
+        return {
+            sub["subscriber_id"]
+            for slug in sorted(slugs)
+            for sub in self._store.watchers(slug)
+            if sub.get("status") == SubscriberStatus.ACTIVE
+        }

@@ -40,7 +40,14 @@ class Links:
         expires = int((clock.now() + timedelta(days=days)).timestamp())
         self._store.put_token(
             token_hash(raw),
-            {"purpose": purpose, "story_id": story_id, "subject": subject, "issued_at": clock.iso(), "revoked": False, **bound},
+            {
+                "purpose": purpose,
+                "story_id": story_id,
+                "subject": subject,
+                "issued_at": clock.iso(),
+                "revoked": False,
+                **bound,
+            },
             expires,
         )
         return raw

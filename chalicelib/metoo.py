@@ -26,7 +26,11 @@ if TYPE_CHECKING:
     from .store import LoopStore, MeTooStore, Story
 
 STORY_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")
-LABELS = {"email": "an email address, like name@example.com", "consent": "agreement to be emailed", "website": "this field"}
+LABELS = {
+    "email": "an email address, like name@example.com",
+    "consent": "agreement to be emailed",
+    "website": "this field",
+}
 THANKS = "Thank you. We have added you to the people this happened to."
 NO_STORY = "There is no published story with this id."
 
@@ -34,7 +38,7 @@ NO_STORY = "There is no published story with this id."
 def me_too_id(story_id: str, client: str, day: str) -> str:
     """One me-too per connection, story and day: a second press (or a reload) counts nothing.
     Derived from the hashed client, so the item says nothing about who sent it."""
-    return hashlib.sha256(f"{story_id}:{client}:{day}".encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(f"{story_id}:{client}:{day}".encode()).hexdigest()[:32]
 
 
 class MeTooes:

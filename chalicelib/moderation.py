@@ -6,8 +6,9 @@ original, the pages and the author's email all follow from the table's stream.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -24,11 +25,20 @@ if TYPE_CHECKING:
 
 DECIDABLE = (Status.PENDING, Status.HELD)  # a story can be decided on while it waits or is held
 STATUS_FOR = {Decision.publish: Status.PUBLISHED, Decision.hold: Status.HELD, Decision.reject: Status.REJECTED}
-LABELS = {"criticality": "a criticality", "note": "a note", "title": "a title", "story": "the story", "action": "a decision"}
+LABELS = {
+    "criticality": "a criticality",
+    "note": "a note",
+    "title": "a title",
+    "story": "the story",
+    "action": "a decision",
+}
 REPLIES = "replies"  # the queue of held staff responses and pending author replies
 # URL word -> (stored kind, the status a decision may be taken from)
-ITEM_KINDS = {"responses": ("response", (ItemStatus.HELD,)), "replies": ("reply", (ItemStatus.PENDING,)),
-              "checks": ("check", (ItemStatus.PENDING,))}  # CHECK: a comment on a change check (change_check.py)
+ITEM_KINDS = {
+    "responses": ("response", (ItemStatus.HELD,)),
+    "replies": ("reply", (ItemStatus.PENDING,)),
+    "checks": ("check", (ItemStatus.PENDING,)),
+}  # CHECK: a comment on a change check (change_check.py)
 ITEM_LABELS = {"action": "a decision (publish or reject)", "note": "a note", "text": "the text"}
 
 
@@ -59,7 +69,9 @@ class Moderation:
             titles[sid] = self._store.get_story(sid) or {}
         return [_item_summary(i, titles.get(i["story_id"], {})) for i in items]
 
-    def decide_item(self, story_id: str, kind: str, item_id: str, data: dict[str, Any], moderator: Moderator) -> dict[str, Any]:
+    def decide_item(
+        self, story_id: str, kind: str, item_id: str, data: dict[str, Any], moderator: Moderator
+    ) -> dict[str, Any]:
         """Publish (perhaps with edited text) or reject (with a note, which the writer is told) one
         held response or pending reply. A second decision on the same item is a 409."""
         if kind not in ITEM_KINDS:
@@ -70,7 +82,9 @@ class Moderation:
         except ValidationError as e:
             raise invalid(e, ITEM_LABELS, data) from e
         if decision.action == "reject" and not decision.note:
-            raise ValidationFailed([{"field": "note", "message": "Write the reason, which the writer will be told"}], data)
+            raise ValidationFailed(
+                [{"field": "note", "message": "Write the reason, which the writer will be told"}], data
+            )
         current = self._store.get_thread_item(story_id, stored, item_id)
         if not current:
             raise NotFound(f"There is no {stored} {item_id!r} on story {story_id!r}.")
@@ -87,8 +101,16 @@ class Moderation:
                 changes["text"] = decision.text
                 changes["edited"] = True
         updated = self._store.decide_thread_item(story_id, stored, item_id, allowed, changes)
-        logger.info("thread item decided", extra={"story_id": story_id, "kind": stored, "item_id": item_id,
-                                                  "status": updated["status"], "edited": "text" in changes})
+        logger.info(
+            "thread item decided",
+            extra={
+                "story_id": story_id,
+                "kind": stored,
+                "item_id": item_id,
+                "status": updated["status"],
+                "edited": "text" in changes,
+            },
+        )
         metrics.add_metric(name=f"ThreadItems{updated['status'].capitalize()}", unit="Count", value=1)
         return _item_summary(updated, {})
 
@@ -120,7 +142,9 @@ class Moderation:
             "decided_at": now,
             "decision_note": decision.note,
         }
-        edited = [f for f in EDITABLE_FIELDS if getattr(decision, f) is not None and getattr(decision, f) != current.get(f)]
+        edited = [
+            f for f in EDITABLE_FIELDS if getattr(decision, f) is not None and getattr(decision, f) != current.get(f)
+        ]
         for f in edited:
             changes[f] = getattr(decision, f)
         changes["edited_fields"] = edited
@@ -149,7 +173,7 @@ def highlights(story: Mapping[str, Any]) -> dict[str, Any]:
         segments, at = [], 0
         for f in found:
             if f.start > at:
-                segments.append({"text": text[at:f.start]})
+                segments.append({"text": text[at : f.start]})
             segments.append({"text": f.text, "kind": f.kind, "words": HIGHLIGHT_WORDS[f.kind]})
             at = f.end
         if at < len(text):
@@ -166,9 +190,28 @@ def _summary(story: Mapping[str, Any]) -> dict[str, Any]:
 
 def _item_summary(item: Mapping[str, Any], story: Mapping[str, Any]) -> dict[str, Any]:
     """What a moderator sees of a held response or pending reply. No address: items hold none."""
-    keep = ("id", "story_id", "item", "status", "created_at", "text", "flags", "name", "role", "organisation_name",
-            "service_name", "change", "change_description", "published_at", "decided_by", "decided_at", "decision_note", "edited",
-            "answer", "recipient")
+    keep = (
+        "id",
+        "story_id",
+        "item",
+        "status",
+        "created_at",
+        "text",
+        "flags",
+        "name",
+        "role",
+        "organisation_name",
+        "service_name",
+        "change",
+        "change_description",
+        "published_at",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+        "edited",
+        "answer",
+        "recipient",
+    )
     out = {k: item[k] for k in keep if k in item}
     if item.get("item") == "response":
         out.setdefault("flags", [])

@@ -75,8 +75,11 @@ def _target(store: DirectoryStore, story: dict[str, Any]) -> tuple[int, str] | N
     lacking = {slug for svc in services.values() if not svc.get("response_days") for slug in svc.get("path", [])[:-1]}
     # Items loaded by the directory carry the effective values; only older ones need their ancestors.
     ancestors = store.get_services(lacking) if lacking else {}
-    found = [(days, _inherited("holidays", svc, ancestors) or DEFAULT_CALENDAR)
-             for svc in services.values() if (days := effective_days(svc, ancestors))]
+    found = [
+        (days, _inherited("holidays", svc, ancestors) or DEFAULT_CALENDAR)
+        for svc in services.values()
+        if (days := effective_days(svc, ancestors))
+    ]
     return min(found) if found else None
 
 
@@ -117,5 +120,7 @@ def start(store: PromiseStore, story_id: str, story: dict[str, Any]) -> bool:
     promise = {"response_days": days, "response_due_at": steps["overdue"], "response_holidays": calendar}
     started = store.start_promise(story_id, promise, steps)
     if started:
-        logger.info("response promise set", extra={"story_id": story_id, "response_days": days, "due": steps["overdue"]})
+        logger.info(
+            "response promise set", extra={"story_id": story_id, "response_days": days, "due": steps["overdue"]}
+        )
     return started

@@ -19,8 +19,9 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from .core import figures
@@ -90,7 +91,10 @@ class PublicApi:
         cursor = params.get("cursor")
         after = _read_cursor(cursor, filters, lo, hi) if cursor else None
         if service and not self._store.get_service(service):
-            raise NotFound(f"There is no service {service!r}.", fields=[{"field": "service", "message": "No service has this slug"}])
+            raise NotFound(
+                f"There is no service {service!r}.",
+                fields=[{"field": "service", "message": "No service has this slug"}],
+            )
         # A service's listing holds every story about it or anything below it; a tag has its own.
         name = service or (tag_list(tag) if tag else EVERYTHING)
         entries, last = self._store.listing_page(name, limit, lo=lo, hi=hi, after=after, tag=tag if service else None)
@@ -136,7 +140,13 @@ class PublicApi:
             "improve": story.get("improve", ""),
             "response_count": talk["responses"],
             "read_by": [
-                {"name": r["name"], "role": r["role"], "service": r["service_name"], "organisation": r["organisation_name"], "read_at": r["read_at"]}
+                {
+                    "name": r["name"],
+                    "role": r["role"],
+                    "service": r["service_name"],
+                    "organisation": r["organisation_name"],
+                    "read_at": r["read_at"],
+                }
                 for r in talk["receipts"]
             ],
             "conversation": [_entry(e) for e in talk["entries"]],
@@ -182,9 +192,16 @@ def _entry(e: dict[str, Any]) -> dict[str, Any]:
     """A published response or author reply (thread.entry_view), public fields only."""
     if e["kind"] == "response":
         return {
-            "kind": "response", "id": e["id"], "at": e["at"], "name": e["name"], "role": e["role"],
-            "service": e["service_name"], "organisation": e["organisation_name"], "text": e["text"],
-            "change": e["change"], "change_description": e["change_description"],
+            "kind": "response",
+            "id": e["id"],
+            "at": e["at"],
+            "name": e["name"],
+            "role": e["role"],
+            "service": e["service_name"],
+            "organisation": e["organisation_name"],
+            "text": e["text"],
+            "change": e["change"],
+            "change_description": e["change_description"],
         }
     return {"kind": "author_reply", "id": e["id"], "at": e["at"], "text": e["text"]}
 
@@ -238,4 +255,3 @@ def _read_cursor(cursor: str, filters: dict[str, str], lo: str, hi: str) -> str:
     if not isinstance(after, str) or not _SORT_KEY.match(after) or not lo <= after <= hi:
         raise bad
     return after
-

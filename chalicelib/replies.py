@@ -8,7 +8,8 @@ table's stream, so it happens the same way however the state was changed.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -32,8 +33,9 @@ LABELS = {"text": "your reply", "reply_id": "the reply id", "confirm": "the conf
 
 REPLY_SENT = "Your reply will appear once a moderator has checked it."
 NOT_PUBLISHED = "You can reply once your story is published. It is not published now, so there is nothing to reply to."
-REPLY_REUSED = ("You have already sent a reply from this form. Your words are kept below: send them again to make "
-                "a new reply.")
+REPLY_REUSED = (
+    "You have already sent a reply from this form. Your words are kept below: send them again to make a new reply."
+)
 WITHDRAW_CONFIRM = "Tick the box to confirm that you want to withdraw your story"
 ERASE_CONFIRM = f"Type {ERASE_WORD} in the box to confirm that you want everything erased"
 
@@ -99,7 +101,9 @@ class Replies:
         if status not in WITHDRAWABLE:
             raise Conflict(_cannot_withdraw(status))
         try:
-            updated = self._store.change_status(story["id"], WITHDRAWABLE, {"status": Status.WITHDRAWN, "withdrawn_at": clock.iso()})
+            updated = self._store.change_status(
+                story["id"], WITHDRAWABLE, {"status": Status.WITHDRAWN, "withdrawn_at": clock.iso()}
+            )
         except Conflict:
             # Changed between our read and our write (e.g. a second click): say where it stands now.
             now = self._store.get_story(story["id"], consistent=True) or {}
@@ -120,7 +124,9 @@ class Replies:
         if story.get("status") == Status.ERASING:
             return _status_view(story)  # already asked: harmless
         try:
-            updated = self._store.change_status(story["id"], ERASABLE, {"status": Status.ERASING, "erase_requested_at": clock.iso()})
+            updated = self._store.change_status(
+                story["id"], ERASABLE, {"status": Status.ERASING, "erase_requested_at": clock.iso()}
+            )
         except Conflict:
             now = self._store.get_story(story["id"], consistent=True)
             if not now or now.get("status") == Status.ERASING:

@@ -38,7 +38,9 @@ TOO_QUICK = "That was very quick. Please check your story and send it again."
 
 
 class Stories:
-    def __init__(self, store: StoriesAndServices, idempotency_layer: Any, remember_seconds: int, min_form_seconds: int = 0):
+    def __init__(
+        self, store: StoriesAndServices, idempotency_layer: Any, remember_seconds: int, min_form_seconds: int = 0
+    ):
         self._store = store
         self._layer = idempotency_layer
         self._remember = remember_seconds
@@ -53,14 +55,26 @@ class Stories:
         missing = [s for s in submission.services if s not in found]
         if missing:
             raise ValidationFailed(
-                [{"field": "services", "message": f"We do not know the service {missing[0]!r}. Choose one from the list."}], data
+                [
+                    {
+                        "field": "services",
+                        "message": f"We do not know the service {missing[0]!r}. Choose one from the list.",
+                    }
+                ],
+                data,
             )
         if submission.related_story:
             # CHECK: a story can only be linked to a published one.
             related = self._store.get_story(submission.related_story)
             if not related or related.get("status") != Status.PUBLISHED:
                 raise ValidationFailed(
-                    [{"field": "related_story", "message": "The story yours is linked to is not published. Send yours without the link."}], data
+                    [
+                        {
+                            "field": "related_story",
+                            "message": "The story yours is linked to is not published. Send yours without the link.",
+                        }
+                    ],
+                    data,
                 )
         if self._too_quick(submission.started):
             # Last, so a person sees what to fix first; and the form keeps `started`, so a second send counts from the first.
@@ -115,7 +129,9 @@ class Stories:
         }
         if submission.related_story:
             story["related_story"] = submission.related_story  # CHECK: shown as "Linked to <title>"
-        contact = {"email": str(submission.email), "submission_id": submission.submission_id} if submission.email else None
+        contact = (
+            {"email": str(submission.email), "submission_id": submission.submission_id} if submission.email else None
+        )
         self._store.create_story(story, contact)
         logger.info("story submitted", extra={"story_id": story_id, "services": story["services"]})
         metrics.add_metric(name="StoriesSubmitted", unit="Count", value=1)

@@ -12,7 +12,8 @@ The methods return data; the pages are built from it in the edge (edge/staff.py)
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -22,6 +23,7 @@ from .core.models import SubscriptionRequest, clean_line
 from .core.observability import logger, metrics
 from .core.status import SubscriberStatus
 from .links import NOT_VALID
+from .subscription_rows import load_row, settings_key, subscription_settings
 from .views import FREQUENCY_WORDS, join_list, manage_url, subscription_view
 
 if TYPE_CHECKING:
@@ -100,9 +102,12 @@ class Subscriptions:
 
     # ---- signing up --------------------------------------------------------------------------
 
-    def validate(self, data: dict[str, Any], restrict_domains: bool = True,
-                 services: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None
-                 ) -> tuple[SubscriptionRequest, dict[str, Any], dict[str, Any]]:
+    def validate(
+        self,
+        data: dict[str, Any],
+        restrict_domains: bool = True,
+        services: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None,
+    ) -> tuple[SubscriptionRequest, dict[str, Any], dict[str, Any]]:
         """(the request, its organisation, its service), or ValidationFailed naming each field."""
         try:
             req = SubscriptionRequest.model_validate(data)
@@ -116,15 +121,24 @@ class Subscriptions:
         if not svc:
             fields.append({"field": "service", "message": "We do not know that service. Choose one from the list"})
         elif org and not org.get("parent") and svc["path"][0] != org["slug"]:
-            fields.append({"field": "service", "message": f"Choose a service within {org['name']}, or change your organisation"})
+            fields.append(
+                {"field": "service", "message": f"Choose a service within {org['name']}, or change your organisation"}
+            )
         if fields:
             raise ValidationFailed(fields, data)
         assert org and svc  # the checks above name each one not found
         if restrict_domains:
             allowed = allowed_domains(self._settings.signup_domains.get(org["slug"]) or [])
             if allowed and not domain_allowed(str(req.email), allowed):
-                raise ValidationFailed([{"field": "email", "message": f"Use your work email address at {org['name']}: "
-                                         f"one ending in {join_list(allowed, 'or')}"}], data)
+                raise ValidationFailed(
+                    [
+                        {
+                            "field": "email",
+                            "message": f"Use your work email address at {org['name']}: one ending in {join_list(allowed, 'or')}",
+                        }
+                    ],
+                    data,
+                )
         return req, org, svc
 
     def sign_up(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -142,14 +156,25 @@ class Subscriptions:
         # The stored profile, or the one just written (a plain dict, as asked).
         subscriber: Mapping[str, Any] | None = self._store.find_subscriber(str(req.email))
         if subscriber is None:
-            profile = {"id": ids.new_id(), "email": str(req.email), **requested, "status": SubscriberStatus.PENDING, "created_at": now,
-                       "confirmed_at": "", "links_valid_after": ""}
-            subscriber = profile if self._store.create_subscriber(profile) else self._store.find_subscriber(str(req.email))
+            profile = {
+                "id": ids.new_id(),
+                "email": str(req.email),
+                **requested,
+                "status": SubscriberStatus.PENDING,
+                "created_at": now,
+                "confirmed_at": "",
+                "links_valid_after": "",
+            }
+            subscriber = (
+                profile if self._store.create_subscriber(profile) else self._store.find_subscriber(str(req.email))
+            )
         if subscriber is None:  # pragma: no cover - the address was taken and removed in between
             raise ValidationFailed([{"field": "email", "message": "Please try again in a moment"}], data)
-        wanted = _settings_key(req.service, req.tags, req.min_criticality, req.frequency.value)
+        wanted = settings_key(req.service, req.tags, req.min_criticality, req.frequency.value)
         if subscriber.get("status") == SubscriberStatus.ACTIVE and any(
-            s.get("status") == SubscriberStatus.ACTIVE and _settings_key(s["service"], s.get("tags", []), s.get("min_criticality", 0), s.get("frequency", "")) == wanted
+            s.get("status") == SubscriberStatus.ACTIVE
+            and settings_key(s["service"], s.get("tags", []), s.get("min_criticality", 0), s.get("frequency", ""))
+            == wanted
             for s in self._store.subscriptions_of(subscriber["id"])
         ):
             logger.info("sign-up for alerts already on", extra={"subscriber_id": subscriber["id"]})
@@ -157,7 +182,7 @@ class Subscriptions:
         sub = {
             "id": ids.new_id(),
             "subscriber_id": subscriber["id"],
-            **_subscription_settings(req, svc),
+            **subscription_settings(req, svc),
             "status": SubscriberStatus.PENDING,
             "created_at": now,
             "source": "sign-up",
@@ -166,7 +191,10 @@ class Subscriptions:
         }
         self._store.put_subscription(sub)
         metrics.add_metric(name="SubscriptionsRequested", unit="Count", value=1)
-        logger.info("subscription requested", extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"], "service_slug": svc["slug"]})
+        logger.info(
+            "subscription requested",
+            extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"], "service_slug": svc["slug"]},
+        )
         return {"status": "check-your-email"}
 
     # ---- confirming (double opt-in) --------------------------------------------------------------
@@ -174,7 +202,11 @@ class Subscriptions:
     def _confirmation(self, token: str) -> tuple[dict[str, Any], Subscriber, Subscription]:
         found = self._links.resolve(token, "confirm")
         subscriber = self._store.get_subscriber(found.get("subscriber_id", ""))
-        sub = self._store.get_subscription(found.get("subscriber_id", ""), found.get("subscription_id", "")) if subscriber else None
+        sub = (
+            self._store.get_subscription(found.get("subscriber_id", ""), found.get("subscription_id", ""))
+            if subscriber
+            else None
+        )
         if not subscriber or not sub:
             raise NotFound(NOT_VALID)
         return found, subscriber, sub
@@ -200,15 +232,23 @@ class Subscriptions:
                 changes |= {"status": SubscriberStatus.ACTIVE, "confirmed_at": now}
             # The person first, so a subscription is never on for someone who is not.
             subscriber = self._store.update_subscriber(subscriber["id"], changes) if changes else subscriber
-            sub = self._store.set_subscription_status(subscriber["id"], sub["id"], SubscriberStatus.ACTIVE, {"confirmed_at": now})
+            sub = self._store.set_subscription_status(
+                subscriber["id"], sub["id"], SubscriberStatus.ACTIVE, {"confirmed_at": now}
+            )
             metrics.add_metric(name="SubscriptionsConfirmed", unit="Count", value=1)
-            logger.info("subscription confirmed", extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"]})
+            logger.info(
+                "subscription confirmed", extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"]}
+            )
         return self._confirmed(subscriber, sub, state, manage=manage_url(self._links, self._settings, subscriber["id"]))
 
-    def _confirmed(self, subscriber: Mapping[str, Any], sub: Mapping[str, Any], state: str, manage: str) -> dict[str, Any]:
+    def _confirmed(
+        self, subscriber: Mapping[str, Any], sub: Mapping[str, Any], state: str, manage: str
+    ) -> dict[str, Any]:
         """The confirmation page's data: the state, who asked (as asked, until it is confirmed), for what."""
         person = dict(sub.get("requested") or {}) if state == "ask" else {}
-        person = {k: person.get(k) or subscriber.get(k, "") for k in ("name", "display_name", "role", "organisation_name")}
+        person = {
+            k: person.get(k) or subscriber.get(k, "") for k in ("name", "display_name", "role", "organisation_name")
+        }
         return {
             "state": state,
             "person": person,
@@ -226,7 +266,7 @@ class Subscriptions:
         return subscriber
 
     def unsubscribed(self, token: str) -> str:
-        """"done" if this person has stopped every alert already, else "ask". Changes nothing."""
+        """ "done" if this person has stopped every alert already, else "ask". Changes nothing."""
         subscriber = self._holder(token, "unsubscribe")
         return "done" if subscriber.get("status") == SubscriberStatus.UNSUBSCRIBED else "ask"
 
@@ -240,12 +280,17 @@ class Subscriptions:
         now = clock.iso()
         if subscriber.get("status") != SubscriberStatus.UNSUBSCRIBED:
             # The person first: from here on their respond links no longer resolve.
-            self._store.update_subscriber(subscriber["id"], {"status": SubscriberStatus.UNSUBSCRIBED, "links_valid_after": now, "unsubscribed_at": now})
+            self._store.update_subscriber(
+                subscriber["id"],
+                {"status": SubscriberStatus.UNSUBSCRIBED, "links_valid_after": now, "unsubscribed_at": now},
+            )
             metrics.add_metric(name="Unsubscribed", unit="Count", value=1)
             logger.info("unsubscribed", extra={"subscriber_id": subscriber["id"]})
         for sub in self._store.subscriptions_of(subscriber["id"]):
             if sub.get("status") != SubscriberStatus.UNSUBSCRIBED:
-                self._store.set_subscription_status(subscriber["id"], sub["id"], SubscriberStatus.UNSUBSCRIBED, {"stopped_at": now})
+                self._store.set_subscription_status(
+                    subscriber["id"], sub["id"], SubscriberStatus.UNSUBSCRIBED, {"stopped_at": now}
+                )
 
     # ---- managing ------------------------------------------------------------------------------------
 
@@ -255,7 +300,11 @@ class Subscriptions:
         subscriber = self._holder(token, "manage")
         subs = self._store.subscriptions_of(subscriber["id"])
         services = self._store.get_services({s["service"] for s in subs}) if subs else {}
-        order: dict[str, int] = {SubscriberStatus.ACTIVE: 0, SubscriberStatus.PENDING: 1, SubscriberStatus.UNSUBSCRIBED: 2}
+        order: dict[str, int] = {
+            SubscriberStatus.ACTIVE: 0,
+            SubscriberStatus.PENDING: 1,
+            SubscriberStatus.UNSUBSCRIBED: 2,
+        }
         subs.sort(key=lambda s: (order.get(s.get("status", ""), 3), s.get("created_at", "")))
         return {
             "person": {
@@ -276,22 +325,36 @@ class Subscriptions:
         action = _first(data, "action")
         if action == "profile":
             try:
-                change = ProfileChange.model_validate({k: _first(data, k) for k in ("display_name", "role") if k in data})
+                change = ProfileChange.model_validate(
+                    {k: _first(data, k) for k in ("display_name", "role") if k in data}
+                )
             except ValidationError as e:
-                raise ValidationFailed(pydantic_fields(e, {"display_name": "the name to show", "role": "your job title"}), data) from e
-            self._store.update_subscriber(subscriber["id"], {"display_name": change.display_name or subscriber.get("name", ""),
-                                                             "role": change.role})
+                raise ValidationFailed(
+                    pydantic_fields(e, {"display_name": "the name to show", "role": "your job title"}), data
+                ) from e
+            self._store.update_subscriber(
+                subscriber["id"],
+                {"display_name": change.display_name or subscriber.get("name", ""), "role": change.role},
+            )
             return "profile"
         if action == "stop_all":
             self.stop_everything(subscriber)
             return "stopped-all"
         if action not in ("frequency", "stop"):
             raise ValidationFailed([{"field": "action", "message": "Choose what to change"}], data)
-        sub = self._store.get_subscription(subscriber["id"], _first(data, "subscription")) if _first(data, "subscription") else None
+        sub = (
+            self._store.get_subscription(subscriber["id"], _first(data, "subscription"))
+            if _first(data, "subscription")
+            else None
+        )
         if not sub or sub.get("status") == SubscriberStatus.UNSUBSCRIBED:
-            raise ValidationFailed([{"field": "subscription", "message": "Those alerts are already stopped, or are not yours"}], data)
+            raise ValidationFailed(
+                [{"field": "subscription", "message": "Those alerts are already stopped, or are not yours"}], data
+            )
         if action == "stop":
-            self._store.set_subscription_status(subscriber["id"], sub["id"], SubscriberStatus.UNSUBSCRIBED, {"stopped_at": clock.iso()})
+            self._store.set_subscription_status(
+                subscriber["id"], sub["id"], SubscriberStatus.UNSUBSCRIBED, {"stopped_at": clock.iso()}
+            )
             return "stopped"
         frequency = _first(data, "frequency")
         if frequency not in FREQUENCY_WORDS:
@@ -301,8 +364,9 @@ class Subscriptions:
 
     # ---- bulk loading (admins, as from the console) -----------------------------------------------
 
-    def bulk_load(self, rows: Iterable[tuple[int, dict[str, Any]]],
-                  progress: Callable[[Iterable], Iterable] = lambda it: it) -> dict[str, Any]:
+    def bulk_load(
+        self, rows: Iterable[tuple[int, dict[str, Any]]], progress: Callable[[Iterable], Iterable] = lambda it: it
+    ) -> dict[str, Any]:
         """Load rows of (line, fields) as ACTIVE subscriptions: admins vouch for them.
 
         Every row is checked first; if any is bad, nothing is written and each problem is reported
@@ -329,61 +393,18 @@ class Subscriptions:
         if report["errors"]:
             return report
         for line, req, org, svc in progress(checked):
-            outcome = self._load_one(req, org, svc)
+            outcome = load_row(self._store, req, org, svc)
             report[outcome] += 1
             if outcome == "skipped":
-                report["notes"].append({"line": line, "field": "email", "message": "This person unsubscribed themselves, so "
-                                        "they were left alone. They can sign up again on the site."})
+                report["notes"].append(
+                    {
+                        "line": line,
+                        "field": "email",
+                        "message": "This person unsubscribed themselves, so they were left alone. They can sign up again on the site.",
+                    }
+                )
         logger.info("subscriptions loaded", extra={f"rows_{k}": v for k, v in report.items() if isinstance(v, int)})
         return report
-
-    def _load_one(self, req: SubscriptionRequest, org: dict[str, Any], svc: dict[str, Any]) -> str:
-        now = clock.iso()
-        email = str(req.email)
-        subscriber: Mapping[str, Any] | None = self._store.find_subscriber(email)  # or the profile written here
-        outcome = "unchanged"
-        if subscriber is None:
-            profile = {"id": ids.new_id(), "email": email, "name": req.name, "display_name": req.display_name or req.name,
-                       "role": req.role, "organisation": org["slug"], "organisation_name": org["name"], "status": SubscriberStatus.ACTIVE,
-                       "created_at": now, "confirmed_at": now, "links_valid_after": "", "source": "bulk load"}
-            if self._store.create_subscriber(profile):
-                subscriber, outcome = profile, "created"
-            else:
-                subscriber = self._store.find_subscriber(email)
-        if subscriber is None:  # pragma: no cover - removed in between
-            raise RuntimeError("a subscriber vanished while loading")
-        if subscriber.get("status") == SubscriberStatus.UNSUBSCRIBED:
-            return "skipped"
-        if subscriber.get("status") != SubscriberStatus.ACTIVE:
-            self._store.update_subscriber(subscriber["id"], {"status": SubscriberStatus.ACTIVE, "confirmed_at": now})
-            outcome = "updated"
-        settings = _subscription_settings(req, svc)
-        wanted = _settings_key(req.service, req.tags, req.min_criticality, req.frequency.value)
-        mine = [s for s in self._store.subscriptions_of(subscriber["id"]) if s["service"] == svc["slug"] and s.get("status") != SubscriberStatus.UNSUBSCRIBED]
-        same = [s for s in mine if _settings_key(s["service"], s.get("tags", []), s.get("min_criticality", 0), s.get("frequency", "")) == wanted]
-        if any(s.get("status") == SubscriberStatus.ACTIVE for s in same):
-            return outcome
-        if same or mine:
-            target = (same or sorted(mine, key=lambda s: s.get("status") != SubscriberStatus.ACTIVE))[0]
-            self._store.set_subscription_status(subscriber["id"], target["id"], SubscriberStatus.ACTIVE, settings | {"confirmed_at": now})
-            return "created" if outcome == "created" else "updated"
-        self._store.put_subscription({"id": ids.new_id(), "subscriber_id": subscriber["id"], **settings, "status": SubscriberStatus.ACTIVE,
-                                      "created_at": now, "confirmed_at": now, "source": "bulk load"})
-        return "created"
-
-
-def _subscription_settings(req: SubscriptionRequest, svc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "service": svc["slug"],
-        "service_name": svc["name"],
-        "tags": sorted(set(req.tags)),
-        "min_criticality": req.min_criticality,
-        "frequency": req.frequency.value,
-    }
-
-
-def _settings_key(service: str, tags: Iterable[str], min_criticality: Any, frequency: str) -> tuple:
-    return (service, tuple(sorted(set(tags))), int(min_criticality or 0), str(frequency))
 
 
 def allowed_domains(domains: Iterable[str]) -> list[str]:
@@ -398,7 +419,7 @@ def domain_allowed(email: str, allowed: list[str]) -> bool:
 
 def _named(fields: list[dict[str, str]]) -> list[dict[str, str]]:
     """pydantic's field errors, with plain words for choices and the address."""
-    return [{"field": f["field"], "message": CHOICE_MESSAGES[f["field"]]} if f["field"] in CHOICE_MESSAGES else f for f in fields]
-
-
-# ---- the confirmation email ------------------------------------------------------------------------
+    return [
+        {"field": f["field"], "message": CHOICE_MESSAGES[f["field"]]} if f["field"] in CHOICE_MESSAGES else f
+        for f in fields
+    ]

@@ -81,9 +81,14 @@ def apply(notification: dict[str, Any], store: PeopleStore) -> int:
         if bounce_type != "Permanent":
             # The mailbox is full or the server busy: SES has retried already, and the next email may arrive.
             metrics.add_metric(name="EmailsBouncedTransient", unit="Count", value=len(recipients))
-            logger.info("transient bounce", extra={"bounce_type": bounce_type, "bounce_sub_type": sub_type, "recipients": len(recipients)})
+            logger.info(
+                "transient bounce",
+                extra={"bounce_type": bounce_type, "bounce_sub_type": sub_type, "recipients": len(recipients)},
+            )
             return 0
-        return _suppress(store, recipients, "bounce", f"{bounce_type}/{sub_type}", bounce.get("timestamp"), "EmailsBounced")
+        return _suppress(
+            store, recipients, "bounce", f"{bounce_type}/{sub_type}", bounce.get("timestamp"), "EmailsBounced"
+        )
     if kind == "Complaint":
         complaint = _object(notification, "complaint")
         recipients = _recipients(complaint, "complainedRecipients")
@@ -99,7 +104,9 @@ def _suppress(store: PeopleStore, addresses: list[str], reason: str, detail: str
     when = at if isinstance(at, str) and at else clock.iso()
     for address in addresses:
         store.suppress(address, reason, when, detail[:100])
-        logger.info("address suppressed", extra={"reason": reason, "detail": detail[:100], "email_hash": email_hash(address)})
+        logger.info(
+            "address suppressed", extra={"reason": reason, "detail": detail[:100], "email_hash": email_hash(address)}
+        )
     metrics.add_metric(name=metric, unit="Count", value=len(addresses))
     return len(addresses)
 

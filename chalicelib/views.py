@@ -9,7 +9,8 @@ accident. Views import only core, never site, edge, mail or a flow, so every win
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .core import clock
 from .core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
@@ -25,13 +26,23 @@ if TYPE_CHECKING:
 # API say each thing the same way because they take the words from here.
 
 MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 
 
 def month_year(value: Any) -> str:
-    """"2026-12" as "December 2026"."""
+    """ "2026-12" as "December 2026"."""
     text = str(value or "")
     year, _, month = text.partition("-")
     if year.isdigit() and month.isdigit() and 1 <= int(month) <= 12:
@@ -54,7 +65,7 @@ def feeling_label(value: Any) -> str:
 
 
 def criticality_label(value: Any) -> str:
-    """"3 – moderately critical", for staff only ("" when unreadable)."""
+    """ "3 – moderately critical", for staff only ("" when unreadable)."""
     try:
         n = max(0, min(5, int(value)))
     except (TypeError, ValueError):
@@ -63,7 +74,7 @@ def criticality_label(value: Any) -> str:
 
 
 def day_label(day: str) -> str:
-    """"2026-11-26" -> "Thursday 26 November 2026"."""
+    """ "2026-11-26" -> "Thursday 26 November 2026"."""
     try:
         moment = clock.parse(f"{day}T00:00:00Z")
     except ValueError:
@@ -105,8 +116,12 @@ def story_promise(story: Mapping[str, Any], services: dict[str, dict[str, Any]] 
     if not days or not story.get("response_due_at"):
         return {}
     calendar = story.get("response_holidays") or DEFAULT_CALENDAR
-    view: dict[str, Any] = {"days": int(days), "due_at": story["response_due_at"], "since": story.get("published_at", ""),
-                            "holidays": holidays_said(calendar)}
+    view: dict[str, Any] = {
+        "days": int(days),
+        "due_at": story["response_due_at"],
+        "since": story.get("published_at", ""),
+        "holidays": holidays_said(calendar),
+    }
     known = services or {}
     mine = [known[s] for s in story.get("services", []) if s in known]
     named = [svc["name"] for svc in mine if svc.get("response_days") == int(days)]
@@ -115,8 +130,9 @@ def story_promise(story: Mapping[str, Any], services: dict[str, dict[str, Any]] 
         view["state"] = "responded"
         view["responded_at"] = story["first_response_at"]
         if story.get("published_at"):
-            view["response_working_days"] = working_days_between(clock.parse(story["published_at"]), clock.parse(story["first_response_at"]),
-                                                                 calendar=calendar)
+            view["response_working_days"] = working_days_between(
+                clock.parse(story["published_at"]), clock.parse(story["first_response_at"]), calendar=calendar
+            )
     elif story.get("overdue_at"):
         view["state"] = "overdue"
         view["overdue_at"] = story["overdue_at"]
@@ -142,8 +158,13 @@ STEPS = (
     ("made", "Change made", "change_made_at"),
 )
 # A list's one word on where a story stands (the furthest step reached).
-PROGRESS_WORDS = {"published": "Not yet read", "read": "Read by staff", "responded": "Responded to",
-                  "planned": "Change planned", "made": "Change made"}
+PROGRESS_WORDS = {
+    "published": "Not yet read",
+    "read": "Read by staff",
+    "responded": "Responded to",
+    "planned": "Change planned",
+    "made": "Change made",
+}
 
 
 def progress(story: Mapping[str, Any]) -> dict[str, Any]:
@@ -201,7 +222,9 @@ def conversation(items: Iterable[Mapping[str, Any]], for_author: bool = False) -
     for i in items:
         if i["item"] == "response" and i.get("status") == ItemStatus.PUBLISHED:
             shown.append(entry_view(i))
-        elif i["item"] == "reply" and (i.get("status") == ItemStatus.PUBLISHED or (for_author and i.get("status") == ItemStatus.PENDING)):
+        elif i["item"] == "reply" and (
+            i.get("status") == ItemStatus.PUBLISHED or (for_author and i.get("status") == ItemStatus.PENDING)
+        ):
             shown.append(entry_view(i))
     shown.sort(key=lambda e: (e["at"], e["id"]))
     return {
@@ -214,12 +237,21 @@ def conversation(items: Iterable[Mapping[str, Any]], for_author: bool = False) -
 
 def made_change(items: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """The change a change check asks about: the latest published response that marks a change as made."""
-    made = [i for i in items if i["item"] == "response" and i.get("status") == ItemStatus.PUBLISHED and i.get("change") == "made"]
+    made = [
+        i
+        for i in items
+        if i["item"] == "response" and i.get("status") == ItemStatus.PUBLISHED and i.get("change") == "made"
+    ]
     if not made:
         return {}
     r = max(made, key=lambda i: i.get("published_at") or i.get("created_at", ""))
-    return {"description": r.get("change_description", ""), "name": r.get("name", ""), "role": r.get("role", ""),
-            "service_name": r.get("service_name", ""), "at": r.get("published_at") or r.get("created_at", "")}
+    return {
+        "description": r.get("change_description", ""),
+        "name": r.get("name", ""),
+        "role": r.get("role", ""),
+        "service_name": r.get("service_name", ""),
+        "at": r.get("published_at") or r.get("created_at", ""),
+    }
 
 
 # ---- a story in lists and on its page, and its extras --------------------------------------------
@@ -303,7 +335,9 @@ def listing_entry_view(entry: Mapping[str, Any], services: dict[str, dict[str, A
     }
 
 
-def story_extras(story: Mapping[str, Any], items: Sequence[Mapping[str, Any]], store: StoryStore, settings: Settings) -> dict[str, Any]:
+def story_extras(
+    story: Mapping[str, Any], items: Sequence[Mapping[str, Any]], store: StoryStore, settings: Settings
+) -> dict[str, Any]:
     """The me-too count and form, the link to a related story, and the verdict on the change:
     public facts only (no address, no unpublished comment)."""
     related = None
@@ -357,7 +391,13 @@ def criticality_words(n: int) -> str:
 def criticality_choices() -> list[dict[str, str]]:
     out = [{"value": "0", "label": "Every story", "hint": "From 0, not critical, upwards"}]
     for n in range(1, 5):
-        out.append({"value": str(n), "label": f"{CRITICALITY_WORDS[n].capitalize()} or more", "hint": f"{n} or higher out of 5"})
+        out.append(
+            {
+                "value": str(n),
+                "label": f"{CRITICALITY_WORDS[n].capitalize()} or more",
+                "hint": f"{n} or higher out of 5",
+            }
+        )
     out.append({"value": "5", "label": "Only severely critical stories", "hint": "5 out of 5"})
     return out
 
@@ -365,8 +405,11 @@ def criticality_choices() -> list[dict[str, str]]:
 def frequency_choices() -> list[dict[str, str]]:
     return [
         {"value": "immediate", "label": FREQUENCY_WORDS["immediate"], "hint": "One email for each story"},
-        {"value": "digest", "label": FREQUENCY_WORDS["digest"],
-         "hint": "One email each morning listing the stories published the day before, and none on days without any"},
+        {
+            "value": "digest",
+            "label": FREQUENCY_WORDS["digest"],
+            "hint": "One email each morning listing the stories published the day before, and none on days without any",
+        },
     ]
 
 

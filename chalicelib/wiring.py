@@ -52,9 +52,28 @@ def _flows() -> SimpleNamespace:
         subscriptions,
     )
 
-    return SimpleNamespace(**{m.__name__.rpartition(".")[2]: m for m in (
-        alerts, change_check, changes, conversation, directory, ladder, links, limits, metoo, moderation,
-        public_api, reactions, replies, stories, subscriptions)})
+    return SimpleNamespace(
+        **{
+            m.__name__.rpartition(".")[2]: m
+            for m in (
+                alerts,
+                change_check,
+                changes,
+                conversation,
+                directory,
+                ladder,
+                links,
+                limits,
+                metoo,
+                moderation,
+                public_api,
+                reactions,
+                replies,
+                stories,
+                subscriptions,
+            )
+        }
+    )
 
 
 @lru_cache(maxsize=1)
@@ -105,8 +124,9 @@ def queues() -> Any:
 @lru_cache(maxsize=1)
 def stories() -> Any:
     s = get_settings()
-    return _flows().stories.Stories(store(), store().idempotency_layer("stories"), s.submission_idempotency_seconds,
-                                    s.min_form_seconds)
+    return _flows().stories.Stories(
+        store(), store().idempotency_layer("stories"), s.submission_idempotency_seconds, s.min_form_seconds
+    )
 
 
 @lru_cache(maxsize=1)
@@ -177,20 +197,23 @@ def ladder() -> Any:
 def changes() -> Any:
     """The stream handler and its reactions, in order: the promise may end a record that only set it."""
     f, s = _flows(), store()
-    return f.changes.ChangeHandler([
-        f.reactions.promise_reaction(s),
-        f.changes.StoryReaction(s),
-        f.changes.ConversationReaction(s),
-        f.reactions.me_too_reaction(s),
-        f.reactions.change_check_reaction(s),
-    ])
+    return f.changes.ChangeHandler(
+        [
+            f.reactions.promise_reaction(s),
+            f.changes.StoryReaction(s),
+            f.changes.ConversationReaction(s),
+            f.reactions.me_too_reaction(s),
+            f.reactions.change_check_reaction(s),
+        ]
+    )
 
 
 @lru_cache(maxsize=1)
 def site() -> Any:
     site = _site()
-    return site.render.SiteRenderer(store(), site.publisher.Publisher(aws.client("s3"), get_settings().site_bucket),
-                                    get_settings())
+    return site.render.SiteRenderer(
+        store(), site.publisher.Publisher(aws.client("s3"), get_settings().site_bucket), get_settings()
+    )
 
 
 @lru_cache(maxsize=1)
@@ -198,7 +221,9 @@ def notifications() -> Any:
     mail, s = _mail(), get_settings()
     # Every letter comes from mail/letters/; only the fan-out (one story to many staff) is the alerts flow's.
     sender = mail.sender.Mailer(aws.client("ses"), s.mail_from, s.mail_configuration_set)
-    return mail.dispatch.Notifications(store(), sender, mail.letters.composers(store(), links(), s), fan_out=alerts().fan_out)
+    return mail.dispatch.Notifications(
+        store(), sender, mail.letters.composers(store(), links(), s), fan_out=alerts().fan_out
+    )
 
 
 @lru_cache(maxsize=1)
@@ -208,8 +233,27 @@ def authenticator() -> Any:
 
 def reset() -> None:
     """Forget every built object, client and setting (tests switch environments)."""
-    for f in (store, queues, stories, moderation, directory, links, replies, changes, authenticator, site, notifications,
-              alerts, subscriptions, conversation, public_api, limits, metoo, change_checks, ladder):
+    for f in (
+        store,
+        queues,
+        stories,
+        moderation,
+        directory,
+        links,
+        replies,
+        changes,
+        authenticator,
+        site,
+        notifications,
+        alerts,
+        subscriptions,
+        conversation,
+        public_api,
+        limits,
+        metoo,
+        change_checks,
+        ladder,
+    ):
         f.cache_clear()
     aws.reset_clients()
     reset_settings()

@@ -23,12 +23,13 @@ import re
 import threading
 import time
 import urllib.request
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from email.utils import parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 URL = re.compile(r"""https?://[^\s<>"'()\[\]]+[^\s<>"'()\[\].,;:!?]""")
@@ -73,8 +74,18 @@ def html_links(markup: str) -> list[tuple[str, str]]:
 class Mail:
     """One sent message, as the mailbox shows it."""
 
-    def __init__(self, mid: str, sender: str, to: list[str], subject: str, when: datetime | None,
-                 text: str, html_part: str, headers: list[tuple[str, str]], raw: str):
+    def __init__(
+        self,
+        mid: str,
+        sender: str,
+        to: list[str],
+        subject: str,
+        when: datetime | None,
+        text: str,
+        html_part: str,
+        headers: list[tuple[str, str]],
+        raw: str,
+    ):
         self.id, self.sender, self.to, self.subject, self.when = mid, sender, to, subject, when
         self.text, self.html, self.headers, self.raw = text, html_part, headers, raw
 
@@ -117,18 +128,40 @@ def _from_raw(item: dict[str, Any]) -> Mail:
             when = None
     to = [str(a) for a in (item.get("destinations") or [])] or [str(msg.get("To", ""))]
     headers = [(k, str(v)) for k, v in msg.items()]
-    return Mail(item.get("id", ""), str(msg.get("From", item.get("source", ""))), to, str(msg.get("Subject", "")),
-                when, text, html_part, headers, item.get("raw_data", ""))
+    return Mail(
+        item.get("id", ""),
+        str(msg.get("From", item.get("source", ""))),
+        to,
+        str(msg.get("Subject", "")),
+        when,
+        text,
+        html_part,
+        headers,
+        item.get("raw_data", ""),
+    )
 
 
 def _from_simple(item: dict[str, Any]) -> Mail:
     dest = item.get("destinations") or {}
-    to = [a for k in ("ToAddresses", "CcAddresses", "BccAddresses") for a in dest.get(k, [])] if isinstance(dest, dict) else list(dest)
+    to = (
+        [a for k in ("ToAddresses", "CcAddresses", "BccAddresses") for a in dest.get(k, [])]
+        if isinstance(dest, dict)
+        else list(dest)
+    )
     body = item.get("body") or ""
     is_html = bool(re.search(r"<[a-zA-Z][^>]*>", body))
     headers = [("From", item.get("source", "")), ("To", ", ".join(to)), ("Subject", item.get("subject", ""))]
-    return Mail(item.get("id", ""), item.get("source", ""), to, item.get("subject", ""), None,
-                "" if is_html else body, body if is_html else "", headers, "")
+    return Mail(
+        item.get("id", ""),
+        item.get("source", ""),
+        to,
+        item.get("subject", ""),
+        None,
+        "" if is_html else body,
+        body if is_html else "",
+        headers,
+        "",
+    )
 
 
 class Inbox:
@@ -159,8 +192,12 @@ class Inbox:
             return out
         with urllib.request.urlopen(f"{self._endpoint}/moto-api/data.json", timeout=60) as resp:  # nosec B310 - our own emulator
             data = json.load(resp)
-        return [(kind, m) for service in ("ses", "sesv2") for kind in ("RawMessage", "Message")
-                for m in (data.get(service) or {}).get(kind, [])]
+        return [
+            (kind, m)
+            for service in ("ses", "sesv2")
+            for kind in ("RawMessage", "Message")
+            for m in (data.get(service) or {}).get(kind, [])
+        ]
 
     def messages(self) -> list[Mail]:
         mails: list[Mail] = []
@@ -210,7 +247,7 @@ def page(title: str, body: str, refresh: bool = False) -> str:
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8">{meta}'
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(title)}</title>'
-        f"<style>{STYLE}</style></head><body><header><a href=\"/\">FeedForward local mailbox</a></header>"
+        f'<style>{STYLE}</style></head><body><header><a href="/">FeedForward local mailbox</a></header>'
         f"<main>{body}</main></body></html>"
     )
 
@@ -219,7 +256,7 @@ def link(href: str, label: str = "") -> str:
     label = label or href
     if href.lower().startswith(SAFE_SCHEMES):
         return f'<a href="{e(href)}" target="_blank" rel="noopener noreferrer">{e(label)}</a>'
-    return f"{e(label)} <span class=\"muted\">({e(href)})</span>"
+    return f'{e(label)} <span class="muted">({e(href)})</span>'
 
 
 def linkify(text: str) -> str:
@@ -257,54 +294,92 @@ def digest_notice(query: dict[str, list[str]]) -> str:
         return ""
     n = int(count)
     if n == 0:
-        return (f"No digests to send for {day}: no story published that day (UTC) reached anyone who chose a daily digest, "
-                "or they have had theirs.")
+        return (
+            f"No digests to send for {day}: no story published that day (UTC) reached anyone who chose a daily digest, "
+            "or they have had theirs."
+        )
     return f"Queued {n} digest{'s' if n != 1 else ''} for the stories published on {day} (UTC). They appear here in a few seconds."
 
 
 def list_page(mails: list[Mail], notice: str = "", digests: bool = False) -> str:
     if not mails:
-        rows = '<p>No email has been sent yet. This page reloads itself every 5 seconds.</p>'
+        rows = "<p>No email has been sent yet. This page reloads itself every 5 seconds.</p>"
     else:
-        rows = "<table><thead><tr><th>To</th><th>Subject</th><th>Time</th></tr></thead><tbody>" + "".join(
-            f'<tr><td>{e(", ".join(m.to))}</td><td><a href="/message/{e(m.id)}">{e(m.subject or "(no subject)")}</a></td>'
-            f"<td>{e(when_text(m))}</td></tr>"
-            for m in mails
-        ) + "</tbody></table>"
+        rows = (
+            "<table><thead><tr><th>To</th><th>Subject</th><th>Time</th></tr></thead><tbody>"
+            + "".join(
+                f'<tr><td>{e(", ".join(m.to))}</td><td><a href="/message/{e(m.id)}">{e(m.subject or "(no subject)")}</a></td>'
+                f"<td>{e(when_text(m))}</td></tr>"
+                for m in mails
+            )
+            + "</tbody></table>"
+        )
     tools = ""
     if digests:
-        tools = ('<section class="tools" aria-labelledby="digests-heading"><h2 id="digests-heading">Daily digests</h2>'
-                 "<p>Staff who chose a daily digest get one email each morning at 07:00 UTC, listing the stories published "
-                 "the day before; the event pump runs that scheduled handler while the stack runs. Each person gets at most "
-                 "one digest a day.</p>"
-                 '<form method="post" action="/digests"><button type="submit">Send today’s digests now</button></form></section>')
+        tools = (
+            '<section class="tools" aria-labelledby="digests-heading"><h2 id="digests-heading">Daily digests</h2>'
+            "<p>Staff who chose a daily digest get one email each morning at 07:00 UTC, listing the stories published "
+            "the day before; the event pump runs that scheduled handler while the stack runs. Each person gets at most "
+            "one digest a day.</p>"
+            '<form method="post" action="/digests"><button type="submit">Send today’s digests now</button></form></section>'
+        )
     shown = f'<p class="notice" role="status">{e(notice)}</p>' if notice else ""
-    return page("Mailbox", f"<h1>Sent email ({len(mails)})</h1>{shown}<p class=\"muted\">Newest first. Reloads every 5 seconds.</p>"
-                f"{tools}{rows}", refresh=True)
+    return page(
+        "Mailbox",
+        f'<h1>Sent email ({len(mails)})</h1>{shown}<p class="muted">Newest first. Reloads every 5 seconds.</p>{tools}{rows}',
+        refresh=True,
+    )
 
 
 def ses_notification(kind: str, addresses: list[str], message_id: str, sender: str) -> dict[str, Any]:
     """The notification SES publishes to SNS when an email bounces for good or is marked as spam."""
-    at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     mail = {"timestamp": at, "messageId": message_id, "source": sender, "destination": addresses}
     feedback = f"local-{kind}-{int(time.time() * 1000)}"
     if kind == "bounce":
-        return {"notificationType": "Bounce", "mail": mail, "bounce": {
-            "bounceType": "Permanent", "bounceSubType": "General", "timestamp": at, "feedbackId": feedback,
-            "reportingMTA": "dsn; local.mailbox",
-            "bouncedRecipients": [{"emailAddress": a, "action": "failed", "status": "5.1.1",
-                                   "diagnosticCode": "smtp; 550 5.1.1 user unknown"} for a in addresses]}}
-    return {"notificationType": "Complaint", "mail": mail, "complaint": {
-        "timestamp": at, "feedbackId": feedback, "complaintFeedbackType": "abuse",
-        "complainedRecipients": [{"emailAddress": a} for a in addresses]}}
+        return {
+            "notificationType": "Bounce",
+            "mail": mail,
+            "bounce": {
+                "bounceType": "Permanent",
+                "bounceSubType": "General",
+                "timestamp": at,
+                "feedbackId": feedback,
+                "reportingMTA": "dsn; local.mailbox",
+                "bouncedRecipients": [
+                    {
+                        "emailAddress": a,
+                        "action": "failed",
+                        "status": "5.1.1",
+                        "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                    }
+                    for a in addresses
+                ],
+            },
+        }
+    return {
+        "notificationType": "Complaint",
+        "mail": mail,
+        "complaint": {
+            "timestamp": at,
+            "feedbackId": feedback,
+            "complaintFeedbackType": "abuse",
+            "complainedRecipients": [{"emailAddress": a} for a in addresses],
+        },
+    }
 
 
 def message_page(m: Mail, event: str = "", mail_events: bool = False) -> str:
     heads = "".join(f"<dt>{e(k)}</dt><dd>{linkify(v)}</dd>" for k, v in m.headers)
-    parts = [f"<h1>{e(m.subject or '(no subject)')}</h1>", f"<p class=\"muted\">To {e(', '.join(m.to))} at {e(when_text(m))}</p>"]
+    parts = [
+        f"<h1>{e(m.subject or '(no subject)')}</h1>",
+        f'<p class="muted">To {e(", ".join(m.to))} at {e(when_text(m))}</p>',
+    ]
     if event in EVENT_WORDS:
-        parts.append(f'<p class="notice" role="status">Sent {EVENT_WORDS[event][1]} for this email to the SNS topic, as SES would. '
-                     "The address is now on the suppression list: nothing more will be sent to it.</p>")
+        parts.append(
+            f'<p class="notice" role="status">Sent {EVENT_WORDS[event][1]} for this email to the SNS topic, as SES would. '
+            "The address is now on the suppression list: nothing more will be sent to it.</p>"
+        )
     parts.append(f"<h2>Headers</h2><dl>{heads}</dl>")
     links = m.links
     if links:
@@ -325,12 +400,16 @@ def message_page(m: Mail, event: str = "", mail_events: bool = False) -> str:
     if m.raw:
         parts.append(f"<details><summary>Raw message</summary><pre>{e(m.raw)}</pre></details>")
     if mail_events:
-        buttons = "".join(f'<form class="inline" method="post" action="/message/{e(m.id)}/{kind}"><button type="submit">{words[0]}</button></form>'
-                          for kind, words in EVENT_WORDS.items())
-        parts.append('<section class="tools" aria-labelledby="events-heading"><h2 id="events-heading">Bounces and complaints</h2>'
-                     "<p>Pretend this email bounced for good, or that its reader marked it as spam. SES would tell FeedForward "
-                     "through SNS; the address goes on the suppression list, and nothing more is sent to it.</p>"
-                     f"{buttons}</section>")
+        buttons = "".join(
+            f'<form class="inline" method="post" action="/message/{e(m.id)}/{kind}"><button type="submit">{words[0]}</button></form>'
+            for kind, words in EVENT_WORDS.items()
+        )
+        parts.append(
+            '<section class="tools" aria-labelledby="events-heading"><h2 id="events-heading">Bounces and complaints</h2>'
+            "<p>Pretend this email bounced for good, or that its reader marked it as spam. SES would tell FeedForward "
+            "through SNS; the address goes on the suppression list, and nothing more is sent to it.</p>"
+            f"{buttons}</section>"
+        )
     parts.append('<p><a href="/">Back to all email</a></p>')
     return page(m.subject or "Email", "".join(parts))
 
@@ -359,11 +438,15 @@ class MailboxHandler(BaseHTTPRequestHandler):
             found = re.fullmatch(r"/message/([^/]+)/(bounce|complaint)", path)
             if path == "/digests" and self.send_digests:
                 result = self.send_digests()
-                self._redirect("/?" + urlencode({"digests": int(result.get("digests", 0)), "day": str(result.get("day", ""))}))
+                self._redirect(
+                    "/?" + urlencode({"digests": int(result.get("digests", 0)), "day": str(result.get("day", ""))})
+                )
             elif found and self.publish_mail_event:
                 m = self.inbox.get(found.group(1))
                 if m is None:
-                    self._html(HTTPStatus.NOT_FOUND, page("Not found", '<h1>No such email</h1><p><a href="/">Back</a></p>'))
+                    self._html(
+                        HTTPStatus.NOT_FOUND, page("Not found", '<h1>No such email</h1><p><a href="/">Back</a></p>')
+                    )
                     return
                 addresses = [parseaddr(a)[1] for a in m.to if "@" in a]
                 self.publish_mail_event(ses_notification(found.group(2), addresses, m.id, parseaddr(m.sender)[1]))
@@ -386,15 +469,32 @@ class MailboxHandler(BaseHTTPRequestHandler):
         query = parse_qs(urlsplit(self.path).query)
         try:
             if path == "/":
-                self._html(HTTPStatus.OK, list_page(self.inbox.messages(), digest_notice(query), digests=self.send_digests is not None))
+                self._html(
+                    HTTPStatus.OK,
+                    list_page(self.inbox.messages(), digest_notice(query), digests=self.send_digests is not None),
+                )
             elif path == "/messages.json":
-                body = json.dumps([{"id": m.id, "to": m.to, "subject": m.subject, "time": when_text(m), "text": m.text,
-                                    "html": m.html, "links": [h for h, _ in m.links]} for m in self.inbox.messages()])
+                body = json.dumps(
+                    [
+                        {
+                            "id": m.id,
+                            "to": m.to,
+                            "subject": m.subject,
+                            "time": when_text(m),
+                            "text": m.text,
+                            "html": m.html,
+                            "links": [h for h, _ in m.links],
+                        }
+                        for m in self.inbox.messages()
+                    ]
+                )
                 self._send(HTTPStatus.OK, "application/json", body.encode())
             elif path.startswith("/message/"):
-                m = self.inbox.get(path[len("/message/"):])
+                m = self.inbox.get(path[len("/message/") :])
                 if m is None:
-                    self._html(HTTPStatus.NOT_FOUND, page("Not found", '<h1>No such email</h1><p><a href="/">Back</a></p>'))
+                    self._html(
+                        HTTPStatus.NOT_FOUND, page("Not found", '<h1>No such email</h1><p><a href="/">Back</a></p>')
+                    )
                 else:
                     event = (query.get("event") or [""])[-1]
                     self._html(HTTPStatus.OK, message_page(m, event, mail_events=self.publish_mail_event is not None))
@@ -403,7 +503,9 @@ class MailboxHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
         except Exception as exc:
-            self._html(HTTPStatus.BAD_GATEWAY, page("Error", f"<h1>Could not read sent mail</h1><pre>{e(repr(exc))}</pre>"))
+            self._html(
+                HTTPStatus.BAD_GATEWAY, page("Error", f"<h1>Could not read sent mail</h1><pre>{e(repr(exc))}</pre>")
+            )
 
     def _html(self, status: int, markup: str) -> None:
         self._send(status, "text/html; charset=utf-8", markup.encode("utf-8"))
@@ -414,27 +516,39 @@ class MailboxHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("Content-Security-Policy",
-                         "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; frame-src 'self'; form-action 'self'")
+        self.send_header(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; frame-src 'self'; form-action 'self'",
+        )
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
 
 class Mailbox:
-    def __init__(self, endpoint: str, host: str = "127.0.0.1", port: int = 8025,
-                 send_digests: Callable[[], dict[str, Any]] | None = None,
-                 publish_mail_event: Callable[[dict[str, Any]], Any] | None = None, in_process: bool = False):
-        handler = type("BoundMailboxHandler", (MailboxHandler,), {
-            "inbox": Inbox(endpoint, in_process),
-            "send_digests": staticmethod(send_digests) if send_digests else None,
-            "publish_mail_event": staticmethod(publish_mail_event) if publish_mail_event else None,
-        })
+    def __init__(
+        self,
+        endpoint: str,
+        host: str = "127.0.0.1",
+        port: int = 8025,
+        send_digests: Callable[[], dict[str, Any]] | None = None,
+        publish_mail_event: Callable[[dict[str, Any]], Any] | None = None,
+        in_process: bool = False,
+    ):
+        handler = type(
+            "BoundMailboxHandler",
+            (MailboxHandler,),
+            {
+                "inbox": Inbox(endpoint, in_process),
+                "send_digests": staticmethod(send_digests) if send_digests else None,
+                "publish_mail_event": staticmethod(publish_mail_event) if publish_mail_event else None,
+            },
+        )
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="mailbox", daemon=True)
 
-    def start(self) -> "Mailbox":
+    def start(self) -> Mailbox:
         self._thread.start()
         return self
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 Invoke = Callable[[str, dict[str, Any]], dict[str, Any] | None]
 
@@ -34,7 +35,9 @@ def chalice_invoker(app: Any, stage: str = "local") -> Invoke:
 
 
 class Pump:
-    def __init__(self, session: Any, resources: Any, invoke: Invoke, region: str = "eu-west-2", stream_batch: int = 100):
+    def __init__(
+        self, session: Any, resources: Any, invoke: Invoke, region: str = "eu-west-2", stream_batch: int = 100
+    ):
         self._streams = session.client("dynamodbstreams", region_name=region)
         self._sqs = session.client("sqs", region_name=region)
         self._sns = session.client("sns", region_name=region)
@@ -71,8 +74,14 @@ class Pump:
         state things start from, not a change to react to)."""
         for shard in self._shards():
             last = self._last_sequence.get(shard)
-            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last} if last else {"ShardIteratorType": "TRIM_HORIZON"}
-            iterator = self._streams.get_shard_iterator(StreamArn=self._res.stream_arn, ShardId=shard, **where)["ShardIterator"]
+            where = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
+                if last
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
+            iterator = self._streams.get_shard_iterator(StreamArn=self._res.stream_arn, ShardId=shard, **where)[
+                "ShardIterator"
+            ]
             while iterator:
                 resp = self._streams.get_records(ShardIterator=iterator, Limit=1000)
                 if not resp.get("Records"):
@@ -89,15 +98,23 @@ class Pump:
             # cancelled, moto restores the table (its stream included) from a copy, and an iterator
             # held from before then returns nothing ever again.
             last = self._last_sequence.get(shard)
-            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last} if last else {"ShardIteratorType": "TRIM_HORIZON"}
-            iterator = self._streams.get_shard_iterator(StreamArn=self._res.stream_arn, ShardId=shard, **where)["ShardIterator"]
+            where = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
+                if last
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
+            iterator = self._streams.get_shard_iterator(StreamArn=self._res.stream_arn, ShardId=shard, **where)[
+                "ShardIterator"
+            ]
             resp = self._streams.get_records(ShardIterator=iterator, Limit=self._batch)
             records = resp.get("Records", [])
             if not records:
                 continue
             self._last_sequence[shard] = records[-1]["dynamodb"]["SequenceNumber"]
             event = {"Records": [self._stream_record(r) for r in records]}
-            failed = self._failures(self._safe_invoke("on_table_change", event), records, stream=True, handler="on_table_change")
+            failed = self._failures(
+                self._safe_invoke("on_table_change", event), records, stream=True, handler="on_table_change"
+            )
             if failed:
                 # Lambda retries from the first failed record; so do we (the next round reads after
                 # the record before it, or from the start).
@@ -144,7 +161,8 @@ class Pump:
         done = [m for m in settle if m["Body"] not in failed_bodies]
         for i in range(0, len(done), 10):
             self._sqs.delete_message_batch(
-                QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i : i + 10])]
+                QueueUrl=url,
+                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[i : i + 10])],
             )
         return len(done)
 
@@ -158,8 +176,9 @@ class Pump:
         """
         messages: list[dict[str, Any]] = []
         while len(messages) < most:
-            more = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                                             VisibilityTimeout=600, WaitTimeSeconds=0).get("Messages", [])
+            more = self._sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=600, WaitTimeSeconds=0
+            ).get("Messages", [])
             if not more:
                 break
             messages += more
@@ -188,8 +207,9 @@ class Pump:
         }
 
     def queues_once(self) -> int:
-        return (sum(self.queue_once(url, handler) for url, handler in self._queues)
-                + sum(self.sns_once(url, topic, handler) for url, topic, handler in self._sns_queues))
+        return sum(self.queue_once(url, handler) for url, handler in self._queues) + sum(
+            self.sns_once(url, topic, handler) for url, topic, handler in self._sns_queues
+        )
 
     # ---- SNS, through a queue subscribed to the topic ------------------------------------------
 
@@ -200,8 +220,9 @@ class Pump:
         self._sns_queues.append((queue_url, topic_arn, handler))
 
     def sns_once(self, url: str, topic_arn: str, handler: str) -> int:
-        messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30,
-                                             WaitTimeSeconds=0).get("Messages", [])
+        messages = self._sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30, WaitTimeSeconds=0
+        ).get("Messages", [])
         if not messages:
             return 0
         records = []
@@ -210,24 +231,26 @@ class Pump:
                 note = json.loads(m["Body"])  # the SNS envelope SQS holds
             except ValueError:
                 note = {"Message": m["Body"]}
-            records.append({
-                "EventSource": "aws:sns",
-                "EventVersion": "1.0",
-                "EventSubscriptionArn": f"{topic_arn}:local",
-                "Sns": {
-                    "Type": note.get("Type", "Notification"),
-                    "MessageId": note.get("MessageId", m["MessageId"]),
-                    "TopicArn": note.get("TopicArn", topic_arn),
-                    "Subject": note.get("Subject"),
-                    "Message": note.get("Message", ""),
-                    "Timestamp": note.get("Timestamp", ""),
-                    "SignatureVersion": note.get("SignatureVersion", "1"),
-                    "Signature": note.get("Signature", ""),
-                    "SigningCertUrl": note.get("SigningCertURL", ""),
-                    "UnsubscribeUrl": note.get("UnsubscribeURL", ""),
-                    "MessageAttributes": note.get("MessageAttributes", {}),
-                },
-            })
+            records.append(
+                {
+                    "EventSource": "aws:sns",
+                    "EventVersion": "1.0",
+                    "EventSubscriptionArn": f"{topic_arn}:local",
+                    "Sns": {
+                        "Type": note.get("Type", "Notification"),
+                        "MessageId": note.get("MessageId", m["MessageId"]),
+                        "TopicArn": note.get("TopicArn", topic_arn),
+                        "Subject": note.get("Subject"),
+                        "Message": note.get("Message", ""),
+                        "Timestamp": note.get("Timestamp", ""),
+                        "SignatureVersion": note.get("SignatureVersion", "1"),
+                        "Signature": note.get("Signature", ""),
+                        "SigningCertUrl": note.get("SigningCertURL", ""),
+                        "UnsubscribeUrl": note.get("UnsubscribeURL", ""),
+                        "MessageAttributes": note.get("MessageAttributes", {}),
+                    },
+                }
+            )
         try:
             self._invoke(handler, {"Records": records})
         except Exception as e:  # as Lambda would: the messages stay, and come back after the timeout
@@ -242,7 +265,7 @@ class Pump:
 
     def daily(self, handler: str, hour: int, minute: int = 0, now: datetime | None = None) -> datetime:
         """Run `handler` every day at hour:minute UTC while the pump runs. Returns the first run."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         first = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
         if first <= now:
             first += timedelta(days=1)
@@ -250,15 +273,27 @@ class Pump:
         return first
 
     def scheduled_once(self, now: datetime | None = None) -> int:
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         ran = 0
         for handler, (hour, minute, due) in list(self._daily.items()):
             if now < due:
                 continue
-            self._daily[handler] = (hour, minute, due + (timedelta(hours=1) if hour < 0 else timedelta(days=1)))  # hour -1: hourly
-            event = {"version": "0", "id": f"local-{handler}-{due:%Y%m%d%H%M}", "detail-type": "Scheduled Event",
-                     "source": "aws.events", "account": "000000000000", "time": due.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                     "region": "eu-west-2", "resources": [f"arn:aws:events:eu-west-2:000000000000:rule/{handler}"], "detail": {}}
+            self._daily[handler] = (
+                hour,
+                minute,
+                due + (timedelta(hours=1) if hour < 0 else timedelta(days=1)),
+            )  # hour -1: hourly
+            event = {
+                "version": "0",
+                "id": f"local-{handler}-{due:%Y%m%d%H%M}",
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": "000000000000",
+                "time": due.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": "eu-west-2",
+                "resources": [f"arn:aws:events:eu-west-2:000000000000:rule/{handler}"],
+                "detail": {},
+            }
             try:
                 self._invoke(handler, event)
                 ran += 1
@@ -309,7 +344,8 @@ class Pump:
         for url in (getattr(self._res, "render_dlq_url", ""), getattr(self._res, "mail_dlq_url", "")):
             if url:
                 attrs = self._sqs.get_queue_attributes(
-                    QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+                    QueueUrl=url,
+                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
                 )["Attributes"]
                 counts[url] = sum(int(v) for v in attrs.values())
         return counts
@@ -330,7 +366,7 @@ class Pump:
         return total
 
     def run(self, stop: threading.Event, interval: float = 0.2) -> None:
-        self._daily.setdefault("escalation_ladder", (-1, 30, datetime.now(timezone.utc)))  # LADDER: every hour, from now
+        self._daily.setdefault("escalation_ladder", (-1, 30, datetime.now(UTC)))  # LADDER: every hour, from now
         while not stop.is_set():
             try:
                 self.calls_once()

@@ -22,8 +22,14 @@ DEMO_MODERATOR = {"username": "moderator@feedforward.example", "password": "Mode
 # as them walks the first sign-in on a pool that requires MFA (new password, then MFA_SETUP).
 NEW_MODERATOR = {"username": "new.moderator@feedforward.example", "password": "Welcome-2026!", "name": "New Moderator"}
 # The moderators' pool as infra/template.yaml makes it on AWS.
-PASSWORD_POLICY = {"MinimumLength": 12, "RequireLowercase": True, "RequireUppercase": True, "RequireNumbers": True,
-                   "RequireSymbols": True, "TemporaryPasswordValidityDays": 3}
+PASSWORD_POLICY = {
+    "MinimumLength": 12,
+    "RequireLowercase": True,
+    "RequireUppercase": True,
+    "RequireNumbers": True,
+    "RequireSymbols": True,
+    "TemporaryPasswordValidityDays": 3,
+}
 
 
 @dataclass
@@ -102,9 +108,13 @@ def create_all(session: Any, mfa_required: bool = False) -> Resources:
         **({"Policies": {"PasswordPolicy": PASSWORD_POLICY}} if mfa_required else {}),
     )["UserPool"]["Id"]
     if mfa_required:
-        idp.set_user_pool_mfa_config(UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON")
+        idp.set_user_pool_mfa_config(
+            UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON"
+        )
     client_id = idp.create_user_pool_client(
-        UserPoolId=pool, ClientName="moderation-screen", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+        UserPoolId=pool,
+        ClientName="moderation-screen",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
     )["UserPoolClient"]["ClientId"]
     idp.create_group(UserPoolId=pool, GroupName=MODERATOR_GROUP)
     return Resources(
@@ -121,12 +131,18 @@ def create_all(session: Any, mfa_required: bool = False) -> Resources:
     )
 
 
-def create_moderator(session: Any, res: Resources, username: str, password: str, name: str, group: str = MODERATOR_GROUP) -> None:
+def create_moderator(
+    session: Any, res: Resources, username: str, password: str, name: str, group: str = MODERATOR_GROUP
+) -> None:
     idp = session.client("cognito-idp", region_name=REGION)
     idp.admin_create_user(
         UserPoolId=res.user_pool_id,
         Username=username,
-        UserAttributes=[{"Name": "email", "Value": username}, {"Name": "name", "Value": name}, {"Name": "email_verified", "Value": "true"}],
+        UserAttributes=[
+            {"Name": "email", "Value": username},
+            {"Name": "name", "Value": name},
+            {"Name": "email_verified", "Value": "true"},
+        ],
         MessageAction="SUPPRESS",
     )
     idp.admin_set_user_password(UserPoolId=res.user_pool_id, Username=username, Password=password, Permanent=True)
@@ -134,15 +150,20 @@ def create_moderator(session: Any, res: Resources, username: str, password: str,
         idp.admin_add_user_to_group(UserPoolId=res.user_pool_id, Username=username, GroupName=group)
 
 
-def create_new_moderator(session: Any, res: Resources, username: str, temporary_password: str, name: str,
-                         group: str = MODERATOR_GROUP) -> None:
+def create_new_moderator(
+    session: Any, res: Resources, username: str, temporary_password: str, name: str, group: str = MODERATOR_GROUP
+) -> None:
     """A moderator as an admin creates one in the console: a temporary password, changed at the first sign-in."""
     idp = session.client("cognito-idp", region_name=REGION)
     idp.admin_create_user(
         UserPoolId=res.user_pool_id,
         Username=username,
         TemporaryPassword=temporary_password,
-        UserAttributes=[{"Name": "email", "Value": username}, {"Name": "name", "Value": name}, {"Name": "email_verified", "Value": "true"}],
+        UserAttributes=[
+            {"Name": "email", "Value": username},
+            {"Name": "name", "Value": name},
+            {"Name": "email_verified", "Value": "true"},
+        ],
         MessageAction="SUPPRESS",
     )
     idp.admin_add_user_to_group(UserPoolId=res.user_pool_id, Username=username, GroupName=group)

@@ -28,8 +28,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".local-state"
@@ -61,10 +62,12 @@ def say(line: str = "") -> None:
 
 def read_ports() -> dict[str, int]:
     ports = {}
-    for name, var, make_var, default in PORTS:
+    for _name, var, make_var, default in PORTS:
         raw = os.environ.get(var, "").strip() or str(default)
         if not raw.isdigit() or not 0 < int(raw) < 65536:
-            raise SystemExit(f"{var}={raw!r} is not a port number. Set {var} (or `make run {make_var}=...`) to 1-65535.")
+            raise SystemExit(
+                f"{var}={raw!r} is not a port number. Set {var} (or `make run {make_var}=...`) to 1-65535."
+            )
         ports[var] = int(raw)
     if len(set(ports.values())) != len(ports):
         raise SystemExit(f"Each port must be different; got {', '.join(f'{k}={v}' for k, v in ports.items())}.")
@@ -111,7 +114,11 @@ def start_emulator(port: int) -> Any:
         """
 
         def _server_entry(self) -> None:
-            from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+            from moto.moto_server.werkzeug_app import (
+                DomainDispatcherApplication,
+                MotoRequestHandler,
+                create_backend_app,
+            )
             from werkzeug.serving import make_server
 
             app = DomainDispatcherApplication(create_backend_app)
@@ -121,7 +128,9 @@ def start_emulator(port: int) -> Any:
                 with lock:
                     return list(app(environ, start_response))
 
-            self._server = make_server(self._ip_address, self._port, serialized, True, request_handler=MotoRequestHandler)
+            self._server = make_server(
+                self._ip_address, self._port, serialized, True, request_handler=MotoRequestHandler
+            )
             self._server_ready_event.set()
             self._server.serve_forever()
 
@@ -241,14 +250,30 @@ def _detach_but_die_with_parent() -> None:
 
 def start_api(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen:
     chalice = Path(sys.executable).parent / "chalice"
-    cmd = [str(chalice) if chalice.exists() else "chalice", "local", "--stage", "local", "--host", HOST, "--port", str(port),
-           # No reloader: it watches the whole repo, so its own log (and any edit) would restart it again and again.
-           "--no-autoreload"]
+    cmd = [
+        str(chalice) if chalice.exists() else "chalice",
+        "local",
+        "--stage",
+        "local",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        # No reloader: it watches the whole repo, so its own log (and any edit) would restart it again and again.
+        "--no-autoreload",
+    ]
     log = open(log_path, "ab", buffering=0)
     # Its own session: a Ctrl-C in the terminal reaches us, and we stop chalice ourselves. If we are
     # killed outright (SIGKILL), Linux stops it too (parent-death signal), so no orphan keeps the port.
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            preexec_fn=_detach_but_die_with_parent)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_detach_but_die_with_parent,
+    )
     log.close()
     return proc
 
@@ -325,8 +350,11 @@ def daily_schedules(app: Any) -> list[tuple[str, int, int]]:
     for source in app.event_sources:
         cron = getattr(source, "schedule_expression", None)
         if isinstance(source, ScheduledEventConfig) and isinstance(cron, Cron):
-            if isinstance(cron.minutes, int) and isinstance(cron.hours, int) and all(
-                    str(f) in ("*", "?") for f in (cron.day_of_month, cron.month, cron.day_of_week, cron.year)):
+            if (
+                isinstance(cron.minutes, int)
+                and isinstance(cron.hours, int)
+                and all(str(f) in ("*", "?") for f in (cron.day_of_month, cron.month, cron.day_of_week, cron.year))
+            ):
                 out.append((source.name, cron.hours, cron.minutes))
     return out
 
@@ -340,13 +368,17 @@ def queues_empty(sqs: Any, urls: list[str]) -> bool:
     return True
 
 
-def wait_until_quiet(pump: Any, sqs: Any, resources: Any, thread: threading.Thread, timeout: float = QUIET_TIMEOUT) -> bool:
+def wait_until_quiet(
+    pump: Any, sqs: Any, resources: Any, thread: threading.Thread, timeout: float = QUIET_TIMEOUT
+) -> bool:
     """Wait until the pump has had nothing to do for a while and both queues are empty."""
     from tqdm import tqdm
 
     deadline = time.monotonic() + timeout
     start = pump.handled
-    with tqdm(desc="Event pump", unit=" events", file=sys.stderr, dynamic_ncols=True, disable=not sys.stderr.isatty()) as bar:
+    with tqdm(
+        desc="Event pump", unit=" events", file=sys.stderr, dynamic_ncols=True, disable=not sys.stderr.isatty()
+    ) as bar:
         while time.monotonic() < deadline:
             bar.update(pump.handled - start - bar.n)
             if not thread.is_alive():
@@ -376,9 +408,11 @@ def missing_service_pages(s3: Any, bucket: str) -> list[str]:
 
 
 def write_env_file(path: Path, env: dict[str, str]) -> None:
-    lines = ["# Written by `python -m local.run`: the settings of the running local stack.",
-             "# Use with: python -m tools.ff --env-file FILE COMMAND, or in a shell: . FILE",
-             "# (this file: " + str(path.relative_to(ROOT)) + ")"]
+    lines = [
+        "# Written by `python -m local.run`: the settings of the running local stack.",
+        "# Use with: python -m tools.ff --env-file FILE COMMAND, or in a shell: . FILE",
+        "# (this file: " + str(path.relative_to(ROOT)) + ")",
+    ]
     lines += [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items())]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -420,14 +454,23 @@ def run(seed: bool = True) -> int:
         from chalicelib import wiring
         from chalicelib.core.jobs import RenderJob
         from local.resources import (
-            DEMO_MODERATOR, NEW_MODERATOR, REGION, create_all, create_moderator, create_new_moderator,
+            DEMO_MODERATOR,
+            NEW_MODERATOR,
+            REGION,
+            create_all,
+            create_moderator,
+            create_new_moderator,
         )
 
         session = boto3.Session(region_name=REGION)
         say("Creating the table, bucket, queues, mail identity and moderator pool ...")
         resources = create_all(session, mfa_required=True)
-        create_moderator(session, resources, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"], DEMO_MODERATOR["name"])
-        create_new_moderator(session, resources, NEW_MODERATOR["username"], NEW_MODERATOR["password"], NEW_MODERATOR["name"])
+        create_moderator(
+            session, resources, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"], DEMO_MODERATOR["name"]
+        )
+        create_new_moderator(
+            session, resources, NEW_MODERATOR["username"], NEW_MODERATOR["password"], NEW_MODERATOR["name"]
+        )
         ff_env = resources.environment(site_url, api_url, endpoint)
         os.environ.update(ff_env)
         wiring.reset()
@@ -446,8 +489,12 @@ def run(seed: bool = True) -> int:
         say(f"Starting the API (chalice local) on {api_url}/api/ ; its log: {log_path.relative_to(ROOT)}")
         api = start_api(api_port, dict(os.environ), log_path)
         cleanups.append(lambda: stop_process(api))
-        wait_for(lambda: _http_ok(f"{api_url}/api/services?q=wa"), API_READY_TIMEOUT, f"The API (see {log_path})",
-                 alive=lambda: api.poll() is None)
+        wait_for(
+            lambda: _http_ok(f"{api_url}/api/services?q=wa"),
+            API_READY_TIMEOUT,
+            f"The API (see {log_path})",
+            alive=lambda: api.poll() is None,
+        )
 
         pump = make_pump(session, resources)
         from app import app as chalice_app
@@ -483,14 +530,22 @@ def run(seed: bool = True) -> int:
 
             sns.publish(TopicArn=resources.mail_events_topic_arn, Message=json.dumps(notification))
 
-        mailbox = Mailbox(endpoint, HOST, mail_port, send_digests=send_todays_digests, publish_mail_event=publish_mail_event,
-                          in_process=True).start()
+        mailbox = Mailbox(
+            endpoint,
+            HOST,
+            mail_port,
+            send_digests=send_todays_digests,
+            publish_mail_event=publish_mail_event,
+            in_process=True,
+        ).start()
         cleanups.append(mailbox.stop)
 
         if seed:
             pump.paused.set()
             try:
-                result = ff.seed_demo(api_url, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"], show_progress=True)
+                result = ff.seed_demo(
+                    api_url, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"], show_progress=True
+                )
                 # Every service's page too (so that every link in the directory works), queued with the
                 # seed's own jobs: the pump renders each page once, from the final state.
                 wiring.queues().send(RenderJob(page="service", ref=slug) for slug in directory_slugs())
@@ -518,9 +573,13 @@ def run(seed: bool = True) -> int:
         say(f"API: {api_url}/api/")
         say(f"Mail: http://{HOST}:{mail_port}/")
         say(f"AWS: {endpoint}")
-        say(f"Moderation: {api_url}/api/moderate  (sign in as {DEMO_MODERATOR['username']} / {DEMO_MODERATOR['password']})")
-        say(f"  A first sign-in with an authenticator app: {NEW_MODERATOR['username']} / {NEW_MODERATOR['password']} "
-            "(choose a new password of 12 or more characters, then add the key the screen shows to your app;")
+        say(
+            f"Moderation: {api_url}/api/moderate  (sign in as {DEMO_MODERATOR['username']} / {DEMO_MODERATOR['password']})"
+        )
+        say(
+            f"  A first sign-in with an authenticator app: {NEW_MODERATOR['username']} / {NEW_MODERATOR['password']} "
+            "(choose a new password of 12 or more characters, then add the key the screen shows to your app;"
+        )
         say("  or get the code with: python -m local.totp)")
         say(f"Admin tools: python -m tools.ff --env-file {(STATE / f'stack-{aws_port}.env').relative_to(ROOT)} --help")
         say("Press Ctrl-C to stop.")
@@ -553,7 +612,9 @@ def run(seed: bool = True) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m local.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m local.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--no-seed", action="store_true", help="do not submit the demo stories (faster; for tests)")
     args = p.parse_args(argv)
     try:

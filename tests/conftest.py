@@ -25,8 +25,14 @@ pytest_plugins = ["tests.support.auth"]
 # Modules holding a test that takes a minute or more, started first, so that two workers do not end
 # with one of them running a long test alone (xdist hands out the rest in collection order).
 LONG_FIRST = [
-    "security/test_privacy_sweep.py", "unit/test_figures.py", "security/test_xss.py", "e2e/test_local_stack.py",
-    "flows/test_reply_moderation.py", "pipeline/test_faults.py", "flows/test_alerts.py", "site/test_feeds.py",
+    "security/test_privacy_sweep.py",
+    "unit/test_figures.py",
+    "security/test_xss.py",
+    "e2e/test_local_stack.py",
+    "flows/test_reply_moderation.py",
+    "pipeline/test_faults.py",
+    "flows/test_alerts.py",
+    "site/test_feeds.py",
 ]
 
 
@@ -155,8 +161,11 @@ def pump(aws, client, monkeypatch):
     if not p.failures_expected:
         problems = p.problems() + [f"because {r}" for r in reasons]
         if problems:
-            pytest.fail("the pump met failures the test did not expect (call pump.expect_failures() if they are "
-                        "part of the test):\n  " + "\n  ".join(problems[:20]), pytrace=False)
+            pytest.fail(
+                "the pump met failures the test did not expect (call pump.expect_failures() if they are "
+                "part of the test):\n  " + "\n  ".join(problems[:20]),
+                pytrace=False,
+            )
 
 
 @pytest.fixture
@@ -178,7 +187,9 @@ def directory(aws):
 
 @pytest.fixture
 def moderator_user(aws):
-    create_moderator(aws.session, aws.resources, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"], DEMO_MODERATOR["name"])
+    create_moderator(
+        aws.session, aws.resources, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"], DEMO_MODERATOR["name"]
+    )
     return DEMO_MODERATOR
 
 

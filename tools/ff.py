@@ -22,15 +22,26 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTORY_FILE = ROOT / "data" / "directory.json"
 DEMO_STORIES_FILE = ROOT / "data" / "demo_stories.json"
 DEMO_SUBSCRIPTIONS_FILE = ROOT / "data" / "demo_subscriptions.json"
-SUBSCRIPTION_COLUMNS = ("name", "display_name", "role", "organisation", "email", "service", "tags", "min_criticality", "frequency")
+SUBSCRIPTION_COLUMNS = (
+    "name",
+    "display_name",
+    "role",
+    "organisation",
+    "email",
+    "service",
+    "tags",
+    "min_criticality",
+    "frequency",
+)
 SUBMISSION_FIELDS = ("title", "story", "good", "improve", "feelings", "role", "pseudonym", "services", "email")
 EDITABLE = ("title", "story", "good", "improve", "pseudonym")
 
@@ -143,7 +154,13 @@ def _csv_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[st
     header = ["_".join(h.strip().lower().split()) for h in next(reader, [])]
     for h in header:
         if h and h not in SUBSCRIPTION_COLUMNS:
-            problems.append({"line": 1, "field": h, "message": f"This column is not expected; the columns are {', '.join(SUBSCRIPTION_COLUMNS)}"})
+            problems.append(
+                {
+                    "line": 1,
+                    "field": h,
+                    "message": f"This column is not expected; the columns are {', '.join(SUBSCRIPTION_COLUMNS)}",
+                }
+            )
     while True:
         line = reader.line_num + 1
         try:
@@ -176,15 +193,22 @@ def load_subscriptions(path: str | Path, show_progress: bool = True) -> dict[str
     rows, problems = read_subscription_rows(path)
     if problems:
         return {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0, "errors": problems, "notes": []}
-    return wiring.subscriptions().bulk_load(rows, progress=progress_wrapper("Loading subscriptions", "row", show_progress))
+    return wiring.subscriptions().bulk_load(
+        rows, progress=progress_wrapper("Loading subscriptions", "row", show_progress)
+    )
 
 
 def subscriptions_summary(report: dict[str, Any]) -> str:
     if report["errors"]:
-        return (f"Subscriptions: nothing loaded, {len(report['errors'])} problem(s) found. "
-                "Fix them and run it again (rows loaded before are left as they are).")
-    return (f"Subscriptions: {report['created']} created, {report['updated']} updated, {report['unchanged']} unchanged"
-            + (f", {report['skipped']} skipped (unsubscribed themselves)" if report["skipped"] else "") + ".")
+        return (
+            f"Subscriptions: nothing loaded, {len(report['errors'])} problem(s) found. "
+            "Fix them and run it again (rows loaded before are left as they are)."
+        )
+    return (
+        f"Subscriptions: {report['created']} created, {report['updated']} updated, {report['unchanged']} unchanged"
+        + (f", {report['skipped']} skipped (unsubscribed themselves)" if report["skipped"] else "")
+        + "."
+    )
 
 
 def problem_lines(report: dict[str, Any]) -> list[str]:
@@ -220,8 +244,12 @@ def submission_body(entry: dict[str, Any], today: date | None = None) -> dict[st
 
 
 def decision_body(moderation: dict[str, Any], version: int) -> dict[str, Any]:
-    body: dict[str, Any] = {"action": moderation["decision"], "version": version, "tags": moderation.get("tags", []),
-                            "note": moderation.get("note", "")}
+    body: dict[str, Any] = {
+        "action": moderation["decision"],
+        "version": version,
+        "tags": moderation.get("tags", []),
+        "note": moderation.get("note", ""),
+    }
     if moderation.get("criticality") is not None:
         body["criticality"] = moderation["criticality"]
     for field, value in (moderation.get("edits") or {}).items():
@@ -234,7 +262,9 @@ def _error(resp: Any) -> str:
     try:
         err = resp.json().get("error", {})
         fields = "; ".join(f"{f.get('field')}: {f.get('message')}" for f in err.get("fields", []))
-        return f"HTTP {resp.status_code} {err.get('code', '')}: {err.get('message', '')}" + (f" ({fields})" if fields else "")
+        return f"HTTP {resp.status_code} {err.get('code', '')}: {err.get('message', '')}" + (
+            f" ({fields})" if fields else ""
+        )
     except ValueError:
         return f"HTTP {resp.status_code}: {resp.text[:300]}"
 
@@ -251,7 +281,9 @@ class ApiClient:
         if self.api.endswith("/api"):
             self.api = self.api[: -len("/api")]
         self.http = requests.Session()
-        retry = Retry(total=4, connect=4, read=2, backoff_factor=0.3, status_forcelist=(502, 503, 504), allowed_methods=None)
+        retry = Retry(
+            total=4, connect=4, read=2, backoff_factor=0.3, status_forcelist=(502, 503, 504), allowed_methods=None
+        )
         self.http.mount("http://", HTTPAdapter(max_retries=retry))
         self.http.mount("https://", HTTPAdapter(max_retries=retry))
         self.timeout = timeout
@@ -267,8 +299,11 @@ class ApiClient:
         return resp.json()
 
     def sign_in(self, username: str, password: str) -> str:
-        resp = self.http.post(self._url("/api/moderation/sign-in"), json={"username": username, "password": password},
-                              timeout=self.timeout)
+        resp = self.http.post(
+            self._url("/api/moderation/sign-in"),
+            json={"username": username, "password": password},
+            timeout=self.timeout,
+        )
         if resp.status_code != 200:
             raise SeedError(f"signing in as {username}: {_error(resp)}")
         token = resp.json().get("id_token")
@@ -281,19 +316,29 @@ class ApiClient:
         return {"Authorization": f"Bearer {self.token}"}
 
     def story(self, story_id: str) -> dict[str, Any]:
-        resp = self.http.get(self._url(f"/api/moderation/stories/{story_id}"), headers=self._auth(), timeout=self.timeout)
+        resp = self.http.get(
+            self._url(f"/api/moderation/stories/{story_id}"), headers=self._auth(), timeout=self.timeout
+        )
         if resp.status_code != 200:
             raise SeedError(f"reading story {story_id}: {_error(resp)}")
         return resp.json()["story"]
 
     def decide(self, story_id: str, body: dict[str, Any]) -> Any:
-        return self.http.post(self._url(f"/api/moderation/stories/{story_id}/decision"), json=body, headers=self._auth(),
-                              timeout=self.timeout)
+        return self.http.post(
+            self._url(f"/api/moderation/stories/{story_id}/decision"),
+            json=body,
+            headers=self._auth(),
+            timeout=self.timeout,
+        )
 
     def decide_item(self, story_id: str, kind: str, item_id: str, body: dict[str, Any]) -> Any:
         """Publish or reject an author's reply ("replies") or a held staff response ("responses")."""
-        return self.http.post(self._url(f"/api/moderation/stories/{story_id}/{kind}/{item_id}/decision"), json=body,
-                              headers=self._auth(), timeout=self.timeout)
+        return self.http.post(
+            self._url(f"/api/moderation/stories/{story_id}/{kind}/{item_id}/decision"),
+            json=body,
+            headers=self._auth(),
+            timeout=self.timeout,
+        )
 
 
 def load_demo_stories(path: str | Path = DEMO_STORIES_FILE) -> list[dict[str, Any]]:
@@ -303,9 +348,16 @@ def load_demo_stories(path: str | Path = DEMO_STORIES_FILE) -> list[dict[str, An
     return stories
 
 
-def seed_demo(api: str, username: str, password: str, path: str | Path = DEMO_STORIES_FILE,
-              show_progress: bool = True, today: date | None = None,
-              subscriptions: str | Path | None = DEMO_SUBSCRIPTIONS_FILE, conversations: bool = True) -> dict[str, Any]:
+def seed_demo(
+    api: str,
+    username: str,
+    password: str,
+    path: str | Path = DEMO_STORIES_FILE,
+    show_progress: bool = True,
+    today: date | None = None,
+    subscriptions: str | Path | None = DEMO_SUBSCRIPTIONS_FILE,
+    conversations: bool = True,
+) -> dict[str, Any]:
     """Load the demo staff subscriptions (directly, as an admin would), then submit every demo
     story over HTTP and apply each one's moderation decision, so published stories alert the staff.
     Then each published story's demo `conversation` (needs the subscriptions): staff read it and
@@ -318,18 +370,33 @@ def seed_demo(api: str, username: str, password: str, path: str | Path = DEMO_ST
     """
     stories = load_demo_stories(path)
     client = ApiClient(api)
-    result: dict[str, Any] = {"submitted": 0, "published": 0, "held": 0, "rejected": 0, "pending": 0,
-                              "already decided": 0, "errors": [], "ids": [], "subscriptions": None,
-                              "conversation": {"read": 0, "responses": 0, "held responses": 0, "replies": 0, "replies pending": 0}}
+    result: dict[str, Any] = {
+        "submitted": 0,
+        "published": 0,
+        "held": 0,
+        "rejected": 0,
+        "pending": 0,
+        "already decided": 0,
+        "errors": [],
+        "ids": [],
+        "subscriptions": None,
+        "conversation": {"read": 0, "responses": 0, "held responses": 0, "replies": 0, "replies pending": 0},
+    }
     if subscriptions:
         try:
             report = load_subscriptions(subscriptions, show_progress)
             result["subscriptions"] = report
-            result["errors"] += [f"demo subscriptions, {line.strip()}" for line in problem_lines({**report, "notes": []})]
+            result["errors"] += [
+                f"demo subscriptions, {line.strip()}" for line in problem_lines({**report, "notes": []})
+            ]
         except Exception as e:  # keep going: the stories matter more than the alerts
             result["errors"].append(f"loading demo subscriptions: {e}")
     decided = [s for s in stories if (s.get("moderation") or {}).get("decision", "pending") != "pending"]
-    talk = [s for s in stories if conversations and s.get("conversation") and (s.get("moderation") or {}).get("decision") == "publish"]
+    talk = [
+        s
+        for s in stories
+        if conversations and s.get("conversation") and (s.get("moderation") or {}).get("decision") == "publish"
+    ]
     total = len(stories) + len(decided) + sum(conversation_steps(s["conversation"]) for s in talk)
     with bar("Seeding demo stories", "step", total=total, enabled=show_progress) as progress:
         ids: list[str | None] = []
@@ -398,8 +465,11 @@ def stable_id(*parts: str, length: int = 17) -> str:
 
 def conversation_steps(conversation: dict[str, Any]) -> int:
     reply = conversation.get("reply") or {}
-    return (len(conversation.get("read_by") or []) + len(conversation.get("responses") or [])
-            + (1 + (reply.get("decision") == "publish") if reply else 0))
+    return (
+        len(conversation.get("read_by") or [])
+        + len(conversation.get("responses") or [])
+        + (1 + (reply.get("decision") == "publish") if reply else 0)
+    )
 
 
 class ConversationSeeder:
@@ -430,8 +500,15 @@ class ConversationSeeder:
         subscription = pick_subscription(self._store.subscriptions_of(subscriber["id"]), story, list(services.values()))
         if not subscription:
             raise SeedError(f"{email} has no subscription that covers this story's services")
-        return self._links.issue("respond", story_id, subscriber["id"], self._settings.respond_link_days,
-                                 subscriber_id=subscriber["id"], subscription_id=subscription["id"], service=subscription["service"])
+        return self._links.issue(
+            "respond",
+            story_id,
+            subscriber["id"],
+            self._settings.respond_link_days,
+            subscriber_id=subscriber["id"],
+            subscription_id=subscription["id"],
+            service=subscription["service"],
+        )
 
     def seed(self, story_id: str, entry: dict[str, Any], result: dict[str, Any], step: Callable[[int], Any]) -> None:
         conversation, counts = entry["conversation"], result["conversation"]
@@ -486,9 +563,11 @@ class ConversationSeeder:
 
 
 def conversation_summary(counts: dict[str, int]) -> str:
-    return (f"Demo conversation: {counts['read']} read receipts without a response, {counts['responses']} responses published"
-            f" and {counts['held responses']} held for a moderator, {counts['replies']} author replies published"
-            f" and {counts['replies pending']} waiting for a moderator.")
+    return (
+        f"Demo conversation: {counts['read']} read receipts without a response, {counts['responses']} responses published"
+        f" and {counts['held responses']} held for a moderator, {counts['replies']} author replies published"
+        f" and {counts['replies pending']} waiting for a moderator."
+    )
 
 
 # ---- the command line ------------------------------------------------------------------------
@@ -504,37 +583,78 @@ def read_env_file(path: str) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tools.ff", description="FeedForward admin tools.", epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m tools.ff",
+        description="FeedForward admin tools.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--env-file", help="read KEY=VALUE settings from this file first (e.g. .local-state/stack-4566.env)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    d = sub.add_parser("load-directory", help="create or update the service directory from a JSON tree (idempotent)",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    d.add_argument("file", nargs="?", default=str(DIRECTORY_FILE.relative_to(ROOT)),
-                   help="nested JSON list of {slug, name, kind, children} (default: data/directory.json)")
+    d = sub.add_parser(
+        "load-directory",
+        help="create or update the service directory from a JSON tree (idempotent)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    d.add_argument(
+        "file",
+        nargs="?",
+        default=str(DIRECTORY_FILE.relative_to(ROOT)),
+        help="nested JSON list of {slug, name, kind, children} (default: data/directory.json)",
+    )
 
-    sub.add_parser("rebuild-site", help="render every page again; unchanged pages are not uploaded",
-                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub.add_parser(
+        "rebuild-site",
+        help="render every page again; unchanged pages are not uploaded",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
-    ls = sub.add_parser("load-subscriptions", help="load staff subscriptions from a JSON or CSV file, as active (idempotent)",
-                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ls.add_argument("file", help="a JSON list of objects, or a CSV file with a header row, with the fields "
-                    + ", ".join(SUBSCRIPTION_COLUMNS) + " (tags: separated by commas; e.g. data/demo_subscriptions.json)")
+    ls = sub.add_parser(
+        "load-subscriptions",
+        help="load staff subscriptions from a JSON or CSV file, as active (idempotent)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ls.add_argument(
+        "file",
+        help="a JSON list of objects, or a CSV file with a header row, with the fields "
+        + ", ".join(SUBSCRIPTION_COLUMNS)
+        + " (tags: separated by commas; e.g. data/demo_subscriptions.json)",
+    )
 
-    s = sub.add_parser("seed-demo", help="load the demo staff subscriptions, then submit the demo stories over HTTP and moderate them as a moderator would",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--api", required=True, help="the API's base address, e.g. http://127.0.0.1:8000 (with or without /api)")
+    s = sub.add_parser(
+        "seed-demo",
+        help="load the demo staff subscriptions, then submit the demo stories over HTTP and moderate them as a moderator would",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument(
+        "--api", required=True, help="the API's base address, e.g. http://127.0.0.1:8000 (with or without /api)"
+    )
     s.add_argument("--moderator-user", required=True, help="a moderator's username (Cognito)")
-    s.add_argument("--moderator-password", default=os.environ.get("FF_MODERATOR_PASSWORD"),
-                   help="that moderator's password (or set FF_MODERATOR_PASSWORD)")
-    s.add_argument("--stories", default=str(DEMO_STORIES_FILE.relative_to(ROOT)), help="default: data/demo_stories.json")
-    s.add_argument("--subscriptions", default=str(DEMO_SUBSCRIPTIONS_FILE.relative_to(ROOT)),
-                   help="demo staff subscriptions, loaded first (default: data/demo_subscriptions.json)")
+    s.add_argument(
+        "--moderator-password",
+        default=os.environ.get("FF_MODERATOR_PASSWORD"),
+        help="that moderator's password (or set FF_MODERATOR_PASSWORD)",
+    )
+    s.add_argument(
+        "--stories", default=str(DEMO_STORIES_FILE.relative_to(ROOT)), help="default: data/demo_stories.json"
+    )
+    s.add_argument(
+        "--subscriptions",
+        default=str(DEMO_SUBSCRIPTIONS_FILE.relative_to(ROOT)),
+        help="demo staff subscriptions, loaded first (default: data/demo_subscriptions.json)",
+    )
     s.add_argument("--no-subscriptions", action="store_true", help="do not load demo subscriptions")
-    s.add_argument("--no-conversations", action="store_true",
-                   help="do not add the demo read receipts, staff responses and author replies (they need the subscriptions)")
+    s.add_argument(
+        "--no-conversations",
+        action="store_true",
+        help="do not add the demo read receipts, staff responses and author replies (they need the subscriptions)",
+    )
     return p
 
 
@@ -562,9 +682,15 @@ def main(argv: list[str] | None = None) -> int:
         if not args.moderator_password:
             print("Give --moderator-password (or set FF_MODERATOR_PASSWORD).", file=sys.stderr)
             return 2
-        result = seed_demo(args.api, args.moderator_user, args.moderator_password, args.stories, show,
-                           subscriptions=None if args.no_subscriptions else args.subscriptions,
-                           conversations=not (args.no_conversations or args.no_subscriptions))
+        result = seed_demo(
+            args.api,
+            args.moderator_user,
+            args.moderator_password,
+            args.stories,
+            show,
+            subscriptions=None if args.no_subscriptions else args.subscriptions,
+            conversations=not (args.no_conversations or args.no_subscriptions),
+        )
         print(seed_summary(result))
         for err in result["errors"]:
             print(f"  error: {err}", file=sys.stderr)
@@ -574,12 +700,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def seed_summary(result: dict[str, Any]) -> str:
     subs = result.get("subscriptions")
-    return ((subscriptions_summary(subs).replace("Subscriptions:", "Demo subscriptions:") + " " if subs else "")
-            + f"Demo stories: {result['submitted']} submitted, {result['published']} published, {result['held']} held, "
-            f"{result['rejected']} rejected, {result['pending']} left pending"
-            + (f", {result['already decided']} already decided" if result["already decided"] else "")
-            + (f", {len(result['errors'])} errors" if result["errors"] else "") + "."
-            + (" " + conversation_summary(result["conversation"]) if any(result.get("conversation", {}).values()) else ""))
+    return (
+        (subscriptions_summary(subs).replace("Subscriptions:", "Demo subscriptions:") + " " if subs else "")
+        + f"Demo stories: {result['submitted']} submitted, {result['published']} published, {result['held']} held, "
+        f"{result['rejected']} rejected, {result['pending']} left pending"
+        + (f", {result['already decided']} already decided" if result["already decided"] else "")
+        + (f", {len(result['errors'])} errors" if result["errors"] else "")
+        + "."
+        + (" " + conversation_summary(result["conversation"]) if any(result.get("conversation", {}).values()) else "")
+    )
 
 
 if __name__ == "__main__":

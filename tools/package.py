@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import shlex
 import json
 import os
 import py_compile
+import shlex
 import shutil
 import subprocess
 import sys
@@ -62,7 +62,9 @@ def build(stage: str, out: Path) -> dict:
     """chalice package + merge template, Stage pinned, bytecode added. Returns a short summary."""
     chalice = Path(sys.executable).parent / "chalice"
     if not chalice.exists():
-        raise PackageError(f"chalice is not installed beside {sys.executable}; run `make package` (it builds .venv-package)")
+        raise PackageError(
+            f"chalice is not installed beside {sys.executable}; run `make package` (it builds .venv-package)"
+        )
     if out.exists():
         shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +74,17 @@ def build(stage: str, out: Path) -> dict:
         # Handed over as JSON: chalice would otherwise write a YAML template, anchors and all.
         merge = Path(tmp) / "template.json"
         merge.write_text(json.dumps(load_template(TEMPLATE)))
-        cmd = [str(chalice), "--project-dir", str(ROOT), "package", "--stage", stage, "--merge-template", str(merge), str(out)]
+        cmd = [
+            str(chalice),
+            "--project-dir",
+            str(ROOT),
+            "package",
+            "--stage",
+            stage,
+            "--merge-template",
+            str(merge),
+            str(out),
+        ]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise PackageError(f"chalice package failed:\n{done.stdout}\n{done.stderr}")
@@ -163,7 +175,9 @@ def precompile(zip_path: Path) -> int:
         if ours:
             raise PackageError(f"these do not compile: {ours}")
         if failed:
-            print(f"note: {len(failed)} third-party files do not compile for {runtime_tag()} and are left as source: {failed[:5]}")
+            print(
+                f"note: {len(failed)} third-party files do not compile for {runtime_tag()} and are left as source: {failed[:5]}"
+            )
         tmp_zip = tmp_dir / "deployment.zip"
         with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as zout:
             for info, data in entries:
@@ -201,13 +215,55 @@ def deploy(stage: str, build_dir: Path, artifacts_bucket: str, params_path: Path
         raise PackageError(f"{sam} is missing: run `make package STAGE={stage}` first")
     params = load_params(params_path)
     packaged = build_dir / "packaged.yaml"
-    run([aws, "cloudformation", "package", "--template-file", str(sam), "--s3-bucket", artifacts_bucket,
-         "--s3-prefix", f"feedforward/{stage}", "--output-template-file", str(packaged)])
-    run([aws, "cloudformation", "deploy", "--template-file", str(packaged), "--stack-name", stack_name,
-         "--capabilities", "CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND", "--no-fail-on-empty-changeset",
-         "--tags", "app=feedforward", f"stage={stage}",
-         "--parameter-overrides", f"Stage={stage}", *[f"{k}={v}" for k, v in params.items()]])
-    run([aws, "cloudformation", "describe-stacks", "--stack-name", stack_name, "--query", "Stacks[0].Outputs", "--output", "table"])
+    run(
+        [
+            aws,
+            "cloudformation",
+            "package",
+            "--template-file",
+            str(sam),
+            "--s3-bucket",
+            artifacts_bucket,
+            "--s3-prefix",
+            f"feedforward/{stage}",
+            "--output-template-file",
+            str(packaged),
+        ]
+    )
+    run(
+        [
+            aws,
+            "cloudformation",
+            "deploy",
+            "--template-file",
+            str(packaged),
+            "--stack-name",
+            stack_name,
+            "--capabilities",
+            "CAPABILITY_IAM",
+            "CAPABILITY_AUTO_EXPAND",
+            "--no-fail-on-empty-changeset",
+            "--tags",
+            "app=feedforward",
+            f"stage={stage}",
+            "--parameter-overrides",
+            f"Stage={stage}",
+            *[f"{k}={v}" for k, v in params.items()],
+        ]
+    )
+    run(
+        [
+            aws,
+            "cloudformation",
+            "describe-stacks",
+            "--stack-name",
+            stack_name,
+            "--query",
+            "Stacks[0].Outputs",
+            "--output",
+            "table",
+        ]
+    )
 
 
 def run(cmd: list[str]) -> None:
@@ -221,8 +277,10 @@ def run(cmd: list[str]) -> None:
 
 def env_file_text(variables: dict[str, str], region: str, stack_name: str) -> str:
     """`export KEY=VALUE` lines, as local/run.py writes them and tools/ff.py --env-file reads them."""
-    lines = [f"# The settings of the stack {stack_name}, written by `python -m tools.package env`.",
-             "# Use with: python -m tools.ff --env-file FILE COMMAND (AWS credentials come from your profile)."]
+    lines = [
+        f"# The settings of the stack {stack_name}, written by `python -m tools.package env`.",
+        "# Use with: python -m tools.ff --env-file FILE COMMAND (AWS credentials come from your profile).",
+    ]
     env = {k: v for k, v in variables.items() if k.startswith("FF_")} | {"AWS_REGION": region}
     lines += [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items())]
     return "\n".join(lines) + "\n"
@@ -239,12 +297,31 @@ def stack_env(stage: str, out: Path, stack_name: str) -> None:
             raise PackageError(done.stderr.strip())
         return done.stdout.strip()
 
-    function = ask("cloudformation", "describe-stacks", "--stack-name", stack_name,
-                   "--query", "Stacks[0].Outputs[?OutputKey=='APIHandlerName'].OutputValue")
+    function = ask(
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        stack_name,
+        "--query",
+        "Stacks[0].Outputs[?OutputKey=='APIHandlerName'].OutputValue",
+    )
     configured = subprocess.run([aws, "configure", "get", "region"], capture_output=True, text=True).stdout.strip()
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or configured or DEFAULT_REGION
-    done = subprocess.run([aws, "lambda", "get-function-configuration", "--function-name", function,
-                           "--query", "Environment.Variables", "--output", "json"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            aws,
+            "lambda",
+            "get-function-configuration",
+            "--function-name",
+            function,
+            "--query",
+            "Environment.Variables",
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise PackageError(done.stderr.strip())
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -263,9 +340,27 @@ def wheelhouse(directory: Path, package_requirements: Path) -> None:
     run([*pip, "-r", str(package_requirements), "pip<26.3"])
     minor = sys.version_info.minor
     platforms = [f"manylinux_2_{m}_aarch64" for m in range(17, 35)] + ["manylinux2014_aarch64"]
-    run([*pip, "--only-binary=:all:", "--implementation", "cp", "--python-version", f"3.{minor}",
-         "--abi", f"cp3{minor}", "--abi", "abi3", "--abi", "none",
-         *[a for p in platforms for a in ("--platform", p)], "--platform", "any", "-r", str(REQUIREMENTS)])
+    run(
+        [
+            *pip,
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            f"3.{minor}",
+            "--abi",
+            f"cp3{minor}",
+            "--abi",
+            "abi3",
+            "--abi",
+            "none",
+            *[a for p in platforms for a in ("--platform", p)],
+            "--platform",
+            "any",
+            "-r",
+            str(REQUIREMENTS),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,10 +387,19 @@ def main(argv: list[str] | None = None) -> int:
             summary = build(args.stage, args.out or ROOT / "build" / args.stage)
             print(json.dumps(summary, indent=2))
         elif args.command == "deploy":
-            deploy(args.stage, ROOT / "build" / args.stage, args.artifacts_bucket,
-                   args.params or ROOT / "infra" / f"params-{args.stage}.json", args.stack_name or f"feedforward-{args.stage}")
+            deploy(
+                args.stage,
+                ROOT / "build" / args.stage,
+                args.artifacts_bucket,
+                args.params or ROOT / "infra" / f"params-{args.stage}.json",
+                args.stack_name or f"feedforward-{args.stage}",
+            )
         elif args.command == "env":
-            stack_env(args.stage, args.out or ROOT / "build" / args.stage / "stack.env", args.stack_name or f"feedforward-{args.stage}")
+            stack_env(
+                args.stage,
+                args.out or ROOT / "build" / args.stage / "stack.env",
+                args.stack_name or f"feedforward-{args.stage}",
+            )
         else:
             wheelhouse(args.dir, args.requirements)
     except PackageError as e:

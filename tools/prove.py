@@ -19,7 +19,7 @@ import platform
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,8 +52,13 @@ def pip_audit(out: Path) -> None:
     figures: dict = {}
     for req in ("requirements.txt", "requirements-dev.txt"):
         try:
-            done = subprocess.run([sys.executable, "-m", "pip_audit", "-r", req, "-f", "json", "--progress-spinner", "off"],
-                                  cwd=ROOT, capture_output=True, text=True, timeout=600)
+            done = subprocess.run(
+                [sys.executable, "-m", "pip_audit", "-r", req, "-f", "json", "--progress-spinner", "off"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
         except (OSError, subprocess.TimeoutExpired) as e:
             figures[req] = {"status": f"not run: {e}"}
             continue
@@ -66,9 +71,16 @@ def pip_audit(out: Path) -> None:
             figures[req] = {"status": "failed", "detail": done.stderr.strip()[-300:]}
             continue
         skipped = [d["name"] for d in deps if d.get("skip_reason")]
-        vulns = [{"name": d["name"], "version": d["version"], "ids": [v["id"] for v in d.get("vulns", [])]}
-                 for d in deps if d.get("vulns")]
-        status = "audited" if not skipped else ("no vulnerability service reachable" if len(skipped) == len(deps) else "partly audited")
+        vulns = [
+            {"name": d["name"], "version": d["version"], "ids": [v["id"] for v in d.get("vulns", [])]}
+            for d in deps
+            if d.get("vulns")
+        ]
+        status = (
+            "audited"
+            if not skipped
+            else ("no vulnerability service reachable" if len(skipped) == len(deps) else "partly audited")
+        )
         figures[req] = {"status": status, "packages": len(deps), "not_audited": len(skipped), "vulnerable": vulns}
     (out / "pip_audit.json").write_text(json.dumps(figures, indent=2))
 
@@ -79,7 +91,14 @@ def _n(f: dict, key: str) -> str:
 
 
 def _details(f: dict) -> list[str]:
-    return ["", "<details><summary>Every figure</summary>", "", *[f"- {k}: {v}" for k, v in sorted(f.items())], "", "</details>"]
+    return [
+        "",
+        "<details><summary>Every figure</summary>",
+        "",
+        *[f"- {k}: {v}" for k, v in sorted(f.items())],
+        "",
+        "</details>",
+    ]
 
 
 def _faults(f: dict) -> list[str]:
@@ -154,8 +173,15 @@ def section(title: str, figures: dict | None, lines) -> list[str]:
 
 def collect(out: Path, rounds: int, exit_code: int) -> dict:
     figures = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("*.json"))}
-    return {"generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "rounds": rounds, "exit_code": exit_code,
-            "machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(), "figures": figures}
+    return {
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "rounds": rounds,
+        "exit_code": exit_code,
+        "machine": platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "figures": figures,
+    }
 
 
 def write_report(run: dict) -> None:
@@ -171,42 +197,68 @@ def write_report(run: dict) -> None:
         *([run["note"], ""] if run.get("note") else []),
     ]
     md += section("Faults in the pipeline", figures.get("faults"), _faults)
-    md += section("Races", figures.get("concurrency"), lambda f: [
-        f"- Two moderators deciding one story at once: **{_n(f, 'moderator_pairs')} pairs, "
-        f"{_n(f, 'lost_updates')} lost updates, {_n(f, 'conflicts_409')} answers of 409** (one per pair; winners "
-        f"{', '.join(f'{k} {v}' for k, v in sorted(f.get('winners', {}).items())) or '–'}).",
-        f"- One form sent 10 times at once: {_n(f, 'double_submit_rounds')} rounds ({_n(f, 'double_submits')} requests), "
-        f"**{_n(f, 'stories_made_per_round')} story per round**.",
-    ])
+    md += section(
+        "Races",
+        figures.get("concurrency"),
+        lambda f: [
+            f"- Two moderators deciding one story at once: **{_n(f, 'moderator_pairs')} pairs, "
+            f"{_n(f, 'lost_updates')} lost updates, {_n(f, 'conflicts_409')} answers of 409** (one per pair; winners "
+            f"{', '.join(f'{k} {v}' for k, v in sorted(f.get('winners', {}).items())) or '–'}).",
+            f"- One form sent 10 times at once: {_n(f, 'double_submit_rounds')} rounds ({_n(f, 'double_submits')} requests), "
+            f"**{_n(f, 'stories_made_per_round')} story per round**.",
+        ],
+    )
     md += section("Bad input (schemathesis)", figures.get("schema_fuzz"), _fuzz)
     md += section("Cross-site scripting", figures.get("xss"), _xss)
-    md += section("Email header injection", figures.get("header_injection"), lambda f: [
-        f"- {len(f)} payload × header positions (subject, sender name, List-Unsubscribe); extra headers: {sum(v.get('extra_headers', 0) if isinstance(v, dict) else v for v in f.values())}."
-    ])
+    md += section(
+        "Email header injection",
+        figures.get("header_injection"),
+        lambda f: [
+            f"- {len(f)} payload × header positions (subject, sender name, List-Unsubscribe); extra headers: {sum(v.get('extra_headers', 0) if isinstance(v, dict) else v for v in f.values())}."
+        ],
+    )
     md += section("Links and rate limits", figures.get("links"), _links)
     md += section("Privacy", figures.get("privacy"), _privacy)
-    md += section("Identifying details on the moderation screen", figures.get("identifying"), lambda f: [
-        f"- Labelled set: {f['sentences']} sentences, {f['details']} details to find.",
-        f"- Recall {f['recall']:.1%}, precision {f['precision']:.1%}.",
-        "- By kind: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(f["by_kind"].items())) + ".",
-        f"- Missed: {f['misses'] or 'none'}. Marked wrongly: {f['false_marks'] or 'none'}.",
-        "- The set was written by the team that wrote the rules, so these figures flatter them; "
-        "real moderation decisions are the better test once there are some.",
-    ])
-    md += section("Supply chain", figures.get("bandit"), lambda f: [
-        f"- bandit over {f['lines_scanned']:,} lines of our code: {f['high']} high, {f['medium']} medium, "
-        f"{f['low']} low (the low ones are demo passwords of the local stack and subprocess calls in tools/)."
-    ])
+    md += section(
+        "Identifying details on the moderation screen",
+        figures.get("identifying"),
+        lambda f: [
+            f"- Labelled set: {f['sentences']} sentences, {f['details']} details to find.",
+            f"- Recall {f['recall']:.1%}, precision {f['precision']:.1%}.",
+            "- By kind: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(f["by_kind"].items())) + ".",
+            f"- Missed: {f['misses'] or 'none'}. Marked wrongly: {f['false_marks'] or 'none'}.",
+            "- The set was written by the team that wrote the rules, so these figures flatter them; "
+            "real moderation decisions are the better test once there are some.",
+        ],
+    )
+    md += section(
+        "Supply chain",
+        figures.get("bandit"),
+        lambda f: [
+            f"- bandit over {f['lines_scanned']:,} lines of our code: {f['high']} high, {f['medium']} medium, "
+            f"{f['low']} low (the low ones are demo passwords of the local stack and subprocess calls in tools/)."
+        ],
+    )
     audit = figures.get("pip_audit")
-    md += section("Dependencies (pip-audit)", audit, lambda f: [
-        (f"- {req}: **not audited**: no vulnerability service (PyPI's JSON API, OSV) is reachable from this machine; "
-         f"{v['packages']} packages pinned. Run `make prove` where one is."
-         if v.get("packages") and v.get("not_audited") == v["packages"] else
-         f"- {req}: {v['status']}" + (f", {v.get('packages')} packages ({v.get('not_audited', 0)} not audited), "
-                                      f"{len(v.get('vulnerable', []))} vulnerable: {v.get('vulnerable') or 'none'}"
-                                      if v.get("packages") else ""))
-        for req, v in f.items()
-    ])
+    md += section(
+        "Dependencies (pip-audit)",
+        audit,
+        lambda f: [
+            (
+                f"- {req}: **not audited**: no vulnerability service (PyPI's JSON API, OSV) is reachable from this machine; "
+                f"{v['packages']} packages pinned. Run `make prove` where one is."
+                if v.get("packages") and v.get("not_audited") == v["packages"]
+                else f"- {req}: {v['status']}"
+                + (
+                    f", {v.get('packages')} packages ({v.get('not_audited', 0)} not audited), "
+                    f"{len(v.get('vulnerable', []))} vulnerable: {v.get('vulnerable') or 'none'}"
+                    if v.get("packages")
+                    else ""
+                )
+            )
+            for req, v in f.items()
+        ],
+    )
     REPORT.write_text("\n".join(md).rstrip() + "\n")
     print(f"wrote {REPORT.relative_to(ROOT)}")
 

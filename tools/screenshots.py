@@ -25,10 +25,26 @@ OUT = ROOT / "docs" / "screenshots"
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 1}
 SHOTS = [
     # file, path on the served site, what it shows
-    ("form.png", "/tell-your-story/", "The tell-your-story form, empty, with JavaScript on (the service finder and the draft note)."),
-    ("form-errors.png", "/_api/form-errors.html", "The form sent with only a title: the error summary, and each error by its field (the API's answer, no JavaScript needed)."),
-    ("story.png", "/stories/{conversation}/", "A story page with its conversation: progress, read receipts, a response with a change planned, the author's reply."),
-    ("service.png", "/services/riverside-ward-7/", "A service page: its stories, its figures and the stories-per-month chart."),
+    (
+        "form.png",
+        "/tell-your-story/",
+        "The tell-your-story form, empty, with JavaScript on (the service finder and the draft note).",
+    ),
+    (
+        "form-errors.png",
+        "/_api/form-errors.html",
+        "The form sent with only a title: the error summary, and each error by its field (the API's answer, no JavaScript needed).",
+    ),
+    (
+        "story.png",
+        "/stories/{conversation}/",
+        "A story page with its conversation: progress, read receipts, a response with a change planned, the author's reply.",
+    ),
+    (
+        "service.png",
+        "/services/riverside-ward-7/",
+        "A service page: its stories, its figures and the stories-per-month chart.",
+    ),
     ("home.png", "/", "The home page: the latest stories and the overall figures."),
 ]
 
@@ -46,8 +62,10 @@ def build_site(root: Path) -> dict:
         info = build(m["client"], m["pump"])
         write_site(bucket_objects(m["aws"]), root)
         resp = m["client"].http.post(
-            "/api/stories", body=urlencode({"title": "Kind nurses", "feelings": "safe", "services": "riverside-ward-7"}),
-            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"})
+            "/api/stories",
+            body=urlencode({"title": "Kind nurses", "feelings": "safe", "services": "riverside-ward-7"}),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"},
+        )
         assert resp.status_code == 422, resp.status_code
         html = resp.body.decode() if isinstance(resp.body, bytes) else resp.body
         (root / "_api").mkdir(exist_ok=True)
@@ -85,9 +103,13 @@ def main() -> int:
                 print(f"  docs/screenshots/{name}")
             browser.close()
         server.shutdown()
-        lines = ["# Screenshots", "",
-                 "Phone-size (390×844) pictures of the public site, whole pages. `make screenshots` makes them again",
-                 "(tools/screenshots.py) from the tests' realistic site (tests/support/realistic_site.py).", ""]
+        lines = [
+            "# Screenshots",
+            "",
+            "Phone-size (390×844) pictures of the public site, whole pages. `make screenshots` makes them again",
+            "(tools/screenshots.py) from the tests' realistic site (tests/support/realistic_site.py).",
+            "",
+        ]
         lines += [f"- [{name}]({name}): {what}" for name, _, what in SHOTS]
         (OUT / "README.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
         print("  docs/screenshots/README.md")

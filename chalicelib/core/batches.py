@@ -5,7 +5,8 @@ A failing record is reported back, so only it is retried; the rest of its batch 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .observability import logger, metrics
 

@@ -9,15 +9,18 @@ so a moment at 00:30 BST on a Monday counts from that Monday.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
-from typing import Iterator
 
 # A directory node's `holidays`: the bank holidays its working days skip (GOV.UK's three lists).
 CALENDARS = {"england-and-wales": "ENG", "scotland": "SCT", "northern-ireland": "NIR"}
 DEFAULT_CALENDAR = "england-and-wales"
-HOLIDAYS_SAID = {"england-and-wales": "bank holidays in England and Wales", "scotland": "Scottish bank holidays",
-                 "northern-ireland": "Northern Ireland bank holidays"}
+HOLIDAYS_SAID = {
+    "england-and-wales": "bank holidays in England and Wales",
+    "scotland": "Scottish bank holidays",
+    "northern-ireland": "Northern Ireland bank holidays",
+}
 
 
 @lru_cache(maxsize=64)
@@ -47,7 +50,7 @@ def uk_zone() -> tzinfo:
 
         return ZoneInfo("Europe/London")
     except Exception:  # no time zone database: UTC is at most an hour out
-        return timezone.utc
+        return UTC
 
 
 def _working_start(start: datetime, calendar: str) -> tuple[date, time]:
@@ -63,7 +66,7 @@ def _moments(start: datetime, calendar: str) -> Iterator[datetime]:
     day, wall = _working_start(start, calendar)
     while True:
         day = _next_working_day(day, calendar)
-        yield datetime.combine(day, wall, tzinfo=uk_zone()).astimezone(timezone.utc)
+        yield datetime.combine(day, wall, tzinfo=uk_zone()).astimezone(UTC)
 
 
 def add_working_days(start: datetime, days: float, calendar: str = DEFAULT_CALENDAR) -> datetime:
@@ -78,8 +81,10 @@ def add_working_days(start: datetime, days: float, calendar: str = DEFAULT_CALEN
     if fraction:
         moment = moment + timedelta(hours=24 * fraction)
         if not is_working_day(moment.date(), calendar):
-            moment = datetime.combine(_next_working_day(moment.date(), calendar), moment.time().replace(tzinfo=None), tzinfo=uk_zone())
-    return moment.astimezone(timezone.utc)
+            moment = datetime.combine(
+                _next_working_day(moment.date(), calendar), moment.time().replace(tzinfo=None), tzinfo=uk_zone()
+            )
+    return moment.astimezone(UTC)
 
 
 def working_days_between(start: datetime, end: datetime, most: int = 1000, calendar: str = DEFAULT_CALENDAR) -> int:

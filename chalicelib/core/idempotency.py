@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 _PARTITION: ContextVar[str] = ContextVar("idempotency_partition")
 _LAYERS: dict[tuple, Any] = {}
@@ -36,7 +37,15 @@ class Records:
 
 def _layer(records: Records, key_prefix: str, config: Any) -> Any:
     config_key = (config.event_key_jmespath, config.expires_after_seconds, config.raise_on_no_idempotency_key)
-    key = (id(records.client), records.table, records.key_attr, records.sort_key_attr, records.expiry_attr, key_prefix, config_key)
+    key = (
+        id(records.client),
+        records.table,
+        records.key_attr,
+        records.sort_key_attr,
+        records.expiry_attr,
+        key_prefix,
+        config_key,
+    )
     cached = _LAYERS.get(key)
     if cached is not None and cached.client is records.client:
         return cached

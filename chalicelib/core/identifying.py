@@ -51,7 +51,9 @@ class Finding:
 
 # ---- email ----------------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"
+)
 
 
 # ---- phone numbers ----------------------------------------------------------------------------
@@ -123,7 +125,8 @@ _DATE = (
     rf"|{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})"
 )
 _DOB = re.compile(
-    r"(?i:\b(?:d\.?o\.?b\.?|date\s+of\s+birth|born(?:\s+on)?)\s*(?:is|was|[:\-])?\s*)" rf"(?P<date>(?i:{_DATE}))(?![\w])"
+    r"(?i:\b(?:d\.?o\.?b\.?|date\s+of\s+birth|born(?:\s+on)?)\s*(?:is|was|[:\-])?\s*)"
+    rf"(?P<date>(?i:{_DATE}))(?![\w])"
 )
 
 
@@ -235,7 +238,9 @@ HIGHLIGHT_WORDS = KIND_WORDS | {"date": "an exact date"}
 # first name alone after "my brother" and the like; an address spelt out ("jo dot smith at …").
 _TITLE_WORD = re.compile(rf"{_TITLES}\b")
 _LOOSE_NAME = re.compile(rf"(?<![\w'’-]){_FULL}(?![\w'’-])")
-_RELATIVE_FIRST_NAME = re.compile(rf"(?i:\b(?:my|our|her|his|their)\s+{_RELATIVE})[,:]?[ \t]+(?P<name>{_WORD})(?![\w'’-])")
+_RELATIVE_FIRST_NAME = re.compile(
+    rf"(?i:\b(?:my|our|her|his|their)\s+{_RELATIVE})[,:]?[ \t]+(?P<name>{_WORD})(?![\w'’-])"
+)
 _SPELT_EMAIL = re.compile(r"(?i)\b[a-z0-9._-]+(?:\s+dot\s+[a-z0-9_-]+)*\s+at\s+[a-z0-9-]+(?:\s+dot\s+[a-z]{2,})+\b")
 
 
@@ -247,7 +252,9 @@ def _loose(text: str) -> list[Finding]:
         keep = _name_words(m.group(0))
         if keep:
             words = list(re.finditer(r"\S+", m.group(0)))
-            out.append(Finding("name", m.start(), m.start() + words[keep - 1].end(), m.group(0)[: words[keep - 1].end()]))
+            out.append(
+                Finding("name", m.start(), m.start() + words[keep - 1].end(), m.group(0)[: words[keep - 1].end()])
+            )
     for m in _RELATIVE_FIRST_NAME.finditer(text):
         if m.group("name").lower() not in _NOT_NAMES:
             out.append(Finding("name", m.start("name"), m.end("name"), m.group("name")))

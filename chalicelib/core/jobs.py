@@ -7,7 +7,8 @@ small JSON bodies with a stable `key`, so a job delivered twice is recognised.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 

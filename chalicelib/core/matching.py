@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .status import SubscriberStatus
 
@@ -37,4 +38,6 @@ def pick_subscription(
     candidates = [s for s in subscriptions if s.get("status") == SubscriberStatus.ACTIVE and s.get("service") in depth]
     if not candidates:
         return None
-    return min(candidates, key=lambda s: (not matches(s, story), -depth[s["service"]], s.get("created_at", ""), s["id"]))
+    return min(
+        candidates, key=lambda s: (not matches(s, story), -depth[s["service"]], s.get("created_at", ""), s["id"])
+    )

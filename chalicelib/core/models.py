@@ -208,13 +208,19 @@ class ModerationDecision(BaseModel):
 
     action: Decision
     version: int = Field(ge=1, le=2**53 - 1)  # the largest integer a JSON body may carry (web.MAX_NUMBER)
-    title: Annotated[str | None, LINE] = Field(default=None, min_length=LIMITS["title"][0], max_length=LIMITS["title"][1])
+    title: Annotated[str | None, LINE] = Field(
+        default=None, min_length=LIMITS["title"][0], max_length=LIMITS["title"][1]
+    )
     story: Annotated[str | None, TEXT] = Field(default=None, min_length=1, max_length=LIMITS["story"][1])
     good: Annotated[str | None, TEXT] = Field(default=None, max_length=LIMITS["good"][1])
     improve: Annotated[str | None, TEXT] = Field(default=None, max_length=LIMITS["improve"][1])
-    pseudonym: Annotated[str | None, LINE] = Field(default=None, min_length=LIMITS["pseudonym"][0], max_length=LIMITS["pseudonym"][1])
+    pseudonym: Annotated[str | None, LINE] = Field(
+        default=None, min_length=LIMITS["pseudonym"][0], max_length=LIMITS["pseudonym"][1]
+    )
     criticality: int | None = Field(default=None, ge=0, le=5)
-    tags: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]] = Field(default_factory=list, max_length=20)
+    tags: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]] = Field(
+        default_factory=list, max_length=20
+    )
     note: PlainText = Field(default="", max_length=2000)
 
     @model_validator(mode="after")
@@ -287,7 +293,9 @@ class ResponseSubmission(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: PlainText = Field(min_length=CONVERSATION_LIMITS["response"][0], max_length=CONVERSATION_LIMITS["response"][1])
+    text: PlainText = Field(
+        min_length=CONVERSATION_LIMITS["response"][0], max_length=CONVERSATION_LIMITS["response"][1]
+    )
     change: ChangeMark = ChangeMark.none
     change_description: PlainText = Field(default="", max_length=CONVERSATION_LIMITS["change_description"][1])
 
@@ -313,7 +321,9 @@ class ItemDecision(BaseModel):
 
     action: Annotated[str, StringConstraints(pattern=r"^(publish|reject)$")]
     note: PlainText = Field(default="", max_length=2000)
-    text: Annotated[str | None, TEXT] = Field(default=None, min_length=2, max_length=5000)  # an edited text, to remove details
+    text: Annotated[str | None, TEXT] = Field(
+        default=None, min_length=2, max_length=5000
+    )  # an edited text, to remove details
 
 
 # ---- CHECK: me too, and the author checks the change ------------------------------------------

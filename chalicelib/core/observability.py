@@ -14,7 +14,6 @@ from aws_lambda_powertools import Logger, Metrics
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "feedforward-core")
 
 
-
 class _Metrics(Metrics):
     def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
         super().flush_metrics(raise_on_empty_metrics)

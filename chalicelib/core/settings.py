@@ -9,8 +9,9 @@ that package cost a tenth of the cold start.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Mapping, get_origin
+from typing import Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -89,7 +90,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for key, raw in environ.items():
         if not key.upper().startswith(PREFIX):
             continue
-        name = key[len(PREFIX):].lower()
+        name = key[len(PREFIX) :].lower()
         if name not in fields:
             continue
         names[name] = key

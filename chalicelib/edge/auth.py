@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -37,7 +38,12 @@ WRONG_CODE = "The code is not right. Enter the current 6-digit code"
 # What the authenticator app shows beside the code, and what Cognito calls the device.
 TOTP_ISSUER = "FeedForward"
 TOTP_DEVICE_NAME = "FeedForward moderation"
-SIGN_IN_LABELS = {"username": "your email address", "password": "your password", "answer": "the answer", "session": "the session"}
+SIGN_IN_LABELS = {
+    "username": "your email address",
+    "password": "your password",
+    "answer": "the answer",
+    "session": "the session",
+}
 
 JwksFetch = Callable[[str], dict[str, Any]]
 
@@ -96,8 +102,12 @@ class SignIn(BaseModel):
         if self.challenge is None:
             raise ValueError("challenge: Say which sign-in step this answers")
         if self.answer is None:
-            raise ValueError("answer: Enter a new password" if self.challenge == "NEW_PASSWORD_REQUIRED" else f"answer: {ENTER_CODE}")
-        if self.challenge in CODE_CHALLENGES and not (len(self.answer) == 6 and self.answer.isascii() and self.answer.isdigit()):
+            raise ValueError(
+                "answer: Enter a new password" if self.challenge == "NEW_PASSWORD_REQUIRED" else f"answer: {ENTER_CODE}"
+            )
+        if self.challenge in CODE_CHALLENGES and not (
+            len(self.answer) == 6 and self.answer.isascii() and self.answer.isdigit()
+        ):
             raise ValueError(f"answer: {ENTER_CODE}")
         return self
 
@@ -341,7 +351,12 @@ class Authenticator:
             return _unauthorized("Your sign-in has expired. Start again.", error=None)
         if code == "InvalidPasswordException":
             return ValidationFailed(
-                [{"field": "answer", "message": "Choose a stronger password: at least 12 characters with upper and lower case letters, a number and a symbol"}]
+                [
+                    {
+                        "field": "answer",
+                        "message": "Choose a stronger password: at least 12 characters with upper and lower case letters, a number and a symbol",
+                    }
+                ]
             )
         if code == "PasswordResetRequiredException":
             return _unauthorized("Your password must be reset. Ask an administrator.", error=None)
@@ -349,8 +364,11 @@ class Authenticator:
             return _unauthorized("Your account is not confirmed yet. Ask an administrator.", error=None)
         if code in ("TooManyRequestsException", "TooManyFailedAttemptsException", "LimitExceededException"):
             # Cognito's own limits on one user's attempts: the moderator waits, as for ours (limits.py).
-            return TooManyRequests("Too many sign-in attempts. Wait 5 minutes, then try again.", retry_after=300,
-                                   limit={"action": "sign_in"})
+            return TooManyRequests(
+                "Too many sign-in attempts. Wait 5 minutes, then try again.",
+                retry_after=300,
+                limit={"action": "sign_in"},
+            )
         if code == "InvalidParameterException":
             return ValidationFailed([{"field": "username", "message": "Check your email address and password"}])
         logger.warning("moderator sign-in failed", extra={"error": code or type(e).__name__})

@@ -21,17 +21,29 @@ from .forms import Form, form_or_json
 from .http import html_response, json_response, page_csp, redirect
 
 STATUS_WORDS = {
-    Status.PENDING: ("Waiting for a moderator", "A moderator will read your story before it is published. "
-                "They check it for names, dates of birth and contact details before it is published."),
-    Status.PUBLISHED: ("Published", "Your story is on FeedForward for everyone to read. Staff who look after the "
-                  "services you named have been told about it."),
-    Status.HELD: ("We are taking a careful look", "Something in your story made us want to take a careful look before "
-             "we publish it. A moderator may contact you."),
+    Status.PENDING: (
+        "Waiting for a moderator",
+        "A moderator will read your story before it is published. "
+        "They check it for names, dates of birth and contact details before it is published.",
+    ),
+    Status.PUBLISHED: (
+        "Published",
+        "Your story is on FeedForward for everyone to read. Staff who look after the services you named have been told about it.",
+    ),
+    Status.HELD: (
+        "We are taking a careful look",
+        "Something in your story made us want to take a careful look before we publish it. A moderator may contact you.",
+    ),
     "rejected": ("Not published", "A moderator decided not to publish your story."),
-    "withdrawn": ("Withdrawn", "Your story has been withdrawn. It is no longer on FeedForward: not on its own page, "
-                  "the service pages, the home page, the feeds or the API."),
-    "erasing": ("Being erased", "We are erasing your story and everything we hold about it. This link will stop "
-                "working soon."),
+    "withdrawn": (
+        "Withdrawn",
+        "Your story has been withdrawn. It is no longer on FeedForward: not on its own page, "
+        "the service pages, the home page, the feeds or the API.",
+    ),
+    "erasing": (
+        "Being erased",
+        "We are erasing your story and everything we hold about it. This link will stop working soon.",
+    ),
 }
 # What ?done=... on the private page says after an action (fixed words: nothing from the address is shown).
 NOTICES = {
@@ -39,9 +51,16 @@ NOTICES = {
     "withdrawn": "Your story has been withdrawn. It will be gone from FeedForward within a few minutes.",
 }
 # Where an error summary's link takes the reader, per form.
-FIELD_IDS = {("reply", "text"): "reply-text", ("withdraw", "confirm"): "withdraw-confirm", ("erase", "confirm"): "erase-confirm"}
-GENERAL = {"reply": "Something went wrong while sending your reply. Send it again.",
-           "withdraw": "Something went wrong. Try again.", "erase": "Something went wrong. Try again."}
+FIELD_IDS = {
+    ("reply", "text"): "reply-text",
+    ("withdraw", "confirm"): "withdraw-confirm",
+    ("erase", "confirm"): "erase-confirm",
+}
+GENERAL = {
+    "reply": "Something went wrong while sending your reply. Send it again.",
+    "withdraw": "Something went wrong. Try again.",
+    "erase": "Something went wrong. Try again.",
+}
 CAN_REPLY = (Status.PUBLISHED,)
 CAN_WITHDRAW = (Status.PENDING, Status.HELD, Status.PUBLISHED)
 CAN_ERASE = (Status.PENDING, Status.HELD, Status.PUBLISHED, Status.REJECTED, Status.WITHDRAWN)
@@ -111,7 +130,9 @@ def author_page(
         summary=summary,
         errors=field_errors,
         form=form,
-        progress=_progress(story, conversation["progress"]) if story.get("published_at") or status in CAN_WITHDRAW else None,
+        progress=_progress(story, conversation["progress"])
+        if story.get("published_at") or status in CAN_WITHDRAW
+        else None,
         conversation=conversation,
         not_published=_not_published(items),
         can_reply=status in CAN_REPLY,
@@ -130,7 +151,9 @@ def author_page(
 
 def private_page(token: str, done: str, links: Any, store: Any, settings: Any) -> Response:
     """The private page after a GET; `done` (from ?done=) picks a fixed notice, never words from the address."""
-    return html_response(author_page(token, links, store, settings, notice=NOTICES.get(done, "")), csp=page_csp(settings))
+    return html_response(
+        author_page(token, links, store, settings, notice=NOTICES.get(done, "")), csp=page_csp(settings)
+    )
 
 
 def erasing_page(settings: Any) -> str:
@@ -176,7 +199,9 @@ def _not_published(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 AUTHOR_FORM = Form()
 
 
-def author_action(action: str, request: Any, token: str, replies: Any, links: Any, store: Any, settings: Any) -> Response:
+def author_action(
+    action: str, request: Any, token: str, replies: Any, links: Any, store: Any, settings: Any
+) -> Response:
     """Run one of the author's actions and shape the answer.
 
     A form post (JavaScript off) gets a 303 back to the private page with a notice, the erasure
@@ -194,7 +219,9 @@ def author_action(action: str, request: Any, token: str, replies: Any, links: An
     def done(_result: Any) -> Response:
         if action == "erase":
             return html_response(erasing_page(settings), status=200, csp=csp)
-        return redirect(f"{settings.api_url.rstrip('/')}/api/my/{token}?done={'reply' if action == 'reply' else 'withdrawn'}")
+        return redirect(
+            f"{settings.api_url.rstrip('/')}/api/my/{token}?done={'reply' if action == 'reply' else 'withdrawn'}"
+        )
 
     def again(e: Any, data: dict[str, Any]) -> Response:
         if isinstance(e, ValidationFailed):
@@ -202,8 +229,18 @@ def author_action(action: str, request: Any, token: str, replies: Any, links: An
         else:
             # A conflict: keep the words the author typed; the page gives a fresh reply id.
             kept = {"text": data.get("text", "")} if action == "reply" else {}
-            html = author_page(token, links, store, settings, form=action, errors=[{"field": "", "message": e.message}], values=kept)
+            html = author_page(
+                token, links, store, settings, form=action, errors=[{"field": "", "message": e.message}], values=kept
+            )
         return html_response(html, status=e.status, csp=csp)
 
-    return form_or_json(request, settings.max_body_bytes, AUTHOR_FORM, lambda data: run(token, data),
-                        json=json, done=done, again=again, shown=(ValidationFailed, Conflict))
+    return form_or_json(
+        request,
+        settings.max_body_bytes,
+        AUTHOR_FORM,
+        lambda data: run(token, data),
+        json=json,
+        done=done,
+        again=again,
+        shown=(ValidationFailed, Conflict),
+    )

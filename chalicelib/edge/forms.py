@@ -11,8 +11,9 @@ every form is read by the one `form_to_data`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from chalice import Response
 

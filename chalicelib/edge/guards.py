@@ -21,7 +21,7 @@ def client_of(request: Any) -> str:
     identity = context.get("identity") if isinstance(context, dict) else None
     ip = identity.get("sourceIp") if isinstance(identity, dict) else None
     raw = ip if isinstance(ip, str) and ip.strip() else UNKNOWN
-    return hashlib.sha256(f"feedforward-client:{raw.strip()}".encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(f"feedforward-client:{raw.strip()}".encode()).hexdigest()[:32]
 
 
 def guard_links(request: Any, error: Any, limits: Any, settings: Any) -> None:

@@ -89,7 +89,9 @@ def read_body(request: Any, max_bytes: int) -> tuple[str, dict[str, Any]]:
 
 def _json_object(text: str) -> dict[str, Any]:
     try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_int=_int, parse_float=_float, object_pairs_hook=_object)
+        data = json.loads(
+            text, parse_constant=_reject_constant, parse_int=_int, parse_float=_float, object_pairs_hook=_object
+        )
     except _BodyProblem:
         raise
     except RecursionError as e:
@@ -102,7 +104,11 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def _json_kind(value: Any) -> str:
-    return "null" if value is None else {list: "a list", str: "a string", bool: "true or false"}.get(type(value), "a number")
+    return (
+        "null"
+        if value is None
+        else {list: "a list", str: "a string", bool: "true or false"}.get(type(value), "a number")
+    )
 
 
 def _reject_constant(name: str) -> Any:
@@ -159,8 +165,11 @@ def _plain_text(data: Any) -> None:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     # nosniff: an answer quoting what someone typed is never read as a page, whatever it holds.
-    return Response(body=json.dumps(body), status_code=status,
-                    headers={"Content-Type": JSON, "X-Content-Type-Options": "nosniff", **(headers or {})})
+    return Response(
+        body=json.dumps(body),
+        status_code=status,
+        headers={"Content-Type": JSON, "X-Content-Type-Options": "nosniff", **(headers or {})},
+    )
 
 
 def public_json(body: Any) -> Response:
@@ -181,13 +190,19 @@ def framework_error(response: Response, request: Any, routes: dict[str, Any]) ->
     if response.status_code not in (405, 415) or not (isinstance(body, dict) and "Code" in body):
         return None
     # A multi-valued header (Chalice allows lists) is said once, comma-separated, as HTTP reads it.
-    headers = {k: v if isinstance(v, str) else ", ".join(v) for k, v in response.headers.items() if k.lower() != "content-type"}
+    headers = {
+        k: v if isinstance(v, str) else ", ".join(v) for k, v in response.headers.items() if k.lower() != "content-type"
+    }
     if response.status_code == 405:
-        return MethodNotAllowed(f"This address does not take {request.method}; use {headers.get('Allow', 'another method')}.",
-                                headers=headers)
+        return MethodNotAllowed(
+            f"This address does not take {request.method}; use {headers.get('Allow', 'another method')}.",
+            headers=headers,
+        )
     route = routes.get((request.context or {}).get("resourcePath", ""), {}).get(request.method)
     takes = " or ".join(route.content_types) if route else f"{JSON} or {FORM}"
-    return UnsupportedMediaType(f"Send the body as {takes}, not {media_type(request) or 'no content type'}.", headers=headers)
+    return UnsupportedMediaType(
+        f"Send the body as {takes}, not {media_type(request) or 'no content type'}.", headers=headers
+    )
 
 
 def error_response(error: FeedForwardError) -> Response:

@@ -28,7 +28,9 @@ def _page(html: str, settings: Any, status: int = 200) -> Response:
     return html_response(html, status=status, csp=page_csp(settings), headers=NOINDEX)
 
 
-def _summary(errors: list[dict[str, str]] | None, field_ids: dict[str, str], other: Any) -> tuple[list[dict[str, str]], dict[str, str]]:
+def _summary(
+    errors: list[dict[str, str]] | None, field_ids: dict[str, str], other: Any
+) -> tuple[list[dict[str, str]], dict[str, str]]:
     """(the error summary, field → message). `other(error)` is the entry for an error on no field of the form."""
     by_field: dict[str, str] = {}
     summary = []
@@ -45,12 +47,23 @@ def _summary(errors: list[dict[str, str]] | None, field_ids: dict[str, str], oth
 # ---- me too ----------------------------------------------------------------------------------------
 
 
-def me_too_page(story: dict[str, Any], settings: Any, *, done: bool = False, has_email: bool = False, status: int = 200,
-                errors: list[dict[str, str]] | None = None, values: dict[str, Any] | None = None) -> Response:
+def me_too_page(
+    story: dict[str, Any],
+    settings: Any,
+    *,
+    done: bool = False,
+    has_email: bool = False,
+    status: int = 200,
+    errors: list[dict[str, str]] | None = None,
+    values: dict[str, Any] | None = None,
+) -> Response:
     """The thank-you page, or the form again with an error summary linking to each field."""
     site, api = settings.site_url.rstrip("/"), settings.api_url.rstrip("/")
-    summary, by_field = _summary(errors, ME_TOO_FIELD_IDS,
-                                 lambda e: {"href": "#email", "message": "Leave the hidden field empty and send the form again"})
+    summary, by_field = _summary(
+        errors,
+        ME_TOO_FIELD_IDS,
+        lambda e: {"href": "#email", "message": "Leave the hidden field empty and send the form again"},
+    )
     values = values or {}
     html = render_page(
         "me_too.html",
@@ -71,24 +84,41 @@ def me_too_page(story: dict[str, Any], settings: Any, *, done: bool = False, has
 def me_too(request: Any, story_id: str, metoo: Any, client: str, settings: Any) -> Response:
     """JSON: 201 (new) or 200 (already said today). A form: the thank-you page, or the form again (422)."""
     return form_or_json(
-        request, settings.max_body_bytes, ME_TOO, lambda data: metoo.say(story_id, data, client),
+        request,
+        settings.max_body_bytes,
+        ME_TOO,
+        lambda data: metoo.say(story_id, data, client),
         json=lambda result: json_response(result, status=201 if result["created"] else 200),
-        done=lambda result: me_too_page(metoo.published_story(story_id), settings, done=True, has_email=result["has_email"]),
-        again=lambda e, _: me_too_page(metoo.published_story(story_id), settings, errors=e.fields, values=e.values,
-                                       status=e.status),
+        done=lambda result: me_too_page(
+            metoo.published_story(story_id), settings, done=True, has_email=result["has_email"]
+        ),
+        again=lambda e, _: me_too_page(
+            metoo.published_story(story_id), settings, errors=e.fields, values=e.values, status=e.status
+        ),
     )
 
 
 # ---- the change check ------------------------------------------------------------------------------
 
 
-def check_page(token: str, checks: Any, settings: Any, *, done: bool = False, status: int = 200,
-               values: dict[str, Any] | None = None, errors: list[dict[str, str]] | None = None) -> Response:
+def check_page(
+    token: str,
+    checks: Any,
+    settings: Any,
+    *,
+    done: bool = False,
+    status: int = 200,
+    values: dict[str, Any] | None = None,
+    errors: list[dict[str, str]] | None = None,
+) -> Response:
     """The question (GET: changes nothing), the answer given, or the form again with an error summary."""
     question = checks.question(token)
     story, answered = question["story"], question["answered"]
-    summary, by_field = _summary(errors, CHECK_FIELD_IDS,
-                                 lambda e: {"href": "#answered" if answered else "#answer-yes", "message": e.get("message", "")})
+    summary, by_field = _summary(
+        errors,
+        CHECK_FIELD_IDS,
+        lambda e: {"href": "#answered" if answered else "#answer-yes", "message": e.get("message", "")},
+    )
     values = values or {}
     site = settings.site_url.rstrip("/")
     html = render_page(
@@ -120,7 +150,10 @@ def check_answer(request: Any, token: str, checks: Any, client: str, settings: A
         return check_page(token, checks, settings, errors=[{"field": "", "message": e.message}], status=e.status)
 
     return form_or_json(
-        request, settings.max_body_bytes, CHECK, lambda data: checks.answer(token, data, client),
+        request,
+        settings.max_body_bytes,
+        CHECK,
+        lambda data: checks.answer(token, data, client),
         json=lambda result: json_response(result, status=201 if result["created"] else 200),
         done=lambda _: redirect(f"{settings.api_url.rstrip('/')}/api/check/{token}?done=1"),
         again=again,

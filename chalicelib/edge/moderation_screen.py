@@ -8,7 +8,7 @@ so everything lives in the two assets. Files are read on first use, never at imp
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,10 @@ ASSETS = {
     "app.css": "text/css; charset=utf-8",
 }
 # The screen's own policy: script and style from the API itself, and calls to it only.
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
-       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 CRITICALITY = tuple((n, words.capitalize()) for n, words in enumerate(CRITICALITY_WORDS))
 
 
@@ -45,24 +47,28 @@ def _environment() -> Any:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _version(name: str) -> str:
     return hashlib.sha256(_read(name).encode("utf-8")).hexdigest()[:12]
 
 
 def page(settings: Any) -> str:
     """The screen's HTML. Assets are linked relative to /api/moderate, so any stage prefix works."""
-    return _environment().get_template("screen.html").render(
-        stage=getattr(settings, "stage", ""),
-        site_url=getattr(settings, "site_url", ""),
-        criticality=CRITICALITY,
-        css_version=_version("app.css"),
-        js_version=_version("app.js"),
+    return (
+        _environment()
+        .get_template("screen.html")
+        .render(
+            stage=getattr(settings, "stage", ""),
+            site_url=getattr(settings, "site_url", ""),
+            criticality=CRITICALITY,
+            css_version=_version("app.css"),
+            js_version=_version("app.js"),
+        )
     )
 
 
@@ -80,5 +86,8 @@ def screen_response(settings: Any) -> Response:
 
 def asset_response(name: str) -> Response:
     body, content_type = asset(name)
-    return Response(body=body, status_code=200, headers={"Content-Type": content_type, "Cache-Control": "no-cache",
-                                                         "X-Content-Type-Options": "nosniff"})
+    return Response(
+        body=body,
+        status_code=200,
+        headers={"Content-Type": content_type, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )

@@ -14,7 +14,7 @@ from ..core.models import (
     StorySubmission,
     SubscriptionRequest,
 )
-from .auth import CODE_CHALLENGES
+from .openapi_loop import loop_paths, loop_schemas
 from .openapi_parts import (
     BEARER,
     IGNORED,
@@ -25,29 +25,12 @@ from .openapi_parts import (
     answer,
     author_body,
     errors,
-    loop_paths,
-    loop_schemas,
     public_paths,
     public_schemas,
+    sign_in_schema,
     staff_paths,
     when,
 )
-
-
-def _sign_in_schema() -> dict[str, Any]:
-    """auth.SignIn: a password step, or the answer to a challenge (a 6-digit code for the app steps)."""
-    username = {"type": "string", "minLength": 3, "maxLength": 254, "description": "Trimmed before it is checked"}
-    text = lambda most: {"type": "string", "minLength": 1, "maxLength": most}  # noqa: E731
-    none = {"type": "null"}
-    challenge = {"type": "object", "additionalProperties": False, "required": ["username", "session", "challenge", "answer"],
-                 "properties": {"username": username, "password": none, "session": text(4096),
-                                "challenge": {"enum": ["NEW_PASSWORD_REQUIRED", *CODE_CHALLENGES]}, "answer": text(256)}}
-    challenge.update(when({"challenge": {"enum": list(CODE_CHALLENGES)}}, {"properties": {"answer": {"pattern": "^[0-9]{6}$"}}}))
-    return {"oneOf": [
-        {"type": "object", "additionalProperties": False, "required": ["username", "password"],
-         "properties": {"username": username, "password": text(256), "session": none, "challenge": none, "answer": none}},
-        challenge,
-    ]}
 
 
 @lru_cache(maxsize=1)
@@ -63,57 +46,96 @@ def document() -> dict[str, Any]:
     for name in ("services", "feelings"):
         props[name]["uniqueItems"] = True
     props["services"]["description"] = "Slugs of services in the directory (GET /api/services); an unknown one is a 422"
-    props["experience_year"]["description"] = "With experience_month: a month within the last three years, not in the future (else 422)"
+    props["experience_year"]["description"] = (
+        "With experience_month: a month within the last three years, not in the future (else 422)"
+    )
     props["related_story"]["description"] = "A published story's id (else 422)"
-    props["started"]["description"] = ("When the form was opened, in milliseconds since 1970 (the form's script fills it). A story sent "
-                                       "less than FF_MIN_FORM_SECONDS (3) seconds later is a 422 naming this field; none, or a time in "
-                                       "the future or long ago, is accepted")
+    props["started"]["description"] = (
+        "When the form was opened, in milliseconds since 1970 (the form's script fills it). A story sent "
+        "less than FF_MIN_FORM_SECONDS (3) seconds later is a 422 naming this field; none, or a time in "
+        "the future or long ago, is accepted"
+    )
     schemas["StorySubmission"] = submission
     # The form (JavaScript off) makes its own submission id from the content when it has none.
     blank = {"type": "string", "maxLength": 0}
-    schemas["StoryForm"] = {**submission, "required": [r for r in submission["required"] if r != "submission_id"],
-                            "description": "The story form's fields (feelings and services repeated); consent is yes, true or on",
-                            "properties": {**props, "email": {"anyOf": [blank, {"type": "string", "format": "email"}]},
-                                           "related_story": {"anyOf": [blank, props["related_story"]["anyOf"][0]],
-                                                             "description": props["related_story"]["description"]},
-                                           "started": {"anyOf": [blank, props["started"]["anyOf"][0]],
-                                                       "description": props["started"]["description"] + " (blank with JavaScript off)"}}}
+    schemas["StoryForm"] = {
+        **submission,
+        "required": [r for r in submission["required"] if r != "submission_id"],
+        "description": "The story form's fields (feelings and services repeated); consent is yes, true or on",
+        "properties": {
+            **props,
+            "email": {"anyOf": [blank, {"type": "string", "format": "email"}]},
+            "related_story": {
+                "anyOf": [blank, props["related_story"]["anyOf"][0]],
+                "description": props["related_story"]["description"],
+            },
+            "started": {
+                "anyOf": [blank, props["started"]["anyOf"][0]],
+                "description": props["started"]["description"] + " (blank with JavaScript off)",
+            },
+        },
+    }
     decision["allOf"] = [
-        when({"action": {"const": "publish"}}, {"required": ["criticality"], "properties": {"criticality": {"type": "integer"}}}),
-        when({"action": {"enum": ["hold", "reject"]}}, {"required": ["note"], "properties": {"note": {"minLength": 1}}}),
+        when(
+            {"action": {"const": "publish"}},
+            {"required": ["criticality"], "properties": {"criticality": {"type": "integer"}}},
+        ),
+        when(
+            {"action": {"enum": ["hold", "reject"]}}, {"required": ["note"], "properties": {"note": {"minLength": 1}}}
+        ),
     ]
     schemas["ModerationDecision"] = decision
-    schemas["SignIn"] = _sign_in_schema()
+    schemas["SignIn"] = sign_in_schema()
     # Staff subscriptions (self-service sign-up; the same model checks an admin's bulk file).
     subscription = SubscriptionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(subscription.pop("$defs", {}))
     schemas["SubscriptionRequest"] = subscription
     # The author's side: a reply carries a client-made id, so sending it twice makes one reply.
     reply = AuthorReply.model_json_schema(ref_template="#/components/schemas/{model}")
-    reply["properties"]["reply_id"] = {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$",
-                                       "description": "Made by the client (the form renders one); the same id again is the same reply"}
+    reply["properties"]["reply_id"] = {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_-]{16,64}$",
+        "description": "Made by the client (the form renders one); the same id again is the same reply",
+    }
     reply["required"] = sorted(set(reply.get("required", [])) | {"reply_id"})
     schemas["AuthorReply"] = reply
     item = ItemDecision.model_json_schema(ref_template="#/components/schemas/{model}")
-    item["allOf"] = [when({"action": {"const": "reject"}}, {"required": ["note"], "properties": {"note": {"minLength": 1}}})]
+    item["allOf"] = [
+        when({"action": {"const": "reject"}}, {"required": ["note"], "properties": {"note": {"minLength": 1}}})
+    ]
     schemas["ItemDecision"] = item
     schemas["WithdrawConfirmation"] = {
         "type": "object",
         "required": ["confirm"],
-        "properties": {"confirm": {"description": 'true (a form sends "yes")',
-                                   "anyOf": [{"const": True}, {"type": "string", "pattern": f"^{SPACE}*(?:[Yy][Ee][Ss]|[Tt][Rr][Uu][Ee]|[Oo][Nn]){SPACE}*$"}]}},
+        "properties": {
+            "confirm": {
+                "description": 'true (a form sends "yes")',
+                "anyOf": [
+                    {"const": True},
+                    {"type": "string", "pattern": f"^{SPACE}*(?:[Yy][Ee][Ss]|[Tt][Rr][Uu][Ee]|[Oo][Nn]){SPACE}*$"},
+                ],
+            }
+        },
     }
     schemas["EraseConfirmation"] = {
         "type": "object",
         "required": ["confirm"],
-        "properties": {"confirm": {"description": 'The word "ERASE" (any case)', "type": "string",
-                                   "pattern": f"^{SPACE}*[Ee][Rr][Aa][Ss\u017f][Ee]{SPACE}*$"}},
+        "properties": {
+            "confirm": {
+                "description": 'The word "ERASE" (any case)',
+                "type": "string",
+                "pattern": f"^{SPACE}*[Ee][Rr][Aa][Ss\u017f][Ee]{SPACE}*$",
+            }
+        },
     }
     # Reading and responding: a response carries an optional client-made id, so sending it twice makes one.
     response = ResponseSubmission.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(response.pop("$defs", {}))
-    response["properties"]["response_id"] = {"type": "string", "pattern": "^[0-9a-hjkmnp-tv-z]{17}$",
-                                             "description": "Made by the page (a hidden field); the same id again is the same response"}
+    response["properties"]["response_id"] = {
+        "type": "string",
+        "pattern": "^[0-9a-hjkmnp-tv-z]{17}$",
+        "description": "Made by the page (a hidden field); the same id again is the same response",
+    }
     schemas["ResponseSubmission"] = response
     schemas["ResponseAnswer"] = {
         "type": "object",
@@ -123,10 +145,19 @@ def document() -> dict[str, Any]:
             "status": {"type": "string", "enum": [Status.PUBLISHED, Status.HELD]},
             "created_at": {"type": "string"},
             "published_at": {"type": "string"},
-            "flags": {"type": "array", "items": {"type": "string", "enum": ["email", "phone", "nhs_number", "postcode", "date_of_birth", "name"]},
-                      "description": "When held: the kinds of identifying detail found"},
+            "flags": {
+                "type": "array",
+                "items": {
+                    "type": "string",
+                    "enum": ["email", "phone", "nhs_number", "postcode", "date_of_birth", "name"],
+                },
+                "description": "When held: the kinds of identifying detail found",
+            },
             "flag_words": {"type": "string"},
-            "message": {"type": "string", "description": "When held: what was found, in plain words, and what happens next"},
+            "message": {
+                "type": "string",
+                "description": "When held: what was found, in plain words, and what happens next",
+            },
         },
     }
     schemas["Error"] = {
@@ -165,26 +196,38 @@ def document() -> dict[str, Any]:
             "title": "FeedForward API",
             "version": "1.0.0",
             "description": "Tell a story of care, follow it, and moderate it. Public reads are served as static pages and feeds.\n\n"
-                           "Every body is at most 64 KiB (413). A JSON body is one object (400 otherwise) that repeats no key, whose "
-                           "numbers lie within ±(2^53 − 1) and whose strings hold no NUL and no unpaired UTF-16 surrogate (each a 400). "
-                           "Text is kept as plain text: control and bidi characters are removed and surrounding space trimmed before "
-                           "lengths are checked. Errors are JSON (`Error`); a browser (a form post, or an Accept header preferring "
-                           "HTML) gets the same status as a page.",
+            "Every body is at most 64 KiB (413). A JSON body is one object (400 otherwise) that repeats no key, whose "
+            "numbers lie within ±(2^53 − 1) and whose strings hold no NUL and no unpaired UTF-16 surrogate (each a 400). "
+            "Text is kept as plain text: control and bidi characters are removed and surrounding space trimmed before "
+            "lengths are checked. Errors are JSON (`Error`); a browser (a form post, or an Accept header preferring "
+            "HTML) gets the same status as a page.",
         },
         "servers": [{"url": "/"}],
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"moderatorToken": {"type": "http", "scheme": "bearer", "bearerFormat": "Cognito ID token (JWT)"}},
+            "securitySchemes": {
+                "moderatorToken": {"type": "http", "scheme": "bearer", "bearerFormat": "Cognito ID token (JWT)"}
+            },
         },
         "paths": {
             "/api/services": {
                 "get": {
                     "summary": "Find services by words in their names (for the form's picker)",
-                    "parameters": [{"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100}}],
+                    "parameters": [
+                        {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100}}
+                    ],
                     "responses": {
                         "200": answer(
                             "Up to 10 matching services",
-                            {"type": "object", "properties": {"services": {"type": "array", "items": {"$ref": "#/components/schemas/ServiceMatch"}}}},
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "services": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/ServiceMatch"},
+                                    }
+                                },
+                            },
                         ),
                         **errors(400),
                     },
@@ -203,7 +246,11 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "201": answer(
                             "The story is received (or was already, for the same submission_id)",
-                            {"type": "object", "required": ["id", "status"], "properties": {"id": {"type": "string"}, "status": {"type": "string"}}},
+                            {
+                                "type": "object",
+                                "required": ["id", "status"],
+                                "properties": {"id": {"type": "string"}, "status": {"type": "string"}},
+                            },
                         ),
                         "303": {"description": "A form post was received; see the thank-you page"},
                         **errors(400, 409, 413, 415, 422),
@@ -223,7 +270,10 @@ def document() -> dict[str, Any]:
                     "parameters": [TOKEN],
                     "requestBody": author_body("AuthorReply"),
                     "responses": {
-                        "202": answer("The reply waits for a moderator (the same reply_id again answers the same)", {"type": "object"}),
+                        "202": answer(
+                            "The reply waits for a moderator (the same reply_id again answers the same)",
+                            {"type": "object"},
+                        ),
                         "303": {"description": "A form post: back to the private page, with a notice"},
                         **errors(400, 404, 409, 413, 415, 422),
                     },
@@ -256,7 +306,10 @@ def document() -> dict[str, Any]:
             "/api/respond/{token}": {
                 "get": {
                     "summary": "A member of staff's read-and-respond page for one story (from their alert email). Changes nothing.",
-                    "parameters": [RESPOND_TOKEN, {"name": "sent", "in": "query", "required": False, "schema": {"type": "string"}}],
+                    "parameters": [
+                        RESPOND_TOKEN,
+                        {"name": "sent", "in": "query", "required": False, "schema": {"type": "string"}},
+                    ],
                     "responses": {"200": answer("The page", html, "text/html"), **errors(404)},
                 },
                 "post": {
@@ -266,14 +319,23 @@ def document() -> dict[str, Any]:
                         "required": True,
                         "content": {
                             "application/json": {"schema": {"$ref": "#/components/schemas/ResponseSubmission"}},
-                            "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/ResponseSubmission"}},
+                            "application/x-www-form-urlencoded": {
+                                "schema": {"$ref": "#/components/schemas/ResponseSubmission"}
+                            },
                         },
                     },
                     "responses": {
-                        "201": answer("Published (or was already, for the same response_id)", {"$ref": "#/components/schemas/ResponseAnswer"}),
-                        "202": {"description": "Held for a moderator; `flags` says why (a form post gets the page saying so)",
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ResponseAnswer"}},
-                                            "text/html": {"schema": html}}},
+                        "201": answer(
+                            "Published (or was already, for the same response_id)",
+                            {"$ref": "#/components/schemas/ResponseAnswer"},
+                        ),
+                        "202": {
+                            "description": "Held for a moderator; `flags` says why (a form post gets the page saying so)",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/ResponseAnswer"}},
+                                "text/html": {"schema": html},
+                            },
+                        },
                         "303": {"description": "A form post was published: back to the page, which says so"},
                         **errors(400, 404, 409, 413, 415, 422),
                     },
@@ -281,12 +343,22 @@ def document() -> dict[str, Any]:
             },
             "/api/respond/{token}/read": {
                 "post": {
-                    "summary": "\"I have read this story\": records this person's read receipt, the first time only. Any body.",
+                    "summary": '"I have read this story": records this person\'s read receipt, the first time only. Any body.',
                     "parameters": [RESPOND_TOKEN],
-                    "requestBody": {"required": False, "description": "Not read: the POST itself is the person's action", IGNORED: True,
-                                    "content": {t: {"schema": {"type": "object"}} for t in ("application/json", "application/x-www-form-urlencoded")}},
+                    "requestBody": {
+                        "required": False,
+                        "description": "Not read: the POST itself is the person's action",
+                        IGNORED: True,
+                        "content": {
+                            t: {"schema": {"type": "object"}}
+                            for t in ("application/json", "application/x-www-form-urlencoded")
+                        },
+                    },
                     "responses": {
-                        "200": answer("When they first read it", {"type": "object", "required": ["read_at"], "properties": {"read_at": {"type": "string"}}}),
+                        "200": answer(
+                            "When they first read it",
+                            {"type": "object", "required": ["read_at"], "properties": {"read_at": {"type": "string"}}},
+                        ),
                         "303": {"description": "A form post: back to the page"},
                         **errors(404, 415),
                     },
@@ -295,22 +367,38 @@ def document() -> dict[str, Any]:
             **staff_paths(html),
             **public_paths(),
             **loop_paths(html),  # CHECK
-            "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": answer("OpenAPI 3", {"type": "object"})}}},
+            "/api/openapi.json": {
+                "get": {"summary": "This document", "responses": {"200": answer("OpenAPI 3", {"type": "object"})}}
+            },
             "/api/moderation/sign-in": {
                 "post": {
                     "summary": "Sign a moderator in with Cognito (password, then any challenge)",
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignIn"}}}},
-                    "responses": {"200": answer("A token, or the next challenge", {"type": "object"}), **errors(400, 401, 413, 415, 422, 429)},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignIn"}}},
+                    },
+                    "responses": {
+                        "200": answer("A token, or the next challenge", {"type": "object"}),
+                        **errors(400, 401, 413, 415, 422, 429),
+                    },
                 }
             },
             "/api/moderation/queue": {
                 "get": {
                     "summary": "Stories waiting for a decision, oldest first",
                     "security": BEARER,
-                    "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": [Status.PENDING, Status.HELD, "replies"]}}],
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": [Status.PENDING, Status.HELD, "replies"]},
+                        }
+                    ],
                     "responses": {
-                        "200": answer("The queue: `stories`, or for `replies` the held staff responses and pending author replies as `items`",
-                                       {"type": "object"}),
+                        "200": answer(
+                            "The queue: `stories`, or for `replies` the held staff responses and pending author replies as `items`",
+                            {"type": "object"},
+                        ),
                         **errors(401, 403, 404),
                     },
                 }
@@ -328,8 +416,16 @@ def document() -> dict[str, Any]:
                     "summary": "Publish (with edits, criticality and tags), hold for safeguarding, or reject with a reason",
                     "security": BEARER,
                     "parameters": [STORY_ID],
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ModerationDecision"}}}},
-                    "responses": {"200": answer("The story as decided", {"type": "object"}), **errors(400, 401, 403, 404, 409, 413, 415, 422)},
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/ModerationDecision"}}
+                        },
+                    },
+                    "responses": {
+                        "200": answer("The story as decided", {"type": "object"}),
+                        **errors(400, 401, 403, 404, 409, 413, 415, 422),
+                    },
                 }
             },
             "/api/moderation/stories/{story_id}/{kind}/{item_id}/decision": {
@@ -338,15 +434,28 @@ def document() -> dict[str, Any]:
                     "security": BEARER,
                     "parameters": [
                         STORY_ID,
-                        {"name": "kind", "in": "path", "required": True, "schema": {"type": "string", "enum": ["responses", "replies", "checks"]},
-                         "description": "A held staff response, a pending author reply, or a change check's comment"},
+                        {
+                            "name": "kind",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "enum": ["responses", "replies", "checks"]},
+                            "description": "A held staff response, a pending author reply, or a change check's comment",
+                        },
                         {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}},
                     ],
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ItemDecision"}}}},
-                    "responses": {"200": answer("The item as decided", {"type": "object"}), **errors(400, 401, 403, 404, 409, 413, 415, 422)},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ItemDecision"}}},
+                    },
+                    "responses": {
+                        "200": answer("The item as decided", {"type": "object"}),
+                        **errors(400, 401, 403, 404, 409, 413, 415, 422),
+                    },
                 }
             },
-            "/api/moderate": {"get": {"summary": "The moderation screen", "responses": {"200": answer("The page", html, "text/html")}}},
+            "/api/moderate": {
+                "get": {"summary": "The moderation screen", "responses": {"200": answer("The page", html, "text/html")}}
+            },
             "/api/moderate/{asset}": {
                 "get": {
                     "summary": "The moderation screen's script and style",

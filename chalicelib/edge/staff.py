@@ -35,8 +35,13 @@ NOTICES = {
     "profile": "Saved. Your name and job title are updated.",
     "stopped-all": "You are unsubscribed. We will not send you any more alerts.",
 }
-MANAGE_FIELD_IDS = {"display_name": "display_name", "role": "role", "frequency": "frequency", "subscription": "subscriptions",
-                    "action": "subscriptions"}
+MANAGE_FIELD_IDS = {
+    "display_name": "display_name",
+    "role": "role",
+    "frequency": "frequency",
+    "subscription": "subscriptions",
+    "action": "subscriptions",
+}
 
 
 def _page(html: str, settings: Any, status: int = 200) -> Response:
@@ -46,10 +51,15 @@ def _page(html: str, settings: Any, status: int = 200) -> Response:
 def subscribe(request: Any, subscriptions: Any, store: Any, settings: Any) -> Response:
     """JSON: 202. A form: 303 to the check-your-email page, or the sign-up form again."""
     return form_or_json(
-        request, settings.max_body_bytes, SIGNUP, subscriptions.sign_up,
+        request,
+        settings.max_body_bytes,
+        SIGNUP,
+        subscriptions.sign_up,
         json=lambda result: json_response(result, status=202),
         done=lambda _: redirect(f"{settings.site_url}/subscribe/check-your-email/"),
-        again=lambda e, _: _page(signup_form_with_errors(e.values, e.fields, store, settings), settings, status=e.status),
+        again=lambda e, _: _page(
+            signup_form_with_errors(e.values, e.fields, store, settings), settings, status=e.status
+        ),
     )
 
 
@@ -70,13 +80,27 @@ def confirm_page(token: str, confirmation: dict[str, Any], settings: Any) -> Res
 def unsubscribe_page(token: str, state: str, settings: Any) -> Response:
     """Asking to stop every alert ("ask"), or that they are stopped ("done")."""
     site = settings.site_url.rstrip("/")
-    html = render_page("unsubscribe.html", site_base=site, robots="noindex", state=state,
-                       action=f"{settings.api_url}/api/unsubscribe/{token}", signup_url=f"{site}/subscribe/")
+    html = render_page(
+        "unsubscribe.html",
+        site_base=site,
+        robots="noindex",
+        state=state,
+        action=f"{settings.api_url}/api/unsubscribe/{token}",
+        signup_url=f"{site}/subscribe/",
+    )
     return _page(html, settings)
 
 
-def manage_page(token: str, subscriptions: Any, settings: Any, *, notice: str = "", status: int = 200,
-                errors: list[dict[str, str]] | None = None, values: dict[str, Any] | None = None) -> Response:
+def manage_page(
+    token: str,
+    subscriptions: Any,
+    settings: Any,
+    *,
+    notice: str = "",
+    status: int = 200,
+    errors: list[dict[str, str]] | None = None,
+    values: dict[str, Any] | None = None,
+) -> Response:
     """The person's alerts and public name, with a form for each change; after a mistake, the
     error summary and what they typed."""
     alerts = subscriptions.alerts(token)
@@ -107,9 +131,15 @@ def manage(request: Any, token: str, subscriptions: Any, settings: Any) -> Respo
     again with the error summary (a JSON client gets the error)."""
     done = lambda notice: redirect(f"{settings.api_url}/api/subscriptions/manage/{token}?notice={notice}")  # noqa: E731
     return form_or_json(
-        request, settings.max_body_bytes, MANAGE, lambda data: subscriptions.manage(token, data),
-        json=done, done=done,
-        again=lambda e, _: manage_page(token, subscriptions, settings, errors=e.fields, values=e.values, status=e.status),
+        request,
+        settings.max_body_bytes,
+        MANAGE,
+        lambda data: subscriptions.manage(token, data),
+        json=done,
+        done=done,
+        again=lambda e, _: manage_page(
+            token, subscriptions, settings, errors=e.fields, values=e.values, status=e.status
+        ),
     )
 
 
@@ -167,11 +197,15 @@ def respond_page(
             "change": _text(values.get("change")) or "none",
             "change_description": _text(values.get("change_description")),
         },
-        limits={"text": CONVERSATION_LIMITS["response"][1], "change_description": CONVERSATION_LIMITS["change_description"][1]},
+        limits={
+            "text": CONVERSATION_LIMITS["response"][1],
+            "change_description": CONVERSATION_LIMITS["change_description"][1],
+        },
         outcome=outcome,
         send_id=SEND_ID,
         who=page["who"],
-        story=story_view(story, page["services"]) | {
+        story=story_view(story, page["services"])
+        | {
             "criticality": criticality_label(story.get("criticality")) if story.get("criticality") is not None else "",
         },
         conversation=conversation(page["items"]),
@@ -187,7 +221,7 @@ def respond_page(
 
 
 def read(request: Any, token: str, conversation_flow: Any, settings: Any) -> Response:
-    """"I have read this": any body, the POST itself is the person's action."""
+    """ "I have read this": any body, the POST itself is the person's action."""
     result = conversation_flow.read(token)
     if media_type(request) == FORM:
         return redirect(_respond_url(token, settings, "#read"))
@@ -204,10 +238,15 @@ def respond(request: Any, token: str, conversation_flow: Any, settings: Any) -> 
         return respond_page(token, conversation_flow, settings, outcome=result, status=202)
 
     return form_or_json(
-        request, settings.max_body_bytes, RESPONSE, lambda data: conversation_flow.respond(token, data),
+        request,
+        settings.max_body_bytes,
+        RESPONSE,
+        lambda data: conversation_flow.respond(token, data),
         json=lambda result: json_response(result, status=201 if result["status"] == ItemStatus.PUBLISHED else 202),
         done=done,
-        again=lambda e, _: respond_page(token, conversation_flow, settings, values=e.values, errors=e.fields, status=e.status),
+        again=lambda e, _: respond_page(
+            token, conversation_flow, settings, values=e.values, errors=e.fields, status=e.status
+        ),
     )
 
 
@@ -232,4 +271,3 @@ def _respond_errors(errors: list[dict[str, str]]) -> tuple[list[dict[str, str]],
     entries = [{"href": f"#{RESPOND_FIELD_IDS[f]}", "message": by_field[f]} for f in RESPOND_FIELD_IDS if f in by_field]
     entries += [{"href": f"#{SEND_ID}", "message": m} for m in dict.fromkeys(general)]
     return entries, by_field
-

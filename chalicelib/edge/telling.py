@@ -26,15 +26,23 @@ def submission_id(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-STORY = Form(lists=("services", "feelings"), checkboxes=("consent",), numbers=("experience_month", "experience_year"),
-             finish=submission_id)
+STORY = Form(
+    lists=("services", "feelings"),
+    checkboxes=("consent",),
+    numbers=("experience_month", "experience_year"),
+    finish=submission_id,
+)
 
 
 def tell_story(request: Any, stories: Any, store: Any, settings: Any, lambda_context: Any) -> Response:
     return form_or_json(
-        request, settings.max_body_bytes, STORY, lambda data: stories.submit(data, lambda_context),
+        request,
+        settings.max_body_bytes,
+        STORY,
+        lambda data: stories.submit(data, lambda_context),
         json=lambda result: json_response(result, status=201, headers={"Location": f"/api/stories/{result['id']}"}),
         done=lambda _: redirect(f"{settings.site_url}/thank-you/"),
-        again=lambda e, _: html_response(story_form_with_errors(e.values, e.fields, store, settings), status=e.status,
-                                         csp=page_csp(settings)),
+        again=lambda e, _: html_response(
+            story_form_with_errors(e.values, e.fields, store, settings), status=e.status, csp=page_csp(settings)
+        ),
     )

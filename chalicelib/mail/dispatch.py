@@ -7,7 +7,8 @@ to a suppressed address, and never a second time when a job is delivered again. 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..core.idempotency import once
 from ..core.jobs import MailJob
@@ -56,7 +57,9 @@ class Notifications:
             done["result"] = self._send(job)
             return done["result"]
 
-        send_once = once(send_noting, layer, "notifications.send", 7 * 24 * 3600, lambda_context, data_keyword_argument="job")
+        send_once = once(
+            send_noting, layer, "notifications.send", 7 * 24 * 3600, lambda_context, data_keyword_argument="job"
+        )
         try:
             return send_once(job=job)
         except _StoryErased:
@@ -67,7 +70,10 @@ class Notifications:
                 raise  # nothing was sent: the queue retries the job
             # SES took the email but its record could not be marked done. Failing the job now would
             # send it again once the record's in-progress time ran out: the job is done.
-            logger.warning("email sent, its idempotency record left in progress", extra={"kind": job.kind, "story_id": job.story_id})
+            logger.warning(
+                "email sent, its idempotency record left in progress",
+                extra={"kind": job.kind, "story_id": job.story_id},
+            )
             return done["result"]
 
     def _send(self, job: MailJob) -> dict[str, Any]:
@@ -86,6 +92,8 @@ class Notifications:
             message_id = self._mailer.send(letter.to, letter.template, letter.context, letter.headers)
         except Permanent as e:
             # Retrying cannot help; record it and let the batch move on.
-            logger.warning("email refused by SES", extra={"story_id": job.story_id, "kind": job.kind, "reason": str(e)[:200]})
+            logger.warning(
+                "email refused by SES", extra={"story_id": job.story_id, "kind": job.kind, "reason": str(e)[:200]}
+            )
             return {"sent": False, "why": "rejected"}
         return {"sent": True, "message_id": message_id}

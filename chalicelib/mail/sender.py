@@ -53,7 +53,7 @@ def header_safe(value: str, limit: int = 200) -> str:
 def without_details(text: str) -> str:
     """`text` with each detail identifying.find sees (an address, a phone number, ...) replaced by its kind."""
     for f in reversed(find(text)):
-        text = f"{text[:f.start]}<{f.kind}>{text[f.end:]}"
+        text = f"{text[: f.start]}<{f.kind}>{text[f.end :]}"
     return text
 
 
@@ -71,7 +71,9 @@ def render(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
     return header_safe(subject), text, css_inline.inline(html)
 
 
-def compose(sender: str, to: str, subject: str, text: str, html: str, headers: dict[str, str] | None = None) -> EmailMessage:
+def compose(
+    sender: str, to: str, subject: str, text: str, html: str, headers: dict[str, str] | None = None
+) -> EmailMessage:
     msg = EmailMessage()
     name, addr = parseaddr(sender)
     msg["From"] = formataddr((header_safe(name), addr))

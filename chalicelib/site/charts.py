@@ -61,10 +61,18 @@ def bar_chart(rows: list[dict[str, Any]], chart_id: str, title: str, description
     ]
     # Axis: the baseline, the top value and zero.
     base_y = TOP + plot_h
-    parts.append(f'<line class="chart__axis" x1="{LEFT}" y1="{base_y}" x2="{WIDTH - RIGHT}" y2="{base_y}" stroke="#4c6272" stroke-width="1"/>')
-    parts.append(f'<line class="chart__grid" x1="{LEFT}" y1="{TOP}" x2="{WIDTH - RIGHT}" y2="{TOP}" stroke="#d8dde0" stroke-width="1"/>')
-    parts.append(f'<text class="chart__label" x="{LEFT - 6}" y="{TOP + 4}" text-anchor="end" font-size="12" fill="#212b32">{top}</text>')
-    parts.append(f'<text class="chart__label" x="{LEFT - 6}" y="{base_y + 4}" text-anchor="end" font-size="12" fill="#212b32">0</text>')
+    parts.append(
+        f'<line class="chart__axis" x1="{LEFT}" y1="{base_y}" x2="{WIDTH - RIGHT}" y2="{base_y}" stroke="#4c6272" stroke-width="1"/>'
+    )
+    parts.append(
+        f'<line class="chart__grid" x1="{LEFT}" y1="{TOP}" x2="{WIDTH - RIGHT}" y2="{TOP}" stroke="#d8dde0" stroke-width="1"/>'
+    )
+    parts.append(
+        f'<text class="chart__label" x="{LEFT - 6}" y="{TOP + 4}" text-anchor="end" font-size="12" fill="#212b32">{top}</text>'
+    )
+    parts.append(
+        f'<text class="chart__label" x="{LEFT - 6}" y="{base_y + 4}" text-anchor="end" font-size="12" fill="#212b32">0</text>'
+    )
     for i, row in enumerate(rows):
         h = round(plot_h * row["count"] / top, 1) if top else 0
         x = round(LEFT + i * slot + (slot - bar_w) / 2, 1)
@@ -75,10 +83,16 @@ def bar_chart(rows: list[dict[str, Any]], chart_id: str, title: str, description
         )
         cx = round(LEFT + i * slot + slot / 2, 1)
         if row["count"]:
-            parts.append(f'<text class="chart__value" x="{cx}" y="{round(y - 4, 1)}" text-anchor="middle" font-size="12" fill="#212b32">{row["count"]}</text>')
+            parts.append(
+                f'<text class="chart__value" x="{cx}" y="{round(y - 4, 1)}" text-anchor="middle" font-size="12" fill="#212b32">{row["count"]}</text>'
+            )
         month = SHORT[int(row["month"][5:7]) - 1]
-        parts.append(f'<text class="chart__label" x="{cx}" y="{base_y + 16}" text-anchor="middle" font-size="12" fill="#212b32">{month}</text>')
+        parts.append(
+            f'<text class="chart__label" x="{cx}" y="{base_y + 16}" text-anchor="middle" font-size="12" fill="#212b32">{month}</text>'
+        )
         if i == 0 or row["month"].endswith("-01"):
-            parts.append(f'<text class="chart__label" x="{cx}" y="{base_y + 32}" text-anchor="middle" font-size="12" fill="#4c6272">{row["month"][:4]}</text>')
+            parts.append(
+                f'<text class="chart__label" x="{cx}" y="{base_y + 32}" text-anchor="middle" font-size="12" fill="#4c6272">{row["month"][:4]}</text>'
+            )
     parts.append("</svg>")
     return Markup("".join(parts))  # nosec B704 - every value above is a number or escaped

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import date
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..core.models import FEELING_LABELS, LIMITS, MAX_SERVICES, MAX_YEARS_AGO, ROLE_LABELS, Feeling, Role
 from .pages import render_page
@@ -159,7 +160,9 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def story_form_with_errors(values: dict[str, Any], errors: list[dict[str, str]], store: DirectoryStore, settings: Settings) -> str:
+def story_form_with_errors(
+    values: dict[str, Any], errors: list[dict[str, str]], store: DirectoryStore, settings: Settings
+) -> str:
     """The form again, as the API's 422 answer: error summary, errors by fields, values kept."""
     values = dict(values or {})
     if not _text(values.get("submission_id")).strip():

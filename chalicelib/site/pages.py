@@ -8,10 +8,11 @@ line breaks are kept by `paragraphs` plus CSS `white-space: pre-line`.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..core.settings import get_settings
 from ..views import MONTHS, feeling_label, month_year, role_label
@@ -59,7 +60,7 @@ def _london(moment: datetime) -> datetime:
 
         return moment.astimezone(ZoneInfo("Europe/London"))
     except Exception:  # no time zone database: UTC is close enough for a date
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
 
 
 def long_date(value: Any) -> str:
@@ -71,7 +72,7 @@ def long_date(value: Any) -> str:
     except ValueError:
         return str(value)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     moment = _london(moment)
     return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
 
@@ -85,7 +86,7 @@ def iso_date(value: Any) -> str:
     except ValueError:
         return ""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return _london(moment).date().isoformat()
 
 
@@ -153,11 +154,15 @@ def render_page(template: str, *, site_base: str = "", robots: str = "", **conte
     # The site's own pages use the content-hashed stylesheet (cached for a year). Pages the
     # API serves use the stable address, which exists whichever deploy rendered the site.
     css = a["css"].hashed_key if not site_base else a["css"].key
-    return environment().get_template(f"pages/{template}").render(
-        site_base=site_base,
-        robots=robots,
-        css_url=f"{site_base}/{css}",
-        form_js_url=f"{site_base}/{a['form_js'].hashed_key}",
-        csp=context.pop("csp", None) or meta_csp(),
-        **context,
+    return (
+        environment()
+        .get_template(f"pages/{template}")
+        .render(
+            site_base=site_base,
+            robots=robots,
+            css_url=f"{site_base}/{css}",
+            form_js_url=f"{site_base}/{a['form_js'].hashed_key}",
+            csp=context.pop("csp", None) or meta_csp(),
+            **context,
+        )
     )

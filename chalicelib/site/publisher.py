@@ -28,7 +28,9 @@ class Publisher:
     def put(self, key: str, body: str | bytes, content_type: str, cache_control: str) -> str:
         """Write one object; returns the MD5 (hex) of what was written."""
         data = _bytes(body)
-        self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type, CacheControl=cache_control)
+        self._s3.put_object(
+            Bucket=self._bucket, Key=key, Body=data, ContentType=content_type, CacheControl=cache_control
+        )
         self.puts += 1
         return md5_hex(data)
 

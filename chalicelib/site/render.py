@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .. import store as store_module
 from ..core import clock, figures
@@ -90,8 +91,12 @@ def figures_view(listing: str, counter: dict[str, Any], now: Any, chart_id: str 
         "confirmed": s["confirmed"],
         "span": span,
         "rows": rows,
-        "chart": charts.bar_chart(rows, chart_id, f"Stories published each month, {span}",
-                                  f"{total} stories in these twelve months. The table below gives each month's number."),
+        "chart": charts.bar_chart(
+            rows,
+            chart_id,
+            f"Stories published each month, {span}",
+            f"{total} stories in these twelve months. The table below gives each month's number.",
+        ),
         "archive": [
             {"label": pages.month_year(m), "count": n, "href": archive_path(listing, m)}
             for m, n in sorted(s["months"].items(), reverse=True)
@@ -144,8 +149,17 @@ class SiteRenderer:
         if story.get("status") != Status.PUBLISHED:
             return [html_page(key, pages.render_page("story_gone.html", robots="noindex"))]
         services = self._store.get_services(story.get("services", []))
-        return [html_page(key, pages.render_page("story.html", story=story_view(story, services), conversation=conversation(items),
-                                             extras=story_extras(story, items, self._store, self._settings)))]
+        return [
+            html_page(
+                key,
+                pages.render_page(
+                    "story.html",
+                    story=story_view(story, services),
+                    conversation=conversation(items),
+                    extras=story_extras(story, items, self._store, self._settings),
+                ),
+            )
+        ]
 
     def _service(self, slug: str) -> list[Output]:
         key = SERVICE_KEY.format(slug)
@@ -169,15 +183,28 @@ class SiteRenderer:
             # The service's own promise, when it has one (pages/_promise.html, if present, shows it).
             promise=service_promise(service),
         )
-        return [html_page(key, html), *self._feeds(feed_title, f"/{prefix}", prefix, listing), *widget.outputs(slug, service, stories)]
+        return [
+            html_page(key, html),
+            *self._feeds(feed_title, f"/{prefix}", prefix, listing),
+            *widget.outputs(slug, service, stories),
+        ]
 
     def _home(self) -> list[Output]:
         listing = self._store.listing(store_module.EVERYTHING, self._settings.stories_per_page)
         stories = self._entries(listing)
-        organisations = [{"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in self._store.children(None)]
+        organisations = [
+            {"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in self._store.children(None)
+        ]
         title = "Latest stories – FeedForward"
-        html = pages.render_page("home.html", stories=stories, organisations=organisations, feeds=feeds.feed_links("", title),
-                                 figures=figures_view(store_module.EVERYTHING, self._store.figures(store_module.EVERYTHING, consistent=True), clock.now()))
+        html = pages.render_page(
+            "home.html",
+            stories=stories,
+            organisations=organisations,
+            feeds=feeds.feed_links("", title),
+            figures=figures_view(
+                store_module.EVERYTHING, self._store.figures(store_module.EVERYTHING, consistent=True), clock.now()
+            ),
+        )
         return [html_page(HOME_KEY, html), *self._feeds(title, "/", "", listing), self._sitemap_index()]
 
     # ---- month archives ---------------------------------------------------------------------
@@ -217,7 +244,9 @@ class SiteRenderer:
             built = {p: items[(p - 1) * size : p * size][::-1] for p in range(1, total + 1)}
         # One BatchGetItem: the stories' services and, for a service's archive, the service itself.
         own = {listing} if not listing.startswith("tag:") and listing != store_module.EVERYTHING else set()
-        services = self._store.get_services(own | {s for page in built.values() for e in page for s in e.get("services", [])})
+        services = self._store.get_services(
+            own | {s for page in built.values() for e in page for s in e.get("services", [])}
+        )
         head = self._listing_head(listing, services)
         out: list[Output] = []
         for p in sorted(built):
@@ -242,7 +271,12 @@ class SiteRenderer:
             return {"name": "all services", "href": "/", "trail": [], "current": "All stories"}
         if listing.startswith("tag:"):
             label = listing.removeprefix("tag:").replace("-", " ")
-            return {"name": label, "href": "/" + listing_prefix(listing), "trail": [], "current": f"Stories about {label}"}
+            return {
+                "name": label,
+                "href": "/" + listing_prefix(listing),
+                "trail": [],
+                "current": f"Stories about {label}",
+            }
         svc = services.get(listing) or {"slug": listing, "name": listing, "trail": []}
         trail = list(svc.get("trail", [])) + [{"slug": svc["slug"], "name": svc["name"]}]
         return {"name": svc["name"], "href": "/" + listing_prefix(listing), "trail": trail, "current": ""}
@@ -258,10 +292,22 @@ class SiteRenderer:
         title = f"Stories about {label} – FeedForward"
         name = store_module.tag_list(tag)
         months = figures.summary(self._store.figures(name, consistent=True))["months"]
-        archive = [{"label": pages.month_year(m), "count": n, "href": archive_path(name, m)} for m, n in sorted(months.items(), reverse=True)]
-        html = pages.render_page("tag.html", tag={"slug": tag, "label": label}, stories=self._entries(listing),
-                                 feeds=feeds.feed_links(prefix, title), archive=archive)
-        return [html_page(TAG_KEY.format(tag), html), *self._feeds(title, f"/{prefix}", prefix, listing), self._tags_sitemap()]
+        archive = [
+            {"label": pages.month_year(m), "count": n, "href": archive_path(name, m)}
+            for m, n in sorted(months.items(), reverse=True)
+        ]
+        html = pages.render_page(
+            "tag.html",
+            tag={"slug": tag, "label": label},
+            stories=self._entries(listing),
+            feeds=feeds.feed_links(prefix, title),
+            archive=archive,
+        )
+        return [
+            html_page(TAG_KEY.format(tag), html),
+            *self._feeds(title, f"/{prefix}", prefix, listing),
+            self._tags_sitemap(),
+        ]
 
     def _feeds(self, title: str, page_path: str, prefix: str, listing: list[ListingEntry]) -> list[Output]:
         site = self._settings.site_url
@@ -300,8 +346,11 @@ class SiteRenderer:
             for name in lists:
                 counts[name] = counts.get(name, 0) + 1
         size = self._settings.stories_per_page
-        urls += [(f"{site.rstrip('/')}{archive_path(name, month, p)}", "")
-                 for name in sorted(counts) for p in range(1, math.ceil(counts[name] / size) + 1)]
+        urls += [
+            (f"{site.rstrip('/')}{archive_path(name, month, p)}", "")
+            for name in sorted(counts)
+            for p in range(1, math.ceil(counts[name] / size) + 1)
+        ]
         return [Put(MONTH_SITEMAP_KEY.format(month), feeds.sitemap(urls), feeds.XML, HTML_CACHE)]
 
     def _pages_sitemap(self, groups: list[dict[str, Any]]) -> Put:
@@ -367,7 +416,12 @@ class SiteRenderer:
                     seen_services.add(parts[1])
                 elif parts[0] == "tags":
                     tags.add(parts[1])
-            elif len(parts) == 2 and parts[0] == "sitemaps" and parts[1].startswith("stories-") and parts[1].endswith(".xml"):
+            elif (
+                len(parts) == 2
+                and parts[0] == "sitemaps"
+                and parts[1].startswith("stories-")
+                and parts[1].endswith(".xml")
+            ):
                 months.add(parts[1].removeprefix("stories-").removesuffix(".xml"))
         jobs = [RenderJob(page="static"), RenderJob(page="home"), RenderJob(page="search")]
         jobs += [RenderJob(page="service", ref=s) for s in services]
@@ -396,7 +450,9 @@ class SiteRenderer:
                         done["deleted"] += 1
                     else:
                         done["unchanged"] += 1  # already absent: nothing to do
-                elif self._publisher.put_if_changed(out.key, out.body, out.content_type, out.cache_control, known=known):
+                elif self._publisher.put_if_changed(
+                    out.key, out.body, out.content_type, out.cache_control, known=known
+                ):
                     done["uploaded"] += 1
                 else:
                     done["unchanged"] += 1

@@ -17,8 +17,9 @@ import hashlib
 import os
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .. import store as store_module
 from ..core.status import Status
@@ -55,8 +56,18 @@ def record(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) -> dic
     """What the index holds of one published story: public fields only, chosen one by one."""
     names = [services[s]["name"] for s in story.get("services", []) if s in services]
     tags = [t.replace("-", " ") for t in story.get("tags", [])]
-    text = "\n\n".join(p for p in (story.get("title", ""), story.get("story", ""), story.get("good", ""), story.get("improve", ""),
-                                   " ".join(names), " ".join(tags)) if p)
+    text = "\n\n".join(
+        p
+        for p in (
+            story.get("title", ""),
+            story.get("story", ""),
+            story.get("good", ""),
+            story.get("improve", ""),
+            " ".join(names),
+            " ".join(tags),
+        )
+        if p
+    )
     published = story.get("published_at", "")
     return {
         "url": f"/stories/{story['id']}/",
@@ -87,9 +98,11 @@ def record_html(r: dict[str, Any]) -> str:
     meta = ", ".join(f"{k}:{v}".replace(",", "") for k, v in r["meta"].items() if v and k != "title")
     sort = "".join(f'<span data-pagefind-sort="{escape(k)}:{escape(v)}"></span>' for k, v in r["sort"].items() if v)
     paras = "".join(f"<p>{escape(p)}</p>" for p in r["content"].split("\n\n")[1:])
-    return (f'<!DOCTYPE html><html lang="{LANGUAGE}"><head><meta charset="utf-8"><title>{escape(r["meta"]["title"])}</title></head>'
-            f'<body><main data-pagefind-body data-pagefind-meta="{escape(meta)}"><h1 data-pagefind-meta="title">{escape(r["meta"]["title"])}</h1>'
-            f"{paras}{sort}</main></body></html>")
+    return (
+        f'<!DOCTYPE html><html lang="{LANGUAGE}"><head><meta charset="utf-8"><title>{escape(r["meta"]["title"])}</title></head>'
+        f'<body><main data-pagefind-body data-pagefind-meta="{escape(meta)}"><h1 data-pagefind-meta="title">{escape(r["meta"]["title"])}</h1>'
+        f"{paras}{sort}</main></body></html>"
+    )
 
 
 def build_index(recs: list[dict[str, Any]]) -> dict[str, bytes]:
@@ -112,8 +125,13 @@ def build_index(recs: list[dict[str, Any]]) -> dict[str, bytes]:
             path = Path(site + r["url"]) / "index.html"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(record_html(r), encoding="utf-8")
-        done = subprocess.run([str(binary), "--site", site, "--output-path", out, "--force-language", LANGUAGE],
-                              capture_output=True, text=True, timeout=600, check=False)
+        done = subprocess.run(
+            [str(binary), "--site", site, "--output-path", out, "--force-language", LANGUAGE],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"pagefind failed ({done.returncode}): {done.stderr[-2000:] or done.stdout[-2000:]}")
         return {str(p.relative_to(out)): p.read_bytes() for p in sorted(Path(out).rglob("*")) if p.is_file()}

@@ -38,7 +38,9 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def summary(errors: list[dict[str, str]], field_ids: dict[str, str], general_href: str) -> tuple[list[dict[str, str]], dict[str, str]]:
+def summary(
+    errors: list[dict[str, str]], field_ids: dict[str, str], general_href: str
+) -> tuple[list[dict[str, str]], dict[str, str]]:
     """(the error summary's entries in page order, field → message)."""
     by_field: dict[str, str] = {}
     general = False
@@ -59,7 +61,9 @@ def organisations_of(groups: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [{"value": g["options"][0]["value"], "label": g["label"]} for g in groups if g.get("options")]
 
 
-def signup_context(values: dict[str, Any], errors: list[dict[str, str]], groups: list[dict[str, Any]], settings: Settings) -> dict[str, Any]:
+def signup_context(
+    values: dict[str, Any], errors: list[dict[str, str]], groups: list[dict[str, Any]], settings: Settings
+) -> dict[str, Any]:
     values = values or {}
     entries, field_errors = summary(errors, FIELD_IDS, SUBMIT_ID)
     kept = {f: _text(values.get(f)) for f in TEXT_FIELDS}
@@ -91,7 +95,9 @@ def check_email_page(settings: Settings) -> str:
     return render_page("subscribe_check_email.html", link_days=settings.confirm_link_days)
 
 
-def signup_form_with_errors(values: dict[str, Any], errors: list[dict[str, str]], store: DirectoryStore, settings: Settings) -> str:
+def signup_form_with_errors(
+    values: dict[str, Any], errors: list[dict[str, str]], store: DirectoryStore, settings: Settings
+) -> str:
     """The sign-up form again, as the API's 422 answer: error summary, errors by fields, values kept."""
     context = signup_context(values, errors, cached_directory_groups(store), settings)
     return render_page("subscribe.html", site_base=settings.site_url.rstrip("/"), robots="noindex", **context)

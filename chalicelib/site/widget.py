@@ -31,8 +31,7 @@ def snippet(site_url: str, service: dict[str, Any]) -> str:
     src = f"{site_url.rstrip('/')}{widget_path(service['slug'])}"
     title = f"Latest stories about {service['name']} on FeedForward"
     return (
-        f'<iframe src="{escape(src)}" title="{escape(title)}" width="100%" height="{HEIGHT}" '
-        f'loading="lazy"></iframe>'
+        f'<iframe src="{escape(src)}" title="{escape(title)}" width="100%" height="{HEIGHT}" loading="lazy"></iframe>'
     )
 
 

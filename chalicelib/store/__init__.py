@@ -41,12 +41,46 @@ from .table import (
 )
 
 __all__ = [
-    "EVERYTHING", "GSI1", "MAX_PREFIX", "MIN_PREFIX", "REPLIES_QUEUE", "ROOT", "TABLE_DEFINITION", "TTL_ATTRIBUTE",
-    "AlertStore", "Change", "DirectoryStore", "LadderStore", "ListingEntry", "ListingStore", "LoopStore", "MeTooStore",
-    "PeopleStore", "PromiseStore", "PublicStore", "Response", "Store", "StoriesAndServices", "Story", "StoryStore",
-    "Subscriber", "Subscription", "SubscriptionStore", "Table", "ThreadItem",
-    "decode", "digest_day", "email_hash", "from_item", "mail_layer_name", "month_list", "submission_record_key",
-    "tag_list", "to_item", "watch_keys", "words",
+    "EVERYTHING",
+    "GSI1",
+    "MAX_PREFIX",
+    "MIN_PREFIX",
+    "REPLIES_QUEUE",
+    "ROOT",
+    "TABLE_DEFINITION",
+    "TTL_ATTRIBUTE",
+    "AlertStore",
+    "Change",
+    "DirectoryStore",
+    "LadderStore",
+    "ListingEntry",
+    "ListingStore",
+    "LoopStore",
+    "MeTooStore",
+    "PeopleStore",
+    "PromiseStore",
+    "PublicStore",
+    "Response",
+    "Store",
+    "StoriesAndServices",
+    "Story",
+    "StoryStore",
+    "Subscriber",
+    "Subscription",
+    "SubscriptionStore",
+    "Table",
+    "ThreadItem",
+    "decode",
+    "digest_day",
+    "email_hash",
+    "from_item",
+    "mail_layer_name",
+    "month_list",
+    "submission_record_key",
+    "tag_list",
+    "to_item",
+    "watch_keys",
+    "words",
 ]
 
 
@@ -91,7 +125,8 @@ class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, LoopPart):
 
 if TYPE_CHECKING:
 
-    def _serves(store: Store) -> tuple[StoriesAndServices, SubscriptionStore, AlertStore, MeTooStore, PromiseStore, LadderStore,
-                                       PublicStore]:
+    def _serves(
+        store: Store,
+    ) -> tuple[StoriesAndServices, SubscriptionStore, AlertStore, MeTooStore, PromiseStore, LadderStore, PublicStore]:
         """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
         return store, store, store, store, store, store, store

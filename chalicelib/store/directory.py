@@ -5,7 +5,8 @@ prefix index (SEARCH#<prefix>) for the search box, written with the node.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from .table import GSI1, ROOT, Table, _public, from_item, to_item
 
@@ -90,7 +91,10 @@ class DirectoryPart(Table):
             "trail": service.get("trail", []),
             "depth": len(service["path"]),
         }
-        writes = [{"PutRequest": {"Item": to_item({"PK": f"SEARCH#{p}", "SK": f"SERVICE#{slug}", **entry})}} for p in new_prefixes]
+        writes = [
+            {"PutRequest": {"Item": to_item({"PK": f"SEARCH#{p}", "SK": f"SERVICE#{slug}", **entry})}}
+            for p in new_prefixes
+        ]
         writes += [
             {"DeleteRequest": {"Key": to_item({"PK": f"SEARCH#{p}", "SK": f"SERVICE#{slug}"})}}
             for p in old_prefixes - new_prefixes

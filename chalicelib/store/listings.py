@@ -4,7 +4,8 @@ lists, the figure counters of each listing, and the pages the public API and the
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol, cast
+from collections.abc import Iterable
+from typing import Any, Protocol, cast
 
 from ..core import figures as figure_rules
 from .records import ListingEntry, Story
@@ -17,18 +18,33 @@ class ListingStore(Protocol):
     def put_listing(self, slugs: Iterable[str], entry: dict[str, Any]) -> None: ...
     def delete_listing(self, slugs: Iterable[str], story_id: str, published_at: str) -> None: ...
     def listing(self, slug: str, limit: int) -> list[ListingEntry]: ...
-    def listing_month(self, listing: str, month: str, limit: int | None = None, newest_first: bool = True) -> list[ListingEntry]: ...
+    def listing_month(
+        self, listing: str, month: str, limit: int | None = None, newest_first: bool = True
+    ) -> list[ListingEntry]: ...
     def listing_keys(self, name: str, limit: int) -> list[ListingEntry]: ...
     def listing_page(
-        self, name: str, limit: int, lo: str = "0", hi: str = "~", after: str | None = None, tag: str | None = None, max_queries: int = 5
+        self,
+        name: str,
+        limit: int,
+        lo: str = "0",
+        hi: str = "~",
+        after: str | None = None,
+        tag: str | None = None,
+        max_queries: int = 5,
     ) -> tuple[list[ListingEntry], str | None]: ...
     def get_stories(self, story_ids: Iterable[str]) -> dict[str, Story]: ...
     def register_names(self, kind: str, names: Iterable[str]) -> None: ...
     def registered_names(self, kind: str, limit: int | None = None) -> list[str]: ...
     def figures(self, listing: str, consistent: bool = False) -> dict[str, Any]: ...
     def story_facts(self, story_id: str) -> dict[str, Any]: ...
-    def apply_facts(self, story_id: str, applied: dict[str, Any], facts: dict[str, Any], listings: Iterable[str],
-                    deltas: dict[str, dict[str, Any]]) -> bool: ...
+    def apply_facts(
+        self,
+        story_id: str,
+        applied: dict[str, Any],
+        facts: dict[str, Any],
+        listings: Iterable[str],
+        deltas: dict[str, dict[str, Any]],
+    ) -> bool: ...
     def put_published(self, stories: Iterable[tuple[dict[str, Any], dict[str, Any], Iterable[str]]]) -> int: ...
 
 
@@ -54,7 +70,9 @@ class ListingsPart(Table):
         )
         return cast(list[ListingEntry], [_public(i) for i in items])
 
-    def listing_month(self, listing: str, month: str, limit: int | None = None, newest_first: bool = True) -> list[ListingEntry]:
+    def listing_month(
+        self, listing: str, month: str, limit: int | None = None, newest_first: bool = True
+    ) -> list[ListingEntry]:
         """A listing's entries published in one month (YYYY-MM): a Query with SK between the
         month's bounds; newest first with a Limit for the month's latest archive pages."""
         items = self._query(
@@ -81,7 +99,14 @@ class ListingsPart(Table):
     # ---- the public API and the search index -------------------------------------------------
 
     def listing_page(
-        self, name: str, limit: int, lo: str = "0", hi: str = "~", after: str | None = None, tag: str | None = None, max_queries: int = 5
+        self,
+        name: str,
+        limit: int,
+        lo: str = "0",
+        hi: str = "~",
+        after: str | None = None,
+        tag: str | None = None,
+        max_queries: int = 5,
     ) -> tuple[list[ListingEntry], str | None]:
         """One page of a listing, newest first: entries whose sort key ("<published_at>#<id>") is
         between lo and hi, after the sort key `after`. With `tag`, only entries carrying it (a
@@ -91,7 +116,9 @@ class ListingsPart(Table):
             "TableName": self._table,
             "ScanIndexForward": False,
             "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": to_item({":pk": f"LIST#{name}", ":lo": lo, ":hi": hi} | ({":tag": tag} if tag else {})),
+            "ExpressionAttributeValues": to_item(
+                {":pk": f"LIST#{name}", ":lo": lo, ":hi": hi} | ({":tag": tag} if tag else {})
+            ),
         }
         if tag:
             args |= {"FilterExpression": "contains(#tags, :tag)", "ExpressionAttributeNames": {"#tags": "tags"}}
@@ -117,7 +144,9 @@ class ListingsPart(Table):
         wanted = sorted(set(story_ids))
         found: dict[str, Story] = {}
         for i in range(0, len(wanted), 100):
-            request: dict[str, Any] | None = {self._table: {"Keys": [to_item({"PK": f"STORY#{s}", "SK": "STORY"}) for s in wanted[i : i + 100]]}}
+            request: dict[str, Any] | None = {
+                self._table: {"Keys": [to_item({"PK": f"STORY#{s}", "SK": "STORY"}) for s in wanted[i : i + 100]]}
+            }
             while request:
                 resp = self._db.batch_get_item(RequestItems=request)
                 for item in resp.get("Responses", {}).get(self._table, []):
@@ -131,7 +160,9 @@ class ListingsPart(Table):
     def register_names(self, kind: str, names: Iterable[str]) -> None:
         """Remember tags ("tags") or months ("months") for the sitemap and the full rebuild.
         Never removed: a tag's page and feeds stay (empty) once it had a story."""
-        self._batch_write([{"PutRequest": {"Item": to_item({"PK": f"NAMES#{kind}", "SK": n})}} for n in sorted(set(names))])
+        self._batch_write(
+            [{"PutRequest": {"Item": to_item({"PK": f"NAMES#{kind}", "SK": n})}} for n in sorted(set(names))]
+        )
 
     def registered_names(self, kind: str, limit: int | None = None) -> list[str]:
         items = self._query(
@@ -169,30 +200,42 @@ class ListingsPart(Table):
             return {"facts": {}, "listings": [], "rev": 0}
         return {"facts": item.get("facts") or {}, "listings": item.get("listings") or [], "rev": item["rev"]}
 
-    def apply_facts(self, story_id: str, applied: dict[str, Any], facts: dict[str, Any], listings: Iterable[str],
-                    deltas: dict[str, dict[str, Any]]) -> bool:
+    def apply_facts(
+        self,
+        story_id: str,
+        applied: dict[str, Any],
+        facts: dict[str, Any],
+        listings: Iterable[str],
+        deltas: dict[str, dict[str, Any]],
+    ) -> bool:
         """Move each listing's counter by its delta (figures.delta) and record the new facts, in one
         TransactWriteItems conditioned on the revision read (`applied`, from story_facts). False,
         with nothing written, if another application came first."""
         rev = applied["rev"]
         facts_key = {"PK": f"FACTS#{story_id}", "SK": "FACTS"}
-        condition = (
-            ("attribute_not_exists(PK)", {}) if not rev else ("#rev = :rev", {":rev": rev})
-        )
+        condition = ("attribute_not_exists(PK)", {}) if not rev else ("#rev = :rev", {":rev": rev})
         items: list[dict[str, Any]] = []
         for listing, d in sorted(deltas.items()):
-            adds = {**d["counts"], **{f"h:{h}": n for h, n in d["hours"].items()}, **{f"m:{m}": n for m, n in d["months"].items()}}
+            adds = {
+                **d["counts"],
+                **{f"h:{h}": n for h, n in d["hours"].items()},
+                **{f"m:{m}": n for m, n in d["months"].items()},
+            }
             if not adds:
                 continue
             names = {f"#a{i}": k for i, k in enumerate(adds)}
             values = {f":a{i}": v for i, v in enumerate(adds.values())}
-            items.append({"Update": {
-                "TableName": self._table,
-                "Key": to_item({"PK": f"FIGURES#{listing}", "SK": "COUNTER"}),
-                "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(adds))),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": to_item(values),
-            }})
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": to_item({"PK": f"FIGURES#{listing}", "SK": "COUNTER"}),
+                        "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(adds))),
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": to_item(values),
+                    }
+                }
+            )
         cond: dict[str, Any] = {"ConditionExpression": condition[0]}
         if rev:
             cond |= {"ExpressionAttributeNames": {"#rev": "rev"}, "ExpressionAttributeValues": to_item(condition[1])}
@@ -239,7 +282,11 @@ class ListingsPart(Table):
     def _add_to_counters(self, deltas: dict[str, dict[str, Any]]) -> None:
         """Bulk loading only: one UpdateItem (ADD) per listing, no facts condition."""
         for listing, d in sorted(deltas.items()):
-            adds = {**d["counts"], **{f"h:{h}": n for h, n in d["hours"].items()}, **{f"m:{m}": n for m, n in d["months"].items()}}
+            adds = {
+                **d["counts"],
+                **{f"h:{h}": n for h, n in d["hours"].items()},
+                **{f"m:{m}": n for m, n in d["months"].items()},
+            }
             if adds:
                 self._db.update_item(
                     TableName=self._table,

@@ -27,7 +27,9 @@ class LoopStore(Protocol):
     def set_change_verdict(self, story_id: str, verdict: str, at: str) -> bool: ...
     def count_me_too_verdict(self, story_id: str, answer_id: str, verdict: str) -> bool: ...
     def start_promise(self, story_id: str, promise: dict[str, Any], steps: dict[str, str]) -> bool: ...
-    def ladders_due(self, now: str, limit: int, start_key: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
+    def ladders_due(
+        self, now: str, limit: int, start_key: dict[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
     def get_ladder(self, story_id: str) -> dict[str, Any] | None: ...
     def advance_ladder(self, story_id: str, step_from: str, step_to: str, next_at: str | None) -> bool: ...
     def end_ladder(self, story_id: str) -> None: ...
@@ -65,15 +67,23 @@ class LoopPart(Table):
         if not self._put_once({"PK": f"METOO#{story_id}", "SK": me_too["id"], "story_id": story_id, **me_too}):
             return False
         if email:
-            self._db.put_item(TableName=self._table, Item=to_item(
-                {"PK": f"PRIVATE#{story_id}", "SK": f"METOO#{me_too['id']}", "email": email, "created_at": me_too["created_at"]}))
+            self._db.put_item(
+                TableName=self._table,
+                Item=to_item(
+                    {
+                        "PK": f"PRIVATE#{story_id}",
+                        "SK": f"METOO#{me_too['id']}",
+                        "email": email,
+                        "created_at": me_too["created_at"],
+                    }
+                ),
+            )
         return True
 
     def count_me_too(self, story_id: str, me_too_id: str) -> bool:
         """Add one me-too to the story's me_too_count, once per me-too item: the count and the
         item's `counted` mark change together or not at all. False if it was counted before."""
-        return self._count_once(
-            story_id, "me_too_count", {"PK": f"METOO#{story_id}", "SK": me_too_id})
+        return self._count_once(story_id, "me_too_count", {"PK": f"METOO#{story_id}", "SK": me_too_id})
 
     def me_too_contacts(self, story_id: str) -> list[str]:
         """The ids of the me-too items whose reader left an address (the ids only, not the addresses)."""
@@ -95,19 +105,30 @@ class LoopPart(Table):
         if not seen or seen.get("counted"):
             return False
         try:
-            self._db.transact_write_items(TransactItems=[
-                {"Update": {
-                    "TableName": self._table, "Key": to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
-                    "UpdateExpression": "ADD #c :one", "ConditionExpression": "attribute_exists(PK)",
-                    "ExpressionAttributeNames": {"#c": counter}, "ExpressionAttributeValues": to_item({":one": 1}),
-                }},
-                {"Update": {
-                    "TableName": self._table, "Key": to_item(marker),
-                    "UpdateExpression": "SET #k = :t",
-                    "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(#k)",
-                    "ExpressionAttributeNames": {"#k": "counted"}, "ExpressionAttributeValues": to_item({":t": True}),
-                }},
-            ])
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
+                            "UpdateExpression": "ADD #c :one",
+                            "ConditionExpression": "attribute_exists(PK)",
+                            "ExpressionAttributeNames": {"#c": counter},
+                            "ExpressionAttributeValues": to_item({":one": 1}),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": to_item(marker),
+                            "UpdateExpression": "SET #k = :t",
+                            "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(#k)",
+                            "ExpressionAttributeNames": {"#k": "counted"},
+                            "ExpressionAttributeValues": to_item({":t": True}),
+                        }
+                    },
+                ]
+            )
             return True
         except self._db.exceptions.TransactionCanceledException:
             return False
@@ -116,14 +137,20 @@ class LoopPart(Table):
 
     CHECKS_DUE = "CHECKS#due"  # the one GSI1 partition of scheduled change checks, by due time
 
-
     def schedule_check(self, story_id: str, due_at: str, made_at: str) -> bool:
         """Ask the story's author (and me-too readers) about a change at `due_at`: once per story.
         Indexed by due time in one fixed GSI1 partition, so the daily job is one Query."""
-        return self._put_once({
-            "PK": f"CHECKDUE#{story_id}", "SK": "CHECKDUE", "story_id": story_id, "due_at": due_at, "made_at": made_at,
-            "GSI1PK": self.CHECKS_DUE, "GSI1SK": f"{due_at}#{story_id}",
-        })
+        return self._put_once(
+            {
+                "PK": f"CHECKDUE#{story_id}",
+                "SK": "CHECKDUE",
+                "story_id": story_id,
+                "due_at": due_at,
+                "made_at": made_at,
+                "GSI1PK": self.CHECKS_DUE,
+                "GSI1SK": f"{due_at}#{story_id}",
+            }
+        )
 
     def due_checks(self, now: str, limit: int = 500) -> list[dict[str, Any]]:
         """Scheduled checks due by `now` and not yet sent, oldest first."""
@@ -192,35 +219,60 @@ class LoopPart(Table):
         first = "reminder"
         sets = {"#d": "response_days", "#due": "response_due_at", "#cal": "response_holidays"}
         try:
-            self._db.transact_write_items(TransactItems=[
-                {"Update": {
-                    "TableName": self._table,
-                    "Key": to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
-                    "UpdateExpression": "SET #d = :d, #due = :due, #cal = :cal",
-                    "ConditionExpression": "attribute_exists(PK) AND #status = :published AND attribute_not_exists(#due)"
-                                           " AND attribute_not_exists(first_response_at)",
-                    "ExpressionAttributeNames": sets | {"#status": "status"},
-                    "ExpressionAttributeValues": to_item({":d": promise["response_days"], ":due": promise["response_due_at"],
-                                                          ":cal": promise["response_holidays"], ":published": Status.PUBLISHED}),
-                }},
-                {"Put": {
-                    "TableName": self._table,
-                    "Item": to_item({
-                        "PK": f"LADDER#{story_id}", "SK": "LADDER", "GSI1PK": "LADDER", "GSI1SK": f"{steps[first]}#{story_id}",
-                        "story_id": story_id, "steps": steps, "next_step": first, "next_at": steps[first], **promise,
-                    }),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }},
-            ])
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
+                            "UpdateExpression": "SET #d = :d, #due = :due, #cal = :cal",
+                            "ConditionExpression": "attribute_exists(PK) AND #status = :published AND attribute_not_exists(#due)"
+                            " AND attribute_not_exists(first_response_at)",
+                            "ExpressionAttributeNames": sets | {"#status": "status"},
+                            "ExpressionAttributeValues": to_item(
+                                {
+                                    ":d": promise["response_days"],
+                                    ":due": promise["response_due_at"],
+                                    ":cal": promise["response_holidays"],
+                                    ":published": Status.PUBLISHED,
+                                }
+                            ),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": to_item(
+                                {
+                                    "PK": f"LADDER#{story_id}",
+                                    "SK": "LADDER",
+                                    "GSI1PK": "LADDER",
+                                    "GSI1SK": f"{steps[first]}#{story_id}",
+                                    "story_id": story_id,
+                                    "steps": steps,
+                                    "next_step": first,
+                                    "next_at": steps[first],
+                                    **promise,
+                                }
+                            ),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                ]
+            )
             return True
         except self._db.exceptions.TransactionCanceledException:
             return False
 
-    def ladders_due(self, now: str, limit: int, start_key: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    def ladders_due(
+        self, now: str, limit: int, start_key: dict[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One page of ladders whose next step is due at `now` (ISO UTC), soonest first, and where
         the next page starts (None after the last)."""
         args: dict[str, Any] = {
-            "TableName": self._table, "IndexName": GSI1, "Limit": limit,
+            "TableName": self._table,
+            "IndexName": GSI1,
+            "Limit": limit,
             "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK <= :upto",
             "ExpressionAttributeValues": to_item({":pk": "LADDER", ":upto": f"{now}#~"}),
         }
@@ -245,8 +297,11 @@ class LoopPart(Table):
             expr = "SET #n = :to REMOVE next_at, GSI1PK, GSI1SK"
         try:
             self._db.update_item(
-                TableName=self._table, Key=to_item({"PK": f"LADDER#{story_id}", "SK": "LADDER"}), UpdateExpression=expr,
-                ConditionExpression="attribute_exists(PK) AND #n = :from", ExpressionAttributeNames=names,
+                TableName=self._table,
+                Key=to_item({"PK": f"LADDER#{story_id}", "SK": "LADDER"}),
+                UpdateExpression=expr,
+                ConditionExpression="attribute_exists(PK) AND #n = :from",
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(values),
             )
             return True

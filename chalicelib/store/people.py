@@ -4,7 +4,8 @@ read), capability tokens, daily digests and the suppression list (bounces and co
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Protocol, cast
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol, cast
 
 from ..core.errors import Conflict
 from ..core.status import SubscriberStatus
@@ -14,7 +15,10 @@ from .table import GSI1, TTL_ATTRIBUTE, Table, _public, email_hash, from_item, t
 
 def watch_keys(subscription: dict[str, Any]) -> dict[str, str]:
     """How an active subscription is indexed under its service (GSI1), for the alerts' fan-out."""
-    return {"GSI1PK": f"WATCH#{subscription['service']}", "GSI1SK": f"{subscription['subscriber_id']}#{subscription['id']}"}
+    return {
+        "GSI1PK": f"WATCH#{subscription['service']}",
+        "GSI1SK": f"{subscription['subscriber_id']}#{subscription['id']}",
+    }
 
 
 class PeopleStore(Protocol):
@@ -29,7 +33,9 @@ class PeopleStore(Protocol):
     def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> Subscriber: ...
     def put_subscription(self, subscription: dict[str, Any]) -> None: ...
     def get_subscription(self, subscriber_id: str, subscription_id: str) -> Subscription | None: ...
-    def set_subscription_status(self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None) -> Subscription: ...
+    def set_subscription_status(
+        self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None
+    ) -> Subscription: ...
     def subscriptions_of(self, subscriber_id: str) -> list[Subscription]: ...
     def watchers(self, slug: str) -> Iterator[Subscription]: ...
     def digest(self, day: str) -> dict[str, list[str]]: ...
@@ -46,7 +52,13 @@ class PeoplePart(Table):
     # ---- capability tokens ------------------------------------------------------------------
 
     def put_token(self, token_hash: str, token: dict[str, Any], expires_at: int) -> None:
-        item = {"PK": f"TOKEN#{token_hash}", "SK": "TOKEN", TTL_ATTRIBUTE: expires_at, "expires_at": expires_at, **token}
+        item = {
+            "PK": f"TOKEN#{token_hash}",
+            "SK": "TOKEN",
+            TTL_ATTRIBUTE: expires_at,
+            "expires_at": expires_at,
+            **token,
+        }
         if token.get("story_id"):
             # Indexed by story, so erasing a story can find every link to it.
             item |= {"GSI1PK": f"TOKENS#{token['story_id']}", "GSI1SK": token_hash}
@@ -74,10 +86,26 @@ class PeoplePart(Table):
         try:
             self._db.transact_write_items(
                 TransactItems=[
-                    {"Put": {"TableName": self._table, "ConditionExpression": "attribute_not_exists(PK)",
-                             "Item": to_item({"PK": f"EMAIL#{email_hash(profile['email'])}", "SK": "SUBSCRIBER", "subscriber_id": sid})}},
-                    {"Put": {"TableName": self._table, "ConditionExpression": "attribute_not_exists(PK)",
-                             "Item": to_item({"PK": f"SUBSCRIBER#{sid}", "SK": "PROFILE", **profile})}},
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                            "Item": to_item(
+                                {
+                                    "PK": f"EMAIL#{email_hash(profile['email'])}",
+                                    "SK": "SUBSCRIBER",
+                                    "subscriber_id": sid,
+                                }
+                            ),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                            "Item": to_item({"PK": f"SUBSCRIBER#{sid}", "SK": "PROFILE", **profile}),
+                        }
+                    },
                 ]
             )
             return True
@@ -89,7 +117,15 @@ class PeoplePart(Table):
         create_subscriber it does not check that an address is new, so never use it on a request."""
         writes = []
         for p in profiles:
-            writes.append({"PutRequest": {"Item": to_item({"PK": f"EMAIL#{email_hash(p['email'])}", "SK": "SUBSCRIBER", "subscriber_id": p["id"]})}})
+            writes.append(
+                {
+                    "PutRequest": {
+                        "Item": to_item(
+                            {"PK": f"EMAIL#{email_hash(p['email'])}", "SK": "SUBSCRIBER", "subscriber_id": p["id"]}
+                        )
+                    }
+                }
+            )
             writes.append({"PutRequest": {"Item": to_item({"PK": f"SUBSCRIBER#{p['id']}", "SK": "PROFILE", **p})}})
         for s in subscriptions:
             item = {"PK": f"SUBSCRIBER#{s['subscriber_id']}", "SK": f"SUB#{s['id']}", **s}
@@ -112,7 +148,9 @@ class PeoplePart(Table):
         item = self._get(f"SUBSCRIBER#{subscriber_id}", f"SUB#{subscription_id}", consistent=True)
         return cast(Subscription, _public(item)) if item else None
 
-    def set_subscription_status(self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None) -> Subscription:
+    def set_subscription_status(
+        self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None
+    ) -> Subscription:
         current = self.get_subscription(subscriber_id, subscription_id)
         if not current:
             raise Conflict("That subscription no longer exists.")
@@ -159,13 +197,26 @@ class PeoplePart(Table):
     def add_to_digests(self, day: str, subscriber_ids: Iterable[str], story_id: str, expires_at: int) -> None:
         """One story into many people's digests (the fan-out): 25 items per BatchWriteItem.
         Each entry is also indexed by its subscriber, so one person's digest is one Query."""
-        self._batch_write([
-            {"PutRequest": {"Item": to_item({
-                "PK": f"DIGEST#{day}", "SK": f"{story_id}#{sid}", "story_id": story_id, "subscriber_id": sid,
-                "GSI1PK": f"DIGEST#{day}#{sid}", "GSI1SK": story_id, TTL_ATTRIBUTE: expires_at,
-            })}}
-            for sid in sorted(set(subscriber_ids))
-        ])
+        self._batch_write(
+            [
+                {
+                    "PutRequest": {
+                        "Item": to_item(
+                            {
+                                "PK": f"DIGEST#{day}",
+                                "SK": f"{story_id}#{sid}",
+                                "story_id": story_id,
+                                "subscriber_id": sid,
+                                "GSI1PK": f"DIGEST#{day}#{sid}",
+                                "GSI1SK": story_id,
+                                TTL_ATTRIBUTE: expires_at,
+                            }
+                        )
+                    }
+                }
+                for sid in sorted(set(subscriber_ids))
+            ]
+        )
 
     def digest_of(self, day: str, subscriber_id: str) -> list[str]:
         """The story ids in one person's digest for one day (entries written by add_to_digests)."""
@@ -182,7 +233,15 @@ class PeoplePart(Table):
         """Stop sending to an address. Kept by hash only: the list itself holds no address."""
         self._db.put_item(
             TableName=self._table,
-            Item=to_item({"PK": f"SUPPRESSED#{email_hash(email)}", "SK": "SUPPRESSED", "reason": reason, "at": at, "detail": detail[:500]}),
+            Item=to_item(
+                {
+                    "PK": f"SUPPRESSED#{email_hash(email)}",
+                    "SK": "SUPPRESSED",
+                    "reason": reason,
+                    "at": at,
+                    "detail": detail[:500],
+                }
+            ),
         )
 
     def suppression(self, email: str) -> dict[str, Any] | None:
@@ -190,4 +249,6 @@ class PeoplePart(Table):
         return _public(item) if item else None
 
     def unsuppress(self, email: str) -> None:
-        self._db.delete_item(TableName=self._table, Key=to_item({"PK": f"SUPPRESSED#{email_hash(email)}", "SK": "SUPPRESSED"}))
+        self._db.delete_item(
+            TableName=self._table, Key=to_item({"PK": f"SUPPRESSED#{email_hash(email)}", "SK": "SUPPRESSED"})
+        )

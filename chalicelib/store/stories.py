@@ -5,7 +5,8 @@ erasure, and where the idempotency records live.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol, cast
+from collections.abc import Iterable
+from typing import Any, Protocol, cast
 
 from ..core.errors import Conflict
 from ..core.idempotency import Records
@@ -32,7 +33,9 @@ class StoryStore(Protocol):
     def get_story(self, story_id: str, consistent: bool = False) -> Story | None: ...
     def story_thread(self, story_id: str, consistent: bool = False) -> list[ThreadItem]: ...
     def queue(self, status: str, limit: int) -> list[Story]: ...
-    def update_story(self, story_id: str, expected_version: int, allowed_from: Iterable[str], changes: dict[str, Any]) -> Story: ...
+    def update_story(
+        self, story_id: str, expected_version: int, allowed_from: Iterable[str], changes: dict[str, Any]
+    ) -> Story: ...
     def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> Story: ...
     def mark_progress(self, story_id: str, field: str, at: str) -> bool: ...
     def get_contact(self, story_id: str) -> dict[str, Any] | None: ...
@@ -46,7 +49,9 @@ class StoryStore(Protocol):
     def get_read_receipt(self, story_id: str, subscriber_id: str) -> dict[str, Any] | None: ...
     def put_reply(self, story_id: str, reply: dict[str, Any]) -> None: ...
     def get_thread_item(self, story_id: str, kind: str, item_id: str) -> ThreadItem | None: ...
-    def decide_thread_item(self, story_id: str, kind: str, item_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> ThreadItem: ...
+    def decide_thread_item(
+        self, story_id: str, kind: str, item_id: str, allowed_from: Iterable[str], changes: dict[str, Any]
+    ) -> ThreadItem: ...
     def replies_queue(self, limit: int) -> list[ThreadItem]: ...
     def erase_story(self, story_id: str) -> int: ...
     def idempotency_layer(self, name: str) -> Any: ...
@@ -76,7 +81,14 @@ class StoriesPart(Table):
             }
         ]
         if contact:
-            items.append({"Put": {"TableName": self._table, "Item": to_item({"PK": f"PRIVATE#{sid}", "SK": "CONTACT", **contact})}})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item({"PK": f"PRIVATE#{sid}", "SK": "CONTACT", **contact}),
+                    }
+                }
+            )
         self._db.transact_write_items(TransactItems=items)
 
     def get_story(self, story_id: str, consistent: bool = False) -> Story | None:
@@ -103,7 +115,9 @@ class StoriesPart(Table):
         )
         return cast(list[Story], [_public(i) for i in items])
 
-    def update_story(self, story_id: str, expected_version: int, allowed_from: Iterable[str], changes: dict[str, Any]) -> Story:
+    def update_story(
+        self, story_id: str, expected_version: int, allowed_from: Iterable[str], changes: dict[str, Any]
+    ) -> Story:
         """Apply a decision to one version of a story. A stale version or status raises Conflict."""
         status = changes.get("status")
         sets = dict(changes)
@@ -144,10 +158,20 @@ class StoriesPart(Table):
         """An author's own change of status (withdraw, erase): no version check, but bumps it."""
         allowed = sorted(set(allowed_from))
         removes = ["GSI1PK", "GSI1SK"] if changes.get("status") not in (Status.PENDING, Status.HELD) else []
-        return cast(Story, self._update(
-            f"STORY#{story_id}", "STORY", changes, removes, bump_version=True,
-            condition=("#status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")", {f":s{i}": v for i, v in enumerate(allowed)}),
-        ))
+        return cast(
+            Story,
+            self._update(
+                f"STORY#{story_id}",
+                "STORY",
+                changes,
+                removes,
+                bump_version=True,
+                condition=(
+                    "#status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")",
+                    {f":s{i}": v for i, v in enumerate(allowed)},
+                ),
+            ),
+        )
 
     def mark_progress(self, story_id: str, field: str, at: str) -> bool:
         """Set a story's first_read_at, first_response_at, change_planned_at or change_made_at once.
@@ -194,7 +218,9 @@ class StoriesPart(Table):
 
     def put_read_receipt(self, story_id: str, subscriber_id: str, receipt: dict[str, Any]) -> bool:
         """Record the first time one person read a story; False if they already had."""
-        return self._put_once({"PK": f"STORY#{story_id}", "SK": f"READ#{subscriber_id}", "subscriber_id": subscriber_id, **receipt})
+        return self._put_once(
+            {"PK": f"STORY#{story_id}", "SK": f"READ#{subscriber_id}", "subscriber_id": subscriber_id, **receipt}
+        )
 
     def put_response(self, story_id: str, response: dict[str, Any]) -> None:
         self._put_thread_item(story_id, "RESPONSE", response, queued=response["status"] == ItemStatus.HELD)
@@ -220,14 +246,26 @@ class StoriesPart(Table):
         item = self._get(f"STORY#{story_id}", f"{kind.upper()}#{item_id}", consistent=True)
         return cast(ThreadItem, _public(item) | {"item": kind}) if item else None
 
-    def decide_thread_item(self, story_id: str, kind: str, item_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> ThreadItem:
+    def decide_thread_item(
+        self, story_id: str, kind: str, item_id: str, allowed_from: Iterable[str], changes: dict[str, Any]
+    ) -> ThreadItem:
         """Publish or reject a held response or pending reply; it leaves the moderators' queue.
         A second decision on the same item raises Conflict."""
         allowed = sorted(set(allowed_from))
-        return cast(ThreadItem, self._update(
-            f"STORY#{story_id}", f"{kind.upper()}#{item_id}", changes, ["GSI1PK", "GSI1SK"],
-            condition=("#status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")", {f":s{i}": v for i, v in enumerate(allowed)}),
-        ) | {"item": kind})
+        return cast(
+            ThreadItem,
+            self._update(
+                f"STORY#{story_id}",
+                f"{kind.upper()}#{item_id}",
+                changes,
+                ["GSI1PK", "GSI1SK"],
+                condition=(
+                    "#status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")",
+                    {f":s{i}": v for i, v in enumerate(allowed)},
+                ),
+            )
+            | {"item": kind},
+        )
 
     def replies_queue(self, limit: int) -> list[ThreadItem]:
         """Held responses and pending author replies, oldest first."""
@@ -262,7 +300,9 @@ class StoriesPart(Table):
         if story and story.get("published_at"):
             items = self._query(
                 KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
-                ExpressionAttributeValues=to_item({":pk": f"DIGEST#{digest_day(story['published_at'])}", ":s": f"{story_id}#"}),
+                ExpressionAttributeValues=to_item(
+                    {":pk": f"DIGEST#{digest_day(story['published_at'])}", ":s": f"{story_id}#"}
+                ),
             )
             keys += [{"PK": i["PK"], "SK": i["SK"]} for i in items]
         # CHECK: the me-too items (their addresses are in PRIVATE#, above) and the scheduled change check.

@@ -44,8 +44,11 @@ def decode(record: dict[str, Any]) -> Change:
     old = _public(from_item(ddb["OldImage"])) if ddb.get("OldImage") else None
     new = _public(from_item(ddb["NewImage"])) if ddb.get("NewImage") else None
     seen = ddb.get("ApproximateCreationDateTime")
-    about = {"event": record.get("eventName", ""), "sequence": str(ddb.get("SequenceNumber", "")),
-             "seen_at": float(seen) if seen else None}
+    about = {
+        "event": record.get("eventName", ""),
+        "sequence": str(ddb.get("SequenceNumber", "")),
+        "seen_at": float(seen) if seen else None,
+    }
     pk, sk = str(keys.get("PK", "")), str(keys.get("SK", ""))
     prefix, _, ident = pk.partition("#")
     if prefix == "STORY" and sk == "STORY":

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -37,9 +38,7 @@ def month_list(month: str) -> str:
 
 # The table's shape, used by the local stack and tests; infra/ declares the same (a test checks).
 TABLE_DEFINITION: dict[str, Any] = {
-    "AttributeDefinitions": [
-        {"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "GSI1PK", "GSI1SK")
-    ],
+    "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("PK", "SK", "GSI1PK", "GSI1SK")],
     "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
     "GlobalSecondaryIndexes": [
         {
@@ -117,7 +116,9 @@ class Table:
         item = resp.get("Item")
         return from_item(item) if item else None
 
-    def _query(self, limit: int | None = None, forward: bool = True, index: str | None = None, **kw: Any) -> list[dict[str, Any]]:
+    def _query(
+        self, limit: int | None = None, forward: bool = True, index: str | None = None, **kw: Any
+    ) -> list[dict[str, Any]]:
         args: dict[str, Any] = {"TableName": self._table, "ScanIndexForward": forward, **kw}
         if index:
             args["IndexName"] = index
@@ -193,5 +194,8 @@ class Table:
     def _put_thread_item(self, story_id: str, kind: str, data: dict[str, Any], queued: bool) -> None:
         item = {"PK": f"STORY#{story_id}", "SK": f"{kind}#{data['id']}", "story_id": story_id, **data}
         if queued:
-            item |= {"GSI1PK": f"QUEUE#{REPLIES_QUEUE}", "GSI1SK": f"{data['created_at']}#{story_id}#{kind}#{data['id']}"}
+            item |= {
+                "GSI1PK": f"QUEUE#{REPLIES_QUEUE}",
+                "GSI1SK": f"{data['created_at']}#{story_id}#{kind}#{data['id']}",
+            }
         self._db.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")

@@ -12,6 +12,7 @@ Two things are served for the module, once each:
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import tempfile
 import threading
@@ -20,14 +21,15 @@ from datetime import date
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import os
 import pytest
 
 from tests.support.live import CHROMIUM, start_stack, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)"
+    ),
 ]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
@@ -89,8 +91,10 @@ def axe_violations(page) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
-    return [f"{v['id']}: {v['help']} ({', '.join(str(n['target'][0]) for n in v['nodes'][:3])})"
-            for v in results.response["violations"]]
+    return [
+        f"{v['id']}: {v['help']} ({', '.join(str(n['target'][0]) for n in v['nodes'][:3])})"
+        for v in results.response["violations"]
+    ]
 
 
 def stories_titled(stack, title: str) -> list[dict]:
@@ -99,13 +103,23 @@ def stories_titled(stack, title: str) -> list[dict]:
 
     from local.resources import REGION, TABLE
 
-    ddb = boto3.client("dynamodb", endpoint_url=stack.aws.rstrip("/"), region_name=REGION,
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    ddb = boto3.client(
+        "dynamodb",
+        endpoint_url=stack.aws.rstrip("/"),
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     items, start = [], None
     while True:
         kw = {"ExclusiveStartKey": start} if start else {}
-        resp = ddb.scan(TableName=TABLE, ConsistentRead=True, FilterExpression="title = :t",
-                        ExpressionAttributeValues={":t": {"S": title}}, **kw)
+        resp = ddb.scan(
+            TableName=TABLE,
+            ConsistentRead=True,
+            FilterExpression="title = :t",
+            ExpressionAttributeValues={":t": {"S": title}},
+            **kw,
+        )
         items += resp["Items"]
         start = resp.get("LastEvaluatedKey")
         if not start:
@@ -261,8 +275,11 @@ def test_the_draft_survives_a_reload_without_the_email(stack, browser):
     sid = page.locator("input[name=submission_id]").input_value()
     assert sid
     # (wait_for_function would eval a string, which the page's CSP rightly forbids: poll from here)
-    wait_for(lambda: "finish later" in (page.evaluate("localStorage.getItem('feedforward:story-draft')") or ""), timeout=10,
-             interval=0.1)
+    wait_for(
+        lambda: "finish later" in (page.evaluate("localStorage.getItem('feedforward:story-draft')") or ""),
+        timeout=10,
+        interval=0.1,
+    )
     assert "never.in.the.draft" not in page.evaluate("localStorage.getItem('feedforward:story-draft')")
     page.reload()
     assert page.locator("#title").input_value() == "A draft I will finish later"
@@ -306,8 +323,15 @@ def test_a_story_sent_moments_after_the_form_opened_is_refused_and_can_be_sent_a
     page.click("#send")
     page.wait_for_selector(".error-summary")
     summary = page.locator(".error-summary a")
-    assert summary.count() == 1 and summary.first.inner_text() == "That was very quick. Please check your story and send it again."
-    assert page.locator(summary.first.get_attribute("href")).inner_text().endswith("That was very quick. Please check your story and send it again.")
+    assert (
+        summary.count() == 1
+        and summary.first.inner_text() == "That was very quick. Please check your story and send it again."
+    )
+    assert (
+        page.locator(summary.first.get_attribute("href"))
+        .inner_text()
+        .endswith("That was very quick. Please check your story and send it again.")
+    )
     assert stories_titled(stack, title) == []
     # The page keeps every answer and when the form was first opened; sent again later, it is a story (the
     # API's page lets its form's answer, a redirect to the site, through: form-action names the site too).

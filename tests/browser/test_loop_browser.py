@@ -23,7 +23,9 @@ from tests.support.live import CHROMIUM, start_stack, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)"
+    ),
 ]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
@@ -42,7 +44,10 @@ def axe_violations(page) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
-    return [f"{v['id']}: {v['help']} ({', '.join(n['target'][0] for n in v['nodes'][:3])})" for v in results.response["violations"]]
+    return [
+        f"{v['id']}: {v['help']} ({', '.join(n['target'][0] for n in v['nodes'][:3])})"
+        for v in results.response["violations"]
+    ]
 
 
 def phone_check(page) -> None:
@@ -55,8 +60,11 @@ def phone_check(page) -> None:
 def moderator_auth(stack) -> dict[str, str]:
     from local.resources import DEMO_MODERATOR
 
-    resp = requests.post(f"{stack.api}moderation/sign-in", timeout=30,
-                         json={"username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]})
+    resp = requests.post(
+        f"{stack.api}moderation/sign-in",
+        timeout=30,
+        json={"username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]},
+    )
     assert resp.status_code == 200, resp.text
     return {"Authorization": f"Bearer {resp.json()['id_token']}"}
 
@@ -100,7 +108,10 @@ def test_the_whole_loop_from_the_mailbox(stack, browser):
     title = f"Ward 7 listened to me {run}"
     ctx = browser.new_context(**PHONE)
     foreign: list[str] = []
-    ctx.on("request", lambda r: foreign.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "about:")) else None)
+    ctx.on(
+        "request",
+        lambda r: foreign.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:", "about:")) else None,
+    )
     page = ctx.new_page()
 
     # ---- a member of staff signs up on the site, and confirms from the mailbox ----
@@ -152,8 +163,16 @@ def test_the_whole_loop_from_the_mailbox(stack, browser):
         return next((s for s in stories if s["title"] == title), None)
 
     story = wait_for(pending_story, 30)
-    decision = {"action": "publish", "version": story["version"], "criticality": 2, "tags": ["communication"], "note": ""}
-    resp = requests.post(f"{stack.api}moderation/stories/{story['id']}/decision", json=decision, headers=auth, timeout=30)
+    decision = {
+        "action": "publish",
+        "version": story["version"],
+        "criticality": 2,
+        "tags": ["communication"],
+        "note": "",
+    }
+    resp = requests.post(
+        f"{stack.api}moderation/stories/{story['id']}/decision", json=decision, headers=auth, timeout=30
+    )
     assert resp.status_code == 200, resp.text
     story_url = f"{stack.site}stories/{story['id']}/"
 
@@ -185,7 +204,9 @@ def test_the_whole_loop_from_the_mailbox(stack, browser):
     wait_for(story_page_done, 60)
     page.goto(story_url + "?after-response")  # pages are cached for a minute: a new address, as a reader's would be
     receipts = page.locator(".receipts li").all_inner_texts()
-    assert any(r.startswith("Read by Sam, Ward Sister, Ward Sister, Northbridge General Hospital") for r in receipts), receipts
+    assert any(r.startswith("Read by Sam, Ward Sister, Ward Sister, Northbridge General Hospital") for r in receipts), (
+        receipts
+    )
     done = [s.split("\n")[0] for s in page.locator(".progress__step--done").all_inner_texts()]
     assert done == ["Published", "Read by staff", "Responded to", "Change planned"], done
     assert page.locator(".change-callout--planned").inner_text().startswith("Change planned:")
@@ -208,8 +229,12 @@ def test_the_whole_loop_from_the_mailbox(stack, browser):
     # ---- a moderator publishes the reply; the staff member is told ----
     items = requests.get(f"{stack.api}moderation/queue?status=replies", headers=auth, timeout=30).json()["items"]
     reply = next(i for i in items if i["story_id"] == story["id"] and i["item"] == "reply")
-    resp = requests.post(f"{stack.api}moderation/stories/{story['id']}/replies/{reply['id']}/decision",
-                         json={"action": "publish", "note": ""}, headers=auth, timeout=30)
+    resp = requests.post(
+        f"{stack.api}moderation/stories/{story['id']}/replies/{reply['id']}/decision",
+        json={"action": "publish", "note": ""},
+        headers=auth,
+        timeout=30,
+    )
     assert resp.status_code == 200, resp.text
     open_mail(page, stack, staff, f"The author replied: {title}")
     assert "that would have helped me a lot" in page.content()
@@ -225,12 +250,20 @@ def test_the_whole_loop_from_the_mailbox(stack, browser):
     assert headers["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
     unsubscribe = re.fullmatch(r"<(https?://[^>]+)>", headers["list-unsubscribe"].strip()).group(1)
     assert requests.get(respond_link, timeout=10).status_code == 200
-    resp = requests.post(unsubscribe, data="List-Unsubscribe=One-Click", timeout=10,
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    resp = requests.post(
+        unsubscribe,
+        data="List-Unsubscribe=One-Click",
+        timeout=10,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert resp.status_code == 200, resp.text
     assert requests.get(respond_link, timeout=10).status_code == 404
-    assert requests.post(f"{respond_link}/read", data="", timeout=10,
-                         headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 404
+    assert (
+        requests.post(
+            f"{respond_link}/read", data="", timeout=10, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        ).status_code
+        == 404
+    )
     assert requests.get(private_link, timeout=10).status_code == 200  # the author's link is not the staff member's
 
 
@@ -317,8 +350,11 @@ def test_the_screen_marks_likely_identifying_details_in_a_pending_story(stack, b
     from tests.support.factories import story_body
 
     text = "My husband Peter Wright was seen on 3 March 2025.\nRing me on 07700 900123 if you need to."
-    resp = requests.post(f"{stack.api}stories", timeout=30,
-                         json=story_body(story=text, services=[STORY_SERVICE], title="Checking the marks"))
+    resp = requests.post(
+        f"{stack.api}stories",
+        timeout=30,
+        json=story_body(story=text, services=[STORY_SERVICE], title="Checking the marks"),
+    )
     assert resp.status_code == 201, resp.text
     story_id = resp.json()["id"]
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -332,7 +368,10 @@ def test_the_screen_marks_likely_identifying_details_in_a_pending_story(stack, b
     page.wait_for_selector("#story-findings:not([hidden])")
     marks = page.locator("#story-findings mark")
     assert [marks.nth(i).text_content() for i in range(marks.count())] == [
-        "Peter Wright (a person’s full name)", "3 March 2025 (an exact date)", "07700 900123 (a phone number)"]
+        "Peter Wright (a person’s full name)",
+        "3 March 2025 (an exact date)",
+        "07700 900123 (a phone number)",
+    ]
     assert "Check before publishing" in page.locator("#story-findings").inner_text()
     assert page.locator("#title-findings").count() == 0 or page.locator("#title-findings").is_hidden()
     assert axe_violations(page) == []

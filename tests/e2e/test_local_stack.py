@@ -137,7 +137,11 @@ def test_story_goes_from_form_to_page_and_mailbox_and_stack_stops_cleanly(stack)
     assert api == f"http://127.0.0.1:{ports['FF_API_PORT']}/api/"
     assert mail == f"http://127.0.0.1:{ports['FF_MAIL_PORT']}/"
     assert aws == f"http://127.0.0.1:{ports['FF_AWS_PORT']}"
-    assert f"{api}moderate" in stack.output and MODERATOR["username"] in stack.output and MODERATOR["password"] in stack.output
+    assert (
+        f"{api}moderate" in stack.output
+        and MODERATOR["username"] in stack.output
+        and MODERATOR["password"] in stack.output
+    )
     assert stack.lines[-1].strip() == "Ready."
 
     # The home page, from the bucket through the static server.
@@ -208,8 +212,14 @@ def test_story_goes_from_form_to_page_and_mailbox_and_stack_stops_cleanly(stack)
     # The author's address is in no public object.
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=aws, region_name="eu-west-2", aws_access_key_id="local", aws_secret_access_key="local")
-    keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket="feedforward-site") for o in p.get("Contents", [])]
+    s3 = boto3.client(
+        "s3", endpoint_url=aws, region_name="eu-west-2", aws_access_key_id="local", aws_secret_access_key="local"
+    )
+    keys = [
+        o["Key"]
+        for p in s3.get_paginator("list_objects_v2").paginate(Bucket="feedforward-site")
+        for o in p.get("Contents", [])
+    ]
     assert f"stories/{story_id}/index.html" in keys
     leaked = [k for k in keys if author.encode() in s3.get_object(Bucket="feedforward-site", Key=k)["Body"].read()]
     assert leaked == [], f"the author's email address is in {leaked}"

@@ -8,7 +8,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -35,9 +35,14 @@ class ModeratorApi:
         self._client, self._headers = client, {**bearer(tok), **JSON_H}
 
     def decide_item(self, story_id, kind, item_id, body):
-        resp = self._client.http.post(f"/api/moderation/stories/{story_id}/{kind}/{item_id}/decision",
-                                      body=json.dumps(body), headers=self._headers)
-        return SimpleNamespace(status_code=resp.status_code, text=resp.body.decode(), json=lambda: json.loads(resp.body))
+        resp = self._client.http.post(
+            f"/api/moderation/stories/{story_id}/{kind}/{item_id}/decision",
+            body=json.dumps(body),
+            headers=self._headers,
+        )
+        return SimpleNamespace(
+            status_code=resp.status_code, text=resp.body.decode(), json=lambda: json.loads(resp.body)
+        )
 
 
 @pytest.fixture
@@ -53,8 +58,14 @@ def published(client, aws, directory, pump):
 DEMO = {
     "title": "Kind nurses on a busy night",
     "conversation": {
-        "responses": [{"by": STAFF, "text": "Thank you for telling us. We have talked about it as a team.", "change": "planned",
-                       "change_description": "A named nurse for every patient waiting for a bed."}],
+        "responses": [
+            {
+                "by": STAFF,
+                "text": "Thank you for telling us. We have talked about it as a team.",
+                "change": "planned",
+                "change_description": "A named nurse for every patient waiting for a bed.",
+            }
+        ],
         "reply": {"text": "Thank you, that would have helped me.", "decision": "publish"},
     },
 }
@@ -63,7 +74,10 @@ DEMO = {
 def seed(client, tok, story_id, entry):
     from tools import ff
 
-    result = {"errors": [], "conversation": {"read": 0, "responses": 0, "held responses": 0, "replies": 0, "replies pending": 0}}
+    result = {
+        "errors": [],
+        "conversation": {"read": 0, "responses": 0, "held responses": 0, "replies": 0, "replies pending": 0},
+    }
     steps = []
     ff.ConversationSeeder(ModeratorApi(client, tok)).seed(story_id, entry, result, steps.append)
     assert len(steps) == ff.conversation_steps(entry["conversation"])  # the progress bar ends full
@@ -73,7 +87,13 @@ def seed(client, tok, story_id, entry):
 def test_the_demo_conversation_goes_through_the_real_code_and_its_effects_follow(client, aws, published, pump, token):  # noqa: F811
     result = seed(client, token, published, DEMO)
     assert result["errors"] == []
-    assert result["conversation"] == {"read": 0, "responses": 1, "held responses": 0, "replies": 1, "replies pending": 0}
+    assert result["conversation"] == {
+        "read": 0,
+        "responses": 1,
+        "held responses": 0,
+        "replies": 1,
+        "replies pending": 0,
+    }
     pump.drain()
     thread = wiring.store().story_thread(published, consistent=True)
     story = next(i for i in thread if i["item"] == "story")
@@ -96,13 +116,23 @@ def test_the_demo_conversation_goes_through_the_real_code_and_its_effects_follow
 
 
 def test_a_demo_response_with_a_phone_number_is_held_and_a_pending_reply_waits(client, aws, published, pump, token):  # noqa: F811
-    entry = {"title": "x", "conversation": {
-        "read_by": [STAFF],
-        "responses": [{"by": STAFF, "text": "Please ring me on 01632 960123 so we can talk.", "change": "none"}],
-        "reply": {"text": "I would rather write, thank you.", "decision": "pending"}}}
+    entry = {
+        "title": "x",
+        "conversation": {
+            "read_by": [STAFF],
+            "responses": [{"by": STAFF, "text": "Please ring me on 01632 960123 so we can talk.", "change": "none"}],
+            "reply": {"text": "I would rather write, thank you.", "decision": "pending"},
+        },
+    }
     result = seed(client, token, published, entry)
     assert result["errors"] == []
-    assert result["conversation"] == {"read": 1, "responses": 0, "held responses": 1, "replies": 0, "replies pending": 1}
+    assert result["conversation"] == {
+        "read": 1,
+        "responses": 0,
+        "held responses": 1,
+        "replies": 0,
+        "replies pending": 1,
+    }
     queue = wiring.moderation().replies_queue()
     assert sorted(i["item"] for i in queue) == ["reply", "response"]
 
@@ -112,17 +142,21 @@ def test_a_demo_responder_who_does_not_cover_the_story_is_an_error_not_a_crash(c
     entry = {"title": "x", "conversation": {"read_by": ["elsewhere@hillside.nhs.example", "nobody@example.org"]}}
     result = seed(client, token, published, entry)
     assert len(result["errors"]) == 2
-    assert "no subscription that covers" in result["errors"][0] and "not an active demo subscriber" in result["errors"][1]
+    assert (
+        "no subscription that covers" in result["errors"][0] and "not an active demo subscriber" in result["errors"][1]
+    )
     assert result["conversation"]["read"] == 0
 
 
 def test_the_demo_conversations_fit_the_demo_stories_and_subscriptions():
     """Each responder is a demo subscriber whose subscription covers the story; replies need an author to write them."""
-    from chalicelib.directory import flatten
     from chalicelib.core.models import CONVERSATION_LIMITS
+    from chalicelib.directory import flatten
     from tools import ff
 
-    services = {s["slug"]: s for s in flatten(json.loads((ROOT / "data" / "directory.json").read_text(encoding="utf-8")))}
+    services = {
+        s["slug"]: s for s in flatten(json.loads((ROOT / "data" / "directory.json").read_text(encoding="utf-8")))
+    }
     subscriptions = json.loads((ROOT / "data" / "demo_subscriptions.json").read_text(encoding="utf-8"))
     covers = {}
     for sub in subscriptions:
@@ -188,8 +222,12 @@ def test_bounces_published_to_the_sns_topic_reach_the_suppression_list(aws, clie
     assert store.suppression("gone@example.org")["reason"] == "bounce"
     assert store.suppression("angry@example.org")["reason"] == "complaint"
     assert store.suppression("someone.else@example.org") is None
-    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
-        "ApproximateNumberOfMessages"] == "0"
+    assert (
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+        == "0"
+    )
 
 
 def test_a_coalesced_render_queue_renders_each_page_once_and_empties(aws, client, pump):
@@ -210,12 +248,16 @@ def test_a_failed_coalesced_render_leaves_every_copy_on_the_queue(aws, client, p
     wiring.queues().send([RenderJob(page="home")])
     wiring.queues().send([RenderJob(page="home")])
     pump.coalesce.add(res.render_queue_url)
-    pump._invoke = lambda name, event: {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+    pump._invoke = lambda name, event: {
+        "batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]
+    }
     pump.expect_failures()
     assert pump.queue_once(res.render_queue_url, "render_worker") == 0
     assert [f.split(":")[0] for f in pump.failures] == ["render_worker"]  # one delivery, of the one distinct body
     sqs = aws.client("sqs")
-    attrs = sqs.get_queue_attributes(QueueUrl=res.render_queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=res.render_queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )
     assert attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "2"  # back after their visibility timeout
 
 
@@ -225,8 +267,8 @@ def test_the_daily_digest_runs_at_its_time_once_a_day(aws, client, pump):
 
     assert sorted(daily_schedules(app)) == [("change_checks", 9, 0), ("daily_digest", 7, 0)]
     calls = counting(pump)
-    at = datetime(2026, 11, 26, 6, 59, tzinfo=timezone.utc)
-    assert pump.daily("daily_digest", 7, 0, now=at) == datetime(2026, 11, 26, 7, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 26, 6, 59, tzinfo=UTC)
+    assert pump.daily("daily_digest", 7, 0, now=at) == datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
     assert pump.scheduled_once(at) == 0
     assert pump.scheduled_once(at + timedelta(minutes=1)) == 1
     assert pump.scheduled_once(at + timedelta(minutes=2)) == 0  # not again until tomorrow
@@ -271,10 +313,23 @@ def mailbox_server():
     from local.mailbox import Mail, Mailbox
 
     digests, events = [], []
-    box = Mailbox("http://127.0.0.1:9", port=0, send_digests=lambda: digests.append(1) or {"day": "2026-11-26", "digests": 3},
-                  publish_mail_event=events.append)
-    mail = Mail("m-1", "FeedForward <stories@feedforward.example>", ["Sam <sam@nhs.example>"], "New story about <Ward 7>", None,
-                "Read it: http://127.0.0.1:8000/api/respond/abc", "", [("Subject", "New story about <Ward 7>")], "")
+    box = Mailbox(
+        "http://127.0.0.1:9",
+        port=0,
+        send_digests=lambda: digests.append(1) or {"day": "2026-11-26", "digests": 3},
+        publish_mail_event=events.append,
+    )
+    mail = Mail(
+        "m-1",
+        "FeedForward <stories@feedforward.example>",
+        ["Sam <sam@nhs.example>"],
+        "New story about <Ward 7>",
+        None,
+        "Read it: http://127.0.0.1:8000/api/respond/abc",
+        "",
+        [("Subject", "New story about <Ward 7>")],
+        "",
+    )
     box.httpd.RequestHandlerClass.inbox = FakeInbox([mail])
     box.start()
     host, port = box.httpd.server_address[:2]
@@ -327,7 +382,9 @@ def test_a_bounce_button_publishes_what_ses_would_for_that_emails_recipients(mai
     assert [r["emailAddress"] for r in note["bounce"]["bouncedRecipients"]] == ["sam@nhs.example"]
     assert "suppression list" in get(mailbox_server.url + location)
     status, _, _ = post(mailbox_server.url + "/message/m-1/complaint")
-    assert status == 303 and mailbox_server.events[-1]["complaint"]["complainedRecipients"] == [{"emailAddress": "sam@nhs.example"}]
+    assert status == 303 and mailbox_server.events[-1]["complaint"]["complainedRecipients"] == [
+        {"emailAddress": "sam@nhs.example"}
+    ]
 
 
 def test_the_mailbox_buttons_refuse_other_sites_and_unknown_things(mailbox_server):

@@ -12,16 +12,16 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from moto.core.botocore_stubber import MockRawResponse
 
+from chalicelib import wiring
 from chalicelib.core import aws as aws_clients
 from chalicelib.core import clock
-from chalicelib import wiring
+from chalicelib.core.jobs import MailJob
 from chalicelib.core.matching import pick_subscription
 from chalicelib.core.models import CRITICALITY_WORDS
-from chalicelib.core.jobs import MailJob
 from chalicelib.store import digest_day
 from tests.support import mailbox
-from tests.support.stories import publish, submit
 from tests.support.staff import LINK, NAMES, PEOPLE, _records, alerts_to, count_to, crowd, raw_to, staff, staff_mail  # noqa: F401
+from tests.support.stories import publish, submit
 
 
 def published_story(client, pump, **decision) -> str:
@@ -68,7 +68,9 @@ def test_one_email_per_matching_person_and_none_to_anyone_else(client, aws, dire
 def test_reach_walks_up_the_tree_one_query_per_level(client, aws, directory):
     a = staff("a@nhs.example", {"service": "riverside-ward-7"}, {"service": "riverside-trust", "frequency": "digest"})
     b = staff("b@nhs.example", {"service": "riverside-maternity", "frequency": "digest"})
-    c = staff("c@nhs.example", {"service": "riverside-general", "frequency": "digest"}, {"service": "riverside-general"})
+    c = staff(
+        "c@nhs.example", {"service": "riverside-general", "frequency": "digest"}, {"service": "riverside-general"}
+    )
     story = {"id": "x", "services": ["riverside-ward-7", "riverside-maternity"], "tags": [], "criticality": 0}
     calls = []
     store = wiring.store()
@@ -156,7 +158,9 @@ def test_the_alert_is_multipart_with_everything_staff_need_and_nothing_private(c
     text, html = mailbox.text_of(msg), mailbox.html_of(msg)
     # CSS is inlined: styles sit on the elements, no <style> block for clients that strip it.
     assert "<style" not in html
-    assert re.search(r'<a class="button" href="https://api\.test/api/respond/[A-Za-z0-9_-]{43}" style="[^"]*background', html)
+    assert re.search(
+        r'<a class="button" href="https://api\.test/api/respond/[A-Za-z0-9_-]{43}" style="[^"]*background', html
+    )
 
     assert "Kind nurses on a busy ward" in msg["Subject"] and "Ward 7 (Acute Medicine)" in msg["Subject"]
     for body in (text, html):
@@ -195,7 +199,11 @@ def test_the_respond_link_is_bound_to_the_subscription_the_story_came_through(cl
     subs = {s["service"]: s for s in wiring.store().subscriptions_of(sid)}
     # The ward subscription wants only "food" stories; the trust one matched.
     assert (bound["story_id"], bound["subscriber_id"], bound["subscription_id"], bound["service"]) == (
-        story_id, sid, subs["riverside-trust"]["id"], "riverside-trust")
+        story_id,
+        sid,
+        subs["riverside-trust"]["id"],
+        "riverside-trust",
+    )
     unsubscribe = re.search(LINK.format("unsubscribe"), text).group(1)
     assert wiring.links().resolve(unsubscribe, "unsubscribe")["subscriber_id"] == sid
 
@@ -217,7 +225,13 @@ def test_pick_subscription_prefers_a_matching_one_then_the_most_specific():
 
 def test_criticality_words_cover_every_level():
     assert [CRITICALITY_WORDS[n] for n in range(6)] == [
-        "not critical", "minimally critical", "mildly critical", "moderately critical", "strongly critical", "severely critical"]
+        "not critical",
+        "minimally critical",
+        "mildly critical",
+        "moderately critical",
+        "strongly critical",
+        "severely critical",
+    ]
 
 
 def test_a_get_on_the_emailed_links_changes_nothing(client, aws, directory, pump):
@@ -262,8 +276,17 @@ def test_line_breaks_and_encoded_words_make_no_header(client, aws, directory, pu
     [raw] = raw_to("target@nhs.example")
     header_block = raw.split("\n\n", 1)[0]
     names = [line.split(":", 1)[0] for line in header_block.splitlines() if line and not line[0].isspace()]
-    assert set(names) <= {"From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post",
-                          "MIME-Version", "Content-Type"}, names
+    assert set(names) <= {
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "MIME-Version",
+        "Content-Type",
+    }, names
     if field == "title":
         assert "victim@evil.example" in str(msg["Subject"])  # kept as text, on the subject line
     assert "victim@evil.example" not in (msg["Bcc"] or "")
@@ -286,8 +309,12 @@ def test_a_digest_subscriber_gets_one_email_the_next_morning_with_each_story(cli
     tomorrow = clock.parse(f"{day}T07:00:00Z") + timedelta(days=1)
     monkeypatch.setattr(clock, "now", lambda: tomorrow)
     for _ in range(2):
-        result = client.lambda_.invoke("daily_digest", client.events.generate_cw_event(
-            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[])).payload
+        result = client.lambda_.invoke(
+            "daily_digest",
+            client.events.generate_cw_event(
+                source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+            ),
+        ).payload
         assert result == {"day": day, "digests": 1}
         pump.drain()
     assert not pump.errors
@@ -323,7 +350,9 @@ def test_nothing_to_digest_sends_nothing(client, aws, directory, pump):
     staff("digest@nhs.example", {"service": "riverside-trust", "frequency": "digest"})
     assert wiring.alerts().queue_digests("2026-01-01") == {"day": "2026-01-01", "digests": 0}
     # A digest job for a day with nothing in it, or a malformed ref, writes no email.
-    wiring.queues().send([MailJob(kind="staff_digest", ref="2026-01-01:nobody"), MailJob(kind="staff_digest", ref="junk")])
+    wiring.queues().send(
+        [MailJob(kind="staff_digest", ref="2026-01-01:nobody"), MailJob(kind="staff_digest", ref="junk")]
+    )
     pump.drain()
     assert not pump.errors
     assert mailbox.sent() == []
@@ -338,7 +367,9 @@ def test_a_fan_out_to_a_few_hundred_people_sends_exactly_one_each(client, aws, d
     subscriptions = {}
     for n, address in enumerate(people):
         # Some have two subscriptions on the path; every tenth wants another tag only.
-        subscriptions[address] = [{"service": levels[n % 3]}] + ([{"service": levels[(n + 1) % 3]}] if n % 4 == 0 else [])
+        subscriptions[address] = [{"service": levels[n % 3]}] + (
+            [{"service": levels[(n + 1) % 3]}] if n % 4 == 0 else []
+        )
         if n % 10 == 9:
             subscriptions[address] = [{"service": levels[n % 3], "tags": ["maternity"]}]
     crowd(subscriptions)
@@ -357,8 +388,10 @@ def _drain_until_empty(aws, pump, rounds=30):
     sqs = aws.client("sqs")
     for _ in range(rounds):
         pump.drain()
-        attrs = sqs.get_queue_attributes(QueueUrl=aws.resources.mail_queue_url,
-                                         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+        attrs = sqs.get_queue_attributes(
+            QueueUrl=aws.resources.mail_queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )
         if all(v == "0" for v in attrs["Attributes"].values()):
             return
     raise AssertionError("the mail queue never emptied")
@@ -380,7 +413,9 @@ def test_ses_throttling_is_retried_never_dropped(client, aws, directory, pump, m
     def throttled(**kw):
         calls["n"] += 1
         if calls["n"] <= 20:
-            raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "SendRawEmail")
+            raise ClientError(
+                {"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "SendRawEmail"
+            )
         return send(**kw)
 
     story_id = submit(client)
@@ -394,7 +429,9 @@ def test_ses_throttling_is_retried_never_dropped(client, aws, directory, pump, m
     # The throttled sends were batch item failures, retried: expected here, and each one seen.
     pump.expect_failures()
     assert len(pump.failures) >= 1
-    dlq = aws.client("sqs").get_queue_attributes(QueueUrl=aws.resources.mail_dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
+    dlq = aws.client("sqs").get_queue_attributes(
+        QueueUrl=aws.resources.mail_dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
     assert dlq["Attributes"]["ApproximateNumberOfMessages"] == "0"
 
 
@@ -402,9 +439,11 @@ def test_the_ses_client_itself_backs_off_and_retries_throttling(aws, monkeypatch
     ses = aws_clients.client("ses")  # the client the mail worker sends with
     assert ses.meta.config.retries["mode"] in ("standard", "adaptive")
     assert ses.meta.config.retries["total_max_attempts"] >= 5
-    throttle = (b'<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error><Type>Sender</Type>'
-                b"<Code>Throttling</Code><Message>Maximum sending rate exceeded.</Message></Error>"
-                b"<RequestId>1</RequestId></ErrorResponse>")
+    throttle = (
+        b'<ErrorResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/"><Error><Type>Sender</Type>'
+        b"<Code>Throttling</Code><Message>Maximum sending rate exceeded.</Message></Error>"
+        b"<RequestId>1</RequestId></ErrorResponse>"
+    )
     attempts = {"n": 0}
 
     def first_three_throttled(request, **kw):
@@ -420,7 +459,8 @@ def test_the_ses_client_itself_backs_off_and_retries_throttling(aws, monkeypatch
     from chalicelib.mail.sender import Mailer
 
     Mailer(ses, "FeedForward <stories@feedforward.example>").send(
-        "backoff@nhs.example", "staff_alert", _alert_context(), {})
+        "backoff@nhs.example", "staff_alert", _alert_context(), {}
+    )
     assert attempts["n"] == 4
     assert len(waits) == 3 and all(w > 0 for w in waits)  # it backed off before each retry
     assert [str(m["To"]) for m in mailbox.sent()] == ["backoff@nhs.example"]
@@ -428,13 +468,29 @@ def test_the_ses_client_itself_backs_off_and_retries_throttling(aws, monkeypatch
 
 def _alert_context() -> dict:
     story = {
-        "id": "s1", "title": "A title", "excerpt": "An excerpt", "pseudonym": "P", "role": "a patient", "tags": [],
-        "services": [{"name": "Ward", "within": ""}], "service_names": "Ward", "criticality": 0,
-        "criticality_words": "not critical", "published_on": "", "url": "https://site.test/stories/s1/",
-        "respond_url": "https://api.test/api/respond/x", "subscription_service": "Ward",
+        "id": "s1",
+        "title": "A title",
+        "excerpt": "An excerpt",
+        "pseudonym": "P",
+        "role": "a patient",
+        "tags": [],
+        "services": [{"name": "Ward", "within": ""}],
+        "service_names": "Ward",
+        "criticality": 0,
+        "criticality_words": "not critical",
+        "published_on": "",
+        "url": "https://site.test/stories/s1/",
+        "respond_url": "https://api.test/api/respond/x",
+        "subscription_service": "Ward",
     }
-    return {"story": story, "name": "N", "unsubscribe_url": "https://api.test/api/unsubscribe/x",
-            "manage_url": "https://api.test/api/subscriptions/manage/x", "site_url": "https://site.test", "respond_link_days": 60}
+    return {
+        "story": story,
+        "name": "N",
+        "unsubscribe_url": "https://api.test/api/unsubscribe/x",
+        "manage_url": "https://api.test/api/subscriptions/manage/x",
+        "site_url": "https://site.test",
+        "respond_link_days": 60,
+    }
 
 
 def test_a_permanent_refusal_is_not_retried(client, aws, directory, pump, monkeypatch):
@@ -446,13 +502,20 @@ def test_a_permanent_refusal_is_not_retried(client, aws, directory, pump, monkey
 
     def rejected(**kw):
         calls["n"] += 1
-        raise ses.exceptions.MessageRejected({"Error": {"Code": "MessageRejected", "Message": "Email address is not verified."}}, "SendRawEmail")
+        raise ses.exceptions.MessageRejected(
+            {"Error": {"Code": "MessageRejected", "Message": "Email address is not verified."}}, "SendRawEmail"
+        )
 
     monkeypatch.setattr(ses, "send_raw_email", rejected)
     publish(story_id)
     pump.drain()
     assert calls["n"] == 2  # the author's "published" email and the alert, each tried once
-    assert wiring.notifications().send(MailJob(kind="staff_alert", story_id=story_id, ref=sid)) == {"sent": False, "why": "rejected"}
+    assert wiring.notifications().send(MailJob(kind="staff_alert", story_id=story_id, ref=sid)) == {
+        "sent": False,
+        "why": "rejected",
+    }
     assert not pump.errors
-    attrs = aws.client("sqs").get_queue_attributes(QueueUrl=aws.resources.mail_queue_url, AttributeNames=["All"])["Attributes"]
+    attrs = aws.client("sqs").get_queue_attributes(QueueUrl=aws.resources.mail_queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
     assert (attrs["ApproximateNumberOfMessages"], attrs["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")

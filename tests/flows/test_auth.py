@@ -18,10 +18,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import jwt
 import pytest
 
-from chalicelib.edge import auth
 from chalicelib import wiring
 from chalicelib.core.errors import Forbidden, Unauthorized
 from chalicelib.core.settings import Settings
+from chalicelib.edge import auth
 from local.resources import REGION
 from tests.support.auth import JSON_HEADERS, JwksSource, bearer, error_of, moto_jwks, sign_in  # noqa: F401
 
@@ -58,7 +58,6 @@ def get_queue(client, headers: dict | None = None):
     return client.http.get("/api/moderation/queue?status=pending", headers=headers or {})
 
 
-
 # ---- signing in ---------------------------------------------------------------------------
 
 
@@ -75,7 +74,10 @@ def test_the_demo_moderator_signs_in_and_can_read_the_queue(client, moderator_us
     assert json.loads(resp.body) == {"moderator": moderator_user["username"], "stories": []}
 
 
-@pytest.mark.parametrize("username, password", [("moderator@feedforward.example", "Wrong-password-1!"), ("nobody@feedforward.example", "Whatever-2026!")])
+@pytest.mark.parametrize(
+    "username, password",
+    [("moderator@feedforward.example", "Wrong-password-1!"), ("nobody@feedforward.example", "Whatever-2026!")],
+)
 def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client, moderator_user, username, password):
     result = sign_in(client, username, password)
     assert result["status"] == 401
@@ -84,13 +86,18 @@ def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(client, modera
     assert password not in json.dumps(result["body"])
 
 
-@pytest.mark.parametrize("code", ["TooManyRequestsException", "TooManyFailedAttemptsException", "LimitExceededException"])
+@pytest.mark.parametrize(
+    "code", ["TooManyRequestsException", "TooManyFailedAttemptsException", "LimitExceededException"]
+)
 def test_cognitos_own_limits_are_a_429_with_retry_after(client, moderator_user, code):
     """Cognito limits one user's sign-in attempts: the moderator is told to wait, as with our limits."""
     from chalicelib import wiring
 
     def refuse(**_):
-        parsed = {"Error": {"Code": code, "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}}}
+        parsed = {
+            "Error": {"Code": code, "Message": "Rate exceeded"},
+            "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}},
+        }
         return type("R", (), {"status_code": 400, "headers": {}, "content": b"", "raw": None})(), parsed
 
     wiring.authenticator()._cognito().meta.events.register("before-call.cognito-idp.InitiateAuth", refuse)
@@ -102,18 +109,27 @@ def test_cognitos_own_limits_are_a_429_with_retry_after(client, moderator_user, 
 
 
 def test_sign_in_input_is_validated_without_echoing_the_password(client, aws):
-    resp = client.http.post("/api/moderation/sign-in", body=json.dumps({"username": "moderator@feedforward.example"}), headers=JSON_HEADERS)
+    resp = client.http.post(
+        "/api/moderation/sign-in", body=json.dumps({"username": "moderator@feedforward.example"}), headers=JSON_HEADERS
+    )
     assert resp.status_code == 422
     assert [f["field"] for f in error_of(resp)["fields"]] == ["password"]
 
-    body = {"username": "m@feedforward.example", "session": "s" * 40, "challenge": "SOFTWARE_TOKEN_MFA", "answer": "12ab"}
+    body = {
+        "username": "m@feedforward.example",
+        "session": "s" * 40,
+        "challenge": "SOFTWARE_TOKEN_MFA",
+        "answer": "12ab",
+    }
     resp = client.http.post("/api/moderation/sign-in", body=json.dumps(body), headers=JSON_HEADERS)
     assert resp.status_code == 422
     assert [f["field"] for f in error_of(resp)["fields"]] == ["answer"]
 
     secret = "Sup3r-secret-pw!"
     resp = client.http.post(
-        "/api/moderation/sign-in", body=json.dumps({"username": "m@x.example", "password": secret, "extra": 1}), headers=JSON_HEADERS
+        "/api/moderation/sign-in",
+        body=json.dumps({"username": "m@x.example", "password": secret, "extra": 1}),
+        headers=JSON_HEADERS,
     )
     assert resp.status_code == 422
     assert secret not in resp.body.decode()
@@ -123,7 +139,10 @@ def test_a_new_moderator_must_choose_a_new_password(client, aws, jwks):
     idp = aws.client("cognito-idp")
     pool = aws.resources.user_pool_id
     idp.admin_create_user(
-        UserPoolId=pool, Username="new@feedforward.example", TemporaryPassword="Temporary-2026!", MessageAction="SUPPRESS"
+        UserPoolId=pool,
+        Username="new@feedforward.example",
+        TemporaryPassword="Temporary-2026!",
+        MessageAction="SUPPRESS",
     )
     idp.admin_add_user_to_group(UserPoolId=pool, Username="new@feedforward.example", GroupName="moderators")
 
@@ -131,7 +150,12 @@ def test_a_new_moderator_must_choose_a_new_password(client, aws, jwks):
     assert first["status"] == 200
     assert first["body"]["challenge"] == "NEW_PASSWORD_REQUIRED" and first["body"]["session"]
 
-    step = {"username": "new@feedforward.example", "session": first["body"]["session"], "challenge": "NEW_PASSWORD_REQUIRED", "answer": "Brand-new-2026!"}
+    step = {
+        "username": "new@feedforward.example",
+        "session": first["body"]["session"],
+        "challenge": "NEW_PASSWORD_REQUIRED",
+        "answer": "Brand-new-2026!",
+    }
     resp = client.http.post("/api/moderation/sign-in", body=json.dumps(step), headers=JSON_HEADERS)
     assert resp.status_code == 200
     tok = json.loads(resp.body)["id_token"]
@@ -153,12 +177,19 @@ def test_a_moderator_with_an_authenticator_app_is_asked_for_the_code(client, aws
     idp.associate_software_token(AccessToken=tokens["AccessToken"])
     idp.verify_software_token(AccessToken=tokens["AccessToken"], UserCode="123456")
     idp.admin_set_user_mfa_preference(
-        UserPoolId=pool, Username=moderator_user["username"], SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True}
+        UserPoolId=pool,
+        Username=moderator_user["username"],
+        SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True},
     )
 
     first = sign_in(client, moderator_user["username"], moderator_user["password"])
     assert first["body"]["challenge"] == "SOFTWARE_TOKEN_MFA"
-    step = {"username": moderator_user["username"], "session": first["body"]["session"], "challenge": "SOFTWARE_TOKEN_MFA", "answer": "123456"}
+    step = {
+        "username": moderator_user["username"],
+        "session": first["body"]["session"],
+        "challenge": "SOFTWARE_TOKEN_MFA",
+        "answer": "123456",
+    }
     resp = client.http.post("/api/moderation/sign-in", body=json.dumps(step), headers=JSON_HEADERS)
     assert resp.status_code == 200
     assert get_queue(client, bearer(json.loads(resp.body)["id_token"])).status_code == 200
@@ -185,9 +216,14 @@ def mfa_pool(aws, monkeypatch):
     monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
     idp = aws.client("cognito-idp")
     pool = aws.resources.user_pool_id
-    idp.set_user_pool_mfa_config(UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON")
+    idp.set_user_pool_mfa_config(
+        UserPoolId=pool, SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON"
+    )
     idp.admin_create_user(
-        UserPoolId=pool, Username="first@feedforward.example", TemporaryPassword="Temporary-2026!", MessageAction="SUPPRESS"
+        UserPoolId=pool,
+        Username="first@feedforward.example",
+        TemporaryPassword="Temporary-2026!",
+        MessageAction="SUPPRESS",
     )
     idp.admin_add_user_to_group(UserPoolId=pool, Username="first@feedforward.example", GroupName="moderators")
     return {"username": "first@feedforward.example", "temporary": "Temporary-2026!", "password": "Chosen-pass-2026!"}
@@ -202,13 +238,19 @@ def to_mfa_setup(client, user) -> dict:
     first = sign_in(client, user["username"], user["temporary"])
     assert first["body"]["challenge"] == "NEW_PASSWORD_REQUIRED"
     status, body = post_step(
-        client, username=user["username"], session=first["body"]["session"], challenge="NEW_PASSWORD_REQUIRED", answer=user["password"]
+        client,
+        username=user["username"],
+        session=first["body"]["session"],
+        challenge="NEW_PASSWORD_REQUIRED",
+        answer=user["password"],
     )
     assert status == 200, body
     return body
 
 
-def test_a_first_sign_in_sets_up_the_authenticator_app_then_every_sign_in_asks_for_its_code(client, mfa_pool, jwks, capfd):
+def test_a_first_sign_in_sets_up_the_authenticator_app_then_every_sign_in_asks_for_its_code(
+    client, mfa_pool, jwks, capfd
+):
     user = mfa_pool
     setup = to_mfa_setup(client, user)
     assert setup["challenge"] == "MFA_SETUP" and setup["session"] and setup["secret_code"]
@@ -218,12 +260,22 @@ def test_a_first_sign_in_sets_up_the_authenticator_app_then_every_sign_in_asks_f
     assert parse_qs(uri.query) == {"secret": [setup["secret_code"]], "issuer": ["FeedForward"]}
 
     # A code that is not the app's current one is refused, naming the field; the session survives it.
-    status, body = post_step(client, username=user["username"], session=setup["session"], challenge="MFA_SETUP",
-                             answer=totp_code(setup["secret_code"], offset_steps=10))
+    status, body = post_step(
+        client,
+        username=user["username"],
+        session=setup["session"],
+        challenge="MFA_SETUP",
+        answer=totp_code(setup["secret_code"], offset_steps=10),
+    )
     assert status == 422 and body["error"]["fields"][0]["field"] == "answer"
 
-    status, body = post_step(client, username=user["username"], session=setup["session"], challenge="MFA_SETUP",
-                             answer=totp_code(setup["secret_code"]))
+    status, body = post_step(
+        client,
+        username=user["username"],
+        session=setup["session"],
+        challenge="MFA_SETUP",
+        answer=totp_code(setup["secret_code"]),
+    )
     assert status == 200, body
     assert get_queue(client, bearer(body["id_token"])).status_code == 200
 
@@ -231,8 +283,13 @@ def test_a_first_sign_in_sets_up_the_authenticator_app_then_every_sign_in_asks_f
     again = sign_in(client, user["username"], user["password"])
     assert again["status"] == 200 and again["body"]["challenge"] == "SOFTWARE_TOKEN_MFA"
     assert "secret_code" not in again["body"]
-    status, body = post_step(client, username=user["username"], session=again["body"]["session"], challenge="SOFTWARE_TOKEN_MFA",
-                             answer=totp_code(setup["secret_code"]))
+    status, body = post_step(
+        client,
+        username=user["username"],
+        session=again["body"]["session"],
+        challenge="SOFTWARE_TOKEN_MFA",
+        answer=totp_code(setup["secret_code"]),
+    )
     assert status == 200 and body["id_token"]
 
     # The secret went to the moderator's browser only: never to a log line.
@@ -255,7 +312,9 @@ def test_an_mfa_setup_answer_must_be_six_digits(client, mfa_pool, answer):
 
 @pytest.mark.parametrize("session", ["not-a-session", "x" * 64])
 def test_an_mfa_setup_with_an_unknown_session_must_start_again(client, mfa_pool, session):
-    status, body = post_step(client, username=mfa_pool["username"], session=session, challenge="MFA_SETUP", answer="123456")
+    status, body = post_step(
+        client, username=mfa_pool["username"], session=session, challenge="MFA_SETUP", answer="123456"
+    )
     assert status == 401
     assert "Start again" in body["error"]["message"]
 
@@ -266,7 +325,9 @@ def test_an_mfa_setup_with_an_unknown_session_must_start_again(client, mfa_pool,
 def test_a_signed_in_user_outside_the_moderators_group_is_forbidden(client, aws, jwks):
     from local.resources import create_moderator
 
-    create_moderator(aws.session, aws.resources, "staff@feedforward.example", "Staff-member-2026!", "A Member Of Staff", group="")
+    create_moderator(
+        aws.session, aws.resources, "staff@feedforward.example", "Staff-member-2026!", "A Member Of Staff", group=""
+    )
     result = sign_in(client, "staff@feedforward.example", "Staff-member-2026!")
     assert result["status"] == 200
     resp = get_queue(client, bearer(result["body"]["id_token"]))
@@ -320,16 +381,24 @@ BAD_TOKENS = {
     "garbled segments": lambda aws, tok: "Bearer aaa.bbb.ccc",
     "token without scheme": lambda aws, tok: tok,
     "one signature byte flipped": lambda aws, tok: f"Bearer {flip_signature_byte(tok)}",
-    "expired": lambda aws, tok: "Bearer " + mint(moderator_claims(aws, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)),
+    "expired": lambda aws, tok: (
+        "Bearer " + mint(moderator_claims(aws, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600))
+    ),
     "no expiry": lambda aws, tok: "Bearer " + mint(moderator_claims(aws, exp=None)),
     "wrong audience": lambda aws, tok: "Bearer " + mint(moderator_claims(aws, aud="some-other-client")),
-    "wrong issuer": lambda aws, tok: "Bearer " + mint(moderator_claims(aws, iss="https://cognito-idp.eu-west-2.amazonaws.com/eu-west-2_other")),
+    "wrong issuer": lambda aws, tok: (
+        "Bearer " + mint(moderator_claims(aws, iss="https://cognito-idp.eu-west-2.amazonaws.com/eu-west-2_other"))
+    ),
     "an access token": lambda aws, tok: "Bearer " + mint(moderator_claims(aws, token_use="access")),
     "no token_use": lambda aws, tok: "Bearer " + mint(moderator_claims(aws, token_use=None)),
     "alg none": lambda aws, tok: "Bearer " + unsigned(moderator_claims(aws)),
-    "HS256 with a shared secret": lambda aws, tok: "Bearer " + mint(moderator_claims(aws), key="secret" * 6, algorithm="HS256"),
+    "HS256 with a shared secret": lambda aws, tok: (
+        "Bearer " + mint(moderator_claims(aws), key="secret" * 6, algorithm="HS256")
+    ),
     "HS256 keyed with the public key": lambda aws, tok: "Bearer " + hs256_with_public_key(moderator_claims(aws)),
-    "signed by another key with moto's kid": lambda aws, tok: "Bearer " + mint(moderator_claims(aws), key=other_rsa_key()),
+    "signed by another key with moto's kid": lambda aws, tok: (
+        "Bearer " + mint(moderator_claims(aws), key=other_rsa_key())
+    ),
     "unknown kid": lambda aws, tok: "Bearer " + mint(moderator_claims(aws), kid="rotated-away"),
 }
 
@@ -355,7 +424,11 @@ def test_a_token_minted_with_the_moto_key_and_right_claims_is_accepted(client, a
 
 
 def settings_for(aws) -> Settings:
-    return Settings(cognito_region=REGION, cognito_user_pool_id=aws.resources.user_pool_id, cognito_client_id=aws.resources.client_id)
+    return Settings(
+        cognito_region=REGION,
+        cognito_user_pool_id=aws.resources.user_pool_id,
+        cognito_client_id=aws.resources.client_id,
+    )
 
 
 class FakeClock:
@@ -382,7 +455,9 @@ def test_the_jwks_is_fetched_once_from_the_pool_and_kept(aws):
     tok = mint(moderator_claims(aws))
     for _ in range(3):
         assert a.moderator(f"Bearer {tok}").username == "moderator@feedforward.example"
-    assert source.urls == [f"https://cognito-idp.{REGION}.amazonaws.com/{aws.resources.user_pool_id}/.well-known/jwks.json"]
+    assert source.urls == [
+        f"https://cognito-idp.{REGION}.amazonaws.com/{aws.resources.user_pool_id}/.well-known/jwks.json"
+    ]
 
 
 def test_an_unknown_kid_causes_one_refetch_at_most_per_interval(aws):
@@ -427,7 +502,9 @@ def test_moderator_name_and_username_come_from_the_claims(aws):
     a = auth.Authenticator(settings_for(aws), lambda: None, jwks_fetch=JwksSource())
     who = a.moderator("Bearer " + mint(moderator_claims(aws, name="Sam Moderator")))
     assert (who.username, who.name) == ("moderator@feedforward.example", "Sam Moderator")
-    who = a.moderator("bearer " + mint(moderator_claims(aws, **{"cognito:username": None, "email": "e@feedforward.example"})))
+    who = a.moderator(
+        "bearer " + mint(moderator_claims(aws, **{"cognito:username": None, "email": "e@feedforward.example"}))
+    )
     assert (who.username, who.name) == ("e@feedforward.example", "e@feedforward.example")
     with pytest.raises(Forbidden):
         a.moderator("Bearer " + mint(moderator_claims(aws, **{"cognito:groups": ["staff"]})))

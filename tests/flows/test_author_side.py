@@ -9,17 +9,31 @@ import re
 
 import pytest
 
-from chalicelib.core import clock
 from chalicelib import wiring
+from chalicelib.core import clock
 from chalicelib.core.jobs import MailJob
 from chalicelib.links import token_hash
 from tests.support import mailbox
-from tests.support.env import API_URL, SITE_URL
 from tests.support.author import (
-    AUTHOR, MOD, REPLY_ID, STAFF, author_link, body_of, error_fields, link_in, post_form, post_json,
-    publish, read_by, respond, s3_page, staff_member, table_items, tell,
+    AUTHOR,
+    MOD,
+    REPLY_ID,
+    STAFF,
+    author_link,
+    body_of,
+    error_fields,
+    link_in,
+    post_form,
+    post_json,
+    publish,
+    read_by,
+    respond,
+    s3_page,
+    staff_member,
+    table_items,
+    tell,
 )
-
+from tests.support.env import API_URL, SITE_URL
 
 
 @pytest.fixture
@@ -38,13 +52,33 @@ def story(client, aws, directory, pump):
 def test_the_private_page_shows_the_conversation_and_nothing_private_of_anyone_else(client, aws, story, pump):
     staff = staff_member()
     read_by(story, staff)
-    respond(story, staff, "Thank you for telling us.\nWe have shared this with the night team.",
-            change="planned", change_description="A second nurse on nights")
+    respond(
+        story,
+        staff,
+        "Thank you for telling us.\nWe have shared this with the night team.",
+        change="planned",
+        change_description="A second nurse on nights",
+    )
     respond(story, staff, "HELD-TEXT call me on 07700 900123", status="held", flags=["phone"])
-    wiring.store().put_reply(story, {"id": "pendingreply0001", "text": "MY-PENDING-REPLY thank you", "status": "pending",
-                                     "created_at": clock.iso()})
-    wiring.store().put_reply(story, {"id": "rejectedreply001", "text": "MY-REJECTED-REPLY", "status": "rejected",
-                                     "created_at": clock.iso(), "decision_note": "It names a nurse."})
+    wiring.store().put_reply(
+        story,
+        {
+            "id": "pendingreply0001",
+            "text": "MY-PENDING-REPLY thank you",
+            "status": "pending",
+            "created_at": clock.iso(),
+        },
+    )
+    wiring.store().put_reply(
+        story,
+        {
+            "id": "rejectedreply001",
+            "text": "MY-REJECTED-REPLY",
+            "status": "rejected",
+            "created_at": clock.iso(),
+            "decision_note": "It names a nurse.",
+        },
+    )
     pump.drain()
 
     resp = client.http.get(f"/api/my/{author_link(story)}")
@@ -84,7 +118,9 @@ def test_a_get_of_the_private_link_never_changes_state(client, aws, story, pump)
 
 def test_a_notice_on_the_page_comes_from_fixed_words_only(client, aws, story):
     token = author_link(story)
-    assert "Your reply will appear once a moderator has checked it" in body_of(client.http.get(f"/api/my/{token}?done=reply"))
+    assert "Your reply will appear once a moderator has checked it" in body_of(
+        client.http.get(f"/api/my/{token}?done=reply")
+    )
     html = body_of(client.http.get(f"/api/my/{token}?done=%3Cb%3Ehello"))
     assert "hello" not in html and "author-notice" not in html
 
@@ -110,7 +146,9 @@ def test_a_reply_from_the_form_waits_for_a_moderator_and_a_double_submit_makes_o
     assert second.status_code == 303
 
     replies = [i for i in wiring.store().story_thread(story, consistent=True) if i["item"] == "reply"]
-    assert [(r["id"], r["status"], r["text"]) for r in replies] == [(REPLY_ID, "pending", "Thank you all.\nIt means a lot.")]
+    assert [(r["id"], r["status"], r["text"]) for r in replies] == [
+        (REPLY_ID, "pending", "Thank you all.\nIt means a lot.")
+    ]
     queue = wiring.store().replies_queue(10)
     assert [(q["item"], q["id"], q["story_id"]) for q in queue] == [("reply", REPLY_ID, story)]
 
@@ -142,15 +180,18 @@ def test_a_reply_as_json_is_accepted_once_and_a_reused_id_with_other_words_is_a_
     assert f'value="{REPLY_ID}"' not in html
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"reply_id": REPLY_ID}, "text"),
-    ({"reply_id": REPLY_ID, "text": " \n "}, "text"),
-    ({"reply_id": REPLY_ID, "text": "x" * 5001}, "text"),
-    ({"text": "A fine reply"}, "reply_id"),
-    ({"reply_id": "short", "text": "A fine reply"}, "reply_id"),
-    ({"reply_id": "../../etc/passwd#REPLY", "text": "A fine reply"}, "reply_id"),
-    ({"reply_id": REPLY_ID, "text": "A fine reply", "status": "published"}, "status"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"reply_id": REPLY_ID}, "text"),
+        ({"reply_id": REPLY_ID, "text": " \n "}, "text"),
+        ({"reply_id": REPLY_ID, "text": "x" * 5001}, "text"),
+        ({"text": "A fine reply"}, "reply_id"),
+        ({"reply_id": "short", "text": "A fine reply"}, "reply_id"),
+        ({"reply_id": "../../etc/passwd#REPLY", "text": "A fine reply"}, "reply_id"),
+        ({"reply_id": REPLY_ID, "text": "A fine reply", "status": "published"}, "status"),
+    ],
+)
 def test_bad_replies_as_json_name_the_field_and_write_nothing(client, aws, story, fields, field):
     token = author_link(story)
     before = table_items(aws)
@@ -193,18 +234,22 @@ def test_no_reply_to_a_story_that_is_not_published(client, aws, directory):
 BAD_TOKENS = ["x" * 43, "short", "A" * 44, "%2E%2E"]
 
 
-@pytest.mark.parametrize("action, body", [
-    ("replies", {"reply_id": REPLY_ID, "text": "Hello there"}),
-    ("withdraw", {"confirm": "yes"}),
-    ("erase", {"confirm": "ERASE"}),
-])
+@pytest.mark.parametrize(
+    "action, body",
+    [
+        ("replies", {"reply_id": REPLY_ID, "text": "Hello there"}),
+        ("withdraw", {"confirm": "yes"}),
+        ("erase", {"confirm": "ERASE"}),
+    ],
+)
 def test_every_action_refuses_a_bad_token_and_writes_nothing(client, aws, story, action, body):
     respond_link = wiring.links().issue("respond", story, "someone", 30, subscriber_id="someone")
     expired = wiring.links().issue("author", story, "author", 1)
     aws.client("dynamodb").update_item(  # expire it, as time would
         TableName=aws.resources.table,
         Key={"PK": {"S": f"TOKEN#{token_hash(expired)}"}, "SK": {"S": "TOKEN"}},
-        UpdateExpression="SET expires_at = :e", ExpressionAttributeValues={":e": {"N": "1000"}},
+        UpdateExpression="SET expires_at = :e",
+        ExpressionAttributeValues={":e": {"N": "1000"}},
     )
     before = table_items(aws)
     for token in BAD_TOKENS + [respond_link, expired]:
@@ -216,6 +261,7 @@ def test_every_action_refuses_a_bad_token_and_writes_nothing(client, aws, story,
         assert resp.headers["Content-Type"].startswith("text/html")  # a person reads a page
         assert "This link is not valid" in body_of(resp)
     after = table_items(aws)
+
     # The only write is the per-client count of bad links (guessing is rate-limited, limits.py).
     def state(items):
         return [i for i in items if not i["PK"]["S"].startswith("LIMIT#")]
@@ -253,8 +299,12 @@ def test_a_withdrawn_story_leaves_every_page_and_its_author_sees_withdrawn(clien
 
     page = s3_page(aws, f"stories/{story}/index.html")
     assert "This story is no longer available" in page and "chest pain" not in page
-    for key in ("index.html", "services/riverside-ward-7/index.html", "services/riverside-general/index.html",
-                "services/riverside-trust/index.html"):
+    for key in (
+        "index.html",
+        "services/riverside-ward-7/index.html",
+        "services/riverside-general/index.html",
+        "services/riverside-trust/index.html",
+    ):
         assert story not in s3_page(aws, key), key
     for slug in ("riverside-ward-7", "riverside-trust", "_all"):
         assert wiring.store().listing(slug, 10) == []
@@ -266,7 +316,9 @@ def test_a_withdrawn_story_leaves_every_page_and_its_author_sees_withdrawn(clien
     assert [(a["from"], a["to"], a["by"]) for a in audit][-1] == ("published", "withdrawn", "author")
     assert sum(1 for a in audit if a["to"] == "withdrawn") == 1
     # And no reply to a withdrawn story.
-    assert post_json(client, f"/api/my/{token}/replies", {"reply_id": REPLY_ID, "text": "Hello there"}).status_code == 409
+    assert (
+        post_json(client, f"/api/my/{token}/replies", {"reply_id": REPLY_ID, "text": "Hello there"}).status_code == 409
+    )
 
 
 def test_a_rejected_story_cannot_be_withdrawn_but_says_why(client, aws, directory):
@@ -300,8 +352,13 @@ def test_the_author_is_told_once_when_staff_first_read_the_story(client, aws, st
 
 def test_the_author_is_told_of_each_published_response_and_never_the_responders_address(client, aws, story, pump):
     staff = staff_member()
-    respond(story, staff, "We are sorry about the wait.\nWe are adding beds.", change="made",
-            change_description="Four more beds on Ward 7")
+    respond(
+        story,
+        staff,
+        "We are sorry about the wait.\nWe are adding beds.",
+        change="made",
+        change_description="Four more beds on Ward 7",
+    )
     pump.drain()
     held = respond(story, staff, "HELD call 07700 900123", status="held", flags=["phone"])
     pump.drain()
@@ -314,7 +371,9 @@ def test_the_author_is_told_of_each_published_response_and_never_the_responders_
     assert STAFF not in text + html and staff not in text + html and "HELD" not in text
     assert client.http.get(f"/api/my/{link_in(text)}").status_code == 200
     # The same job again sends nothing more; a job for the held (unpublished) response sends nothing.
-    rid = [i for i in wiring.store().story_thread(story) if i["item"] == "response" and i["status"] == "published"][0]["id"]
+    rid = [i for i in wiring.store().story_thread(story) if i["item"] == "response" and i["status"] == "published"][0][
+        "id"
+    ]
     wiring.notifications().send(MailJob(kind="author_response", story_id=story, ref=rid))
     assert wiring.notifications().send(MailJob(kind="author_response", story_id=story, ref=held))["sent"] is False
     assert len([m for m in mailbox.to(AUTHOR) if "A reply to your story" in m["Subject"]]) == 1
@@ -335,8 +394,10 @@ def test_the_private_page_renders_as_valid_structure_for_every_status(client, aw
     token = author_link(story)
     for status in ("pending", "held", "published", "rejected", "withdrawn", "erasing"):
         aws.client("dynamodb").update_item(
-            TableName=aws.resources.table, Key={"PK": {"S": f"STORY#{story}"}, "SK": {"S": "STORY"}},
-            UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
+            TableName=aws.resources.table,
+            Key={"PK": {"S": f"STORY#{story}"}, "SK": {"S": "STORY"}},
+            UpdateExpression="SET #s = :s",
+            ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":s": {"S": status}},
         )
         resp = client.http.get(f"/api/my/{token}")
@@ -369,9 +430,19 @@ def test_the_private_page_and_its_error_and_erasure_pages_are_valid_html(client,
     staff = staff_member()
     read_by(story, staff)
     respond(story, staff, "Thank you.", change="made", change_description="More beds")
-    wiring.store().put_reply(story, {"id": "pendingreply0001", "text": "Pending words", "status": "pending", "created_at": clock.iso()})
-    wiring.store().put_reply(story, {"id": "rejectedreply001", "text": "Rejected words", "status": "rejected",
-                                     "created_at": clock.iso(), "decision_note": "Names a nurse."})
+    wiring.store().put_reply(
+        story, {"id": "pendingreply0001", "text": "Pending words", "status": "pending", "created_at": clock.iso()}
+    )
+    wiring.store().put_reply(
+        story,
+        {
+            "id": "rejectedreply001",
+            "text": "Rejected words",
+            "status": "rejected",
+            "created_at": clock.iso(),
+            "decision_note": "Names a nurse.",
+        },
+    )
     pump.drain()
     token = author_link(story)
     pages = {
@@ -387,6 +458,10 @@ def test_the_private_page_and_its_error_and_erasure_pages_are_valid_html(client,
         path = tmp_path / name
         path.write_text(body_of(resp), encoding="utf-8")
         files.append(str(path))
-    run = subprocess.run(["java", "-jar", str(_vnu()), "--errors-only", "--format", "text", *files],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        ["java", "-jar", str(_vnu()), "--errors-only", "--format", "text", *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout + run.stderr

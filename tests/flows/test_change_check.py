@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.core import clock
 from chalicelib import wiring
+from chalicelib.core import clock
 from chalicelib.core.ids import new_id
 from chalicelib.moderation import Moderator
 from tests.support import mailbox
@@ -19,7 +19,7 @@ from tests.support.stories import publish, submit
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}
 MOD = Moderator("mod@example.org", "Mo Derator")
-T0 = datetime(2026, 11, 26, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
 AUTHOR = "author@example.org"
 READER = "reader.one@example.net"
 SUPPRESSED = "bounced.reader@example.net"
@@ -50,20 +50,42 @@ def checks_sent() -> list:
 
 
 def run_daily_job(client, at: datetime):
-    event = {"version": "0", "id": "test", "detail-type": "Scheduled Event", "source": "aws.events", "account": "000000000000",
-             "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "eu-west-2", "resources": [], "detail": {}}
+    event = {
+        "version": "0",
+        "id": "test",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "eu-west-2",
+        "resources": [],
+        "detail": {},
+    }
     return client.lambda_.invoke("change_checks", event).payload
 
 
 def change_made(story_id: str, at: datetime, description: str = CHANGE) -> None:
     """A published staff response that marks a change as made (as conversation.respond writes it)."""
-    wiring.store().put_response(story_id, {
-        "id": new_id(), "subscriber_id": "s1",
-        "subscription_id": "sub1", "service": "riverside-ward-7", "name": "Pat Lee", "role": "Ward Manager",
-        "organisation_name": "Riverside NHS Foundation Trust", "service_name": "Ward 7", "text": "Thank you for telling us.",
-        "change": "made", "change_description": description, "status": "published", "flags": [],
-        "created_at": clock.iso(at), "published_at": clock.iso(at),
-    })
+    wiring.store().put_response(
+        story_id,
+        {
+            "id": new_id(),
+            "subscriber_id": "s1",
+            "subscription_id": "sub1",
+            "service": "riverside-ward-7",
+            "name": "Pat Lee",
+            "role": "Ward Manager",
+            "organisation_name": "Riverside NHS Foundation Trust",
+            "service_name": "Ward 7",
+            "text": "Thank you for telling us.",
+            "change": "made",
+            "change_description": description,
+            "status": "published",
+            "flags": [],
+            "created_at": clock.iso(at),
+            "published_at": clock.iso(at),
+        },
+    )
 
 
 @pytest.fixture
@@ -143,8 +165,9 @@ def test_the_link_page_changes_nothing_and_the_authors_answer_shows_on_the_story
     assert AUTHOR not in html
     assert table(aws) == before  # a GET wrote nothing (mail scanners fetch every link)
 
-    posted = client.http.post(f"/api/check/{token}", body=urlencode({"answer": "yes", "comment": "The folding bed helped."}),
-                              headers=FORM_H)
+    posted = client.http.post(
+        f"/api/check/{token}", body=urlencode({"answer": "yes", "comment": "The folding bed helped."}), headers=FORM_H
+    )
     assert posted.status_code == 303
     assert posted.headers["Location"] == f"https://api.test/api/check/{token}?done=1"
     done = client.http.get(f"/api/check/{token}?done=1").body.decode()
@@ -157,15 +180,18 @@ def test_the_link_page_changes_nothing_and_the_authors_answer_shows_on_the_story
     assert "The folding bed helped." not in html  # the comment waits for a moderator
 
     queued = wiring.moderation().replies_queue()
-    assert [(i["item"], i["id"], i["answer"], i["text"]) for i in queued] == [("check", "author", "yes", "The folding bed helped.")]
+    assert [(i["item"], i["id"], i["answer"], i["text"]) for i in queued] == [
+        ("check", "author", "yes", "The folding bed helped.")
+    ]
     wiring.moderation().decide_item(asked, "checks", "author", {"action": "publish"}, MOD)
     pump.drain()
     assert "The folding bed helped." in page(aws, asked)
     assert wiring.moderation().replies_queue() == []
 
     # The first answer stands: the same again is harmless, another is refused.
-    same = client.http.post(f"/api/check/{token}", body=json.dumps({"answer": "yes", "comment": "The folding bed helped."}),
-                            headers=JSON_H)
+    same = client.http.post(
+        f"/api/check/{token}", body=json.dumps({"answer": "yes", "comment": "The folding bed helped."}), headers=JSON_H
+    )
     assert same.status_code == 200 and json.loads(same.body)["created"] is False
     other = client.http.post(f"/api/check/{token}", body=json.dumps({"answer": "no"}), headers=JSON_H)
     assert other.status_code == 409
@@ -198,11 +224,16 @@ def test_me_too_readers_answers_are_counted_apart_once(aws, client, pump, now, a
     item = next(i for i in table(aws) if i["PK"]["S"] == f"STORY#{asked}" and i["SK"]["S"].startswith("CHECK#"))
     fresh = {k: v for k, v in item.items() if k != "counted"}
     for _ in range(3):
-        wiring.changes().handle({"eventName": "INSERT", "dynamodb": {"Keys": {"PK": item["PK"], "SK": item["SK"]}, "NewImage": fresh}})
+        wiring.changes().handle(
+            {"eventName": "INSERT", "dynamodb": {"Keys": {"PK": item["PK"], "SK": item["SK"]}, "NewImage": fresh}}
+        )
     pump.drain()
     assert wiring.store().get_story(asked).get("me_too_partly") == 1
     html = page(aws, asked)
-    assert "Of 1 other person this happened to, 0 said the change made a difference, 1 said partly and 0 said it did not." in html
+    assert (
+        "Of 1 other person this happened to, 0 said the change made a difference, 1 said partly and 0 said it did not."
+        in html
+    )
     assert READER not in html
 
 
@@ -235,13 +266,18 @@ def test_with_javascript_off_a_missing_answer_shows_the_form_again(aws, client, 
 
 def test_an_unknown_link_or_a_story_no_longer_published_is_a_404(aws, client, pump, now, asked):
     assert client.http.get(f"/api/check/{'A' * 43}").status_code == 404
-    assert client.http.post(f"/api/check/{'A' * 43}", body=json.dumps({"answer": "yes"}), headers=JSON_H).status_code == 404
+    assert (
+        client.http.post(f"/api/check/{'A' * 43}", body=json.dumps({"answer": "yes"}), headers=JSON_H).status_code
+        == 404
+    )
     token = _token_for(AUTHOR)
     author_link = wiring.links().issue("author", asked, "author", 30)
     client.http.post(f"/api/my/{author_link}/withdraw", body=json.dumps({"confirm": True}), headers=JSON_H)
     pump.drain()
     assert client.http.get(f"/api/check/{token}").status_code == 404
-    assert client.http.post(f"/api/check/{token}", body=json.dumps({"answer": "yes"}), headers=JSON_H).status_code == 404
+    assert (
+        client.http.post(f"/api/check/{token}", body=json.dumps({"answer": "yes"}), headers=JSON_H).status_code == 404
+    )
     # Another purpose's link is no check link.
     assert client.http.get(f"/api/check/{author_link}").status_code == 404
 

@@ -11,15 +11,15 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.core import clock
 from chalicelib import wiring
+from chalicelib.core import clock
 from chalicelib.core.ids import new_id
 from chalicelib.links import NOT_VALID
 from chalicelib.moderation import Moderator
 from tests.support import mailbox
+from tests.support.conversation import AUTHOR, STAFF, make_staff, publish_story, respond_link
 from tests.support.env import API_URL
 from tests.support.factories import story_body
-from tests.support.conversation import AUTHOR, STAFF, make_staff, publish_story, respond_link
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -127,7 +127,7 @@ def test_the_page_labels_every_field_with_a_hint(client, quick):
         assert f'<label class="label" for="{field}">' in body
         assert f'id="{field}-hint"' in body
         assert f'aria-describedby="{field}-hint"' in body
-    assert "<legend class=\"fieldset__legend\">Does this response mark a change?</legend>" in body
+    assert '<legend class="fieldset__legend">Does this response mark a change?</legend>' in body
     for value in ("none", "planned", "made"):
         assert f'name="change" type="radio" value="{value}"' in body
     assert 'value="none" checked' in body
@@ -151,8 +151,11 @@ def test_reading_records_one_receipt_and_the_story_page_shows_it(aws, client, pu
     receipt = receipts[0]
     assert json.loads(as_json.body) == {"read_at": receipt["read_at"]}
     assert {k: receipt[k] for k in ("name", "role", "service", "service_name", "organisation_name")} == {
-        "name": "Alex Morgan", "role": "Ward Manager", "service": "riverside-ward-7",
-        "service_name": "Ward 7 (Acute Medicine)", "organisation_name": "Riverside NHS Foundation Trust",
+        "name": "Alex Morgan",
+        "role": "Ward Manager",
+        "service": "riverside-ward-7",
+        "service_name": "Ward 7 (Acute Medicine)",
+        "organisation_name": "Riverside NHS Foundation Trust",
     }
 
     page = client.http.get(f"/api/respond/{token}", headers=BROWSER).body.decode()
@@ -163,9 +166,14 @@ def test_reading_records_one_receipt_and_the_story_page_shows_it(aws, client, pu
     public = story_page(aws, sid)
     words = text_of(public)
     assert "Read by Alex Morgan, Ward Manager, Ward 7 (Acute Medicine) —" in words
-    assert re.search(r'<li class="progress__step progress__step--done" aria-current="step">\s*<span class="progress__label">Read by staff</span>', public)
+    assert re.search(
+        r'<li class="progress__step progress__step--done" aria-current="step">\s*<span class="progress__label">Read by staff</span>',
+        public,
+    )
     assert wiring.store().get_story(sid)["first_read_at"] == receipt["read_at"]
-    assert "Alexandra" not in public and STAFF["email"] not in public  # the display name, never the full name or address
+    assert (
+        "Alexandra" not in public and STAFF["email"] not in public
+    )  # the display name, never the full name or address
 
 
 # ---- a response ------------------------------------------------------------------------------------------
@@ -174,12 +182,16 @@ def test_reading_records_one_receipt_and_the_story_page_shows_it(aws, client, pu
 def test_a_response_is_published_at_once_and_appears_on_the_story_page(aws, client, pump, setup):
     sid, token = setup["story_id"], setup["token"]
     rid = page_response_id(client.http.get(f"/api/respond/{token}", headers=BROWSER).body.decode())
-    resp = post_form(client, f"/api/respond/{token}", {
-        "response_id": rid,
-        "text": "Thank you for telling us.\nWe have talked about your night as a team.",
-        "change": "planned",
-        "change_description": "A nurse will check on every new admission within the hour.",
-    })
+    resp = post_form(
+        client,
+        f"/api/respond/{token}",
+        {
+            "response_id": rid,
+            "text": "Thank you for telling us.\nWe have talked about your night as a team.",
+            "change": "planned",
+            "change_description": "A nurse will check on every new admission within the hour.",
+        },
+    )
     assert resp.status_code == 303, resp.body
     assert resp.headers["Location"] == f"{API_URL}/api/respond/{token}?sent={rid}#sent"
     after = client.http.get(f"/api/respond/{token}?sent={rid}", headers=BROWSER).body.decode()
@@ -207,9 +219,17 @@ def test_a_response_is_published_at_once_and_appears_on_the_story_page(aws, clie
 
 
 def test_a_change_made_shows_as_made(aws, client, pump, setup):
-    resp = client.http.post(f"/api/respond/{setup['token']}", headers=JSON_H, body=json.dumps({
-        "text": "We listened, and changed the night rota.", "change": "made", "change_description": "Two nurses on every night shift.",
-    }))
+    resp = client.http.post(
+        f"/api/respond/{setup['token']}",
+        headers=JSON_H,
+        body=json.dumps(
+            {
+                "text": "We listened, and changed the night rota.",
+                "change": "made",
+                "change_description": "Two nurses on every night shift.",
+            }
+        ),
+    )
     assert resp.status_code == 201, resp.body
     answer = json.loads(resp.body)
     assert answer["status"] == "published" and answer["published_at"]
@@ -252,9 +272,15 @@ def test_a_response_with_identifying_details_is_held_and_says_why(aws, client, p
 
 
 def test_a_held_form_post_is_answered_with_a_page_naming_what_was_found(client, quick):
-    resp = post_form(client, f"/api/respond/{quick['token']}", {
-        "response_id": new_id(), "text": "Ring 020 7946 0018 or email ward7@nhs.example", "change": "none",
-    })
+    resp = post_form(
+        client,
+        f"/api/respond/{quick['token']}",
+        {
+            "response_id": new_id(),
+            "text": "Ring 020 7946 0018 or email ward7@nhs.example",
+            "change": "none",
+        },
+    )
     assert resp.status_code == 202
     words = text_of(resp.body.decode())
     assert "Your response is waiting for a moderator" in words
@@ -263,8 +289,11 @@ def test_a_held_form_post_is_answered_with_a_page_naming_what_was_found(client, 
 
 
 def test_an_nhs_number_with_a_wrong_check_digit_is_not_flagged(client, quick):
-    resp = client.http.post(f"/api/respond/{quick['token']}", headers=JSON_H,
-                            body=json.dumps({"text": "Our reference for this is 943 476 5918, if you write in."}))
+    resp = client.http.post(
+        f"/api/respond/{quick['token']}",
+        headers=JSON_H,
+        body=json.dumps({"text": "Our reference for this is 943 476 5918, if you write in."}),
+    )
     assert resp.status_code == 201
     assert json.loads(resp.body)["status"] == "published"
 
@@ -294,7 +323,9 @@ def test_a_used_response_id_with_other_words_is_refused_and_the_words_kept(clien
     assert page_response_id(body) != rid
     [response] = thread(quick["story_id"], "response")
     assert response["text"] == "First words."
-    as_json = client.http.post(f"/api/respond/{token}", headers=JSON_H, body=json.dumps({"response_id": rid, "text": "Third words."}))
+    as_json = client.http.post(
+        f"/api/respond/{token}", headers=JSON_H, body=json.dumps({"response_id": rid, "text": "Third words."})
+    )
     assert as_json.status_code == 409
     assert json.loads(as_json.body)["error"]["fields"][0]["field"] == "response_id"
 
@@ -303,7 +334,10 @@ def test_someone_elses_response_id_is_refused(client, quick):
     other = make_staff(email="someone.else@nhs.example", display_name="Sam Other")
     other_token = respond_link(quick["story_id"], other)
     rid = new_id()
-    assert post_form(client, f"/api/respond/{other_token}", {"response_id": rid, "text": "Sam's words."}).status_code == 303
+    assert (
+        post_form(client, f"/api/respond/{other_token}", {"response_id": rid, "text": "Sam's words."}).status_code
+        == 303
+    )
     mine = post_form(client, f"/api/respond/{quick['token']}", {"response_id": rid, "text": "Sam's words."})
     assert mine.status_code == 409
     [response] = thread(quick["story_id"], "response")
@@ -338,9 +372,16 @@ def test_json_validation_errors_name_the_field_and_write_nothing(aws, client, qu
 
 def test_form_validation_errors_come_back_as_the_page_with_a_summary_and_the_values(aws, client, quick):
     before = scan(aws)
-    resp = post_form(client, f"/api/respond/{quick['token']}", {
-        "response_id": new_id(), "text": "Keep these <words> & this.", "change": "planned", "change_description": "",
-    })
+    resp = post_form(
+        client,
+        f"/api/respond/{quick['token']}",
+        {
+            "response_id": new_id(),
+            "text": "Keep these <words> & this.",
+            "change": "planned",
+            "change_description": "",
+        },
+    )
     assert resp.status_code == 422
     assert scan(aws) == before
     body = resp.body.decode()
@@ -369,13 +410,15 @@ def _refused(client, token: str) -> list[int]:
     return [
         client.http.get(f"/api/respond/{token}", headers=BROWSER).status_code,
         client.http.post(f"/api/respond/{token}/read", headers=JSON_H, body="{}").status_code,
-        client.http.post(f"/api/respond/{token}", headers=JSON_H, body=json.dumps({"text": "Hello there."})).status_code,
+        client.http.post(
+            f"/api/respond/{token}", headers=JSON_H, body=json.dumps({"text": "Hello there."})
+        ).status_code,
     ]
 
 
 def _flip(token: str, i: int) -> str:
     c = token[i]
-    return token[:i] + ("B" if c == "A" else "A") + token[i + 1:]
+    return token[:i] + ("B" if c == "A" else "A") + token[i + 1 :]
 
 
 def test_every_changed_byte_of_the_token_is_refused_alike(aws, client, quick, monkeypatch):
@@ -412,7 +455,9 @@ def test_a_link_still_works_on_its_last_day(client, quick, monkeypatch):
 
 
 def test_unsubscribing_revokes_the_link(aws, client, quick):
-    wiring.store().update_subscriber(quick["staff"]["profile"]["id"], {"status": "unsubscribed", "links_valid_after": clock.iso()})
+    wiring.store().update_subscriber(
+        quick["staff"]["profile"]["id"], {"status": "unsubscribed", "links_valid_after": clock.iso()}
+    )
     before = scan_but_limits(aws)
     assert _refused(client, quick["token"]) == [404, 404, 404]
     assert scan_but_limits(aws) == before and limit_counts(aws) >= 1
@@ -459,8 +504,11 @@ def test_refusals_are_a_page_for_browsers_and_json_for_programs(client, quick):
 
 def test_response_text_is_escaped_on_the_story_page(aws, client, pump, setup):
     evil = 'Thanks <script>alert(1)</script> and "><img src=x onerror=alert(2)> too'
-    resp = client.http.post(f"/api/respond/{setup['token']}", headers=JSON_H, body=json.dumps({
-        "text": evil, "change": "made", "change_description": "<b>bold</b> change"}))
+    resp = client.http.post(
+        f"/api/respond/{setup['token']}",
+        headers=JSON_H,
+        body=json.dumps({"text": evil, "change": "made", "change_description": "<b>bold</b> change"}),
+    )
     assert resp.status_code == 201
     pump.drain()
     public = story_page(aws, setup["story_id"])
@@ -473,7 +521,9 @@ def test_response_text_is_escaped_on_the_story_page(aws, client, pump, setup):
 
 def test_the_story_page_never_shows_held_responses_flags_criticality_or_staff_ids(aws, client, pump, setup):
     sid = setup["story_id"]
-    client.http.post(f"/api/respond/{setup['token']}", headers=JSON_H, body=json.dumps({"text": "Held: call 07700 900123."}))
+    client.http.post(
+        f"/api/respond/{setup['token']}", headers=JSON_H, body=json.dumps({"text": "Held: call 07700 900123."})
+    )
     client.http.post(f"/api/respond/{setup['token']}", headers=JSON_H, body=json.dumps({"text": "A published answer."}))
     pump.drain()
     public = story_page(aws, sid)
@@ -505,11 +555,24 @@ def test_an_author_reply_emails_each_responder_once_and_not_staff_who_only_read(
     pump.drain()
     store = wiring.store()
     reply_id = new_id()
-    store.put_reply(sid, {"id": reply_id, "text": "Thank you both.\nIt means a lot.", "status": "pending", "created_at": clock.iso()})
+    store.put_reply(
+        sid,
+        {"id": reply_id, "text": "Thank you both.\nIt means a lot.", "status": "pending", "created_at": clock.iso()},
+    )
     pump.drain()
     assert [m for m in mailbox.to(STAFF["email"]) if "author replied" in m["Subject"]] == []
-    store.decide_thread_item(sid, "reply", reply_id, ["pending"], {"status": "published", "published_at": clock.iso(),
-                                                                    "decided_by": "mod@example.org", "decided_at": clock.iso()})
+    store.decide_thread_item(
+        sid,
+        "reply",
+        reply_id,
+        ["pending"],
+        {
+            "status": "published",
+            "published_at": clock.iso(),
+            "decided_by": "mod@example.org",
+            "decided_at": clock.iso(),
+        },
+    )
     pump.drain()
     pump.drain()
     told = [m for m in mailbox.to(STAFF["email"]) if "author replied" in m["Subject"]]
@@ -529,12 +592,24 @@ def test_an_author_reply_emails_each_responder_once_and_not_staff_who_only_read(
 
 def test_a_held_response_published_by_a_moderator_tells_its_author(aws, client, pump, setup):
     sid = setup["story_id"]
-    resp = client.http.post(f"/api/respond/{setup['token']}", headers=JSON_H, body=json.dumps({"text": "Ask for Dr Amir Khan at the desk."}))
+    resp = client.http.post(
+        f"/api/respond/{setup['token']}", headers=JSON_H, body=json.dumps({"text": "Ask for Dr Amir Khan at the desk."})
+    )
     rid = json.loads(resp.body)["id"]
     pump.drain()
     assert [m for m in mailbox.to(STAFF["email"]) if "response" in m["Subject"]] == []
-    wiring.store().decide_thread_item(sid, "response", rid, ["held"], {
-        "status": "published", "published_at": clock.iso(), "decided_by": "mod@example.org", "decided_at": clock.iso()})
+    wiring.store().decide_thread_item(
+        sid,
+        "response",
+        rid,
+        ["held"],
+        {
+            "status": "published",
+            "published_at": clock.iso(),
+            "decided_by": "mod@example.org",
+            "decided_at": clock.iso(),
+        },
+    )
     pump.drain()
     told = [m for m in mailbox.to(STAFF["email"]) if "Your response is published" in m["Subject"]]
     assert len(told) == 1
@@ -544,11 +619,23 @@ def test_a_held_response_published_by_a_moderator_tells_its_author(aws, client, 
 
 def test_a_held_response_rejected_by_a_moderator_tells_its_author_why(aws, client, pump, setup):
     sid = setup["story_id"]
-    resp = client.http.post(f"/api/respond/{setup['token']}", headers=JSON_H, body=json.dumps({"text": "Mrs Jane Smith was the patient."}))
+    resp = client.http.post(
+        f"/api/respond/{setup['token']}", headers=JSON_H, body=json.dumps({"text": "Mrs Jane Smith was the patient."})
+    )
     rid = json.loads(resp.body)["id"]
     pump.drain()
-    wiring.store().decide_thread_item(sid, "response", rid, ["held"], {
-        "status": "rejected", "decision_note": "It names the patient.", "decided_by": "mod@example.org", "decided_at": clock.iso()})
+    wiring.store().decide_thread_item(
+        sid,
+        "response",
+        rid,
+        ["held"],
+        {
+            "status": "rejected",
+            "decision_note": "It names the patient.",
+            "decided_by": "mod@example.org",
+            "decided_at": clock.iso(),
+        },
+    )
     pump.drain()
     told = [m for m in mailbox.to(STAFF["email"]) if "was not published" in m["Subject"]]
     assert len(told) == 1
@@ -559,20 +646,32 @@ def test_a_held_response_rejected_by_a_moderator_tells_its_author_why(aws, clien
 
 
 def test_staff_letters_go_to_no_one_who_has_unsubscribed(aws, client, quick):
-    from chalicelib.mail.letters import ConversationLetters
     from chalicelib.core.jobs import MailJob
     from chalicelib.core.settings import get_settings
+    from chalicelib.mail.letters import ConversationLetters
 
     sid = quick["story_id"]
-    rid = json.loads(client.http.post(f"/api/respond/{quick['token']}", headers=JSON_H,
-                                      body=json.dumps({"text": "Call 07700 900123."})).body)["id"]
-    wiring.store().decide_thread_item(sid, "response", rid, ["held"], {"status": "published", "published_at": clock.iso()})
+    rid = json.loads(
+        client.http.post(
+            f"/api/respond/{quick['token']}", headers=JSON_H, body=json.dumps({"text": "Call 07700 900123."})
+        ).body
+    )["id"]
+    wiring.store().decide_thread_item(
+        sid, "response", rid, ["held"], {"status": "published", "published_at": clock.iso()}
+    )
     letters = ConversationLetters(wiring.store(), wiring.links(), get_settings())
     job = MailJob(kind="staff_response_decided", story_id=sid, ref=rid)
     assert letters.response_decided(job).to == STAFF["email"]
-    wiring.store().update_subscriber(quick["staff"]["profile"]["id"], {"status": "unsubscribed", "links_valid_after": clock.iso()})
+    wiring.store().update_subscriber(
+        quick["staff"]["profile"]["id"], {"status": "unsubscribed", "links_valid_after": clock.iso()}
+    )
     assert letters.response_decided(job) is None
-    assert letters.author_replied(MailJob(kind="staff_author_replied", story_id=sid, ref=f"nosuchreply:{quick['staff']['profile']['id']}")) is None
+    assert (
+        letters.author_replied(
+            MailJob(kind="staff_author_replied", story_id=sid, ref=f"nosuchreply:{quick['staff']['profile']['id']}")
+        )
+        is None
+    )
 
 
 # ---- wants_html ---------------------------------------------------------------------------------------------------
@@ -583,17 +682,20 @@ class _Request:
         self.headers = {k.lower(): v for k, v in headers.items()}  # chalice's headers are case-insensitive
 
 
-@pytest.mark.parametrize("headers,expected", [
-    ({"Content-Type": "application/x-www-form-urlencoded"}, True),
-    ({"Content-Type": "application/json", "Accept": "text/html"}, False),
-    ({"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}, True),
-    ({"Accept": "application/json"}, False),
-    ({"Accept": "*/*"}, False),
-    ({}, False),
-    ({"Accept": "application/json;q=0.5, text/html;q=0.4"}, False),
-    ({"Accept": "text/html;q=0"}, False),
-    ({"Accept": "text/html;q=nonsense"}, True),
-])
+@pytest.mark.parametrize(
+    "headers,expected",
+    [
+        ({"Content-Type": "application/x-www-form-urlencoded"}, True),
+        ({"Content-Type": "application/json", "Accept": "text/html"}, False),
+        ({"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}, True),
+        ({"Accept": "application/json"}, False),
+        ({"Accept": "*/*"}, False),
+        ({}, False),
+        ({"Accept": "application/json;q=0.5, text/html;q=0.4"}, False),
+        ({"Accept": "text/html;q=0"}, False),
+        ({"Accept": "text/html;q=nonsense"}, True),
+    ],
+)
 def test_wants_html(headers, expected):
     from chalicelib.edge.http import wants_html
 
@@ -623,16 +725,37 @@ def test_every_conversation_page_is_valid_html(aws, client, pump, setup, tmp_pat
     pages = {"respond.html": client.http.get(f"/api/respond/{token}", headers=BROWSER).body}
     pages["respond-errors.html"] = post_form(client, f"/api/respond/{token}", {"text": "x", "change": "made"}).body
     pages["respond-held.html"] = post_form(client, f"/api/respond/{token}", {"text": "Ring 07700 900123."}).body
-    client.http.post(f"/api/respond/{token}", headers=JSON_H, body=json.dumps({
-        "text": "We are sorry.\n\nWe have changed the rota.", "change": "made", "change_description": "Two nurses at night."}))
-    wiring.store().put_reply(sid, {"id": new_id(), "text": "Thank you.", "status": "published",
-                                   "created_at": clock.iso(), "published_at": clock.iso()})
+    client.http.post(
+        f"/api/respond/{token}",
+        headers=JSON_H,
+        body=json.dumps(
+            {
+                "text": "We are sorry.\n\nWe have changed the rota.",
+                "change": "made",
+                "change_description": "Two nurses at night.",
+            }
+        ),
+    )
+    wiring.store().put_reply(
+        sid,
+        {
+            "id": new_id(),
+            "text": "Thank you.",
+            "status": "published",
+            "created_at": clock.iso(),
+            "published_at": clock.iso(),
+        },
+    )
     pump.drain()
     pages["respond-after.html"] = client.http.get(f"/api/respond/{token}", headers=BROWSER).body
     pages["story.html"] = story_page(aws, sid).encode()
     pages["error.html"] = client.http.get(f"/api/respond/{_flip(token, 3)}", headers=BROWSER).body
     for name, body in pages.items():
         (tmp_path / name).write_bytes(body)
-    run = subprocess.run(["java", "-jar", str(_vnu()), "--errors-only", "--format", "text", *map(str, sorted(tmp_path.iterdir()))],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        ["java", "-jar", str(_vnu()), "--errors-only", "--format", "text", *map(str, sorted(tmp_path.iterdir()))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout + run.stderr

@@ -36,7 +36,8 @@ def test_each_email_is_sent_once_and_its_record_is_in_its_storys_partition(clien
     assert again["sent"] is True  # the first send's result, returned again...
     assert len(mailbox.to("author@example.org")) == 1  # ...and no second email
     items = aws.client("dynamodb").query(
-        TableName=aws.resources.table, KeyConditionExpression="PK = :pk",
+        TableName=aws.resources.table,
+        KeyConditionExpression="PK = :pk",
         ExpressionAttributeValues={":pk": {"S": f"IDEMPOTENCY#mail#{story_id}"}},
     )["Items"]
     assert len(items) == 1 and items[0]["SK"]["S"].startswith("notifications.send#")
@@ -48,7 +49,8 @@ def test_two_stories_keep_their_records_apart(client, aws, directory, pump):
     pump.drain()
     for story_id in (first, second):
         items = aws.client("dynamodb").query(
-            TableName=aws.resources.table, KeyConditionExpression="PK = :pk",
+            TableName=aws.resources.table,
+            KeyConditionExpression="PK = :pk",
             ExpressionAttributeValues={":pk": {"S": f"IDEMPOTENCY#mail#{story_id}"}},
         )["Items"]
         assert len(items) == 1

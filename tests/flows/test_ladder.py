@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.core import clock
 from chalicelib import wiring
+from chalicelib.core import clock
 from chalicelib.core.jobs import MailJob
 from tests.support import mailbox
+from tests.support.directories import promised_directory
 from tests.support.staff import staff
 from tests.support.stories import publish, submit
-from tests.support.directories import promised_directory
 
-PUBLISHED = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
-REMINDER = datetime(2026, 11, 25, 22, tzinfo=timezone.utc)
-OVERDUE = datetime(2026, 11, 30, 10, tzinfo=timezone.utc)
-ORGANISATION = datetime(2026, 12, 7, 10, tzinfo=timezone.utc)
+PUBLISHED = datetime(2026, 11, 23, 10, tzinfo=UTC)
+REMINDER = datetime(2026, 11, 25, 22, tzinfo=UTC)
+OVERDUE = datetime(2026, 11, 30, 10, tzinfo=UTC)
+ORGANISATION = datetime(2026, 12, 7, 10, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 JSON_H = {"Content-Type": "application/json"}
 RESPOND = re.compile(r"https://api\.test/api/respond/([A-Za-z0-9_-]{43})")
@@ -52,7 +52,9 @@ def people(aws):
         "ward": staff("ward@nhs.example", {"service": "riverside-ward-7"}),
         "hospital": staff("hospital@nhs.example", {"service": "riverside-general"}),
         "trust": staff("trust@nhs.example", {"service": "riverside-trust"}),
-        "gone": staff("gone@nhs.example", {"service": "riverside-ward-7", "status": "unsubscribed"}, status="unsubscribed"),
+        "gone": staff(
+            "gone@nhs.example", {"service": "riverside-ward-7", "status": "unsubscribed"}, status="unsubscribed"
+        ),
         "bounced": staff("bounced@nhs.example", {"service": "riverside-ward-7"}),
         "elsewhere": staff("elsewhere@nhs.example", {"service": "hillside-trust"}),
         "maternity": staff("maternity@nhs.example", {"service": "riverside-maternity"}),
@@ -62,8 +64,14 @@ def people(aws):
 def ladder_run(client, pump, times: int = 1) -> list:
     results = []
     for _ in range(times):
-        results.append(client.lambda_.invoke("escalation_ladder", client.events.generate_cw_event(
-            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[])).payload)
+        results.append(
+            client.lambda_.invoke(
+                "escalation_ladder",
+                client.events.generate_cw_event(
+                    source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+                ),
+            ).payload
+        )
         pump.drain()
     return results
 
@@ -204,8 +212,11 @@ def test_a_response_stops_the_ladder(client, aws, pump, people, held):
     [reminder] = ladder_mail("ward@nhs.example", "reminder")
     token = RESPOND.search(mailbox.text_of(reminder)).group(1)
     held.at(REMINDER + timedelta(hours=12))
-    resp = client.http.post(f"/api/respond/{token}", headers=JSON_H,
-                            body=json.dumps({"text": "Thank you for telling us. We are looking into the wait for a bed."}))
+    resp = client.http.post(
+        f"/api/respond/{token}",
+        headers=JSON_H,
+        body=json.dumps({"text": "Thank you for telling us. We are looking into the wait for a bed."}),
+    )
     assert resp.status_code == 201, resp.body
     pump.drain()
     assert wiring.store().get_ladder(story_id) is None
@@ -234,7 +245,9 @@ def test_a_response_the_stream_has_not_yet_seen_still_stops_the_step(client, aws
 def test_a_job_queued_before_the_response_sends_nothing_after_it(client, aws, pump, people, held):
     story_id = published(client, pump)
     wiring.store().mark_progress(story_id, "first_response_at", clock.iso())
-    result = wiring.notifications().send(MailJob(kind="ladder_reminder", story_id=story_id, ref=f"reminder:{people['ward']}"))
+    result = wiring.notifications().send(
+        MailJob(kind="ladder_reminder", story_id=story_id, ref=f"reminder:{people['ward']}")
+    )
     assert result == {"sent": False, "why": "no one to tell"}
 
 
@@ -246,8 +259,11 @@ def test_unsubscribing_after_the_step_stops_the_email(client, aws, pump, people,
     profile = wiring.store().get_subscriber(people["hospital"])
     # (The subscriptions flow owns unsubscribing; what the ladder's letter sees is the status.)
     aws.client("dynamodb").update_item(
-        TableName=aws.resources.table, Key={"PK": {"S": f"SUBSCRIBER#{profile['id']}"}, "SK": {"S": "PROFILE"}},
-        UpdateExpression="SET #s = :u", ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":u": {"S": "unsubscribed"}},
+        TableName=aws.resources.table,
+        Key={"PK": {"S": f"SUBSCRIBER#{profile['id']}"}, "SK": {"S": "PROFILE"}},
+        UpdateExpression="SET #s = :u",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":u": {"S": "unsubscribed"}},
     )
     pump.drain()
     assert ladder_mail("hospital@nhs.example") == []
@@ -288,8 +304,11 @@ def test_a_held_story_waits_and_climbs_again_once_published(client, aws, pump, p
     story_id = published(client, pump)
     # A moderator takes it down for a safeguarding check (in the console: a published story is not decidable).
     aws.client("dynamodb").update_item(
-        TableName=aws.resources.table, Key={"PK": {"S": f"STORY#{story_id}"}, "SK": {"S": "STORY"}},
-        UpdateExpression="SET #s = :h", ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":h": {"S": "held"}},
+        TableName=aws.resources.table,
+        Key={"PK": {"S": f"STORY#{story_id}"}, "SK": {"S": "STORY"}},
+        UpdateExpression="SET #s = :h",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":h": {"S": "held"}},
     )
     pump.drain()
     held.at(OVERDUE)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from chalice.local import LambdaEventConverter
 
-from chalicelib.core import clock
 from chalicelib import wiring
+from chalicelib.core import clock
 from chalicelib.core.errors import TooManyRequests
 from chalicelib.edge.guards import client_of
 from tests.support.factories import story_body
@@ -18,7 +18,7 @@ from tests.support.stories import publish, submit
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}
 # Ten seconds into a window of an hour (windows start at multiples of the window, in epoch time).
-START = datetime(2026, 11, 26, 10, 0, 10, tzinfo=timezone.utc)
+START = datetime(2026, 11, 26, 10, 0, 10, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -78,7 +78,12 @@ def test_the_client_is_a_hash_of_the_source_ip_and_a_missing_one_is_handled():
     assert "203.0.113.9" not in a and len(a) == 32
     assert a != client_of(Req({"identity": {"sourceIp": "203.0.113.10"}}))
     unknown = client_of(Req({}))
-    assert unknown == client_of(Req({"identity": {"sourceIp": None}})) == client_of(Req(None)) == client_of(Req({"identity": "x"}))
+    assert (
+        unknown
+        == client_of(Req({"identity": {"sourceIp": None}}))
+        == client_of(Req(None))
+        == client_of(Req({"identity": "x"}))
+    )
     assert unknown != a
 
 
@@ -97,7 +102,9 @@ def _me_too(client, story_id, headers=JSON_H, body=None):
     return client.http.post(f"/api/stories/{story_id}/me-too", body=payload, headers=headers)
 
 
-def test_me_too_over_http_gets_429_with_retry_after_and_another_client_does_not(aws, client, directory, pump, now, monkeypatch):
+def test_me_too_over_http_gets_429_with_retry_after_and_another_client_does_not(
+    aws, client, directory, pump, now, monkeypatch
+):
     story_id = submit(client)
     pump.drain()
     publish(story_id)
@@ -133,8 +140,13 @@ def test_stories_and_sign_ups_have_their_own_generous_limits(aws, client, direct
         assert client.http.post("/api/stories", body=json.dumps(story_body()), headers=JSON_H).status_code == 201
     refused = client.http.post("/api/stories", body=json.dumps(story_body()), headers=JSON_H)
     assert refused.status_code == 429 and json.loads(refused.body)["error"]["limit"]["action"] == "stories"
-    signup = {"name": "Sam Staff", "role": "Ward Manager", "organisation": "riverside-trust", "email": "sam@nhs.example",
-              "service": "riverside-general"}
+    signup = {
+        "name": "Sam Staff",
+        "role": "Ward Manager",
+        "organisation": "riverside-trust",
+        "email": "sam@nhs.example",
+        "service": "riverside-general",
+    }
     first = client.http.post("/api/subscriptions", body=json.dumps(signup), headers=JSON_H)
     assert first.status_code != 429
     again = client.http.post("/api/subscriptions", body=json.dumps(signup), headers=JSON_H)

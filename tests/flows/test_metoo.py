@@ -213,13 +213,33 @@ def test_erasure_removes_the_me_toos_and_their_addresses(aws, client, directory,
 def test_staff_alerts_show_the_me_too_count(aws):
     from chalicelib.mail.sender import render
 
-    story = {"title": "T", "service_names": "Ward 7", "services": [], "criticality": 2, "criticality_words": "mildly critical",
-             "excerpt": "E", "pseudonym": "P", "role": "", "respond_url": "u", "url": "u", "subscription_service": "Ward 7"}
-    context = {"name": "Sam", "unsubscribe_url": "u", "manage_url": "u", "site_url": "https://site.test", "respond_link_days": 60}
+    story = {
+        "title": "T",
+        "service_names": "Ward 7",
+        "services": [],
+        "criticality": 2,
+        "criticality_words": "mildly critical",
+        "excerpt": "E",
+        "pseudonym": "P",
+        "role": "",
+        "respond_url": "u",
+        "url": "u",
+        "subscription_service": "Ward 7",
+    }
+    context = {
+        "name": "Sam",
+        "unsubscribe_url": "u",
+        "manage_url": "u",
+        "site_url": "https://site.test",
+        "respond_link_days": 60,
+    }
     _, text, html = render("staff_alert", context | {"story": story | {"me_too_count": 3}})
     assert "3 readers have said this happened to them too." in text and "3 readers have said" in html
     _, text, html = render("staff_alert", context | {"story": story | {"me_too_count": 0}})
     assert "happened to them too" not in text + html
-    _, text, _ = render("staff_digest", context | {"stories": [story | {"me_too_count": 1}], "day": "2026-11-26", "day_label": "Thursday"})
+    _, text, _ = render(
+        "staff_digest",
+        context | {"stories": [story | {"me_too_count": 1}], "day": "2026-11-26", "day_label": "Thursday"},
+    )
     assert "1 reader has said this happened to them too." in text
     assert not mailbox.sent()

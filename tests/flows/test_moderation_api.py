@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 import pytest
 
 from chalicelib import wiring
-from tests.support.stories import submit as tell
 from tests.support.auth import bearer, error_of, sign_in
+from tests.support.stories import submit as tell
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 SCREEN_CSP = (
@@ -78,7 +78,9 @@ def test_moderation_routes_need_a_moderator(client, directory, jwks):  # noqa: F
     assert client.http.get("/api/moderation/queue").status_code == 401
     assert client.http.get(f"/api/moderation/stories/{sid}").status_code == 401
     resp = client.http.post(
-        f"/api/moderation/stories/{sid}/decision", body=json.dumps({"action": "publish", "version": 1, "criticality": 0}), headers=JSON_HEADERS
+        f"/api/moderation/stories/{sid}/decision",
+        body=json.dumps({"action": "publish", "version": 1, "criticality": 0}),
+        headers=JSON_HEADERS,
     )
     assert resp.status_code == 401
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
@@ -100,8 +102,14 @@ def test_a_signed_in_non_moderator_cannot_decide(client, aws, directory, jwks): 
 # ---- decisions ---------------------------------------------------------------------------
 
 
-def test_publishing_with_edits_keeps_the_original_privately_and_records_who_and_when(client, directory, auth, pump, moderator_user):
-    sid = tell(client, title="Nurse Jane Smith on Ward 7 was kind", story="Jane Smith, the nurse on Ward 7, sat with me all night.")
+def test_publishing_with_edits_keeps_the_original_privately_and_records_who_and_when(
+    client, directory, auth, pump, moderator_user
+):
+    sid = tell(
+        client,
+        title="Nurse Jane Smith on Ward 7 was kind",
+        story="Jane Smith, the nurse on Ward 7, sat with me all night.",
+    )
     resp = decide(
         client,
         auth,
@@ -162,7 +170,9 @@ def test_hold_and_reject_need_a_note(client, directory, auth, action):
     resp = decide(client, auth, sid, action=action, version=1, note="   ")
     assert resp.status_code == 422
     assert fields_of(resp) == ["note"]
-    resp = decide(client, auth, sid, action=action, version=1, note="Mentions a risk of harm; passed to the safeguarding lead.")
+    resp = decide(
+        client, auth, sid, action=action, version=1, note="Mentions a risk of harm; passed to the safeguarding lead."
+    )
     assert resp.status_code == 200
     assert json.loads(resp.body)["story"]["status"] == {"hold": "held", "reject": "rejected"}[action]
 
@@ -256,7 +266,14 @@ def test_the_moderation_screen_is_served_with_a_strict_csp(client, aws):
     assert unlabelled == []
     radios = [a for a in fields if a.get("name") == "criticality"]
     assert [a["value"] for a in radios] == ["0", "1", "2", "3", "4", "5"]
-    for label in ("Not critical", "Minimally critical", "Mildly critical", "Moderately critical", "Strongly critical", "Severely critical"):
+    for label in (
+        "Not critical",
+        "Minimally critical",
+        "Mildly critical",
+        "Moderately critical",
+        "Strongly critical",
+        "Severely critical",
+    ):
         assert label in html
     for button in ("Publish", "Hold for safeguarding", "Reject"):
         assert re.search(rf"<button[^>]*>{button}", html)
@@ -293,6 +310,9 @@ def test_a_pending_story_comes_with_its_likely_identifying_details_marked(client
     marks = data["highlights"]["story"]
     assert "".join(s["text"] for s in marks["segments"]) == text  # the segments rebuild the saved text
     assert [(s["kind"], s["text"]) for s in marks["segments"] if "kind" in s] == [
-        ("name", "Peter Wright"), ("date", "3 March 2025"), ("phone", "07700 900123")]
+        ("name", "Peter Wright"),
+        ("date", "3 March 2025"),
+        ("phone", "07700 900123"),
+    ]
     assert marks["count"] == 3 and marks["kinds"] == ["a person’s full name", "an exact date", "a phone number"]
     assert "good" not in data["highlights"] and "title" not in data["highlights"]

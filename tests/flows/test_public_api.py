@@ -9,12 +9,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.core import clock
 from chalicelib import wiring
+from chalicelib.core import clock
 from chalicelib.core.ids import new_id
 from chalicelib.public_api import _checksum, _filters_digest
-from tests.support.factories import story_body
 from tests.support.conversation import AUTHOR, STAFF, make_staff, publish_story, respond_link
+from tests.support.factories import story_body
 from tests.support.published import START, seed
 
 JSON_H = {"Content-Type": "application/json"}
@@ -113,11 +113,18 @@ def test_each_story_in_a_list_has_its_public_fields(client, directory):
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
     [story] = body["stories"]
     assert story["id"] == sid and story["url"] == f"https://site.test/stories/{sid}/"
-    assert story["services"] == [{"slug": "riverside-ward-7", "name": "Ward 7 (Acute Medicine)",
-                                  "url": "https://site.test/services/riverside-ward-7/"}]
+    assert story["services"] == [
+        {
+            "slug": "riverside-ward-7",
+            "name": "Ward 7 (Acute Medicine)",
+            "url": "https://site.test/services/riverside-ward-7/",
+        }
+    ]
     assert story["tags"] == ["nursing"] and story["excerpt"] == "What happened 0."
     assert story["role"] == "patient" and story["role_label"] and story["experience"] == "2026-01"
-    assert story["progress"]["current"] == "published" and story["progress"]["dates"]["published"] == story["published_at"]
+    assert (
+        story["progress"]["current"] == "published" and story["progress"]["dates"]["published"] == story["published_at"]
+    )
     assert "criticality" not in json.dumps(body)
 
 
@@ -165,12 +172,27 @@ def test_tampered_garbage_and_foreign_cursors_are_400s(client, directory):
     forged = json.dumps({"after": "9999-99-99#nothing", "f": data["f"]}).encode()
     forged_cursor = base64.urlsafe_b64encode(forged).decode().rstrip("=") + "." + _checksum(forged)
     # A cursor pointing outside the date range asked for.
-    outside = json.dumps({"after": data["after"], "f": _filters_digest({"service": "riverside-ward-7", "tag": "", "from": "", "to": "2026-03-01"})}).encode()
+    outside = json.dumps(
+        {
+            "after": data["after"],
+            "f": _filters_digest({"service": "riverside-ward-7", "tag": "", "from": "", "to": "2026-03-01"}),
+        }
+    ).encode()
     outside_cursor = base64.urlsafe_b64encode(outside).decode().rstrip("=") + "." + _checksum(outside)
     flipped = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + check
     bad = [
-        "garbage", "", ".", "a.b.c", "%%%%.1234", "x" * 500, flipped, cursor[:-1], cursor + "0",
-        "ü.ü", forged_cursor, base64.urlsafe_b64encode(b"[1,2]").decode() + "." + _checksum(b"[1,2]"),
+        "garbage",
+        "",
+        ".",
+        "a.b.c",
+        "%%%%.1234",
+        "x" * 500,
+        flipped,
+        cursor[:-1],
+        cursor + "0",
+        "ü.ü",
+        forged_cursor,
+        base64.urlsafe_b64encode(b"[1,2]").decode() + "." + _checksum(b"[1,2]"),
     ]
     for value in bad:
         if not value:
@@ -180,7 +202,9 @@ def test_tampered_garbage_and_foreign_cursors_are_400s(client, directory):
     # Valid, but made for other filters.
     resp, answer = get(client, "/api/public/stories", service="riverside-general", limit=2, cursor=cursor)
     assert_bad(resp, answer, "cursor")
-    resp, answer = get(client, "/api/public/stories", service="riverside-ward-7", to="2026-03-01", cursor=outside_cursor)
+    resp, answer = get(
+        client, "/api/public/stories", service="riverside-ward-7", to="2026-03-01", cursor=outside_cursor
+    )
     assert_bad(resp, answer, "cursor")
     # The real one still works, with another page size too.
     resp, answer = get(client, "/api/public/stories", service="riverside-ward-7", limit=3, cursor=cursor)
@@ -197,14 +221,32 @@ def conversation_story(client, pump, directory):
     staff = make_staff()
     token = respond_link(story_id, staff)
     assert client.http.post(f"/api/respond/{token}/read", body="{}", headers=JSON_H).status_code == 200
-    resp = client.http.post(f"/api/respond/{token}", headers=JSON_H, body=json.dumps(
-        {"text": "Thank you for telling us. We have talked about it as a team.", "change": "planned",
-         "change_description": "A second nurse at night."}))
+    resp = client.http.post(
+        f"/api/respond/{token}",
+        headers=JSON_H,
+        body=json.dumps(
+            {
+                "text": "Thank you for telling us. We have talked about it as a team.",
+                "change": "planned",
+                "change_description": "A second nurse at night.",
+            }
+        ),
+    )
     assert resp.status_code == 201, resp.body
     now = clock.iso()
-    wiring.store().put_reply(story_id, {"id": new_id(), "text": "Thank you for answering.", "status": "published",
-                                        "created_at": now, "published_at": now})
-    wiring.store().put_reply(story_id, {"id": new_id(), "text": "A reply still waiting.", "status": "pending", "created_at": now})
+    wiring.store().put_reply(
+        story_id,
+        {
+            "id": new_id(),
+            "text": "Thank you for answering.",
+            "status": "published",
+            "created_at": now,
+            "published_at": now,
+        },
+    )
+    wiring.store().put_reply(
+        story_id, {"id": new_id(), "text": "A reply still waiting.", "status": "pending", "created_at": now}
+    )
     pump.drain()
     return {"id": story_id, "staff": staff}
 
@@ -220,8 +262,10 @@ def test_one_story_with_its_conversation(client, conversation_story):
     [reader] = story["read_by"]
     assert reader["name"] == STAFF["display_name"] and reader["role"] == "Ward Manager" and reader["read_at"]
     kinds = [(e["kind"], e["text"]) for e in story["conversation"]]
-    assert kinds == [("response", "Thank you for telling us. We have talked about it as a team."),
-                     ("author_reply", "Thank you for answering.")]
+    assert kinds == [
+        ("response", "Thank you for telling us. We have talked about it as a team."),
+        ("author_reply", "Thank you for answering."),
+    ]
     assert story["conversation"][0]["change"] == "planned"
     assert story["progress"]["current"] == "planned"
     assert all(story["progress"]["dates"][k] for k in ("published", "read", "responded", "planned"))
@@ -249,8 +293,13 @@ def test_a_service_with_its_children_and_figures(client, directory):
     assert resp.status_code == 200, svc
     assert svc["name"] == "Riverside General Hospital" and svc["url"] == "https://site.test/services/riverside-general/"
     assert [c["slug"] for c in svc["children"]] == ["riverside-maternity", "riverside-ward-7"]
-    assert svc["within"] == [{"slug": "riverside-trust", "name": "Riverside NHS Foundation Trust",
-                              "url": "https://site.test/services/riverside-trust/"}]
+    assert svc["within"] == [
+        {
+            "slug": "riverside-trust",
+            "name": "Riverside NHS Foundation Trust",
+            "url": "https://site.test/services/riverside-trust/",
+        }
+    ]
     assert svc["widget_url"] == "https://site.test/services/riverside-general/widget/"
     assert svc["stories"] == "/api/public/stories?service=riverside-general"
     assert "figures" in svc

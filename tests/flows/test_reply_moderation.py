@@ -13,8 +13,19 @@ from chalicelib.core.jobs import MailJob
 from tests.support import mailbox
 from tests.support.auth import bearer
 from tests.support.author import (
-    AUTHOR, JSON_H, STAFF, author_link, body_of, error_fields, post_json, publish, read_by, respond, s3_page,
-    staff_member, tell,
+    AUTHOR,
+    JSON_H,
+    STAFF,
+    author_link,
+    body_of,
+    error_fields,
+    post_json,
+    publish,
+    read_by,
+    respond,
+    s3_page,
+    staff_member,
+    tell,
 )
 
 
@@ -55,8 +66,9 @@ def replies_queue(client, auth) -> list[dict]:
 
 
 def decide(client, auth, story_id, kind, item_id, **decision):
-    return client.http.post(f"/api/moderation/stories/{story_id}/{kind}/{item_id}/decision",
-                            body=json.dumps(decision), headers=auth)
+    return client.http.post(
+        f"/api/moderation/stories/{story_id}/{kind}/{item_id}/decision", body=json.dumps(decision), headers=auth
+    )
 
 
 def author_replies(client, story_id, reply_id, text):
@@ -93,7 +105,8 @@ def test_the_queue_lists_held_responses_and_pending_replies_oldest_first_with_fl
 
 
 def test_a_published_reply_appears_on_the_story_page_and_the_staff_who_responded_are_told(
-        client, aws, story, auth, pump, queued_jobs):
+    client, aws, story, auth, pump, queued_jobs
+):
     staff = staff_member()
     respond(story, staff, "We are sorry about the wait.")
     pump.drain()
@@ -131,7 +144,9 @@ def test_a_rejected_reply_is_not_shown_and_the_author_sees_why(client, aws, stor
     author_replies(client, story, "reply-0000000001", "REJECT-ME Jane Smith was rude")
     resp = decide(client, auth, story, "replies", "reply-0000000001", action="reject")
     assert resp.status_code == 422 and error_fields(resp) == ["note"]
-    resp = decide(client, auth, story, "replies", "reply-0000000001", action="reject", note="It names a member of staff.")
+    resp = decide(
+        client, auth, story, "replies", "reply-0000000001", action="reject", note="It names a member of staff."
+    )
     assert resp.status_code == 200 and json.loads(resp.body)["item"]["status"] == "rejected"
     pump.drain()
     assert "REJECT-ME" not in story_page(aws, story)
@@ -152,13 +167,16 @@ def test_two_decisions_on_one_item_give_one_409(client, aws, story, auth, pump):
     assert reply["status"] == "published" and not reply.get("decision_note")
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "action"),
-    ({"action": "hold"}, "action"),
-    ({"action": "publish", "text": "x"}, "text"),
-    ({"action": "publish", "status": "published"}, "status"),
-    ({"action": "reject", "note": "   "}, "note"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "action"),
+        ({"action": "hold"}, "action"),
+        ({"action": "publish", "text": "x"}, "text"),
+        ({"action": "publish", "status": "published"}, "status"),
+        ({"action": "reject", "note": "   "}, "note"),
+    ],
+)
 def test_bad_decisions_name_the_field_and_change_nothing(client, aws, story, auth, body, field):
     author_replies(client, story, "reply-0000000001", "Thank you so much.")
     resp = decide(client, auth, story, "replies", "reply-0000000001", **body)
@@ -173,8 +191,11 @@ def test_unknown_kinds_and_items_are_404_and_decisions_need_a_moderator(client, 
     assert decide(client, auth, "nosuchstory000000", "replies", "reply-0000000001", action="publish").status_code == 404
     # A response id asked for as a reply (and the other way round) is not found either.
     assert decide(client, auth, story, "responses", "reply-0000000001", action="publish").status_code == 404
-    resp = client.http.post(f"/api/moderation/stories/{story}/replies/reply-0000000001/decision",
-                            body=json.dumps({"action": "publish"}), headers=JSON_H)
+    resp = client.http.post(
+        f"/api/moderation/stories/{story}/replies/reply-0000000001/decision",
+        body=json.dumps({"action": "publish"}),
+        headers=JSON_H,
+    )
     assert resp.status_code == 401
     assert wiring.store().get_thread_item(story, "reply", "reply-0000000001")["status"] == "pending"
 
@@ -183,7 +204,8 @@ def test_unknown_kinds_and_items_are_404_and_decisions_need_a_moderator(client, 
 
 
 def test_a_held_response_published_by_a_moderator_appears_and_the_author_is_told(
-        client, aws, story, auth, pump, queued_jobs):
+    client, aws, story, auth, pump, queued_jobs
+):
     staff = staff_member()
     read_by(story, staff)
     held = respond(story, staff, "Please ring me on 07700 900123 about your care.", status="held", flags=["phone"])
@@ -193,8 +215,15 @@ def test_a_held_response_published_by_a_moderator_appears_and_the_author_is_told
     author_page = body_of(client.http.get(f"/api/my/{author_link(story)}"))
     assert "07700" not in author_page
 
-    resp = decide(client, auth, story, "responses", held, action="publish",
-                  text="Please contact the ward manager about your care.")
+    resp = decide(
+        client,
+        auth,
+        story,
+        "responses",
+        held,
+        action="publish",
+        text="Please contact the ward manager about your care.",
+    )
     assert resp.status_code == 200, resp.body
     item = json.loads(resp.body)["item"]
     assert item["status"] == "published" and item["edited"] is True and item["flags"] == ["phone"]
@@ -214,7 +243,8 @@ def test_a_held_response_published_by_a_moderator_appears_and_the_author_is_told
 
 
 def test_a_rejected_held_response_stays_hidden_and_the_responder_is_told_the_reason(
-        client, aws, story, auth, pump, queued_jobs):
+    client, aws, story, auth, pump, queued_jobs
+):
     staff = staff_member()
     held = respond(story, staff, "HIDDEN-RESPONSE with a phone number 07700 900123", status="held", flags=["phone"])
     resp = decide(client, auth, story, "responses", held, action="reject", note="Please leave out phone numbers.")
@@ -255,8 +285,7 @@ def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publish
     from playwright.sync_api import expect, sync_playwright
 
     from local.resources import DEMO_MODERATOR
-    from tests.support.live import CHROMIUM, CHROMIUM_ARGS, start_stack, wait_for
-    from tests.support.live import a_service_slug
+    from tests.support.live import CHROMIUM, CHROMIUM_ARGS, a_service_slug, start_stack, wait_for
 
     def violations(page) -> list[str]:
         return [f"{v['id']}: {v['help']}" for v in Axe().run(page).response["violations"]]
@@ -267,22 +296,39 @@ def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publish
         api, site, mail = stack.api, stack.site, stack.mail
         author = f"e2e.replier.{uuid.uuid4().hex[:8]}@example.org"
         today = date.today()
-        body = {"submission_id": uuid.uuid4().hex, "title": "Kind nurses on a busy night",
-                "story": "I came in at night with chest pain.\nThe nurses explained everything.", "role": "patient",
-                "pseudonym": "Night owl", "experience_month": today.month, "experience_year": today.year,
-                "services": [a_service_slug()], "email": author, "consent": True}
+        body = {
+            "submission_id": uuid.uuid4().hex,
+            "title": "Kind nurses on a busy night",
+            "story": "I came in at night with chest pain.\nThe nurses explained everything.",
+            "role": "patient",
+            "pseudonym": "Night owl",
+            "experience_month": today.month,
+            "experience_year": today.year,
+            "services": [a_service_slug()],
+            "email": author,
+            "consent": True,
+        }
         resp = requests.post(f"{api}stories", json=body, timeout=30)
         assert resp.status_code == 201, resp.text
         story_id = resp.json()["id"]
-        auth = {"Authorization": "Bearer " + requests.post(f"{api}moderation/sign-in", json={
-            "username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]}, timeout=30).json()["id_token"]}
+        auth = {
+            "Authorization": "Bearer "
+            + requests.post(
+                f"{api}moderation/sign-in",
+                json={"username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]},
+                timeout=30,
+            ).json()["id_token"]
+        }
         decision = {"action": "publish", "version": 1, "criticality": 1}
         assert requests.post(f"{api}moderation/stories/{story_id}/decision", json=decision, headers=auth, timeout=30).ok
 
         def private_link():
             listing = requests.get(mail, timeout=10).text
             for href in re.findall(r'href="(/message/[^"]+)"', listing):
-                found = re.search(r'(http://[^"\s<]+/api/my/[A-Za-z0-9_-]{43})', requests.get(mail.rstrip("/") + href, timeout=10).text)
+                found = re.search(
+                    r'(http://[^"\s<]+/api/my/[A-Za-z0-9_-]{43})',
+                    requests.get(mail.rstrip("/") + href, timeout=10).text,
+                )
                 if found and author in requests.get(mail.rstrip("/") + href, timeout=10).text:
                     return found.group(1)
             return None
@@ -324,10 +370,14 @@ def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publish
             page.wait_for_selector("#item-0-note-error:not([hidden])")
             card.locator("button[value=publish]").click()
             page.wait_for_selector("#items-list li", state="detached")
-            expect(page.locator("#notice")).to_contain_text("Published: author’s reply on “Kind nurses on a busy night”")
+            expect(page.locator("#notice")).to_contain_text(
+                "Published: author’s reply on “Kind nurses on a busy night”"
+            )
             ctx.close()
 
-            wait_for(lambda: "Thank you for reading this." in requests.get(f"{site}stories/{story_id}/", timeout=10).text, 60)
+            wait_for(
+                lambda: "Thank you for reading this." in requests.get(f"{site}stories/{story_id}/", timeout=10).text, 60
+            )
 
             # Erasure, with JavaScript off: the word, then everything goes and the link stops working.
             ctx = browser.new_context(java_script_enabled=False, **phone)

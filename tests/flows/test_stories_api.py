@@ -60,7 +60,11 @@ def test_the_same_submission_id_twice_makes_one_story(client, aws, directory):
 def test_a_classic_form_post_redirects_to_the_thank_you_page(client, aws, directory):
     body = story_body()
     fields = {k: v for k, v in body.items() if k not in ("feelings", "services", "consent")}
-    pairs = list(fields.items()) + [("feelings", f) for f in body["feelings"]] + [("services", "riverside-ward-7"), ("services", "")]
+    pairs = (
+        list(fields.items())
+        + [("feelings", f) for f in body["feelings"]]
+        + [("services", "riverside-ward-7"), ("services", "")]
+    )
     pairs.append(("consent", "yes"))
     resp = client.http.post("/api/stories", body=urlencode(pairs), headers=FORM_H)
     assert resp.status_code == 303

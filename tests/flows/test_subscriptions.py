@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.core import clock
 from chalicelib import wiring
+from chalicelib.core import clock
 from chalicelib.core.errors import NotFound
 from chalicelib.core.jobs import RenderJob
 from chalicelib.core.settings import get_settings
@@ -82,7 +82,9 @@ def subscribed(client, pump, **overrides) -> tuple[dict, dict]:
     """Sign up and confirm; returns (subscriber, subscription)."""
     assert post_json(client, signup(**overrides)).status_code == 202
     pump.drain()
-    resp = client.http.post(f"/api/subscriptions/confirm/{confirm_token(overrides.get('email', EMAIL))}", body="", headers=FORM_H)
+    resp = client.http.post(
+        f"/api/subscriptions/confirm/{confirm_token(overrides.get('email', EMAIL))}", body="", headers=FORM_H
+    )
     assert resp.status_code == 200, resp.body
     store = wiring.store()
     subscriber = store.find_subscriber(overrides.get("email", EMAIL))
@@ -139,7 +141,10 @@ def test_the_answer_is_the_same_for_a_known_address(client, aws, directory, pump
     known_form = post_form(client, form_pairs())
     assert (known_json.status_code, text(known_json)) == (new_json.status_code, text(new_json))
     assert (known_form.status_code, known_form.headers["Location"], text(known_form)) == (
-        new_form.status_code, new_form.headers["Location"], text(new_form))
+        new_form.status_code,
+        new_form.headers["Location"],
+        text(new_form),
+    )
     # Asking again for alerts that are already on writes nothing and sends nothing.
     subscriber = wiring.store().find_subscriber(EMAIL)
     assert [s["status"] for s in wiring.store().subscriptions_of(subscriber["id"])] == ["active"]
@@ -147,7 +152,10 @@ def test_the_answer_is_the_same_for_a_known_address(client, aws, directory, pump
 
 def test_signing_up_again_with_a_new_name_changes_nothing_until_confirmed(client, aws, directory, pump):
     subscriber, _ = subscribed(client, pump)
-    assert post_json(client, signup(name="Mallory", display_name="Mallory", service="riverside-general")).status_code == 202
+    assert (
+        post_json(client, signup(name="Mallory", display_name="Mallory", service="riverside-general")).status_code
+        == 202
+    )
     assert wiring.store().get_subscriber(subscriber["id"])["name"] == "Sam Patel"
     pump.drain()
     assert "Mallory" in mailbox.text_of(mailbox.to(EMAIL)[-1])  # the owner is told who asked
@@ -156,21 +164,30 @@ def test_signing_up_again_with_a_new_name_changes_nothing_until_confirmed(client
 
 
 def test_an_organisation_can_restrict_sign_up_to_its_domains(client, aws, directory, monkeypatch):
-    monkeypatch.setenv("FF_SIGNUP_DOMAINS", json.dumps({"riverside-trust": ["riverside.nhs.example", "@Riverside-Trust.Example"]}))
+    monkeypatch.setenv(
+        "FF_SIGNUP_DOMAINS", json.dumps({"riverside-trust": ["riverside.nhs.example", "@Riverside-Trust.Example"]})
+    )
     wiring.reset()
     for email in ("sam@gmail.example", "sam@notriverside.nhs.example", "sam@riverside.nhs.example.evil.example"):
         resp = post_json(client, signup(email=email))
         assert resp.status_code == 422, email
         assert error_fields(resp) == ["email"]
-        assert "riverside.nhs.example or riverside-trust.example" in json.loads(resp.body)["error"]["fields"][0]["message"]
+        assert (
+            "riverside.nhs.example or riverside-trust.example" in json.loads(resp.body)["error"]["fields"][0]["message"]
+        )
     page = post_form(client, form_pairs(email="sam@gmail.example"))
     assert page.status_code == 422 and 'href="#email"' in text(page) and 'id="email-error"' in text(page)
     assert staff_items(aws) == []
     for email in ("sam@riverside.nhs.example", "Sam@Ward7.Riverside.nhs.example", "sam@mail.riverside-trust.example"):
         assert post_json(client, signup(email=email)).status_code == 202, email
     # Another organisation has no rule.
-    assert post_json(client, signup(email="jo@anywhere.example", organisation="hillside-trust",
-                                    service="hillside-district-nursing")).status_code == 202
+    assert (
+        post_json(
+            client,
+            signup(email="jo@anywhere.example", organisation="hillside-trust", service="hillside-district-nursing"),
+        ).status_code
+        == 202
+    )
 
 
 @pytest.mark.parametrize(
@@ -224,7 +241,9 @@ def test_missing_fields_are_each_named(client, aws, directory):
         ({"frequency": "hourly"}, "frequency"),
     ],
 )
-def test_a_form_with_a_mistake_comes_back_with_the_field_named_and_nothing_lost(client, aws, directory, overrides, field):
+def test_a_form_with_a_mistake_comes_back_with_the_field_named_and_nothing_lost(
+    client, aws, directory, overrides, field
+):
     resp = post_form(client, form_pairs(**{"display_name": "Sam the Manager", **overrides}))
     assert resp.status_code == 422
     assert resp.headers["Content-Type"].startswith("text/html")
@@ -250,7 +269,9 @@ def test_the_honeypot_refuses_a_bot_and_writes_nothing(client, aws, directory):
 
 
 def test_a_line_break_in_the_name_never_adds_a_header(client, aws, directory, pump):
-    body = signup(name="Sam\r\nBcc: victim@example.org", display_name="Sam\nX-Evil: 1", role="Nurse\r\n\r\nInjected body")
+    body = signup(
+        name="Sam\r\nBcc: victim@example.org", display_name="Sam\nX-Evil: 1", role="Nurse\r\n\r\nInjected body"
+    )
     assert post_json(client, body).status_code == 202
     pump.drain()
     [raw] = raw_messages()
@@ -269,7 +290,17 @@ def test_the_static_pages_offer_the_form_and_the_check_your_email_page(aws, dire
     assert 'action="https://api.test/api/subscriptions"' in form and 'method="post"' in form
     assert '<option value="riverside-trust">Riverside NHS Foundation Trust</option>' in form
     assert "Riverside General Hospital › Ward 7 (Acute Medicine)" in form
-    for field in ("name", "display_name", "role", "organisation", "email", "service", "tags", "min_criticality", "frequency"):
+    for field in (
+        "name",
+        "display_name",
+        "role",
+        "organisation",
+        "email",
+        "service",
+        "tags",
+        "min_criticality",
+        "frequency",
+    ):
         assert f'name="{field}"' in form and f'for="{field}"' in form, field
     assert "5 out of 5" in form and "not critical" in form
     assert 'name="website"' in form  # the honeypot
@@ -333,8 +364,15 @@ def test_a_confirm_link_after_unsubscribing_switches_nothing_on(client, aws, dir
 
 
 def issue_respond_link(subscriber, sub) -> str:
-    return wiring.links().issue("respond", "story0000000000001", subscriber["id"], 60, subscriber_id=subscriber["id"],
-                                subscription_id=sub["id"], service=sub["service"])
+    return wiring.links().issue(
+        "respond",
+        "story0000000000001",
+        subscriber["id"],
+        60,
+        subscriber_id=subscriber["id"],
+        subscription_id=sub["id"],
+        service=sub["service"],
+    )
 
 
 def unsubscribe_token(subscriber) -> str:
@@ -373,8 +411,10 @@ def test_one_click_unsubscribe_with_no_cookie_stops_everything_and_revokes_links
 
 UNSUBSCRIBE_BODIES = [
     ("", FORM_H),
-    ("--b1\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--b1--\r\n",
-     {"Content-Type": "multipart/form-data; boundary=b1"}),
+    (
+        '--b1\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--b1--\r\n',
+        {"Content-Type": "multipart/form-data; boundary=b1"},
+    ),
     ("List-Unsubscribe=One-Click", {"Content-Type": "text/plain; charset=utf-8"}),
     ("List-Unsubscribe=One-Click", {}),
     ("anything at all", {}),
@@ -409,13 +449,18 @@ def test_a_spoilt_unsubscribe_link_is_refused_and_changes_nothing(client, aws, d
     }
     before = table_but_limits(aws)
     for why, token in spoilt.items():
-        for resp in (client.http.get(f"/api/unsubscribe/{token}"),
-                     client.http.post(f"/api/unsubscribe/{token}", body="List-Unsubscribe=One-Click", headers=FORM_H)):
+        for resp in (
+            client.http.get(f"/api/unsubscribe/{token}"),
+            client.http.post(f"/api/unsubscribe/{token}", body="List-Unsubscribe=One-Click", headers=FORM_H),
+        ):
             assert resp.status_code == 404, why
     later = clock.now() + timedelta(days=get_settings().subscriber_link_days, seconds=1)
     monkeypatch.setattr(clock, "now", lambda: later)
     assert client.http.get(f"/api/unsubscribe/{good}").status_code == 404
-    assert client.http.post(f"/api/unsubscribe/{good}", body="List-Unsubscribe=One-Click", headers=FORM_H).status_code == 404
+    assert (
+        client.http.post(f"/api/unsubscribe/{good}", body="List-Unsubscribe=One-Click", headers=FORM_H).status_code
+        == 404
+    )
     assert table_but_limits(aws) == before
     assert any(i["PK"]["S"].startswith("LIMIT#") for i in table(aws))
     assert watcher_ids() and wiring.store().get_subscriber(subscriber["id"])["status"] == "active"
@@ -479,7 +524,9 @@ def test_manage_actions(client, aws, directory):
     assert resp.status_code == 303 and resp.headers["Location"] == f"https://api.test{url}?notice=frequency"
     assert store.get_subscription(subscriber["id"], sub["id"])["frequency"] == "digest"
     assert watcher_ids() == [sub["id"]]
-    assert "Saved. Those alerts will now come as you chose." in text(client.http.get(resp.headers["Location"].replace("https://api.test", "")))
+    assert "Saved. Those alerts will now come as you chose." in text(
+        client.http.get(resp.headers["Location"].replace("https://api.test", ""))
+    )
 
     resp = post_form(client, [("action", "profile"), ("display_name", "  Sam\r\nP  "), ("role", "Senior Sister")], url)
     assert resp.status_code == 303
@@ -502,8 +549,15 @@ def test_manage_actions(client, aws, directory):
     assert bad.status_code == 422
     assert store.get_subscription(other["id"], other_sub["id"])["status"] == "active"
 
-    respond = wiring.links().issue("respond", "some-story", subscriber["id"], 60, subscriber_id=subscriber["id"],
-                                   subscription_id=sub["id"], service=sub["service"])
+    respond = wiring.links().issue(
+        "respond",
+        "some-story",
+        subscriber["id"],
+        60,
+        subscriber_id=subscriber["id"],
+        subscription_id=sub["id"],
+        service=sub["service"],
+    )
     assert wiring.links().resolve(respond, "respond")["subscription_id"] == sub["id"]
     resp = post_form(client, [("action", "stop"), ("subscription", sub["id"])], url)
     assert resp.status_code == 303 and resp.headers["Location"].endswith("?notice=stopped")
@@ -522,14 +576,34 @@ def test_manage_actions(client, aws, directory):
 # ---- bulk loading ---------------------------------------------------------------------------------
 
 BULK = [
-    {"name": "Priya Shah", "display_name": "Priya", "role": "Ward Manager", "organisation": "riverside-trust",
-     "email": "priya.shah@riverside.nhs.example", "service": "riverside-ward-7", "tags": [], "min_criticality": 0,
-     "frequency": "immediate"},
-    {"name": "Priya Shah", "role": "Ward Manager", "organisation": "riverside-trust",
-     "email": "priya.shah@riverside.nhs.example", "service": "riverside-maternity", "tags": "Discharge, communication",
-     "min_criticality": 2, "frequency": "digest"},
-    {"name": "Tom Okafor", "role": "Head of Patient Experience", "organisation": "hillside-trust",
-     "email": "tom.okafor@hillside.nhs.example", "service": "hillside-trust"},
+    {
+        "name": "Priya Shah",
+        "display_name": "Priya",
+        "role": "Ward Manager",
+        "organisation": "riverside-trust",
+        "email": "priya.shah@riverside.nhs.example",
+        "service": "riverside-ward-7",
+        "tags": [],
+        "min_criticality": 0,
+        "frequency": "immediate",
+    },
+    {
+        "name": "Priya Shah",
+        "role": "Ward Manager",
+        "organisation": "riverside-trust",
+        "email": "priya.shah@riverside.nhs.example",
+        "service": "riverside-maternity",
+        "tags": "Discharge, communication",
+        "min_criticality": 2,
+        "frequency": "digest",
+    },
+    {
+        "name": "Tom Okafor",
+        "role": "Head of Patient Experience",
+        "organisation": "hillside-trust",
+        "email": "tom.okafor@hillside.nhs.example",
+        "service": "hillside-trust",
+    },
 ]
 
 
@@ -565,8 +639,12 @@ def test_bulk_loading_reports_bad_rows_by_line_and_field_and_writes_nothing(aws,
     from tools import ff
 
     path = tmp_path / "staff.json"
-    rows = [BULK[0], dict(BULK[2], email="not-an-address"), dict(BULK[2], frequency="weekly"),
-            dict(BULK[2], service="riverside-ward-7")]
+    rows = [
+        BULK[0],
+        dict(BULK[2], email="not-an-address"),
+        dict(BULK[2], frequency="weekly"),
+        dict(BULK[2], service="riverside-ward-7"),
+    ]
     path.write_text(json.dumps(rows, indent=2))
     text_lines = path.read_text().splitlines()
     starts = [i + 1 for i, line in enumerate(text_lines) if line.strip() == "{"]
@@ -578,7 +656,7 @@ def test_bulk_loading_reports_bad_rows_by_line_and_field_and_writes_nothing(aws,
     csv_path = tmp_path / "staff.csv"
     csv_path.write_text(
         "name,role,organisation,email,service,tags,min_criticality,frequency\n"
-        "Priya Shah,Ward Manager,riverside-trust,priya.shah@riverside.nhs.example,riverside-ward-7,\"discharge, falls\",1,immediate\n"
+        'Priya Shah,Ward Manager,riverside-trust,priya.shah@riverside.nhs.example,riverside-ward-7,"discharge, falls",1,immediate\n'
         "\n"
         "Tom,Head of Patient Experience,hillside-trust,tom@hillside.nhs.example,hillside-trust,,7,digest\n"
         "Jo Bloggs,Nurse,riverside-trust,jo@riverside.nhs.example,no-such-ward,,0,immediate\n"
@@ -588,10 +666,13 @@ def test_bulk_loading_reports_bad_rows_by_line_and_field_and_writes_nothing(aws,
     assert "line 4, min_criticality:" in err and "line 5, service:" in err
     assert staff_items(aws) == []
 
-    csv_path.write_text("name,role,organisation,email,service,min_critcality\n"
-                        "Tom Okafor,Lead,hillside-trust,tom@hillside.nhs.example,hillside-trust,3\n")
+    csv_path.write_text(
+        "name,role,organisation,email,service,min_critcality\nTom Okafor,Lead,hillside-trust,tom@hillside.nhs.example,hillside-trust,3\n"
+    )
     report = ff.load_subscriptions(csv_path, show_progress=False)
-    assert [(p["line"], p["field"]) for p in report["errors"]] == [(1, "min_critcality")]  # a typo is not a silent default
+    assert [(p["line"], p["field"]) for p in report["errors"]] == [
+        (1, "min_critcality")
+    ]  # a typo is not a silent default
     assert staff_items(aws) == []
 
 
@@ -604,7 +685,7 @@ def test_a_good_csv_loads_and_someone_who_unsubscribed_is_left_alone(aws, direct
     csv_path.write_text(
         "Name,Role,Organisation,Email,Service,Tags,Min criticality,Frequency\n"
         f"Sam Patel,Ward Manager,riverside-trust,{EMAIL},riverside-general,,0,immediate\n"
-        "Tom Okafor,Lead,hillside-trust,tom@hillside.nhs.example,hillside-district-nursing,\"dignity; kindness\",1,digest\n"
+        'Tom Okafor,Lead,hillside-trust,tom@hillside.nhs.example,hillside-district-nursing,"dignity; kindness",1,digest\n'
     )
     report = ff.load_subscriptions(csv_path, show_progress=False)
     assert (report["created"], report["skipped"], report["errors"]) == (1, 1, [])
@@ -625,7 +706,9 @@ def test_the_demo_subscriptions_fit_the_demo_directory():
     rows, problems = ff.read_subscription_rows(ff.DEMO_SUBSCRIPTIONS_FILE)
     assert problems == [] and len(rows) >= 5
     for line, row in rows:
-        checker.validate(row, restrict_domains=False, services=lambda slugs: {s: services[s] for s in slugs if s in services})
+        checker.validate(
+            row, restrict_domains=False, services=lambda slugs: {s: services[s] for s in slugs if s in services}
+        )
         assert row["email"].rpartition("@")[2].endswith(".example"), line  # reserved: never a real inbox
 
 
@@ -651,8 +734,19 @@ def test_every_subscription_page_is_valid_html(client, aws, directory, pump, tmp
     pages = {
         "form.html": static["subscribe/index.html"],
         "check-your-email.html": static["subscribe/check-your-email/index.html"],
-        "form-errors.html": text(post_form(client, form_pairs(name="", organisation="", service="hillside-district-nursing",
-                                                              tags="Bad!", frequency="x", email="no"))),
+        "form-errors.html": text(
+            post_form(
+                client,
+                form_pairs(
+                    name="",
+                    organisation="",
+                    service="hillside-district-nursing",
+                    tags="Bad!",
+                    frequency="x",
+                    email="no",
+                ),
+            )
+        ),
     }
     post_json(client, signup(tags=["discharge"], min_criticality=1))
     pump.drain()
@@ -678,6 +772,10 @@ def test_every_subscription_page_is_valid_html(client, aws, directory, pump, tmp
         path = tmp_path / name
         path.write_text(html, encoding="utf-8")
         files.append(str(path))
-    run = subprocess.run(["java", "-jar", str(_vnu()), "--errors-only", "--format", "text", *files],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        ["java", "-jar", str(_vnu()), "--errors-only", "--format", "text", *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout + run.stderr

@@ -50,7 +50,10 @@ def test_a_permanent_bounce_stops_every_further_email(client, aws, directory, pu
 @pytest.mark.parametrize("shape", ["identity", "event"])
 def test_a_complaint_suppresses(client, aws, directory, pump, shape):
     staff("annoyed@nhs.example", {"service": "riverside-trust"})
-    assert mail_event(client, ses_events.complaint(["annoyed@nhs.example"], shape=shape)) == {"suppressed": 1, "ignored": 0}
+    assert mail_event(client, ses_events.complaint(["annoyed@nhs.example"], shape=shape)) == {
+        "suppressed": 1,
+        "ignored": 0,
+    }
     entry = wiring.store().suppression("annoyed@nhs.example")
     assert (entry["reason"], entry["detail"]) == ("complaint", "abuse")
     new_story(client, pump)
@@ -71,8 +74,12 @@ def test_a_transient_bounce_does_not_suppress(client, aws, directory, pump):
 
 
 def test_a_delivery_changes_nothing(client, aws, directory):
-    assert mail_event(client, ses_events.delivery(["fine@nhs.example"]), ses_events.delivery(["fine@nhs.example"], shape="event")) == {
-        "suppressed": 0, "ignored": 2}
+    assert mail_event(
+        client, ses_events.delivery(["fine@nhs.example"]), ses_events.delivery(["fine@nhs.example"], shape="event")
+    ) == {
+        "suppressed": 0,
+        "ignored": 2,
+    }
     assert wiring.store().suppression("fine@nhs.example") is None
 
 
@@ -88,7 +95,9 @@ def test_a_malformed_message_does_not_stop_the_others(client, aws):
     no_recipients["bounce"]["bouncedRecipients"] = "x@nhs.example"
     no_address = ses_events.complaint(["y@nhs.example"])
     no_address["complaint"]["complainedRecipients"] = [{"emailAddress": "not an address"}]
-    event = ses_events.sns_event("{not json", "[1, 2]", json.dumps({"mail": {}}), {"notificationType": "Bounce"}, no_recipients, no_address, good)
+    event = ses_events.sns_event(
+        "{not json", "[1, 2]", json.dumps({"mail": {}}), {"notificationType": "Bounce"}, no_recipients, no_address, good
+    )
     event["Records"].insert(1, {"EventSource": "aws:sns", "Sns": None})
     result = client.lambda_.invoke("on_mail_event", event).payload
     assert result == {"suppressed": 1, "ignored": 7}
@@ -106,7 +115,9 @@ def test_a_failing_table_still_does_the_other_records_then_asks_for_a_retry(aws,
         return real(email, *args, **kwargs)
 
     monkeypatch.setattr(store, "suppress", flaky)
-    event = ses_events.sns_event(ses_events.complaint(["first@nhs.example"]), ses_events.complaint(["second@nhs.example"]))
+    event = ses_events.sns_event(
+        ses_events.complaint(["first@nhs.example"]), ses_events.complaint(["second@nhs.example"])
+    )
     with pytest.raises(RuntimeError):
         handle_sns(event, store)
     assert real.__self__.suppression("second@nhs.example")

@@ -19,8 +19,9 @@ import shutil
 import struct
 import subprocess
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -160,10 +161,17 @@ def env_names_the_code_reads() -> set[str]:
     """Every FF_ setting (chalicelib/core/settings.py) and every name read with os.environ in app.py or chalicelib."""
     from chalicelib.core.settings import PREFIX, Settings
 
-    names = {f.alias if isinstance(f.alias, str) else f"{PREFIX}{name}".upper() for name, f in Settings.model_fields.items()}
+    names = {
+        f.alias if isinstance(f.alias, str) else f"{PREFIX}{name}".upper() for name, f in Settings.model_fields.items()
+    }
     for path in code_files():
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and ast.unparse(node.func) in ("os.environ.get", "os.getenv", "environ.get", "getenv"):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in (
+                "os.environ.get",
+                "os.getenv",
+                "environ.get",
+                "getenv",
+            ):
                 if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                     names.add(node.args[0].value)
             elif isinstance(node, ast.Subscript) and ast.unparse(node.value) in ("os.environ", "environ"):
@@ -181,7 +189,9 @@ def metrics_the_code_emits() -> tuple[set[str], set[str]]:
         tree = ast.parse(path.read_text())
         variable = False
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_metric"):
+            if not (
+                isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_metric"
+            ):
                 continue
             name = next((k.value for k in node.keywords if k.arg == "name"), node.args[0] if node.args else None)
             if isinstance(name, ast.Constant):
@@ -191,8 +201,13 @@ def metrics_the_code_emits() -> tuple[set[str], set[str]]:
             else:
                 variable = True
         if variable:
-            names |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-                      and re.fullmatch(r"[A-Z][a-z]+(?:[A-Z][a-z]+)+", n.value)}
+            names |= {
+                n.value
+                for n in ast.walk(tree)
+                if isinstance(n, ast.Constant)
+                and isinstance(n.value, str)
+                and re.fullmatch(r"[A-Z][a-z]+(?:[A-Z][a-z]+)+", n.value)
+            }
     return names, prefixes
 
 
@@ -206,14 +221,36 @@ def chalice_app():
 
 
 def test_cfn_lint_finds_nothing_in_the_merged_template_or_in_what_sam_makes_of_it(build):
-    done = run([IAC_BIN / "cfn-lint", "--regions", REGION, "--format", "parseable", "--",
-                build / "sam.json", build / "expanded.json"], timeout=600)
+    done = run(
+        [
+            IAC_BIN / "cfn-lint",
+            "--regions",
+            REGION,
+            "--format",
+            "parseable",
+            "--",
+            build / "sam.json",
+            build / "expanded.json",
+        ],
+        timeout=600,
+    )
     assert done.stdout.strip() == "" and done.returncode == 0, done.stdout + done.stderr
 
 
 def test_checkov_fails_nothing_and_every_skip_says_why(build):
-    done = run([IAC_BIN / "checkov", "--file", build / "sam.json", "--framework", "cloudformation",
-                "--output", "json", "--skip-download"], timeout=600)
+    done = run(
+        [
+            IAC_BIN / "checkov",
+            "--file",
+            build / "sam.json",
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--skip-download",
+        ],
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     report = json.loads(done.stdout)
     results = report["results"]
@@ -230,7 +267,9 @@ def test_checkov_fails_nothing_and_every_skip_says_why(build):
 
 def test_every_function_runs_python_3_13_on_arm64_with_its_own_role(sam):
     fns = of_type(sam, "AWS::Serverless::Function")
-    assert {f["Properties"]["Handler"] for f in fns.values()} == {"app.app"} | {e.handler_string for e in chalice_app().event_sources}
+    assert {f["Properties"]["Handler"] for f in fns.values()} == {"app.app"} | {
+        e.handler_string for e in chalice_app().event_sources
+    }
     roles = of_type(sam, "AWS::IAM::Role")
     used = []
     for name, f in fns.items():
@@ -249,7 +288,13 @@ def pyc_header(data: bytes) -> tuple[bytes, int]:
 
 
 def test_the_zip_has_bytecode_for_every_module_and_only_arm64_binaries(build):
-    done = run([PACKAGE_PYTHON, "-c", "import importlib.util, sys; print(importlib.util.MAGIC_NUMBER.hex(), sys.implementation.cache_tag)"])
+    done = run(
+        [
+            PACKAGE_PYTHON,
+            "-c",
+            "import importlib.util, sys; print(importlib.util.MAGIC_NUMBER.hex(), sys.implementation.cache_tag)",
+        ]
+    )
     magic_hex, tag = done.stdout.split()
     assert tag == "cpython-313"
     with zipfile.ZipFile(build / "deployment.zip") as z:
@@ -269,7 +314,9 @@ def test_the_zip_has_bytecode_for_every_module_and_only_arm64_binaries(build):
         for name in infos:
             if name.endswith(".so") or ".so." in name:
                 elf = z.read(name)[:20]
-                assert elf[:4] == b"\x7fELF" and struct.unpack("<H", elf[18:20])[0] == AARCH64, f"{name} is not an arm64 binary"
+                assert elf[:4] == b"\x7fELF" and struct.unpack("<H", elf[18:20])[0] == AARCH64, (
+                    f"{name} is not an arm64 binary"
+                )
         tops = {n.split("/")[0] for n in infos}
         # The runtime brings boto3; the tracer extra is left out (cold start); tests and tools stay home.
         assert not tops & {"boto3", "botocore", "aws_xray_sdk", "tests", "local", "tools", "infra", "bench"}
@@ -291,7 +338,11 @@ def test_the_table_is_the_one_store_py_describes_with_recovery_encryption_stream
     assert p["KeySchema"] == TABLE_DEFINITION["KeySchema"]
     assert sorted(map(key, p["GlobalSecondaryIndexes"])) == sorted(map(key, TABLE_DEFINITION["GlobalSecondaryIndexes"]))
     assert p["BillingMode"] == TABLE_DEFINITION["BillingMode"] == "PAY_PER_REQUEST"
-    assert p["StreamSpecification"]["StreamViewType"] == TABLE_DEFINITION["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert (
+        p["StreamSpecification"]["StreamViewType"]
+        == TABLE_DEFINITION["StreamSpecification"]["StreamViewType"]
+        == "NEW_AND_OLD_IMAGES"
+    )
     assert p["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert p["SSESpecification"]["SSEEnabled"] is True
     assert p["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
@@ -331,8 +382,14 @@ def test_every_queue_has_a_dead_letter_queue_or_is_one_and_is_encrypted(cfn):
 
 def test_each_queue_consumer_reports_partial_failures_and_has_time_to_finish(cfn):
     mappings = [m["Properties"] for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values()]
-    sqs_mappings = [m for m in mappings if cfn["Resources"][next(iter(referenced(m["EventSourceArn"])))]["Type"] == "AWS::SQS::Queue"]
-    assert len(sqs_mappings) == len([e for e in chalice_app().event_sources if type(e).__name__ == "SQSEventConfig"]) == 2
+    sqs_mappings = [
+        m
+        for m in mappings
+        if cfn["Resources"][next(iter(referenced(m["EventSourceArn"])))]["Type"] == "AWS::SQS::Queue"
+    ]
+    assert (
+        len(sqs_mappings) == len([e for e in chalice_app().event_sources if type(e).__name__ == "SQSEventConfig"]) == 2
+    )
     for m in sqs_mappings:
         queue = props(cfn, target(cfn, m["EventSourceArn"], "AWS::SQS::Queue"))
         fn = props(cfn, target(cfn, m["FunctionName"], "AWS::Lambda::Function"))
@@ -342,8 +399,11 @@ def test_each_queue_consumer_reports_partial_failures_and_has_time_to_finish(cfn
 
 
 def test_the_stream_mapping_retries_a_failing_record_apart_then_reports_it_instead_of_blocking(cfn):
-    [m] = [m["Properties"] for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
-           if "StreamArn" in json.dumps(m["Properties"]["EventSourceArn"])]
+    [m] = [
+        m["Properties"]
+        for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if "StreamArn" in json.dumps(m["Properties"]["EventSourceArn"])
+    ]
     assert target(cfn, m["EventSourceArn"], "AWS::DynamoDB::Table") == "Table"
     assert target(cfn, m["FunctionName"], "AWS::Lambda::Function") == handler_function(cfn, "app.on_table_change")
     assert m["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -351,8 +411,11 @@ def test_the_stream_mapping_retries_a_failing_record_apart_then_reports_it_inste
     assert 1 <= m["MaximumRetryAttempts"] <= 20 and m["MaximumRecordAgeInSeconds"] <= 86400
     failures = target(cfn, m["DestinationConfig"]["OnFailure"]["Destination"], "AWS::SQS::Queue")
     role = target(cfn, props(cfn, target(cfn, m["FunctionName"], "AWS::Lambda::Function"))["Role"], "AWS::IAM::Role")
-    assert any("sqs:SendMessage" in as_list(st["Action"]) and failures in referenced(st["Resource"])
-               for name, st in statements(cfn) if name == role), "the function's role must be able to report"
+    assert any(
+        "sqs:SendMessage" in as_list(st["Action"]) and failures in referenced(st["Resource"])
+        for name, st in statements(cfn)
+        if name == role
+    ), "the function's role must be able to report"
 
 
 def test_the_asynchronous_functions_keep_what_failed(cfn):
@@ -367,7 +430,13 @@ def test_the_asynchronous_functions_keep_what_failed(cfn):
 def test_the_code_reads_what_this_test_expects_it_to():
     """The discovery below is what keeps the next test true: check it sees what we know is read."""
     names = env_names_the_code_reads()
-    assert {"FF_TABLE_NAME", "FF_SIGNUP_DOMAINS", "FF_RENDER_QUEUE_NAME", "FF_TABLE_STREAM_ARN", "POWERTOOLS_SERVICE_NAME"} <= names
+    assert {
+        "FF_TABLE_NAME",
+        "FF_SIGNUP_DOMAINS",
+        "FF_RENDER_QUEUE_NAME",
+        "FF_TABLE_STREAM_ARN",
+        "POWERTOOLS_SERVICE_NAME",
+    } <= names
 
 
 def test_every_environment_variable_the_code_reads_is_set_on_every_function(cfn):
@@ -418,9 +487,22 @@ def test_every_queue_bucket_table_topic_and_pool_the_code_uses_is_this_stacks(cf
         for suffix, (kind, attribute) in kinds.items():
             if key.endswith(suffix):
                 checked[key] = target(cfn, value, kind)
-                assert (value.get("Fn::GetAtt", [None, "Ref"])[1] if isinstance(value, dict) else None) == attribute, key
-    assert {"FF_RENDER_QUEUE_URL", "FF_MAIL_QUEUE_URL", "FF_SITE_BUCKET", "FF_TABLE_NAME", "FF_MAIL_EVENTS_TOPIC"} <= set(checked)
-    assert checked["FF_RENDER_QUEUE_URL"] == checked["FF_RENDER_QUEUE_NAME"] != checked["FF_MAIL_QUEUE_URL"] == checked["FF_MAIL_QUEUE_NAME"]
+                assert (value.get("Fn::GetAtt", [None, "Ref"])[1] if isinstance(value, dict) else None) == attribute, (
+                    key
+                )
+    assert {
+        "FF_RENDER_QUEUE_URL",
+        "FF_MAIL_QUEUE_URL",
+        "FF_SITE_BUCKET",
+        "FF_TABLE_NAME",
+        "FF_MAIL_EVENTS_TOPIC",
+    } <= set(checked)
+    assert (
+        checked["FF_RENDER_QUEUE_URL"]
+        == checked["FF_RENDER_QUEUE_NAME"]
+        != checked["FF_MAIL_QUEUE_URL"]
+        == checked["FF_MAIL_QUEUE_NAME"]
+    )
 
     # The handlers consume the very queues and topic the code sends to and names.
     consumes = {}
@@ -430,14 +512,26 @@ def test_every_queue_bucket_table_topic_and_pool_the_code_uses_is_this_stacks(cf
     assert consumes["app.render_worker"] == checked["FF_RENDER_QUEUE_URL"]
     assert consumes["app.mail_worker"] == checked["FF_MAIL_QUEUE_URL"]
     assert consumes["app.on_table_change"] == checked["FF_TABLE_NAME"]
-    [sub] = [s["Properties"] for s in of_type(cfn, "AWS::SNS::Subscription").values() if s["Properties"]["Protocol"] == "lambda"]
+    [sub] = [
+        s["Properties"]
+        for s in of_type(cfn, "AWS::SNS::Subscription").values()
+        if s["Properties"]["Protocol"] == "lambda"
+    ]
     assert target(cfn, sub["TopicArn"], "AWS::SNS::Topic") == checked["FF_MAIL_EVENTS_TOPIC"]
     assert target(cfn, sub["Endpoint"], "AWS::Lambda::Function") == handler_function(cfn, "app.on_mail_event")
     # SES tells that topic about bounces and complaints from our configuration set.
-    [dest] = [d["Properties"] for d in of_type(cfn, "AWS::SES::ConfigurationSetEventDestination").values()
-              if "SnsDestination" in d["Properties"]["EventDestination"]]
-    assert target(cfn, dest["ConfigurationSetName"], "AWS::SES::ConfigurationSet") == checked["FF_MAIL_CONFIGURATION_SET"]
-    assert target(cfn, dest["EventDestination"]["SnsDestination"]["TopicARN"], "AWS::SNS::Topic") == checked["FF_MAIL_EVENTS_TOPIC"]
+    [dest] = [
+        d["Properties"]
+        for d in of_type(cfn, "AWS::SES::ConfigurationSetEventDestination").values()
+        if "SnsDestination" in d["Properties"]["EventDestination"]
+    ]
+    assert (
+        target(cfn, dest["ConfigurationSetName"], "AWS::SES::ConfigurationSet") == checked["FF_MAIL_CONFIGURATION_SET"]
+    )
+    assert (
+        target(cfn, dest["EventDestination"]["SnsDestination"]["TopicARN"], "AWS::SNS::Topic")
+        == checked["FF_MAIL_EVENTS_TOPIC"]
+    )
     assert sorted(dest["EventDestination"]["MatchingEventTypes"]) == ["bounce", "complaint"]
 
 
@@ -468,7 +562,9 @@ def test_no_bucket_is_public_and_the_site_is_read_only_through_cloudfront(cfn):
     buckets = of_type(cfn, "AWS::S3::Bucket")
     for name, b in buckets.items():
         p = b["Properties"]
-        assert p["PublicAccessBlockConfiguration"] == {k: True for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")}
+        assert p["PublicAccessBlockConfiguration"] == {
+            k: True for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+        }
         assert "AccessControl" not in p and "WebsiteConfiguration" not in p, name
         assert p["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     [policy] = of_type(cfn, "AWS::S3::BucketPolicy").values()
@@ -486,7 +582,10 @@ def test_no_bucket_is_public_and_the_site_is_read_only_through_cloudfront(cfn):
 def test_cloudfront_sends_security_headers_and_the_api_through_https(cfn):
     config = props(cfn, "Distribution")["DistributionConfig"]
     behaviours = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]
-    policy = {b.get("PathPattern", "*"): target(cfn, b["ResponseHeadersPolicyId"], "AWS::CloudFront::ResponseHeadersPolicy") for b in behaviours}
+    policy = {
+        b.get("PathPattern", "*"): target(cfn, b["ResponseHeadersPolicyId"], "AWS::CloudFront::ResponseHeadersPolicy")
+        for b in behaviours
+    }
     # One policy for every page and the API; only the service widgets may be framed (by any site),
     # and only Pagefind's files (its worker) may compile WebAssembly.
     strict = policy.pop("*")
@@ -494,14 +593,26 @@ def test_cloudfront_sends_security_headers_and_the_api_through_https(cfn):
     assert policy.pop("/services/*/widget/*") != strict
     assert policy.pop("/pagefind/*") != strict
     assert not policy, f"a behaviour nobody checked: {policy}"
-    for name in {b_policy for b_policy in (target(cfn, b["ResponseHeadersPolicyId"], "AWS::CloudFront::ResponseHeadersPolicy") for b in behaviours)}:
+    for name in {
+        b_policy
+        for b_policy in (
+            target(cfn, b["ResponseHeadersPolicyId"], "AWS::CloudFront::ResponseHeadersPolicy") for b in behaviours
+        )
+    }:
         headers = props(cfn, name)["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
-        assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000 and headers["StrictTransportSecurity"]["Override"]
+        assert (
+            headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+            and headers["StrictTransportSecurity"]["Override"]
+        )
         csp = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
         assert "default-src 'none'" in csp and "unsafe-inline" not in csp and "'unsafe-eval'" not in csp
         assert headers["ContentTypeOptions"]["Override"] is True
         assert headers["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
-        framed = [b for b in behaviours if target(cfn, b["ResponseHeadersPolicyId"], "AWS::CloudFront::ResponseHeadersPolicy") == name]
+        framed = [
+            b
+            for b in behaviours
+            if target(cfn, b["ResponseHeadersPolicyId"], "AWS::CloudFront::ResponseHeadersPolicy") == name
+        ]
         if [b.get("PathPattern") for b in framed] == ["/services/*/widget/*"]:
             assert "frame-ancestors *" in csp and "FrameOptions" not in headers
         else:
@@ -522,17 +633,24 @@ def test_the_site_url_function_maps_directories_to_their_index_pages(cfn):
         pytest.skip("node is not installed: the CloudFront Function cannot be run here")
     code = props(cfn, "SiteUrlsFunction")["FunctionCode"]
     cases = ["/", "/stories/abc/", "/stories/abc", "/assets/site.3f2a.css", "/feed.atom"]
-    script = code + "\nconsole.log(JSON.stringify(%s.map(u => handler({request: {uri: u, querystring: {}}}))));" % json.dumps(cases)
+    call = "handler({request: {uri: u, querystring: {}}})"  # JavaScript: its braces stay out of any format string
+    script = code + "\nconsole.log(JSON.stringify(" + json.dumps(cases) + ".map(u => " + call + ")));"
     done = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout)
-    assert [r.get("uri") for r in got] == ["/index.html", "/stories/abc/index.html", None, "/assets/site.3f2a.css", "/feed.atom"]
+    assert [r.get("uri") for r in got] == [
+        "/index.html",
+        "/stories/abc/index.html",
+        None,
+        "/assets/site.3f2a.css",
+        "/feed.atom",
+    ]
     assert got[2]["statusCode"] == 301 and got[2]["headers"]["location"]["value"] == "/stories/abc/"
 
 
 def test_moderators_need_mfa_and_an_admin_to_exist(cfn):
-    from chalicelib.edge import auth
     from chalicelib.core.settings import Settings
+    from chalicelib.edge import auth
 
     [pool] = of_type(cfn, "AWS::Cognito::UserPool").values()
     p = pool["Properties"]
@@ -547,7 +665,9 @@ def test_moderators_need_mfa_and_an_admin_to_exist(cfn):
     assert {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"} <= set(c["ExplicitAuthFlows"])
     source = (ROOT / "chalicelib" / "edge" / "auth.py").read_text()
     assert 'AuthFlow="USER_PASSWORD_AUTH"' in source
-    assert f"at least {p['Policies']['PasswordPolicy']['MinimumLength']} characters" in source  # what a refused password is told
+    assert (
+        f"at least {p['Policies']['PasswordPolicy']['MinimumLength']} characters" in source
+    )  # what a refused password is told
 
 
 # ---- watching it -------------------------------------------------------------------------------
@@ -559,7 +679,9 @@ def test_each_function_logs_to_its_own_group_with_retention(cfn):
         group = target(cfn, f["Properties"]["LoggingConfig"]["LogGroup"], "AWS::Logs::LogGroup")
         assert "RetentionInDays" in props(cfn, group)
         role = target(cfn, f["Properties"]["Role"], "AWS::IAM::Role")
-        logs = [st for n, st in statements(cfn) if n == role and any(a.startswith("logs:") for a in as_list(st["Action"]))]
+        logs = [
+            st for n, st in statements(cfn) if n == role and any(a.startswith("logs:") for a in as_list(st["Action"]))
+        ]
         assert [referenced(st["Resource"]) for st in logs] == [{group}], f"{name} may write only to its own log group"
         groups.append(group)
     assert len(set(groups)) == len(groups)
@@ -569,7 +691,9 @@ def alarms_on(cfn: dict, metric: str) -> list[dict]:
     found = []
     for a in of_type(cfn, "AWS::CloudWatch::Alarm").values():
         p = a["Properties"]
-        names = [p.get("MetricName")] + [m["MetricStat"]["Metric"]["MetricName"] for m in p.get("Metrics", []) if "MetricStat" in m]
+        names = [p.get("MetricName")] + [
+            m["MetricStat"]["Metric"]["MetricName"] for m in p.get("Metrics", []) if "MetricStat" in m
+        ]
         if metric in names:
             found.append(p)
     return found
@@ -579,12 +703,20 @@ def test_alarms_cover_every_dead_letter_queue_error_rates_and_mail_reputation(cf
     [topic] = [n for n in of_type(cfn, "AWS::SNS::Topic") if "Alarm" in n]
     for a in of_type(cfn, "AWS::CloudWatch::Alarm").values():
         assert referenced(a["Properties"]["AlarmActions"]) == {topic}
-    dlq_alarms = {target(cfn, p["Dimensions"][0]["Value"], "AWS::SQS::Queue"): p
-                  for p in alarms_on(cfn, "ApproximateNumberOfMessagesVisible")}
+    dlq_alarms = {
+        target(cfn, p["Dimensions"][0]["Value"], "AWS::SQS::Queue"): p
+        for p in alarms_on(cfn, "ApproximateNumberOfMessagesVisible")
+    }
     assert set(dlq_alarms) == dead_letter_targets(cfn)
-    assert all(p["Threshold"] <= 1 and p["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" for p in dlq_alarms.values())
-    watched = {target(cfn, d["Value"], "AWS::Lambda::Function") for p in alarms_on(cfn, "Errors")
-               for d in p.get("Dimensions", []) + [d for m in p.get("Metrics", []) if "MetricStat" in m for d in m["MetricStat"]["Metric"]["Dimensions"]]}
+    assert all(
+        p["Threshold"] <= 1 and p["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" for p in dlq_alarms.values()
+    )
+    watched = {
+        target(cfn, d["Value"], "AWS::Lambda::Function")
+        for p in alarms_on(cfn, "Errors")
+        for d in p.get("Dimensions", [])
+        + [d for m in p.get("Metrics", []) if "MetricStat" in m for d in m["MetricStat"]["Metric"]["Dimensions"]]
+    }
     assert watched == set(functions(cfn)), "every function's errors are watched"
     [bounce] = alarms_on(cfn, "Reputation.BounceRate")
     [complaint] = alarms_on(cfn, "Reputation.ComplaintRate")
@@ -606,7 +738,9 @@ def test_the_dashboard_shows_what_the_code_records(cfn):
     emitted, prefixes = metrics_the_code_emits()
     assert {"StoriesSubmitted", "EmailsSent"} <= emitted and "Stories" in prefixes  # the scan works
     unknown = {m for m in shown if m not in emitted and not any(m.startswith(p) for p in prefixes)}
-    assert unknown <= set(AWAITED_METRICS), f"the dashboard shows metrics nothing records: {unknown - set(AWAITED_METRICS)}"
+    assert unknown <= set(AWAITED_METRICS), (
+        f"the dashboard shows metrics nothing records: {unknown - set(AWAITED_METRICS)}"
+    )
     assert {"StoriesSubmitted", "StoriesPublished", "EmailsSent", "EmailsBounced"} <= shown
     titles = " ".join(w.get("properties", {}).get("title", "") for w in widgets)
     for figure in ("Stories", "Responses", "Emails", "Queue depths", "Errors", "p95"):
@@ -618,15 +752,23 @@ def test_the_deployed_settings_reach_tools_ff_intact(tmp_path, monkeypatch):
     from tools.ff import read_env_file
     from tools.package import env_file_text
 
-    deployed = {"FF_MAIL_FROM": "FeedForward <stories@x.example>", "FF_SIGNUP_DOMAINS": '{"trust": ["nhs.net"]}',
-                "FF_SITE_URL": "https://x.example", "FF_NOTE": "it's $HOME; `no`", "POWERTOOLS_LOG_LEVEL": "INFO"}
+    deployed = {
+        "FF_MAIL_FROM": "FeedForward <stories@x.example>",
+        "FF_SIGNUP_DOMAINS": '{"trust": ["nhs.net"]}',
+        "FF_SITE_URL": "https://x.example",
+        "FF_NOTE": "it's $HOME; `no`",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
     path = tmp_path / "stack.env"
     path.write_text(env_file_text(deployed, "eu-west-2", "feedforward-prod"))
     for key in [*deployed, "AWS_REGION"]:
         monkeypatch.setenv(key, "")  # so that what read_env_file sets is undone after the test
         monkeypatch.delenv(key)
     read_env_file(str(path))
-    assert {k: os.environ.get(k) for k in deployed} == {**{k: v for k, v in deployed.items() if k.startswith("FF_")}, "POWERTOOLS_LOG_LEVEL": None}
+    assert {k: os.environ.get(k) for k in deployed} == {
+        **{k: v for k, v in deployed.items() if k.startswith("FF_")},
+        "POWERTOOLS_LOG_LEVEL": None,
+    }
     assert os.environ["AWS_REGION"] == "eu-west-2"
 
 
@@ -637,8 +779,14 @@ def test_deploy_refuses_the_example_parameters_and_takes_real_ones(tmp_path):
         load_params(ROOT / "infra" / "params-prod.json")
     assert "PublicDomain" in str(refused.value) and "MailFromAddress" in str(refused.value)
     mine = tmp_path / "params.json"
-    mine.write_text(json.dumps([{"ParameterKey": "PublicDomain", "ParameterValue": "feedforward.nhs.uk"},
-                                {"ParameterKey": "LogRetentionDays", "ParameterValue": 365}]))
+    mine.write_text(
+        json.dumps(
+            [
+                {"ParameterKey": "PublicDomain", "ParameterValue": "feedforward.nhs.uk"},
+                {"ParameterKey": "LogRetentionDays", "ParameterValue": 365},
+            ]
+        )
+    )
     assert load_params(mine) == {"PublicDomain": "feedforward.nhs.uk", "LogRetentionDays": "365"}
     with pytest.raises(PackageError):
         load_params(tmp_path / "missing.json")

@@ -40,7 +40,15 @@ def atomic_writes(monkeypatch):
     # The handler too: moto's update_item copies the item it read outside the backend's methods,
     # and one thread's copy can meet another's write ("dictionary changed size during iteration").
     for cls in (DynamoDBBackend, DynamoHandler):
-        for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "batch_get_item"):
+        for name in (
+            "put_item",
+            "update_item",
+            "delete_item",
+            "transact_write_items",
+            "get_item",
+            "query",
+            "batch_get_item",
+        ):
             original = getattr(cls, name)
 
             def locked(self, *args, _original=original, **kwargs):
@@ -73,6 +81,7 @@ def race(*calls):
             return "ok", call()
         except Exception as e:  # noqa: BLE001 - the test sorts what came back
             import traceback
+
             e.trace = traceback.format_exc()
             return "error", e
 
@@ -87,9 +96,17 @@ def test_two_moderators_on_one_story_one_wins_and_one_gets_a_conflict(aws, direc
         forget_stream()
         story_id = stories.submit(story_body(title=f"Race {n}"))["id"]
         version = moderation.story(story_id)["story"]["version"]
-        publish = {"action": "publish", "version": version, "criticality": 2, "tags": ["waiting"], "title": f"Edited by Alice {n}"}
+        publish = {
+            "action": "publish",
+            "version": version,
+            "criticality": 2,
+            "tags": ["waiting"],
+            "title": f"Edited by Alice {n}",
+        }
         reject = {"action": "reject", "version": version, "note": "Not about a service we list."}
-        results = race(lambda: moderation.decide(story_id, publish, ALICE), lambda: moderation.decide(story_id, reject, BOB))
+        results = race(
+            lambda: moderation.decide(story_id, publish, ALICE), lambda: moderation.decide(story_id, reject, BOB)
+        )
         kinds = sorted(kind for kind, _ in results)
         assert kinds == ["error", "ok"], (n, results)
         error = next(v for k, v in results if k == "error")
@@ -107,8 +124,10 @@ def test_two_moderators_on_one_story_one_wins_and_one_gets_a_conflict(aws, direc
         # moto copies the whole table for each TransactWriteItems: each round starts from the same size.
         wiring.store().erase_story(story_id)
     assert sum(outcomes.values()) == ROUNDS
-    record("concurrency", {"moderator_pairs": ROUNDS, "lost_updates": 0, "conflicts_409": ROUNDS,
-                           "winners": dict(outcomes)})
+    record(
+        "concurrency",
+        {"moderator_pairs": ROUNDS, "lost_updates": 0, "conflicts_409": ROUNDS, "winners": dict(outcomes)},
+    )
 
 
 @pytest.mark.parametrize("copies", [10])

@@ -9,20 +9,38 @@ from chalicelib import wiring
 from chalicelib.core.jobs import MailJob, RenderJob
 from chalicelib.store import submission_record_key
 from tests.support import mailbox
-from tests.support.stories import submit
 from tests.support.author import (
-    AUTHOR, MOD, STAFF, body_of, error_fields, link_in, post_form, post_json, publish, read_by, respond,
-    s3_page, staff_member, table_items,
+    AUTHOR,
+    MOD,
+    STAFF,
+    body_of,
+    error_fields,
+    link_in,
+    post_form,
+    post_json,
+    publish,
+    read_by,
+    respond,
+    s3_page,
+    staff_member,
+    table_items,
 )
+from tests.support.stories import submit
 
 SUBMISSION = "erase-me-submission-0001"
 STORY_TEXT = "I was admitted at night with chest pain. A very particular sentence to look for."
-SERVICE_PAGES = ("services/riverside-ward-7/index.html", "services/riverside-general/index.html",
-                 "services/riverside-trust/index.html", "index.html")
+SERVICE_PAGES = (
+    "services/riverside-ward-7/index.html",
+    "services/riverside-general/index.html",
+    "services/riverside-trust/index.html",
+    "index.html",
+)
 
 
 def tell(client, **overrides) -> str:
-    return submit(client, email=AUTHOR, submission_id=SUBMISSION, story=STORY_TEXT, title="A title to erase", **overrides)
+    return submit(
+        client, email=AUTHOR, submission_id=SUBMISSION, story=STORY_TEXT, title="A title to erase", **overrides
+    )
 
 
 def mentions(aws, *needles: str) -> list[tuple[str, str, str]]:
@@ -50,7 +68,12 @@ def test_erasure_removes_every_item_and_page_and_the_link_stops_working(client, 
     pump.drain()
     token = private_link()
     # The author replies and a moderator publishes it: replies, receipts, responses, letters all exist.
-    assert post_json(client, f"/api/my/{token}/replies", {"reply_id": "reply-to-erase-0001", "text": "Thank you."}).status_code == 202
+    assert (
+        post_json(
+            client, f"/api/my/{token}/replies", {"reply_id": "reply-to-erase-0001", "text": "Thank you."}
+        ).status_code
+        == 202
+    )
     wiring.moderation().decide_item(sid, "replies", "reply-to-erase-0001", {"action": "publish"}, MOD)
     pump.drain()
     assert mentions(aws, sid), "the story should be all over the table before erasure"
@@ -73,8 +96,11 @@ def test_erasure_removes_every_item_and_page_and_the_link_stops_working(client, 
         page = s3_page(aws, key)
         assert page is not None and sid not in page and "A title to erase" not in page, key
     assert client.http.get(f"/api/my/{token}").status_code == 404
-    for action, body in (("erase", {"confirm": "ERASE"}), ("withdraw", {"confirm": True}),
-                         ("replies", {"reply_id": "another-reply-0001", "text": "Hello"})):
+    for action, body in (
+        ("erase", {"confirm": "ERASE"}),
+        ("withdraw", {"confirm": True}),
+        ("replies", {"reply_id": "another-reply-0001", "text": "Hello"}),
+    ):
         assert post_json(client, f"/api/my/{token}/{action}", body).status_code == 404
     # The staff member's own items are theirs, not the story's: they stay.
     assert wiring.store().get_subscriber(staff)["email"] == STAFF
@@ -135,9 +161,12 @@ def test_nothing_arriving_after_the_erasure_brings_anything_back(client, aws, di
     sent = len(mailbox.sent())
 
     # Late mail jobs: nothing is sent, and no idempotency record is left to name the story.
-    for job in (MailJob(kind="author_published", story_id=sid, ref="2"), MailJob(kind="author_read", story_id=sid),
-                MailJob(kind="author_response", story_id=sid, ref="whatever"),
-                MailJob(kind="author_confirmation", story_id=sid)):
+    for job in (
+        MailJob(kind="author_published", story_id=sid, ref="2"),
+        MailJob(kind="author_read", story_id=sid),
+        MailJob(kind="author_response", story_id=sid, ref="whatever"),
+        MailJob(kind="author_confirmation", story_id=sid),
+    ):
         assert wiring.notifications().send(job) == {"sent": False, "why": "erased"}
     # A late render job deletes rather than recreates; progress cannot recreate the story item.
     wiring.site().render(RenderJob(page="story", ref=sid))

@@ -18,19 +18,20 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parseaddr
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
 import time_machine
 from moto import mock_aws
 
-from chalicelib.core import clock
 from chalicelib import wiring
+from chalicelib.core import clock
 from chalicelib.core.ids import new_id
 from chalicelib.moderation import Moderator
 from local.resources import REGION, create_all
@@ -42,11 +43,15 @@ from tests.support.prove import record
 
 # make test: 3 stories; make prove (FF_PROVE_ROUNDS=1000): three times the stories and the faults.
 ROUNDS = max(1, min(int(os.environ.get("FF_PROVE_ROUNDS", "30")) // 30, 3))
-START = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 JSON_H = {"Content-Type": "application/json"}
 MOD = Moderator("mod@example.org", "Mo Derator")
-STAFF = [("riverside-ward-7", "Ward 7 (Acute Medicine)"), ("riverside-general", "Riverside General Hospital"),
-         ("riverside-trust", "Riverside NHS Foundation Trust"), ("riverside-ward-7", "Ward 7 (Acute Medicine)")]
+STAFF = [
+    ("riverside-ward-7", "Ward 7 (Acute Medicine)"),
+    ("riverside-general", "Riverside General Hospital"),
+    ("riverside-trust", "Riverside NHS Foundation Trust"),
+    ("riverside-ward-7", "Ward 7 (Acute Medicine)"),
+]
 BOUNCES = 3  # staff[3]'s address bounces for good before the last story
 
 
@@ -57,7 +62,9 @@ def idempotency_record(params: dict[str, Any]) -> bool:
 def plan() -> list[Fault]:
     """Each kind of fault at each step it can happen in, on a fixed schedule (call counts per step)."""
     # More stories, more faults, as far apart as before: a batch retried into its limit proves nothing.
-    return [replace(f, times=f.times * ROUNDS, every=f.every * ROUNDS) if f.step != "on_mail_event" else f for f in _plan()]
+    return [
+        replace(f, times=f.times * ROUNDS, every=f.every * ROUNDS) if f.step != "on_mail_event" else f for f in _plan()
+    ]
 
 
 def _plan() -> list[Fault]:
@@ -108,8 +115,13 @@ def world(monkeypatch, faulty: bool) -> Iterator[tuple[Any, Sources, Faults]]:
     with monkeypatch.context() as mp, time_machine.travel(START, tick=True) as traveller, mock_aws():
         for key in [k for k in os.environ if k.startswith("FF_") or k == "AWS_ENDPOINT_URL"]:
             mp.delenv(key, raising=False)
-        for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
-                     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "POWERTOOLS_METRICS_DISABLED": "true"}.items():
+        for k, v in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }.items():
             mp.setenv(k, v)
         session = boto3.Session(region_name=REGION)
         res = create_all(session)
@@ -122,8 +134,13 @@ def world(monkeypatch, faulty: bool) -> Iterator[tuple[Any, Sources, Faults]]:
             faults.add(*plan())
         faults.attach()
         with Client(app, stage_name="local") as client:
-            sources = Sources(session, res, lambda name, event: client.lambda_.invoke(name, event).payload, faults,
-                              wait=lambda seconds: traveller.shift(seconds))
+            sources = Sources(
+                session,
+                res,
+                lambda name, event: client.lambda_.invoke(name, event).payload,
+                faults,
+                wait=lambda seconds: traveller.shift(seconds),
+            )
             try:
                 yield client, sources, faults
             finally:
@@ -146,7 +163,9 @@ def flow(client: Any, sources: Sources, rounds: int) -> dict[str, Any]:
 
     def publish(story_id: str) -> None:
         version = wiring.store().get_story(story_id, consistent=True)["version"]
-        wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": 3, "tags": ["nursing"]}, MOD)
+        wiring.moderation().decide(
+            story_id, {"action": "publish", "version": version, "criticality": 3, "tags": ["nursing"]}, MOD
+        )
 
     stories = [tell(n) for n in range(2 * rounds)]
     sources.drain()
@@ -156,17 +175,37 @@ def flow(client: Any, sources: Sources, rounds: int) -> dict[str, Any]:
 
     # A response from the first member of staff, then the author's reply to it.
     token = respond_link(stories[0], staff[0])
-    resp = client.http.post(f"/api/respond/{token}", headers=JSON_H,
-                            body=json.dumps({"text": "Thank you. We talked about it as a team.", "change": "planned",
-                                             "change_description": "A nurse checks every new admission within the hour."}))
+    resp = client.http.post(
+        f"/api/respond/{token}",
+        headers=JSON_H,
+        body=json.dumps(
+            {
+                "text": "Thank you. We talked about it as a team.",
+                "change": "planned",
+                "change_description": "A nurse checks every new admission within the hour.",
+            }
+        ),
+    )
     assert resp.status_code == 201, resp.body
     sources.drain()
     store = wiring.store()
     reply_id = new_id()
-    store.put_reply(stories[0], {"id": reply_id, "text": "Thank you for listening.", "status": "pending", "created_at": clock.iso()})
+    store.put_reply(
+        stories[0], {"id": reply_id, "text": "Thank you for listening.", "status": "pending", "created_at": clock.iso()}
+    )
     sources.drain()
-    store.decide_thread_item(stories[0], "reply", reply_id, ["pending"], {
-        "status": "published", "published_at": clock.iso(), "decided_by": "mod@example.org", "decided_at": clock.iso()})
+    store.decide_thread_item(
+        stories[0],
+        "reply",
+        reply_id,
+        ["pending"],
+        {
+            "status": "published",
+            "published_at": clock.iso(),
+            "decided_by": "mod@example.org",
+            "decided_at": clock.iso(),
+        },
+    )
     sources.drain()
 
     # SES reports that one address bounced for good; the next story's alert must not go to it.
@@ -180,12 +219,31 @@ def flow(client: Any, sources: Sources, rounds: int) -> dict[str, Any]:
 
 def make_staff(i: int, service: str, service_name: str) -> dict[str, Any]:
     store, now = wiring.store(), clock.iso()
-    profile = {"id": new_id(), "email": f"staff{i}@nhs.example", "name": f"Staff Member {i}", "display_name": f"Staff {i}",
-               "role": "Ward Manager", "organisation": "riverside-trust", "organisation_name": "Riverside NHS Foundation Trust",
-               "status": "active", "created_at": now, "confirmed_at": now, "links_valid_after": ""}
+    profile = {
+        "id": new_id(),
+        "email": f"staff{i}@nhs.example",
+        "name": f"Staff Member {i}",
+        "display_name": f"Staff {i}",
+        "role": "Ward Manager",
+        "organisation": "riverside-trust",
+        "organisation_name": "Riverside NHS Foundation Trust",
+        "status": "active",
+        "created_at": now,
+        "confirmed_at": now,
+        "links_valid_after": "",
+    }
     assert store.create_subscriber(profile)
-    subscription = {"id": new_id(), "subscriber_id": profile["id"], "service": service, "service_name": service_name,
-                    "tags": [], "min_criticality": 0, "frequency": "immediate", "status": "active", "created_at": now}
+    subscription = {
+        "id": new_id(),
+        "subscriber_id": profile["id"],
+        "service": service,
+        "service_name": service_name,
+        "tags": [],
+        "min_criticality": 0,
+        "frequency": "immediate",
+        "status": "active",
+        "created_at": now,
+    }
     store.put_subscription(subscription)
     return {"profile": profile, "subscription": subscription}
 
@@ -194,8 +252,15 @@ def respond_link(story_id: str, staff: dict[str, Any]) -> str:
     from chalicelib.core.settings import get_settings
 
     p, s = staff["profile"], staff["subscription"]
-    return wiring.links().issue("respond", story_id, p["id"], get_settings().respond_link_days,
-                                subscriber_id=p["id"], subscription_id=s["id"], service=s["service"])
+    return wiring.links().issue(
+        "respond",
+        story_id,
+        p["id"],
+        get_settings().respond_link_days,
+        subscriber_id=p["id"],
+        subscription_id=s["id"],
+        service=s["service"],
+    )
 
 
 # ---- what came out ---------------------------------------------------------------------------------
@@ -257,7 +322,9 @@ def test_faults_at_every_step_lose_nothing_and_duplicate_nothing(monkeypatch):
     # Every kind of fault was injected at every step it was planned for.
     planned = {(f.step, f.kind) for f in plan()}
     injected = {(step, kind) for step, kind, _ in faults.injected}
-    assert planned == injected, f"planned but never injected: {sorted(planned - injected)} (calls: {sorted(faults.calls.items())})"
+    assert planned == injected, (
+        f"planned but never injected: {sorted(planned - injected)} (calls: {sorted(faults.calls.items())})"
+    )
 
     if os.environ.get("FF_FAULTS_TRACE"):
         with open(os.environ["FF_FAULTS_TRACE"], "w", encoding="utf-8") as f:
@@ -276,19 +343,24 @@ def test_faults_at_every_step_lose_nothing_and_duplicate_nothing(monkeypatch):
     differ = sorted(k for k in clean_bucket if clean_bucket[k] != faulty_bucket[k])
     assert not differ, f"objects that differ: {differ[:10]}"
 
-    record("faults", {
-        "faults_injected": faults.total(),
-        "faults_by_kind_and_step": faults.by_kind_and_step(),
-        "items_redelivered_by_handler": dict(sources.redeliveries),
-        "site_objects_compared_with_a_fault_free_run": len(clean_bucket),
-        "site_objects_differing": len(differ),
-        "emails_expected": sum(clean_mail.values()),
-        "emails_sent": sum(faulty_mail.values()),
-        "emails_refused_by_ses_message_rejected_not_retried": sum(rejected.values()),
-        "messages_lost": sum(lost.values()),
-        "duplicates": sum(duplicates.values()),
-        "dead_lettered_in_the_flow": sum(len(v) for v in sources.dlq.values()) + len(sources.stream_failures) + len(sources.event_failures),
-    })
+    record(
+        "faults",
+        {
+            "faults_injected": faults.total(),
+            "faults_by_kind_and_step": faults.by_kind_and_step(),
+            "items_redelivered_by_handler": dict(sources.redeliveries),
+            "site_objects_compared_with_a_fault_free_run": len(clean_bucket),
+            "site_objects_differing": len(differ),
+            "emails_expected": sum(clean_mail.values()),
+            "emails_sent": sum(faulty_mail.values()),
+            "emails_refused_by_ses_message_rejected_not_retried": sum(rejected.values()),
+            "messages_lost": sum(lost.values()),
+            "duplicates": sum(duplicates.values()),
+            "dead_lettered_in_the_flow": sum(len(v) for v in sources.dlq.values())
+            + len(sources.stream_failures)
+            + len(sources.event_failures),
+        },
+    )
 
 
 def test_only_a_poisonous_message_reaches_the_dlq_and_its_batch_moves_on(monkeypatch):
@@ -302,10 +374,15 @@ def test_only_a_poisonous_message_reaches_the_dlq_and_its_batch_moves_on(monkeyp
         assert sum(sent.values()) == 1  # the author's confirmation
 
         # Nine good render jobs and one that names no page; nine repeats of a mail job already done and one malformed.
-        good_render = [json.dumps({"page": "static", "ref": ""}), json.dumps({"page": "home", "ref": ""})] + [
-            json.dumps({"page": "story", "ref": story_id})] + [json.dumps({"page": "tag", "ref": f"tag-{n}"}) for n in range(6)]
+        good_render = (
+            [json.dumps({"page": "static", "ref": ""}), json.dumps({"page": "home", "ref": ""})]
+            + [json.dumps({"page": "story", "ref": story_id})]
+            + [json.dumps({"page": "tag", "ref": f"tag-{n}"}) for n in range(6)]
+        )
         poison_render = json.dumps({"page": "nowhere", "ref": "../../etc/passwd"})
-        render_ids = [sources.send("render_worker", body) for body in good_render[:5] + [poison_render] + good_render[5:]]
+        render_ids = [
+            sources.send("render_worker", body) for body in good_render[:5] + [poison_render] + good_render[5:]
+        ]
         good_mail = [json.dumps({"kind": "author_confirmation", "story_id": story_id, "ref": ""})] * 9
         poison_mail = '{"kind": "author_confirmation", "story_id": '
         mail_ids = [sources.send("mail_worker", body) for body in good_mail[:3] + [poison_mail] + good_mail[3:]]
@@ -319,9 +396,16 @@ def test_only_a_poisonous_message_reaches_the_dlq_and_its_batch_moves_on(monkeyp
         assert good_ids <= sources.first_try["render_worker"] | sources.first_try["mail_worker"]
         assert mail() == sent
         done_first = good_ids & (sources.first_try["render_worker"] | sources.first_try["mail_worker"])
-    record("faults", {"poisonous_messages_dead_lettered": 2, "poisonous_message_deliveries_before_dlq": sources.max_receive,
-                      "max_receive_count": sources.max_receive, "good_items_in_their_batches": len(good_ids),
-                      "good_items_done_on_first_delivery": len(done_first)})
+    record(
+        "faults",
+        {
+            "poisonous_messages_dead_lettered": 2,
+            "poisonous_message_deliveries_before_dlq": sources.max_receive,
+            "max_receive_count": sources.max_receive,
+            "good_items_in_their_batches": len(good_ids),
+            "good_items_done_on_first_delivery": len(done_first),
+        },
+    )
 
 
 @pytest.mark.parametrize("case", ["save fails once, then the batch dies", "save fails on every try"])
@@ -335,12 +419,17 @@ def test_an_email_sent_but_not_recorded_is_not_sent_again(monkeypatch, case):
         sources.stream_once()  # two author_confirmation jobs, delivered in one batch
         m = "mail_worker"
         if case.startswith("save fails once"):
-            faults.add(Fault(m, "ddb_throttle", "dynamodb", "UpdateItem", times=1, match=idempotency_record),
-                       Fault(m, "die", "dynamodb", "PutItem", skip=1, times=1, match=idempotency_record))
+            faults.add(
+                Fault(m, "ddb_throttle", "dynamodb", "UpdateItem", times=1, match=idempotency_record),
+                Fault(m, "die", "dynamodb", "PutItem", skip=1, times=1, match=idempotency_record),
+            )
         else:
             faults.add(Fault(m, "ddb_throttle", "dynamodb", "UpdateItem", times=3, match=idempotency_record))
         sources.drain()
-        assert sorted(mail()) == [("author0@example.org", "We have your story: Story 0"), ("author1@example.org", "We have your story: Story 1")]
+        assert sorted(mail()) == [
+            ("author0@example.org", "We have your story: Story 0"),
+            ("author1@example.org", "We have your story: Story 1"),
+        ]
         assert max(mail().values()) == 1
         assert faults.total() == (2 if case.startswith("save fails once") else 3)
         assert not any(sources.dlq.values())

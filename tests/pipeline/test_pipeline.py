@@ -99,7 +99,9 @@ def test_a_rejection_tells_the_author_the_reason(client, aws, directory, pump):
     story_id = submit(client)
     pump.drain()
     version = wiring.store().get_story(story_id)["version"]
-    wiring.moderation().decide(story_id, {"action": "reject", "version": version, "note": "It names a member of staff."}, MOD)
+    wiring.moderation().decide(
+        story_id, {"action": "reject", "version": version, "note": "It names a member of staff."}, MOD
+    )
     pump.drain()
     rejected = [m for m in mailbox.to("author@example.org") if "could not publish" in m["Subject"]]
     assert len(rejected) == 1

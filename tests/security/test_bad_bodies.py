@@ -16,8 +16,8 @@ import re
 import pytest
 
 from chalicelib import wiring
-from chalicelib.edge.openapi import IGNORED, document
 from chalicelib.core.settings import Settings
+from chalicelib.edge.openapi import IGNORED, document
 from tests.support.auth import bearer
 
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
@@ -34,8 +34,14 @@ CORPUS = [
     (f"an object nested {DEEP:,} deep", JSON, b'{"a":' * DEEP + b"1" + b"}" * DEEP, 400, "nested too deeply", None),
     ("text/plain", "text/plain", b'{"text": "hello"}', 415, "not text/plain", None),
     ("application/xml", "application/xml", b"<text>hello</text>", 415, "not application/xml", None),
-    ("multipart", "multipart/form-data; boundary=b", b'--b\r\nContent-Disposition: form-data; name="text"\r\n\r\nhello\r\n--b--\r\n',
-     415, "not multipart/form-data", None),
+    (
+        "multipart",
+        "multipart/form-data; boundary=b",
+        b'--b\r\nContent-Disposition: form-data; name="text"\r\n\r\nhello\r\n--b--\r\n',
+        415,
+        "not multipart/form-data",
+        None,
+    ),
     ("no content type", "", b'{"text": "hello"}', 415, "no content type", None),
     ("an empty body", JSON, b"", 400, "not valid JSON", None),
     ("a list", JSON, b'["text"]', 400, "must be an object, not a list", None),
@@ -59,8 +65,12 @@ CORPUS = [
 
 
 def operations_with_a_body() -> list[tuple[str, str, dict]]:
-    return [(method.upper(), path, op) for path, ops in document()["paths"].items() for method, op in ops.items()
-            if "requestBody" in op]
+    return [
+        (method.upper(), path, op)
+        for path, ops in document()["paths"].items()
+        for method, op in ops.items()
+        if "requestBody" in op
+    ]
 
 
 def _path(path: str) -> str:
@@ -91,7 +101,9 @@ def test_the_corpus_covers_every_route_with_a_body():
 
 
 @pytest.mark.parametrize("method, path, op", operations_with_a_body(), ids=lambda v: v if isinstance(v, str) else "")
-def test_every_malformed_body_gets_a_clear_4xx_and_writes_nothing(client, aws, directory, limits_off, token, method, path, op):  # noqa: F811
+def test_every_malformed_body_gets_a_clear_4xx_and_writes_nothing(
+    client, aws, directory, limits_off, token, method, path, op
+):  # noqa: F811
     accepts = set(op["requestBody"]["content"])
     ignored = op["requestBody"].get(IGNORED, False)
     headers = bearer(token) if op.get("security") else {}
@@ -106,7 +118,9 @@ def test_every_malformed_body_gets_a_clear_4xx_and_writes_nothing(client, aws, d
                 expected, says = 404, ""
         elif status != 413 and media and media.split(";")[0] not in accepts:
             expected, says = 415, f"not {media.split(';')[0]}"
-        resp = client.http.request(method, _path(path), body=body, headers={**headers, **({"Content-Type": media} if media else {})})
+        resp = client.http.request(
+            method, _path(path), body=body, headers={**headers, **({"Content-Type": media} if media else {})}
+        )
         problem = _check(resp, media, expected, says, field if expected == status else None)
         if problem:
             wrong.append(f"{what}: {problem}")
@@ -139,8 +153,14 @@ def test_a_method_a_route_does_not_take_is_a_405_in_the_apis_own_shape(client, a
     resp = client.http.request("PUT", "/api/stories", body=b"{}", headers={"Content-Type": JSON})
     assert resp.status_code == 405
     assert resp.headers["Allow"] == "POST"
-    assert json.loads(resp.body)["error"] == {"code": "MethodNotAllowed", "message": "This address does not take PUT; use POST."}
+    assert json.loads(resp.body)["error"] == {
+        "code": "MethodNotAllowed",
+        "message": "This address does not take PUT; use POST.",
+    }
     # A browser gets the error page, with the same status and Allow header.
     resp = client.http.request("DELETE", "/api/services", headers={"Accept": "text/html"})
     assert resp.status_code == 405 and resp.headers["Allow"] == "GET"
-    assert resp.headers["Content-Type"].startswith("text/html") and "This address does not take DELETE" in resp.body.decode()
+    assert (
+        resp.headers["Content-Type"].startswith("text/html")
+        and "This address does not take DELETE" in resp.body.decode()
+    )

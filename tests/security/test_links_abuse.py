@@ -13,17 +13,17 @@ import json
 import os
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
 from chalice.local import LambdaEventConverter
 
-from chalicelib.core import clock
 from chalicelib import wiring
+from chalicelib.core import clock
+from chalicelib.core.settings import Settings, get_settings
 from chalicelib.links import NOT_VALID, token_hash
 from chalicelib.moderation import Moderator
-from chalicelib.core.settings import Settings, get_settings
 from chalicelib.stories import TOO_QUICK
 from tests.support.factories import story_body
 from tests.support.prove import record
@@ -66,8 +66,14 @@ BODIES = {
     "/api/my/{token}/erase": lambda: {"confirm": "ERASE"},
 }
 # How long each purpose's link lasts (settings).
-LIFETIMES = {"author": "author_link_days", "respond": "respond_link_days", "confirm": "confirm_link_days",
-             "manage": "subscriber_link_days", "unsubscribe": "subscriber_link_days", "check": "check_link_days"}
+LIFETIMES = {
+    "author": "author_link_days",
+    "respond": "respond_link_days",
+    "confirm": "confirm_link_days",
+    "manage": "subscriber_link_days",
+    "unsubscribe": "subscriber_link_days",
+    "check": "check_link_days",
+}
 
 
 def token_routes() -> list[tuple[str, str]]:
@@ -106,7 +112,9 @@ class Probe:
     def __call__(self, path: str, method: str, token: str, headers: dict | None = None):
         if self.rotate and self.sent % self.PER_CLIENT == 0:
             n = self.sent // self.PER_CLIENT
-            self.monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}")
+            self.monkeypatch.setattr(
+                LambdaEventConverter, "LOCAL_SOURCE_IP", f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+            )
         self.sent += 1
         url, headers = path.replace("{token}", token), headers or JSON_H
         if method == "GET":
@@ -129,8 +137,13 @@ def world(aws, client, directory):
     story_id = json.loads(resp.body)["id"]
     wiring.moderation().decide(story_id, {"action": "publish", "version": 1, "criticality": 2}, MOD)
     staff = make_staff()
-    signup = {"name": "Sam Links", "role": "Ward Manager", "organisation": "riverside-trust", "email": STAFF_EMAIL,
-              "service": "riverside-general"}
+    signup = {
+        "name": "Sam Links",
+        "role": "Ward Manager",
+        "organisation": "riverside-trust",
+        "email": STAFF_EMAIL,
+        "service": "riverside-general",
+    }
     assert client.http.post("/api/subscriptions", body=json.dumps(signup), headers=JSON_H).status_code == 202
     person = wiring.store().find_subscriber(STAFF_EMAIL)
     pending = wiring.store().subscriptions_of(person["id"])[0]
@@ -140,8 +153,9 @@ def world(aws, client, directory):
         "author": links.issue("author", story_id, "author", s.author_link_days),
         "respond": respond_link(story_id, staff),
         "check": links.issue("check", story_id, "author", s.check_link_days, recipient="author"),
-        "confirm": links.issue("confirm", "", person["id"], s.confirm_link_days, subscriber_id=person["id"],
-                               subscription_id=pending["id"]),
+        "confirm": links.issue(
+            "confirm", "", person["id"], s.confirm_link_days, subscriber_id=person["id"], subscription_id=pending["id"]
+        ),
         "manage": manage_url(links, s, person["id"]).rsplit("/", 1)[1],
         "unsubscribe": unsubscribe_url(links, s, person["id"]).rsplit("/", 1)[1],
     }
@@ -149,16 +163,27 @@ def world(aws, client, directory):
 
 
 def _flip(token: str, i: int) -> str:
-    return token[:i] + ALPHABET[(ALPHABET.index(token[i]) + 1) % len(ALPHABET)] + token[i + 1:]
+    return token[:i] + ALPHABET[(ALPHABET.index(token[i]) + 1) % len(ALPHABET)] + token[i + 1 :]
 
 
 def spoilt(token: str, others: dict[str, str]) -> dict[str, str]:
     """Every way a link can be wrong that does not need the clock or a revocation: name -> token."""
-    positions = range(len(token)) if FULL else sorted({0, 1, len(token) // 3, len(token) // 2, len(token) - 2, len(token) - 1})
+    positions = (
+        range(len(token)) if FULL else sorted({0, 1, len(token) // 3, len(token) // 2, len(token) - 2, len(token) - 1})
+    )
     out = {f"flipped at {i}": _flip(token, i) for i in positions}
-    out |= {"one short": token[:-1], "half": token[: len(token) // 2], "one more": token + "A",
-            "padded": token + "=", "twice": token + token}
-    for name, variant in (("swapped case", token.swapcase()), ("upper case", token.upper()), ("lower case", token.lower())):
+    out |= {
+        "one short": token[:-1],
+        "half": token[: len(token) // 2],
+        "one more": token + "A",
+        "padded": token + "=",
+        "twice": token + token,
+    }
+    for name, variant in (
+        ("swapped case", token.swapcase()),
+        ("upper case", token.upper()),
+        ("lower case", token.lower()),
+    ):
         if variant != token:
             out[name] = variant
     out |= {f"a {purpose} link": other for purpose, other in others.items()}
@@ -226,7 +251,10 @@ def test_every_spoilt_link_on_every_route_is_refused_alike_and_writes_nothing(aw
 
     # A browser is shown the same page whatever the route and whatever was wrong.
     form_post = {**BROWSER, **FORM_H}
-    pages = {probe(path, method, secrets.token_urlsafe(32), form_post if method == "POST" else BROWSER).body for path, method in routes}
+    pages = {
+        probe(path, method, secrets.token_urlsafe(32), form_post if method == "POST" else BROWSER).body
+        for path, method in routes
+    }
     assert len(pages) == 1 and NOT_VALID in pages.pop().decode()
 
     # Control: each working link still does its job on every route, and none of that counts as a bad link.
@@ -236,16 +264,19 @@ def test_every_spoilt_link_on_every_route_is_refused_alike_and_writes_nothing(aw
             resp = probe(path, method, tokens[PURPOSES[path]])
             assert resp.status_code < 400, (path, resp.status_code, resp.body[:300])
     assert hits(scan(aws), "bad-links") == hits(before, "bad-links")
-    record("links", {
-        "purposes": len(set(PURPOSES.values())),
-        "routes": len(routes),
-        "spoilt_attempts": spoilt_figures["attempts"],
-        "flips_per_token": flips_per_token,
-        "random_guesses": guess_figures["attempts"],
-        "attempts": spoilt_figures["attempts"] + guess_figures["attempts"],
-        "accepted": spoilt_figures["accepted"] + guess_figures["accepted"],
-        "refusal_bodies": 1,
-    })
+    record(
+        "links",
+        {
+            "purposes": len(set(PURPOSES.values())),
+            "routes": len(routes),
+            "spoilt_attempts": spoilt_figures["attempts"],
+            "flips_per_token": flips_per_token,
+            "random_guesses": guess_figures["attempts"],
+            "attempts": spoilt_figures["attempts"] + guess_figures["attempts"],
+            "accepted": spoilt_figures["accepted"] + guess_figures["accepted"],
+            "refusal_bodies": 1,
+        },
+    )
 
 
 def test_expired_links_are_refused_alike_and_work_until_their_last_second(aws, client, world, monkeypatch):
@@ -265,8 +296,12 @@ def test_expired_links_are_refused_alike_and_work_until_their_last_second(aws, c
 
 def _revoke(aws, token: str) -> None:
     """What an admin does in the console to stop one link: `revoked: true` on its item (docs/emailed-links.md)."""
-    aws.client("dynamodb").update_item(TableName=aws.resources.table, Key={"PK": {"S": f"TOKEN#{token_hash(token)}"}, "SK": {"S": "TOKEN"}},
-                                       UpdateExpression="SET revoked = :t", ExpressionAttributeValues={":t": {"BOOL": True}})
+    aws.client("dynamodb").update_item(
+        TableName=aws.resources.table,
+        Key={"PK": {"S": f"TOKEN#{token_hash(token)}"}, "SK": {"S": "TOKEN"}},
+        UpdateExpression="SET revoked = :t",
+        ExpressionAttributeValues={":t": {"BOOL": True}},
+    )
 
 
 def test_revoked_links_are_refused_alike(aws, client, world, monkeypatch):
@@ -288,7 +323,9 @@ def test_revoked_links_are_refused_alike(aws, client, world, monkeypatch):
     respond_routes = [(p, m) for p, m in routes if PURPOSES[p] == "respond"]
     staff = world["staff"]
     # Stopping the one subscription that brought the story revokes its respond links.
-    store.set_subscription_status(staff["profile"]["id"], staff["subscription"]["id"], "unsubscribed", {"stopped_at": clock.iso()})
+    store.set_subscription_status(
+        staff["profile"]["id"], staff["subscription"]["id"], "unsubscribed", {"stopped_at": clock.iso()}
+    )
     refused += _refuse_all(probe, aws, [(p, m, tokens["respond"]) for p, m in respond_routes])["attempts"]
     store.set_subscription_status(staff["profile"]["id"], staff["subscription"]["id"], "active")
     assert probe("/api/respond/{token}", "GET", tokens["respond"], BROWSER).status_code == 200
@@ -306,7 +343,9 @@ def test_revoked_links_are_refused_alike(aws, client, world, monkeypatch):
     story_links = {"author": tokens["author"], "respond": fresh_respond, "check": tokens["check"]}
     assert probe("/api/respond/{token}", "GET", fresh_respond, BROWSER).status_code == 200
     store.erase_story(world["story_id"])
-    refused += _refuse_all(probe, aws, [(p, m, story_links[PURPOSES[p]]) for p, m in routes if PURPOSES[p] in story_links])["attempts"]
+    refused += _refuse_all(
+        probe, aws, [(p, m, story_links[PURPOSES[p]]) for p, m in routes if PURPOSES[p] in story_links]
+    )["attempts"]
 
     # By design, nothing but expiry or the flag stops the links that stop email: unsubscribing twice, and
     # seeing one's settings after unsubscribing, keep working (docs/emailed-links.md).
@@ -314,8 +353,13 @@ def test_revoked_links_are_refused_alike(aws, client, world, monkeypatch):
     assert probe("/api/unsubscribe/{token}", "POST", tokens["unsubscribe"]).status_code == 200
     assert probe("/api/subscriptions/manage/{token}", "GET", tokens["manage"], BROWSER).status_code == 200
     assert links.resolve(tokens["confirm"], "confirm")["subscriber_id"] == world["person"]["id"]
-    record("links", {"revoked_refused": refused,
-                     "revocations": "per link (revoked flag), subscription stopped, unsubscribed, story erased"})
+    record(
+        "links",
+        {
+            "revoked_refused": refused,
+            "revocations": "per link (revoked flag), subscription stopped, unsubscribed, story erased",
+        },
+    )
 
 
 def _sibling(purpose: str, world: dict) -> str:
@@ -342,7 +386,7 @@ def _staff_unsubscribe_link(staff: dict) -> str:
 # ---- guessing is rate-limited -------------------------------------------------------------------------
 
 
-START = datetime(2026, 11, 26, 10, 0, 10, tzinfo=timezone.utc)  # ten seconds into an hour's window
+START = datetime(2026, 11, 26, 10, 0, 10, tzinfo=UTC)  # ten seconds into an hour's window
 
 
 def test_after_its_budget_of_bad_links_a_client_is_refused_every_link_even_a_good_one(aws, client, world, monkeypatch):
@@ -385,9 +429,14 @@ def test_after_its_budget_of_bad_links_a_client_is_refused_every_link_even_a_goo
     monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", "203.0.113.66")
     monkeypatch.setattr(clock, "now", lambda: START + timedelta(hours=1))
     assert guesser("/api/my/{token}", "GET", tokens["author"], BROWSER).status_code == 200
-    record("links", {"guesses_before_limit": statuses.count(404), "bad_link_limit_per_hour": limit,
-                     "after_the_limit": "429 with Retry-After for every link, good or bad, before any lookup; "
-                                        "other clients unaffected"})
+    record(
+        "links",
+        {
+            "guesses_before_limit": statuses.count(404),
+            "bad_link_limit_per_hour": limit,
+            "after_the_limit": "429 with Retry-After for every link, good or bad, before any lookup; other clients unaffected",
+        },
+    )
 
 
 # ---- every limited action answers 429 with Retry-After -------------------------------------------------
@@ -404,10 +453,13 @@ def test_every_limited_action_answers_429_with_retry_after(aws, client, world, m
     signup = {"name": "Alex Limits", "role": "Nurse", "organisation": "riverside-trust", "service": "riverside-general"}
     actions = {
         "stories": lambda n: client.http.post("/api/stories", body=json.dumps(story_body()), headers=JSON_H),
-        "subscriptions": lambda n: client.http.post("/api/subscriptions", headers=JSON_H,
-                                                    body=json.dumps({**signup, "email": f"alex{n}@riverside.nhs.example"})),
+        "subscriptions": lambda n: client.http.post(
+            "/api/subscriptions", headers=JSON_H, body=json.dumps({**signup, "email": f"alex{n}@riverside.nhs.example"})
+        ),
         "me-too": lambda n: client.http.post(f"/api/stories/{story_id}/me-too", body="{}", headers=JSON_H),
-        "check-answer": lambda n: client.http.post(f"/api/check/{world['tokens']['check']}", body='{"answer": "yes"}', headers=JSON_H),
+        "check-answer": lambda n: client.http.post(
+            f"/api/check/{world['tokens']['check']}", body='{"answer": "yes"}', headers=JSON_H
+        ),
         "bad-links": lambda n: client.http.get(f"/api/my/{secrets.token_urlsafe(32)}", headers=JSON_H),
     }
     answered = {}
@@ -422,21 +474,37 @@ def test_every_limited_action_answers_429_with_retry_after(aws, client, world, m
         assert json.loads(refused.body)["error"]["limit"]["action"] == action
         assert but_limits(scan(aws)) == before, action
         answered[action] = refused.headers["Retry-After"]
-    defaults = {k: Settings.model_fields[k].default for k in ("story_limit", "subscription_limit", "me_too_limit",
-                                                               "check_answer_limit", "bad_link_limit", "rate_window_seconds")}
-    record("links", {
-        "limits_per_window": {"stories": defaults["story_limit"], "subscriptions": defaults["subscription_limit"],
-                              "me-too": defaults["me_too_limit"], "check-answer": defaults["check_answer_limit"],
-                              "bad-links": defaults["bad_link_limit"]},
-        "window_seconds": defaults["rate_window_seconds"],
-        "answer_429_with_retry_after": sorted(answered),
-    })
+    defaults = {
+        k: Settings.model_fields[k].default
+        for k in (
+            "story_limit",
+            "subscription_limit",
+            "me_too_limit",
+            "check_answer_limit",
+            "bad_link_limit",
+            "rate_window_seconds",
+        )
+    }
+    record(
+        "links",
+        {
+            "limits_per_window": {
+                "stories": defaults["story_limit"],
+                "subscriptions": defaults["subscription_limit"],
+                "me-too": defaults["me_too_limit"],
+                "check-answer": defaults["check_answer_limit"],
+                "bad-links": defaults["bad_link_limit"],
+            },
+            "window_seconds": defaults["rate_window_seconds"],
+            "answer_429_with_retry_after": sorted(answered),
+        },
+    )
 
 
 # ---- the story form: the timing check and the honeypot -------------------------------------------------
 
 
-T = datetime(2026, 11, 26, 14, 0, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 26, 14, 0, 0, tzinfo=UTC)
 T_MS = int(T.timestamp() * 1000)
 
 
@@ -455,7 +523,9 @@ def _form(**overrides) -> str:
     return urlencode(list(body.items()) + [("services", "riverside-ward-7"), ("consent", "yes")])
 
 
-def test_a_story_sent_within_seconds_of_opening_the_form_is_refused_naming_the_field(aws, client, directory, fixed_clock):
+def test_a_story_sent_within_seconds_of_opening_the_form_is_refused_naming_the_field(
+    aws, client, directory, fixed_clock
+):
     for elapsed_ms in (0, 1, 1500, 2999):
         resp = client.http.post("/api/stories", body=json.dumps(story_body(started=T_MS - elapsed_ms)), headers=JSON_H)
         assert resp.status_code == 422, (elapsed_ms, resp.body)
@@ -497,24 +567,36 @@ def test_a_start_time_that_is_not_a_time_is_named(aws, client, directory, fixed_
 
 
 def test_a_quick_form_post_gets_its_form_back_with_the_message_by_the_button(aws, client, directory, fixed_clock):
-    resp = client.http.post("/api/stories", body=_form(started=str(T_MS - 800), title="A very quick story"), headers=FORM_H)
+    resp = client.http.post(
+        "/api/stories", body=_form(started=str(T_MS - 800), title="A very quick story"), headers=FORM_H
+    )
     assert resp.status_code == 422
     html = resp.body.decode()
     summary = re.search(r'<ul class="error-summary__list">(.*?)</ul>', html, re.S).group(1)
     assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', summary) == [("#started-error", TOO_QUICK)]
-    assert re.search(r'<p id="started-error" class="error-message">.*?' + re.escape(TOO_QUICK) + r'</p>\s*<button[^>]*id="send"', html, re.S)
+    assert re.search(
+        r'<p id="started-error" class="error-message">.*?' + re.escape(TOO_QUICK) + r'</p>\s*<button[^>]*id="send"',
+        html,
+        re.S,
+    )
     # Everything typed is kept, and so is when the form was opened: sending it again counts from then.
     assert 'value="A very quick story"' in html and f'name="started" value="{T_MS - 800}"' in html
     assert _stored(aws) == []
     # A problem with the story itself is shown first; the time is only looked at once the rest is right.
     short = client.http.post("/api/stories", body=_form(started=str(T_MS - 800), story="Too short."), headers=FORM_H)
-    assert short.status_code == 422 and 'href="#story"' in short.body.decode() and "started-error" not in short.body.decode()
+    assert (
+        short.status_code == 422
+        and 'href="#story"' in short.body.decode()
+        and "started-error" not in short.body.decode()
+    )
 
 
 def test_the_check_can_be_turned_off(aws, client, directory, fixed_clock, monkeypatch):
     monkeypatch.setenv("FF_MIN_FORM_SECONDS", "0")
     wiring.reset()
-    assert client.http.post("/api/stories", body=json.dumps(story_body(started=T_MS)), headers=JSON_H).status_code == 201
+    assert (
+        client.http.post("/api/stories", body=json.dumps(story_body(started=T_MS)), headers=JSON_H).status_code == 201
+    )
 
 
 def test_the_honeypot_refuses_a_filled_form_and_writes_nothing(aws, client, directory, fixed_clock):
@@ -541,7 +623,9 @@ def test_the_form_page_carries_the_field_and_its_script_fills_it(aws, directory)
     assert "started.value = String(Date.now())" in js
     # The page as the API gives it back keeps only a time that is a number.
     kept = pages.render_page("form.html", **form_context({"started": "12345"}, [], [], get_settings(), script=False))
-    odd = pages.render_page("form.html", **form_context({"started": '"><script>'}, [], [], get_settings(), script=False))
+    odd = pages.render_page(
+        "form.html", **form_context({"started": '"><script>'}, [], [], get_settings(), script=False)
+    )
     assert 'name="started" value="12345"' in kept and 'name="started" value=""' in odd
 
 

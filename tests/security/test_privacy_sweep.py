@@ -32,21 +32,22 @@ import logging
 import os
 import random
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
 import pytest
 
-from chalicelib.core import clock, identifying
 from chalicelib import wiring
+from chalicelib.core import clock, identifying
 from chalicelib.core.ids import new_id
 from chalicelib.store import email_hash, submission_record_key
 from tests.support import mailbox
-from tests.support.prove import record
 from tests.support.auth import bearer
 from tests.support.directories import promised_directory
+from tests.support.prove import record
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -58,26 +59,84 @@ CONTACT_KINDS = ("email", "phone", "nhs_number", "postcode")
 REMOVED = "[removed]"
 
 STAFF = {
-    "ward": {"name": "Priya Sharma", "email": "priya.sharma@riverside.nhs.example", "organisation": "riverside-trust",
-             "service": "riverside-ward-7", "frequency": "immediate"},
-    "maternity": {"name": "Lena Fischer", "email": "lena.fischer@riverside.nhs.example", "organisation": "riverside-trust",
-                  "service": "riverside-maternity", "frequency": "immediate"},
-    "trust": {"name": "Dan Owusu", "email": "dan.owusu@riverside.nhs.example", "organisation": "riverside-trust",
-              "service": "riverside-trust", "frequency": "digest"},
-    "hillside": {"name": "Tom Reid", "email": "tom.reid@hillside.nhs.example", "organisation": "hillside-trust",
-                 "service": "hillside-trust", "frequency": "immediate"},
+    "ward": {
+        "name": "Priya Sharma",
+        "email": "priya.sharma@riverside.nhs.example",
+        "organisation": "riverside-trust",
+        "service": "riverside-ward-7",
+        "frequency": "immediate",
+    },
+    "maternity": {
+        "name": "Lena Fischer",
+        "email": "lena.fischer@riverside.nhs.example",
+        "organisation": "riverside-trust",
+        "service": "riverside-maternity",
+        "frequency": "immediate",
+    },
+    "trust": {
+        "name": "Dan Owusu",
+        "email": "dan.owusu@riverside.nhs.example",
+        "organisation": "riverside-trust",
+        "service": "riverside-trust",
+        "frequency": "digest",
+    },
+    "hillside": {
+        "name": "Tom Reid",
+        "email": "tom.reid@hillside.nhs.example",
+        "organisation": "hillside-trust",
+        "service": "hillside-trust",
+        "frequency": "immediate",
+    },
 }
-SERVICE_SETS = (["riverside-ward-7"], ["riverside-maternity"], ["hillside-district-nursing"], ["riverside-ward-7", "riverside-maternity"])
+SERVICE_SETS = (
+    ["riverside-ward-7"],
+    ["riverside-maternity"],
+    ["hillside-district-nursing"],
+    ["riverside-ward-7", "riverside-maternity"],
+)
 
 
 # ---- the people and their details --------------------------------------------------------------
 
-FIRST = ("Amelia", "Oliver", "Priyanka", "Kwame", "Siobhan", "Tomasz", "Hannah", "Yusuf", "Grace", "Rhys", "Meiling", "Callum")
-LAST = ("Hartley", "Okafor", "Nowak", "Fitzgerald", "Mensah", "Llewellyn", "Chowdhury", "Brennan", "Achterberg", "Quinlan")
+FIRST = (
+    "Amelia",
+    "Oliver",
+    "Priyanka",
+    "Kwame",
+    "Siobhan",
+    "Tomasz",
+    "Hannah",
+    "Yusuf",
+    "Grace",
+    "Rhys",
+    "Meiling",
+    "Callum",
+)
+LAST = (
+    "Hartley",
+    "Okafor",
+    "Nowak",
+    "Fitzgerald",
+    "Mensah",
+    "Llewellyn",
+    "Chowdhury",
+    "Brennan",
+    "Achterberg",
+    "Quinlan",
+)
 DOMAINS = ("example.org", "example.net", "mail.example.co.uk", "example.com")
 # Ofcom's numbers for drama (never anyone's), in the ways people write them: mobile and landline, 0 and +44.
-PHONE_FORMS = ("07700 900{n}", "+44 7700 900{n}", "020 7946 0{n}", "+44 (0)20 7946 0{n}", "0113 496 0{n}",
-               "+447700900{n}", "(0161) 496 0{n}", "0117-496-0{n}", "0044 117 496 0{n}")
+PHONE_FORMS = (
+    "07700 900{n}",
+    "+44 7700 900{n}",
+    "020 7946 0{n}",
+    "+44 (0)20 7946 0{n}",
+    "0113 496 0{n}",
+    "+447700900{n}",
+    "(0161) 496 0{n}",
+    "0117-496-0{n}",
+    "0044 117 496 0{n}",
+)
 OUTWARD = ("SW1A", "EC1A", "LS11", "CF10", "BS16", "NE12", "EH10", "M14", "B33", "G12", "CR2", "NW10")
 INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 TEXT_FIELDS = ("story", "good", "improve")
@@ -97,8 +156,16 @@ class Person:
 
     @property
     def details(self) -> dict[str, str]:
-        return {k: v for k, v in (("email", self.email), ("phone", self.phone), ("nhs_number", self.nhs),
-                                  ("postcode", self.postcode)) if v}
+        return {
+            k: v
+            for k, v in (
+                ("email", self.email),
+                ("phone", self.phone),
+                ("nhs_number", self.nhs),
+                ("postcode", self.postcode),
+            )
+            if v
+        }
 
 
 @dataclass
@@ -145,11 +212,22 @@ def make_authors(count: int, seed: int = 6) -> list[Author]:
         outward = OUTWARD[n % len(OUTWARD)]
         postcode = (f"{outward} {inward}", f"{outward} {inward}".lower(), f"{outward}{inward}")[n % 3]
         word = "quorblex" + "".join("abcdefghjkmnprstvwxz"[int(d)] for d in f"{n:03d}")
-        authors.append(Author(
-            key=f"author {n}", email=email, phone=PHONE_FORMS[n % len(PHONE_FORMS)].format(n=100 + n), nhs=nhs_form,
-            postcode=postcode, n=n, services=SERVICE_SETS[n % len(SERVICE_SETS)], via="json" if n % 2 == 0 else "form",
-            detail_field=TEXT_FIELDS[n % 3], fate=fates[n % len(fates)], title=f"Care on a long night, story {n:03d}", word=word,
-        ))
+        authors.append(
+            Author(
+                key=f"author {n}",
+                email=email,
+                phone=PHONE_FORMS[n % len(PHONE_FORMS)].format(n=100 + n),
+                nhs=nhs_form,
+                postcode=postcode,
+                n=n,
+                services=SERVICE_SETS[n % len(SERVICE_SETS)],
+                via="json" if n % 2 == 0 else "form",
+                detail_field=TEXT_FIELDS[n % 3],
+                fate=fates[n % len(fates)],
+                title=f"Care on a long night, story {n:03d}",
+                word=word,
+            )
+        )
     return authors
 
 
@@ -161,13 +239,21 @@ def story_fields(a: Author) -> dict[str, Any]:
         "good": "The night nurse explained every step and stayed calm.",
         "improve": "Tell families where their relative has been moved to.",
     }
-    texts[a.detail_field] += (f" If you need me, ring {a.phone}. My NHS number is {a.nhs} and my postcode is {a.postcode}.")
+    texts[a.detail_field] += (
+        f" If you need me, ring {a.phone}. My NHS number is {a.nhs} and my postcode is {a.postcode}."
+    )
     return {
         "submission_id": new_id() + new_id(),
-        "title": a.title, **texts,
-        "feelings": ["anxious", "listened-to"], "role": "patient", "pseudonym": f"Night owl {a.n}",
-        "experience_month": today.month, "experience_year": today.year, "services": a.services,
-        "email": a.email, "consent": True,
+        "title": a.title,
+        **texts,
+        "feelings": ["anxious", "listened-to"],
+        "role": "patient",
+        "pseudonym": f"Night owl {a.n}",
+        "experience_month": today.month,
+        "experience_year": today.year,
+        "services": a.services,
+        "email": a.email,
+        "consent": True,
     }
 
 
@@ -182,7 +268,7 @@ def phone_key(text: str) -> str:
     digits = re.sub(r"\D", "", text)
     for prefix in ("0044", "44"):
         if digits.startswith(prefix) and len(digits) > 11:
-            digits = digits[len(prefix):]
+            digits = digits[len(prefix) :]
             break
     return digits[1:] if digits.startswith("0") else digits
 
@@ -251,11 +337,14 @@ class Scanner:
         out: set[Hit] = set()
         for f in identifying.find(text):
             if f.kind == "email":
-                out.update(Hit(who, "email", where, f.text) for who, address, _ in self.emails if f.text.lower() == address)
+                out.update(
+                    Hit(who, "email", where, f.text) for who, address, _ in self.emails if f.text.lower() == address
+                )
             elif f.kind in ("phone", "nhs_number"):
                 digits = re.sub(r"\D", "", f.text)
-                out.update(Hit(who, kind, where, f.text) for who, kind, d in self.digits
-                           if d in (phone_key(f.text), digits))
+                out.update(
+                    Hit(who, kind, where, f.text) for who, kind, d in self.digits if d in (phone_key(f.text), digits)
+                )
             elif f.kind == "postcode" and postcode_key(f.text) in self.postcodes:
                 out.add(Hit(self.postcodes[postcode_key(f.text)], "postcode", where, f.text))
         return out
@@ -321,7 +410,10 @@ def logs(monkeypatch):
 
     monkeypatch.setattr(emf, "is_metrics_disabled", lambda: False)
     service = logging.getLogger(SERVICE)
-    ours, others = Lines(logger.registered_formatter), Lines(logging.Formatter("%(name)s %(levelname)s %(message)s"), skip=SERVICE)
+    ours, others = (
+        Lines(logger.registered_formatter),
+        Lines(logging.Formatter("%(name)s %(levelname)s %(message)s"), skip=SERVICE),
+    )
     level = service.level
     service.setLevel(logging.DEBUG)
     service.addHandler(ours)
@@ -341,7 +433,9 @@ def bucket_objects(aws) -> dict[str, str]:
     out = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=aws.resources.bucket):
         for o in page.get("Contents", []):
-            out[o["Key"]] = object_text(o["Key"], s3.get_object(Bucket=aws.resources.bucket, Key=o["Key"])["Body"].read())
+            out[o["Key"]] = object_text(
+                o["Key"], s3.get_object(Bucket=aws.resources.bucket, Key=o["Key"])["Body"].read()
+            )
     return out
 
 
@@ -388,9 +482,9 @@ class Demo:
         self.alert_links: dict[str, list[str]] = {}  # story id -> respond tokens from staff alerts
         self.change_made: Author | None = None
         # The clock starts at 10:00 UTC today and runs; the schedules' steps move it on.
-        real = datetime.now(timezone.utc)
+        real = datetime.now(UTC)
         self.offset = real.replace(hour=10, minute=0, second=0, microsecond=0) - real
-        monkeypatch.setattr(clock, "now", lambda: datetime.now(timezone.utc) + self.offset)
+        monkeypatch.setattr(clock, "now", lambda: datetime.now(UTC) + self.offset)
 
     def days_later(self, days: float) -> None:
         self.offset += timedelta(days=days)
@@ -400,7 +494,9 @@ class Demo:
         return self.client.http.post(path, body=body, headers=headers)
 
     def scheduled(self, handler: str) -> Any:
-        event = self.client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={}, resources=[])
+        event = self.client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        )
         result = self.client.lambda_.invoke(handler, event).payload
         self.pump.drain()
         return result
@@ -417,15 +513,29 @@ class Demo:
 
     def staff_sign_up(self) -> None:
         for who in STAFF.values():
-            body = {"name": who["name"], "role": "Ward Manager", "organisation": who["organisation"], "email": who["email"],
-                    "service": who["service"], "tags": [], "min_criticality": 0, "frequency": who["frequency"]}
+            body = {
+                "name": who["name"],
+                "role": "Ward Manager",
+                "organisation": who["organisation"],
+                "email": who["email"],
+                "service": who["service"],
+                "tags": [],
+                "min_criticality": 0,
+                "frequency": who["frequency"],
+            }
             assert self.post("/api/subscriptions", body).status_code == 202
         self.pump.drain()
         for who in STAFF.values():
-            [confirm] = [t for m in mailbox.to(who["email"])
-                         for t in re.findall(rf"https://api\.test/api/subscriptions/confirm/{TOKEN}", mailbox.text_of(m))]
+            [confirm] = [
+                t
+                for m in mailbox.to(who["email"])
+                for t in re.findall(rf"https://api\.test/api/subscriptions/confirm/{TOKEN}", mailbox.text_of(m))
+            ]
             assert self.client.http.get(f"/api/subscriptions/confirm/{confirm}").status_code == 200
-            assert self.client.http.post(f"/api/subscriptions/confirm/{confirm}", body="", headers=FORM_H).status_code == 200
+            assert (
+                self.client.http.post(f"/api/subscriptions/confirm/{confirm}", body="", headers=FORM_H).status_code
+                == 200
+            )
 
     # -- authors -------------------------------------------------------------------------------
 
@@ -448,12 +558,16 @@ class Demo:
                 form = {**fields, "consent": "yes", "website": ""}
                 resp = self.post("/api/stories", form, headers=FORM_H)
                 assert resp.status_code == 303 and resp.headers["Location"].endswith("/thank-you/"), resp.body
-                a.submission_id = form_to_data(parse_qs(urlencode(form, doseq=True), keep_blank_values=True), STORY)["submission_id"]
+                a.submission_id = form_to_data(parse_qs(urlencode(form, doseq=True), keep_blank_values=True), STORY)[
+                    "submission_id"
+                ]
         self.pump.drain()
 
     def moderate(self) -> None:
         """The moderator reads the queue and each story over the API, and removes what the screen marks."""
-        queue = json.loads(self.client.http.get("/api/moderation/queue?status=pending", headers=self.auth).body)["stories"]
+        queue = json.loads(self.client.http.get("/api/moderation/queue?status=pending", headers=self.auth).body)[
+            "stories"
+        ]
         by_title = {s["title"]: s["id"] for s in queue}
         for a in self.authors:
             a.story_id = a.story_id or by_title[a.title]
@@ -467,15 +581,22 @@ class Demo:
             version = seen["story"]["version"]
             if a.fate == "publish":
                 redacted = "".join(REMOVED if s.get("kind") in CONTACT_KINDS else s["text"] for s in marked)
-                decision = {"action": "publish", "version": version, "criticality": 3, a.detail_field: redacted,
-                            "tags": ["nursing", "waiting-times"][: 1 + a.n % 2]}
+                decision = {
+                    "action": "publish",
+                    "version": version,
+                    "criticality": 3,
+                    a.detail_field: redacted,
+                    "tags": ["nursing", "waiting-times"][: 1 + a.n % 2],
+                }
             elif a.fate == "hold":
                 decision = {"action": "hold", "version": version, "note": "Safeguarding: checking with the ward first."}
             elif a.fate == "reject":
                 decision = {"action": "reject", "version": version, "note": "It names another patient."}
             else:
                 continue
-            resp = self.client.http.post(f"/api/moderation/stories/{a.story_id}/decision", body=json.dumps(decision), headers=self.auth)
+            resp = self.client.http.post(
+                f"/api/moderation/stories/{a.story_id}/decision", body=json.dumps(decision), headers=self.auth
+            )
             assert resp.status_code == 200, resp.body
         self.pump.drain()
 
@@ -490,7 +611,9 @@ class Demo:
             for m in mailbox.to(who["email"]):
                 text = mailbox.text_of(m)
                 for sid in set(re.findall(r"https://site\.test/stories/([0-9a-z]{17})/", text)):
-                    self.alert_links.setdefault(sid, []).extend(re.findall(rf"https://api\.test/api/respond/{TOKEN}", text))
+                    self.alert_links.setdefault(sid, []).extend(
+                        re.findall(rf"https://api\.test/api/respond/{TOKEN}", text)
+                    )
         for i, a in enumerate(self.published):
             links = self.alert_links.get(a.story_id)
             assert links, f"no staff alert for {a.key}"
@@ -501,21 +624,29 @@ class Demo:
             assert self.post(f"/api/respond/{token}/read", {}).status_code == 200
             if i % 4 == 0:
                 change = "made" if self.change_made is None else "planned"
-                body = {"text": "Thank you for telling us. We have talked to the night team about answering alarms.",
-                        "change": change, "change_description": "A second nurse now covers the assessment bay at night.",
-                        "response_id": new_id()}
+                body = {
+                    "text": "Thank you for telling us. We have talked to the night team about answering alarms.",
+                    "change": change,
+                    "change_description": "A second nurse now covers the assessment bay at night.",
+                    "response_id": new_id(),
+                }
                 resp = self.post(f"/api/respond/{token}", body)
                 assert resp.status_code == 201, resp.body
                 if change == "made":
                     self.change_made = a
             else:
                 # The ward's own number: held by the automatic check, then published by a moderator.
-                body = {"text": "I am sorry. Please ring the ward on 0113 496 0999 and ask for me.", "response_id": new_id()}
+                body = {
+                    "text": "I am sorry. Please ring the ward on 0113 496 0999 and ask for me.",
+                    "response_id": new_id(),
+                }
                 resp = self.post(f"/api/respond/{token}", body)
                 assert resp.status_code == 202 and json.loads(resp.body)["status"] == "held", resp.body
                 decided = self.client.http.post(
                     f"/api/moderation/stories/{a.story_id}/responses/{body['response_id']}/decision",
-                    body=json.dumps({"action": "publish"}), headers=self.auth)
+                    body=json.dumps({"action": "publish"}),
+                    headers=self.auth,
+                )
                 assert decided.status_code == 200, decided.body
         self.pump.drain()
 
@@ -534,13 +665,18 @@ class Demo:
             if any(i["item"] == "response" for i in thread):
                 text = f"Thank you for answering. If it helps, you can call me on {a.phone}."
                 reply_id = f"reply-{a.story_id}"
-                assert self.post(f"/api/my/{links[-1]}/replies", {"reply_id": reply_id, "text": text}).status_code == 202
+                assert (
+                    self.post(f"/api/my/{links[-1]}/replies", {"reply_id": reply_id, "text": text}).status_code == 202
+                )
                 responded.add(a.story_id)
                 edited = text
                 for f in reversed(identifying.find(text)):
-                    edited = edited[:f.start] + REMOVED + edited[f.end:]
-                resp = self.client.http.post(f"/api/moderation/stories/{a.story_id}/replies/{reply_id}/decision",
-                                             body=json.dumps({"action": "publish", "text": edited}), headers=self.auth)
+                    edited = edited[: f.start] + REMOVED + edited[f.end :]
+                resp = self.client.http.post(
+                    f"/api/moderation/stories/{a.story_id}/replies/{reply_id}/decision",
+                    body=json.dumps({"action": "publish", "text": edited}),
+                    headers=self.auth,
+                )
                 assert resp.status_code == 200, resp.body
             elif a.fate == "publish" and not withdrawn and a is not self.change_made:
                 assert self.post(f"/api/my/{links[-1]}/withdraw", {"confirm": True}).status_code == 200
@@ -558,44 +694,89 @@ class Demo:
             assert resp.status_code == 201, resp.body
             self.readers.append(reader)
         if self.change_made:
-            second = Person(key=f"reader {self.change_made.n}b", email=f"reader.finch.{600 + self.change_made.n}@example.net",
-                            about=self.change_made.story_id)
+            second = Person(
+                key=f"reader {self.change_made.n}b",
+                email=f"reader.finch.{600 + self.change_made.n}@example.net",
+                about=self.change_made.story_id,
+            )
             wiring.metoo().say(self.change_made.story_id, {"email": second.email, "consent": True}, "another-reader")
             self.readers.append(second)
         self.pump.drain()
 
     def bounced(self, person: Person) -> None:
         """SES says the address bounced for good (its diagnostic code quotes the address)."""
-        self._mail_event({"notificationType": "Bounce", "mail": {"destination": [person.email]}, "bounce": {
-            "bounceType": "Permanent", "bounceSubType": "General", "timestamp": clock.iso(),
-            "bouncedRecipients": [{"emailAddress": person.email, "action": "failed", "status": "5.1.1",
-                                   "diagnosticCode": f"smtp; 550 5.1.1 <{person.email}>: user unknown"}]}})
+        self._mail_event(
+            {
+                "notificationType": "Bounce",
+                "mail": {"destination": [person.email]},
+                "bounce": {
+                    "bounceType": "Permanent",
+                    "bounceSubType": "General",
+                    "timestamp": clock.iso(),
+                    "bouncedRecipients": [
+                        {
+                            "emailAddress": person.email,
+                            "action": "failed",
+                            "status": "5.1.1",
+                            "diagnosticCode": f"smtp; 550 5.1.1 <{person.email}>: user unknown",
+                        }
+                    ],
+                },
+            }
+        )
 
     def complained(self, person: Person) -> None:
         """SES says the person marked our email as spam."""
-        self._mail_event({"notificationType": "Complaint", "mail": {"destination": [person.email]}, "complaint": {
-            "complainedRecipients": [{"emailAddress": person.email}], "complaintFeedbackType": "abuse", "timestamp": clock.iso()}})
+        self._mail_event(
+            {
+                "notificationType": "Complaint",
+                "mail": {"destination": [person.email]},
+                "complaint": {
+                    "complainedRecipients": [{"emailAddress": person.email}],
+                    "complaintFeedbackType": "abuse",
+                    "timestamp": clock.iso(),
+                },
+            }
+        )
 
     def _mail_event(self, notification: dict) -> None:
         event = self.client.events.generate_sns_event(message=json.dumps(notification))
         assert self.client.lambda_.invoke("on_mail_event", event).payload == {"suppressed": 1, "ignored": 0}
 
     def public_api(self) -> None:
-        for path in ("/api/services?q=ward", "/api/services?q=nurs", "/api/openapi.json", "/api/public/stories",
-                     "/api/public/stories?tag=nursing", "/api/moderate"):
+        for path in (
+            "/api/services?q=ward",
+            "/api/services?q=nurs",
+            "/api/openapi.json",
+            "/api/public/stories",
+            "/api/public/stories?tag=nursing",
+            "/api/moderate",
+        ):
             assert self.client.http.get(path).status_code == 200, path
         for a in self.authors:
             status = self.client.http.get(f"/api/public/stories/{a.story_id}").status_code
             assert status == (200 if a.fate == "publish" else 404), (a.key, a.fate, status)
-        for slug in ("riverside-trust", "riverside-general", "riverside-ward-7", "riverside-maternity", "hillside-district-nursing"):
+        for slug in (
+            "riverside-trust",
+            "riverside-general",
+            "riverside-ward-7",
+            "riverside-maternity",
+            "hillside-district-nursing",
+        ):
             assert self.client.http.get(f"/api/public/services/{slug}").status_code == 200
         for status in ("pending", "held", "replies"):
             assert self.client.http.get(f"/api/moderation/queue?status={status}", headers=self.auth).status_code == 200
 
     def climb_the_ladder(self) -> dict[str, int]:
         """The hourly ladder run, a minute after each step of each unanswered story falls due."""
-        moments = sorted({at for a in self.published if (ladder := wiring.store().get_ladder(a.story_id))
-                          for at in ladder["steps"].values()})
+        moments = sorted(
+            {
+                at
+                for a in self.published
+                if (ladder := wiring.store().get_ladder(a.story_id))
+                for at in ladder["steps"].values()
+            }
+        )
         steps = {"reminder": 0, "overdue": 0, "organisation": 0}
         for at in moments:
             self.offset += max(clock.parse(at) + timedelta(minutes=1) - clock.now(), timedelta(0))
@@ -618,8 +799,11 @@ class Demo:
                 if person is a:
                     body = {"answer": "partly", "comment": "It helped a little: the alarm is answered sooner."}
                 assert self.post(f"/api/check/{check}", body).status_code == 201
-        resp = self.client.http.post(f"/api/moderation/stories/{a.story_id}/checks/author/decision",
-                                     body=json.dumps({"action": "publish"}), headers=self.auth)
+        resp = self.client.http.post(
+            f"/api/moderation/stories/{a.story_id}/checks/author/decision",
+            body=json.dumps({"action": "publish"}),
+            headers=self.auth,
+        )
         assert resp.status_code == 200, resp.body
         self.pump.drain()
 
@@ -649,9 +833,11 @@ def ses_refuses(address: str) -> Callable[[], list[str]]:
         if to.lower() != address.lower():
             return None
         refused.append(to)
-        message = ("Email address is not verified. The following identities failed the check in region EU-WEST-2: " + to)
-        return Refusal(), {"Error": {"Code": "MessageRejected", "Message": message},
-                           "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}, "RetryAttempts": 0}}
+        message = "Email address is not verified. The following identities failed the check in region EU-WEST-2: " + to
+        return Refusal(), {
+            "Error": {"Code": "MessageRejected", "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}, "RetryAttempts": 0},
+        }
 
     ses = aws_clients.client("ses")
     ses.meta.events.register("provide-client-params.ses.SendRawEmail", params)
@@ -662,8 +848,14 @@ def ses_refuses(address: str) -> Callable[[], list[str]]:
 # ---- what may be where ----------------------------------------------------------------------------
 
 
-def leaks(scanner: Scanner, demo_answers: list[Answer], invocations: list[Answer],
-          objects: dict[str, str], log_lines: list[str], emails: list[tuple[str, str]]) -> list[Hit]:
+def leaks(
+    scanner: Scanner,
+    demo_answers: list[Answer],
+    invocations: list[Answer],
+    objects: dict[str, str],
+    log_lines: list[str],
+    emails: list[tuple[str, str]],
+) -> list[Hit]:
     """Every detail found where it may not be:
     - pages, feeds, the search index, logs, metrics and handler results: nothing at all;
     - emails: nothing, except that an email to a person may carry their own address (its To:)
@@ -693,8 +885,13 @@ def leaks(scanner: Scanner, demo_answers: list[Answer], invocations: list[Answer
         if owner:
             # Their own address is in the To: header, and must be nowhere else in the email.
             beyond_to = scanner.scan(re.sub(r"(?im)^to: .*$", "", text), f"email to {to}")
-            hits = [h for h in hits if h.who != owner.key or (h.kind == "email" and h in beyond_to)
-                    or (h.kind != "email" and not isinstance(owner, Author))]
+            hits = [
+                h
+                for h in hits
+                if h.who != owner.key
+                or (h.kind == "email" and h in beyond_to)
+                or (h.kind != "email" and not isinstance(owner, Author))
+            ]
         out += hits
     return out
 
@@ -711,11 +908,21 @@ def test_the_scanner_finds_every_detail_in_every_form_it_can_take():
     local = a.email.split("@")[0]
     pc = postcode_key(a.postcode)
     forms = {
-        "email": [a.email.upper(), a.email.replace("@", "%40"), a.email.replace("@", "&#64;"), f"{local}@exa",
-                  f"mailto:{a.email}?subject=hi"],
-        "phone": [f"0{national}", f"+44{national}", f"+44 (0){national[:2]} {national[2:6]} {national[6:]}",
-                  f"0044-{national[:4]}-{national[4:]}", f"0{national[:3]}.{national[3:6]}.{national[6:]}",
-                  f"tel:%2B44{national}"],
+        "email": [
+            a.email.upper(),
+            a.email.replace("@", "%40"),
+            a.email.replace("@", "&#64;"),
+            f"{local}@exa",
+            f"mailto:{a.email}?subject=hi",
+        ],
+        "phone": [
+            f"0{national}",
+            f"+44{national}",
+            f"+44 (0){national[:2]} {national[2:6]} {national[6:]}",
+            f"0044-{national[:4]}-{national[4:]}",
+            f"0{national[:3]}.{national[3:6]}.{national[6:]}",
+            f"tel:%2B44{national}",
+        ],
         "nhs_number": [digits, f"{digits[:3]} {digits[3:6]} {digits[6:]}", f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"],
         "postcode": [pc, pc.lower(), f"{pc[:-3]} {pc[-3:]}", f"x={pc[:-3]}+{pc[-3:]}"],
     }
@@ -751,8 +958,9 @@ def quick_transactions(monkeypatch):
     speed_up_transactions()
 
 
-def test_a_full_demo_run_leaks_no_contact_detail_and_erasure_leaves_nothing(client, aws, pump, auth, logs, capsys, monkeypatch,
-                                                                           quick_transactions):
+def test_a_full_demo_run_leaks_no_contact_detail_and_erasure_leaves_nothing(
+    client, aws, pump, auth, logs, capsys, monkeypatch, quick_transactions
+):
     ours, others = logs
     # Every reader comes through the test client's one address: their me-toos are not one client's abuse.
     monkeypatch.setenv("FF_ME_TOO_LIMIT", "0")
@@ -801,29 +1009,41 @@ def test_a_full_demo_run_leaks_no_contact_detail_and_erasure_leaves_nothing(clie
     assert len(to_others) >= len(STAFF) + len(by_fate["publish"]), "staff had alerts, digests, reminders"
     found = leaks(scanner, recorder.answers, recorder.invocations, objects, log_lines, emails)
     assert found == [], "contact details where they must not be:\n" + "\n".join(
-        f"  {h.who} {h.kind} {h.found!r} in {h.where}" for h in found[:40])
+        f"  {h.who} {h.kind} {h.found!r} in {h.where}" for h in found[:40]
+    )
 
     # The scan would have seen a leak in any of these haystacks: plant one in a copy of each.
     victim = by_fate["publish"][0]
     samples = {
         "object": objects[f"stories/{victim.story_id}/index.html"],
         "search fragment": next(t for k, t in objects.items() if k.startswith("pagefind/fragment/")),
-        "log line": ours.lines[0], "metrics line": emf[0],
+        "log line": ours.lines[0],
+        "metrics line": emf[0],
         "api answer": next(x.text for x in recorder.answers if x.what.startswith("GET /api/public/stories")),
         "staff email": to_others[0][1],
     }
     for what, text in samples.items():
         for kind, detail in victim.details.items():
-            planted = text[: len(text) // 2] + f" {detail} " + text[len(text) // 2:]
+            planted = text[: len(text) // 2] + f" {detail} " + text[len(text) // 2 :]
             assert (victim.key, kind) in {(h.who, h.kind) for h in scanner.scan(planted, what)}, (what, kind)
 
-    record("privacy", {
-        "authors": len(authors), "me_too_readers": len(demo.readers), "objects_scanned": len(objects),
-        "api_answers_scanned": len(recorder.answers), "handler_results_scanned": len(recorder.invocations),
-        "log_lines_scanned": len(ours.lines) + len(others.lines), "metrics_lines_scanned": len(emf),
-        "emails_scanned": len(emails), "emails_to_staff_scanned": len(to_others), "contact_details_found": len(found),
-        "details_per_author": 4, "ladder_steps": ladder_steps,
-    })
+    record(
+        "privacy",
+        {
+            "authors": len(authors),
+            "me_too_readers": len(demo.readers),
+            "objects_scanned": len(objects),
+            "api_answers_scanned": len(recorder.answers),
+            "handler_results_scanned": len(recorder.invocations),
+            "log_lines_scanned": len(ours.lines) + len(others.lines),
+            "metrics_lines_scanned": len(emf),
+            "emails_scanned": len(emails),
+            "emails_to_staff_scanned": len(to_others),
+            "contact_details_found": len(found),
+            "details_per_author": 4,
+            "ladder_steps": ladder_steps,
+        },
+    )
 
     erasure(client, aws, pump, demo, scanner, by_fate, bounced)
 
@@ -841,21 +1061,37 @@ def erasure(client, aws, pump, demo: Demo, scanner: Scanner, by_fate: dict[str, 
 
     def about(a: Author) -> list[str]:
         reader_bits = [x for r in readers[a.story_id] for x in (r.email.lower(), email_hash(r.email))]
-        return [a.story_id, a.title, a.word, a.submission_id, submission_record_key(a.submission_id), email_hash(a.email),
-                f"reply-{a.story_id}", *reader_bits]
+        return [
+            a.story_id,
+            a.title,
+            a.word,
+            a.submission_id,
+            submission_record_key(a.submission_id),
+            email_hash(a.email),
+            f"reply-{a.story_id}",
+            *reader_bits,
+        ]
 
     before = table_items(aws)
-    idem_before = {a.key: sum(1 for i in before if i["PK"]["S"].startswith("IDEMPOTENCY#") and any(n in json.dumps(i) for n in about(a)))
-                   for a in erased}
+    idem_before = {
+        a.key: sum(
+            1 for i in before if i["PK"]["S"].startswith("IDEMPOTENCY#") and any(n in json.dumps(i) for n in about(a))
+        )
+        for a in erased
+    }
     assert all(idem_before.values()), idem_before  # the mail and submission records existed
     index_text = " ".join(t for k, t in bucket_objects(aws).items() if k.startswith("pagefind/"))
     assert all(a.word in index_text for a in erased if a.fate == "publish")  # so their absence below means something
 
     for how, a in chosen:
         if how == "console":
-            ddb.update_item(TableName=aws.resources.table, Key={"PK": {"S": f"STORY#{a.story_id}"}, "SK": {"S": "STORY"}},
-                            UpdateExpression="SET #s = :s, erase_requested_at = :at", ExpressionAttributeNames={"#s": "status"},
-                            ExpressionAttributeValues={":s": {"S": "erasing"}, ":at": {"S": clock.iso()}})
+            ddb.update_item(
+                TableName=aws.resources.table,
+                Key={"PK": {"S": f"STORY#{a.story_id}"}, "SK": {"S": "STORY"}},
+                UpdateExpression="SET #s = :s, erase_requested_at = :at",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": {"S": "erasing"}, ":at": {"S": clock.iso()}},
+            )
             continue
         token = demo.links_to(a, "my")[-1]
         headers = JSON_H if how == "json" else FORM_H
@@ -882,11 +1118,16 @@ def erasure(client, aws, pump, demo: Demo, scanner: Scanner, by_fate: dict[str, 
         for item in items:
             if any(h.who == a.key for h in scanner.scan(json.dumps(item), "table", detectors=False)):
                 (residual_idem if item["PK"]["S"].startswith("IDEMPOTENCY#") else residual_items).append(
-                    (a.key, item["PK"]["S"], item["SK"]["S"], ["a contact detail"]))
+                    (a.key, item["PK"]["S"], item["SK"]["S"], ["a contact detail"])
+                )
     objects = bucket_objects(aws)
     for a in erased:
         for key, text in objects.items():
-            hit = [n for n in (a.story_id, a.title.lower(), a.word, f"waited on a trolley for hours. the {a.word}") if n in text.lower()]
+            hit = [
+                n
+                for n in (a.story_id, a.title.lower(), a.word, f"waited on a trolley for hours. the {a.word}")
+                if n in text.lower()
+            ]
             if hit:
                 residual_objects.append((a.key, key, hit))
         assert client.http.get(f"/api/public/stories/{a.story_id}").status_code == 404
@@ -905,9 +1146,15 @@ def erasure(client, aws, pump, demo: Demo, scanner: Scanner, by_fate: dict[str, 
     # The others are all still there.
     kept = [a for a in by_fate["publish"] if a not in erased and a.fate == "publish"]
     assert all(f"stories/{a.story_id}/index.html" in objects for a in kept)
-    record("privacy", {
-        "erased_stories": len(erased), "erased_by": sorted({how for how, _ in chosen}),
-        "idempotency_records_before_erasure": sum(idem_before.values()),
-        "residual_items_table": len(residual_items), "residual_objects_bucket": len(residual_objects),
-        "residual_idempotency_records": len(residual_idem), "suppression_items_checked": len(suppressed),
-    })
+    record(
+        "privacy",
+        {
+            "erased_stories": len(erased),
+            "erased_by": sorted({how for how, _ in chosen}),
+            "idempotency_records_before_erasure": sum(idem_before.values()),
+            "residual_items_table": len(residual_items),
+            "residual_objects_bucket": len(residual_objects),
+            "residual_idempotency_records": len(residual_idem),
+            "suppression_items_checked": len(suppressed),
+        },
+    )

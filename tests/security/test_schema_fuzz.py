@@ -54,9 +54,17 @@ TARGET = 1000 if FULL else 150  # requests actually sent
 SEED = int(os.environ.get("FF_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 LIMITS_OFF = {f"FF_{name}_LIMIT": "0" for name in ("STORY", "SUBSCRIPTION", "ME_TOO", "CHECK_ANSWER", "BAD_LINK")}
 JSON, FORM = "application/json", "application/x-www-form-urlencoded"
-CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance",
-          "response_headers_conformance", "missing_required_header", "unsupported_method", "allow_header_conformance",
-          "ignored_auth"]
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+    "response_headers_conformance",
+    "missing_required_header",
+    "unsupported_method",
+    "allow_header_conformance",
+    "ignored_auth",
+]
 # The built-in positive_data_acceptance and negative_data_rejection, run through LENIENCY (below).
 DATA_CHECKS = ["valid_data_accepted", "invalid_data_refused"]
 
@@ -87,23 +95,46 @@ def make_world(api: str) -> dict[str, Any]:
     services = flatten(json.loads((ROOT / "data" / "directory.json").read_text(encoding="utf-8")))
     org = next(s for s in services if not s["parent"])
     service = next(s for s in services if s["path"][0] == org["slug"] and len(s["path"]) == 3)
-    resp = requests.post(f"{api}moderation/sign-in", timeout=30,
-                         json={"username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]})
+    resp = requests.post(
+        f"{api}moderation/sign-in",
+        timeout=30,
+        json={"username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]},
+    )
     assert resp.status_code == 200, resp.text
     auth = {"Authorization": f"Bearer {resp.json()['id_token']}"}
     today = date.today()
-    story = {"submission_id": "fuzz-" + os.urandom(8).hex(), "title": "Kind night staff", "story": "The nurses on the ward "
-             "explained every step and checked on me through the night.", "role": "patient", "pseudonym": "Night owl",
-             "experience_month": today.month, "experience_year": today.year, "services": [service["slug"]], "consent": True}
+    story = {
+        "submission_id": "fuzz-" + os.urandom(8).hex(),
+        "title": "Kind night staff",
+        "story": "The nurses on the ward explained every step and checked on me through the night.",
+        "role": "patient",
+        "pseudonym": "Night owl",
+        "experience_month": today.month,
+        "experience_year": today.year,
+        "services": [service["slug"]],
+        "consent": True,
+    }
     resp = requests.post(f"{api}stories", json=story, timeout=30)
     assert resp.status_code == 201, resp.text
     story_id = resp.json()["id"]
     version = requests.get(f"{api}moderation/stories/{story_id}", headers=auth, timeout=30).json()["story"]["version"]
-    resp = requests.post(f"{api}moderation/stories/{story_id}/decision", headers=auth, timeout=30,
-                         json={"action": "publish", "version": version, "criticality": 1})
+    resp = requests.post(
+        f"{api}moderation/stories/{story_id}/decision",
+        headers=auth,
+        timeout=30,
+        json={"action": "publish", "version": version, "criticality": 1},
+    )
     assert resp.status_code == 200, resp.text
-    return {"auth": auth, "org": org["slug"], "service": service["slug"], "slugs": [s["slug"] for s in services[:12]],
-            "story_id": story_id, "today": today, "paths": {s["slug"]: s["path"] for s in services}, "api": api}
+    return {
+        "auth": auth,
+        "org": org["slug"],
+        "service": service["slug"],
+        "slugs": [s["slug"] for s in services[:12]],
+        "story_id": story_id,
+        "today": today,
+        "paths": {s["slug"]: s["path"] for s in services},
+        "api": api,
+    }
 
 
 def fuzz_config(api: str, world: dict[str, Any]) -> dict[str, Any]:
@@ -121,28 +152,55 @@ def fuzz_config(api: str, world: dict[str, Any]) -> dict[str, Any]:
         "cache": {"enabled": False},  # each run stands alone: no answers replayed from an earlier one
         # The coverage phase (boundary values of every field, every undeclared method) is over 1,200
         # requests whatever the examples: under make prove only.
-        "phases": {"coverage": {"enabled": FULL, "unexpected-methods": ["get", "put", "post", "delete", "options", "patch"]}},
+        "phases": {
+            "coverage": {"enabled": FULL, "unexpected-methods": ["get", "put", "post", "delete", "options", "patch"]}
+        },
         # On: CHECKS, and DATA_CHECKS (registered below). Off: the two data checks DATA_CHECKS wrap;
         # use_after_free (nothing is deleted); ensure_resource_availability (a story just told is pending
         # and private, so its public GET is rightly a 404); object_level_authorization (one moderator role).
         "checks": {
-            **{name: {"enabled": name in CHECKS} for name in (
-                "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance",
-                "response_headers_conformance", "missing_required_header", "unsupported_method", "allow_header_conformance",
-                "ignored_auth", "use_after_free", "ensure_resource_availability", "object_level_authorization",
-                "positive_data_acceptance", "negative_data_rejection")},
+            **{
+                name: {"enabled": name in CHECKS}
+                for name in (
+                    "not_a_server_error",
+                    "status_code_conformance",
+                    "content_type_conformance",
+                    "response_schema_conformance",
+                    "response_headers_conformance",
+                    "missing_required_header",
+                    "unsupported_method",
+                    "allow_header_conformance",
+                    "ignored_auth",
+                    "use_after_free",
+                    "ensure_resource_availability",
+                    "object_level_authorization",
+                    "positive_data_acceptance",
+                    "negative_data_rejection",
+                )
+            },
             # What invalid_data_refused counts as a refusal: schemathesis' list, and 413 (too large) with it.
-            "negative_data_rejection": {"enabled": False, "expected-statuses": [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429]},
+            "negative_data_rejection": {
+                "enabled": False,
+                "expected-statuses": [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429],
+            },
         },
         "dictionaries": {"stories": {"values": [world["story_id"]]}, "services": {"values": world["slugs"]}},
-        "parameters": {"path.story_id": {"dictionary": "stories", "probability": 0.5},
-                       "path.slug": {"dictionary": "services", "probability": 0.5},
-                       "query.service": {"dictionary": "services", "probability": 0.5}},
+        "parameters": {
+            "path.story_id": {"dictionary": "stories", "probability": 0.5},
+            "path.slug": {"dictionary": "services", "probability": 0.5},
+            "query.service": {"dictionary": "services", "probability": 0.5},
+        },
         "operations": [
-            {"include-path": "/api/stories", "include-method": "POST",
-             "parameters": {"body.services": [world["service"]], "body.related_story": world["story_id"], **month}},
-            {"include-path": "/api/subscriptions", "include-method": "POST",
-             "parameters": {"body.organisation": world["org"], "body.service": world["service"]}},
+            {
+                "include-path": "/api/stories",
+                "include-method": "POST",
+                "parameters": {"body.services": [world["service"]], "body.related_story": world["story_id"], **month},
+            },
+            {
+                "include-path": "/api/subscriptions",
+                "include-method": "POST",
+                "parameters": {"body.organisation": world["org"], "body.service": world["service"]},
+            },
         ],
     }
 
@@ -184,6 +242,13 @@ def cleaned(model: Any, data: dict[str, Any]) -> dict[str, Any]:
             for name in d.info.fields:
                 if name in data:
                     data[name] = d.func(data[name])
+    # The same cleaning declared on a field's type (Annotated[str, BeforeValidator(...)]), as models.py does.
+    from pydantic.functional_validators import BeforeValidator
+
+    for name, field in model.model_fields.items():
+        for meta in field.metadata:
+            if isinstance(meta, BeforeValidator) and name in data:
+                data[name] = meta.func(data[name])
     return data
 
 
@@ -211,7 +276,9 @@ class Leniency:
         self.max_body = max_body
         self.world = world
         self.models = _bodies()
-        self.registry = Registry().with_resource("urn:ff", Resource.from_contents(document, default_specification=DRAFT202012))
+        self.registry = Registry().with_resource(
+            "urn:ff", Resource.from_contents(document, default_specification=DRAFT202012)
+        )
         self.validator = Draft202012Validator
         self.excused: collections.Counter[str] = collections.Counter()
 
@@ -248,7 +315,9 @@ class Leniency:
             if media == JSON:
                 data = json.loads(raw)
             else:
-                data = (form or (lambda f: {k: v[-1] for k, v in f.items()}))(parse_qs(raw.decode("utf-8"), keep_blank_values=True))
+                data = (form or (lambda f: {k: v[-1] for k, v in f.items()}))(
+                    parse_qs(raw.decode("utf-8"), keep_blank_values=True)
+                )
         except ValueError:
             return None
         return (media, data, model) if isinstance(data, dict) else None
@@ -276,7 +345,11 @@ class Leniency:
             bad = self._bad_fields(case, media, cleaned(model, data)) | missing
             # A form's page links a field it does not show (the honeypot, the id) to its button: GENERAL.
             if named and named - {GENERAL} <= bad and (GENERAL not in named or bad - on_page):
-                return "names a service, story or month that is not there" if named - {GENERAL} <= missing else "invalid once cleaned"
+                return (
+                    "names a service, story or month that is not there"
+                    if named - {GENERAL} <= missing
+                    else "invalid once cleaned"
+                )
         return None
 
     def _published(self, story_id: str) -> bool:
@@ -304,21 +377,30 @@ class Leniency:
             if isinstance(related, str) and related.strip() and not self._published(related.strip()):
                 out.add("related_story")
             year, month, today = data.get("experience_year"), data.get("experience_month"), self.world["today"]
-            if isinstance(year, int) and isinstance(month, int) and not (
-                    (today.year - 3, today.month) <= (year, month) <= (today.year, today.month)):
+            if (
+                isinstance(year, int)
+                and isinstance(month, int)
+                and not ((today.year - 3, today.month) <= (year, month) <= (today.year, today.month))
+            ):
                 out.add("experience_year")
         if case.path == "/api/subscriptions":
             org, service = data.get("organisation"), data.get("service")
             if not isinstance(org, str) or len(paths.get(org, [])) != 1:
                 out.add("organisation")
-            if not isinstance(service, str) or service not in paths or (isinstance(org, str) and paths[service][0] != org):
+            if (
+                not isinstance(service, str)
+                or service not in paths
+                or (isinstance(org, str) and paths[service][0] != org)
+            ):
                 out.add("service")
         return out
 
     def acceptance(self, case: Any, response: Any) -> str | None:
         """Why accepting this schema-invalid request is right, or None."""
         meta = case.meta
-        negative = {str(getattr(k, "value", k)) for k, v in (meta.components if meta else {}).items() if v.mode.is_negative}
+        negative = {
+            str(getattr(k, "value", k)) for k, v in (meta.components if meta else {}).items() if v.mode.is_negative
+        }
         sent = self._sent(case, response)
         if negative == {"body"} and sent is not None:
             media, data, model = sent
@@ -336,8 +418,11 @@ def _beyond_max_number(raw: bytes | str) -> bool:
 
     found = []
     try:
-        json.loads(raw, parse_int=lambda d: found.append(abs(int(d)) > MAX_NUMBER),
-                   parse_float=lambda d: found.append(not abs(float(d)) <= MAX_NUMBER))
+        json.loads(
+            raw,
+            parse_int=lambda d: found.append(abs(int(d)) > MAX_NUMBER),
+            parse_float=lambda d: found.append(not abs(float(d)) <= MAX_NUMBER),
+        )
     except ValueError:
         return False
     return any(found)
@@ -418,8 +503,10 @@ class Wire:
         import threading
 
         # Literal paths before templated ones: /api/moderate before /api/moderate/{asset}.
-        self._templates = sorted(((re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", p) + "$"), p) for p in document["paths"]),
-                                 key=lambda t: t[1].count("{"))
+        self._templates = sorted(
+            ((re.compile("^" + re.sub(r"\{\w+\}", "[^/]+", p) + "$"), p) for p in document["paths"]),
+            key=lambda t: t[1].count("{"),
+        )
         self._methods = {p: {m.upper() for m in ops} for p, ops in document["paths"].items()}
         self._lock = threading.Lock()
         self.sent: collections.Counter[str] = collections.Counter()
@@ -435,7 +522,7 @@ class Wire:
                 return f"{method} {template}" + ("" if method in self._methods[template] else " (undeclared)")
         return f"{method} {path[:60]} (no such path)"
 
-    def __enter__(self) -> "Wire":
+    def __enter__(self) -> Wire:
         self._send = requests.Session.send
         wire = self
 
@@ -465,16 +552,21 @@ def fuzz(api: str, world: dict[str, Any]) -> dict[str, Any]:
 
     # The API refuses special-use domains (.test, .invalid, ...: email-validator, RFC 6761), which
     # schemathesis' own addresses sometimes end in; any other address will do.
-    schemathesis.openapi.format("email", st.from_regex(r"\A[a-z0-9]{1,12}([._+-][a-z0-9]{1,8})?@[a-z0-9]{1,12}\.(org|com|net|nhs\.uk)\Z"))
+    schemathesis.openapi.format(
+        "email", st.from_regex(r"\A[a-z0-9]{1,12}([._+-][a-z0-9]{1,8})?@[a-z0-9]{1,12}\.(org|com|net|nhs\.uk)\Z")
+    )
     _register_checks()
     document = requests.get(f"{api}openapi.json", timeout=30).json()
     from chalicelib.core.settings import Settings
 
     LENIENCY = Leniency(document, Settings().max_body_bytes, world)  # the stack runs with the default
-    schema = schemathesis.openapi.from_url(f"{api}openapi.json", config=SchemathesisConfig.from_dict(fuzz_config(api, world)))
+    schema = schemathesis.openapi.from_url(
+        f"{api}openapi.json", config=SchemathesisConfig.from_dict(fuzz_config(api, world))
+    )
     phases: collections.Counter[str] = collections.Counter()
     schema.hooks.register_hook_with_name(
-        lambda ctx, case, response: phases.update([case.meta.phase.name.value if case.meta else "other"]), "after_call")
+        lambda ctx, case, response: phases.update([case.meta.phase.name.value if case.meta else "other"]), "after_call"
+    )
     failures: dict[tuple[str, str, str], list[str]] = collections.defaultdict(list)
     errors: list[str] = []
     with Wire(document) as wire:
@@ -483,13 +575,24 @@ def fuzz(api: str, world: dict[str, Any]) -> dict[str, Any]:
                 for case_id, nodes in event.recorder.checks.items():
                     for node in nodes:
                         if node.failure_info is not None:
-                            failures[(node.name, node.failure_info.failure.title, node.failure_info.failure.operation)].append(
-                                _failure_detail(node.failure_info.failure, event.recorder.interactions.get(case_id)))
+                            failures[
+                                (node.name, node.failure_info.failure.title, node.failure_info.failure.operation)
+                            ].append(
+                                _failure_detail(node.failure_info.failure, event.recorder.interactions.get(case_id))
+                            )
             elif isinstance(event, (events.NonFatalError, events.FatalError)):
                 errors.append(repr(getattr(event, "value", None) or getattr(event, "exception", None))[:500])
     documented = {f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops}
-    return {"sent": wire.sent, "statuses": wire.statuses, "server_errors": wire.server_errors, "phases": phases,
-            "failures": failures, "errors": errors, "documented": documented, "excused": dict(LENIENCY.excused)}
+    return {
+        "sent": wire.sent,
+        "statuses": wire.statuses,
+        "server_errors": wire.server_errors,
+        "phases": phases,
+        "failures": failures,
+        "errors": errors,
+        "documented": documented,
+        "excused": dict(LENIENCY.excused),
+    }
 
 
 def _failure_detail(failure: Any, seen: Any) -> str:
@@ -507,13 +610,23 @@ def test_schemathesis_finds_no_server_error_and_nothing_the_document_does_not_sa
     n = sum(result["sent"].values())
     problems = [f"{k}: {len(v)}, e.g. {v[0]}" for k, v in sorted(result["failures"].items())]
     tested = result["documented"] & set(result["sent"])
-    record("schema_fuzz", {
-        "requests": n, "operations": len(tested), "operations_documented": len(result["documented"]),
-        "undeclared_method_requests": sum(v for k, v in result["sent"].items() if k.endswith("(undeclared)")),
-        "server_errors": len(result["server_errors"]), "nonconforming": sum(len(v) for v in result["failures"].values()),
-        "examples_per_operation": EXAMPLES, "phases": dict(result["phases"]), "seed": SEED,
-        "statuses": dict(sorted(result["statuses"].items())), "checks": CHECKS + DATA_CHECKS, "leniency_excused": result["excused"],
-    })
+    record(
+        "schema_fuzz",
+        {
+            "requests": n,
+            "operations": len(tested),
+            "operations_documented": len(result["documented"]),
+            "undeclared_method_requests": sum(v for k, v in result["sent"].items() if k.endswith("(undeclared)")),
+            "server_errors": len(result["server_errors"]),
+            "nonconforming": sum(len(v) for v in result["failures"].values()),
+            "examples_per_operation": EXAMPLES,
+            "phases": dict(result["phases"]),
+            "seed": SEED,
+            "statuses": dict(sorted(result["statuses"].items())),
+            "checks": CHECKS + DATA_CHECKS,
+            "leniency_excused": result["excused"],
+        },
+    )
     assert not result["errors"], result["errors"]
     assert result["server_errors"] == [], f"seed {SEED}: {result['server_errors'][:10]}"
     assert not problems, f"seed {SEED}:\n" + "\n".join(problems)
@@ -529,7 +642,13 @@ def _unsigned_jwt() -> str:
     def part(value: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
-    claims = {"sub": "x", "token_use": "id", "cognito:groups": ["moderators"], "exp": 4102444800, "email": "m@example.org"}
+    claims = {
+        "sub": "x",
+        "token_use": "id",
+        "cognito:groups": ["moderators"],
+        "exp": 4102444800,
+        "email": "m@example.org",
+    }
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
@@ -539,16 +658,27 @@ def test_the_moderators_operations_refuse_every_call_without_a_moderators_token(
 
     secured = [(m.upper(), p) for p, ops in document()["paths"].items() for m, op in ops.items() if op.get("security")]
     assert len(secured) >= 4
-    credentials = {"no header": None, "a password": "Basic bW9kZXJhdG9yOnB3", "not a token": "Bearer not-a-token",
-                   "an empty bearer": "Bearer ", "an unsigned token (alg none)": f"Bearer {_unsigned_jwt()}"}
+    credentials = {
+        "no header": None,
+        "a password": "Basic bW9kZXJhdG9yOnB3",
+        "not a token": "Bearer not-a-token",
+        "an empty bearer": "Bearer ",
+        "an unsigned token (alg none)": f"Bearer {_unsigned_jwt()}",
+    }
     wrong = []
     for method, path in secured:
         url = path.replace("{story_id}", "0" * 17).replace("{kind}", "replies").replace("{item_id}", "i" * 17)
         for what, value in credentials.items():
             headers = {"Content-Type": JSON, **({"Authorization": value} if value else {})}
-            resp = client.http.request(method, url, headers=headers, body=b'{"action": "publish", "version": 1, "criticality": 1}'
-                                       if method == "POST" else b"")
-            code = json.loads(resp.body).get("error", {}).get("code") if resp.headers.get("Content-Type") == JSON else None
+            resp = client.http.request(
+                method,
+                url,
+                headers=headers,
+                body=b'{"action": "publish", "version": 1, "criticality": 1}' if method == "POST" else b"",
+            )
+            code = (
+                json.loads(resp.body).get("error", {}).get("code") if resp.headers.get("Content-Type") == JSON else None
+            )
             if resp.status_code != 401 or code != "Unauthorized":
                 wrong.append(f"{method} {path} with {what}: {resp.status_code} {resp.body[:120]!r}")
     assert wrong == []

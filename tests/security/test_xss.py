@@ -34,7 +34,7 @@ import os
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -43,8 +43,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from chalicelib.core import clock
 from chalicelib import wiring
+from chalicelib.core import clock
 from chalicelib.core.models import clean_line, clean_text
 from tests.support import mailbox
 from tests.support.factories import story_body
@@ -60,7 +60,15 @@ FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 SITE, API = "https://site.test", "https://api.test"
 TOKEN = r"([A-Za-z0-9_-]{43})"
-MARKERS = {"{NUL}": "\x00", "{TAB}": "\t", "{NL}": "\n", "{CR}": "\r", "{ZWSP}": "\u200b", "{RLO}": "\u202e", "{BOM}": "\ufeff"}
+MARKERS = {
+    "{NUL}": "\x00",
+    "{TAB}": "\t",
+    "{NL}": "\n",
+    "{CR}": "\r",
+    "{ZWSP}": "\u200b",
+    "{RLO}": "\u202e",
+    "{BOM}": "\ufeff",
+}
 SSTI = "{{7*7}}"
 
 
@@ -104,21 +112,24 @@ class Field:
         return clean_line(text) if self.line else clean_text(text)
 
 
-FIELDS = {f.name: f for f in [
-    Field("title", 3, 120, True),
-    Field("pseudonym", 2, 60, True),
-    Field("story", 20, 8000, False),
-    Field("good", 0, 3000, False),
-    Field("improve", 0, 3000, False),
-    Field("staff_name", 2, 80, True),
-    Field("display_name", 2, 80, True),
-    Field("role", 2, 80, True),
-    Field("response", 2, 5000, False),
-    Field("change", 5, 500, False),
-    Field("reply", 2, 5000, False),
-    Field("comment", 2, 2000, False),
-    Field("note", 2, 2000, False),  # a moderator's reason for a rejection, which the writer is told
-]}
+FIELDS = {
+    f.name: f
+    for f in [
+        Field("title", 3, 120, True),
+        Field("pseudonym", 2, 60, True),
+        Field("story", 20, 8000, False),
+        Field("good", 0, 3000, False),
+        Field("improve", 0, 3000, False),
+        Field("staff_name", 2, 80, True),
+        Field("display_name", 2, 80, True),
+        Field("role", 2, 80, True),
+        Field("response", 2, 5000, False),
+        Field("change", 5, 500, False),
+        Field("reply", 2, 5000, False),
+        Field("comment", 2, 2000, False),
+        Field("note", 2, 2000, False),  # a moderator's reason for a rejection, which the writer is told
+    ]
+}
 # Sampled in `make test`: the one-line fields, and the change a response marks (each value is a response).
 SAMPLED = [name for name, f in FIELDS.items() if f.line] + ["change"]
 
@@ -208,9 +219,9 @@ def quick_moto(aws, monkeypatch):
 
 @pytest.fixture
 def now(monkeypatch):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    held = SimpleNamespace(at=datetime.now(timezone.utc))
+    held = SimpleNamespace(at=datetime.now(UTC))
     monkeypatch.setattr(clock, "now", lambda: held.at)
     return held
 
@@ -228,12 +239,25 @@ def unlimited(aws, monkeypatch):
 TRUST, HOSPITAL = "xss-trust", "xss-hospital"
 TALKED, LISTED, NAMES = "xss-ward-talked", "xss-ward-listed", "xss-ward-names"
 TAG = "xss-probe"
-DIRECTORY = [{"slug": TRUST, "name": "Payload NHS Trust", "kind": "trust", "children": [
-    {"slug": HOSPITAL, "name": "Payload General Hospital", "kind": "hospital", "children": [
-        {"slug": TALKED, "name": "Ward 1 (conversations)", "kind": "ward"},
-        {"slug": LISTED, "name": "Ward 2 (titles)", "kind": "ward"},
-        {"slug": NAMES, "name": "Ward 3 (no stories)", "kind": "ward"},
-    ]}]}]
+DIRECTORY = [
+    {
+        "slug": TRUST,
+        "name": "Payload NHS Trust",
+        "kind": "trust",
+        "children": [
+            {
+                "slug": HOSPITAL,
+                "name": "Payload General Hospital",
+                "kind": "hospital",
+                "children": [
+                    {"slug": TALKED, "name": "Ward 1 (conversations)", "kind": "ward"},
+                    {"slug": LISTED, "name": "Ward 2 (titles)", "kind": "ward"},
+                    {"slug": NAMES, "name": "Ward 3 (no stories)", "kind": "ward"},
+                ],
+            }
+        ],
+    }
+]
 
 
 @dataclass
@@ -280,8 +304,10 @@ class Inbox:
 
         from local.resources import REGION
 
-        raw = [m.raw_data for m in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages if getattr(m, "raw_data", None)]
-        self.parsed += [email.message_from_string(r, policy=policy.default) for r in raw[len(self.parsed):]]
+        raw = [
+            m.raw_data for m in ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages if getattr(m, "raw_data", None)
+        ]
+        self.parsed += [email.message_from_string(r, policy=policy.default) for r in raw[len(self.parsed) :]]
         return self.parsed
 
     def to(self, address: str) -> list:
@@ -322,16 +348,33 @@ def build_world(client, pump, moderator: dict[str, str], now) -> World:
     from chalicelib.core.jobs import RenderJob
 
     wiring.site().render(RenderJob(page="static"))  # the form, the 404 page and the assets, as a deploy renders them
-    pump.coalesce.add(wiring.get_settings().render_queue_url)  # a page rendered once per batch, as Lambda would, less often
+    pump.coalesce.add(
+        wiring.get_settings().render_queue_url
+    )  # a page rendered once per batch, as Lambda would, less often
 
     # Staff sign up for alerts and confirm from the email: one who will answer, and one per full name.
     names = values["staff_name"]
     staff = "responder@nhs.example"
     for k, name in enumerate(names):
         email = staff if k == 0 else f"name.{k}@nhs.example"
-        ok(client.http.post("/api/subscriptions", headers=JSON_H, body=json.dumps({
-            "name": name, "display_name": values["display_name"][0], "role": values["role"][0], "organisation": TRUST,
-            "email": email, "service": TALKED if k == 0 else NAMES, "frequency": "immediate"})), 202)
+        ok(
+            client.http.post(
+                "/api/subscriptions",
+                headers=JSON_H,
+                body=json.dumps(
+                    {
+                        "name": name,
+                        "display_name": values["display_name"][0],
+                        "role": values["role"][0],
+                        "organisation": TRUST,
+                        "email": email,
+                        "service": TALKED if k == 0 else NAMES,
+                        "frequency": "immediate",
+                    }
+                ),
+            ),
+            202,
+        )
     pump.drain()
     for k in range(len(names)):
         confirm = link_in_mail(staff if k == 0 else f"name.{k}@nhs.example", "subscriptions/confirm")
@@ -346,16 +389,31 @@ def build_world(client, pump, moderator: dict[str, str], now) -> World:
     talked = max(len(values[f]) for f in ("story", "response", "reply"))
     titles = max(len(values[f]) for f in ("title", "pseudonym", "good", "improve"))
     for k in range(max(talked, titles) + 2):
-        kind = "talked" if k < talked else "listed" if k < max(talked, titles) else "rejected" if k == max(talked, titles) else "pending"
-        story = Story("", {
-            "title": values["title"][k % len(values["title"])],
-            "pseudonym": values["pseudonym"][k % len(values["pseudonym"])],
-            "story": values["story"][k % len(values["story"])] if kind != "listed" else "A short story, to carry the other fields.",
-            "good": values["good"][k % len(values["good"])],
-            "improve": values["improve"][k % len(values["improve"])],
-        })
+        kind = (
+            "talked"
+            if k < talked
+            else "listed"
+            if k < max(talked, titles)
+            else "rejected"
+            if k == max(talked, titles)
+            else "pending"
+        )
+        story = Story(
+            "",
+            {
+                "title": values["title"][k % len(values["title"])],
+                "pseudonym": values["pseudonym"][k % len(values["pseudonym"])],
+                "story": values["story"][k % len(values["story"])]
+                if kind != "listed"
+                else "A short story, to carry the other fields.",
+                "good": values["good"][k % len(values["good"])],
+                "improve": values["improve"][k % len(values["improve"])],
+            },
+        )
         if kind == "pending":  # details the screen marks, so it builds its marks around the payloads too
-            story.values["story"] = story.values["story"][:7000] + "\n\nRing me on 07700 900123, or ask my husband Peter Wright."
+            story.values["story"] = (
+                story.values["story"][:7000] + "\n\nRing me on 07700 900123, or ask my husband Peter Wright."
+            )
         story.author = f"author.{k}@example.org" if kind != "listed" else ""
         body = story_body(**story.values, services=[LISTED if kind == "listed" else TALKED], email=story.author)
         story.id = answer_of(ok(client.http.post("/api/stories", headers=JSON_H, body=json.dumps(body)), 201))["id"]
@@ -372,37 +430,74 @@ def build_world(client, pump, moderator: dict[str, str], now) -> World:
 
     # A moderator publishes them through the API, and rejects one with a reason the author is told.
     for story in world.talked + world.listed:
-        version = answer_of(ok(client.http.get(f"/api/moderation/stories/{story.id}", headers=mod), 200))["story"]["version"]
-        ok(client.http.post(f"/api/moderation/stories/{story.id}/decision", headers=mod, body=json.dumps(
-            {"action": "publish", "version": version, "criticality": 3, "tags": [TAG]})), 200)
-    ok(client.http.post(f"/api/moderation/stories/{world.rejected.id}/decision", headers=mod, body=json.dumps(
-        {"action": "reject", "version": 1, "note": values["note"][0]})), 200)
+        version = answer_of(ok(client.http.get(f"/api/moderation/stories/{story.id}", headers=mod), 200))["story"][
+            "version"
+        ]
+        ok(
+            client.http.post(
+                f"/api/moderation/stories/{story.id}/decision",
+                headers=mod,
+                body=json.dumps({"action": "publish", "version": version, "criticality": 3, "tags": [TAG]}),
+            ),
+            200,
+        )
+    ok(
+        client.http.post(
+            f"/api/moderation/stories/{world.rejected.id}/decision",
+            headers=mod,
+            body=json.dumps({"action": "reject", "version": 1, "note": values["note"][0]}),
+        ),
+        200,
+    )
     pump.drain()
 
     # The member of staff follows each alert's link, says they have read the story and responds,
     # marking a change as made; between responses they change the name they show and their job title
     # on the manage page. A response the automatic check holds is published by a moderator.
-    alerts = {wiring.links().resolve(t, "respond")["story_id"]: t
-              for m in INBOX.to(staff) if "New story" in str(m["Subject"]) for t in links_in(mailbox.text_of(m), "respond")}
+    alerts = {
+        wiring.links().resolve(t, "respond")["story_id"]: t
+        for m in INBOX.to(staff)
+        if "New story" in str(m["Subject"])
+        for t in links_in(mailbox.text_of(m), "respond")
+    }
     for story in world.talked:
         story.respond_token = alerts[story.id]
         ok(client.http.post(f"/api/respond/{story.respond_token}/read", headers=JSON_H, body="{}"), 200)
     responses = max(len(values["response"]), len(values["change"]), len(values["display_name"]), len(values["role"]))
     for k in range(responses):
         shown, role = values["display_name"][k % len(values["display_name"])], values["role"][k % len(values["role"])]
-        ok(client.http.post(f"/api/subscriptions/manage/{world.manage_token}", headers=FORM_H, body=urlencode(
-            {"action": "profile", "display_name": shown, "role": role})), 303)
+        ok(
+            client.http.post(
+                f"/api/subscriptions/manage/{world.manage_token}",
+                headers=FORM_H,
+                body=urlencode({"action": "profile", "display_name": shown, "role": role}),
+            ),
+            303,
+        )
         story = world.talked[k % len(world.talked)]
         text, change = values["response"][k % len(values["response"])], values["change"][k % len(values["change"])]
-        ok(client.http.post(f"/api/respond/{story.respond_token}", headers=JSON_H, body=json.dumps(
-            {"text": text, "change": "made", "change_description": change})), 201, 202)
+        ok(
+            client.http.post(
+                f"/api/respond/{story.respond_token}",
+                headers=JSON_H,
+                body=json.dumps({"text": text, "change": "made", "change_description": change}),
+            ),
+            201,
+            202,
+        )
         story.shown += [("display_name", shown), ("role", role), ("response", text), ("change", change)]
         world.profile = (shown, role)
     decide_all(client, mod, "response", "publish")
     # Held and rejected (the reason goes to the member of staff), and held and left for the screen.
     for k in range(2):
-        ok(client.http.post(f"/api/respond/{world.talked[0].respond_token}", headers=JSON_H, body=json.dumps(
-            {"text": f"Ring 07700 900123. {values['response'][k % len(values['response'])]}"})), 202)
+        ok(
+            client.http.post(
+                f"/api/respond/{world.talked[0].respond_token}",
+                headers=JSON_H,
+                body=json.dumps({"text": f"Ring 07700 900123. {values['response'][k % len(values['response'])]}"}),
+            ),
+            202,
+        )
     decide_all(client, mod, "response", "reject", values["note"][1 % len(values["note"])], leave=1)
     pump.drain()
 
@@ -411,22 +506,36 @@ def build_world(client, pump, moderator: dict[str, str], now) -> World:
     for story in world.talked + [world.rejected]:
         story.author_token = link_in_mail(story.author, "my")
     notes = iter(values["note"][2:] * 2)
-    replies = [(v, "publish") for v in values["reply"]] + [(values["reply"][k % len(values["reply"])], "reject")
-                                                          for k in range(max(0, len(values["note"]) - 2))]
+    replies = [(v, "publish") for v in values["reply"]] + [
+        (values["reply"][k % len(values["reply"])], "reject") for k in range(max(0, len(values["note"]) - 2))
+    ]
     decisions = {}
     for k, (text, action) in enumerate(replies + [(values["reply"][-1], "leave")]):
         story = world.talked[k % len(world.talked)]
         reply_id = uuid.uuid4().hex
-        ok(client.http.post(f"/api/my/{story.author_token}/replies", headers=JSON_H, body=json.dumps(
-            {"text": text, "reply_id": reply_id})), 201, 202)
+        ok(
+            client.http.post(
+                f"/api/my/{story.author_token}/replies",
+                headers=JSON_H,
+                body=json.dumps({"text": text, "reply_id": reply_id}),
+            ),
+            201,
+            202,
+        )
         if action != "leave":
             decisions[reply_id] = {"action": action} | ({"note": next(notes)} if action == "reject" else {})
         if action == "publish":
             story.shown.append(("reply", text))
     for item in queue_items(client, mod):
         if item["item"] == "reply" and item["id"] in decisions:
-            ok(client.http.post(f"/api/moderation/stories/{item['story_id']}/replies/{item['id']}/decision", headers=mod,
-                                body=json.dumps(decisions.pop(item["id"]))), 200)
+            ok(
+                client.http.post(
+                    f"/api/moderation/stories/{item['story_id']}/replies/{item['id']}/decision",
+                    headers=mod,
+                    body=json.dumps(decisions.pop(item["id"])),
+                ),
+                200,
+            )
     assert decisions == {}
     pump.drain()
 
@@ -435,20 +544,43 @@ def build_world(client, pump, moderator: dict[str, str], now) -> World:
     readers = [f"reader.{k}@example.net" for k in range(max(0, len(values["comment"]) + 1 - len(world.talked)))]
     for k, reader in enumerate(readers):
         now.at += timedelta(days=1)
-        ok(client.http.post(f"/api/stories/{world.talked[k % len(world.talked)].id}/me-too", headers=JSON_H,
-                            body=json.dumps({"email": reader, "consent": True})), 201)
+        ok(
+            client.http.post(
+                f"/api/stories/{world.talked[k % len(world.talked)].id}/me-too",
+                headers=JSON_H,
+                body=json.dumps({"email": reader, "consent": True}),
+            ),
+            201,
+        )
     pump.drain()
     now.at += timedelta(days=43)
-    client.lambda_.invoke("change_checks", {
-        "version": "0", "id": "xss", "detail-type": "Scheduled Event", "source": "aws.events", "account": "000000000000",
-        "time": now.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "eu-west-2", "resources": [], "detail": {}})
+    client.lambda_.invoke(
+        "change_checks",
+        {
+            "version": "0",
+            "id": "xss",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "000000000000",
+            "time": now.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": "eu-west-2",
+            "resources": [],
+            "detail": {},
+        },
+    )
     pump.drain()
     for k, who in enumerate([s.author for s in world.talked] + readers):
         check = link_in_mail(who, "check")
         world.check_tokens.append(check)
         comment = values["comment"][k % len(values["comment"])]
-        ok(client.http.post(f"/api/check/{check}", headers=JSON_H, body=json.dumps(
-            {"answer": ("yes", "partly", "no")[k % 3], "comment": comment})), 201)
+        ok(
+            client.http.post(
+                f"/api/check/{check}",
+                headers=JSON_H,
+                body=json.dumps({"answer": ("yes", "partly", "no")[k % 3], "comment": comment}),
+            ),
+            201,
+        )
         if k < len(world.talked):
             world.talked[k].shown.append(("comment", comment))  # the author's comment shows once published
     checks = [i for i in queue_items(client, mod) if i["item"] == "check"]
@@ -456,8 +588,14 @@ def build_world(client, pump, moderator: dict[str, str], now) -> World:
     waiting = next(i for i in checks if i.get("recipient") != "author")  # one reader's comment waits, for the screen
     for i in checks:
         if i is not waiting:
-            ok(client.http.post(f"/api/moderation/stories/{i['story_id']}/checks/{i['id']}/decision", headers=mod,
-                                body=json.dumps({"action": "publish"})), 200)
+            ok(
+                client.http.post(
+                    f"/api/moderation/stories/{i['story_id']}/checks/{i['id']}/decision",
+                    headers=mod,
+                    body=json.dumps({"action": "publish"}),
+                ),
+                200,
+            )
     pump.drain()
     return world
 
@@ -474,8 +612,14 @@ def decide_all(client, mod: dict[str, str], item: str, action: str, note: str = 
         if len(mine) <= leave:
             return
         for i in mine[: len(mine) - leave]:
-            ok(client.http.post(f"/api/moderation/stories/{i['story_id']}/{kind}/{i['id']}/decision", headers=mod,
-                                body=json.dumps({"action": action, "note": note})), 200)
+            ok(
+                client.http.post(
+                    f"/api/moderation/stories/{i['story_id']}/{kind}/{i['id']}/decision",
+                    headers=mod,
+                    body=json.dumps({"action": action, "note": note}),
+                ),
+                200,
+            )
 
 
 # ---- what our own markup is made of -------------------------------------------------------------------
@@ -486,7 +630,9 @@ def vocabulary(paths: list[Path]) -> tuple[set[str], set[str]]:
     tags, attrs = {f"h{n}" for n in range(1, 7)}, set()
     for path in paths:
         text = re.sub(r"\{#.*?#\}", "", path.read_text(encoding="utf-8"), flags=re.S)
-        for m in re.finditer(r"<([a-zA-Z][a-zA-Z0-9]*)\b((?:[^<>{]|\{\{.*?\}\}|\{%.*?%\}|\{[^{}]*\})*)>", text, flags=re.S):
+        for m in re.finditer(
+            r"<([a-zA-Z][a-zA-Z0-9]*)\b((?:[^<>{]|\{\{.*?\}\}|\{%.*?%\}|\{[^{}]*\})*)>", text, flags=re.S
+        ):
             tags.add(m.group(1).lower())
             inside = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{[^{}]*\}", " ", m.group(2), flags=re.S)
             inside = re.sub(r'"[^"]*"|\'[^\']*\'', '""', inside)
@@ -495,8 +641,11 @@ def vocabulary(paths: list[Path]) -> tuple[set[str], set[str]]:
 
 
 TEMPLATES = ROOT / "chalicelib" / "templates"
-PAGE_TAGS, PAGE_ATTRS = vocabulary(sorted((TEMPLATES / "pages").glob("*.html")) + sorted((TEMPLATES / "moderation").glob("*.html"))
-                                   + [ROOT / "chalicelib" / "site" / "charts.py"])
+PAGE_TAGS, PAGE_ATTRS = vocabulary(
+    sorted((TEMPLATES / "pages").glob("*.html"))
+    + sorted((TEMPLATES / "moderation").glob("*.html"))
+    + [ROOT / "chalicelib" / "site" / "charts.py"]
+)
 MAIL_TAGS, MAIL_ATTRS = vocabulary(sorted((TEMPLATES / "email").glob("*.html")))
 MAIL_ATTRS |= {"style"}  # css_inline writes the stylesheet into each element
 
@@ -504,9 +653,23 @@ MAIL_ATTRS |= {"style"}  # css_inline writes the stylesheet into each element
 def script_vocabulary(paths: list[Path]) -> tuple[set[str], set[str]]:
     """What our scripts add to a page: createElement/el("tag") and the attributes they set."""
     tags, attrs = set(), set()
-    properties = {"id": "id", "className": "class", "href": "href", "type": "type", "name": "name", "value": "value",
-                  "rows": "rows", "maxLength": "maxlength", "htmlFor": "for", "hidden": "hidden", "tabIndex": "tabindex",
-                  "action": "action", "method": "method", "noValidate": "novalidate", "disabled": "disabled"}
+    properties = {
+        "id": "id",
+        "className": "class",
+        "href": "href",
+        "type": "type",
+        "name": "name",
+        "value": "value",
+        "rows": "rows",
+        "maxLength": "maxlength",
+        "htmlFor": "for",
+        "hidden": "hidden",
+        "tabIndex": "tabindex",
+        "action": "action",
+        "method": "method",
+        "noValidate": "novalidate",
+        "disabled": "disabled",
+    }
     for path in paths:
         text = path.read_text(encoding="utf-8")
         tags.update(re.findall(r"""(?:el|createElement)\(\s*"([a-z0-9]+)\"""", text))
@@ -517,13 +680,37 @@ def script_vocabulary(paths: list[Path]) -> tuple[set[str], set[str]]:
     return tags, attrs
 
 
-SCRIPTS = [ROOT / "chalicelib" / "static" / "form.js", ROOT / "chalicelib" / "static" / "moderation" / "app.js",
-           ROOT / "chalicelib" / "site" / "search_page.js"]
+SCRIPTS = [
+    ROOT / "chalicelib" / "static" / "form.js",
+    ROOT / "chalicelib" / "static" / "moderation" / "app.js",
+    ROOT / "chalicelib" / "site" / "search_page.js",
+]
 JS_TAGS, JS_ATTRS = script_vocabulary(SCRIPTS)
-URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "data", "poster", "background", "srcset", "cite", "ping",
-             "lowsrc", "dynsrc", "codebase", "longdesc", "manifest", "icon", "usemap", "srcdoc"}
-OUR_SCRIPTS = re.compile(r"^((https://site\.test)?/assets/form\.[0-9a-f]{12}\.js|/search/search\.[0-9a-f]{12}\.js"
-                         r"|moderate/app\.js\?v=[0-9a-f]{12})$")
+URL_ATTRS = {
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "xlink:href",
+    "data",
+    "poster",
+    "background",
+    "srcset",
+    "cite",
+    "ping",
+    "lowsrc",
+    "dynsrc",
+    "codebase",
+    "longdesc",
+    "manifest",
+    "icon",
+    "usemap",
+    "srcdoc",
+}
+OUR_SCRIPTS = re.compile(
+    r"^((https://site\.test)?/assets/form\.[0-9a-f]{12}\.js|/search/search\.[0-9a-f]{12}\.js"
+    r"|moderate/app\.js\?v=[0-9a-f]{12})$"
+)
 # Where our own links, forms and scripts point: this site, this API, a fragment, the screen's assets.
 OUR_ADDRESS = re.compile(r"^(/(?![/\\])|#|\?|https://(site|api)\.test(/|$)|moderate/|data:,$)")
 BAD_SCHEME = re.compile(r"^(javascript|vbscript|data|livescript|mocha):", re.I)
@@ -585,7 +772,9 @@ class Audit(HTMLParser):
         if tag == "meta" and "http-equiv" in values:
             policy = (values["http-equiv"] or "").lower() == "content-security-policy"
             if not policy or (self.csp is not None and values.get("content") != self.csp):
-                self.problems.append(f"<meta http-equiv={values['http-equiv']!r} content={(values.get('content') or '')[:60]!r}>")
+                self.problems.append(
+                    f"<meta http-equiv={values['http-equiv']!r} content={(values.get('content') or '')[:60]!r}>"
+                )
 
 
 # Escaped, a payload's "<" is always "&lt;": one found as it was sent is markup, even one made only of
@@ -607,9 +796,23 @@ def audit(html: str, tags: set[str], attrs: set[str], csp: str | None = None) ->
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
-XML_TAGS = ({ATOM + t for t in ("feed", "id", "title", "updated", "link", "author", "name", "generator", "entry", "published",
-                                "category", "summary")}
-            | {SITEMAP + t for t in ("urlset", "url", "loc", "lastmod", "sitemapindex", "sitemap")})
+XML_TAGS = {
+    ATOM + t
+    for t in (
+        "feed",
+        "id",
+        "title",
+        "updated",
+        "link",
+        "author",
+        "name",
+        "generator",
+        "entry",
+        "published",
+        "category",
+        "summary",
+    )
+} | {SITEMAP + t for t in ("urlset", "url", "loc", "lastmod", "sitemapindex", "sitemap")}
 
 
 def audit_xml(body: bytes) -> tuple[list[str], str]:
@@ -680,19 +883,52 @@ def api_documents(client, world: World, mod: dict[str, str]) -> tuple[dict[str, 
     # quote the request: (path, fields, statuses, the fields it must show back).
     odd = "<img src=x onerror=alert(1023)>"
     forms = {
-        "story": ("/api/stories", {"title": v["title"][0], "story": long("story"), "good": long("good"), "improve": long("improve"),
-                                   "pseudonym": v["pseudonym"][0], "role": "patient", "submission_id": uuid.uuid4().hex}, (422,),
-                  ["title", "story", "good", "improve", "pseudonym"]),
-        "respond": (f"/api/respond/{first.respond_token}", {"text": long("response"), "change": "planned", "change_description": "",
-                                                            "response_id": "not an id"}, (422,), ["text"]),
+        "story": (
+            "/api/stories",
+            {
+                "title": v["title"][0],
+                "story": long("story"),
+                "good": long("good"),
+                "improve": long("improve"),
+                "pseudonym": v["pseudonym"][0],
+                "role": "patient",
+                "submission_id": uuid.uuid4().hex,
+            },
+            (422,),
+            ["title", "story", "good", "improve", "pseudonym"],
+        ),
+        "respond": (
+            f"/api/respond/{first.respond_token}",
+            {"text": long("response"), "change": "planned", "change_description": "", "response_id": "not an id"},
+            (422,),
+            ["text"],
+        ),
         "reply": (f"/api/my/{first.author_token}/replies", {"text": long("reply"), "reply_id": "?"}, (422,), ["text"]),
-        "subscribe": ("/api/subscriptions", {"name": v["staff_name"][0], "display_name": v["display_name"][0], "role": v["role"][0],
-                                             "email": '"><svg/onload=alert(1184)>"@example.org', "organisation": TRUST,
-                                             "service": TALKED}, (422,), ["name", "display_name", "role", "email"]),
-        "manage": (f"/api/subscriptions/manage/{world.manage_token}", {"action": "profile", "display_name": v["display_name"][-1],
-                                                                      "role": "x"}, (422,), ["display_name"]),
-        "me-too": (f"/api/stories/{first.id}/me-too", {"email": '"><img src=x onerror=alert(1099)>@x', "consent": "yes"}, (422,),
-                   ["email"]),
+        "subscribe": (
+            "/api/subscriptions",
+            {
+                "name": v["staff_name"][0],
+                "display_name": v["display_name"][0],
+                "role": v["role"][0],
+                "email": '"><svg/onload=alert(1184)>"@example.org',
+                "organisation": TRUST,
+                "service": TALKED,
+            },
+            (422,),
+            ["name", "display_name", "role", "email"],
+        ),
+        "manage": (
+            f"/api/subscriptions/manage/{world.manage_token}",
+            {"action": "profile", "display_name": v["display_name"][-1], "role": "x"},
+            (422,),
+            ["display_name"],
+        ),
+        "me-too": (
+            f"/api/stories/{first.id}/me-too",
+            {"email": '"><img src=x onerror=alert(1099)>@x', "consent": "yes"},
+            (422,),
+            ["email"],
+        ),
         "check": (f"/api/check/{world.check_tokens[-1]}", {"comment": long("comment")}, (409, 422), []),
         "extra-field": ("/api/stories", {odd: "1", "title": v["title"][0]}, (422,), ["title"]),
     }
@@ -701,16 +937,23 @@ def api_documents(client, world: World, mod: dict[str, str]) -> tuple[dict[str, 
         reflected[name] = api_doc(client, "POST", path, urlencode(fields), {**FORM_H, **BROWSER}, status)
         world.echoes[name] = [(k, fields[k]) for k in echoed]
     reflected["asset-name"] = api_doc(client, "GET", f"/api/moderate/{quote(odd, safe='')}", status=(404,))
-    reflected["content-type"] = api_doc(client, "POST", "/api/stories", "{}", {"Content-Type": f"text/{odd}", **BROWSER}, (415,))
+    reflected["content-type"] = api_doc(
+        client, "POST", "/api/stories", "{}", {"Content-Type": f"text/{odd}", **BROWSER}, (415,)
+    )
     world.echoes["content-type"] = [("request", odd)]
     reflected.update(world.captured)
     data: dict[str, Doc] = {}
-    for path in ([f"/api/public/stories/{s.id}" for s in world.talked + world.listed]
-                 + [f"/api/public/stories?service={TALKED}", f"/api/public/stories?service={LISTED}&limit=100",
-                    f"/api/public/services/{TALKED}"]):
+    for path in [f"/api/public/stories/{s.id}" for s in world.talked + world.listed] + [
+        f"/api/public/stories?service={TALKED}",
+        f"/api/public/stories?service={LISTED}&limit=100",
+        f"/api/public/services/{TALKED}",
+    ]:
         data[path] = api_doc(client, "GET", path, headers={"Accept": "application/json"})
-    for path in (["/api/moderation/queue?status=pending", "/api/moderation/queue?status=held", "/api/moderation/queue?status=replies"]
-                 + [f"/api/moderation/stories/{s.id}" for s in world.talked + world.listed + [world.rejected, world.pending]]):
+    for path in [
+        "/api/moderation/queue?status=pending",
+        "/api/moderation/queue?status=held",
+        "/api/moderation/queue?status=replies",
+    ] + [f"/api/moderation/stories/{s.id}" for s in world.talked + world.listed + [world.rejected, world.pending]]:
         data[path] = api_doc(client, "GET", path, headers=mod)
     return pages, reflected, data
 
@@ -734,11 +977,17 @@ def missing(text: str, wanted) -> list[str]:
     return [f"{name}: {value[:80]!r}" for name, value in pairs if shown(value) not in text]
 
 
-def static_problems(site: dict[str, Doc], api_pages: dict[str, Doc], reflected: dict[str, Doc], data: dict[str, Doc],
-                    mails: list, world: World) -> tuple[dict[str, list[str]], int]:
+def static_problems(
+    site: dict[str, Doc],
+    api_pages: dict[str, Doc],
+    reflected: dict[str, Doc],
+    data: dict[str, Doc],
+    mails: list,
+    world: World,
+) -> tuple[dict[str, list[str]], int]:
     """Every object, page, answer and email checked; returns (problems by where, documents checked)."""
-    from chalicelib.site.pages import meta_csp
     from chalicelib.edge.http import page_csp
+    from chalicelib.site.pages import meta_csp
 
     csp, api_csp = meta_csp(), page_csp(wiring.get_settings())
     problems: dict[str, list[str]] = {}
@@ -754,14 +1003,22 @@ def static_problems(site: dict[str, Doc], api_pages: dict[str, Doc], reflected: 
         if kind == "text/html":
             html = doc.body.decode("utf-8")
             found, texts[key] = audit(html, PAGE_TAGS, PAGE_ATTRS, csp)
-            note(key, found + written_raw(html) + ([] if key.endswith(".html") else ["HTML under a key that is no page"]))
+            note(
+                key, found + written_raw(html) + ([] if key.endswith(".html") else ["HTML under a key that is no page"])
+            )
         elif kind in ("application/atom+xml", "application/xml"):
             found, texts[key] = audit_xml(doc.body)
             note(key, found + written_raw(doc.body.decode("utf-8")))
         elif kind in ("application/json", "application/feed+json"):
             feed = json.loads(doc.body)
-            note(key, [f"{key} has content_html" for item in (feed.get("items", []) if isinstance(feed, dict) else [])
-                       if "content_html" in item])
+            note(
+                key,
+                [
+                    f"{key} has content_html"
+                    for item in (feed.get("items", []) if isinstance(feed, dict) else [])
+                    if "content_html" in item
+                ],
+            )
         else:
             # Styles, scripts and Pagefind's index: never a page, so never read as markup.
             note(key, [f"{key} is served as {kind}"] if "html" in kind or "xml" in kind else [])
@@ -770,7 +1027,10 @@ def static_problems(site: dict[str, Doc], api_pages: dict[str, Doc], reflected: 
         assert doc.content_type.startswith("text/html"), (path, doc.content_type)
         found, texts[path] = audit(doc.body.decode("utf-8"), PAGE_TAGS, PAGE_ATTRS, csp)
         found += written_raw(doc.body.decode("utf-8"))
-        if doc.headers.get("content-security-policy") != api_csp or doc.headers.get("x-content-type-options") != "nosniff":
+        if (
+            doc.headers.get("content-security-policy") != api_csp
+            or doc.headers.get("x-content-type-options") != "nosniff"
+        ):
             found.append(f"headers: {doc.headers}")
         note(path, found)
         checked += 1
@@ -781,35 +1041,61 @@ def static_problems(site: dict[str, Doc], api_pages: dict[str, Doc], reflected: 
         checked += 1
     for to, subject, _text, html in mails:
         found, _ = audit(html, MAIL_TAGS, MAIL_ATTRS)
-        note(f"mail to {to}: {subject[:60]}", found + (["a line break in the subject"] if re.search(r"[\r\n]", subject) else []))
+        note(
+            f"mail to {to}: {subject[:60]}",
+            found + (["a line break in the subject"] if re.search(r"[\r\n]", subject) else []),
+        )
         checked += 1
 
     # Each value is text where it is shown: on its story's page, the author's and the staff member's pages.
     for s in world.talked + world.listed:
         note(f"stories/{s.id}/ misses", missing(texts[f"stories/{s.id}/index.html"], s.shown))
     for s in world.talked:
-        note(f"the author's page of {s.id} misses", missing(texts[f"/api/my/{s.author_token}"], [w for w in s.shown if w[0] != "comment"]))
+        note(
+            f"the author's page of {s.id} misses",
+            missing(texts[f"/api/my/{s.author_token}"], [w for w in s.shown if w[0] != "comment"]),
+        )
         note(f"the respond page of {s.id} misses", missing(texts[f"/api/respond/{s.respond_token}"], s.values.items()))
-    note("the rejected story's author page misses", missing(texts[f"/api/my/{world.rejected.author_token}"], [world.values["note"][0]]))
-    note("the manage page misses", missing(texts[f"/api/subscriptions/manage/{world.manage_token}"],
-                                           [world.values["staff_name"][0], *world.profile]))
+    note(
+        "the rejected story's author page misses",
+        missing(texts[f"/api/my/{world.rejected.author_token}"], [world.values["note"][0]]),
+    )
+    note(
+        "the manage page misses",
+        missing(
+            texts[f"/api/subscriptions/manage/{world.manage_token}"], [world.values["staff_name"][0], *world.profile]
+        ),
+    )
     for k, name in enumerate(world.values["staff_name"]):
-        note(f"confirm page {k} misses", missing(texts[f"reflected confirm-{k}"],
-                                                 [name, world.values["display_name"][0], world.values["role"][0]]))
+        note(
+            f"confirm page {k} misses",
+            missing(texts[f"reflected confirm-{k}"], [name, world.values["display_name"][0], world.values["role"][0]]),
+        )
     # Feeds carry titles as text, exactly as sent (a feed holds the newest page of its listing).
     entries = ElementTree.fromstring(site[f"services/{LISTED}/atom.xml"].body).findall(f"{ATOM}entry")
     sent = {clean_line(s.values["title"]) for s in world.listed}
     assert len(entries) >= min(len(world.listed), 10)
-    note("the Atom feed changed a title", [e.findtext(f"{ATOM}title") for e in entries if e.findtext(f"{ATOM}title") not in sent])
+    note(
+        "the Atom feed changed a title",
+        [e.findtext(f"{ATOM}title") for e in entries if e.findtext(f"{ATOM}title") not in sent],
+    )
     items = json.loads(site[f"services/{LISTED}/feed.json"].body)["items"]
     note("the JSON Feed changed a title", [i["title"] for i in items if i["title"] not in sent])
     for name, wanted in world.echoes.items():
         note(f"the page sent back for {name} misses", missing(texts[f"reflected {name}"], wanted))
     waiting = json.loads(data[f"/api/moderation/stories/{world.pending.id}"].body)["story"]
-    note("the moderation answer changed", [f for f in ("title", "story", "good", "improve", "pseudonym")
-                                           if waiting[f] != FIELDS[f].clean(world.pending.values[f])])
+    note(
+        "the moderation answer changed",
+        [
+            f
+            for f in ("title", "story", "good", "improve", "pseudonym")
+            if waiting[f] != FIELDS[f].clean(world.pending.values[f])
+        ],
+    )
     # Template syntax stays text: in pages and in email subjects.
-    assert any(SSTI in t for k, t in texts.items() if k.startswith("stories/")), "no story page shows the template probe"
+    assert any(SSTI in t for k, t in texts.items() if k.startswith("stories/")), (
+        "no story page shows the template probe"
+    )
     probe_titles = [s.values["title"] for s in world.talked + world.listed if SSTI in s.values["title"]]
     assert probe_titles and any(SSTI in subject for _, subject, _, _ in mails)
     return problems, checked
@@ -840,8 +1126,14 @@ WATCH = """(() => {
 
 # Written raw on the control page: script, an image's error, an SVG's load, a toggle, a handler's
 # entity-encoded name, and a title set by a handler.
-CONTROL = ["<script>alert(1001)</script>", "<img src=x onerror=alert(1023)>", "<svg onload=alert(1031)>",
-           "<details open ontoggle=alert(1037)>", "<img src=x onerror=alert&#40;1026&#41;>", "<img src=x onerror=document.title=1160>"]
+CONTROL = [
+    "<script>alert(1001)</script>",
+    "<img src=x onerror=alert(1023)>",
+    "<svg onload=alert(1031)>",
+    "<details open ontoggle=alert(1037)>",
+    "<img src=x onerror=alert&#40;1026&#41;>",
+    "<img src=x onerror=document.title=1160>",
+]
 
 # The live DOM, as the browser's own parser built it: the same rules as the static audit.
 DOM_CHECK = """([tags, attrs, urlAttrs, ours]) => {
@@ -869,7 +1161,7 @@ def infra_policies() -> dict[str, str]:
     text = (ROOT / "infra" / "template.yaml").read_text(encoding="utf-8")
     out = {}
     for name in ("SecurityHeaders", "WidgetHeaders", "SearchHeaders"):
-        block = text[text.index(f"  {name}:"):]
+        block = text[text.index(f"  {name}:") :]
         m = re.search(r"ContentSecurityPolicy: >-\n((?:\s{14}.*\n)+)", block)
         out[name] = " ".join(line.strip() for line in m.group(1).splitlines())
     return out
@@ -950,9 +1242,18 @@ class Browser:
         doc = self.site.get(key) or self.site.get(f"{key}/index.html")
         status = 200 if doc else 404
         doc = doc or self.site["404.html"]
-        policy = ("WidgetHeaders" if re.match(r"^/services/[^/]+/widget/", path)
-                  else "SearchHeaders" if path.startswith("/pagefind/") else "SecurityHeaders")
-        headers = {"content-type": doc.content_type, "x-content-type-options": "nosniff", "content-security-policy": self.policies[policy]}
+        policy = (
+            "WidgetHeaders"
+            if re.match(r"^/services/[^/]+/widget/", path)
+            else "SearchHeaders"
+            if path.startswith("/pagefind/")
+            else "SecurityHeaders"
+        )
+        headers = {
+            "content-type": doc.content_type,
+            "x-content-type-options": "nosniff",
+            "content-security-policy": self.policies[policy],
+        }
         self._fulfil(route, status, headers, doc.body)
 
     def _from_api(self, route, request, url) -> None:
@@ -979,9 +1280,14 @@ class Browser:
         """A page with payloads written raw, as a template without escaping would: the watch must see
         them (run, or refused by the policy), or its silence on our pages would mean nothing."""
         raw = "".join(f"<p>{p}</p>" for p in CONTROL)
-        self.site["__control/index.html"] = Doc("control", "text/html; charset=utf-8", (
-            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" '
-            f'content="{self.policies["SecurityHeaders"]}"><title>control</title></head><body>{raw}</body></html>').encode())
+        self.site["__control/index.html"] = Doc(
+            "control",
+            "text/html; charset=utf-8",
+            (
+                f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" '
+                f'content="{self.policies["SecurityHeaders"]}"><title>control</title></head><body>{raw}</body></html>'
+            ).encode(),
+        )
         self.open(f"{SITE}/__control/")
         seen, self.seen = self.seen, Seen()
         del self.site["__control/index.html"]
@@ -991,9 +1297,14 @@ class Browser:
         self.expected = url
         self.page.goto(url, wait_until="load")
         if "/search/?q=" in url:  # Pagefind answers from a worker; its results carry the payloads' words
-            self.page.wait_for_function("() => !/^Searching/.test(document.getElementById('search-status').textContent)")
-            self.searched.append(self.page.evaluate("() => [document.getElementById('search-status').textContent, "
-                                                    "document.getElementById('search-results').textContent]"))
+            self.page.wait_for_function(
+                "() => !/^Searching/.test(document.getElementById('search-status').textContent)"
+            )
+            self.searched.append(
+                self.page.evaluate(
+                    "() => [document.getElementById('search-status').textContent, document.getElementById('search-results').textContent]"
+                )
+            )
         self.page.wait_for_timeout(60)  # toggles and media errors may fire just after load
         self._check(url, PAGE_TAGS | JS_TAGS, PAGE_ATTRS | JS_ATTRS)
 
@@ -1016,12 +1327,19 @@ class Browser:
             self.expected = f"{API}/api/moderate#{view}"
             self.page.evaluate("v => { window.location.hash = v; }", view)
             if view.startswith("story/"):
-                self.page.wait_for_function("() => !/^Loading/.test(document.getElementById('story-heading').textContent)")
+                self.page.wait_for_function(
+                    "() => !/^Loading/.test(document.getElementById('story-heading').textContent)"
+                )
             else:
-                self.page.wait_for_function("() => !/^Loading/.test(document.getElementById('queue-summary').textContent)")
+                self.page.wait_for_function(
+                    "() => !/^Loading/.test(document.getElementById('queue-summary').textContent)"
+                )
             self.page.wait_for_timeout(100)
-            shows = norm(self.page.evaluate(
-                "() => document.body.textContent + ' ' + Array.from(document.querySelectorAll('textarea, input'), e => e.value).join(' ')"))
+            shows = norm(
+                self.page.evaluate(
+                    "() => document.body.textContent + ' ' + Array.from(document.querySelectorAll('textarea, input'), e => e.value).join(' ')"
+                )
+            )
             gone = missing(shows, wanted)
             if gone:
                 self.seen.dom[f"moderation screen #{view} misses"] = gone
@@ -1034,11 +1352,26 @@ SEARCHED = "<img src=x onerror=alert(1023)>"  # the search page shows what was s
 def pages_to_open(site: dict[str, Doc], world: World) -> list[str]:
     if FULL:
         keys = sorted(k for k, d in site.items() if d.content_type.startswith("text/html") and k.endswith("index.html"))
-        return [f"{SITE}/{k[:-len('index.html')]}" for k in keys] + [f"{SITE}/search/?q=alert", f"{SITE}/search/?q={quote(SEARCHED)}"]
+        return [f"{SITE}/{k[: -len('index.html')]}" for k in keys] + [
+            f"{SITE}/search/?q=alert",
+            f"{SITE}/search/?q={quote(SEARCHED)}",
+        ]
     months = [k[: -len("index.html")] for k in sorted(site) if re.search(r"/\d{4}-\d\d/(\d+/)?index\.html$", k)]
-    return [f"{SITE}/{p}" for p in ("", f"stories/{world.talked[0].id}/", f"stories/{world.listed[0].id}/", f"services/{TALKED}/",
-                                     f"services/{HOSPITAL}/", f"tags/{TAG}/", f"services/{TALKED}/widget/", *months[:1],
-                                     "search/?q=alert", f"search/?q={quote(SEARCHED)}")]
+    return [
+        f"{SITE}/{p}"
+        for p in (
+            "",
+            f"stories/{world.talked[0].id}/",
+            f"stories/{world.listed[0].id}/",
+            f"services/{TALKED}/",
+            f"services/{HOSPITAL}/",
+            f"tags/{TAG}/",
+            f"services/{TALKED}/widget/",
+            *months[:1],
+            "search/?q=alert",
+            f"search/?q={quote(SEARCHED)}",
+        )
+    ]
 
 
 def api_pages_to_open(api_pages: dict[str, Doc], reflected: dict[str, Doc], world: World) -> list[str]:
@@ -1046,19 +1379,26 @@ def api_pages_to_open(api_pages: dict[str, Doc], reflected: dict[str, Doc], worl
         paths = list(api_pages)
     else:
         first = world.talked[0]
-        paths = [f"/api/respond/{first.respond_token}", f"/api/my/{first.author_token}", f"/api/my/{world.rejected.author_token}",
-                 f"/api/check/{world.check_tokens[0]}", f"/api/subscriptions/manage/{world.manage_token}"]
+        paths = [
+            f"/api/respond/{first.respond_token}",
+            f"/api/my/{first.author_token}",
+            f"/api/my/{world.rejected.author_token}",
+            f"/api/check/{world.check_tokens[0]}",
+            f"/api/subscriptions/manage/{world.manage_token}",
+        ]
     names = [n for n in reflected if FULL or not n.startswith("confirm") or n.endswith("-1")]
     return [f"{API}{p}" for p in paths] + [f"{API}/__reflected/{n}" for n in names]
 
 
 def screen_views(world: World) -> list[tuple[str, list[str]]]:
     p, r = world.pending, world.rejected
-    views = [("queue/pending", [p.values["title"], p.values["pseudonym"]]),
-             (f"story/{p.id}", list(p.values.items()) + [("marked", "07700 900123 (a phone number)")]),
-             ("queue/replies", [world.values["reply"][-1]]),
-             (f"story/{r.id}", [r.values["title"], world.values["note"][0]]),
-             (f"story/{world.talked[0].id}", list(world.talked[0].values.items()))]
+    views = [
+        ("queue/pending", [p.values["title"], p.values["pseudonym"]]),
+        (f"story/{p.id}", list(p.values.items()) + [("marked", "07700 900123 (a phone number)")]),
+        ("queue/replies", [world.values["reply"][-1]]),
+        (f"story/{r.id}", [r.values["title"], world.values["note"][0]]),
+        (f"story/{world.talked[0].id}", list(world.talked[0].values.items())),
+    ]
     if FULL:
         views += [(f"story/{s.id}", list(s.values.items())) for s in world.talked[1:] + world.listed]
     return views
@@ -1077,7 +1417,9 @@ def emails_to_open(mails: list) -> list[tuple[str, str]]:
 # ---- the test ----------------------------------------------------------------------------------------------
 
 
-def test_payloads_in_every_field_stay_text_in_every_page_feed_email_and_screen(aws, client, pump, unlimited, quick_moto, now, token):
+def test_payloads_in_every_field_stay_text_in_every_page_feed_email_and_screen(
+    aws, client, pump, unlimited, quick_moto, now, token
+):
     moderator = {"Authorization": f"Bearer {token}"}
     world = build_world(client, pump, moderator, now)
     assert pump.problems() == []
@@ -1114,28 +1456,37 @@ def test_payloads_in_every_field_stay_text_in_every_page_feed_email_and_screen(a
                         b.close()
                     seen = b.seen
                     # The search page found stories and showed Pagefind's excerpts of the payloads, as text.
-                    assert b.searched and "found for" in b.searched[0][0] and "onerror=alert(" in b.searched[0][1], b.searched
+                    assert b.searched and "found for" in b.searched[0][0] and "onerror=alert(" in b.searched[0][1], (
+                        b.searched
+                    )
                     mode = "with the site's policy" if csp else "with no policy"
                     assert seen.executions == [], f"{mode}: " + "\n".join(seen.executions[:40])
                     assert seen.dom == {}, f"{mode}: " + json.dumps(seen.dom, indent=1)[:4000]
                     assert seen.violations == [], f"{mode}: " + "\n".join(seen.violations[:20])
-                    assert seen.outside == [] and seen.navigations == [], (mode, seen.outside[:20], seen.navigations[:20])
+                    assert seen.outside == [] and seen.navigations == [], (
+                        mode,
+                        seen.outside[:20],
+                        seen.navigations[:20],
+                    )
                     assert seen.errors == [], f"{mode}: " + "\n".join(seen.errors[:20])
                     opened += seen.pages
                     executions += seen.executions
             finally:
                 chromium.close()
 
-    record("xss", {
-        "payloads": len(PAYLOADS),
-        "fields": len(FIELDS),
-        "placements": world.placements,
-        "documents_checked": checked,
-        "emails_checked": len(mails),
-        "pages_opened": opened,
-        "script_executions": len(executions),
-        "unescaped_sinks": sum(len(v) for v in problems.values()),
-    })
+    record(
+        "xss",
+        {
+            "payloads": len(PAYLOADS),
+            "fields": len(FIELDS),
+            "placements": world.placements,
+            "documents_checked": checked,
+            "emails_checked": len(mails),
+            "pages_opened": opened,
+            "script_executions": len(executions),
+            "unescaped_sinks": sum(len(v) for v in problems.values()),
+        },
+    )
     if not opened:
         pytest.skip("Debian's chromium is not installed (make test installs it): only the static checks ran")
 
@@ -1167,12 +1518,15 @@ def test_the_audit_sees_a_payload_written_raw_and_passes_it_escaped():
 def test_every_template_environment_escapes_and_nothing_marks_text_safe():
     """Autoescaping is on for every HTML template of every environment (pages, emails, the moderation
     screen); the only text marked safe is the chart, whose every value is a number or escaped."""
+    from chalicelib.edge import moderation_screen
     from chalicelib.mail import sender as mail
     from chalicelib.site import charts, pages
-    from chalicelib.edge import moderation_screen
 
-    envs = {"pages": (pages.environment(), TEMPLATES / "pages"), "emails": (mail._templates(), TEMPLATES / "email"),
-            "screen": (moderation_screen._environment(), TEMPLATES / "moderation")}
+    envs = {
+        "pages": (pages.environment(), TEMPLATES / "pages"),
+        "emails": (mail._templates(), TEMPLATES / "email"),
+        "screen": (moderation_screen._environment(), TEMPLATES / "moderation"),
+    }
     for name, (env, folder) in envs.items():
         for path in folder.glob("*.html"):
             template = path.name if name != "pages" else f"pages/{path.name}"
@@ -1184,11 +1538,23 @@ def test_every_template_environment_escapes_and_nothing_marks_text_safe():
     marked = []
     for path in [*TEMPLATES.rglob("*.html"), *(ROOT / "chalicelib").rglob("*.py"), ROOT / "app.py"]:
         text = path.read_text(encoding="utf-8")
-        for needle in ("|safe", "| safe", "Markup(", "autoescape false", "autoescape=False", "|e(", "do_mark_safe", "from_string("):
+        for needle in (
+            "|safe",
+            "| safe",
+            "Markup(",
+            "autoescape false",
+            "autoescape=False",
+            "|e(",
+            "do_mark_safe",
+            "from_string(",
+        ):
             marked += [f"{path.relative_to(ROOT)}: {needle}" for _ in range(text.count(needle))]
     # mail.render builds the subject and text body from the template file's own lines (not from data).
-    assert sorted(marked) == ["chalicelib/mail/sender.py: from_string(", "chalicelib/mail/sender.py: from_string(",
-                              "chalicelib/site/charts.py: Markup("], marked
+    assert sorted(marked) == [
+        "chalicelib/mail/sender.py: from_string(",
+        "chalicelib/mail/sender.py: from_string(",
+        "chalicelib/site/charts.py: Markup(",
+    ], marked
     evil = '</title><script>alert(1)</script>" onload="alert(2)'
     chart = charts.bar_chart(charts.months_view(["2026-10", "2026-11"], {"2026-11": 3}), "c", evil, evil)
     problems, text = audit(f"<p>{chart}</p>", PAGE_TAGS, PAGE_ATTRS)
@@ -1201,8 +1567,18 @@ def test_our_scripts_never_write_markup_from_data():
     and <mark>."""
     for path in SCRIPTS:
         js = path.read_text(encoding="utf-8")
-        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "srcdoc",
-                     "setTimeout(\"", "setTimeout('", ".html("):
+        for sink in (
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+            "srcdoc",
+            'setTimeout("',
+            "setTimeout('",
+            ".html(",
+        ):
             assert sink not in js, (path.name, sink)
     search = SCRIPTS[2].read_text(encoding="utf-8")
     assert "parseFromString" in search and "createTextNode(node.textContent)" in search
@@ -1212,14 +1588,24 @@ def test_our_scripts_never_write_markup_from_data():
 def test_payloads_with_nul_are_refused_at_the_door_and_nothing_is_written(aws, client, directory, route):
     nul = [p for p in PAYLOADS if "\x00" in p]
     assert nul
+
     def table() -> list[dict]:  # without the per-client counts a request leaves (limits.py)
         items = aws.client("dynamodb").scan(TableName=aws.resources.table)["Items"]
         return [i for i in items if not i["PK"]["S"].startswith("LIMIT#")]
 
     before = table()
     for p in nul:
-        fields = story_body(title=p) if route == "/api/stories" else {"name": p, "role": "Nurse", "organisation": "riverside-trust",
-                                                                      "email": "nul@nhs.example", "service": "riverside-ward-7"}
+        fields = (
+            story_body(title=p)
+            if route == "/api/stories"
+            else {
+                "name": p,
+                "role": "Nurse",
+                "organisation": "riverside-trust",
+                "email": "nul@nhs.example",
+                "service": "riverside-ward-7",
+            }
+        )
         for body, headers in ((json.dumps(fields), JSON_H), (urlencode(fields, doseq=True), FORM_H)):
             resp = client.http.post(route, body=body, headers=headers)
             assert resp.status_code == 400, (p, resp.status_code, resp.body[:300])

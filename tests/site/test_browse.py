@@ -10,10 +10,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from chalicelib.core import aws as chalice_aws
-from chalicelib.core import clock
 from chalicelib import wiring
 from chalicelib.changes import listing_entry
+from chalicelib.core import aws as chalice_aws
+from chalicelib.core import clock
 from chalicelib.core.jobs import RenderJob
 from chalicelib.moderation import Moderator
 from chalicelib.site import charts
@@ -33,8 +33,9 @@ def tell_and_publish(client, pump, title: str = "A story", tags=("nursing",)) ->
     assert resp.status_code == 201, resp.body
     sid = json.loads(resp.body)["id"]
     pump.drain()
-    wiring.moderation().decide(sid, {"action": "publish", "version": 1, "criticality": 1, "tags": list(tags)},
-                               Moderator("mod", "Mod"))
+    wiring.moderation().decide(
+        sid, {"action": "publish", "version": 1, "criticality": 1, "tags": list(tags)}, Moderator("mod", "Mod")
+    )
     pump.drain()
     return sid
 
@@ -110,7 +111,9 @@ def test_service_and_home_pages_show_the_figures(aws, client, pump, directory):
     store = wiring.store()
     at = store.get_story(first)["published_at"]
     moment = clock.parse(at)
-    store.mark_progress(first, "first_response_at", clock.iso(moment.replace(microsecond=0) + __import__("datetime").timedelta(hours=5)))
+    store.mark_progress(
+        first, "first_response_at", clock.iso(moment.replace(microsecond=0) + __import__("datetime").timedelta(hours=5))
+    )
     pump.drain()
     for key in ("services/riverside-trust/index.html", "services/riverside-ward-7/index.html", "index.html"):
         f = parse(body(aws, key)).pairs
@@ -132,7 +135,10 @@ def test_the_chart_is_well_formed_svg_with_one_bar_a_month(aws, client, pump, di
     assert len(svgs) == 1
     svg = ET.fromstring(svgs[0])
     assert svg.get("role") == "img" and svg.find(f"{SVG}title") is not None and svg.find(f"{SVG}desc") is not None
-    assert set(svg.get("aria-labelledby").split()) == {svg.find(f"{SVG}title").get("id"), svg.find(f"{SVG}desc").get("id")}
+    assert set(svg.get("aria-labelledby").split()) == {
+        svg.find(f"{SVG}title").get("id"),
+        svg.find(f"{SVG}desc").get("id"),
+    }
     bars = [r for r in svg.iter(f"{SVG}rect") if r.get("class") == "chart__bar"]
     months = charts.last_months(clock.now())
     assert [b.get("data-month") for b in bars] == months
@@ -141,7 +147,7 @@ def test_the_chart_is_well_formed_svg_with_one_bar_a_month(aws, client, pump, di
     assert "style=" not in svgs[0]
     # The same figures as a table, for screen readers.
     assert re.search(r"<caption>Stories published each month", html)
-    assert f"<th scope=\"row\">{charts.months_view(months, {})[-1]['label']}</th><td>1</td>" in html
+    assert f'<th scope="row">{charts.months_view(months, {})[-1]["label"]}</th><td>1</td>' in html
 
 
 def test_bar_chart_scales_to_the_highest_month():
@@ -164,16 +170,27 @@ def seed_old_month(n: int, month: str = "2025-01") -> list[str]:
     """n published stories about Ward 7 in an old month, loaded as bench does (with their counters)."""
     rows = []
     for i in range(n):
-        story = {"id": f"OLD{i:03d}", "status": "published", "version": 2, "title": f"Old story {i}", "story": "Long ago.",
-                 "pseudonym": "P", "role": "patient", "published_at": f"{month}-{10 + i:02d}T09:00:00.000Z",
-                 "services": ["riverside-ward-7"], "tags": ["nursing"]}
+        story = {
+            "id": f"OLD{i:03d}",
+            "status": "published",
+            "version": 2,
+            "title": f"Old story {i}",
+            "story": "Long ago.",
+            "pseudonym": "P",
+            "role": "patient",
+            "published_at": f"{month}-{10 + i:02d}T09:00:00.000Z",
+            "services": ["riverside-ward-7"],
+            "tags": ["nursing"],
+        }
         rows.append((story, listing_entry(story), [*WARD_PATH, EVERYTHING, tag_list("nursing"), month_list(month)]))
     wiring.store().put_published(rows)
     wiring.store().register_names("months", [month])
     return [r[0]["id"] for r in rows]
 
 
-def test_publishing_renders_a_bounded_set_of_pages_and_older_pages_never_change(aws, client, pump, directory, small_pages, s3_writes):
+def test_publishing_renders_a_bounded_set_of_pages_and_older_pages_never_change(
+    aws, client, pump, directory, small_pages, s3_writes
+):
     seed_old_month(5)
     pump.drain()  # the stream sees the loaded stories too (their facts are already counted: a no-op)
     site = wiring.site()
@@ -201,7 +218,10 @@ def test_publishing_renders_a_bounded_set_of_pages_and_older_pages_never_change(
 
     trust = f"services/riverside-trust/{month}/"
     assert [parse(body(aws, f"{trust}{p}index.html")).titles for p in ("", "2/", "3/")] == [
-        ["New story 1", "New story 0"], ["New story 3", "New story 2"], ["New story 5", "New story 4"]]
+        ["New story 1", "New story 0"],
+        ["New story 3", "New story 2"],
+        ["New story 5", "New story 4"],
+    ]
     assert 'rel="next"' in body(aws, f"{trust}index.html") and 'rel="next"' not in body(aws, f"{trust}3/index.html")
     assert {k: body(aws, k) for k in old_keys} == before
     # And a full rebuild of the old month writes the same bytes.
@@ -212,14 +232,16 @@ def test_publishing_renders_a_bounded_set_of_pages_and_older_pages_never_change(
     # The service page: the latest two, then the months with their counts.
     service = body(aws, "services/riverside-trust/index.html")
     assert parse(service).titles == ["New story 5", "New story 4"]
-    assert f'href="/services/riverside-trust/2025-01/">January 2025</a> (5 stories)' in service
+    assert 'href="/services/riverside-trust/2025-01/">January 2025</a> (5 stories)' in service
     assert f'href="/{trust}">' in service
     assert 'href="/tags/nursing/2025-01/">' in body(aws, "tags/nursing/index.html")
     assert 'href="/archive/2025-01/">' in body(aws, "index.html")
 
 
 @pytest.mark.parametrize("behind", [4, 7])
-def test_archive_pages_are_whole_when_rendering_falls_behind_publishing(aws, client, pump, directory, small_pages, behind):
+def test_archive_pages_are_whole_when_rendering_falls_behind_publishing(
+    aws, client, pump, directory, small_pages, behind
+):
     """Stories published while the render jobs wait (a burst of decisions, a slow render queue) can
     cross page boundaries before any archive job runs: every page they touched is built, not just the
     newest. 4 behind: the newest two pages are read and enough; 7: further back, the month is built."""
@@ -227,20 +249,26 @@ def test_archive_pages_are_whole_when_rendering_falls_behind_publishing(aws, cli
     month = clock.now().strftime("%Y-%m")
     ids = []
     for i in range(1, behind + 1):
-        resp = client.http.post("/api/stories", body=json.dumps(story_body(services=["riverside-ward-7"], title=f"Story {i}")),
-                                headers={"Content-Type": "application/json"})
+        resp = client.http.post(
+            "/api/stories",
+            body=json.dumps(story_body(services=["riverside-ward-7"], title=f"Story {i}")),
+            headers={"Content-Type": "application/json"},
+        )
         ids.append(json.loads(resp.body)["id"])
     pump.drain()
     for sid in ids:
-        wiring.moderation().decide(sid, {"action": "publish", "version": 1, "criticality": 1, "tags": ["nursing"]},
-                                   Moderator("mod", "Mod"))
+        wiring.moderation().decide(
+            sid, {"action": "publish", "version": 1, "criticality": 1, "tags": ["nursing"]}, Moderator("mod", "Mod")
+        )
         while pump.stream_once():  # the stream keeps up; the render queue waits
             pass
     pump.drain()
     titles = [f"Story {i}" for i in range(behind + 1)]
     expected = [titles[p : p + 2][::-1] for p in range(0, len(titles), 2)]
     for prefix in ("services/riverside-trust/", "services/riverside-ward-7/", "archive/", "tags/nursing/"):
-        pages = [body(aws, f"{prefix}{month}/{'' if p == 1 else f'{p}/'}index.html") for p in range(1, len(expected) + 1)]
+        pages = [
+            body(aws, f"{prefix}{month}/{'' if p == 1 else f'{p}/'}index.html") for p in range(1, len(expected) + 1)
+        ]
         assert [parse(html).titles for html in pages] == expected, prefix
         assert ['rel="next"' in html for html in pages] == [True] * (len(pages) - 1) + [False], prefix
         assert ['rel="prev"' in html for html in pages] == [False] + [True] * (len(pages) - 1), prefix
@@ -258,7 +286,9 @@ def test_the_months_sitemap_lists_every_archive_page_there_is(aws, client, pump,
     assert {u for u in listed if f"/{month}/" in u} == {f"{site}/{k.removesuffix('index.html')}" for k in pages}
 
 
-def test_withdrawing_a_story_rebuilds_its_month_and_drops_an_emptied_page(aws, client, pump, directory, small_pages, s3_writes):
+def test_withdrawing_a_story_rebuilds_its_month_and_drops_an_emptied_page(
+    aws, client, pump, directory, small_pages, s3_writes
+):
     ids = [tell_and_publish(client, pump, f"Story {i}") for i in range(3)]
     month = clock.now().strftime("%Y-%m")
     trust = f"services/riverside-trust/{month}/"
@@ -282,7 +312,9 @@ def test_a_response_rerenders_no_archive_page(aws, client, pump, directory, smal
     assert not [k for k in s3_writes if re.search(r"/\d{4}-\d{2}/", "/" + k)]
 
 
-def test_rebuild_builds_the_archives_then_uploads_nothing_and_deletes_stale_pages(aws, client, pump, directory, small_pages):
+def test_rebuild_builds_the_archives_then_uploads_nothing_and_deletes_stale_pages(
+    aws, client, pump, directory, small_pages
+):
     seed_old_month(3)
     s3 = aws.client("s3")
     s3.put_object(Bucket=aws.resources.bucket, Key="services/riverside-trust/2024-02/index.html", Body=b"stale")
@@ -290,9 +322,16 @@ def test_rebuild_builds_the_archives_then_uploads_nothing_and_deletes_stale_page
     site = wiring.site()
     first = site.rebuild_all()
     now = keys(aws)
-    assert {"services/riverside-trust/2025-01/index.html", "services/riverside-trust/2025-01/2/index.html",
-            "archive/2025-01/2/index.html", "tags/nursing/2025-01/index.html"} <= now
-    assert "services/riverside-trust/2024-02/index.html" not in now and "services/riverside-trust/2025-01/7/index.html" not in now
+    assert {
+        "services/riverside-trust/2025-01/index.html",
+        "services/riverside-trust/2025-01/2/index.html",
+        "archive/2025-01/2/index.html",
+        "tags/nursing/2025-01/index.html",
+    } <= now
+    assert (
+        "services/riverside-trust/2024-02/index.html" not in now
+        and "services/riverside-trust/2025-01/7/index.html" not in now
+    )
     assert first["deleted"] >= 2
     second = site.rebuild_all()
     assert second["uploaded"] == 0 and second["deleted"] == 0

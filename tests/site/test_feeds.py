@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 import feedparser
 import pytest
 
-from chalicelib.core import aws as chalice_aws
 from chalicelib import wiring
+from chalicelib.core import aws as chalice_aws
 from chalicelib.core.jobs import RenderJob
 from chalicelib.store import tag_list
 from tests.support.env import SITE_URL
@@ -102,7 +102,9 @@ def test_every_feed_parses_and_lists_newest_first(aws, three):
     first, second, third = three
     assert atom_ids(aws, "atom.xml") == json_ids(aws, "feed.json") == [third, second, first]
     for slug in ("riverside-ward-7", "riverside-general", "riverside-trust"):  # a service's feed holds its subtree
-        assert atom_ids(aws, f"services/{slug}/atom.xml") == json_ids(aws, f"services/{slug}/feed.json") == [third, first]
+        assert (
+            atom_ids(aws, f"services/{slug}/atom.xml") == json_ids(aws, f"services/{slug}/feed.json") == [third, first]
+        )
     assert atom_ids(aws, "services/hillside-trust/atom.xml") == [second]
     assert atom_ids(aws, "tags/nursing/atom.xml") == json_ids(aws, "tags/nursing/feed.json") == [third, first]
     assert atom_ids(aws, "tags/food/atom.xml") == [second]
@@ -169,7 +171,10 @@ def test_home_and_service_pages_link_their_feeds_in_the_head(aws, three):
     assert '<link rel="alternate" type="application/feed+json" href="/feed.json"' in home
     ward = body(aws, "services/riverside-ward-7/index.html")
     head_html = ward.split("</head>")[0]
-    assert 'href="/services/riverside-ward-7/atom.xml"' in head_html and 'href="/services/riverside-ward-7/feed.json"' in head_html
+    assert (
+        'href="/services/riverside-ward-7/atom.xml"' in head_html
+        and 'href="/services/riverside-ward-7/feed.json"' in head_html
+    )
 
 
 def test_a_withdrawn_story_leaves_the_feeds_tag_pages_and_sitemap(aws, pump, three):
@@ -217,21 +222,41 @@ def test_publishing_one_more_story_writes_a_bounded_known_set_of_objects(aws, cl
     pump.drain()
     month = wiring.store().get_story(sid)["published_at"][:7]
     feeds = ("index.html", "atom.xml", "feed.json")
-    expected = {f"stories/{sid}/index.html", "index.html", "atom.xml", "feed.json", "sitemap.xml",
-                "sitemaps/tags.xml", f"sitemaps/stories-{month}.xml"}
-    expected |= {f"services/{s}/{k}" for s in ("riverside-ward-7", "riverside-general", "riverside-trust") for k in feeds}
+    expected = {
+        f"stories/{sid}/index.html",
+        "index.html",
+        "atom.xml",
+        "feed.json",
+        "sitemap.xml",
+        "sitemaps/tags.xml",
+        f"sitemaps/stories-{month}.xml",
+    }
+    expected |= {
+        f"services/{s}/{k}" for s in ("riverside-ward-7", "riverside-general", "riverside-trust") for k in feeds
+    }
     expected |= {f"tags/nursing/{k}" for k in feeds}
     # The newest page of the month's archive of each listing the story is on (test_browse.py).
-    expected |= {f"{p}{month}/index.html" for p in ("archive/", "tags/nursing/", "services/riverside-ward-7/",
-                                                      "services/riverside-general/", "services/riverside-trust/")}
-    assert set(s3_writes) - {k for k in s3_writes if "/widget/" in k or k.startswith("pagefind/")} == expected  # the widget: test_widget.py
+    expected |= {
+        f"{p}{month}/index.html"
+        for p in (
+            "archive/",
+            "tags/nursing/",
+            "services/riverside-ward-7/",
+            "services/riverside-general/",
+            "services/riverside-trust/",
+        )
+    }
+    assert (
+        set(s3_writes) - {k for k in s3_writes if "/widget/" in k or k.startswith("pagefind/")} == expected
+    )  # the widget: test_widget.py
     # The search index (test_search.py): the new story's fragment, the index chunks its words are
     # in, and the entry and meta files (the old meta is deleted). Pagefind rebuilds the index from
     # every story, but only files whose content changed are written.
     index = {k for k in s3_writes if k.startswith("pagefind/")}
     assert len([k for k in index if k.startswith("pagefind/fragment/")]) == 1
-    assert "pagefind/pagefind-entry.json" in index and all(k.startswith(("pagefind/index/", "pagefind/fragment/", "pagefind/pagefind"))
-                                                            for k in index)
+    assert "pagefind/pagefind-entry.json" in index and all(
+        k.startswith(("pagefind/index/", "pagefind/fragment/", "pagefind/pagefind")) for k in index
+    )
     assert not any(k.endswith((".js", ".css", ".pagefind")) for k in index)  # the loader and the wasm stay as they were
     # Nothing about another tag, another organisation or another story is touched.
     assert not any(k.startswith(("tags/food/", "tags/night-care/", "services/hillside")) for k in s3_writes)
@@ -239,8 +264,12 @@ def test_publishing_one_more_story_writes_a_bounded_known_set_of_objects(aws, cl
 
 def test_a_job_run_twice_writes_the_same_bytes(aws, three):
     site = wiring.site()
-    for job in (RenderJob(page="home"), RenderJob(page="tag", ref="nursing"),
-                RenderJob(page="service", ref="riverside-trust"), RenderJob(page="sitemap", ref=sitemap_months(aws)[0])):
+    for job in (
+        RenderJob(page="home"),
+        RenderJob(page="tag", ref="nursing"),
+        RenderJob(page="service", ref="riverside-trust"),
+        RenderJob(page="sitemap", ref=sitemap_months(aws)[0]),
+    ):
         assert site.build(job) == site.build(job)
     first = site.rebuild_all()
     assert site.rebuild_all()["uploaded"] == 0 and first["jobs"] >= 2 + 6 + 3 + 3 + 1
@@ -250,7 +279,9 @@ def test_a_job_run_twice_writes_the_same_bytes(aws, three):
 
 
 def sitemap_months(aws) -> list[str]:
-    return sorted(k.removeprefix("sitemaps/stories-").removesuffix(".xml") for k in keys(aws) if k.startswith("sitemaps/stories-"))
+    return sorted(
+        k.removeprefix("sitemaps/stories-").removesuffix(".xml") for k in keys(aws) if k.startswith("sitemaps/stories-")
+    )
 
 
 def sitemap_urls(aws) -> set[str]:
@@ -270,8 +301,12 @@ def sitemap_urls(aws) -> set[str]:
 def test_sitemap_lists_home_form_services_stories_and_tags(aws, three):
     urls = sitemap_urls(aws)
     assert {f"{SITE_URL}/stories/{s}/" for s in three} <= urls
-    assert {f"{SITE_URL}/", f"{SITE_URL}/tell-your-story/", f"{SITE_URL}/services/riverside-ward-7/",
-            f"{SITE_URL}/services/hillside-trust/"} <= urls
+    assert {
+        f"{SITE_URL}/",
+        f"{SITE_URL}/tell-your-story/",
+        f"{SITE_URL}/services/riverside-ward-7/",
+        f"{SITE_URL}/services/hillside-trust/",
+    } <= urls
     assert {f"{SITE_URL}/tags/{t}/" for t in ("nursing", "night-care", "food")} <= urls
     assert head(aws, "sitemap.xml")["ContentType"] == "application/xml; charset=utf-8"
 

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from chalicelib.core import clock
 from chalicelib import wiring
+from chalicelib.core import clock
 from chalicelib.core.jobs import RenderJob
 from tests.support.published import seed
 
@@ -33,9 +33,9 @@ def fragments(aws) -> list[str]:
     import gzip
 
     out = []
-    for key, body in objects(aws, "pagefind/fragment/").items():
+    for body in objects(aws, "pagefind/fragment/").values():
         data = gzip.decompress(body)
-        out.append(data[data.index(b"{"):].decode())
+        out.append(data[data.index(b"{") :].decode())
     return out
 
 
@@ -55,7 +55,9 @@ def test_the_index_holds_every_published_story_and_a_second_run_uploads_nothing(
     # The full rebuild runs the job too, and finds nothing to upload there either.
     counts = wiring.site().rebuild_all()
     assert counts["jobs"] > 3
-    assert not any(k.startswith(("pagefind/", "search/")) for k in _uploaded_during(aws, lambda: wiring.site().rebuild_all()))
+    assert not any(
+        k.startswith(("pagefind/", "search/")) for k in _uploaded_during(aws, lambda: wiring.site().rebuild_all())
+    )
 
 
 def _uploaded_during(aws, action) -> list[str]:
@@ -158,7 +160,10 @@ def test_the_search_page_in_chromium(aws, directory, tmp_path):
             errors = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "404" not in m.text else None)
             missing = []
-            page.on("response", lambda r: missing.append(r.url) if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+            page.on(
+                "response",
+                lambda r: missing.append(r.url) if r.status >= 400 and not r.url.endswith("/favicon.ico") else None,
+            )
             requested = []
             page.on("request", lambda r: requested.append(r.url))
             page.goto(f"{base}/search/?q=happened")

@@ -45,8 +45,13 @@ def exists(aws, key: str) -> bool:
 @pytest.fixture
 def published(aws, client, pump, directory):
     """One published story about Ward 7, with an email address and an HTML-looking title."""
-    sid = tell(client, title="<script>alert(1)</script> Kind nurses", story=TWO_LINES, email=EMAIL,
-               services=["riverside-ward-7"])
+    sid = tell(
+        client,
+        title="<script>alert(1)</script> Kind nurses",
+        story=TWO_LINES,
+        email=EMAIL,
+        services=["riverside-ward-7"],
+    )
     pump.drain()
     publish(sid)
     pump.drain()
@@ -83,7 +88,7 @@ def test_no_object_in_the_bucket_contains_the_authors_email(aws, published):
     for key in keys(aws):
         raw = aws.client("s3").get_object(Bucket=aws.resources.bucket, Key=key)["Body"].read()
         if key.startswith("pagefind/") and b"\x1f\x8b" in raw[:16]:
-            raw = gzip.decompress(raw[raw.index(b"\x1f\x8b"):])  # the search index: gzip'd binary files
+            raw = gzip.decompress(raw[raw.index(b"\x1f\x8b") :])  # the search index: gzip'd binary files
         assert EMAIL.encode() not in raw, key
         assert b"MOD-ONLY-NOTE" not in raw, key
 
@@ -126,7 +131,9 @@ def test_a_withdrawn_story_page_no_longer_shows_its_text(aws, pump, published):
 def test_a_rejected_story_renders_as_gone(aws, client, pump, directory):
     sid = tell(client, title="Never to be shown")
     pump.drain()
-    wiring.moderation().decide(sid, {"action": "reject", "version": 1, "note": "Names a member of staff"}, Moderator("m", "M"))
+    wiring.moderation().decide(
+        sid, {"action": "reject", "version": 1, "note": "Names a member of staff"}, Moderator("m", "M")
+    )
     keys_written = wiring.site().render(RenderJob(page="story", ref=sid))
     assert keys_written == [f"stories/{sid}/index.html"]
     html, _ = get(aws, f"stories/{sid}/index.html")
@@ -140,8 +147,11 @@ def test_missing_story_and_service_pages_are_deleted(aws, directory):
     site = wiring.site()
     assert site.render(RenderJob(page="story", ref="nosuchstory")) == ["stories/nosuchstory/index.html"]
     assert site.render(RenderJob(page="service", ref="gone")) == [
-        "services/gone/index.html", "services/gone/atom.xml", "services/gone/feed.json",
-        "services/gone/widget/index.html"]  # its feeds and its widget go too
+        "services/gone/index.html",
+        "services/gone/atom.xml",
+        "services/gone/feed.json",
+        "services/gone/widget/index.html",
+    ]  # its feeds and its widget go too
     assert not exists(aws, "stories/nosuchstory/index.html") and not exists(aws, "services/gone/index.html")
 
 
@@ -150,8 +160,14 @@ def test_missing_story_and_service_pages_are_deleted(aws, directory):
 
 def test_static_pages_and_their_content_types(aws, directory):
     written = wiring.site().render(RenderJob(page="static"))
-    for key in ("tell-your-story/index.html", "thank-you/index.html", "404.html", "robots.txt",
-                "assets/site.css", "assets/form.js"):
+    for key in (
+        "tell-your-story/index.html",
+        "thank-you/index.html",
+        "404.html",
+        "robots.txt",
+        "assets/site.css",
+        "assets/form.js",
+    ):
         assert key in written
     types = {k: aws.client("s3").head_object(Bucket=aws.resources.bucket, Key=k) for k in written}
     assert types["assets/site.css"]["ContentType"].startswith("text/css")
@@ -163,7 +179,10 @@ def test_static_pages_and_their_content_types(aws, directory):
     form, _ = get(aws, "tell-your-story/index.html")
     assert f'action="{API_URL}/api/stories"' in form and 'method="post"' in form
     assert form.count('<select class="select') == 3 and form.count('name="services"') == 3
-    assert '<optgroup label="Riverside NHS Foundation Trust">' in form and '<optgroup label="Hillside Community Health">' in form
+    assert (
+        '<optgroup label="Riverside NHS Foundation Trust">' in form
+        and '<optgroup label="Hillside Community Health">' in form
+    )
     assert 'value="riverside-ward-7"' in form and "Riverside General Hospital › Ward 7 (Acute Medicine)" in form
     assert '<input type="hidden" name="submission_id" value="">' in form
     assert 'name="consent" type="checkbox" value="yes"' in form
@@ -179,8 +198,12 @@ def test_rebuild_uploads_nothing_the_second_time(aws, published):
     site = wiring.site()
     first = site.rebuild_all()
     assert first["uploaded"] > 0 and first["jobs"] >= 2 + 6 + 1
-    for key in ("index.html", "tell-your-story/index.html", "services/hillside-district-nursing/index.html",
-                f"stories/{published}/index.html"):
+    for key in (
+        "index.html",
+        "tell-your-story/index.html",
+        "services/hillside-district-nursing/index.html",
+        f"stories/{published}/index.html",
+    ):
         assert exists(aws, key), key
     second = site.rebuild_all()
     assert second["uploaded"] == 0 and second["deleted"] == 0
@@ -202,7 +225,7 @@ def test_form_with_errors_has_a_summary_and_keeps_every_value(aws, directory):
 
     values = {
         "submission_id": "abc12345-keep",
-        "title": "A title with \"quotes\" & <tags>",
+        "title": 'A title with "quotes" & <tags>',
         "story": "short\nsecond line",
         "good": "Good bits",
         "improve": "Better bits",
@@ -216,8 +239,10 @@ def test_form_with_errors_has_a_summary_and_keeps_every_value(aws, directory):
         "consent": True,
         "website": "",
     }
-    errors = [{"field": "story", "message": "What happened must be at least 20 characters"},
-              {"field": "experience_month", "message": "The month is not valid"}]
+    errors = [
+        {"field": "story", "message": "What happened must be at least 20 characters"},
+        {"field": "experience_month", "message": "The month is not valid"},
+    ]
     html = story_form_with_errors(values, errors, wiring.store(), get_settings())
     summary = re.search(r'<div class="error-summary" role="alert".*?</div>', html, re.S).group(0)
     assert "There is a problem" in summary
@@ -227,7 +252,9 @@ def test_form_with_errors_has_a_summary_and_keeps_every_value(aws, directory):
     assert "<title>Error: Tell your story" in html
     assert 'value="A title with &#34;quotes&#34; &amp; &lt;tags&gt;"' in html
     assert ">\nshort\nsecond line</textarea>" in html
-    assert 'value="anxious" checked' in html and 'value="grateful" checked' in html and 'value="safe" checked' not in html
+    assert (
+        'value="anxious" checked' in html and 'value="grateful" checked' in html and 'value="safe" checked' not in html
+    )
     assert 'value="carer" checked' in html
     assert 'value="Kim"' in html and 'value="kim@example.org"' in html
     assert 'value="13"' in html and 'value="2025"' in html
@@ -242,19 +269,35 @@ def test_form_with_errors_gives_a_js_off_post_a_submission_id(aws, directory):
     from chalicelib.core.settings import get_settings
     from chalicelib.site.forms import story_form_with_errors
 
-    html = story_form_with_errors({"title": "x"}, [{"field": "submission_id", "message": "Enter the submission id"},
-                                                   {"field": "website", "message": "x"}], wiring.store(), get_settings())
+    html = story_form_with_errors(
+        {"title": "x"},
+        [{"field": "submission_id", "message": "Enter the submission id"}, {"field": "website", "message": "x"}],
+        wiring.store(),
+        get_settings(),
+    )
     assert re.search(r'name="submission_id" value="[0-9a-f]{32}"', html)
     assert '<a href="#send">' in html and html.count("Something went wrong") == 1
 
 
 def test_form_post_with_errors_is_answered_with_the_form(aws, client, directory):
-    fields = [("title", "Hi"), ("story", "Too short"), ("role", "patient"), ("feelings", "anxious"),
-              ("services", "riverside-ward-7"), ("services", ""), ("services", ""), ("pseudonym", "Kim"),
-              ("experience_month", "1"), ("experience_year", "2020"), ("email", "kim@example.org"),
-              ("submission_id", "sub-12345678"), ("website", "")]
-    resp = client.http.post("/api/stories", body=urlencode(fields),
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    fields = [
+        ("title", "Hi"),
+        ("story", "Too short"),
+        ("role", "patient"),
+        ("feelings", "anxious"),
+        ("services", "riverside-ward-7"),
+        ("services", ""),
+        ("services", ""),
+        ("pseudonym", "Kim"),
+        ("experience_month", "1"),
+        ("experience_year", "2020"),
+        ("email", "kim@example.org"),
+        ("submission_id", "sub-12345678"),
+        ("website", ""),
+    ]
+    resp = client.http.post(
+        "/api/stories", body=urlencode(fields), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert resp.status_code == 422
     html = resp.body.decode() if isinstance(resp.body, bytes) else resp.body
     assert "There is a problem" in html and 'href="#title"' in html and 'href="#story"' in html
@@ -277,7 +320,9 @@ def test_author_page_shows_status_in_plain_words_and_never_the_email(aws, client
     assert "chest pain.\nThe nurses explained everything &amp; stayed calm." in html
     assert EMAIL not in html
 
-    wiring.moderation().decide(sid, {"action": "reject", "version": 1, "note": "It names a nurse."}, Moderator("m", "M"))
+    wiring.moderation().decide(
+        sid, {"action": "reject", "version": 1, "note": "It names a nurse."}, Moderator("m", "M")
+    )
     html = author_page(token, wiring.links(), wiring.store(), get_settings())
     assert "Not published" in html and "It names a nurse." in html
 
@@ -312,8 +357,8 @@ except ImportError:  # pragma: no cover
 def test_every_page_is_valid_html(aws, published, tmp_path):
     """Runs the Nu HTML Checker (vnu) on every kind of page: about 3-5 s."""
     from chalicelib.core.settings import get_settings
-    from chalicelib.site.forms import story_form_with_errors
     from chalicelib.edge.author import author_page
+    from chalicelib.site.forms import story_form_with_errors
 
     site = wiring.site()
     site.rebuild_all()
@@ -324,18 +369,29 @@ def test_every_page_is_valid_html(aws, published, tmp_path):
             path = tmp_path / key.replace("/", "__")
             path.write_text(body, encoding="utf-8")
             files.append(path)
-    errors_page = story_form_with_errors({"title": "x", "feelings": ["safe"], "services": ["riverside-ward-7"]},
-                                         [{"field": "title", "message": "Enter a title"},
-                                          {"field": "role", "message": "Choose who you are"},
-                                          {"field": "experience_year", "message": "Enter the year"}],
-                                         wiring.store(), get_settings())
+    errors_page = story_form_with_errors(
+        {"title": "x", "feelings": ["safe"], "services": ["riverside-ward-7"]},
+        [
+            {"field": "title", "message": "Enter a title"},
+            {"field": "role", "message": "Choose who you are"},
+            {"field": "experience_year", "message": "Enter the year"},
+        ],
+        wiring.store(),
+        get_settings(),
+    )
     token = wiring.links().issue("author", published, "author", 30)
-    for name, body in (("form-errors.html", errors_page),
-                       ("author.html", author_page(token, wiring.links(), wiring.store(), get_settings()))):
+    for name, body in (
+        ("form-errors.html", errors_page),
+        ("author.html", author_page(token, wiring.links(), wiring.store(), get_settings())),
+    ):
         (tmp_path / name).write_text(body, encoding="utf-8")
         files.append(tmp_path / name)
     assert len(files) >= 12
     assert any(f.name == "tags__night-care__index.html" for f in files)  # the tag page is checked too
-    run = subprocess.run(["java", "-jar", str(VNU), "--errors-only", "--format", "text", *map(str, files)],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        ["java", "-jar", str(VNU), "--errors-only", "--format", "text", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout + run.stderr

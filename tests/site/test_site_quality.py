@@ -55,15 +55,30 @@ def api_pages(client, pump, info) -> dict[str, dict]:
     story = info["conversation"]
     keep("respond", client.http.get(f"/api/respond/{respond_link(story, info['staff'])}", headers=BROWSER))
     keep("author", client.http.get(f"/api/my/{info['author_token']}", headers=BROWSER))
-    keep("author-pending", client.http.get(f"/api/my/{wiring.links().issue('author', info['pending'], 'author', 30)}",
-                                           headers=BROWSER))
-    keep("form-errors", client.http.post("/api/stories", body=urlencode({"title": "Only a title", "feelings": "safe"}),
-                                         headers=FORM_H))
-    signup = {"name": "Sam Jones", "display_name": "Sam, Ward Sister", "role": "Ward Sister", "organisation": "riverside-trust",
-              "email": "sam.jones@riverside.nhs.example", "service": "riverside-general", "tags": "", "min_criticality": "0",
-              "frequency": "immediate", "website": ""}
-    keep("subscribe-errors", client.http.post("/api/subscriptions", body=urlencode({**signup, "name": "", "email": "no"}),
-                                              headers=FORM_H))
+    keep(
+        "author-pending",
+        client.http.get(f"/api/my/{wiring.links().issue('author', info['pending'], 'author', 30)}", headers=BROWSER),
+    )
+    keep(
+        "form-errors",
+        client.http.post("/api/stories", body=urlencode({"title": "Only a title", "feelings": "safe"}), headers=FORM_H),
+    )
+    signup = {
+        "name": "Sam Jones",
+        "display_name": "Sam, Ward Sister",
+        "role": "Ward Sister",
+        "organisation": "riverside-trust",
+        "email": "sam.jones@riverside.nhs.example",
+        "service": "riverside-general",
+        "tags": "",
+        "min_criticality": "0",
+        "frequency": "immediate",
+        "website": "",
+    }
+    keep(
+        "subscribe-errors",
+        client.http.post("/api/subscriptions", body=urlencode({**signup, "name": "", "email": "no"}), headers=FORM_H),
+    )
     client.http.post("/api/subscriptions", body=urlencode(signup), headers=FORM_H)
     pump.drain()
     mail = mailbox.to(signup["email"])
@@ -76,8 +91,14 @@ def api_pages(client, pump, info) -> dict[str, dict]:
     keep("check", client.http.get(f"/api/check/{wiring.links().issue('check', story, 'author', 30)}", headers=BROWSER))
     keep("error-404-link", client.http.get("/api/my/" + "x" * 43, headers=BROWSER))
     keep("error-404-respond", client.http.get("/api/respond/" + "y" * 43, headers=BROWSER))
-    keep("error-404-reply", client.http.post("/api/my/" + "x" * 43 + "/replies", body="text=hi",
-                                       headers={**BROWSER, "Content-Type": "application/x-www-form-urlencoded"}))
+    keep(
+        "error-404-reply",
+        client.http.post(
+            "/api/my/" + "x" * 43 + "/replies",
+            body="text=hi",
+            headers={**BROWSER, "Content-Type": "application/x-www-form-urlencoded"},
+        ),
+    )
     return out
 
 
@@ -97,9 +118,19 @@ def site():
 def test_the_realistic_site_has_every_kind_of_page(site):
     keys = set(site["objects"])
     info = site["info"]
-    for key in ("index.html", "tell-your-story/index.html", "thank-you/index.html", "404.html", "subscribe/index.html",
-                "services/riverside-ward-7/index.html", "tags/nursing/index.html", f"stories/{info['conversation']}/index.html",
-                "atom.xml", "feed.json", "sitemap.xml"):
+    for key in (
+        "index.html",
+        "tell-your-story/index.html",
+        "thank-you/index.html",
+        "404.html",
+        "subscribe/index.html",
+        "services/riverside-ward-7/index.html",
+        "tags/nursing/index.html",
+        f"stories/{info['conversation']}/index.html",
+        "atom.xml",
+        "feed.json",
+        "sitemap.xml",
+    ):
         assert key in keys, key
     assert f"stories/{info['pending']}/index.html" not in keys  # not published
     statuses = {name: p["status"] for name, p in site["api"].items()}
@@ -126,8 +157,12 @@ def test_every_html_page_is_valid_to_vnu(site, tmp_path):
         path.write_text(html, encoding="utf-8")
         files.append(str(path))
     assert len(files) >= 30
-    run = subprocess.run(["java", "-jar", str(vnu_jar()), "--errors-only", "--format", "text", *files],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        ["java", "-jar", str(vnu_jar()), "--errors-only", "--format", "text", *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, "vnu found errors:\n" + (run.stdout + run.stderr).replace(str(tmp_path) + "/", "")
 
 
@@ -193,9 +228,14 @@ class Page(HTMLParser):
             if name in URL_ATTRS and value:
                 if (value or "").strip().lower().startswith("javascript:"):
                     self.problems.append(f"a javascript: URL on <{tag}>")
-                for part in (value.split(",") if name == "srcset" else [value]):
+                for part in value.split(",") if name == "srcset" else [value]:
                     self.urls.append((tag, name, part.strip().split(" ")[0]))
-            if tag == "meta" and (a.get("http-equiv") or "").lower() == "refresh" and name == "content" and "url=" in value.lower():
+            if (
+                tag == "meta"
+                and (a.get("http-equiv") or "").lower() == "refresh"
+                and name == "content"
+                and "url=" in value.lower()
+            ):
                 self.urls.append((tag, "refresh", value.lower().split("url=", 1)[1]))
 
     def handle_data(self, data):
@@ -288,8 +328,13 @@ def test_no_page_references_another_host(site):
 
 def test_the_form_page_says_what_is_public_and_who_reads_it(site):
     form = site["objects"]["tell-your-story/index.html"]["body"].decode()
-    for words in ("What will be public", "What a moderator will remove", "Who will read it", "never published",
-                  "Your email address is never saved"):
+    for words in (
+        "What will be public",
+        "What a moderator will remove",
+        "Who will read it",
+        "never published",
+        "Your email address is never saved",
+    ):
         assert words in form, words
     page = parse(form)
     scripts = [u for t, a, u in page.urls if t == "script"]

@@ -27,7 +27,7 @@ def test_the_widget_shows_the_latest_five_stories_and_opens_them_in_a_new_tab(aw
     seed(2, "hillside-district-nursing", start=START + timedelta(days=30))
     wiring.site().render(RenderJob(page="service", ref="riverside-general"))
     page = get(aws, WIDGET.format("riverside-general"))
-    assert "<h1 class=\"widget__title\">" in page and "Riverside General Hospital" in page
+    assert '<h1 class="widget__title">' in page and "Riverside General Hospital" in page
     shown = re.findall(r'href="/stories/([0-9a-z]{17})/" target="_blank" rel="noopener"', page)
     assert shown == ids[:5]
     assert "Story 6 about riverside-ward-7" in page and "Story 1 about riverside-ward-7" not in page
@@ -66,12 +66,21 @@ def test_the_service_page_offers_the_snippet_to_copy(aws, directory):
     store.put_service({**svc, "name": 'Ward 7 & "Acute"'})
     wiring.site().render(RenderJob(page="service", ref="riverside-ward-7"))
     page = get(aws, "services/riverside-ward-7/index.html")
-    found = re.search(r'<details class="embed">.*?<label class="label" for="(embed-code-[a-z0-9-]+)">.*?'
-                      r'<textarea [^>]*id="\1"[^>]*readonly[^>]*>(.*?)</textarea>', page, re.S)
+    found = re.search(
+        r'<details class="embed">.*?<label class="label" for="(embed-code-[a-z0-9-]+)">.*?'
+        r'<textarea [^>]*id="\1"[^>]*readonly[^>]*>(.*?)</textarea>',
+        page,
+        re.S,
+    )
     assert found, "no labelled, read-only snippet on the service page"
     code = html_lib.unescape(found.group(2))
     assert code == widget.snippet("https://site.test", store.get_service("riverside-ward-7"))
-    assert code.startswith('<iframe src="https://site.test/services/riverside-ward-7/widget/" title="Latest stories about Ward 7 &amp; &#34;Acute&#34;')
+    assert code.startswith(
+        '<iframe src="https://site.test/services/riverside-ward-7/widget/" title="Latest stories about Ward 7 &amp; &#34;Acute&#34;'
+    )
     assert 'width="100%" height="400" loading="lazy"' in code
     # The pasted code is itself valid markup: its one attribute-quoted title survives.
-    assert html_lib.unescape(re.search(r'title="([^"]*)"', code).group(1)) == 'Latest stories about Ward 7 & "Acute" on FeedForward'
+    assert (
+        html_lib.unescape(re.search(r'title="([^"]*)"', code).group(1))
+        == 'Latest stories about Ward 7 & "Acute" on FeedForward'
+    )

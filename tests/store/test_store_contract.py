@@ -8,8 +8,13 @@ import pytest
 from chalicelib import wiring
 from tests.support.memory_store import MemoryStore
 
-STORY = {"id": "s0000000000000001", "status": "published", "submitted_at": "2026-01-01T00:00:00.000Z",
-         "title": "A title", "me_too_count": 0}
+STORY = {
+    "id": "s0000000000000001",
+    "status": "published",
+    "submitted_at": "2026-01-01T00:00:00.000Z",
+    "title": "A title",
+    "me_too_count": 0,
+}
 PROFILE = {"id": "sub1", "email": "Sam@Example.org", "name": "Sam", "status": "active"}
 
 
@@ -23,8 +28,13 @@ def store(request):
 
 def test_a_token_is_kept_once_and_read_back_without_its_keys(store):
     store.put_token("h1", {"purpose": "author", "story_id": "s1", "subject": "author"}, 2_000_000_000)
-    assert store.get_token("h1") == {"purpose": "author", "story_id": "s1", "subject": "author", "expires_at": 2_000_000_000}
-    with pytest.raises(Exception):
+    assert store.get_token("h1") == {
+        "purpose": "author",
+        "story_id": "s1",
+        "subject": "author",
+        "expires_at": 2_000_000_000,
+    }
+    with pytest.raises(Exception):  # noqa: B017 (each store refuses in its own way; the contract is that it refuses)
         store.put_token("h1", {"purpose": "other"}, 1)
     assert store.get_token("h1")["purpose"] == "author"
     assert store.get_token("unknown") is None

@@ -66,4 +66,3 @@ def bearer(tok: str) -> dict:
 
 def error_of(resp) -> dict:
     return json.loads(resp.body)["error"]
-

@@ -49,30 +49,66 @@ def body_of(resp) -> str:
 def staff_member(name: str = "Sam Carter", email: str = STAFF) -> str:
     """A subscribed member of staff, as the subscriptions flow stores one."""
     sid = ids.new_id()
-    assert wiring.store().create_subscriber({
-        "id": sid, "email": email, "name": name, "display_name": name, "role": "Ward Manager",
-        "organisation": "riverside-trust", "organisation_name": "Riverside NHS Foundation Trust", "status": "active",
-        "created_at": clock.iso(), "confirmed_at": clock.iso(), "links_valid_after": "",
-    })
+    assert wiring.store().create_subscriber(
+        {
+            "id": sid,
+            "email": email,
+            "name": name,
+            "display_name": name,
+            "role": "Ward Manager",
+            "organisation": "riverside-trust",
+            "organisation_name": "Riverside NHS Foundation Trust",
+            "status": "active",
+            "created_at": clock.iso(),
+            "confirmed_at": clock.iso(),
+            "links_valid_after": "",
+        }
+    )
     return sid
 
 
 def read_by(story_id: str, subscriber_id: str, name: str = "Sam Carter") -> None:
-    wiring.store().put_read_receipt(story_id, subscriber_id, {
-        "read_at": clock.iso(), "name": name, "role": "Ward Manager", "service": "riverside-ward-7",
-        "service_name": "Ward 7 (Acute Medicine)", "organisation_name": "Riverside NHS Foundation Trust",
-    })
+    wiring.store().put_read_receipt(
+        story_id,
+        subscriber_id,
+        {
+            "read_at": clock.iso(),
+            "name": name,
+            "role": "Ward Manager",
+            "service": "riverside-ward-7",
+            "service_name": "Ward 7 (Acute Medicine)",
+            "organisation_name": "Riverside NHS Foundation Trust",
+        },
+    )
 
 
-def respond(story_id: str, subscriber_id: str, text: str, status: str = "published", flags=(), change="none",
-            change_description="", name="Sam Carter") -> str:
+def respond(
+    story_id: str,
+    subscriber_id: str,
+    text: str,
+    status: str = "published",
+    flags=(),
+    change="none",
+    change_description="",
+    name="Sam Carter",
+) -> str:
     """A staff response, as the respond flow stores it (held when an automatic check flagged it)."""
     rid = ids.new_id()
     now = clock.iso()
-    item = {"id": rid, "subscriber_id": subscriber_id, "name": name, "role": "Ward Manager",
-            "organisation_name": "Riverside NHS Foundation Trust", "service_name": "Ward 7 (Acute Medicine)",
-            "text": text, "change": change, "change_description": change_description, "status": status,
-            "flags": list(flags), "created_at": now}
+    item = {
+        "id": rid,
+        "subscriber_id": subscriber_id,
+        "name": name,
+        "role": "Ward Manager",
+        "organisation_name": "Riverside NHS Foundation Trust",
+        "service_name": "Ward 7 (Acute Medicine)",
+        "text": text,
+        "change": change,
+        "change_description": change_description,
+        "status": status,
+        "flags": list(flags),
+        "created_at": now,
+    }
     if status == "published":
         item["published_at"] = now
     wiring.store().put_response(story_id, item)

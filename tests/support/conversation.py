@@ -38,11 +38,27 @@ def make_staff(service="riverside-ward-7", service_name="Ward 7 (Acute Medicine)
     """An active subscriber with one active subscription, written straight to the store."""
     store = wiring.store()
     now = clock.iso()
-    profile = {"id": new_id(), **STAFF, "status": "active", "created_at": now, "confirmed_at": now, "links_valid_after": ""}
+    profile = {
+        "id": new_id(),
+        **STAFF,
+        "status": "active",
+        "created_at": now,
+        "confirmed_at": now,
+        "links_valid_after": "",
+    }
     profile.update(overrides)
     assert store.create_subscriber(profile)
-    subscription = {"id": new_id(), "subscriber_id": profile["id"], "service": service, "service_name": service_name,
-                    "tags": [], "min_criticality": 0, "frequency": "immediate", "status": "active", "created_at": now}
+    subscription = {
+        "id": new_id(),
+        "subscriber_id": profile["id"],
+        "service": service,
+        "service_name": service_name,
+        "tags": [],
+        "min_criticality": 0,
+        "frequency": "immediate",
+        "status": "active",
+        "created_at": now,
+    }
     store.put_subscription(subscription)
     return {"profile": profile, "subscription": subscription}
 
@@ -51,5 +67,12 @@ def respond_link(story_id: str, staff: dict, days: int | None = None) -> str:
     from chalicelib.core.settings import get_settings
 
     p, s = staff["profile"], staff["subscription"]
-    return wiring.links().issue("respond", story_id, p["id"], days or get_settings().respond_link_days,
-                                subscriber_id=p["id"], subscription_id=s["id"], service=s["service"])
+    return wiring.links().issue(
+        "respond",
+        story_id,
+        p["id"],
+        days or get_settings().respond_link_days,
+        subscriber_id=p["id"],
+        subscription_id=s["id"],
+        service=s["service"],
+    )

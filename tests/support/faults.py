@@ -22,10 +22,11 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 INFRA = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 
@@ -36,7 +37,11 @@ class ProcessDied(BaseException):
 
 # kind -> (HTTP status, error code, message)
 ERRORS: dict[str, tuple[int, str, str]] = {
-    "ddb_throttle": (400, "ProvisionedThroughputExceededException", "The level of configured provisioned throughput was exceeded"),
+    "ddb_throttle": (
+        400,
+        "ProvisionedThroughputExceededException",
+        "The level of configured provisioned throughput was exceeded",
+    ),
     "ddb_throttle_request": (400, "ThrottlingException", "Rate of requests exceeds the allowed throughput."),
     "s3_500": (500, "InternalError", "We encountered an internal error. Please try again."),
     "s3_503": (503, "SlowDown", "Please reduce your request rate."),
@@ -114,7 +119,7 @@ class Faults:
         self.calls: Counter[tuple[str, str]] = Counter()  # (step, service.operation) -> calls seen
         self.rejected: list[tuple[str, str]] = []  # (to, subject) of each email answered MessageRejected
 
-    def add(self, *faults: Fault) -> "Faults":
+    def add(self, *faults: Fault) -> Faults:
         for f in faults:
             assert f.kind in KINDS, f.kind
             if f.kind == "die":
@@ -192,8 +197,10 @@ class Faults:
 
             msg = email.message_from_bytes(params["RawMessage"]["Data"], policy=policy.default)
             self.rejected.append((parseaddr(str(msg["To"]))[1], str(msg["Subject"])))
-        parsed = {"Error": {"Code": code, "Message": message},
-                  "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}}
+        parsed = {
+            "Error": {"Code": code, "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},
+        }
         return _Response(status), parsed
 
     def _after(self, http_response: Any, model: Any, context: dict[str, Any], **_: Any) -> None:
@@ -212,7 +219,10 @@ def _conditional(op: str, params: dict[str, Any]) -> bool:
     if op in ("PutItem", "UpdateItem", "DeleteItem"):
         return "ConditionExpression" in params
     if op == "TransactWriteItems":
-        return any("ConditionExpression" in next(iter(i.values()), {}) or "ConditionCheck" in i for i in params.get("TransactItems", []))
+        return any(
+            "ConditionExpression" in next(iter(i.values()), {}) or "ConditionCheck" in i
+            for i in params.get("TransactItems", [])
+        )
     return False
 
 
@@ -250,7 +260,10 @@ class Sources:
         self.deliveries: Counter[str] = Counter()  # handler -> invocations
         self.redeliveries: Counter[str] = Counter()  # handler -> items delivered again
         self.handled: Counter[str] = Counter()  # handler -> items done
-        self.first_try: dict[str, set[str]] = {"render_worker": set(), "mail_worker": set()}  # ids of messages done at once
+        self.first_try: dict[str, set[str]] = {
+            "render_worker": set(),
+            "mail_worker": set(),
+        }  # ids of messages done at once
         self._sent = 0
         self._urls = {"render_worker": self.resources.render_queue_url, "mail_worker": self.resources.mail_queue_url}
 
@@ -274,8 +287,14 @@ class Sources:
         desc = self._streams.describe_stream(StreamArn=self.resources.stream_arn)["StreamDescription"]
         for shard in [s["ShardId"] for s in desc.get("Shards", [])]:
             last = self._iterators.get(shard)
-            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last} if last else {"ShardIteratorType": "TRIM_HORIZON"}
-            iterator = self._streams.get_shard_iterator(StreamArn=self.resources.stream_arn, ShardId=shard, **where)["ShardIterator"]
+            where = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": last}
+                if last
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
+            iterator = self._streams.get_shard_iterator(StreamArn=self.resources.stream_arn, ShardId=shard, **where)[
+                "ShardIterator"
+            ]
             while iterator:
                 resp = self._streams.get_records(ShardIterator=iterator, Limit=100)
                 iterator = resp.get("NextShardIterator")
@@ -331,11 +350,14 @@ class Sources:
     def _take(self, handler: str) -> None:
         url = self._urls[handler]
         while True:
-            msgs = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            msgs = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
             if not msgs:
                 return
-            self._sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(msgs)])
+            self._sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(msgs)]
+            )
             self.pending[handler] += [{"id": m["MessageId"], "body": m["Body"], "received": 0} for m in msgs]
 
     def send(self, handler: str, body: str) -> str:
@@ -356,8 +378,14 @@ class Sources:
                 m["received"] += 1
             event = {"Records": [_sqs_record(m, self._urls[handler], self.region) for m in batch]}
             result, crashed = self._call(handler, event)
-            self.faults.log.append(f"delivered {handler} {[m['body'][:90] for m in batch]} -> {'crashed' if crashed else result}")
-            failed = {m["id"] for m in batch} if crashed else {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            self.faults.log.append(
+                f"delivered {handler} {[m['body'][:90] for m in batch]} -> {'crashed' if crashed else result}"
+            )
+            failed = (
+                {m["id"] for m in batch}
+                if crashed
+                else {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            )
             for m in batch:
                 if m["id"] not in failed:
                     done += 1
@@ -378,7 +406,7 @@ class Sources:
 
     def publish(self, handler: str, event: dict[str, Any], attempts: int = 3) -> None:
         """Lambda runs an asynchronous event up to three times, then sends it to the function's DLQ."""
-        for n in range(attempts):
+        for _ in range(attempts):
             _, crashed = self._call(handler, event)
             if not crashed:
                 self.handled[handler] += 1
@@ -389,13 +417,22 @@ class Sources:
 
     def drain(self, most: int = 200) -> None:
         for _ in range(most):
-            if (self.stream_once() + self.queue_once("render_worker") + self.queue_once("mail_worker")) == 0 \
-                    and not any(self.pending.values()):
+            if (
+                self.stream_once() + self.queue_once("render_worker") + self.queue_once("mail_worker")
+            ) == 0 and not any(self.pending.values()):
                 return
         raise AssertionError("the pipeline did not come to rest")
 
 
 def _sqs_record(m: dict[str, Any], url: str, region: str) -> dict[str, Any]:
-    return {"messageId": m["id"], "receiptHandle": f"rh-{m['id']}-{m['received']}", "body": m["body"],
-            "attributes": {"ApproximateReceiveCount": str(m["received"])}, "messageAttributes": {},
-            "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": url, "awsRegion": region}
+    return {
+        "messageId": m["id"],
+        "receiptHandle": f"rh-{m['id']}-{m['received']}",
+        "body": m["body"],
+        "attributes": {"ApproximateReceiveCount": str(m["received"])},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": url,
+        "awsRegion": region,
+    }

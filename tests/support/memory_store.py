@@ -58,7 +58,13 @@ class MemoryStore:
     # ---- links ----------------------------------------------------------------------------------
 
     def put_token(self, token_hash: str, token: dict[str, Any], expires_at: int) -> None:
-        item = {"PK": f"TOKEN#{token_hash}", "SK": "TOKEN", TTL_ATTRIBUTE: expires_at, "expires_at": expires_at, **token}
+        item = {
+            "PK": f"TOKEN#{token_hash}",
+            "SK": "TOKEN",
+            TTL_ATTRIBUTE: expires_at,
+            "expires_at": expires_at,
+            **token,
+        }
         if not self._put(item, once=True):
             raise KeyError(f"token {token_hash} exists")  # the real Store: ConditionalCheckFailedException
 
@@ -87,7 +93,9 @@ class MemoryStore:
         return self.get_subscriber(pointer["subscriber_id"]) if pointer else None
 
     def put_subscription(self, subscription: dict[str, Any]) -> None:
-        self._put({"PK": f"SUBSCRIBER#{subscription['subscriber_id']}", "SK": f"SUB#{subscription['id']}", **subscription})
+        self._put(
+            {"PK": f"SUBSCRIBER#{subscription['subscriber_id']}", "SK": f"SUB#{subscription['id']}", **subscription}
+        )
 
     def get_subscription(self, subscriber_id: str, subscription_id: str) -> dict[str, Any] | None:
         item = self._get(f"SUBSCRIBER#{subscriber_id}", f"SUB#{subscription_id}")
@@ -112,8 +120,14 @@ class MemoryStore:
         if not self._put({"PK": f"METOO#{story_id}", "SK": me_too["id"], "story_id": story_id, **me_too}, once=True):
             return False
         if email:
-            self._put({"PK": f"PRIVATE#{story_id}", "SK": f"METOO#{me_too['id']}", "email": email,
-                       "created_at": me_too["created_at"]})
+            self._put(
+                {
+                    "PK": f"PRIVATE#{story_id}",
+                    "SK": f"METOO#{me_too['id']}",
+                    "email": email,
+                    "created_at": me_too["created_at"],
+                }
+            )
         return True
 
     def count_me_too(self, story_id: str, me_too_id: str) -> bool:

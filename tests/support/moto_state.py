@@ -19,8 +19,11 @@ from moto.core.base_backend import BackendDict, backend_lock
 
 from local.resources import TABLE
 
-_LOCKS: dict[Any, Any] = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock,
-                          threading.Condition: threading.Condition}
+_LOCKS: dict[Any, Any] = {
+    type(threading.Lock()): threading.Lock,
+    type(threading.RLock()): threading.RLock,
+    threading.Condition: threading.Condition,
+}
 
 
 _SHARED: list[Any] = []  # objects kept by reference: the pool's signing keys, which nothing changes

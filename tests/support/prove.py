@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-
 # Read at import too: the `aws` fixture clears every FF_* variable before a test runs.
 _OUT = os.environ.get("FF_PROVE_OUT")
 

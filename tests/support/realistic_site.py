@@ -12,9 +12,10 @@ import json
 import mimetypes
 import os
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from chalicelib import wiring
 from chalicelib.moderation import Moderator
@@ -30,13 +31,25 @@ STAFF = {
     "organisation_name": "Riverside NHS Foundation Trust",
 }
 STORIES = [
-    dict(title="Kind nurses on a busy night", services=["riverside-ward-7"], tags=["night-care", "nursing"],
-         story="I was admitted at night with chest pain.\nThe nurses explained everything & stayed calm.\n\n"
-               "The next morning a doctor came back to check on me."),
-    dict(title="A long wait, then great care", services=["riverside-maternity", "riverside-ward-7"], tags=["waiting"],
-         story="We waited four hours to be seen. Once we were, the midwives were wonderful."),
-    dict(title="The district nurse who listened", services=["hillside-district-nursing"], tags=["nursing"],
-         story="My father is cared for at home. The nurse always asks him first, not me."),
+    dict(
+        title="Kind nurses on a busy night",
+        services=["riverside-ward-7"],
+        tags=["night-care", "nursing"],
+        story="I was admitted at night with chest pain.\nThe nurses explained everything & stayed calm.\n\n"
+        "The next morning a doctor came back to check on me.",
+    ),
+    dict(
+        title="A long wait, then great care",
+        services=["riverside-maternity", "riverside-ward-7"],
+        tags=["waiting"],
+        story="We waited four hours to be seen. Once we were, the midwives were wonderful.",
+    ),
+    dict(
+        title="The district nurse who listened",
+        services=["hillside-district-nursing"],
+        tags=["nursing"],
+        story="My father is cared for at home. The nurse always asks him first, not me.",
+    ),
 ]
 
 
@@ -46,10 +59,27 @@ def _staff(service: str, service_name: str, **who: str) -> dict[str, Any]:
 
     store = wiring.store()
     now = clock.iso()
-    profile = {"id": new_id(), **STAFF, **who, "status": "active", "created_at": now, "confirmed_at": now, "links_valid_after": ""}
+    profile = {
+        "id": new_id(),
+        **STAFF,
+        **who,
+        "status": "active",
+        "created_at": now,
+        "confirmed_at": now,
+        "links_valid_after": "",
+    }
     assert store.create_subscriber(profile)
-    subscription = {"id": new_id(), "subscriber_id": profile["id"], "service": service, "service_name": service_name,
-                    "tags": [], "min_criticality": 0, "frequency": "immediate", "status": "active", "created_at": now}
+    subscription = {
+        "id": new_id(),
+        "subscriber_id": profile["id"],
+        "service": service,
+        "service_name": service_name,
+        "tags": [],
+        "min_criticality": 0,
+        "frequency": "immediate",
+        "status": "active",
+        "created_at": now,
+    }
     store.put_subscription(subscription)
     return {"profile": profile, "subscription": subscription}
 
@@ -58,8 +88,15 @@ def respond_link(story_id: str, staff: dict[str, Any]) -> str:
     from chalicelib.core.settings import get_settings
 
     p, s = staff["profile"], staff["subscription"]
-    return wiring.links().issue("respond", story_id, p["id"], get_settings().respond_link_days,
-                                subscriber_id=p["id"], subscription_id=s["id"], service=s["service"])
+    return wiring.links().issue(
+        "respond",
+        story_id,
+        p["id"],
+        get_settings().respond_link_days,
+        subscriber_id=p["id"],
+        subscription_id=s["id"],
+        service=s["service"],
+    )
 
 
 def build(client: Any, pump: Any) -> dict[str, Any]:
@@ -70,44 +107,77 @@ def build(client: Any, pump: Any) -> dict[str, Any]:
     wiring.directory().load(SMALL_DIRECTORY)
     ids = []
     for n, s in enumerate(STORIES):
-        body = story_body(title=s["title"], story=s["story"], services=s["services"], email=AUTHOR if n == 0 else "",
-                          pseudonym=f"Reader {n + 1}")
+        body = story_body(
+            title=s["title"],
+            story=s["story"],
+            services=s["services"],
+            email=AUTHOR if n == 0 else "",
+            pseudonym=f"Reader {n + 1}",
+        )
         resp = client.http.post("/api/stories", body=json.dumps(body), headers={"Content-Type": "application/json"})
         assert resp.status_code == 201, resp.body
         ids.append(json.loads(resp.body)["id"])
-    pending = client.http.post("/api/stories", body=json.dumps(story_body(title="Still with the moderator")),
-                               headers={"Content-Type": "application/json"})
+    pending = client.http.post(
+        "/api/stories",
+        body=json.dumps(story_body(title="Still with the moderator")),
+        headers={"Content-Type": "application/json"},
+    )
     assert pending.status_code == 201, pending.body
     pump.drain()
     for story_id, s in zip(ids, STORIES):
         version = wiring.store().get_story(story_id, consistent=True)["version"]
-        wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": 3, "tags": s["tags"]}, MOD)
+        wiring.moderation().decide(
+            story_id, {"action": "publish", "version": version, "criticality": 3, "tags": s["tags"]}, MOD
+        )
     pump.drain()
 
     first = ids[0]
     staff = _staff("riverside-ward-7", "Ward 7 (Acute Medicine)")
     conversation = wiring.conversation()
-    conversation.respond(respond_link(first, staff), {
-        "text": "Thank you for telling us. I have shared your story with the night team.\n\nWe are changing how we hand over at night.",
-        "change": "planned", "change_description": "A written handover sheet for every night shift"})
+    conversation.respond(
+        respond_link(first, staff),
+        {
+            "text": "Thank you for telling us. I have shared your story with the night team.\n\nWe are changing how we hand over at night.",
+            "change": "planned",
+            "change_description": "A written handover sheet for every night shift",
+        },
+    )
     pump.drain()
-    other = _staff("riverside-maternity", "Maternity Unit", email="sam.patel@example.org", display_name="Sam Patel",
-                   role="Lead Midwife")
-    conversation.respond(respond_link(ids[1], other), {"text": "We are sorry about the wait. We have added a second triage midwife.",
-                                                       "change": "made", "change_description": "A second triage midwife in the evenings"})
+    other = _staff(
+        "riverside-maternity",
+        "Maternity Unit",
+        email="sam.patel@example.org",
+        display_name="Sam Patel",
+        role="Lead Midwife",
+    )
+    conversation.respond(
+        respond_link(ids[1], other),
+        {
+            "text": "We are sorry about the wait. We have added a second triage midwife.",
+            "change": "made",
+            "change_description": "A second triage midwife in the evenings",
+        },
+    )
     pump.drain()
     from chalicelib.core.settings import get_settings
 
     token = wiring.links().issue("author", first, "author", get_settings().author_link_days)
     reply_id = "realistic-reply-" + uuid.uuid4().hex[:16]
-    wiring.replies().reply(token, {"reply_id": reply_id, "text": "Thank you for answering. I hope the next patient has it easier."})
+    wiring.replies().reply(
+        token, {"reply_id": reply_id, "text": "Thank you for answering. I hope the next patient has it easier."}
+    )
     pump.drain()
     wiring.moderation().decide_item(first, "replies", reply_id, {"action": "publish", "note": ""}, MOD)
     pump.drain()
     wiring.site().rebuild_all()
     pump.drain()
-    return {"stories": ids, "conversation": first, "pending": json.loads(pending.body)["id"], "staff": staff,
-            "author_token": token}
+    return {
+        "stories": ids,
+        "conversation": first,
+        "pending": json.loads(pending.body)["id"],
+        "staff": staff,
+        "author_token": token,
+    }
 
 
 def bucket_objects(aws: Any) -> dict[str, dict[str, Any]]:
@@ -145,8 +215,13 @@ def moto_site() -> Iterator[dict[str, Any]]:
     try:
         for key in [k for k in os.environ if k.startswith("FF_") or k == "AWS_ENDPOINT_URL"]:
             mp.delenv(key, raising=False)
-        for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
-                     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled", "POWERTOOLS_METRICS_DISABLED": "true"}.items():
+        for k, v in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }.items():
             mp.setenv(k, v)
         with mock_aws():
             session = boto3.Session(region_name=REGION)
@@ -167,4 +242,6 @@ def moto_site() -> Iterator[dict[str, Any]]:
 
 def content_type(path: Path) -> str:
     guessed = mimetypes.guess_type(str(path))[0] or "application/octet-stream"
-    return guessed + ("; charset=utf-8" if guessed.startswith("text/") or guessed.endswith(("json", "xml", "javascript")) else "")
+    return guessed + (
+        "; charset=utf-8" if guessed.startswith("text/") or guessed.endswith(("json", "xml", "javascript")) else ""
+    )

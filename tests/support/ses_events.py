@@ -82,7 +82,9 @@ def _top(kind: str, shape: str) -> dict[str, Any]:
     return {"eventType": kind} if shape == "event" else {"notificationType": kind}
 
 
-def bounce(addresses: list[str], bounce_type: str = "Permanent", sub_type: str = "General", shape: str = "identity") -> dict[str, Any]:
+def bounce(
+    addresses: list[str], bounce_type: str = "Permanent", sub_type: str = "General", shape: str = "identity"
+) -> dict[str, Any]:
     recipients = []
     for a in addresses:
         r: dict[str, Any] = {"emailAddress": a}

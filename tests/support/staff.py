@@ -30,15 +30,29 @@ def _records(email: str, subscriptions: tuple, name: str, status: str) -> tuple[
     sid = ids.new_id()
     now = clock.iso()
     profile = {
-        "id": sid, "email": email, "name": name, "display_name": name, "role": "Ward Manager",
-        "organisation": "riverside-trust", "organisation_name": NAMES["riverside-trust"], "status": status,
-        "created_at": now, "confirmed_at": now, "links_valid_after": "",
+        "id": sid,
+        "email": email,
+        "name": name,
+        "display_name": name,
+        "role": "Ward Manager",
+        "organisation": "riverside-trust",
+        "organisation_name": NAMES["riverside-trust"],
+        "status": status,
+        "created_at": now,
+        "confirmed_at": now,
+        "links_valid_after": "",
     }
     subs = [
         {
-            "id": ids.new_id(), "subscriber_id": sid, "service": sub["service"], "service_name": NAMES[sub["service"]],
-            "tags": sub.get("tags", []), "min_criticality": sub.get("min_criticality", 0),
-            "frequency": sub.get("frequency", "immediate"), "status": sub.get("status", "active"), "created_at": now,
+            "id": ids.new_id(),
+            "subscriber_id": sid,
+            "service": sub["service"],
+            "service_name": NAMES[sub["service"]],
+            "tags": sub.get("tags", []),
+            "min_criticality": sub.get("min_criticality", 0),
+            "frequency": sub.get("frequency", "immediate"),
+            "status": sub.get("status", "active"),
+            "created_at": now,
         }
         for sub in subscriptions
     ]

@@ -20,4 +20,6 @@ def submit(client, **overrides) -> str:
 
 def publish(story_id, **extra):
     version = wiring.store().get_story(story_id, consistent=True)["version"]
-    return wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": 2, **extra}, MOD)
+    return wiring.moderation().decide(
+        story_id, {"action": "publish", "version": version, "criticality": 2, **extra}, MOD
+    )

@@ -125,7 +125,7 @@ def test_no_import_circle_inside_chalicelib():
             if node.startswith(nxt + "."):
                 continue
             if state.get(nxt) == 1:
-                circles.append(stack[stack.index(nxt):] + [nxt])
+                circles.append(stack[stack.index(nxt) :] + [nxt])
             elif not state.get(nxt):
                 visit(nxt)
         stack.pop()
@@ -138,7 +138,9 @@ def test_no_import_circle_inside_chalicelib():
 
 
 def test_no_file_in_chalicelib_is_over_500_lines():
-    long = {str(p.relative_to(ROOT)): n for p in LIB.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n for p in LIB.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
     assert not long, long
 
 

@@ -7,12 +7,12 @@ import json
 import math
 import os
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.core import figures
 from chalicelib import wiring
+from chalicelib.core import figures
 from chalicelib.moderation import Moderator
 from chalicelib.store import EVERYTHING, TABLE_DEFINITION, Store, to_item
 from tests.support.factories import story_body
@@ -39,13 +39,21 @@ PROGRESS = ["first_response_at", "change_planned_at", "change_made_at", "overdue
 @pytest.mark.parametrize("present", [c for n in range(len(PROGRESS) + 1) for c in itertools.combinations(PROGRESS, n)])
 @pytest.mark.parametrize("verdict", ["yes", "partly", "no"])
 def test_facts_for_every_combination_of_progress(present, verdict):
-    values = {"first_response_at": "2026-03-03T12:30:00.000Z", "change_planned_at": "2026-03-04T00:00:00.000Z",
-              "change_made_at": "2026-03-05T00:00:00.000Z", "overdue_at": "2026-03-10T00:00:00.000Z", "change_verdict": verdict}
+    values = {
+        "first_response_at": "2026-03-03T12:30:00.000Z",
+        "change_planned_at": "2026-03-04T00:00:00.000Z",
+        "change_made_at": "2026-03-05T00:00:00.000Z",
+        "overdue_at": "2026-03-10T00:00:00.000Z",
+        "change_verdict": verdict,
+    }
     f = figures.facts(story(**{k: values[k] for k in present}))
     responded = "first_response_at" in present
     expected = {
-        "published": 1, "month": "2026-03", "responded": int(responded),
-        "planned": int("change_planned_at" in present), "made": int("change_made_at" in present),
+        "published": 1,
+        "month": "2026-03",
+        "responded": int(responded),
+        "planned": int("change_planned_at" in present),
+        "made": int("change_made_at" in present),
         "confirmed": int("change_verdict" in present and verdict == "yes"),
         "overdue": int("overdue_at" in present and not responded),
     }
@@ -67,7 +75,15 @@ def test_summary_of_an_empty_counter():
 
 def test_plain_words_for_durations():
     assert [figures.duration_words(h) for h in (None, 0, 1, 5, 47, 48, 61, 24 * 9)] == [
-        "", "under an hour", "1 hour", "5 hours", "47 hours", "2 days", "3 days", "9 days"]
+        "",
+        "under an hour",
+        "1 hour",
+        "5 hours",
+        "47 hours",
+        "2 days",
+        "3 days",
+        "9 days",
+    ]
     assert figures.share_words(2 / 3) == "67%" and figures.share_words(None) == ""
 
 
@@ -96,8 +112,17 @@ def handler(aws, directory):
 
 
 def ward_story(**kw) -> dict:
-    return {"id": "S1", "status": "published", "version": 2, "title": "T", "story": "S", "pseudonym": "P",
-            "published_at": PUBLISHED_AT, "services": ["riverside-ward-7"], "tags": ["nursing"]} | kw
+    return {
+        "id": "S1",
+        "status": "published",
+        "version": 2,
+        "title": "T",
+        "story": "S",
+        "pseudonym": "P",
+        "published_at": PUBLISHED_AT,
+        "services": ["riverside-ward-7"],
+        "tags": ["nursing"],
+    } | kw
 
 
 def test_a_repeated_stream_record_changes_no_counter(aws, handler):
@@ -162,8 +187,9 @@ def test_a_ward_story_counts_on_ward_hospital_trust_and_home_through_the_pipelin
     resp = client.http.post("/api/stories", body=json.dumps(body), headers={"Content-Type": "application/json"})
     sid = json.loads(resp.body)["id"]
     pump.drain()
-    wiring.moderation().decide(sid, {"action": "publish", "version": 1, "criticality": 1, "tags": ["nursing"]},
-                               Moderator("mod", "Mod"))
+    wiring.moderation().decide(
+        sid, {"action": "publish", "version": 1, "criticality": 1, "tags": ["nursing"]}, Moderator("mod", "Mod")
+    )
     pump.drain()
     store = wiring.store()
     for name in ("riverside-ward-7", "riverside-general", "riverside-trust", EVERYTHING, "tag:nursing"):
@@ -207,20 +233,27 @@ def brute(stories: dict[str, dict]) -> dict:
 def generate_history(n: int, seed: int):
     """n stories, each as the list of its states (published, then its progress, maybe withdrawn)."""
     rng = random.Random(seed)
-    start = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 6, 1, tzinfo=UTC)
     iso = lambda d: d.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # noqa: E731
     for i in range(n):
         published = start + timedelta(minutes=rng.randrange(0, 400 * 24 * 60))
         s = {"id": f"G{i:05d}", "status": "published", "published_at": iso(published)}
         states = [s]
         if rng.random() < 0.7:
-            s = s | {"first_response_at": iso(published + timedelta(minutes=rng.choice([0, 30, 61, 600, 3000, rng.randrange(1, 60 * 24 * 40)])))}
+            s = s | {
+                "first_response_at": iso(
+                    published + timedelta(minutes=rng.choice([0, 30, 61, 600, 3000, rng.randrange(1, 60 * 24 * 40)]))
+                )
+            }
         elif rng.random() < 0.5:
             s = s | {"overdue_at": iso(published + timedelta(days=10))}
         if rng.random() < 0.3:
             s = s | {"change_planned_at": iso(published + timedelta(days=5))}
             if rng.random() < 0.5:
-                s = s | {"change_made_at": iso(published + timedelta(days=20)), "change_verdict": rng.choice(["yes", "partly", "no"])}
+                s = s | {
+                    "change_made_at": iso(published + timedelta(days=20)),
+                    "change_verdict": rng.choice(["yes", "partly", "no"]),
+                }
         if rng.random() < 0.05:
             s = s | {"status": "withdrawn"}
         states.append(s)

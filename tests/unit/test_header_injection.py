@@ -38,8 +38,17 @@ PAYLOADS = [
     "Hello =?utf-8?q?=0D=0A?=Bcc: evil@attacker.example",
     "%0D%0ABcc: evil@attacker.example",
 ]
-EXPECTED = {"from", "to", "subject", "date", "message-id", "list-unsubscribe", "list-unsubscribe-post",
-            "mime-version", "content-type"}
+EXPECTED = {
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "mime-version",
+    "content-type",
+}
 
 
 def headers_of(raw: bytes) -> tuple[list[str], email.message.EmailMessage]:
@@ -56,9 +65,17 @@ def wire(msg) -> bytes:
 def test_no_payload_in_any_header_position_makes_a_header(payload, position):
     sender = f"{payload if position == 'sender_name' else 'FeedForward'} <stories@feedforward.example>"
     subject = payload if position == "subject" else "A subject"
-    unsubscribe = f"<https://api.test/api/unsubscribe/abc{payload}>" if position == "list_unsubscribe" else "<https://api.test/u>"
-    msg = mail.compose(sender, "reader@nhs.example", subject, "text", "<p>html</p>",
-                       {"List-Unsubscribe": unsubscribe, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+    unsubscribe = (
+        f"<https://api.test/api/unsubscribe/abc{payload}>" if position == "list_unsubscribe" else "<https://api.test/u>"
+    )
+    msg = mail.compose(
+        sender,
+        "reader@nhs.example",
+        subject,
+        "text",
+        "<p>html</p>",
+        {"List-Unsubscribe": unsubscribe, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+    )
     raw = wire(msg)
     names, parsed = headers_of(raw)
     assert set(names) == EXPECTED, names
@@ -76,7 +93,9 @@ def test_no_payload_in_any_header_position_makes_a_header(payload, position):
 def test_a_recipient_with_a_line_break_is_refused_or_stays_one_header(payload):
     # Addresses are validated on the way in (pydantic EmailStr); the composer is the last guard.
     try:
-        msg = mail.compose("FeedForward <stories@feedforward.example>", f"reader@nhs.example{payload}", "s", "t", "<p>h</p>")
+        msg = mail.compose(
+            "FeedForward <stories@feedforward.example>", f"reader@nhs.example{payload}", "s", "t", "<p>h</p>"
+        )
     except (ValueError, TypeError):
         return  # refused: nothing can be sent
     names, _ = headers_of(wire(msg))

@@ -80,7 +80,7 @@ def test_a_finding_has_its_position():
     text = "Ring 07700 900123 now"
     [f] = find(text)
     assert f == Finding("phone", 5, 17, "07700 900123")
-    assert text[f.start:f.end] == f.text
+    assert text[f.start : f.end] == f.text
 
 
 # ---- each kind: what it leaves alone ------------------------------------------------------------------------
@@ -139,19 +139,22 @@ def test_ordinary_dates_are_not_dates_of_birth():
 # ---- the NHS number check digit ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("number,valid", [
-    ("9434765919", True),  # 9x10+4x9+3x8+4x7+7x6+6x5+5x4+9x3+1x2 = 299; 299 % 11 = 2; 11-2 = 9
-    ("4505577104", True),
-    ("4010232137", True),
-    ("9434765918", False),  # one off
-    ("9434765910", False),
-    ("1234567890", False),
-    ("0000000000", False),  # passes the arithmetic, but no one has it
-    ("943476591", False),
-    ("94347659199", False),
-    ("943476591x", False),
-    ("", False),
-])
+@pytest.mark.parametrize(
+    "number,valid",
+    [
+        ("9434765919", True),  # 9x10+4x9+3x8+4x7+7x6+6x5+5x4+9x3+1x2 = 299; 299 % 11 = 2; 11-2 = 9
+        ("4505577104", True),
+        ("4010232137", True),
+        ("9434765918", False),  # one off
+        ("9434765910", False),
+        ("1234567890", False),
+        ("0000000000", False),  # passes the arithmetic, but no one has it
+        ("943476591", False),
+        ("94347659199", False),
+        ("943476591x", False),
+        ("", False),
+    ],
+)
 def test_nhs_number_check_digit(number, valid):
     assert nhs_number_valid(number) is valid
 
@@ -172,15 +175,14 @@ def test_every_single_digit_change_breaks_a_valid_number():
     for i in range(10):
         for d in "0123456789":
             if d != good[i]:
-                assert not nhs_number_valid(good[:i] + d + good[i + 1:]), (i, d)
+                assert not nhs_number_valid(good[:i] + d + good[i + 1 :]), (i, d)
 
 
 # ---- together -----------------------------------------------------------------------------------------------
 
 
 def test_many_kinds_in_one_text_in_order_and_never_overlapping():
-    text = ("Mrs Jane Smith (DOB 12/03/1950, NHS 943 476 5919) of RG1 8DN rang from 07700 900123 "
-            "and wrote from jane.smith@example.org.")
+    text = "Mrs Jane Smith (DOB 12/03/1950, NHS 943 476 5919) of RG1 8DN rang from 07700 900123 and wrote from jane.smith@example.org."
     assert [f.kind for f in find(text)] == ["name", "date_of_birth", "nhs_number", "postcode", "phone", "email"]
     assert kinds(text) == list(KINDS)
     spans = [(f.start, f.end) for f in find(text)]

@@ -56,9 +56,18 @@ def test_the_labelled_set_covers_every_kind_and_has_clean_sentences():
 
 def test_recall_and_precision_on_the_labelled_set():
     s = score()
-    record("identifying", {"sentences": len(LABELLED), "details": s["expected"], "recall": round(s["recall"], 3),
-                           "precision": round(s["precision"], 3), "by_kind": {k: round(v, 3) for k, v in s["by_kind"].items()},
-                           "misses": [m for _, m in s["misses"]], "false_marks": [f for _, f in s["false_marks"]]})
+    record(
+        "identifying",
+        {
+            "sentences": len(LABELLED),
+            "details": s["expected"],
+            "recall": round(s["recall"], 3),
+            "precision": round(s["precision"], 3),
+            "by_kind": {k: round(v, 3) for k, v in s["by_kind"].items()},
+            "misses": [m for _, m in s["misses"]],
+            "false_marks": [f for _, f in s["false_marks"]],
+        },
+    )
     assert s["expected"] >= 40
     assert s["recall"] >= RECALL_AT_LEAST, s["misses"]
     assert s["precision"] >= PRECISION_AT_LEAST, s["false_marks"]

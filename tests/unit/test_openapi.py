@@ -15,7 +15,9 @@ def test_the_served_document_matches_docs(client):
     resp = client.http.get("/api/openapi.json")
     assert resp.status_code == 200
     served = json.loads(resp.body)
-    assert served == json.loads(DOCS.read_text()), "docs/openapi.json is stale: python -m chalicelib.edge.openapi > docs/openapi.json"
+    assert served == json.loads(DOCS.read_text()), (
+        "docs/openapi.json is stale: python -m chalicelib.edge.openapi > docs/openapi.json"
+    )
     assert served["openapi"].startswith("3.")
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from chalicelib import wiring
-from chalicelib.directory import flatten
 from chalicelib.core.calendar import add_working_days, bank_holidays, is_working_day, working_days_between
+from chalicelib.directory import flatten
 from chalicelib.promise import ladder_steps, story_target
 from chalicelib.views import story_promise
 from tests.support.directories import promised_directory
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 # ---- working days -------------------------------------------------------------------------------
@@ -108,7 +108,9 @@ def test_the_demo_directory_sets_a_promise_for_every_service():
     services = flatten(json.loads((ROOT / "data" / "directory.json").read_text(encoding="utf-8")))
     assert all(1 <= s["response_days"] <= 60 for s in services)
     by_slug = {s["slug"]: s["response_days"] for s in services}
-    assert by_slug["castle-street-surgery"] == 7 and by_slug["oakhurst-surgery"] == 10  # an override, and the ICB's default
+    assert (
+        by_slug["castle-street-surgery"] == 7 and by_slug["oakhurst-surgery"] == 10
+    )  # an override, and the ICB's default
 
 
 @pytest.mark.parametrize("bad", [0, -1, 61, 2.5, "5", True, None])
@@ -164,30 +166,39 @@ def test_what_the_story_page_is_told():
     assert story_promise(story, services) == {}
     story |= {"response_days": 5, "response_due_at": "2026-12-03T10:00:00.000Z"}
     assert story_promise(story, services) == {
-        "days": 5, "due_at": "2026-12-03T10:00:00.000Z", "since": "2026-11-26T10:00:00.000Z",
-        "service_name": "Ward 7", "state": "awaiting", "holidays": "bank holidays in England and Wales",
+        "days": 5,
+        "due_at": "2026-12-03T10:00:00.000Z",
+        "since": "2026-11-26T10:00:00.000Z",
+        "service_name": "Ward 7",
+        "state": "awaiting",
+        "holidays": "bank holidays in England and Wales",
     }
     assert story_promise(story | {"overdue_at": "2026-12-03T10:00:00.000Z"}, services)["state"] == "overdue"
-    answered = story_promise(story | {"overdue_at": "2026-12-03T10:00:00.000Z", "first_response_at": "2026-12-07T12:00:00.000Z"})
+    answered = story_promise(
+        story | {"overdue_at": "2026-12-03T10:00:00.000Z", "first_response_at": "2026-12-07T12:00:00.000Z"}
+    )
     assert answered["state"] == "responded" and answered["response_working_days"] == 7
 
 
 # ---- Scotland and Northern Ireland ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("calendar, holiday, ordinary", [
-    # St Andrew's Day 2026 is a Monday; England works. Scotland works Easter Monday 2027 (29 March).
-    ("scotland", date(2026, 11, 30), date(2027, 3, 29)),
-    # 2 January 2026 (a Friday) is a Scottish bank holiday only.
-    ("scotland", date(2026, 1, 2), date(2026, 8, 31)),
-    # St Patrick's Day and the Twelfth (Monday 13 July 2026, the Twelfth being a Sunday).
-    ("northern-ireland", date(2026, 3, 17), date(2026, 11, 30)),
-    ("northern-ireland", date(2026, 7, 13), date(2026, 1, 2)),
-])
+@pytest.mark.parametrize(
+    "calendar, holiday, ordinary",
+    [
+        # St Andrew's Day 2026 is a Monday; England works. Scotland works Easter Monday 2027 (29 March).
+        ("scotland", date(2026, 11, 30), date(2027, 3, 29)),
+        # 2 January 2026 (a Friday) is a Scottish bank holiday only.
+        ("scotland", date(2026, 1, 2), date(2026, 8, 31)),
+        # St Patrick's Day and the Twelfth (Monday 13 July 2026, the Twelfth being a Sunday).
+        ("northern-ireland", date(2026, 3, 17), date(2026, 11, 30)),
+        ("northern-ireland", date(2026, 7, 13), date(2026, 1, 2)),
+    ],
+)
 def test_each_nation_skips_its_own_bank_holidays(calendar, holiday, ordinary):
     assert not is_working_day(holiday, calendar) and is_working_day(holiday)
     assert is_working_day(ordinary, calendar)
-    day_before = datetime.combine(holiday, datetime.min.time(), tzinfo=timezone.utc).replace(hour=10) - timedelta(days=1)
+    day_before = datetime.combine(holiday, datetime.min.time(), tzinfo=UTC).replace(hour=10) - timedelta(days=1)
     if is_working_day(day_before.date()) and is_working_day(day_before.date(), calendar):
         # One working day from the day before the holiday lands after it, in that nation only.
         assert add_working_days(day_before, 1, calendar).date() > holiday
@@ -207,9 +218,16 @@ def test_a_scottish_services_promise_counts_scottish_days_from_the_directory_to_
     # Told on Wednesday 25 November 2026: 5 working days is 2 December in England, 3 December in Scotland.
     assert due_at("2026-11-25T10:00:00.000Z", 5) == "2026-12-02T10:00:00.000Z"
     assert due_at("2026-11-25T10:00:00.000Z", 5, "scotland") == "2026-12-03T10:00:00.000Z"
-    view = story_promise({"services": ["riverside-ward-7"], "published_at": "2026-11-25T10:00:00.000Z", "response_days": 5,
-                          "response_due_at": "2026-12-03T10:00:00.000Z", "response_holidays": "scotland",
-                          "first_response_at": "2026-12-01T11:00:00.000Z"})
+    view = story_promise(
+        {
+            "services": ["riverside-ward-7"],
+            "published_at": "2026-11-25T10:00:00.000Z",
+            "response_days": 5,
+            "response_due_at": "2026-12-03T10:00:00.000Z",
+            "response_holidays": "scotland",
+            "first_response_at": "2026-12-01T11:00:00.000Z",
+        }
+    )
     assert view["holidays"] == "Scottish bank holidays"
     assert view["response_working_days"] == 3  # 26, 27 November and 1 December; not St Andrew's Day
     assert "weekends and Scottish bank holidays not counted" in _partial(story={"promise": view})
@@ -240,8 +258,15 @@ def test_the_service_page_states_the_services_promise():
 
 
 def test_the_story_page_states_dates_and_the_overdue_state():
-    story = {"promise": {"days": 5, "due_at": "2026-12-03T10:00:00.000Z", "since": "2026-11-26T10:00:00.000Z",
-                         "service_name": "Ward 7", "state": "awaiting"}}
+    story = {
+        "promise": {
+            "days": 5,
+            "due_at": "2026-12-03T10:00:00.000Z",
+            "since": "2026-11-26T10:00:00.000Z",
+            "service_name": "Ward 7",
+            "state": "awaiting",
+        }
+    }
     html = _partial(story=story)
     assert 'datetime="2026-12-03"' in html
     text = re.sub(r"<[^>]+>", "", html)

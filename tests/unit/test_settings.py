@@ -64,6 +64,11 @@ def test_settings_are_frozen_and_read_once_until_reset(monkeypatch):
 def test_importing_the_app_reads_no_settings_and_imports_no_pydantic():
     # The cold start budget: settings (and pydantic) load on first use, not at import.
     code = "import sys, app; print(sorted(m for m in ('pydantic', 'pydantic_settings', 'chalicelib.core.settings') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert out.stdout.strip() == "[]"

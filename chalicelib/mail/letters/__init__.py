@@ -23,11 +23,27 @@ if TYPE_CHECKING:
     from ...views import LinkIssuer
 
 FAMILIES: tuple[type[Letters], ...] = (
-    AuthorLetters, StaffLetters, SubscriptionLetters, ConversationLetters, ChangeCheckLetters, LadderLetters,
+    AuthorLetters,
+    StaffLetters,
+    SubscriptionLetters,
+    ConversationLetters,
+    ChangeCheckLetters,
+    LadderLetters,
 )
 
-__all__ = ["FAMILIES", "AuthorLetters", "ChangeCheckLetters", "Composer", "ConversationLetters", "LadderLetters", "Letter",
-           "Letters", "StaffLetters", "SubscriptionLetters", "composers"]
+__all__ = [
+    "FAMILIES",
+    "AuthorLetters",
+    "ChangeCheckLetters",
+    "Composer",
+    "ConversationLetters",
+    "LadderLetters",
+    "Letter",
+    "Letters",
+    "StaffLetters",
+    "SubscriptionLetters",
+    "composers",
+]
 
 
 def composers(store: LadderStore, links: LinkIssuer, settings: Settings) -> dict[str, Composer]:

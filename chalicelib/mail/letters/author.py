@@ -42,7 +42,10 @@ class AuthorLetters(Letters):
 
     def _read(self, job: MailJob) -> Letter | None:
         """Staff have read the story for the first time: who read it first (as shown in public)."""
-        receipts = sorted((i for i in self._store.story_thread(job.story_id) if i["item"] == "read"), key=lambda r: r.get("read_at", ""))
+        receipts = sorted(
+            (i for i in self._store.story_thread(job.story_id) if i["item"] == "read"),
+            key=lambda r: r.get("read_at", ""),
+        )
         if not receipts:
             return None
         first = receipts[0]

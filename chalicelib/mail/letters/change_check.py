@@ -27,12 +27,16 @@ class ChangeCheckLetters(Letters):
             return None  # answered already
         s = self._settings
         token = self._links.issue("check", job.story_id, job.ref, s.check_link_days, recipient=job.ref)
-        return Letter(contact["email"], "change_check", {
-            "story": {"id": story["id"], "title": story.get("title", "")},
-            "is_author": job.ref == AUTHOR,
-            "change": made_change(self._store.story_thread(job.story_id)),
-            "check_url": f"{s.api_url.rstrip('/')}/api/check/{token}",
-            "story_url": f"{s.site_url.rstrip('/')}/stories/{story['id']}/",
-            "site_url": s.site_url.rstrip("/"),
-            "link_days": s.check_link_days,
-        })
+        return Letter(
+            contact["email"],
+            "change_check",
+            {
+                "story": {"id": story["id"], "title": story.get("title", "")},
+                "is_author": job.ref == AUTHOR,
+                "change": made_change(self._store.story_thread(job.story_id)),
+                "check_url": f"{s.api_url.rstrip('/')}/api/check/{token}",
+                "story_url": f"{s.site_url.rstrip('/')}/stories/{story['id']}/",
+                "site_url": s.site_url.rstrip("/"),
+                "link_days": s.check_link_days,
+            },
+        )

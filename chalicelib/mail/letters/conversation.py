@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ...core.jobs import MailJob
 from ...core.status import ItemStatus, Status, SubscriberStatus
@@ -26,12 +27,19 @@ class ConversationLetters(Letters):
         if not story or not reply or reply.get("status") != Status.PUBLISHED or not subscriber:
             return None
         thread = self._store.story_thread(job.story_id)
-        theirs = [i for i in thread if i["item"] == "response" and i.get("subscriber_id") == subscriber_id
-                  and i.get("status") == Status.PUBLISHED]
+        theirs = [
+            i
+            for i in thread
+            if i["item"] == "response"
+            and i.get("subscriber_id") == subscriber_id
+            and i.get("status") == Status.PUBLISHED
+        ]
         if not theirs:
             return None  # only people whose response is public hear about replies to it
         latest = max(theirs, key=lambda i: i.get("created_at", ""))
-        return self._letter(subscriber, story, "staff_author_replied", latest, {"reply": {"text": reply.get("text", "")}})
+        return self._letter(
+            subscriber, story, "staff_author_replied", latest, {"reply": {"text": reply.get("text", "")}}
+        )
 
     def response_decided(self, job: MailJob) -> Letter | None:
         """ref = response id: a moderator published or rejected a held response; tell its author."""
@@ -42,14 +50,20 @@ class ConversationLetters(Letters):
         subscriber = self._active(response.get("subscriber_id", ""))
         if not subscriber:
             return None
-        return self._letter(subscriber, story, "staff_response_decided", response, {
-            "response": {
-                "status": response["status"],
-                "text": response.get("text", ""),
-                "created_at": response.get("created_at", ""),
-                "note": response.get("decision_note", "") if response["status"] == ItemStatus.REJECTED else "",
+        return self._letter(
+            subscriber,
+            story,
+            "staff_response_decided",
+            response,
+            {
+                "response": {
+                    "status": response["status"],
+                    "text": response.get("text", ""),
+                    "created_at": response.get("created_at", ""),
+                    "note": response.get("decision_note", "") if response["status"] == ItemStatus.REJECTED else "",
+                },
             },
-        })
+        )
 
     def _story(self, story_id: str) -> Story | None:
         story = self._store.get_story(story_id, consistent=True) if story_id else None
@@ -57,14 +71,28 @@ class ConversationLetters(Letters):
 
     def _active(self, subscriber_id: str) -> Subscriber | None:
         subscriber = self._store.get_subscriber(subscriber_id) if subscriber_id else None
-        return subscriber if subscriber and subscriber.get("status") == SubscriberStatus.ACTIVE and subscriber.get("email") else None
+        return (
+            subscriber
+            if subscriber and subscriber.get("status") == SubscriberStatus.ACTIVE and subscriber.get("email")
+            else None
+        )
 
-    def _letter(self, subscriber: Mapping[str, Any], story: Mapping[str, Any], template: str, response: Mapping[str, Any],
-                extra: dict[str, Any]) -> Letter:
+    def _letter(
+        self,
+        subscriber: Mapping[str, Any],
+        story: Mapping[str, Any],
+        template: str,
+        response: Mapping[str, Any],
+        extra: dict[str, Any],
+    ) -> Letter:
         s = self._settings
         token = self._links.issue(
-            "respond", story["id"], subscriber["id"], s.respond_link_days,
-            subscriber_id=subscriber["id"], subscription_id=response.get("subscription_id", ""),
+            "respond",
+            story["id"],
+            subscriber["id"],
+            s.respond_link_days,
+            subscriber_id=subscriber["id"],
+            subscription_id=response.get("subscription_id", ""),
             service=response.get("service", ""),
         )
         headers = unsubscribe_headers(self._links, s, subscriber["id"])

@@ -15,8 +15,10 @@ class LadderLetters(StaffLetters):
     was promised and when it fell due."""
 
     def composers(self) -> dict[str, Composer]:
-        return {"ladder_reminder": lambda job: self._compose(job, "staff_ladder_reminder"),
-                "ladder_escalation": lambda job: self._compose(job, "staff_ladder_escalation")}
+        return {
+            "ladder_reminder": lambda job: self._compose(job, "staff_ladder_reminder"),
+            "ladder_escalation": lambda job: self._compose(job, "staff_ladder_escalation"),
+        }
 
     def _compose(self, job: MailJob, template: str) -> Letter | None:
         step, _, sid = job.ref.partition(":")
@@ -24,7 +26,12 @@ class LadderLetters(StaffLetters):
             return None
         story = self._store.get_story(job.story_id, consistent=True)
         # Answered, withdrawn or held since the step: nobody needs telling any more.
-        if not story or story.get("status") != ItemStatus.PUBLISHED or story.get("first_response_at") or not story.get("response_days"):
+        if (
+            not story
+            or story.get("status") != ItemStatus.PUBLISHED
+            or story.get("first_response_at")
+            or not story.get("response_days")
+        ):
             return None
         subscriber = self._active_subscriber(sid)
         if not subscriber:
@@ -34,10 +41,14 @@ class LadderLetters(StaffLetters):
         if not entry:
             return None  # unsubscribed from it since the step
         days = int(story["response_days"])
-        return self._letter(subscriber, template, {
-            "story": entry,
-            "step": step,
-            "days": days,
-            "twice": 2 * days,
-            "due_on": long_day(story["response_due_at"]),
-        })
+        return self._letter(
+            subscriber,
+            template,
+            {
+                "story": entry,
+                "step": step,
+                "days": days,
+                "twice": 2 * days,
+                "due_on": long_day(story["response_due_at"]),
+            },
+        )

@@ -7,7 +7,8 @@ person through, and each email with one-click unsubscribe.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ...core.jobs import MailJob
 from ...core.matching import criticality_of, pick_subscription
@@ -51,7 +52,9 @@ class StaffLetters(Letters):
         if not subscriber:
             return None
         found = [self._store.get_story(i, consistent=True) for i in dict.fromkeys(self._store.digest_of(day, sid))]
-        stories = sorted((s for s in found if s and s.get("status") == Status.PUBLISHED), key=lambda s: s.get("published_at", ""))
+        stories = sorted(
+            (s for s in found if s and s.get("status") == Status.PUBLISHED), key=lambda s: s.get("published_at", "")
+        )
         if not stories:
             return None
         services = self._store.get_services({slug for s in stories for slug in s.get("services", [])})
@@ -70,7 +73,10 @@ class StaffLetters(Letters):
         return subscriber if subscriber and subscriber.get("status") == SubscriberStatus.ACTIVE else None
 
     def _entry(
-        self, story: Mapping[str, Any], services: dict[str, dict[str, Any]], subscriber: Mapping[str, Any],
+        self,
+        story: Mapping[str, Any],
+        services: dict[str, dict[str, Any]],
+        subscriber: Mapping[str, Any],
         subscriptions: Sequence[Mapping[str, Any]],
     ) -> dict[str, Any] | None:
         """What a letter shows of one story: public fields, its criticality, and a read-and-respond
@@ -81,8 +87,13 @@ class StaffLetters(Letters):
         if not subscription:
             return None
         token = self._links.issue(
-            "respond", story["id"], subscriber["id"], self._settings.respond_link_days,
-            subscriber_id=subscriber["id"], subscription_id=subscription["id"], service=subscription["service"],
+            "respond",
+            story["id"],
+            subscriber["id"],
+            self._settings.respond_link_days,
+            subscriber_id=subscriber["id"],
+            subscription_id=subscription["id"],
+            service=subscription["service"],
         )
         public = listing_entry(story)
         level = criticality_of(story)
@@ -93,7 +104,9 @@ class StaffLetters(Letters):
             "pseudonym": public["pseudonym"],
             "role": staff_role_label(public["role"]),
             "tags": public["tags"],
-            "services": [{"name": s["name"], "within": " › ".join(a["name"] for a in s.get("trail", []))} for s in mine],
+            "services": [
+                {"name": s["name"], "within": " › ".join(a["name"] for a in s.get("trail", []))} for s in mine
+            ],
             "service_names": ", ".join(s["name"] for s in mine),
             "criticality": level,
             "criticality_words": CRITICALITY_WORDS[level],
@@ -109,7 +122,8 @@ class StaffLetters(Letters):
         return Letter(
             subscriber["email"],
             template,
-            context | {
+            context
+            | {
                 "name": subscriber.get("name", ""),
                 "unsubscribe_url": unsubscribe_url,
                 "manage_url": manage_url,

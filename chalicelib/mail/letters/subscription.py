@@ -18,10 +18,18 @@ class SubscriptionLetters(Letters):
         sub = self._store.get_subscription(subscriber_id, subscription_id) if subscriber and subscription_id else None
         if not subscriber or not sub or sub.get("status") != SubscriberStatus.PENDING:
             return None  # confirmed, stopped or gone already: nothing to ask
-        token = self._links.issue("confirm", "", subscriber_id, self._settings.confirm_link_days,
-                                  subscriber_id=subscriber_id, subscription_id=subscription_id)
+        token = self._links.issue(
+            "confirm",
+            "",
+            subscriber_id,
+            self._settings.confirm_link_days,
+            subscriber_id=subscriber_id,
+            subscription_id=subscription_id,
+        )
         asked = dict(sub.get("requested") or {})
-        person = {k: asked.get(k) or subscriber.get(k, "") for k in ("name", "display_name", "role", "organisation_name")}
+        person = {
+            k: asked.get(k) or subscriber.get(k, "") for k in ("name", "display_name", "role", "organisation_name")
+        }
         view = subscription_view(sub, self._store.get_service(sub.get("service", "")))
         return Letter(
             to=subscriber["email"],

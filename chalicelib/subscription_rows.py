@@ -1,0 +1,96 @@
+"""A subscription as a row: its settings, the key that says two are the same, and loading one row
+that an admin vouches for (bulk loading, as from the console): apart from the sign-up flow's requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .core import clock, ids
+from .core.models import SubscriptionRequest
+from .core.status import SubscriberStatus
+
+if TYPE_CHECKING:
+    from .store import SubscriptionStore
+
+
+def subscription_settings(req: SubscriptionRequest, svc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "service": svc["slug"],
+        "service_name": svc["name"],
+        "tags": sorted(set(req.tags)),
+        "min_criticality": req.min_criticality,
+        "frequency": req.frequency.value,
+    }
+
+
+def settings_key(service: str, tags: Iterable[str], min_criticality: Any, frequency: str) -> tuple:
+    return (service, tuple(sorted(set(tags))), int(min_criticality or 0), str(frequency))
+
+
+def load_row(store: SubscriptionStore, req: SubscriptionRequest, org: dict[str, Any], svc: dict[str, Any]) -> str:
+    """One vouched-for row as an ACTIVE subscription: "created", "updated", "unchanged" or "skipped"
+    (someone who unsubscribed themselves is left alone)."""
+    now = clock.iso()
+    email = str(req.email)
+    subscriber: Mapping[str, Any] | None = store.find_subscriber(email)  # or the profile written here
+    outcome = "unchanged"
+    if subscriber is None:
+        profile = {
+            "id": ids.new_id(),
+            "email": email,
+            "name": req.name,
+            "display_name": req.display_name or req.name,
+            "role": req.role,
+            "organisation": org["slug"],
+            "organisation_name": org["name"],
+            "status": SubscriberStatus.ACTIVE,
+            "created_at": now,
+            "confirmed_at": now,
+            "links_valid_after": "",
+            "source": "bulk load",
+        }
+        if store.create_subscriber(profile):
+            subscriber, outcome = profile, "created"
+        else:
+            subscriber = store.find_subscriber(email)
+    if subscriber is None:  # pragma: no cover - removed in between
+        raise RuntimeError("a subscriber vanished while loading")
+    if subscriber.get("status") == SubscriberStatus.UNSUBSCRIBED:
+        return "skipped"
+    if subscriber.get("status") != SubscriberStatus.ACTIVE:
+        store.update_subscriber(subscriber["id"], {"status": SubscriberStatus.ACTIVE, "confirmed_at": now})
+        outcome = "updated"
+    settings = subscription_settings(req, svc)
+    wanted = settings_key(req.service, req.tags, req.min_criticality, req.frequency.value)
+    mine = [
+        s
+        for s in store.subscriptions_of(subscriber["id"])
+        if s["service"] == svc["slug"] and s.get("status") != SubscriberStatus.UNSUBSCRIBED
+    ]
+    same = [
+        s
+        for s in mine
+        if settings_key(s["service"], s.get("tags", []), s.get("min_criticality", 0), s.get("frequency", "")) == wanted
+    ]
+    if any(s.get("status") == SubscriberStatus.ACTIVE for s in same):
+        return outcome
+    if same or mine:
+        target = (same or sorted(mine, key=lambda s: s.get("status") != SubscriberStatus.ACTIVE))[0]
+        store.set_subscription_status(
+            subscriber["id"], target["id"], SubscriberStatus.ACTIVE, settings | {"confirmed_at": now}
+        )
+        return "created" if outcome == "created" else "updated"
+    store.put_subscription(
+        {
+            "id": ids.new_id(),
+            "subscriber_id": subscriber["id"],
+            **settings,
+            "status": SubscriberStatus.ACTIVE,
+            "created_at": now,
+            "confirmed_at": now,
+            "source": "bulk load",
+        }
+    )
+    return "created"
