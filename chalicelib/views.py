@@ -64,6 +64,15 @@ def feeling_label(value: Any) -> str:
     return FEELING_LABELS.get(str(value), str(value).replace("-", " "))
 
 
+def field_text(value: Any) -> str:
+    """A form field's value as the text to show back in it (the last, where a form sent several)."""
+    if value is None or isinstance(value, bool):
+        return ""
+    if isinstance(value, list):
+        return str(value[-1]) if value else ""
+    return str(value)
+
+
 def criticality_label(value: Any) -> str:
     """ "3 – moderately critical", for staff only ("" when unreadable)."""
     try:

@@ -34,7 +34,8 @@ def _core() -> SimpleNamespace:
 
 @lru_cache(maxsize=1)
 def _flows() -> SimpleNamespace:
-    from . import (  # cold start: the flows' pydantic models, which a render or mail job never needs
+    # cold start: the flows' pydantic models, which a render or mail job never needs
+    from . import (  # noqa: F401 (read through locals() below)
         alerts,
         change_check,
         changes,
@@ -52,28 +53,7 @@ def _flows() -> SimpleNamespace:
         subscriptions,
     )
 
-    return SimpleNamespace(
-        **{
-            m.__name__.rpartition(".")[2]: m
-            for m in (
-                alerts,
-                change_check,
-                changes,
-                conversation,
-                directory,
-                ladder,
-                links,
-                limits,
-                metoo,
-                moderation,
-                public_api,
-                reactions,
-                replies,
-                stories,
-                subscriptions,
-            )
-        }
-    )
+    return SimpleNamespace(**locals())  # the modules just imported, by name
 
 
 @lru_cache(maxsize=1)

@@ -12,13 +12,14 @@ from typing import Any
 from chalice import Response
 
 from ..conversation import ALREADY_SENT, RESPONSE_ID
-from ..core.models import CONVERSATION_LIMITS, CRITICALITY_WORDS
+from ..core.models import CONVERSATION_LIMITS
 from ..core.status import ItemStatus, Status
 from ..site.pages import render_page
 from ..site.render import story_view
 from ..site.subscribe import signup_form_with_errors, summary
 from ..subscriptions import split_tags
-from ..views import conversation, frequency_choices
+from ..views import conversation, criticality_label, frequency_choices
+from ..views import field_text as _text
 from .forms import Form, form_or_json
 from .http import FORM, html_response, json_response, media_type, page_csp, redirect
 
@@ -160,14 +161,6 @@ def _respond_url(token: str, settings: Any, query: str = "") -> str:
     return f"{settings.api_url.rstrip('/')}/api/respond/{token}{query}"
 
 
-def criticality_label(value: Any) -> str:
-    try:
-        n = max(0, min(5, int(value)))
-    except (TypeError, ValueError):
-        return ""
-    return f"{n} – {CRITICALITY_WORDS[n]}"
-
-
 def respond_page(
     token: str,
     conversation_flow: Any,
@@ -248,14 +241,6 @@ def respond(request: Any, token: str, conversation_flow: Any, settings: Any) -> 
             token, conversation_flow, settings, values=e.values, errors=e.fields, status=e.status
         ),
     )
-
-
-def _text(value: Any) -> str:
-    if value is None or isinstance(value, bool):
-        return ""
-    if isinstance(value, list):
-        return str(value[-1]) if value else ""
-    return str(value)
 
 
 def _respond_errors(errors: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[str, str]]:

@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ..core.models import FEELING_LABELS, LIMITS, MAX_SERVICES, MAX_YEARS_AGO, ROLE_LABELS, Feeling, Role
+from ..views import field_text as _text
 from .pages import render_page
 
 if TYPE_CHECKING:
@@ -83,14 +84,6 @@ def cached_directory_groups(store: DirectoryStore) -> list[dict[str, Any]]:
 
 
 # ---- the template's context ----------------------------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    if value is None or isinstance(value, bool):
-        return ""
-    if isinstance(value, list):
-        return str(value[-1]) if value else ""
-    return str(value)
 
 
 def _list(value: Any) -> list[str]:
