@@ -21,7 +21,6 @@ from chalice import Chalice, Cron
 from chalicelib import edge, wiring
 from chalicelib.core.errors import FeedForwardError
 from chalicelib.core.observability import logger, metrics
-from chalicelib.edge.guards import client_of, guard_links
 from chalicelib.edge.http import (
     FORM,
     JSON,
@@ -70,14 +69,14 @@ def answer_errors(event, get_response):
 def _limit(action, setting):
     """Spend one request of this client's budget for `action` (429 once it is spent)."""
     s = get_settings()
-    wiring.limits().hit(action, client_of(app.current_request), getattr(s, setting), s.rate_window_seconds)
+    wiring.limits().hit(action, edge.guards.client_of(app.current_request), getattr(s, setting), s.rate_window_seconds)
 
 
 def _link_guesses(request, error=None):
     """Links in the path ({token}): before the route, refuse a client whose budget of links that
     did not work is spent; after a link did not work, spend one."""
     if "token" in (request.uri_params or {}):
-        guard_links(request, error, wiring.limits(), get_settings())
+        edge.guards.guard_links(request, error, wiring.limits(), get_settings())
 
 
 # ---- Public API --------------------------------------------------------------------------
@@ -220,7 +219,7 @@ def respond(token):
 @app.route("/api/stories/{story_id}/me-too", methods=["POST"], content_types=[JSON, FORM], cors=True)
 def me_too(story_id):
     return edge.loop.me_too(
-        app.current_request, story_id, wiring.metoo(), client_of(app.current_request), get_settings()
+        app.current_request, story_id, wiring.metoo(), edge.guards.client_of(app.current_request), get_settings()
     )
 
 
@@ -233,7 +232,7 @@ def change_check_page(token):
 @app.route("/api/check/{token}", methods=["POST"], content_types=[JSON, FORM])
 def change_check_answer(token):
     return edge.loop.check_answer(
-        app.current_request, token, wiring.change_checks(), client_of(app.current_request), get_settings()
+        app.current_request, token, wiring.change_checks(), edge.guards.client_of(app.current_request), get_settings()
     )
 
 
