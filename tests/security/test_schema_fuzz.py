@@ -545,6 +545,9 @@ class Wire:
 def fuzz(api: str, world: dict[str, Any]) -> dict[str, Any]:
     """Run schemathesis over every operation of the served document; what it sent and what it found."""
     global LENIENCY
+    # hypothesis imports this lazily, on first use; schemathesis's two worker threads can race on that
+    # import and one gets a half-loaded module (ImportError: cannot import name 'RandomStrategy').
+    import hypothesis.strategies._internal.random  # noqa: F401
     import schemathesis
     from hypothesis import strategies as st
     from schemathesis.config import SchemathesisConfig
