@@ -168,17 +168,13 @@ class LoopPart(Table):
 
     def close_check(self, story_id: str, sent_at: str, recipients: int) -> bool:
         """Mark a scheduled check sent; it leaves the index. False if it was closed before."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=to_item({"PK": f"CHECKDUE#{story_id}", "SK": "CHECKDUE"}),
-                UpdateExpression="SET sent_at = :at, recipients = :n REMOVE GSI1PK, GSI1SK",
-                ConditionExpression="attribute_exists(GSI1PK)",
-                ExpressionAttributeValues=to_item({":at": sent_at, ":n": recipients}),
-            )
-            return True
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
+        return self._update_once(
+            f"CHECKDUE#{story_id}",
+            "CHECKDUE",
+            "SET sent_at = :at, recipients = :n REMOVE GSI1PK, GSI1SK",
+            "attribute_exists(GSI1PK)",
+            {":at": sent_at, ":n": recipients},
+        )
 
     def put_check_answer(self, story_id: str, answer: dict[str, Any]) -> bool:
         """One answer per recipient (its id): False, nothing written, if they answered before.
@@ -191,17 +187,13 @@ class LoopPart(Table):
 
     def set_change_verdict(self, story_id: str, verdict: str, at: str) -> bool:
         """The author's verdict on the change, set once."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
-                UpdateExpression="SET change_verdict = :v, change_verdict_at = :at",
-                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(change_verdict)",
-                ExpressionAttributeValues=to_item({":v": verdict, ":at": at}),
-            )
-            return True
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
+        return self._update_once(
+            f"STORY#{story_id}",
+            "STORY",
+            "SET change_verdict = :v, change_verdict_at = :at",
+            "attribute_exists(PK) AND attribute_not_exists(change_verdict)",
+            {":v": verdict, ":at": at},
+        )
 
     def count_me_too_verdict(self, story_id: str, answer_id: str, verdict: str) -> bool:
         """A me-too reader's answer counted once on the story (me_too_yes, me_too_partly, me_too_no)."""
@@ -295,18 +287,9 @@ class LoopPart(Table):
             values |= {":at": next_at, ":pk": "LADDER", ":sk": f"{next_at}#{story_id}"}
         else:
             expr = "SET #n = :to REMOVE next_at, GSI1PK, GSI1SK"
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=to_item({"PK": f"LADDER#{story_id}", "SK": "LADDER"}),
-                UpdateExpression=expr,
-                ConditionExpression="attribute_exists(PK) AND #n = :from",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item(values),
-            )
-            return True
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
+        return self._update_once(
+            f"LADDER#{story_id}", "LADDER", expr, "attribute_exists(PK) AND #n = :from", values, names
+        )
 
     def end_ladder(self, story_id: str) -> None:
         self._db.delete_item(TableName=self._table, Key=to_item({"PK": f"LADDER#{story_id}", "SK": "LADDER"}))

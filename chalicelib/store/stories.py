@@ -176,18 +176,14 @@ class StoriesPart(Table):
     def mark_progress(self, story_id: str, field: str, at: str) -> bool:
         """Set a story's first_read_at, first_response_at, change_planned_at or change_made_at once.
         Does not bump the version: progress never conflicts with a moderator's decision."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
-                UpdateExpression="SET #f = :at",
-                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(#f)",
-                ExpressionAttributeNames={"#f": field},
-                ExpressionAttributeValues=to_item({":at": at}),
-            )
-            return True
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
+        return self._update_once(
+            f"STORY#{story_id}",
+            "STORY",
+            "SET #f = :at",
+            "attribute_exists(PK) AND attribute_not_exists(#f)",
+            {":at": at},
+            {"#f": field},
+        )
 
     # ---- private items ---------------------------------------------------------------------
 

@@ -150,6 +150,23 @@ class Table:
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
 
+    def _update_once(
+        self, pk: str, sk: str, update: str, condition: str, values: dict[str, Any], names: dict[str, str] | None = None
+    ) -> bool:
+        """A conditional UpdateItem that may happen once: False, nothing written, if its condition fails."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"PK": pk, "SK": sk}),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=to_item(values),
+                **({"ExpressionAttributeNames": names} if names else {}),
+            )
+            return True
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+
     def _update(
         self,
         pk: str,
