@@ -36,6 +36,7 @@ from chalicelib.core.ids import new_id
 from chalicelib.moderation import Moderator
 from local.resources import REGION, create_all
 from tests.support import mailbox, ses_events
+from tests.support.conversation import make_staff, respond_link
 from tests.support.env import API_URL, SITE_URL
 from tests.support.factories import SMALL_DIRECTORY, story_body
 from tests.support.faults import Fault, Faults, Sources
@@ -152,7 +153,10 @@ def flow(client: Any, sources: Sources, rounds: int) -> dict[str, Any]:
     faults = sources.faults
     faults.enabled = False  # setup is not under test
     wiring.directory().load(SMALL_DIRECTORY)
-    staff = [make_staff(i, service, name) for i, (service, name) in enumerate(STAFF)]
+    staff = [
+        make_staff(service, name, email=f"staff{i}@nhs.example", name=f"Staff Member {i}", display_name=f"Staff {i}")
+        for i, (service, name) in enumerate(STAFF)
+    ]
     faults.enabled = True
 
     def tell(n: int) -> str:
@@ -215,52 +219,6 @@ def flow(client: Any, sources: Sources, rounds: int) -> dict[str, Any]:
     publish(last)
     sources.drain()
     return {"stories": stories + [last], "staff": staff}
-
-
-def make_staff(i: int, service: str, service_name: str) -> dict[str, Any]:
-    store, now = wiring.store(), clock.iso()
-    profile = {
-        "id": new_id(),
-        "email": f"staff{i}@nhs.example",
-        "name": f"Staff Member {i}",
-        "display_name": f"Staff {i}",
-        "role": "Ward Manager",
-        "organisation": "riverside-trust",
-        "organisation_name": "Riverside NHS Foundation Trust",
-        "status": "active",
-        "created_at": now,
-        "confirmed_at": now,
-        "links_valid_after": "",
-    }
-    assert store.create_subscriber(profile)
-    subscription = {
-        "id": new_id(),
-        "subscriber_id": profile["id"],
-        "service": service,
-        "service_name": service_name,
-        "tags": [],
-        "min_criticality": 0,
-        "frequency": "immediate",
-        "status": "active",
-        "created_at": now,
-    }
-    store.put_subscription(subscription)
-    return {"profile": profile, "subscription": subscription}
-
-
-def respond_link(story_id: str, staff: dict[str, Any]) -> str:
-    from chalicelib.core.settings import get_settings
-
-    p, s = staff["profile"], staff["subscription"]
-    return wiring.links().issue(
-        "respond",
-        story_id,
-        p["id"],
-        get_settings().respond_link_days,
-        subscriber_id=p["id"],
-        subscription_id=s["id"],
-        service=s["service"],
-    )
 
 
 # ---- what came out ---------------------------------------------------------------------------------

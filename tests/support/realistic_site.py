@@ -19,6 +19,7 @@ from typing import Any
 
 from chalicelib import wiring
 from chalicelib.moderation import Moderator
+from tests.support.conversation import respond_link
 from tests.support.factories import story_body
 
 MOD = Moderator("mod@example.org", "Mo Derator")
@@ -82,21 +83,6 @@ def _staff(service: str, service_name: str, **who: str) -> dict[str, Any]:
     }
     store.put_subscription(subscription)
     return {"profile": profile, "subscription": subscription}
-
-
-def respond_link(story_id: str, staff: dict[str, Any]) -> str:
-    from chalicelib.core.settings import get_settings
-
-    p, s = staff["profile"], staff["subscription"]
-    return wiring.links().issue(
-        "respond",
-        story_id,
-        p["id"],
-        get_settings().respond_link_days,
-        subscriber_id=p["id"],
-        subscription_id=s["id"],
-        service=s["service"],
-    )
 
 
 def build(client: Any, pump: Any) -> dict[str, Any]:
