@@ -6,6 +6,7 @@ Contents
   The author       replying, withdrawing, asking for erasure (from the private link)
   Staff            subscribing, confirming, managing, one-click unsubscribe
   Reading and responding   the emailed read-and-respond link: the page, "I have read this", a response
+  Organisations    a lead's link, the organisation's page, decisions on members, members in bulk
   Me too and change checks   a reader's "me too"; the emailed "did the change make a difference?" link
   Moderation       sign-in, the queue, one story, a decision, and the screen itself
   Event handlers   the table's stream, the render queue, the mail queue, SES events, the daily digest
@@ -36,6 +37,10 @@ from chalicelib.edge.http import (
 from chalicelib.wiring import get_settings  # lazy: settings imports pydantic
 
 app = Chalice(app_name="feedforward")
+# Uploaded files reach the handler as the bytes sent (API Gateway would otherwise mangle binary bodies).
+app.api.binary_types.extend(
+    ["multipart/form-data", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
+)
 
 # Placeholders: infra/ sets the real stream and queues at deploy time (chalice needs a literal here).
 TABLE_STREAM_ARN = os.environ.get(
@@ -51,7 +56,7 @@ def answer_errors(event, get_response):
     """Correlate log lines per request, and turn domain errors into HTTP answers in one place."""
     logger.set_correlation_id(event.context.get("requestId"))
     try:
-        check_size(event, get_settings().max_body_bytes)  # even where the body is never read
+        check_size(event, _max_body(event))  # even where the body is never read
         _link_guesses(event)  # refused before any lookup once a client's bad-link budget is spent
         response = get_response(event)
         refused = framework_error(response, event, app.routes)  # chalice's own 405 and 415, in our shape
@@ -64,6 +69,14 @@ def answer_errors(event, get_response):
         return error_page_response(e, get_settings()) if wants_html(event) else error_response(e)
     finally:
         metrics.flush_metrics()
+
+
+# Routes that take a file, and the most they take (every other route: settings.max_body_bytes).
+FILE_ROUTES = {"/api/organisation/{token}/members": 5 * 1024 * 1024}
+
+
+def _max_body(request):
+    return FILE_ROUTES.get(request.context.get("resourcePath", ""), get_settings().max_body_bytes)
 
 
 def _limit(action, setting):
@@ -155,6 +168,14 @@ def author_erase(token):
 # What a one-click unsubscribe (RFC 8058) may be posted as; with no content type chalice assumes
 # JSON, so that works too. The body is never read: the token in the path is all it takes.
 ANY_BODY = [FORM, "multipart/form-data", "text/plain", JSON]
+# Members: a form's file upload, the file itself as the body, or JSON.
+MEMBER_FILES = [
+    JSON,
+    FORM,
+    "multipart/form-data",
+    "text/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+]
 
 
 @app.route("/api/subscriptions", methods=["POST"], content_types=[JSON, FORM], cors=True)
@@ -211,6 +232,39 @@ def respond_read(token):
 @app.route("/api/respond/{token}", methods=["POST"], content_types=[JSON, FORM])
 def respond(token):
     return edge.staff.respond(app.current_request, token, wiring.conversation(), get_settings())
+
+
+# ---- Organisations -------------------------------------------------------------------------
+# A lead's emailed link: who is in the organisation and what they may do (chalicelib/organisations.py).
+
+
+@app.route("/api/organisation", methods=["GET"])
+def organisation_link_page():
+    return edge.organisation.ask_page(get_settings())
+
+
+@app.route("/api/organisation", methods=["POST"], content_types=[JSON, FORM])
+def organisation_link():
+    _limit("organisation-links", "organisation_link_limit")
+    return edge.organisation.ask(app.current_request, wiring.organisations(), get_settings())
+
+
+@app.route("/api/organisation/{token}", methods=["GET"])
+def organisation_page(token):
+    query = app.current_request.query_params or {}
+    return edge.organisation.page(
+        token, wiring.organisations(), get_settings(), notice=query.get("notice", ""), number=query.get("page", "1")
+    )
+
+
+@app.route("/api/organisation/{token}", methods=["POST"], content_types=[JSON, FORM])
+def organisation_decision(token):
+    return edge.organisation.act(app.current_request, token, wiring.organisations(), get_settings())
+
+
+@app.route("/api/organisation/{token}/members", methods=["POST"], content_types=MEMBER_FILES)
+def organisation_members(token):
+    return edge.organisation.upload(app.current_request, token, wiring.organisations(), get_settings())
 
 
 # ---- Me too and change checks --------------------------------------------------------------

@@ -7,7 +7,7 @@ and jobs carry keys the workers de-duplicate on.
 The handler decodes each record once (store.stream.decode) and hands the Change to a list of
 reactions, in order, that wiring.changes() builds: the ones here (a story's listings, figures,
 audit and mail; the conversation), and the flows' own (the promise and its ladder, me-too
-counts, change checks: chalicelib/reactions.py). This module imports no flow.
+counts, change checks: chalicelib/reactions.py), and an organisation's mail. This module imports no flow.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .store.stream import Change, decode
 from .views import PROGRESS, listing_entry
 
 if TYPE_CHECKING:
-    from .store import PromiseStore, PublicStore, StoryStore
+    from .store import OrganisationStore, PromiseStore, PublicStore, StoryStore
 
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym")
 # The author hears of these decisions on their story.
@@ -149,6 +149,29 @@ class ConversationReaction:
             RenderJob(page="story", ref=story_id),
             *(MailJob(kind="staff_author_replied", story_id=story_id, ref=f"{change.ref}:{s}") for s in responders),
         ]
+
+
+class MembershipReaction:
+    """An organisation's mail: its leads hear of each request to join, the person hears the decision,
+    and a lead who asked for their "manage your organisation" link gets it."""
+
+    def __init__(self, store: OrganisationStore):
+        self._store = store
+
+    def __call__(self, change: Change) -> Jobs:
+        if change.kind == "link_request" and change.inserted:
+            return [MailJob(kind="organisation_link", ref=change.ref)]
+        if change.kind != "subscriber" or not change.new:
+            return []
+        old, new = change.old or {}, change.new
+        was, now = old.get("status"), new.get("status")
+        if now == SubscriberStatus.REQUESTED and (was != now or old.get("organisation") != new.get("organisation")):
+            leads = self._store.leads(new.get("organisation", ""))
+            return [MailJob(kind="membership_request", ref=f"{change.ref}:{lead['id']}") for lead in leads]
+        if was == SubscriberStatus.REQUESTED and now in (SubscriberStatus.ACTIVE, SubscriberStatus.REFUSED):
+            at = new.get("granted_at", "") if now == SubscriberStatus.ACTIVE else change.sequence
+            return [MailJob(kind="membership_decided", ref=f"{change.ref}:{now}:{at}")]
+        return []
 
 
 class StoryReaction:

@@ -14,17 +14,18 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .core import clock, identifying
-from .core.errors import NotFound, ValidationFailed, invalid
+from .core.errors import Forbidden, NotFound, ValidationFailed, invalid
 from .core.ids import new_id
 from .core.models import ChangeMark, ResponseSubmission
 from .core.observability import metrics
-from .core.status import ItemStatus, Status
-from .links import NOT_VALID
+from .core.status import RESPONDING, Access, ItemStatus, Status
+from .links import NOT_VALID, token_hash
 
 if TYPE_CHECKING:
     from .core.settings import Settings
+    from .limits import Limits
     from .links import Links
-    from .store import StoriesAndServices, Story
+    from .store import ConversationStore, Story
 
 RESPONSE_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")  # ids.new_id(): Crockford base32, lower case
 GONE = "This story is no longer published, so it cannot be read or answered here."
@@ -42,18 +43,40 @@ class AlreadySent(ValidationFailed):
     status, code = 409, "Conflict"
 
 
-def held_message(kinds: list[str]) -> str:
+NOT_A_RESPONDER = (
+    "You can read stories and say you have read them, but your organisation has not asked you to respond "
+    "in public. Ask your organisation’s lead to make you a responder."
+)
+# Why a response is checked by a moderator before it is public, besides identifying details:
+# risk-based, as Care Opinion does. In the order they are told.
+CHECKS = {
+    "first-responses": "your first responses on FeedForward are checked before they appear",
+    "change-made": "responses that say a change has been made are checked before they appear",
+    "high-criticality": "responses to stories about serious concerns are checked before they appear",
+}
+HIGH_CRITICALITY = 4
+
+
+def held_message(kinds: list[str], checks: list[str] | None = None) -> str:
+    """What a person is told when their response waits for a moderator, and why."""
+    if kinds:
+        return (
+            f"Your response seems to contain {identifying.describe(kinds)}. So that no one can be identified, "
+            "a moderator will check it before it appears on the story’s page. We will email you when they have."
+        )
+    why = "; ".join(CHECKS[c] for c in checks or [] if c in CHECKS) or "it is checked before it appears"
     return (
-        f"Your response seems to contain {identifying.describe(kinds)}. So that no one can be identified, "
-        "a moderator will check it before it appears on the story’s page. We will email you when they have."
+        f"Thank you. A moderator will check your response before it appears on the story’s page ({why}). "
+        "We will email you when they have."
     )
 
 
 class Conversation:
-    def __init__(self, store: StoriesAndServices, links: Links, settings: Settings):
+    def __init__(self, store: ConversationStore, links: Links, settings: Settings, limits: Limits):
         self._store = store
         self._links = links
         self._settings = settings
+        self._limits = limits
 
     # ---- who is answering, about what --------------------------------------------------------------
 
@@ -62,8 +85,8 @@ class Conversation:
         and one whose subscriber is gone, are refused alike."""
         # The link check has read the person and the subscription already (links.py): not again.
         link, subscriber, subscription = self._links.resolve_holder(token, "respond")
-        if not subscriber:
-            raise NotFound(NOT_VALID)
+        if not subscriber or subscriber.get("access") not in set(Access):
+            raise NotFound(NOT_VALID)  # fail closed: no grant, no link
         subscription = subscription or {}
         service_name = subscription.get("service_name", "")
         if not service_name and link.get("service"):
@@ -76,6 +99,9 @@ class Conversation:
             "name": subscriber.get("display_name") or subscriber.get("name", ""),
             "role": subscriber.get("role", ""),
             "organisation_name": subscriber.get("organisation_name", ""),
+            "organisation": subscriber.get("organisation", ""),
+            "access": subscriber.get("access", ""),
+            "responses_sent": int(subscriber.get("responses_sent") or 0),
         }
         return link, who
 
@@ -100,15 +126,19 @@ class Conversation:
         receipt = next((i for i in mine if i["item"] == "read"), None)
         responses = sorted((i for i in mine if i["item"] == "response"), key=lambda i: i.get("created_at", ""))
         just_sent = next((r for r in responses if sent and r["id"] == sent), None)
+        services = self._store.get_services(story.get("services", []))
         return {
             "who": {k: who[k] for k in ("name", "role", "organisation_name", "service_name")},
             "story": story,
-            "services": self._store.get_services(story.get("services", [])),
+            "services": services,
+            # Criticality is for the organisation's own members: never shown to anyone else.
+            "member": _member_of(who, services),
+            "can_respond": who["access"] in RESPONDING,
             "items": items,
             "read_at": receipt.get("read_at", "") if receipt else "",
             # This person's responses that are not (or not yet) public, so they know where they stand.
             "waiting": [
-                {"created_at": r.get("created_at", ""), "flags": r.get("flags", [])}
+                {"created_at": r.get("created_at", ""), "flags": r.get("flags", []), "checks": r.get("checks", [])}
                 for r in responses
                 if r.get("status") == ItemStatus.HELD
             ],
@@ -122,7 +152,9 @@ class Conversation:
         """Record that this person read the story, the first time only. Returns when they did."""
         link, who = self._holder(token)
         self._published_story(link["story_id"])
-        return {"read_at": self._receipt(link["story_id"], who)}
+        read_at = self._receipt(link["story_id"], who)
+        self._store.update_subscriber(who["subscriber_id"], {"last_active_at": clock.iso()})
+        return {"read_at": read_at}
 
     def _receipt(self, story_id: str, who: dict[str, Any]) -> str:
         at = clock.iso()
@@ -147,8 +179,10 @@ class Conversation:
         from pydantic import ValidationError
 
         link, who = self._holder(token)
+        if who["access"] not in RESPONDING:
+            raise Forbidden(NOT_A_RESPONDER)
         story_id = link["story_id"]
-        self._published_story(story_id)
+        story = self._published_story(story_id)
         data = dict(data)
         values = {k: v for k, v in data.items() if k in FORM_FIELDS}
         response_id = data.pop("response_id", None)
@@ -163,11 +197,17 @@ class Conversation:
         except ValidationError as e:
             raise invalid(e, LABELS, values) from e
 
+        # Only a response that could be written spends from the budgets (a mistake writes nothing).
+        s = self._settings
+        self._limits.hit("response-link", token_hash(token), s.response_link_limit, s.rate_window_seconds)
+        self._limits.hit("response-person", who["subscriber_id"], s.response_person_limit, s.rate_window_seconds)
         change = submission.change.value
         description = submission.change_description if submission.change is not ChangeMark.none else ""
         found = identifying.kinds(submission.text)
         found += [k for k in identifying.kinds(description) if k not in found]
         flags = [k for k in identifying.KINDS if k in found]
+        checks = self._checks(who, story, change)
+        held = bool(flags or checks)
         now = clock.iso()
         # Answering implies reading: the receipt comes first, so the story shows "read" before "responded".
         self._receipt(story_id, who)
@@ -183,10 +223,13 @@ class Conversation:
             "text": submission.text,
             "change": change,
             "change_description": description,
-            "status": Status.HELD if flags else Status.PUBLISHED,
+            "organisation": who["organisation"],
+            "verified": True,  # only a member with the responder grant gets this far
+            "status": Status.HELD if held else Status.PUBLISHED,
             "flags": flags,
+            "checks": checks,
             "created_at": now,
-            "published_at": None if flags else now,
+            "published_at": None if held else now,
         }
         if not self._store.add_response(story_id, response):
             earlier = self._store.get_thread_item(story_id, "response", response_id) or {}
@@ -202,10 +245,23 @@ class Conversation:
                     {k: v for k, v in values.items() if k != "response_id"},
                 )
             return _answer(earlier)  # a second press of the same button: the first one stands
+        self._store.count_response(who["subscriber_id"])
+        self._store.update_subscriber(who["subscriber_id"], {"last_active_at": now})
         metrics.add_metric(name="ResponsesSubmitted", unit="Count", value=1)
-        if flags:
+        if held:
             metrics.add_metric(name="ResponsesHeld", unit="Count", value=1)
         return _answer(response)
+
+    def _checks(self, who: Mapping[str, Any], story: Mapping[str, Any], change: str) -> list[str]:
+        """Why this response goes to a moderator first (risk-based); [] publishes it at once."""
+        checks = []
+        if who["responses_sent"] < self._settings.first_responses_checked:
+            checks.append("first-responses")
+        if change == ChangeMark.made.value:
+            checks.append("change-made")
+        if int(story.get("criticality") or 0) >= HIGH_CRITICALITY:
+            checks.append("high-criticality")
+        return checks
 
 
 def _answer(response: Mapping[str, Any]) -> dict[str, Any]:
@@ -214,6 +270,13 @@ def _answer(response: Mapping[str, Any]) -> dict[str, Any]:
         out["published_at"] = response.get("published_at", "")
     elif response["status"] == ItemStatus.HELD:
         out["flags"] = list(response.get("flags", []))
-        out["flag_words"] = identifying.describe(out["flags"])
-        out["message"] = held_message(out["flags"])
+        out["checks"] = list(response.get("checks", []))
+        out["flag_words"] = identifying.describe(out["flags"]) if out["flags"] else ""
+        out["message"] = held_message(out["flags"], out["checks"])
     return out
+
+
+def _member_of(who: Mapping[str, Any], services: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether this person is a confirmed member of an organisation the story is about."""
+    org = who.get("organisation")
+    return bool(org) and any((svc.get("path") or [""])[0] == org for svc in services.values())

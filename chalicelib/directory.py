@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from .core.models import Service
 from .store import MIN_PREFIX, words
 
 if TYPE_CHECKING:
-    from .store import DirectoryStore
+    from .store import DirectoryFileStore
 
 MAX_RESULTS = 10
 CANDIDATES = 100
@@ -56,8 +57,31 @@ def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None
     return out
 
 
+_DOMAIN = re.compile(r"^(?=.{3,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{3,253}$")
+
+
+def organisation_settings(node: dict[str, Any]) -> dict[str, Any]:
+    """A top-level node's private settings: its verified domains, those that grant responder, and
+    its named leads (addresses). Never part of a service item, so never public."""
+    out: dict[str, Any] = {}
+    for key in ("domains", "responder_domains"):
+        values = node.get(key, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) and _DOMAIN.match(v.lower()) for v in values):
+            raise ValueError(f"Organisation {node['slug']!r}: {key} must be a list of domains, like trust.nhs.uk.")
+        out[key] = sorted({v.lower() for v in values})
+    stray = [d for d in out["responder_domains"] if not any(d == x or d.endswith("." + x) for x in out["domains"])]
+    if stray:
+        raise ValueError(f"Organisation {node['slug']!r}: responder_domains must be among its domains: {stray}.")
+    leads = node.get("leads", [])
+    if not isinstance(leads, list) or not all(isinstance(v, str) and _EMAIL.match(v) for v in leads):
+        raise ValueError(f"Organisation {node['slug']!r}: leads must be a list of email addresses.")
+    out["leads"] = [v.strip().lower() for v in leads]
+    return out
+
+
 class Directory:
-    def __init__(self, store: DirectoryStore):
+    def __init__(self, store: DirectoryFileStore):
         self._store = store
 
     def load(
@@ -69,9 +93,13 @@ class Directory:
         dupes = {s for s in slugs if slugs.count(s) > 1}
         if dupes:
             raise ValueError(f"Slugs must be unique; repeated: {', '.join(sorted(dupes))}")
+        organisations = {node["slug"]: organisation_settings(node) for node in tree}
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         for item in progress(items):
             counts[self._store.put_service(item)] += 1
+        for slug, settings in organisations.items():
+            # Domains only: the leads become members (membership.name_lead), not settings.
+            self._store.put_organisation(slug, {k: v for k, v in settings.items() if k != "leads"})
         return counts
 
     def search(self, q: str) -> list[dict[str, Any]]:

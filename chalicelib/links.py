@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from .store import PeopleStore, Subscriber, Subscription
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes, base64url without padding
-# Links that stop working when their holder unsubscribes.
-REVOCABLE = frozenset({"respond"})
+# Links that stop working when their holder unsubscribes or is frozen.
+REVOCABLE = frozenset({"respond", "organisation"})
 NOT_VALID = "This link is not valid. It may have expired or been stopped."
 
 

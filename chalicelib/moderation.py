@@ -20,6 +20,13 @@ from .core.models import EDITABLE_FIELDS, Decision, ItemDecision, ModerationDeci
 from .core.observability import logger, metrics
 from .core.status import ItemStatus, Status
 
+# Why a staff response waits for a moderator when no identifying detail was found (conversation.py).
+CHECK_WORDS = {
+    "first-responses": "one of this responder's first responses",
+    "change-made": "says a change has been made",
+    "high-criticality": "answers a story of criticality 4 or 5",
+}
+
 if TYPE_CHECKING:
     from .store import StoriesAndServices, Story
 
@@ -198,6 +205,7 @@ def _item_summary(item: Mapping[str, Any], story: Mapping[str, Any]) -> dict[str
         "created_at",
         "text",
         "flags",
+        "verified",
         "name",
         "role",
         "organisation_name",
@@ -217,6 +225,10 @@ def _item_summary(item: Mapping[str, Any], story: Mapping[str, Any]) -> dict[str
         out.setdefault("flags", [])
         # The flags in words, so the moderator knows what the automatic check found.
         out["flag_words"] = [KIND_WORDS.get(k, str(k).replace("_", " ")) for k in out["flags"]]
+        # And why it is checked at all when nothing was found: the responder's first responses,
+        # a change said to be made, a story of criticality 4 or 5.
+        out["checks"] = list(item.get("checks", []))
+        out["flag_words"] += [CHECK_WORDS.get(c, c) for c in out["checks"]]
     if story:
         out["story"] = {"id": story.get("id"), "title": story.get("title", ""), "status": story.get("status")}
     return out

@@ -199,6 +199,7 @@ def _entry(e: dict[str, Any]) -> dict[str, Any]:
             "role": e["role"],
             "service": e["service_name"],
             "organisation": e["organisation_name"],
+            "verified_member": e["verified"],
             "text": e["text"],
             "change": e["change"],
             "change_description": e["change_description"],

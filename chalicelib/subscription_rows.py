@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .core import clock, ids
 from .core.models import SubscriptionRequest
-from .core.status import SubscriberStatus
+from .core.status import Access, SubscriberStatus
 
 if TYPE_CHECKING:
     from .store import SubscriptionStore
@@ -29,9 +29,17 @@ def settings_key(service: str, tags: Iterable[str], min_criticality: Any, freque
     return (service, tuple(sorted(set(tags))), int(min_criticality or 0), str(frequency))
 
 
-def load_row(store: SubscriptionStore, req: SubscriptionRequest, org: dict[str, Any], svc: dict[str, Any]) -> str:
-    """One vouched-for row as an ACTIVE subscription: "created", "updated", "unchanged" or "skipped"
-    (someone who unsubscribed themselves is left alone)."""
+def load_row(
+    store: SubscriptionStore,
+    req: SubscriptionRequest,
+    org: dict[str, Any],
+    svc: dict[str, Any],
+    access: Access = Access.READER,
+    by: str = "an admin's bulk load",
+) -> str:
+    """One vouched-for row as an ACTIVE member with `access` and an ACTIVE subscription: "created",
+    "updated", "unchanged" or "skipped:<why>" (someone who unsubscribed themselves, a frozen leaver and
+    a member of another organisation are left alone). Each grant or change is recorded."""
     now = clock.iso()
     email = str(req.email)
     subscriber: Mapping[str, Any] | None = store.find_subscriber(email)  # or the profile written here
@@ -46,21 +54,33 @@ def load_row(store: SubscriptionStore, req: SubscriptionRequest, org: dict[str, 
             "organisation": org["slug"],
             "organisation_name": org["name"],
             "status": SubscriberStatus.ACTIVE,
+            "access": access,
             "created_at": now,
             "confirmed_at": now,
+            "granted_at": now,
+            "granted_by": by,
             "links_valid_after": "",
             "source": "bulk load",
         }
         if store.create_subscriber(profile):
             subscriber, outcome = profile, "created"
+            _record(store, org["slug"], profile, "granted", access, by)
         else:
             subscriber = store.find_subscriber(email)
     if subscriber is None:  # pragma: no cover - removed in between
         raise RuntimeError("a subscriber vanished while loading")
-    if subscriber.get("status") == SubscriberStatus.UNSUBSCRIBED:
-        return "skipped"
-    if subscriber.get("status") != SubscriberStatus.ACTIVE:
-        store.update_subscriber(subscriber["id"], {"status": SubscriberStatus.ACTIVE, "confirmed_at": now})
+    if subscriber.get("status") in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.FROZEN):
+        return f"skipped:{subscriber['status']}"
+    if subscriber.get("organisation") != org["slug"] and subscriber.get("access"):
+        return "skipped:other-organisation"
+    if subscriber.get("status") != SubscriberStatus.ACTIVE or subscriber.get("access") != access:
+        changes: dict[str, Any] = {"status": SubscriberStatus.ACTIVE, "access": access}
+        if subscriber.get("status") != SubscriberStatus.ACTIVE:
+            changes |= {"confirmed_at": subscriber.get("confirmed_at") or now}
+        if subscriber.get("organisation") != org["slug"]:
+            changes |= {"organisation": org["slug"], "organisation_name": org["name"]}
+        store.update_subscriber(subscriber["id"], changes | {"granted_at": now, "granted_by": by})
+        _record(store, org["slug"], subscriber, "granted" if not subscriber.get("access") else "changed", access, by)
         outcome = "updated"
     settings = subscription_settings(req, svc)
     wanted = settings_key(req.service, req.tags, req.min_criticality, req.frequency.value)
@@ -94,3 +114,20 @@ def load_row(store: SubscriptionStore, req: SubscriptionRequest, org: dict[str, 
         }
     )
     return "created"
+
+
+def _record(store: SubscriptionStore, org: str, member: Mapping[str, Any], action: str, access: str, by: str) -> None:
+    at = clock.iso()
+    store.record_grant(
+        org,
+        at,
+        ids.new_id(),
+        {
+            "member_id": member.get("id", ""),
+            "member_name": member.get("name", ""),
+            "action": action,
+            "access": str(access),
+            "was": str(member.get("access", "")),
+            "by": by,
+        },
+    )

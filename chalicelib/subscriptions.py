@@ -21,14 +21,15 @@ from .core import clock, ids
 from .core.errors import NotFound, ValidationFailed, pydantic_fields
 from .core.models import SubscriptionRequest, clean_line
 from .core.observability import logger, metrics
-from .core.status import SubscriberStatus
+from .core.status import Access, SubscriberStatus
 from .links import NOT_VALID
 from .subscription_rows import load_row, settings_key, subscription_settings
-from .views import FREQUENCY_WORDS, join_list, manage_url, subscription_view
+from .views import FREQUENCY_WORDS, manage_url, subscription_view
 
 if TYPE_CHECKING:
     from .core.settings import Settings
     from .links import Links
+    from .membership import Membership
     from .store import Subscriber, Subscription, SubscriptionStore
 
 LABELS = {
@@ -53,6 +54,19 @@ CHOICE_MESSAGES = {
     "email": "Enter your work email address, like firstname.lastname@trust.nhs.uk",
 }
 _TAG_SPLIT = re.compile(r"[,;\n]+")
+# Why a vouched-for row was left alone.
+SKIPPED: dict[str, str] = {
+    SubscriberStatus.UNSUBSCRIBED: "This person unsubscribed themselves, so they were left alone. "
+    "They can sign up again on the site.",
+    SubscriberStatus.FROZEN: "This person is frozen (a leaver), so they were left alone. Restore them first.",
+    "other-organisation": "This address belongs to a member of another organisation, so it was left alone.",
+}
+# A confirmed sign-up that is not on yet: what the person's own status says about it.
+WAITING: dict[str, str] = {
+    SubscriberStatus.REQUESTED: "requested",
+    SubscriberStatus.REFUSED: "refused",
+    SubscriberStatus.FROZEN: "frozen",
+}
 
 
 # ---- tags as typed ---------------------------------------------------------------------------------
@@ -95,10 +109,11 @@ def _first(data: dict[str, Any], name: str) -> str:
 
 
 class Subscriptions:
-    def __init__(self, store: SubscriptionStore, links: Links, settings: Settings):
+    def __init__(self, store: SubscriptionStore, links: Links, settings: Settings, membership: Membership):
         self._store = store
         self._links = links
         self._settings = settings
+        self._membership = membership
 
     # ---- signing up --------------------------------------------------------------------------
 
@@ -128,17 +143,9 @@ class Subscriptions:
             raise ValidationFailed(fields, data)
         assert org and svc  # the checks above name each one not found
         if restrict_domains:
-            allowed = allowed_domains(self._settings.signup_domains.get(org["slug"]) or [])
-            if allowed and not domain_allowed(str(req.email), allowed):
-                raise ValidationFailed(
-                    [
-                        {
-                            "field": "email",
-                            "message": f"Use your work email address at {org['name']}: one ending in {join_list(allowed, 'or')}",
-                        }
-                    ],
-                    data,
-                )
+            refusal = self._membership.policy(org).refusal(str(req.email), self._settings.moderators_email)
+            if refusal:
+                raise ValidationFailed([refusal], data)
         return req, org, svc
 
     def sign_up(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +211,7 @@ class Subscriptions:
         subscriber = self._store.get_subscriber(found.get("subscriber_id", ""))
         sub = (
             self._store.get_subscription(found.get("subscriber_id", ""), found.get("subscription_id", ""))
-            if subscriber
+            if subscriber and subscriber.get("status") != SubscriberStatus.FROZEN  # a leaver's links all stop
             else None
         )
         if not subscriber or not sub:
@@ -212,34 +219,41 @@ class Subscriptions:
         return found, subscriber, sub
 
     def confirmation(self, token: str) -> dict[str, Any]:
-        """What confirming would switch on (`state` "ask"), or that it is on already or stopped.
+        """What confirming would switch on (`state` "ask"), or where it stands already.
         Changes nothing (mail scanners fetch links)."""
         _, subscriber, sub = self._confirmation(token)
-        states: dict[str, str] = {SubscriberStatus.PENDING: "ask", SubscriberStatus.ACTIVE: "already"}
-        state = states.get(sub["status"], "stopped")
+        state = "ask"
+        if sub["status"] == SubscriberStatus.ACTIVE:
+            state = "already"
+        elif sub["status"] != SubscriberStatus.PENDING:
+            state = "stopped"
+        elif sub.get("address_confirmed_at"):
+            state = WAITING.get(subscriber.get("status", ""), "ask")
         return self._confirmed(subscriber, sub, state, manage="")
 
     def confirm(self, token: str) -> dict[str, Any]:
-        """Switch the alerts on. Confirming twice is harmless."""
+        """The person confirms their address: the alerts go on if they are (or now become) a member
+        of the organisation; otherwise its leads are asked (membership.py). Confirming twice is harmless."""
         _, subscriber, sub = self._confirmation(token)
-        if sub["status"] == SubscriberStatus.UNSUBSCRIBED:
+        if sub["status"] in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.PAUSED):
             return self._confirmed(subscriber, sub, "stopped", manage="")
         state = "already" if sub["status"] == SubscriberStatus.ACTIVE else "done"
         if sub["status"] == SubscriberStatus.PENDING:
-            now = clock.iso()
-            changes: dict[str, Any] = dict(sub.get("requested") or {})
-            if subscriber.get("status") != SubscriberStatus.ACTIVE:
-                changes |= {"status": SubscriberStatus.ACTIVE, "confirmed_at": now}
-            # The person first, so a subscription is never on for someone who is not.
-            subscriber = self._store.update_subscriber(subscriber["id"], changes) if changes else subscriber
-            sub = self._store.set_subscription_status(
-                subscriber["id"], sub["id"], SubscriberStatus.ACTIVE, {"confirmed_at": now}
-            )
-            metrics.add_metric(name="SubscriptionsConfirmed", unit="Count", value=1)
+            state = self._membership.admit(subscriber, sub)
+            subscriber = self._store.get_subscriber(subscriber["id"]) or subscriber
+            sub = self._store.get_subscription(subscriber["id"], sub["id"]) or sub
+            if state == "done":
+                metrics.add_metric(name="SubscriptionsConfirmed", unit="Count", value=1)
             logger.info(
-                "subscription confirmed", extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"]}
+                "subscription confirmed",
+                extra={"subscriber_id": subscriber["id"], "subscription_id": sub["id"], "outcome": state},
             )
-        return self._confirmed(subscriber, sub, state, manage=manage_url(self._links, self._settings, subscriber["id"]))
+        manage = (
+            manage_url(self._links, self._settings, subscriber["id"])
+            if subscriber.get("status") == SubscriberStatus.ACTIVE
+            else ""
+        )
+        return self._confirmed(subscriber, sub, state, manage=manage)
 
     def _confirmed(
         self, subscriber: Mapping[str, Any], sub: Mapping[str, Any], state: str, manage: str
@@ -261,8 +275,8 @@ class Subscriptions:
     def _holder(self, token: str, purpose: str) -> Subscriber:
         found = self._links.resolve(token, purpose)
         subscriber = self._store.get_subscriber(found.get("subscriber_id", ""))
-        if not subscriber:
-            raise NotFound(NOT_VALID)
+        if not subscriber or subscriber.get("status") == SubscriberStatus.FROZEN:
+            raise NotFound(NOT_VALID)  # a leaver's links answer like links that never were
         return subscriber
 
     def unsubscribed(self, token: str) -> str:
@@ -365,9 +379,16 @@ class Subscriptions:
     # ---- bulk loading (admins, as from the console) -----------------------------------------------
 
     def bulk_load(
-        self, rows: Iterable[tuple[int, dict[str, Any]]], progress: Callable[[Iterable], Iterable] = lambda it: it
+        self,
+        rows: Iterable[tuple[int, dict[str, Any]]],
+        progress: Callable[[Iterable], Iterable] = lambda it: it,
+        *,
+        only_organisation: str = "",
+        by: str = "an admin's bulk load",
     ) -> dict[str, Any]:
-        """Load rows of (line, fields) as ACTIVE subscriptions: admins vouch for them.
+        """Load rows of (line, fields) as ACTIVE members and subscriptions: an admin, or a lead for
+        their own organisation (`only_organisation`), vouches for them. A row's `access` (reader,
+        responder or lead; reader if blank) is granted and recorded.
 
         Every row is checked first; if any is bad, nothing is written and each problem is reported
         with its line and field. Loading the same rows again changes nothing. Someone who has
@@ -386,35 +407,28 @@ class Subscriptions:
         report: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0, "errors": [], "notes": []}
         checked = []
         for line, row in rows:
+            row = dict(row)
+            access = str(row.pop("access", "") or Access.READER).strip().lower()
+            problems = []
+            if access not in set(Access):
+                problems.append({"field": "access", "message": "Write reader, responder or lead"})
             try:
-                checked.append((line, *self.validate(row, restrict_domains=False, services=services)))
+                req, org, svc = self.validate(row, restrict_domains=False, services=services)
+                if only_organisation and org["slug"] != only_organisation:
+                    problems.append({"field": "organisation", "message": "Only members of your own organisation"})
+                checked.append((line, req, org, svc, Access(access) if not problems else Access.READER))
             except ValidationFailed as e:
-                report["errors"] += [{"line": line, "field": f["field"], "message": f["message"]} for f in e.fields]
+                problems += e.fields
+            report["errors"] += [{"line": line, "field": f["field"], "message": f["message"]} for f in problems]
         if report["errors"]:
             return report
-        for line, req, org, svc in progress(checked):
-            outcome = load_row(self._store, req, org, svc)
+        for line, req, org, svc, access in progress(checked):
+            outcome, _, why = load_row(self._store, req, org, svc, access, by).partition(":")
             report[outcome] += 1
             if outcome == "skipped":
-                report["notes"].append(
-                    {
-                        "line": line,
-                        "field": "email",
-                        "message": "This person unsubscribed themselves, so they were left alone. They can sign up again on the site.",
-                    }
-                )
+                report["notes"].append({"line": line, "field": "email", "message": SKIPPED[why]})
         logger.info("subscriptions loaded", extra={f"rows_{k}": v for k, v in report.items() if isinstance(v, int)})
         return report
-
-
-def allowed_domains(domains: Iterable[str]) -> list[str]:
-    return [d.strip().lower().lstrip("@.") for d in domains if d and d.strip().lstrip("@.")]
-
-
-def domain_allowed(email: str, allowed: list[str]) -> bool:
-    """An address at an allowed domain or at any sub-domain of one (ward.trust.nhs.uk under trust.nhs.uk)."""
-    domain = email.rpartition("@")[2].strip().lower().rstrip(".")
-    return any(domain == d or domain.endswith("." + d) for d in allowed)
 
 
 def _named(fields: list[dict[str, str]]) -> list[dict[str, str]]:

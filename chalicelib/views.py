@@ -204,6 +204,8 @@ def entry_view(item: Mapping[str, Any]) -> dict[str, Any]:
             "role": item.get("role", ""),
             "service_name": item.get("service_name", ""),
             "organisation_name": item.get("organisation_name", ""),
+            # A confirmed member of that organisation with the grant to respond (older ones carry nothing).
+            "verified": bool(item.get("verified")),
             "text": item.get("text", ""),
             "change": item.get("change", "none"),
             "change_description": item.get("change_description", ""),

@@ -44,8 +44,10 @@ def _flows() -> SimpleNamespace:
         ladder,
         limits,
         links,
+        membership,
         metoo,
         moderation,
+        organisations,
         public_api,
         reactions,
         replies,
@@ -136,12 +138,22 @@ def alerts() -> Any:
 
 @lru_cache(maxsize=1)
 def subscriptions() -> Any:
-    return _flows().subscriptions.Subscriptions(store(), links(), get_settings())
+    return _flows().subscriptions.Subscriptions(store(), links(), get_settings(), membership())
+
+
+@lru_cache(maxsize=1)
+def membership() -> Any:
+    return _flows().membership.Membership(store(), get_settings())
+
+
+@lru_cache(maxsize=1)
+def organisations() -> Any:
+    return _flows().organisations.Organisations(store(), links(), get_settings(), membership(), subscriptions())
 
 
 @lru_cache(maxsize=1)
 def conversation() -> Any:
-    return _flows().conversation.Conversation(store(), links(), get_settings())
+    return _flows().conversation.Conversation(store(), links(), get_settings(), limits())
 
 
 @lru_cache(maxsize=1)
@@ -182,6 +194,7 @@ def changes() -> Any:
             f.reactions.promise_reaction(s),
             f.changes.StoryReaction(s),
             f.changes.ConversationReaction(s),
+            f.changes.MembershipReaction(s),
             f.reactions.me_too_reaction(s),
             f.reactions.change_check_reaction(s),
         ]
@@ -227,6 +240,8 @@ def reset() -> None:
         notifications,
         alerts,
         subscriptions,
+        membership,
+        organisations,
         conversation,
         public_api,
         limits,

@@ -15,9 +15,7 @@ the emailed links run.
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import io
 import json
 import os
 import shlex
@@ -27,21 +25,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+# The columns of a subscriptions (members) file, shared with a lead's upload.
+from chalicelib.spreadsheets import MEMBER_COLUMNS as SUBSCRIPTION_COLUMNS
+
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTORY_FILE = ROOT / "data" / "directory.json"
 DEMO_STORIES_FILE = ROOT / "data" / "demo_stories.json"
 DEMO_SUBSCRIPTIONS_FILE = ROOT / "data" / "demo_subscriptions.json"
-SUBSCRIPTION_COLUMNS = (
-    "name",
-    "display_name",
-    "role",
-    "organisation",
-    "email",
-    "service",
-    "tags",
-    "min_criticality",
-    "frequency",
-)
 SUBMISSION_FIELDS = ("title", "story", "good", "improve", "feelings", "role", "pseudonym", "services", "email")
 EDITABLE = ("title", "story", "good", "improve", "pseudonym")
 
@@ -94,7 +84,37 @@ def load_directory(path: str | Path = DIRECTORY_FILE, show_progress: bool = True
     tree = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(tree, list):
         raise SystemExit(f"{path}: the directory must be a JSON list of services.")
-    return wiring.directory().load(tree, progress=progress_wrapper("Loading services", "service", show_progress))
+    counts = wiring.directory().load(tree, progress=progress_wrapper("Loading services", "service", show_progress))
+    counts["leads"] = name_leads(tree)
+    return counts
+
+
+def name_leads(tree: list[dict[str, Any]]) -> int:
+    """Each organisation's `leads` in the directory file become its leads (vouched for by the file).
+    A lead taken off the file stays one until removed with `leads remove`: removing is a decision."""
+    from chalicelib import wiring
+    from chalicelib.directory import organisation_settings
+
+    named = 0
+    for node in tree:
+        for email in organisation_settings(node)["leads"]:
+            org = {"slug": node["slug"], "name": node["name"]}
+            if wiring.membership().name_lead(org, email, by="the directory file") != "unchanged":
+                named += 1
+    return named
+
+
+def change_lead(action: str, organisation: str, email: str) -> str:
+    """`leads add|remove ORGANISATION EMAIL`: "created", "updated" or "unchanged"."""
+    from chalicelib import wiring
+
+    org = wiring.store().get_service(organisation)
+    if not org or org.get("parent"):
+        raise SystemExit(f"{organisation}: not an organisation in the directory (a top-level slug).")
+    flow = wiring.membership()
+    if action == "add":
+        return flow.name_lead(org, email, by="an admin (tools.ff)")
+    return flow.remove_lead(org, email, by="an admin (tools.ff)")
 
 
 def rebuild_site(show_progress: bool = True) -> Any:
@@ -148,39 +168,25 @@ def _split_tags(value: str) -> list[str]:
 
 def _csv_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
     """A CSV file with a header row naming the columns; empty cells are left out (defaults apply)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows: list[tuple[int, dict[str, Any]]] = []
-    problems: list[dict[str, Any]] = []
-    header = ["_".join(h.strip().lower().split()) for h in next(reader, [])]
-    for h in header:
-        if h and h not in SUBSCRIPTION_COLUMNS:
-            problems.append(
-                {
-                    "line": 1,
-                    "field": h,
-                    "message": f"This column is not expected; the columns are {', '.join(SUBSCRIPTION_COLUMNS)}",
-                }
-            )
-    while True:
-        line = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            problems.append({"line": line, "field": "row", "message": f"This row could not be read: {e}"})
-            continue
-        row = {h: c.strip() for h, c in zip(header, cells) if h in SUBSCRIPTION_COLUMNS and c.strip()}
-        if not row:
-            continue  # a blank line
-        if "tags" in row:
-            row["tags"] = _split_tags(row["tags"])
-        rows.append((line, row))
-    return rows, problems
+    from chalicelib.spreadsheets import csv_rows
+
+    rows, problems = csv_rows(text)
+    return [(line, _with_tags(row)) for line, row in rows], problems
+
+
+def _with_tags(row: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(row.get("tags"), str):
+        row["tags"] = _split_tags(row["tags"])
+    return row
 
 
 def read_subscription_rows(path: str | Path) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
-    """(rows as (line, fields), problems found while reading) from a .json or .csv file."""
+    """(rows as (line, fields), problems found while reading) from a .json, .csv or .xlsx file."""
+    if str(path).lower().endswith(".xlsx"):
+        from chalicelib.spreadsheets import xlsx_rows
+
+        rows, problems = xlsx_rows(Path(path).read_bytes())
+        return [(line, _with_tags(row)) for line, row in rows], problems
     text = Path(path).read_text(encoding="utf-8-sig")
     return _csv_rows(text) if str(path).lower().endswith(".csv") else _json_rows(text, path)
 
@@ -606,6 +612,16 @@ def parser() -> argparse.ArgumentParser:
         help="nested JSON list of {slug, name, kind, children} (default: data/directory.json)",
     )
 
+    le = sub.add_parser(
+        "leads",
+        help="name or remove an organisation's lead (who manages its members, from an emailed link)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    le.add_argument("action", choices=("add", "remove"))
+    le.add_argument("organisation", help="the organisation's slug (a top-level node of the directory)")
+    le.add_argument("email", help="the lead's work email address")
+
     sub.add_parser(
         "rebuild-site",
         help="render every page again; unchanged pages are not uploaded",
@@ -615,7 +631,7 @@ def parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser(
         "load-subscriptions",
-        help="load staff subscriptions from a JSON or CSV file, as active (idempotent)",
+        help="load staff (members and their subscriptions) from a JSON, CSV or XLSX file, as active (idempotent)",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -623,7 +639,8 @@ def parser() -> argparse.ArgumentParser:
         "file",
         help="a JSON list of objects, or a CSV file with a header row, with the fields "
         + ", ".join(SUBSCRIPTION_COLUMNS)
-        + " (tags: separated by commas; e.g. data/demo_subscriptions.json)",
+        + " (tags: separated by commas; access: reader, responder or lead, reader if blank;"
+        " e.g. data/demo_subscriptions.json)",
     )
 
     s = sub.add_parser(
@@ -665,7 +682,14 @@ def main(argv: list[str] | None = None) -> int:
     show = not args.no_progress
     if args.command == "load-directory":
         counts = load_directory(args.file, show)
-        print(f"Services: {counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged.")
+        print(
+            f"Services: {counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged. "
+            f"Leads named or updated: {counts['leads']}."
+        )
+        return 0
+    if args.command == "leads":
+        outcome = change_lead(args.action, args.organisation, args.email)
+        print(f"Lead {args.email} of {args.organisation}: {outcome}.")
         return 0
     if args.command == "rebuild-site":
         result = rebuild_site(show)

@@ -44,6 +44,10 @@ MailKind = Literal[
     "staff_author_replied",  # ref: "<reply id>:<subscriber id>"
     "staff_response_decided",  # ref: response id (a held response was published or rejected)
     "subscription_confirm",  # story_id empty; ref: "<subscriber id>:<subscription id>"
+    # organisations (story_id empty)
+    "membership_request",  # to a lead: ref "<requester id>:<lead id>" (someone asks to join)
+    "membership_decided",  # to the person: ref "<subscriber id>:<status>:<at>" (approved or refused)
+    "organisation_link",  # to a lead who asked for their link: ref the request id
     "change_check",  # CHECK: ref "author" or a me-too id: did the change make a difference?
     "ladder_reminder",  # LADDER: ref "reminder:<subscriber id>" (no reply at half the promise)
     "ladder_escalation",  # LADDER: ref "overdue:<subscriber id>" or "organisation:<subscriber id>"

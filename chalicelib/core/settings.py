@@ -56,8 +56,16 @@ class Settings(BaseModel):
     # Unsubscribe and manage links must keep working for as long as alerts might be read.
     subscriber_link_days: int = Field(default=400, ge=1)
     confirm_link_days: int = Field(default=7, ge=1)
-    # Organisations that restrict self-service sign-up, as JSON: {"org-slug": ["nhs.net", "trust.nhs.uk"]}.
+    # Verified email domains an organisation's staff may sign up from by themselves, added to the ones
+    # the directory file gives, as JSON: {"org-slug": ["trust.nhs.uk"]}. Empty adds none: an organisation
+    # with no domain and no lead takes no sign-up at all (fail closed).
     signup_domains: dict[str, list[str]] = Field(default_factory=dict)
+    # Where staff and the public ask the moderators for help (an organisation not set up yet, say).
+    moderators_email: str = "moderators@feedforward.example"
+    # A lead's "manage your organisation" link: short, because it can change who speaks for a trust.
+    organisation_link_days: int = Field(default=7, ge=1)
+    # A responder's first responses go to a moderator before they are public.
+    first_responses_checked: int = Field(default=3, ge=0)
     # ---- CHECK: rate limits per client (hashed source IP) and window; 0 turns one off.
     rate_window_seconds: int = Field(default=3600, ge=1)  # one fixed window for every limit below
     me_too_limit: int = 10  # "this happened to me too" posts
@@ -65,6 +73,9 @@ class Settings(BaseModel):
     story_limit: int = 100  # stories sent (generous: a family, a ward's shared computer)
     subscription_limit: int = 100  # staff sign-ups
     bad_link_limit: int = 50  # capability links that did not resolve (guessing)
+    response_link_limit: int = 10  # responses sent from one read-and-respond link
+    response_person_limit: int = 30  # responses sent by one member of staff, from all their links
+    organisation_link_limit: int = 10  # asks for a lead's "manage your organisation" link
     # The story form: a story sent sooner than this after the form was opened (form.js's `started`) is
     # refused as a script's. Without JavaScript there is no time, and the story is accepted. 0 turns it off.
     min_form_seconds: int = Field(default=3, ge=0)

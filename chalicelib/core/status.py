@@ -41,11 +41,40 @@ class ItemStatus(StrEnum):
 class SubscriberStatus(StrEnum):
     """The status of a member of staff who signed up for alerts, and of each of their subscriptions.
 
-    PENDING until the emailed link is followed, then ACTIVE, until UNSUBSCRIBED. An unsubscribed
-    subscription stays so (signing up again makes a new one); an unsubscribed subscriber is ACTIVE
-    again only once they confirm a new sign-up.
+    A person is PENDING until the emailed link is followed. Then they are ACTIVE (a member of their
+    organisation, with an `access` grant) or, when nothing grants them access, REQUESTED until a
+    lead approves (ACTIVE) or refuses (REFUSED). A lead can freeze a leaver (FROZEN: every link
+    stops, their subscriptions are PAUSED) and restore them. UNSUBSCRIBED is the person's own
+    choice; they are ACTIVE again only once they confirm a new sign-up.
     """
 
     PENDING = "pending"
     ACTIVE = "active"
     UNSUBSCRIBED = "unsubscribed"
+    REQUESTED = "requested"  # the address is confirmed; the organisation's leads decide
+    REFUSED = "refused"  # a lead said no
+    FROZEN = "frozen"  # a lead froze a leaver: no link works, no alert is sent
+    PAUSED = "paused"  # a subscription of a frozen person (back to ACTIVE if they are restored)
+
+
+class Access(StrEnum):
+    """What a member may do for their organisation (the profile's `access`; none until granted).
+
+    A reader gets alerts and sends read receipts; a responder also responds in public; a lead also
+    manages the organisation (members, roles, requests, reports). Each includes the ones before it.
+    """
+
+    READER = "reader"
+    RESPONDER = "responder"
+    LEAD = "lead"
+
+
+# Who may respond in public for their organisation.
+RESPONDING = frozenset({Access.RESPONDER, Access.LEAD})
+# Each access as leads and members read it: its name, and what it allows.
+ACCESS_NAMES: dict[str, str] = {Access.READER: "Reader", Access.RESPONDER: "Responder", Access.LEAD: "Lead"}
+ACCESS_WORDS: dict[str, str] = {
+    Access.READER: "gets alerts and says when they have read a story",
+    Access.RESPONDER: "also responds in public",
+    Access.LEAD: "also manages the organisation",
+}

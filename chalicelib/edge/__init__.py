@@ -1,7 +1,7 @@
 """The edge: what turns requests into calls of the flows, and their results into HTTP answers.
 
 http (bodies, answers, errors) is light and imported as usual. The page modules (telling, author,
-staff, loop, openapi, moderation_screen) bring jinja2 and pydantic, and guards (the client, the
+staff, organisation, loop, openapi, moderation_screen) bring jinja2 and pydantic, and guards (the client, the
 bad-link budget) hashlib and the links and limits flows, which `import app` does not need:
 `edge.<name>` loads one on first use.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_ON_FIRST_USE = ("guards", "telling", "author", "staff", "loop", "openapi", "moderation_screen")
+_ON_FIRST_USE = ("guards", "telling", "author", "staff", "organisation", "loop", "openapi", "moderation_screen")
 
 
 def __getattr__(name: str) -> ModuleType:  # PEP 562: runs only until the module is loaded

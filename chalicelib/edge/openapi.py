@@ -15,6 +15,7 @@ from ..core.models import (
     SubscriptionRequest,
 )
 from .openapi_loop import loop_paths, loop_schemas
+from .openapi_organisations import organisation_paths, organisation_schemas
 from .openapi_parts import (
     BEARER,
     IGNORED,
@@ -153,6 +154,11 @@ def document() -> dict[str, Any]:
                 },
                 "description": "When held: the kinds of identifying detail found",
             },
+            "checks": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["first-responses", "change-made", "high-criticality"]},
+                "description": "When held: why a moderator checks it first besides identifying details",
+            },
             "flag_words": {"type": "string"},
             "message": {
                 "type": "string",
@@ -184,6 +190,7 @@ def document() -> dict[str, Any]:
     }
     schemas.update(public_schemas())
     schemas.update(loop_schemas())  # CHECK
+    schemas.update(organisation_schemas())
     schemas["ServiceMatch"] = {
         "type": "object",
         "required": ["slug", "name", "kind", "within"],
@@ -337,7 +344,7 @@ def document() -> dict[str, Any]:
                             },
                         },
                         "303": {"description": "A form post was published: back to the page, which says so"},
-                        **errors(400, 404, 409, 413, 415, 422),
+                        **errors(400, 403, 404, 409, 413, 415, 422, 429),
                     },
                 },
             },
@@ -367,6 +374,7 @@ def document() -> dict[str, Any]:
             **staff_paths(html),
             **public_paths(),
             **loop_paths(html),  # CHECK
+            **organisation_paths(html),
             "/api/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": answer("OpenAPI 3", {"type": "object"})}}
             },

@@ -34,7 +34,7 @@ def errors(*codes: int) -> dict[str, Any]:
     words = {
         400: "The body is malformed (not JSON, not UTF-8, not an object)",
         401: "No valid moderator token",
-        403: "Signed in, but not a moderator",
+        403: "Not allowed: signed in but not a moderator, or (responding) no grant to respond in public",
         404: "Not found",
         409: "The story changed since it was read, or the same submission is in progress",
         413: "The body is too large",
@@ -271,6 +271,10 @@ def public_schemas() -> dict[str, Any]:
             "role": _STR,
             "service": _STR,
             "organisation": _STR,
+            "verified_member": {
+                "type": "boolean",
+                "description": "response: sent by a confirmed member of that organisation with the grant to respond",
+            },
             "change": {"type": "string", "enum": ["none", "planned", "made"]},
             "change_description": _STR,
         },

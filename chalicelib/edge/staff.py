@@ -11,7 +11,7 @@ from typing import Any
 
 from chalice import Response
 
-from ..conversation import ALREADY_SENT, RESPONSE_ID
+from ..conversation import ALREADY_SENT, NOT_A_RESPONDER, RESPONSE_ID
 from ..core.models import CONVERSATION_LIMITS
 from ..core.status import ItemStatus, Status
 from ..site.pages import render_page
@@ -199,8 +199,13 @@ def respond_page(
         who=page["who"],
         story=story_view(story, page["services"])
         | {
-            "criticality": criticality_label(story.get("criticality")) if story.get("criticality") is not None else "",
+            # Staff-only, and only for the organisation's own members.
+            "criticality": criticality_label(story.get("criticality"))
+            if page["member"] and story.get("criticality") is not None
+            else "",
         },
+        can_respond=page["can_respond"],
+        not_a_responder=NOT_A_RESPONDER,
         conversation=conversation(page["items"]),
         read_at=page["read_at"],
         waiting=page["waiting"],

@@ -5,7 +5,7 @@ use GetItem, Query and conditional writes only: nothing here scans.
 
 The store is in parts, one per family of items, each a mixin over `table.Table` (the client and
 the generic helpers) that declares a Protocol of what the flows may ask of it: `StoryStore`,
-`ListingStore`, `DirectoryStore`, `PeopleStore`, `LoopStore`. `Store` composes them, so one
+`ListingStore`, `DirectoryStore`, `PeopleStore`, `OrganisationStore`, `LoopStore`. `Store` composes them, so one
 object serves every flow; a flow names only the protocol it needs (one of the parts', or one of
 the combinations below where it asks of several). The main reads return the
 typed records of records.py (TypedDicts: the same plain dicts as before, with named keys).
@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 from .directory import MAX_PREFIX, MIN_PREFIX, DirectoryPart, DirectoryStore, words
 from .listings import ListingsPart, ListingStore
 from .loop import LoopPart, LoopStore
-from .people import PeoplePart, PeopleStore, watch_keys
+from .organisations import OrganisationsPart, OrganisationStore
+from .people import PeoplePart, PeopleStore, member_keys, watch_keys
 from .records import ListingEntry, Response, Story, Subscriber, Subscription, ThreadItem
 from .stories import StoriesPart, StoryStore
 from .stream import Change, decode
@@ -51,11 +52,16 @@ __all__ = [
     "TTL_ATTRIBUTE",
     "AlertStore",
     "Change",
+    "ConversationStore",
+    "DirectoryFileStore",
     "DirectoryStore",
     "LadderStore",
     "ListingEntry",
     "ListingStore",
     "LoopStore",
+    "MailStore",
+    "MembershipStore",
+    "OrganisationStore",
     "MeTooStore",
     "PeopleStore",
     "PromiseStore",
@@ -79,6 +85,7 @@ __all__ = [
     "submission_record_key",
     "tag_list",
     "to_item",
+    "member_keys",
     "watch_keys",
     "words",
 ]
@@ -92,11 +99,24 @@ class StoriesAndServices(StoryStore, DirectoryStore, Protocol):
     """Telling, moderating, the conversation: stories and their threads, and the services they name."""
 
 
-class SubscriptionStore(PeopleStore, DirectoryStore, Protocol):
-    """Signing up and managing alerts: subscribers, their subscriptions, and the services watched."""
+class DirectoryFileStore(DirectoryStore, OrganisationStore, Protocol):
+    """Loading the directory file: its services, and each organisation's private settings."""
 
 
-class AlertStore(StoryStore, PeopleStore, DirectoryStore, Protocol):
+class ConversationStore(StoryStore, DirectoryStore, PeopleStore, Protocol):
+    """Reading and responding: the story and its thread, its services, and who is answering."""
+
+
+class SubscriptionStore(PeopleStore, DirectoryStore, OrganisationStore, Protocol):
+    """Signing up and managing alerts: subscribers, their subscriptions, the services watched, and
+    the organisation's rules for who may join it."""
+
+
+class MembershipStore(PeopleStore, DirectoryStore, OrganisationStore, LoopStore, Protocol):
+    """An organisation's leads at work: its members, their grants and subscriptions."""
+
+
+class AlertStore(StoryStore, PeopleStore, DirectoryStore, OrganisationStore, Protocol):
     """Alerts and the mail worker: a story, its services, and the people who watch them."""
 
 
@@ -112,11 +132,15 @@ class LadderStore(StoryStore, DirectoryStore, PeopleStore, LoopStore, Protocol):
     """The ladder and the letters: a story, its services, their watchers, and the loop's items."""
 
 
+class MailStore(StoryStore, DirectoryStore, PeopleStore, LoopStore, OrganisationStore, Protocol):
+    """The letters: everything the ladder reads, and an organisation's leads."""
+
+
 class PublicStore(StoryStore, ListingStore, DirectoryStore, Protocol):
     """What is public: the public API, the renderer and the stream's listings and figures."""
 
 
-class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, LoopPart):
+class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, OrganisationsPart, LoopPart):
     """The whole table: every part over one client and table name."""
 
     # The stream's one decoder (store.stream.decode), under the name callers know.
@@ -127,6 +151,18 @@ if TYPE_CHECKING:
 
     def _serves(
         store: Store,
-    ) -> tuple[StoriesAndServices, SubscriptionStore, AlertStore, MeTooStore, PromiseStore, LadderStore, PublicStore]:
+    ) -> tuple[
+        StoriesAndServices,
+        DirectoryFileStore,
+        ConversationStore,
+        SubscriptionStore,
+        MembershipStore,
+        AlertStore,
+        MeTooStore,
+        PromiseStore,
+        LadderStore,
+        MailStore,
+        PublicStore,
+    ]:
         """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
-        return store, store, store, store, store, store, store
+        return store, store, store, store, store, store, store, store, store, store, store

@@ -4,13 +4,25 @@ read), capability tokens, daily digests and the suppression list (bounces and co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol, cast
 
 from ..core.errors import Conflict
 from ..core.status import SubscriberStatus
 from .records import Subscriber, Subscription
 from .table import GSI1, TTL_ATTRIBUTE, Table, _public, email_hash, from_item, to_item
+
+
+def member_keys(profile: Mapping[str, Any]) -> dict[str, str]:
+    """How a subscriber is indexed under their organisation (GSI1), for its members page: active
+    members by access ("lead#<id>" first, so an organisation's leads are one short Query), anyone
+    else (pending, requested, frozen...) after them as "~<status>#<id>"."""
+    org = profile.get("organisation")
+    if not org:
+        return {}
+    status, access = profile.get("status", ""), profile.get("access", "")
+    rank = f"{access}#" if status == SubscriberStatus.ACTIVE and access else f"~{status}#"
+    return {"GSI1PK": f"MEMBERS#{org}", "GSI1SK": f"{rank}{profile['id']}"}
 
 
 def watch_keys(subscription: dict[str, Any]) -> dict[str, str]:
@@ -31,6 +43,7 @@ class PeopleStore(Protocol):
     def create_subscriber(self, profile: dict[str, Any]) -> bool: ...
     def seed_subscribers(self, profiles: Iterable[dict[str, Any]], subscriptions: Iterable[dict[str, Any]]) -> None: ...
     def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> Subscriber: ...
+    def count_response(self, subscriber_id: str) -> int: ...
     def put_subscription(self, subscription: dict[str, Any]) -> None: ...
     def get_subscription(self, subscriber_id: str, subscription_id: str) -> Subscription | None: ...
     def set_subscription_status(
@@ -103,7 +116,9 @@ class PeoplePart(Table):
                         "Put": {
                             "TableName": self._table,
                             "ConditionExpression": "attribute_not_exists(PK)",
-                            "Item": to_item({"PK": f"SUBSCRIBER#{sid}", "SK": "PROFILE", **profile}),
+                            "Item": to_item(
+                                {"PK": f"SUBSCRIBER#{sid}", "SK": "PROFILE", **profile, **member_keys(profile)}
+                            ),
                         }
                     },
                 ]
@@ -126,7 +141,8 @@ class PeoplePart(Table):
                     }
                 }
             )
-            writes.append({"PutRequest": {"Item": to_item({"PK": f"SUBSCRIBER#{p['id']}", "SK": "PROFILE", **p})}})
+            profile = {"PK": f"SUBSCRIBER#{p['id']}", "SK": "PROFILE", **p, **member_keys(p)}
+            writes.append({"PutRequest": {"Item": to_item(profile)}})
         for s in subscriptions:
             item = {"PK": f"SUBSCRIBER#{s['subscriber_id']}", "SK": f"SUB#{s['id']}", **s}
             if s.get("status") == SubscriberStatus.ACTIVE:
@@ -135,7 +151,24 @@ class PeoplePart(Table):
         self._batch_write(writes)
 
     def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> Subscriber:
-        return cast(Subscriber, self._update(f"SUBSCRIBER#{subscriber_id}", "PROFILE", changes))
+        sets = dict(changes)
+        if {"organisation", "status", "access"} & set(changes):
+            # Where they are listed among their organisation's members moves with these three.
+            current = self.get_subscriber(subscriber_id) or {"id": subscriber_id}
+            sets |= member_keys({**current, **changes})
+        return cast(Subscriber, self._update(f"SUBSCRIBER#{subscriber_id}", "PROFILE", sets))
+
+    def count_response(self, subscriber_id: str) -> int:
+        """Add one to a person's responses sent; the new count (the first few go to a moderator)."""
+        resp = self._db.update_item(
+            TableName=self._table,
+            Key=to_item({"PK": f"SUBSCRIBER#{subscriber_id}", "SK": "PROFILE"}),
+            UpdateExpression="ADD responses_sent :one",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues=to_item({":one": 1}),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(from_item(resp["Attributes"])["responses_sent"])
 
     def put_subscription(self, subscription: dict[str, Any]) -> None:
         """Create or replace one subscription. Only active ones are indexed under their service."""

@@ -83,6 +83,9 @@ class Response(TypedDict, total=False):
     decided_at: str
     decided_by: str
     decision_note: str
+    checks: list[str]  # why a moderator sees it first: first-responses, change-made, high-criticality
+    verified: bool  # sent by a confirmed member of the organisation (shown in public)
+    organisation: str
 
 
 class ThreadItem(Story, Response, total=False):
@@ -103,10 +106,18 @@ class Subscriber(TypedDict, total=False):
     role: str
     organisation: str
     organisation_name: str
-    status: str  # pending, active, unsubscribed
+    status: str  # status.SubscriberStatus: pending, active, requested, refused, frozen, unsubscribed
+    access: str  # status.Access: reader, responder, lead; absent until granted
     created_at: str
     confirmed_at: str
+    requested_at: str
+    granted_at: str
+    granted_by: str
+    frozen_at: str
     links_valid_after: str
+    last_active_at: str
+    responses_sent: int
+    board_report: bool  # a lead's monthly report (on unless they turn it off)
     source: str
 
 
@@ -123,6 +134,7 @@ class Subscription(TypedDict, total=False):
     status: str  # pending, active, paused, unsubscribed
     created_at: str
     confirmed_at: str
+    address_confirmed_at: str  # the person followed the link; their organisation's leads decide
     source: str
     requested: dict[str, Any]
 

@@ -18,7 +18,7 @@ _THREAD_KINDS = {"READ": "read", "RESPONSE": "response", "REPLY": "reply"}
 class Change:
     """What a stream record is about, decoded from its keys."""
 
-    # "story", "contact", "read", "response", "reply", "subscriber", "subscription",
+    # "story", "contact", "read", "response", "reply", "subscriber", "subscription", "link_request",
     # "me_too" (a reader's me-too item), "check" (an answer to a change check), "other"
     kind: str
     story_id: str | None
@@ -66,4 +66,6 @@ def decode(record: dict[str, Any]) -> Change:
         return Change("subscriber", None, old, new, ident, ident, **about)
     if prefix == "SUBSCRIBER" and sk_kind == "SUB":
         return Change("subscription", None, old, new, ref, ident, **about)
+    if prefix == "LINKREQUEST":
+        return Change("link_request", None, old, new, ident, (new or old or {}).get("subscriber_id"), **about)
     return Change("other", None, None, None, **about)

@@ -218,7 +218,7 @@ def test_a_response_is_published_at_once_and_appears_on_the_story_page(aws, clie
     assert "We have talked about your night as a team." in mailbox.text_of(told[0])
 
 
-def test_a_change_made_shows_as_made(aws, client, pump, setup):
+def test_a_change_made_waits_for_a_moderator_then_shows_as_made(aws, client, pump, setup):
     resp = client.http.post(
         f"/api/respond/{setup['token']}",
         headers=JSON_H,
@@ -230,9 +230,14 @@ def test_a_change_made_shows_as_made(aws, client, pump, setup):
             }
         ),
     )
-    assert resp.status_code == 201, resp.body
+    # Saying a change was made is checked first (it shows in public as progress).
+    assert resp.status_code == 202, resp.body
     answer = json.loads(resp.body)
-    assert answer["status"] == "published" and answer["published_at"]
+    assert answer["status"] == "held" and answer["checks"] == ["change-made"] and answer["flags"] == []
+    assert "change has been made" in answer["message"]
+    pump.drain()
+    assert "Two nurses on every night shift" not in text_of(story_page(aws, setup["story_id"]))
+    wiring.moderation().decide_item(setup["story_id"], "responses", answer["id"], {"action": "publish"}, MOD)
     pump.drain()
     words = text_of(story_page(aws, setup["story_id"]))
     assert "Change made: Two nurses on every night shift." in words
@@ -507,7 +512,7 @@ def test_response_text_is_escaped_on_the_story_page(aws, client, pump, setup):
     resp = client.http.post(
         f"/api/respond/{setup['token']}",
         headers=JSON_H,
-        body=json.dumps({"text": evil, "change": "made", "change_description": "<b>bold</b> change"}),
+        body=json.dumps({"text": evil, "change": "planned", "change_description": "<b>bold</b> change"}),
     )
     assert resp.status_code == 201
     pump.drain()

@@ -51,6 +51,8 @@ PURPOSES = {
     "/api/respond/{token}": "respond",
     "/api/respond/{token}/read": "respond",
     "/api/check/{token}": "check",
+    "/api/organisation/{token}": "organisation",
+    "/api/organisation/{token}/members": "organisation",
 }
 # A body each POST takes with a working link (so a spoilt link is refused with everything else right), in the
 # order the working links are finally used: what withdraws, erases or unsubscribes goes last.
@@ -58,6 +60,10 @@ BODIES = {
     "/api/respond/{token}/read": lambda: {},
     "/api/respond/{token}": lambda: {"text": "Thank you for telling us. We have changed the night rota."},
     "/api/check/{token}": lambda: {"answer": "yes"},
+    "/api/organisation/{token}": lambda: {"action": "access", "member": MEMBER[0], "access": "responder"},
+    "/api/organisation/{token}/members": lambda: {
+        "members": [{"name": "Una Load", "role": "Nurse", "email": "una@nhs.example", "service": "riverside-ward-7"}]
+    },
     "/api/my/{token}/replies": lambda: {"text": "Thank you for answering.", "reply_id": secrets.token_urlsafe(16)},
     "/api/subscriptions/manage/{token}": lambda: {"action": "profile", "display_name": "Sam L", "role": "Ward Manager"},
     "/api/subscriptions/confirm/{token}": lambda: {},
@@ -73,7 +79,9 @@ LIFETIMES = {
     "manage": "subscriber_link_days",
     "unsubscribe": "subscriber_link_days",
     "check": "check_link_days",
+    "organisation": "organisation_link_days",
 }
+MEMBER: list[str] = []  # the member a lead's decision is about (set by the world fixture)
 
 
 def token_routes() -> list[tuple[str, str]]:
@@ -149,7 +157,14 @@ def world(aws, client, directory):
     pending = wiring.store().subscriptions_of(person["id"])[0]
     links = wiring.links()
     issued = clock.now()
+    lead = "lee.lead@nhs.example"
+    wiring.membership().name_lead({"slug": "riverside-trust", "name": "Riverside"}, lead, by="test")
+    lead_id = wiring.store().find_subscriber(lead)["id"]
+    MEMBER[:] = [staff["profile"]["id"]]
     tokens = {
+        "organisation": links.issue(
+            "organisation", "", lead_id, s.organisation_link_days, subscriber_id=lead_id, organisation="riverside-trust"
+        ),
         "author": links.issue("author", story_id, "author", s.author_link_days),
         "respond": respond_link(story_id, staff),
         "check": links.issue("check", story_id, "author", s.check_link_days, recipient="author"),
@@ -159,7 +174,14 @@ def world(aws, client, directory):
         "manage": manage_url(links, s, person["id"]).rsplit("/", 1)[1],
         "unsubscribe": unsubscribe_url(links, s, person["id"]).rsplit("/", 1)[1],
     }
-    return {"story_id": story_id, "staff": staff, "person": person, "tokens": tokens, "issued": issued}
+    return {
+        "story_id": story_id,
+        "staff": staff,
+        "person": person,
+        "tokens": tokens,
+        "issued": issued,
+        "lead_id": lead_id,
+    }
 
 
 def _flip(token: str, i: int) -> str:
@@ -369,6 +391,11 @@ def _sibling(purpose: str, world: dict) -> str:
     s, links, person = get_settings(), wiring.links(), world["person"]
     if purpose == "respond":
         return respond_link(world["story_id"], world["staff"])
+    if purpose == "organisation":
+        lead = world["lead_id"]
+        return links.issue(
+            purpose, "", lead, s.organisation_link_days, subscriber_id=lead, organisation="riverside-trust"
+        )
     if purpose in ("author", "check"):
         bound = {"recipient": "author"} if purpose == "check" else {}
         return links.issue(purpose, world["story_id"], "author", getattr(s, LIFETIMES[purpose]), **bound)

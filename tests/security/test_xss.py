@@ -229,7 +229,15 @@ def now(monkeypatch):
 @pytest.fixture
 def unlimited(aws, monkeypatch):
     """One test client sends everything: lift the per-client limits (test_limits covers them)."""
-    for name in ("STORY_LIMIT", "SUBSCRIPTION_LIMIT", "CHECK_ANSWER_LIMIT", "BAD_LINK_LIMIT", "ME_TOO_LIMIT"):
+    for name in (
+        "STORY_LIMIT",
+        "SUBSCRIPTION_LIMIT",
+        "CHECK_ANSWER_LIMIT",
+        "BAD_LINK_LIMIT",
+        "ME_TOO_LIMIT",
+        "RESPONSE_LINK_LIMIT",
+        "RESPONSE_PERSON_LIMIT",
+    ):
         monkeypatch.setenv(f"FF_{name}", "0")
     wiring.reset()
 
@@ -244,6 +252,8 @@ DIRECTORY = [
         "slug": TRUST,
         "name": "Payload NHS Trust",
         "kind": "trust",
+        "domains": ["nhs.example"],
+        "responder_domains": ["nhs.example"],
         "children": [
             {
                 "slug": HOSPITAL,

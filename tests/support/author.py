@@ -59,6 +59,8 @@ def staff_member(name: str = "Sam Carter", email: str = STAFF) -> str:
             "organisation": "riverside-trust",
             "organisation_name": "Riverside NHS Foundation Trust",
             "status": "active",
+            "access": "responder",
+            "responses_sent": 3,
             "created_at": clock.iso(),
             "confirmed_at": clock.iso(),
             "links_valid_after": "",

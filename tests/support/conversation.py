@@ -23,25 +23,28 @@ STAFF = {
 }
 
 
-def publish_story(client, pump, **overrides) -> str:
+def publish_story(client, pump, criticality: int = 3, **overrides) -> str:
     resp = client.http.post("/api/stories", body=json.dumps(story_body(email=AUTHOR, **overrides)), headers=JSON_H)
     assert resp.status_code == 201, resp.body
     story_id = json.loads(resp.body)["id"]
     pump.drain()
     version = wiring.store().get_story(story_id, consistent=True)["version"]
-    wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": 3}, MOD)
+    wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": criticality}, MOD)
     pump.drain()
     return story_id
 
 
 def make_staff(service="riverside-ward-7", service_name="Ward 7 (Acute Medicine)", **overrides) -> dict:
-    """An active subscriber with one active subscription, written straight to the store."""
+    """An active member with one active subscription, written straight to the store: by default a
+    responder past their first responses (so a response publishes at once unless it is risky)."""
     store = wiring.store()
     now = clock.iso()
     profile = {
         "id": new_id(),
         **STAFF,
         "status": "active",
+        "access": "responder",
+        "responses_sent": 3,
         "created_at": now,
         "confirmed_at": now,
         "links_valid_after": "",

@@ -10,6 +10,8 @@ SMALL_DIRECTORY = [
         "slug": "riverside-trust",
         "name": "Riverside NHS Foundation Trust",
         "kind": "trust",
+        # Staff at these domains join by themselves, as readers (organisations need one or a lead).
+        "domains": ["nhs.example"],
         "children": [
             {
                 "slug": "riverside-general",
@@ -26,6 +28,7 @@ SMALL_DIRECTORY = [
         "slug": "hillside-trust",
         "name": "Hillside Community Health",
         "kind": "trust",
+        "domains": ["hillside.nhs.example"],
         "children": [{"slug": "hillside-district-nursing", "name": "District Nursing", "kind": "service"}],
     },
 ]

@@ -65,6 +65,8 @@ def _staff(service: str, service_name: str, **who: str) -> dict[str, Any]:
         **STAFF,
         **who,
         "status": "active",
+        "access": "responder",
+        "responses_sent": 3,
         "created_at": now,
         "confirmed_at": now,
         "links_valid_after": "",

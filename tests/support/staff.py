@@ -38,6 +38,8 @@ def _records(email: str, subscriptions: tuple, name: str, status: str) -> tuple[
         "organisation": "riverside-trust",
         "organisation_name": NAMES["riverside-trust"],
         "status": status,
+        "access": "responder",
+        "responses_sent": 3,
         "created_at": now,
         "confirmed_at": now,
         "links_valid_after": "",

@@ -14,12 +14,13 @@ from .base import Composer, Letter, Letters
 from .change_check import ChangeCheckLetters
 from .conversation import ConversationLetters
 from .ladder import LadderLetters
+from .organisation import OrganisationLetters
 from .staff import StaffLetters
 from .subscription import SubscriptionLetters
 
 if TYPE_CHECKING:
     from ...core.settings import Settings
-    from ...store import LadderStore
+    from ...store import MailStore
     from ...views import LinkIssuer
 
 FAMILIES: tuple[type[Letters], ...] = (
@@ -29,6 +30,7 @@ FAMILIES: tuple[type[Letters], ...] = (
     ConversationLetters,
     ChangeCheckLetters,
     LadderLetters,
+    OrganisationLetters,
 )
 
 __all__ = [
@@ -40,13 +42,14 @@ __all__ = [
     "LadderLetters",
     "Letter",
     "Letters",
+    "OrganisationLetters",
     "StaffLetters",
     "SubscriptionLetters",
     "composers",
 ]
 
 
-def composers(store: LadderStore, links: LinkIssuer, settings: Settings) -> dict[str, Composer]:
+def composers(store: MailStore, links: LinkIssuer, settings: Settings) -> dict[str, Composer]:
     """Mail job kind -> the composer that writes its letter, for every family."""
     out: dict[str, Composer] = {}
     for family in FAMILIES:

@@ -10,7 +10,7 @@ from ...core.jobs import MailJob
 
 if TYPE_CHECKING:
     from ...core.settings import Settings
-    from ...store import LadderStore
+    from ...store import MailStore
     from ...views import LinkIssuer
 
 
@@ -32,7 +32,7 @@ class Letters:
     links its emails carry, and takes the site's and the API's addresses from the settings;
     `composers` names the mail job kinds it writes."""
 
-    def __init__(self, store: LadderStore, links: LinkIssuer, settings: Settings):
+    def __init__(self, store: MailStore, links: LinkIssuer, settings: Settings):
         self._store = store
         self._links = links
         self._settings = settings

@@ -70,7 +70,10 @@ class StaffLetters(Letters):
         if not subscriber_id:
             return None
         subscriber = self._store.get_subscriber(subscriber_id)
-        return subscriber if subscriber and subscriber.get("status") == SubscriberStatus.ACTIVE else None
+        # Fail closed: only a confirmed member with a grant hears about stories (and their criticality).
+        if not subscriber or subscriber.get("status") != SubscriberStatus.ACTIVE or not subscriber.get("access"):
+            return None
+        return subscriber
 
     def _entry(
         self,

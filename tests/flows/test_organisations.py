@@ -1,0 +1,455 @@
+"""Organisations: who may speak for a service (sign-up fails closed, roles, leads' decisions,
+frozen leavers), and the risk-based checks on responses. Through the API, the stream and the mail,
+as a person would meet them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlencode
+
+import pytest
+
+from chalicelib import wiring
+from chalicelib.links import NOT_VALID
+from tests.support import mailbox
+from tests.support.conversation import make_staff, publish_story, respond_link
+
+JSON_H = {"Content-Type": "application/json"}
+FORM_H = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
+TOKEN = r"([A-Za-z0-9_-]{43})"
+LEAD = "lena.lead@nhs.example"
+OUTSIDER = "outsider.attacker@evil.example"
+RIVERSIDE = {"slug": "riverside-trust", "name": "Riverside NHS Foundation Trust"}
+HILLSIDE = {"slug": "hillside-trust", "name": "Hillside Community Health"}
+
+
+def body(resp) -> str:
+    return resp.body.decode() if isinstance(resp.body, bytes) else (resp.body or "")
+
+
+def signup(email=OUTSIDER, **overrides) -> dict:
+    data = {
+        "name": "Chief Executive (official reply)",
+        "display_name": "Chief Executive (official reply)",
+        "role": "Chief Executive",
+        "organisation": "riverside-trust",
+        "email": email,
+        "service": "riverside-ward-7",
+        "tags": [],
+        "min_criticality": 0,
+        "frequency": "immediate",
+    }
+    return data | overrides
+
+
+def sign_up_and_confirm(client, pump, email=OUTSIDER, **overrides) -> dict:
+    resp = client.http.post("/api/subscriptions", body=json.dumps(signup(email, **overrides)), headers=JSON_H)
+    assert resp.status_code == 202, resp.body
+    pump.drain()
+    found = re.search(r"/api/subscriptions/confirm/" + TOKEN, mailbox.text_of(mailbox.to(email)[-1]))
+    assert found
+    page = client.http.post(f"/api/subscriptions/confirm/{found.group(1)}", body="", headers=FORM_H)
+    assert page.status_code == 200, page.body
+    pump.drain()
+    return {"page": body(page), "person": wiring.store().find_subscriber(email)}
+
+
+def lead_link(email=LEAD) -> str:
+    """The lead's most recent organisation link, from their mailbox."""
+    mails = mailbox.to(email)
+    assert mails, f"no email to {email}"
+    found = re.search(r"/api/organisation/" + TOKEN, mailbox.text_of(mails[-1]))
+    assert found, mailbox.text_of(mails[-1])
+    return found.group(1)
+
+
+def ask_for_lead_link(client, pump, email=LEAD) -> str:
+    resp = client.http.post("/api/organisation", body=json.dumps({"email": email}), headers=JSON_H)
+    assert resp.status_code == 202 and json.loads(resp.body) == {"status": "check-your-email"}
+    pump.drain()
+    return lead_link(email)
+
+
+def decide(client, token, **data):
+    return client.http.post(f"/api/organisation/{token}", body=json.dumps(data), headers=JSON_H)
+
+
+def alerts_to(email) -> list:
+    return [m for m in mailbox.to(email) if "/api/respond/" in mailbox.text_of(m)]
+
+
+@pytest.fixture
+def lead(aws, directory):
+    """Riverside has a lead, named as the directory file would."""
+    assert wiring.membership().name_lead(RIVERSIDE, LEAD, by="the directory file", name="Lena Lead") == "created"
+    return wiring.store().find_subscriber(LEAD)
+
+
+# ---- the outsider's walk (issue: anyone could speak for any trust) ------------------------------
+
+
+def test_an_outsider_becomes_a_request_sees_nothing_then_cannot_respond_until_granted_and_is_checked(
+    aws, client, pump, lead
+):
+    confirmed = sign_up_and_confirm(client, pump)
+    person = confirmed["person"]
+    assert person["status"] == "requested" and "access" not in person
+    assert "leads will decide" in confirmed["page"]
+    # The lead is asked, with a link to decide; the outsider's alerts are not on.
+    [asked] = [m for m in mailbox.to(LEAD) if "asks to join" in str(m["Subject"])]
+    assert OUTSIDER in mailbox.text_of(asked)
+    assert [w for w in wiring.store().watchers("riverside-ward-7")] == []
+
+    # A story is published: no alert, no respond link, no criticality reach the outsider.
+    story_id = publish_story(client, pump)
+    assert alerts_to(OUTSIDER) == []
+    assert all("Criticality" not in mailbox.text_of(m) for m in mailbox.to(OUTSIDER))
+
+    # Approved as a reader: alerts come; a response is refused (403), nothing written.
+    token = lead_link()
+    assert decide(client, token, action="approve", member=person["id"], access="reader").status_code == 200
+    pump.drain()
+    decided = [m for m in mailbox.to(OUTSIDER) if "member of Riverside" in str(m["Subject"])]
+    assert decided and "ask your organisation" in mailbox.text_of(decided[0]).lower()
+    story_id = publish_story(client, pump)
+    [alert] = alerts_to(OUTSIDER)
+    respond = re.search(r"/api/respond/" + TOKEN, mailbox.text_of(alert)).group(1)
+    refused = client.http.post(
+        f"/api/respond/{respond}", body=json.dumps({"text": "Official statement."}), headers=JSON_H
+    )
+    assert refused.status_code == 403 and "responder" in body(refused)
+    assert [i for i in wiring.store().story_thread(story_id) if i["item"] == "response"] == []
+    page = body(client.http.get(f"/api/respond/{respond}", headers={"Accept": "text/html"}))
+    assert "Publish your response" not in page and "make you a responder" in page
+
+    # Made a responder: the first response waits for a moderator; the public sees nothing yet.
+    assert decide(client, token, action="access", member=person["id"], access="responder").status_code == 200
+    sent = client.http.post(
+        f"/api/respond/{respond}",
+        body=json.dumps(
+            {
+                "text": "Official statement: this complaint is false.",
+                "change": "made",
+                "change_description": "Nothing at all",
+            }
+        ),
+        headers=JSON_H,
+    )
+    assert sent.status_code == 202
+    answer = json.loads(sent.body)
+    assert answer["status"] == "held" and set(answer["checks"]) == {"first-responses", "change-made"}
+    pump.drain()
+    public = client.http.get(f"/api/public/stories/{story_id}")
+    assert "this complaint is false" not in body(public)
+    story = wiring.store().get_story(story_id, consistent=True)
+    assert not story.get("first_response_at") and not story.get("change_made_at")
+
+
+def test_the_first_responses_a_change_made_and_a_serious_story_are_checked_the_rest_publish(
+    aws, client, pump, directory
+):
+    staff = make_staff(responses_sent=0)
+    story_id = publish_story(client, pump)
+    link = respond_link(story_id, staff)
+    statuses = []
+    for n in range(4):
+        resp = client.http.post(
+            f"/api/respond/{link}", body=json.dumps({"text": f"Thank you for telling us, number {n}."}), headers=JSON_H
+        )
+        statuses.append((resp.status_code, json.loads(resp.body).get("checks")))
+    assert statuses == [(202, ["first-responses"])] * 3 + [(201, None)]
+    # A story of criticality 4 or 5: checked whoever answers.
+    serious = publish_story(client, pump, criticality=5)
+    resp = client.http.post(
+        f"/api/respond/{respond_link(serious, staff)}", body=json.dumps({"text": "We are so sorry."}), headers=JSON_H
+    )
+    assert resp.status_code == 202 and json.loads(resp.body)["checks"] == ["high-criticality"]
+    # The moderators' queue says why each one waits.
+    queue = wiring.moderation().replies_queue()
+    assert any("answers a story of criticality 4 or 5" in i["flag_words"] for i in queue)
+    assert any("one of this responder's first responses" in i["flag_words"] for i in queue)
+
+
+def test_a_published_response_carries_the_verified_mark_in_public(aws, client, pump, directory):
+    staff = make_staff()
+    story_id = publish_story(client, pump)
+    resp = client.http.post(
+        f"/api/respond/{respond_link(story_id, staff)}",
+        body=json.dumps({"text": "Thank you, we hear you."}),
+        headers=JSON_H,
+    )
+    assert resp.status_code == 201
+    pump.drain()
+    [entry] = json.loads(client.http.get(f"/api/public/stories/{story_id}").body)["conversation"]
+    assert entry["verified_member"] is True and entry["organisation"] == "Riverside NHS Foundation Trust"
+    page = aws.client("s3").get_object(Bucket=aws.resources.bucket, Key=f"stories/{story_id}/index.html")
+    assert "Verified member of staff at Riverside NHS Foundation Trust" in page["Body"].read().decode()
+
+
+# ---- sign-up fails closed -------------------------------------------------------------------------
+
+
+def test_an_organisation_with_no_domain_and_no_lead_takes_no_sign_up_and_says_how_to_ask(aws, client, pump, directory):
+    wiring.store().put_organisation("hillside-trust", {"domains": [], "responder_domains": []})
+    hillside = {"organisation": "hillside-trust", "service": "hillside-district-nursing"}
+    answers = []
+    for email in ("jo@hillside.nhs.example", OUTSIDER):
+        resp = client.http.post("/api/subscriptions", body=json.dumps(signup(email, **hillside)), headers=JSON_H)
+        assert resp.status_code == 422
+        [field] = json.loads(resp.body)["error"]["fields"]
+        answers.append(field)
+    assert answers[0] == answers[1] and answers[0]["field"] == "organisation"
+    assert "moderators@feedforward.example" in answers[0]["message"]
+    assert wiring.store().find_subscriber(OUTSIDER) is None
+
+
+def test_the_answer_to_a_sign_up_is_the_same_for_a_known_and_an_unknown_address(aws, client, pump, lead):
+    sign_up_and_confirm(client, pump)  # the outsider is known now (requested)
+    known = client.http.post("/api/subscriptions", body=json.dumps(signup()), headers=JSON_H)
+    unknown = client.http.post("/api/subscriptions", body=json.dumps(signup("new.person@evil.example")), headers=JSON_H)
+    assert (known.status_code, known.body) == (unknown.status_code, unknown.body) == (202, unknown.body)
+
+
+def test_a_verified_domain_makes_a_reader_and_a_responder_domain_a_responder(aws, client, pump, directory, monkeypatch):
+    wiring.store().put_organisation(
+        "riverside-trust", {"domains": ["nhs.example"], "responder_domains": ["pals.nhs.example"]}
+    )
+    reader = sign_up_and_confirm(client, pump, "rita.reader@ward.nhs.example")
+    responder = sign_up_and_confirm(client, pump, "rob.responder@pals.nhs.example")
+    assert (reader["person"]["status"], reader["person"]["access"]) == ("active", "reader")
+    assert (responder["person"]["status"], responder["person"]["access"]) == ("active", "responder")
+    assert "Your alerts are on" in reader["page"]
+    grants = wiring.store().grants("riverside-trust")
+    assert {(g["member_name"], g["access"]) for g in grants} >= {
+        ("Chief Executive (official reply)", "reader"),
+        ("Chief Executive (official reply)", "responder"),
+    }
+    assert all(g["by"].startswith("verified domain") for g in grants)
+
+
+# ---- leads: their link, their page, their decisions ------------------------------------------------
+
+
+def test_only_a_lead_gets_a_link_and_the_answer_never_says_who_is_one(aws, client, pump, lead):
+    for email in (LEAD, "nobody@nhs.example", OUTSIDER):
+        resp = client.http.post("/api/organisation", body=json.dumps({"email": email}), headers=JSON_H)
+        assert (resp.status_code, json.loads(resp.body)) == (202, {"status": "check-your-email"})
+    pump.drain()
+    assert len(mailbox.to(LEAD)) == 1 and mailbox.to("nobody@nhs.example") == [] and mailbox.to(OUTSIDER) == []
+    page = client.http.get(f"/api/organisation/{lead_link()}", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "Riverside NHS Foundation Trust" in body(page)
+    assert page.headers["X-Robots-Tag"] == "noindex, nofollow"
+
+
+def test_a_lead_of_one_organisation_cannot_manage_another(aws, client, pump, lead):
+    other_lead = "harry.lead@hillside.nhs.example"
+    wiring.membership().name_lead(HILLSIDE, other_lead, by="test")
+    theirs = make_staff(
+        email="tom@hillside.nhs.example", organisation="hillside-trust", organisation_name="Hillside Community Health"
+    )["profile"]
+    token = ask_for_lead_link(client, pump)
+    for action in ("freeze", "access", "approve", "refuse", "restore"):
+        resp = decide(client, token, action=action, member=theirs["id"], access="lead")
+        assert resp.status_code == 422 and "not in your organisation" in body(resp), action
+    assert wiring.store().get_subscriber(theirs["id"])["status"] == "active"
+    # Nor does their page list anyone of another organisation.
+    page = body(client.http.get(f"/api/organisation/{token}", headers={"Accept": "text/html"}))
+    assert "tom@hillside.nhs.example" not in page and other_lead not in page
+
+
+def test_a_frozen_member_s_links_all_answer_like_unknown_links_and_their_responses_stay(aws, client, pump, lead):
+    staff = make_staff(email="leaver@nhs.example")
+    sid = staff["profile"]["id"]
+    story_id = publish_story(client, pump)
+    respond = respond_link(story_id, staff)
+    assert (
+        client.http.post(
+            f"/api/respond/{respond}", body=json.dumps({"text": "Thank you for this."}), headers=JSON_H
+        ).status_code
+        == 201
+    )
+    links = wiring.links()
+    others = {
+        "manage": links.issue("manage", "", sid, 30, subscriber_id=sid),
+        "unsubscribe": links.issue("unsubscribe", "", sid, 30, subscriber_id=sid),
+    }
+    wiring.membership().name_lead(RIVERSIDE, "leaver@nhs.example", by="test")
+    lead_token = links.issue("organisation", "", sid, 7, subscriber_id=sid, organisation="riverside-trust")
+    wiring.store().update_subscriber(sid, {"access": "responder"})  # a lead once, a responder now
+    token = ask_for_lead_link(client, pump)
+    assert decide(client, token, action="freeze", member=sid).status_code == 200
+    pump.drain()
+    unknown = "A" * 43
+    for path in (
+        f"/api/respond/{respond}",
+        f"/api/subscriptions/manage/{others['manage']}",
+        f"/api/unsubscribe/{others['unsubscribe']}",
+        f"/api/organisation/{lead_token}",
+    ):
+        mine = client.http.get(path, headers={"Accept": "application/json"})
+        never = client.http.get(re.sub(TOKEN + "$", unknown, path), headers={"Accept": "application/json"})
+        assert (
+            (mine.status_code, json.loads(mine.body)["error"]["message"])
+            == (
+                never.status_code,
+                json.loads(never.body)["error"]["message"],
+            )
+            == (404, NOT_VALID)
+        ), path
+    # No alert reaches them; their response stays public, attributed.
+    assert [w for w in wiring.store().watchers("riverside-ward-7") if w["subscriber_id"] == sid] == []
+    before = len(alerts_to("leaver@nhs.example"))
+    publish_story(client, pump)
+    assert len(alerts_to("leaver@nhs.example")) == before
+    [entry] = json.loads(client.http.get(f"/api/public/stories/{story_id}").body)["conversation"]
+    assert entry["name"] == "Alex Morgan" and entry["text"] == "Thank you for this."
+    # Restored: alerts again; the old link stays dead.
+    assert decide(client, token, action="restore", member=sid).status_code == 200
+    assert client.http.get(f"/api/respond/{respond}", headers={"Accept": "application/json"}).status_code == 404
+    assert [w for w in wiring.store().watchers("riverside-ward-7") if w["subscriber_id"] == sid]
+
+
+def test_a_lead_cannot_leave_the_organisation_without_a_lead_or_freeze_themselves(aws, client, pump, lead):
+    token = ask_for_lead_link(client, pump)
+    resp = decide(client, token, action="access", member=lead["id"], access="reader")
+    assert resp.status_code == 422 and "at least one lead" in body(resp)
+    resp = decide(client, token, action="freeze", member=lead["id"])
+    assert resp.status_code == 422
+    assert wiring.store().get_subscriber(lead["id"])["access"] == "lead"
+
+
+def test_a_reader_and_a_member_of_another_organisation_never_see_criticality(aws, client, pump, directory):
+    reader = make_staff(email="rita@nhs.example", access="reader")
+    story_id = publish_story(client, pump)
+    page = body(client.http.get(f"/api/respond/{respond_link(story_id, reader)}", headers={"Accept": "text/html"}))
+    assert "Criticality" in page  # a member of the story's organisation sees it, even a reader
+    outsider = make_staff(
+        email="tom@hillside.nhs.example", organisation="hillside-trust", organisation_name="Hillside Community Health"
+    )
+    page = body(client.http.get(f"/api/respond/{respond_link(story_id, outsider)}", headers={"Accept": "text/html"}))
+    assert "Criticality" not in page
+
+
+def test_a_person_with_no_grant_gets_no_alert_and_no_working_link(aws, client, pump, directory):
+    """Fail closed: an active subscriber with no access (an old record, a console edit) is no member."""
+    staff = make_staff(email="nogrant@nhs.example")
+    wiring.store().update_subscriber(staff["profile"]["id"], {"access": ""})
+    story_id = publish_story(client, pump)
+    assert alerts_to("nogrant@nhs.example") == []
+    resp = client.http.get(f"/api/respond/{respond_link(story_id, staff)}", headers={"Accept": "application/json"})
+    assert resp.status_code == 404
+
+
+# ---- rate limits --------------------------------------------------------------------------------
+
+
+def test_responses_are_limited_per_link_with_retry_after(aws, client, pump, directory, monkeypatch):
+    monkeypatch.setenv("FF_RESPONSE_LINK_LIMIT", "3")
+    wiring.reset()
+    staff = make_staff()
+    story_id = publish_story(client, pump)
+    link = respond_link(story_id, staff)
+    codes = [
+        client.http.post(f"/api/respond/{link}", body=json.dumps({"text": f"Answer number {n}."}), headers=JSON_H)
+        for n in range(4)
+    ]
+    assert [c.status_code for c in codes] == [201, 201, 201, 429]
+    assert int(codes[-1].headers["Retry-After"]) > 0
+    assert sum(1 for i in wiring.store().story_thread(story_id) if i["item"] == "response") == 3
+
+
+def test_responses_are_limited_per_person_across_links(aws, client, pump, directory, monkeypatch):
+    monkeypatch.setenv("FF_RESPONSE_PERSON_LIMIT", "2")
+    wiring.reset()
+    staff = make_staff()
+    stories = [publish_story(client, pump) for _ in range(3)]
+    codes = [
+        client.http.post(
+            f"/api/respond/{respond_link(s, staff)}", body=json.dumps({"text": "Thank you."}), headers=JSON_H
+        ).status_code
+        for s in stories
+    ]
+    assert codes == [201, 201, 429]
+
+
+# ---- bulk: a lead's upload ------------------------------------------------------------------------
+
+
+def test_a_lead_uploads_members_every_bad_row_is_named_and_the_same_file_twice_changes_nothing(aws, client, pump, lead):
+    token = ask_for_lead_link(client, pump)
+    bad = (
+        "name,role,email,service,access\n"
+        "Ann Ok,Nurse,ann@nhs.example,riverside-ward-7,responder\n"
+        "Bo Bad,Nurse,not-an-address,riverside-ward-7,reader\n"
+        "Cy Bad,Nurse,cy@nhs.example,hillside-district-nursing,reader\n"
+        "Di Bad,Nurse,di@nhs.example,riverside-ward-7,boss\n"
+    )
+    resp = client.http.post(f"/api/organisation/{token}/members", body=bad, headers={"Content-Type": "text/csv"})
+    assert resp.status_code == 422
+    errors = {(e["line"], e["field"]) for e in json.loads(resp.body)["errors"]}
+    assert errors == {(3, "email"), (4, "service"), (5, "access")}
+    assert wiring.store().find_subscriber("ann@nhs.example") is None  # nothing written
+    good = "name,role,email,service,access\nAnn Ok,Nurse,ann@nhs.example,riverside-ward-7,responder\n"
+    first = json.loads(
+        client.http.post(f"/api/organisation/{token}/members", body=good, headers={"Content-Type": "text/csv"}).body
+    )
+    again = json.loads(
+        client.http.post(f"/api/organisation/{token}/members", body=good, headers={"Content-Type": "text/csv"}).body
+    )
+    assert first["created"] == 1 and again["created"] == again["updated"] == 0 and again["unchanged"] == 1
+    ann = wiring.store().find_subscriber("ann@nhs.example")
+    assert (ann["status"], ann["access"], ann["organisation"]) == ("active", "responder", "riverside-trust")
+
+
+def test_a_lead_uploads_an_xlsx_file_through_the_page_s_form(aws, client, pump, lead):
+    import io
+
+    from openpyxl import Workbook
+
+    token = ask_for_lead_link(client, pump)
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Name", "Role", "Email", "Service", "Access"])
+    sheet.append(["Xena Sheet", "Matron", "xena@nhs.example", "riverside-ward-7", "lead"])
+    data = io.BytesIO()
+    book.save(data)
+    boundary = "----ffboundary"
+    multipart = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="staff.xlsx"\r\n'
+            "Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\r\n\r\n"
+        ).encode()
+        + data.getvalue()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    resp = client.http.post(
+        f"/api/organisation/{token}/members",
+        body=multipart,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}", "Accept": "text/html"},
+    )
+    assert resp.status_code == 200, body(resp)[:500]
+    assert "The members in your file are loaded" in body(resp) and "Xena Sheet" in body(resp)
+    assert wiring.store().find_subscriber("xena@nhs.example")["access"] == "lead"
+
+
+def test_a_form_decision_redirects_back_with_a_notice(aws, client, pump, lead):
+    person = sign_up_and_confirm(client, pump)["person"]
+    token = ask_for_lead_link(client, pump)
+    page = body(client.http.get(f"/api/organisation/{token}", headers={"Accept": "text/html"}))
+    assert "Asking to join (1)" in page and OUTSIDER in page
+    resp = client.http.post(
+        f"/api/organisation/{token}",
+        body=urlencode({"action": "refuse", "member": person["id"]}),
+        headers=FORM_H,
+    )
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("?notice=refuse")
+    pump.drain()
+    assert wiring.store().get_subscriber(person["id"])["status"] == "refused"
+    assert any("did not approve" in mailbox.text_of(m) for m in mailbox.to(OUTSIDER))
+    # Refused, they cannot ask again by signing up; they are told so.
+    again = sign_up_and_confirm(client, pump)
+    assert "Your request was refused" in again["page"] and again["person"]["status"] == "refused"
+    record = wiring.store().grants("riverside-trust")
+    assert [r["action"] for r in record][:2] == ["refused", "requested"]
