@@ -103,7 +103,7 @@ def raw_headers(stack, to: str, subject: str) -> dict[str, str]:
 
 def test_the_whole_loop_from_the_mailbox(stack, browser):
     run = uuid.uuid4().hex[:6]
-    staff = f"sam.patel.{run}@northbridge.nhs.example"
+    staff = f"sam.patel.{run}@pals.northbridge.nhs.example"  # a domain that grants responder
     author = f"loop.author.{run}@example.org"
     title = f"Ward 7 listened to me {run}"
     ctx = browser.new_context(**PHONE)
@@ -192,8 +192,20 @@ def test_the_whole_loop_from_the_mailbox(stack, browser):
     respond.check("#change-planned")
     respond.fill("#change_description", "The ward round time will be written on the board by every bed.")
     respond.click("#send-response")
-    respond.wait_for_selector("#sent:has-text('Your response is published')")
+    # A responder's first responses are checked by a moderator before they are public.
+    respond.wait_for_selector("#sent:has-text('Your response is waiting for a moderator')")
+    assert "your first responses on FeedForward are checked" in respond.locator("#sent").inner_text()
     phone_check(respond)
+    items = requests.get(f"{stack.api}moderation/queue?status=replies", headers=auth, timeout=30).json()["items"]
+    held = next(i for i in items if i["story_id"] == story["id"] and i["item"] == "response")
+    assert "one of this responder's first responses" in held["flag_words"]
+    resp = requests.post(
+        f"{stack.api}moderation/stories/{story['id']}/responses/{held['id']}/decision",
+        json={"action": "publish", "note": ""},
+        headers=auth,
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
 
     # ---- the public story page: read by, the response, the progress ----
     def story_page_done():

@@ -47,7 +47,7 @@ class ModeratorApi:
 
 @pytest.fixture
 def published(client, aws, directory, pump):
-    active(STAFF, display_name="Priya, Ward Manager", service="riverside-general")
+    active(STAFF, access="responder", display_name="Priya, Ward Manager", service="riverside-general")
     story_id = tell(client)
     pump.drain()
     publish(story_id)

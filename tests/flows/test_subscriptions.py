@@ -700,6 +700,7 @@ def test_the_demo_subscriptions_fit_the_demo_directory():
     rows, problems = ff.read_subscription_rows(ff.DEMO_SUBSCRIPTIONS_FILE)
     assert problems == [] and len(rows) >= 5
     for line, row in rows:
+        assert row.pop("access", "reader") in ("reader", "responder", "lead"), line
         checker.validate(
             row, restrict_domains=False, services=lambda slugs: {s: services[s] for s in slugs if s in services}
         )

@@ -23,9 +23,9 @@ def signup(**overrides):
     return body
 
 
-def active(email=EMAIL, **overrides) -> tuple[dict, dict]:
-    """An active subscriber, loaded as an admin would (quicker than the email round trip)."""
-    report = wiring.subscriptions().bulk_load([(1, signup(email=email, **overrides))])
+def active(email=EMAIL, access="reader", **overrides) -> tuple[dict, dict]:
+    """An active member with `access`, loaded as an admin would (quicker than the email round trip)."""
+    report = wiring.subscriptions().bulk_load([(1, signup(email=email, **overrides) | {"access": access})])
     assert report["errors"] == [] and report["created"] == 1, report
     subscriber = wiring.store().find_subscriber(email)
     return subscriber, wiring.store().subscriptions_of(subscriber["id"])[0]
