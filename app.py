@@ -220,8 +220,10 @@ def unsubscribe(token):
 
 @app.route("/api/respond/{token}", methods=["GET"])
 def respond_page(token):
-    sent = (app.current_request.query_params or {}).get("sent", "")
-    return edge.staff.respond_page(token, wiring.conversation(), get_settings(), sent=sent)
+    query = app.current_request.query_params or {}
+    return edge.staff.respond_page(
+        token, wiring.conversation(), get_settings(), sent=query.get("sent", ""), changed=query.get("changed", "")
+    )
 
 
 @app.route("/api/respond/{token}/read", methods=["POST"], content_types=[JSON, FORM])
@@ -232,6 +234,14 @@ def respond_read(token):
 @app.route("/api/respond/{token}", methods=["POST"], content_types=[JSON, FORM])
 def respond(token):
     return edge.staff.respond(app.current_request, token, wiring.conversation(), get_settings())
+
+
+@app.route("/api/respond/{token}/responses/{response_id}", methods=["POST"], content_types=[JSON, FORM])
+def change_response(token, response_id):
+    """Its author changes or deletes a published response, within minutes of sending it."""
+    return edge.staff.change_response(
+        app.current_request, token, response_id, wiring.response_edits(), wiring.conversation(), get_settings()
+    )
 
 
 # ---- Organisations -------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from .store.stream import Change, decode
 from .views import PROGRESS, listing_entry
 
 if TYPE_CHECKING:
-    from .store import OrganisationStore, PromiseStore, PublicStore, StoryStore
+    from .store import OrganisationStore, PromiseStore, PublicStore, StoryStore, ThreadItem
 
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym")
 # The author hears of these decisions on their story.
@@ -133,7 +133,38 @@ class ConversationReaction:
                 self._store.mark_progress(story_id, f"change_{new['change']}_at", at)
             jobs.append(RenderJob(page="story", ref=story_id))
             jobs.append(MailJob(kind="author_response", story_id=story_id, ref=change.ref))
+        elif old_status == Status.PUBLISHED and new["status"] != Status.PUBLISHED:
+            # Its author deleted it (or changed it and it waits for a moderator): off the page, and
+            # any progress only it gave the story is taken back.
+            self._take_back_progress(story_id)
+            jobs.append(RenderJob(page="story", ref=story_id))
+        elif old_status == Status.PUBLISHED and (change.old or {}).get("text") != new.get("text"):
+            jobs.append(RenderJob(page="story", ref=story_id))  # edited within its window
         return jobs
+
+    def _take_back_progress(self, story_id: str) -> None:
+        """Each progress date as the responses still published give it (the earliest), or none."""
+        thread = self._store.story_thread(story_id, consistent=True)
+        story = next((i for i in thread if i["item"] == "story"), None)
+        if not story:
+            return
+        shown = [i for i in thread if i["item"] == "response" and i.get("status") == Status.PUBLISHED]
+
+        def first(of: list[ThreadItem]) -> str:
+            return min((i.get("published_at") or i.get("created_at", "") for i in of), default="")
+
+        wanted = {
+            "first_response_at": first(shown),
+            "change_planned_at": first([i for i in shown if i.get("change") == "planned"]),
+            "change_made_at": first([i for i in shown if i.get("change") == "made"]),
+        }
+        for step, at in wanted.items():
+            now = str(story.get(step) or "")
+            if now != at:
+                if now:
+                    self._store.clear_progress(story_id, step, now)
+                if at:
+                    self._store.mark_progress(story_id, step, at)
 
     def _reply(self, change: Change, story_id: str, new: dict[str, Any]) -> Jobs:
         if new["status"] != Status.PUBLISHED or (change.old or {}).get("status") == Status.PUBLISHED:

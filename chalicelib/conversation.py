@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .core import clock, identifying
@@ -143,6 +144,19 @@ class Conversation:
                 if r.get("status") == ItemStatus.HELD
             ],
             "sent": {"id": just_sent["id"], "status": just_sent.get("status", "")} if just_sent else None,
+            # Their published responses they may still change or delete, and until when.
+            "editable": [
+                {
+                    "id": r["id"],
+                    "text": r.get("text", ""),
+                    "change": r.get("change", "none"),
+                    "change_description": r.get("change_description", ""),
+                    "until": until,
+                }
+                for r in responses
+                if r.get("status") == ItemStatus.PUBLISHED
+                and clock.iso() < (until := self._edit_window_ends(r.get("created_at", "")))
+            ],
             "response_id": new_id(),
         }
 
@@ -251,6 +265,10 @@ class Conversation:
         if held:
             metrics.add_metric(name="ResponsesHeld", unit="Count", value=1)
         return _answer(response)
+
+    def _edit_window_ends(self, created_at: str) -> str:
+        sent = clock.parse(created_at) if created_at else clock.now()
+        return clock.iso(sent + timedelta(minutes=self._settings.response_edit_minutes))
 
     def _checks(self, who: Mapping[str, Any], story: Mapping[str, Any], change: str) -> list[str]:
         """Why this response goes to a moderator first (risk-based); [] publishes it at once."""

@@ -206,6 +206,7 @@ def entry_view(item: Mapping[str, Any]) -> dict[str, Any]:
             "organisation_name": item.get("organisation_name", ""),
             # A confirmed member of that organisation with the grant to respond (older ones carry nothing).
             "verified": bool(item.get("verified")),
+            "edited_at": item.get("edited_at", ""),
             "text": item.get("text", ""),
             "change": item.get("change", "none"),
             "change_description": item.get("change_description", ""),

@@ -51,6 +51,7 @@ def _flows() -> SimpleNamespace:
         public_api,
         reactions,
         replies,
+        response_edits,
         stories,
         subscriptions,
     )
@@ -139,6 +140,11 @@ def alerts() -> Any:
 @lru_cache(maxsize=1)
 def subscriptions() -> Any:
     return _flows().subscriptions.Subscriptions(store(), links(), get_settings(), membership())
+
+
+@lru_cache(maxsize=1)
+def response_edits() -> Any:
+    return _flows().response_edits.ResponseEdits(store(), links(), get_settings())
 
 
 @lru_cache(maxsize=1)
@@ -242,6 +248,7 @@ def reset() -> None:
         subscriptions,
         membership,
         organisations,
+        response_edits,
         conversation,
         public_api,
         limits,

@@ -66,6 +66,8 @@ class Settings(BaseModel):
     organisation_link_days: int = Field(default=7, ge=1)
     # A responder's first responses go to a moderator before they are public.
     first_responses_checked: int = Field(default=3, ge=0)
+    # How long after sending it a member of staff may still change or delete a published response.
+    response_edit_minutes: int = Field(default=30, ge=0)
     # ---- CHECK: rate limits per client (hashed source IP) and window; 0 turns one off.
     rate_window_seconds: int = Field(default=3600, ge=1)  # one fixed window for every limit below
     me_too_limit: int = 10  # "this happened to me too" posts

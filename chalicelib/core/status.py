@@ -36,6 +36,7 @@ class ItemStatus(StrEnum):
     PUBLISHED = "published"
     REJECTED = "rejected"
     RECORDED = "recorded"
+    DELETED = "deleted"  # a staff response its author took back within its edit window (kept privately)
 
 
 class SubscriberStatus(StrEnum):

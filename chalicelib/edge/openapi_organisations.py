@@ -1,5 +1,6 @@
 """The OpenAPI document's part for organisations: a lead's link, the organisation's page, a lead's
-decisions, and members in bulk (chalicelib/organisations.py)."""
+decisions, and members in bulk (chalicelib/organisations.py); and a member's changes to their own
+response in its edit window (chalicelib/response_edits.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from ..core.status import Access
 from ..spreadsheets import MEMBER_COLUMNS, XLSX_TYPE
-from .openapi_parts import answer, errors
+from .openapi_parts import RESPOND_TOKEN, answer, errors
 
 # On a request body that may be larger than the usual limit (settings.max_body_bytes): its limit.
 MAX_BODY = "x-feedforward-max-body-bytes"
@@ -25,6 +26,15 @@ _ACCESS = {"type": "string", "enum": [a.value for a in Access]}
 def organisation_schemas() -> dict[str, Any]:
     member = {"type": "string", "minLength": 1, "maxLength": 40}
     return {
+        "ResponseChange": {
+            "type": "object",
+            "required": ["action"],
+            "properties": {
+                "action": {"type": "string", "enum": ["edit", "delete"]},
+                "text": {"type": "string", "description": "edit: the new text (the same rules as a response)"},
+                "change_description": {"type": "string", "description": "edit: when the response marks a change"},
+            },
+        },
         "LinkAsk": {
             "type": "object",
             "required": ["email"],
@@ -81,6 +91,29 @@ def organisation_paths(html: dict[str, Any]) -> dict[str, Any]:
 
     report = {"$ref": "#/components/schemas/UploadReport"}
     return {
+        "/api/respond/{token}/responses/{response_id}": {
+            "post": {
+                "summary": "Change or delete one's own published response, within "
+                "FF_RESPONSE_EDIT_MINUTES (30) of sending it. The words before are kept privately; "
+                "a changed text with identifying details waits for a moderator",
+                "parameters": [
+                    RESPOND_TOKEN,
+                    {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        t: {"schema": {"$ref": "#/components/schemas/ResponseChange"}}
+                        for t in ("application/json", "application/x-www-form-urlencoded")
+                    },
+                },
+                "responses": {
+                    "200": answer("Changed or deleted: where it stands now", {"type": "object"}),
+                    "303": {"description": "A form post: back to the page, which says what was done"},
+                    **errors(400, 403, 404, 409, 413, 415, 422),
+                },
+            }
+        },
         "/api/organisation": {
             "get": {
                 "summary": 'The form a lead uses to ask for their "manage your organisation" link',

@@ -26,6 +26,14 @@ from .http import FORM, html_response, json_response, media_type, page_csp, redi
 SIGNUP = Form(parsers={"tags": split_tags})
 MANAGE = Form()
 RESPONSE = Form(only=("text", "change", "change_description", "response_id"))
+RESPONSE_CHANGE = Form(only=("action", "text", "change_description"))
+# What the respond page says after a change to one's own response (never text from the request).
+CHANGED = {
+    "edited": "Saved. The story’s page shows your response as changed, and says it was edited.",
+    "deleted": "Deleted. Your response is no longer on the story’s page.",
+    "held": "Your changed response seems to contain identifying details, so it is off the story’s page "
+    "until a moderator has checked it.",
+}
 
 # ---- staff alerts ------------------------------------------------------------------------------
 
@@ -167,6 +175,7 @@ def respond_page(
     settings: Any,
     *,
     sent: str = "",
+    changed: str = "",
     values: dict[str, Any] | None = None,
     errors: list[dict[str, str]] | None = None,
     outcome: dict[str, Any] | None = None,
@@ -205,6 +214,8 @@ def respond_page(
             else "",
         },
         can_respond=page["can_respond"],
+        editable=page["editable"],
+        changed=CHANGED.get(changed, ""),
         not_a_responder=NOT_A_RESPONDER,
         conversation=conversation(page["items"]),
         read_at=page["read_at"],
@@ -244,6 +255,29 @@ def respond(request: Any, token: str, conversation_flow: Any, settings: Any) -> 
         done=done,
         again=lambda e, _: respond_page(
             token, conversation_flow, settings, values=e.values, errors=e.fields, status=e.status
+        ),
+    )
+
+
+def change_response(
+    request: Any, token: str, response_id: str, edits: Any, conversation_flow: Any, settings: Any
+) -> Response:
+    """Change or delete one's own response within its window. JSON: 200 with where it stands. A form:
+    303 back to the page, which says what was done; a mistake: the page with the error summary."""
+
+    def done(result: dict[str, Any]) -> Response:
+        what = "deleted" if result["status"] == ItemStatus.DELETED else "held" if result["flags"] else "edited"
+        return redirect(_respond_url(token, settings, f"?changed={what}#yours"))
+
+    return form_or_json(
+        request,
+        settings.max_body_bytes,
+        RESPONSE_CHANGE,
+        lambda data: edits.change(token, response_id, data),
+        json=json_response,
+        done=done,
+        again=lambda e, _: respond_page(
+            token, conversation_flow, settings, values={}, errors=e.fields, status=e.status
         ),
     )
 

@@ -63,6 +63,17 @@ def _london(moment: datetime) -> datetime:
         return moment.astimezone(UTC)
 
 
+def long_time(value: Any) -> str:
+    """An ISO timestamp as "3:45pm on 3 December 2026" (UK time)."""
+    day = long_date(value)
+    try:
+        moment = _london(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+    except ValueError:
+        return day
+    hour = moment.hour % 12 or 12
+    return f"{hour}:{moment.minute:02d}{'am' if moment.hour < 12 else 'pm'} on {day}"
+
+
 def long_date(value: Any) -> str:
     """An ISO timestamp as "3 December 2026" (UK time). Anything unreadable shows as given."""
     if not value:
@@ -121,6 +132,7 @@ def environment() -> Any:
     )
     env.filters.update(
         long_date=long_date,
+        long_time=long_time,
         iso_date=iso_date,
         month_year=month_year,
         role_label=role_label,

@@ -86,6 +86,9 @@ class Response(TypedDict, total=False):
     checks: list[str]  # why a moderator sees it first: first-responses, change-made, high-criticality
     verified: bool  # sent by a confirmed member of the organisation (shown in public)
     organisation: str
+    edits: int  # changes its author made in its edit window (the words before each are kept privately)
+    edited_at: str
+    deleted_at: str
 
 
 class ThreadItem(Story, Response, total=False):

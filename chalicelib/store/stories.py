@@ -53,6 +53,11 @@ class StoryStore(Protocol):
         self, story_id: str, kind: str, item_id: str, allowed_from: Iterable[str], changes: dict[str, Any]
     ) -> ThreadItem: ...
     def replies_queue(self, limit: int) -> list[ThreadItem]: ...
+    def revise_response(
+        self, story_id: str, response_id: str, was: dict[str, Any], changes: dict[str, Any], queued: bool
+    ) -> ThreadItem: ...
+    def keep_response_original(self, story_id: str, response_id: str, at: str, original: dict[str, Any]) -> None: ...
+    def clear_progress(self, story_id: str, field: str, at: str) -> bool: ...
     def erase_story(self, story_id: str) -> int: ...
     def idempotency_layer(self, name: str) -> Any: ...
 
@@ -262,6 +267,50 @@ class StoriesPart(Table):
             )
             | {"item": kind},
         )
+
+    def revise_response(
+        self, story_id: str, response_id: str, was: dict[str, Any], changes: dict[str, Any], queued: bool
+    ) -> ThreadItem:
+        """Its author changes (or deletes) a published response: only if it is still published and
+        still says what they read (`was`: its text and edit count), so an edit from an old page, or
+        two at once, cannot overwrite another. `queued` puts it in the moderators' queue."""
+        sets = dict(changes)
+        if queued:
+            sets |= {
+                "GSI1PK": f"QUEUE#{REPLIES_QUEUE}",
+                "GSI1SK": f"{was['created_at']}#{story_id}#RESPONSE#{response_id}",
+            }
+        names = {f"#a{i}": k for i, k in enumerate(sets)} | {"#status": "status", "#text": "text", "#edits": "edits"}
+        values = {f":v{i}": v for i, v in enumerate(sets.values())} | {
+            ":published": ItemStatus.PUBLISHED,
+            ":text": was["text"],
+            ":edits": int(was.get("edits") or 0),
+        }
+        try:
+            resp = self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"PK": f"STORY#{story_id}", "SK": f"RESPONSE#{response_id}"}),
+                UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(sets))),
+                ConditionExpression="#status = :published AND #text = :text AND "
+                "(attribute_not_exists(#edits) OR #edits = :edits)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException as e:
+            raise Conflict(
+                "This response has changed since you opened the page. Reload it to see where it stands."
+            ) from e
+        return cast(ThreadItem, _public(from_item(resp["Attributes"])) | {"item": "response"})
+
+    def keep_response_original(self, story_id: str, response_id: str, at: str, original: dict[str, Any]) -> None:
+        """A response's words before its author changed or deleted them: kept privately (and erased
+        with the story)."""
+        self._put_once({"PK": f"PRIVATE#{story_id}", "SK": f"RESPONSE#{response_id}#{at}", **original})
+
+    def clear_progress(self, story_id: str, field: str, at: str) -> bool:
+        """Take back a progress date that a response now deleted had set (only if it is still that date)."""
+        return self._update_once(f"STORY#{story_id}", "STORY", "REMOVE #f", "#f = :at", {":at": at}, {"#f": field})
 
     def replies_queue(self, limit: int) -> list[ThreadItem]:
         """Held responses and pending author replies, oldest first."""

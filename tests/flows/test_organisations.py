@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
 
 from chalicelib import wiring
+from chalicelib.core import clock
 from chalicelib.links import NOT_VALID
 from tests.support import mailbox
 from tests.support.conversation import make_staff, publish_story, respond_link
@@ -516,3 +518,93 @@ def test_every_organisation_page_and_email_is_valid_html(aws, client, pump, lead
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+# ---- the 30-minute window to change or delete one's own response ------------------------------------
+
+
+def _send(client, link, text="Thank you for telling us about the night.", **extra):
+    resp = client.http.post(f"/api/respond/{link}", body=json.dumps({"text": text, **extra}), headers=JSON_H)
+    assert resp.status_code in (201, 202), resp.body
+    return json.loads(resp.body)["id"]
+
+
+def _change(client, link, response_id, **data):
+    return client.http.post(f"/api/respond/{link}/responses/{response_id}", body=json.dumps(data), headers=JSON_H)
+
+
+def _at(monkeypatch, minutes_from_now):
+    later = clock.now() + timedelta(minutes=minutes_from_now)
+    monkeypatch.setattr(clock, "now", lambda: later)
+
+
+def test_a_response_can_be_edited_at_29_minutes_not_at_31_and_the_original_is_kept_privately(
+    aws, client, pump, directory, monkeypatch
+):
+    staff = make_staff()
+    story_id = publish_story(client, pump)
+    link = respond_link(story_id, staff)
+    rid = _send(client, link)
+    pump.drain()
+    start = clock.now()
+    _at(monkeypatch, 29)
+    resp = _change(client, link, rid, action="edit", text="Thank you. We have talked about the night as a team.")
+    assert resp.status_code == 200, resp.body
+    assert json.loads(resp.body)["status"] == "published"
+    pump.drain()
+    item = wiring.store().get_thread_item(story_id, "response", rid)
+    assert item["text"].endswith("as a team.") and item["edits"] == 1 and item["edited_at"]
+    [kept] = [
+        i
+        for i in aws.client("dynamodb").scan(TableName=aws.resources.table)["Items"]
+        if i["PK"]["S"] == f"PRIVATE#{story_id}" and i["SK"]["S"].startswith(f"RESPONSE#{rid}#")
+    ]
+    assert kept["text"]["S"] == "Thank you for telling us about the night." and kept["action"]["S"] == "edit"
+    [entry] = json.loads(client.http.get(f"/api/public/stories/{story_id}").body)["conversation"]
+    assert entry["text"].endswith("as a team.")
+    page = aws.client("s3").get_object(Bucket=aws.resources.bucket, Key=f"stories/{story_id}/index.html")
+    words = page["Body"].read().decode()
+    assert "edited by its author" in words and "about the night." not in words
+    # Two minutes later (31 after sending) the window has closed: refused, nothing changed.
+    monkeypatch.setattr(clock, "now", lambda: start + timedelta(minutes=31))
+    late = _change(client, link, rid, action="edit", text="Something else entirely, too late.")
+    assert late.status_code == 403 and "30 minutes" in body(late)
+    assert _change(client, link, rid, action="delete").status_code == 403
+    assert wiring.store().get_thread_item(story_id, "response", rid)["edits"] == 1
+
+
+def test_deleting_a_response_takes_it_off_the_page_and_takes_back_the_progress_it_gave(aws, client, pump, directory):
+    staff = make_staff()
+    story_id = publish_story(client, pump)
+    link = respond_link(story_id, staff)
+    rid = _send(client, link, change="planned", change_description="A named nurse at night.")
+    pump.drain()
+    story = wiring.store().get_story(story_id, consistent=True)
+    assert story["first_response_at"] and story["change_planned_at"]
+    assert _change(client, link, rid, action="delete").status_code == 200
+    pump.drain()
+    story = wiring.store().get_story(story_id, consistent=True)
+    assert "first_response_at" not in story and "change_planned_at" not in story
+    assert json.loads(client.http.get(f"/api/public/stories/{story_id}").body)["conversation"] == []
+    assert wiring.store().get_thread_item(story_id, "response", rid)["status"] == "deleted"
+
+
+def test_an_edit_with_identifying_details_leaves_the_page_for_a_moderator_and_others_cannot_edit(
+    aws, client, pump, directory
+):
+    staff = make_staff()
+    other = make_staff(email="someone.else@nhs.example")
+    story_id = publish_story(client, pump)
+    link = respond_link(story_id, staff)
+    rid = _send(client, link)
+    pump.drain()
+    theirs = _change(client, respond_link(story_id, other), rid, action="delete")
+    assert theirs.status_code == 404
+    resp = _change(client, link, rid, action="edit", text="Please ring me on 07700 900123 about it.")
+    assert resp.status_code == 200 and json.loads(resp.body)["status"] == "held"
+    pump.drain()
+    assert json.loads(client.http.get(f"/api/public/stories/{story_id}").body)["conversation"] == []
+    assert any(i["id"] == rid for i in wiring.moderation().replies_queue())
+    # Bad input names its field and changes nothing.
+    bad = _change(client, link, rid, action="rename")
+    assert bad.status_code == 422 and json.loads(bad.body)["error"]["fields"][0]["field"] == "action"

@@ -50,6 +50,7 @@ PURPOSES = {
     "/api/unsubscribe/{token}": "unsubscribe",
     "/api/respond/{token}": "respond",
     "/api/respond/{token}/read": "respond",
+    "/api/respond/{token}/responses/{response_id}": "respond",
     "/api/check/{token}": "check",
     "/api/organisation/{token}": "organisation",
     "/api/organisation/{token}/members": "organisation",
@@ -58,6 +59,7 @@ PURPOSES = {
 # order the working links are finally used: what withdraws, erases or unsubscribes goes last.
 BODIES = {
     "/api/respond/{token}/read": lambda: {},
+    "/api/respond/{token}/responses/{response_id}": lambda: {"action": "edit", "text": "Thank you, as changed."},
     "/api/respond/{token}": lambda: {"text": "Thank you for telling us. We have changed the night rota."},
     "/api/check/{token}": lambda: {"answer": "yes"},
     "/api/organisation/{token}": lambda: {"action": "access", "member": MEMBER[0], "access": "responder"},
@@ -82,6 +84,7 @@ LIFETIMES = {
     "organisation": "organisation_link_days",
 }
 MEMBER: list[str] = []  # the member a lead's decision is about (set by the world fixture)
+RESPONSE: list[str] = []  # the staff member's own response, which they may change (set by the world fixture)
 
 
 def token_routes() -> list[tuple[str, str]]:
@@ -124,7 +127,10 @@ class Probe:
                 LambdaEventConverter, "LOCAL_SOURCE_IP", f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
             )
         self.sent += 1
-        url, headers = path.replace("{token}", token), headers or JSON_H
+        url, headers = (
+            path.replace("{token}", token).replace("{response_id}", RESPONSE[0] if RESPONSE else "0" * 17),
+            headers or JSON_H,
+        )
         if method == "GET":
             return self.client.http.get(url, headers=headers)
         body = BODIES[path]()
@@ -161,6 +167,13 @@ def world(aws, client, directory):
     wiring.membership().name_lead({"slug": "riverside-trust", "name": "Riverside"}, lead, by="test")
     lead_id = wiring.store().find_subscriber(lead)["id"]
     MEMBER[:] = [staff["profile"]["id"]]
+    sent = client.http.post(
+        f"/api/respond/{respond_link(story_id, staff)}",
+        body=json.dumps({"text": "Thank you for this."}),
+        headers=JSON_H,
+    )
+    assert sent.status_code == 201, sent.body
+    RESPONSE[:] = [json.loads(sent.body)["id"]]
     tokens = {
         "organisation": links.issue(
             "organisation", "", lead_id, s.organisation_link_days, subscriber_id=lead_id, organisation="riverside-trust"
