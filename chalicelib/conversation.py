@@ -30,8 +30,13 @@ if TYPE_CHECKING:
 
 RESPONSE_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")  # ids.new_id(): Crockford base32, lower case
 GONE = "This story is no longer published, so it cannot be read or answered here."
-FORM_FIELDS = ("text", "change", "change_description", "response_id")
-LABELS = {"text": "your response", "change": "whether this marks a change", "change_description": "the change"}
+FORM_FIELDS = ("text", "change", "change_description", "response_id", "on_behalf_of")
+LABELS = {
+    "text": "your response",
+    "change": "whether this marks a change",
+    "change_description": "the change",
+    "on_behalf_of": "who you respond for",
+}
 ALREADY_SENT = (
     "You already sent a response from this page. It is shown below. To send another, check this one and send it again."
 )
@@ -135,6 +140,7 @@ class Conversation:
             # Criticality is for the organisation's own members: never shown to anyone else.
             "member": _member_of(who, services),
             "can_respond": who["access"] in RESPONDING,
+            "is_lead": who["access"] == Access.LEAD,
             "items": items,
             "read_at": receipt.get("read_at", "") if receipt else "",
             # This person's responses that are not (or not yet) public, so they know where they stand.
@@ -211,6 +217,11 @@ class Conversation:
         except ValidationError as e:
             raise invalid(e, LABELS, values) from e
 
+        if submission.on_behalf_of and who["access"] != Access.LEAD:
+            raise ValidationFailed(
+                [{"field": "on_behalf_of", "message": "Only a lead can respond on behalf of a colleague or a team"}],
+                values,
+            )
         # Only a response that could be written spends from the budgets (a mistake writes nothing).
         s = self._settings
         self._limits.hit("response-link", token_hash(token), s.response_link_limit, s.rate_window_seconds)
@@ -238,6 +249,7 @@ class Conversation:
             "change": change,
             "change_description": description,
             "organisation": who["organisation"],
+            "on_behalf_of": submission.on_behalf_of,
             "verified": True,  # only a member with the responder grant gets this far
             "status": Status.HELD if held else Status.PUBLISHED,
             "flags": flags,

@@ -200,6 +200,7 @@ def _entry(e: dict[str, Any]) -> dict[str, Any]:
             "service": e["service_name"],
             "organisation": e["organisation_name"],
             "verified_member": e["verified"],
+            "on_behalf_of": e["on_behalf_of"],
             "text": e["text"],
             "change": e["change"],
             "change_description": e["change_description"],

@@ -207,6 +207,7 @@ def entry_view(item: Mapping[str, Any]) -> dict[str, Any]:
             # A confirmed member of that organisation with the grant to respond (older ones carry nothing).
             "verified": bool(item.get("verified")),
             "edited_at": item.get("edited_at", ""),
+            "on_behalf_of": item.get("on_behalf_of", ""),
             "text": item.get("text", ""),
             "change": item.get("change", "none"),
             "change_description": item.get("change_description", ""),

@@ -298,6 +298,8 @@ class ResponseSubmission(BaseModel):
     )
     change: ChangeMark = ChangeMark.none
     change_description: PlainText = Field(default="", max_length=CONVERSATION_LIMITS["change_description"][1])
+    # A lead may respond for a colleague or a team ("the Ward 7 team"): shown beside their own name.
+    on_behalf_of: OneLine = Field(default="", max_length=80)
 
     @model_validator(mode="after")
     def _describe_the_change(self):

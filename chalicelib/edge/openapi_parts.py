@@ -271,6 +271,7 @@ def public_schemas() -> dict[str, Any]:
             "role": _STR,
             "service": _STR,
             "organisation": _STR,
+            "on_behalf_of": {"type": "string", "description": "response: the colleague or team a lead answered for"},
             "verified_member": {
                 "type": "boolean",
                 "description": "response: sent by a confirmed member of that organisation with the grant to respond",

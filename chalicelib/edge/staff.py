@@ -25,7 +25,7 @@ from .http import FORM, html_response, json_response, media_type, page_csp, redi
 
 SIGNUP = Form(parsers={"tags": split_tags})
 MANAGE = Form()
-RESPONSE = Form(only=("text", "change", "change_description", "response_id"))
+RESPONSE = Form(only=("text", "change", "change_description", "response_id", "on_behalf_of"))
 RESPONSE_CHANGE = Form(only=("action", "text", "change_description"))
 # What the respond page says after a change to one's own response (never text from the request).
 CHANGED = {
@@ -155,7 +155,12 @@ def manage(request: Any, token: str, subscriptions: Any, settings: Any) -> Respo
 # ---- reading and responding ----------------------------------------------------------------------
 
 # Where an error summary entry takes the person: each field's id on the page.
-RESPOND_FIELD_IDS = {"text": "text", "change": "change", "change_description": "change_description"}
+RESPOND_FIELD_IDS = {
+    "text": "text",
+    "change": "change",
+    "change_description": "change_description",
+    "on_behalf_of": "on_behalf_of",
+}
 SEND_ID = "send-response"
 GENERAL_MESSAGE = "Something went wrong while sending your response. Check it and send it again."
 
@@ -198,8 +203,10 @@ def respond_page(
             "text": _text(values.get("text")),
             "change": _text(values.get("change")) or "none",
             "change_description": _text(values.get("change_description")),
+            "on_behalf_of": _text(values.get("on_behalf_of")),
         },
         limits={
+            "on_behalf_of": 80,
             "text": CONVERSATION_LIMITS["response"][1],
             "change_description": CONVERSATION_LIMITS["change_description"][1],
         },
@@ -214,6 +221,7 @@ def respond_page(
             else "",
         },
         can_respond=page["can_respond"],
+        is_lead=page["is_lead"],
         editable=page["editable"],
         changed=CHANGED.get(changed, ""),
         not_a_responder=NOT_A_RESPONDER,

@@ -608,3 +608,31 @@ def test_an_edit_with_identifying_details_leaves_the_page_for_a_moderator_and_ot
     # Bad input names its field and changes nothing.
     bad = _change(client, link, rid, action="rename")
     assert bad.status_code == 422 and json.loads(bad.body)["error"]["fields"][0]["field"] == "action"
+
+
+# ---- a lead responds on behalf of a colleague or a team ---------------------------------------------
+
+
+def test_a_lead_responds_on_behalf_of_a_team_and_no_one_else_can(aws, client, pump, directory):
+    story_id = publish_story(client, pump)
+    responder = make_staff(email="rob@nhs.example")
+    refused = client.http.post(
+        f"/api/respond/{respond_link(story_id, responder)}",
+        body=json.dumps({"text": "Thank you, from all of us.", "on_behalf_of": "the Ward 7 team"}),
+        headers=JSON_H,
+    )
+    assert refused.status_code == 422 and json.loads(refused.body)["error"]["fields"][0]["field"] == "on_behalf_of"
+    lead = make_staff(email="lena@nhs.example", access="lead")
+    page = body(client.http.get(f"/api/respond/{respond_link(story_id, lead)}", headers={"Accept": "text/html"}))
+    assert 'name="on_behalf_of"' in page
+    sent = client.http.post(
+        f"/api/respond/{respond_link(story_id, lead)}",
+        body=json.dumps({"text": "Thank you, from all of us.", "on_behalf_of": "the Ward 7 team"}),
+        headers=JSON_H,
+    )
+    assert sent.status_code == 201, sent.body
+    pump.drain()
+    [entry] = json.loads(client.http.get(f"/api/public/stories/{story_id}").body)["conversation"]
+    assert entry["on_behalf_of"] == "the Ward 7 team" and entry["name"] == "Alex Morgan"
+    html = aws.client("s3").get_object(Bucket=aws.resources.bucket, Key=f"stories/{story_id}/index.html")
+    assert "on behalf of the Ward 7 team" in html["Body"].read().decode()
