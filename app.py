@@ -244,6 +244,22 @@ def change_response(token, response_id):
     )
 
 
+@app.route("/api/respond/{token}/pass", methods=["POST"], content_types=[JSON, FORM])
+def pass_story_on(token):
+    """Pass the story to a colleague or another service, with a note (chalicelib/teamwork.py)."""
+    flow = wiring.teamwork()
+    return edge.staff.teamwork(
+        app.current_request, token, flow.pass_on, wiring.conversation(), get_settings(), "passed"
+    )
+
+
+@app.route("/api/respond/{token}/tags", methods=["POST"], content_types=[JSON, FORM])
+def tag_story(token):
+    """Tag the story in one's own words: positive, negative or neutral; private, shared or public."""
+    flow = wiring.teamwork()
+    return edge.staff.teamwork(app.current_request, token, flow.tag, wiring.conversation(), get_settings(), "tagged")
+
+
 # ---- Organisations -------------------------------------------------------------------------
 # A lead's emailed link: who is in the organisation and what they may do (chalicelib/organisations.py).
 

@@ -21,6 +21,7 @@ from .core.models import ChangeMark, ResponseSubmission
 from .core.observability import metrics
 from .core.status import RESPONDING, Access, ItemStatus, Status
 from .links import NOT_VALID, token_hash
+from .teamwork import team_view
 
 if TYPE_CHECKING:
     from .core.settings import Settings
@@ -141,6 +142,10 @@ class Conversation:
             "member": _member_of(who, services),
             "can_respond": who["access"] in RESPONDING,
             "is_lead": who["access"] == Access.LEAD,
+            # The team's work on it: the tags this person may see, and who it was passed to.
+            "team": team_view(
+                self._store, story["id"], {"id": who["subscriber_id"], "organisation": who["organisation"]}
+            ),
             "items": items,
             "read_at": receipt.get("read_at", "") if receipt else "",
             # This person's responses that are not (or not yet) public, so they know where they stand.

@@ -139,6 +139,7 @@ class PublicApi:
             "good": story.get("good", ""),
             "improve": story.get("improve", ""),
             "response_count": talk["responses"],
+            "staff_tags": talk["staff_tags"],
             "read_by": [
                 {
                     "name": r["name"],

@@ -2,7 +2,7 @@
 
 wiring.changes() puts them in the handler's list beside the handler's own (changes.py, which
 imports no flow): the promise first, as it may end a record that only set the promise; then, after
-the story's and the conversation's reactions, me-too counts and change checks.
+the story's and the conversation's reactions, me-too counts, change checks and the team's work.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from . import change_check, metoo, promise
+from . import change_check, metoo, promise, teamwork
 from .changes import Jobs, PromiseReaction, Reaction
+from .core.jobs import RenderJob
 from .store.stream import Change
 
 if TYPE_CHECKING:
-    from .store import LoopStore, PromiseStore
+    from .store import AlertStore, LoopStore, PromiseStore
 
 
 def promise_reaction(store: PromiseStore) -> Reaction:
@@ -37,3 +38,18 @@ def me_too_reaction(store: LoopStore) -> Reaction:
 def change_check_reaction(store: LoopStore) -> Reaction:
     """Change checks scheduled, and their answers applied (change_check.follow_up)."""
     return partial(change_check.follow_up, store)
+
+
+def teamwork_reaction(store: AlertStore) -> Reaction:
+    """A story passed on emails its recipients (teamwork.pass_jobs); a public staff tag shows on its page."""
+
+    def react(change: Change) -> Jobs:
+        if change.story_id is None:
+            return []
+        if change.kind == "pass" and change.inserted and change.new:
+            return list(teamwork.pass_jobs(store, change.story_id, change.ref, change.new))
+        if change.kind == "public_tag":
+            return [RenderJob(page="story", ref=change.story_id)]
+        return []
+
+    return react

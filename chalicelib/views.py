@@ -22,23 +22,9 @@ if TYPE_CHECKING:
     from .store import StoryStore
 
 # ---- words for values: months, roles, feelings, criticality, days --------------------------------
-# Words for values: months, roles, feelings, criticality, days. Pages, emails and the JSON
-# API say each thing the same way because they take the words from here.
+# Pages, emails and the JSON API say each thing the same way because they take the words from here.
 
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+MONTHS = tuple("January February March April May June July August September October November December".split())
 
 
 def month_year(value: Any) -> str:
@@ -241,6 +227,19 @@ def conversation(items: Iterable[Mapping[str, Any]], for_author: bool = False) -
             shown.append(entry_view(i))
     shown.sort(key=lambda e: (e["at"], e["id"]))
     return {
+        # Staff tags made public (teamwork.py): each with its polarity and who tagged it.
+        "staff_tags": sorted(
+            (
+                {
+                    "tag": i.get("tag", ""),
+                    "polarity": i.get("polarity", "neutral"),
+                    "by": i.get("organisation_name", ""),
+                }
+                for i in items
+                if i["item"] == "stafftag" and i.get("visibility") == "public"
+            ),
+            key=lambda t: (t["by"], t["tag"]),
+        ),
         "receipts": receipts,
         "entries": shown,
         "responses": sum(1 for e in shown if e["kind"] == "response"),

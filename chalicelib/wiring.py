@@ -54,6 +54,7 @@ def _flows() -> SimpleNamespace:
         response_edits,
         stories,
         subscriptions,
+        teamwork,
     )
 
     return SimpleNamespace(**locals())  # the modules just imported, by name
@@ -143,6 +144,11 @@ def subscriptions() -> Any:
 
 
 @lru_cache(maxsize=1)
+def teamwork() -> Any:
+    return _flows().teamwork.Teamwork(store(), links(), directory())
+
+
+@lru_cache(maxsize=1)
 def response_edits() -> Any:
     return _flows().response_edits.ResponseEdits(store(), links(), get_settings())
 
@@ -203,6 +209,7 @@ def changes() -> Any:
             f.changes.MembershipReaction(s),
             f.reactions.me_too_reaction(s),
             f.reactions.change_check_reaction(s),
+            f.reactions.teamwork_reaction(s),
         ]
     )
 
@@ -249,6 +256,7 @@ def reset() -> None:
         membership,
         organisations,
         response_edits,
+        teamwork,
         conversation,
         public_api,
         limits,

@@ -44,6 +44,7 @@ MailKind = Literal[
     "staff_author_replied",  # ref: "<reply id>:<subscriber id>"
     "staff_response_decided",  # ref: response id (a held response was published or rejected)
     "subscription_confirm",  # story_id empty; ref: "<subscriber id>:<subscription id>"
+    "story_passed",  # ref: "<pass id>:<subscriber id>" (a colleague passed them the story)
     # organisations (story_id empty)
     "membership_request",  # to a lead: ref "<requester id>:<lead id>" (someone asks to join)
     "membership_decided",  # to the person: ref "<subscriber id>:<status>:<at>" (approved or refused)

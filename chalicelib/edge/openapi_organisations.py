@@ -35,6 +35,39 @@ def organisation_schemas() -> dict[str, Any]:
                 "change_description": {"type": "string", "description": "edit: when the response marks a change"},
             },
         },
+        "PublicStaffTag": {
+            "type": "object",
+            "required": ["tag", "polarity", "by"],
+            "properties": {
+                "tag": {"type": "string"},
+                "polarity": {"type": "string", "enum": ["positive", "negative", "neutral"]},
+                "by": {"type": "string", "description": "The organisation whose staff tagged it"},
+            },
+            "description": "A tag staff gave the story in their own words and made public, with its polarity",
+        },
+        "PassOn": {
+            "type": "object",
+            "required": ["to"],
+            "properties": {
+                "to": {"type": "string", "enum": ["colleague", "service"]},
+                "colleague": {"type": "string", "description": "to=colleague: an active member of your organisation"},
+                "service": {"type": "string", "description": "to=service: the service's name"},
+                "note": {"type": "string", "maxLength": 500},
+            },
+        },
+        "StaffTag": {
+            "type": "object",
+            "required": ["tag"],
+            "properties": {
+                "tag": {
+                    "type": "string",
+                    "description": "In your own words; kept as lower-case words joined by hyphens",
+                },
+                "polarity": {"type": "string", "enum": ["positive", "negative", "neutral"]},
+                "visibility": {"type": "string", "enum": ["private", "shared", "public"]},
+                "action": {"type": "string", "enum": ["add", "remove"]},
+            },
+        },
         "LinkAsk": {
             "type": "object",
             "required": ["email"],
@@ -90,7 +123,32 @@ def organisation_paths(html: dict[str, Any]) -> dict[str, Any]:
         return {"required": True, "content": {"application/json": ref, "application/x-www-form-urlencoded": ref}}
 
     report = {"$ref": "#/components/schemas/UploadReport"}
+
+    def teamwork(summary: str, schema: str) -> dict[str, Any]:
+        return {
+            "post": {
+                "summary": summary,
+                "parameters": [RESPOND_TOKEN],
+                "requestBody": body(schema),
+                "responses": {
+                    "200": answer("Done", {"type": "object"}),
+                    "303": {"description": "A form post: back to the page, which says it is done"},
+                    **errors(400, 404, 413, 415, 422),
+                },
+            }
+        }
+
     return {
+        "/api/respond/{token}/pass": teamwork(
+            "Pass the story to a colleague in your organisation or to another service, with a note: they are "
+            "emailed the story and a link of their own. Nothing public changes",
+            "PassOn",
+        ),
+        "/api/respond/{token}/tags": teamwork(
+            "Tag the story in your own words: positive, negative or neutral; kept private, shared with your "
+            "organisation, or public (shown on the story's page and in the public API)",
+            "StaffTag",
+        ),
         "/api/respond/{token}/responses/{response_id}": {
             "post": {
                 "summary": "Change or delete one's own published response, within "

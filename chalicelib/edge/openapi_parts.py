@@ -286,6 +286,7 @@ def public_schemas() -> dict[str, Any]:
         "good": _STR,
         "improve": _STR,
         "response_count": {"type": "integer", "minimum": 0},
+        "staff_tags": {"type": "array", "items": {"$ref": "#/components/schemas/PublicStaffTag"}},
         "read_by": {
             "type": "array",
             "items": _obj(

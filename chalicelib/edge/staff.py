@@ -27,10 +27,13 @@ SIGNUP = Form(parsers={"tags": split_tags})
 MANAGE = Form()
 RESPONSE = Form(only=("text", "change", "change_description", "response_id", "on_behalf_of"))
 RESPONSE_CHANGE = Form(only=("action", "text", "change_description"))
+TEAMWORK = Form(only=("to", "colleague", "service", "note", "tag", "polarity", "visibility", "action"))
 # What the respond page says after a change to one's own response (never text from the request).
 CHANGED = {
     "edited": "Saved. The story’s page shows your response as changed, and says it was edited.",
     "deleted": "Deleted. Your response is no longer on the story’s page.",
+    "passed": "Passed on. We have emailed them the story, your note and a link of their own.",
+    "tagged": "Saved your tag.",
     "held": "Your changed response seems to contain identifying details, so it is off the story’s page "
     "until a moderator has checked it.",
 }
@@ -156,6 +159,13 @@ def manage(request: Any, token: str, subscriptions: Any, settings: Any) -> Respo
 
 # Where an error summary entry takes the person: each field's id on the page.
 RESPOND_FIELD_IDS = {
+    "colleague": "colleague",
+    "service": "service",
+    "to": "to",
+    "note": "note",
+    "tag": "tag",
+    "polarity": "polarity",
+    "visibility": "visibility",
     "text": "text",
     "change": "change",
     "change_description": "change_description",
@@ -204,6 +214,9 @@ def respond_page(
             "change": _text(values.get("change")) or "none",
             "change_description": _text(values.get("change_description")),
             "on_behalf_of": _text(values.get("on_behalf_of")),
+            **{
+                k: _text(values.get(k)) for k in ("to", "colleague", "service", "note", "tag", "polarity", "visibility")
+            },
         },
         limits={
             "on_behalf_of": 80,
@@ -223,6 +236,7 @@ def respond_page(
         can_respond=page["can_respond"],
         is_lead=page["is_lead"],
         editable=page["editable"],
+        team=page["team"],
         changed=CHANGED.get(changed, ""),
         not_a_responder=NOT_A_RESPONDER,
         conversation=conversation(page["items"]),
@@ -286,6 +300,22 @@ def change_response(
         done=done,
         again=lambda e, _: respond_page(
             token, conversation_flow, settings, values={}, errors=e.fields, status=e.status
+        ),
+    )
+
+
+def teamwork(request: Any, token: str, act: Any, conversation_flow: Any, settings: Any, what: str) -> Response:
+    """Pass the story on, or tag it: JSON 200; a form, 303 back to the page saying it is done, or
+    the page again with the error summary."""
+    return form_or_json(
+        request,
+        settings.max_body_bytes,
+        TEAMWORK,
+        lambda data: act(token, data),
+        json=json_response,
+        done=lambda _: redirect(_respond_url(token, settings, f"?changed={what}#team")),
+        again=lambda e, _: respond_page(
+            token, conversation_flow, settings, values=e.values, errors=e.fields, status=e.status
         ),
     )
 

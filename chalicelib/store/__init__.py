@@ -40,6 +40,7 @@ from .table import (
     tag_list,
     to_item,
 )
+from .teamwork import VISIBILITIES, TeamworkPart, TeamworkStore
 
 __all__ = [
     "EVERYTHING",
@@ -75,6 +76,8 @@ __all__ = [
     "Subscription",
     "SubscriptionStore",
     "Table",
+    "TeamworkStore",
+    "VISIBILITIES",
     "ThreadItem",
     "decode",
     "digest_day",
@@ -103,8 +106,9 @@ class DirectoryFileStore(DirectoryStore, OrganisationStore, Protocol):
     """Loading the directory file: its services, and each organisation's private settings."""
 
 
-class ConversationStore(StoryStore, DirectoryStore, PeopleStore, Protocol):
-    """Reading and responding: the story and its thread, its services, and who is answering."""
+class ConversationStore(StoryStore, DirectoryStore, PeopleStore, TeamworkStore, Protocol):
+    """Reading and responding: the story and its thread, its services, who is answering, and the
+    team's passes and tags."""
 
 
 class SubscriptionStore(PeopleStore, DirectoryStore, OrganisationStore, Protocol):
@@ -132,7 +136,7 @@ class LadderStore(StoryStore, DirectoryStore, PeopleStore, LoopStore, Protocol):
     """The ladder and the letters: a story, its services, their watchers, and the loop's items."""
 
 
-class MailStore(StoryStore, DirectoryStore, PeopleStore, LoopStore, OrganisationStore, Protocol):
+class MailStore(StoryStore, DirectoryStore, PeopleStore, LoopStore, OrganisationStore, TeamworkStore, Protocol):
     """The letters: everything the ladder reads, and an organisation's leads."""
 
 
@@ -140,7 +144,7 @@ class PublicStore(StoryStore, ListingStore, DirectoryStore, Protocol):
     """What is public: the public API, the renderer and the stream's listings and figures."""
 
 
-class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, OrganisationsPart, LoopPart):
+class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, OrganisationsPart, TeamworkPart, LoopPart):
     """The whole table: every part over one client and table name."""
 
     # The stream's one decoder (store.stream.decode), under the name callers know.

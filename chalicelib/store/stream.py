@@ -19,6 +19,7 @@ class Change:
     """What a stream record is about, decoded from its keys."""
 
     # "story", "contact", "read", "response", "reply", "subscriber", "subscription", "link_request",
+    # "pass" (a story passed on), "public_tag" (a staff tag shown in public),
     # "me_too" (a reader's me-too item), "check" (an answer to a change check), "other"
     kind: str
     story_id: str | None
@@ -55,6 +56,10 @@ def decode(record: dict[str, Any]) -> Change:
         return Change("story", ident, old, new, **about)
     if prefix == "PRIVATE" and sk == "CONTACT":
         return Change("contact", ident, None, None, **about)  # the address itself never leaves the store
+    if prefix == "PRIVATE" and sk.startswith("PASS#"):
+        return Change("pass", ident, old, new, sk.partition("#")[2], **about)
+    if prefix == "STORY" and sk.startswith("STAFFTAG#"):
+        return Change("public_tag", ident, old, new, sk.partition("#")[2], **about)
     sk_kind, _, ref = sk.partition("#")
     if prefix == "STORY" and sk_kind in _THREAD_KINDS:
         return Change(_THREAD_KINDS[sk_kind], ident, old, new, ref, (new or old or {}).get("subscriber_id"), **about)

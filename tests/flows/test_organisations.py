@@ -636,3 +636,107 @@ def test_a_lead_responds_on_behalf_of_a_team_and_no_one_else_can(aws, client, pu
     assert entry["on_behalf_of"] == "the Ward 7 team" and entry["name"] == "Alex Morgan"
     html = aws.client("s3").get_object(Bucket=aws.resources.bucket, Key=f"stories/{story_id}/index.html")
     assert "on behalf of the Ward 7 team" in html["Body"].read().decode()
+
+
+# ---- teamwork: passing a story on, and staff tags with polarity --------------------------------------
+
+
+def test_a_member_passes_a_story_to_a_colleague_who_gets_it_with_the_note_and_a_link_of_their_own(
+    aws, client, pump, directory
+):
+    story_id = publish_story(client, pump)
+    sam = make_staff(email="sam.first@nhs.example")
+    make_staff(email="cleo.colleague@nhs.example", service="riverside-maternity", service_name="Maternity")
+    outsider = make_staff(
+        email="tom@hillside.nhs.example", organisation="hillside-trust", organisation_name="Hillside Community Health"
+    )
+    link = respond_link(story_id, sam)
+    for who in ("tom@hillside.nhs.example", "nobody@nhs.example", "sam.first@nhs.example"):
+        refused = client.http.post(
+            f"/api/respond/{link}/pass", body=json.dumps({"to": "colleague", "colleague": who}), headers=JSON_H
+        )
+        assert refused.status_code == 422 and json.loads(refused.body)["error"]["fields"][0]["field"] == "colleague"
+    done = client.http.post(
+        f"/api/respond/{link}/pass",
+        body=json.dumps({"to": "colleague", "colleague": "cleo.colleague@nhs.example", "note": "Your ward, I think"}),
+        headers=JSON_H,
+    )
+    assert done.status_code == 200, done.body
+    pump.drain()
+    [mail] = [m for m in mailbox.to("cleo.colleague@nhs.example") if "passed you a story" in str(m["Subject"])]
+    text = mailbox.text_of(mail)
+    assert "Your ward, I think" in text and "Criticality" in text
+    theirs = re.search(r"/api/respond/" + TOKEN, text).group(1)
+    assert client.http.get(f"/api/respond/{theirs}", headers={"Accept": "text/html"}).status_code == 200
+    # The staff page shows who it went to; the public sees nothing of it.
+    page = body(client.http.get(f"/api/respond/{link}", headers={"Accept": "text/html"}))
+    assert "passed it to Alex Morgan" in page and "Your ward, I think" in page
+    public = body(client.http.get(f"/api/public/stories/{story_id}"))
+    assert "Your ward" not in public and "cleo" not in public
+    assert mailbox.to("tom@hillside.nhs.example") == [] or all(
+        "passed you" not in str(m["Subject"]) for m in mailbox.to("tom@hillside.nhs.example")
+    )
+    assert outsider  # a member of another organisation: never a colleague to pass to (refused above)
+
+
+def test_passing_to_a_service_reaches_its_watchers_and_a_vague_name_is_a_clear_422(aws, client, pump, directory):
+    story_id = publish_story(client, pump)
+    sam = make_staff(email="sam.first@nhs.example")
+    make_staff(email="mia.maternity@nhs.example", service="riverside-maternity", service_name="Maternity Unit")
+    link = respond_link(story_id, sam)
+    vague = client.http.post(
+        f"/api/respond/{link}/pass", body=json.dumps({"to": "service", "service": "zz"}), headers=JSON_H
+    )
+    assert vague.status_code == 422 and json.loads(vague.body)["error"]["fields"][0]["field"] == "service"
+    done = client.http.post(
+        f"/api/respond/{link}/pass", body=json.dumps({"to": "service", "service": "Maternity Unit"}), headers=JSON_H
+    )
+    assert done.status_code == 200 and json.loads(done.body)["to_name"] == "Maternity Unit"
+    pump.drain()
+    assert any("passed you a story" in str(m["Subject"]) for m in mailbox.to("mia.maternity@nhs.example"))
+    assert not any("passed you a story" in str(m["Subject"]) for m in mailbox.to("sam.first@nhs.example"))
+
+
+def test_staff_tags_are_seen_only_by_whom_they_may_be_and_public_ones_show_with_their_polarity(
+    aws, client, pump, directory
+):
+    story_id = publish_story(client, pump)
+    ann = make_staff(email="ann@nhs.example")
+    bob = make_staff(email="bob@nhs.example")
+    tom = make_staff(
+        email="tom@hillside.nhs.example", organisation="hillside-trust", organisation_name="Hillside Community Health"
+    )
+    link = respond_link(story_id, ann)
+    for tag, polarity, visibility in (
+        ("Night care", "negative", "private"),
+        ("discharge", "negative", "shared"),
+        ("Kindness", "positive", "public"),
+    ):
+        resp = client.http.post(
+            f"/api/respond/{link}/tags",
+            body=json.dumps({"tag": tag, "polarity": polarity, "visibility": visibility}),
+            headers=JSON_H,
+        )
+        assert resp.status_code == 200, resp.body
+    bad = client.http.post(
+        f"/api/respond/{link}/tags",
+        body=json.dumps({"tag": "x", "polarity": "angry", "visibility": "all"}),
+        headers=JSON_H,
+    )
+    assert bad.status_code == 422
+    assert {f["field"] for f in json.loads(bad.body)["error"]["fields"]} == {"polarity", "visibility"}
+    pump.drain()
+
+    def tags_seen(staff) -> str:
+        page = body(client.http.get(f"/api/respond/{respond_link(story_id, staff)}", headers={"Accept": "text/html"}))
+        team = page[page.index('id="team"') :]
+        return team[: team.index("Add a tag")]  # the tags listed, not the form's examples
+
+    assert all(t in tags_seen(ann) for t in ("night care", "discharge", "kindness"))
+    assert "discharge" in tags_seen(bob) and "night care" not in tags_seen(bob)
+    assert "kindness" in tags_seen(tom) and "discharge" not in tags_seen(tom) and "night care" not in tags_seen(tom)
+    story = json.loads(client.http.get(f"/api/public/stories/{story_id}").body)
+    assert story["staff_tags"] == [{"tag": "kindness", "polarity": "positive", "by": "Riverside NHS Foundation Trust"}]
+    html = aws.client("s3").get_object(Bucket=aws.resources.bucket, Key=f"stories/{story_id}/index.html")
+    page = html["Body"].read().decode()
+    assert "How staff tagged this story" in page and "discharge" not in page.split("How staff tagged")[1][:2000]

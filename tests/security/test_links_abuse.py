@@ -51,6 +51,8 @@ PURPOSES = {
     "/api/respond/{token}": "respond",
     "/api/respond/{token}/read": "respond",
     "/api/respond/{token}/responses/{response_id}": "respond",
+    "/api/respond/{token}/pass": "respond",
+    "/api/respond/{token}/tags": "respond",
     "/api/check/{token}": "check",
     "/api/organisation/{token}": "organisation",
     "/api/organisation/{token}/members": "organisation",
@@ -59,6 +61,8 @@ PURPOSES = {
 # order the working links are finally used: what withdraws, erases or unsubscribes goes last.
 BODIES = {
     "/api/respond/{token}/read": lambda: {},
+    "/api/respond/{token}/tags": lambda: {"tag": "kindness", "polarity": "positive", "visibility": "shared"},
+    "/api/respond/{token}/pass": lambda: {"to": "service", "service": "Maternity Unit", "note": "For you"},
     "/api/respond/{token}/responses/{response_id}": lambda: {"action": "edit", "text": "Thank you, as changed."},
     "/api/respond/{token}": lambda: {"text": "Thank you for telling us. We have changed the night rota."},
     "/api/check/{token}": lambda: {"answer": "yes"},

@@ -29,7 +29,7 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 class StaffLetters(Letters):
     def composers(self) -> dict[str, Composer]:
-        return {"staff_alert": self.alert, "staff_digest": self.digest}
+        return {"staff_alert": self.alert, "staff_digest": self.digest, "story_passed": self.passed}
 
     def alert(self, job: MailJob) -> Letter | None:
         story = self._store.get_story(job.story_id, consistent=True)
@@ -64,6 +64,22 @@ class StaffLetters(Letters):
             return None
         return self._letter(subscriber, "staff_digest", {"stories": entries, "day": day, "day_label": day_label(day)})
 
+    def passed(self, job: MailJob) -> Letter | None:
+        """A colleague passed this person a story (or passed it to a service they follow)."""
+        pass_id, _, sid = job.ref.partition(":")
+        record = self._store.get_pass(job.story_id, pass_id) if pass_id else None
+        story = self._store.get_story(job.story_id, consistent=True)
+        subscriber = self._active_subscriber(sid)
+        if not record or not story or story.get("status") != Status.PUBLISHED or not subscriber:
+            return None
+        services = self._store.get_services(story.get("services", []))
+        subscriptions = self._store.subscriptions_of(subscriber["id"])
+        entry = self._entry(story, services, subscriber, subscriptions, fallback=record.get("to_service", ""))
+        if not entry:
+            return None
+        passed = {k: record.get(k, "") for k in ("by_name", "to_name", "note", "at")}
+        return self._letter(subscriber, "staff_passed", {"story": entry, "passed": passed})
+
     # ---- pieces ------------------------------------------------------------------------------
 
     def _active_subscriber(self, subscriber_id: str) -> Subscriber | None:
@@ -81,25 +97,32 @@ class StaffLetters(Letters):
         services: dict[str, dict[str, Any]],
         subscriber: Mapping[str, Any],
         subscriptions: Sequence[Mapping[str, Any]],
+        fallback: str | None = None,
     ) -> dict[str, Any] | None:
         """What a letter shows of one story: public fields, its criticality, and a read-and-respond
         link bound to the subscription it reached this person through. Nothing else about the
         author than the public page shows."""
         mine = [services[s] for s in story.get("services", []) if s in services]
         subscription = pick_subscription(subscriptions, story, mine)
-        if not subscription:
+        if not subscription and fallback is None:
             return None
+        bound = (
+            {"subscription_id": subscription["id"], "service": subscription["service"]}
+            if subscription
+            # A story passed on: the link is tied to the person only (their subscriptions may not cover it).
+            else {"service": fallback or (mine[0]["slug"] if mine else "")}
+        )
         token = self._links.issue(
             "respond",
             story["id"],
             subscriber["id"],
             self._settings.respond_link_days,
             subscriber_id=subscriber["id"],
-            subscription_id=subscription["id"],
-            service=subscription["service"],
+            **bound,
         )
         public = listing_entry(story)
         level = criticality_of(story)
+        own = any((s.get("path") or [""])[0] == subscriber.get("organisation") for s in mine)
         return {
             "id": story["id"],
             "title": public["title"],
@@ -111,12 +134,15 @@ class StaffLetters(Letters):
                 {"name": s["name"], "within": " › ".join(a["name"] for a in s.get("trail", []))} for s in mine
             ],
             "service_names": ", ".join(s["name"] for s in mine),
-            "criticality": level,
-            "criticality_words": CRITICALITY_WORDS[level],
+            # Staff-only, and only for the members of an organisation the story is about.
+            "criticality": level if own else None,
+            "criticality_words": CRITICALITY_WORDS[level] if own else "",
             "published_on": day_label(digest_day(story.get("published_at", ""))) if story.get("published_at") else "",
             "url": f"{self._settings.site_url}/stories/{story['id']}/",
             "respond_url": f"{self._settings.api_url}/api/respond/{token}",
-            "subscription_service": subscription.get("service_name") or subscription["service"],
+            "subscription_service": (subscription.get("service_name") or subscription["service"])
+            if subscription
+            else "",
             "me_too_count": int(story.get("me_too_count") or 0),  # staff see patterns
         }
 
