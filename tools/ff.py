@@ -441,8 +441,28 @@ def seed_demo(
             for entry, story_id in zip(stories, ids):
                 if id(entry) in chosen and story_id is not None:
                     seeder.seed(story_id, entry, result, progress.update)
+            first = next((i for e, i in zip(stories, ids) if id(e) in chosen and i), None)
+            if first:
+                try:
+                    seeder.teamwork(first)
+                except Exception as e:  # keep going: the demo works without it
+                    result["errors"].append(f"the demo's tags and pass: {e}")
     return result
 
+
+# What the demo's team does with its first story: tags, and a pass to a colleague.
+DEMO_TEAMWORK: dict[str, Any] = {
+    "by": "joanne.price@northbridge.nhs.example",
+    "tags": [
+        {"tag": "kindness", "polarity": "positive", "visibility": "public"},
+        {"tag": "waiting times", "polarity": "negative", "visibility": "shared"},
+    ],
+    "pass": {
+        "to": "colleague",
+        "colleague": "helen.marsh@northbridge.nhs.example",
+        "note": "Could you pick this one up with the night team?",
+    },
+}
 
 # Someone from outside Northbridge's domains asks to join: their request waits for its lead.
 DEMO_REQUEST = {
@@ -547,6 +567,18 @@ class ConversationSeeder:
             subscription_id=subscription["id"],
             service=subscription["service"],
         )
+
+    def teamwork(self, story_id: str) -> None:
+        """A responder tags the story (in public, and for the organisation) and passes it to a
+        colleague with a note, as the demo's team would. Tags overwrite; a pass is made once."""
+        from chalicelib import wiring
+
+        flow, by = wiring.teamwork(), DEMO_TEAMWORK["by"]
+        link = self.respond_link(story_id, by)
+        for tag in DEMO_TEAMWORK["tags"]:
+            flow.tag(link, tag)
+        if not self._store.passes(story_id):
+            flow.pass_on(link, DEMO_TEAMWORK["pass"])
 
     def seed(self, story_id: str, entry: dict[str, Any], result: dict[str, Any], step: Callable[[int], Any]) -> None:
         conversation, counts = entry["conversation"], result["conversation"]
