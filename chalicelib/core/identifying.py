@@ -119,13 +119,15 @@ def _postcode_ok(m: re.Match) -> bool:
 # ---- dates of birth ---------------------------------------------------------------------------
 
 _MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+# Every run of spaces is bounded ({1,3}, {0,3}): unbounded runs on both sides of an optional word
+# backtrack quadratically on a long run of spaces (2 s for 5,000 spaces; tests/unit/test_redos.py).
 _DATE = (
     r"(?:\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\.?,?\s+\d{{4}}"
-    rf"|{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s{{1,3}}(?:of\s{{1,3}})?{_MONTH}\.?,?\s{{1,3}}\d{{4}}"
+    rf"|{_MONTH}\.?\s{{1,3}}\d{{1,2}}(?:st|nd|rd|th)?,?\s{{1,3}}\d{{4}})"
 )
 _DOB = re.compile(
-    r"(?i:\b(?:d\.?o\.?b\.?|date\s+of\s+birth|born(?:\s+on)?)\s*(?:is|was|[:\-])?\s*)"
+    r"(?i:\b(?:d\.?o\.?b\.?|date\s{1,3}of\s{1,3}birth|born(?:\s{1,3}on)?)\s{0,3}(?:is|was|[:\-])?\s{0,3})"
     rf"(?P<date>(?i:{_DATE}))(?![\w])"
 )
 
@@ -136,7 +138,7 @@ _UPPER = "A-ZÀ-ÖØ-Þ"
 _LOWER = "a-zß-öø-ÿ"
 # A capitalised word: Smith, O'Brien, Smith-Jones, McDonald, Zoë.
 _WORD = rf"(?:(?:Mc|Mac|O['’]|D['’])?[{_UPPER}][{_LOWER}]+(?:-[{_UPPER}][{_LOWER}]+)?)"
-_FULL = rf"{_WORD}(?:[ \t]+{_WORD}){{1,2}}"
+_FULL = rf"{_WORD}(?:[ \t]{{1,3}}{_WORD}){{1,2}}"
 _TITLES = r"(?:Mrs|Mr|Ms|Miss|Mx|Dr|Prof|Professor|Sir|Dame|Rev|Revd)"
 _RELATIVE = (
     r"(?:husband|wife|partner|son|daughter|mother|father|mum|mom|dad|brother|sister|grandmother|grandfather|"
@@ -212,10 +214,16 @@ def _candidates(text: str) -> list[Finding]:
     return out
 
 
+# The most text one call scans: more than any field holds (a story is at most 10,000 characters), so a
+# hostile body can cost no more than this, whatever the patterns.
+MAX_SCAN = 64 * 1024
+
+
 def find(text: str) -> list[Finding]:
     """Every identifying detail found in `text`, in the order they appear, never overlapping."""
     if not text:
         return []
+    text = text[:MAX_SCAN]
     rank = {k: i for i, k in enumerate(KINDS)}
     kept: list[Finding] = []
     for f in sorted(_candidates(text), key=lambda f: (rank[f.kind], f.start, -f.end)):
@@ -241,7 +249,10 @@ _LOOSE_NAME = re.compile(rf"(?<![\w'’-]){_FULL}(?![\w'’-])")
 _RELATIVE_FIRST_NAME = re.compile(
     rf"(?i:\b(?:my|our|her|his|their)\s+{_RELATIVE})[,:]?[ \t]+(?P<name>{_WORD})(?![\w'’-])"
 )
-_SPELT_EMAIL = re.compile(r"(?i)\b[a-z0-9._-]+(?:\s+dot\s+[a-z0-9_-]+)*\s+at\s+[a-z0-9-]+(?:\s+dot\s+[a-z]{2,})+\b")
+_SPELT_EMAIL = re.compile(
+    r"(?i)(?<![a-z0-9._-])[a-z0-9._-]{1,64}(?:\s{1,3}dot\s{1,3}[a-z0-9_-]{1,64}){0,4}\s{1,3}at\s{1,3}[a-z0-9-]{1,63}"
+    r"(?:\s{1,3}dot\s{1,3}[a-z]{2,24}){1,4}\b"
+)
 
 
 def _loose(text: str) -> list[Finding]:
@@ -267,7 +278,7 @@ def highlights(text: str) -> list[Finding]:
     """What the moderation screen marks in a pending story: every finding, then what the looser
     rules see where nothing was found (a date of birth stays a date of birth)."""
     found = find(text)
-    for f in sorted(_loose(text or ""), key=lambda f: (f.start, -f.end)):
+    for f in sorted(_loose((text or "")[:MAX_SCAN]), key=lambda f: (f.start, -f.end)):
         if all(f.end <= k.start or f.start >= k.end for k in found):
             found.append(f)
     return sorted(found, key=lambda f: (f.start, f.end))
