@@ -57,14 +57,13 @@ def answer_errors(event, get_response):
     logger.set_correlation_id(event.context.get("requestId"))
     try:
         check_size(event, _max_body(event))  # even where the body is never read
-        _link_guesses(event)  # refused before any lookup once a client's bad-link budget is spent
         response = get_response(event)
         refused = framework_error(response, event, app.routes)  # chalice's own 405 and 415, in our shape
         if refused is not None:
             raise refused
         return response
-    except FeedForwardError as e:
-        _link_guesses(event, e)
+    except FeedForwardError as error:
+        e = _link_guesses(event, error)  # a link that did not work: counted, or 429 once the budget is spent
         # A person who followed an emailed link or posted a form reads a page; a program reads JSON.
         return error_page_response(e, get_settings()) if wants_html(event) else error_response(e)
     finally:
@@ -85,11 +84,11 @@ def _limit(action, setting):
     wiring.limits().hit(action, edge.guards.client_of(app.current_request), getattr(s, setting), s.rate_window_seconds)
 
 
-def _link_guesses(request, error=None):
-    """Links in the path ({token}): before the route, refuse a client whose budget of links that
-    did not work is spent; after a link did not work, spend one."""
+def _link_guesses(request, error):
+    """Links in the path ({token}) that did not work spend the client's budget; past it, a 429."""
     if "token" in (request.uri_params or {}):
-        edge.guards.guard_links(request, error, wiring.limits(), get_settings())
+        return edge.guards.guard_links(request, error, wiring.limits(), get_settings())
+    return error
 
 
 # ---- Public API --------------------------------------------------------------------------

@@ -24,26 +24,29 @@ def client_of(request: Any) -> str:
     return hashlib.sha256(f"feedforward-client:{raw.strip()}".encode()).hexdigest()[:32]
 
 
-def guard_links(request: Any, error: Any, limits: Any, settings: Any) -> None:
-    """Capability links are guessed one lookup at a time, so each client has a budget of links
-    that did not work. Before the route (error None): refuse a client whose budget is spent.
-    After a link did not work (NotFound with the links' own message): spend one. Never raises
-    anything but the refusal: a failure to count must not hide the answer."""
+def guard_links(request: Any, error: Any, limits: Any, settings: Any) -> Any:
+    """After a capability link did not work (NotFound with the links' own message): spend one of the
+    client's budget of bad links, or, once it is spent, answer 429 instead. The error to answer with.
+
+    Checked only after the lookup, never before: a link that works always works, so a guesser, or a
+    broken mail scanner, behind a trust's proxy cannot lock every member of staff there out of their
+    own links (issue 18). What a guesser past the budget learns is only that their guesses fail: with
+    256-bit links, no guess works. Never raises: a failure to count must not hide the answer."""
+    if getattr(error, "status", None) != 404 or getattr(error, "message", "") != NOT_VALID:
+        return error
     client = client_of(request)
     per, limit = settings.rate_window_seconds, settings.bad_link_limit
-    if error is None:
-        try:
-            limits.check(BAD_LINKS, client, limit, per)
-        except TooManyRequests:
-            raise
-        except Exception as e:  # noqa: BLE001 - the budget fails open: a link that works must keep working
-            logger.warning("could not read the bad-link budget", extra={"error": repr(e)[:200]})
-        return
-    if getattr(error, "status", None) != 404 or getattr(error, "message", "") != NOT_VALID:
-        return
+    try:
+        limits.check(BAD_LINKS, client, limit, per)
+    except TooManyRequests as refusal:
+        return refusal  # spent: nothing more is counted or written
+    except Exception as e:  # noqa: BLE001 - the budget fails open
+        logger.warning("could not read the bad-link budget", extra={"error": repr(e)[:200]})
+        return error
     try:
         limits.hit(BAD_LINKS, client, limit, per)
     except TooManyRequests:
-        pass  # this answer stays a 404; the next request is refused before its lookup
+        pass  # this answer stays a 404; the next bad link is refused
     except Exception as e:  # noqa: BLE001 - counting is best effort here
         logger.warning("could not count a bad link", extra={"error": repr(e)[:200]})
+    return error
