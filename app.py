@@ -30,6 +30,7 @@ from chalicelib.edge.http import (
     error_response,
     framework_error,
     json_response,
+    private_json,
     public_json,
     read_body,
     wants_html,
@@ -325,7 +326,7 @@ def moderator():
 @app.route("/api/moderation/sign-in", methods=["POST"], content_types=[JSON])
 def moderator_sign_in():
     _, data = read_body(app.current_request, get_settings().max_body_bytes)
-    return json_response(wiring.authenticator().sign_in(data))
+    return private_json(wiring.authenticator().sign_in(data))
 
 
 @app.route("/api/moderation/queue", methods=["GET"])
@@ -333,21 +334,21 @@ def moderation_queue():
     who = moderator()
     status = (app.current_request.query_params or {}).get("status", "pending")
     if status == "replies":
-        return json_response({"moderator": who.name, "items": wiring.moderation().replies_queue()})
-    return json_response({"moderator": who.name, "stories": wiring.moderation().queue(status)})
+        return private_json({"moderator": who.name, "items": wiring.moderation().replies_queue()})
+    return private_json({"moderator": who.name, "stories": wiring.moderation().queue(status)})
 
 
 @app.route("/api/moderation/stories/{story_id}", methods=["GET"])
 def moderation_story(story_id):
     moderator()
-    return json_response(wiring.moderation().story(story_id))
+    return private_json(wiring.moderation().story(story_id))
 
 
 @app.route("/api/moderation/stories/{story_id}/decision", methods=["POST"], content_types=[JSON])
 def moderation_decision(story_id):
     who = moderator()
     _, data = read_body(app.current_request, get_settings().max_body_bytes)
-    return json_response({"story": wiring.moderation().decide(story_id, data, who)})
+    return private_json({"story": wiring.moderation().decide(story_id, data, who)})
 
 
 @app.route("/api/moderation/stories/{story_id}/{kind}/{item_id}/decision", methods=["POST"], content_types=[JSON])
@@ -355,7 +356,7 @@ def moderation_item_decision(story_id, kind, item_id):
     """Publish or reject a held staff response (kind "responses") or a pending author reply ("replies")."""
     who = moderator()
     _, data = read_body(app.current_request, get_settings().max_body_bytes)
-    return json_response({"item": wiring.moderation().decide_item(story_id, kind, item_id, data, who)})
+    return private_json({"item": wiring.moderation().decide_item(story_id, kind, item_id, data, who)})
 
 
 @app.route("/api/moderate", methods=["GET"])

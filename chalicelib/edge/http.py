@@ -172,6 +172,11 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+def private_json(body: Any, status: int = 200) -> Response:
+    """An answer for one signed-in person (a moderator): never kept by a browser or a proxy."""
+    return json_response(body, status=status, headers={"Cache-Control": "no-store"})
+
+
 def public_json(body: Any) -> Response:
     return json_response(body, headers={"Cache-Control": PUBLIC_CACHE, "X-Content-Type-Options": "nosniff"})
 

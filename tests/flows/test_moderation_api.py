@@ -316,3 +316,17 @@ def test_a_pending_story_comes_with_its_likely_identifying_details_marked(client
     ]
     assert marks["count"] == 3 and marks["kinds"] == ["a person’s full name", "an exact date", "a phone number"]
     assert "good" not in data["highlights"] and "title" not in data["highlights"]
+
+
+def test_every_moderation_answer_is_never_stored(client, auth, directory):
+    """Issue 18: the queue and a story with its audit trail were sent without Cache-Control: no-store."""
+    story_id = tell(client)
+    answers = [
+        client.http.get("/api/moderation/queue", headers=auth),
+        client.http.get("/api/moderation/queue?status=replies", headers=auth),
+        client.http.get(f"/api/moderation/stories/{story_id}", headers=auth),
+        decide(client, auth, story_id, action="publish", version=1, criticality=1),
+    ]
+    for resp in answers:
+        assert resp.status_code == 200, resp.body
+        assert resp.headers["Cache-Control"] == "no-store"
