@@ -94,7 +94,16 @@ class StoriesPart(Table):
                     }
                 }
             )
-        self._db.transact_write_items(TransactItems=items)
+        try:
+            # The token makes a retry of this very transaction (after its answer was lost) a no-op on
+            # DynamoDB for 10 minutes; the read-back below covers emulators and later retries.
+            self._db.transact_write_items(TransactItems=items, ClientRequestToken=f"story-{sid}")
+        except self._db.exceptions.TransactionCanceledException:
+            # A fresh id is never reused: if the story is there as submitted, it is our own earlier
+            # write whose answer was lost (issue 22), and the request has succeeded.
+            earlier = self._get(f"STORY#{sid}", "STORY", consistent=True)
+            if not earlier or earlier.get("submitted_at") != story["submitted_at"]:
+                raise
 
     def get_story(self, story_id: str, consistent: bool = False) -> Story | None:
         item = self._get(f"STORY#{story_id}", "STORY", consistent=consistent)

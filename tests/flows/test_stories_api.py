@@ -184,3 +184,29 @@ def test_service_search_finds_by_words_without_a_scan(client, aws, directory, mo
 def test_loading_the_directory_twice_changes_nothing(aws, directory):
     counts = wiring.directory().load(directory)
     assert counts["created"] == 0 and counts["updated"] == 0 and counts["unchanged"] == 6
+
+
+def test_a_story_whose_write_committed_but_whose_answer_was_lost_is_one_story_and_a_201(
+    client, aws, directory, monkeypatch
+):
+    """Issue 22: under load the SDK retried a TransactWriteItems whose first attempt had been applied, and
+    the retry failed its own condition: a 500 for a story that was in fact saved. Here the first call is
+    applied, its answer is lost, and the SDK's retry goes ahead, as botocore would do it."""
+    db = wiring.store()._db
+    real = db.transact_write_items
+    lost = []
+
+    def applied_then_lost(**kwargs):
+        if not lost:
+            real(**kwargs)  # the write commits ...
+            lost.append(True)  # ... the answer never arrives, and the SDK sends the same request again
+        return real(**kwargs)
+
+    monkeypatch.setattr(db, "transact_write_items", applied_then_lost)
+    resp = client.http.post("/api/stories", body=json.dumps(story_body()), headers={"Content-Type": "application/json"})
+    assert resp.status_code == 201, resp.body
+    assert lost == [True]
+    story_id = json.loads(resp.body)["id"]
+    items = aws.client("dynamodb").scan(TableName=aws.resources.table)["Items"]
+    assert [i["PK"]["S"] for i in items if i["SK"]["S"] == "STORY"] == [f"STORY#{story_id}"]
+    assert sum(1 for i in items if i["PK"]["S"] == f"PRIVATE#{story_id}" and i["SK"]["S"] == "CONTACT") == 1
