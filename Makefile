@@ -15,7 +15,7 @@ PKG_STAMP := $(PKG_VENV)/.installed
 IAC_VENV := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.installed
 
-.PHONY: run test lint bench prove chromium java screenshots clean package deploy wheelhouse stack-env
+.PHONY: run test lint bench prove chromium java node screenshots clean package deploy wheelhouse stack-env
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ java:
 	  echo "Installing Java for the HTML checker..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; }
 
+# The CloudFront function's test runs its JavaScript in node.
+node:
+	@command -v node >/dev/null 2>&1 || { \
+	  echo "Installing node for the CloudFront function's test..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; }
+
 # Phone-size pictures of the site into docs/screenshots/ (not part of `make test`).
 screenshots: $(STAMP) chromium
 	$(BIN)/python -m tools.screenshots
@@ -43,7 +49,7 @@ run: $(STAMP)
 	$(if $(SITE_PORT),FF_SITE_PORT=$(SITE_PORT)) $(if $(API_PORT),FF_API_PORT=$(API_PORT)) \
 	$(if $(MAIL_PORT),FF_MAIL_PORT=$(MAIL_PORT)) $(if $(AWS_PORT),FF_AWS_PORT=$(AWS_PORT)) $(BIN)/python -m local.run
 
-test: lint $(STAMP) chromium java $(PKG_STAMP) $(IAC_STAMP)
+test: lint $(STAMP) chromium java node $(PKG_STAMP) $(IAC_STAMP)
 	$(BIN)/python -m pytest -n 2 -q --durations=20
 
 # ruff (lint and format) over the code, mypy over chalicelib/ (pyproject.toml); part of `make test`.
