@@ -5,6 +5,7 @@ and the budget of capability links that did not work (limits.py counts; this dec
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from typing import Any
 
 from ..core.errors import TooManyRequests
@@ -16,12 +17,27 @@ UNKNOWN = "unknown"  # no source IP in the request context: such requests share 
 
 
 def client_of(request: Any) -> str:
-    """The request's client as a hash of its source IP (or of "unknown" when there is none)."""
+    """The request's client as a hash of its source IP (or of "unknown" when there is none). An IPv6
+    client is its /64: one subscriber line gets a whole /64, so keying on the full address gave a
+    client 2^64 budgets (issue 18)."""
     context = getattr(request, "context", None) or {}
     identity = context.get("identity") if isinstance(context, dict) else None
     ip = identity.get("sourceIp") if isinstance(identity, dict) else None
-    raw = ip if isinstance(ip, str) and ip.strip() else UNKNOWN
-    return hashlib.sha256(f"feedforward-client:{raw.strip()}".encode()).hexdigest()[:32]
+    raw = ip.strip() if isinstance(ip, str) and ip.strip() else UNKNOWN
+    return hashlib.sha256(f"feedforward-client:{network_of(raw)}".encode()).hexdigest()[:32]
+
+
+def network_of(address: str) -> str:
+    """An IPv4 address as itself, an IPv6 address as its /64 (an IPv4-mapped one as the IPv4)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def guard_links(request: Any, error: Any, limits: Any, settings: Any) -> Any:

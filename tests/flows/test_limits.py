@@ -186,3 +186,19 @@ def test_links_that_work_spend_nothing(aws, client, directory, pump, now, monkey
     token = wiring.links().issue("author", story_id, "author", 30)
     for _ in range(5):
         assert client.http.get(f"/api/my/{token}").status_code == 200
+
+
+def test_an_ipv6_client_is_its_64_so_a_thousand_addresses_share_one_budget():
+    """Issue 18: 1,000 addresses from one /64 got 1,000 budgets; a /64 is one subscriber line."""
+    from types import SimpleNamespace
+
+    from chalicelib.edge.guards import client_of
+
+    def request(ip):
+        return SimpleNamespace(context={"identity": {"sourceIp": ip}})
+
+    clients = {client_of(request(f"2001:db8:1234:5678::{n:x}")) for n in range(1000)}
+    assert len(clients) == 1
+    assert client_of(request("2001:db8:1234:5679::1")) not in clients  # the next /64 is another client
+    assert client_of(request("::ffff:203.0.113.9")) == client_of(request("203.0.113.9"))
+    assert client_of(request("203.0.113.9")) != client_of(request("203.0.113.10"))
