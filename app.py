@@ -101,7 +101,9 @@ def find_services():
     return json_response({"services": wiring.directory().search(q)}, headers={"Cache-Control": "public, max-age=300"})
 
 
-@app.route("/api/stories", methods=["POST"], content_types=[JSON, FORM], cors=True)
+# No CORS on a route that changes state (issue 18): the site's forms post as plain forms, which need
+# none, and no other website may make its visitors' browsers post stories, sign-ups or me-toos.
+@app.route("/api/stories", methods=["POST"], content_types=[JSON, FORM])
 def tell_story():
     _limit("stories", "story_limit")
     return edge.telling.tell_story(
@@ -178,7 +180,7 @@ MEMBER_FILES = [
 ]
 
 
-@app.route("/api/subscriptions", methods=["POST"], content_types=[JSON, FORM], cors=True)
+@app.route("/api/subscriptions", methods=["POST"], content_types=[JSON, FORM])
 def subscribe():
     _limit("subscriptions", "subscription_limit")
     return edge.staff.subscribe(app.current_request, wiring.subscriptions(), wiring.store(), get_settings())
@@ -296,7 +298,7 @@ def organisation_members(token):
 # ---- Me too and change checks --------------------------------------------------------------
 
 
-@app.route("/api/stories/{story_id}/me-too", methods=["POST"], content_types=[JSON, FORM], cors=True)
+@app.route("/api/stories/{story_id}/me-too", methods=["POST"], content_types=[JSON, FORM])
 def me_too(story_id):
     return edge.loop.me_too(
         app.current_request, story_id, wiring.metoo(), edge.guards.client_of(app.current_request), get_settings()

@@ -202,3 +202,18 @@ def test_an_ipv6_client_is_its_64_so_a_thousand_addresses_share_one_budget():
     assert client_of(request("2001:db8:1234:5679::1")) not in clients  # the next /64 is another client
     assert client_of(request("::ffff:203.0.113.9")) == client_of(request("203.0.113.9"))
     assert client_of(request("203.0.113.9")) != client_of(request("203.0.113.10"))
+
+
+def test_no_route_that_changes_state_lets_another_website_post_to_it(client, aws, directory):
+    """Issue 18: POST /api/stories, /api/subscriptions and the me-too answered Access-Control-Allow-Origin: *,
+    so any website could make its visitors' browsers post, each from another address."""
+    from app import app
+
+    for path, methods in app.routes.items():
+        for method, entry in methods.items():
+            if method != "GET":
+                assert entry.cors is None, (method, path)
+    resp = client.http.post(
+        "/api/stories", body="{}", headers={"Content-Type": "application/json", "Origin": "https://evil.example"}
+    )
+    assert "Access-Control-Allow-Origin" not in resp.headers
