@@ -1,6 +1,6 @@
 /* FeedForward: small progressive enhancements for the tell-your-story form.
    The form works without this script (a plain form post); this only helps:
-   a submission id, when the form was opened, a draft kept in this browser, word counts, ?service= and a service finder. */
+   a submission id, when the form was opened, a draft kept in this tab, word counts, ?service= and a service finder. */
 (function () {
   "use strict";
   var KEY = "feedforward:story-draft";
@@ -9,9 +9,11 @@
 
   function store(action, value) {
     try {
-      if (action === "get") { return JSON.parse(window.localStorage.getItem(KEY) || "null"); }
-      if (action === "set") { window.localStorage.setItem(KEY, JSON.stringify(value)); }
-      if (action === "clear") { window.localStorage.removeItem(KEY); }
+      // sessionStorage, not localStorage: a draft lasts as long as this tab, so on a shared ward
+      // computer the next person never sees the last person's story (issue 18).
+      if (action === "get") { return JSON.parse(window.sessionStorage.getItem(KEY) || "null"); }
+      if (action === "set") { window.sessionStorage.setItem(KEY, JSON.stringify(value)); }
+      if (action === "clear") { window.sessionStorage.removeItem(KEY); }
     } catch (e) { /* private mode or full: the form still works */ }
     return null;
   }
@@ -88,7 +90,7 @@
     restore(draft.values);
     if (noteStatus) {
       var when = new Date(draft.saved);
-      noteStatus.textContent = "We have put back the answers you saved in this browser" +
+      noteStatus.textContent = "We have put back the answers you saved in this tab" +
         (isNaN(when) ? "." : " on " + when.toLocaleString("en-GB", { dateStyle: "long", timeStyle: "short" }) + ".");
     }
   }

@@ -246,7 +246,7 @@ def test_the_form_with_javascript_uses_the_finder_and_makes_one_story(stack, bro
     page.wait_for_url("**/thank-you/")
     one_pending_story(stack, title)
     # Sent: the draft is gone from this browser.
-    assert page.evaluate("window.localStorage.length") == 0
+    assert page.evaluate("window.localStorage.length + window.sessionStorage.length") == 0
     ctx.close()
 
 
@@ -276,11 +276,11 @@ def test_the_draft_survives_a_reload_without_the_email(stack, browser):
     assert sid
     # (wait_for_function would eval a string, which the page's CSP rightly forbids: poll from here)
     wait_for(
-        lambda: "finish later" in (page.evaluate("localStorage.getItem('feedforward:story-draft')") or ""),
+        lambda: "finish later" in (page.evaluate("sessionStorage.getItem('feedforward:story-draft')") or ""),
         timeout=10,
         interval=0.1,
     )
-    assert "never.in.the.draft" not in page.evaluate("localStorage.getItem('feedforward:story-draft')")
+    assert "never.in.the.draft" not in page.evaluate("sessionStorage.getItem('feedforward:story-draft')")
     page.reload()
     assert page.locator("#title").input_value() == "A draft I will finish later"
     assert page.locator("#story").input_value() == "First line.\nSecond line."
@@ -290,10 +290,16 @@ def test_the_draft_survives_a_reload_without_the_email(stack, browser):
     # The same story keeps its submission id, so sending it after a reload cannot make two.
     assert page.locator("input[name=submission_id]").input_value() == sid
     assert "put back" in page.locator("#draft-status").inner_text()
+    # Kept for this tab only: the next person at a shared computer, in a new tab, sees none of it.
+    assert page.evaluate("window.localStorage.length") == 0
+    other = ctx.new_page()
+    other.goto(stack.site + "tell-your-story/")
+    assert other.locator("#title").input_value() == ""
+    other.close()
     # "Clear my saved answers" clears the page and the browser.
     page.click("#draft-clear")
     assert page.locator("#title").input_value() == ""
-    assert page.evaluate("localStorage.getItem('feedforward:story-draft')") is None
+    assert page.evaluate("sessionStorage.getItem('feedforward:story-draft')") is None
     assert page.locator("input[name=submission_id]").input_value() not in ("", sid)
     ctx.close()
 
