@@ -107,9 +107,14 @@ class Membership:
         if status == SubscriberStatus.REFUSED and same_org:
             return "refused"
         now = clock.iso()
-        profile = {k: v for k, v in asked.items() if k in ("name", "display_name", "role", "organisation_name")}
-        profile["organisation"] = org
+        # The name and job title a sign-up typed reach the profile only the first time an address is
+        # confirmed: a stranger's sign-up for a known address cannot rename its owner, even if the owner
+        # confirms the alerts (issue 18). The owner changes them on their manage page.
+        profile: dict[str, Any] = {"organisation": org}
+        if not same_org:
+            profile["organisation_name"] = asked.get("organisation_name", "")
         if not subscriber.get("confirmed_at"):
+            profile |= {k: v for k, v in asked.items() if k in ("name", "display_name", "role", "organisation_name")}
             profile["confirmed_at"] = now
         if access:  # a member already, or one who unsubscribed and is back
             self._store.update_subscriber(subscriber["id"], profile | {"status": SubscriberStatus.ACTIVE})

@@ -740,3 +740,25 @@ def test_staff_tags_are_seen_only_by_whom_they_may_be_and_public_ones_show_with_
     html = aws.client("s3").get_object(Bucket=aws.resources.bucket, Key=f"stories/{story_id}/index.html")
     page = html["Body"].read().decode()
     assert "How staff tagged this story" in page and "discharge" not in page.split("How staff tagged")[1][:2000]
+
+
+def test_a_strangers_sign_up_for_a_members_address_cannot_rename_them_even_if_they_confirm(
+    aws, client, pump, directory
+):
+    """Issue 18: a sign-up for someone else's address changed their public name and role once they clicked confirm."""
+    member = sign_up_and_confirm(
+        client, pump, "nina.nurse@nhs.example", name="Nina Nurse", display_name="Nina", role="Nurse"
+    )
+    assert member["person"]["display_name"] == "Nina"
+    again = sign_up_and_confirm(
+        client,
+        pump,
+        "nina.nurse@nhs.example",
+        name="Chief Executive",
+        display_name="Chief Executive (official reply)",
+        role="Chief Executive",
+        service="riverside-maternity",
+    )
+    person = again["person"]
+    assert (person["name"], person["display_name"], person["role"]) == ("Nina Nurse", "Nina", "Nurse")
+    assert len([s for s in wiring.store().subscriptions_of(person["id"]) if s["status"] == "active"]) == 2

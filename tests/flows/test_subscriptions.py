@@ -150,7 +150,9 @@ def test_the_answer_is_the_same_for_a_known_address(client, aws, directory, pump
     assert [s["status"] for s in wiring.store().subscriptions_of(subscriber["id"])] == ["active"]
 
 
-def test_signing_up_again_with_a_new_name_changes_nothing_until_confirmed(client, aws, directory, pump):
+def test_signing_up_again_with_a_new_name_never_renames_the_owner(client, aws, directory, pump):
+    """Issue 18: the owner's confirming another sign-up used to apply its name; now names change only on
+    the manage page."""
     subscriber, _ = subscribed(client, pump)
     assert (
         post_json(client, signup(name="Mallory", display_name="Mallory", service="riverside-general")).status_code
@@ -160,7 +162,7 @@ def test_signing_up_again_with_a_new_name_changes_nothing_until_confirmed(client
     pump.drain()
     assert "Mallory" in mailbox.text_of(mailbox.to(EMAIL)[-1])  # the owner is told who asked
     client.http.post(f"/api/subscriptions/confirm/{confirm_token()}", body="", headers=FORM_H)
-    assert wiring.store().get_subscriber(subscriber["id"])["name"] == "Mallory"
+    assert wiring.store().get_subscriber(subscriber["id"])["name"] == "Sam Patel"
 
 
 def test_an_organisation_takes_sign_ups_only_from_its_domains(client, aws, directory, monkeypatch):
