@@ -238,7 +238,9 @@ class Reports:
             return str(services.get(slug, {}).get("name", slug))
 
         def path(slug: str) -> str:
-            return " > ".join(name(s) if s in services else s for s in _trail(services.get(slug, {}), slug))
+            # The service item carries its ancestors' names (its trail): no further read.
+            trail = [t.get("name", t.get("slug", "")) for t in services.get(slug, {}).get("trail") or []]
+            return " > ".join([*trail, name(slug)])
 
         def who(r: dict[str, Any]) -> str:
             return ", ".join(p for p in (r.get("name", ""), r.get("role", ""), r.get("organisation_name", "")) if p)
@@ -267,10 +269,6 @@ class Reports:
         }
         story_fields: dict[str, Any] = dict(story)
         return [values[c] if c in values else story_fields.get(c, "") for c in EXPORT_COLUMNS]
-
-
-def _trail(service: dict[str, Any], slug: str) -> list[str]:
-    return list(service.get("path") or [slug])
 
 
 def first_working_day(day: date) -> date:
