@@ -9,6 +9,7 @@ Contents
   Organisations    a lead's link, the organisation's page, decisions on members, members in bulk
   Me too and change checks   a reader's "me too"; the emailed "did the change make a difference?" link
   Moderation       sign-in, the queue, one story, a decision, and the screen itself
+  Reports          a lead's report, its CSV and XLSX export, the board report on or off
   Event handlers   the table's stream, the render queue, the mail queue, SES events, the daily digest
 
 The answers are shaped in chalicelib/edge/ (the flows return data); its page modules load on
@@ -371,6 +372,31 @@ def moderation_asset(asset):
     return edge.moderation_screen.asset_response(asset)
 
 
+# ---- Reports -------------------------------------------------------------------------------
+# What the board sees (issue 15): a lead's report, its export, and the monthly board report's
+# on/off (chalicelib/reports.py). The same lead's link as the organisation's page.
+
+
+@app.route("/api/organisation/{token}/report", methods=["GET"])
+def organisation_report(token):
+    return edge.reports.page(app.current_request, token, wiring.reports(), get_settings())
+
+
+@app.route("/api/organisation/{token}/report.csv", methods=["GET"])
+def organisation_report_csv(token):
+    return edge.reports.export(app.current_request, token, wiring.reports(), "csv")
+
+
+@app.route("/api/organisation/{token}/report.xlsx", methods=["GET"])
+def organisation_report_xlsx(token):
+    return edge.reports.export(app.current_request, token, wiring.reports(), "xlsx")
+
+
+@app.route("/api/organisation/{token}/report", methods=["POST"], content_types=[JSON, FORM])
+def organisation_report_choice(token):
+    return edge.reports.choose(app.current_request, token, wiring.reports(), get_settings())
+
+
 # ---- Event handlers ----------------------------------------------------------------------
 
 
@@ -427,5 +453,14 @@ def change_checks(event):
     """09:00 UTC: ask the authors (and me-too readers) of changes made six weeks ago whether they helped."""
     try:
         return wiring.change_checks().queue_due()
+    finally:
+        metrics.flush_metrics()
+
+
+@app.schedule(Cron(0, 7, "*", "*", "?", "*"))
+def board_reports(event):
+    """07:00 UTC daily; on the first working day of a month, last month's board report to each lead (reports.py)."""
+    try:
+        return wiring.reports().queue_board_reports()
     finally:
         metrics.flush_metrics()

@@ -28,6 +28,7 @@ SECTIONS = {  # name: (module, title), in the order they run
     "rebuild": ("bench.rebuild", "Full rebuild"),
     "fanout": ("bench.fanout", "Fan-out"),
     "load": ("bench.load", "Load on the local stack"),
+    "reports": ("bench.reports", "Reports"),  # issue 15
 }
 MD = ROOT / "docs" / "benchmarks.md"
 JSON = ROOT / "docs" / "benchmarks.json"

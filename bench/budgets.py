@@ -165,3 +165,21 @@ LOAD_THROUGHPUT_RATIO = Budget(
     "a story is one TransactWriteItems (the story and its contact) plus three small calls and an HTTP hop through "
     "chalice local: it should reach at least half the rate of that bare transaction on the same emulator",
 )
+
+# ---- reports (issue 15) ---------------------------------------------------------------------------
+
+# A lead's report: the bad-link budget, the link and its holder (3 GetItem), the service (GetItem),
+# its sub-services (Query), the services the stories name and the service's path (2 BatchGetItem), the
+# tags (Query), the chart's counter (GetItem), the previous period's listing (Query) and spare for a
+# second page of the stories' services.
+REPORT_FIXED_CALLS = 12
+
+
+def report_budget(stories: int) -> Budget:
+    limit = REPORT_FIXED_CALLS + -(-stories // 1000) + -(-stories // 100)
+    return Budget(
+        "<=",
+        limit,
+        "docs/data-model.md (reports): fixed reads, one listing Query per 1 MB (a thousand entries or more), one "
+        "BatchGetItem per 100 stories; never a Scan",
+    )

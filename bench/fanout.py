@@ -56,6 +56,8 @@ def subscribe_crowd(services: dict[str, Any], n: int) -> list[str]:
                 "organisation": path[0],
                 "organisation_name": services[path[0]]["name"],
                 "status": "active",
+                "access": "responder",  # a member with the grant (organisations, issue 15)
+                "responses_sent": 3,  # past the first responses a moderator checks
                 "created_at": now,
                 "confirmed_at": now,
                 "links_valid_after": "",

@@ -51,6 +51,7 @@ def _flows() -> SimpleNamespace:
         public_api,
         reactions,
         replies,
+        reports,  # reports (issue 15)
         response_edits,
         stories,
         subscriptions,
@@ -194,6 +195,15 @@ def ladder() -> Any:
     return _flows().ladder.Ladder(store(), queues(), alerts().reach)
 
 
+# ---- Reports (issue 15) ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def reports() -> Any:
+    """A lead's reports and exports, their board report choice, and the monthly run."""
+    return _flows().reports.Reports(store(), organisations(), get_settings(), queues())
+
+
 # ---- the stream, the site, the mail, the moderators ------------------------------------------------
 
 
@@ -263,6 +273,7 @@ def reset() -> None:
         metoo,
         change_checks,
         ladder,
+        reports,
     ):
         f.cache_clear()
     aws.reset_clients()

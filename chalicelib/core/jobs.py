@@ -52,6 +52,8 @@ MailKind = Literal[
     "change_check",  # CHECK: ref "author" or a me-too id: did the change make a difference?
     "ladder_reminder",  # LADDER: ref "reminder:<subscriber id>" (no reply at half the promise)
     "ladder_escalation",  # LADDER: ref "overdue:<subscriber id>" or "organisation:<subscriber id>"
+    # reports (story_id empty)
+    "board_report",  # to a lead, monthly: ref "<YYYY-MM>:<lead id>" (that month against the one before)
 ]
 
 

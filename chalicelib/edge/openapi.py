@@ -32,6 +32,7 @@ from .openapi_parts import (
     staff_paths,
     when,
 )
+from .openapi_reports import report_paths, report_schemas  # reports (issue 15)
 
 
 @lru_cache(maxsize=1)
@@ -191,6 +192,7 @@ def document() -> dict[str, Any]:
     schemas.update(public_schemas())
     schemas.update(loop_schemas())  # CHECK
     schemas.update(organisation_schemas())
+    schemas.update(report_schemas())  # reports (issue 15)
     schemas["ServiceMatch"] = {
         "type": "object",
         "required": ["slug", "name", "kind", "within"],
@@ -375,6 +377,7 @@ def document() -> dict[str, Any]:
             **public_paths(),
             **loop_paths(html),  # CHECK
             **organisation_paths(html),
+            **report_paths(html),  # reports (issue 15)
             "/api/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": answer("OpenAPI 3", {"type": "object"})}}
             },

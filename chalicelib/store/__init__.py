@@ -67,6 +67,7 @@ __all__ = [
     "PeopleStore",
     "PromiseStore",
     "PublicStore",
+    "ReportStore",
     "Response",
     "Store",
     "StoriesAndServices",
@@ -144,6 +145,14 @@ class PublicStore(StoryStore, ListingStore, DirectoryStore, Protocol):
     """What is public: the public API, the renderer and the stream's listings and figures."""
 
 
+# ---- Reports (issue 15) ----------------------------------------------------------------------
+
+
+class ReportStore(StoryStore, ListingStore, DirectoryStore, PeopleStore, OrganisationStore, Protocol):
+    """Reports and the board report: a listing's stories by date, their threads, the services they
+    name, and an organisation's leads (and a lead's own choice to get the monthly email)."""
+
+
 class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, OrganisationsPart, TeamworkPart, LoopPart):
     """The whole table: every part over one client and table name."""
 
@@ -167,6 +176,7 @@ if TYPE_CHECKING:
         LadderStore,
         MailStore,
         PublicStore,
+        ReportStore,
     ]:
         """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
-        return store, store, store, store, store, store, store, store, store, store, store
+        return store, store, store, store, store, store, store, store, store, store, store, store

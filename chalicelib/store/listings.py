@@ -33,6 +33,7 @@ class ListingStore(Protocol):
         max_queries: int = 5,
     ) -> tuple[list[ListingEntry], str | None]: ...
     def get_stories(self, story_ids: Iterable[str]) -> dict[str, Story]: ...
+    def published_stories(self, listing: str, lo: str, hi: str, most: int) -> tuple[list[Story], bool]: ...
     def register_names(self, kind: str, names: Iterable[str]) -> None: ...
     def registered_names(self, kind: str, limit: int | None = None) -> list[str]: ...
     def figures(self, listing: str, consistent: bool = False) -> dict[str, Any]: ...
@@ -154,6 +155,17 @@ class ListingsPart(Table):
                     found[story["id"]] = story
                 request = resp.get("UnprocessedKeys") or None
         return found
+
+    def published_stories(self, listing: str, lo: str, hi: str, most: int) -> tuple[list[Story], bool]:
+        """Reports: the stories of a listing published in [lo, hi), newest first, with their staff-only
+        fields (criticality, progress, overdue): the listing's entries by sort key range (1 Query per
+        1 MB), then the stories, 100 a BatchGetItem. Never a Scan. At most `most` stories; the flag
+        is False when there were more (the caller says the report is cut short)."""
+        pages = max(5, most // 1000 + 5)  # entries are under 1 kB: a Query page holds a thousand or more
+        entries, more = self.listing_page(listing, most, lo=lo, hi=hi + "#", max_queries=pages)
+        found = self.get_stories(e["id"] for e in entries if lo <= e.get("published_at", "") < hi)
+        stories = sorted(found.values(), key=lambda s: (s.get("published_at", ""), s.get("id", "")), reverse=True)
+        return stories, more is None
 
     # ---- names the site lists: every tag and month that ever had a published story ---------
 

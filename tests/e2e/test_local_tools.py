@@ -265,7 +265,7 @@ def test_the_daily_digest_runs_at_its_time_once_a_day(aws, client, pump):
     from app import app
     from local.run import daily_schedules
 
-    assert sorted(daily_schedules(app)) == [("change_checks", 9, 0), ("daily_digest", 7, 0)]
+    assert sorted(daily_schedules(app)) == [("board_reports", 7, 0), ("change_checks", 9, 0), ("daily_digest", 7, 0)]
     calls = counting(pump)
     at = datetime(2026, 11, 26, 6, 59, tzinfo=UTC)
     assert pump.daily("daily_digest", 7, 0, now=at) == datetime(2026, 11, 26, 7, 0, tzinfo=UTC)

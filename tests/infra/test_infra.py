@@ -419,7 +419,13 @@ def test_the_stream_mapping_retries_a_failing_record_apart_then_reports_it_inste
 
 
 def test_the_asynchronous_functions_keep_what_failed(cfn):
-    for handler in ("app.on_mail_event", "app.daily_digest", "app.escalation_ladder", "app.change_checks"):
+    for handler in (
+        "app.on_mail_event",
+        "app.daily_digest",
+        "app.escalation_ladder",
+        "app.change_checks",
+        "app.board_reports",
+    ):
         fn = props(cfn, handler_function(cfn, handler))
         target(cfn, fn["DeadLetterConfig"]["TargetArn"], "AWS::SQS::Queue")
 

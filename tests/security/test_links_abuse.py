@@ -56,6 +56,9 @@ PURPOSES = {
     "/api/check/{token}": "check",
     "/api/organisation/{token}": "organisation",
     "/api/organisation/{token}/members": "organisation",
+    "/api/organisation/{token}/report": "organisation",
+    "/api/organisation/{token}/report.csv": "organisation",
+    "/api/organisation/{token}/report.xlsx": "organisation",
 }
 # A body each POST takes with a working link (so a spoilt link is refused with everything else right), in the
 # order the working links are finally used: what withdraws, erases or unsubscribes goes last.
@@ -70,6 +73,7 @@ BODIES = {
     "/api/organisation/{token}/members": lambda: {
         "members": [{"name": "Una Load", "role": "Nurse", "email": "una@nhs.example", "service": "riverside-ward-7"}]
     },
+    "/api/organisation/{token}/report": lambda: {"action": "board-report", "board_report": "off"},
     "/api/my/{token}/replies": lambda: {"text": "Thank you for answering.", "reply_id": secrets.token_urlsafe(16)},
     "/api/subscriptions/manage/{token}": lambda: {"action": "profile", "display_name": "Sam L", "role": "Ward Manager"},
     "/api/subscriptions/confirm/{token}": lambda: {},

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .author import AuthorLetters
 from .base import Composer, Letter, Letters
+from .board import BoardLetters  # reports (issue 15)
 from .change_check import ChangeCheckLetters
 from .conversation import ConversationLetters
 from .ladder import LadderLetters
@@ -31,11 +32,13 @@ FAMILIES: tuple[type[Letters], ...] = (
     ChangeCheckLetters,
     LadderLetters,
     OrganisationLetters,
+    BoardLetters,  # reports (issue 15)
 )
 
 __all__ = [
     "FAMILIES",
     "AuthorLetters",
+    "BoardLetters",
     "ChangeCheckLetters",
     "Composer",
     "ConversationLetters",
