@@ -99,6 +99,9 @@ _one_moto_pool_key()
 moto_speed.memoise_moto_attribute_aliases()
 moto_speed.stream_records_as_plain_json()
 moto_speed.dynamodb_transactions_copy_less()
+moto_speed.dynamodb_query_reads_its_partition()
+moto_speed.dynamodb_values_compare_directly()
+moto_speed.dynamodb_values_serialize_directly()
 
 
 @pytest.fixture

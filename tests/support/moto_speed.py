@@ -121,3 +121,130 @@ def dynamodb_transactions_copy_less() -> None:
     models.copy = _Copy()
     models.DynamoDBBackend.transact_write_items = transact_write_items
     StreamShard.__deepcopy__ = shard_deepcopy
+
+
+def dynamodb_query_reads_its_partition() -> None:
+    """moto answers every Query by sorting every item of the table (comparing DynamoDB values, each
+    comparison a conversion), then keeping those of the one partition asked for, then sorting those
+    again by their sort key. Here a Query of the table itself starts from the items of its partition,
+    and a Query of an index from the table's items unsorted: either way the final sort, by keys that
+    no two items share (an index's keys end with the table's), decides the order on its own, so the
+    answer is the same. A Scan, whose order is moto's first sort's, still gets it."""
+    import threading
+
+    from moto.dynamodb.models.table import Table
+
+    local = threading.local()
+    real_query, real_all_items = Table.query, Table.all_items
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        local.partition = (hash_key,) if index_name is None and hash_key is not None else ()
+        try:
+            return real_query(self, hash_key, *args, **kwargs)
+        finally:
+            local.partition = None
+
+    def all_items(self: Any) -> Any:
+        partition = getattr(local, "partition", None)
+        if partition is None:
+            return real_all_items(self)
+        local.partition = None  # once: only the call Query makes itself
+        if not partition:
+            if not self.range_key_attr:
+                return list(self.items.values())
+            return [item for hash_set in self.items.values() for item in hash_set.values()]
+        found = self.items.get(partition[0])
+        if found is None:
+            return []
+        return list(found.values()) if self.range_key_attr else [found]
+
+    Table.query = query
+    Table.all_items = all_items
+
+
+def dynamodb_values_compare_directly() -> None:
+    """A DynamoDB value is compared (and hashed) by its `cast_value`, which asks five questions of
+    its type before giving back a string as it is. The common types are answered first here; the
+    rest as before."""
+    from decimal import Decimal
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    real = DynamoType.cast_value.fget
+    as_is = {"S", "B", "BOOL"}
+
+    def cast_value(self: Any) -> Any:
+        kind = self.type
+        if kind in as_is:
+            return self.value
+        if kind == "N":
+            return Decimal(self.value)
+        return real(self)
+
+    DynamoType.cast_value = property(cast_value)
+
+
+def dynamodb_values_serialize_directly() -> None:
+    """moto writes every DynamoDB value of a response (each attribute of each item a Query returns)
+    by walking the AttributeValue shape: for each of its ten members, the names the member might go
+    by, looked up on the value, then the member's own shape. The value is already a dict holding
+    just its type (dynamo_to_dict makes it), so here it is written as that walk would write it:
+    strings and numbers as str(), binaries in base64, sets and lists item by item, maps key by key,
+    NULL and BOOL as they are, members in the shape's order, a missing or None member left out. A
+    value in any other form goes through moto's walk as before."""
+    from enum import Enum
+
+    from moto.core.serialize import BaseJSONSerializer
+
+    members = ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL")
+    known = frozenset(members)
+    real = BaseJSONSerializer._serialize_type_structure
+
+    class _NotPlain(Exception):
+        pass
+
+    def string(value: Any) -> Any:
+        if isinstance(value, Enum):
+            value = value.value
+        return str(value) if value not in [None, {}, []] else value
+
+    def attribute_value(self: Any, value: Any) -> dict[str, Any]:
+        if type(value) is not dict or not known.issuperset(value):
+            raise _NotPlain
+        out: dict[str, Any] = {}
+        for name in members:
+            member = value.get(name)
+            if member is None:
+                continue
+            if name == "S" or name == "N":
+                out[name] = string(member)
+            elif name == "B":
+                out[name] = self._base64(member)
+            elif name == "M":
+                if type(member) is not dict:
+                    raise _NotPlain
+                out[name] = {k: attribute_value(self, v) for k, v in member.items() if v is not None}
+            else:
+                if type(member) is not list and name != "NULL" and name != "BOOL":
+                    raise _NotPlain
+                if name == "SS" or name == "NS":
+                    out[name] = [string(v) for v in member]
+                elif name == "BS":
+                    out[name] = [self._base64(v) for v in member]
+                elif name == "L":
+                    out[name] = [None if v is None else attribute_value(self, v) for v in member]
+                else:
+                    out[name] = member
+        return out
+
+    def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and value is not None and shape.name == "AttributeValue" and tuple(shape.members) == members:
+            try:
+                serialized[self.get_serialized_name(shape, key)] = attribute_value(self, value)
+                return
+            except _NotPlain:
+                pass
+        real(self, serialized, value, shape, key)
+
+    BaseJSONSerializer._serialize_type_structure = _serialize_type_structure
