@@ -78,16 +78,73 @@ def dynamodb_transactions_copy_less() -> None:
     """moto keeps a copy of a table to roll a cancelled TransactWriteItems back to, and makes that copy
     (of every item, and of every record on the table's stream) once for each item of the transaction,
     though nothing changes between the copies. The copy is made once per table per transaction here,
-    and the stream's records, which nothing changes once written, are shared by the copy rather than
-    copied (the copy's list of them is its own, so a rollback still drops the records the cancelled
-    transaction wrote). Items are still copied deeply: moto updates them in place."""
+    and only what the transaction can change is copied:
+    - the items it names (by the key of each Update, Delete and ConditionCheck, and the key attributes
+      of each Put) are copied deeply, as moto updates an item in place;
+    - every other item is shared by the copy, which has its own dict of partitions and of each
+      partition the transaction names (so an item it adds or removes is not added to or removed
+      from the copy; it changes no other partition);
+    - the stream's records, which nothing changes once written, are shared by the copy, whose list of
+      them is its own (so a rollback still drops the records the cancelled transaction wrote).
+    A transaction whose keys cannot be read that way gets moto's deep copy of the whole table."""
     import copy
     import threading
+    from collections import defaultdict
 
     from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import StreamShard, Table
 
     local = threading.local()
+
+    class _Unknown(Exception):
+        pass
+
+    def named_keys(table: Any, transact_items: Any) -> list[tuple[Any, Any]]:
+        keys = []
+        for entry in transact_items:
+            if not isinstance(entry, dict) or len(entry) != 1:
+                raise _Unknown
+            (kind, op), *_ = entry.items()
+            if not isinstance(op, dict):
+                raise _Unknown
+            if op.get("TableName") != table.name:
+                continue
+            source = op.get("Item") if kind == "Put" else op.get("Key")
+            if not isinstance(source, dict) or table.hash_key_attr not in source:
+                raise _Unknown
+            if table.range_key_attr and table.range_key_attr not in source:
+                raise _Unknown
+            hash_key = DynamoType(source[table.hash_key_attr])
+            range_key = DynamoType(source[table.range_key_attr]) if table.range_key_attr else None
+            keys.append((hash_key, range_key))
+        return keys
+
+    def backup(table: Any, transact_items: Any) -> Any:
+        try:
+            keys = named_keys(table, transact_items)
+        except (_Unknown, KeyError, IndexError, TypeError, AttributeError):
+            return copy.deepcopy(table)
+        if type(table.items) is not defaultdict:
+            return copy.deepcopy(table)
+        clone = copy.copy(table)
+        clone.items = table.items.copy()  # a dict copy keeps its keys' hashes: no DynamoType is hashed again
+        for hash_key, range_key in keys:
+            if hash_key not in clone.items:
+                continue
+            if table.range_key_attr:
+                part = dict(clone.items[hash_key])
+                if range_key in part:
+                    part[range_key] = copy.deepcopy(part[range_key])
+                clone.items[hash_key] = part
+            else:
+                clone.items[hash_key] = copy.deepcopy(clone.items[hash_key])
+        if table.stream_shard is not None:
+            shard = copy.copy(table.stream_shard)
+            shard.items = list(table.stream_shard.items)
+            shard.table = clone
+            clone.stream_shard = shard
+        return clone
 
     class _Copy:
         def __getattr__(self, name: str) -> Any:
@@ -99,7 +156,7 @@ def dynamodb_transactions_copy_less() -> None:
             if tables is None or not isinstance(x, Table):
                 return copy.deepcopy(x, memo)
             if id(x) not in tables:
-                tables[id(x)] = (x, copy.deepcopy(x))
+                tables[id(x)] = (x, backup(x, local.transact_items))
             return tables[id(x)][1]
 
     def shard_deepcopy(self: Any, memo: dict) -> Any:
@@ -112,11 +169,11 @@ def dynamodb_transactions_copy_less() -> None:
     real = models.DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: Any) -> Any:
-        local.tables = {}
+        local.tables, local.transact_items = {}, transact_items
         try:
             return real(self, transact_items)
         finally:
-            local.tables = None
+            local.tables, local.transact_items = None, None
 
     models.copy = _Copy()
     models.DynamoDBBackend.transact_write_items = transact_write_items
