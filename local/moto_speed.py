@@ -1,4 +1,10 @@
-"""Speed-ups for botocore and moto in the test process that change nothing a test can observe."""
+"""Speed-ups for moto that change nothing a client can observe: for the local stack's emulator
+(local/run.py) and the tests' in-process moto (tests/conftest.py).
+
+moto's DynamoDB is written for correctness, not for tables of a few thousand items: every Query
+sorts the whole table, every transaction deep-copies it, and every value of a response goes
+through a generic shape walk. Each function here replaces one such cost with code that gives
+the same answer; `apply()` installs them all, once."""
 
 from __future__ import annotations
 
@@ -305,3 +311,20 @@ def dynamodb_values_serialize_directly() -> None:
         real(self, serialized, value, shape, key)
 
     BaseJSONSerializer._serialize_type_structure = _serialize_type_structure
+
+
+_applied = False
+
+
+def apply() -> None:
+    """Install every speed-up above (once per process)."""
+    global _applied
+    if _applied:
+        return
+    _applied = True
+    memoise_moto_attribute_aliases()
+    stream_records_as_plain_json()
+    dynamodb_transactions_copy_less()
+    dynamodb_query_reads_its_partition()
+    dynamodb_values_compare_directly()
+    dynamodb_values_serialize_directly()
