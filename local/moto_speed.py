@@ -313,6 +313,25 @@ def dynamodb_values_serialize_directly() -> None:
     BaseJSONSerializer._serialize_type_structure = _serialize_type_structure
 
 
+
+def moto_finds_an_action_without_listing_every_method() -> None:
+    """For each request moto lists every function of its response class (inspect.getmembers, which
+    reads every attribute of the class) to ask whether the action is one of them. The answer is the
+    same as asking the class for that one name: whether it names a function there."""
+    import inspect
+
+    from moto.core import responses
+
+    class _Functions:
+        def __init__(self, clazz: Any):
+            self._clazz = clazz
+
+        def __contains__(self, name: object) -> bool:
+            return isinstance(name, str) and inspect.isfunction(getattr(self._clazz, name, None))
+
+    responses.method_names_from_class = _Functions  # type: ignore[assignment]
+
+
 _applied = False
 
 
@@ -328,3 +347,4 @@ def apply() -> None:
     dynamodb_query_reads_its_partition()
     dynamodb_values_compare_directly()
     dynamodb_values_serialize_directly()
+    moto_finds_an_action_without_listing_every_method()
