@@ -313,7 +313,6 @@ def dynamodb_values_serialize_directly() -> None:
     BaseJSONSerializer._serialize_type_structure = _serialize_type_structure
 
 
-
 def moto_finds_an_action_without_listing_every_method() -> None:
     """For each request moto lists every function of its response class (inspect.getmembers, which
     reads every attribute of the class) to ask whether the action is one of them. The answer is the
