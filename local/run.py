@@ -135,69 +135,13 @@ def start_emulator(port: int) -> Any:
             self._server.serve_forever()
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    speed_up_transactions()
+    from local import moto_speed  # with moto's server: a Query reads its partition, a transaction copies little
+
+    moto_speed.apply()
     server = SerializedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
     wait_for(lambda: _http_ok(f"http://{HOST}:{port}/moto-api/data.json"), 20, f"the AWS emulator on port {port}")
     return server
-
-
-def speed_up_transactions() -> None:
-    """Make moto's TransactWriteItems cost what it should, in this process's emulator only.
-
-    Before a transaction, moto 5.2 deep-copies the whole table once per item in it, stream
-    records included. With the demo directory (about 1,800 items and as many stream records)
-    that is about 1 s per copy, so telling one story took 2-3 s. Stream records never change
-    once written, so the copy may share them; and copies taken before any write are identical,
-    so one per table per transaction is enough. Rollback behaves exactly as before.
-    """
-    try:
-        import copy
-
-        import moto.dynamodb.models as models
-        from moto.dynamodb.models.table import StreamShard
-    except ImportError:  # a moto without these internals: keep its own behaviour
-        return
-
-    def shard_deepcopy(self: Any, memo: dict) -> Any:
-        new = StreamShard.__new__(StreamShard)
-        memo[id(self)] = new
-        new.__dict__.update(self.__dict__)
-        new.table = copy.deepcopy(self.table, memo)
-        new.items = list(self.items)
-        return new
-
-    class OncePerTransaction:
-        """Stands in for the `copy` module inside moto.dynamodb.models."""
-
-        cache: dict[int, Any] | None = None
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(copy, name)
-
-        def deepcopy(self, obj: Any, memo: Any = None) -> Any:
-            if self.cache is None or memo is not None:
-                return copy.deepcopy(obj, memo)
-            if id(obj) not in self.cache:
-                self.cache[id(obj)] = copy.deepcopy(obj)
-            return self.cache[id(obj)]
-
-    backend = getattr(models, "DynamoDBBackend", None)
-    if backend is None or getattr(models, "copy", None) is not copy or not hasattr(backend, "transact_write_items"):
-        return
-    StreamShard.__deepcopy__ = shard_deepcopy
-    shim = OncePerTransaction()
-    models.copy = shim  # type: ignore[assignment]
-    original = backend.transact_write_items
-
-    def transact_write_items(self: Any, transact_items: Any) -> Any:
-        shim.cache = {}  # requests are serialized (SerializedMotoServer), so one cache is safe
-        try:
-            return original(self, transact_items)
-        finally:
-            shim.cache = None
-
-    backend.transact_write_items = transact_write_items
 
 
 def aws_environment(endpoint: str) -> dict[str, str]:

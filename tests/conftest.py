@@ -15,8 +15,9 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from chalicelib import wiring
+from local import moto_speed
 from local.resources import DEMO_MODERATOR, REGION, create_all, create_moderator
-from tests.support import moto_speed, moto_state
+from tests.support import moto_state
 from tests.support.env import API_URL, SITE_URL, AwsEnv
 
 # Fixtures that many test modules share, kept beside their helpers.
@@ -96,9 +97,7 @@ def _one_moto_pool_key() -> None:
 
 _share_botocore_loader()
 _one_moto_pool_key()
-moto_speed.memoise_moto_attribute_aliases()
-moto_speed.stream_records_as_plain_json()
-moto_speed.dynamodb_transactions_copy_less()
+moto_speed.apply()
 
 
 @pytest.fixture

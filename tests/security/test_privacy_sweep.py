@@ -948,23 +948,8 @@ def auth(token):  # noqa: F811
     return {**bearer(token), **JSON_H}
 
 
-@pytest.fixture
-def quick_transactions(monkeypatch):
-    """The local stack's shim for moto's TransactWriteItems (local/run.py: one table copy per
-    transaction instead of one per item), undone after the test: a quarter of this run's time."""
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models.table import StreamShard
-
-    from local.run import speed_up_transactions
-
-    monkeypatch.setattr(StreamShard, "__deepcopy__", None, raising=False)  # None: copy's default, until the shim
-    monkeypatch.setattr(models, "copy", models.copy)
-    monkeypatch.setattr(models.DynamoDBBackend, "transact_write_items", models.DynamoDBBackend.transact_write_items)
-    speed_up_transactions()
-
-
 def test_a_full_demo_run_leaks_no_contact_detail_and_erasure_leaves_nothing(
-    client, aws, pump, auth, logs, capsys, monkeypatch, quick_transactions
+    client, aws, pump, auth, logs, capsys, monkeypatch
 ):
     ours, others = logs
     # Every reader comes through the test client's one address: their me-toos are not one client's abuse.

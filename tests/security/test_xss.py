@@ -24,7 +24,8 @@ response each), and opens a representative set of pages. Under `make prove` (FF_
 every field gets every payload that fits it, and every page, email and story on the moderation screen
 is opened (that takes minutes: a story for every pseudonym, and moto grows slower with the table).
 
-moto's in-process DynamoDB is sped up for this test only (quick_moto), keeping its behaviour.
+moto's in-process DynamoDB is quick enough for a few hundred items thanks to tests/support/moto_speed.py
+(a Query reads its partition, a transaction copies only what it names), keeping its behaviour.
 """
 
 from __future__ import annotations
@@ -165,56 +166,6 @@ def sample(values: list, n: int) -> list:
 
 def norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
-
-
-# ---- moto, made quick enough for a few hundred items ---------------------------------------------
-
-
-@pytest.fixture
-def quick_moto(aws, monkeypatch):
-    """Two costs of in-process moto grow with the table and, with dozens of stories, dominate:
-    - every Query sorts the whole table by its keys, comparing DynamoType objects in Python: sort by
-      their plain values instead (the same order);
-    - a TransactWriteItems backs up the whole table, stream included, once for each of its items (to
-      roll back a cancelled one): back each table up once per transaction, and its stream as the list
-      of records it had. A rollback still restores both exactly."""
-    import copy
-
-    import moto.dynamodb.models as ddb_models
-    from moto.dynamodb.models.table import Table
-
-    backups: dict[int, Table] = {}
-
-    def backup(table: Table) -> Table:
-        if id(table) not in backups:
-            clone = copy.copy(table)
-            clone.items = copy.deepcopy(table.items)
-            if table.stream_shard is not None:
-                clone.stream_shard = copy.copy(table.stream_shard)
-                clone.stream_shard.items = list(table.stream_shard.items)
-                clone.stream_shard.table = clone
-            backups[id(table)] = clone
-        return backups[id(table)]
-
-    def deepcopy(obj, *args):
-        return backup(obj) if isinstance(obj, Table) else copy.deepcopy(obj, *args)
-
-    real = ddb_models.DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self, transact_items):
-        backups.clear()
-        try:
-            return real(self, transact_items)
-        finally:
-            backups.clear()
-
-    def all_items(self):
-        items = [i for hashed in self.items.values() for i in (hashed.values() if self.range_key_attr else [hashed])]
-        return sorted(items, key=lambda x: (x.hash_key.cast_value, x.range_key.cast_value if x.range_key else ""))
-
-    monkeypatch.setattr(ddb_models, "copy", SimpleNamespace(deepcopy=deepcopy, copy=copy.copy))
-    monkeypatch.setattr(ddb_models.DynamoDBBackend, "transact_write_items", transact_write_items)
-    monkeypatch.setattr(Table, "all_items", all_items)
 
 
 @pytest.fixture
@@ -1428,7 +1379,7 @@ def emails_to_open(mails: list) -> list[tuple[str, str]]:
 
 
 def test_payloads_in_every_field_stay_text_in_every_page_feed_email_and_screen(
-    aws, client, pump, unlimited, quick_moto, now, token
+    aws, client, pump, unlimited, now, token
 ):
     moderator = {"Authorization": f"Bearer {token}"}
     world = build_world(client, pump, moderator, now)
