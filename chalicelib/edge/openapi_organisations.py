@@ -102,6 +102,7 @@ def organisation_schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["created", "updated", "unchanged", "skipped", "errors", "notes"],
             "properties": {
+                "error": {"type": "object", "description": "With a 422: the usual error, each row's problem in fields"},
                 **{k: {"type": "integer", "minimum": 0} for k in ("created", "updated", "unchanged", "skipped")},
                 "errors": {
                     "type": "array",
@@ -241,6 +242,7 @@ def organisation_paths(html: dict[str, Any]) -> dict[str, Any]:
                     | {"content": {"application/json": {"schema": report}, "text/html": {"schema": html}}},
                     **errors(400, 404, 413, 415, 422),
                 },
+                "x-feedforward-422": "also carries the UploadReport's fields (errors: each row's line and field)",
             }
         },
     }

@@ -133,8 +133,11 @@ def upload(request: Any, token: str, organisations: Any, settings: Any) -> Respo
         read_body(request, settings.max_body_bytes)
         organisations.lead_of(token)
         raise ValidationFailed([{"field": "file", "message": "Choose a CSV or XLSX file to upload"}], {})
-    if not content_type or content_type.startswith(JSON):  # no type: refused as every route refuses it
-        rows, problems = _json_rows(read_body(request, MAX_UPLOAD_BYTES)[1])
+    # The body's own faults first (400, 413, 415), as on every route; then the link (404); then the rows (422).
+    data = read_body(request, MAX_UPLOAD_BYTES)[1] if not content_type or content_type.startswith(JSON) else None
+    organisations.lead_of(token)
+    if data is not None:
+        rows, problems = _json_rows(data)
     else:
         if content_type.startswith("multipart/form-data"):
             body, filename = _the_file(body, request.headers.get("content-type", ""))
@@ -144,6 +147,13 @@ def upload(request: Any, token: str, organisations: Any, settings: Any) -> Respo
         if problems
         else organisations.upload(token, rows)
     )
+    if report["errors"]:
+        # The answer every 422 has (error.fields), with the report beside it: each row's line and field.
+        report["error"] = {
+            "code": "ValidationFailed",
+            "message": f"{len(report['errors'])} problem(s) in the file: nothing was loaded",
+            "fields": [{"field": str(e["field"]), "message": _line(e)} for e in report["errors"]],
+        }
     wants_json = "json" in (request.headers.get("accept") or "") or not content_type.startswith("multipart/")
     if wants_json:
         return json_response(report, status=422 if report["errors"] else 200)
