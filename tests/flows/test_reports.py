@@ -292,6 +292,10 @@ def test_the_export_opens_as_csv_and_xlsx_row_for_row_and_nothing_in_it_is_a_for
 
 
 def run_board(client, pump, times: int = 1) -> list:
+    # The generated stories were written as the stream leaves them (tests/support/reports.py): their own
+    # records would only render pages and alert staff, which no report test looks at. Only the board
+    # report's own mail follows.
+    pump.skip_to_end()
     out = []
     for _ in range(times):
         out.append(
