@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .core import clock, identifying
 from .core.errors import Forbidden, NotFound, ValidationFailed, invalid
 from .core.ids import new_id
+from .core.matching import about_organisation
 from .core.models import ChangeMark, ResponseSubmission
 from .core.observability import metrics
 from .core.status import RESPONDING, Access, ItemStatus, Status
@@ -139,7 +140,7 @@ class Conversation:
             "story": story,
             "services": services,
             # Criticality is for the organisation's own members: never shown to anyone else.
-            "member": _member_of(who, services),
+            "member": about_organisation(who["organisation"], services.values()),
             "can_respond": who["access"] in RESPONDING,
             "is_lead": who["access"] == Access.LEAD,
             # The team's work on it: the tags this person may see, and who it was passed to.
@@ -309,9 +310,3 @@ def _answer(response: Mapping[str, Any]) -> dict[str, Any]:
         out["flag_words"] = identifying.describe(out["flags"]) if out["flags"] else ""
         out["message"] = held_message(out["flags"], out["checks"])
     return out
-
-
-def _member_of(who: Mapping[str, Any], services: Mapping[str, Mapping[str, Any]]) -> bool:
-    """Whether this person is a confirmed member of an organisation the story is about."""
-    org = who.get("organisation")
-    return bool(org) and any((svc.get("path") or [""])[0] == org for svc in services.values())

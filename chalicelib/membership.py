@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .core import clock, ids
 from .core.errors import Conflict, ValidationFailed
 from .core.status import Access, SubscriberStatus
+from .views import join_list
 
 if TYPE_CHECKING:
     from .core.settings import Settings
@@ -60,7 +61,7 @@ class Policy:
         if self.grant_for(email) or self.has_leads:
             return None
         if self.domains:
-            ends = " or ".join(", ".join(self.domains).rsplit(", ", 1))
+            ends = join_list(list(self.domains), "or")
             return {"field": "email", "message": f"Use your work email address at {self.name}: one ending in {ends}"}
         return {
             "field": "organisation",
@@ -309,17 +310,23 @@ class Membership:
                 )
 
     def _record(self, org: str, member: Mapping[str, Any], action: str, access: str, by: str, was: str = "") -> None:
-        at = clock.iso()
-        self._store.record_grant(
-            org,
-            at,
-            ids.new_id(),
-            {
-                "member_id": member.get("id", ""),
-                "member_name": member.get("name", ""),
-                "action": action,
-                "access": str(access),
-                "was": str(was),
-                "by": by,
-            },
-        )
+        record_grant(self._store, org, member, action, access, by, was)
+
+
+def record_grant(
+    store: Any, org: str, member: Mapping[str, Any], action: str, access: str, by: str, was: str = ""
+) -> None:
+    """One grant, change or removal in the organisation's private record: who, what, by whom, when."""
+    store.record_grant(
+        org,
+        clock.iso(),
+        ids.new_id(),
+        {
+            "member_id": member.get("id", ""),
+            "member_name": member.get("name", ""),
+            "action": action,
+            "access": str(access),
+            "was": str(was),
+            "by": by,
+        },
+    )

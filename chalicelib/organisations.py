@@ -78,9 +78,6 @@ class Organisations:
         return {"status": "check-your-email"}
 
     def lead_of(self, token: str) -> tuple[Subscriber, str]:
-        return self._lead(token)
-
-    def _lead(self, token: str) -> tuple[Subscriber, str]:
         """(the lead, their organisation) behind a link, or the same refusal as any bad link."""
         link, lead, _ = self._links.resolve_holder(token, "organisation")
         org = link.get("organisation", "")
@@ -93,7 +90,7 @@ class Organisations:
     def page(self, token: str, page: int = 1) -> dict[str, Any]:
         """The organisation's members by group (requests first), one page of active members with their
         services, and the latest entries of its record of grants."""
-        lead, org = self._lead(token)
+        lead, org = self.lead_of(token)
         everyone = self._store.members(org)
         groups: dict[str, list[Subscriber]] = {key: [] for key, _ in GROUPS}
         for person in everyone:
@@ -137,7 +134,7 @@ class Organisations:
 
     def act(self, token: str, data: dict[str, Any]) -> str:
         """Apply one decision; returns which, so the page can say it was done. Bad input names its field."""
-        lead, org = self._lead(token)
+        lead, org = self.lead_of(token)
         action = _one(data, "action")
         if action not in ACTIONS:
             raise ValidationFailed([{"field": "action", "message": "Choose what to do"}], data)
@@ -177,7 +174,7 @@ class Organisations:
         """Members from a spreadsheet, as the lead vouches for them: every row checked first and each
         problem named (line, field, message); nothing is written unless all are good. The same file
         twice changes nothing. Each row's organisation is the lead's own."""
-        lead, org = self._lead(token)
+        lead, org = self.lead_of(token)
         service = self._store.get_service(org) or {}
         rows = [(line, _member_row(row, org)) for line, row in rows]
         report = self._subscriptions.bulk_load(

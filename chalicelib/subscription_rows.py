@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .core import clock, ids
 from .core.models import SubscriptionRequest
 from .core.status import Access, SubscriberStatus
+from .membership import record_grant
 
 if TYPE_CHECKING:
     from .store import SubscriptionStore
@@ -64,7 +65,7 @@ def load_row(
         }
         if store.create_subscriber(profile):
             subscriber, outcome = profile, "created"
-            _record(store, org["slug"], profile, "granted", access, by)
+            record_grant(store, org["slug"], profile, "granted", access, by)
         else:
             subscriber = store.find_subscriber(email)
     if subscriber is None:  # pragma: no cover - removed in between
@@ -80,7 +81,8 @@ def load_row(
         if subscriber.get("organisation") != org["slug"]:
             changes |= {"organisation": org["slug"], "organisation_name": org["name"]}
         store.update_subscriber(subscriber["id"], changes | {"granted_at": now, "granted_by": by})
-        _record(store, org["slug"], subscriber, "granted" if not subscriber.get("access") else "changed", access, by)
+        action = "granted" if not subscriber.get("access") else "changed"
+        record_grant(store, org["slug"], subscriber, action, access, by, str(subscriber.get("access", "")))
         outcome = "updated"
     settings = subscription_settings(req, svc)
     wanted = settings_key(req.service, req.tags, req.min_criticality, req.frequency.value)
@@ -114,20 +116,3 @@ def load_row(
         }
     )
     return "created"
-
-
-def _record(store: SubscriptionStore, org: str, member: Mapping[str, Any], action: str, access: str, by: str) -> None:
-    at = clock.iso()
-    store.record_grant(
-        org,
-        at,
-        ids.new_id(),
-        {
-            "member_id": member.get("id", ""),
-            "member_name": member.get("name", ""),
-            "action": action,
-            "access": str(access),
-            "was": str(member.get("access", "")),
-            "by": by,
-        },
-    )

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .status import SubscriberStatus
+
+
+def about_organisation(organisation: Any, services: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether a story with these services is about this organisation (a service's path starts at
+    it): only its own members see the story's criticality."""
+    return bool(organisation) and any((svc.get("path") or [""])[0] == organisation for svc in services)
 
 
 def criticality_of(story: Mapping[str, Any]) -> int:

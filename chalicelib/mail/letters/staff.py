@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...core.jobs import MailJob
-from ...core.matching import criticality_of, pick_subscription
+from ...core.matching import about_organisation, criticality_of, pick_subscription
 from ...core.models import (
     CRITICALITY_WORDS,  # seen only by staff, never in public
     Status,
@@ -122,7 +122,7 @@ class StaffLetters(Letters):
         )
         public = listing_entry(story)
         level = criticality_of(story)
-        own = any((s.get("path") or [""])[0] == subscriber.get("organisation") for s in mine)
+        own = about_organisation(subscriber.get("organisation"), mine)
         return {
             "id": story["id"],
             "title": public["title"],
