@@ -369,7 +369,11 @@
     $("queue-list").hidden = state.queue === "replies";
     $("items-list").hidden = state.queue !== "replies";
     focusHeading("queue-heading");
-    return api("GET", "moderation/queue?status=" + encodeURIComponent(state.queue)).then(function (result) {
+    var asked = state.queue;
+    return api("GET", "moderation/queue?status=" + encodeURIComponent(asked)).then(function (result) {
+      // A moderator who switched tabs before this answer came: the later tab's answer shows, not this
+      // one (it would empty the replies list with the pending queue's answer).
+      if (asked !== state.queue) return;
       if (handledCommon(result)) return;
       if (!result.ok || !result.data) { $("queue-summary").textContent = ""; showAlert(errorMessage(result)); return; }
       if (result.data.moderator) $("who-name").textContent = "Signed in as " + result.data.moderator;
