@@ -317,16 +317,16 @@ def record_grant(
     store: Any, org: str, member: Mapping[str, Any], action: str, access: str, by: str, was: str = ""
 ) -> None:
     """One grant, change or removal in the organisation's private record: who, what, by whom, when."""
-    store.record_grant(
-        org,
-        clock.iso(),
-        ids.new_id(),
-        {
-            "member_id": member.get("id", ""),
-            "member_name": member.get("name", ""),
-            "action": action,
-            "access": str(access),
-            "was": str(was),
-            "by": by,
-        },
-    )
+    store.record_grant(org, clock.iso(), ids.new_id(), grant_entry(member, action, access, by, was))
+
+
+def grant_entry(member: Mapping[str, Any], action: str, access: str, by: str, was: str = "") -> dict[str, str]:
+    """What a grant record says (its time and reference are its key)."""
+    return {
+        "member_id": member.get("id", ""),
+        "member_name": member.get("name", ""),
+        "action": action,
+        "access": str(access),
+        "was": str(was),
+        "by": by,
+    }

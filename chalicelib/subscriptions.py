@@ -23,7 +23,8 @@ from .core.models import SubscriptionRequest, clean_line
 from .core.observability import logger, metrics
 from .core.status import Access, SubscriberStatus
 from .links import NOT_VALID
-from .subscription_rows import load_row, settings_key, subscription_settings
+from .store import MEMBERS_PER_TRANSACTION
+from .subscription_rows import load_row, new_member, settings_key, subscription_settings
 from .views import FREQUENCY_WORDS, manage_url, subscription_view
 
 if TYPE_CHECKING:
@@ -422,11 +423,42 @@ class Subscriptions:
             report["errors"] += [{"line": line, "field": f["field"], "message": f["message"]} for f in problems]
         if report["errors"]:
             return report
-        for line, req, org, svc, access in progress(checked):
-            outcome, _, why = load_row(self._store, req, org, svc, access, by).partition(":")
+
+        def count(line: int, outcome_and_why: str) -> None:
+            outcome, _, why = outcome_and_why.partition(":")
             report[outcome] += 1
             if outcome == "skipped":
                 report["notes"].append({"line": line, "field": "email", "message": SKIPPED[why]})
+
+        # People the table does not know yet are written MEMBERS_PER_TRANSACTION at a time; anyone
+        # known, or met again further down the file, goes through load_row, which compares.
+        on_file = {a.lower() for a in self._store.known_addresses(str(c[1].email) for c in checked)}
+        batch: list[tuple[int, tuple[SubscriptionRequest, dict[str, Any], dict[str, Any], Access]]] = []
+
+        def flush() -> None:
+            if not batch:
+                return
+            members = [new_member(*row, by) for _, row in batch]
+            if self._store.create_members(members):
+                report["created"] += len(batch)
+            else:  # an address was taken meanwhile: compare row by row
+                for line, row in batch:
+                    count(line, load_row(self._store, *row, by))
+            on_file.update(str(row[0].email).lower() for _, row in batch)
+            batch.clear()
+
+        for line, req, org, svc, access in progress(checked):
+            address = str(req.email).lower()
+            waiting = any(str(r[0].email).lower() == address for _, r in batch)
+            if address not in on_file and not waiting:
+                batch.append((line, (req, org, svc, access)))
+                if len(batch) == MEMBERS_PER_TRANSACTION:
+                    flush()
+                continue
+            if waiting:  # their first row must be written before this one is compared with it
+                flush()
+            count(line, load_row(self._store, req, org, svc, access, by))
+        flush()
         logger.info("subscriptions loaded", extra={f"rows_{k}": v for k, v in report.items() if isinstance(v, int)})
         return report
 

@@ -19,7 +19,7 @@ from .directory import MAX_PREFIX, MIN_PREFIX, DirectoryPart, DirectoryStore, wo
 from .listings import ListingsPart, ListingStore
 from .loop import LoopPart, LoopStore
 from .organisations import OrganisationsPart, OrganisationStore
-from .people import PeoplePart, PeopleStore, member_keys, watch_keys
+from .people import MEMBERS_PER_TRANSACTION, NewMember, PeoplePart, PeopleStore, member_keys, watch_keys
 from .records import ListingEntry, Response, Story, Subscriber, Subscription, ThreadItem
 from .stories import StoriesPart, StoryStore
 from .stream import Change, decode
@@ -43,6 +43,8 @@ from .table import (
 from .teamwork import VISIBILITIES, TeamworkPart, TeamworkStore
 
 __all__ = [
+    "MEMBERS_PER_TRANSACTION",
+    "NewMember",
     "EVERYTHING",
     "GSI1",
     "MAX_PREFIX",

@@ -14,6 +14,11 @@ from .records import Subscriber
 from .table import GSI1, TTL_ATTRIBUTE, Table, _public, to_item
 
 
+def grant_item(slug: str, at: str, ref: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """One record of a grant, change or removal, under its organisation, in the order they happened."""
+    return {"PK": f"ORG#{slug}", "SK": f"GRANT#{at}#{ref}", "at": at, **entry}
+
+
 class OrganisationStore(Protocol):
     """What the flows may ask about an organisation's settings, members and record of grants."""
 
@@ -65,7 +70,7 @@ class OrganisationsPart(Table):
 
     def record_grant(self, slug: str, at: str, ref: str, entry: dict[str, Any]) -> None:
         """One grant, change or removal (who, when, what): kept privately, never overwritten."""
-        self._put_once({"PK": f"ORG#{slug}", "SK": f"GRANT#{at}#{ref}", "at": at, **entry})
+        self._put_once(grant_item(slug, at, ref, entry))
 
     def grants(self, slug: str, limit: int = 50) -> list[dict[str, Any]]:
         """The organisation's record of grants, newest first."""

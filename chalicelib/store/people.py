@@ -4,13 +4,28 @@ read), capability tokens, daily digests and the suppression list (bounces and co
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypedDict, cast
 
 from ..core.errors import Conflict
 from ..core.status import SubscriberStatus
+from .organisations import grant_item
 from .records import Subscriber, Subscription
 from .table import GSI1, TTL_ATTRIBUTE, Table, _public, email_hash, from_item, to_item
+
+# DynamoDB takes at most 100 items in one transaction; a new member is 4 (pointer, profile,
+# subscription, grant record).
+MEMBERS_PER_TRANSACTION = 25
+
+
+class NewMember(TypedDict):
+    """A person new to the table, loaded by someone who vouches for them: their profile, their first
+    subscription and the record of their grant (`org`, `at`, `ref` and the entry)."""
+
+    profile: dict[str, Any]
+    subscription: dict[str, Any]
+    grant: dict[str, Any]
 
 
 def member_keys(profile: Mapping[str, Any]) -> dict[str, str]:
@@ -41,6 +56,8 @@ class PeopleStore(Protocol):
     def get_subscriber(self, subscriber_id: str, consistent: bool = True) -> Subscriber | None: ...
     def find_subscriber(self, email: str) -> Subscriber | None: ...
     def create_subscriber(self, profile: dict[str, Any]) -> bool: ...
+    def known_addresses(self, emails: Iterable[str]) -> set[str]: ...
+    def create_members(self, members: list[NewMember]) -> bool: ...
     def seed_subscribers(self, profiles: Iterable[dict[str, Any]], subscriptions: Iterable[dict[str, Any]]) -> None: ...
     def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> Subscriber: ...
     def count_response(self, subscriber_id: str) -> int: ...
@@ -126,6 +143,59 @@ class PeoplePart(Table):
             return True
         except self._db.exceptions.TransactionCanceledException:
             return False
+
+    def known_addresses(self, emails: Iterable[str]) -> set[str]:
+        """Which of these addresses already belong to someone: one BatchGetItem per 100, so a bulk
+        load of thousands of new people does not pay two reads each to learn they are new."""
+        by_hash: dict[str, list[str]] = {}
+        for e in emails:
+            by_hash.setdefault(email_hash(e), []).append(e)
+        hashes, known = sorted(by_hash), set()
+        for i in range(0, len(hashes), 100):
+            keys = [to_item({"PK": f"EMAIL#{h}", "SK": "SUBSCRIBER"}) for h in hashes[i : i + 100]]
+            request: dict[str, Any] | None = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                resp = self._db.batch_get_item(RequestItems=request)
+                for item in resp.get("Responses", {}).get(self._table, []):
+                    known.update(by_hash[from_item(item)["PK"].removeprefix("EMAIL#")])
+                request = resp.get("UnprocessedKeys") or None
+        return known
+
+    def create_members(self, members: list[NewMember]) -> bool:
+        """New people, each with their address pointer, profile, first subscription and grant record,
+        all or none in one transaction (at most MEMBERS_PER_TRANSACTION). False, nothing written,
+        if any address was taken in between: the caller then loads those rows one at a time.
+        The request token is the transaction's own ids, so an SDK retry of a committed call succeeds."""
+        if not members:
+            return True
+        if len(members) > MEMBERS_PER_TRANSACTION:
+            raise ValueError(f"at most {MEMBERS_PER_TRANSACTION} members a transaction")
+        items: list[dict[str, Any]] = []
+        for m in members:
+            p, s = m["profile"], m["subscription"]
+            pointer = {"PK": f"EMAIL#{email_hash(p['email'])}", "SK": "SUBSCRIBER", "subscriber_id": p["id"]}
+            sub = {"PK": f"SUBSCRIBER#{p['id']}", "SK": f"SUB#{s['id']}", **s}
+            if s.get("status") == SubscriberStatus.ACTIVE:
+                sub |= watch_keys(s)
+            profile = {"PK": f"SUBSCRIBER#{p['id']}", "SK": "PROFILE", **p, **member_keys(p)}
+            g = m["grant"]
+            grant = grant_item(
+                g["org"], g["at"], g["ref"], {k: v for k, v in g.items() if k not in ("org", "at", "ref")}
+            )
+            # The address and the profile must be new; the other two have fresh ids of their own.
+            items += [self._new(pointer), self._new(profile), self._put(sub), self._put(grant)]
+        token = hashlib.sha256("|".join(m["profile"]["id"] for m in members).encode()).hexdigest()[:36]
+        try:
+            self._db.transact_write_items(TransactItems=items, ClientRequestToken=token)
+            return True
+        except self._db.exceptions.TransactionCanceledException:
+            return False
+
+    def _new(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": self._put(item)["Put"] | {"ConditionExpression": "attribute_not_exists(PK)"}}
+
+    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": self._table, "Item": to_item(item)}}
 
     def seed_subscribers(self, profiles: Iterable[dict[str, Any]], subscriptions: Iterable[dict[str, Any]]) -> None:
         """Bulk load for demo data, tests and benchmarks only (BatchWriteItem, 25 a call): unlike

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from datetime import timedelta
@@ -671,6 +672,81 @@ def test_bulk_loading_reports_bad_rows_by_line_and_field_and_writes_nothing(aws,
         (1, "min_critcality")
     ]  # a typo is not a silent default
     assert staff_items(aws) == []
+
+
+def test_a_bulk_load_writes_new_people_25_a_transaction_and_one_taken_meanwhile_still_loads(
+    aws, directory, monkeypatch
+):
+    store = wiring.store()
+    rows = [(i + 2, signup(email=f"p{i}@riverside.nhs.example", name=f"P {i}")) for i in range(60)]
+    rows.append((62, signup(email="P3@riverside.nhs.example", name="P 3", service="riverside-general")))
+    known, create = store.known_addresses, store.create_members
+    calls: list[tuple[int, bool]] = []
+
+    def known_then_someone_signs_up(emails):
+        found = known(emails)
+        taken = {"id": "early", "email": "p30@riverside.nhs.example", "name": "P 30", "status": "pending"}
+        assert store.create_subscriber(taken | {"organisation": "riverside-trust", "created_at": clock.iso()})
+        return found
+
+    def counted(members):
+        calls.append((len(members), create(members)))
+        return calls[-1][1]
+
+    store.known_addresses, store.create_members = known_then_someone_signs_up, counted
+    try:
+        report = wiring.subscriptions().bulk_load(rows)
+    finally:
+        del store.known_addresses, store.create_members  # the class's own again
+    assert calls == [(25, True), (25, False), (10, True)]  # the second batch held p30: row by row
+    assert (report["created"], report["updated"], report["errors"]) == (61, 0, [])  # rows: each made a subscription
+    p30 = store.find_subscriber("p30@riverside.nhs.example")
+    assert p30["id"] == "early" and (p30["status"], p30["access"]) == ("active", "reader")
+    p3 = store.find_subscriber("p3@riverside.nhs.example")
+    assert sorted(s["service"] for s in store.subscriptions_of(p3["id"])) == ["riverside-general", "riverside-ward-7"]
+    assert len(store.grants("riverside-trust", limit=100)) == 60
+    assert len(list(store.watchers("riverside-ward-7"))) == 60
+
+    before = staff_items(aws)
+    again = wiring.subscriptions().bulk_load(rows)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 61)
+    assert staff_items(aws) == before
+
+
+def test_ten_thousand_rows_load_in_400_transactions_with_a_progress_bar(aws, directory, tmp_path, capsys):
+    """Read as the CLI reads a file, through the same flow, into the in-memory store (pinned to the
+    real one by tests/store/test_store_contract.py): moto alone would take about 30 s to write it."""
+    from chalicelib.subscriptions import Subscriptions
+    from tests.support.memory_store import MemoryStore
+    from tools import ff
+
+    memory = MemoryStore()
+    for svc in wiring.store().get_services(["riverside-trust", "riverside-ward-7"]).values():
+        memory.put_service(svc)
+    path = tmp_path / "staff.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["Name", "Role", "Organisation", "Email", "Service", "Access"])
+        for i in range(10_000):
+            access = "responder" if i % 10 == 0 else "reader"
+            email = f"person.{i}@riverside.nhs.example"
+            out.writerow([f"Person {i}", "Nurse", "riverside-trust", email, "riverside-ward-7", access])
+    rows, problems = ff.read_subscription_rows(path)
+    assert problems == [] and len(rows) == 10_000
+    sizes: list[int] = []
+    create = memory.create_members
+    memory.create_members = lambda members: sizes.append(len(members)) or create(members)  # type: ignore[method-assign]
+
+    flow = Subscriptions(memory, None, get_settings(), None)  # type: ignore[arg-type]
+    report = flow.bulk_load(rows, progress=ff.progress_wrapper("Loading subscriptions", "row"))
+    assert (report["created"], report["errors"]) == (10_000, [])
+    assert sizes == [25] * 400
+    assert "10000/10000" in capsys.readouterr().err
+    addresses = [f"person.{i}@riverside.nhs.example" for i in range(10_000)]
+    assert len(memory.known_addresses(addresses)) == 10_000
+    assert memory.find_subscriber("person.10@riverside.nhs.example")["access"] == "responder"
+    assert memory.find_subscriber("person.11@riverside.nhs.example")["access"] == "reader"
+    assert len(memory.grants("riverside-trust", limit=20_000)) == 10_000
 
 
 def test_a_good_csv_loads_and_someone_who_unsubscribed_is_left_alone(aws, directory, tmp_path):

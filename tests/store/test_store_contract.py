@@ -87,3 +87,34 @@ def test_a_subscriber_is_created_once_per_address_and_found_by_it(store):
     store.put_subscription(dict(sub))
     assert store.get_subscription("sub1", "x1") == sub
     assert store.get_subscription("sub1", "x2") is None
+
+
+def new_member(i: int, email: str, org: str = "org1") -> dict:
+    return {
+        "profile": {"id": f"p{i}", "email": email, "name": f"P{i}", "status": "active", "organisation": org},
+        "subscription": {"id": f"s{i}", "subscriber_id": f"p{i}", "service": "ward-7", "status": "active"},
+        "grant": {"org": org, "at": f"2026-01-0{i}T00:00:00.000Z", "ref": f"r{i}", "member_id": f"p{i}", "by": "t"},
+    }
+
+
+def test_new_members_are_written_all_or_none_and_their_addresses_become_known(store):
+    assert store.known_addresses(["a@x.org"]) == set()
+    assert store.create_members([new_member(1, "a@x.org"), new_member(2, "b@x.org")]) is True
+    assert store.known_addresses(["A@x.org", "b@x.org", "c@x.org"]) == {"A@x.org", "b@x.org"}
+    assert store.find_subscriber("a@x.org")["id"] == "p1"
+    assert [s["id"] for s in store.subscriptions_of("p2")] == ["s2"]
+    assert [(g["member_id"], g["at"]) for g in store.grants("org1")] == [
+        ("p2", "2026-01-02T00:00:00.000Z"),
+        ("p1", "2026-01-01T00:00:00.000Z"),
+    ]
+    # One address in the batch is taken (in another case): nothing of the batch is written.
+    assert store.create_members([new_member(3, "c@x.org"), new_member(4, "B@X.org")]) is False
+    assert store.find_subscriber("c@x.org") is None and store.subscriptions_of("p3") == []
+    assert len(store.grants("org1")) == 2 and store.find_subscriber("b@x.org")["id"] == "p2"
+
+
+def test_a_service_is_read_back_by_slug_without_its_keys(store):
+    ward = {"slug": "ward-7", "name": "Ward 7", "kind": "ward", "path": ["trust", "ward-7"], "parent": "trust"}
+    assert store.put_service(dict(ward)) == "created"
+    assert store.put_service(dict(ward)) == "unchanged"
+    assert store.get_services(["ward-7", "nowhere"]) == {"ward-7": ward}

@@ -92,6 +92,51 @@ class MemoryStore:
         pointer = self._get(f"EMAIL#{email_hash(email)}", "SUBSCRIBER")
         return self.get_subscriber(pointer["subscriber_id"]) if pointer else None
 
+    def known_addresses(self, emails: Any) -> set[str]:
+        return {e for e in emails if (f"EMAIL#{email_hash(e)}", "SUBSCRIBER") in self._items}
+
+    def create_members(self, members: list[dict[str, Any]]) -> bool:
+        """All or none, like the real Store's transaction; False if an address or profile exists."""
+        with self._lock:
+            for m in members:
+                p = m["profile"]
+                if (f"EMAIL#{email_hash(p['email'])}", "SUBSCRIBER") in self._items:
+                    return False
+                if (f"SUBSCRIBER#{p['id']}", "PROFILE") in self._items:
+                    return False
+            for m in members:
+                p, s, g = m["profile"], m["subscription"], m["grant"]
+                for item in (
+                    {"PK": f"EMAIL#{email_hash(p['email'])}", "SK": "SUBSCRIBER", "subscriber_id": p["id"]},
+                    {"PK": f"SUBSCRIBER#{p['id']}", "SK": "PROFILE", **p},
+                    {"PK": f"SUBSCRIBER#{p['id']}", "SK": f"SUB#{s['id']}", **s},
+                    {"PK": f"ORG#{g['org']}", "SK": f"GRANT#{g['at']}#{g['ref']}"}
+                    | {k: v for k, v in g.items() if k not in ("org", "ref")},
+                ):
+                    self._items[(item["PK"], item["SK"])] = copy.deepcopy(item)
+        return True
+
+    def subscriptions_of(self, subscriber_id: str) -> list[dict[str, Any]]:
+        return [_public(i) for i in self._begins(f"SUBSCRIBER#{subscriber_id}", "SUB#")]
+
+    def grants(self, slug: str, limit: int = 50) -> list[dict[str, Any]]:
+        return [_public(i) for i in reversed(self._begins(f"ORG#{slug}", "GRANT#"))][:limit]
+
+    # ---- directory (only what loading members reads) ---------------------------------------------
+
+    def put_service(self, service: dict[str, Any]) -> str:
+        """The service item only: the memory store keeps no children index or search entries."""
+        service = {k: v for k, v in service.items() if v is not None}
+        current = self._get(f"SERVICE#{service['slug']}", "SERVICE")
+        if current and _public(current) == service:
+            return "unchanged"
+        self._put({"PK": f"SERVICE#{service['slug']}", "SK": "SERVICE", **service})
+        return "updated" if current else "created"
+
+    def get_services(self, slugs: Any) -> dict[str, dict[str, Any]]:
+        found = (self._get(f"SERVICE#{s}", "SERVICE") for s in set(slugs))
+        return {i["slug"]: _public(i) for i in found if i}
+
     def put_subscription(self, subscription: dict[str, Any]) -> None:
         self._put(
             {"PK": f"SUBSCRIBER#{subscription['subscriber_id']}", "SK": f"SUB#{subscription['id']}", **subscription}
