@@ -9,7 +9,8 @@ Contents
   Organisations    a lead's link, the organisation's page, decisions on members, members in bulk
   Me too and change checks   a reader's "me too"; the emailed "did the change make a difference?" link
   Moderation       sign-in, the queue, one story, a decision, and the screen itself
-  Reports          a lead's report, its CSV and XLSX export, the board report on or off
+  Reports          a lead's report, its CSV and XLSX export, the board report on or off; a member's
+                   report on the services they follow
   Event handlers   the table's stream, the render queue, the mail queue, SES events, the daily digest
 
 The answers are shaped in chalicelib/edge/ (the flows return data); its page modules load on
@@ -395,6 +396,24 @@ def organisation_report_xlsx(token):
 @app.route("/api/organisation/{token}/report", methods=["POST"], content_types=[JSON, FORM])
 def organisation_report_choice(token):
     return edge.reports.choose(app.current_request, token, wiring.reports(), get_settings())
+
+
+# Any member's report on the services they follow, from their "manage your alerts" link.
+
+
+@app.route("/api/subscriptions/manage/{token}/report", methods=["GET"])
+def member_report(token):
+    return edge.reports.page(app.current_request, token, wiring.reports(), get_settings(), edge.reports.MEMBER)
+
+
+@app.route("/api/subscriptions/manage/{token}/report.csv", methods=["GET"])
+def member_report_csv(token):
+    return edge.reports.export(app.current_request, token, wiring.reports(), "csv", edge.reports.MEMBER)
+
+
+@app.route("/api/subscriptions/manage/{token}/report.xlsx", methods=["GET"])
+def member_report_xlsx(token):
+    return edge.reports.export(app.current_request, token, wiring.reports(), "xlsx", edge.reports.MEMBER)
 
 
 # ---- Event handlers ----------------------------------------------------------------------

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
 from .core import clock, ids
 from .core.errors import NotFound, ValidationFailed
 from .core.observability import logger, metrics
@@ -61,7 +63,7 @@ class Organisations:
         """Someone asks for a lead's link. The answer is the same whoever they are; only an active
         lead gets an email (through the stream: this path writes, it never sends)."""
         email = data.get("email")
-        if not isinstance(email, str) or "@" not in email or len(email) > 254:
+        if not isinstance(email, str) or len(email) > 254 or not _an_address(email.strip()):
             raise ValidationFailed(
                 [{"field": "email", "message": "Enter your work email address, like firstname.lastname@trust.nhs.uk"}],
                 {"email": email if isinstance(email, str) else ""},
@@ -84,6 +86,24 @@ class Organisations:
         if not lead or lead.get("access") != Access.LEAD or not org or lead.get("organisation") != org:
             raise NotFound(NOT_VALID)
         return lead, org
+
+    def member_of(self, token: str) -> tuple[Subscriber, str, list[str]]:
+        """(the member, their organisation, the services they follow) behind their "manage your
+        alerts" link: only an active member with a grant sees reports, and only on those services
+        and what is under them. Anyone else is refused as any bad link is."""
+        link = self._links.resolve(token, "manage")
+        person = self._store.get_subscriber(link.get("subscriber_id", ""))
+        org = (person or {}).get("organisation", "")
+        if not person or person.get("status") != SubscriberStatus.ACTIVE or not org:
+            raise NotFound(NOT_VALID)
+        if person.get("access") not in set(Access):
+            raise NotFound(NOT_VALID)
+        follows = {
+            s["service"]
+            for s in self._store.subscriptions_of(person["id"])
+            if s.get("status") == SubscriberStatus.ACTIVE
+        }
+        return person, org, sorted(follows)
 
     # ---- the page (GET: changes nothing) ------------------------------------------------------------
 
@@ -182,6 +202,18 @@ class Organisations:
         )
         report["organisation"] = service.get("name", org)
         return report
+
+
+_ADDRESS = TypeAdapter(EmailStr)
+
+
+def _an_address(text: str) -> bool:
+    """The same test of an address as the sign-up's (pydantic's EmailStr)."""
+    try:
+        _ADDRESS.validate_python(text)
+    except ValidationError:
+        return False
+    return True
 
 
 def _member_row(row: dict[str, Any], org: str) -> dict[str, Any]:

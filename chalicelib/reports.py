@@ -15,14 +15,16 @@ renders it (edge/reports.py).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from .core import calendar, clock, reporting
-from .core.errors import ValidationFailed
+from .core.errors import NotFound, ValidationFailed
 from .core.jobs import MailJob
 from .core.observability import logger, metrics
 from .core.status import Access, ItemStatus, SubscriberStatus
+from .links import NOT_VALID
 
 if TYPE_CHECKING:
     from .core.jobs import Queues
@@ -68,6 +70,17 @@ EXPORT_COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking, and what they may see: a lead sees their whole organisation (roots = the
+    organisation); any other member the services they follow, with everything under them."""
+
+    person: Any
+    organisation: str
+    roots: tuple[str, ...]
+    lead: bool
+
+
 class Reports:
     def __init__(self, store: ReportStore, organisations: Organisations, settings: Settings, queues: Queues):
         self._store = store
@@ -78,32 +91,53 @@ class Reports:
     # ---- the report (GET: changes nothing) -------------------------------------------------------
 
     def report(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A lead's report on their organisation (their "manage your organisation" link)."""
+        return self._report(self._lead(token), params)
+
+    def member_report(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Any member's report on the services they follow (their "manage your alerts" link)."""
+        return self._report(self._member(token), params)
+
+    def _report(self, viewer: Viewer, params: dict[str, Any]) -> dict[str, Any]:
         """The report page's data: the query, the figures now and before, each sub-service's figures
         (only with MIN_STORIES stories), the months of the chart, and the newest stories."""
-        lead, org, query, service = self._ask(token, params)
+        person, org = viewer.person, viewer.organisation
+        query, service = self._ask(viewer, params)
         chosen, before, complete = self._read(service["slug"], query)
         children = self._store.children(service["slug"])
         paths = {slug: s.get("path") or [slug] for slug, s in self._services(chosen).items()}
         now_figures, before_figures = reporting.tally(chosen), reporting.tally(before)
-        services = self._store.get_services([*service.get("path", []), service["slug"]])
-        trail = [services[s] for s in service.get("path", []) if s in services and s != service["slug"]]
+        services = self._store.get_services({*service.get("path", []), service["slug"], org, *viewer.roots})
+        # The way down to the chosen service, from the highest one this person may see.
+        trail = [
+            services[s]
+            for s in service.get("path", [])
+            if s in services and s != service["slug"] and _within(services[s], viewer.roots)
+        ]
+        others = [
+            services[r] for r in viewer.roots if r in services and r != service["slug"] and services[r] not in trail
+        ]
         metrics.add_metric(name="ReportViewed", unit="Count", value=1)
-        logger.info("report viewed", extra={"lead_id": lead["id"], "stories": len(chosen)})
+        logger.info("report viewed", extra={"member_id": person["id"], "lead": viewer.lead, "stories": len(chosen)})
         return {
             "organisation": {
                 "slug": org,
-                "name": services.get(org, {}).get("name") or lead.get("organisation_name", org),
+                "name": services.get(org, {}).get("name") or person.get("organisation_name", org),
             },
             "lead": {
-                "id": lead["id"],
-                "name": lead.get("name", ""),
-                "board_report": lead.get("board_report") is not False,
-            },
+                "id": person["id"],
+                "name": person.get("name", ""),
+                "board_report": person.get("board_report") is not False,
+            }
+            if viewer.lead
+            else None,
+            "member": {"id": person["id"], "name": person.get("name", "")},
             "query": query,
             "params": query.params(),
             "service": {"slug": service["slug"], "name": service.get("name", service["slug"])},
             "choices": {
-                "services": [
+                "services": [{"slug": s["slug"], "name": s.get("name", s["slug"]), "depth": 0} for s in others]
+                + [
                     {"slug": s["slug"], "name": s.get("name", s["slug"]), "depth": i}
                     for i, s in enumerate([*trail, service])
                 ]
@@ -123,16 +157,27 @@ class Reports:
         }
 
     def export(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A lead's export (see _export)."""
+        return self._export(self._lead(token), params)
+
+    def member_export(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A member's export, of the services they follow (see _export)."""
+        return self._export(self._member(token), params)
+
+    def _export(self, viewer: Viewer, params: dict[str, Any]) -> dict[str, Any]:
         """Every story the report's filters choose, one row each: public fields, service paths, tags,
         criticality, progress dates, and the published responses with who wrote them. Never the
         author's contact details (never read: they live apart, under PRIVATE#<id>)."""
-        lead, org, query, service = self._ask(token, params)
+        org = viewer.organisation
+        query, service = self._ask(viewer, params)
         chosen, _, complete = self._read(service["slug"], query, before=False)
         services = self._services(chosen)
         threads = self._threads([s["id"] for s in chosen if s.get("first_response_at")])
         rows = [self._row(s, services, threads.get(s["id"], [])) for s in chosen]
         metrics.add_metric(name="ReportExported", unit="Count", value=1)
-        logger.info("report exported", extra={"lead_id": lead["id"], "stories": len(rows)})
+        logger.info(
+            "report exported", extra={"member_id": viewer.person["id"], "lead": viewer.lead, "stories": len(rows)}
+        )
         first, last = query.period.first_day.isoformat(), query.period.last_day.isoformat()
         return {
             "header": list(EXPORT_COLUMNS),
@@ -180,19 +225,32 @@ class Reports:
 
     # ---- pieces ---------------------------------------------------------------------------------
 
-    def _ask(self, token: str, params: dict[str, Any]) -> tuple[Any, str, reporting.Query, dict[str, Any]]:
-        """The lead, their organisation, the query and the service it is about. The link first: a
-        bad link is refused as every bad link is, whatever else is wrong."""
+    def _lead(self, token: str) -> Viewer:
         lead, org = self._organisations.lead_of(token)
+        return Viewer(lead, org, (org,), lead=True)
+
+    def _member(self, token: str) -> Viewer:
+        """A member who follows nothing in their own organisation has nothing to report on: refused
+        like a bad link, as there is no page to show them."""
+        person, org, follows = self._organisations.member_of(token)
+        services = self._store.get_services(follows) if follows else {}
+        roots = tuple(slug for slug in follows if (services.get(slug, {}).get("path") or [""])[0] == org)
+        if not roots:
+            raise NotFound(NOT_VALID)
+        return Viewer(person, org, roots, lead=False)
+
+    def _ask(self, viewer: Viewer, params: dict[str, Any]) -> tuple[reporting.Query, dict[str, Any]]:
+        """The query and the service it is about (the viewer's first if none is asked for). The link
+        was checked first: a bad link is refused as every bad link is, whatever else is wrong."""
         query = reporting.parse_query(params, clock.now())
-        slug = query.service or org
+        slug = query.service or viewer.roots[0]
         service = self._store.get_service(slug)
-        if not service or (service.get("path") or [slug])[0] != org:
-            # Another organisation's service answers like one that does not exist.
-            raise ValidationFailed(
-                [{"field": "service", "message": "Choose one of your organisation's services"}], query.params()
-            )
-        return lead, org, query, service
+        if not service or not _within(service, viewer.roots):
+            # Another organisation's service, or one this member does not follow, answers like one
+            # that does not exist.
+            message = "Choose one of your organisation's services" if viewer.lead else "Choose a service you follow"
+            raise ValidationFailed([{"field": "service", "message": message}], query.params())
+        return query, service
 
     def _read(self, listing: str, query: reporting.Query, before: bool = True) -> tuple[list[Story], list[Story], bool]:
         stories, complete = self._store.published_stories(listing, query.period.lo, query.period.hi, MOST)
@@ -277,6 +335,11 @@ def first_working_day(day: date) -> date:
     while not calendar.is_working_day(first):
         first = first.replace(day=first.day + 1)
     return first
+
+
+def _within(service: dict[str, Any], roots: tuple[str, ...]) -> bool:
+    """Is this service one of the roots or under one (its path holds its ancestors and itself)?"""
+    return bool(set(service.get("path") or [service.get("slug", "")]) & set(roots))
 
 
 def _one(data: dict[str, Any], name: str) -> str:

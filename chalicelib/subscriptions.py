@@ -328,6 +328,9 @@ class Subscriptions:
                 "role": subscriber.get("role", ""),
                 "organisation_name": subscriber.get("organisation_name", ""),
                 "status": subscriber.get("status", ""),
+                # Only someone a lead or a verified domain let in sees reports (reports.member_report).
+                "member": subscriber.get("status") == SubscriberStatus.ACTIVE
+                and subscriber.get("access") in set(Access),
             },
             "profile": {"display_name": subscriber.get("display_name", ""), "role": subscriber.get("role", "")},
             "subscriptions": [subscription_view(s, services.get(s["service"])) for s in subs],

@@ -1,5 +1,6 @@
 """The OpenAPI document's part for reports (issue 15): a lead's report on their organisation's
-stories, its export as CSV or XLSX, and the monthly board report turned on or off (chalicelib/reports.py)."""
+stories, its export as CSV or XLSX, and the monthly board report turned on or off; any member's
+report and export on the services they follow (chalicelib/reports.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ from ..reports import EXPORT_COLUMNS
 from ..spreadsheets import XLSX_TYPE
 from .openapi_organisations import ORGANISATION_TOKEN
 from .openapi_parts import answer, errors
+
+MANAGE_TOKEN = {
+    "name": "token",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": 'A member\'s emailed "manage your alerts" link (an active member with a grant)',
+}
 
 _FILTERS = [
     {
@@ -125,14 +134,15 @@ def report_schemas() -> dict[str, Any]:
 def report_paths(html: dict[str, Any]) -> dict[str, Any]:
     ref = {"schema": {"$ref": "#/components/schemas/BoardReportChoice"}}
     params = [ORGANISATION_TOKEN, *_FILTERS]
+    member = [MANAGE_TOKEN, *_FILTERS]
     columns = ", ".join(EXPORT_COLUMNS)
 
-    def download(media: str, what: str) -> dict[str, Any]:
+    def download(media: str, what: str, whose: list[dict[str, Any]] = params) -> dict[str, Any]:
         return {
             "get": {
                 "summary": f"Every story the report's filters choose, one row each, as {what} (an attachment, "
                 f"never cached). Columns: {columns}. No author's contact details",
-                "parameters": params,
+                "parameters": whose,
                 "responses": {
                     "200": answer("The file", {"type": "string", "format": "binary"}, media),
                     **errors(404, 422),
@@ -178,5 +188,27 @@ def report_paths(html: dict[str, Any]) -> dict[str, Any]:
         "/api/organisation/{token}/report.csv": download("text/csv", "CSV (formulas made inert)"),
         "/api/organisation/{token}/report.xlsx": download(
             XLSX_TYPE, "an XLSX workbook (every text cell typed as text)"
+        ),
+        "/api/subscriptions/manage/{token}/report": {
+            "get": {
+                "summary": "A member's report on the services they follow and everything under them (the first "
+                "they follow unless `service` names another): the same figures, chart and stories as a lead's. "
+                "A service they do not follow is a 422 naming `service`. Changes nothing",
+                "parameters": member,
+                "responses": {
+                    "200": {
+                        "description": "The report",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Report"}},
+                            "text/html": {"schema": html},
+                        },
+                    },
+                    **errors(404, 422),
+                },
+            }
+        },
+        "/api/subscriptions/manage/{token}/report.csv": download("text/csv", "CSV (formulas made inert)", member),
+        "/api/subscriptions/manage/{token}/report.xlsx": download(
+            XLSX_TYPE, "an XLSX workbook (every text cell typed as text)", member
         ),
     }

@@ -30,9 +30,17 @@ NOTICES = {
 PRIVATE = {"X-Robots-Tag": "noindex, nofollow"}
 
 
-def _url(settings: Any, token: str, tail: str = "", params: dict[str, str] | None = None) -> str:
+# Whose link: a lead's ("manage your organisation") or any member's ("manage your alerts").
+LEAD, MEMBER = "organisation", "subscriptions/manage"
+
+
+def _url(settings: Any, token: str, tail: str = "", params: dict[str, str] | None = None, whose: str = LEAD) -> str:
     query = f"?{urlencode(params)}" if params else ""
-    return f"{settings.api_url.rstrip('/')}/api/organisation/{token}{tail}{query}"
+    return f"{settings.api_url.rstrip('/')}/api/{whose}/{token}{tail}{query}"
+
+
+def _flow(reports: Any, whose: str, name: str) -> Any:
+    return getattr(reports, name if whose == LEAD else f"member_{name}")
 
 
 def _params(request: Any) -> dict[str, Any]:
@@ -43,22 +51,23 @@ def _params(request: Any) -> dict[str, Any]:
     return {k: (multi.getlist(k)[-1] if hasattr(multi, "getlist") else v) for k, v in multi.items()}
 
 
-def page(request: Any, token: str, reports: Any, settings: Any) -> Response:
+def page(request: Any, token: str, reports: Any, settings: Any, whose: str = LEAD) -> Response:
     """The report: a page for a browser, the same data as JSON for a program. A bad filter is a 422
     naming its field (the page again, with its error summary and the filters as typed)."""
     params = _params(request)
     html = wants_html(request)
+    report = _flow(reports, whose, "report")
     try:
-        data = reports.report(token, params)
+        data = report(token, params)
     except ValidationFailed as e:
         if not html:
             raise
-        again = reports.report(token, {})
-        return _render(token, again, settings, errors=e.fields, values=e.values, status=e.status)
+        again = report(token, {})
+        return _render(token, again, settings, errors=e.fields, values=e.values, status=e.status, whose=whose)
     if not html:
         return json_response(_json(data), headers={**SECURITY_HEADERS, **PRIVATE})
     notice = str(params.get("notice", ""))
-    return _render(token, data, settings, notice=NOTICES.get(notice, ""))
+    return _render(token, data, settings, notice=NOTICES.get(notice, ""), whose=whose)
 
 
 def _json(data: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +79,7 @@ def _json(data: dict[str, Any]) -> dict[str, Any]:
         "to": query.period.last_day.isoformat(),
     }
     before = {"from": query.before.first_day.isoformat(), "to": query.before.last_day.isoformat()}
-    out = {k: v for k, v in data.items() if k not in ("query", "choices", "lead", "before_figures")}
+    out = {k: v for k, v in data.items() if k not in ("query", "choices", "lead", "member", "before_figures")}
     return out | {"period": period, "before": before, "previous_figures": data["before_figures"]}
 
 
@@ -83,6 +92,7 @@ def _render(
     errors: list[dict[str, Any]] | None = None,
     values: dict[str, Any] | None = None,
     status: int = 200,
+    whose: str = LEAD,
 ) -> Response:
     query: reporting.Query = data["query"]
     rows = charts.months_view(reporting.twelve_months(query.period.last_day.strftime("%Y-%m")), data["months"])
@@ -92,10 +102,10 @@ def _render(
         "report.html",
         site_base=settings.site_url.rstrip("/"),
         robots="noindex, nofollow",
-        organisation_url=_url(settings, token),
-        action=_url(settings, token, "/report"),
-        csv_url=_url(settings, token, "/report.csv", data["params"]),
-        xlsx_url=_url(settings, token, "/report.xlsx", data["params"]),
+        back_url=_url(settings, token, whose=whose),
+        action=_url(settings, token, "/report", whose=whose),
+        csv_url=_url(settings, token, "/report.csv", data["params"], whose=whose),
+        xlsx_url=_url(settings, token, "/report.xlsx", data["params"], whose=whose),
         notice=notice,
         summary=[{"href": "#" + str(e.get("field", "")), "message": e.get("message", "")} for e in errors or []],
         errors={str(e.get("field", "")): e.get("message", "") for e in errors or []},
@@ -156,9 +166,9 @@ def _service_row(row: dict[str, Any]) -> dict[str, Any]:
 # ---- the export -----------------------------------------------------------------------------------
 
 
-def export(request: Any, token: str, reports: Any, kind: str) -> Response:
+def export(request: Any, token: str, reports: Any, kind: str, whose: str = LEAD) -> Response:
     """Every story the filters choose, as a CSV or XLSX attachment: never cached, never indexed."""
-    data = reports.export(token, _params(request))
+    data = _flow(reports, whose, "export")(token, _params(request))
     name = f"{data['filename']}.{kind}"
     headers: dict[str, str | list[str]] = {
         **SECURITY_HEADERS,

@@ -738,3 +738,18 @@ def test_a_strangers_sign_up_for_a_members_address_cannot_rename_them_even_if_th
     person = again["person"]
     assert (person["name"], person["display_name"], person["role"]) == ("Nina Nurse", "Nina", "Nurse")
     assert len([s for s in wiring.store().subscriptions_of(person["id"]) if s["status"] == "active"]) == 2
+
+
+@pytest.mark.parametrize(
+    "email", ["no-at-sign", "a@b", "\x06\xa0@x\x12.example", "two@@nhs.example", "a" * 250 + "@x.uk"]
+)
+def test_asking_for_a_lead_s_link_with_no_real_address_is_a_422_naming_it_and_writes_nothing(aws, lead, client, email):
+    def items() -> int:  # what the request wrote, apart from its count against the client's rate limit
+        scanned = aws.client("dynamodb").scan(TableName=aws.resources.table)["Items"]
+        return sum(1 for i in scanned if not i["PK"]["S"].startswith("LIMIT#"))
+
+    before = items()
+    resp = client.http.post("/api/organisation", body=json.dumps({"email": email}), headers=JSON_H)
+    assert resp.status_code == 422, email
+    assert [f["field"] for f in json.loads(resp.body)["error"]["fields"]] == ["email"]
+    assert items() == before

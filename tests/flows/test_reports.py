@@ -456,3 +456,110 @@ def test_the_report_pages_and_the_board_email_are_valid_html(aws, client, pump, 
     run_board(client, pump)
     pages["email.html"] = mailbox.html_of(boards(LEAD)[-1])
     assert vnu_errors(pages, tmp_path) == ""
+
+
+# ---- any member: a report on the services they follow ------------------------------------------------
+
+
+def manage_link(person: dict) -> str:
+    return wiring.links().issue(
+        "manage", "", person["id"], get_settings().subscriber_link_days, subscriber_id=person["id"]
+    )
+
+
+def test_a_member_sees_a_report_on_the_services_they_follow_and_nothing_else(aws, client, stories, leads):
+    from tests.support.subscriptions import active
+
+    nurse, _ = active("nora.nurse@riverside.nhs.example", "reader", service="riverside-maternity")
+    token = manage_link(nurse)
+    got = json.loads(body(client.http.get(f"/api/subscriptions/manage/{token}/report?period=month", headers=JSON_H)))
+    assert got["service"]["slug"] == "riverside-maternity"  # the one they follow, unasked
+    october = [s for s in stories.stories if within(s, *month_bounds(2026, 10))]
+    maternity = [s for s in october if "riverside-maternity" in s["services"]]
+    assert maternity and len(maternity) < len([s for s in october if s in riverside(stories)])
+    assert_figures(got["figures"], recount(maternity), "maternity, October")
+    assert {s["id"] for s in got["stories"]} == {s["id"] for s in maternity}
+    assert "lead" not in got and "member" not in got  # who asks is not part of the answer
+    csv_text = body(client.http.get(f"/api/subscriptions/manage/{token}/report.csv?period=month", headers=BROWSER))
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert sorted(r["id"] for r in rows) == sorted(s["id"] for s in maternity)
+
+    # Above what they follow, beside it, or in another organisation: refused by name, for every route.
+    for service in ("riverside-general", "riverside-trust", "riverside-ward-7", "hillside-district-nursing"):
+        for path in ("report", "report.csv", "report.xlsx"):
+            resp = client.http.get(f"/api/subscriptions/manage/{token}/{path}?service={service}", headers=JSON_H)
+            assert resp.status_code == 422, (service, path)
+            assert json.loads(body(resp))["error"]["fields"] == [
+                {"field": "service", "message": "Choose a service you follow"}
+            ]
+    # The lead's routes are not theirs, and a member's link is not a lead's.
+    assert client.http.get(f"/api/organisation/{token}/report", headers=JSON_H).status_code == 404
+    lead_token = link(leads["riverside"])
+    assert client.http.get(f"/api/subscriptions/manage/{lead_token}/report", headers=JSON_H).status_code == 404
+
+
+def test_a_member_following_a_parent_sees_everything_under_it(aws, client, stories, leads):
+    from tests.support.subscriptions import active
+
+    manager, _ = active("mo.manager@riverside.nhs.example", "responder", service="riverside-general")
+    token = manage_link(manager)
+    url = f"/api/subscriptions/manage/{token}/report"
+    under = json.loads(body(client.http.get(f"{url}?period=month&service=riverside-ward-7", headers=JSON_H)))
+    ward = [s for s in stories.stories if within(s, *month_bounds(2026, 10)) and "riverside-ward-7" in s["services"]]
+    assert ward and under["figures"]["stories"] == len(ward)
+    chosen = json.loads(body(client.http.get(url, headers=JSON_H)))
+    assert chosen["service"]["slug"] == "riverside-general"
+    page = body(client.http.get(url, headers=HTML_H))
+    assert "Report on the services you follow" in page and "Back to your alerts" in page
+    assert "board report" not in page.lower()  # the board report is for leads
+    assert client.http.get(f"{url}?service=riverside-trust", headers=JSON_H).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": "frozen"},
+        {"status": "requested", "access": ""},
+        {"status": "active", "access": ""},
+        {"status": "unsubscribed"},
+        {"organisation": "hillside-trust"},  # follows Riverside's ward, but is Hillside's: nothing of its own
+    ],
+)
+def test_no_report_for_anyone_without_a_grant_or_nothing_of_their_own_to_follow(aws, client, stories, leads, change):
+    from tests.support.subscriptions import active
+
+    person, _ = active("pat.person@riverside.nhs.example", "reader", service="riverside-ward-7")
+    token = manage_link(person)
+    assert client.http.get(f"/api/subscriptions/manage/{token}/report", headers=JSON_H).status_code == 200
+    wiring.store().update_subscriber(person["id"], change)
+    for path in ("report", "report.csv", "report.xlsx"):
+        resp = client.http.get(f"/api/subscriptions/manage/{token}/{path}", headers=JSON_H)
+        assert resp.status_code == 404, (change, path)
+
+
+def test_the_manage_page_offers_reports_only_to_a_member_with_a_grant(aws, client, leads):
+    from tests.support.subscriptions import active
+
+    person, _ = active("pat.person@riverside.nhs.example", "reader", service="riverside-ward-7")
+    token = manage_link(person)
+    page = body(client.http.get(f"/api/subscriptions/manage/{token}", headers=HTML_H))
+    assert f"/api/subscriptions/manage/{token}/report" in page
+    wiring.store().update_subscriber(person["id"], {"status": "active", "access": ""})
+    page = body(client.http.get(f"/api/subscriptions/manage/{token}", headers=HTML_H))
+    assert "/report" not in page and "Your alerts" in page
+
+
+@needs_vnu
+def test_a_member_s_report_page_is_valid_html(aws, client, stories, leads, tmp_path):
+    from tests.support.subscriptions import active
+
+    person, _ = active("pat.person@riverside.nhs.example", "reader", service="riverside-ward-7")
+    token = manage_link(person)
+    url = f"/api/subscriptions/manage/{token}/report"
+    pages = {
+        "member.html": body(client.http.get(url, headers=HTML_H)),
+        "member-errors.html": body(client.http.get(f"{url}?service=riverside-trust", headers=HTML_H)),
+        "manage.html": body(client.http.get(f"/api/subscriptions/manage/{token}", headers=HTML_H)),
+    }
+    assert "Choose a service you follow" in pages["member-errors.html"]
+    assert vnu_errors(pages, tmp_path) == ""

@@ -47,6 +47,9 @@ PURPOSES = {
     "/api/my/{token}/erase": "author",
     "/api/subscriptions/confirm/{token}": "confirm",
     "/api/subscriptions/manage/{token}": "manage",
+    "/api/subscriptions/manage/{token}/report": "manage",
+    "/api/subscriptions/manage/{token}/report.csv": "manage",
+    "/api/subscriptions/manage/{token}/report.xlsx": "manage",
     "/api/unsubscribe/{token}": "unsubscribe",
     "/api/respond/{token}": "respond",
     "/api/respond/{token}/read": "respond",
@@ -149,7 +152,7 @@ class Probe:
 @pytest.fixture
 def world(aws, client, directory):
     """A published story; its author's link and a change-check link; a member of staff with a respond link; and
-    someone who has just signed up, with confirm, manage and unsubscribe links. No stream: nothing here needs it."""
+    someone who has just signed up, with confirm and unsubscribe links. No stream: nothing here needs it."""
     from chalicelib.views import manage_url, unsubscribe_url
     from tests.support.conversation import make_staff, respond_link
 
@@ -192,7 +195,8 @@ def world(aws, client, directory):
         "confirm": links.issue(
             "confirm", "", person["id"], s.confirm_link_days, subscriber_id=person["id"], subscription_id=pending["id"]
         ),
-        "manage": manage_url(links, s, person["id"]).rsplit("/", 1)[1],
+        # A member with a grant and a service they follow, so their report opens too.
+        "manage": manage_url(links, s, staff["profile"]["id"]).rsplit("/", 1)[1],
         "unsubscribe": unsubscribe_url(links, s, person["id"]).rsplit("/", 1)[1],
     }
     return {
