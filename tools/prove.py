@@ -7,6 +7,9 @@ Every figure in the report comes from this run; a section with no figures says s
     python -m tools.prove [--rounds N] [--only tests/pipeline/test_concurrency.py ...]
     python -m tools.prove --report-only     # rewrite the report from docs/reliability.json
 
+With --only, the figures of the files run replace theirs in docs/reliability.json and the others are
+kept (the report says which are from when); pip-audit runs only in a full run.
+
 The figures are kept in docs/reliability.json too, so the report can be rewritten without a run.
 """
 
@@ -275,8 +278,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         code = run_tests(out, args.rounds, args.only)
-        pip_audit(out)
+        if not args.only:
+            pip_audit(out)
         run = collect(out, args.rounds, code)
+    if args.only and FIGURES.exists():
+        # A partial run replaces the figures of the files it ran and keeps the rest, saying so.
+        kept = json.loads(FIGURES.read_text())
+        fresh = sorted(run["figures"])
+        run["figures"] = kept.get("figures", {}) | run["figures"]
+        run["note"] = (
+            f"The figures for {', '.join(fresh) or 'nothing'} are from a run of {', '.join(args.only)} on "
+            f"{run['generated']}; the rest from the full run of {kept.get('full_run', kept.get('generated'))}."
+        )
+        run["full_run"] = kept.get("full_run", kept.get("generated"))
+        code = code or kept.get("exit_code", 0)
+        run["exit_code"] = code
     FIGURES.write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
     write_report(run)
     return code
