@@ -289,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         run["note"] = (
             f"The figures for {', '.join(fresh) or 'nothing'} are from a run of {', '.join(args.only)} on "
             f"{run['generated']}; the rest from the full run of {kept.get('full_run', kept.get('generated'))}."
-        )
+        ) + (f" About that full run: {kept['full_note']}" if kept.get("full_note") else "")
+        run["full_note"] = kept.get("full_note") or ("" if kept.get("full_run") else kept.get("note", ""))
         run["full_run"] = kept.get("full_run", kept.get("generated"))
         code = code or kept.get("exit_code", 0)
         run["exit_code"] = code
