@@ -10,15 +10,9 @@ from ..core import reporting
 from ..reports import EXPORT_COLUMNS
 from ..spreadsheets import XLSX_TYPE
 from .openapi_organisations import ORGANISATION_TOKEN
-from .openapi_parts import answer, errors
+from .openapi_parts import TOKEN, answer, errors
 
-MANAGE_TOKEN = {
-    "name": "token",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string"},
-    "description": 'A member\'s emailed "manage your alerts" link (an active member with a grant)',
-}
+MANAGE_TOKEN = TOKEN | {"description": 'A member\'s emailed "manage your alerts" link (an active member with a grant)'}
 
 _FILTERS = [
     {
