@@ -273,6 +273,20 @@ def document() -> dict[str, Any]:
                     "responses": {"200": answer("The page", html, "text/html"), **errors(404)},
                 }
             },
+            "/api/confirm/{token}": {
+                "get": {
+                    "summary": "Is this your address? The page from the first email to a story's author, in fixed "
+                    "words (issue 18). Changes nothing.",
+                    "parameters": [TOKEN],
+                    "responses": {"200": answer("The page", html, "text/html"), **errors(404)},
+                },
+                "post": {
+                    "summary": "The address's owner confirms it is theirs: the private link is emailed to it next "
+                    "(twice is harmless). The body is not read.",
+                    "parameters": [TOKEN],
+                    "responses": {"200": answer("The page, confirmed", html, "text/html"), **errors(404)},
+                },
+            },
             "/api/my/{token}/replies": {
                 "post": {
                     "summary": "The author replies to the conversation on their published story; a moderator checks it first",
