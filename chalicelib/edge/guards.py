@@ -40,6 +40,19 @@ def network_of(address: str) -> str:
     return str(ip)
 
 
+def guard_sign_in(request: Any, data: Any, limits: Any, settings: Any) -> None:
+    """Spend one moderator sign-in step from the client's budget and from the user name's (issue 18),
+    before Cognito is asked: a 429 with Retry-After once either is spent. The user name is counted
+    under a hash (lower-cased), so no key or log holds it; a guesser spreading over many addresses
+    still meets the per-name budget, and Cognito's own threat protection behind it."""
+    s = settings
+    limits.hit("sign-in", client_of(request), s.sign_in_limit, s.rate_window_seconds)
+    name = data.get("username") if isinstance(data, dict) else None
+    if isinstance(name, str) and name.strip():
+        who = hashlib.sha256(f"feedforward-user:{name.strip().lower()}".encode()).hexdigest()[:32]
+        limits.hit("sign-in-user", who, s.sign_in_user_limit, s.rate_window_seconds)
+
+
 def guard_links(request: Any, error: Any, limits: Any, settings: Any) -> Any:
     """After a capability link did not work (NotFound with the links' own message): spend one of the
     client's budget of bad links, or, once it is spent, answer 429 instead. The error to answer with.

@@ -5,8 +5,8 @@ Each such form makes an email to an address whose owner has not asked for it (is
 address? confirm these alerts; here is your organisation's link; did the change help?). At most
 `unconfirmed_mail_limit` of them go to one address in a UTC day, whatever the forms, connections
 or stories; the rest are dropped without a word (the form's answer never says whether an address
-is known, so nobody learns which emails went). The count is kept under a hash of the address,
-never the address itself, and no log line names it.
+is known, so nobody learns which emails went). The count is kept under a salted hash of the
+address, never the address itself, and no log line names it.
 
 Emails the owner asked for themselves (alerts they confirmed, replies to a story whose address
 they confirmed) are not counted.
@@ -14,12 +14,12 @@ they confirmed) are not counted.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
 from ..core.jobs import MailJob
 from ..core.observability import logger, metrics
-from ..store import email_hash
 from .letters.base import Composer, Letter
 
 # The mail job kinds a stranger's form can cause, and for change_check only those to a me-too
@@ -62,5 +62,7 @@ def _counting(compose: Composer, applies: Callable[[MailJob], bool], limits: Any
 
 
 def recipient_key(address: str) -> str:
-    """What the count is kept under: a hash of the address (case-folded), never the address."""
-    return email_hash(address)
+    """What the count is kept under: a salted hash of the address (case-folded), never the address, and
+    not the hash the subscriber and suppression items use, so the counter links to nothing else. It
+    names no story and expires within a day, so an erasure leaves it to go by itself."""
+    return hashlib.sha256(f"feedforward-recipient:{address.strip().lower()}".encode()).hexdigest()[:32]

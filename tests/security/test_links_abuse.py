@@ -423,7 +423,7 @@ def _sibling(purpose: str, world: dict) -> str:
         return links.issue(
             purpose, "", lead, s.organisation_link_days, subscriber_id=lead, organisation="riverside-trust"
         )
-    if purpose in ("author", "check"):
+    if purpose in ("author", "check", "address"):
         bound = {"recipient": "author"} if purpose == "check" else {}
         return links.issue(purpose, world["story_id"], "author", getattr(s, LIFETIMES[purpose]), **bound)
     pending = wiring.store().subscriptions_of(person["id"])[0]

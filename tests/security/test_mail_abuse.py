@@ -12,7 +12,7 @@ import re
 
 from chalicelib import wiring
 from chalicelib.core import clock
-from chalicelib.store import email_hash
+from chalicelib.mail.unconfirmed import recipient_key
 from tests.support import mailbox
 from tests.support.author import FORM_H, body_of, table_items
 from tests.support.stories import publish, submit
@@ -104,7 +104,7 @@ def test_at_most_three_unconfirmed_emails_reach_one_address_a_day_across_every_f
     assert len(mailbox.to(victim)) == wiring.get_settings().unconfirmed_mail_limit == 3
     # The count is kept under a hash of the address, never the address.
     items = json.dumps(table_items(aws))
-    assert f"unconfirmed-mail#{email_hash(victim)}" in items
+    assert f"unconfirmed-mail#{recipient_key(victim)}" in items
     assert not [i for i in table_items(aws) if i["PK"]["S"].startswith("LIMIT#") and victim in json.dumps(i)]
 
 
