@@ -82,6 +82,9 @@ class Settings(BaseModel):
     # refused as a script's. Without JavaScript there is no time, and the story is accepted. 0 turns it off.
     min_form_seconds: int = Field(default=3, ge=0)
     # ---- Hardening (issue 18): limits that a stranger cannot step around.
+    # What CloudFront sends as X-FF-Edge-Key (infra/template.yaml): only a request carrying it is believed
+    # about X-FF-Viewer-Ip. Empty (the local stack, tests): no header is believed; the source IP is the client.
+    edge_key: str = ""
     # Emails to one address on a stranger's say-so (mail/unconfirmed.py), per UTC day; it cannot be turned off.
     unconfirmed_mail_limit: int = Field(default=3, ge=1)
     me_too_story_limit: int = 3  # me-too posts about one story from one client, per window

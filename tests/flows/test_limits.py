@@ -87,6 +87,35 @@ def test_the_client_is_a_hash_of_the_source_ip_and_a_missing_one_is_handled():
     assert unknown != a
 
 
+def test_behind_cloudfront_the_client_is_the_viewer_cloudfront_vouches_for_and_never_a_forged_header(monkeypatch):
+    """Issue 18: behind CloudFront, identity.sourceIp is a CloudFront server's address, so every viewer behind one
+    edge shared one budget. CloudFront now sends the viewer's address with a key the API knows; a caller of the
+    execute-api address directly can send the same header names but not the key, and is keyed by its own IP."""
+    monkeypatch.setenv("FF_EDGE_KEY", "0b2f6c1e-9a7d-4e35-8c61-2f0d5b9e7a44")
+    wiring.reset()
+
+    class Req:
+        def __init__(self, source, headers):
+            self.context = {"identity": {"sourceIp": source}}
+            self.headers = headers
+
+    edge = "130.176.96.72"  # one CloudFront server, in front of many viewers
+    key = {"x-ff-edge-key": "0b2f6c1e-9a7d-4e35-8c61-2f0d5b9e7a44"}
+    alice = client_of(Req(edge, {**key, "x-ff-viewer-ip": "203.0.113.9"}))
+    bob = client_of(Req(edge, {**key, "x-ff-viewer-ip": "198.51.100.20"}))
+    assert alice != bob  # two viewers behind one edge: two budgets
+    assert alice == client_of(Req("130.176.96.99", {**key, "x-ff-viewer-ip": "203.0.113.9"}))  # any edge
+    # A direct caller forging the header, without the key or with a wrong one, is its own source IP.
+    direct = client_of(Req("192.0.2.50", {}))
+    assert client_of(Req("192.0.2.50", {"x-ff-viewer-ip": "203.0.113.9"})) == direct
+    assert client_of(Req("192.0.2.50", {"x-ff-edge-key": "guess", "x-ff-viewer-ip": "203.0.113.9"})) == direct
+    assert client_of(Req(edge, {**key, "x-ff-viewer-ip": "not an address"})) == client_of(Req(edge, {}))
+    # With no key set (the local stack), no header is believed.
+    monkeypatch.delenv("FF_EDGE_KEY")
+    wiring.reset()
+    assert client_of(Req(edge, {**key, "x-ff-viewer-ip": "203.0.113.9"})) == client_of(Req(edge, {}))
+
+
 def test_the_counter_item_holds_no_raw_address_and_expires(aws, now, client, directory, monkeypatch):
     monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", "198.51.100.7")
     submit(client)

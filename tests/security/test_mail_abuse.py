@@ -119,3 +119,54 @@ def test_a_confirmed_authors_own_mail_is_not_counted_against_the_cap(client, aws
     subjects = [m["Subject"] for m in mailbox.to(VICTIM)]
     assert any(s.startswith("We have your story") for s in subjects)
     assert any(s.startswith("Your story is published") for s in subjects)
+
+
+def test_a_thousand_hostile_requests_reach_a_strangers_inbox_at_most_three_times_with_no_hostile_text(
+    client, aws, directory, pump, monkeypatch
+):
+    """The figure `make prove` reports (1,000 requests; fewer in `make test`): stories and sign-ups naming one
+    stranger's address, from many connections (the per-connection limits are not what stops them), with hostile
+    words in every field that could carry them."""
+    import os
+
+    from chalice.local import LambdaEventConverter
+
+    from tests.support.prove import record
+
+    rounds = int(os.environ.get("FF_PROVE_ROUNDS", "0") or 0)
+    total = 1000 if rounds >= 100 else 40
+    victim = "sam.victim@riverside.nhs.example"
+    words = [f"{HOSTILE} {n}" for n in range(total)]
+    stories = sign_ups = 0
+    for n in range(total):
+        if n % 50 == 0:  # a new connection every 50: each well inside its own hourly budgets
+            monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", f"10.9.{n // 50 // 256}.{n // 50 % 256}")
+        if n % 2 == 0:
+            submit(client, confirmed=False, email=victim, title=words[n], pseudonym=words[n])
+            stories += 1
+        else:
+            body = signup(email=victim, name=words[n], display_name=words[n], role=words[n])
+            resp = client.http.post(
+                "/api/subscriptions", body=json.dumps(body), headers={"Content-Type": "application/json"}
+            )
+            assert resp.status_code == 202, resp.body
+            sign_ups += 1
+        if n % 100 == 99:
+            pump.drain()
+    pump.drain()
+    received = mailbox.to(victim)
+    hostile = [m["Subject"] for m in received if HOSTILE in _mail_text(m)]
+    cap = wiring.get_settings().unconfirmed_mail_limit
+    assert len(received) <= cap and hostile == []
+    record(
+        "mail_abuse",
+        {
+            "hostile_requests": total,
+            "stories": stories,
+            "sign_ups": sign_ups,
+            "connections": (total + 49) // 50,
+            "emails_to_the_stranger": len(received),
+            "per_address_cap": cap,
+            "emails_with_hostile_text": len(hostile),
+        },
+    )
