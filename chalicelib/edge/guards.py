@@ -39,7 +39,7 @@ def viewer_ip(request: Any) -> str | None:
     """The viewer's address as CloudFront saw it (X-FF-Viewer-Ip, set by the API behaviour's viewer-request
     function), believed only with CloudFront's X-FF-Edge-Key: a caller of the execute-api address directly
     can send any header, but not the key, and is then keyed by its own source IP (docs/operations.md)."""
-    from ..core.settings import get_settings
+    from ..core.settings import get_settings  # cold start: settings import pydantic, read on a request only
 
     key = get_settings().edge_key
     headers = getattr(request, "headers", None) or {}

@@ -14,6 +14,7 @@ from ..core.models import (
     StorySubmission,
     SubscriptionRequest,
 )
+from .openapi_address import address_paths
 from .openapi_loop import loop_paths, loop_schemas
 from .openapi_organisations import organisation_paths, organisation_schemas
 from .openapi_parts import (
@@ -273,20 +274,6 @@ def document() -> dict[str, Any]:
                     "responses": {"200": answer("The page", html, "text/html"), **errors(404)},
                 }
             },
-            "/api/confirm/{token}": {
-                "get": {
-                    "summary": "Is this your address? The page from the first email to a story's author, in fixed "
-                    "words (issue 18). Changes nothing.",
-                    "parameters": [TOKEN],
-                    "responses": {"200": answer("The page", html, "text/html"), **errors(404)},
-                },
-                "post": {
-                    "summary": "The address's owner confirms it is theirs: the private link is emailed to it next "
-                    "(twice is harmless). The body is not read.",
-                    "parameters": [TOKEN],
-                    "responses": {"200": answer("The page, confirmed", html, "text/html"), **errors(404)},
-                },
-            },
             "/api/my/{token}/replies": {
                 "post": {
                     "summary": "The author replies to the conversation on their published story; a moderator checks it first",
@@ -390,6 +377,7 @@ def document() -> dict[str, Any]:
             **staff_paths(html),
             **public_paths(),
             **loop_paths(html),  # CHECK
+            **address_paths(html),  # issue 18: the author confirms the address
             **organisation_paths(html),
             **report_paths(html),  # reports (issue 15)
             "/api/openapi.json": {

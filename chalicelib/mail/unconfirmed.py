@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from ..core.errors import TooManyRequests
 from ..core.jobs import MailJob
 from ..core.observability import logger, metrics
 from .letters.base import Composer, Letter
@@ -48,8 +49,6 @@ def _counting(compose: Composer, applies: Callable[[MailJob], bool], limits: Any
         letter = compose(job)
         if letter is None or not applies(job):
             return letter
-        from ..core.errors import TooManyRequests
-
         try:
             limits.hit(ACTION, recipient_key(letter.to), settings.unconfirmed_mail_limit, DAY)
         except TooManyRequests:
