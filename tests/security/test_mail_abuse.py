@@ -73,6 +73,7 @@ def test_an_unconfirmed_authors_story_is_moderated_but_its_decisions_are_not_ema
     """Choice (b) in docs/emailed-links.md: the story goes to moderation at once; only mail waits."""
     sid = submit(client, confirmed=False, email=VICTIM, title=HOSTILE)
     pump.drain()
+    assert wiring.moderation().story(sid)["address"] == "unconfirmed"  # the moderator sees it, never the address
     publish(sid)
     pump.drain()
     assert wiring.store().get_story(sid)["status"] == "published"
