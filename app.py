@@ -77,6 +77,11 @@ def answer_errors(event, get_response):
 FILE_ROUTES = {"/api/organisation/{token}/members": 5 * 1024 * 1024}
 
 
+# What a one-click unsubscribe (RFC 8058) or a confirm button may be posted as; with no content type
+# chalice assumes JSON, so that works too. The body is never read: the token in the path is all it takes.
+ANY_BODY = [FORM, "multipart/form-data", "text/plain", JSON]
+
+
 def _max_body(request):
     return FILE_ROUTES.get(request.context.get("resourcePath", ""), get_settings().max_body_bytes)
 
@@ -117,6 +122,17 @@ def tell_story():
 def my_story(token):
     done = (app.current_request.query_params or {}).get("done", "")
     return edge.author.private_page(token, done, wiring.links(), wiring.store(), get_settings())
+
+
+# The first email to an author's address asks, in fixed words, whether it is theirs (issue 18).
+@app.route("/api/confirm/{token}", methods=["GET"])
+def confirm_address_page(token):
+    return edge.author.address_page(token, wiring.replies().address(token), get_settings())
+
+
+@app.route("/api/confirm/{token}", methods=["POST"], content_types=ANY_BODY)
+def confirm_address(token):
+    return edge.author.address_page(token, wiring.replies().confirm_address(token), get_settings())
 
 
 @app.route("/api/openapi.json", methods=["GET"], cors=True)
@@ -169,9 +185,6 @@ def author_erase(token):
 
 # ---- Staff ---------------------------------------------------------------------------------
 
-# What a one-click unsubscribe (RFC 8058) may be posted as; with no content type chalice assumes
-# JSON, so that works too. The body is never read: the token in the path is all it takes.
-ANY_BODY = [FORM, "multipart/form-data", "text/plain", JSON]
 # Members: a form's file upload, the file itself as the body, or JSON.
 MEMBER_FILES = [
     JSON,
@@ -330,6 +343,7 @@ def moderator():
 @app.route("/api/moderation/sign-in", methods=["POST"], content_types=[JSON])
 def moderator_sign_in():
     _, data = read_body(app.current_request, get_settings().max_body_bytes)
+    edge.guards.guard_sign_in(app.current_request, data, wiring.limits(), get_settings())  # 429 past either budget
     return private_json(wiring.authenticator().sign_in(data))
 
 

@@ -52,9 +52,10 @@ AWS_CALLS: dict[str, Budget] = {
     ),
     "author_confirmation": Budget(
         "<=",
-        7,
-        "one email: idempotency in progress and done (PutItem, UpdateItem), the story and the contact "
-        "(2 GetItem), a fresh private link (PutItem), the suppression check (GetItem), SES (SendRawEmail)",
+        8,
+        "one email, in fixed words (issue 18): idempotency in progress and done (PutItem, UpdateItem), the story "
+        "and the contact (2 GetItem), a fresh confirm link (PutItem), the address's daily count (UpdateItem), the "
+        "suppression check (GetItem), SES (SendRawEmail)",
     ),
     "moderate_publish": Budget(
         "<=",
@@ -85,7 +86,13 @@ AWS_CALLS: dict[str, Budget] = {
         "widget is one more PutObject from what its page already read (3). The search index job is counted apart "
         "(incremental: Pagefind rebuilds an index from every story)",
     ),
-    "author_published": Budget("<=", 7, "as the confirmation: every email to an author costs the same"),
+    "author_published": Budget(
+        "<=",
+        8,
+        "every letter to an author whose address is confirmed: idempotency (PutItem, UpdateItem), the story and "
+        "the contact (2 GetItem), a fresh private link (PutItem) and the story's one working author link "
+        "(PutItem, issue 18), the suppression check (GetItem), SES (SendRawEmail)",
+    ),
     "alert_fanout": Budget(
         "<=",
         6,
@@ -117,8 +124,8 @@ AWS_CALLS: dict[str, Budget] = {
     "author_reply": Budget(
         "<=",
         5,
-        "the request: the bad-link guessing limit (GetItem, limits.py), the author's link (GetItem), the story "
-        "(GetItem), a reply with the same id already there? (GetItem: a double submit makes one reply), the "
+        "the request: the author's link (GetItem), the story's one working author link (GetItem, issue 18), the "
+        "story (GetItem), a reply with the same id already there? (GetItem: a double submit makes one reply), the "
         "reply (PutItem, conditional)",
     ),
 }

@@ -105,8 +105,8 @@ class ConversationReaction:
         story_id, new = change.story_id, change.new
         if story_id is None:
             return []  # a subscriber's change: only a new subscription is told
-        if change.kind == "contact" and change.inserted:
-            return [MailJob(kind="author_confirmation", story_id=story_id)]
+        if change.kind == "contact":
+            return _contact_mail(change, story_id)
         if not new:
             return []  # a thread item's REMOVE
         if change.kind == "read" and change.inserted:
@@ -180,6 +180,17 @@ class ConversationReaction:
             RenderJob(page="story", ref=story_id),
             *(MailJob(kind="staff_author_replied", story_id=story_id, ref=f"{change.ref}:{s}") for s in responders),
         ]
+
+
+def _contact_mail(change: Change, story_id: str) -> Jobs:
+    """A new address is asked, in fixed words, to confirm it is the author's; the private link goes
+    only once it is confirmed (issue 18, docs/emailed-links.md)."""
+    was, now = (change.old or {}).get("confirmed_at"), (change.new or {}).get("confirmed_at")
+    if now and not was:
+        return [MailJob(kind="author_receipt", story_id=story_id)]
+    if change.inserted:
+        return [MailJob(kind="author_confirmation", story_id=story_id)]
+    return []
 
 
 class MembershipReaction:

@@ -20,6 +20,9 @@ BAD_LINKS = "bad-links"
 
 WORDS = {
     "me-too": "“this happened to me too”",
+    "me-too-story": "“this happened to me too” about this story",
+    "sign-in": "sign-in attempts",
+    "sign-in-user": "sign-in attempts for this user name",
     "check-answer": "answers to a change check",
     "stories": "stories sent",
     "subscriptions": "sign-ups",

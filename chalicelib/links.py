@@ -10,7 +10,7 @@ import hashlib
 import re
 import secrets
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .core import clock
 from .core.errors import NotFound
@@ -18,6 +18,11 @@ from .core.status import SubscriberStatus
 
 if TYPE_CHECKING:
     from .store import PeopleStore, Subscriber, Subscription
+
+    class LinkStore(PeopleStore, Protocol):
+        def set_author_link(self, story_id: str, token_hash: str) -> None: ...
+        def author_link(self, story_id: str) -> str | None: ...
+
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes, base64url without padding
 # Links that stop working when their holder unsubscribes or is frozen.
@@ -30,7 +35,7 @@ def token_hash(raw: str) -> str:
 
 
 class Links:
-    def __init__(self, store: PeopleStore):
+    def __init__(self, store: LinkStore):
         self._store = store
 
     def issue(self, purpose: str, story_id: str, subject: str, days: int, **bound: str) -> str:
@@ -38,8 +43,9 @@ class Links:
         `bound` adds what else it is tied to (e.g. subscriber_id, subscription_id, service)."""
         raw = secrets.token_urlsafe(32)  # 256 bits
         expires = int((clock.now() + timedelta(days=days)).timestamp())
+        hashed = token_hash(raw)
         self._store.put_token(
-            token_hash(raw),
+            hashed,
             {
                 "purpose": purpose,
                 "story_id": story_id,
@@ -50,6 +56,9 @@ class Links:
             },
             expires,
         )
+        if purpose == "author":
+            # One author link per story at a time (issue 18): this one stops the one sent before.
+            self._store.set_author_link(story_id, hashed)
         return raw
 
     def resolve(self, raw: str, purpose: str) -> dict[str, Any]:
@@ -68,6 +77,8 @@ class Links:
             or int(token["expires_at"]) <= int(clock.now().timestamp())
         ):
             raise NotFound(NOT_VALID)
+        if purpose == "author" and self._store.author_link(str(token.get("story_id", ""))) != token_hash(raw):
+            raise NotFound(NOT_VALID)  # a newer email brought a newer link: this one is stopped
         if purpose not in REVOCABLE:
             return token, None, None
         subscriber, subscription = self._holder_still_subscribed(token)

@@ -54,10 +54,14 @@ class MeTooes:
         return story
 
     def say(self, story_id: str, data: dict[str, Any], client: str) -> dict[str, Any]:
-        """Record one "me too" (rate-limited per client). Returns whether it is new."""
+        """Record one "me too" (rate-limited per client, and per client and story). Returns whether it is new."""
         s = self._settings
         self._limits.hit("me-too", client, s.me_too_limit, s.rate_window_seconds)
         story = self.published_story(story_id)
+        # And about one story (issue 18): counted once the story is known, so made-up ids make no counters.
+        # Keyed by a hash, so the counter names no story: erasing one leaves nothing that mentions it.
+        per_story = hashlib.sha256(f"{story['id']}:{client}".encode()).hexdigest()[:32]
+        self._limits.hit("me-too-story", per_story, s.me_too_story_limit, s.rate_window_seconds)
         try:
             said = MeToo.model_validate(data)
         except ValidationError as e:

@@ -126,8 +126,11 @@ class Moderation:
         if not story:
             raise NotFound(f"There is no story {story_id!r}.")
         services = self._store.get_services(story["services"])
+        contact = self._store.get_contact(story_id) if story.get("has_contact") else None
         return {
             "story": story,
+            # Whether the author's address was confirmed as theirs (issue 18): never the address itself.
+            "address": "confirmed" if contact and contact.get("confirmed_at") else "unconfirmed" if contact else "none",
             "services": [services.get(s, {"slug": s, "name": s}) for s in story["services"]],
             "original": self._store.get_original(story_id),
             "audit": self._store.audit_trail(story_id),

@@ -1,4 +1,5 @@
-"""The author's own actions, from their private link: reply, withdraw, ask for erasure.
+"""The author's own actions, from their private link: reply, withdraw, ask for erasure; and,
+before any of that, confirming that the address they gave is theirs (from the first email).
 
 Each one resolves the "author" link and writes state only. What follows (pages re-rendered,
 listings removed, every item erased, staff told of a published reply) comes from the
@@ -51,6 +52,30 @@ class Replies:
         if not story:
             raise NotFound(NOT_VALID)
         return story
+
+    # ---- confirming the address (issue 18) ----------------------------------------------------
+
+    def _address(self, token: str) -> tuple[Story, dict[str, Any]]:
+        found = self._links.resolve(token, "address")
+        story = self._store.get_story(found["story_id"], consistent=True)
+        contact = self._store.get_contact(found["story_id"]) if story else None
+        if not story or not contact or story.get("status") in (Status.WITHDRAWN, Status.ERASING):
+            raise NotFound(NOT_VALID)
+        return story, contact
+
+    def address(self, token: str) -> str:
+        """ "ask" (the page's button confirms) or "done" (confirmed already). Changes nothing."""
+        _, contact = self._address(token)
+        return "done" if contact.get("confirmed_at") else "ask"
+
+    def confirm_address(self, token: str) -> str:
+        """The address's owner pressed the button: the private link is emailed to it next (the
+        stream sees the change). Pressing twice is harmless."""
+        story, _ = self._address(token)
+        if self._store.confirm_contact(story["id"], clock.iso()):
+            metrics.add_metric(name="AuthorAddressesConfirmed", unit="Count", value=1)
+            logger.info("author address confirmed", extra={"story_id": story["id"]})
+        return "done"
 
     # ---- replying ------------------------------------------------------------------------
 

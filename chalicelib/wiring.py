@@ -237,14 +237,16 @@ def notifications() -> Any:
     mail, s = _mail(), get_settings()
     # Every letter comes from mail/letters/; only the fan-out (one story to many staff) is the alerts flow's.
     sender = mail.sender.Mailer(aws.client("ses"), s.mail_from, s.mail_configuration_set)
-    return mail.dispatch.Notifications(
-        store(), sender, mail.letters.composers(store(), links(), s), fan_out=alerts().fan_out
-    )
+    from .mail.unconfirmed import capped  # issue 18: a cap on mail a stranger's form can cause
+
+    composers = capped(mail.letters.composers(store(), links(), s), limits(), s)
+    return mail.dispatch.Notifications(store(), sender, composers, fan_out=alerts().fan_out)
 
 
 @lru_cache(maxsize=1)
 def authenticator() -> Any:
-    return _auth().Authenticator(get_settings(), lambda: aws.client("cognito-idp"))
+    # The group is asked of Cognito as well as read from the token (issue 18): see edge/auth.py.
+    return _auth().Authenticator(get_settings(), lambda: aws.client("cognito-idp"), recheck_groups=True)
 
 
 def reset() -> None:

@@ -222,6 +222,7 @@ def write_report(run: dict) -> None:
     )
     md += section("Links and rate limits", figures.get("links"), _links)
     md += section("Privacy", figures.get("privacy"), _privacy)
+    md += hardening_sections(figures)  # issue 18
     md += section(
         "Identifying details on the moderation screen",
         figures.get("identifying"),
@@ -264,6 +265,75 @@ def write_report(run: dict) -> None:
     )
     REPORT.write_text("\n".join(md).rstrip() + "\n")
     print(f"wrote {REPORT.relative_to(ROOT)}")
+
+
+# ---- Hardening (issue 18): slow patterns, mail abuse, rate-limit bypasses, lockouts, redirects ---------
+
+MEASURED.extend(
+    [
+        "tests/unit/test_redos.py",
+        "tests/security/test_mail_abuse.py",
+        "tests/infra/test_redirect_function.py",
+    ]
+)  # tests/flows/test_limits.py (above) records limits_bypass and lockout too
+
+
+def _redos(f: dict) -> list[str]:
+    worst = max(f.items(), key=lambda kv: kv[1].get("worst_ms", 0)) if f else ("–", {})
+    return [
+        f"- **{len(f)} patterns** in `chalicelib/core/identifying.py`, each against "
+        f"{next(iter(f.values()), {}).get('inputs', '–')} hostile inputs of 64 KB (runs of spaces, digits, letters, "
+        "separators and the words the patterns look for, after each prefix they key on), in a subprocess with a "
+        "10-second budget: **none ran out**.",
+        f"- Slowest: `{worst[0]}`, {worst[1].get('worst_ms', '–')} ms on {worst[1].get('worst_input', '–')}.",
+        "- Each pattern's slowest input: "
+        + ", ".join(f"`{k}` {v.get('worst_ms', '–')} ms" for k, v in sorted(f.items()))
+        + ".",
+    ]
+
+
+def _mail_abuse(f: dict) -> list[str]:
+    return [
+        f"- **{_n(f, 'hostile_requests')} hostile requests** naming one stranger's address ({_n(f, 'stories')} stories, "
+        f"{_n(f, 'sign_ups')} sign-ups, from {_n(f, 'connections')} connections), hostile words in every field.",
+        f"- **{_n(f, 'emails_to_the_stranger')} emails reached the stranger** (the per-address cap is "
+        f"{_n(f, 'per_address_cap')} a day), **{_n(f, 'emails_with_hostile_text')} with hostile text**, none with a private link.",
+    ]
+
+
+def _bypass(f: dict) -> list[str]:
+    return [
+        f'- **{_n(f, "ipv6_addresses")} IPv6 addresses in one /64** ({f.get("prefix", "–")}) each said "me too" '
+        f"about one story: **{_n(f, 'budgets')} budget**, answers "
+        + ", ".join(f"{k}: {v}" for k, v in f.get("answers", {}).items())
+        + f"; **{_n(f, 'me_too_items_written')} me-too item written**.",
+    ]
+
+
+def _lockout(f: dict) -> list[str]:
+    return [
+        f"- **{_n(f, 'bad_links')} bad links from one address** (a trust's proxy): answers "
+        + ", ".join(f"{k}: {v}" for k, v in f.get("answers_to_bad_links", {}).items())
+        + f" (`bad_link_limit` {_n(f, 'bad_link_limit')}); then a valid link from the same address: "
+        f"**{_n(f, 'valid_link_after')}**.",
+    ]
+
+
+def _redirects(f: dict) -> list[str]:
+    return [
+        f"- **{_n(f, 'uris')} URIs** through the site's CloudFront function in node (`//host`, `/\\host`, "
+        f"`/%2F%2Fhost`, tabs, line breaks, encoded and mixed): {_n(f, 'redirected')} redirected, "
+        f"{_n(f, 'refused_400')} refused (400), {_n(f, 'served')} served; **{_n(f, 'off_host')} to another host**.",
+    ]
+
+
+def hardening_sections(figures: dict) -> list[str]:
+    md = section("Slow patterns (ReDoS)", figures.get("redos"), _redos)
+    md += section("Mail abuse", figures.get("mail_abuse"), _mail_abuse)
+    md += section("Rate-limit bypass", figures.get("limits_bypass"), _bypass)
+    md += section("Lockout", figures.get("lockout"), _lockout)
+    md += section("Redirects", figures.get("redirects"), _redirects)
+    return md
 
 
 def main(argv: list[str] | None = None) -> int:

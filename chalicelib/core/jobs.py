@@ -32,7 +32,8 @@ class RenderJob(BaseModel):
 
 MailKind = Literal[
     # to the author (ref: the version decided on, or the response id)
-    "author_confirmation",
+    "author_confirmation",  # fixed words: is this your address? (issue 18)
+    "author_receipt",  # once it is confirmed: the story's title and the private link
     "author_published",
     "author_rejected",
     "author_read",

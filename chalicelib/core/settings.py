@@ -81,6 +81,20 @@ class Settings(BaseModel):
     # The story form: a story sent sooner than this after the form was opened (form.js's `started`) is
     # refused as a script's. Without JavaScript there is no time, and the story is accepted. 0 turns it off.
     min_form_seconds: int = Field(default=3, ge=0)
+    # ---- Hardening (issue 18): limits that a stranger cannot step around.
+    # What CloudFront sends as X-FF-Edge-Key (infra/template.yaml): only a request carrying it is believed
+    # about X-FF-Viewer-Ip. Empty (the local stack, tests): no header is believed; the source IP is the client.
+    edge_key: str = ""
+    # Emails to one address on a stranger's say-so (mail/unconfirmed.py), per UTC day; it cannot be turned off.
+    unconfirmed_mail_limit: int = Field(default=3, ge=1)
+    me_too_story_limit: int = 3  # me-too posts about one story from one client, per window
+    sign_in_limit: int = 30  # moderator sign-in steps (password, code) from one client, per window
+    sign_in_user_limit: int = 20  # moderator sign-in steps for one user name, from anywhere, per window
+    # How long a moderator's membership of the group, as Cognito says it, is trusted before it is asked
+    # again (edge/auth.py): a moderator removed from the group loses access within this (at most 300).
+    moderator_recheck_seconds: int = Field(default=60, ge=0, le=300)
+    # The pool's keys (JWKS) are fetched again when older than this, so a key the pool drops stops working.
+    jwks_max_age_seconds: int = Field(default=300, ge=60, le=3600)
     # ---- CHECK: change checks. Asked 6 weeks after a change is made; the link lasts 90 days.
     change_check_days: int = Field(default=42, ge=1)
     check_link_days: int = Field(default=90, ge=1)

@@ -5,9 +5,15 @@ JWT), so every moderation route verifies the token here: RS256 only, against the
 JWKS, with expiry, issuer, audience, token use and group all checked.
 
 Nothing is fetched and no client is built at import: the JWKS is fetched on the first token
-seen (then kept for the life of the process, refetched at most once per
-`min_refetch_seconds` when a token names a key we do not know), and the Cognito client is
-built on the first sign-in. Passwords, codes, sessions and tokens are never logged.
+seen, refetched at most once per `min_refetch_seconds` when a token names a key we do not know,
+and fetched again once it is `jwks_max_age_seconds` old, so a key the pool drops stops working
+within that (issue 18). The Cognito client is built on the first sign-in or group check.
+
+A removed moderator loses access within `moderator_recheck_seconds` (60; at most 300): the token's
+`cognito:groups` claim is only what was true when it was issued (up to an hour before), so the
+group is also asked of Cognito (AdminListGroupsForUser), and the answer kept that long per user.
+A user deleted or disabled in the pool is refused the same way. Passwords, codes, sessions and
+tokens are never logged.
 """
 
 from __future__ import annotations
@@ -120,6 +126,7 @@ class Authenticator:
         jwks_fetch: JwksFetch | None = None,
         min_refetch_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        recheck_groups: bool = False,
     ):
         self._settings = settings
         self._client_factory = cognito_client_factory
@@ -131,6 +138,10 @@ class Authenticator:
         self._keys: dict[str, Any] | None = None  # kid -> PyJWK
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
+        # Whether to ask Cognito, not only the token, that a moderator is still in the group.
+        # wiring.authenticator() always does; tests of the token checks alone build one without.
+        self._recheck_groups = recheck_groups
+        self._members: dict[str, tuple[float, bool]] = {}  # username -> (when asked, in the group)
 
     # ---- checking a token ----------------------------------------------------------------
 
@@ -177,8 +188,41 @@ class Authenticator:
                 "Your account is not in the moderators group, so it cannot moderate stories.",
                 headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'},
             )
+        if self._recheck_groups and not self._still_in_group(claims.get("cognito:username") or username):
+            raise Forbidden(
+                "Your account is no longer in the moderators group, so it cannot moderate stories.",
+                headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'},
+            )
         name = claims.get("name")
         return Moderator(username=username, name=name if isinstance(name, str) and name.strip() else username)
+
+    def _still_in_group(self, username: str) -> bool:
+        """Cognito's answer now (or at most `moderator_recheck_seconds` ago): is this user, enabled,
+        still in the moderators group? A user Cognito does not know (deleted) is not."""
+        now, ttl = self._clock(), self._settings.moderator_recheck_seconds
+        with self._lock:
+            known = self._members.get(username)
+        if known is not None and now - known[0] < ttl:
+            return known[1]
+        s = self._settings
+        try:
+            client = self._cognito()
+            user = client.admin_get_user(UserPoolId=s.cognito_user_pool_id, Username=username)
+            groups = client.admin_list_groups_for_user(UserPoolId=s.cognito_user_pool_id, Username=username)
+            member = bool(user.get("Enabled", True)) and any(
+                g.get("GroupName") == s.moderator_group for g in groups.get("Groups", [])
+            )
+        except Exception as e:
+            code = getattr(e, "response", {}).get("Error", {}).get("Code", "") if hasattr(e, "response") else ""
+            if code != "UserNotFoundException":
+                logger.warning("could not ask Cognito about a moderator", extra={"error": code or type(e).__name__})
+                raise ServiceUnavailable("Sign-in cannot be checked just now. Try again in a minute.") from None
+            member = False
+        with self._lock:
+            if len(self._members) > 1000:
+                self._members.clear()
+            self._members[username] = (now, member)
+        return member
 
     @staticmethod
     def _bearer(header: str) -> str:
@@ -194,8 +238,8 @@ class Authenticator:
 
     def _key(self, kid: str) -> Any:
         with self._lock:
-            if self._keys is None:
-                self._refresh()
+            if self._keys is None or self._stale():
+                self._refresh()  # first use, or the pool may have dropped a key since
             elif kid not in self._keys and self._may_refetch():
                 # Keys rotate: look once more, but never more often than min_refetch_seconds.
                 self._refresh()
@@ -203,6 +247,10 @@ class Authenticator:
         if key is None:
             raise _unauthorized("The sign-in token is signed with a key we do not know. Sign in again.")
         return key
+
+    def _stale(self) -> bool:
+        max_age = getattr(self._settings, "jwks_max_age_seconds", 300)
+        return self._fetched_at is not None and self._clock() - self._fetched_at >= max_age
 
     def _may_refetch(self) -> bool:
         return self._fetched_at is None or self._clock() - self._fetched_at >= self._min_refetch

@@ -156,6 +156,20 @@ def private_page(token: str, done: str, links: Any, store: Any, settings: Any) -
     )
 
 
+def address_page(token: str, state: str, settings: Any) -> Response:
+    """Is this your address? ("ask", with the button) or thank you ("done"). Fixed words: nothing
+    about the story is shown to whoever holds this link before the address is confirmed."""
+    api = settings.api_url.rstrip("/")
+    html = pages.render_page(
+        "author_address.html",
+        site_base=settings.site_url.rstrip("/"),
+        robots="noindex",
+        state=state,
+        action=f"{api}/api/confirm/{token}",
+    )
+    return html_response(html, csp=page_csp(settings))
+
+
 def erasing_page(settings: Any) -> str:
     """What the author sees once they have asked for erasure (their link is about to stop working)."""
     return pages.render_page("author_erasing.html", site_base=settings.site_url.rstrip("/"), robots="noindex")

@@ -5,6 +5,7 @@ and the budget of capability links that did not work (limits.py counts; this dec
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 from typing import Any
 
@@ -17,14 +18,39 @@ UNKNOWN = "unknown"  # no source IP in the request context: such requests share 
 
 
 def client_of(request: Any) -> str:
-    """The request's client as a hash of its source IP (or of "unknown" when there is none). An IPv6
+    """The request's client as a hash of its address (or of "unknown" when there is none). An IPv6
     client is its /64: one subscriber line gets a whole /64, so keying on the full address gave a
     client 2^64 budgets (issue 18)."""
+    ip = viewer_ip(request) or source_ip(request)
+    raw = ip.strip() if isinstance(ip, str) and ip.strip() else UNKNOWN
+    return hashlib.sha256(f"feedforward-client:{network_of(raw)}".encode()).hexdigest()[:32]
+
+
+def source_ip(request: Any) -> str | None:
+    """API Gateway's identity.sourceIp: the address of whoever opened the connection to it. Behind
+    CloudFront that is a CloudFront server, shared by every viewer it serves."""
     context = getattr(request, "context", None) or {}
     identity = context.get("identity") if isinstance(context, dict) else None
     ip = identity.get("sourceIp") if isinstance(identity, dict) else None
-    raw = ip.strip() if isinstance(ip, str) and ip.strip() else UNKNOWN
-    return hashlib.sha256(f"feedforward-client:{network_of(raw)}".encode()).hexdigest()[:32]
+    return ip if isinstance(ip, str) else None
+
+
+def viewer_ip(request: Any) -> str | None:
+    """The viewer's address as CloudFront saw it (X-FF-Viewer-Ip, set by the API behaviour's viewer-request
+    function), believed only with CloudFront's X-FF-Edge-Key: a caller of the execute-api address directly
+    can send any header, but not the key, and is then keyed by its own source IP (docs/operations.md)."""
+    from ..core.settings import get_settings  # cold start: settings import pydantic, read on a request only
+
+    key = get_settings().edge_key
+    headers = getattr(request, "headers", None) or {}
+    sent = headers.get("x-ff-edge-key") if hasattr(headers, "get") else None
+    if not key or not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), key.encode()):
+        return None
+    ip = headers.get("x-ff-viewer-ip")
+    try:
+        return str(ipaddress.ip_address(ip.strip())) if isinstance(ip, str) else None
+    except ValueError:
+        return None
 
 
 def network_of(address: str) -> str:
@@ -38,6 +64,19 @@ def network_of(address: str) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+def guard_sign_in(request: Any, data: Any, limits: Any, settings: Any) -> None:
+    """Spend one moderator sign-in step from the client's budget and from the user name's (issue 18),
+    before Cognito is asked: a 429 with Retry-After once either is spent. The user name is counted
+    under a hash (lower-cased), so no key or log holds it; a guesser spreading over many addresses
+    still meets the per-name budget, and Cognito's own threat protection behind it."""
+    s = settings
+    limits.hit("sign-in", client_of(request), s.sign_in_limit, s.rate_window_seconds)
+    name = data.get("username") if isinstance(data, dict) else None
+    if isinstance(name, str) and name.strip():
+        who = hashlib.sha256(f"feedforward-user:{name.strip().lower()}".encode()).hexdigest()[:32]
+        limits.hit("sign-in-user", who, s.sign_in_user_limit, s.rate_window_seconds)
 
 
 def guard_links(request: Any, error: Any, limits: Any, settings: Any) -> Any:

@@ -14,6 +14,7 @@ from ..core.models import (
     StorySubmission,
     SubscriptionRequest,
 )
+from .openapi_address import address_paths
 from .openapi_loop import loop_paths, loop_schemas
 from .openapi_organisations import organisation_paths, organisation_schemas
 from .openapi_parts import (
@@ -376,6 +377,7 @@ def document() -> dict[str, Any]:
             **staff_paths(html),
             **public_paths(),
             **loop_paths(html),  # CHECK
+            **address_paths(html),  # issue 18: the author confirms the address
             **organisation_paths(html),
             **report_paths(html),  # reports (issue 15)
             "/api/openapi.json": {

@@ -39,6 +39,9 @@ class StoryStore(Protocol):
     def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> Story: ...
     def mark_progress(self, story_id: str, field: str, at: str) -> bool: ...
     def get_contact(self, story_id: str) -> dict[str, Any] | None: ...
+    def confirm_contact(self, story_id: str, at: str) -> bool: ...
+    def set_author_link(self, story_id: str, token_hash: str) -> None: ...
+    def author_link(self, story_id: str) -> str | None: ...
     def record_audit(self, story_id: str, at: str, ref: str, event: dict[str, Any]) -> None: ...
     def audit_trail(self, story_id: str) -> list[dict[str, Any]]: ...
     def keep_original(self, story_id: str, original: dict[str, Any]) -> None: ...
@@ -204,6 +207,27 @@ class StoriesPart(Table):
     def get_contact(self, story_id: str) -> dict[str, Any] | None:
         item = self._get(f"PRIVATE#{story_id}", "CONTACT")
         return _public(item) if item else None
+
+    def confirm_contact(self, story_id: str, at: str) -> bool:
+        """The author showed the address is theirs (issue 18): True the first time only."""
+        return self._update_once(
+            f"PRIVATE#{story_id}",
+            "CONTACT",
+            "SET confirmed_at = :at",
+            "attribute_exists(PK) AND (attribute_not_exists(confirmed_at) OR confirmed_at = :none)",
+            {":at": at, ":none": ""},
+        )
+
+    def set_author_link(self, story_id: str, token_hash: str) -> None:
+        """The one author link of a story that works: each new one stops the one before (issue 18)."""
+        self._db.put_item(
+            TableName=self._table,
+            Item=to_item({"PK": f"PRIVATE#{story_id}", "SK": "AUTHORLINK", "token_hash": token_hash}),
+        )
+
+    def author_link(self, story_id: str) -> str | None:
+        item = self._get(f"PRIVATE#{story_id}", "AUTHORLINK", consistent=True)
+        return str(item["token_hash"]) if item and item.get("token_hash") else None
 
     def record_audit(self, story_id: str, at: str, ref: str, event: dict[str, Any]) -> None:
         """Record a status change once, however often the stream delivers it."""

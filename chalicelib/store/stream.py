@@ -55,7 +55,8 @@ def decode(record: dict[str, Any]) -> Change:
     if prefix == "STORY" and sk == "STORY":
         return Change("story", ident, old, new, **about)
     if prefix == "PRIVATE" and sk == "CONTACT":
-        return Change("contact", ident, None, None, **about)  # the address itself never leaves the store
+        # The address itself never leaves the store: only whether its owner has confirmed it.
+        return Change("contact", ident, _confirmed(old), _confirmed(new), **about)
     if prefix == "PRIVATE" and sk.startswith("PASS#"):
         return Change("pass", ident, old, new, sk.partition("#")[2], **about)
     if prefix == "STORY" and sk.startswith("STAFFTAG#"):
@@ -74,3 +75,7 @@ def decode(record: dict[str, Any]) -> Change:
     if prefix == "LINKREQUEST":
         return Change("link_request", None, old, new, ident, (new or old or {}).get("subscriber_id"), **about)
     return Change("other", None, None, None, **about)
+
+
+def _confirmed(contact: dict[str, Any] | None) -> dict[str, Any] | None:
+    return {"confirmed_at": contact.get("confirmed_at") or ""} if contact is not None else None

@@ -176,7 +176,12 @@ def test_the_whole_loop_from_the_mailbox(stack, browser):
     assert resp.status_code == 200, resp.text
     story_url = f"{stack.site}stories/{story['id']}/"
 
-    # ---- in the mailbox: the author's confirmation, and the staff alert ----
+    # ---- in the mailbox: the author confirms the address (fixed words, issue 18), then gets the link ----
+    open_mail(page, stack, author, "Is this your email address?")
+    assert title not in page.content() and "/api/my/" not in page.content()
+    confirm, _ = follow(page, "/api/confirm/")
+    confirm.click("button[type=submit]")
+    confirm.wait_for_selector("h1:has-text('your address is confirmed')")
     open_mail(page, stack, author, f"We have your story: {title}")
     assert "/api/my/" in page.content()
     open_mail(page, stack, staff, f"New story about Ward 7 (Cardiology): {title}")

@@ -412,7 +412,7 @@ def test_bad_tokens_are_unauthorized(client, aws, token, case):
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_a_token_minted_with_the_moto_key_and_right_claims_is_accepted(client, aws, jwks):
+def test_a_token_minted_with_the_moto_key_and_right_claims_is_accepted(client, aws, jwks, moderator_user):
     """The control for the cases above: only the one thing each case changes makes it fail."""
     tok = mint(moderator_claims(aws, name="Dr Jo Bloggs"))
     resp = get_queue(client, bearer(tok))
@@ -544,3 +544,71 @@ def test_the_default_fetcher_reads_the_configured_jwks_url(aws, monkeypatch):
         server.shutdown()
         server.server_close()
         wiring.reset()
+
+
+# ---- Hardening (issue 18): sign-in limits, a removed moderator, dropped keys ------------------------
+
+
+def _from_ip(monkeypatch, ip: str) -> None:
+    from chalice.local import LambdaEventConverter
+
+    monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
+
+
+def test_sign_in_has_a_limit_per_client_answered_429_with_retry_after(client, moderator_user, jwks, monkeypatch):
+    """On c219401 /api/moderation/sign-in had no limit of its own: every guess went to Cognito."""
+    _from_ip(monkeypatch, "198.51.100.7")
+    limit = wiring.get_settings().sign_in_limit
+    answers = [sign_in(client, f"guess{n}@feedforward.example", "Wrong-password-1!")["status"] for n in range(limit)]
+    assert set(answers) == {401}
+    refused = sign_in(client, moderator_user["username"], moderator_user["password"])
+    assert refused["status"] == 429 and int(refused["headers"]["Retry-After"]) > 0
+    _from_ip(monkeypatch, "198.51.100.8")  # another connection is not affected
+    assert sign_in(client, moderator_user["username"], moderator_user["password"])["status"] == 200
+
+
+def test_sign_in_has_a_limit_per_user_name_from_every_client(client, moderator_user, jwks, monkeypatch):
+    limit = wiring.get_settings().sign_in_user_limit
+    for n in range(limit):
+        _from_ip(monkeypatch, f"203.0.113.{n + 1}")
+        assert sign_in(client, moderator_user["username"].upper(), "Wrong-password-1!")["status"] == 401
+    _from_ip(monkeypatch, "192.0.2.200")
+    refused = sign_in(client, moderator_user["username"], "Wrong-password-1!")
+    assert refused["status"] == 429 and refused["headers"]["Retry-After"]
+    assert moderator_user["username"] not in json.dumps(refused["body"])
+
+
+def test_a_moderator_removed_from_the_group_loses_access_within_a_minute(aws, client, moderator_user, jwks):
+    """On c219401 the token's own cognito:groups was all that was checked, for up to its 60 minutes."""
+    tok = sign_in(client, moderator_user["username"], moderator_user["password"])["body"]["id_token"]
+    assert client.http.get("/api/moderation/queue", headers=bearer(tok)).status_code == 200
+    aws.client("cognito-idp").admin_remove_user_from_group(
+        UserPoolId=aws.resources.user_pool_id, Username=moderator_user["username"], GroupName="moderators"
+    )
+    clock = FakeClock()
+    a = auth.Authenticator(
+        wiring.get_settings(),
+        lambda: aws.client("cognito-idp"),
+        jwks_fetch=JwksSource(),
+        clock=clock,
+        recheck_groups=True,
+    )
+    with pytest.raises(Forbidden):
+        a.moderator(f"Bearer {tok}")
+    # Through the app: its cached "yes" lasts moderator_recheck_seconds (60) at most.
+    wiring.authenticator()._members.clear()
+    assert client.http.get("/api/moderation/queue", headers=bearer(tok)).status_code == 403
+
+
+def test_a_key_the_pool_drops_stops_working_within_the_jwks_max_age(aws):
+    source, clock = JwksSource(), FakeClock()
+    a = auth.Authenticator(settings_for(aws), lambda: None, jwks_fetch=source, clock=clock)
+    tok = "Bearer " + mint(moderator_claims(aws))
+    assert a.moderator(tok).username == "moderator@feedforward.example"
+    source.document = {"keys": []}  # the pool rotated its key out
+    clock.now += 30
+    assert a.moderator(tok).username == "moderator@feedforward.example"  # within the max age, kept
+    clock.now += settings_for(aws).jwks_max_age_seconds
+    with pytest.raises(Unauthorized):
+        a.moderator(tok)
+    assert len(source.urls) == 2

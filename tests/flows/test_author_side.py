@@ -12,6 +12,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.core import clock
 from chalicelib.core.jobs import MailJob
+from chalicelib.links import NOT_VALID as NOT_VALID_LINK
 from chalicelib.links import token_hash
 from tests.support import mailbox
 from tests.support.author import (
@@ -465,3 +466,20 @@ def test_the_private_page_and_its_error_and_erasure_pages_are_valid_html(client,
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_new_email_to_the_author_stops_the_link_in_the_one_before(client, aws, directory, pump):
+    """Issue 18: each email minted another 730-day link and every one kept working (a forwarded or leaked
+    old email stayed live for two years). Now only the newest author link of a story works."""
+    sid = tell(client)
+    pump.drain()
+    [receipt] = mailbox.to(AUTHOR)
+    older = link_in(mailbox.text_of(receipt))
+    assert client.http.get(f"/api/my/{older}").status_code == 200
+    publish(sid)
+    pump.drain()
+    newer = link_in(mailbox.text_of(mailbox.to(AUTHOR)[-1]))
+    assert newer != older
+    assert client.http.get(f"/api/my/{newer}").status_code == 200
+    refused = client.http.get(f"/api/my/{older}", headers={"Accept": "application/json"})
+    assert refused.status_code == 404 and json.loads(refused.body)["error"]["message"] == NOT_VALID_LINK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +19,8 @@ from tests.support.stories import publish, submit
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}
 # Ten seconds into a window of an hour (windows start at multiples of the window, in epoch time).
+# Read at import: the `aws` fixture clears every FF_* variable before a test runs.
+PROVE_ROUNDS = int(os.environ.get("FF_PROVE_ROUNDS", "0") or 0)
 START = datetime(2026, 11, 26, 10, 0, 10, tzinfo=UTC)
 
 
@@ -87,6 +90,35 @@ def test_the_client_is_a_hash_of_the_source_ip_and_a_missing_one_is_handled():
     assert unknown != a
 
 
+def test_behind_cloudfront_the_client_is_the_viewer_cloudfront_vouches_for_and_never_a_forged_header(monkeypatch):
+    """Issue 18: behind CloudFront, identity.sourceIp is a CloudFront server's address, so every viewer behind one
+    edge shared one budget. CloudFront now sends the viewer's address with a key the API knows; a caller of the
+    execute-api address directly can send the same header names but not the key, and is keyed by its own IP."""
+    monkeypatch.setenv("FF_EDGE_KEY", "0b2f6c1e-9a7d-4e35-8c61-2f0d5b9e7a44")
+    wiring.reset()
+
+    class Req:
+        def __init__(self, source, headers):
+            self.context = {"identity": {"sourceIp": source}}
+            self.headers = headers
+
+    edge = "130.176.96.72"  # one CloudFront server, in front of many viewers
+    key = {"x-ff-edge-key": "0b2f6c1e-9a7d-4e35-8c61-2f0d5b9e7a44"}
+    alice = client_of(Req(edge, {**key, "x-ff-viewer-ip": "203.0.113.9"}))
+    bob = client_of(Req(edge, {**key, "x-ff-viewer-ip": "198.51.100.20"}))
+    assert alice != bob  # two viewers behind one edge: two budgets
+    assert alice == client_of(Req("130.176.96.99", {**key, "x-ff-viewer-ip": "203.0.113.9"}))  # any edge
+    # A direct caller forging the header, without the key or with a wrong one, is its own source IP.
+    direct = client_of(Req("192.0.2.50", {}))
+    assert client_of(Req("192.0.2.50", {"x-ff-viewer-ip": "203.0.113.9"})) == direct
+    assert client_of(Req("192.0.2.50", {"x-ff-edge-key": "guess", "x-ff-viewer-ip": "203.0.113.9"})) == direct
+    assert client_of(Req(edge, {**key, "x-ff-viewer-ip": "not an address"})) == client_of(Req(edge, {}))
+    # With no key set (the local stack), no header is believed.
+    monkeypatch.delenv("FF_EDGE_KEY")
+    wiring.reset()
+    assert client_of(Req(edge, {**key, "x-ff-viewer-ip": "203.0.113.9"})) == client_of(Req(edge, {}))
+
+
 def test_the_counter_item_holds_no_raw_address_and_expires(aws, now, client, directory, monkeypatch):
     monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", "198.51.100.7")
     submit(client)
@@ -105,12 +137,14 @@ def _me_too(client, story_id, headers=JSON_H, body=None):
 def test_me_too_over_http_gets_429_with_retry_after_and_another_client_does_not(
     aws, client, directory, pump, now, monkeypatch
 ):
-    story_id = submit(client)
+    stories = [submit(client, title=f"Story {n}") for n in range(4)]
     pump.drain()
-    publish(story_id)
+    for sid in stories:
+        publish(sid)
     pump.drain()
-    for _ in range(10):
-        assert _me_too(client, story_id).status_code in (200, 201)
+    story_id = stories[-1]
+    for n in range(10):  # spread over four stories: at most 3 about one (me_too_story_limit)
+        assert _me_too(client, stories[n % 4]).status_code in (200, 201)
     refused = _me_too(client, story_id)
     assert refused.status_code == 429
     assert refused.headers["Retry-After"] == str(3600 - 10)
@@ -217,3 +251,81 @@ def test_no_route_that_changes_state_lets_another_website_post_to_it(client, aws
         "/api/stories", body="{}", headers={"Content-Type": "application/json", "Origin": "https://evil.example"}
     )
     assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+# ---- Figures for `make prove` (issue 18): 1,000 requests there, fewer in `make test` ------------------
+
+
+def _prove_total() -> int:
+    return 1000 if PROVE_ROUNDS >= 100 else 60
+
+
+def test_a_thousand_ipv6_addresses_in_one_64_share_one_budget_over_http(aws, client, directory, pump, now, monkeypatch):
+    """Issue 18, finding 3: 25 me-too posts from one /64 wrote 25 me-too items. Every address of the /64 here
+    posts a me-too about one story: together they get one client's budget, and write one me-too item."""
+    from tests.support.prove import record
+
+    story_id = submit(client)
+    pump.drain()
+    publish(story_id)
+    pump.drain()
+    total = _prove_total()
+    answers: dict[int, int] = {}
+    clients = set()
+    for n in range(total):
+        ip = f"2001:db8:1234:5678:{n >> 16 & 0xFFFF:x}:{n & 0xFFFF:x}:{n * 7 & 0xFFFF:x}:1"
+        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
+        clients.add(ip)
+        status = client.http.post(
+            f"/api/stories/{story_id}/me-too", body="{}", headers={"Content-Type": "application/json"}
+        ).status_code
+        answers[status] = answers.get(status, 0) + 1
+    pump.drain()
+    items = [
+        i
+        for i in aws.client("dynamodb").scan(TableName=aws.resources.table)["Items"]
+        if i["PK"]["S"] == f"METOO#{story_id}"
+    ]
+    budget = wiring.get_settings().me_too_story_limit
+    assert answers.get(201, 0) + answers.get(200, 0) == budget and answers[429] == total - budget
+    assert len(items) == 1 and wiring.store().get_story(story_id)["me_too_count"] == 1
+    record(
+        "limits_bypass",
+        {
+            "ipv6_addresses": len(clients),
+            "prefix": "2001:db8:1234:5678::/64",
+            "answers": {str(k): v for k, v in sorted(answers.items())},
+            "budgets": 1,
+            "me_too_items_written": len(items),
+        },
+    )
+
+
+def test_a_working_link_still_works_after_a_thousand_bad_ones_from_its_address(
+    aws, client, directory, now, monkeypatch
+):
+    """Issue 18, finding 4: after 50 bad tokens from one address, a valid link answered 429."""
+    from tests.support.prove import record
+
+    monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", "198.51.100.66")  # one trust's proxy
+    story_id = submit(client)
+    good = wiring.links().issue("author", story_id, "author", 30)
+    total = _prove_total()
+    answers: dict[int, int] = {}
+    for n in range(total):
+        bad = f"{n:043d}"[-43:]
+        status = client.http.get(f"/api/my/{bad}", headers={"Accept": "application/json"}).status_code
+        answers[status] = answers.get(status, 0) + 1
+    after = client.http.get(f"/api/my/{good}", headers={"Accept": "text/html"}).status_code
+    assert after == 200
+    limit = wiring.get_settings().bad_link_limit
+    assert answers[404] == min(total, limit) and answers.get(429, 0) == max(0, total - limit)
+    record(
+        "lockout",
+        {
+            "bad_links": total,
+            "answers_to_bad_links": {str(k): v for k, v in sorted(answers.items())},
+            "bad_link_limit": limit,
+            "valid_link_after": after,
+        },
+    )

@@ -243,3 +243,15 @@ def test_staff_alerts_show_the_me_too_count(aws):
     )
     assert "1 reader has said this happened to them too." in text
     assert not mailbox.sent()
+
+
+def test_one_client_says_me_too_about_one_story_at_most_three_times_an_hour(aws, client, directory, pump):
+    """Issue 18, finding 3: the per-client limit alone let one client post 10 me-toos an hour about
+    one story; now a fourth about the same story is a 429, while another story still takes one."""
+    story_id = published(client, pump)
+    other = published(client, pump, title="Another night on the ward")
+    answers = [me_too_json(client, story_id).status_code for _ in range(4)]
+    assert answers == [201, 200, 200, 429]
+    refused = me_too_json(client, story_id)
+    assert refused.headers.get("Retry-After") and "about this story" in json.loads(refused.body)["error"]["message"]
+    assert me_too_json(client, other).status_code == 201

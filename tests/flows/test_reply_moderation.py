@@ -322,18 +322,21 @@ def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publish
         decision = {"action": "publish", "version": 1, "criticality": 1}
         assert requests.post(f"{api}moderation/stories/{story_id}/decision", json=decision, headers=auth, timeout=30).ok
 
-        def private_link():
-            listing = requests.get(mail, timeout=10).text
-            for href in re.findall(r'href="(/message/[^"]+)"', listing):
-                found = re.search(
-                    r'(http://[^"\s<]+/api/my/[A-Za-z0-9_-]{43})',
-                    requests.get(mail.rstrip("/") + href, timeout=10).text,
-                )
-                if found and author in requests.get(mail.rstrip("/") + href, timeout=10).text:
-                    return found.group(1)
-            return None
+        def link_to(kind: str):
+            def find():
+                listing = requests.get(mail, timeout=10).text
+                for href in re.findall(r'href="(/message/[^"]+)"', listing):
+                    message = requests.get(mail.rstrip("/") + href, timeout=10).text
+                    found = re.search(rf'(http://[^"\s<]+/api/{kind}/[A-Za-z0-9_-]{{43}})', message)
+                    if found and author in message:
+                        return found.group(1)
+                return None
 
-        link = wait_for(private_link, 60)
+            return find
+
+        # The first email asks the author to confirm the address (issue 18); the private link follows.
+        assert requests.post(wait_for(link_to("confirm"), 60), timeout=30).status_code == 200
+        link = wait_for(link_to("my"), 60)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             # The private page passes axe, then takes a reply with JavaScript off.

@@ -736,6 +736,8 @@ def test_the_dashboard_shows_what_the_code_records(cfn):
     shown, namespace, name = set(), None, None
     for w in widgets:
         for row in w.get("properties", {}).get("metrics", []):
+            if isinstance(row[0], dict):
+                continue  # a metric-math expression over rows listed beside it
             if row[0] != "...":
                 namespace = namespace if row[0] == "." else row[0]
                 name = name if row[1] == "." else row[1]
@@ -804,3 +806,52 @@ def test_the_example_parameters_name_only_parameters_the_template_has(sam):
         assert {e["ParameterKey"] for e in entries} <= set(sam["Parameters"]) - {"Stage"}
         required = {k for k, p in sam["Parameters"].items() if "Default" not in p} - {"Stage"}
         assert required <= {e["ParameterKey"] for e in entries}
+
+
+# ---- Hardening (issue 18): who may touch PRIVATE# items ---------------------------------------------
+
+# The functions that need the author's address or other PRIVATE#<story> items, and why.
+NEED_PRIVATE = {
+    "APIHandler": "writes the address with a new story; moderators read the audit; the author's link and address",
+    "OnTableChange": "erasure deletes the partition; the audit and the original words are written there",
+    "MailWorker": "sends to the address; a pass's note",
+    "ChangeChecks": "lists the me-too readers to ask",
+}
+
+
+def _role_of(cfn: dict, function: dict) -> str:
+    role = function["Properties"]["Role"]
+    assert isinstance(role, dict) and "Fn::GetAtt" in role, role
+    return role["Fn::GetAtt"][0]
+
+
+def test_only_the_functions_that_need_contact_details_can_reach_private_items(cfn):
+    """Issue 18: the API, stream and mail functions could read and write every item, PRIVATE# included, with no
+    condition on the keys; so could every other function that reads the table. Now each function that has no
+    need of them is denied every table action on a PRIVATE# partition key (dynamodb:LeadingKeys)."""
+    table_actions: dict[str, set[str]] = {}
+    denied: dict[str, set[str]] = {}
+    roles = {name: r for name, r in of_type(cfn, "AWS::IAM::Role").items()}
+    for role in roles:
+        for _name, st in statements({"Resources": {role: roles[role]}}):
+            acts = {a for a in as_list(st["Action"]) if a.startswith("dynamodb:") and "Stream" not in a}
+            acts -= {
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            }
+            if st["Effect"] == "Allow":
+                table_actions.setdefault(role, set()).update(acts)
+            elif st.get("Condition") == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["PRIVATE#*"]}}:
+                denied.setdefault(role, set()).update(acts)
+    reaching = set()
+    for fname, fn in functions(cfn).items():
+        role = _role_of(cfn, fn)
+        if not table_actions.get(role):
+            continue  # no table at all
+        uncovered = table_actions[role] - denied.get(role, set())
+        if uncovered:
+            reaching.add(fname)
+    assert reaching == set(NEED_PRIVATE), reaching ^ set(NEED_PRIVATE)
+    assert len(denied) >= 5  # render, mail events, digest, ladder, board reports

@@ -385,9 +385,9 @@ def test_an_email_sent_but_not_recorded_is_not_sent_again(monkeypatch, case):
             faults.add(Fault(m, "ddb_throttle", "dynamodb", "UpdateItem", times=3, match=idempotency_record))
         sources.drain()
         assert sorted(mail()) == [
-            ("author0@example.org", "We have your story: Story 0"),
-            ("author1@example.org", "We have your story: Story 1"),
-        ]
+            ("author0@example.org", "Is this your email address? Confirm it for FeedForward"),
+            ("author1@example.org", "Is this your email address? Confirm it for FeedForward"),
+        ]  # fixed words: an address nobody has confirmed is sent no title (issue 18)
         assert max(mail().values()) == 1
         assert faults.total() == (2 if case.startswith("save fails once") else 3)
         assert not any(sources.dlq.values())

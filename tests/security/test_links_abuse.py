@@ -45,6 +45,7 @@ PURPOSES = {
     "/api/my/{token}/replies": "author",
     "/api/my/{token}/withdraw": "author",
     "/api/my/{token}/erase": "author",
+    "/api/confirm/{token}": "address",
     "/api/subscriptions/confirm/{token}": "confirm",
     "/api/subscriptions/manage/{token}": "manage",
     "/api/subscriptions/manage/{token}/report": "manage",
@@ -80,6 +81,7 @@ BODIES = {
     "/api/my/{token}/replies": lambda: {"text": "Thank you for answering.", "reply_id": secrets.token_urlsafe(16)},
     "/api/subscriptions/manage/{token}": lambda: {"action": "profile", "display_name": "Sam L", "role": "Ward Manager"},
     "/api/subscriptions/confirm/{token}": lambda: {},
+    "/api/confirm/{token}": lambda: {},
     "/api/unsubscribe/{token}": lambda: {},
     "/api/my/{token}/withdraw": lambda: {"confirm": True},
     "/api/my/{token}/erase": lambda: {"confirm": "ERASE"},
@@ -89,6 +91,7 @@ LIFETIMES = {
     "author": "author_link_days",
     "respond": "respond_link_days",
     "confirm": "confirm_link_days",
+    "address": "confirm_link_days",
     "manage": "subscriber_link_days",
     "unsubscribe": "subscriber_link_days",
     "check": "check_link_days",
@@ -157,7 +160,9 @@ def world(aws, client, directory):
     from tests.support.conversation import make_staff, respond_link
 
     s = get_settings()
-    resp = client.http.post("/api/stories", body=json.dumps(story_body()), headers=JSON_H)
+    resp = client.http.post(
+        "/api/stories", body=json.dumps(story_body(email="author.links@example.org")), headers=JSON_H
+    )
     assert resp.status_code == 201, resp.body
     story_id = json.loads(resp.body)["id"]
     wiring.moderation().decide(story_id, {"action": "publish", "version": 1, "criticality": 2}, MOD)
@@ -190,6 +195,7 @@ def world(aws, client, directory):
             "organisation", "", lead_id, s.organisation_link_days, subscriber_id=lead_id, organisation="riverside-trust"
         ),
         "author": links.issue("author", story_id, "author", s.author_link_days),
+        "address": links.issue("address", story_id, "author", s.confirm_link_days),
         "respond": respond_link(story_id, staff),
         "check": links.issue("check", story_id, "author", s.check_link_days, recipient="author"),
         "confirm": links.issue(
@@ -421,7 +427,7 @@ def _sibling(purpose: str, world: dict) -> str:
         return links.issue(
             purpose, "", lead, s.organisation_link_days, subscriber_id=lead, organisation="riverside-trust"
         )
-    if purpose in ("author", "check"):
+    if purpose in ("author", "check", "address"):
         bound = {"recipient": "author"} if purpose == "check" else {}
         return links.issue(purpose, world["story_id"], "author", getattr(s, LIFETIMES[purpose]), **bound)
     pending = wiring.store().subscriptions_of(person["id"])[0]

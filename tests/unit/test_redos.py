@@ -9,6 +9,7 @@ budget is generous for linear work (tens of milliseconds) and hopeless for quadr
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import sys
 import pytest
 
 from chalicelib.core import identifying
+from tests.support.prove import record
 
 SIZE = 64 * 1024
 BUDGET_SECONDS = 10.0  # per pattern, for every input together; a quadratic pattern needs hours at 64 KB
@@ -58,11 +60,16 @@ seeds, prefixes = {seeds!r}, {prefixes!r}
 found = {{n: v for n, v in vars(identifying).items() if isinstance(v, re.Pattern)}}
 found |= {{f"_NAME_AFTER[{{i}}]": p for i, p in enumerate(identifying._NAME_AFTER)}}
 pattern = found[name]
+import json, time
+worst = (0.0, "", "")
 for prefix in prefixes:
     for seed in seeds:
         text = prefix + seed * (size // len(seed)) + "x"
+        started = time.perf_counter()
         for _ in pattern.finditer(text[:size]):
             pass
+        worst = max(worst, (time.perf_counter() - started, prefix, seed))
+print(json.dumps({{"worst_ms": round(worst[0] * 1000, 2), "worst_input": f"{{worst[1]!r}} + {{worst[2]!r}} x {{size}}"}}))
 """
 
 
@@ -80,6 +87,9 @@ def test_every_pattern_finishes_quickly_on_64_kb_of_hostile_text(name):
     except subprocess.TimeoutExpired:
         pytest.fail(f"{name} did not finish {len(SEEDS) * len(PREFIXES)} hostile 64 KB inputs in {BUDGET_SECONDS} s")
     assert run.returncode == 0, run.stderr
+    worst = json.loads(run.stdout.strip().splitlines()[-1])
+    # For `make prove` (docs/reliability.md): each pattern's slowest hostile 64 KB input.
+    record("redos", {name: worst | {"inputs": len(SEEDS) * len(PREFIXES), "size_bytes": SIZE}})
 
 
 def test_find_scans_at_most_its_cap():

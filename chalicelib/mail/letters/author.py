@@ -1,4 +1,6 @@
-"""Emails to the author of a story, each with a fresh private link."""
+"""Emails to the author of a story, each with a fresh private link, once the author has confirmed
+that the address is theirs. Until then, one email in fixed words asks them to (issue 18): no
+text a stranger typed, and no private link, goes to an address nobody has confirmed."""
 
 from __future__ import annotations
 
@@ -9,22 +11,43 @@ from ...core.models import ROLE_LABELS
 from ...core.status import ItemStatus, Status
 from .base import Composer, Letter, Letters
 
+GONE = (Status.WITHDRAWN, Status.ERASING)
+
 
 class AuthorLetters(Letters):
     def composers(self) -> dict[str, Composer]:
         return {
-            "author_confirmation": lambda job: self._letter(job, "author_confirmation"),
+            "author_confirmation": self._confirm_address,
+            "author_receipt": lambda job: self._letter(job, "author_receipt"),
             "author_published": lambda job: self._letter(job, "author_published"),
             "author_rejected": lambda job: self._letter(job, "author_rejected"),
             "author_read": self._read,
             "author_response": self._response,
         }
 
-    def context(self, job: MailJob) -> tuple[str, dict[str, Any]] | None:
-        """(address, template context) for an email to a story's author, or None if there is no one to tell."""
+    def _confirm_address(self, job: MailJob) -> Letter | None:
+        """Fixed words and a confirm link: nothing from the story, which a stranger may have written."""
         story = self._store.get_story(job.story_id, consistent=True)
         contact = self._store.get_contact(job.story_id)
-        if not story or not contact or story.get("status") in (Status.WITHDRAWN, Status.ERASING):
+        if not story or not contact or contact.get("confirmed_at") or story.get("status") in GONE:
+            return None
+        link = self._links.issue("address", job.story_id, "author", self._settings.confirm_link_days)
+        return Letter(
+            contact["email"],
+            "author_confirmation",
+            {
+                "confirm_url": f"{self._settings.api_url}/api/confirm/{link}",
+                "link_days": self._settings.confirm_link_days,
+                "site_url": self._settings.site_url,
+            },
+        )
+
+    def context(self, job: MailJob) -> tuple[str, dict[str, Any]] | None:
+        """(address, template context) for an email to a story's author, or None if there is no one to
+        tell: no address, an address its owner has not confirmed, or a story withdrawn or being erased."""
+        story = self._store.get_story(job.story_id, consistent=True)
+        contact = self._store.get_contact(job.story_id)
+        if not story or not contact or not contact.get("confirmed_at") or story.get("status") in GONE:
             return None
         link = self._links.issue("author", job.story_id, "author", self._settings.author_link_days)
         return contact["email"], {

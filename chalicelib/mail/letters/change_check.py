@@ -19,6 +19,8 @@ class ChangeCheckLetters(Letters):
             return None
         if job.ref == AUTHOR:
             contact = self._store.get_contact(job.story_id) if story.get("has_contact") else None
+            if contact and not contact.get("confirmed_at"):
+                return None  # never confirmed as the author's (issue 18): nothing goes to it
         else:
             contact = self._store.me_too_contact(job.story_id, job.ref)
         if not contact or not contact.get("email"):

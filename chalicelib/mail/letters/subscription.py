@@ -1,4 +1,5 @@
-"""The double opt-in email: who asked, for what, and one link to confirm."""
+"""The double opt-in email: for what, and one link to confirm. Fixed words only: the name and role
+a stranger may have typed appear on the page the link opens, never in the email (issue 18)."""
 
 from __future__ import annotations
 
@@ -26,16 +27,11 @@ class SubscriptionLetters(Letters):
             subscriber_id=subscriber_id,
             subscription_id=subscription_id,
         )
-        asked = dict(sub.get("requested") or {})
-        person = {
-            k: asked.get(k) or subscriber.get(k, "") for k in ("name", "display_name", "role", "organisation_name")
-        }
         view = subscription_view(sub, self._store.get_service(sub.get("service", "")))
         return Letter(
             to=subscriber["email"],
             template="subscription_confirm",
             context={
-                "person": person,
                 "subscription": view,
                 "confirm_url": f"{self._settings.api_url}/api/subscriptions/confirm/{token}",
                 "link_days": self._settings.confirm_link_days,

@@ -642,7 +642,7 @@
     addMeta(dl, "Author is", story.role);
     addMeta(dl, "When it happened", formatMonth(story.experience));
     addMeta(dl, "How they felt", (story.feelings || []).join(", "));
-    addMeta(dl, "Can be emailed", story.has_contact ? "Yes" : "No");
+    addMeta(dl, "Can be emailed", data.address === "confirmed" ? "Yes" : data.address === "unconfirmed" ? "Not yet: the author has not confirmed the address" : "No");
     addMeta(dl, "Version", story.version);
     if (story.decided_by) addMeta(dl, "Last decided by", story.decided_by + " at " + formatDate(story.decided_at));
 
