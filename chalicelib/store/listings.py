@@ -9,7 +9,7 @@ from typing import Any, Protocol, cast
 
 from ..core import figures as figure_rules
 from .records import ListingEntry, Story
-from .table import Table, _public, from_item, to_item
+from .table import Table, _public, from_item, request_token, to_item
 
 
 class ListingStore(Protocol):
@@ -261,7 +261,10 @@ class ListingsPart(Table):
         if len(items) > 100:
             raise ValueError(f"a story on {len(deltas)} listings is more than one transaction holds")
         try:
-            self._db.transact_write_items(TransactItems=items)
+            # The facts' revision makes each application unique: a retry of this one is a no-op.
+            self._db.transact_write_items(
+                TransactItems=items, ClientRequestToken=request_token("facts", story_id, rev, repr(items))
+            )
             return True
         except self._db.exceptions.TransactionCanceledException:
             return False

@@ -10,7 +10,7 @@ from typing import Any, Protocol, cast
 from ..core.errors import Conflict
 from ..core.status import SubscriberStatus
 from .records import Subscriber, Subscription
-from .table import GSI1, TTL_ATTRIBUTE, Table, _public, email_hash, from_item, to_item
+from .table import GSI1, TTL_ATTRIBUTE, Table, _public, email_hash, from_item, request_token, to_item
 
 
 def member_keys(profile: Mapping[str, Any]) -> dict[str, str]:
@@ -75,7 +75,7 @@ class PeoplePart(Table):
         if token.get("story_id"):
             # Indexed by story, so erasing a story can find every link to it.
             item |= {"GSI1PK": f"TOKENS#{token['story_id']}", "GSI1SK": token_hash}
-        self._db.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
+        self._put_new(item)
 
     def get_token(self, token_hash: str) -> dict[str, Any] | None:
         item = self._get(f"TOKEN#{token_hash}", "TOKEN", consistent=True)
@@ -121,11 +121,13 @@ class PeoplePart(Table):
                             ),
                         }
                     },
-                ]
+                ],
+                ClientRequestToken=request_token("subscriber", sid),
             )
             return True
         except self._db.exceptions.TransactionCanceledException:
-            return False
+            # Our own earlier write (its answer lost) is one with this id: the subscriber exists.
+            return bool(self.get_subscriber(sid, consistent=True))
 
     def seed_subscribers(self, profiles: Iterable[dict[str, Any]], subscriptions: Iterable[dict[str, Any]]) -> None:
         """Bulk load for demo data, tests and benchmarks only (BatchWriteItem, 25 a call): unlike

@@ -16,11 +16,15 @@ from .table import (
     GSI1,
     REPLIES_QUEUE,
     TTL_ATTRIBUTE,
+    WRITE_ID,
     Table,
+    _own_write,
     _public,
     digest_day,
     from_item,
     mail_layer_name,
+    new_write_id,
+    request_token,
     submission_record_key,
     to_item,
 )
@@ -97,7 +101,7 @@ class StoriesPart(Table):
         try:
             # The token makes a retry of this very transaction (after its answer was lost) a no-op on
             # DynamoDB for 10 minutes; the read-back below covers emulators and later retries.
-            self._db.transact_write_items(TransactItems=items, ClientRequestToken=f"story-{sid}")
+            self._db.transact_write_items(TransactItems=items, ClientRequestToken=request_token("story", sid))
         except self._db.exceptions.TransactionCanceledException:
             # A fresh id is never reused: if the story is there as submitted, it is our own earlier
             # write whose answer was lost (issue 22), and the request has succeeded.
@@ -148,6 +152,9 @@ class StoriesPart(Table):
             expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
         allowed = sorted(set(allowed_from))
         names.update({"#version": "version", "#status": "status"})
+        write_id = new_write_id()
+        expr = expr.replace("SET ", "SET #wid = :wid, ", 1)
+        names["#wid"], values[":wid"] = WRITE_ID, write_id
         values.update({":one": 1, ":expected": expected_version})
         values.update({f":s{i}": s for i, s in enumerate(allowed)})
         condition = "#version = :expected AND #status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")"
@@ -163,6 +170,9 @@ class StoriesPart(Table):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException as e:
+            mine = _own_write(e, write_id)
+            if mine is not None:
+                return cast(Story, _public(mine))  # our own decision, applied; only its answer was lost
             raise Conflict(
                 "This story has changed since you opened it. Reload it to see the latest version, then decide again."
             ) from e

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -55,6 +56,9 @@ TABLE_DEFINITION: dict[str, Any] = {
 }
 
 _KEY_ATTRS = ("PK", "SK", "GSI1PK", "GSI1SK")
+# Each conditional write stamps the item with an id of its own, so that a retry of it (after its
+# answer was lost: a timeout, a dropped connection) can recognise its own earlier success (issue 22).
+WRITE_ID = "write_id"
 REPLIES_QUEUE = "replies"  # held staff responses and pending author replies, for moderators
 
 
@@ -80,7 +84,17 @@ def _plain(value: Any) -> Any:
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
     """An item without its key attributes."""
-    return {k: v for k, v in item.items() if k not in _KEY_ATTRS and k != TTL_ATTRIBUTE}
+    return {k: v for k, v in item.items() if k not in _KEY_ATTRS and k not in (TTL_ATTRIBUTE, WRITE_ID)}
+
+
+def request_token(*parts: object) -> str:
+    """A TransactWriteItems ClientRequestToken (at most 36 characters) from what makes one operation
+    unique: DynamoDB then treats the SDK's retry of a committed transaction as done, for 10 minutes."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:36]
+
+
+def new_write_id() -> str:
+    return secrets.token_hex(12)
 
 
 def email_hash(email: str) -> str:
@@ -144,28 +158,50 @@ class Table:
                 request = resp.get("UnprocessedItems") or None
 
     def _put_once(self, item: dict[str, Any]) -> bool:
+        """PutItem of a new item: False, nothing written, if it exists (True if it is our own write
+        whose answer was lost)."""
         try:
-            self._db.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
+            self._put_new(item)
             return True
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
 
+    def _put_new(self, item: dict[str, Any]) -> None:
+        """PutItem with attribute_not_exists(PK); ConditionalCheckFailed unless the item there is
+        this very call's write (its SDK retry after the answer to the first attempt was lost)."""
+        write_id = new_write_id()
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=to_item({**item, WRITE_ID: write_id}),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            there = self._get(item["PK"], item["SK"], consistent=True)
+            if not there or there.get(WRITE_ID) != write_id:
+                raise
+
     def _update_once(
         self, pk: str, sk: str, update: str, condition: str, values: dict[str, Any], names: dict[str, str] | None = None
     ) -> bool:
-        """A conditional UpdateItem that may happen once: False, nothing written, if its condition fails."""
+        """A conditional UpdateItem that may happen once: False, nothing written, if its condition fails
+        (True if what failed it is this very call's earlier write, whose answer was lost)."""
+        write_id = new_write_id()
+        stamp = "SET #wid = :wid"
+        update = f"{stamp}, {update[4:]}" if update.startswith("SET ") else f"{stamp} {update}"
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=to_item({"PK": pk, "SK": sk}),
                 UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeValues=to_item(values),
-                **({"ExpressionAttributeNames": names} if names else {}),
+                ExpressionAttributeValues=to_item(values | {":wid": write_id}),
+                ExpressionAttributeNames=(names or {}) | {"#wid": WRITE_ID},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return True
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
+        except self._db.exceptions.ConditionalCheckFailedException as e:
+            return _own_write(e, write_id) is not None
 
     def _update(
         self,
@@ -181,6 +217,9 @@ class Table:
         names = {f"#a{i}": k for i, k in enumerate(sets)}
         values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(sets.values())}
         parts = [f"#a{i} = :v{i}" for i in range(len(sets))]
+        write_id = new_write_id()
+        names["#wid"], values[":wid"] = WRITE_ID, write_id
+        parts.append("#wid = :wid")
         if bump_version:
             names["#version"] = "version"
             values[":one"] = 1
@@ -203,8 +242,12 @@ class Table:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(values),
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException as e:
+            mine = _own_write(e, write_id)
+            if mine is not None:
+                return _public(mine)  # our own earlier write, whose answer was lost: done
             raise Conflict("This has already been changed. Reload the page to see where it stands.") from e
         return _public(from_item(resp["Attributes"]))
 
@@ -215,4 +258,14 @@ class Table:
                 "GSI1PK": f"QUEUE#{REPLIES_QUEUE}",
                 "GSI1SK": f"{data['created_at']}#{story_id}#{kind}#{data['id']}",
             }
-        self._db.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
+        self._put_new(item)
+
+
+def _own_write(error: Any, write_id: str) -> dict[str, Any] | None:
+    """The item a ConditionalCheckFailed update met (ReturnValuesOnConditionCheckFailure=ALL_OLD),
+    if it carries `write_id`: the call's own earlier attempt was applied, and only its answer lost."""
+    item = getattr(error, "response", {}).get("Item")
+    if not item:
+        return None
+    found = from_item(item)
+    return found if found.get(WRITE_ID) == write_id else None
