@@ -112,7 +112,27 @@ def _faults(f: dict) -> list[str]:
         f"- Poisonous messages: {_n(f, 'poisonous_messages_dead_lettered')} dead-lettered after {_n(f, 'poisonous_message_deliveries_before_dlq')} "
         f"deliveries (maxReceiveCount {_n(f, 'max_receive_count')}); the {_n(f, 'good_items_in_their_batches')} good items in their "
         f"batches were done on first delivery ({_n(f, 'good_items_done_on_first_delivery')}).",
+        *_lost_answers(f),
         *_details(f),
+    ]
+
+
+def _lost_answers(f: dict) -> list[str]:
+    """Issue 22: every write applied, its answer lost, the SDK's retry sent (tests/pipeline/test_faults.py)."""
+    if "lost_answers_injected" not in f:
+        return ["- Lost answers: not measured in this run."]
+    by_step = f.get("lost_answers_by_step", {})
+    return [
+        f"- **Lost answers: {_n(f, 'lost_answers_injected')} writes applied, then their answer replaced by a read "
+        f"timeout and retried by the SDK** (every DynamoDB, S3 and SQS write of "
+        f"{', '.join(f'{k} {v:,}' for k, v in sorted(by_step.items()))}): "
+        f"**{_n(f, 'lost_answer_server_errors')} answers of 500 or above** (of {_n(f, 'lost_answer_requests')} requests), "
+        f"**{_n(f, 'lost_answer_duplicate_items')} duplicate items, {_n(f, 'lost_answer_duplicate_emails')} duplicate "
+        f"emails, {_n(f, 'lost_answer_differences')} differences** from a fault-free run "
+        f"({_n(f, 'lost_answer_site_objects_compared')} site objects, {_n(f, 'lost_answer_emails')} emails and the "
+        f"table's items compared); {_n(f, 'lost_answer_transactions_without_token')} transactions without a "
+        "ClientRequestToken. SES sends are left out: SES has no idempotency key, so a lost answer there would be "
+        "an email sent twice whatever the code does.",
     ]
 
 

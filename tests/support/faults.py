@@ -7,7 +7,11 @@
 - "conditional" lets a twin (a hook-free client: another worker) make the same conditional write
   first, so the call then meets a real ConditionalCheckFailed or TransactionCanceled from the table.
 - "die" raises `ProcessDied` in `after-call` of a write: the write happened, the process dies
-  before anything after it. ProcessDied is a BaseException, as a killed process runs no `except
+  before anything after it.
+- "lost" lets a write reach the emulator (moto's `before-send` answers it: the write is applied),
+  then replaces its answer with a read timeout (issue 22). Only the call's first attempt is hit:
+  botocore's own retry (its retry mode, its quota; its backoff sleep skipped by the test) then sends
+  the same request again, as after a timeout or a dropped connection on AWS. ProcessDied is a BaseException, as a killed process runs no `except
   Exception` clean-up (powertools' idempotency and batch handlers catch Exception only).
 
 `Sources` plays the event source mappings: the stream (a failed batch is retried from its first
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,7 +54,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "ses_rejected": (400, "MessageRejected", "Email address is not verified."),
     "sqs_500": (500, "InternalError", "We encountered an internal error."),
 }
-KINDS = tuple(ERRORS) + ("conditional", "die")
+KINDS = tuple(ERRORS) + ("conditional", "die", "lost")
 WRITES = {
     "dynamodb": ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"),
     "s3": ("PutObject", "DeleteObject"),
@@ -118,12 +123,14 @@ class Faults:
         self.log: list[str] = []  # every injection and delivery, in order (for a failing test's message)
         self.calls: Counter[tuple[str, str]] = Counter()  # (step, service.operation) -> calls seen
         self.rejected: list[tuple[str, str]] = []  # (to, subject) of each email answered MessageRejected
+        self._losing = threading.local()  # the call whose first attempt's answer is to be lost
+        self.tokens: Counter[bool] = Counter()  # TransactWriteItems seen with (True) and without a token
 
     def add(self, *faults: Fault) -> Faults:
         for f in faults:
             assert f.kind in KINDS, f.kind
-            if f.kind == "die":
-                assert f.operation in WRITES[f.service], f"dies after a write, not after {f.operation}"
+            if f.kind in ("die", "lost"):
+                assert f.operation in WRITES[f.service], f"{f.kind} is for writes, not {f.operation}"
         self.faults += faults
         return self
 
@@ -138,6 +145,8 @@ class Faults:
             c.meta.events.register("provide-client-params.*.*", self._params_hook)
             c.meta.events.register("before-call.*.*", self._before)
             c.meta.events.register("after-call.*.*", self._after)
+            # Last, after moto's own before-send has applied the call: only its answer is lost.
+            c.meta.events.register_last("before-send", self._lose_answer)
             c._faults = self
 
     def by_kind_and_step(self) -> dict[str, dict[str, int]]:
@@ -186,7 +195,12 @@ class Faults:
         params = context.get("fault_params", {})
         if self.step:
             self.calls[(self.step, f"{model.service_model.service_name}.{model.name}")] += 1
+            if model.name == "TransactWriteItems":
+                self.tokens[bool(params.get("ClientRequestToken"))] += 1
         f = self._pick(model, params, "before")
+        if f is not None and f.kind == "lost":
+            self._losing.call = f"{model.service_model.service_name}.{model.name}"
+            return None
         if f is None or f.kind not in ERRORS:
             return None
         status, code, message = ERRORS[f.kind]
@@ -203,6 +217,15 @@ class Faults:
         }
         return _Response(status), parsed
 
+    def _lose_answer(self, request: Any, event_name: str = "", **_: Any) -> None:
+        losing = getattr(self._losing, "call", None)
+        if not losing:
+            return
+        self._losing.call = None  # the retry goes through
+        from botocore.exceptions import ReadTimeoutError
+
+        raise ReadTimeoutError(endpoint_url=getattr(request, "url", ""))
+
     def _after(self, http_response: Any, model: Any, context: dict[str, Any], **_: Any) -> None:
         if getattr(http_response, "status_code", 500) >= 300:
             return
@@ -212,6 +235,8 @@ class Faults:
 
 def _brief(params: dict[str, Any]) -> str:
     key = params.get("Item") or params.get("Key") or {}
+    if not isinstance(key, dict):  # an S3 key
+        return str(key)[:120]
     return " ".join(str(v.get("S", ""))[:60] for v in key.values() if isinstance(v, dict))[:120] if key else ""
 
 
@@ -273,7 +298,8 @@ class Sources:
         self.faults.step = handler
         try:
             return self.invoke(handler, event), False
-        except (Exception, ProcessDied):
+        except (Exception, ProcessDied) as e:
+            self.faults.log.append(f"crash in {handler}: {type(e).__name__}: {str(e)[:300]}")
             return None, True
         finally:
             self.faults.step = ""
@@ -414,6 +440,23 @@ class Sources:
             self.redeliveries[handler] += 1
             self.wait(self.retry_after)
         self.event_failures.append(event)
+
+    def scheduled(self, handler: str) -> None:
+        """An EventBridge schedule's invocation (retried twice, as any asynchronous one)."""
+        self.publish(
+            handler,
+            {
+                "version": "0",
+                "id": "schedule",
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": "123456789012",
+                "time": "",
+                "region": self.region,
+                "resources": [],
+                "detail": {},
+            },
+        )
 
     def drain(self, most: int = 200) -> None:
         for _ in range(most):
