@@ -372,6 +372,7 @@ class StoriesPart(Table):
         # CHECK: the me-too items (their addresses are in PRIVATE#, above) and the scheduled change check.
         keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"METOO#{story_id}")]
         keys.append({"PK": f"CHECKDUE#{story_id}", "SK": "CHECKDUE"})
+        keys.append({"PK": f"FACTS#{story_id}", "SK": "FACTS"})  # what its figures last reflected
         thread = self._partition(f"STORY#{story_id}")
         keys += [{"PK": i["PK"], "SK": i["SK"]} for i in thread if i["SK"] != "STORY"]
         self._batch_write([{"DeleteRequest": {"Key": to_item(k)}} for k in keys])
