@@ -492,7 +492,8 @@ def test_only_a_poisonous_message_reaches_the_dlq_and_its_batch_moves_on(monkeyp
 
         assert [m["body"] for m in sources.dlq["render_worker"]] == [poison_render]
         assert [m["body"] for m in sources.dlq["mail_worker"]] == [poison_mail]
-        assert [m["received"] for q in sources.dlq.values() for m in q] == [sources.max_receive] * 2
+        assert [m["received"] for m in sources.dlq["render_worker"]] == [sources.max_receives["render_worker"]]
+        assert [m["received"] for m in sources.dlq["mail_worker"]] == [sources.max_receives["mail_worker"]]
         # The rest of each batch was done on its first delivery, and no email went twice.
         good_ids = set(render_ids + mail_ids) - {render_ids[5], mail_ids[3]}
         assert good_ids <= sources.first_try["render_worker"] | sources.first_try["mail_worker"]
@@ -502,12 +503,36 @@ def test_only_a_poisonous_message_reaches_the_dlq_and_its_batch_moves_on(monkeyp
         "faults",
         {
             "poisonous_messages_dead_lettered": 2,
-            "poisonous_message_deliveries_before_dlq": sources.max_receive,
-            "max_receive_count": sources.max_receive,
+            "poisonous_message_deliveries_before_dlq": sources.max_receives,
+            "max_receive_count": sources.max_receives,
             "good_items_in_their_batches": len(good_ids),
             "good_items_done_on_first_delivery": len(done_first),
         },
     )
+
+
+def test_a_refusal_not_about_the_address_reaches_the_dlq_after_its_retries_and_is_sent_once_redriven(monkeypatch):
+    """Issue 22: SES's MessageRejected was taken as permanent whatever its cause, and the email vanished.
+    Our sender's identity failing its check is put right by an operator: until then the job is retried
+    maxReceiveCount times, then waits on the mail DLQ; redriven, it is sent once."""
+    with world(monkeypatch, faulty=False) as (client, sources, faults):
+        wiring.directory().load(SMALL_DIRECTORY)
+        faults.add(Fault("mail_worker", "ses_refused_sender", "ses", "SendRawEmail", times=10**9))
+        resp = client.http.post("/api/stories", body=json.dumps(story_body()), headers=JSON_H)
+        assert resp.status_code == 201, resp.body
+        sources.drain()
+        assert mail() == Counter()
+        dead = sources.dlq["mail_worker"]
+        assert [m["received"] for m in dead] == [sources.max_receives["mail_worker"]] == [12]
+        assert faults.injected[("mail_worker", "ses_refused_sender", "ses.SendRawEmail")] == 12
+        # The sender is verified again; the DLQ's message is moved back (a redrive) and sent, once.
+        faults.enabled = False
+        sources.dlq["mail_worker"] = []
+        for m in dead:
+            sources.send("mail_worker", m["body"])
+        sources.send("mail_worker", dead[0]["body"])  # even if it is redriven twice
+        sources.drain()
+        assert [to for to, _ in mail()] == ["author@example.org"] and max(mail().values()) == 1
 
 
 @pytest.mark.parametrize("case", ["save fails once, then the batch dies", "save fails on every try"])

@@ -51,7 +51,15 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "s3_500": (500, "InternalError", "We encountered an internal error. Please try again."),
     "s3_503": (503, "SlowDown", "Please reduce your request rate."),
     "ses_throttle": (400, "Throttling", "Maximum sending rate exceeded."),
+    # The recipient's address is appended (SES names the identities that failed): permanent.
     "ses_rejected": (400, "MessageRejected", "Email address is not verified."),
+    # Our own sender's identity failed (an operator puts it right): retried, then dead-lettered.
+    "ses_refused_sender": (
+        400,
+        "MessageRejected",
+        "Email address is not verified. The following identities failed the check in region EU-WEST-2: "
+        "stories@feedforward.example",
+    ),
     "sqs_500": (500, "InternalError", "We encountered an internal error."),
 }
 KINDS = tuple(ERRORS) + ("conditional", "die", "lost")
@@ -64,11 +72,11 @@ WRITES = {
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 
 
-def max_receive_count() -> int:
-    """maxReceiveCount of the render and mail queues' redrive policies in infra/template.yaml."""
-    found = {int(n) for n in re.findall(r"maxReceiveCount:\s*(\d+)", INFRA.read_text())}
-    assert len(found) == 1, found
-    return found.pop()
+def max_receive_count(queue: str = "RenderQueue") -> int:
+    """maxReceiveCount of one queue's redrive policy in infra/template.yaml (RenderQueue, MailQueue)."""
+    text = INFRA.read_text()
+    block = text[text.index(f"\n  {queue}:\n") :]
+    return int(re.search(r"maxReceiveCount:\s*(\d+)", block).group(1))
 
 
 def stream_retries() -> int:
@@ -211,6 +219,7 @@ class Faults:
 
             msg = email.message_from_bytes(params["RawMessage"]["Data"], policy=policy.default)
             self.rejected.append((parseaddr(str(msg["To"]))[1], str(msg["Subject"])))
+            message += " The following identities failed the check in region EU-WEST-2: " + self.rejected[-1][0]
         parsed = {
             "Error": {"Code": code, "Message": message},
             "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},
@@ -275,7 +284,11 @@ class Sources:
     def __post_init__(self) -> None:
         self._streams = self.session.client("dynamodbstreams", region_name=self.region)
         self._sqs = self.session.client("sqs", region_name=self.region)
-        self.max_receive = max_receive_count()
+        self.max_receives = {
+            "render_worker": max_receive_count("RenderQueue"),
+            "mail_worker": max_receive_count("MailQueue"),
+        }
+        self.max_receive = self.max_receives["render_worker"]
         self.stream_retries = stream_retries()
         self._iterators: dict[str, str | None] = {}
         self.pending: dict[str, list[dict[str, Any]]] = {"render_worker": [], "mail_worker": []}
@@ -418,7 +431,7 @@ class Sources:
                     self.handled[handler] += 1
                     if m["received"] == 1:
                         self.first_try[handler].add(m["id"])
-                elif m["received"] >= self.max_receive:
+                elif m["received"] >= self.max_receives[handler]:
                     self.dlq[handler].append(m)
                 else:
                     self.redeliveries[handler] += 1
