@@ -20,7 +20,7 @@ from .table import (
     Table,
     _own_write,
     _public,
-    digest_day,
+    digest_days,
     from_item,
     mail_layer_name,
     new_write_id,
@@ -362,13 +362,12 @@ class StoriesPart(Table):
         if contact and contact.get("submission_id"):
             keys.append({"PK": "IDEMPOTENCY#stories", "SK": submission_record_key(contact["submission_id"])})
         if story and story.get("published_at"):
-            items = self._query(
-                KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
-                ExpressionAttributeValues=to_item(
-                    {":pk": f"DIGEST#{digest_day(story['published_at'])}", ":s": f"{story_id}#"}
-                ),
-            )
-            keys += [{"PK": i["PK"], "SK": i["SK"]} for i in items]
+            for day in digest_days(story["published_at"]):  # a late fan-out wrote to a later digest
+                items = self._query(
+                    KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
+                    ExpressionAttributeValues=to_item({":pk": f"DIGEST#{day}", ":s": f"{story_id}#"}),
+                )
+                keys += [{"PK": i["PK"], "SK": i["SK"]} for i in items]
         # CHECK: the me-too items (their addresses are in PRIVATE#, above) and the scheduled change check.
         keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"METOO#{story_id}")]
         keys.append({"PK": f"CHECKDUE#{story_id}", "SK": "CHECKDUE"})

@@ -11,6 +11,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -114,8 +115,30 @@ def submission_record_key(submission_id: str) -> str:
 
 
 def digest_day(published_at: str) -> str:
-    """A story goes in the digests of the (UTC) day it was first published."""
+    """A story goes in the digests of the (UTC) day it was first published (if its fan-out is in time)."""
     return published_at[:10]
+
+
+# The daily digest runs at 07:00 UTC (app.py daily_digest) for the day before. An entry written from
+# 06:50 on might be written after its Query: it goes to the next digest instead (a day late, never lost).
+DIGEST_CUTOFF = timedelta(hours=6, minutes=50)
+# How many days after publication a fan-out may still write (its job's retries on the mail queue last
+# about 60 hours): erasure looks for a story's entries this far.
+DIGEST_LATE_DAYS = 5
+
+
+def digest_day_for(published_at: str, now: datetime) -> str:
+    """The digest a fan-out running at `now` puts a story in: the day it was published if that
+    digest is still to be sent, else the first one that is (issue 22: a fan-out delayed past 07:00
+    the next morning used to write into a digest already sent, and the story was never in one)."""
+    still_open = (now.astimezone(UTC) - DIGEST_CUTOFF).date().isoformat()
+    return max(digest_day(published_at), still_open)
+
+
+def digest_days(published_at: str) -> list[str]:
+    """Every day whose digest may hold a story published at `published_at`."""
+    first = date.fromisoformat(digest_day(published_at))
+    return [(first + timedelta(days=n)).isoformat() for n in range(DIGEST_LATE_DAYS + 1)]
 
 
 class Table:
