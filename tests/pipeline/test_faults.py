@@ -451,7 +451,9 @@ def test_a_write_whose_answer_was_lost_is_done_once_and_answered_as_done(monkeyp
             "lost_answers_injected": sum(by_step.values()),
             "lost_answers_by_step": by_step,
             "lost_answer_writes_seen": sum(
-                n for (st, call), n in faults.calls.items() if st in by_step and call.split(".")[0] in LOST_WRITES
+                n
+                for (st, call), n in faults.calls.items()
+                if call.split(".")[1] in LOST_WRITES.get(call.split(".")[0], ())
             ),
             "lost_answer_requests": len(faulty["answers"]),
             "lost_answer_server_errors": len(server_errors),
