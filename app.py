@@ -453,7 +453,11 @@ def mail_worker(event):
     from chalicelib.core.batches import queue_batch
     from chalicelib.core.jobs import parse_mail
 
-    return queue_batch(event.to_dict(), lambda body: wiring.notifications().handle(parse_mail(body), event.context))
+    return queue_batch(
+        event.to_dict(),
+        lambda body: wiring.notifications().handle(parse_mail(body), event.context),
+        wiring.queues().back_off_mail,
+    )
 
 
 @app.on_sns_message(topic=MAIL_EVENTS_TOPIC)

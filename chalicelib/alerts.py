@@ -19,12 +19,14 @@ from .core.jobs import MailJob
 from .core.matching import matches
 from .core.observability import logger, metrics
 from .core.status import Status
-from .store import digest_day
+from .store import digest_day, digest_day_for, digest_days
 
 if TYPE_CHECKING:
     from .store import AlertStore, Subscription
 
-# A digest is sent the morning after its day; its entries are kept a week longer for retries.
+# A digest is sent the morning after its day; its entries are kept a week longer for retries. A story
+# goes in the digest of the day it was published, or, if its fan-out runs after that digest's cut-off
+# (06:50 the next morning, store.digest_day_for), in the next digest still to be sent.
 DIGEST_KEEP_DAYS = 8
 
 
@@ -73,8 +75,17 @@ class Alerts:
         immediate = sorted(sid for sid, sub in reached.items() if sub.get("frequency") != "digest")
         if digest:
             published_at = story.get("published_at") or clock.iso()  # set by every publication but a bare console edit
-            expires = int((clock.parse(published_at) + timedelta(days=DIGEST_KEEP_DAYS)).timestamp())
-            self._store.add_to_digests(digest_day(published_at), digest, story["id"], expires)
+            day = digest_day_for(published_at, clock.now())
+            expires = int((clock.parse(day) + timedelta(days=DIGEST_KEEP_DAYS)).timestamp())
+            if day != digest_day(published_at):
+                # Late (the digest of its day is sent): the next digest, but not for anyone an earlier
+                # run of this fan-out already put it in a digest for.
+                for earlier in digest_days(published_at):
+                    if earlier >= day:
+                        break
+                    done = self._store.digested(earlier, story["id"])
+                    digest = [sid for sid in digest if sid not in done]
+            self._store.add_to_digests(day, digest, story["id"], expires)
         if immediate:
             self._queues.send(MailJob(kind="staff_alert", story_id=story["id"], ref=sid) for sid in immediate)
         metrics.add_metric(name="AlertsQueued", unit="Count", value=len(immediate))

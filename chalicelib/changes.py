@@ -269,7 +269,7 @@ class StoryReaction:
             # Figures count on services up the tree, everything, and each tag (for its month archive).
             old_counted = old_slugs | {tag_list(t) for t in old_tags}
             new_counted = new_slugs | {tag_list(t) for t in new_tags}
-            self._figures(story_id, new, new_counted)
+            self._figures(story_id, new, new_counted, figures.stream_order(change.sequence))
             jobs += _archive_jobs(old, new, old_counted, new_counted, old_months, new_months)
             jobs.append(RenderJob(page="story", ref=story_id))
             jobs.append(RenderJob(page="home"))
@@ -308,16 +308,20 @@ class StoryReaction:
             )
         return jobs
 
-    def _figures(self, story_id: str, new: dict[str, Any] | None, listings: set[str]) -> None:
+    def _figures(self, story_id: str, new: dict[str, Any] | None, listings: set[str], seq: str = "") -> None:
         """Bring the counters of the story's listings from the facts applied before to its facts now.
-        A record delivered twice finds them applied and writes nothing."""
+        A record delivered twice finds them applied and writes nothing; a record older than the one
+        they reflect (`seq`, its stream position), replayed, changes nothing either."""
         now = figures.facts(new)
         listings = listings if now else set()
         for _ in range(3):
             applied = self._store.story_facts(story_id)
+            if seq and applied["seq"] and applied["seq"] >= seq:
+                return  # the counters already reflect a newer state of the story
             if applied["facts"] == now and set(applied["listings"]) == listings:
                 return
-            if self._store.apply_facts(story_id, applied, now, listings, figures.plan(applied, now, listings)):
+            plan = figures.plan(applied, now, listings)
+            if self._store.apply_facts(story_id, applied, now, listings, plan, seq):
                 return
         raise RuntimeError(f"the figures of story {story_id} kept changing under this record")  # the stream retries
 

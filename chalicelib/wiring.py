@@ -100,7 +100,7 @@ def store() -> Any:
 @lru_cache(maxsize=1)
 def queues() -> Any:
     s = get_settings()
-    return _core().jobs.Queues(aws.client("sqs"), s.render_queue_url, s.mail_queue_url)
+    return _core().jobs.Queues(aws.client("sqs"), s.render_queue_url, s.mail_queue_url, s.mail_retry_seconds)
 
 
 # ---- the flows -----------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class Resources:
             "FF_RENDER_QUEUE_URL": self.render_queue_url,
             "FF_MAIL_QUEUE_URL": self.mail_queue_url,
             "FF_MAIL_FROM": MAIL_FROM,
+            "FF_MAIL_RETRY_SECONDS": "0",  # the pump redelivers a failed job itself
             "FF_SITE_URL": site_url,
             "FF_API_URL": api_url,
             "FF_COGNITO_REGION": REGION,
@@ -91,7 +92,9 @@ def create_all(session: Any, mfa_required: bool = False) -> Resources:
             QueueName=name,
             Attributes={
                 "VisibilityTimeout": "30",
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "12" if name == MAIL_QUEUE else "5"}
+                ),
             },
         )["QueueUrl"]
         urls[name] = (url, dlq)

@@ -93,6 +93,14 @@ def _n(f: dict, key: str) -> str:
     return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
+def _per_queue(f: dict, key: str) -> str:
+    """A figure kept per queue ({"render_worker": 5, "mail_worker": 12}) or, in older runs, one for both."""
+    v = f.get(key, "–")
+    if isinstance(v, dict):
+        return " / ".join(f"{n} ({h.removesuffix('_worker')})" for h, n in sorted(v.items(), reverse=True))
+    return _n(f, key)
+
+
 def _details(f: dict) -> list[str]:
     return [
         "",
@@ -110,12 +118,34 @@ def _faults(f: dict) -> list[str]:
         f"- **{_n(f, 'faults_injected')} faults injected** ({', '.join(sorted(f.get('faults_by_kind_and_step', {})))}) "
         f"at every step ({', '.join(steps)}): **{_n(f, 'messages_lost')} messages lost, {_n(f, 'duplicates')} duplicates**.",
         f"- {_n(f, 'emails_sent')} of {_n(f, 'emails_expected')} emails sent exactly once; the other "
-        f"{_n(f, 'emails_refused_by_ses_message_rejected_not_retried')} were refused by SES (MessageRejected, permanent: not retried).",
+        f"{_n(f, 'emails_refused_by_ses_message_rejected_not_retried')} were refused by SES for their address (MessageRejected naming the recipient: permanent, not retried; "
+        "any other refusal is retried, then dead-lettered).",
         f"- {_n(f, 'site_objects_differing')} of {_n(f, 'site_objects_compared_with_a_fault_free_run')} site objects differ from a fault-free run.",
-        f"- Poisonous messages: {_n(f, 'poisonous_messages_dead_lettered')} dead-lettered after {_n(f, 'poisonous_message_deliveries_before_dlq')} "
-        f"deliveries (maxReceiveCount {_n(f, 'max_receive_count')}); the {_n(f, 'good_items_in_their_batches')} good items in their "
+        f"- Poisonous messages: {_n(f, 'poisonous_messages_dead_lettered')} dead-lettered after {_per_queue(f, 'poisonous_message_deliveries_before_dlq')} "
+        f"deliveries (maxReceiveCount {_per_queue(f, 'max_receive_count')}); the {_n(f, 'good_items_in_their_batches')} good items in their "
         f"batches were done on first delivery ({_n(f, 'good_items_done_on_first_delivery')}).",
+        *_lost_answers(f),
         *_details(f),
+    ]
+
+
+def _lost_answers(f: dict) -> list[str]:
+    """Issue 22: every write applied, its answer lost, the SDK's retry sent (tests/pipeline/test_faults.py)."""
+    if "lost_answers_injected" not in f:
+        return ["- Lost answers: not measured in this run."]
+    by_step = f.get("lost_answers_by_step", {})
+    return [
+        f"- **Lost answers: {_n(f, 'lost_answers_injected')} writes applied, then their answer replaced by a read "
+        f"timeout and retried by the SDK** (every one of the {_n(f, 'lost_answer_writes_seen')} DynamoDB, S3 and SQS "
+        "write calls of "
+        f"{', '.join(f'{k} {v:,}' for k, v in sorted(by_step.items()))}): "
+        f"**{_n(f, 'lost_answer_server_errors')} answers of 500 or above** (of {_n(f, 'lost_answer_requests')} requests), "
+        f"**{_n(f, 'lost_answer_duplicate_items')} duplicate items, {_n(f, 'lost_answer_duplicate_emails')} duplicate "
+        f"emails, {_n(f, 'lost_answer_differences')} differences** from a fault-free run "
+        f"({_n(f, 'lost_answer_site_objects_compared')} site objects, {_n(f, 'lost_answer_emails')} emails and the "
+        f"table's items compared); {_n(f, 'lost_answer_transactions_without_token')} transactions without a "
+        "ClientRequestToken. SES sends are left out: SES has no idempotency key, so a lost answer there would be "
+        "an email sent twice whatever the code does.",
     ]
 
 

@@ -37,7 +37,11 @@ def stream_batch(
         metrics.flush_metrics()
 
 
-def queue_batch(event: dict[str, Any], handle: Callable[[str], Any]) -> PartialItemFailureResponse:
+def queue_batch(
+    event: dict[str, Any], handle: Callable[[str], Any], back_off: Callable[[str, int], Any] | None = None
+) -> PartialItemFailureResponse:
+    """Handle each message; a failed one is reported back and, with `back_off` (receipt handle, receive
+    count), held back longer each time before it comes again."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     def record_handler(record):
@@ -45,9 +49,20 @@ def queue_batch(event: dict[str, Any], handle: Callable[[str], Any]) -> PartialI
         return handle(record.body)
 
     try:
-        return process_partial_response(
+        result = process_partial_response(
             event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS)
         )
+        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        if back_off and failed:
+            for record in event.get("Records", []):
+                if record.get("messageId") not in failed:
+                    continue
+                receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+                try:
+                    back_off(record["receiptHandle"], receives)
+                except Exception as e:  # the queue's own visibility timeout applies instead
+                    logger.warning("could not hold a failed message back", extra={"error": type(e).__name__})
+        return result
     finally:
         # A warm Lambda's next invocation must not log this batch's last message id.
         logger.remove_keys(["message_id"])

@@ -18,6 +18,12 @@ from .status import Status
 COUNTS = ("published", "responded", "planned", "made", "confirmed", "overdue")
 
 
+def stream_order(sequence: str) -> str:
+    """A stream record's SequenceNumber as a string that sorts as the records do (DynamoDB's are
+    decimal digits of varying length, up to 40; within one item they only grow). "" if it is not one."""
+    return sequence.zfill(40) if sequence.isdigit() and len(sequence) <= 40 else ""
+
+
 def facts(story: dict[str, Any] | None) -> dict[str, Any]:
     """What one story adds to the figures of each listing it is on: nothing unless it is published."""
     if not story or story.get("status") != Status.PUBLISHED or not story.get("published_at"):

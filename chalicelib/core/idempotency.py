@@ -9,6 +9,7 @@ configuration, telling it the partition of each call through a context variable.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 _PARTITION: ContextVar[str] = ContextVar("idempotency_partition")
+# The id the in-progress record being put carries (store.table.WRITE_ID), so that the SDK's retry of
+# that PutItem, after its answer was lost, knows the record it meets is its own (issue 22).
+_WRITING: ContextVar[str] = ContextVar("idempotency_write_id", default="")
 _LAYERS: dict[tuple, Any] = {}
 _MOST_LAYERS = 64  # a process sees a handful; tests make a client per case, so forget old ones
 _LOCK = threading.Lock()  # `chalice local` serves requests on threads
@@ -61,7 +65,27 @@ def _new_layer(records: Records, key_prefix: str, config: Any, key: tuple) -> An
 
     class PartitionedLayer(DynamoDBPersistenceLayer):
         def _get_key(self, idempotency_key: str) -> dict:
-            return {self.key_attr: {"S": _PARTITION.get()}, self.sort_key_attr: {"S": idempotency_key}}
+            key = {self.key_attr: {"S": _PARTITION.get()}, self.sort_key_attr: {"S": idempotency_key}}
+            writing = _WRITING.get()
+            return key | {"write_id": {"S": writing}} if writing else key
+
+        def _put_record(self, data_record: Any) -> None:
+            from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
+
+            write_id = secrets.token_hex(12)
+            try:
+                writing = _WRITING.set(write_id)
+                try:
+                    super()._put_record(data_record)
+                finally:
+                    _WRITING.reset(writing)
+            except IdempotencyItemAlreadyExistsError:
+                there = self.client.get_item(
+                    TableName=self.table_name, Key=self._get_key(data_record.idempotency_key), ConsistentRead=True
+                ).get("Item", {})
+                if there.get("write_id", {}).get("S") != write_id:
+                    raise
+                # The record in progress is this very call's: its PutItem was applied, its answer lost.
 
         def save_success(self, data: Any, result: Any) -> None:
             # FAULTS: the side effect has happened; without this record a redelivered job does it

@@ -71,11 +71,18 @@ class MailJob(BaseModel):
         return f"{self.kind}:{self.story_id}:{self.ref}"
 
 
+# The mail queue's VisibilityTimeout and maxReceiveCount (infra/template.yaml; a test checks they agree).
+MAIL_VISIBILITY = 360
+MAIL_MAX_RECEIVES = 12
+_LONGEST_VISIBILITY = 12 * 3600  # SQS's limit
+
+
 class Queues:
     """Sends jobs to SQS, ten at a time, de-duplicated within one call."""
 
-    def __init__(self, sqs: Any, render_queue_url: str, mail_queue_url: str):
+    def __init__(self, sqs: Any, render_queue_url: str, mail_queue_url: str, mail_retry_seconds: int = MAIL_VISIBILITY):
         self._sqs = sqs
+        self._mail_retry_seconds = mail_retry_seconds
         self._urls: dict[type, str] = {RenderJob: render_queue_url, MailJob: mail_queue_url}
 
     def send(self, jobs: Iterable[RenderJob | MailJob]) -> int:
@@ -96,6 +103,28 @@ class Queues:
                     # Let the stream retry the record: jobs are idempotent, so re-sending is safe.
                     raise RuntimeError(f"SQS refused {len(resp['Failed'])} job(s): {resp['Failed'][0].get('Code')}")
         return len(unique)
+
+    def back_off_mail(self, receipt_handle: str, receive_count: int) -> None:
+        """Hold a failed mail job back longer each time it fails (mail_retry_delay), so that the mail
+        queue's maxReceiveCount spans a long SES throttle instead of about half an hour."""
+        if not self._mail_retry_seconds:
+            return
+        self._sqs.change_message_visibility(
+            QueueUrl=self._urls[MailJob],
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=mail_retry_delay(receive_count, self._mail_retry_seconds),
+        )
+
+
+def mail_retry_delay(receive_count: int, base: int = MAIL_VISIBILITY) -> int:
+    """Seconds before a mail job that failed on its `receive_count`th delivery comes back: 6 minutes,
+    doubling, at most 12 hours. Over MAIL_MAX_RECEIVES deliveries that is about 60 hours (mail_retry_window)."""
+    return min(base * 2 ** max(0, receive_count - 1), _LONGEST_VISIBILITY)
+
+
+def mail_retry_window() -> int:
+    """Seconds from a mail job's first delivery to its last, when every delivery fails."""
+    return sum(mail_retry_delay(n) for n in range(1, MAIL_MAX_RECEIVES))
 
 
 def parse_render(body: str) -> RenderJob:

@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -104,6 +105,23 @@ OneLine = Annotated[str, LINE]
 # An optional field sent by a form as "" (or spaces) when left empty: that is None.
 BLANK_IS_NONE = _strings(lambda v: v.strip() or None)
 
+
+def sendable(address: str) -> bool:
+    """Can an email header carry this address as it is? "=?" and "?=" would read as RFC 2047 encoded
+    words (composing such a To: raised, and the message died in the queue), and SES takes only 7-bit
+    local parts. Refused at sign-up, by name (MailAddress), rather than lost when mailing (issue 22)."""
+    return "=?" not in address and "?=" not in address and address.rpartition("@")[0].isascii()
+
+
+def _sendable(address: str) -> str:
+    if not sendable(address):
+        raise ValueError("We cannot send email to this address. Check it, or use another one.")
+    return address
+
+
+# An email address that we will write into a To: header.
+MailAddress = Annotated[EmailStr, AfterValidator(_sendable)]
+
 SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,64}$"
 SLUG = r"^[a-z0-9][a-z0-9-]{0,79}$"
 
@@ -140,7 +158,7 @@ class StorySubmission(BaseModel):
     experience_month: int = Field(ge=1, le=12)
     experience_year: int = Field(ge=1900, le=9999)
     services: list[Annotated[str, StringConstraints(pattern=SLUG)]] = Field(min_length=1, max_length=MAX_SERVICES)
-    email: Annotated[EmailStr | None, BLANK_IS_NONE] = None
+    email: Annotated[MailAddress | None, BLANK_IS_NONE] = None
     consent: bool
     # Honeypot: hidden from people, filled by bots.
     website: str = Field(default="", max_length=0)
@@ -280,7 +298,7 @@ class SubscriptionRequest(BaseModel):
     display_name: OneLine = Field(default="", max_length=80)
     role: OneLine = Field(min_length=2, max_length=80)  # job title, e.g. "Ward Manager"
     organisation: str = Field(pattern=SLUG)  # a top-level node of the directory
-    email: Annotated[EmailStr, _strings(str.strip)]
+    email: Annotated[MailAddress, _strings(str.strip)]
     service: str = Field(pattern=SLUG)  # the root of the subtree to hear about
     tags: list[Annotated[str, StringConstraints(pattern=TAG)]] = Field(default_factory=list, max_length=10)
     min_criticality: int = Field(default=0, ge=0, le=5)
@@ -346,7 +364,7 @@ class MeToo(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[EmailStr | None, BLANK_IS_NONE] = None
+    email: Annotated[MailAddress | None, BLANK_IS_NONE] = None
     consent: bool = False
     website: str = Field(default="", max_length=0)  # honeypot
 

@@ -30,6 +30,9 @@ class Settings(BaseModel):
     site_bucket: str = "feedforward-site"
     render_queue_url: str = ""
     mail_queue_url: str = ""
+    # A failed mail job is held back this long, doubling with each delivery (jobs.mail_retry_delay);
+    # 0 leaves the queue's own visibility timeout (the local stack, whose pump redelivers at once).
+    mail_retry_seconds: int = Field(default=360, ge=0, le=12 * 3600)
     mail_from: str = "FeedForward <stories@feedforward.example>"
     # The SES configuration set whose bounce and complaint events go to SNS (on_mail_event); empty locally.
     mail_configuration_set: str = ""

@@ -15,7 +15,7 @@ from ..core.jobs import MailJob
 from ..core.observability import logger, metrics
 from ..store import mail_layer_name
 from .letters.base import Composer, Letter
-from .sender import Permanent
+from .sender import Permanent, Rejected
 
 if TYPE_CHECKING:
     from ..store import AlertStore
@@ -91,9 +91,19 @@ class Notifications:
         try:
             message_id = self._mailer.send(letter.to, letter.template, letter.context, letter.headers)
         except Permanent as e:
-            # Retrying cannot help; record it and let the batch move on.
+            # Retrying cannot help: recorded (this log line, the EmailsRejected metric and the job's
+            # idempotency record, which keeps the result for a week) and the batch moves on.
             logger.warning(
-                "email refused by SES", extra={"story_id": job.story_id, "kind": job.kind, "reason": str(e)[:200]}
+                "email refused by SES for its address",
+                extra={"story_id": job.story_id, "kind": job.kind, "reason": str(e)[:200]},
             )
             return {"sent": False, "why": "rejected"}
+        except Rejected as e:
+            # Not the address: the queue retries it, and past its retries it reaches the dead-letter
+            # queue; the reason is logged under its message id (docs/operations.md).
+            logger.error(
+                "email refused by SES, to be retried",
+                extra={"story_id": job.story_id, "kind": job.kind, "reason": str(e)[:200]},
+            )
+            raise
         return {"sent": True, "message_id": message_id}

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..core.identifying import find
+from ..core.models import sendable
 from ..core.observability import logger, metrics
 
 _SPACE = re.compile(r"\s+")
@@ -25,7 +26,33 @@ _WIRE = EmailPolicy(max_line_length=998)
 
 
 class Permanent(Exception):
-    """SES will never accept this message (e.g. a rejected address); retrying is pointless."""
+    """SES will never accept mail to this address (suppressed, blacklisted, invalid, or an unverified
+    recipient in the sandbox); retrying is pointless."""
+
+
+class Rejected(Exception):
+    """SES refused the message for a reason that is not its address (the sender's identity, the
+    account, the content): something an operator can put right, so the job is retried and, past the
+    mail queue's retries, dead-lettered; the reason is logged under the job's message id."""
+
+
+# MessageRejected causes that are about the recipient's address alone (SES's own wording).
+_ADDRESS_CAUSES = re.compile(r"blacklist|suppress|illegal address|invalid address|missing final '@", re.IGNORECASE)
+_FAILED_IDENTITIES = re.compile(r"failed the check in region [\w-]+:\s*(.+)$", re.IGNORECASE | re.DOTALL)
+
+
+def about_the_address(message: str, sender: str) -> bool:
+    """Is a MessageRejected about the recipient's address (permanent) rather than anything else?
+    "Email address is not verified" names the identities that failed: only when the sender's (its
+    address or domain) is not among them is it the recipient's (the SES sandbox)."""
+    if _ADDRESS_CAUSES.search(message):
+        return True
+    failed = _FAILED_IDENTITIES.search(message)
+    if "not verified" not in message.lower() or not failed:
+        return False
+    identities = {i.strip().strip("<>.").lower() for i in re.split(r"[,\s]+", failed.group(1)) if i.strip()}
+    address = parseaddr(sender)[1].lower()
+    return bool(identities) and not ({address, address.rpartition("@")[2]} & identities)
 
 
 @lru_cache(maxsize=1)
@@ -74,6 +101,9 @@ def render(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
 def compose(
     sender: str, to: str, subject: str, text: str, html: str, headers: dict[str, str] | None = None
 ) -> EmailMessage:
+    if not sendable(to):
+        # Stored before sign-up refused such addresses: no header can carry it; never retried.
+        raise Permanent("the address cannot be written in an email header")
     msg = EmailMessage()
     name, addr = parseaddr(sender)
     msg["From"] = formataddr((header_safe(name), addr))
@@ -101,11 +131,15 @@ class Mailer:
         try:
             resp = self._ses.send_raw_email(RawMessage={"Data": msg.as_bytes(policy=_WIRE)}, **self._extra)
         except self._ses.exceptions.MessageRejected as e:
-            metrics.add_metric(name="EmailsRejected", unit="Count", value=1)
             # SES may quote the address ("... failed the check in region EU-WEST-2: <address>"), and
             # the reason is logged: it goes without it, and without SES's error chained to it.
-            raise Permanent(without_details(str(e))) from None
-        # Throttling and other transient errors propagate: the queue retries them.
+            reason = without_details(str(e))
+            if about_the_address(str(e), self._sender):
+                metrics.add_metric(name="EmailsRejected", unit="Count", value=1)
+                raise Permanent(reason) from None
+            metrics.add_metric(name="EmailsRefusedForRetry", unit="Count", value=1)
+            raise Rejected(reason) from None
+        # Throttling and other transient errors propagate: the queue retries them (with backoff).
         metrics.add_metric(name="EmailsSent", unit="Count", value=1)
         logger.info("email sent", extra={"template": template, "ses_message_id": resp.get("MessageId")})
         return resp["MessageId"]

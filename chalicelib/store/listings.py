@@ -9,7 +9,7 @@ from typing import Any, Protocol, cast
 
 from ..core import figures as figure_rules
 from .records import ListingEntry, Story
-from .table import Table, _public, from_item, to_item
+from .table import Table, _public, from_item, request_token, to_item
 
 
 class ListingStore(Protocol):
@@ -45,6 +45,7 @@ class ListingStore(Protocol):
         facts: dict[str, Any],
         listings: Iterable[str],
         deltas: dict[str, dict[str, Any]],
+        seq: str = "",
     ) -> bool: ...
     def put_published(self, stories: Iterable[tuple[dict[str, Any], dict[str, Any], Iterable[str]]]) -> int: ...
 
@@ -206,11 +207,17 @@ class ListingsPart(Table):
         return out
 
     def story_facts(self, story_id: str) -> dict[str, Any]:
-        """The facts last applied for a story, the listings they went to, and their revision."""
+        """The facts last applied for a story, the listings they went to, their revision, and the
+        stream position (`seq`) of the story state they reflect ("" if none was given)."""
         item = self._get(f"FACTS#{story_id}", "FACTS", consistent=True)
         if not item:
-            return {"facts": {}, "listings": [], "rev": 0}
-        return {"facts": item.get("facts") or {}, "listings": item.get("listings") or [], "rev": item["rev"]}
+            return {"facts": {}, "listings": [], "rev": 0, "seq": ""}
+        return {
+            "facts": item.get("facts") or {},
+            "listings": item.get("listings") or [],
+            "rev": item["rev"],
+            "seq": item.get("seq") or "",
+        }
 
     def apply_facts(
         self,
@@ -219,13 +226,23 @@ class ListingsPart(Table):
         facts: dict[str, Any],
         listings: Iterable[str],
         deltas: dict[str, dict[str, Any]],
+        seq: str = "",
     ) -> bool:
         """Move each listing's counter by its delta (figures.delta) and record the new facts, in one
-        TransactWriteItems conditioned on the revision read (`applied`, from story_facts). False,
-        with nothing written, if another application came first."""
+        TransactWriteItems conditioned on the revision read (`applied`, from story_facts) and, with
+        `seq` (the stream position of the story state, figures.stream_order), on the stored one being
+        older: a replayed older record never steps a figure back. False, with nothing written, if
+        another application came first."""
         rev = applied["rev"]
         facts_key = {"PK": f"FACTS#{story_id}", "SK": "FACTS"}
-        condition = ("attribute_not_exists(PK)", {}) if not rev else ("#rev = :rev", {":rev": rev})
+        condition: tuple[str, dict[str, Any]] = (
+            ("attribute_not_exists(PK)", {}) if not rev else ("#rev = :rev", {":rev": rev})
+        )
+        if rev and seq:
+            condition = (
+                f"{condition[0]} AND (attribute_not_exists(#seq) OR #seq < :seq)",
+                {**condition[1], ":seq": seq},
+            )
         items: list[dict[str, Any]] = []
         for listing, d in sorted(deltas.items()):
             adds = {
@@ -250,10 +267,15 @@ class ListingsPart(Table):
             )
         cond: dict[str, Any] = {"ConditionExpression": condition[0]}
         if rev:
-            cond |= {"ExpressionAttributeNames": {"#rev": "rev"}, "ExpressionAttributeValues": to_item(condition[1])}
-        if facts:
-            record = {**facts_key, "facts": facts, "listings": sorted(set(listings)), "rev": rev + 1}
-            items.append({"Put": {"TableName": self._table, "Item": to_item(record), **cond}})
+            names = {"#rev": "rev"} | ({"#seq": "seq"} if seq else {})
+            cond |= {"ExpressionAttributeNames": names, "ExpressionAttributeValues": to_item(condition[1])}
+        if facts or (rev and seq):
+            # With a stream position, a story that stops counting keeps its (empty) facts and that
+            # position, so an older record replayed after it cannot count it again.
+            record = {**facts_key, "facts": facts, "listings": sorted(set(listings)) if facts else [], "rev": rev + 1}
+            items.append(
+                {"Put": {"TableName": self._table, "Item": to_item(record | ({"seq": seq} if seq else {})), **cond}}
+            )
         elif rev:
             items.append({"Delete": {"TableName": self._table, "Key": to_item(facts_key), **cond}})
         if not items:
@@ -261,7 +283,10 @@ class ListingsPart(Table):
         if len(items) > 100:
             raise ValueError(f"a story on {len(deltas)} listings is more than one transaction holds")
         try:
-            self._db.transact_write_items(TransactItems=items)
+            # The facts' revision makes each application unique: a retry of this one is a no-op.
+            self._db.transact_write_items(
+                TransactItems=items, ClientRequestToken=request_token("facts", story_id, rev, repr(items))
+            )
             return True
         except self._db.exceptions.TransactionCanceledException:
             return False

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ..core.status import ItemStatus, Status
-from .table import GSI1, TTL_ATTRIBUTE, Table, _public, from_item, to_item
+from .table import GSI1, TTL_ATTRIBUTE, Table, _public, from_item, request_token, to_item
 
 
 class LoopStore(Protocol):
@@ -127,7 +127,8 @@ class LoopPart(Table):
                             "ExpressionAttributeValues": to_item({":t": True}),
                         }
                     },
-                ]
+                ],
+                ClientRequestToken=request_token("count", counter, marker["PK"], marker["SK"]),
             )
             return True
         except self._db.exceptions.TransactionCanceledException:
@@ -250,11 +251,14 @@ class LoopPart(Table):
                             "ConditionExpression": "attribute_not_exists(PK)",
                         }
                     },
-                ]
+                ],
+                ClientRequestToken=request_token("promise", story_id, promise["response_due_at"]),
             )
             return True
         except self._db.exceptions.TransactionCanceledException:
-            return False
+            # Our own earlier write, whose answer was lost, is a ladder with this very promise.
+            ladder = self.get_ladder(story_id)
+            return bool(ladder and ladder.get("response_due_at") == promise["response_due_at"])
 
     def ladders_due(
         self, now: str, limit: int, start_key: dict[str, Any] | None = None

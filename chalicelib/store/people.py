@@ -12,7 +12,7 @@ from ..core.errors import Conflict
 from ..core.status import SubscriberStatus
 from .organisations import grant_item
 from .records import Subscriber, Subscription
-from .table import GSI1, TTL_ATTRIBUTE, Table, _public, email_hash, from_item, to_item
+from .table import GSI1, TTL_ATTRIBUTE, Table, _public, email_hash, from_item, request_token, to_item
 
 # DynamoDB takes at most 100 items in one transaction; a new member is 4 (pointer, profile,
 # subscription, grant record).
@@ -71,6 +71,7 @@ class PeopleStore(Protocol):
     def digest(self, day: str) -> dict[str, list[str]]: ...
     def add_to_digests(self, day: str, subscriber_ids: Iterable[str], story_id: str, expires_at: int) -> None: ...
     def digest_of(self, day: str, subscriber_id: str) -> list[str]: ...
+    def digested(self, day: str, story_id: str) -> set[str]: ...
     def suppress(self, email: str, reason: str, at: str, detail: str = "") -> None: ...
     def suppression(self, email: str) -> dict[str, Any] | None: ...
     def unsuppress(self, email: str) -> None: ...
@@ -92,7 +93,7 @@ class PeoplePart(Table):
         if token.get("story_id"):
             # Indexed by story, so erasing a story can find every link to it.
             item |= {"GSI1PK": f"TOKENS#{token['story_id']}", "GSI1SK": token_hash}
-        self._db.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
+        self._put_new(item)
 
     def get_token(self, token_hash: str) -> dict[str, Any] | None:
         item = self._get(f"TOKEN#{token_hash}", "TOKEN", consistent=True)
@@ -138,11 +139,13 @@ class PeoplePart(Table):
                             ),
                         }
                     },
-                ]
+                ],
+                ClientRequestToken=request_token("subscriber", sid),
             )
             return True
         except self._db.exceptions.TransactionCanceledException:
-            return False
+            # Our own earlier write (its answer lost) is one with this id: the subscriber exists.
+            return bool(self.get_subscriber(sid, consistent=True))
 
     def known_addresses(self, emails: Iterable[str]) -> set[str]:
         """Which of these addresses already belong to someone: one BatchGetItem per 100, so a bulk
@@ -320,6 +323,14 @@ class PeoplePart(Table):
                 for sid in sorted(set(subscriber_ids))
             ]
         )
+
+    def digested(self, day: str, story_id: str) -> set[str]:
+        """Who has one story in their digest of one day: one Query (a late fan-out skips them)."""
+        items = self._query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
+            ExpressionAttributeValues=to_item({":pk": f"DIGEST#{day}", ":s": f"{story_id}#"}),
+        )
+        return {i["subscriber_id"] for i in items}
 
     def digest_of(self, day: str, subscriber_id: str) -> list[str]:
         """The story ids in one person's digest for one day (entries written by add_to_digests)."""

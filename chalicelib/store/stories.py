@@ -16,11 +16,15 @@ from .table import (
     GSI1,
     REPLIES_QUEUE,
     TTL_ATTRIBUTE,
+    WRITE_ID,
     Table,
+    _own_write,
     _public,
-    digest_day,
+    digest_days,
     from_item,
     mail_layer_name,
+    new_write_id,
+    request_token,
     submission_record_key,
     to_item,
 )
@@ -100,7 +104,7 @@ class StoriesPart(Table):
         try:
             # The token makes a retry of this very transaction (after its answer was lost) a no-op on
             # DynamoDB for 10 minutes; the read-back below covers emulators and later retries.
-            self._db.transact_write_items(TransactItems=items, ClientRequestToken=f"story-{sid}")
+            self._db.transact_write_items(TransactItems=items, ClientRequestToken=request_token("story", sid))
         except self._db.exceptions.TransactionCanceledException:
             # A fresh id is never reused: if the story is there as submitted, it is our own earlier
             # write whose answer was lost (issue 22), and the request has succeeded.
@@ -151,6 +155,9 @@ class StoriesPart(Table):
             expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
         allowed = sorted(set(allowed_from))
         names.update({"#version": "version", "#status": "status"})
+        write_id = new_write_id()
+        expr = expr.replace("SET ", "SET #wid = :wid, ", 1)
+        names["#wid"], values[":wid"] = WRITE_ID, write_id
         values.update({":one": 1, ":expected": expected_version})
         values.update({f":s{i}": s for i, s in enumerate(allowed)})
         condition = "#version = :expected AND #status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")"
@@ -166,6 +173,9 @@ class StoriesPart(Table):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException as e:
+            mine = _own_write(e, write_id)
+            if mine is not None:
+                return cast(Story, _public(mine))  # our own decision, applied; only its answer was lost
             raise Conflict(
                 "This story has changed since you opened it. Reload it to see the latest version, then decide again."
             ) from e
@@ -376,16 +386,16 @@ class StoriesPart(Table):
         if contact and contact.get("submission_id"):
             keys.append({"PK": "IDEMPOTENCY#stories", "SK": submission_record_key(contact["submission_id"])})
         if story and story.get("published_at"):
-            items = self._query(
-                KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
-                ExpressionAttributeValues=to_item(
-                    {":pk": f"DIGEST#{digest_day(story['published_at'])}", ":s": f"{story_id}#"}
-                ),
-            )
-            keys += [{"PK": i["PK"], "SK": i["SK"]} for i in items]
+            for day in digest_days(story["published_at"]):  # a late fan-out wrote to a later digest
+                items = self._query(
+                    KeyConditionExpression="PK = :pk AND begins_with(SK, :s)",
+                    ExpressionAttributeValues=to_item({":pk": f"DIGEST#{day}", ":s": f"{story_id}#"}),
+                )
+                keys += [{"PK": i["PK"], "SK": i["SK"]} for i in items]
         # CHECK: the me-too items (their addresses are in PRIVATE#, above) and the scheduled change check.
         keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"METOO#{story_id}")]
         keys.append({"PK": f"CHECKDUE#{story_id}", "SK": "CHECKDUE"})
+        keys.append({"PK": f"FACTS#{story_id}", "SK": "FACTS"})  # what its figures last reflected
         thread = self._partition(f"STORY#{story_id}")
         keys += [{"PK": i["PK"], "SK": i["SK"]} for i in thread if i["SK"] != "STORY"]
         self._batch_write([{"DeleteRequest": {"Key": to_item(k)}} for k in keys])

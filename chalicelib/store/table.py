@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +57,9 @@ TABLE_DEFINITION: dict[str, Any] = {
 }
 
 _KEY_ATTRS = ("PK", "SK", "GSI1PK", "GSI1SK")
+# Each conditional write stamps the item with an id of its own, so that a retry of it (after its
+# answer was lost: a timeout, a dropped connection) can recognise its own earlier success (issue 22).
+WRITE_ID = "write_id"
 REPLIES_QUEUE = "replies"  # held staff responses and pending author replies, for moderators
 
 
@@ -80,7 +85,17 @@ def _plain(value: Any) -> Any:
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
     """An item without its key attributes."""
-    return {k: v for k, v in item.items() if k not in _KEY_ATTRS and k != TTL_ATTRIBUTE}
+    return {k: v for k, v in item.items() if k not in _KEY_ATTRS and k not in (TTL_ATTRIBUTE, WRITE_ID)}
+
+
+def request_token(*parts: object) -> str:
+    """A TransactWriteItems ClientRequestToken (at most 36 characters) from what makes one operation
+    unique: DynamoDB then treats the SDK's retry of a committed transaction as done, for 10 minutes."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:36]
+
+
+def new_write_id() -> str:
+    return secrets.token_hex(12)
 
 
 def email_hash(email: str) -> str:
@@ -100,8 +115,30 @@ def submission_record_key(submission_id: str) -> str:
 
 
 def digest_day(published_at: str) -> str:
-    """A story goes in the digests of the (UTC) day it was first published."""
+    """A story goes in the digests of the (UTC) day it was first published (if its fan-out is in time)."""
     return published_at[:10]
+
+
+# The daily digest runs at 07:00 UTC (app.py daily_digest) for the day before. An entry written from
+# 06:50 on might be written after its Query: it goes to the next digest instead (a day late, never lost).
+DIGEST_CUTOFF = timedelta(hours=6, minutes=50)
+# How many days after publication a fan-out may still write (its job's retries on the mail queue last
+# about 60 hours): erasure looks for a story's entries this far.
+DIGEST_LATE_DAYS = 5
+
+
+def digest_day_for(published_at: str, now: datetime) -> str:
+    """The digest a fan-out running at `now` puts a story in: the day it was published if that
+    digest is still to be sent, else the first one that is (issue 22: a fan-out delayed past 07:00
+    the next morning used to write into a digest already sent, and the story was never in one)."""
+    still_open = (now.astimezone(UTC) - DIGEST_CUTOFF).date().isoformat()
+    return max(digest_day(published_at), still_open)
+
+
+def digest_days(published_at: str) -> list[str]:
+    """Every day whose digest may hold a story published at `published_at`."""
+    first = date.fromisoformat(digest_day(published_at))
+    return [(first + timedelta(days=n)).isoformat() for n in range(DIGEST_LATE_DAYS + 1)]
 
 
 class Table:
@@ -144,28 +181,50 @@ class Table:
                 request = resp.get("UnprocessedItems") or None
 
     def _put_once(self, item: dict[str, Any]) -> bool:
+        """PutItem of a new item: False, nothing written, if it exists (True if it is our own write
+        whose answer was lost)."""
         try:
-            self._db.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
+            self._put_new(item)
             return True
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
 
+    def _put_new(self, item: dict[str, Any]) -> None:
+        """PutItem with attribute_not_exists(PK); ConditionalCheckFailed unless the item there is
+        this very call's write (its SDK retry after the answer to the first attempt was lost)."""
+        write_id = new_write_id()
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=to_item({**item, WRITE_ID: write_id}),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            there = self._get(item["PK"], item["SK"], consistent=True)
+            if not there or there.get(WRITE_ID) != write_id:
+                raise
+
     def _update_once(
         self, pk: str, sk: str, update: str, condition: str, values: dict[str, Any], names: dict[str, str] | None = None
     ) -> bool:
-        """A conditional UpdateItem that may happen once: False, nothing written, if its condition fails."""
+        """A conditional UpdateItem that may happen once: False, nothing written, if its condition fails
+        (True if what failed it is this very call's earlier write, whose answer was lost)."""
+        write_id = new_write_id()
+        stamp = "SET #wid = :wid"
+        update = f"{stamp}, {update[4:]}" if update.startswith("SET ") else f"{stamp} {update}"
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=to_item({"PK": pk, "SK": sk}),
                 UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeValues=to_item(values),
-                **({"ExpressionAttributeNames": names} if names else {}),
+                ExpressionAttributeValues=to_item(values | {":wid": write_id}),
+                ExpressionAttributeNames=(names or {}) | {"#wid": WRITE_ID},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return True
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
+        except self._db.exceptions.ConditionalCheckFailedException as e:
+            return _own_write(e, write_id) is not None
 
     def _update(
         self,
@@ -181,6 +240,9 @@ class Table:
         names = {f"#a{i}": k for i, k in enumerate(sets)}
         values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(sets.values())}
         parts = [f"#a{i} = :v{i}" for i in range(len(sets))]
+        write_id = new_write_id()
+        names["#wid"], values[":wid"] = WRITE_ID, write_id
+        parts.append("#wid = :wid")
         if bump_version:
             names["#version"] = "version"
             values[":one"] = 1
@@ -203,8 +265,12 @@ class Table:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=to_item(values),
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._db.exceptions.ConditionalCheckFailedException as e:
+            mine = _own_write(e, write_id)
+            if mine is not None:
+                return _public(mine)  # our own earlier write, whose answer was lost: done
             raise Conflict("This has already been changed. Reload the page to see where it stands.") from e
         return _public(from_item(resp["Attributes"]))
 
@@ -215,4 +281,14 @@ class Table:
                 "GSI1PK": f"QUEUE#{REPLIES_QUEUE}",
                 "GSI1SK": f"{data['created_at']}#{story_id}#{kind}#{data['id']}",
             }
-        self._db.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(PK)")
+        self._put_new(item)
+
+
+def _own_write(error: Any, write_id: str) -> dict[str, Any] | None:
+    """The item a ConditionalCheckFailed update met (ReturnValuesOnConditionCheckFailure=ALL_OLD),
+    if it carries `write_id`: the call's own earlier attempt was applied, and only its answer lost."""
+    item = getattr(error, "response", {}).get("Item")
+    if not item:
+        return None
+    found = from_item(item)
+    return found if found.get(WRITE_ID) == write_id else None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import email
 import json
 import re
 from datetime import timedelta
+from email.utils import parseaddr
 
 import botocore.endpoint
 import pytest
@@ -503,7 +505,14 @@ def test_a_permanent_refusal_is_not_retried(client, aws, directory, pump, monkey
     def rejected(**kw):
         calls["n"] += 1
         raise ses.exceptions.MessageRejected(
-            {"Error": {"Code": "MessageRejected", "Message": "Email address is not verified."}}, "SendRawEmail"
+            {
+                "Error": {
+                    "Code": "MessageRejected",
+                    "Message": "Email address is not verified. The following identities failed the check in "
+                    "region EU-WEST-2: " + parseaddr(str(email.message_from_bytes(kw["RawMessage"]["Data"])["To"]))[1],
+                }
+            },
+            "SendRawEmail",
         )
 
     monkeypatch.setattr(ses, "send_raw_email", rejected)

@@ -377,7 +377,18 @@ def test_every_queue_has_a_dead_letter_queue_or_is_one_and_is_encrypted(cfn):
         if name in dlqs:
             assert "RedrivePolicy" not in p and p["MessageRetentionPeriod"] == 14 * 24 * 3600, name
         else:
-            assert 1 <= int(p["RedrivePolicy"]["maxReceiveCount"]) <= 10, f"{name} has no dead-letter queue"
+            assert 1 <= int(p["RedrivePolicy"]["maxReceiveCount"]) <= 12, f"{name} has no dead-letter queue"
+
+
+def test_the_mail_queues_retries_outlast_a_long_ses_throttle_as_the_worker_spaces_them(cfn):
+    """Issue 22: 5 deliveries 6 minutes apart sent alerts to the DLQ after ~30 minutes of throttling. The
+    worker's back-off (chalicelib/core/jobs.py) must use the queue's own numbers, and fit its retention."""
+    from chalicelib.core.jobs import MAIL_MAX_RECEIVES, MAIL_VISIBILITY, mail_retry_window
+
+    p = cfn["Resources"]["MailQueue"]["Properties"]
+    assert int(p["RedrivePolicy"]["maxReceiveCount"]) == MAIL_MAX_RECEIVES
+    assert int(p["VisibilityTimeout"]) == MAIL_VISIBILITY
+    assert 24 * 3600 < mail_retry_window() < int(p["MessageRetentionPeriod"])
 
 
 def test_each_queue_consumer_reports_partial_failures_and_has_time_to_finish(cfn):

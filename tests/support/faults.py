@@ -7,7 +7,11 @@
 - "conditional" lets a twin (a hook-free client: another worker) make the same conditional write
   first, so the call then meets a real ConditionalCheckFailed or TransactionCanceled from the table.
 - "die" raises `ProcessDied` in `after-call` of a write: the write happened, the process dies
-  before anything after it. ProcessDied is a BaseException, as a killed process runs no `except
+  before anything after it.
+- "lost" lets a write reach the emulator (moto's `before-send` answers it: the write is applied),
+  then replaces its answer with a read timeout (issue 22). Only the call's first attempt is hit:
+  botocore's own retry (its retry mode, its quota; its backoff sleep skipped by the test) then sends
+  the same request again, as after a timeout or a dropped connection on AWS. ProcessDied is a BaseException, as a killed process runs no `except
   Exception` clean-up (powertools' idempotency and batch handlers catch Exception only).
 
 `Sources` plays the event source mappings: the stream (a failed batch is retried from its first
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,10 +51,18 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "s3_500": (500, "InternalError", "We encountered an internal error. Please try again."),
     "s3_503": (503, "SlowDown", "Please reduce your request rate."),
     "ses_throttle": (400, "Throttling", "Maximum sending rate exceeded."),
+    # The recipient's address is appended (SES names the identities that failed): permanent.
     "ses_rejected": (400, "MessageRejected", "Email address is not verified."),
+    # Our own sender's identity failed (an operator puts it right): retried, then dead-lettered.
+    "ses_refused_sender": (
+        400,
+        "MessageRejected",
+        "Email address is not verified. The following identities failed the check in region EU-WEST-2: "
+        "stories@feedforward.example",
+    ),
     "sqs_500": (500, "InternalError", "We encountered an internal error."),
 }
-KINDS = tuple(ERRORS) + ("conditional", "die")
+KINDS = tuple(ERRORS) + ("conditional", "die", "lost")
 WRITES = {
     "dynamodb": ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"),
     "s3": ("PutObject", "DeleteObject"),
@@ -59,11 +72,11 @@ WRITES = {
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 
 
-def max_receive_count() -> int:
-    """maxReceiveCount of the render and mail queues' redrive policies in infra/template.yaml."""
-    found = {int(n) for n in re.findall(r"maxReceiveCount:\s*(\d+)", INFRA.read_text())}
-    assert len(found) == 1, found
-    return found.pop()
+def max_receive_count(queue: str = "RenderQueue") -> int:
+    """maxReceiveCount of one queue's redrive policy in infra/template.yaml (RenderQueue, MailQueue)."""
+    text = INFRA.read_text()
+    block = text[text.index(f"\n  {queue}:\n") :]
+    return int(re.search(r"maxReceiveCount:\s*(\d+)", block).group(1))
 
 
 def stream_retries() -> int:
@@ -118,12 +131,14 @@ class Faults:
         self.log: list[str] = []  # every injection and delivery, in order (for a failing test's message)
         self.calls: Counter[tuple[str, str]] = Counter()  # (step, service.operation) -> calls seen
         self.rejected: list[tuple[str, str]] = []  # (to, subject) of each email answered MessageRejected
+        self._losing = threading.local()  # the call whose first attempt's answer is to be lost
+        self.tokens: Counter[bool] = Counter()  # TransactWriteItems seen with (True) and without a token
 
     def add(self, *faults: Fault) -> Faults:
         for f in faults:
             assert f.kind in KINDS, f.kind
-            if f.kind == "die":
-                assert f.operation in WRITES[f.service], f"dies after a write, not after {f.operation}"
+            if f.kind in ("die", "lost"):
+                assert f.operation in WRITES[f.service], f"{f.kind} is for writes, not {f.operation}"
         self.faults += faults
         return self
 
@@ -138,6 +153,8 @@ class Faults:
             c.meta.events.register("provide-client-params.*.*", self._params_hook)
             c.meta.events.register("before-call.*.*", self._before)
             c.meta.events.register("after-call.*.*", self._after)
+            # Last, after moto's own before-send has applied the call: only its answer is lost.
+            c.meta.events.register_last("before-send", self._lose_answer)
             c._faults = self
 
     def by_kind_and_step(self) -> dict[str, dict[str, int]]:
@@ -186,7 +203,12 @@ class Faults:
         params = context.get("fault_params", {})
         if self.step:
             self.calls[(self.step, f"{model.service_model.service_name}.{model.name}")] += 1
+            if model.name == "TransactWriteItems":
+                self.tokens[bool(params.get("ClientRequestToken"))] += 1
         f = self._pick(model, params, "before")
+        if f is not None and f.kind == "lost":
+            self._losing.call = f"{model.service_model.service_name}.{model.name}"
+            return None
         if f is None or f.kind not in ERRORS:
             return None
         status, code, message = ERRORS[f.kind]
@@ -197,11 +219,21 @@ class Faults:
 
             msg = email.message_from_bytes(params["RawMessage"]["Data"], policy=policy.default)
             self.rejected.append((parseaddr(str(msg["To"]))[1], str(msg["Subject"])))
+            message += " The following identities failed the check in region EU-WEST-2: " + self.rejected[-1][0]
         parsed = {
             "Error": {"Code": code, "Message": message},
             "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},
         }
         return _Response(status), parsed
+
+    def _lose_answer(self, request: Any, event_name: str = "", **_: Any) -> None:
+        losing = getattr(self._losing, "call", None)
+        if not losing:
+            return
+        self._losing.call = None  # the retry goes through
+        from botocore.exceptions import ReadTimeoutError
+
+        raise ReadTimeoutError(endpoint_url=getattr(request, "url", ""))
 
     def _after(self, http_response: Any, model: Any, context: dict[str, Any], **_: Any) -> None:
         if getattr(http_response, "status_code", 500) >= 300:
@@ -212,6 +244,8 @@ class Faults:
 
 def _brief(params: dict[str, Any]) -> str:
     key = params.get("Item") or params.get("Key") or {}
+    if not isinstance(key, dict):  # an S3 key
+        return str(key)[:120]
     return " ".join(str(v.get("S", ""))[:60] for v in key.values() if isinstance(v, dict))[:120] if key else ""
 
 
@@ -250,7 +284,11 @@ class Sources:
     def __post_init__(self) -> None:
         self._streams = self.session.client("dynamodbstreams", region_name=self.region)
         self._sqs = self.session.client("sqs", region_name=self.region)
-        self.max_receive = max_receive_count()
+        self.max_receives = {
+            "render_worker": max_receive_count("RenderQueue"),
+            "mail_worker": max_receive_count("MailQueue"),
+        }
+        self.max_receive = self.max_receives["render_worker"]
         self.stream_retries = stream_retries()
         self._iterators: dict[str, str | None] = {}
         self.pending: dict[str, list[dict[str, Any]]] = {"render_worker": [], "mail_worker": []}
@@ -273,7 +311,8 @@ class Sources:
         self.faults.step = handler
         try:
             return self.invoke(handler, event), False
-        except (Exception, ProcessDied):
+        except (Exception, ProcessDied) as e:
+            self.faults.log.append(f"crash in {handler}: {type(e).__name__}: {str(e)[:300]}")
             return None, True
         finally:
             self.faults.step = ""
@@ -392,7 +431,7 @@ class Sources:
                     self.handled[handler] += 1
                     if m["received"] == 1:
                         self.first_try[handler].add(m["id"])
-                elif m["received"] >= self.max_receive:
+                elif m["received"] >= self.max_receives[handler]:
                     self.dlq[handler].append(m)
                 else:
                     self.redeliveries[handler] += 1
@@ -414,6 +453,23 @@ class Sources:
             self.redeliveries[handler] += 1
             self.wait(self.retry_after)
         self.event_failures.append(event)
+
+    def scheduled(self, handler: str) -> None:
+        """An EventBridge schedule's invocation (retried twice, as any asynchronous one)."""
+        self.publish(
+            handler,
+            {
+                "version": "0",
+                "id": "schedule",
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": "123456789012",
+                "time": "",
+                "region": self.region,
+                "resources": [],
+                "detail": {},
+            },
+        )
 
     def drain(self, most: int = 200) -> None:
         for _ in range(most):

@@ -90,10 +90,14 @@ def test_plain_words_for_durations():
 # ---- the counters, through the store ---------------------------------------------------------------
 
 
-def record(old: dict | None, new: dict | None, sid: str = "S1") -> dict:
-    """A stream record of the story item (what DynamoDB Streams delivers)."""
+_SEQUENCE = itertools.count(100000000000000000001)
+
+
+def record(old: dict | None, new: dict | None, sid: str = "S1", seq: int | None = None) -> dict:
+    """A stream record of the story item (what DynamoDB Streams delivers): each a newer
+    SequenceNumber than the last, unless `seq` names one (a replay of an older record)."""
     keys = {"PK": f"STORY#{sid}", "SK": "STORY"}
-    ddb = {"Keys": to_item(keys), "SequenceNumber": "1"}
+    ddb = {"Keys": to_item(keys), "SequenceNumber": str(seq if seq is not None else next(_SEQUENCE))}
     if old:
         ddb["OldImage"] = to_item(keys | old)
     if new:
@@ -142,6 +146,28 @@ def test_a_repeated_stream_record_changes_no_counter(aws, handler):
     assert c["published"] == 1 and c["responded"] == 1 and c["hours"] == {5: 1}
 
 
+def test_a_replayed_older_record_never_steps_a_figure_back(aws, handler):
+    """Issue 22: a record delivered again after a newer one (a stream retry, a bisected batch) used to
+    put its older facts back until the newer record came again."""
+    store = wiring.store()
+    pending, published = ward_story(status="pending", version=1), ward_story()
+    responded = published | {"first_response_at": "2026-03-02T15:00:00.000Z"}
+    first, second = record(pending, published), record(published, responded)
+    handler.handle(first)
+    handler.handle(second)
+    after = counts(store, "riverside-ward-7")
+    assert after["responded"] == 1 and after["hours"] == {5: 1}
+    handler.handle(first)  # the older record again
+    assert counts(store, "riverside-ward-7") == after
+    # Withdrawn, then the publication replayed: the story is not counted again.
+    handler.handle(record(responded, responded | {"status": "withdrawn"}))
+    gone = counts(store, EVERYTHING)
+    assert gone["published"] == 0
+    handler.handle(first)
+    handler.handle(second)
+    assert counts(store, EVERYTHING) == gone
+
+
 def test_withdrawing_or_unpublishing_removes_the_contribution(aws, handler):
     store = wiring.store()
     published = ward_story(first_response_at="2026-03-03T10:00:00.000Z", change_planned_at="2026-03-04T10:00:00.000Z")
@@ -151,7 +177,7 @@ def test_withdrawing_or_unpublishing_removes_the_contribution(aws, handler):
     for name in ("riverside-ward-7", "riverside-general", "riverside-trust", EVERYTHING, "tag:nursing"):
         c = counts(store, name)
         assert c == {k: 0 for k in figures.COUNTS} | {"hours": {}, "months": {}}, name
-    assert store.story_facts("S1") == {"facts": {}, "listings": [], "rev": 0}
+    assert store.story_facts("S1")["facts"] == {} and store.story_facts("S1")["listings"] == []
     # Held again and published again: counted once more, once.
     handler.handle(record(published | {"status": "held"}, published))
     handler.handle(record(published | {"status": "held"}, published))
@@ -290,16 +316,24 @@ def test_summary_matches_brute_force_over_a_generated_history(aws):
     stories: dict[str, dict] = {}
     on_b: set[str] = set()
     n = int(os.environ.get("FIGURES_HISTORY", "1000"))
+    rng, replayed = random.Random(22), 0
     for states, b in generate_history(n, 20261126):
         sid = states[0]["id"]
         if b:
             on_b.add(sid)
         listings = {"a"} | ({"b"} if b else set())
-        for s in states + ([states[-1]] if len(stories) % 10 == 0 else []):  # some delivered twice
+        numbered = [(figures.stream_order(str(1000 + n)), st) for n, st in enumerate(states)]
+        # Some delivered twice in order; some replayed out of order after a newer one (issue 22).
+        replays = [numbered[-1]] if len(stories) % 10 == 0 else []
+        replays += [rng.choice(numbered[:-1])] if len(numbered) > 1 and len(stories) % 3 == 0 else []
+        for seq, s in numbered + replays:
             now = figures.facts(s)
             applied = store.story_facts(sid)
+            if applied["seq"] >= seq:
+                replayed += 1
+                continue  # what the stream handler does with an older record (changes._figures)
             on = listings if now else set()
-            assert store.apply_facts(sid, applied, now, on, figures.plan(applied, now, on))
+            assert store.apply_facts(sid, applied, now, on, figures.plan(applied, now, on), seq)
         stories[sid] = states[-1]
         # Keep moto's per-transaction copy small: the counters keep this story's contribution.
         db.delete_item(TableName="figures-history", Key=to_item({"PK": f"FACTS#{sid}", "SK": "FACTS"}))
@@ -308,6 +342,7 @@ def test_summary_matches_brute_force_over_a_generated_history(aws):
     want = brute(stories)
     assert want["stories"] > min(900, n * 0.9) and want["responded"] > min(500, n / 2)
     assert {k: got[k] for k in want} == want
+    assert replayed > n / 5  # older records, replayed after newer ones, changed nothing
     assert got["response_rate"] == want["responded"] / want["stories"]
     got_b = figures.summary(store.figures("b", consistent=True))
     assert {k: got_b[k] for k in want} == brute({k: v for k, v in stories.items() if k in on_b})
