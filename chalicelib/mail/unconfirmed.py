@@ -50,7 +50,9 @@ def _counting(compose: Composer, applies: Callable[[MailJob], bool], limits: Any
         if letter is None or not applies(job):
             return letter
         try:
-            limits.hit(ACTION, recipient_key(letter.to), settings.unconfirmed_mail_limit, DAY)
+            # Counted once per job: a retried delivery (SES throttled, say) is not another email.
+            occasion = hashlib.sha256(job.key.encode()).hexdigest()[:32]
+            limits.hit_once(ACTION, recipient_key(letter.to), occasion, settings.unconfirmed_mail_limit, DAY)
         except TooManyRequests:
             metrics.add_metric(name="EmailsCappedUnconfirmed", unit="Count", value=1)
             logger.info("email not sent: the address's daily cap is spent", extra={"kind": job.kind})

@@ -15,6 +15,7 @@ class LoopStore(Protocol):
 
     def count_hit(self, key: str, window: int, expires_at: int) -> int: ...
     def hits(self, key: str, window: int) -> int: ...
+    def first_decision(self, key: str, allowed: bool | None, expires_at: int) -> bool | None: ...
     def add_me_too(self, story_id: str, me_too: dict[str, Any], email: str | None) -> bool: ...
     def count_me_too(self, story_id: str, me_too_id: str) -> bool: ...
     def me_too_contacts(self, story_id: str) -> list[str]: ...
@@ -55,6 +56,16 @@ class LoopPart(Table):
     def hits(self, key: str, window: int) -> int:
         item = self._get(f"LIMIT#{key}", str(window))
         return int(item.get("hits", 0)) if item else 0
+
+    def first_decision(self, key: str, allowed: bool | None, expires_at: int) -> bool | None:
+        """The decision first kept for one occasion (a mail job, say): with `allowed` None, only read
+        it (None if there is none); else keep `allowed` unless one is kept already, and return the
+        one kept, so a retry of the same occasion gets the same answer."""
+        pk, sk = f"LIMIT#once#{key}", "DECISION"
+        if allowed is not None:
+            self._put_once({"PK": pk, "SK": sk, "allowed": allowed, TTL_ATTRIBUTE: expires_at})
+        item = self._get(pk, sk, consistent=True)
+        return bool(item["allowed"]) if item else None
 
     # ---- me too (metoo.py) ----------------------------------------------------------------------
 

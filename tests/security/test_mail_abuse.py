@@ -172,3 +172,22 @@ def test_a_thousand_hostile_requests_reach_a_strangers_inbox_at_most_three_times
             "emails_with_hostile_text": len(hostile),
         },
     )
+
+
+def test_a_retried_delivery_of_one_email_counts_once_against_the_cap(aws):
+    """SQS delivers a mail job again when SES throttles or refuses it for a while (issue 22): that is
+    one email, not another, so its retries must not spend the address's budget (nor, once it was
+    refused, get it sent on a later delivery)."""
+    from types import SimpleNamespace
+
+    from chalicelib.core.jobs import MailJob
+    from chalicelib.mail.unconfirmed import capped
+
+    letter = SimpleNamespace(to=VICTIM)
+    compose = capped({"author_confirmation": lambda job: letter}, wiring.limits(), wiring.get_settings())[
+        "author_confirmation"
+    ]
+    jobs = [MailJob(kind="author_confirmation", story_id=f"s{n}") for n in range(4)]
+    assert [compose(jobs[0]) is letter for _ in range(5)] == [True] * 5  # delivered five times: one email
+    assert [compose(job) is letter for job in jobs[1:]] == [True, True, False]  # the cap is 3
+    assert compose(jobs[3]) is None and compose(jobs[1]) is letter  # each delivery gets its first answer

@@ -118,3 +118,10 @@ def test_a_service_is_read_back_by_slug_without_its_keys(store):
     assert store.put_service(dict(ward)) == "created"
     assert store.put_service(dict(ward)) == "unchanged"
     assert store.get_services(["ward-7", "nowhere"]) == {"ward-7": ward}
+
+
+def test_the_first_decision_about_an_occasion_is_kept(store):
+    assert store.first_decision("mail#x#job1", None, 99) is None  # only read: nothing kept
+    assert store.first_decision("mail#x#job1", False, 99) is False
+    assert store.first_decision("mail#x#job1", True, 99) is False  # a later answer changes nothing
+    assert store.first_decision("mail#x#job2", True, 99) is True

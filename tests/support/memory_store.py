@@ -155,6 +155,12 @@ class MemoryStore:
             item[TTL_ATTRIBUTE] = expires_at
             return item["hits"]
 
+    def first_decision(self, key: str, allowed: bool | None, expires_at: int) -> bool | None:
+        if allowed is not None:
+            self._put({"PK": f"LIMIT#once#{key}", "SK": "DECISION", "allowed": allowed}, once=True)
+        item = self._get(f"LIMIT#once#{key}", "DECISION")
+        return bool(item["allowed"]) if item else None
+
     def hits(self, key: str, window: int) -> int:
         item = self._get(f"LIMIT#{key}", str(window))
         return int(item.get("hits", 0)) if item else 0
