@@ -22,6 +22,7 @@ MAX_PREFIX = 20
 STOPWORDS = frozenset({"a", "an", "and", "at", "by", "for", "in", "my", "of", "on", "the", "to", "with"})
 CANON = "="  # a synonym group's own token ("=ae"): never typed, since typed words are [a-z0-9]
 MAX_PHRASE = 6  # words in the longest synonym phrase looked for in a query
+MAX_WORDS = 12  # of a query: no one names a service in more, and each may cost a typo correction
 
 _APOSTROPHES = re.compile("['\u2018\u2019\u201b`\u00b4\u02bc\u02b9]")
 _LETTERS_AMP = re.compile(r"\b([a-z])\s*&\s*([a-z])\b")  # A&E, T & O: one word ("ae"), as people say it
@@ -215,6 +216,7 @@ class Vocabulary:
         self.phrases: dict[str, str] = dict(data.get("phrases", {}))
         self.aliases: dict[str, str] = dict(data.get("aliases", {}))
         self.known = bool(self.words)
+        self._starts: dict[int, list[str]] = {}
 
     def has_prefix(self, term: str) -> bool:
         if not self.known:
@@ -246,8 +248,10 @@ class Vocabulary:
         found: dict[str, tuple[int, int]] = {}
         for word, dist, _ in process.extract(term, self.words, scorer=OSA.distance, score_cutoff=k, limit=None):
             found[word] = (dist, 0)
-        starts = {w[: len(term)]: w for w in self.words if len(w) > len(term)}
-        for start, dist, _ in process.extract(term, list(starts), scorer=OSA.distance, score_cutoff=k, limit=None):
+        if len(term) not in self._starts:  # kept with the vocabulary: one list per length asked
+            self._starts[len(term)] = sorted({w[: len(term)] for w in self.words if len(w) > len(term)})
+        starts = self._starts[len(term)]
+        for start, dist, _ in process.extract(term, starts, scorer=OSA.distance, score_cutoff=k, limit=None):
             for w in self.words[bisect_left(self.words, start) :]:
                 if not w.startswith(start):
                     break
@@ -264,7 +268,7 @@ def parse(q: str, vocab: Vocabulary) -> list[Term]:
     """A query as terms: synonym phrases as one term ("a and e"), split tokens joined when that is a
     known word ("x-ray"), a word split in two put back ("river bank"), typos corrected."""
     toks = tokens(q)
-    flat = [(p, n) for n, parts in enumerate(toks) for p in parts]
+    flat = [(p, n) for n, parts in enumerate(toks) for p in parts][:MAX_WORDS]
     terms: list[Term] = []
     i = 0
     while i < len(flat):

@@ -143,3 +143,8 @@ def test_the_demo_synonyms_file_is_valid():
 
     doc = json.loads((Path(__file__).resolve().parents[2] / "data" / "service_synonyms.json").read_text("utf-8"))
     assert len(finder.Synonyms.parse(doc).groups) >= 50
+
+
+def test_a_long_query_is_read_for_its_first_twelve_words_only():
+    _, vocab = entries()
+    assert len(finder.parse("qwertyuiop " * 40, vocab)) == finder.MAX_WORDS
