@@ -190,3 +190,20 @@ def report_budget(stories: int) -> Budget:
         "docs/data-model.md (reports): fixed reads, one listing Query per 1 MB (a thousand entries or more), one "
         "BatchGetItem per 100 stories; never a Scan",
     )
+
+
+# ---- the service finder (issue 20) ------------------------------------------------------------------
+
+FINDER_TOP3 = Budget(
+    ">=",
+    95,
+    "issue 20: the service a person means is among the finder's first three answers for at least 95% of the "
+    "held-out labelled queries (bench/data/finder_report.json)",
+)
+FINDER_CALLS = Budget(
+    "<=",
+    5,
+    "docs/data-model.md (the finder): the finder item (GetItem, once per warm process every five minutes), one "
+    "prefix-index Query for each of the three rarest words, one more within the place named when a partition "
+    "was cut short; at any size of directory",
+)

