@@ -325,6 +325,18 @@ def test_the_zip_has_bytecode_for_every_module_and_only_arm64_binaries(build):
     assert (build / "deployment.zip").stat().st_size < 50 * 2**20
 
 
+def test_the_search_binary_is_in_the_zip_executable_and_built_for_arm64(build):
+    """Pagefind's binary runs as a program: chalice's unpacking dropped its execute bit, and
+    Lambda's /var/task is read-only, so tools/package.py sets the mode in the zip entry."""
+    with zipfile.ZipFile(build / "deployment.zip") as z:
+        info = z.getinfo("pagefind_bin/pagefind")
+        mode = info.external_attr >> 16
+        assert mode & 0o170000 == 0o100000, "a regular file"
+        assert mode & 0o555 == 0o555, f"mode {oct(mode)}: everyone must be able to read and run it"
+        elf = z.read(info)[:20]
+    assert elf[:4] == b"\x7fELF" and struct.unpack("<H", elf[18:20])[0] == AARCH64, "not an arm64 program"
+
+
 # ---- the table ---------------------------------------------------------------------------------
 
 
