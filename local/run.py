@@ -327,7 +327,9 @@ def wait_until_quiet(
             bar.update(pump.handled - start - bar.n)
             if not thread.is_alive():
                 return False
-            if pump.idle_rounds >= 5 and queues_empty(sqs, [resources.render_queue_url, resources.mail_queue_url]):
+            if pump.idle_rounds >= 5 and queues_empty(
+                sqs, [resources.render_queue_url, resources.mail_queue_url, resources.search_queue_url]
+            ):
                 return True
             time.sleep(0.2)
     return False
