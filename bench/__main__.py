@@ -29,6 +29,7 @@ SECTIONS = {  # name: (module, title), in the order they run
     "fanout": ("bench.fanout", "Fan-out"),
     "load": ("bench.load", "Load on the local stack"),
     "reports": ("bench.reports", "Reports"),  # issue 15
+    "search": ("bench.search", "Search at scale"),  # issue 17
 }
 MD = ROOT / "docs" / "benchmarks.md"
 JSON = ROOT / "docs" / "benchmarks.json"

@@ -125,6 +125,21 @@ AWS_CALLS: dict[str, Budget] = {
 
 # ---- incremental publishing --------------------------------------------------------------------------
 
+# ---- search at scale (bench/search.py) --------------------------------------------------------------
+
+SEARCH_REBUILD_RATIO = Budget(
+    "<=",
+    1.1,
+    "issue 17: the hot shard's rebuild after one publication reads and writes a bounded number of items and "
+    "files whatever the site's size (the same month's stories at 10,000 stories as at 1,000)",
+)
+SEARCH_QUERY_KB = Budget(
+    "<=",
+    500,
+    "issue 17: a search downloads at most 500 KB at the largest size measured (loader, worker and WebAssembly "
+    "included, nothing cached): each shard searched costs its pf_meta, so shards are bounded",
+)
+
 INCREMENTAL_RATIO = Budget(
     "<=",
     1.0,
