@@ -90,6 +90,46 @@ def test_closed_months_join_the_newest_frozen_shard_while_it_stays_within_the_bo
     assert later[4]["months"] == ["2026-01", "2026-02"]
 
 
+def test_changes_within_one_debounce_window_become_one_rebuild_and_a_story_that_left_keeps_its_own(aws):
+    """The search queue is FIFO: messages of one month in one window share a deduplication id."""
+    from chalicelib.core.jobs import Queues
+
+    sqs = aws.client("sqs")
+    queues = Queues(sqs, "", "", aws.resources.search_queue_url, search_debounce_seconds=300)
+    queues.send([SearchJob(month="2026-12")])
+    queues.send([SearchJob(month="2026-12")])  # another change, a moment later: the same rebuild
+    queues.send([SearchJob(month="2026-11")])
+    queues.send([SearchJob(month="2026-12", gone="s1")])
+    got = []
+    while msgs := sqs.receive_message(QueueUrl=aws.resources.search_queue_url, MaxNumberOfMessages=10).get("Messages"):
+        got += [json.loads(m["Body"]) for m in msgs]
+        sqs.delete_message_batch(
+            QueueUrl=aws.resources.search_queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)],
+        )
+    assert sorted((j["month"], j["gone"]) for j in got) == [("2026-11", ""), ("2026-12", ""), ("2026-12", "s1")]
+
+
+def test_a_binary_that_lost_its_execute_bit_runs_from_a_copy_in_tmp(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    import pagefind.service
+
+    from chalicelib.site import search
+
+    real = pagefind.service.get_executable()
+    copy = tmp_path / "pagefind"
+    copy.write_bytes(real.read_bytes())
+    copy.chmod(0o644)  # as chalice's extractall leaves it
+    monkeypatch.setattr(pagefind.service, "get_executable", lambda: copy)
+    monkeypatch.setattr(search.tempfile, "gettempdir", lambda: str(tmp_path / "writable"))
+    (tmp_path / "writable").mkdir()
+    runnable = search.executable()
+    assert runnable != str(copy) and os.stat(runnable).st_mode & stat.S_IXUSR
+    assert search.build_index([search.record({"id": "s1", "title": "Heron ward"}, {})])
+
+
 # ---- building shards ---------------------------------------------------------------------------
 
 
