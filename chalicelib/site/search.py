@@ -247,7 +247,8 @@ def shard_outputs(
         files = {n: b for n, b in files.items() if n != ENTRY and not n.endswith(".pf_meta")}
         files |= {n: b"" for n in known if n == ENTRY or n.endswith(".pf_meta")}  # kept as they are
     pages_of = {story_of(fragment_url(b)): n for n, b in files.items() if n.startswith("fragment/")}
-    forced = {n for s, n in pages_of.items() if s in set(dropped)}
+    gone = set(dropped)
+    forced = {n for s, n in pages_of.items() if s in gone}
     new_known = {n: (known[n] if not b else md5_hex(b)) for n, b in files.items()}
     changed = [n for n, b in files.items() if b and (known.get(n) != new_known[n] or n in forced)]
     # Content first, then the meta, then the entry that names it: a browser never finds a name
