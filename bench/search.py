@@ -32,8 +32,8 @@ from typing import Any
 from .budgets import SEARCH_QUERY_KB, SEARCH_REBUILD_RATIO
 from .report import Section, fmt, table
 
-# 27,000: a full hot month and a full frozen shard (two months), the most a query searches by default
-# at Care Opinion's rate.
+# 27,000: three full months at Care Opinion's rate, the current one (the largest hot shard) and two
+# closed: the most a query searches by default.
 SIZES = (1_000, 10_000, 27_000, 50_000)
 QUICK_SIZES = (1_000, 5_000)
 VOCABULARY = 30_000

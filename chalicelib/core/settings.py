@@ -36,7 +36,7 @@ class Settings(BaseModel):
     search_queue_url: str = ""
     search_debounce_seconds: int = Field(default=300, ge=0, le=900)
     # The most stories a frozen shard holds: what a query downloads per shard grows with it.
-    search_shard_stories: int = Field(default=20_000, ge=1, le=50_000)
+    search_shard_stories: int = Field(default=10_000, ge=1, le=50_000)
     mail_from: str = "FeedForward <stories@feedforward.example>"
     # The SES configuration set whose bounce and complaint events go to SNS (on_mail_event); empty locally.
     mail_configuration_set: str = ""
