@@ -228,7 +228,7 @@ def shard_outputs(
     store: PublicStore,
     shard: shards.Shard,
     state: dict[str, Any],
-    dropped: set[str] = frozenset(),  # type: ignore[assignment]
+    dropped: Iterable[str] = (),
 ) -> tuple[list[Output], dict[str, Any]]:
     """One shard rebuilt: the Puts of the files that changed (new content first, the entry that
     names them after), the Deletes of the files that went, and the shard's new file manifest.
