@@ -55,7 +55,7 @@ class Text:
         words: set[str] = set()
         while len(words) < VOCABULARY:
             words.add("".join(self.rng.choice(syllables) for _ in range(self.rng.choice((2, 2, 3, 3, 4)))))
-        self.words = sorted(words, key=lambda w: self.rng.random())  # rank order: words[0] is the commonest
+        self.words = sorted(sorted(words), key=lambda w: self.rng.random())  # rank order: words[0] the commonest
         weights = [1 / (rank**ZIPF_S) for rank in range(1, VOCABULARY + 1)]
         self.cumulative = list(itertools.accumulate(weights))
 
