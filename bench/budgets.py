@@ -58,11 +58,12 @@ AWS_CALLS: dict[str, Budget] = {
     ),
     "moderate_publish": Budget(
         "<=",
-        15,
+        16,
         "decide: read the story (GetItem), write it (UpdateItem). The stream: the audit record (PutItem), the "
         "services' paths (BatchGetItem), the listings (1 BatchWriteItem for up to 25: services, everything, tags, "
         "month), the tag and month names for sitemaps (2 BatchWriteItem), the jobs (one SendMessageBatch per "
-        "queue: render, mail). A moderator's edit adds one PutItem (the kept original). The figures (figures.py): the "
+        "queue: render, mail, and the search FIFO queue, which issue 17 added: the shard's rebuild runs in its "
+        "own function). A moderator's edit adds one PutItem (the kept original). The figures (figures.py): the "
         "story's applied facts (GetItem, consistent) and the counters of its listings with its new facts (1 "
         "TransactWriteItems); the month archives' render jobs take the render jobs past ten (a second "
         "SendMessageBatch). The response promise (promise.py): the services' targets (BatchGetItem) and the "
