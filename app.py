@@ -11,7 +11,7 @@ Contents
   Moderation       sign-in, the queue, one story, a decision, and the screen itself
   Reports          a lead's report, its CSV and XLSX export, the board report on or off; a member's
                    report on the services they follow
-  Event handlers   the table's stream, the render queue, the mail queue, SES events, the daily digest
+  Event handlers   the table's stream, the render, search and mail queues, SES events, the daily digest
 
 The answers are shaped in chalicelib/edge/ (the flows return data); its page modules load on
 first use (`edge.staff`, `edge.loop`...), so a cold start reads none of them.
@@ -51,6 +51,7 @@ TABLE_STREAM_ARN = os.environ.get(
 )
 RENDER_QUEUE = os.environ.get("FF_RENDER_QUEUE_NAME", "feedforward-render")
 MAIL_QUEUE = os.environ.get("FF_MAIL_QUEUE_NAME", "feedforward-mail")
+SEARCH_QUEUE = os.environ.get("FF_SEARCH_QUEUE_NAME", "feedforward-search.fifo")  # FIFO: one rebuild at a time
 MAIL_EVENTS_TOPIC = os.environ.get("FF_MAIL_EVENTS_TOPIC", "feedforward-mail-events")  # SES bounces and complaints
 
 
@@ -446,6 +447,15 @@ def render_worker(event):
     from chalicelib.core.jobs import parse_render
 
     return queue_batch(event.to_dict(), lambda body: wiring.site().render(parse_render(body)))
+
+
+@app.on_sqs_message(queue=SEARCH_QUEUE, batch_size=10)
+def search_worker(event):
+    """Search shards rebuilt (chalicelib/site/search.py): the batch's months at once, one batch at a time."""
+    from chalicelib.core.batches import whole_batch
+    from chalicelib.core.jobs import parse_search
+
+    return whole_batch(event.to_dict(), lambda bodies: wiring.search_index().update(map(parse_search, bodies)))
 
 
 @app.on_sqs_message(queue=MAIL_QUEUE, batch_size=10)

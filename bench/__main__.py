@@ -30,6 +30,7 @@ SECTIONS = {  # name: (module, title), in the order they run
     "load": ("bench.load", "Load on the local stack"),
     "reports": ("bench.reports", "Reports"),  # issue 15
     "finder": ("bench.finder", "Service finder"),  # issue 20
+    "search": ("bench.search", "Search at scale"),  # issue 17
 }
 MD = ROOT / "docs" / "benchmarks.md"
 JSON = ROOT / "docs" / "benchmarks.json"

@@ -59,11 +59,12 @@ AWS_CALLS: dict[str, Budget] = {
     ),
     "moderate_publish": Budget(
         "<=",
-        15,
+        16,
         "decide: read the story (GetItem), write it (UpdateItem). The stream: the audit record (PutItem), the "
         "services' paths (BatchGetItem), the listings (1 BatchWriteItem for up to 25: services, everything, tags, "
         "month), the tag and month names for sitemaps (2 BatchWriteItem), the jobs (one SendMessageBatch per "
-        "queue: render, mail). A moderator's edit adds one PutItem (the kept original). The figures (figures.py): the "
+        "queue: render, mail, and the search FIFO queue, which issue 17 added: the shard's rebuild runs in its "
+        "own function). A moderator's edit adds one PutItem (the kept original). The figures (figures.py): the "
         "story's applied facts (GetItem, consistent) and the counters of its listings with its new facts (1 "
         "TransactWriteItems); the month archives' render jobs take the render jobs past ten (a second "
         "SendMessageBatch). The response promise (promise.py): the services' targets (BatchGetItem) and the "
@@ -131,6 +132,21 @@ AWS_CALLS: dict[str, Budget] = {
 }
 
 # ---- incremental publishing --------------------------------------------------------------------------
+
+# ---- search at scale (bench/search.py) --------------------------------------------------------------
+
+SEARCH_REBUILD_RATIO = Budget(
+    "<=",
+    1.1,
+    "issue 17: the hot shard's rebuild after one publication reads and writes a bounded number of items and "
+    "files whatever the site's size (the same month's stories at 10,000 stories as at 1,000)",
+)
+SEARCH_QUERY_KB = Budget(
+    "<=",
+    500,
+    "issue 17: a search downloads at most 500 KB at every size measured, 50,000 stories included (loader, "
+    "worker and WebAssembly included, nothing cached): each shard searched costs its pf_meta, so shards are bounded",
+)
 
 INCREMENTAL_RATIO = Budget(
     "<=",

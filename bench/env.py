@@ -236,6 +236,7 @@ class Aws:
         url, handler = {
             "render": (self.resources.render_queue_url, "render_worker"),
             "mail": (self.resources.mail_queue_url, "mail_worker"),
+            "search": (self.resources.search_queue_url, "search_worker"),
         }[which]
         n = 0
         while k := self.pump.queue_once(url, handler):
@@ -243,13 +244,13 @@ class Aws:
         return n
 
     def take_jobs(self, which: str) -> list[Any]:
-        """Every job on a queue ("render" or "mail"), taken off it by the bench's own (uncounted) client,
-        so that each can be run, and counted, on its own."""
-        from chalicelib.core.jobs import parse_mail, parse_render
+        """Every job on a queue ("render", "mail" or "search"), taken off it by the bench's own (uncounted)
+        client, so that each can be run, and counted, on its own."""
+        from chalicelib.core.jobs import parse_mail, parse_render, parse_search
 
         sqs = self.client("sqs")
-        url = {"render": self.resources.render_queue_url, "mail": self.resources.mail_queue_url}[which]
-        parse = parse_render if which == "render" else parse_mail
+        url = self._queue_url(which)
+        parse = {"render": parse_render, "mail": parse_mail, "search": parse_search}[which]
         jobs = []
         while True:
             msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
@@ -272,9 +273,24 @@ class Aws:
                 per_page.setdefault(job.page, []).append(one.total)
         return calls, per_page
 
+    def search_each(self, jobs: list[Any]) -> Calls:
+        """Run search jobs as the search worker does: one batch (each shard rebuilt once)."""
+        from chalicelib import wiring
+
+        with self.counter.measure() as calls:
+            if jobs:
+                wiring.search_index().update(jobs)
+        return calls
+
+    def _queue_url(self, which: str) -> str:
+        return {
+            "render": self.resources.render_queue_url,
+            "mail": self.resources.mail_queue_url,
+            "search": self.resources.search_queue_url,
+        }[which]
+
     def purge(self, which: str) -> None:
-        url = {"render": self.resources.render_queue_url, "mail": self.resources.mail_queue_url}[which]
-        self.client("sqs").purge_queue(QueueUrl=url)
+        self.client("sqs").purge_queue(QueueUrl=self._queue_url(which))
 
     def close(self) -> None:
         if self._client is not None:

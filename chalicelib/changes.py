@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .core import figures
-from .core.jobs import MailJob, MailKind, RenderJob
+from .core.jobs import MailJob, MailKind, RenderJob, SearchJob
 from .core.observability import logger
 from .core.status import Status, SubscriberStatus
 from .store import EVERYTHING, month_list, tag_list
@@ -34,7 +34,10 @@ AUTHOR_MAIL: dict[str, MailKind] = {Status.PUBLISHED: "author_published", Status
 # The author's own steps from their private link, and the field that dates each.
 AUTHOR_STEPS = {Status.WITHDRAWN: "withdrawn_at", Status.ERASING: "erase_requested_at"}
 
-Jobs = list[RenderJob | MailJob]
+Jobs = list[RenderJob | MailJob | SearchJob]
+# The story fields the search index holds (site/search.py record()): a change to another field
+# (progress from a read receipt or a response, the figures) queues no search job.
+SEARCH_FIELDS = ("title", "story", "good", "improve", "services", "tags", "published_at")
 
 
 @dataclass(frozen=True)
@@ -273,7 +276,7 @@ class StoryReaction:
             jobs += _archive_jobs(old, new, old_counted, new_counted, old_months, new_months)
             jobs.append(RenderJob(page="story", ref=story_id))
             jobs.append(RenderJob(page="home"))
-            jobs.append(RenderJob(page="search"))  # the Pagefind index (one per batch: a fixed key)
+            jobs += _search_jobs(story_id, before, after, was_public, is_public)
             jobs += [RenderJob(page="service", ref=s) for s in sorted((old_slugs | new_slugs) - {EVERYTHING})]
             jobs += [RenderJob(page="tag", ref=t) for t in sorted(old_tags | new_tags)]
             jobs += [RenderJob(page="sitemap", ref=m) for m in sorted(old_months | new_months)]
@@ -353,6 +356,22 @@ class StoryReaction:
             "version": new.get("version"),
         }
         self._store.record_audit(story_id, event["at"], change.sequence, event)
+
+
+def _search_jobs(
+    story_id: str, before: dict[str, Any], after: dict[str, Any], was_public: bool, is_public: bool
+) -> Jobs:
+    """Search follows a public story's indexed fields only (publish, withdraw, edit, erase). A story
+    that left the site loses its fragment at once (a render job); its shard is rebuilt after, as
+    is the shard of any change (debounced: a SearchJob, docs/search.md)."""
+    if was_public and is_public and all(before.get(f) == after.get(f) for f in SEARCH_FIELDS):
+        return []
+    old_months = _months(before) if was_public else set()
+    new_months = _months(after) if is_public else set()
+    left = was_public and not is_public
+    jobs: Jobs = [RenderJob(page="search", ref=f"drop/{m}/{story_id}") for m in sorted(old_months) if left]
+    jobs += [SearchJob(month=m, gone=story_id if left else "") for m in sorted(old_months | new_months)]
+    return jobs
 
 
 def _archive_jobs(

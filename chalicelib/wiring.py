@@ -70,9 +70,9 @@ def _store() -> ModuleType:
 
 @lru_cache(maxsize=1)
 def _site() -> SimpleNamespace:
-    from .site import publisher, render  # cold start: jinja2, for the render worker only
+    from .site import publisher, render, search  # cold start: jinja2, for the render and search workers only
 
-    return SimpleNamespace(publisher=publisher, render=render)
+    return SimpleNamespace(publisher=publisher, render=render, search=search)
 
 
 @lru_cache(maxsize=1)
@@ -100,7 +100,14 @@ def store() -> Any:
 @lru_cache(maxsize=1)
 def queues() -> Any:
     s = get_settings()
-    return _core().jobs.Queues(aws.client("sqs"), s.render_queue_url, s.mail_queue_url, s.mail_retry_seconds)
+    return _core().jobs.Queues(
+        aws.client("sqs"),
+        s.render_queue_url,
+        s.mail_queue_url,
+        s.search_queue_url,
+        s.search_debounce_seconds,
+        mail_retry_seconds=s.mail_retry_seconds,
+    )
 
 
 # ---- the flows -----------------------------------------------------------------------------------
@@ -229,6 +236,14 @@ def site() -> Any:
     site = _site()
     return site.render.SiteRenderer(
         store(), site.publisher.Publisher(aws.client("s3"), get_settings().site_bucket), get_settings()
+    )
+
+
+def search_index() -> Any:
+    """The search worker's shards (chalicelib/site/search.py)."""
+    site, s = _site(), get_settings()
+    return site.search.SearchIndex(
+        store(), site.publisher.Publisher(aws.client("s3"), s.site_bucket), s.search_shard_stories
     )
 
 

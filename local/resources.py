@@ -13,6 +13,7 @@ TABLE = "feedforward"
 BUCKET = "feedforward-site"
 RENDER_QUEUE = "feedforward-render"
 MAIL_QUEUE = "feedforward-mail"
+SEARCH_QUEUE = "feedforward-search.fifo"  # FIFO, as on AWS; no delay here (FF_SEARCH_DEBOUNCE_SECONDS=0)
 MAIL_EVENTS_TOPIC = "feedforward-mail-events"  # SES bounces and complaints (SNS) -> on_mail_event
 MAIL_FROM_ADDRESS = "stories@feedforward.example"
 MAIL_FROM = f"FeedForward <{MAIL_FROM_ADDRESS}>"
@@ -44,6 +45,8 @@ class Resources:
     user_pool_id: str
     client_id: str
     mail_events_topic_arn: str = ""
+    search_queue_url: str = ""
+    search_dlq_url: str = ""
 
     def environment(self, site_url: str, api_url: str, endpoint: str | None) -> dict[str, str]:
         """The FF_ settings that point the app at these resources."""
@@ -52,6 +55,8 @@ class Resources:
             "FF_SITE_BUCKET": self.bucket,
             "FF_RENDER_QUEUE_URL": self.render_queue_url,
             "FF_MAIL_QUEUE_URL": self.mail_queue_url,
+            "FF_SEARCH_QUEUE_URL": self.search_queue_url,
+            "FF_SEARCH_DEBOUNCE_SECONDS": "0",  # search finds a story as soon as it is published
             "FF_MAIL_FROM": MAIL_FROM,
             "FF_MAIL_RETRY_SECONDS": "0",  # the pump redelivers a failed job itself
             "FF_SITE_URL": site_url,
@@ -98,6 +103,18 @@ def create_all(session: Any, mfa_required: bool = False) -> Resources:
             },
         )["QueueUrl"]
         urls[name] = (url, dlq)
+    fifo = {"FifoQueue": "true"}
+    dlq = sqs.create_queue(QueueName=SEARCH_QUEUE.replace(".fifo", "-dlq.fifo"), Attributes=fifo)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName=SEARCH_QUEUE,
+        Attributes={
+            **fifo,
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+        },
+    )["QueueUrl"]
+    urls[SEARCH_QUEUE] = (url, dlq)
 
     ses = session.client("ses", region_name=REGION)
     ses.verify_email_identity(EmailAddress=MAIL_FROM_ADDRESS)
@@ -131,6 +148,8 @@ def create_all(session: Any, mfa_required: bool = False) -> Resources:
         user_pool_id=pool,
         client_id=client_id,
         mail_events_topic_arn=topic_arn,
+        search_queue_url=urls[SEARCH_QUEUE][0],
+        search_dlq_url=urls[SEARCH_QUEUE][1],
     )
 
 

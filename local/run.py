@@ -327,7 +327,9 @@ def wait_until_quiet(
             bar.update(pump.handled - start - bar.n)
             if not thread.is_alive():
                 return False
-            if pump.idle_rounds >= 5 and queues_empty(sqs, [resources.render_queue_url, resources.mail_queue_url]):
+            if pump.idle_rounds >= 5 and queues_empty(
+                sqs, [resources.render_queue_url, resources.mail_queue_url, resources.search_queue_url]
+            ):
                 return True
             time.sleep(0.2)
     return False
@@ -427,7 +429,7 @@ def run(seed: bool = True) -> int:
         say("Rendering the static pages ...")
         wiring.site().render(RenderJob(page="static"))
         wiring.site().render(RenderJob(page="home"))  # otherwise the home page appears with the first story
-        wiring.site().render(RenderJob(page="search"))  # the search page and an empty index, before any story
+        wiring.site().render(RenderJob(page="search"))  # the search page and the shards manifest, before any story
 
         log_path = STATE / f"chalice-{api_port}.log"
         say(f"Starting the API (chalice local) on {api_url}/api/ ; its log: {log_path.relative_to(ROOT)}")

@@ -44,6 +44,11 @@ REQUIREMENTS = ROOT / "requirements.txt"
 DEFAULT_REGION = "eu-west-2"
 LAMBDA_ROOT = "/var/task"  # where Lambda unpacks the zip: the file names tracebacks show
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # as chalice writes: the same input gives the same zip
+# Programs the functions run (not import). Chalice unpacks wheels with zipfile.extractall, which
+# drops the execute bit, and Lambda's /var/task is read-only, so the mode is set here, in the zip
+# entry (Lambda keeps a zip entry's Unix mode when it unpacks the code).
+EXECUTABLES = ("pagefind_bin/pagefind",)
+EXECUTABLE_MODE = 0o100755  # a regular file, rwxr-xr-x
 PLACEHOLDER_MARKS = ("example.org", "example.com", "example.net", "123456789012")
 
 
@@ -95,6 +100,7 @@ def build(stage: str, out: Path) -> dict:
     pin_stage(template, stage)
     sam.write_text(json.dumps(template, indent=2) + "\n")
     added = precompile(out / "deployment.zip")
+    check_executables(out / "deployment.zip")
     return {"template": str(sam), "zip": str(out / "deployment.zip"), "runtime": runtime_tag(), "pyc_added": added}
 
 
@@ -181,6 +187,8 @@ def precompile(zip_path: Path) -> int:
         tmp_zip = tmp_dir / "deployment.zip"
         with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as zout:
             for info, data in entries:
+                if info.filename in EXECUTABLES:
+                    info.external_attr = EXECUTABLE_MODE << 16
                 zout.writestr(info, data)
             for name, data in sorted(compiled):
                 info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
@@ -189,6 +197,21 @@ def precompile(zip_path: Path) -> int:
                 zout.writestr(info, data)
         shutil.move(str(tmp_zip), zip_path)
     return len(compiled)
+
+
+def check_executables(zip_path: Path) -> None:
+    """Each program the functions run is in the zip, executable, and built for the Lambda's arm64."""
+    with zipfile.ZipFile(zip_path) as z:
+        names = set(z.namelist())
+        for name in EXECUTABLES:
+            if name not in names:
+                raise PackageError(f"{name} is missing from the package (requirements.txt: pagefind[bin])")
+            info = z.getinfo(name)
+            if (info.external_attr >> 16) & 0o111 != 0o111:
+                raise PackageError(f"{name} is not executable in the zip")
+            head = z.open(info).read(20)
+            if head[:4] != b"\x7fELF" or int.from_bytes(head[18:20], "little") != 183:  # EM_AARCH64
+                raise PackageError(f"{name} is not an arm64 (aarch64) program: package for the Lambda's architecture")
 
 
 # ---- deploy ------------------------------------------------------------------------------------

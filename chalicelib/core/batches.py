@@ -67,3 +67,13 @@ def queue_batch(
         # A warm Lambda's next invocation must not log this batch's last message id.
         logger.remove_keys(["message_id"])
         metrics.flush_metrics()
+
+
+def whole_batch(event: dict[str, Any], handle: Callable[[list[str]], Any]) -> PartialItemFailureResponse:
+    """Handle a batch's bodies together (a FIFO queue's: the search worker rebuilds each shard once for
+    the whole batch). An error fails the whole batch, which SQS gives back in order: nothing is partial."""
+    try:
+        handle([r["body"] for r in event.get("Records", [])])
+        return {"batchItemFailures": []}
+    finally:
+        metrics.flush_metrics()

@@ -7,6 +7,8 @@ small JSON bodies with a stable `key`, so a job delivered twice is recognised.
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -16,7 +18,9 @@ from pydantic import BaseModel, ConfigDict
 # "archive": ref is "<listing>/<YYYY-MM>" (every page of that month's archive of a listing: a service
 # slug, "_all" or "tag:<tag>") or "<listing>/<YYYY-MM>/since/<published_at>#<id>" (the pages from that
 # story's to the newest; a job queued as ".../latest" is read as the newest story's).
-PageKind = Literal["story", "service", "home", "static", "tag", "sitemap", "archive", "search"]  # "search": ref empty
+# "search": ref empty (the search page and every shard: the full rebuild), or "drop/<YYYY-MM>/<story id>"
+# (a story that left the public site: its fragment goes at once; its shard's rebuild is a SearchJob).
+PageKind = Literal["story", "service", "home", "static", "tag", "sitemap", "archive", "search"]
 
 
 class RenderJob(BaseModel):
@@ -77,27 +81,69 @@ MAIL_MAX_RECEIVES = 12
 _LONGEST_VISIBILITY = 12 * 3600  # SQS's limit
 
 
+class SearchJob(BaseModel):
+    """Rebuild the search shard that holds this month's stories, because an indexed field of a
+    story of that month changed. `gone` names a story that left the public site (its fragment was
+    deleted at once by a render job): the rebuild uploads its fragment again if it is back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    month: str  # YYYY-MM, of the story's first publication
+    gone: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"search:{self.month}:{self.gone}"
+
+
+SEARCH_GROUP = "search"  # one message group: shard rebuilds run one at a time, in order
+
+
+def search_dedup_id(job: SearchJob, debounce_seconds: int, now: float | None = None) -> str:
+    """The FIFO queue keeps one message per id for five minutes: every change of a month within
+    one debounce window becomes one rebuild. The queue delays each message by the window, so that
+    rebuild runs after the last change of its window. A story that left keeps its own message."""
+    if debounce_seconds <= 0:
+        return uuid.uuid4().hex  # no debounce: every change rebuilds
+    window = int((time.time() if now is None else now) // debounce_seconds)
+    return f"{job.month}:{job.gone}:{window}"
+
+
 class Queues:
     """Sends jobs to SQS, ten at a time, de-duplicated within one call."""
 
-    def __init__(self, sqs: Any, render_queue_url: str, mail_queue_url: str, mail_retry_seconds: int = MAIL_VISIBILITY):
+    def __init__(
+        self,
+        sqs: Any,
+        render_queue_url: str,
+        mail_queue_url: str,
+        search_queue_url: str = "",
+        search_debounce_seconds: int = 300,
+        mail_retry_seconds: int = MAIL_VISIBILITY,
+    ):
         self._sqs = sqs
         self._mail_retry_seconds = mail_retry_seconds
-        self._urls: dict[type, str] = {RenderJob: render_queue_url, MailJob: mail_queue_url}
+        self._urls: dict[type, str] = {
+            RenderJob: render_queue_url,
+            MailJob: mail_queue_url,
+            SearchJob: search_queue_url,
+        }
+        self._debounce = search_debounce_seconds
 
-    def send(self, jobs: Iterable[RenderJob | MailJob]) -> int:
-        unique: dict[tuple[type, str], RenderJob | MailJob] = {}
+    def send(self, jobs: Iterable[RenderJob | MailJob | SearchJob]) -> int:
+        unique: dict[tuple[type, str], RenderJob | MailJob | SearchJob] = {}
         for job in jobs:
             unique.setdefault((type(job), job.key), job)
-        by_queue: dict[str, list[RenderJob | MailJob]] = {}
+        by_queue: dict[str, list[RenderJob | MailJob | SearchJob]] = {}
         for (kind, _), job in unique.items():
+            if not self._urls[kind]:
+                raise RuntimeError(f"no queue is set for {kind.__name__} (FF_SEARCH_QUEUE_URL?)")
             by_queue.setdefault(self._urls[kind], []).append(job)
         for url, batch in by_queue.items():
             for i in range(0, len(batch), 10):
                 chunk = batch[i : i + 10]
                 resp = self._sqs.send_message_batch(
-                    QueueUrl=url,
-                    Entries=[{"Id": str(n), "MessageBody": job.model_dump_json()} for n, job in enumerate(chunk)],
+                    QueueUrl=url, Entries=[self._entry(n, j) for n, j in enumerate(chunk)]
                 )
                 if resp.get("Failed"):
                     # Let the stream retry the record: jobs are idempotent, so re-sending is safe.
@@ -114,6 +160,13 @@ class Queues:
             ReceiptHandle=receipt_handle,
             VisibilityTimeout=mail_retry_delay(receive_count, self._mail_retry_seconds),
         )
+
+    def _entry(self, n: int, job: RenderJob | MailJob | SearchJob) -> dict[str, Any]:
+        entry: dict[str, Any] = {"Id": str(n), "MessageBody": job.model_dump_json()}
+        if isinstance(job, SearchJob):
+            entry["MessageGroupId"] = SEARCH_GROUP
+            entry["MessageDeduplicationId"] = search_dedup_id(job, self._debounce)
+        return entry
 
 
 def mail_retry_delay(receive_count: int, base: int = MAIL_VISIBILITY) -> int:
@@ -133,3 +186,7 @@ def parse_render(body: str) -> RenderJob:
 
 def parse_mail(body: str) -> MailJob:
     return MailJob.model_validate(json.loads(body))
+
+
+def parse_search(body: str) -> SearchJob:
+    return SearchJob.model_validate(json.loads(body))

@@ -33,6 +33,13 @@ class Settings(BaseModel):
     # A failed mail job is held back this long, doubling with each delivery (jobs.mail_retry_delay);
     # 0 leaves the queue's own visibility timeout (the local stack, whose pump redelivers at once).
     mail_retry_seconds: int = Field(default=360, ge=0, le=12 * 3600)
+    # Search: a FIFO queue of shard rebuilds (one message group: one rebuild at a time), and the
+    # debounce window: a shard is rebuilt at most once a window, after the last change in it
+    # (docs/search.md). 0 rebuilds at once (the local stack); the queue's delay matches it on AWS.
+    search_queue_url: str = ""
+    search_debounce_seconds: int = Field(default=300, ge=0, le=900)
+    # The most stories a frozen shard holds: what a query downloads per shard grows with it.
+    search_shard_stories: int = Field(default=10_000, ge=1, le=50_000)
     mail_from: str = "FeedForward <stories@feedforward.example>"
     # The SES configuration set whose bounce and complaint events go to SNS (on_mail_event); empty locally.
     mail_configuration_set: str = ""

@@ -48,6 +48,15 @@ class Publisher:
                 out[obj["Key"]] = obj.get("ETag", "").strip('"')
         return out
 
+    def read(self, key: str) -> bytes | None:
+        """One object's body, or None when there is none (the search job's manifests)."""
+        try:
+            return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except self._s3.exceptions.ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
     def etag(self, key: str) -> str | None:
         try:
             return self._s3.head_object(Bucket=self._bucket, Key=key)["ETag"].strip('"')

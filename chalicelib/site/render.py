@@ -133,11 +133,20 @@ class SiteRenderer:
             "tag": self._tag,
             "sitemap": self._month_sitemap,
             "archive": self._archive,
-            "search": lambda _ref: search.outputs(self._store, self._publisher),  # OUTWARD: Pagefind
+            "search": self._search,  # OUTWARD: Pagefind
         }
         return builders[job.page](job.ref)
 
     # ---- pages ----------------------------------------------------------------------------
+
+    def _search(self, ref: str) -> list[Output]:
+        """ "drop/<month>/<story id>": a story that left the site leaves search at once (its fragment).
+        Empty: the search page and every shard (the full rebuild); shards are otherwise the search
+        worker's (app.search_worker), rebuilt one at a time."""
+        index = search.SearchIndex(self._store, self._publisher, self._settings.search_shard_stories)
+        if ref.startswith("drop/"):
+            return index.drop(ref.removeprefix("drop/"))
+        return index.rebuild_all()
 
     def _story(self, story_id: str) -> list[Output]:
         key = STORY_KEY.format(story_id)

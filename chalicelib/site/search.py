@@ -1,11 +1,18 @@
-"""Static search with Pagefind: the index of every published story, and the search page.
+"""Static search with Pagefind, in shards: each a Pagefind bundle of some months' published stories,
+merged in the browser (Pagefind's mergeIndex). docs/search.md tells the whole design.
 
-The render job "search" (one fixed key, so a batch of story changes builds it once) reads the
-"_all" listing (one Query page per 1 MB) and the stories' full text (one BatchGetItem per 100),
-then has Pagefind's binary index them, written as small HTML files in a temporary folder.
-This is a job, never a request. Pagefind names its index, fragment and filter files by content,
-so only the files whose content changed are uploaded (compared with S3's ETags) and files no
-longer named by the new index are deleted.
+- The hot shard holds the current month; frozen shards hold closed months, each bounded
+  (core/shards.py). A shard is rebuilt only when one of its stories changes in a field the index
+  holds, by the search worker (its own function and FIFO queue: one rebuild at a time, debounced).
+  A rebuild reads its months' listing entries and stories (a Query per month, a BatchGetItem per
+  100), never the whole site.
+- pagefind/shards.json, the public manifest, lists the shards newest first; the search page reads
+  it, searches the newest and merges older ones on request.
+- search/shards/<id>.json, each shard's file manifest, holds the MD5 of every file uploaded and
+  which fragment holds which story: a rebuild uploads only what changed and deletes what went,
+  without listing the bucket, and a story that leaves the site loses its fragment at once (a
+  render job, "drop"), before its shard is rebuilt.
+- Only what the JS API needs is uploaded: pagefind.js, its worker and WebAssembly, and the index.
 
 The page at /search/ works with JavaScript (our own small script on Pagefind's JS API, all from
 this host; only Pagefind's worker may compile WebAssembly) and without it says where to look.
@@ -13,15 +20,21 @@ this host; only Pagefind's worker may compile WebAssembly) and without it says w
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import os
+import shutil
+import stat
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import store as store_module
+from ..core import clock, shards
+from ..core.observability import logger, metrics
 from ..core.status import Status
 from . import pages
 from .outputs import Delete, Output, Put
@@ -29,18 +42,25 @@ from .pages import HTML, HTML_CACHE, JS
 from .publisher import md5_hex
 
 if TYPE_CHECKING:
+    from ..core.jobs import SearchJob
     from ..store import PublicStore
 
 PREFIX = "pagefind/"
+MANIFEST_KEY = PREFIX + "shards.json"  # public: the search page reads it
+STATE_KEY = "search/shards/{}.json"  # each shard's file manifest (the search job's own)
 PAGE_KEY = "search/index.html"
-ENTRY_KEY = PREFIX + "pagefind-entry.json"
 SCRIPT = Path(__file__).with_name("search_page.js")
 SCRIPT_KEY = "search/search.{}.js"
 LANGUAGE = "en"
+# What the JS API loads from a bundle. Pagefind also writes its UI bundles (pagefind-ui.js,
+# component and modular UI, highlight: about 400 KB) and a wasm for unknown languages: not uploaded.
+RUNTIME = ("pagefind.js", "pagefind-worker.js", f"wasm.{LANGUAGE}.pagefind")
+ENTRY = "pagefind-entry.json"
 # Files Pagefind names by their content never change: cache them for a year. The entry file,
 # the loader and the wasm keep their names across builds: a short cache.
 _HASHED_DIRS = ("fragment/", "index/", "filter/")
 _TYPES = {".js": JS, ".json": "application/json", ".css": pages.CSS}
+_SIGNATURE = b"pagefind_dcd"
 
 
 def _content_type(name: str) -> str:
@@ -50,6 +70,17 @@ def _content_type(name: str) -> str:
 def _cache(name: str) -> str:
     hashed = name.startswith(_HASHED_DIRS) or name.endswith(".pf_meta")
     return pages.HASHED_CACHE if hashed else HTML_CACHE
+
+
+def _wanted(name: str) -> bool:
+    return name in RUNTIME or name == ENTRY or name.endswith(".pf_meta") or name.startswith(_HASHED_DIRS)
+
+
+def bundle_prefix(shard_id: str) -> str:
+    return f"{PREFIX}{shard_id}/"
+
+
+# ---- what the index holds of a story ---------------------------------------------------------
 
 
 def record(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -81,10 +112,11 @@ def record(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) -> dic
     }
 
 
-def records(store: PublicStore) -> list[dict[str, Any]]:
-    """Every published story as an index record: the "_all" listing, then the stories' full text."""
-    entries = store.listing(store_module.EVERYTHING, 10**9)
-    stories = store.get_stories(e["id"] for e in entries)
+def records(store: PublicStore, months: Iterable[str]) -> list[dict[str, Any]]:
+    """The published stories first listed in these months, as index records: one Query of the
+    "_all" listing per month, then the stories' full text (a BatchGetItem per 100)."""
+    entries = [e for m in sorted(months) for e in store.listing_month(store_module.EVERYTHING, m, newest_first=False)]
+    stories = store.get_stories([e["id"] for e in entries])
     published = [stories[e["id"]] for e in entries if stories.get(e["id"], {}).get("status") == Status.PUBLISHED]
     services = store.get_services({s for st in published for s in st.get("services", [])}) if published else {}
     return [record(s, services) for s in published]
@@ -105,19 +137,36 @@ def record_html(r: dict[str, Any]) -> str:
     )
 
 
+# ---- the binary -------------------------------------------------------------------------------
+
+
+def executable() -> str:
+    """Pagefind's binary, runnable. The package sets its execute bit in the zip (tools/package.py);
+    if a zip made some other way lost it, a copy in /tmp (Lambda's one writable place) is made
+    executable once per warm process, as /var/task is read-only."""
+    from pagefind.service import get_executable
+
+    binary = get_executable()
+    if binary is None:
+        raise RuntimeError("The pagefind binary is missing: pip install 'pagefind[bin]' (requirements.txt)")
+    if os.access(binary, os.X_OK):
+        return str(binary)
+    copy = Path(tempfile.gettempdir()) / "feedforward-pagefind"
+    if not os.access(copy, os.X_OK):
+        shutil.copyfile(binary, copy)
+        copy.chmod(copy.stat().st_mode | stat.S_IXUSR | stat.S_IRUSR)
+    return str(copy)
+
+
 def build_index(recs: list[dict[str, Any]]) -> dict[str, bytes]:
-    """Pagefind's files for these records: {name under pagefind/: bytes}.
+    """Pagefind's files for these records, as the JS API needs them: {name in the bundle: bytes}.
 
     The records are written as small HTML files and the binary indexes the folder in one run.
     (Pagefind's Python API answers one request per 0.1 s, as it polls the binary's output: a
     record at a time took 100 s for 1,000 stories, one folder through it 12 s, the binary 4 s.)"""
-    from pagefind.service import get_executable
-
     if not recs:
-        return {}  # Pagefind cannot index nothing: no index, and the page says search is not available
-    binary = get_executable()
-    if binary is None:
-        raise RuntimeError("The pagefind binary is missing: pip install 'pagefind[bin]' (requirements.txt)")
+        return {}  # Pagefind cannot index nothing: the shard has no bundle
+    binary = executable()
     with tempfile.TemporaryDirectory(prefix="pagefind-") as tmp:
         site, out = os.path.join(tmp, "site"), os.path.join(tmp, "pagefind")
         os.makedirs(site)
@@ -126,15 +175,30 @@ def build_index(recs: list[dict[str, Any]]) -> dict[str, bytes]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(record_html(r), encoding="utf-8")
         done = subprocess.run(
-            [str(binary), "--site", site, "--output-path", out, "--force-language", LANGUAGE],
+            [binary, "--site", site, "--output-path", out, "--force-language", LANGUAGE],
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=840,
             check=False,
         )
         if done.returncode != 0:
             raise RuntimeError(f"pagefind failed ({done.returncode}): {done.stderr[-2000:] or done.stdout[-2000:]}")
-        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(Path(out).rglob("*")) if p.is_file()}
+        files = (p for p in sorted(Path(out).rglob("*")) if p.is_file())
+        return {name: p.read_bytes() for p in files if _wanted(name := str(p.relative_to(out)))}
+
+
+def fragment_url(body: bytes) -> str:
+    """The page a fragment is about (a fragment is gzip'd JSON after Pagefind's signature)."""
+    data = gzip.decompress(body)
+    start = data.index(b"{", len(_SIGNATURE) if data.startswith(_SIGNATURE) else 0)
+    return str(json.loads(data[start:]).get("url", ""))
+
+
+def story_of(url: str) -> str:
+    return url.strip("/").removeprefix("stories/")
+
+
+# ---- the search page -------------------------------------------------------------------------
 
 
 def script() -> tuple[str, bytes]:
@@ -149,30 +213,158 @@ def page(script_url: str) -> str:
     return pages.render_page("search.html", robots="noindex", search_js_url=script_url)
 
 
-def outputs(store: PublicStore, publisher: Any) -> list[Output]:
-    """The search page, its script and the index: Puts of what changed, Deletes of what went."""
+def page_outputs() -> list[Put]:
     script_key, script_body = script()
-    wanted: dict[str, Put] = {
-        PAGE_KEY: Put(PAGE_KEY, page("/" + script_key).encode("utf-8"), HTML, HTML_CACHE),
-        script_key: Put(script_key, script_body, JS, pages.HASHED_CACHE),
-    }
-    for name, body in build_index(records(store)).items():
-        key = PREFIX + name
-        wanted[key] = Put(key, body, _content_type(name), _cache(name))
-    known = publisher.etags(PREFIX) | publisher.etags("search/")
-    hashed = tuple(PREFIX + d for d in _HASHED_DIRS)
-    if ENTRY_KEY in known and {k for k in wanted if k.startswith(hashed)} == {k for k in known if k.startswith(hashed)}:
+    return [
+        Put(PAGE_KEY, page("/" + script_key).encode("utf-8"), HTML, HTML_CACHE),
+        Put(script_key, script_body, JS, pages.HASHED_CACHE),
+    ]
+
+
+# ---- shards ----------------------------------------------------------------------------------
+
+
+def shard_outputs(
+    store: PublicStore,
+    shard: shards.Shard,
+    state: dict[str, Any],
+    dropped: Iterable[str] = (),
+) -> tuple[list[Output], dict[str, Any]]:
+    """One shard rebuilt: the Puts of the files that changed (new content first, the entry that
+    names them after), the Deletes of the files that went, and the shard's new file manifest.
+
+    `state` is the manifest of the last build ({} for none). A story in `dropped` left the site
+    since: its fragment was deleted without the manifest knowing, so it is uploaded again if the
+    story is back."""
+    prefix = bundle_prefix(shard["id"])
+    files = build_index(records(store, shard["months"]))
+    known: dict[str, str] = dict(state.get("files", {}))
+    hashed = {n for n in files if n.startswith(_HASHED_DIRS)}
+    if known and ENTRY in known and hashed == {n for n in known if n.startswith(_HASHED_DIRS)}:
         # The same index (its files are named by content). Pagefind's meta file can still differ
         # between two builds of the same records (the order of a hash map), and the entry file
         # names the meta: keep the pair already published.
-        kept = {k for k in known if k == ENTRY_KEY or _is_meta(k)}
-        wanted = {k: p for k, p in wanted.items() if k != ENTRY_KEY and not _is_meta(k)}
-    else:
-        kept = set()
-    out: list[Output] = [p for k, p in wanted.items() if known.get(k) != md5_hex(p.body)]
-    out += [Delete(k) for k in sorted(known) if k not in wanted and k not in kept]
-    return out
+        files = {n: b for n, b in files.items() if n != ENTRY and not n.endswith(".pf_meta")}
+        files |= {n: b"" for n in known if n == ENTRY or n.endswith(".pf_meta")}  # kept as they are
+    pages_of = {story_of(fragment_url(b)): n for n, b in files.items() if n.startswith("fragment/")}
+    gone = set(dropped)
+    forced = {n for s, n in pages_of.items() if s in gone}
+    new_known = {n: (known[n] if not b else md5_hex(b)) for n, b in files.items()}
+    changed = [n for n, b in files.items() if b and (known.get(n) != new_known[n] or n in forced)]
+    # Content first, then the meta, then the entry that names it: a browser never finds a name
+    # whose file is not there yet.
+    order = sorted(changed, key=lambda n: (n == ENTRY, n.endswith(".pf_meta"), n))
+    out: list[Output] = [Put(prefix + n, files[n], _content_type(n), _cache(n)) for n in order]
+    out += [Delete(prefix + n) for n in sorted(known) if n not in files]
+    new_state = {"id": shard["id"], "months": shard["months"], "files": new_known, "pages": pages_of}
+    return out, new_state
 
 
-def _is_meta(key: str) -> bool:
-    return key.startswith(PREFIX) and key.endswith(".pf_meta")
+def state_put(shard_id: str, state: dict[str, Any]) -> Put:
+    body = json.dumps(state, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return Put(STATE_KEY.format(shard_id), body, "application/json", "no-store")
+
+
+def manifest_put(manifest: dict[str, Any]) -> Put:
+    body = json.dumps(manifest, separators=(",", ":")).encode("utf-8")
+    return Put(MANIFEST_KEY, body, "application/json", HTML_CACHE)
+
+
+class SearchIndex:
+    """The search worker's work, and the render worker's part (a story's fragment, at once)."""
+
+    def __init__(self, store: PublicStore, publisher: Any, shard_limit: int = shards.SHARD_LIMIT):
+        self._store = store
+        self._publisher = publisher
+        self._limit = shard_limit
+
+    def _json(self, key: str) -> dict[str, Any]:
+        body = self._publisher.read(key)
+        return json.loads(body) if body else {}
+
+    def manifest(self) -> dict[str, Any]:
+        return self._json(MANIFEST_KEY) or {"version": 1, "page": "", "shards": []}
+
+    # ---- the search worker ----------------------------------------------------------------
+
+    def update(self, jobs: Iterable[SearchJob]) -> dict[str, int]:
+        """Rebuild the shards of these jobs' months (and any the layout changed), then the manifest."""
+        jobs = list(jobs)
+        return self.write(self.plan({j.month for j in jobs}, {j.gone for j in jobs if j.gone}))
+
+    def rebuild_all(self) -> list[Output]:
+        """Every shard and the search page, for the full rebuild (it uploads what changed)."""
+        return self.plan(None, set())
+
+    def plan(self, months: set[str] | None, dropped: set[str]) -> list[Output]:
+        """The outputs of rebuilding the shards that hold `months` (None: every shard), those the
+        layout added or changed, and the deletion of shards that are gone (the last month's hot
+        shard, once that month is in a frozen one). The search page comes too when it (or its
+        script) changed. The manifest is written after every shard it names, and shards are deleted after it."""
+        manifest = self.manifest()
+        first = not manifest["shards"]
+        previous: list[shards.Shard] = [
+            {"id": s["id"], "months": s["months"], "stories": s.get("stories", 0)} for s in manifest["shards"]
+        ]
+        counts = self._store.figures(store_module.EVERYTHING, consistent=True)["months"]
+        layout = shards.plan(previous, counts, clock.iso()[:7], self._limit)
+        before = {s["id"]: s["months"] for s in previous}
+        bundles = {s["id"]: s.get("bundle", "") for s in manifest["shards"]}
+        page_puts = page_outputs()
+        page_md5 = md5_hex(b"".join(p.body for p in page_puts))
+        out: list[Output] = [*page_puts] if manifest.get("page") != page_md5 else []
+        entries: list[dict[str, Any]] = []
+        for shard in layout:
+            stale = months is None or before.get(shard["id"]) != shard["months"] or bool(set(shard["months"]) & months)
+            if stale:
+                state = self._json(STATE_KEY.format(shard["id"]))
+                built, new_state = shard_outputs(self._store, shard, state, dropped)
+                out += built
+                if new_state != state and (new_state["files"] or state):
+                    out.append(state_put(shard["id"], new_state))
+                bundle = "/" + bundle_prefix(shard["id"]) if ENTRY in new_state["files"] else ""
+            else:
+                bundle = bundles.get(shard["id"], "")
+            entries.append({**shard, "bundle": bundle})
+        new_manifest = {"version": 1, "page": page_md5, "shards": entries}
+        if new_manifest != manifest:
+            out.append(manifest_put(new_manifest))
+        for gone in sorted(set(before) - {s["id"] for s in layout}):
+            state = self._json(STATE_KEY.format(gone))
+            out += [Delete(bundle_prefix(gone) + n) for n in sorted(state.get("files", {}))]
+            out.append(Delete(STATE_KEY.format(gone)))
+        if first:
+            # No manifest yet: what an older layout (one index for the whole site) left under
+            # pagefind/ goes. One listing, once; every later build knows its files.
+            written = {o.key for o in out}
+            out += [Delete(k) for k in sorted(self._publisher.etags(PREFIX)) if k not in written]
+        return out
+
+    def write(self, outputs: list[Output]) -> dict[str, int]:
+        counts = {"uploaded": 0, "deleted": 0}
+        for o in outputs:
+            if isinstance(o, Delete):
+                self._publisher.delete(o.key)
+                counts["deleted"] += 1
+            else:
+                self._publisher.put(o.key, o.body, o.content_type, o.cache_control)
+                counts["uploaded"] += 1
+        logger.info("search shards rebuilt", extra=counts)
+        metrics.add_metric(name="SearchFilesUploaded", unit="Count", value=counts["uploaded"])
+        return counts
+
+    # ---- the render worker: a story that left the site leaves search at once -----------------
+
+    def drop(self, ref: str) -> list[Output]:
+        """ref "<YYYY-MM>/<story id>": delete that story's fragment now, unless it is public again.
+        Its words stay in the shard's index chunks until the shard's rebuild (a SearchJob queued
+        with this job), but nothing a browser can fetch holds its text, and no result shows it."""
+        month, _, story_id = ref.partition("/")
+        story = self._store.get_story(story_id, consistent=True)
+        if story and story.get("status") == Status.PUBLISHED:
+            return []
+        shard = shards.shard_of(self.manifest()["shards"], month)
+        if not shard:
+            return []
+        fragment = self._json(STATE_KEY.format(shard["id"])).get("pages", {}).get(story_id)
+        return [Delete(bundle_prefix(shard["id"]) + fragment)] if fragment else []

@@ -51,19 +51,65 @@
       : "No stories found for \u201c" + q + "\u201d. Try other words.";
   }
 
+  // The shards (pagefind/shards.json, newest first): Pagefind's bundle of the newest is the main
+  // one, and older shards are merged in (mergeIndex). NEWEST shards are searched at first; "Search
+  // older stories too" merges OLDER more each time, so a query downloads only the shards it needs.
+  var NEWEST = 2, OLDER = 2;
+  var more = document.getElementById("search-more");
   var q = (new URLSearchParams(window.location.search).get("q") || "").trim().slice(0, 200);
   input.value = q;
   if (!q) return;
   status.textContent = "Searching\u2026";
-  import("/pagefind/pagefind.js")
-    .then(function (pagefind) {
-      return pagefind.init().then(function () { return pagefind.search(q); });
+  var pagefind = null, bundles = [], merged = 0;
+
+  function unavailable() {
+    status.textContent = "Search is not available just now. You can browse the services instead.";
+  }
+
+  function run() {
+    return pagefind.search(q)
+      .then(function (search) {
+        // A story that left the site a moment ago has lost its fragment before its shard was
+        // rebuilt: its result cannot load, and is left out.
+        return Promise.all(search.results.slice(0, 20).map(function (r) {
+          return r.data().catch(function () { return null; });
+        }));
+      })
+      .then(function (results) {
+        show(results.filter(Boolean), q);
+        if (more) more.hidden = merged >= bundles.length;
+      });
+  }
+
+  function merge(n) {
+    var next = bundles.slice(merged, merged + n);
+    merged += next.length;
+    return next.reduce(function (done, b) {
+      return done.then(function () { return pagefind.mergeIndex(b.bundle); });
+    }, Promise.resolve());
+  }
+
+  fetch("/pagefind/shards.json", { cache: "no-cache" })
+    .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+    .then(function (manifest) {
+      bundles = (manifest.shards || []).filter(function (s) { return s.bundle; });
+      if (!bundles.length) { show([], q); return null; }
+      merged = 1;
+      return import(bundles[0].bundle + "pagefind.js").then(function (pf) {
+        pagefind = pf;
+        return pagefind.init();
+      })
+        .then(function () { return merge(NEWEST - 1); })
+        .then(run);
     })
-    .then(function (search) {
-      return Promise.all(search.results.slice(0, 20).map(function (r) { return r.data(); }));
-    })
-    .then(function (results) { show(results, q); })
-    .catch(function () {
-      status.textContent = "Search is not available just now. You can browse the services instead.";
+    .catch(unavailable);
+
+  if (more) {
+    more.querySelector("button").addEventListener("click", function () {
+      if (!pagefind) return;
+      more.hidden = true;
+      status.textContent = "Searching older stories\u2026";
+      merge(OLDER).then(run).catch(unavailable);
     });
+  }
 })();

@@ -196,6 +196,16 @@ def test_story_goes_from_form_to_page_and_mailbox_and_stack_stops_cleanly(stack)
     assert r.status_code in (301, 302, 308) and r.headers["Location"].endswith(f"/stories/{story_id}/")
     assert requests.get(f"{site}no-such-page/", timeout=10).status_code == 404
 
+    # Search: the search worker built the month's shard; the manifest names it and the site serves it.
+    def searchable():
+        r = requests.get(f"{site}pagefind/shards.json", timeout=10)
+        bundles = [s["bundle"] for s in r.json()["shards"] if s["bundle"]] if r.status_code == 200 else []
+        entry = requests.get(f"{site}{bundles[0].lstrip('/')}pagefind-entry.json", timeout=10) if bundles else None
+        return entry.json() if entry is not None and entry.status_code == 200 else None
+
+    entry = poll(searchable, 60, "the search shard of the published story")
+    assert sum(lang["page_count"] for lang in entry["languages"].values()) >= 1
+
     # The mailbox lists the author's confirmation email, and it opens.
     def mail_to_author():
         r = requests.get(mail, timeout=10)

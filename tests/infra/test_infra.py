@@ -325,6 +325,18 @@ def test_the_zip_has_bytecode_for_every_module_and_only_arm64_binaries(build):
     assert (build / "deployment.zip").stat().st_size < 50 * 2**20
 
 
+def test_the_search_binary_is_in_the_zip_executable_and_built_for_arm64(build):
+    """Pagefind's binary runs as a program: chalice's unpacking dropped its execute bit, and
+    Lambda's /var/task is read-only, so tools/package.py sets the mode in the zip entry."""
+    with zipfile.ZipFile(build / "deployment.zip") as z:
+        info = z.getinfo("pagefind_bin/pagefind")
+        mode = info.external_attr >> 16
+        assert mode & 0o170000 == 0o100000, "a regular file"
+        assert mode & 0o555 == 0o555, f"mode {oct(mode)}: everyone must be able to read and run it"
+        elf = z.read(info)[:20]
+    assert elf[:4] == b"\x7fELF" and struct.unpack("<H", elf[18:20])[0] == AARCH64, "not an arm64 program"
+
+
 # ---- the table ---------------------------------------------------------------------------------
 
 
@@ -399,7 +411,7 @@ def test_each_queue_consumer_reports_partial_failures_and_has_time_to_finish(cfn
         if cfn["Resources"][next(iter(referenced(m["EventSourceArn"])))]["Type"] == "AWS::SQS::Queue"
     ]
     assert (
-        len(sqs_mappings) == len([e for e in chalice_app().event_sources if type(e).__name__ == "SQSEventConfig"]) == 2
+        len(sqs_mappings) == len([e for e in chalice_app().event_sources if type(e).__name__ == "SQSEventConfig"]) == 3
     )
     for m in sqs_mappings:
         queue = props(cfn, target(cfn, m["EventSourceArn"], "AWS::SQS::Queue"))
@@ -439,6 +451,44 @@ def test_the_asynchronous_functions_keep_what_failed(cfn):
     ):
         fn = props(cfn, handler_function(cfn, handler))
         target(cfn, fn["DeadLetterConfig"]["TargetArn"], "AWS::SQS::Queue")
+
+
+def test_the_search_worker_has_what_one_shard_rebuild_needs_one_at_a_time(cfn):
+    """Its own function (memory, time and /tmp for a frozen shard), reserved concurrency 1 on a FIFO
+    queue whose delay is the debounce the code uses, and a role that sends it jobs from the stream."""
+    from chalicelib.core.settings import Settings
+
+    name = handler_function(cfn, "app.search_worker")
+    fn = props(cfn, name)
+    assert fn["MemorySize"] >= 3008 and fn["Timeout"] == 900
+    assert fn["EphemeralStorage"]["Size"] >= 1024
+    assert fn["ReservedConcurrentExecutions"] == 1
+    [m] = [
+        m["Properties"]
+        for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if target(cfn, m["Properties"]["FunctionName"], "AWS::Lambda::Function") == name
+    ]
+    queue = props(cfn, target(cfn, m["EventSourceArn"], "AWS::SQS::Queue"))
+    assert queue["FifoQueue"] is True and queue["QueueName"]["Fn::Sub"].endswith(".fifo")
+    env = function_env(cfn, name)
+    assert int(queue["DelaySeconds"]) == int(env["FF_SEARCH_DEBOUNCE_SECONDS"]) >= 60
+    most = next(m.le for m in Settings.model_fields["search_shard_stories"].metadata if hasattr(m, "le"))
+    assert 1 <= int(env["FF_SEARCH_SHARD_STORIES"]) <= most
+    stream_role = target(cfn, props(cfn, handler_function(cfn, "app.on_table_change"))["Role"], "AWS::IAM::Role")
+    senders = [
+        st
+        for n, st in statements(cfn)
+        if "sqs:SendMessage" in as_list(st["Action"])
+        and target(cfn, m["EventSourceArn"], "AWS::SQS::Queue") in referenced(st["Resource"])
+    ]
+    assert senders, "nothing may queue a search job"
+    attached = [
+        n
+        for n, p in of_type(cfn, "AWS::IAM::Policy").items()
+        if stream_role in referenced(p["Properties"]["Roles"])
+        and any(st in p["Properties"]["PolicyDocument"]["Statement"] for st in senders)
+    ]
+    assert attached, "the stream's role must be able to queue search jobs"
 
 
 # ---- the environment -----------------------------------------------------------------------------
@@ -528,6 +578,7 @@ def test_every_queue_bucket_table_topic_and_pool_the_code_uses_is_this_stacks(cf
         consumes[fn] = [n for n in referenced(m["Properties"]["EventSourceArn"]) if n in cfn["Resources"]][0]
     assert consumes["app.render_worker"] == checked["FF_RENDER_QUEUE_URL"]
     assert consumes["app.mail_worker"] == checked["FF_MAIL_QUEUE_URL"]
+    assert consumes["app.search_worker"] == checked["FF_SEARCH_QUEUE_URL"] == checked["FF_SEARCH_QUEUE_NAME"]
     assert consumes["app.on_table_change"] == checked["FF_TABLE_NAME"]
     [sub] = [
         s["Properties"]

@@ -950,7 +950,9 @@ def test_the_scanner_finds_every_detail_in_every_form_it_can_take():
             assert (a.key, kind) in {(h.who, h.kind) for h in found}, (kind, v)
     # Through gzip too (Pagefind's files), and the detectors alone see the same details.
     packed = gzip.compress(b"pagefind_dcd" + json.dumps({"content": f"ring {a.phone} now"}).encode())
-    assert {h.kind for h in scanner.scan(object_text("pagefind/fragment/x.pf_fragment", packed), "x")} == {"phone"}
+    assert {h.kind for h in scanner.scan(object_text("pagefind/2026-12/fragment/x.pf_fragment", packed), "x")} == {
+        "phone"
+    }
     assert {h.kind for h in scanner._detected(f"{a.email} {a.phone} {a.nhs} {a.postcode}", "x")} == set(CONTACT_KINDS)
     # And it does not cry wolf over what pages are full of.
     assert scanner.scan("Published 2026-11-26T10:00:00.000Z, 12 stories, 07700 900999, ab1 2cd, 1234567890", "x") == []
@@ -1007,7 +1009,7 @@ def test_a_full_demo_run_leaks_no_contact_detail_and_erasure_leaves_nothing(
     people: list[Person] = [*authors, *demo.readers]
     scanner = Scanner(people)
     objects = bucket_objects(aws)
-    assert any(k.startswith("pagefind/fragment/") for k in objects) and any(k.endswith(".xml") for k in objects)
+    assert any("/fragment/" in k for k in objects) and any(k.endswith(".xml") for k in objects)
     assert any(f"stories/{a.story_id}/index.html" in objects for a in by_fate["publish"])
     log_lines = ours.lines + others.lines + emf
     emails = email_texts()
@@ -1022,7 +1024,7 @@ def test_a_full_demo_run_leaks_no_contact_detail_and_erasure_leaves_nothing(
     victim = by_fate["publish"][0]
     samples = {
         "object": objects[f"stories/{victim.story_id}/index.html"],
-        "search fragment": next(t for k, t in objects.items() if k.startswith("pagefind/fragment/")),
+        "search fragment": next(t for k, t in objects.items() if k.startswith("pagefind/") and "/fragment/" in k),
         "log line": ours.lines[0],
         "metrics line": emf[0],
         "api answer": next(x.text for x in recorder.answers if x.what.startswith("GET /api/public/stories")),

@@ -247,16 +247,19 @@ def test_publishing_one_more_story_writes_a_bounded_known_set_of_objects(aws, cl
         )
     }
     assert (
-        set(s3_writes) - {k for k in s3_writes if "/widget/" in k or k.startswith("pagefind/")} == expected
+        set(s3_writes) - {k for k in s3_writes if "/widget/" in k or k.startswith("pagefind/")}
+        == expected | {f"search/shards/{month}.json"}  # the month's search shard's file manifest
     )  # the widget: test_widget.py
-    # The search index (test_search.py): the new story's fragment, the index chunks its words are
-    # in, and the entry and meta files (the old meta is deleted). Pagefind rebuilds the index from
-    # every story, but only files whose content changed are written.
+    # The search index (test_search.py): in the month's shard only, the new story's fragment, the
+    # index chunks its words are in, and the entry and meta files (the old meta is deleted); and
+    # the manifest's count. Only files whose content changed are written.
     index = {k for k in s3_writes if k.startswith("pagefind/")}
-    assert len([k for k in index if k.startswith("pagefind/fragment/")]) == 1
-    assert "pagefind/pagefind-entry.json" in index and all(
-        k.startswith(("pagefind/index/", "pagefind/fragment/", "pagefind/pagefind")) for k in index
-    )
+    hot = f"pagefind/{month}/"
+    assert len([k for k in index if k.startswith(hot + "fragment/")]) == 1
+    assert f"{hot}pagefind-entry.json" in index and all(
+        k.startswith((hot + "index/", hot + "fragment/", hot + "pagefind")) or k == "pagefind/shards.json"
+        for k in index
+    ), index
     assert not any(k.endswith((".js", ".css", ".pagefind")) for k in index)  # the loader and the wasm stay as they were
     # Nothing about another tag, another organisation or another story is touched.
     assert not any(k.startswith(("tags/food/", "tags/night-care/", "services/hillside")) for k in s3_writes)
