@@ -5,18 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openapi_parts import IGNORED, TOKEN, answer, errors
-
-# What app.py's ANY_BODY accepts; none of it is read.
-BUTTON = {
-    "required": False,
-    "description": "Not read: the token in the path is all it takes",
-    IGNORED: True,
-    "content": {
-        t: {"schema": {"type": "object"}}
-        for t in ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain", "application/json")
-    },
-}
+from .openapi_parts import BUTTON, TOKEN, answer, errors
 
 
 def address_paths(html: dict[str, Any]) -> dict[str, Any]:

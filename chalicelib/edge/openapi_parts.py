@@ -63,6 +63,16 @@ RESPOND_TOKEN = {
     "description": "The emailed read-and-respond link",
 }
 TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+# A button's post: what app.py's ANY_BODY accepts; none of it is read.
+BUTTON = {
+    "required": False,
+    "description": "Not read: the token in the path is all it takes",
+    IGNORED: True,
+    "content": {
+        t: {"schema": {"type": "object"}}
+        for t in ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain", "application/json")
+    },
+}
 
 
 def author_body(schema: str) -> dict[str, Any]:
@@ -102,15 +112,7 @@ def staff_paths(html: dict[str, Any]) -> dict[str, Any]:
         "description": "From the emailed link",
     }
     page = answer("The page", html, "text/html")
-    button = {
-        "required": False,
-        "description": "Not read: the token in the path is all it takes",
-        IGNORED: True,
-        "content": {
-            t: {"schema": {"type": "object"}}
-            for t in ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain", "application/json")
-        },
-    }
+    button = BUTTON
     return {
         "/api/subscriptions": {
             "post": {
