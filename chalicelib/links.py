@@ -20,14 +20,18 @@ if TYPE_CHECKING:
     from .store import PeopleStore, Subscriber, Subscription
 
     class LinkStore(PeopleStore, Protocol):
-        def set_author_link(self, story_id: str, token_hash: str) -> None: ...
-        def author_link(self, story_id: str) -> str | None: ...
+        def set_author_link(self, story_id: str, token_hash: str, issued_at: str) -> None: ...
+        def author_links(self, story_id: str, newest: int) -> list[str]: ...
 
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes, base64url without padding
 # Links that stop working when their holder unsubscribes or is frozen.
 REVOCABLE = frozenset({"respond", "organisation"})
 NOT_VALID = "This link is not valid. It may have expired or been stopped."
+# How many of a story's newest author links work (issue 18): two, because two letters often go
+# together (on confirming the address: the receipt and, for a story already decided, the decision),
+# and the author may open either. A third email stops the oldest, so an old, forwarded email dies.
+WORKING_AUTHOR_LINKS = 2
 
 
 def token_hash(raw: str) -> str:
@@ -57,8 +61,8 @@ class Links:
             expires,
         )
         if purpose == "author":
-            # One author link per story at a time (issue 18): this one stops the one sent before.
-            self._store.set_author_link(story_id, hashed)
+            # Only the newest author links of a story work (issue 18): this one may stop an older one.
+            self._store.set_author_link(story_id, hashed, clock.iso())
         return raw
 
     def resolve(self, raw: str, purpose: str) -> dict[str, Any]:
@@ -77,8 +81,10 @@ class Links:
             or int(token["expires_at"]) <= int(clock.now().timestamp())
         ):
             raise NotFound(NOT_VALID)
-        if purpose == "author" and self._store.author_link(str(token.get("story_id", ""))) != token_hash(raw):
-            raise NotFound(NOT_VALID)  # a newer email brought a newer link: this one is stopped
+        if purpose == "author" and token_hash(raw) not in self._store.author_links(
+            str(token.get("story_id", "")), WORKING_AUTHOR_LINKS
+        ):
+            raise NotFound(NOT_VALID)  # newer emails brought newer links: this one is stopped
         if purpose not in REVOCABLE:
             return token, None, None
         subscriber, subscription = self._holder_still_subscribed(token)

@@ -44,8 +44,8 @@ class StoryStore(Protocol):
     def mark_progress(self, story_id: str, field: str, at: str) -> bool: ...
     def get_contact(self, story_id: str) -> dict[str, Any] | None: ...
     def confirm_contact(self, story_id: str, at: str) -> bool: ...
-    def set_author_link(self, story_id: str, token_hash: str) -> None: ...
-    def author_link(self, story_id: str) -> str | None: ...
+    def set_author_link(self, story_id: str, token_hash: str, issued_at: str) -> None: ...
+    def author_links(self, story_id: str, newest: int) -> list[str]: ...
     def record_audit(self, story_id: str, at: str, ref: str, event: dict[str, Any]) -> None: ...
     def audit_trail(self, story_id: str) -> list[dict[str, Any]]: ...
     def keep_original(self, story_id: str, original: dict[str, Any]) -> None: ...
@@ -228,16 +228,26 @@ class StoriesPart(Table):
             {":at": at, ":none": ""},
         )
 
-    def set_author_link(self, story_id: str, token_hash: str) -> None:
-        """The one author link of a story that works: each new one stops the one before (issue 18)."""
+    def set_author_link(self, story_id: str, token_hash: str, issued_at: str) -> None:
+        """A new author link of a story (issue 18): kept privately, in the order they were sent, so
+        that only the newest few work (links.WORKING_AUTHOR_LINKS)."""
         self._db.put_item(
             TableName=self._table,
-            Item=to_item({"PK": f"PRIVATE#{story_id}", "SK": "AUTHORLINK", "token_hash": token_hash}),
+            Item=to_item(
+                {"PK": f"PRIVATE#{story_id}", "SK": f"AUTHORLINK#{issued_at}#{token_hash}", "token_hash": token_hash}
+            ),
         )
 
-    def author_link(self, story_id: str) -> str | None:
-        item = self._get(f"PRIVATE#{story_id}", "AUTHORLINK", consistent=True)
-        return str(item["token_hash"]) if item and item.get("token_hash") else None
+    def author_links(self, story_id: str, newest: int) -> list[str]:
+        """The hashes of the story's `newest` author links, newest first (one Query)."""
+        items = self._query(
+            limit=newest,
+            forward=False,
+            ConsistentRead=True,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :l)",
+            ExpressionAttributeValues=to_item({":pk": f"PRIVATE#{story_id}", ":l": "AUTHORLINK#"}),
+        )
+        return [str(i["token_hash"]) for i in items]
 
     def record_audit(self, story_id: str, at: str, ref: str, event: dict[str, Any]) -> None:
         """Record a status change once, however often the stream delivers it."""

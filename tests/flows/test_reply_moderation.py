@@ -323,8 +323,8 @@ def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publish
         assert requests.post(f"{api}moderation/stories/{story_id}/decision", json=decision, headers=auth, timeout=30).ok
 
         def link_to(kind: str, subject: str = ""):
-            """The link of `kind` in the newest email to the author (with `subject`): a new email's
-            private link stops the one before (issue 18), so only the newest works."""
+            """The link of `kind` in the newest email to the author (with `subject`): only the two
+            newest author links work (issue 18), so take the newest."""
 
             def find():
                 listing = requests.get(mail, timeout=10).text

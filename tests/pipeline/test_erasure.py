@@ -53,7 +53,7 @@ def mentions(aws, *needles: str) -> list[tuple[str, str, str]]:
 
 
 def private_link() -> str:
-    """The private link from the author's newest letter: each one stops the one before (issue 18)."""
+    """The private link from the author's newest letter (only the two newest work, issue 18)."""
     letters = [m for m in mailbox.to(AUTHOR) if "/api/my/" in mailbox.text_of(m)]
     return link_in(mailbox.text_of(letters[-1]))
 
