@@ -75,12 +75,21 @@ class Limits:
     def _refusal(action: str, limit: int, per_seconds: int, retry_after: int) -> TooManyRequests:
         what = WORDS.get(action, action)
         span = _span(per_seconds)
-        wait = _span(max(1, retry_after))
+        wait = _wait(retry_after)
         return TooManyRequests(
             f"Too many {what} from your connection: at most {limit} in {span}. Try again in {wait}.",
             retry_after=retry_after,
             limit={"action": action, "limit": limit, "per_seconds": per_seconds},
         )
+
+
+def _wait(seconds: int) -> str:
+    """How long to wait, as a person says it: whole minutes, rounded up ("53 minutes", not "3146
+    seconds"), and hours from two hours on. Retry-After keeps the exact seconds for programs."""
+    minutes = max(1, -(-seconds // 60))
+    if minutes < 120:
+        return "a minute" if minutes == 1 else f"{minutes} minutes"
+    return f"about {round(minutes / 60)} hours"
 
 
 def _span(seconds: int) -> str:

@@ -44,9 +44,28 @@ def test_the_eleventh_hit_in_a_window_of_ten_is_refused_with_retry_after(aws, no
     assert refused.value.status == 429
     assert refused.value.headers["Retry-After"] == str(3600 - 10)
     assert refused.value.limit == {"action": "me-too", "limit": 10, "per_seconds": 3600}
+    # The words say the wait as a person would (issue 20: "Try again in 3590 seconds" was no help).
+    assert str(refused.value).endswith("at most 10 in an hour. Try again in 60 minutes.")
     # Another client, and another action, have budgets of their own.
     limits.hit("me-too", "client-b", 10, 3600)
     limits.hit("stories", "client-a", 10, 3600)
+
+
+@pytest.mark.parametrize(
+    "seconds, words",
+    [
+        (1, "a minute"),
+        (59, "a minute"),
+        (61, "2 minutes"),
+        (3146, "53 minutes"),
+        (7140, "119 minutes"),
+        (9000, "about 2 hours"),
+    ],
+)
+def test_a_wait_is_said_in_minutes_or_hours(seconds, words):
+    from chalicelib.limits import _wait
+
+    assert _wait(seconds) == words
 
 
 def test_the_window_resets_with_the_clock(aws, now):
