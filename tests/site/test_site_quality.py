@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from chalicelib.site.render import THANKS_KEY
 from tests.support.env import API_URL, SITE_URL
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
@@ -339,3 +340,13 @@ def test_the_form_page_says_what_is_public_and_who_reads_it(site):
     page = parse(form)
     scripts = [u for t, a, u in page.urls if t == "script"]
     assert len(scripts) == 1 and re.fullmatch(r"/assets/form\.[0-9a-f]{12}\.js", scripts[0]), scripts
+
+
+def test_the_form_and_the_thank_you_page_say_where_to_get_urgent_help_and_how_to_complain(site):
+    """Issue 20: people write here in crisis; nothing said where to get urgent help or how to complain."""
+    for key in ("tell-your-story/index.html", THANKS_KEY):
+        text = site["objects"][key]["body"].decode()
+        assert "Need help now?" in text, key
+        for number in ('href="tel:999"', 'href="tel:111"', 'href="tel:116123"'):
+            assert number in text, (key, number)
+        assert "not a formal complaint" in text and "(PALS)" in text, key
