@@ -350,3 +350,10 @@ def test_the_form_and_the_thank_you_page_say_where_to_get_urgent_help_and_how_to
         for number in ('href="tel:999"', 'href="tel:111"', 'href="tel:116123"'):
             assert number in text, (key, number)
         assert "not a formal complaint" in text and "(PALS)" in text, key
+
+
+def test_every_page_links_to_the_search_page(site):
+    """Issue 20: no page linked to the search page; now the header of every page does (the widget,
+    shown inside other websites, has no header)."""
+    pages = {k: v for k, v in site["html"].items() if not k.endswith("/widget/index.html")}
+    assert len(pages) > 20 and [k for k, html in pages.items() if '/search/">Search</a>' not in html] == []
