@@ -37,8 +37,8 @@ STATUS_WORDS = {
     "rejected": ("Not published", "A moderator decided not to publish your story."),
     "withdrawn": (
         "Withdrawn",
-        "Your story has been withdrawn. It is no longer on FeedForward: not on its own page, "
-        "the service pages, the home page, the feeds or the API.",
+        "Your story has been withdrawn. It comes off FeedForward within a few minutes of that: its own "
+        "page, the service pages, the home page, the feeds and the API.",
     ),
     "erasing": (
         "Being erased",
@@ -48,7 +48,8 @@ STATUS_WORDS = {
 # What ?done=... on the private page says after an action (fixed words: nothing from the address is shown).
 NOTICES = {
     "reply": "Thank you. Your reply will appear once a moderator has checked it.",
-    "withdrawn": "Your story has been withdrawn. It will be gone from FeedForward within a few minutes.",
+    # Only "done": the status below says what withdrawing does (it said it twice, and differently).
+    "withdrawn": "Done: you have withdrawn your story.",
 }
 # Where an error summary's link takes the reader, per form.
 FIELD_IDS = {

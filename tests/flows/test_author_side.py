@@ -311,6 +311,9 @@ def test_a_withdrawn_story_leaves_every_page_and_its_author_sees_withdrawn(clien
         assert wiring.store().listing(slug, 10) == []
     html = body_of(client.http.get(f"/api/my/{token}?done=withdrawn"))
     assert "<h2>Withdrawn</h2>" in html and "You withdrew it on" in html
+    # What withdrawing does is said once, and never both "within a few minutes" and "no longer" (issue 20).
+    assert "Done: you have withdrawn your story." in html and html.count("within a few minutes") == 1
+    assert "no longer on FeedForward" not in html
     assert "Withdraw your story" not in html and "Erase everything" in html and 'name="reply_id"' not in html
     # The audit trail says the author did it (once).
     audit = wiring.store().audit_trail(story)
