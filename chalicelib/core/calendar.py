@@ -95,3 +95,12 @@ def working_days_between(start: datetime, end: datetime, most: int = 1000, calen
             return n
         n += 1
     return n
+
+
+def lifetime(days: int) -> str:
+    """How long a link lasts, as a person says it: "two years", not "730 days" (issue 20)."""
+    days = int(days)
+    if days >= 365 and days % 365 == 0:
+        years = days // 365
+        return {1: "a year", 2: "two years", 3: "three years"}.get(years, f"{years} years")
+    return "a day" if days == 1 else f"{days} days"

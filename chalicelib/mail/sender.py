@@ -13,6 +13,7 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from functools import lru_cache
 from typing import Any
 
+from ..core.calendar import lifetime
 from ..core.identifying import find
 from ..core.models import sendable
 from ..core.observability import logger, metrics
@@ -59,13 +60,15 @@ def about_the_address(message: str, sender: str) -> bool:
 def _templates():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-    return Environment(
+    env = Environment(
         loader=PackageLoader("chalicelib", "templates/email"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["lifetime"] = lifetime
+    return env
 
 
 def header_safe(value: str, limit: int = 200) -> str:

@@ -480,6 +480,7 @@ def test_only_the_two_newest_author_links_work_so_two_letters_sent_together_both
     pump.drain()
     [receipt] = mailbox.to(AUTHOR)
     first = link_in(mailbox.text_of(receipt))
+    assert "It works for two years" in mailbox.text_of(receipt) and "730" not in mailbox.text_of(receipt)
     publish(sid)
     pump.drain()
     second = link_in(mailbox.text_of(mailbox.to(AUTHOR)[-1]))
