@@ -8,6 +8,7 @@ line breaks are kept by `paragraphs` plus CSS `white-space: pre-line`.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -115,6 +116,21 @@ def join_words(items: Iterable[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def not_yet_said(name: str, *parts: str) -> list[str]:
+    """The parts of a byline after the name that it does not already say: a display name of "Nora,
+    Staff Nurse" with the role "Staff Nurse" reads "Nora, Staff Nurse", not "Nora, Staff Nurse, Staff
+    Nurse" (issue 20). Whole words only ("Nora Nurseworth", "Nurse" is said), case and spacing
+    ignored; an empty part is left out."""
+    said = " ".join(str(name).lower().split())
+    out = []
+    for part in parts:
+        words = " ".join(str(part or "").lower().split())
+        if words and not re.search(rf"(?<!\w){re.escape(words)}(?!\w)", said):
+            out.append(str(part).strip())
+            said += ", " + words
+    return out
+
+
 # ---- the environment ------------------------------------------------------------------------
 
 
@@ -139,6 +155,7 @@ def environment() -> Any:
         feeling_label=feeling_label,
         paragraphs=paragraphs,
         join_words=join_words,
+        not_yet_said=not_yet_said,
     )
     return env
 

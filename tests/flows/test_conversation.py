@@ -765,3 +765,17 @@ def test_every_conversation_page_is_valid_html(aws, client, pump, setup, tmp_pat
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_name_that_holds_the_job_title_is_not_doubled_on_the_page(aws, client, pump, directory):
+    """Issue 20: "Read by Nora, Staff Nurse, Staff Nurse, Ward 7 (Acute Medicine)" (the display name held the role)."""
+    sid = publish_story(client, pump)
+    nora = make_staff(email="nora.nurse@riverside.nhs.example", display_name="Nora, Staff Nurse", role="Staff Nurse")
+    token = respond_link(sid, nora)
+    assert client.http.post(f"/api/respond/{token}/read", body="{}", headers=JSON_H).status_code in (200, 201)
+    resp = client.http.post(f"/api/respond/{token}", body=json.dumps({"text": "Thank you, Nora here."}), headers=JSON_H)
+    assert resp.status_code == 201, resp.body
+    pump.drain()
+    words = text_of(story_page(aws, sid))
+    assert "Read by Nora, Staff Nurse, Ward 7 (Acute Medicine) —" in words
+    assert "Staff Nurse, Staff Nurse" not in words and "Nora, Staff Nurse, Ward 7 (Acute Medicine)" in words
