@@ -5,6 +5,7 @@ erasure, and where the idempotency records live.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any, Protocol, cast
 
@@ -234,7 +235,13 @@ class StoriesPart(Table):
         self._db.put_item(
             TableName=self._table,
             Item=to_item(
-                {"PK": f"PRIVATE#{story_id}", "SK": f"AUTHORLINK#{issued_at}#{token_hash}", "token_hash": token_hash}
+                {
+                    "PK": f"PRIVATE#{story_id}",
+                    # The process's nanoseconds after the time: links issued in one millisecond (or
+                    # under a held clock) still sort in the order they were made.
+                    "SK": f"AUTHORLINK#{issued_at}#{time.time_ns():020d}#{token_hash}",
+                    "token_hash": token_hash,
+                }
             ),
         )
 

@@ -490,3 +490,19 @@ def test_only_the_two_newest_author_links_work_so_two_letters_sent_together_both
     assert [client.http.get(f"/api/my/{link}").status_code for link in (second, third)] == [200, 200]
     refused = client.http.get(f"/api/my/{first}", headers={"Accept": "application/json"})
     assert refused.status_code == 404 and json.loads(refused.body)["error"]["message"] == NOT_VALID_LINK
+
+
+def test_author_links_made_in_the_same_instant_keep_their_order(aws, directory, monkeypatch):
+    """Under a held clock (or in one millisecond) every link has the same time: the newest two still work."""
+    held = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: held)
+    links = wiring.links()
+    made = [links.issue("author", "s0000000000000001", "author", 30) for _ in range(4)]
+    works = []
+    for token in made:
+        try:
+            links.resolve(token, "author")
+            works.append(True)
+        except Exception:  # noqa: BLE001 (refused: NotFound)
+            works.append(False)
+    assert works == [False, False, True, True]

@@ -678,8 +678,9 @@ OUR_SCRIPTS = re.compile(
     r"^((https://site\.test)?/assets/form\.[0-9a-f]{12}\.js|/search/search\.[0-9a-f]{12}\.js"
     r"|moderate/app\.js\?v=[0-9a-f]{12})$"
 )
-# Where our own links, forms and scripts point: this site, this API, a fragment, the screen's assets.
-OUR_ADDRESS = re.compile(r"^(/(?![/\\])|#|\?|https://(site|api)\.test(/|$)|moderate/|data:,$)")
+# Where our own links, forms and scripts point: this site, this API, a fragment, the screen's assets, and
+# the three phone numbers of the "Need help now?" box.
+OUR_ADDRESS = re.compile(r"^(/(?![/\\])|#|\?|https://(site|api)\.test(/|$)|moderate/|data:,$|tel:(999|111|116123)$)")
 BAD_SCHEME = re.compile(r"^(javascript|vbscript|data|livescript|mocha):", re.I)
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 
