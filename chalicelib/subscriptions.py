@@ -437,6 +437,7 @@ class Subscriptions:
         # known, or met again further down the file, goes through load_row, which compares.
         on_file = {a.lower() for a in self._store.known_addresses(str(c[1].email) for c in checked)}
         batch: list[tuple[int, tuple[SubscriptionRequest, dict[str, Any], dict[str, Any], Access]]] = []
+        waiting: set[str] = set()  # the addresses in the batch
 
         def flush() -> None:
             if not batch:
@@ -447,18 +448,19 @@ class Subscriptions:
             else:  # an address was taken meanwhile: compare row by row
                 for line, row in batch:
                     count(line, load_row(self._store, *row, by))
-            on_file.update(str(row[0].email).lower() for _, row in batch)
+            on_file.update(waiting)
             batch.clear()
+            waiting.clear()
 
         for line, req, org, svc, access in progress(checked):
             address = str(req.email).lower()
-            waiting = any(str(r[0].email).lower() == address for _, r in batch)
-            if address not in on_file and not waiting:
+            if address not in on_file and address not in waiting:
                 batch.append((line, (req, org, svc, access)))
+                waiting.add(address)
                 if len(batch) == MEMBERS_PER_TRANSACTION:
                     flush()
                 continue
-            if waiting:  # their first row must be written before this one is compared with it
+            if address in waiting:  # their first row must be written before this one is compared with it
                 flush()
             count(line, load_row(self._store, req, org, svc, access, by))
         flush()

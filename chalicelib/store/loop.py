@@ -62,8 +62,8 @@ class LoopPart(Table):
         it (None if there is none); else keep `allowed` unless one is kept already, and return the
         one kept, so a retry of the same occasion gets the same answer."""
         pk, sk = f"LIMIT#once#{key}", "DECISION"
-        if allowed is not None:
-            self._put_once({"PK": pk, "SK": sk, "allowed": allowed, TTL_ATTRIBUTE: expires_at})
+        if allowed is not None and self._put_once({"PK": pk, "SK": sk, "allowed": allowed, TTL_ATTRIBUTE: expires_at}):
+            return allowed  # kept now: nothing to read back
         item = self._get(pk, sk, consistent=True)
         return bool(item["allowed"]) if item else None
 
