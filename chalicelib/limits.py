@@ -21,6 +21,7 @@ BAD_LINKS = "bad-links"
 WORDS = {
     "me-too": "“this happened to me too”",
     "me-too-story": "“this happened to me too” about this story",
+    "concerns": "reports of a concern",
     "sign-in": "sign-in attempts",
     "sign-in-user": "sign-in attempts for this user name",
     "check-answer": "answers to a change check",

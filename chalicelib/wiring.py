@@ -39,6 +39,7 @@ def _flows() -> SimpleNamespace:
         alerts,
         change_check,
         changes,
+        concerns,
         conversation,
         directory,
         ladder,
@@ -189,6 +190,11 @@ def limits() -> Any:
 @lru_cache(maxsize=1)
 def metoo() -> Any:
     return _flows().metoo.MeTooes(store(), limits(), get_settings())
+
+
+@lru_cache(maxsize=1)
+def concerns() -> Any:
+    return _flows().concerns.Concerns(store(), limits(), get_settings())
 
 
 @lru_cache(maxsize=1)

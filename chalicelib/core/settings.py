@@ -98,6 +98,7 @@ class Settings(BaseModel):
     # Emails to one address on a stranger's say-so (mail/unconfirmed.py), per UTC day; it cannot be turned off.
     unconfirmed_mail_limit: int = Field(default=3, ge=1)
     me_too_story_limit: int = 3  # me-too posts about one story from one client, per window
+    concern_limit: int = 10  # reports of a concern (issue 16) from one client, per window
     sign_in_limit: int = 30  # moderator sign-in steps (password, code) from one client, per window
     sign_in_user_limit: int = 20  # moderator sign-in steps for one user name, from anywhere, per window
     # How long a moderator's membership of the group, as Cognito says it, is trusted before it is asked

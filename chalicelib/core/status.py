@@ -21,6 +21,12 @@ class Status(StrEnum):
     REJECTED = "rejected"  # refused; the author is told why
     WITHDRAWN = "withdrawn"  # taken down by its author; kept, not public
     ERASING = "erasing"  # the author asked for erasure; the stream deletes it and everything of it
+    # After publication (issue 16, core/concerns.py): a report hid it until a moderator decides; a
+    # moderator restricted it (a placeholder says who asked and why) or removed it (gone; the author
+    # keeps their private page). None of the three is public: the site follows as for a withdrawal.
+    HIDDEN = "hidden"
+    RESTRICTED = "restricted"
+    REMOVED = "removed"
 
 
 class ItemStatus(StrEnum):
@@ -37,6 +43,9 @@ class ItemStatus(StrEnum):
     REJECTED = "rejected"
     RECORDED = "recorded"
     DELETED = "deleted"  # a staff response its author took back within its edit window (kept privately)
+    HIDDEN = "hidden"  # a report hid it until a moderator decides (issue 16)
+    RESTRICTED = "restricted"  # a placeholder says who asked and why
+    REMOVED = "removed"  # gone from the page, kept privately
 
 
 class SubscriberStatus(StrEnum):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from .concerns import ConcernsPart, ConcernStore
 from .directory import MAX_PREFIX, MIN_PREFIX, DirectoryPart, DirectoryStore, words
 from .listings import ListingsPart, ListingStore
 from .loop import LoopPart, LoopStore
@@ -57,6 +58,8 @@ __all__ = [
     "TTL_ATTRIBUTE",
     "AlertStore",
     "Change",
+    "ConcernFlowStore",
+    "ConcernStore",
     "ConversationStore",
     "DirectoryFileStore",
     "DirectoryStore",
@@ -159,7 +162,16 @@ class ReportStore(StoryStore, ListingStore, DirectoryStore, PeopleStore, Organis
     name, and an organisation's leads (and a lead's own choice to get the monthly email)."""
 
 
-class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, OrganisationsPart, TeamworkPart, LoopPart):
+# ---- Concerns about what is published (issue 16) ------------------------------------------------
+
+
+class ConcernFlowStore(StoryStore, ConcernStore, Protocol):
+    """Reporting a concern and deciding on it: the story and its thread, and the reports' cases."""
+
+
+class Store(
+    StoriesPart, ListingsPart, DirectoryPart, PeoplePart, OrganisationsPart, TeamworkPart, LoopPart, ConcernsPart
+):
     """The whole table: every part over one client and table name."""
 
     # The stream's one decoder (store.stream.decode), under the name callers know.
@@ -183,6 +195,7 @@ if TYPE_CHECKING:
         MailStore,
         PublicStore,
         ReportStore,
+        ConcernFlowStore,
     ]:
         """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
-        return store, store, store, store, store, store, store, store, store, store, store, store
+        return store, store, store, store, store, store, store, store, store, store, store, store, store

@@ -125,3 +125,59 @@ def test_the_first_decision_about_an_occasion_is_kept(store):
     assert store.first_decision("mail#x#job1", False, 99) is False
     assert store.first_decision("mail#x#job1", True, 99) is False  # a later answer changes nothing
     assert store.first_decision("mail#x#job2", True, 99) is True
+
+
+# ---- concerns about what is published (issue 16) ---------------------------------------------------
+
+
+def _case(version: int, **more) -> dict:
+    return {
+        "story_id": STORY["id"],
+        "target": "story",
+        "kind": "story",
+        "item_id": "",
+        "state": "open",
+        "version": version,
+        "first_at": "2026-01-03T00:00:00.000Z",
+        "GSI1PK": "QUEUE#concerns",
+        "GSI1SK": f"2#2026-01-03T00:00:00.000Z#{STORY['id']}#story",
+    } | more
+
+
+def test_a_report_writes_its_case_hides_the_item_and_counts_all_or_nothing(store):
+    store.create_story(dict(STORY, version=1), None)
+    sid = STORY["id"]
+    report = {"id": "c1", "target": "story", "reason": "safeguarding", "created_at": "2026-01-03T00:00:00.000Z"}
+    hide = {"status": "hidden", "hidden_at": report["created_at"]}
+    assert store.file_concern(_case(1), 0, report, "r@example.org", hide, {"received": 1, "hidden": 1}) is True
+    assert store.get_story(sid)["status"] == "hidden" and store.get_story(sid)["version"] == 2
+    assert store.get_case(sid, "story")["version"] == 1
+    assert store.get_concern(sid, "story", "c1")["reason"] == "safeguarding"
+    assert [c["id"] for c in store.concerns_on(sid, "story")] == ["c1"]
+    assert store.concern_contact(sid, "c1")["email"] == "r@example.org"
+    assert store.confirm_concern_contact(sid, "c1", "2026-01-03T01:00:00.000Z") is True
+    assert store.confirm_concern_contact(sid, "c1", "2026-01-03T02:00:00.000Z") is False
+    # A stale case version, or hiding an item no longer published: nothing is written.
+    again = dict(report, id="c2")
+    assert store.file_concern(_case(2), 0, again, None, None, {"received": 1}) is False
+    assert store.file_concern(_case(2), 1, again, None, hide, {"received": 1}) is False
+    assert store.get_concern(sid, "story", "c2") is None
+    assert store.concern_counts() == {"received": 1, "hidden": 1, "decided": 0, "hours": {}}
+    assert [c["target"] for c in store.cases_queue(10)] == ["story"]
+
+
+def test_a_decision_is_taken_once_per_case_version(store):
+    from chalicelib.core.errors import Conflict
+
+    store.create_story(dict(STORY, version=1), None)
+    sid = STORY["id"]
+    report = {"id": "c1", "target": "story", "reason": "offensive", "created_at": "2026-01-03T00:00:00.000Z"}
+    store.file_concern(_case(1), 0, report, None, None, {"received": 1})
+    decided = {k: v for k, v in _case(2, state="decided").items() if not k.startswith("GSI1")}
+    store.decide_case(decided, 1, {"status": "restricted"}, ("published", "hidden"), {"decided": 1, "h:3": 1})
+    assert store.get_story(sid)["status"] == "restricted"
+    with pytest.raises(Conflict):
+        store.decide_case(decided | {"note": "other"}, 1, {"status": "removed"}, ("published", "hidden"), {})
+    assert store.get_story(sid)["status"] == "restricted"
+    assert store.cases_queue(10) == []
+    assert store.concern_counts() == {"received": 1, "hidden": 0, "decided": 1, "hours": {3: 1}}

@@ -12,6 +12,7 @@ import copy
 import threading
 from typing import Any
 
+from chalicelib.core.errors import Conflict
 from chalicelib.store import TTL_ATTRIBUTE, email_hash
 from chalicelib.store.table import _public
 
@@ -197,3 +198,135 @@ class MemoryStore:
     def me_too_contact(self, story_id: str, me_too_id: str) -> dict[str, Any] | None:
         item = self._get(f"PRIVATE#{story_id}", f"METOO#{me_too_id}")
         return _public(item) if item else None
+
+    # ---- the thread, and concerns about what is published (issue 16) ------------------------------
+
+    def put_response(self, story_id: str, response: dict[str, Any]) -> None:
+        self._put({"PK": f"STORY#{story_id}", "SK": f"RESPONSE#{response['id']}", "story_id": story_id, **response})
+
+    def put_reply(self, story_id: str, reply: dict[str, Any]) -> None:
+        self._put({"PK": f"STORY#{story_id}", "SK": f"REPLY#{reply['id']}", "story_id": story_id, **reply})
+
+    def get_thread_item(self, story_id: str, kind: str, item_id: str) -> dict[str, Any] | None:
+        item = self._get(f"STORY#{story_id}", f"{kind.upper()}#{item_id}")
+        return _public(item) | {"item": kind} if item else None
+
+    def audit_trail(self, story_id: str) -> list[dict[str, Any]]:
+        return [_public(i) for i in self._begins(f"PRIVATE#{story_id}", "AUDIT#")]
+
+    def get_case(self, story_id: str, target: str) -> dict[str, Any] | None:
+        item = self._get(f"PRIVATE#{story_id}", f"CASE#{target}")
+        return _public(item) if item else None
+
+    def get_concern(self, story_id: str, target: str, report_id: str) -> dict[str, Any] | None:
+        item = self._get(f"PRIVATE#{story_id}", f"CONCERN#{target}#{report_id}")
+        return _public(item) if item else None
+
+    def _item_key(self, case: dict[str, Any]) -> tuple[str, str]:
+        kind = case["kind"]
+        return f"STORY#{case['story_id']}", "STORY" if kind == "story" else f"{kind.upper()}#{case.get('item_id', '')}"
+
+    def _case_ok(self, case: dict[str, Any], expected: int, must_be_open: bool = False) -> bool:
+        there = self._items.get((f"PRIVATE#{case['story_id']}", f"CASE#{case['target']}"))
+        if not expected:
+            return there is None
+        return bool(there) and there.get("version") == expected and (not must_be_open or there.get("state") == "open")
+
+    def _apply(self, case: dict[str, Any], changes: dict[str, Any]) -> None:
+        """The reported item's change, as the real Store's update (a story's version moves on)."""
+        item = self._items[self._item_key(case)]
+        sets = dict(changes)
+        queued_at = sets.pop("queued_at", "")
+        if case["kind"] == "story":
+            item["version"] = item.get("version", 0) + 1
+            item.pop("GSI1PK", None)
+            item.pop("GSI1SK", None)
+            if sets.get("status") == "held":
+                item |= {"GSI1PK": "QUEUE#held", "GSI1SK": f"{queued_at}#{case['story_id']}"}
+        item.update(copy.deepcopy(sets))
+
+    def _count(self, counts: dict[str, int]) -> None:
+        counter = self._items.setdefault(("FIGURES#concerns", "COUNTER"), {"PK": "FIGURES#concerns", "SK": "COUNTER"})
+        for k, v in counts.items():
+            if v:
+                counter[k] = counter.get(k, 0) + v
+
+    def file_concern(
+        self,
+        case: dict[str, Any],
+        expected_version: int,
+        report: dict[str, Any],
+        email: str | None,
+        hide: dict[str, Any] | None,
+        counts: dict[str, int],
+    ) -> bool:
+        sid = case["story_id"]
+        with self._lock:
+            report_key = (f"PRIVATE#{sid}", f"CONCERN#{case['target']}#{report['id']}")
+            if not self._case_ok(case, expected_version) or report_key in self._items:
+                return False
+            if hide:
+                item = self._items.get(self._item_key(case))
+                if not item or item.get("status") != "published":
+                    return False
+                self._apply(case, hide)
+            self._items[(f"PRIVATE#{sid}", f"CASE#{case['target']}")] = copy.deepcopy(
+                {"PK": f"PRIVATE#{sid}", "SK": f"CASE#{case['target']}", **case}
+            )
+            self._items[report_key] = copy.deepcopy({"PK": report_key[0], "SK": report_key[1], **report})
+            if email:
+                key = (f"PRIVATE#{sid}", f"CONCERNCONTACT#{report['id']}")
+                self._items[key] = {"PK": key[0], "SK": key[1], "email": email, "target": case["target"]}
+            self._count(counts)
+            return True
+
+    def decide_case(
+        self,
+        case: dict[str, Any],
+        expected_version: int,
+        item_changes: dict[str, Any] | None,
+        allowed_from: Any,
+        counts: dict[str, int],
+    ) -> None:
+        with self._lock:
+            if not self._case_ok(case, expected_version, must_be_open=True):
+                raise Conflict("This report has been decided or has changed since you opened it.")
+            if item_changes:
+                item = self._items.get(self._item_key(case))
+                if not item or item.get("status") not in set(allowed_from):
+                    raise Conflict("This report has been decided or has changed since you opened it.")
+                self._apply(case, item_changes)
+            self._items[(f"PRIVATE#{case['story_id']}", f"CASE#{case['target']}")] = copy.deepcopy(
+                {"PK": f"PRIVATE#{case['story_id']}", "SK": f"CASE#{case['target']}", **case}
+            )
+            self._count(counts)
+
+    def cases_queue(self, limit: int) -> list[dict[str, Any]]:
+        found = [i for i in self._items.values() if i.get("GSI1PK") == "QUEUE#concerns"]
+        return [_public(copy.deepcopy(i)) for i in sorted(found, key=lambda i: i["GSI1SK"])][:limit]
+
+    def concerns_on(self, story_id: str, target: str) -> list[dict[str, Any]]:
+        return [_public(i) for i in self._begins(f"PRIVATE#{story_id}", f"CONCERN#{target}#")]
+
+    def concern_counts(self) -> dict[str, Any]:
+        item = self._items.get(("FIGURES#concerns", "COUNTER"), {})
+        out: dict[str, Any] = {"received": 0, "hidden": 0, "decided": 0, "hours": {}}
+        for name, value in _public(dict(item)).items():
+            kind, sep, ref = name.partition(":")
+            if sep and kind == "h":
+                out["hours"][int(ref)] = int(value)
+            elif not sep:
+                out[name] = int(value)
+        return out
+
+    def concern_contact(self, story_id: str, report_id: str) -> dict[str, Any] | None:
+        item = self._get(f"PRIVATE#{story_id}", f"CONCERNCONTACT#{report_id}")
+        return _public(item) if item else None
+
+    def confirm_concern_contact(self, story_id: str, report_id: str, at: str) -> bool:
+        with self._lock:
+            item = self._items.get((f"PRIVATE#{story_id}", f"CONCERNCONTACT#{report_id}"))
+            if not item or item.get("confirmed_at"):
+                return False
+            item["confirmed_at"] = at
+            return True
