@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .core import figures
+from .core.concerns import AFTER_PUBLICATION
 from .core.jobs import MailJob, MailKind, RenderJob, SearchJob
 from .core.observability import logger
 from .core.status import Status, SubscriberStatus
@@ -30,7 +31,12 @@ if TYPE_CHECKING:
 
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym")
 # The author hears of these decisions on their story.
-AUTHOR_MAIL: dict[str, MailKind] = {Status.PUBLISHED: "author_published", Status.REJECTED: "author_rejected"}
+AUTHOR_MAIL: dict[str, MailKind] = {
+    Status.PUBLISHED: "author_published",
+    Status.REJECTED: "author_rejected",
+    Status.REMOVED: "author_removed",
+    Status.RESTRICTED: "author_restricted",
+}
 # The author's own steps from their private link, and the field that dates each.
 AUTHOR_STEPS = {Status.WITHDRAWN: "withdrawn_at", Status.ERASING: "erase_requested_at"}
 
@@ -135,14 +141,17 @@ class ConversationReaction:
             if new.get("change") in ("planned", "made"):
                 self._store.mark_progress(story_id, f"change_{new['change']}_at", at)
             jobs.append(RenderJob(page="story", ref=story_id))
-            jobs.append(MailJob(kind="author_response", story_id=story_id, ref=change.ref))
+            if old_status not in AFTER_PUBLICATION:  # restored after a report: the author heard of it before
+                jobs.append(MailJob(kind="author_response", story_id=story_id, ref=change.ref))
         elif old_status == Status.PUBLISHED and new["status"] != Status.PUBLISHED:
             # Its author deleted it (or changed it and it waits for a moderator): off the page, and
             # any progress only it gave the story is taken back.
             self._take_back_progress(story_id)
             jobs.append(RenderJob(page="story", ref=story_id))
         elif old_status == Status.PUBLISHED and (change.old or {}).get("text") != new.get("text"):
-            jobs.append(RenderJob(page="story", ref=story_id))  # edited within its window
+            jobs.append(RenderJob(page="story", ref=story_id))  # edited within its window, or by a moderator
+        elif _placeholder_changed(change.old or {}, new):
+            jobs.append(RenderJob(page="story", ref=story_id))
         return jobs
 
     def _take_back_progress(self, story_id: str) -> None:
@@ -170,7 +179,14 @@ class ConversationReaction:
                     self._store.mark_progress(story_id, step, at)
 
     def _reply(self, change: Change, story_id: str, new: dict[str, Any]) -> Jobs:
-        if new["status"] != Status.PUBLISHED or (change.old or {}).get("status") == Status.PUBLISHED:
+        old = change.old or {}
+        if (
+            old.get("status") in AFTER_PUBLICATION
+            or _placeholder_changed(old, new)
+            or (old.get("status") == new["status"] == Status.PUBLISHED and old.get("text") != new.get("text"))
+        ):
+            return [RenderJob(page="story", ref=story_id)]  # hidden, restored, restricted, edited (issue 16)
+        if new["status"] != Status.PUBLISHED or old.get("status") == Status.PUBLISHED:
             return []
         responders = sorted(
             {
@@ -239,7 +255,7 @@ class StoryReaction:
         if (
             old
             and new
-            and old_status in (Status.PENDING, Status.HELD)
+            and old_status in (Status.PENDING, Status.HELD, Status.PUBLISHED, Status.HIDDEN)
             and any(old.get(f) != new.get(f) for f in TEXT_FIELDS)
         ):
             self._store.keep_original(
@@ -280,6 +296,8 @@ class StoryReaction:
             jobs += [RenderJob(page="service", ref=s) for s in sorted((old_slugs | new_slugs) - {EVERYTHING})]
             jobs += [RenderJob(page="tag", ref=t) for t in sorted(old_tags | new_tags)]
             jobs += [RenderJob(page="sitemap", ref=m) for m in sorted(old_months | new_months)]
+        elif new and _placeholder_changed(before, after):
+            jobs.append(RenderJob(page="story", ref=story_id))  # hidden, restricted, removed (issue 16)
 
         if new_status == Status.ERASING:
             # Every item about the story and its author goes; the story item itself last. The audit
@@ -301,7 +319,8 @@ class StoryReaction:
             and after.get("has_contact")
         ):
             jobs.append(MailJob(kind="author_read", story_id=story_id))
-        if new and old_status != new_status and new.get("has_contact"):
+        restored = old_status in AFTER_PUBLICATION and new_status == Status.PUBLISHED  # after a report: no news
+        if new and old_status != new_status and new.get("has_contact") and not restored:
             kind = AUTHOR_MAIL.get(new.get("status", ""))
             if kind:
                 jobs.append(MailJob(kind=kind, story_id=story_id, ref=str(new.get("version", ""))))
@@ -412,6 +431,17 @@ def _archive_jobs(
 
 def _stable(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k not in PROGRESS}
+
+
+def _placeholder_changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether what the public reads in an item's place changed: it was or is hidden, restricted or
+    removed, and its status or the placeholder's words moved (a report, a decision, a console edit)."""
+    statuses = {before.get("status"), after.get("status")}
+    if not statuses & AFTER_PUBLICATION:
+        return False
+    return before.get("status") != after.get("status") or any(
+        before.get(f) != after.get(f) for f in ("restricted_by", "restricted_reason")
+    )
 
 
 def _tags(story: dict[str, Any]) -> set[str]:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # When each of the ladder's steps comes, in multiples of the promise (ladder.py acts on them).
 STEP_FACTORS = {"reminder": 0.5, "overdue": 1, "organisation": 2}
-ENDED = ("withdrawn", "rejected", "erasing")
+ENDED = ("withdrawn", "rejected", "erasing", "restricted", "removed")  # restricted, removed: issue 16
 PROMISE_FIELDS = ("response_days", "response_due_at", "response_holidays")  # what `start` sets on the story
 
 

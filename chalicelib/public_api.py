@@ -150,10 +150,13 @@ class PublicApi:
                 }
                 for r in talk["receipts"]
             ],
-            "conversation": [_entry(e) for e in talk["entries"]],
+            # A hidden or restricted response or reply is left out (issue 16): the page shows its placeholder.
+            "conversation": [_entry(e) for e in talk["entries"] if not e["placeholder"]],
             "me_too_count": int(story.get("me_too_count") or 0),
             "change_verdict": story.get("change_verdict") or None,
         }
+        if story.get("moderator_edited_at"):
+            out["moderator_edited_at"] = story["moderator_edited_at"]  # "edited by a moderator" (issue 16)
         if story.get("response_due_at"):
             out["response_due_at"] = story["response_due_at"]
             out["overdue"] = bool(story.get("overdue_at")) and not story.get("first_response_at")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .core import clock
 from .core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
+from .core.concerns import PLACEHOLDER, placeholder
 from .core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS
 from .core.status import ItemStatus, Status
 
@@ -83,8 +84,7 @@ def long_day(value: str) -> str:
     return f"{moment:%A} {moment.day} {moment:%B %Y}"
 
 
-# ---- the response promise, in dates and states ---------------------------------------------------
-# The response promise as pages, emails and the JSON API show it: public dates and states only.
+# ---- the response promise, as pages, emails and the JSON API show it: public dates and states only --
 
 # The ladder's steps in order: promise.py times them, ladder.py climbs them, the letters name them.
 LADDER_STEPS = ("reminder", "overdue", "organisation")
@@ -198,6 +198,8 @@ def entry_view(item: Mapping[str, Any]) -> dict[str, Any]:
             "change": item.get("change", "none"),
             "change_description": item.get("change_description", ""),
             "pending": False,
+            "moderator_edited_at": item.get("moderator_edited_at", ""),
+            "placeholder": placeholder("response", dict(item)),  # hidden or restricted (issue 16)
         }
     return {
         "kind": "reply",
@@ -205,6 +207,8 @@ def entry_view(item: Mapping[str, Any]) -> dict[str, Any]:
         "at": item.get("published_at") or item.get("created_at", ""),
         "text": item.get("text", ""),
         ItemStatus.PENDING: item.get("status") == ItemStatus.PENDING,
+        "moderator_edited_at": item.get("moderator_edited_at", ""),
+        "placeholder": placeholder("reply", dict(item)),
     }
 
 
@@ -219,12 +223,12 @@ def conversation(items: Iterable[Mapping[str, Any]], for_author: bool = False) -
     receipts = sorted((receipt_view(i) for i in items if i["item"] == "read"), key=lambda r: r["read_at"])
     shown = []
     for i in items:
-        if i["item"] == "response" and i.get("status") == ItemStatus.PUBLISHED:
+        status = i.get("status")
+        own = for_author and i["item"] == "reply" and status == ItemStatus.PENDING  # the author's own, waiting
+        if i["item"] in ("response", "reply") and (status == ItemStatus.PUBLISHED or own):
             shown.append(entry_view(i))
-        elif i["item"] == "reply" and (
-            i.get("status") == ItemStatus.PUBLISHED or (for_author and i.get("status") == ItemStatus.PENDING)
-        ):
-            shown.append(entry_view(i))
+        elif i["item"] in ("response", "reply") and status in PLACEHOLDER:  # its place, none of its words
+            shown.append(entry_view(i) | {"text": "", "change": "none", "change_description": ""})
     shown.sort(key=lambda e: (e["at"], e["id"]))
     return {
         # Staff tags made public (teamwork.py): each with its polarity and who tagged it.
@@ -242,7 +246,7 @@ def conversation(items: Iterable[Mapping[str, Any]], for_author: bool = False) -
         ),
         "receipts": receipts,
         "entries": shown,
-        "responses": sum(1 for e in shown if e["kind"] == "response"),
+        "responses": sum(1 for e in shown if e["kind"] == "response" and not e["placeholder"]),
         "progress": progress(story),
     }
 
@@ -327,6 +331,7 @@ def story_view(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) ->
         "services": [service_link(services[s]) for s in story.get("services", []) if s in services],
         # The response promise: its dates and state, public facts by contract.
         "promise": story_promise(story, services),
+        "moderator_edited_at": story.get("moderator_edited_at", ""),  # "edited by a moderator on …"
     }
 
 

@@ -40,6 +40,8 @@ MailKind = Literal[
     "author_receipt",  # once it is confirmed: the story's title and the private link
     "author_published",
     "author_rejected",
+    "author_removed",  # a moderator took it off the site after a report (issue 16)
+    "author_restricted",  # a moderator restricted it: its page shows a placeholder
     "author_read",
     "author_response",
     # to staff

@@ -312,6 +312,7 @@ def public_schemas() -> dict[str, Any]:
             "enum": ["yes", "partly", "no", None],
             "description": "The author's answer to: did the change make a difference?",
         },
+        "moderator_edited_at": _STR | {"description": "When a moderator edited it after a report, if one did"},
         "response_due_at": {
             "type": "string",
             "description": "When the service promised a first response (if it made a promise)",
@@ -326,7 +327,9 @@ def public_schemas() -> dict[str, Any]:
         "PublicProgress": progress,
         "PublicStorySummary": _obj(list(summary_props), summary_props),
         "PublicConversationEntry": entry,
-        "PublicStory": _obj([k for k in full_props if k not in ("response_due_at", "overdue")], full_props),
+        "PublicStory": _obj(
+            [k for k in full_props if k not in ("response_due_at", "overdue", "moderator_edited_at")], full_props
+        ),
         "PublicStoryPage": _obj(
             ["stories", "next_cursor", "next"],
             {

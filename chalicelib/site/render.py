@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import store as store_module
 from ..core import clock, figures
+from ..core.concerns import PLACEHOLDER, placeholder
 from ..core.jobs import RenderJob
 from ..core.observability import logger
 from ..core.status import Status
@@ -153,8 +154,11 @@ class SiteRenderer:
         # One Query: the story with its read receipts, responses and replies.
         items = self._store.story_thread(story_id)
         story = next((i for i in items if i["item"] == "story"), None)
-        if not story:
-            return [Delete(key)]
+        if not story or story.get("status") == Status.REMOVED:
+            return [Delete(key)]  # removed by a moderator (issue 16): gone, with no placeholder
+        if story.get("status") in PLACEHOLDER:
+            words = placeholder("story", dict(story))  # hidden until decided, or restricted
+            return [html_page(key, pages.render_page("story_placeholder.html", robots="noindex", words=words))]
         if story.get("status") != Status.PUBLISHED:
             return [html_page(key, pages.render_page("story_gone.html", robots="noindex"))]
         services = self._store.get_services(story.get("services", []))
@@ -166,6 +170,8 @@ class SiteRenderer:
                     story=story_view(story, services),
                     conversation=conversation(items),
                     extras=story_extras(story, items, self._store, self._settings),
+                    # OUTWARD: the API's "Report a concern" form pages (issue 16)
+                    report_base=f"{self._settings.api_url.rstrip('/')}/api/stories/{story_id}/concerns",
                 ),
             )
         ]

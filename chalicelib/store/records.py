@@ -41,6 +41,13 @@ class Story(TypedDict, total=False):
     published_at: str
     withdrawn_at: str
     erase_requested_at: str
+    # After publication (issue 16): hidden by a report, restricted (who asked, why), removed, edited.
+    hidden_at: str
+    restricted_by: str
+    restricted_reason: str
+    restricted_at: str
+    removed_at: str
+    moderator_edited_at: str
     # Progress, set once each by the stream.
     first_read_at: str
     first_response_at: str

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.concerns import placeholder
 from ...core.jobs import MailJob
 from ...core.models import ROLE_LABELS
 from ...core.status import ItemStatus, Status
@@ -21,6 +22,9 @@ class AuthorLetters(Letters):
             "author_receipt": lambda job: self._letter(job, "author_receipt"),
             "author_published": lambda job: self._letter(job, "author_published"),
             "author_rejected": lambda job: self._letter(job, "author_rejected"),
+            # After a report (issue 16): taken off the site, or shown as a placeholder.
+            "author_removed": lambda job: self._letter(job, "author_removed"),
+            "author_restricted": self._restricted,
             "author_read": self._read,
             "author_response": self._response,
         }
@@ -62,6 +66,14 @@ class AuthorLetters(Letters):
     def _letter(self, job: MailJob, template: str, **extra: Any) -> Letter | None:
         found = self.context(job)
         return Letter(found[0], template, found[1] | extra) if found else None
+
+    def _restricted(self, job: MailJob) -> Letter | None:
+        found = self.context(job)
+        if not found or found[1]["story"].get("status") != Status.RESTRICTED:
+            return None
+        return Letter(
+            found[0], "author_restricted", found[1] | {"placeholder": placeholder("story", found[1]["story"])}
+        )
 
     def _read(self, job: MailJob) -> Letter | None:
         """Staff have read the story for the first time: who read it first (as shown in public)."""
