@@ -321,6 +321,43 @@ def me_too(story_id):
     )
 
 
+# ---- Report a concern (issue 16) ------------------------------------------------------------
+# From the "Report a concern" link on each published story (kind "story") and under each response
+# and author reply (kind "responses" or "replies", with its id). A form page, and its post.
+
+
+@app.route("/api/stories/{story_id}/concerns/{kind}", methods=["GET"])
+def concern_form(story_id, kind):
+    return edge.concerns.form_page(story_id, kind, "", wiring.concerns(), get_settings())
+
+
+@app.route("/api/stories/{story_id}/concerns/{kind}", methods=["POST"], content_types=[JSON, FORM])
+def concern_report(story_id, kind):
+    client = edge.guards.client_of(app.current_request)
+    return edge.concerns.report(app.current_request, story_id, kind, "", wiring.concerns(), client, get_settings())
+
+
+@app.route("/api/stories/{story_id}/concerns/{kind}/{item_id}", methods=["GET"])
+def concern_item_form(story_id, kind, item_id):
+    return edge.concerns.form_page(story_id, kind, item_id, wiring.concerns(), get_settings())
+
+
+@app.route("/api/stories/{story_id}/concerns/{kind}/{item_id}", methods=["POST"], content_types=[JSON, FORM])
+def concern_item_report(story_id, kind, item_id):
+    client = edge.guards.client_of(app.current_request)
+    return edge.concerns.report(app.current_request, story_id, kind, item_id, wiring.concerns(), client, get_settings())
+
+
+@app.route("/api/concerns/confirm/{token}", methods=["GET"])
+def concern_address_page(token):
+    return edge.concerns.address_page(token, wiring.concerns().address(token), get_settings())
+
+
+@app.route("/api/concerns/confirm/{token}", methods=["POST"], content_types=ANY_BODY)
+def concern_address(token):
+    return edge.concerns.address_page(token, wiring.concerns().confirm_address(token), get_settings())
+
+
 @app.route("/api/check/{token}", methods=["GET"])
 def change_check_page(token):
     done = (app.current_request.query_params or {}).get("done", "") == "1"
@@ -376,6 +413,28 @@ def moderation_item_decision(story_id, kind, item_id):
     who = moderator()
     _, data = read_body(app.current_request, get_settings().max_body_bytes)
     return private_json({"item": wiring.moderation().decide_item(story_id, kind, item_id, data, who)})
+
+
+@app.route("/api/moderation/concerns", methods=["GET"])
+def moderation_concerns():
+    """The reports queue (issue 16), riskiest then oldest, and the counts the screen shows."""
+    who = moderator()
+    flow = wiring.concerns()
+    return private_json({"moderator": who.name, "cases": flow.queue(), "counts": flow.counts()})
+
+
+@app.route("/api/moderation/concerns/{story_id}/{kind}/{item_id}", methods=["GET"])
+def moderation_concern(story_id, kind, item_id):
+    moderator()
+    return private_json(wiring.concerns().case(story_id, kind, "" if kind == "story" else item_id))
+
+
+@app.route("/api/moderation/concerns/{story_id}/{kind}/{item_id}/decision", methods=["POST"], content_types=[JSON])
+def moderation_concern_decision(story_id, kind, item_id):
+    who = moderator()
+    _, data = read_body(app.current_request, get_settings().max_body_bytes)
+    item = "" if kind == "story" else item_id
+    return private_json({"case": wiring.concerns().decide(story_id, kind, item, data, who)})
 
 
 @app.route("/api/moderate", methods=["GET"])

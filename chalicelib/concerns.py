@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 STORY_ID = re.compile(r"^[0-9a-hjkmnp-tv-z]{17}$")
 ITEM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 NOTHING = "There is nothing published here to report."
+NOT_VALID = "This link is not valid. It may have expired, or the report it was for was erased."
 LABELS = {
     "reason": "a reason",
     "explanation": "what worries you",
@@ -77,10 +78,30 @@ def report_id(story_id: str, where: str, client: str, day: str) -> str:
 
 
 class Concerns:
-    def __init__(self, store: ConcernFlowStore, limits: Any, settings: Settings):
+    def __init__(self, store: ConcernFlowStore, limits: Any, settings: Settings, links: Any = None):
         self._store = store
         self._limits = limits
         self._settings = settings
+        self._links = links
+
+    # ---- the reporter's address: confirmed before anything but the question is sent to it ----------
+
+    def _contact(self, token: str) -> tuple[str, str, dict[str, Any]]:
+        found = self._links.resolve(token, "concern")
+        contact = self._store.concern_contact(found["story_id"], found["subject"])
+        if not contact:
+            raise NotFound(NOT_VALID)
+        return found["story_id"], found["subject"], contact
+
+    def address(self, token: str) -> str:
+        """ "ask" (the page's button confirms) or "done" (confirmed already). Changes nothing."""
+        return "done" if self._contact(token)[2].get("confirmed_at") else "ask"
+
+    def confirm_address(self, token: str) -> str:
+        story_id, report, _ = self._contact(token)
+        if self._store.confirm_concern_contact(story_id, report, clock.iso()):
+            metrics.add_metric(name="ConcernAddressesConfirmed", unit="Count", value=1)
+        return "done"
 
     # ---- the public side -----------------------------------------------------------------------
 

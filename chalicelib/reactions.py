@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 from . import change_check, metoo, promise, teamwork
 from .changes import Jobs, PromiseReaction, Reaction
-from .core.jobs import RenderJob
+from .core.jobs import MailJob, RenderJob
 from .store.stream import Change
 
 if TYPE_CHECKING:
-    from .store import AlertStore, LoopStore, PromiseStore
+    from .store import AlertStore, ConcernStore, LoopStore, PromiseStore
 
 
 def promise_reaction(store: PromiseStore) -> Reaction:
@@ -38,6 +38,29 @@ def me_too_reaction(store: LoopStore) -> Reaction:
 def change_check_reaction(store: LoopStore) -> Reaction:
     """Change checks scheduled, and their answers applied (change_check.follow_up)."""
     return partial(change_check.follow_up, store)
+
+
+def concern_reaction(store: ConcernStore) -> Reaction:
+    """A reporter who left an address is asked to confirm it; once a case is decided, each reporter
+    of that round whose address is confirmed is told (the letter checks). Issue 16."""
+
+    def react(change: Change) -> Jobs:
+        sid = change.story_id
+        if sid is None:
+            return []
+        if change.kind == "concern_contact" and change.inserted:
+            return [MailJob(kind="concern_confirm", story_id=sid, ref=change.ref)]
+        old, new = change.old or {}, change.new or {}
+        if change.kind != "concern_case" or old.get("state") != "open" or new.get("state") != "decided":
+            return []
+        round_began = str(old.get("first_at", ""))
+        return [
+            MailJob(kind="concern_decided", story_id=sid, ref=f"{r['id']}:{new.get('version', '')}")
+            for r in store.concerns_on(sid, change.ref)
+            if r.get("has_email") and str(r.get("created_at", "")) >= round_began
+        ]
+
+    return react
 
 
 def teamwork_reaction(store: AlertStore) -> Reaction:

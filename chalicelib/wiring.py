@@ -194,7 +194,7 @@ def metoo() -> Any:
 
 @lru_cache(maxsize=1)
 def concerns() -> Any:
-    return _flows().concerns.Concerns(store(), limits(), get_settings())
+    return _flows().concerns.Concerns(store(), limits(), get_settings(), links())
 
 
 @lru_cache(maxsize=1)
@@ -233,6 +233,7 @@ def changes() -> Any:
             f.reactions.me_too_reaction(s),
             f.reactions.change_check_reaction(s),
             f.reactions.teamwork_reaction(s),
+            f.reactions.concern_reaction(s),  # a reporter's address and the decision (issue 16)
         ]
     )
 
@@ -295,6 +296,7 @@ def reset() -> None:
         limits,
         metoo,
         change_checks,
+        concerns,
         ladder,
         reports,
     ):

@@ -59,6 +59,9 @@ MailKind = Literal[
     "change_check",  # CHECK: ref "author" or a me-too id: did the change make a difference?
     "ladder_reminder",  # LADDER: ref "reminder:<subscriber id>" (no reply at half the promise)
     "ladder_escalation",  # LADDER: ref "overdue:<subscriber id>" or "organisation:<subscriber id>"
+    # concerns about what is published (issue 16), to a reporter who left an address
+    "concern_confirm",  # ref: the report id (fixed words: is this your address?)
+    "concern_decided",  # ref: "<report id>:<case version>" (only once the address is confirmed)
     # reports (story_id empty)
     "board_report",  # to a lead, monthly: ref "<YYYY-MM>:<lead id>" (that month against the one before)
 ]

@@ -13,9 +13,10 @@ from types import ModuleType
 
 _ON_FIRST_USE = ("guards", "telling", "author", "staff", "organisation", "loop", "openapi", "moderation_screen")
 _REPORTS = ("reports",)  # reports (issue 15)
+_CONCERNS = ("concerns",)  # report a concern (issue 16)
 
 
 def __getattr__(name: str) -> ModuleType:  # PEP 562: runs only until the module is loaded
-    if name in _ON_FIRST_USE or name in _REPORTS:
+    if name in _ON_FIRST_USE or name in _REPORTS or name in _CONCERNS:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

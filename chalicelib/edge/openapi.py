@@ -15,14 +15,13 @@ from ..core.models import (
     SubscriptionRequest,
 )
 from .openapi_address import address_paths
+from .openapi_concerns import concern_paths, concern_schemas, moderation_paths  # issue 16
 from .openapi_loop import loop_paths, loop_schemas
 from .openapi_organisations import organisation_paths, organisation_schemas
 from .openapi_parts import (
-    BEARER,
     IGNORED,
     RESPOND_TOKEN,
     SPACE,
-    STORY_ID,
     TOKEN,
     answer,
     author_body,
@@ -194,6 +193,7 @@ def document() -> dict[str, Any]:
     schemas.update(loop_schemas())  # CHECK
     schemas.update(organisation_schemas())
     schemas.update(report_schemas())  # reports (issue 15)
+    schemas.update(concern_schemas())  # concerns about what is published (issue 16)
     schemas["ServiceMatch"] = {
         "type": "object",
         "required": ["slug", "name", "kind", "within"],
@@ -383,99 +383,8 @@ def document() -> dict[str, Any]:
             "/api/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": answer("OpenAPI 3", {"type": "object"})}}
             },
-            "/api/moderation/sign-in": {
-                "post": {
-                    "summary": "Sign a moderator in with Cognito (password, then any challenge)",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignIn"}}},
-                    },
-                    "responses": {
-                        "200": answer("A token, or the next challenge", {"type": "object"}),
-                        **errors(400, 401, 413, 415, 422, 429),
-                    },
-                }
-            },
-            "/api/moderation/queue": {
-                "get": {
-                    "summary": "Stories waiting for a decision, oldest first",
-                    "security": BEARER,
-                    "parameters": [
-                        {
-                            "name": "status",
-                            "in": "query",
-                            "schema": {"type": "string", "enum": [Status.PENDING, Status.HELD, "replies"]},
-                        }
-                    ],
-                    "responses": {
-                        "200": answer(
-                            "The queue: `stories`, or for `replies` the held staff responses and pending author replies as `items`",
-                            {"type": "object"},
-                        ),
-                        **errors(401, 403, 404),
-                    },
-                }
-            },
-            "/api/moderation/stories/{story_id}": {
-                "get": {
-                    "summary": "One story in full, with the author's original words and the audit trail",
-                    "security": BEARER,
-                    "parameters": [STORY_ID],
-                    "responses": {"200": answer("The story", {"type": "object"}), **errors(401, 403, 404)},
-                }
-            },
-            "/api/moderation/stories/{story_id}/decision": {
-                "post": {
-                    "summary": "Publish (with edits, criticality and tags), hold for safeguarding, or reject with a reason",
-                    "security": BEARER,
-                    "parameters": [STORY_ID],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/ModerationDecision"}}
-                        },
-                    },
-                    "responses": {
-                        "200": answer("The story as decided", {"type": "object"}),
-                        **errors(400, 401, 403, 404, 409, 413, 415, 422),
-                    },
-                }
-            },
-            "/api/moderation/stories/{story_id}/{kind}/{item_id}/decision": {
-                "post": {
-                    "summary": "Publish (perhaps with edited text) or reject (with a reason) a held staff response or a pending author reply",
-                    "security": BEARER,
-                    "parameters": [
-                        STORY_ID,
-                        {
-                            "name": "kind",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string", "enum": ["responses", "replies", "checks"]},
-                            "description": "A held staff response, a pending author reply, or a change check's comment",
-                        },
-                        {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ItemDecision"}}},
-                    },
-                    "responses": {
-                        "200": answer("The item as decided", {"type": "object"}),
-                        **errors(400, 401, 403, 404, 409, 413, 415, 422),
-                    },
-                }
-            },
-            "/api/moderate": {
-                "get": {"summary": "The moderation screen", "responses": {"200": answer("The page", html, "text/html")}}
-            },
-            "/api/moderate/{asset}": {
-                "get": {
-                    "summary": "The moderation screen's script and style",
-                    "parameters": [{"name": "asset", "in": "path", "required": True, "schema": {"type": "string"}}],
-                    "responses": {"200": {"description": "The asset"}, **errors(404)},
-                }
-            },
+            **moderation_paths(html),  # the moderation API, and the reports of concerns (issue 16)
+            **concern_paths(html),
         },
     }
     _rate_limited(doc["paths"])
@@ -486,6 +395,7 @@ def _rate_limited(paths: dict[str, Any]) -> None:
     """429 + Retry-After wherever limits.py can refuse: the limited actions, and every capability
     link (a client whose budget of links that did not work is spent is refused any link)."""
     limited = {("/api/stories", "post"), ("/api/subscriptions", "post"), ("/api/stories/{story_id}/me-too", "post")}
+    limited |= {(p, "post") for p in paths if p.startswith("/api/stories/{story_id}/concerns/")}
     for path, operations in paths.items():
         for method, operation in operations.items():
             if "{token}" in path or (path, method) in limited:

@@ -30,6 +30,7 @@ UNCONFIRMED: dict[str, Callable[[MailJob], bool]] = {
     "subscription_confirm": lambda job: True,
     "organisation_link": lambda job: True,
     "change_check": lambda job: job.ref != "author",
+    "concern_confirm": lambda job: True,  # someone who reported a concern (issue 16)
 }
 ACTION = "unconfirmed-mail"
 DAY = 24 * 3600

@@ -146,8 +146,10 @@ class LadderStore(StoryStore, DirectoryStore, PeopleStore, LoopStore, Protocol):
     """The ladder and the letters: a story, its services, their watchers, and the loop's items."""
 
 
-class MailStore(StoryStore, DirectoryStore, PeopleStore, LoopStore, OrganisationStore, TeamworkStore, Protocol):
-    """The letters: everything the ladder reads, and an organisation's leads."""
+class MailStore(
+    StoryStore, DirectoryStore, PeopleStore, LoopStore, OrganisationStore, TeamworkStore, ConcernStore, Protocol
+):
+    """The letters: everything the ladder reads, an organisation's leads, and a reporter's address."""
 
 
 class PublicStore(StoryStore, ListingStore, DirectoryStore, Protocol):

@@ -20,7 +20,8 @@ class Change:
 
     # "story", "contact", "read", "response", "reply", "subscriber", "subscription", "link_request",
     # "pass" (a story passed on), "public_tag" (a staff tag shown in public),
-    # "me_too" (a reader's me-too item), "check" (an answer to a change check), "other"
+    # "me_too" (a reader's me-too item), "check" (an answer to a change check),
+    # "concern_contact", "concern_case" (a reporter's address, the case of reports on one item), "other"
     kind: str
     story_id: str | None
     old: dict[str, Any] | None
@@ -57,6 +58,11 @@ def decode(record: dict[str, Any]) -> Change:
     if prefix == "PRIVATE" and sk == "CONTACT":
         # The address itself never leaves the store: only whether its owner has confirmed it.
         return Change("contact", ident, _confirmed(old), _confirmed(new), **about)
+    if prefix == "PRIVATE" and sk.startswith("CONCERNCONTACT#"):
+        # A reporter's address (issue 16): as an author's, only whether it is confirmed.
+        return Change("concern_contact", ident, _confirmed(old), _confirmed(new), sk.partition("#")[2], **about)
+    if prefix == "PRIVATE" and sk.startswith("CASE#"):
+        return Change("concern_case", ident, old, new, sk.partition("#")[2], **about)
     if prefix == "PRIVATE" and sk.startswith("PASS#"):
         return Change("pass", ident, old, new, sk.partition("#")[2], **about)
     if prefix == "STORY" and sk.startswith("STAFFTAG#"):

@@ -13,6 +13,7 @@ from .author import AuthorLetters
 from .base import Composer, Letter, Letters
 from .board import BoardLetters  # reports (issue 15)
 from .change_check import ChangeCheckLetters
+from .concern import ConcernLetters  # concerns about what is published (issue 16)
 from .conversation import ConversationLetters
 from .ladder import LadderLetters
 from .organisation import OrganisationLetters
@@ -33,6 +34,7 @@ FAMILIES: tuple[type[Letters], ...] = (
     LadderLetters,
     OrganisationLetters,
     BoardLetters,  # reports (issue 15)
+    ConcernLetters,
 )
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "AuthorLetters",
     "BoardLetters",
     "ChangeCheckLetters",
+    "ConcernLetters",
     "Composer",
     "ConversationLetters",
     "LadderLetters",

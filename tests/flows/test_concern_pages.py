@@ -1,0 +1,159 @@
+"""Report a concern over HTTP (issue 16): the link on the story page, the form page (JavaScript off),
+the "what happens next" page, 404 like nothing, 429 for a flood, the reporter's address confirmed
+before they are told the decision, and the moderators' routes (401 without a token, 409 on a race)."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlencode
+
+import pytest
+
+from chalicelib import wiring
+from chalicelib.core import clock
+from tests.support import mailbox
+from tests.support.conversation import publish_story
+from tests.support.env import API_URL
+from tests.support.stories import submit
+
+JSON_H = {"Content-Type": "application/json"}
+FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}
+BROWSER = {"Accept": "text/html"}
+REPORTER = "reporter.private@example.net"
+
+
+def story_page(aws, sid: str) -> str:
+    obj = aws.client("s3").get_object(Bucket=aws.resources.bucket, Key=f"stories/{sid}/index.html")
+    return obj["Body"].read().decode()
+
+
+def old_enough() -> str:
+    return str(int(clock.now().timestamp() * 1000) - 60_000)
+
+
+def test_the_story_page_links_to_a_form_that_works_without_javascript(aws, client, directory, pump):
+    sid = publish_story(client, pump, title="Ward seven at night")
+    link = f"{API_URL}/api/stories/{sid}/concerns/story"
+    assert f'href="{link}"' in story_page(aws, sid)
+    form = client.http.get(f"/api/stories/{sid}/concerns/story", headers=BROWSER)
+    assert form.status_code == 200 and form.headers["X-Robots-Tag"] == "noindex, nofollow"
+    page = form.body.decode()
+    assert 'name="reason"' in page and 'name="website"' in page and "Ward seven at night" in page
+    assert re.search(r'name="started" value="\d{13}"', page)  # the timing check, with no script
+    sent = client.http.post(
+        f"/api/stories/{sid}/concerns/story",
+        body=urlencode({"reason": "offensive", "explanation": "Rude words", "started": old_enough()}),
+        headers=FORM_H,
+    )
+    assert sent.status_code == 200, sent.body
+    assert "what happens next" in sent.body.decode().lower()
+    assert wiring.concerns().queue()[0]["reasons"] == {"offensive": 1}
+
+
+def test_a_mistake_comes_back_with_the_field_named_and_the_words_kept(client, directory, pump):
+    sid = publish_story(client, pump)
+    sent = client.http.post(
+        f"/api/stories/{sid}/concerns/story",
+        body=urlencode({"explanation": "Please look", "started": old_enough()}),
+        headers=FORM_H,
+    )
+    assert sent.status_code == 422
+    page = sent.body.decode()
+    assert 'href="#reason"' in page and "Please look" in page
+    assert wiring.concerns().queue() == []
+
+
+def test_a_report_sent_at_once_after_the_page_was_shown_is_refused(client, directory, pump):
+    sid = publish_story(client, pump)
+    sent = client.http.post(
+        f"/api/stories/{sid}/concerns/story",
+        body=json.dumps({"reason": "other", "started": int(clock.now().timestamp() * 1000)}),
+        headers=JSON_H,
+    )
+    assert sent.status_code == 422 and json.loads(sent.body)["error"]["fields"][0]["field"] == "started"
+
+
+@pytest.mark.parametrize("where", ["story", "responses/nope", "replies/x1", "checks/x"])
+def test_a_report_on_nothing_answers_as_nothing(client, directory, pump, where):
+    sid = publish_story(client, pump)
+    pending = submit(client, email="")  # told, not yet published
+    first = f"{sid}/concerns/{where}" if where != "story" else "0000000000000000z/concerns/story"
+    answers = set()
+    for target in (first, f"{pending}/concerns/story"):
+        for method in ("get", "post"):
+            call = getattr(client.http, method)
+            kwargs = {"body": json.dumps({"reason": "other"}), "headers": JSON_H} if method == "post" else {}
+            resp = call(f"/api/stories/{target}", **kwargs)
+            answers.add((resp.status_code, json.loads(resp.body)["error"]["message"]))
+    assert answers == {(404, "There is nothing published here to report.")}
+    assert wiring.concerns().queue() == []
+
+
+def test_a_flood_from_one_client_is_429_and_hides_nothing(client, directory, pump, monkeypatch):
+    monkeypatch.setenv("FF_CONCERN_LIMIT", "4")
+    wiring.reset()
+    sid = publish_story(client, pump)
+    codes = [
+        client.http.post(
+            f"/api/stories/{sid}/concerns/story", body=json.dumps({"reason": "other"}), headers=JSON_H
+        ).status_code
+        for _ in range(6)
+    ]
+    assert codes == [201, 200, 200, 200, 429, 429]
+    refused = client.http.post(
+        f"/api/stories/{sid}/concerns/story", body=json.dumps({"reason": "other"}), headers=JSON_H
+    )
+    assert refused.headers.get("Retry-After")
+    assert wiring.store().get_story(sid)["status"] == "published"
+
+
+def test_the_reporter_is_told_the_decision_only_after_confirming_the_address(aws, client, directory, pump):
+    sid = publish_story(client, pump)
+    body = {"reason": "identifies-someone", "email": REPORTER, "started": old_enough()}
+    sent = client.http.post(f"/api/stories/{sid}/concerns/story", body=urlencode(body), headers=FORM_H)
+    assert sent.status_code == 200 and "confirm your address" in sent.body.decode()
+    pump.drain()
+    [ask] = mailbox.to(REPORTER)
+    text = mailbox.text_of(ask)
+    assert "Is this your email address?" in ask["Subject"] and sid not in text
+    token = re.search(r"/api/concerns/confirm/([A-Za-z0-9_-]{43})", text).group(1)
+    assert client.http.get(f"/api/concerns/confirm/{token}").status_code == 200
+    assert client.http.post(f"/api/concerns/confirm/{token}", body="", headers=FORM_H).status_code == 200
+    # The story page shows the placeholder; the reporter's address is nowhere public.
+    assert "being checked by a moderator" in story_page(aws, sid) and REPORTER not in story_page(aws, sid)
+    from chalicelib.moderation import Moderator
+
+    version = wiring.concerns().case(sid, "story")["case"]["version"]
+    wiring.concerns().decide(sid, "story", "", {"action": "dismiss", "version": version}, Moderator("m", "M"))
+    pump.drain()
+    told = [m for m in mailbox.to(REPORTER) if "decided" in m["Subject"]]
+    assert len(told) == 1 and "left it as it was" in mailbox.text_of(told[0])
+
+
+def test_an_unconfirmed_reporter_hears_nothing_of_the_decision(client, directory, pump):
+    sid = publish_story(client, pump)
+    client.http.post(
+        f"/api/stories/{sid}/concerns/story",
+        body=json.dumps({"reason": "identifies-someone", "email": REPORTER}),
+        headers=JSON_H,
+    )
+    pump.drain()
+    from chalicelib.moderation import Moderator
+
+    version = wiring.concerns().case(sid, "story")["case"]["version"]
+    wiring.concerns().decide(sid, "story", "", {"action": "dismiss", "version": version}, Moderator("m", "M"))
+    pump.drain()
+    assert [m["Subject"] for m in mailbox.to(REPORTER)] == ["Is this your email address?"]
+
+
+def test_the_moderation_routes_need_a_moderator(client, directory, pump):
+    sid = publish_story(client, pump)
+    assert client.http.get("/api/moderation/concerns").status_code == 401
+    assert client.http.get(f"/api/moderation/concerns/{sid}/story/story").status_code == 401
+    resp = client.http.post(
+        f"/api/moderation/concerns/{sid}/story/story/decision",
+        body=json.dumps({"action": "dismiss", "version": 1}),
+        headers=JSON_H,
+    )
+    assert resp.status_code == 401
