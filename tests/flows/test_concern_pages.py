@@ -157,3 +157,14 @@ def test_the_moderation_routes_need_a_moderator(client, directory, pump):
         headers=JSON_H,
     )
     assert resp.status_code == 401
+
+
+def test_the_moderation_screen_has_a_reports_queue_built_with_no_inline_script(client, aws):
+    html = client.http.get("/api/moderate").body.decode()
+    assert 'href="#concerns"' in html and 'id="concern-form"' in html and 'id="concern-counts"' in html
+    assert "<script>" not in html and " on" + "click=" not in html and "style=" not in html
+    js = client.http.get("/api/moderate/app.js").body.decode()
+    assert "innerHTML" not in js and '"moderation/concerns"' in js
+    # Every decision is a plain radio with a label: usable from the keyboard.
+    for action in ("dismiss", "edit", "restrict", "remove", "hold"):
+        assert f'name="c-action" value="{action}"' in html

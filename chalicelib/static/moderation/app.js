@@ -27,7 +27,7 @@
   var STATUS = { pending: "Pending", held: "Held for safeguarding", published: "Published", rejected: "Rejected", withdrawn: "Withdrawn",
     erasing: "Being erased" };
 
-  var state = { queue: "pending", current: null, challenge: null, username: "", pendingAction: null };
+  var state = { queue: "pending", current: null, challenge: null, username: "", pendingAction: null, concern: null };
 
   function $(id) { return document.getElementById(id); }
 
@@ -129,7 +129,7 @@
   // ---- views -----------------------------------------------------------------------------
 
   function showView(name) {
-    ["sign-in", "queue", "story"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
+    ["sign-in", "queue", "story", "concerns", "concern"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
     var signedIn = name !== "sign-in";
     $("who").hidden = !signedIn;
   }
@@ -145,6 +145,10 @@
     var parts = hash.split("/");
     if (parts[0] === "story" && parts[1]) {
       openStory(decodeURIComponent(parts[1]));
+    } else if (parts[0] === "concerns") {
+      loadConcerns();
+    } else if (parts[0] === "concern" && parts.length === 4) {
+      openConcern(parts.slice(1).join("/"));
     } else {
       state.queue = parts[0] === "queue" && (parts[1] === "held" || parts[1] === "replies") ? parts[1] : "pending";
       loadQueue();
@@ -606,6 +610,175 @@
     });
   }
 
+
+  // ---- reports of concerns (issue 16) -----------------------------------------------------
+  //
+  // The queue (riskiest, then oldest) with the screen's counts; one reported item with every
+  // report on it, its decisions and history; and one decision form. Plain form controls, so the
+  // whole of it works from the keyboard. Every text reaches the page through textContent.
+
+  var REASONS = {
+    "identifies-someone": "Identifies someone", "untrue-or-defamatory": "Untrue or defamatory",
+    offensive: "Offensive", safeguarding: "Safeguarding worry", other: "Something else"
+  };
+  var KIND_WORDS = { story: "Story", response: "Staff response", reply: "Author reply" };
+  var URL_KINDS = { story: "story", response: "responses", reply: "replies" };
+  var CONCERN_FIELDS = ["c-action", "c-title", "c-text", "c-asked_by", "c-reason", "c-note"];
+
+  function hours(n) {
+    if (n === null || n === undefined) return "none decided yet";
+    return n < 1 ? "under an hour" : n + (n === 1 ? " hour" : " hours");
+  }
+
+  function reasonsText(reasons) {
+    return Object.keys(reasons || {}).map(function (r) { return (REASONS[r] || r) + " × " + reasons[r]; }).join(", ");
+  }
+
+  function casePath(c) {
+    var kind = URL_KINDS[c.kind] || "story";
+    return encodeURIComponent(c.story_id) + "/" + kind + "/" + encodeURIComponent(c.item_id || "story");
+  }
+
+  function loadConcerns() {
+    showView("concerns");
+    showAlert("");
+    $("concerns-summary").textContent = "Loading…";
+    clear($("concern-list"));
+    focusHeading("concerns-heading");
+    return api("GET", "moderation/concerns").then(function (result) {
+      if (handledCommon(result)) return;
+      if (!result.ok || !result.data) { $("concerns-summary").textContent = ""; showAlert(errorMessage(result)); return; }
+      if (result.data.moderator) $("who-name").textContent = "Signed in as " + result.data.moderator;
+      var counts = result.data.counts || {};
+      var dl = $("concern-counts");
+      clear(dl);
+      addMeta(dl, "Reports received", String(counts.received || 0));
+      addMeta(dl, "Items hidden by the risk rules", String(counts.hidden || 0));
+      addMeta(dl, "Decided", String(counts.decided || 0));
+      addMeta(dl, "Time to decide (median)", hours(counts.median_hours));
+      addMeta(dl, "Time to decide (90th percentile)", hours(counts.p90_hours));
+      var cases = result.data.cases || [];
+      $("concerns-summary").textContent = cases.length === 0 ? "No reports are waiting."
+        : cases.length + (cases.length === 1 ? " reported item" : " reported items") + ", riskiest then oldest.";
+      cases.forEach(function (c) {
+        var li = el("li", null, "queue-item");
+        var h = el("h2", null, "queue-title");
+        var a = el("a", (KIND_WORDS[c.kind] || c.kind) + " on story " + c.story_id);
+        a.href = "#concern/" + casePath(c);
+        h.appendChild(a);
+        li.appendChild(h);
+        var meta = el("p", null, "queue-meta");
+        if (c.hidden) meta.appendChild(el("span", "Hidden until decided", "stage"));
+        if (c.from_service) meta.appendChild(el("span", "Asked for by the service"));
+        meta.appendChild(el("span", "First reported " + formatDate(c.first_at)));
+        meta.appendChild(el("span", c.open_reports + (c.open_reports === 1 ? " report" : " reports")));
+        li.appendChild(meta);
+        li.appendChild(el("p", reasonsText(c.reasons), "excerpt"));
+        $("concern-list").appendChild(li);
+      });
+    });
+  }
+
+  function openConcern(path) {
+    showView("concern");
+    showAlert("");
+    clearFieldErrors(CONCERN_FIELDS);
+    $("concern-heading").textContent = "Loading the reported item…";
+    return api("GET", "moderation/concerns/" + path).then(function (result) {
+      if (handledCommon(result)) return;
+      if (!result.ok || !result.data) { $("concern-heading").textContent = "Not found"; showAlert(errorMessage(result)); return; }
+      renderConcern(result.data);
+      focusHeading("concern-heading");
+    });
+  }
+
+  function renderConcern(data) {
+    var c = data.case;
+    var item = data.item || {};
+    state.concern = { path: casePath(c), version: c.version, kind: c.kind, item: item };
+    $("concern-heading").textContent = (KIND_WORDS[c.kind] || c.kind) + " on “" + ((data.story || {}).title || c.story_id) + "”";
+    var dl = $("concern-meta");
+    clear(dl);
+    addMeta(dl, "State", c.state === "open" ? "Waiting for a decision" : "Decided");
+    addMeta(dl, "Status of the item", STATUS[item.status] || item.status);
+    addMeta(dl, "Reports", c.reports + " in all, " + c.open_reports + " since the last decision");
+    addMeta(dl, "Reasons", reasonsText(c.reasons));
+    addMeta(dl, "Version", c.version);
+    var box = $("concern-item");
+    clear(box);
+    if (item.placeholder) box.appendChild(el("p", "The public reads: " + item.placeholder, "flags-title"));
+    if (c.kind === "story") box.appendChild(el("h3", item.title || ""));
+    box.appendChild(el("p", c.kind === "story" ? item.story : item.text, "excerpt"));
+    var reports = $("concern-reports");
+    clear(reports);
+    (data.reports || []).forEach(function (r) {
+      var li = el("li", formatDate(r.created_at) + ": " + (REASONS[r.reason] || r.reason) + (r.from === "service" ? " (from the service)" : ""));
+      if (r.explanation) li.appendChild(el("p", r.explanation, "audit-note"));
+      reports.appendChild(li);
+    });
+    var history = $("concern-history");
+    clear(history);
+    (c.decisions || []).forEach(function (d) {
+      var li = el("li", formatDate(d.at) + ": " + d.action + ", by " + d.by);
+      if (d.note) li.appendChild(el("p", "Why: " + d.note, "audit-note"));
+      history.appendChild(li);
+    });
+    (data.history || []).forEach(function (e) {
+      history.appendChild(el("li", formatDate(e.at) + ": " + (STATUS[e.from] || e.from) + " → " + (STATUS[e.to] || e.to) + ", by " + (e.by || "unknown")));
+    });
+    if (!history.children.length) history.appendChild(el("li", "No decisions yet."));
+    Array.prototype.forEach.call(document.querySelectorAll("input[name='c-action']"), function (r) { r.checked = false; });
+    $("c-hold-choice").hidden = c.kind !== "story";
+    $("field-c-title").hidden = c.kind !== "story";
+    $("c-title").value = item.title || "";
+    $("c-text").value = (c.kind === "story" ? item.story : item.text) || "";
+    $("c-asked_by").value = "";
+    $("c-reason").value = "";
+    $("c-note").value = "";
+  }
+
+  function onConcernDecision(event) {
+    event.preventDefault();
+    var current = state.concern;
+    if (!current) return;
+    var checked = document.querySelector("input[name='c-action']:checked");
+    clearFieldErrors(CONCERN_FIELDS);
+    if (!checked) { showFieldErrors([{ field: "c-action", message: "Choose a decision" }], CONCERN_FIELDS); $("c-action").focus(); return; }
+    var body = { action: checked.value, version: current.version, note: $("c-note").value };
+    if (checked.value === "edit") {
+      var text = $("c-text").value;
+      if (current.kind === "story" && $("c-title").value !== (current.item.title || "")) body.title = $("c-title").value;
+      if (text !== ((current.kind === "story" ? current.item.story : current.item.text) || "")) body.text = text;
+      if (body.title === undefined && body.text === undefined) body.text = text;
+    }
+    if (checked.value === "restrict") {
+      if ($("c-asked_by").value) body.asked_by = $("c-asked_by").value;
+      if ($("c-reason").value) body.reason = $("c-reason").value;
+    }
+    showAlert("");
+    api("POST", "moderation/concerns/" + current.path + "/decision", body).then(function (result) {
+      if (handledCommon(result)) return;
+      if (result.status === 422) {
+        var errors = ((result.data && result.data.error && result.data.error.fields) || []).map(function (e) {
+          return { field: "c-" + e.field, message: e.message };
+        });
+        if (!showFieldErrors(errors, CONCERN_FIELDS)) showAlert(errorMessage(result));
+        var first = errors.length && $(errors[0].field);
+        if (first) first.focus();
+        return;
+      }
+      if (result.status === 409) {
+        showAlert("Someone else has already decided on this — reload", { label: "Reload it", run: function () { openConcern(current.path); } });
+        $("alert").focus();
+        return;
+      }
+      if (!result.ok) { showAlert(errorMessage(result)); return; }
+      state.concern = null;
+      window.location.hash = "#concerns";
+      notice("Decided: " + checked.value);
+    });
+  }
+
   // ---- one story -------------------------------------------------------------------------
 
   function openStory(id) {
@@ -817,6 +990,8 @@
       b.addEventListener("click", function () { state.pendingAction = b.value; });
     });
     $("decision-form").addEventListener("submit", onDecision);
+    $("concern-form").addEventListener("submit", onConcernDecision);
+    $("concerns-refresh").addEventListener("click", function () { loadConcerns(); });
     window.addEventListener("hashchange", route);
     route();
   }
