@@ -348,6 +348,17 @@ def concern_item_report(story_id, kind, item_id):
     return edge.concerns.report(app.current_request, story_id, kind, item_id, wiring.concerns(), client, get_settings())
 
 
+@app.route("/api/respond/{token}/concern", methods=["GET"])
+def concern_service_form(token):
+    """A member of staff asks for a review as the service, from their alert's read-and-respond link."""
+    return edge.concerns.service_form(token, wiring.concerns(), get_settings())
+
+
+@app.route("/api/respond/{token}/concern", methods=["POST"], content_types=[JSON, FORM])
+def concern_service_report(token):
+    return edge.concerns.service_report(app.current_request, token, wiring.concerns(), get_settings())
+
+
 @app.route("/api/concerns/confirm/{token}", methods=["GET"])
 def concern_address_page(token):
     return edge.concerns.address_page(token, wiring.concerns().address(token), get_settings())

@@ -209,6 +209,25 @@ class Concerns:
                 return True, bool(new["hidden"])
         raise RuntimeError("the reported item kept changing")  # a 500: the client may send it again
 
+    def service_story(self, token: str) -> str:
+        """The story a member of staff's read-and-respond link is for (issue 16: a provider asks for a
+        review from the alert's link). Any active subscriber of the service may, until the organisations'
+        own roles say otherwise; a bad, expired or revoked link is refused as any link is."""
+        link, subscriber, _ = self._links.resolve_holder(token, "respond")
+        if not subscriber:
+            raise NotFound(NOT_VALID)
+        return str(link["story_id"])
+
+    def report_as_service(self, token: str, data: dict[str, Any]) -> dict[str, Any]:
+        """A report from the service: weighed above the public's in the queue. Its client is the person,
+        so one member of staff makes one report a day, as one connection does."""
+        link, subscriber, _ = self._links.resolve_holder(token, "respond")
+        if not subscriber:
+            raise NotFound(NOT_VALID)
+        fields = {k: v for k, v in data.items() if k != "email"}  # staff are known: no address is kept
+        client = hashlib.sha256(f"service:{subscriber['id']}".encode()).hexdigest()[:32]
+        return self.report(str(link["story_id"]), "story", "", fields, client, from_service=True)
+
     def _too_quick(self, started: int | None) -> bool:
         """As the story form: sent within seconds of the form being shown (a script's). No time passes."""
         least = self._settings.min_form_seconds

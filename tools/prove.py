@@ -31,6 +31,8 @@ FIGURES = ROOT / "docs" / "reliability.json"
 MEASURED = [
     "tests/pipeline/test_faults.py",
     "tests/pipeline/test_concurrency.py",
+    "tests/pipeline/test_concern_race.py",  # issue 16
+    "tests/pipeline/test_takedown.py",
     "tests/security/test_schema_fuzz.py",
     "tests/security/test_xss.py",
     "tests/unit/test_header_injection.py",
@@ -197,6 +199,33 @@ def _privacy(f: dict) -> list[str]:
     ]
 
 
+def _takedown_figures(figures: dict) -> dict | None:
+    if "takedown" not in figures and "concern_race" not in figures:
+        return None
+    return {"scans": figures.get("takedown", {}), "race": figures.get("concern_race", {})}
+
+
+def _takedown(f: dict) -> list[str]:
+    """After each decision every public S3 object and the JSON API were read for the item's own words."""
+    scans, race = f["scans"], f["race"]
+    hidden = sum(1 for s in scans.values() if s.get("hidden_first"))
+    words = sum(int(s.get("words_found", 0)) for s in scans.values())
+    objects = sum(int(s.get("outputs_scanned", 0)) for s in scans.values())
+    lines = [
+        f"- Items reported and taken down through the real pipeline: **{len(scans)}** "
+        f"({', '.join(sorted(scans)) or '–'}); {hidden} hidden at once by a report, all decided.",
+        f"- Public outputs read after each (every S3 object, search fragments unpacked, and the JSON API): "
+        f"{objects:,} in all. **Words found anywhere public after removal: {words}.**",
+    ]
+    if race:
+        lines.append(
+            f"- Two moderators deciding one report at once: **{_n(race, 'report_pairs')} pairs, "
+            f"{_n(race, 'lost_updates')} lost updates, {_n(race, 'conflicts_409')} answers of 409** (winners "
+            f"{', '.join(f'{k} {v}' for k, v in sorted(race.get('winners', {}).items())) or '–'})."
+        )
+    return lines
+
+
 def section(title: str, figures: dict | None, lines) -> list[str]:
     body = [f"## {title}", ""]
     if figures is None:
@@ -241,6 +270,7 @@ def write_report(run: dict) -> None:
             f"**{_n(f, 'stories_made_per_round')} story per round**.",
         ],
     )
+    md += section("Takedown (issue 16)", _takedown_figures(figures), _takedown)
     md += section("Bad input (schemathesis)", figures.get("schema_fuzz"), _fuzz)
     md += section("Cross-site scripting", figures.get("xss"), _xss)
     md += section(

@@ -54,8 +54,10 @@ def form_page(
     errors: list[dict[str, str]] | None = None,
     values: dict[str, Any] | None = None,
     status: int = 200,
+    service_token: str = "",
 ) -> Response:
-    """The form (with an error summary linking to each field), or what happens next once sent."""
+    """The form (with an error summary linking to each field), or what happens next once sent.
+    With `service_token`, the form of a member of staff asking for a review from their alert's link."""
     found = concerns.reported_item(story_id, kind, item_id)
     by_field: dict[str, str] = {}
     summary = []
@@ -69,6 +71,8 @@ def form_page(
     values = values or {}
     api = settings.api_url.rstrip("/")
     path = f"/api/stories/{story_id}/concerns/{kind}" + (f"/{item_id}" if item_id else "")
+    if service_token:
+        path = f"/api/respond/{service_token}/concern"
     html = render_page(
         "concern.html",
         site_base=settings.site_url.rstrip("/"),
@@ -83,8 +87,38 @@ def form_page(
         # The time the form was shown, for the timing check: a person takes more than a few seconds.
         started=str(values.get("started") or int(clock.now().timestamp() * 1000)),
         action=f"{api}{path}",
+        service=bool(service_token),
     )
     return _page(html, settings, status=status)
+
+
+def service_form(token: str, concerns: Any, settings: Any) -> Response:
+    return form_page(concerns.service_story(token), "story", "", concerns, settings, service_token=token)
+
+
+def service_report(request: Any, token: str, concerns: Any, settings: Any) -> Response:
+    """A member of staff asks for a review, as the service (from their read-and-respond link)."""
+    sid = concerns.service_story(token)
+    return form_or_json(
+        request,
+        settings.max_body_bytes,
+        REPORT,
+        lambda data: concerns.report_as_service(token, data),
+        json=lambda result: json_response(result, status=201 if result["created"] else 200),
+        done=lambda result: form_page(sid, "story", "", concerns, settings, done=result, service_token=token),
+        again=lambda e, data: form_page(
+            sid,
+            "story",
+            "",
+            concerns,
+            settings,
+            errors=e.fields,
+            values=e.values or data,
+            status=e.status,
+            service_token=token,
+        ),
+        shown=(ValidationFailed,),
+    )
 
 
 def report(request: Any, story_id: str, kind: str, item_id: str, concerns: Any, client: str, settings: Any) -> Response:

@@ -81,6 +81,19 @@ def concern_paths(html: dict[str, Any]) -> dict[str, Any]:
             },
             "post": post(item_words, [STORY_ID, URL_KIND, ITEM_ID]),
         },
+        "/api/respond/{token}/concern": {
+            "get": {
+                "summary": "The form for a member of staff to ask for a review as the service (from the alert's "
+                "read-and-respond link). Changes nothing.",
+                "parameters": [TOKEN],
+                "responses": {"200": answer("The form page", html, "text/html"), **errors(404, 429)},
+            },
+            "post": post(
+                "A report from the service: it carries that weight in the moderators' queue. No address is kept.",
+                [TOKEN],
+            )
+            | {"parameters": [TOKEN]},
+        },
         "/api/concerns/confirm/{token}": {
             "get": {
                 "summary": "Is this your address? The page from the one email to a reporter's address, in fixed "

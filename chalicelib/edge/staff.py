@@ -247,6 +247,7 @@ def respond_page(
         action=f"{api}/api/respond/{token}",
         read_action=f"{api}/api/respond/{token}/read",
         story_url=f"{site}/stories/{story['id']}/",
+        concern_url=f"{api}/api/respond/{token}/concern",  # a review asked for by the service (issue 16)
     )
     return _respond_page(html, settings, status=status)
 

@@ -16,6 +16,7 @@ from tests.support import mailbox
 from tests.support.conversation import publish_story
 from tests.support.env import API_URL
 from tests.support.stories import submit
+from tests.support.vnu import needs_vnu, vnu_errors
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -168,3 +169,53 @@ def test_the_moderation_screen_has_a_reports_queue_built_with_no_inline_script(c
     # Every decision is a plain radio with a label: usable from the keyboard.
     for action in ("dismiss", "edit", "restrict", "remove", "hold"):
         assert f'name="c-action" value="{action}"' in html
+
+
+@needs_vnu
+def test_the_new_pages_are_valid_html(aws, client, directory, pump, tmp_path):
+    sid = publish_story(client, pump, title="Valid pages")
+    pages = {
+        "story.html": story_page(aws, sid),
+        "form.html": client.http.get(f"/api/stories/{sid}/concerns/story").body.decode(),
+        "again.html": client.http.post(
+            f"/api/stories/{sid}/concerns/story", body=urlencode({"explanation": "x"}), headers=FORM_H
+        ).body.decode(),
+    }
+    done = client.http.post(
+        f"/api/stories/{sid}/concerns/story",
+        body=urlencode({"reason": "identifies-someone", "email": REPORTER, "started": old_enough()}),
+        headers=FORM_H,
+    )
+    pages["done.html"] = done.body.decode()
+    pump.drain()
+    pages["placeholder.html"] = story_page(aws, sid)
+    token = re.search(r"/api/concerns/confirm/([A-Za-z0-9_-]{43})", mailbox.text_of(mailbox.to(REPORTER)[0])).group(1)
+    pages["address.html"] = client.http.get(f"/api/concerns/confirm/{token}").body.decode()
+    pages["screen.html"] = client.http.get("/api/moderate").body.decode()
+    assert "being checked by a moderator" in pages["placeholder.html"]
+    assert vnu_errors(pages, tmp_path) == ""
+
+
+def test_a_member_of_staff_asks_for_a_review_as_the_service_from_the_alerts_link(aws, client, directory, pump):
+    from tests.support.conversation import make_staff, respond_link
+
+    public = publish_story(client, pump, title="Reported by the public")
+    sid = publish_story(client, pump, title="Reported by the service")
+    token = respond_link(sid, make_staff())
+    page = client.http.get(f"/api/respond/{token}", headers=BROWSER).body.decode()
+    assert f"/api/respond/{token}/concern" in page
+    form = client.http.get(f"/api/respond/{token}/concern").body.decode()
+    assert "as the service" in form and 'name="email"' not in form
+    client.http.post(f"/api/stories/{public}/concerns/story", body=json.dumps({"reason": "other"}), headers=JSON_H)
+    sent = client.http.post(
+        f"/api/respond/{token}/concern",
+        body=urlencode({"reason": "untrue-or-defamatory", "explanation": "Wrong ward", "started": old_enough()}),
+        headers=FORM_H,
+    )
+    assert sent.status_code == 200 and "what happens next" in sent.body.decode().lower()
+    queue = wiring.concerns().queue()
+    # The service's report weighs more: first, though it came later.
+    assert [(c["story_id"], c["from_service"]) for c in queue] == [(sid, True), (public, False)]
+    [report] = wiring.concerns().case(sid, "story")["reports"]
+    assert report["from"] == "service" and report["has_email"] is False
+    assert client.http.get("/api/respond/not-a-real-token-at-all-not-a-real-token-at/concern").status_code == 404

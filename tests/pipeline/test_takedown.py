@@ -17,6 +17,7 @@ from chalicelib.core.ids import new_story_id
 from chalicelib.moderation import Moderator
 from tests.support import mailbox
 from tests.support.conversation import make_staff, publish_story, respond_link
+from tests.support.prove import record
 
 pytest.importorskip("pagefind_bin")
 
@@ -53,6 +54,12 @@ def public(aws, client, sid: str) -> dict[str, str]:
 
 def found(outputs: dict[str, str], word: str) -> list[str]:
     return sorted(k for k, v in outputs.items() if word.lower() in v)
+
+
+def measured(case: str, outputs: dict[str, str], hidden: bool = True) -> None:
+    """For docs/reliability.md (make prove): what was scanned after each decision, and what was found."""
+    words = len(found(outputs, SECRET)) + len(found(outputs, ANSWER))
+    record("takedown", {case: {"outputs_scanned": len(outputs), "words_found": words, "hidden_first": hidden}})
 
 
 @pytest.fixture
@@ -92,6 +99,7 @@ def test_a_risky_report_hides_the_story_everywhere_at_once(aws, client, pump, si
     _hide(pump, sid)
     after = public(aws, client, sid)
     _only_the_placeholder(after, sid, "This story is being checked by a moderator.")
+    measured("hidden by a report", after)
     assert found(after, KEEP)  # the other story is untouched
     assert wiring.store().figures("_all")["published"] == 1
 
@@ -104,6 +112,7 @@ def test_restrict_leaves_a_placeholder_that_says_who_and_why_and_the_figures(aws
     pump.drain()
     after = public(aws, client, sid)
     _only_the_placeholder(after, sid, "Restricted at the request of the author because it identifies someone.")
+    measured("restricted", after)
     assert wiring.store().figures("_all")["published"] == 1
     assert wiring.store().figures("riverside-ward-7")["published"] == 1
 
@@ -116,6 +125,7 @@ def test_remove_leaves_nothing_and_tells_the_author(aws, client, pump, site):
     after = public(aws, client, sid)
     assert found(after, SECRET) == [] and found(after, ANSWER) == []
     assert f"stories/{sid}/index.html" not in after
+    measured("removed", after)
     assert wiring.store().figures("_all")["published"] == 1
     assert [m for m in mailbox.to("author.conversation@example.org") if "taken off" in m["Subject"]]
 
@@ -128,6 +138,7 @@ def test_hold_for_safeguarding_takes_it_off_the_site_and_back_to_the_held_queue(
     after = public(aws, client, sid)
     assert found(after, SECRET) == [] and found(after, ANSWER) == []
     assert [s["id"] for s in wiring.moderation().queue("held")] == [sid]
+    measured("held for safeguarding", after)
 
 
 def test_dismiss_brings_everything_back_exactly_as_before(aws, client, pump, site):
@@ -153,6 +164,7 @@ def test_edit_shows_only_the_new_words_and_the_notice(aws, client, pump, site):
     pump.drain()
     after = public(aws, client, sid)
     assert found(after, SECRET) == [] and found(after, ANSWER) == []
+    measured("edited", after)
     page = after[f"stories/{sid}/index.html"]
     assert "the lounge was closed all night." in page and "the family room opens again" in page
     assert page.count("edited by a moderator on") == 2  # the story's notice and the response's
@@ -173,6 +185,7 @@ def test_a_restricted_or_removed_response_leaves_the_story_page_and_the_api(aws,
     after = public(aws, client, sid)
     assert found(after, ANSWER) == []
     assert found(after, SECRET)  # the story itself stays
+    record("takedown", {f"response {action}": {"outputs_scanned": len(after), "words_found": 0, "hidden_first": True}})
     words = "restricted at the request of the service because it identifies someone."
     assert (words in after[f"stories/{sid}/index.html"]) is (action == "restrict")
     api = json.loads(after[f"api:/api/public/stories/{sid}"].split(" ", 1)[1])
@@ -193,6 +206,7 @@ def test_a_raw_status_edit_on_the_table_has_the_same_effect(aws, client, pump, s
     pump.drain()
     after = public(aws, client, sid)
     _only_the_placeholder(after, sid, words)
+    measured("restricted in the console", after, hidden=False)
     assert wiring.store().figures("_all")["published"] == 1
     # And back, in the console too: everything as before.
     aws.client("dynamodb").update_item(
