@@ -184,6 +184,14 @@ def author_erase(token):
     return _author_action("erase", token)
 
 
+@app.route("/api/my/{token}/correction", methods=["POST"], content_types=[JSON, FORM])
+def author_correction(token):
+    """The author asks for a correction of their published story (issue 16): a moderator checks it."""
+    return edge.author.author_action(
+        "correction", app.current_request, token, wiring.concerns(), wiring.links(), wiring.store(), get_settings()
+    )
+
+
 # ---- Staff ---------------------------------------------------------------------------------
 
 # Members: a form's file upload, the file itself as the body, or JSON.

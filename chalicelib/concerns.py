@@ -29,12 +29,14 @@ from .core.concerns import (
     Action,
     ConcernDecision,
     ConcernReport,
+    CorrectionRequest,
+    Reason,
     placeholder,
     risk_rank,
     should_hide,
     target,
 )
-from .core.errors import NotFound, ValidationFailed, invalid
+from .core.errors import Conflict, NotFound, ValidationFailed, invalid
 from .core.observability import logger, metrics
 from .core.status import ItemStatus, Status
 from .store.concerns import queue_keys
@@ -228,6 +230,34 @@ class Concerns:
         client = hashlib.sha256(f"service:{subscriber['id']}".encode()).hexdigest()[:32]
         return self.report(str(link["story_id"]), "story", "", fields, client, from_service=True)
 
+    def request_correction(self, token: str, data: dict[str, Any]) -> dict[str, Any]:
+        """The author asks for a correction of their published story (from their private link): a
+        report "from the author" carrying the new words, which a moderator publishes as an edit. It
+        hides nothing. One a day (its client is the story's author)."""
+        found = self._links.resolve(token, "author")
+        story = self._store.get_story(found["story_id"], consistent=True)
+        if not story or story.get("status") != Status.PUBLISHED:
+            raise Conflict("Only a published story can be corrected.")
+        try:
+            asked = CorrectionRequest.model_validate(data)
+        except ValidationError as e:
+            raise invalid(e, LABELS | {"story": "what happened"}, data) from e
+        sid, now = story["id"], clock.iso()
+        report = {
+            "id": report_id(sid, "story", f"author:{sid}", now[:10]),
+            "target": "story",
+            "reason": str(Reason.other),
+            "explanation": asked.explanation,
+            "from": "author",
+            "created_at": now,
+            "has_email": False,
+            "correction": {"title": asked.title or story.get("title", ""), "story": asked.story},
+        }
+        said = ConcernReport(reason=Reason.other, explanation=asked.explanation)
+        created, _ = self._file(sid, "story", "", "story", report, said, from_service=True)
+        logger.info("correction asked", extra={"story_id": sid, "new": created})
+        return {"created": created, "message": "Thank you. A moderator will check your correction."}
+
     def _too_quick(self, started: int | None) -> bool:
         """As the story form: sent within seconds of the form being shown (a script's). No time passes."""
         least = self._settings.min_form_seconds
@@ -257,7 +287,7 @@ class Concerns:
             "item": _item_view(kind or "", item),
             "story": {"id": story.get("id"), "title": story.get("title", ""), "status": story.get("status")},
             "reports": [
-                {k: r.get(k) for k in ("id", "reason", "explanation", "from", "created_at", "has_email")}
+                {k: r.get(k) for k in ("id", "reason", "explanation", "from", "created_at", "has_email", "correction")}
                 for r in reports
             ],
             "history": self._store.audit_trail(story_id) if kind == "story" else [],

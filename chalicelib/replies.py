@@ -28,7 +28,17 @@ if TYPE_CHECKING:
 # The form renders a fresh one per page view, so a double submit makes one reply.
 REPLY_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 WITHDRAWABLE = (Status.PENDING, Status.HELD, Status.PUBLISHED)
-ERASABLE = (Status.PENDING, Status.HELD, Status.PUBLISHED, Status.REJECTED, Status.WITHDRAWN)
+# And after a report (issue 16): hidden, restricted or removed, the author may still have it erased.
+ERASABLE = (
+    Status.PENDING,
+    Status.HELD,
+    Status.PUBLISHED,
+    Status.REJECTED,
+    Status.WITHDRAWN,
+    Status.HIDDEN,
+    Status.RESTRICTED,
+    Status.REMOVED,
+)
 ERASE_WORD = "ERASE"
 LABELS = {"text": "your reply", "reply_id": "the reply id", "confirm": "the confirmation"}
 

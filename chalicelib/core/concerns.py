@@ -117,6 +117,19 @@ class ConcernReport(BaseModel):
     started: Annotated[int | None, BLANK_IS_NONE] = Field(default=None, ge=0, le=2**53 - 1)
 
 
+class CorrectionRequest(BaseModel):
+    """The author asks, from their private link, for a correction of their published story: new words
+    for a moderator to check and publish as an edit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str | None, LINE] = Field(
+        default=None, min_length=LIMITS["title"][0], max_length=LIMITS["title"][1]
+    )
+    story: Annotated[str, TEXT] = Field(min_length=LIMITS["story"][0], max_length=LIMITS["story"][1])
+    explanation: PlainText = Field(default="", max_length=2000)
+
+
 class ConcernDecision(BaseModel):
     """A moderator's decision on a reported item, on one version of its case."""
 

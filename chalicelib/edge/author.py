@@ -12,6 +12,7 @@ from typing import Any
 
 from chalice import Response
 
+from ..core.concerns import AFTER_PUBLICATION
 from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.status import ItemStatus, Status
 from ..links import NOT_VALID
@@ -40,6 +41,19 @@ STATUS_WORDS = {
         "Your story has been withdrawn. It comes off FeedForward within a few minutes of that: its own "
         "page, the service pages, the home page, the feeds and the API.",
     ),
+    # After a report (issue 16): the author keeps their private page whatever a moderator decided.
+    "hidden": (
+        "Being checked",
+        "Someone reported a concern about your story. Until a moderator has checked it, it is not shown to the public.",
+    ),
+    "restricted": (
+        "Restricted",
+        "After a report, a moderator restricted your story: its page now says only who asked for that, and why.",
+    ),
+    "removed": (
+        "Taken off FeedForward",
+        "After a report, a moderator took your story off FeedForward. Only you can still read it, here.",
+    ),
     "erasing": (
         "Being erased",
         "We are erasing your story and everything we hold about it. This link will stop working soon.",
@@ -50,21 +64,25 @@ NOTICES = {
     "reply": "Thank you. Your reply will appear once a moderator has checked it.",
     # Only "done": the status below says what withdrawing does (it said it twice, and differently).
     "withdrawn": "Done: you have withdrawn your story.",
+    "correction": "Thank you. A moderator will check your correction, and publish it if it can be.",
 }
 # Where an error summary's link takes the reader, per form.
 FIELD_IDS = {
     ("reply", "text"): "reply-text",
     ("withdraw", "confirm"): "withdraw-confirm",
     ("erase", "confirm"): "erase-confirm",
+    ("correction", "title"): "correction-title",
+    ("correction", "story"): "correction-story",
 }
 GENERAL = {
     "reply": "Something went wrong while sending your reply. Send it again.",
     "withdraw": "Something went wrong. Try again.",
     "erase": "Something went wrong. Try again.",
+    "correction": "Something went wrong. Try again.",
 }
 CAN_REPLY = (Status.PUBLISHED,)
 CAN_WITHDRAW = (Status.PENDING, Status.HELD, Status.PUBLISHED)
-CAN_ERASE = (Status.PENDING, Status.HELD, Status.PUBLISHED, Status.REJECTED, Status.WITHDRAWN)
+CAN_ERASE = (Status.PENDING, Status.HELD, Status.PUBLISHED, Status.REJECTED, Status.WITHDRAWN, *AFTER_PUBLICATION)
 
 
 def _gone() -> Exception:
@@ -146,7 +164,9 @@ def author_page(
             "reply": f"{api}/api/my/{token}/replies",
             "withdraw": f"{api}/api/my/{token}/withdraw",
             "erase": f"{api}/api/my/{token}/erase",
+            "correction": f"{api}/api/my/{token}/correction",  # issue 16
         },
+        correction=values if form == "correction" else {},
     )
 
 
@@ -223,7 +243,10 @@ def author_action(
     page, or the private page again with an error summary (422, or 409 for a conflict). A JSON
     client gets JSON; its errors are raised for the error middleware to answer.
     """
-    run = {"reply": replies.reply, "withdraw": replies.withdraw, "erase": replies.erase}[action]
+    if action == "correction":  # issue 16: `replies` is the concerns flow here
+        run = replies.request_correction
+    else:
+        run = {"reply": replies.reply, "withdraw": replies.withdraw, "erase": replies.erase}[action]
     csp = page_csp(settings)
 
     def json(result: dict[str, Any]) -> Response:
@@ -234,9 +257,8 @@ def author_action(
     def done(_result: Any) -> Response:
         if action == "erase":
             return html_response(erasing_page(settings), status=200, csp=csp)
-        return redirect(
-            f"{settings.api_url.rstrip('/')}/api/my/{token}?done={'reply' if action == 'reply' else 'withdrawn'}"
-        )
+        notice = action if action in ("reply", "correction") else "withdrawn"
+        return redirect(f"{settings.api_url.rstrip('/')}/api/my/{token}?done={notice}")
 
     def again(e: Any, data: dict[str, Any]) -> Response:
         if isinstance(e, ValidationFailed):

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.concerns import KINDS, ConcernDecision, ConcernReport
+from ..core.concerns import KINDS, ConcernDecision, ConcernReport, CorrectionRequest
 from ..core.status import Status
-from .openapi_parts import BEARER, BUTTON, STORY_ID, TOKEN, answer, errors
+from .openapi_parts import BEARER, BUTTON, STORY_ID, TOKEN, answer, author_body, errors
 
 URL_KIND = {
     "name": "kind",
@@ -28,7 +28,11 @@ ITEM_ID = {
 
 def concern_schemas() -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, model in (("ConcernReport", ConcernReport), ("ConcernDecision", ConcernDecision)):
+    for name, model in (
+        ("ConcernReport", ConcernReport),
+        ("ConcernDecision", ConcernDecision),
+        ("CorrectionRequest", CorrectionRequest),
+    ):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         out.update(schema.pop("$defs", {}))
         out[name] = schema
@@ -93,6 +97,19 @@ def concern_paths(html: dict[str, Any]) -> dict[str, Any]:
                 [TOKEN],
             )
             | {"parameters": [TOKEN]},
+        },
+        "/api/my/{token}/correction": {
+            "post": {
+                "summary": "The author asks, from their private link, for a correction of their published story: "
+                "new words for a moderator to check and publish as an edit. One a day.",
+                "parameters": [TOKEN],
+                "requestBody": author_body("CorrectionRequest"),
+                "responses": {
+                    "200": answer("Asked (or already asked today)", {"type": "object"}),
+                    "303": {"description": "A form post: back to the private page, with a notice"},
+                    **errors(400, 404, 409, 413, 415, 422),
+                },
+            }
         },
         "/api/concerns/confirm/{token}": {
             "get": {

@@ -219,3 +219,27 @@ def test_a_member_of_staff_asks_for_a_review_as_the_service_from_the_alerts_link
     [report] = wiring.concerns().case(sid, "story")["reports"]
     assert report["from"] == "service" and report["has_email"] is False
     assert client.http.get("/api/respond/not-a-real-token-at-all-not-a-real-token-at/concern").status_code == 404
+
+
+def test_the_author_asks_for_a_correction_and_a_moderator_publishes_it_as_an_edit(aws, client, directory, pump):
+    from chalicelib.moderation import Moderator
+    from tests.support.conversation import AUTHOR
+
+    sid = publish_story(client, pump, title="My night on the ward", story="The nurse, Jo Bloggs, was so kind to me.")
+    token = wiring.links().issue("author", sid, "author", 30)
+    page = client.http.get(f"/api/my/{token}").body.decode()
+    assert f"/api/my/{token}/correction" in page and "Ask for a correction" in page
+    empty = client.http.post(f"/api/my/{token}/correction", body=urlencode({"story": ""}), headers=FORM_H)
+    assert empty.status_code == 422 and 'href="#correction-story"' in empty.body.decode()
+    fixed = "The nurse on the night shift was so kind to me."
+    sent = client.http.post(f"/api/my/{token}/correction", body=urlencode({"story": fixed}), headers=FORM_H)
+    assert sent.status_code == 303 and sent.headers["Location"].endswith("?done=correction")
+    case = wiring.concerns().case(sid, "story")
+    assert case["reports"][0]["correction"]["story"] == fixed and case["reports"][0]["from"] == "author"
+    assert wiring.store().get_story(sid)["status"] == "published"  # a correction hides nothing
+    data = {"action": "edit", "version": case["case"]["version"], "text": fixed}
+    wiring.concerns().decide(sid, "story", "", data, Moderator("m", "M"))
+    pump.drain()
+    public = story_page(aws, sid)
+    assert fixed in public and "Jo Bloggs" not in public and "Edited by a moderator on" in public
+    assert AUTHOR not in public

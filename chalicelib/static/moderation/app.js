@@ -711,9 +711,15 @@
     box.appendChild(el("p", c.kind === "story" ? item.story : item.text, "excerpt"));
     var reports = $("concern-reports");
     clear(reports);
+    var correction = null;
     (data.reports || []).forEach(function (r) {
-      var li = el("li", formatDate(r.created_at) + ": " + (REASONS[r.reason] || r.reason) + (r.from === "service" ? " (from the service)" : ""));
+      var from = r.from === "service" ? " (from the service)" : r.from === "author" ? " (the author asks for a correction)" : "";
+      var li = el("li", formatDate(r.created_at) + ": " + (REASONS[r.reason] || r.reason) + from);
       if (r.explanation) li.appendChild(el("p", r.explanation, "audit-note"));
+      if (r.correction) {
+        correction = r.correction;
+        li.appendChild(el("p", "Asked to read: " + (r.correction.title || "") + " — " + (r.correction.story || ""), "audit-note"));
+      }
       reports.appendChild(li);
     });
     var history = $("concern-history");
@@ -730,8 +736,9 @@
     Array.prototype.forEach.call(document.querySelectorAll("input[name='c-action']"), function (r) { r.checked = false; });
     $("c-hold-choice").hidden = c.kind !== "story";
     $("field-c-title").hidden = c.kind !== "story";
-    $("c-title").value = item.title || "";
-    $("c-text").value = (c.kind === "story" ? item.story : item.text) || "";
+    // An author's correction fills the edit: the moderator checks it and publishes it as an edit.
+    $("c-title").value = (correction && correction.title) || item.title || "";
+    $("c-text").value = (correction && correction.story) || (c.kind === "story" ? item.story : item.text) || "";
     $("c-asked_by").value = "";
     $("c-reason").value = "";
     $("c-note").value = "";
