@@ -212,8 +212,8 @@ def _takedown(f: dict) -> list[str]:
     words = sum(int(s.get("words_found", 0)) for s in scans.values())
     objects = sum(int(s.get("outputs_scanned", 0)) for s in scans.values())
     lines = [
-        f"- Items reported and taken down through the real pipeline: **{len(scans)}** "
-        f"({', '.join(sorted(scans)) or '–'}); {hidden} hidden at once by a report, all decided.",
+        f"- Reports and decisions driven end to end through the real pipeline (stream, render, search, mail): "
+        f"**{len(scans)}** ({', '.join(sorted(scans)) or '–'}); in {hidden} of them a report hid the item at once.",
         f"- Public outputs read after each (every S3 object, search fragments unpacked, and the JSON API): "
         f"{objects:,} in all. **Words found anywhere public after removal: {words}.**",
     ]
