@@ -14,7 +14,7 @@ from chalice import Response
 
 from ..site.forms import story_form_with_errors
 from .forms import Form, form_or_json
-from .http import html_response, json_response, page_csp, redirect
+from .http import STORY_BODY_BYTES, html_response, json_response, page_csp, redirect
 
 
 def submission_id(data: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +37,7 @@ STORY = Form(
 def tell_story(request: Any, stories: Any, store: Any, settings: Any, lambda_context: Any) -> Response:
     return form_or_json(
         request,
-        settings.max_body_bytes,
+        STORY_BODY_BYTES,  # a long story takes more than other forms
         STORY,
         lambda data: stories.submit(data, lambda_context),
         json=lambda result: json_response(result, status=201, headers={"Location": f"/api/stories/{result['id']}"}),

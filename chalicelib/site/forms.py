@@ -28,11 +28,11 @@ FIELD_IDS = {
     "good": "good",
     "improve": "improve",
     "feelings": "feelings",
-    "role": "role",
-    "pseudonym": "pseudonym",
     "experience_month": "experience_month",
     "experience_year": "experience_year",
     "services": "services",
+    "role": "role",
+    "pseudonym": "pseudonym",
     "email": "email",
     "consent": "consent",
     # Sent too soon after the form was opened: no field to fix, so the message stands by the button.
