@@ -186,7 +186,10 @@ def test_static_pages_and_their_content_types(aws, directory):
     assert 'value="riverside-ward-7"' in form and "Riverside General Hospital › Ward 7 (Acute Medicine)" in form
     assert '<input type="hidden" name="submission_id" value="">' in form
     assert 'name="consent" type="checkbox" value="yes"' in form
-    assert 'inputmode="numeric"' in form and 'autocomplete="email"' in form and 'maxlength="8000"' in form
+    assert 'inputmode="numeric"' in form and 'autocomplete="email"' in form and 'data-maxlength="30000"' in form
+    # No maxlength on a story's text: a browser would cut a pasted story without a word (issue 20).
+    assert not re.search(r"<textarea[^>]* maxlength=", form)
+    assert "You can use up to 30,000 characters (about 5,000 words)." in form
     assert re.search(r'<div class="honeypot" aria-hidden="true">.*?tabindex="-1" autocomplete="off"', form, re.S)
     assert "Send your story" in form and "There is a problem" not in form
     assert "<script>" not in form  # the only script is external
