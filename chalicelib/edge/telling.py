@@ -41,7 +41,8 @@ def tell_story(request: Any, stories: Any, store: Any, settings: Any, lambda_con
         STORY,
         lambda data: stories.submit(data, lambda_context),
         json=lambda result: json_response(result, status=201, headers={"Location": f"/api/stories/{result['id']}"}),
-        done=lambda _: redirect(f"{settings.site_url}/thank-you/"),
+        # The story's id is its reference: the thank-you page shows it (only an id: it opens nothing private).
+        done=lambda result: redirect(f"{settings.site_url}/thank-you/?ref={result['id']}"),
         again=lambda e, _: html_response(
             story_form_with_errors(e.values, e.fields, store, settings), status=e.status, csp=page_csp(settings)
         ),

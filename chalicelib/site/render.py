@@ -376,7 +376,10 @@ class SiteRenderer:
             out.append(Put(asset.key, asset.body, asset.content_type, pages.ASSET_CACHE))
         form = pages.render_page("form.html", **form_context({}, [], groups, self._settings, script=True))
         out.append(html_page(FORM_KEY, form))
-        out.append(html_page(THANKS_KEY, pages.render_page("thank_you.html")))
+        thanks = pages.render_page(
+            "thank_you.html", days=pages.MODERATION_WORKING_DAYS, moderators_email=self._settings.moderators_email
+        )
+        out.append(html_page(THANKS_KEY, thanks))
         out.append(html_page(SUBSCRIBE_KEY, signup_page(groups, self._settings)))
         out.append(html_page(CHECK_EMAIL_KEY, check_email_page(self._settings)))
         out.append(html_page(NOT_FOUND_KEY, pages.render_page("not_found.html", robots="noindex")))

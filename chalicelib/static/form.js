@@ -25,6 +25,15 @@
 
   // The thank-you page: the story arrived, so the draft has done its job, and its id is remembered as sent.
   if (document.getElementById("story-sent")) {
+    // The story's reference, from ?ref= (the API's redirect): grouped to be read out, as pages.reference does.
+    var ref = /[?&]ref=([0-9a-hjkmnp-tv-z]{17})(?:&|$)/.exec(window.location.search);
+    if (ref) {
+      var groups = ref[1].toUpperCase().match(/.{1,4}/g);
+      if (groups.length > 1 && groups[groups.length - 1].length === 1) { groups.splice(-2, 2, groups[groups.length - 2] + groups[groups.length - 1]); }
+      document.getElementById("story-reference-code").textContent = groups.join(" ");
+      document.getElementById("story-reference").hidden = false;
+      document.getElementById("story-reference-use").hidden = false;
+    }
     var arrived = store("get", null, SENDING);
     if (arrived) { store("set", arrived, SENT); }
     store("clear", null, SENDING);

@@ -3,7 +3,8 @@ and the thank-you page as the site renders them, with their CSS and form.js, ser
 played by Playwright (a 303 to the thank-you page, as the real one answers a good story), so no stack is needed.
 
 - a long story is taken whole (no maxlength cuts it); the count warns before the limit and says how much is over;
-- after sending, the back button brings an empty form: nothing to send again, no draft put back;
+- after sending, the thank-you page gives a reference and a timescale, and the back button brings an empty
+  form: nothing to send again, no draft put back;
 - the chosen service shows whole, below the list.
 Each page opened is checked with axe (0 violations) and vnu (0 errors).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -50,6 +52,8 @@ GROUPS = [
     }
 ]
 DRAFT = "feedforward:story-draft"
+STORY_ID = "1m98tct7z9gjfn9a5"
+THANKS = re.compile(r"/thank-you/\?ref=")
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -78,7 +82,7 @@ def site():
         "tell-your-story/index.html": render_page(
             "form.html", csp=csp, **form_context({}, [], GROUPS, settings, script=True)
         ),
-        "thank-you/index.html": render_page("thank_you.html", csp=csp),
+        "thank-you/index.html": render_page("thank_you.html", csp=csp, days=2, moderators_email="mod@example.org"),
     }
     for key, html in pages.items():
         (root / key).parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +116,7 @@ def the_api(page, site) -> list[dict[str, list[str]]]:
 
     def answer(route):
         sent.append(parse_qs(route.request.post_data or "", keep_blank_values=True))
-        route.fulfill(status=303, headers={"Location": site.thanks})
+        route.fulfill(status=303, headers={"Location": f"{site.thanks}?ref={STORY_ID}"})
 
     page.route(f"{API}/api/stories", answer)
     return sent
@@ -166,7 +170,7 @@ def test_a_long_story_is_taken_whole_and_the_count_warns_before_the_limit(site, 
     # A story within the limit is sent whole.
     page.fill("#story", story)
     page.click("#send")
-    page.wait_for_url(site.thanks)
+    page.wait_for_url(THANKS)
     assert sent[-1]["story"] == [story]
     ctx.close()
 
@@ -179,8 +183,11 @@ def test_after_sending_the_back_button_brings_an_empty_form_and_no_draft(site, b
     fill(page, "Told once on a ward tablet")
     sid = page.locator("input[name=submission_id]").input_value()
     page.click("#send")
-    page.wait_for_url(site.thanks)
+    page.wait_for_url(THANKS)
     assert len(sent) == 1 and sent[0]["submission_id"] == [sid]
+    # A reference to quote, and when a moderator will have read it.
+    assert page.locator("#story-reference").inner_text() == "Your reference\n1M98 TCT7 Z9GJ FN9A5"
+    assert "within 2 working days" in page.locator("main").inner_text()
     checked(page, "thank-you", tmp_path)
     page.go_back()
     page.wait_for_url(site.form)
@@ -200,6 +207,6 @@ def test_after_sending_the_back_button_brings_an_empty_form_and_no_draft(site, b
     assert "put back" not in page.locator("#draft-status").inner_text()
     # Sending from here sends nothing of the story already sent.
     page.click("#send")
-    page.wait_for_url(site.thanks)
+    page.wait_for_url(THANKS)
     assert sent[-1]["title"] == [""] and sent[-1]["submission_id"] != [sid]
     ctx.close()
