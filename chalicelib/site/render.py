@@ -21,7 +21,7 @@ from ..core.observability import logger
 from ..core.status import Status
 from ..views import conversation, listing_entry_view, service_promise, story_extras, story_view
 from . import charts, feeds, pages, search, widget
-from .forms import directory_groups, form_context
+from .forms import FORM_FOR_SERVICE_KEY, directory_groups, form_context, form_for_service_pages
 from .outputs import Delete, Output, Put
 from .outputs import page as html_page
 from .pages import HTML_CACHE, TEXT
@@ -175,7 +175,8 @@ class SiteRenderer:
         prefix = f"services/{slug}/"
         service = self._store.get_service(slug)
         if not service:
-            return [Delete(key), *(Delete(k) for k in feeds.feed_keys(prefix)), *widget.outputs(slug, None, [])]
+            gone = [Delete(key), *(Delete(k) for k in feeds.feed_keys(prefix)), *widget.outputs(slug, None, [])]
+            return [*gone, Delete(FORM_FOR_SERVICE_KEY.format(slug))]  # and its own copy of the form
         children = self._store.children(slug)
         listing = self._store.listing(slug, self._settings.stories_per_page)
         stories = self._entries(listing)
@@ -376,6 +377,7 @@ class SiteRenderer:
             out.append(Put(asset.key, asset.body, asset.content_type, pages.ASSET_CACHE))
         form = pages.render_page("form.html", **form_context({}, [], groups, self._settings, script=True))
         out.append(html_page(FORM_KEY, form))
+        out += [html_page(key, page) for key, page in form_for_service_pages(groups, self._settings).items()]
         thanks = pages.render_page(
             "thank_you.html", days=pages.MODERATION_WORKING_DAYS, moderators_email=self._settings.moderators_email
         )

@@ -130,6 +130,7 @@
     if (sid) { sid.value = uuid(); }
     if (started) { started.value = String(Date.now()); }
     counts.forEach(function (c) { c(); });
+    all('select[name="services"]').forEach(said);
     if (noteStatus) { noteStatus.textContent = message; }
   }
   var email = form.querySelector('input[name="email"]');
@@ -225,12 +226,25 @@
     var target = selects.filter(function (s) { return !s.value; })[0];
     if (target && hasOption(target, slug)) {
       target.value = slug;
+      said(target);
       // A person's choice is saved in the draft; a link's preselection alone is not.
       if (!quiet) { target.dispatchEvent(new Event("change", { bubbles: true })); }
       return target;
     }
     return null;
   }
+  // Each select's choice in full below it: a phone cuts "Northbridge General Hospital › Medicine › Ward 12" short.
+  function said(select) {
+    var out = document.getElementById(select.id + "-chosen");
+    if (!out) { return; }
+    var option = select.options[select.selectedIndex];
+    out.textContent = select.value && option ? "Chosen: " + option.text : "";
+    out.hidden = !select.value;
+  }
+  selects.forEach(function (select) {
+    said(select); // as the draft left it
+    select.addEventListener("change", function () { said(select); });
+  });
   var match = /[?&]service=([a-z0-9-]{1,100})(?:&|$)/.exec(window.location.search);
   if (match && selects.length) { choose(match[1], true); }
   // "Me too — tell your own story" links pass ?related=<story id>: the two stories are linked.

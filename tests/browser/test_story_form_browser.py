@@ -5,7 +5,8 @@ played by Playwright (a 303 to the thank-you page, as the real one answers a goo
 - a long story is taken whole (no maxlength cuts it); the count warns before the limit and says how much is over;
 - after sending, the thank-you page gives a reference and a timescale, and the back button brings an empty
   form: nothing to send again, no draft put back;
-- the chosen service shows whole, below the list.
+- the chosen service shows whole, below the list; the form with one service chosen (the service pages'
+  "Tell your story about this service") has it chosen with JavaScript off.
 Each page opened is checked with axe (0 violations) and vnu (0 errors).
 """
 
@@ -63,7 +64,7 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def site():
-    from chalicelib.site.forms import form_context
+    from chalicelib.site.forms import form_context, form_for_service_pages
     from chalicelib.site.pages import assets, render_page
 
     root = Path(tempfile.mkdtemp(prefix="ff-form-"))
@@ -84,6 +85,7 @@ def site():
         ),
         "thank-you/index.html": render_page("thank_you.html", csp=csp, days=2, moderators_email="mod@example.org"),
     }
+    pages.update(form_for_service_pages(GROUPS, settings))
     for key, html in pages.items():
         (root / key).parent.mkdir(parents=True, exist_ok=True)
         (root / key).write_text(html, encoding="utf-8")
@@ -209,4 +211,39 @@ def test_after_sending_the_back_button_brings_an_empty_form_and_no_draft(site, b
     page.click("#send")
     page.wait_for_url(THANKS)
     assert sent[-1]["title"] == [""] and sent[-1]["submission_id"] != [sid]
+    ctx.close()
+
+
+def test_the_chosen_service_shows_whole_below_its_list(site, browser, tmp_path):
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    page.goto(site.form)
+    chosen = page.locator("#services-chosen")
+    assert chosen.is_hidden()
+    page.locator("select[name=services]").first.select_option(WARD)
+    assert chosen.inner_text() == f"Chosen: {WARD_TRAIL}"
+    # Whole on a phone: it wraps inside the screen, where the select's own text is cut short.
+    box = chosen.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert chosen.evaluate("el => el.scrollWidth <= el.clientWidth")
+    checked(page, "form-chosen", tmp_path)
+    page.locator("select[name=services]").first.select_option("")
+    assert chosen.is_hidden()
+    ctx.close()
+
+
+def test_tell_your_story_about_this_service_chooses_it_without_javascript(site, browser, tmp_path):
+    ctx = browser.new_context(java_script_enabled=False, **PHONE)
+    page = ctx.new_page()
+    page.goto(f"{site.base}/tell-your-story/{WARD}/")
+    assert page.locator("select[name=services]").first.input_value() == WARD
+    assert page.locator("#services-chosen").inner_text() == f"Chosen: {WARD_TRAIL}"
+    assert vnu_errors({"form-for-a-service.html": page.content()}, tmp_path) == ""
+    ctx.close()
+    # axe runs as a script: the same page, with JavaScript on (which keeps the choice).
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    page.goto(f"{site.base}/tell-your-story/{WARD}/")
+    assert page.locator("select[name=services]").first.input_value() == WARD
+    assert axe_violations(page) == []
     ctx.close()

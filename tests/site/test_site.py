@@ -101,6 +101,8 @@ def test_service_pages_up_the_tree_and_home_list_the_story(aws, published):
         assert link in html, slug
     ward, _ = get(aws, "services/riverside-ward-7/index.html")
     assert 'href="/services/riverside-general/"' in ward and 'href="/services/riverside-trust/"' in ward  # breadcrumbs
+    # To the form with the ward chosen, a static page that needs no JavaScript to choose it (issue 20).
+    assert 'href="/tell-your-story/riverside-ward-7/">Tell your story about this service</a>' in ward
     hospital, _ = get(aws, "services/riverside-general/index.html")
     assert 'href="/services/riverside-maternity/"' in hospital  # its children
     home, _ = get(aws, "index.html")
@@ -151,7 +153,8 @@ def test_missing_story_and_service_pages_are_deleted(aws, directory):
         "services/gone/atom.xml",
         "services/gone/feed.json",
         "services/gone/widget/index.html",
-    ]  # its feeds and its widget go too
+        "tell-your-story/gone/index.html",
+    ]  # its feeds, its widget and its copy of the form go too
     assert not exists(aws, "stories/nosuchstory/index.html") and not exists(aws, "services/gone/index.html")
 
 
@@ -176,6 +179,11 @@ def test_static_pages_and_their_content_types(aws, directory):
     hashed = [k for k in written if re.fullmatch(r"assets/site\.[0-9a-f]{12}\.css", k)]
     assert hashed and "immutable" in types[hashed[0]]["CacheControl"]
 
+    # "Tell your story about this service" opens the form with the service chosen, JavaScript or not (issue 20).
+    chosen, _ = get(aws, "tell-your-story/riverside-ward-7/index.html")
+    assert '<option value="riverside-ward-7" selected>' in chosen and '<meta name="robots" content="noindex">' in chosen
+    assert "Chosen: Riverside General Hospital › Ward 7 (Acute Medicine)</p>" in chosen
+    assert chosen.count(" selected>") == 1 + 2  # the service, and "No other service" in the other two
     form, _ = get(aws, "tell-your-story/index.html")
     assert f'action="{API_URL}/api/stories"' in form and 'method="post"' in form
     assert form.count('<select class="select') == 3 and form.count('name="services"') == 3
