@@ -46,7 +46,7 @@ PAGES_SITEMAP_KEY = "sitemaps/pages.xml"  # home, the form, every service (the s
 TAGS_SITEMAP_KEY = "sitemaps/tags.xml"  # every tag page (each tag job)
 MONTH_SITEMAP_KEY = "sitemaps/stories-{}.xml"  # the stories first listed in one month (its sitemap job)
 # A listing's month archive: page 1 holds the month's oldest stories, so a new story never shifts
-# an older page. "_all" (the home page's listing) has its archive under archive/.
+# an older page; each page, like the pages, is oldest first. "_all" (the home page's listing) has its archive under archive/.
 ARCHIVE_PAGE = re.compile(r"^(archive|services/[^/]+|tags/[^/]+)/(\d{4}-\d{2})/(?:(\d+)/)?index\.html$")
 # A child sitemap holds at most 50,000 URLs (sitemaps.org).
 SITEMAP_LIMIT = 50_000
@@ -61,6 +61,10 @@ def listing_prefix(listing: str) -> str:
     if listing.startswith("tag:"):
         return f"tags/{listing.removeprefix('tag:')}/"
     return f"services/{listing}/"
+
+
+def _published(entry: ListingEntry) -> tuple[str, str]:
+    return (entry["published_at"], entry["id"])
 
 
 def archive_key(listing: str, month: str, page: int) -> str:
@@ -266,7 +270,8 @@ class SiteRenderer:
                 month={"value": month, "label": pages.month_year(month)},
                 page=p,
                 # Archive pages leave progress out, so a response re-renders none of them.
-                stories=[listing_entry_view(e, services) | {"progress": ""} for e in built[p]],
+                # Oldest first, as the pages are numbered: a month reads in the order it was published.
+                stories=[listing_entry_view(e, services) | {"progress": ""} for e in sorted(built[p], key=_published)],
                 older=archive_path(listing, month, p - 1) if p > 1 else "",
                 newer=archive_path(listing, month, p + 1) if p < total else "",
             )
