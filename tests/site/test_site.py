@@ -73,6 +73,13 @@ def test_story_page_shows_the_story_escaped_with_its_line_breaks(aws, published)
     assert "Night owl, a patient" in html
     assert "listened to" in html and "anxious" in html
     assert 'href="/services/riverside-ward-7/"' in html and "Ward 7 (Acute Medicine)" in html
+    # "About" links the hospital and the trust the ward is in, not only the ward (issue 20).
+    about = re.search(r"<dt>About</dt>.*?</dd>", html, re.S).group(0)
+    assert re.findall(r'href="/services/([a-z0-9-]+)/"', about) == [
+        "riverside-ward-7",
+        "riverside-trust",
+        "riverside-general",
+    ]
     assert "night care" in html  # tags are public
     assert 'id="responses"' in html
     assert 'lang="en-GB"' in html and html.count("<h1") == 1
