@@ -192,7 +192,7 @@ class SiteRenderer:
             children=[{"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in children],
             stories=stories,
             feeds=feeds.feed_links(prefix, feed_title),
-            site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the embed snippet's absolute address
+            site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the embed snippet's and feeds' addresses
             figures=figures_view(slug, self._store.figures(slug, consistent=True), clock.now()),
             # The service's own promise, when it has one (pages/_promise.html, if present, shows it).
             promise=service_promise(service),
@@ -215,6 +215,7 @@ class SiteRenderer:
             stories=stories,
             organisations=organisations,
             feeds=feeds.feed_links("", title),
+            site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the feeds' absolute addresses
             figures=figures_view(
                 store_module.EVERYTHING, self._store.figures(store_module.EVERYTHING, consistent=True), clock.now()
             ),
@@ -316,6 +317,7 @@ class SiteRenderer:
             tag={"slug": tag, "label": label},
             stories=self._entries(listing),
             feeds=feeds.feed_links(prefix, title),
+            site_url=self._settings.site_url.rstrip("/"),
             archive=archive,
         )
         return [

@@ -114,6 +114,11 @@ def test_service_pages_up_the_tree_and_home_list_the_story(aws, published):
     assert 'href="/services/riverside-maternity/"' in hospital  # its children
     home, _ = get(aws, "index.html")
     assert link in home and 'href="/tell-your-story/"' in home and "Tell your story" in home
+    # The feeds are shown, with what they are and their addresses to copy (issue 20: no visible link, and
+    # opened in a browser a feed is raw XML).
+    for html, feed in ((ward, "services/riverside-ward-7/atom.xml"), (home, "atom.xml")):
+        assert '<summary class="embed__summary">Follow these stories in a feed reader</summary>' in html
+        assert f'value="{SITE_URL}/{feed}" readonly' in html
     assert 'href="/services/hillside-trust/"' in home
     assert not exists(aws, "services/hillside-district-nursing/index.html")  # not affected, not rendered
 
