@@ -27,6 +27,7 @@ from chalicelib.core.observability import logger, metrics
 from chalicelib.edge.http import (
     FORM,
     JSON,
+    STORY_BODY_BYTES,
     check_size,
     error_page_response,
     error_response,
@@ -74,8 +75,8 @@ def answer_errors(event, get_response):
         metrics.flush_metrics()
 
 
-# Routes that take a file, and the most they take (every other route: settings.max_body_bytes).
-FILE_ROUTES = {"/api/organisation/{token}/members": 5 * 1024 * 1024}
+# Routes that take a file or a long story, and the most they take (every other route: settings.max_body_bytes).
+FILE_ROUTES = {"/api/organisation/{token}/members": 5 * 1024 * 1024, "/api/stories": STORY_BODY_BYTES}
 
 
 # What a one-click unsubscribe (RFC 8058) or a confirm button may be posted as; with no content type

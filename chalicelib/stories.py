@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from .core import clock, ids
-from .core.errors import Conflict, ValidationFailed, invalid
+from .core.errors import Conflict, ValidationFailed, pydantic_fields
 from .core.idempotency import once
-from .core.models import StorySubmission
+from .core.models import MAX_SERVICES, StorySubmission, experience_problem
 from .core.observability import logger, metrics
 from .core.status import Status
 
@@ -34,6 +35,22 @@ LABELS = {
     "related_story": "the story yours is linked to",
     "started": "the time the form was opened",
 }
+# Where the generic words would not fit the form (error type -> words; "*": any type). Never the
+# validator's own words ("Input should be less than or equal to 12", "Choose at least 1").
+MESSAGES = {
+    "role": {"*": "Choose who you are"},
+    "feelings": {"*": "Choose how you felt from the list"},
+    "experience_month": {"missing": "Enter the month it happened", "*": "The month must be a number from 1 to 12"},
+    "experience_year": {"missing": "Enter the year it happened", "*": "Enter the year as 4 numbers"},
+    "services": {
+        "missing": "Choose a service",
+        "too_short": "Choose a service",
+        "too_long": f"Choose no more than {MAX_SERVICES} services",
+        "*": "Choose a service from the list",
+    },
+    "email": {"*": "Enter an email address in the correct format, like name@example.com"},
+    "consent": {"*": "Agree to the publishing terms to send your story"},
+}
 TOO_QUICK = "That was very quick. Please check your story and send it again."
 
 
@@ -47,39 +64,46 @@ class Stories:
         self._min_form_seconds = min_form_seconds
 
     def validate(self, data: dict[str, Any]) -> StorySubmission:
+        """The submission, or every problem with it at once (a person fixes them in one go)."""
         try:
             submission = StorySubmission.model_validate(data)
         except ValidationError as e:
-            raise invalid(e, LABELS, data) from e
-        found = self._store.get_services(submission.services)
-        missing = [s for s in submission.services if s not in found]
-        if missing:
-            raise ValidationFailed(
-                [
-                    {
-                        "field": "services",
-                        "message": f"We do not know the service {missing[0]!r}. Choose one from the list.",
-                    }
-                ],
-                data,
-            )
-        if submission.related_story:
-            # CHECK: a story can only be linked to a published one.
-            related = self._store.get_story(submission.related_story)
-            if not related or related.get("status") != Status.PUBLISHED:
-                raise ValidationFailed(
-                    [
-                        {
-                            "field": "related_story",
-                            "message": "The story yours is linked to is not published. Send yours without the link.",
-                        }
-                    ],
-                    data,
-                )
+            fields = pydantic_fields(e, LABELS, MESSAGES)
+            # pydantic skips the model's own check when a field fails, and the store's checks come after.
+            fields += self._checks(data, {f["field"] for f in fields}, experience=True)
+            raise ValidationFailed(fields, data) from e
+        fields = self._checks(data, set(), experience=False)
+        if fields:
+            raise ValidationFailed(fields, data)
         if self._too_quick(submission.started):
             # Last, so a person sees what to fix first; and the form keeps `started`, so a second send counts from the first.
             raise ValidationFailed([{"field": "started", "message": TOO_QUICK}], data)
         return submission
+
+    def _checks(self, data: dict[str, Any], failed: set[str], experience: bool) -> list[dict[str, str]]:
+        """The checks beyond each field's own: the month in range, the services known, the linked story
+        published. Each only on fields that passed their own check."""
+        out: list[dict[str, str]] = []
+        month, year = _whole(data.get("experience_month")), _whole(data.get("experience_year"))
+        if experience and not failed & {"experience_month", "experience_year"} and month and year:
+            problem = experience_problem(year, month, date.today())
+            if problem:
+                out.append(problem)
+        services = data.get("services")
+        if "services" not in failed and isinstance(services, list) and services:
+            found = self._store.get_services([str(s) for s in services])
+            missing = [s for s in services if s not in found]
+            if missing:
+                message = f"We do not know the service {missing[0]!r}. Choose one from the list."
+                out.append({"field": "services", "message": message})
+        related = str(data.get("related_story") or "").strip()
+        if "related_story" not in failed and related:
+            # CHECK: a story can only be linked to a published one.
+            story = self._store.get_story(related)
+            if not story or story.get("status") != Status.PUBLISHED:
+                message = "The story yours is linked to is not published. Send yours without the link."
+                out.append({"field": "related_story", "message": message})
+        return out
 
     def _too_quick(self, started: int | None) -> bool:
         """Sent within seconds of opening the form: a script's, not a person's. No time (JavaScript off), one in
@@ -136,3 +160,13 @@ class Stories:
         logger.info("story submitted", extra={"story_id": story_id, "services": story["services"]})
         metrics.add_metric(name="StoriesSubmitted", unit="Count", value=1)
         return {"id": story_id, "status": Status.PENDING}
+
+
+def _whole(value: Any) -> int | None:
+    """A month or year as sent (a number, or digits from a form), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 4 else None

@@ -311,7 +311,9 @@ def within(service: dict[str, Any] | None) -> str:
 
 
 def service_link(svc: dict[str, Any]) -> dict[str, Any]:
-    return {"slug": svc["slug"], "name": svc["name"], "within": within(svc)}
+    """A service as a story names it, with where it sits: as words, and as the services to link (issue 20)."""
+    trail = [{"slug": a["slug"], "name": a["name"]} for a in svc.get("trail", [])]
+    return {"slug": svc["slug"], "name": svc["name"], "within": within(svc), "trail": trail}
 
 
 def story_view(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -98,14 +98,22 @@ class TooManyRequests(FeedForwardError, status=429):
 # ---- pydantic's errors in plain words --------------------------------------------------------------
 
 
-def pydantic_fields(exc: Any, labels: dict[str, str] | None = None) -> list[dict[str, str]]:
-    """Turn a pydantic ValidationError into [{field, message}] in plain words."""
+def pydantic_fields(
+    exc: Any, labels: dict[str, str] | None = None, messages: dict[str, dict[str, str]] | None = None
+) -> list[dict[str, str]]:
+    """Turn a pydantic ValidationError into [{field, message}] in plain words.
+
+    `messages` (field -> error type -> words, "*" for any type) says what a form means where the
+    generic words would not do ("Choose who you are", not "Enter who you are"). Our own validators'
+    words are already plain, so they are kept."""
     labels = labels or {}
+    messages = messages or {}
     out: list[dict[str, str]] = []
     seen: set[str] = set()
     for err in exc.errors(include_url=False):
         loc = [str(p) for p in err.get("loc", ())]
         msg = err.get("msg", "is not valid")
+        own = err.get("type") == "value_error" and msg.startswith("Value error, ")
         if err.get("type") == "value_error":
             msg = str(err.get("ctx", {}).get("error", msg))
             if ": " in msg and not loc:
@@ -116,34 +124,66 @@ def pydantic_fields(exc: Any, labels: dict[str, str] | None = None) -> list[dict
         if field in seen:
             continue
         seen.add(field)
-        out.append({"field": field, "message": _plain_message(err, msg, labels.get(field, field.replace("_", " ")))})
+        kind = _kind(err)
+        said = messages.get(field, {})
+        if not own and (kind in said or "*" in said):
+            message = said.get(kind) or said["*"]
+        else:
+            message = _plain_message(err, kind, msg, labels.get(field, field.replace("_", " ")))
+        out.append({"field": field, "message": message})
     return out
 
 
-def _plain_message(err: dict[str, Any], msg: str, label: str) -> str:
-    kind = err.get("type", "")
+def _kind(err: dict[str, Any]) -> str:
+    """The error's type, with a number left blank (a form sends "") counted as missing."""
+    kind = str(err.get("type", ""))
+    if kind.startswith("int_") and str(err.get("input", "x")).strip() == "":
+        return "missing"
+    return kind
+
+
+BOUNDS = {
+    "greater_than_equal": ("ge", "{} or more"),
+    "less_than_equal": ("le", "{} or less"),
+    "greater_than": ("gt", "more than {}"),
+    "less_than": ("lt", "less than {}"),
+}
+
+
+def _plain_message(err: dict[str, Any], kind: str, msg: str, label: str) -> str:
     ctx = err.get("ctx", {})
     label_cap = label[:1].upper() + label[1:]
     if kind == "missing":
         return f"Enter {label}"
     if kind == "string_too_short":
         n = ctx.get("min_length")
-        return f"Enter {label}" if not err.get("input") else f"{label_cap} must be at least {n} characters"
+        return f"Enter {label}" if not err.get("input") else f"{label_cap} must be at least {n:,} characters"
     if kind == "string_too_long":
-        return f"{label_cap} must be {ctx.get('max_length')} characters or fewer"
-    if kind in ("too_short", "too_long"):
-        lo, hi = ctx.get("min_length"), ctx.get("max_length")
-        return f"Choose at least {lo}" if kind == "too_short" else f"Choose no more than {hi}"
+        given = err.get("input")
+        now = f". It has {len(given):,} now" if isinstance(given, str) else ""
+        return f"{label_cap} must be {ctx.get('max_length'):,} characters or fewer{now}"
+    if kind == "too_short":
+        lo = ctx.get("min_length")
+        return f"Choose {label}" if lo == 1 else f"Choose at least {lo}"
+    if kind == "too_long":
+        return f"Choose no more than {ctx.get('max_length')}"
     if kind == "enum":
-        return f"Choose one of: {ctx.get('expected')}"
+        return f"Choose {label} from the list"
     if kind == "extra_forbidden":
         return "This field is not expected"
-    if kind.startswith("int_") or kind.startswith("bool_"):
+    if kind in BOUNDS:
+        key, words = BOUNDS[kind]
+        return f"{label_cap} must be {words.format(ctx.get(key))}"
+    if kind.startswith("int_"):
+        return f"{label_cap} must be a whole number"
+    if kind.startswith("bool_"):
         return f"{label_cap} is not valid"
     if kind == "value_error" and msg.startswith("Value error, "):
         return msg[len("Value error, ") :]
     return msg[:1].upper() + msg[1:]
 
 
-def invalid(exc: Any, labels: dict[str, str], values: dict[str, Any]) -> ValidationFailed:
-    return ValidationFailed(pydantic_fields(exc, labels), values)
+def invalid(
+    exc: Any, labels: dict[str, str], values: dict[str, Any], messages: dict[str, dict[str, str]] | None = None
+) -> ValidationFailed:
+    return ValidationFailed(pydantic_fields(exc, labels, messages), values)

@@ -128,7 +128,7 @@ SLUG = r"^[a-z0-9][a-z0-9-]{0,79}$"
 # Bounds, shared with the form so its hints and maxlength agree with validation.
 LIMITS = {
     "title": (3, 120),
-    "story": (20, 8000),
+    "story": (20, 30000),
     "good": (0, 3000),
     "improve": (0, 3000),
     "pseudonym": (2, 60),
@@ -140,6 +140,20 @@ MAX_YEARS_AGO = 3
 def experience_bounds(today: date) -> tuple[tuple[int, int], tuple[int, int]]:
     """The earliest and latest (year, month) a story may be about."""
     return (today.year - MAX_YEARS_AGO, today.month), (today.year, today.month)
+
+
+def experience_problem(year: int, month: int, today: date) -> dict[str, str] | None:
+    """What is wrong with a month of experience, on the box to change: the year when the year alone is
+    out of range, else the month (a month later this year marks Month, not Year)."""
+    (first_year, first_month), (last_year, last_month) = experience_bounds(today)
+    if (year, month) > (last_year, last_month):
+        if year > last_year:
+            return {"field": "experience_year", "message": "The year must be this year or earlier"}
+        return {"field": "experience_month", "message": "The month must be this month or earlier"}
+    if (year, month) < (first_year, first_month):
+        field = "experience_year" if year < first_year else "experience_month"
+        return {"field": field, "message": f"We can only publish stories from the last {MAX_YEARS_AGO} years"}
+    return None
 
 
 class StorySubmission(BaseModel):
@@ -184,13 +198,9 @@ class StorySubmission(BaseModel):
 
     @model_validator(mode="after")
     def _experience_in_range(self):
-        today = date.today()
-        earliest, latest = experience_bounds(today)
-        when = (self.experience_year, self.experience_month)
-        if when > latest:
-            raise ValueError("experience_year: The month of your experience must be this month or earlier")
-        if when < earliest:
-            raise ValueError(f"experience_year: We can only publish stories from the last {MAX_YEARS_AGO} years")
+        problem = experience_problem(self.experience_year, self.experience_month, date.today())
+        if problem:
+            raise ValueError(f"{problem['field']}: {problem['message']}")
         return self
 
 

@@ -1,8 +1,9 @@
 """The author's private page: where their story is, the whole conversation on it, and what they
 can do (reply, withdraw, erase). Reached by a capability link; a GET of it never changes anything.
 
-The page is built from one Query of the story's partition. Fields are chosen one by one (here
-and in views.py), so nothing private about anyone else reaches the template.
+The page is built from one Query of the story's partition and one BatchGetItem for its services' names.
+Fields are chosen one by one (here and in views.py), so nothing private about anyone else reaches the
+template.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from ..core.status import ItemStatus, Status
 from ..links import NOT_VALID
 from ..site import pages
 from ..views import conversation as thread_conversation
+from ..views import service_link
 from .forms import Form, form_or_json
 from .http import html_response, json_response, page_csp, redirect
 
 STATUS_WORDS = {
     Status.PENDING: (
         "Waiting for a moderator",
-        "A moderator will read your story before it is published. "
+        f"A moderator will read your story within {pages.MODERATION_WORKING_DAYS} working days. "
         "They check it for names, dates of birth and contact details before it is published.",
     ),
     Status.PUBLISHED: (
@@ -117,6 +119,7 @@ def author_page(
     values = values or {}
     errors = errors or []
     summary, field_errors = _summary(form, errors)
+    found = store.get_services(story.get("services", []))
     view = {
         "id": story["id"],
         "title": story.get("title", ""),
@@ -130,6 +133,9 @@ def author_page(
         "published_at": story.get("published_at", ""),
         "withdrawn_at": story.get("withdrawn_at", ""),
         "feelings": [pages.feeling_label(f) for f in story.get("feelings", [])],
+        "reference": pages.reference(story["id"]),
+        # Named in full ("Northbridge General Hospital › Medicine › Ward 12"): one BatchGetItem.
+        "services": [service_link(found[s]) for s in story.get("services", []) if s in found],
     }
     conversation = thread_conversation(items, for_author=True)
     reply_id = values.get("reply_id") if form == "reply" and not field_errors.get("reply_id") else None

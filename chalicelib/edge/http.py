@@ -13,6 +13,10 @@ from ..core.errors import BadRequest, FeedForwardError, MethodNotAllowed, Payloa
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+# The most a story's body may be (more than other forms'): the longest story (LIMITS in core/models, about 5,000
+# words) with its title, good and improve at their limits, sent as a form in letters that are 3 bytes in UTF-8
+# (9 bytes each once percent-encoded). Here, not beside LIMITS: app.py reads it without importing pydantic.
+STORY_BODY_BYTES = 384 * 1024
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -17,7 +17,7 @@ from ..core.models import (
 from .openapi_address import address_paths
 from .openapi_concerns import concern_paths, concern_schemas, moderation_paths  # issue 16
 from .openapi_loop import loop_paths, loop_schemas
-from .openapi_organisations import organisation_paths, organisation_schemas
+from .openapi_organisations import STORY_BODY, organisation_paths, organisation_schemas
 from .openapi_parts import (
     IGNORED,
     RESPOND_TOKEN,
@@ -247,7 +247,7 @@ def document() -> dict[str, Any]:
                 "post": {
                     "summary": "Tell a story. It is pending, and private, until a moderator publishes it.",
                     "requestBody": {
-                        "required": True,
+                        **STORY_BODY,
                         "content": {
                             "application/json": {"schema": {"$ref": "#/components/schemas/StorySubmission"}},
                             "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/StoryForm"}},

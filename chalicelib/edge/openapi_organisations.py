@@ -8,11 +8,14 @@ from typing import Any
 
 from ..core.status import Access
 from ..spreadsheets import MEMBER_COLUMNS, XLSX_TYPE
+from .http import STORY_BODY_BYTES
 from .openapi_parts import RESPOND_TOKEN, answer, errors
 
 # On a request body that may be larger than the usual limit (settings.max_body_bytes): its limit.
 MAX_BODY = "x-feedforward-max-body-bytes"
 UPLOAD_BYTES = 5 * 1024 * 1024
+# A story's body: required, and larger than other forms' (a long story; edge/http.py).
+STORY_BODY = {"required": True, MAX_BODY: STORY_BODY_BYTES}
 ORGANISATION_TOKEN = {
     "name": "token",
     "in": "path",

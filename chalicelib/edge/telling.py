@@ -14,7 +14,7 @@ from chalice import Response
 
 from ..site.forms import story_form_with_errors
 from .forms import Form, form_or_json
-from .http import html_response, json_response, page_csp, redirect
+from .http import STORY_BODY_BYTES, html_response, json_response, page_csp, redirect
 
 
 def submission_id(data: dict[str, Any]) -> dict[str, Any]:
@@ -37,11 +37,12 @@ STORY = Form(
 def tell_story(request: Any, stories: Any, store: Any, settings: Any, lambda_context: Any) -> Response:
     return form_or_json(
         request,
-        settings.max_body_bytes,
+        STORY_BODY_BYTES,  # a long story takes more than other forms
         STORY,
         lambda data: stories.submit(data, lambda_context),
         json=lambda result: json_response(result, status=201, headers={"Location": f"/api/stories/{result['id']}"}),
-        done=lambda _: redirect(f"{settings.site_url}/thank-you/"),
+        # The story's id is its reference: the thank-you page shows it (only an id: it opens nothing private).
+        done=lambda result: redirect(f"{settings.site_url}/thank-you/?ref={result['id']}"),
         again=lambda e, _: html_response(
             story_form_with_errors(e.values, e.fields, store, settings), status=e.status, csp=page_csp(settings)
         ),

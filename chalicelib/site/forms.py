@@ -28,11 +28,11 @@ FIELD_IDS = {
     "good": "good",
     "improve": "improve",
     "feelings": "feelings",
-    "role": "role",
-    "pseudonym": "pseudonym",
     "experience_month": "experience_month",
     "experience_year": "experience_year",
     "services": "services",
+    "role": "role",
+    "pseudonym": "pseudonym",
     "email": "email",
     "consent": "consent",
     # Sent too soon after the form was opened: no field to fix, so the message stands by the button.
@@ -118,6 +118,7 @@ def form_context(
     services = _list(values.get("services"))[:MAX_SERVICES]
     services += [""] * (MAX_SERVICES - len(services))
     started = _text(values.get("started")).strip()
+    labels = {o["value"]: o["label"] for g in groups for o in g["options"]}
     this_year = date.today().year
     return {
         "action": f"{settings.api_url.rstrip('/')}/api/stories",
@@ -142,11 +143,27 @@ def form_context(
         "feelings": [{"value": f.value, "label": FEELING_LABELS.get(f.value, f.value)} for f in Feeling],
         "roles": [{"value": r.value, "label": _capital(ROLE_LABELS.get(r.value, r.value))} for r in Role],
         "groups": groups,
+        # What each select has chosen, in full: a phone cuts the select's own text short.
+        "chosen_labels": [labels.get(v, "") for v in services],
         "max_services": MAX_SERVICES,
         "years_ago": MAX_YEARS_AGO,
         "this_year": this_year,
         "send_id": SEND_ID,
     }
+
+
+# A form with one service already chosen, for the "Tell your story about this service" links: chosen
+# without JavaScript too (the static site cannot read ?service=).
+FORM_FOR_SERVICE_KEY = "tell-your-story/{}/index.html"
+
+
+def form_for_service_pages(groups: list[dict[str, Any]], settings: Settings) -> dict[str, str]:
+    """Key -> page: the form with each service of the directory chosen (noindex: the form is one page)."""
+    out = {}
+    for option in (o for g in groups for o in g["options"]):
+        context = form_context({"services": [option["value"]]}, [], groups, settings, script=True)
+        out[FORM_FOR_SERVICE_KEY.format(option["value"])] = render_page("form.html", robots="noindex", **context)
+    return out
 
 
 def _capital(text: str) -> str:

@@ -116,6 +116,19 @@ def join_words(items: Iterable[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+# How soon a moderator reads a new story, as the thank-you page and the private page promise it.
+MODERATION_WORKING_DAYS = 2
+
+
+def reference(story_id: Any) -> str:
+    """A story's id as a reference a person can read out: "1M98 TCT7 Z9GJ FN9A5" (form.js does the same)."""
+    text = str(story_id or "").upper()
+    groups = [text[i : i + 4] for i in range(0, len(text), 4)]
+    if len(groups) > 1 and len(groups[-1]) == 1:
+        groups[-2:] = [groups[-2] + groups[-1]]
+    return " ".join(groups)
+
+
 def not_yet_said(name: str, *parts: str) -> list[str]:
     """The parts of a byline after the name that it does not already say: a display name of "Nora,
     Staff Nurse" with the role "Staff Nurse" reads "Nora, Staff Nurse", not "Nora, Staff Nurse, Staff
@@ -156,6 +169,7 @@ def environment() -> Any:
         paragraphs=paragraphs,
         join_words=join_words,
         not_yet_said=not_yet_said,
+        reference=reference,
     )
     return env
 

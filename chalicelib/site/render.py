@@ -22,7 +22,7 @@ from ..core.observability import logger
 from ..core.status import Status
 from ..views import conversation, listing_entry_view, service_promise, story_extras, story_view
 from . import charts, feeds, pages, search, widget
-from .forms import directory_groups, form_context
+from .forms import FORM_FOR_SERVICE_KEY, directory_groups, form_context, form_for_service_pages
 from .outputs import Delete, Output, Put
 from .outputs import page as html_page
 from .pages import HTML_CACHE, TEXT
@@ -47,7 +47,7 @@ PAGES_SITEMAP_KEY = "sitemaps/pages.xml"  # home, the form, every service (the s
 TAGS_SITEMAP_KEY = "sitemaps/tags.xml"  # every tag page (each tag job)
 MONTH_SITEMAP_KEY = "sitemaps/stories-{}.xml"  # the stories first listed in one month (its sitemap job)
 # A listing's month archive: page 1 holds the month's oldest stories, so a new story never shifts
-# an older page. "_all" (the home page's listing) has its archive under archive/.
+# an older page; each page, like the pages, is oldest first. "_all" (the home page's listing) has its archive under archive/.
 ARCHIVE_PAGE = re.compile(r"^(archive|services/[^/]+|tags/[^/]+)/(\d{4}-\d{2})/(?:(\d+)/)?index\.html$")
 # A child sitemap holds at most 50,000 URLs (sitemaps.org).
 SITEMAP_LIMIT = 50_000
@@ -62,6 +62,10 @@ def listing_prefix(listing: str) -> str:
     if listing.startswith("tag:"):
         return f"tags/{listing.removeprefix('tag:')}/"
     return f"services/{listing}/"
+
+
+def _published(entry: ListingEntry) -> tuple[str, str]:
+    return (entry["published_at"], entry["id"])
 
 
 def archive_key(listing: str, month: str, page: int) -> str:
@@ -181,7 +185,8 @@ class SiteRenderer:
         prefix = f"services/{slug}/"
         service = self._store.get_service(slug)
         if not service:
-            return [Delete(key), *(Delete(k) for k in feeds.feed_keys(prefix)), *widget.outputs(slug, None, [])]
+            gone = [Delete(key), *(Delete(k) for k in feeds.feed_keys(prefix)), *widget.outputs(slug, None, [])]
+            return [*gone, Delete(FORM_FOR_SERVICE_KEY.format(slug))]  # and its own copy of the form
         children = self._store.children(slug)
         listing = self._store.listing(slug, self._settings.stories_per_page)
         stories = self._entries(listing)
@@ -193,7 +198,7 @@ class SiteRenderer:
             children=[{"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in children],
             stories=stories,
             feeds=feeds.feed_links(prefix, feed_title),
-            site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the embed snippet's absolute address
+            site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the embed snippet's and feeds' addresses
             figures=figures_view(slug, self._store.figures(slug, consistent=True), clock.now()),
             # The service's own promise, when it has one (pages/_promise.html, if present, shows it).
             promise=service_promise(service),
@@ -216,6 +221,7 @@ class SiteRenderer:
             stories=stories,
             organisations=organisations,
             feeds=feeds.feed_links("", title),
+            site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the feeds' absolute addresses
             figures=figures_view(
                 store_module.EVERYTHING, self._store.figures(store_module.EVERYTHING, consistent=True), clock.now()
             ),
@@ -271,7 +277,8 @@ class SiteRenderer:
                 month={"value": month, "label": pages.month_year(month)},
                 page=p,
                 # Archive pages leave progress out, so a response re-renders none of them.
-                stories=[listing_entry_view(e, services) | {"progress": ""} for e in built[p]],
+                # Oldest first, as the pages are numbered: a month reads in the order it was published.
+                stories=[listing_entry_view(e, services) | {"progress": ""} for e in sorted(built[p], key=_published)],
                 older=archive_path(listing, month, p - 1) if p > 1 else "",
                 newer=archive_path(listing, month, p + 1) if p < total else "",
             )
@@ -316,6 +323,7 @@ class SiteRenderer:
             tag={"slug": tag, "label": label},
             stories=self._entries(listing),
             feeds=feeds.feed_links(prefix, title),
+            site_url=self._settings.site_url.rstrip("/"),
             archive=archive,
         )
         return [
@@ -382,7 +390,11 @@ class SiteRenderer:
             out.append(Put(asset.key, asset.body, asset.content_type, pages.ASSET_CACHE))
         form = pages.render_page("form.html", **form_context({}, [], groups, self._settings, script=True))
         out.append(html_page(FORM_KEY, form))
-        out.append(html_page(THANKS_KEY, pages.render_page("thank_you.html")))
+        out += [html_page(key, page) for key, page in form_for_service_pages(groups, self._settings).items()]
+        thanks = pages.render_page(
+            "thank_you.html", days=pages.MODERATION_WORKING_DAYS, moderators_email=self._settings.moderators_email
+        )
+        out.append(html_page(THANKS_KEY, thanks))
         out.append(html_page(SUBSCRIBE_KEY, signup_page(groups, self._settings)))
         out.append(html_page(CHECK_EMAIL_KEY, check_email_page(self._settings)))
         out.append(html_page(NOT_FOUND_KEY, pages.render_page("not_found.html", robots="noindex")))

@@ -84,30 +84,28 @@ def bundle_prefix(shard_id: str) -> str:
 
 
 def record(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """What the index holds of one published story: public fields only, chosen one by one."""
+    """What the index holds of one published story: public fields only, chosen one by one.
+
+    The searched text is the story's own words. Its services and tags are metadata, shown beside a
+    result: as text they made excerpts end in index words ("…Ward 12 (Respiratory). inhaler technique
+    medicines.", issue 20); a service's and a tag's stories are on their own pages."""
     names = [services[s]["name"] for s in story.get("services", []) if s in services]
     tags = [t.replace("-", " ") for t in story.get("tags", [])]
-    text = "\n\n".join(
-        p
-        for p in (
-            story.get("title", ""),
-            story.get("story", ""),
-            story.get("good", ""),
-            story.get("improve", ""),
-            " ".join(names),
-            " ".join(tags),
-        )
-        if p
-    )
+    fields = ("title", "story", "good", "improve")
+    text = "\n\n".join(p for p in (story.get(f, "") for f in fields) if p)
     published = story.get("published_at", "")
     return {
         "url": f"/stories/{story['id']}/",
         "content": text,
         "language": LANGUAGE,
-        "meta": {"title": story.get("title", ""), "date": pages.long_date(published), "services": " · ".join(names)},
-        # No Pagefind filters: services and tags are searched as words. Pagefind writes filter
-        # values in hash-map order, so with filters two builds of the same stories differ and
-        # every build would upload the whole index again.
+        "meta": {
+            "title": story.get("title", ""),
+            "date": pages.long_date(published),
+            "services": " · ".join(names),
+            "tags": " · ".join(tags),
+        },
+        # No Pagefind filters: Pagefind writes filter values in hash-map order, so with filters two
+        # builds of the same stories differ and every build would upload the whole index again.
         "sort": {"date": published},
     }
 
@@ -127,13 +125,19 @@ def record_html(r: dict[str, Any]) -> str:
     Pagefind's data attributes. Every value is escaped."""
     from html import escape
 
-    meta = ", ".join(f"{k}:{v}".replace(",", "") for k, v in r["meta"].items() if v and k != "title")
+    # One element a meta: in one attribute, "date:…, services:…" became a date of "1 December 2026,
+    # services:Ward 12" (Pagefind reads the first key only), and the search page showed it (issue 20).
+    meta = "".join(
+        f'<span data-pagefind-meta="{escape(k)}:{escape(v.replace(",", ""))}"></span>'
+        for k, v in r["meta"].items()
+        if v and k != "title"
+    )
     sort = "".join(f'<span data-pagefind-sort="{escape(k)}:{escape(v)}"></span>' for k, v in r["sort"].items() if v)
     paras = "".join(f"<p>{escape(p)}</p>" for p in r["content"].split("\n\n")[1:])
     return (
         f'<!DOCTYPE html><html lang="{LANGUAGE}"><head><meta charset="utf-8"><title>{escape(r["meta"]["title"])}</title></head>'
-        f'<body><main data-pagefind-body data-pagefind-meta="{escape(meta)}"><h1 data-pagefind-meta="title">{escape(r["meta"]["title"])}</h1>'
-        f"{paras}{sort}</main></body></html>"
+        f'<body><main data-pagefind-body><h1 data-pagefind-meta="title">{escape(r["meta"]["title"])}</h1>'
+        f"{paras}{meta}{sort}</main></body></html>"
     )
 
 

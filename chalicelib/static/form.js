@@ -4,22 +4,42 @@
 (function () {
   "use strict";
   var KEY = "feedforward:story-draft";
+  // The submission id of the story being sent, and of the last one that arrived (the thank-you page says so):
+  // a form brought back by the back button with that id was sent, so it is emptied, never sent or kept again.
+  var SENDING = "feedforward:story-sending";
+  var SENT = "feedforward:story-sent";
   // Never kept in the draft: contact details, the honeypot.
   var PRIVATE = { email: true, website: true };
 
-  function store(action, value) {
+  function store(action, value, key) {
+    key = key || KEY;
     try {
       // sessionStorage, not localStorage: a draft lasts as long as this tab, so on a shared ward
       // computer the next person never sees the last person's story (issue 18).
-      if (action === "get") { return JSON.parse(window.sessionStorage.getItem(KEY) || "null"); }
-      if (action === "set") { window.sessionStorage.setItem(KEY, JSON.stringify(value)); }
-      if (action === "clear") { window.sessionStorage.removeItem(KEY); }
+      if (action === "get") { return JSON.parse(window.sessionStorage.getItem(key) || "null"); }
+      if (action === "set") { window.sessionStorage.setItem(key, JSON.stringify(value)); }
+      if (action === "clear") { window.sessionStorage.removeItem(key); }
     } catch (e) { /* private mode or full: the form still works */ }
     return null;
   }
 
-  // The thank-you page: the story arrived, so the draft has done its job.
-  if (document.getElementById("story-sent")) { store("clear"); return; }
+  // The thank-you page: the story arrived, so the draft has done its job, and its id is remembered as sent.
+  if (document.getElementById("story-sent")) {
+    // The story's reference, from ?ref= (the API's redirect): grouped to be read out, as pages.reference does.
+    var ref = /[?&]ref=([0-9a-hjkmnp-tv-z]{17})(?:&|$)/.exec(window.location.search);
+    if (ref) {
+      var groups = ref[1].toUpperCase().match(/.{1,4}/g);
+      if (groups.length > 1 && groups[groups.length - 1].length === 1) { groups.splice(-2, 2, groups[groups.length - 2] + groups[groups.length - 1]); }
+      document.getElementById("story-reference-code").textContent = groups.join(" ");
+      document.getElementById("story-reference").hidden = false;
+      document.getElementById("story-reference-use").hidden = false;
+    }
+    var arrived = store("get", null, SENDING);
+    if (arrived) { store("set", arrived, SENT); }
+    store("clear", null, SENDING);
+    store("clear");
+    return;
+  }
   var form = document.getElementById("story-form");
   if (!form) { return; }
 
@@ -85,7 +105,9 @@
   var touched = false;
   function later() { touched = true; window.clearTimeout(saveTimer); saveTimer = window.setTimeout(save, 400); }
 
+  function wasSent(id) { return !!id && id === store("get", null, SENT); }
   var draft = store("get");
+  if (draft && draft.values && wasSent((draft.values.submission_id || [])[0])) { store("clear"); draft = null; }
   if (draft && draft.values && !blank(draft.values)) {
     restore(draft.values);
     if (noteStatus) {
@@ -96,54 +118,85 @@
   }
   if (sid && !sid.value) { sid.value = uuid(); }
   if (started && !started.value) { started.value = String(Date.now()); }
+  // An empty form, a new story: after "Clear my saved answers", or when the back button brings back one sent.
+  function wipe(message) {
+    store("clear");
+    touched = false;
+    form.reset();
+    fields().forEach(function (el) {
+      if (el.type === "checkbox" || el.type === "radio") { el.checked = false; } else if (el !== sid) { el.value = ""; }
+    });
+    if (email) { email.value = ""; }
+    if (sid) { sid.value = uuid(); }
+    if (started) { started.value = String(Date.now()); }
+    counts.forEach(function (c) { c(); });
+    all('select[name="services"]').forEach(said);
+    if (noteStatus) { noteStatus.textContent = message; }
+  }
+  var email = form.querySelector('input[name="email"]');
+  var SENT_WORDS = "Your story has been sent. This form is now empty, ready for a new story.";
   if (note) {
     note.hidden = false;
     var clear = document.getElementById("draft-clear");
     if (clear) {
-      clear.addEventListener("click", function () {
-        store("clear");
-        form.reset();
-        fields().forEach(function (el) {
-          if (el.type === "checkbox" || el.type === "radio") { el.checked = false; } else if (el !== sid) { el.value = ""; }
-        });
-        if (sid) { sid.value = uuid(); }
-        if (started) { started.value = String(Date.now()); }
-        counts.forEach(function (c) { c(); });
-        if (noteStatus) { noteStatus.textContent = "Your saved answers have been cleared."; }
-      });
+      clear.addEventListener("click", function () { wipe("Your saved answers have been cleared."); });
     }
   }
   form.addEventListener("input", later);
   form.addEventListener("change", later);
   window.addEventListener("pagehide", function () { if (touched) { save(); } });
 
-  // 3. Word counts on the long answers (the limit is in characters; the count is to help).
+  // 3. Counts on the long answers, after GOV.UK's character count: no maxlength (it would cut a pasted story
+  //    without a word), a count that warns as the limit comes near, and says how much is over it.
   var announce = document.createElement("p");
   announce.className = "visually-hidden";
   announce.setAttribute("aria-live", "polite");
   form.appendChild(announce);
   var counts = [];
-  all("textarea[maxlength]").forEach(function (area) {
+  var NEAR = 0.9; // warn once nine tenths of the limit are used
+  all("textarea[data-maxlength]").forEach(function (area) {
     var out = document.createElement("p");
     out.className = "hint word-count";
     out.id = area.id + "-count";
     area.parentNode.insertBefore(out, area.nextSibling);
-    var max = parseInt(area.getAttribute("maxlength"), 10);
+    var max = parseInt(area.getAttribute("data-maxlength"), 10);
+    var marked = area.classList.contains("textarea--error"); // by the server's check, kept until sent again
     var quiet = null;
+    function plural(n, one) { return n.toLocaleString("en-GB") + " " + one + (n === 1 ? "" : "s"); }
     function text() {
       var words = area.value.trim() ? area.value.trim().split(/\s+/).length : 0;
       var left = max - area.value.length;
-      return (words === 1 ? "1 word" : words + " words") + ", " + left.toLocaleString("en-GB") +
-        (left === 1 ? " character" : " characters") + " left";
+      if (left < 0) {
+        return plural(words, "word") + ". You have " + plural(-left, "character") + " too many: the limit is " +
+          max.toLocaleString("en-GB") + ". Shorten it before you send it.";
+      }
+      if (area.value.length >= max * NEAR) {
+        return plural(words, "word") + ". You have " + plural(left, "character") + " left, of " +
+          max.toLocaleString("en-GB") + ".";
+      }
+      return plural(words, "word") + ", " + plural(left, "character") + " left";
     }
-    function update() { out.textContent = text(); }
+    function update() {
+      var over = area.value.length > max;
+      var near = !over && area.value.length >= max * NEAR;
+      out.textContent = text();
+      out.className = over ? "error-message word-count" : near ? "hint word-count word-count--near" : "hint word-count";
+      area.classList.toggle("textarea--error", over || marked);
+      return { over: over, near: near };
+    }
+    var was = { over: false, near: false };
     area.addEventListener("input", function () {
-      update();
-      // Screen readers hear the count once the person pauses, not on every key.
+      var now = update();
       window.clearTimeout(quiet);
-      quiet = window.setTimeout(function () { announce.textContent = text(); }, 1500);
+      if (now.over !== was.over || now.near !== was.near) {
+        // Crossing into the warning, or past the limit, is said at once; the count itself once the person pauses.
+        announce.textContent = text();
+      } else {
+        quiet = window.setTimeout(function () { announce.textContent = text(); }, 1500);
+      }
+      was = now;
     });
-    update();
+    was = update();
     counts.push(update);
   });
 
@@ -152,9 +205,15 @@
   form.addEventListener("submit", function (e) {
     if (sending) { e.preventDefault(); return; }
     save();
+    if (sid) { store("set", sid.value, SENDING); }
     sending = true;
   });
-  window.addEventListener("pageshow", function () { sending = false; });
+  window.addEventListener("pageshow", function () {
+    sending = false;
+    // Back from the thank-you page (the browser kept this page as it was): that story was sent.
+    if (sid && wasSent(sid.value)) { wipe(SENT_WORDS); }
+  });
+  if (sid && wasSent(sid.value)) { wipe(SENT_WORDS); }
 
   // 5. "Tell your story about this service" links pass ?service=<slug>.
   var selects = all('select[name="services"]');
@@ -167,12 +226,25 @@
     var target = selects.filter(function (s) { return !s.value; })[0];
     if (target && hasOption(target, slug)) {
       target.value = slug;
+      said(target);
       // A person's choice is saved in the draft; a link's preselection alone is not.
       if (!quiet) { target.dispatchEvent(new Event("change", { bubbles: true })); }
       return target;
     }
     return null;
   }
+  // Each select's choice in full below it: a phone cuts "Northbridge General Hospital › Medicine › Ward 12" short.
+  function said(select) {
+    var out = document.getElementById(select.id + "-chosen");
+    if (!out) { return; }
+    var option = select.options[select.selectedIndex];
+    out.textContent = select.value && option ? "Chosen: " + option.text : "";
+    out.hidden = !select.value;
+  }
+  selects.forEach(function (select) {
+    said(select); // as the draft left it
+    select.addEventListener("change", function () { said(select); });
+  });
   var match = /[?&]service=([a-z0-9-]{1,100})(?:&|$)/.exec(window.location.search);
   if (match && selects.length) { choose(match[1], true); }
   // "Me too — tell your own story" links pass ?related=<story id>: the two stories are linked.

@@ -134,6 +134,19 @@ def test_a_story_still_waiting_offers_no_reply_form(client, aws, directory):
     assert "Withdraw your story" in html and "Erase everything" in html
 
 
+def test_the_private_page_of_a_waiting_story_names_its_service_and_reference_and_says_things_once(
+    client, aws, directory
+):
+    """Issue 20: the private page never named the service and said "before it is published" twice."""
+    sid = tell(client)
+    html = body_of(client.http.get(f"/api/my/{author_link(sid)}"))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "Riverside NHS Foundation Trust › Riverside General Hospital › Ward 7" in text
+    assert text.count("before it is published") == 1
+    assert "within 2 working days" in text
+    assert f"Your reference {sid[:4].upper()} {sid[4:8].upper()}" in text
+
+
 # ---- replying ----------------------------------------------------------------------------------
 
 

@@ -200,7 +200,9 @@ def test_publishing_renders_a_bounded_set_of_pages_and_older_pages_never_change(
     assert "services/riverside-trust/2025-01/3/index.html" in old_keys and len(old_keys) == 5 * 3
     before = {k: body(aws, k) for k in old_keys}
     page1 = parse(before["services/riverside-trust/2025-01/index.html"]).titles
-    assert page1 == ["Old story 1", "Old story 0"]  # the oldest two, newest first
+    assert page1 == ["Old story 0", "Old story 1"]  # the oldest two, oldest first (issue 20: it said "Newest first")
+    lead = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", before["services/riverside-trust/2025-01/index.html"]))
+    assert "in the order they were published: oldest first." in lead and "Newest first" not in lead
 
     month = clock.now().strftime("%Y-%m")
     archive_writes = []
@@ -219,9 +221,9 @@ def test_publishing_renders_a_bounded_set_of_pages_and_older_pages_never_change(
 
     trust = f"services/riverside-trust/{month}/"
     assert [parse(body(aws, f"{trust}{p}index.html")).titles for p in ("", "2/", "3/")] == [
-        ["New story 1", "New story 0"],
-        ["New story 3", "New story 2"],
-        ["New story 5", "New story 4"],
+        ["New story 0", "New story 1"],
+        ["New story 2", "New story 3"],
+        ["New story 4", "New story 5"],
     ]
     assert 'rel="next"' in body(aws, f"{trust}index.html") and 'rel="next"' not in body(aws, f"{trust}3/index.html")
     assert {k: body(aws, k) for k in old_keys} == before
@@ -265,7 +267,7 @@ def test_archive_pages_are_whole_when_rendering_falls_behind_publishing(
             pass
     pump.drain()
     titles = [f"Story {i}" for i in range(behind + 1)]
-    expected = [titles[p : p + 2][::-1] for p in range(0, len(titles), 2)]
+    expected = [titles[p : p + 2] for p in range(0, len(titles), 2)]
     for prefix in ("services/riverside-trust/", "services/riverside-ward-7/", "archive/", "tags/nursing/"):
         pages = [
             body(aws, f"{prefix}{month}/{'' if p == 1 else f'{p}/'}index.html") for p in range(1, len(expected) + 1)
@@ -299,7 +301,7 @@ def test_withdrawing_a_story_rebuilds_its_month_and_drops_an_emptied_page(
     pump.drain()
     assert f"{trust}index.html" in s3_writes and f"{trust}2/index.html" in s3_writes
     assert f"{trust}2/index.html" not in keys(aws)
-    assert parse(body(aws, f"{trust}index.html")).titles == ["Story 2", "Story 1"]
+    assert parse(body(aws, f"{trust}index.html")).titles == ["Story 1", "Story 2"]
     assert 'rel="next"' not in body(aws, f"{trust}index.html")
     assert wiring.store().figures("riverside-trust", consistent=True)["months"] == {month: 2}
 

@@ -130,6 +130,32 @@ def test_a_binary_that_lost_its_execute_bit_runs_from_a_copy_in_tmp(tmp_path, mo
     assert search.build_index([search.record({"id": "s1", "title": "Heron ward"}, {})])
 
 
+def test_a_result_shows_the_story_s_words_and_its_services_as_meta_never_index_text():
+    """Issue 20: results showed "services:Ward 12" (two metas in one attribute) and excerpts ending in
+    "…Ward 12 (Respiratory). communication discharge inhaler technique medicines." (names and tags as text)."""
+    story = {
+        "id": "s1",
+        "title": "Kind nurses",
+        "story": "The night staff were kind.",
+        "services": ["w12", "nb"],
+        "tags": ["inhaler-technique", "medicines"],
+        "published_at": "2026-12-01T10:00:00Z",
+    }
+    from chalicelib.site import search
+
+    names = {"w12": {"name": "Ward 12 (Respiratory)"}, "nb": {"name": "Northbridge, General"}}
+    files = search.build_index([search.record(story, names)])
+    (fragment,) = [readable(body) for name, body in files.items() if name.startswith("fragment/")]
+    page = json.loads(fragment[fragment.index(b"{") :])
+    assert page["content"] == "Kind nurses. The night staff were kind."
+    assert page["meta"] == {
+        "title": "Kind nurses",
+        "date": "1 December 2026",
+        "services": "Ward 12 (Respiratory) · Northbridge General",
+        "tags": "inhaler technique · medicines",
+    }
+
+
 # ---- building shards ---------------------------------------------------------------------------
 
 

@@ -73,6 +73,13 @@ def test_story_page_shows_the_story_escaped_with_its_line_breaks(aws, published)
     assert "Night owl, a patient" in html
     assert "listened to" in html and "anxious" in html
     assert 'href="/services/riverside-ward-7/"' in html and "Ward 7 (Acute Medicine)" in html
+    # "About" links the hospital and the trust the ward is in, not only the ward (issue 20).
+    about = re.search(r"<dt>About</dt>.*?</dd>", html, re.S).group(0)
+    assert re.findall(r'href="/services/([a-z0-9-]+)/"', about) == [
+        "riverside-ward-7",
+        "riverside-trust",
+        "riverside-general",
+    ]
     assert "night care" in html  # tags are public
     assert 'id="responses"' in html
     assert 'lang="en-GB"' in html and html.count("<h1") == 1
@@ -101,10 +108,17 @@ def test_service_pages_up_the_tree_and_home_list_the_story(aws, published):
         assert link in html, slug
     ward, _ = get(aws, "services/riverside-ward-7/index.html")
     assert 'href="/services/riverside-general/"' in ward and 'href="/services/riverside-trust/"' in ward  # breadcrumbs
+    # To the form with the ward chosen, a static page that needs no JavaScript to choose it (issue 20).
+    assert 'href="/tell-your-story/riverside-ward-7/">Tell your story about this service</a>' in ward
     hospital, _ = get(aws, "services/riverside-general/index.html")
     assert 'href="/services/riverside-maternity/"' in hospital  # its children
     home, _ = get(aws, "index.html")
     assert link in home and 'href="/tell-your-story/"' in home and "Tell your story" in home
+    # The feeds are shown, with what they are and their addresses to copy (issue 20: no visible link, and
+    # opened in a browser a feed is raw XML).
+    for html, feed in ((ward, "services/riverside-ward-7/atom.xml"), (home, "atom.xml")):
+        assert '<summary class="embed__summary">Follow these stories in a feed reader</summary>' in html
+        assert f'value="{SITE_URL}/{feed}" readonly' in html
     assert 'href="/services/hillside-trust/"' in home
     assert not exists(aws, "services/hillside-district-nursing/index.html")  # not affected, not rendered
 
@@ -151,7 +165,8 @@ def test_missing_story_and_service_pages_are_deleted(aws, directory):
         "services/gone/atom.xml",
         "services/gone/feed.json",
         "services/gone/widget/index.html",
-    ]  # its feeds and its widget go too
+        "tell-your-story/gone/index.html",
+    ]  # its feeds, its widget and its copy of the form go too
     assert not exists(aws, "stories/nosuchstory/index.html") and not exists(aws, "services/gone/index.html")
 
 
@@ -176,6 +191,11 @@ def test_static_pages_and_their_content_types(aws, directory):
     hashed = [k for k in written if re.fullmatch(r"assets/site\.[0-9a-f]{12}\.css", k)]
     assert hashed and "immutable" in types[hashed[0]]["CacheControl"]
 
+    # "Tell your story about this service" opens the form with the service chosen, JavaScript or not (issue 20).
+    chosen, _ = get(aws, "tell-your-story/riverside-ward-7/index.html")
+    assert '<option value="riverside-ward-7" selected>' in chosen and '<meta name="robots" content="noindex">' in chosen
+    assert "Chosen: Riverside General Hospital › Ward 7 (Acute Medicine)</p>" in chosen
+    assert chosen.count(" selected>") == 1 + 2  # the service, and "No other service" in the other two
     form, _ = get(aws, "tell-your-story/index.html")
     assert f'action="{API_URL}/api/stories"' in form and 'method="post"' in form
     assert form.count('<select class="select') == 3 and form.count('name="services"') == 3
@@ -186,7 +206,10 @@ def test_static_pages_and_their_content_types(aws, directory):
     assert 'value="riverside-ward-7"' in form and "Riverside General Hospital › Ward 7 (Acute Medicine)" in form
     assert '<input type="hidden" name="submission_id" value="">' in form
     assert 'name="consent" type="checkbox" value="yes"' in form
-    assert 'inputmode="numeric"' in form and 'autocomplete="email"' in form and 'maxlength="8000"' in form
+    assert 'inputmode="numeric"' in form and 'autocomplete="email"' in form and 'data-maxlength="30000"' in form
+    # No maxlength on a story's text: a browser would cut a pasted story without a word (issue 20).
+    assert not re.search(r"<textarea[^>]* maxlength=", form)
+    assert "You can use up to 30,000 characters (about 5,000 words)." in form
     assert re.search(r'<div class="honeypot" aria-hidden="true">.*?tabindex="-1" autocomplete="off"', form, re.S)
     assert "Send your story" in form and "There is a problem" not in form
     assert "<script>" not in form  # the only script is external
