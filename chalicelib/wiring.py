@@ -48,6 +48,7 @@ def _flows() -> SimpleNamespace:
         metoo,
         moderation,
         organisations,
+        promise,
         public_api,
         reactions,
         replies,
@@ -116,14 +117,12 @@ def queues() -> Any:
 @lru_cache(maxsize=1)
 def stories() -> Any:
     s = get_settings()
-    return _flows().stories.Stories(
-        store(), store().idempotency_layer("stories"), s.submission_idempotency_seconds, s.min_form_seconds
-    )
+    return _flows().stories.Stories(store(), s.submission_idempotency_seconds, s.min_form_seconds)
 
 
 @lru_cache(maxsize=1)
 def moderation() -> Any:
-    return _flows().moderation.Moderation(store())
+    return _flows().moderation.Moderation(store(), _flows().promise.plan)
 
 
 @lru_cache(maxsize=1)
