@@ -264,23 +264,12 @@ class PeoplePart(Table):
     def get_holder(self, subscriber_id: str, subscription_id: str) -> tuple[Subscriber | None, Subscription | None]:
         """A person and one of their subscriptions, read together (one consistent BatchGetItem): what a
         link's check needs (links.py, issue 17)."""
-        keys = {"PROFILE": None, f"SUB#{subscription_id}": None}
-        request: dict[str, Any] | None = {
-            self._table: {
-                "Keys": [to_item({"PK": f"SUBSCRIBER#{subscriber_id}", "SK": sk}) for sk in keys],
-                "ConsistentRead": True,
-            }
-        }
-        found: dict[str, Any] = {}
-        while request:
-            resp = self._db.batch_get_item(RequestItems=request)
-            for item in resp.get("Responses", {}).get(self._table, []):
-                got = from_item(item)
-                found[got["SK"]] = _public(got)
-            request = resp.get("UnprocessedKeys") or None
+        pk = f"SUBSCRIBER#{subscriber_id}"
+        found = self._batch_get([(pk, "PROFILE"), (pk, f"SUB#{subscription_id}")], consistent=True)
+        profile, subscription = found.get((pk, "PROFILE")), found.get((pk, f"SUB#{subscription_id}"))
         return (
-            cast(Subscriber | None, found.get("PROFILE")),
-            cast(Subscription | None, found.get(f"SUB#{subscription_id}")),
+            cast(Subscriber | None, _public(profile) if profile else None),
+            cast(Subscription | None, _public(subscription) if subscription else None),
         )
 
     def set_subscription_status(

@@ -29,9 +29,12 @@ from .table import (
     mail_layer_name,
     new_write_id,
     request_token,
+    submission_record,
     submission_record_key,
     to_item,
 )
+
+CHANGED = "This story has changed since you opened it. Reload it to see the latest version, then decide again."
 
 
 class StoryStore(Protocol):
@@ -81,26 +84,6 @@ class StoryStore(Protocol):
     def idempotency_layer(self, name: str) -> Any: ...
 
 
-def _submission_record(table: str, story_id: str, status: str, submission_id: str, until: int) -> dict[str, Any]:
-    """A submission's idempotency record, as powertools keeps one (status, data, expires_at), written
-    with the story; one that has expired is replaced."""
-    return {
-        "TableName": table,
-        "Item": to_item(
-            {
-                "PK": "IDEMPOTENCY#stories",
-                "SK": submission_record_key(submission_id),
-                "status": "COMPLETED",
-                "data": json.dumps({"id": story_id, "status": status}),
-                "expires_at": until,
-            }
-        ),
-        "ConditionExpression": "attribute_not_exists(PK) OR expires_at < :now",
-        "ExpressionAttributeValues": to_item({":now": int(clock.now().timestamp())}),
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-    }
-
-
 class StoriesPart(Table):
     """Items in the STORY#, PRIVATE# and IDEMPOTENCY# partitions."""
 
@@ -139,7 +122,8 @@ class StoriesPart(Table):
                 }
             )
         if submission:
-            items.append({"Put": _submission_record(self._table, sid, story["status"], *submission)})
+            now = int(clock.now().timestamp())
+            items.append({"Put": submission_record(self._table, sid, story["status"], *submission, now)})
         try:
             # The token makes a retry of this very transaction (after its answer was lost) a no-op on
             # DynamoDB for 10 minutes; the read-back below covers emulators and later retries.
@@ -227,45 +211,30 @@ class StoriesPart(Table):
         }
         if ladder is not None:
             current, promise, steps = ladder
-            return self._publish_with_ladder(story_id, update, write_id, current, changes, removes, promise, steps)
+            answer = {k: v for k, v in {**current, **changes}.items() if k not in removes}
+            answer["version"] = expected_version + 1
+            return self._with_ladder(update, write_id, answer, ladder_item(story_id, promise, steps))
         try:
             resp = self._db.update_item(**update, ReturnValues="ALL_NEW")
         except self._db.exceptions.ConditionalCheckFailedException as e:
             mine = _own_write(e, write_id)
             if mine is not None:
                 return cast(Story, _public(mine))  # our own decision, applied; only its answer was lost
-            raise Conflict(
-                "This story has changed since you opened it. Reload it to see the latest version, then decide again."
-            ) from e
+            raise Conflict(CHANGED) from e
         return cast(Story, _public(from_item(resp["Attributes"])))
 
-    def _publish_with_ladder(
-        self,
-        story_id: str,
-        update: dict[str, Any],
-        write_id: str,
-        current: Story,
-        changes: dict[str, Any],
-        removes: list[str],
-        promise: dict[str, Any],
-        steps: dict[str, str],
-    ) -> Story:
-        """The decision's update and the new ladder, all or nothing. A transaction returns no item, so
-        the answer is the story as read with the changes applied (what the condition guaranteed)."""
-        ladder = {"TableName": self._table, "Item": to_item(ladder_item(story_id, promise, steps))}
+    def _with_ladder(self, update: dict[str, Any], write_id: str, answer: dict[str, Any], ladder: dict) -> Story:
+        """The decision's update and the new ladder, all or nothing. A transaction returns no item: the
+        answer is the story as read with the changes applied (what the condition guaranteed)."""
         try:
-            self._db.transact_write_items(TransactItems=[{"Update": update}, {"Put": ladder}])
+            put = {"TableName": self._table, "Item": to_item(ladder)}
+            self._db.transact_write_items(TransactItems=[{"Update": update}, {"Put": put}])
         except self._db.exceptions.TransactionCanceledException as e:
-            reasons = getattr(e, "response", {}).get("CancellationReasons") or [{}]
-            item = reasons[0].get("Item")
+            item = (getattr(e, "response", {}).get("CancellationReasons") or [{}])[0].get("Item")
             if item and from_item(item).get(WRITE_ID) == write_id:
                 return cast(Story, _public(from_item(item)))  # our own decision, applied; only its answer was lost
-            raise Conflict(
-                "This story has changed since you opened it. Reload it to see the latest version, then decide again."
-            ) from e
-        out = {k: v for k, v in {**current, **changes}.items() if k not in removes}
-        out["version"] = int(current.get("version", 0)) + 1
-        return cast(Story, out)
+            raise Conflict(CHANGED) from e
+        return cast(Story, answer)
 
     def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> Story:
         """An author's own change of status (withdraw, erase): no version check, but bumps it."""
@@ -303,21 +272,9 @@ class StoriesPart(Table):
     def get_story_and_contact(self, story_id: str) -> tuple[Story | None, dict[str, Any] | None]:
         """A story and its private contact, read together (one consistent BatchGetItem): what every
         letter to an author needs first (issue 17)."""
-        keys = [("STORY#", "STORY"), ("PRIVATE#", "CONTACT")]
-        request: dict[str, Any] | None = {
-            self._table: {
-                "Keys": [to_item({"PK": f"{pk}{story_id}", "SK": sk}) for pk, sk in keys],
-                "ConsistentRead": True,
-            }
-        }
-        found: dict[str, dict[str, Any]] = {}
-        while request:
-            resp = self._db.batch_get_item(RequestItems=request)
-            for item in resp.get("Responses", {}).get(self._table, []):
-                got = from_item(item)
-                found[got["SK"]] = _public(got)
-            request = resp.get("UnprocessedKeys") or None
-        return cast(Story | None, found.get("STORY")), found.get("CONTACT")
+        found = self._batch_get([(f"STORY#{story_id}", "STORY"), (f"PRIVATE#{story_id}", "CONTACT")], True)
+        story, contact = found.get((f"STORY#{story_id}", "STORY")), found.get((f"PRIVATE#{story_id}", "CONTACT"))
+        return cast(Story | None, _public(story) if story else None), _public(contact) if contact else None
 
     def get_contact(self, story_id: str) -> dict[str, Any] | None:
         item = self._get(f"PRIVATE#{story_id}", "CONTACT")

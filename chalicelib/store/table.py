@@ -114,6 +114,26 @@ def submission_record_key(submission_id: str) -> str:
     return "stories.submit#" + hashlib.md5(json.dumps(submission_id).encode(), usedforsecurity=False).hexdigest()
 
 
+def submission_record(
+    table: str, story_id: str, status: str, submission_id: str, until: int, now: int
+) -> dict[str, Any]:
+    """A submission's idempotency record as a transaction's Put, in the shape powertools keeps one (status,
+    data, expires_at): written with the story (issue 17); one that has expired is replaced."""
+    item: dict[str, Any] = {
+        "PK": "IDEMPOTENCY#stories",
+        "SK": submission_record_key(submission_id),
+        "status": "COMPLETED",
+    }
+    item |= {"data": json.dumps({"id": story_id, "status": status}), "expires_at": until}
+    return {
+        "TableName": table,
+        "Item": to_item(item),
+        "ConditionExpression": "attribute_not_exists(PK) OR expires_at < :now",
+        "ExpressionAttributeValues": to_item({":now": now}),
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
 def digest_day(published_at: str) -> str:
     """A story goes in the digests of the (UTC) day it was first published (if its fan-out is in time)."""
     return published_at[:10]
@@ -179,6 +199,22 @@ class Table:
 
     def _partition(self, pk: str) -> list[dict[str, Any]]:
         return self._query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues=to_item({":pk": pk}))
+
+    def _batch_get(
+        self, keys: list[tuple[str, str]], consistent: bool = False
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (PK, SK), at most 100 (one BatchGetItem, and again for any it left unprocessed)."""
+        request: dict[str, Any] | None = {
+            self._table: {"Keys": [to_item({"PK": pk, "SK": sk}) for pk, sk in keys], "ConsistentRead": consistent}
+        }
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        while request:
+            resp = self._db.batch_get_item(RequestItems=request)
+            for item in resp.get("Responses", {}).get(self._table, []):
+                got = from_item(item)
+                found[(got["PK"], got["SK"])] = got
+            request = resp.get("UnprocessedKeys") or None
+        return found
 
     def _batch_write(self, writes: list[dict[str, Any]]) -> None:
         for i in range(0, len(writes), 25):
