@@ -61,7 +61,7 @@ lint: $(STAMP)
 # The performance budgets, measured (bench/): writes docs/benchmarks.md and docs/benchmarks.json,
 # and prints how the figures moved since the last run. About 22 minutes on 2 cores (10,000 stories); `python -m bench --quick` for a look.
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench; status=$$?; $(BIN)/python -m bench.cost && exit $$status
 
 # The adversarial suite at full size (1,000 races, every fault at every step, generated requests,
 # XSS, privacy sweeps, pip-audit): writes docs/reliability.md and .json. About 40 minutes; tools/prove.py.

@@ -525,7 +525,7 @@ def render_worker(event):
     from chalicelib.core.batches import queue_batch
     from chalicelib.core.jobs import parse_render
 
-    return queue_batch(event.to_dict(), lambda body: wiring.site().render(parse_render(body)))
+    return queue_batch(event.to_dict(), lambda body: wiring.render(parse_render(body)))
 
 
 @app.on_sqs_message(queue=SEARCH_QUEUE, batch_size=10)

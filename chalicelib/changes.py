@@ -282,9 +282,8 @@ class StoryReaction:
                     old_lists if moved else old_lists - new_lists, story_id, before["published_at"]
                 )
             if is_public:
-                self._store.put_listing(new_lists, listing_entry(after))
-                self._store.register_names("tags", new_tags - old_tags)
-                self._store.register_names("months", new_months - old_months)
+                names = {"tags": new_tags - old_tags, "months": new_months - old_months}
+                self._store.put_listing(new_lists, listing_entry(after), names)
             # Figures count on services up the tree, everything, and each tag (for its month archive).
             old_counted = old_slugs | {tag_list(t) for t in old_tags}
             new_counted = new_slugs | {tag_list(t) for t in new_tags}
@@ -295,7 +294,11 @@ class StoryReaction:
             jobs += _search_jobs(story_id, before, after, was_public, is_public)
             jobs += [RenderJob(page="service", ref=s) for s in sorted((old_slugs | new_slugs) - {EVERYTHING})]
             jobs += [RenderJob(page="tag", ref=t) for t in sorted(old_tags | new_tags)]
-            jobs += [RenderJob(page="sitemap", ref=m) for m in sorted(old_months | new_months)]
+            # A month's sitemap lists its stories (dated by publication) and its archive pages: it
+            # changes only when a story enters or leaves a listing or moves in time (issue 17); a read
+            # receipt, a response or an edit of the words leaves it as it is.
+            if (was_public, old_lists, before.get("published_at")) != (is_public, new_lists, after.get("published_at")):
+                jobs += [RenderJob(page="sitemap", ref=m) for m in sorted(old_months | new_months)]
         elif new and _placeholder_changed(before, after):
             jobs.append(RenderJob(page="story", ref=story_id))  # hidden, restricted, removed (issue 16)
 

@@ -192,10 +192,7 @@ class Conversation:
             "service_name": who["service_name"],
             "organisation_name": who["organisation_name"],
         }
-        if self._store.put_read_receipt(story_id, who["subscriber_id"], receipt):
-            return at
-        earlier = self._store.get_read_receipt(story_id, who["subscriber_id"]) or {}
-        return earlier.get("read_at", at)
+        return self._store.put_read_receipt(story_id, who["subscriber_id"], receipt)
 
     # ---- a response (POST) -------------------------------------------------------------------------
 
@@ -277,8 +274,7 @@ class Conversation:
                     {k: v for k, v in values.items() if k != "response_id"},
                 )
             return _answer(earlier)  # a second press of the same button: the first one stands
-        self._store.count_response(who["subscriber_id"])
-        self._store.update_subscriber(who["subscriber_id"], {"last_active_at": now})
+        self._store.count_response(who["subscriber_id"], now)
         metrics.add_metric(name="ResponsesSubmitted", unit="Count", value=1)
         if held:
             metrics.add_metric(name="ResponsesHeld", unit="Count", value=1)

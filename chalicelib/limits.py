@@ -51,17 +51,16 @@ class Limits:
             raise self._refusal(action, limit, per_seconds, start + per_seconds - now)
 
     def hit_once(self, action: str, client: str, occasion: str, limit: int, per_seconds: int) -> None:
-        """As hit, but one occasion (a mail job, which SQS may deliver again after a failure) counts
-        once: a retry gets the answer its first delivery got, without spending the budget again."""
+        """As hit, but one occasion (a mail job, which SQS may deliver again after a failure) gets
+        one answer: a retry gets the answer its first delivery got. Two calls, count then keep (the
+        kept answer comes back with a refused write, issue 17): a retry counts once more, which
+        can only refuse sooner, never send more."""
         if limit <= 0:
             return
         start, now = self._window(per_seconds)
         key, expires = f"{action}#{client}#{occasion}", start + per_seconds + 60
-        allowed = self._store.first_decision(key, None, expires)
-        if allowed is None:
-            allowed = self._store.count_hit(f"{action}#{client}", start, expires) <= limit
-            allowed = self._store.first_decision(key, allowed, expires)
-        if not allowed:
+        counted = self._store.count_hit(f"{action}#{client}", start, expires) <= limit
+        if not self._store.first_decision(key, counted, expires):
             raise self._refusal(action, limit, per_seconds, start + per_seconds - now)
 
     def check(self, action: str, client: str, limit: int, per_seconds: int) -> None:

@@ -6,7 +6,7 @@ original, the pages and the author's email all follow from the table's stream.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,9 +55,14 @@ class Moderator:
     name: str
 
 
+# The promise flow's `plan` (handed in by wiring): a story's promise and its ladder's steps, or None.
+PromisePlan = Callable[[Any, dict[str, Any]], "tuple[dict[str, Any], dict[str, str]] | None"]
+
+
 class Moderation:
-    def __init__(self, store: StoriesAndServices):
+    def __init__(self, store: StoriesAndServices, plan_promise: PromisePlan | None = None):
         self._store = store
+        self._plan_promise = plan_promise
 
     def queue(self, status: str = Status.PENDING, limit: int = 50) -> list[dict[str, Any]]:
         if status not in DECIDABLE:
@@ -162,7 +167,15 @@ class Moderation:
             changes["criticality"] = decision.criticality
             changes["tags"] = sorted(set(decision.tags))
             changes["published_at"] = current.get("published_at") or now
-        updated = self._store.update_story(story_id, decision.version, DECIDABLE, changes)
+        ladder = None
+        first = decision.action is Decision.publish and not current.get("published_at")
+        if first and self._plan_promise and not current.get("response_due_at"):
+            # The promise and its ladder go with the publication (issue 17): one write, one stream record.
+            planned = self._plan_promise(self._store, {**current, **changes})
+            if planned:
+                changes.update(planned[0])
+                ladder = (current, planned[0], planned[1])
+        updated = self._store.update_story(story_id, decision.version, DECIDABLE, changes, ladder)
         logger.info("story decided", extra={"story_id": story_id, "status": updated["status"], "edited": edited})
         metrics.add_metric(name=f"Stories{updated['status'].capitalize()}", unit="Count", value=1)
         return updated

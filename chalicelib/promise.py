@@ -110,17 +110,28 @@ def _changed(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
     return {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
 
 
-def start(store: PromiseStore, story_id: str, story: dict[str, Any]) -> bool:
+def plan(store: DirectoryStore, story: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The promise a story gets at its first publication (the fields `start` sets) and its ladder's
+    steps; None when none of its services makes one. The moderator's publication writes them with
+    the story (moderation.py); `start` is for a publication the stream sees without them."""
     target = _target(store, story)
     if not target:
-        return False
+        return None
     days, calendar = target
     published_at = story.get("published_at") or clock.iso()  # only a bare console edit lacks it
     steps = ladder_steps(published_at, days, calendar)
-    promise = {"response_days": days, "response_due_at": steps["overdue"], "response_holidays": calendar}
+    return {"response_days": days, "response_due_at": steps["overdue"], "response_holidays": calendar}, steps
+
+
+def start(store: PromiseStore, story_id: str, story: dict[str, Any]) -> bool:
+    planned = plan(store, story)
+    if not planned:
+        return False
+    promise, steps = planned
     started = store.start_promise(story_id, promise, steps)
     if started:
         logger.info(
-            "response promise set", extra={"story_id": story_id, "response_days": days, "due": steps["overdue"]}
+            "response promise set",
+            extra={"story_id": story_id, "response_days": promise["response_days"], "due": steps["overdue"]},
         )
     return started

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .core import clock, ids
-from .core.errors import Conflict, ValidationFailed, pydantic_fields
-from .core.idempotency import once
+from .core.errors import ValidationFailed, pydantic_fields
 from .core.models import MAX_SERVICES, StorySubmission, experience_problem
 from .core.observability import logger, metrics
 from .core.status import Status
@@ -55,11 +54,8 @@ TOO_QUICK = "That was very quick. Please check your story and send it again."
 
 
 class Stories:
-    def __init__(
-        self, store: StoriesAndServices, idempotency_layer: Any, remember_seconds: int, min_form_seconds: int = 0
-    ):
+    def __init__(self, store: StoriesAndServices, remember_seconds: int, min_form_seconds: int = 0):
         self._store = store
-        self._layer = idempotency_layer
         self._remember = remember_seconds
         self._min_form_seconds = min_form_seconds
 
@@ -113,24 +109,11 @@ class Stories:
         elapsed_ms = int(clock.now().timestamp() * 1000) - started
         return 0 <= elapsed_ms < self._min_form_seconds * 1000
 
-    def submit(self, data: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:
-        """Create a pending story. The same submission id sent again gives back the same story."""
-        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-
-        submission = self.validate(data)
-        create = once(
-            self._create,
-            self._layer,
-            "stories.submit",
-            self._remember,
-            lambda_context,
-            event_key_jmespath="submission_id",
-            data_keyword_argument="submission",
-        )
-        try:
-            return create(submission=submission)
-        except IdempotencyAlreadyInProgressError as e:
-            raise Conflict("This story is already being sent. Wait a moment, then check your email or reload.") from e
+    def submit(self, data: dict[str, Any], lambda_context: Any = None) -> dict[str, Any]:  # noqa: ARG002 (the edge's call)
+        """Create a pending story. The same submission id sent again gives back the same story: the
+        submission's record is written in the story's own transaction (issue 17), so there is no
+        record in progress to wait on, and a second send writes nothing."""
+        return self._create(self.validate(data))
 
     def _create(self, submission: StorySubmission) -> dict[str, Any]:
         story_id = ids.new_story_id()
@@ -156,7 +139,10 @@ class Stories:
         contact = (
             {"email": str(submission.email), "submission_id": submission.submission_id} if submission.email else None
         )
-        self._store.create_story(story, contact)
+        until = int(clock.now().timestamp()) + self._remember
+        earlier = self._store.create_story(story, contact, (submission.submission_id, until))
+        if earlier:
+            return {"id": earlier["id"], "status": earlier.get("status", Status.PENDING)}
         logger.info("story submitted", extra={"story_id": story_id, "services": story["services"]})
         metrics.add_metric(name="StoriesSubmitted", unit="Count", value=1)
         return {"id": story_id, "status": Status.PENDING}

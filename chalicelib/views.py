@@ -10,6 +10,7 @@ accident. Views import only core, never site, edge, mail or a flow, so every win
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .core import clock
@@ -471,6 +472,7 @@ class LinkIssuer(Protocol):
     """What views and letters ask of links.Links, named here because views import no flow."""
 
     def issue(self, purpose: str, story_id: str, subject: str, days: int, **bound: str) -> str: ...
+    def held(self) -> AbstractContextManager[None]: ...
 
 
 def unsubscribe_url(links: LinkIssuer, settings: Settings, subscriber_id: str) -> str:

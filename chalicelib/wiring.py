@@ -49,6 +49,7 @@ def _flows() -> SimpleNamespace:
         metoo,
         moderation,
         organisations,
+        promise,
         public_api,
         reactions,
         replies,
@@ -71,9 +72,9 @@ def _store() -> ModuleType:
 
 @lru_cache(maxsize=1)
 def _site() -> SimpleNamespace:
-    from .site import publisher, render, search  # cold start: jinja2, for the render and search workers only
+    from .site import publisher, rebuild, render, search  # cold start: jinja2, for the render and search workers only
 
-    return SimpleNamespace(publisher=publisher, render=render, search=search)
+    return SimpleNamespace(publisher=publisher, rebuild=rebuild, render=render, search=search)
 
 
 @lru_cache(maxsize=1)
@@ -117,14 +118,12 @@ def queues() -> Any:
 @lru_cache(maxsize=1)
 def stories() -> Any:
     s = get_settings()
-    return _flows().stories.Stories(
-        store(), store().idempotency_layer("stories"), s.submission_idempotency_seconds, s.min_form_seconds
-    )
+    return _flows().stories.Stories(store(), s.submission_idempotency_seconds, s.min_form_seconds)
 
 
 @lru_cache(maxsize=1)
 def moderation() -> Any:
-    return _flows().moderation.Moderation(store())
+    return _flows().moderation.Moderation(store(), _flows().promise.plan)
 
 
 @lru_cache(maxsize=1)
@@ -246,6 +245,19 @@ def site() -> Any:
     )
 
 
+@lru_cache(maxsize=1)
+def rebuild_planner() -> Any:
+    """The full rebuild's planner (chalicelib/site/rebuild.py): its steps come as render jobs."""
+    site = _site()
+    publisher = site.publisher.Publisher(aws.client("s3"), get_settings().site_bucket)
+    return site.rebuild.RebuildPlanner(store(), publisher, queues(), get_settings())
+
+
+def render(job: Any) -> Any:
+    """The render worker's one call: a page, or a step of the full rebuild's plan."""
+    return rebuild_planner().run(job.ref) if job.page == "rebuild" else site().render(job)
+
+
 def search_index() -> Any:
     """The search worker's shards (chalicelib/site/search.py)."""
     site, s = _site(), get_settings()
@@ -284,6 +296,7 @@ def reset() -> None:
         changes,
         authenticator,
         site,
+        rebuild_planner,
         notifications,
         alerts,
         subscriptions,

@@ -2,10 +2,12 @@
 
     python -m tools.ff load-directory data/directory.json
     python -m tools.ff rebuild-site
+    python -m tools.ff plan-rebuild
     python -m tools.ff load-subscriptions staff.csv
     python -m tools.ff seed-demo --api URL --moderator-user U --moderator-password P
 
-load-directory, rebuild-site and load-subscriptions talk to AWS directly through chalicelib
+load-directory, rebuild-site (in this process), plan-rebuild (queued for the render workers) and
+load-subscriptions talk to AWS directly through chalicelib
 (boto3 and the FF_* settings); seed-demo loads the demo subscriptions the same way, then talks
 HTTP to a running API, exactly as a browser and a moderator would, and writes the demo
 conversation (read receipts, staff responses, author replies) through the same chalicelib code
@@ -130,6 +132,28 @@ def rebuild_site(show_progress: bool = True) -> Any:
     from chalicelib import wiring
 
     return wiring.site().rebuild_all(progress=progress_wrapper("Rendering pages", "page", show_progress))
+
+
+def plan_rebuild(show_progress: bool = True) -> dict[str, int]:
+    """The full rebuild fanned out on AWS (issue 17): every step of the plan here, its render jobs queued
+    in batches for the render workers (which skip unchanged objects); the bar counts the jobs queued."""
+    from tqdm import tqdm
+
+    from chalicelib import wiring
+
+    planner, queues = wiring.rebuild_planner(), wiring.queues()
+    counts = {"steps": 0, "jobs": 0, "deleted": 0}
+    steps = [""]
+    with tqdm(desc="Queueing render jobs", unit=" job", disable=not show_progress, file=sys.stderr) as bar:
+        while steps:
+            step = planner.step(steps.pop(0))
+            queues.send(step.jobs)  # one SendMessageBatch per ten
+            steps += step.next
+            counts["steps"] += 1
+            counts["jobs"] += len(step.jobs)
+            counts["deleted"] += len(step.deleted)
+            bar.update(len(step.jobs))
+    return counts
 
 
 # ---- load-subscriptions ---------------------------------------------------------------------
@@ -722,6 +746,13 @@ def parser() -> argparse.ArgumentParser:
     le.add_argument("email", help="the lead's work email address")
 
     sub.add_parser(
+        "plan-rebuild",
+        help="queue the full rebuild's render jobs for the render workers (unchanged pages are not uploaded); "
+        "orphaned archive pages are deleted",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub.add_parser(
         "rebuild-site",
         help="render every page again; unchanged pages are not uploaded",
         epilog=EPILOG,
@@ -789,6 +820,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "leads":
         outcome = change_lead(args.action, args.organisation, args.email)
         print(f"Lead {args.email} of {args.organisation}: {outcome}.")
+        return 0
+    if args.command == "plan-rebuild":
+        counts = plan_rebuild(show)
+        print(
+            f"Queued {counts['jobs']} render jobs in {counts['steps']} steps; "
+            f"deleted {counts['deleted']} orphaned archive pages. Watch the render queue's depth on the dashboard."
+        )
         return 0
     if args.command == "rebuild-site":
         result = rebuild_site(show)

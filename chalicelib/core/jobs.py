@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict
 # story's to the newest; a job queued as ".../latest" is read as the newest story's).
 # "search": ref empty (the search page and every shard: the full rebuild), or "drop/<YYYY-MM>/<story id>"
 # (a story that left the public site: its fragment goes at once; its shard's rebuild is a SearchJob).
-PageKind = Literal["story", "service", "home", "static", "tag", "sitemap", "archive", "search"]
+# "rebuild": ref is a step of the full rebuild's plan (site/rebuild.py): "", "stories/<after>", "keys/<after>".
+PageKind = Literal["story", "service", "home", "static", "tag", "sitemap", "archive", "search", "rebuild"]
 
 
 class RenderJob(BaseModel):
@@ -28,6 +29,8 @@ class RenderJob(BaseModel):
 
     page: PageKind
     ref: str = ""  # story id, service slug, tag or month; empty for home and static
+    # A full rebuild's job (site/rebuild.py): put only objects whose content differs from S3's ETag.
+    skip_unchanged: bool = False
 
     @property
     def key(self) -> str:

@@ -48,6 +48,14 @@ class Publisher:
                 out[obj["Key"]] = obj.get("ETag", "").strip('"')
         return out
 
+    def keys_page(self, after: str, most: int = 1000) -> tuple[list[str], bool]:
+        """One ListObjectsV2 page of keys after `after` (no bodies), and whether more follow."""
+        args: dict[str, Any] = {"Bucket": self._bucket, "MaxKeys": most}
+        if after:
+            args["StartAfter"] = after
+        resp = self._s3.list_objects_v2(**args)
+        return [obj["Key"] for obj in resp.get("Contents", [])], bool(resp.get("IsTruncated"))
+
     def read(self, key: str) -> bytes | None:
         """One object's body, or None when there is none (the search job's manifests)."""
         try:

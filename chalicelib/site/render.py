@@ -122,7 +122,12 @@ class SiteRenderer:
         keys = []
         for out in self.build(job):
             if isinstance(out, Delete):
+                if job.skip_unchanged and self._publisher.etag(out.key) is None:
+                    continue  # a rebuild's: already absent
                 self._publisher.delete(out.key)
+            elif job.skip_unchanged:  # a rebuild's: one HeadObject, a put only when the content differs
+                if not self._publisher.put_if_changed(out.key, out.body, out.content_type, out.cache_control):
+                    continue
             else:
                 self._publisher.put(out.key, out.body, out.content_type, out.cache_control)
             keys.append(out.key)

@@ -9,6 +9,7 @@ import base64
 import gzip
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -35,7 +36,11 @@ def _prefixes(terms: Iterable[str]) -> set[str]:
 # The finder's fields on a service item (what its index entries were written with): never shown.
 FINDER_FIELDS = "finder"
 FINDER_ITEM = ("FINDER", "VOCABULARY")
-FINDER_ITEM_BYTES = 260_000  # gzipped; as base64 (4/3 of it) within the 400 KB DynamoDB item limit
+FINDER_ITEM_BYTES = 260_000
+# How long a warm process keeps a service item or a node's children (issue 17: the directory is read by
+# nearly every page, email and stream record, and changes only when it is loaded, which is followed by a
+# rebuild). A change made elsewhere is seen here within this time.
+DIRECTORY_KEPT_SECONDS = 60.0  # gzipped; as base64 (4/3 of it) within the 400 KB DynamoDB item limit
 
 
 def _service(item: dict[str, Any]) -> dict[str, Any]:
@@ -73,12 +78,33 @@ class DirectoryStore(Protocol):
 class DirectoryPart(Table):
     """Items in the SERVICE#, CHILDREN# (GSI1) and SEARCH# partitions, and the finder item."""
 
+    def _recall(self, key: tuple[str, ...]) -> Any:
+        hit = self._kept.get(key)
+        return hit[1] if hit and hit[0] > time.monotonic() else None
+
+    def _keep(self, key: tuple[str, ...], value: Any) -> None:
+        self._kept[key] = (time.monotonic() + DIRECTORY_KEPT_SECONDS, value)
+
     def get_service(self, slug: str) -> dict[str, Any] | None:
-        item = self._get(f"SERVICE#{slug}", "SERVICE")
-        return _service(item) if item else None
+        return self.get_services([slug]).get(slug)
 
     def get_services(self, slugs: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Many services by slug: one BatchGetItem per 100."""
+        """Many services by slug: those this process read in the last minute from memory (copies), the
+        rest with one BatchGetItem per 100."""
+        found: dict[str, dict[str, Any]] = {}
+        missing: set[str] = set()
+        for slug in set(slugs):
+            svc = self._recall(("SERVICE", slug))
+            if svc is None:
+                missing.add(slug)
+            else:
+                found[slug] = dict(svc)
+        for slug, svc in self._read_services(missing).items():
+            self._keep(("SERVICE", slug), svc)
+            found[slug] = dict(svc)
+        return found
+
+    def _read_services(self, slugs: Iterable[str]) -> dict[str, dict[str, Any]]:
         wanted = sorted(set(slugs))
         found: dict[str, dict[str, Any]] = {}
         for i in range(0, len(wanted), 100):
@@ -93,12 +119,18 @@ class DirectoryPart(Table):
         return found
 
     def children(self, slug: str | None) -> list[dict[str, Any]]:
-        items = self._query(
-            index=GSI1,
-            KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues=to_item({":pk": f"CHILDREN#{slug or ROOT}"}),
-        )
-        return [_service(i) for i in items]
+        """A node's children, in name order: kept a minute, like the services."""
+        key = ("CHILDREN", slug or ROOT)
+        kept = self._recall(key)
+        if kept is None:
+            items = self._query(
+                index=GSI1,
+                KeyConditionExpression="GSI1PK = :pk",
+                ExpressionAttributeValues=to_item({":pk": f"CHILDREN#{slug or ROOT}"}),
+            )
+            kept = [_service(i) for i in items]
+            self._keep(key, kept)
+        return [dict(c) for c in kept]
 
     def put_service(self, service: dict[str, Any], search: Mapping[str, list[str]] | None = None) -> str:
         """Create or update one node and its index entries (`search`: its finder fields, from the
@@ -106,6 +138,7 @@ class DirectoryPart(Table):
         service = {k: v for k, v in service.items() if v is not None}
         fields = dict(search) if search is not None else search_fields(service, Synonyms())
         slug = service["slug"]
+        self.forget_kept()  # this process sees its own change at once
         current = self._get(f"SERVICE#{slug}", "SERVICE", consistent=True)
         if current and _service(current) == service and current.get(FINDER_FIELDS) == fields:
             return "unchanged"

@@ -4,7 +4,7 @@ lists, the figure counters of each listing, and the pages the public API and the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, cast
 
 from ..core import figures as figure_rules
@@ -15,7 +15,6 @@ from .table import Table, _public, from_item, request_token, to_item
 class ListingStore(Protocol):
     """What the flows and the renderer may ask of listings, names and figures."""
 
-    def put_listing(self, slugs: Iterable[str], entry: dict[str, Any]) -> None: ...
     def delete_listing(self, slugs: Iterable[str], story_id: str, published_at: str) -> None: ...
     def listing(self, slug: str, limit: int) -> list[ListingEntry]: ...
     def listing_month(
@@ -48,6 +47,13 @@ class ListingStore(Protocol):
         seq: str = "",
     ) -> bool: ...
     def put_published(self, stories: Iterable[tuple[dict[str, Any], dict[str, Any], Iterable[str]]]) -> int: ...
+    def put_listing(
+        self, slugs: Iterable[str], entry: dict[str, Any], names: Mapping[str, Iterable[str]] | None = None
+    ) -> None: ...
+
+
+def _name_writes(kind: str, names: Iterable[str]) -> list[dict[str, Any]]:
+    return [{"PutRequest": {"Item": to_item({"PK": f"NAMES#{kind}", "SK": n})}} for n in sorted(set(names))]
 
 
 class ListingsPart(Table):
@@ -55,9 +61,16 @@ class ListingsPart(Table):
 
     # ---- listings (published stories per service, newest first) ---------------------------
 
-    def put_listing(self, slugs: Iterable[str], entry: dict[str, Any]) -> None:
+    def put_listing(
+        self, slugs: Iterable[str], entry: dict[str, Any], names: Mapping[str, Iterable[str]] | None = None
+    ) -> None:
+        """A story's entry on each listing, and with them (`names`: kind -> names) the tags or months it
+        is the first of, as register_names: one BatchWriteItem for up to 25 items (issue 17)."""
         sk = f"{entry['published_at']}#{entry['id']}"
-        self._batch_write([{"PutRequest": {"Item": to_item({"PK": f"LIST#{s}", "SK": sk, **entry})}} for s in slugs])
+        writes = [{"PutRequest": {"Item": to_item({"PK": f"LIST#{s}", "SK": sk, **entry})}} for s in slugs]
+        for kind, kept in (names or {}).items():
+            writes += _name_writes(kind, kept)
+        self._batch_write(writes)
 
     def delete_listing(self, slugs: Iterable[str], story_id: str, published_at: str) -> None:
         sk = f"{published_at}#{story_id}"
@@ -173,9 +186,7 @@ class ListingsPart(Table):
     def register_names(self, kind: str, names: Iterable[str]) -> None:
         """Remember tags ("tags") or months ("months") for the sitemap and the full rebuild.
         Never removed: a tag's page and feeds stay (empty) once it had a story."""
-        self._batch_write(
-            [{"PutRequest": {"Item": to_item({"PK": f"NAMES#{kind}", "SK": n})}} for n in sorted(set(names))]
-        )
+        self._batch_write(_name_writes(kind, names))
 
     def registered_names(self, kind: str, limit: int | None = None) -> list[str]:
         items = self._query(

@@ -36,6 +36,22 @@ class LoopStore(Protocol):
     def end_ladder(self, story_id: str) -> None: ...
 
 
+def ladder_item(story_id: str, promise: dict[str, Any], steps: dict[str, str]) -> dict[str, Any]:
+    """A story's escalation ladder, at its first step (start_promise, and a publication that sets the promise)."""
+    first = "reminder"
+    return {
+        "PK": f"LADDER#{story_id}",
+        "SK": "LADDER",
+        "GSI1PK": "LADDER",
+        "GSI1SK": f"{steps[first]}#{story_id}",
+        "story_id": story_id,
+        "steps": steps,
+        "next_step": first,
+        "next_at": steps[first],
+        **promise,
+    }
+
+
 class LoopPart(Table):
     """Items in the LIMIT#, METOO#, CHECKDUE# and LADDER# partitions, and the counts they keep on stories."""
 
@@ -62,10 +78,11 @@ class LoopPart(Table):
         it (None if there is none); else keep `allowed` unless one is kept already, and return the
         one kept, so a retry of the same occasion gets the same answer."""
         pk, sk = f"LIMIT#once#{key}", "DECISION"
-        if allowed is not None and self._put_once({"PK": pk, "SK": sk, "allowed": allowed, TTL_ATTRIBUTE: expires_at}):
-            return allowed  # kept now: nothing to read back
-        item = self._get(pk, sk, consistent=True)
-        return bool(item["allowed"]) if item else None
+        if allowed is None:
+            item = self._get(pk, sk, consistent=True)
+            return bool(item["allowed"]) if item else None
+        kept = self._put_or_existing({"PK": pk, "SK": sk, "allowed": allowed, TTL_ATTRIBUTE: expires_at})
+        return allowed if kept is None else bool(kept.get("allowed"))  # the refused write brings it back
 
     # ---- me too (metoo.py) ----------------------------------------------------------------------
 
@@ -220,7 +237,6 @@ class LoopPart(Table):
     def start_promise(self, story_id: str, promise: dict[str, Any], steps: dict[str, str]) -> bool:
         """Set the story's response_days and response_due_at and start its ladder, all or nothing;
         False (nothing written) if the story already has a promise, a response, or is not published."""
-        first = "reminder"
         sets = {"#d": "response_days", "#due": "response_due_at", "#cal": "response_holidays"}
         try:
             self._db.transact_write_items(
@@ -246,19 +262,7 @@ class LoopPart(Table):
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": to_item(
-                                {
-                                    "PK": f"LADDER#{story_id}",
-                                    "SK": "LADDER",
-                                    "GSI1PK": "LADDER",
-                                    "GSI1SK": f"{steps[first]}#{story_id}",
-                                    "story_id": story_id,
-                                    "steps": steps,
-                                    "next_step": first,
-                                    "next_at": steps[first],
-                                    **promise,
-                                }
-                            ),
+                            "Item": to_item(ladder_item(story_id, promise, steps)),
                             "ConditionExpression": "attribute_not_exists(PK)",
                         }
                     },

@@ -52,6 +52,7 @@ class PeopleStore(Protocol):
     """What the flows may ask of subscribers, subscriptions, tokens, digests and suppression."""
 
     def put_token(self, token_hash: str, token: dict[str, Any], expires_at: int) -> None: ...
+    def put_tokens(self, tokens: Iterable[tuple[str, dict[str, Any], int]]) -> None: ...
     def get_token(self, token_hash: str) -> dict[str, Any] | None: ...
     def get_subscriber(self, subscriber_id: str, consistent: bool = True) -> Subscriber | None: ...
     def find_subscriber(self, email: str) -> Subscriber | None: ...
@@ -60,9 +61,10 @@ class PeopleStore(Protocol):
     def create_members(self, members: list[NewMember]) -> bool: ...
     def seed_subscribers(self, profiles: Iterable[dict[str, Any]], subscriptions: Iterable[dict[str, Any]]) -> None: ...
     def update_subscriber(self, subscriber_id: str, changes: dict[str, Any]) -> Subscriber: ...
-    def count_response(self, subscriber_id: str) -> int: ...
+    def count_response(self, subscriber_id: str, at: str = "") -> int: ...
     def put_subscription(self, subscription: dict[str, Any]) -> None: ...
     def get_subscription(self, subscriber_id: str, subscription_id: str) -> Subscription | None: ...
+    def get_holder(self, subscriber_id: str, subscription_id: str) -> tuple[Subscriber | None, Subscription | None]: ...
     def set_subscription_status(
         self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None
     ) -> Subscription: ...
@@ -77,23 +79,26 @@ class PeopleStore(Protocol):
     def unsuppress(self, email: str) -> None: ...
 
 
+def _token_item(token_hash: str, token: dict[str, Any], expires_at: int) -> dict[str, Any]:
+    item = {"PK": f"TOKEN#{token_hash}", "SK": "TOKEN", TTL_ATTRIBUTE: expires_at, "expires_at": expires_at, **token}
+    if token.get("story_id"):
+        # Indexed by story, so erasing a story can find every link to it.
+        item |= {"GSI1PK": f"TOKENS#{token['story_id']}", "GSI1SK": token_hash}
+    return item
+
+
 class PeoplePart(Table):
     """Items in the SUBSCRIBER#, EMAIL#, TOKEN#, DIGEST# and SUPPRESSED# partitions."""
 
     # ---- capability tokens ------------------------------------------------------------------
 
     def put_token(self, token_hash: str, token: dict[str, Any], expires_at: int) -> None:
-        item = {
-            "PK": f"TOKEN#{token_hash}",
-            "SK": "TOKEN",
-            TTL_ATTRIBUTE: expires_at,
-            "expires_at": expires_at,
-            **token,
-        }
-        if token.get("story_id"):
-            # Indexed by story, so erasing a story can find every link to it.
-            item |= {"GSI1PK": f"TOKENS#{token['story_id']}", "GSI1SK": token_hash}
-        self._put_new(item)
+        self._put_new(_token_item(token_hash, token, expires_at))
+
+    def put_tokens(self, tokens: Iterable[tuple[str, dict[str, Any], int]]) -> None:
+        """Several new links at once (an email's three): one BatchWriteItem per 25 (issue 17). Not
+        conditional: each hash is of 256 random bits, so no two links meet."""
+        self._batch_write([{"PutRequest": {"Item": to_item(_token_item(*t))}} for t in tokens])
 
     def get_token(self, token_hash: str) -> dict[str, Any] | None:
         item = self._get(f"TOKEN#{token_hash}", "TOKEN", consistent=True)
@@ -231,14 +236,16 @@ class PeoplePart(Table):
             sets |= member_keys({**current, **changes})
         return cast(Subscriber, self._update(f"SUBSCRIBER#{subscriber_id}", "PROFILE", sets))
 
-    def count_response(self, subscriber_id: str) -> int:
-        """Add one to a person's responses sent; the new count (the first few go to a moderator)."""
+    def count_response(self, subscriber_id: str, at: str = "") -> int:
+        """Add one to a person's responses sent; the new count (the first few go to a moderator).
+        `at`: when, kept as their last activity in the same UpdateItem."""
+        values: dict[str, Any] = {":one": 1} | ({":at": at} if at else {})
         resp = self._db.update_item(
             TableName=self._table,
             Key=to_item({"PK": f"SUBSCRIBER#{subscriber_id}", "SK": "PROFILE"}),
-            UpdateExpression="ADD responses_sent :one",
+            UpdateExpression="ADD responses_sent :one" + (" SET last_active_at = :at" if at else ""),
             ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeValues=to_item({":one": 1}),
+            ExpressionAttributeValues=to_item(values),
             ReturnValues="UPDATED_NEW",
         )
         return int(from_item(resp["Attributes"])["responses_sent"])
@@ -253,6 +260,17 @@ class PeoplePart(Table):
     def get_subscription(self, subscriber_id: str, subscription_id: str) -> Subscription | None:
         item = self._get(f"SUBSCRIBER#{subscriber_id}", f"SUB#{subscription_id}", consistent=True)
         return cast(Subscription, _public(item)) if item else None
+
+    def get_holder(self, subscriber_id: str, subscription_id: str) -> tuple[Subscriber | None, Subscription | None]:
+        """A person and one of their subscriptions, read together (one consistent BatchGetItem): what a
+        link's check needs (links.py, issue 17)."""
+        pk = f"SUBSCRIBER#{subscriber_id}"
+        found = self._batch_get([(pk, "PROFILE"), (pk, f"SUB#{subscription_id}")], consistent=True)
+        profile, subscription = found.get((pk, "PROFILE")), found.get((pk, f"SUB#{subscription_id}"))
+        return (
+            cast(Subscriber | None, _public(profile) if profile else None),
+            cast(Subscription | None, _public(subscription) if subscription else None),
+        )
 
     def set_subscription_status(
         self, subscriber_id: str, subscription_id: str, status: str, changes: dict[str, Any] | None = None

@@ -5,13 +5,16 @@ erasure, and where the idempotency records live.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from typing import Any, Protocol, cast
 
+from ..core import clock
 from ..core.errors import Conflict
 from ..core.idempotency import Records
 from ..core.status import ItemStatus, Status
+from .loop import ladder_item
 from .records import Story, ThreadItem
 from .table import (
     GSI1,
@@ -26,24 +29,35 @@ from .table import (
     mail_layer_name,
     new_write_id,
     request_token,
+    submission_record,
     submission_record_key,
     to_item,
 )
+
+CHANGED = "This story has changed since you opened it. Reload it to see the latest version, then decide again."
 
 
 class StoryStore(Protocol):
     """What the flows may ask of stories, their private items and their threads."""
 
-    def create_story(self, story: dict[str, Any], contact: dict[str, Any] | None) -> None: ...
+    def create_story(
+        self, story: dict[str, Any], contact: dict[str, Any] | None, submission: tuple[str, int] | None = None
+    ) -> dict[str, Any] | None: ...
     def get_story(self, story_id: str, consistent: bool = False) -> Story | None: ...
     def story_thread(self, story_id: str, consistent: bool = False) -> list[ThreadItem]: ...
     def queue(self, status: str, limit: int) -> list[Story]: ...
     def update_story(
-        self, story_id: str, expected_version: int, allowed_from: Iterable[str], changes: dict[str, Any]
+        self,
+        story_id: str,
+        expected_version: int,
+        allowed_from: Iterable[str],
+        changes: dict[str, Any],
+        ladder: tuple[Story, dict[str, Any], dict[str, str]] | None = None,
     ) -> Story: ...
     def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> Story: ...
     def mark_progress(self, story_id: str, field: str, at: str) -> bool: ...
     def get_contact(self, story_id: str) -> dict[str, Any] | None: ...
+    def get_story_and_contact(self, story_id: str) -> tuple[Story | None, dict[str, Any] | None]: ...
     def confirm_contact(self, story_id: str, at: str) -> bool: ...
     def set_author_link(self, story_id: str, token_hash: str, issued_at: str) -> None: ...
     def author_links(self, story_id: str, newest: int) -> list[str]: ...
@@ -51,7 +65,7 @@ class StoryStore(Protocol):
     def audit_trail(self, story_id: str) -> list[dict[str, Any]]: ...
     def keep_original(self, story_id: str, original: dict[str, Any]) -> None: ...
     def get_original(self, story_id: str) -> dict[str, Any] | None: ...
-    def put_read_receipt(self, story_id: str, subscriber_id: str, receipt: dict[str, Any]) -> bool: ...
+    def put_read_receipt(self, story_id: str, subscriber_id: str, receipt: dict[str, Any]) -> str: ...
     def put_response(self, story_id: str, response: dict[str, Any]) -> None: ...
     def add_response(self, story_id: str, response: dict[str, Any]) -> bool: ...
     def get_read_receipt(self, story_id: str, subscriber_id: str) -> dict[str, Any] | None: ...
@@ -73,8 +87,13 @@ class StoryStore(Protocol):
 class StoriesPart(Table):
     """Items in the STORY#, PRIVATE# and IDEMPOTENCY# partitions."""
 
-    def create_story(self, story: dict[str, Any], contact: dict[str, Any] | None) -> None:
-        """Write a new pending story and, apart from it, its private contact details: all or nothing."""
+    def create_story(
+        self, story: dict[str, Any], contact: dict[str, Any] | None, submission: tuple[str, int] | None = None
+    ) -> dict[str, Any] | None:
+        """Write a new pending story and, apart from it, its private contact details: all or nothing.
+        `submission` (its id, and until when it is remembered, epoch seconds): the submission's record
+        goes in the same transaction (issue 17), so the same submission sent again writes nothing and
+        gets the first answer back, which this returns ({id, status}); None when this call wrote."""
         sid = story["id"]
         items = [
             {
@@ -102,16 +121,27 @@ class StoriesPart(Table):
                     }
                 }
             )
+        if submission:
+            now = int(clock.now().timestamp())
+            items.append({"Put": submission_record(self._table, sid, story["status"], *submission, now)})
         try:
             # The token makes a retry of this very transaction (after its answer was lost) a no-op on
             # DynamoDB for 10 minutes; the read-back below covers emulators and later retries.
             self._db.transact_write_items(TransactItems=items, ClientRequestToken=request_token("story", sid))
-        except self._db.exceptions.TransactionCanceledException:
+        except self._db.exceptions.TransactionCanceledException as e:
+            reasons = getattr(e, "response", {}).get("CancellationReasons") or []
+            record = reasons[-1].get("Item") if submission and len(reasons) == len(items) else None
+            if record and reasons[-1].get("Code") == "ConditionalCheckFailed":
+                # This submission was made before (or is this call's own, its answer lost): its answer.
+                answer: dict[str, Any] = json.loads(from_item(record).get("data") or "{}")
+                if answer.get("id"):
+                    return answer
             # A fresh id is never reused: if the story is there as submitted, it is our own earlier
             # write whose answer was lost (issue 22), and the request has succeeded.
             earlier = self._get(f"STORY#{sid}", "STORY", consistent=True)
             if not earlier or earlier.get("submitted_at") != story["submitted_at"]:
                 raise
+        return None
 
     def get_story(self, story_id: str, consistent: bool = False) -> Story | None:
         item = self._get(f"STORY#{story_id}", "STORY", consistent=consistent)
@@ -138,9 +168,17 @@ class StoriesPart(Table):
         return cast(list[Story], [_public(i) for i in items])
 
     def update_story(
-        self, story_id: str, expected_version: int, allowed_from: Iterable[str], changes: dict[str, Any]
+        self,
+        story_id: str,
+        expected_version: int,
+        allowed_from: Iterable[str],
+        changes: dict[str, Any],
+        ladder: tuple[Story, dict[str, Any], dict[str, str]] | None = None,
     ) -> Story:
-        """Apply a decision to one version of a story. A stale version or status raises Conflict."""
+        """Apply a decision to one version of a story. A stale version or status raises Conflict.
+        `ladder` (the story as read, its promise and the ladder's steps): a first publication that
+        sets the response promise, written with its ladder in one transaction (issue 17: no second
+        write to the story, so no second stream record and no second render of its page)."""
         status = changes.get("status")
         sets = dict(changes)
         removes: list[str] = []
@@ -162,25 +200,41 @@ class StoriesPart(Table):
         values.update({":one": 1, ":expected": expected_version})
         values.update({f":s{i}": s for i, s in enumerate(allowed)})
         condition = "#version = :expected AND #status IN (" + ", ".join(f":s{i}" for i in range(len(allowed))) + ")"
+        update = {
+            "TableName": self._table,
+            "Key": to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
+            "UpdateExpression": expr,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(values),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if ladder is not None:
+            current, promise, steps = ladder
+            answer = {k: v for k, v in {**current, **changes}.items() if k not in removes}
+            answer["version"] = expected_version + 1
+            return self._with_ladder(update, write_id, answer, ladder_item(story_id, promise, steps))
         try:
-            resp = self._db.update_item(
-                TableName=self._table,
-                Key=to_item({"PK": f"STORY#{story_id}", "SK": "STORY"}),
-                UpdateExpression=expr,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item(values),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            resp = self._db.update_item(**update, ReturnValues="ALL_NEW")
         except self._db.exceptions.ConditionalCheckFailedException as e:
             mine = _own_write(e, write_id)
             if mine is not None:
                 return cast(Story, _public(mine))  # our own decision, applied; only its answer was lost
-            raise Conflict(
-                "This story has changed since you opened it. Reload it to see the latest version, then decide again."
-            ) from e
+            raise Conflict(CHANGED) from e
         return cast(Story, _public(from_item(resp["Attributes"])))
+
+    def _with_ladder(self, update: dict[str, Any], write_id: str, answer: dict[str, Any], ladder: dict) -> Story:
+        """The decision's update and the new ladder, all or nothing. A transaction returns no item: the
+        answer is the story as read with the changes applied (what the condition guaranteed)."""
+        try:
+            put = {"TableName": self._table, "Item": to_item(ladder)}
+            self._db.transact_write_items(TransactItems=[{"Update": update}, {"Put": put}])
+        except self._db.exceptions.TransactionCanceledException as e:
+            item = (getattr(e, "response", {}).get("CancellationReasons") or [{}])[0].get("Item")
+            if item and from_item(item).get(WRITE_ID) == write_id:
+                return cast(Story, _public(from_item(item)))  # our own decision, applied; only its answer was lost
+            raise Conflict(CHANGED) from e
+        return cast(Story, answer)
 
     def change_status(self, story_id: str, allowed_from: Iterable[str], changes: dict[str, Any]) -> Story:
         """An author's own change of status (withdraw, erase): no version check, but bumps it."""
@@ -214,6 +268,13 @@ class StoriesPart(Table):
         )
 
     # ---- private items ---------------------------------------------------------------------
+
+    def get_story_and_contact(self, story_id: str) -> tuple[Story | None, dict[str, Any] | None]:
+        """A story and its private contact, read together (one consistent BatchGetItem): what every
+        letter to an author needs first (issue 17)."""
+        found = self._batch_get([(f"STORY#{story_id}", "STORY"), (f"PRIVATE#{story_id}", "CONTACT")], True)
+        story, contact = found.get((f"STORY#{story_id}", "STORY")), found.get((f"PRIVATE#{story_id}", "CONTACT"))
+        return cast(Story | None, _public(story) if story else None), _public(contact) if contact else None
 
     def get_contact(self, story_id: str) -> dict[str, Any] | None:
         item = self._get(f"PRIVATE#{story_id}", "CONTACT")
@@ -277,11 +338,13 @@ class StoriesPart(Table):
 
     # ---- the conversation on a story: read receipts, responses, author replies ------------------
 
-    def put_read_receipt(self, story_id: str, subscriber_id: str, receipt: dict[str, Any]) -> bool:
-        """Record the first time one person read a story; False if they already had."""
-        return self._put_once(
+    def put_read_receipt(self, story_id: str, subscriber_id: str, receipt: dict[str, Any]) -> str:
+        """Record the first time one person read a story; returns when they first did (this
+        receipt's read_at, or the earlier one's, which the refused write brings back: one call)."""
+        earlier = self._put_or_existing(
             {"PK": f"STORY#{story_id}", "SK": f"READ#{subscriber_id}", "subscriber_id": subscriber_id, **receipt}
         )
+        return str((earlier or receipt).get("read_at") or receipt["read_at"])
 
     def put_response(self, story_id: str, response: dict[str, Any]) -> None:
         self._put_thread_item(story_id, "RESPONSE", response, queued=response["status"] == ItemStatus.HELD)

@@ -114,6 +114,26 @@ def submission_record_key(submission_id: str) -> str:
     return "stories.submit#" + hashlib.md5(json.dumps(submission_id).encode(), usedforsecurity=False).hexdigest()
 
 
+def submission_record(
+    table: str, story_id: str, status: str, submission_id: str, until: int, now: int
+) -> dict[str, Any]:
+    """A submission's idempotency record as a transaction's Put, in the shape powertools keeps one (status,
+    data, expires_at): written with the story (issue 17); one that has expired is replaced."""
+    item: dict[str, Any] = {
+        "PK": "IDEMPOTENCY#stories",
+        "SK": submission_record_key(submission_id),
+        "status": "COMPLETED",
+    }
+    item |= {"data": json.dumps({"id": story_id, "status": status}), "expires_at": until}
+    return {
+        "TableName": table,
+        "Item": to_item(item),
+        "ConditionExpression": "attribute_not_exists(PK) OR expires_at < :now",
+        "ExpressionAttributeValues": to_item({":now": now}),
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
 def digest_day(published_at: str) -> str:
     """A story goes in the digests of the (UTC) day it was first published (if its fan-out is in time)."""
     return published_at[:10]
@@ -147,6 +167,13 @@ class Table:
     def __init__(self, client: Any, table_name: str):
         self._db = client
         self._table = table_name
+        # Slow-changing items a warm process keeps for a short time (directory.py): key -> (until, value).
+        # It lives and dies with this object, so wiring.reset() (each test) starts empty.
+        self._kept: dict[tuple[str, ...], tuple[float, Any]] = {}
+
+    def forget_kept(self) -> None:
+        """Drop every item kept by this process (a directory load calls it; the bench, per operation)."""
+        self._kept.clear()
 
     def _get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
         resp = self._db.get_item(TableName=self._table, Key=to_item({"PK": pk, "SK": sk}), ConsistentRead=consistent)
@@ -173,6 +200,22 @@ class Table:
     def _partition(self, pk: str) -> list[dict[str, Any]]:
         return self._query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues=to_item({":pk": pk}))
 
+    def _batch_get(
+        self, keys: list[tuple[str, str]], consistent: bool = False
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (PK, SK), at most 100 (one BatchGetItem, and again for any it left unprocessed)."""
+        request: dict[str, Any] | None = {
+            self._table: {"Keys": [to_item({"PK": pk, "SK": sk}) for pk, sk in keys], "ConsistentRead": consistent}
+        }
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        while request:
+            resp = self._db.batch_get_item(RequestItems=request)
+            for item in resp.get("Responses", {}).get(self._table, []):
+                got = from_item(item)
+                found[(got["PK"], got["SK"])] = got
+            request = resp.get("UnprocessedKeys") or None
+        return found
+
     def _batch_write(self, writes: list[dict[str, Any]]) -> None:
         for i in range(0, len(writes), 25):
             request: dict[str, Any] | None = {self._table: writes[i : i + 25]}
@@ -183,25 +226,32 @@ class Table:
     def _put_once(self, item: dict[str, Any]) -> bool:
         """PutItem of a new item: False, nothing written, if it exists (True if it is our own write
         whose answer was lost)."""
+        return self._put_or_existing(item) is None
+
+    def _put_or_existing(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """PutItem of a new item: None when written (or when the item there is our own write whose
+        answer was lost), else the item that was there (public fields), read by the same call."""
         try:
             self._put_new(item)
-            return True
-        except self._db.exceptions.ConditionalCheckFailedException:
-            return False
+            return None
+        except self._db.exceptions.ConditionalCheckFailedException as e:
+            there = getattr(e, "response", {}).get("Item")
+            return _public(from_item(there)) if there else {}
 
     def _put_new(self, item: dict[str, Any]) -> None:
         """PutItem with attribute_not_exists(PK); ConditionalCheckFailed unless the item there is
-        this very call's write (its SDK retry after the answer to the first attempt was lost)."""
+        this very call's write (its SDK retry after the answer to the first attempt was lost). The
+        failure carries the item there (ReturnValuesOnConditionCheckFailure): no read after it."""
         write_id = new_write_id()
         try:
             self._db.put_item(
                 TableName=self._table,
                 Item=to_item({**item, WRITE_ID: write_id}),
                 ConditionExpression="attribute_not_exists(PK)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except self._db.exceptions.ConditionalCheckFailedException:
-            there = self._get(item["PK"], item["SK"], consistent=True)
-            if not there or there.get(WRITE_ID) != write_id:
+        except self._db.exceptions.ConditionalCheckFailedException as e:
+            if _own_write(e, write_id) is None:
                 raise
 
     def _update_once(

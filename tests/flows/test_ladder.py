@@ -346,14 +346,8 @@ def test_a_run_is_bounded_and_the_rest_waits_for_the_next(client, aws, pump, peo
     assert len(ladder_mail("ward@nhs.example", "reminder")) == 3
 
 
-def test_the_record_that_sets_the_promise_renders_only_the_story_page(client, aws, pump, people, held):
-    """The promise is written while the publication's own record is handled, before its pages are
-    rendered; the record of that write re-renders the story page alone, not every listing again."""
-    from chalicelib.core.jobs import RenderJob
-
-    story_id = submit(client)
-    pump.drain()
-    publish(story_id)
+def _story_records(pump) -> list:
+    """Drain the pump, keeping each story record's change and the jobs that followed from it."""
     real = wiring.changes().handle
     seen = []
 
@@ -367,7 +361,41 @@ def test_the_record_that_sets_the_promise_renders_only_the_story_page(client, aw
         pump.drain()
     finally:
         del wiring.changes().handle
-    stories = [(c, jobs) for c, jobs in seen if c.kind == "story"]
+    return [(c, jobs) for c, jobs in seen if c.kind == "story"]
+
+
+def test_a_publication_writes_the_promise_with_the_story_and_renders_its_page_once(client, aws, pump, people, held):
+    """Issue 17: the moderator's publication carries the promise and starts the ladder in its own
+    transaction, so one stream record follows it, and one job renders the story page."""
+    from chalicelib.core.jobs import RenderJob
+
+    story_id = submit(client)
+    pump.drain()
+    publish(story_id)
+    assert wiring.store().get_ladder(story_id)["next_at"] == "2026-11-25T22:00:00.000Z"
+    stories = _story_records(pump)
+    assert [c.new["status"] for c, _ in stories] == ["published"]
+    (change, jobs) = stories[0]
+    assert change.old["status"] == "pending" and change.new["response_due_at"] == "2026-11-30T10:00:00.000Z"
+    assert jobs.count(RenderJob(page="story", ref=story_id)) == 1
+    assert "a reply is due by" in page_text(story_page(aws, story_id))
+
+
+def test_the_record_that_sets_the_promise_renders_only_the_story_page(client, aws, pump, people, held):
+    """A publication made in the console has no promise: the stream writes it, and the record of
+    that write re-renders the story page alone, not every listing again."""
+    from chalicelib.core.jobs import RenderJob
+
+    story_id = submit(client)
+    pump.drain()
+    aws.client("dynamodb").update_item(
+        TableName=aws.resources.table,
+        Key={"PK": {"S": f"STORY#{story_id}"}, "SK": {"S": "STORY"}},
+        UpdateExpression="SET #s = :p, published_at = :at REMOVE GSI1PK, GSI1SK",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":p": {"S": "published"}, ":at": {"S": "2026-11-23T10:00:00.000Z"}},
+    )
+    stories = _story_records(pump)
     assert [c.new["status"] for c, _ in stories] == ["published", "published"]
     (first, first_jobs), (second, second_jobs) = stories
     assert first.old["status"] == "pending" and len(first_jobs) > 3  # pages, listings, the fan-out

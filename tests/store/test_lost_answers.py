@@ -135,17 +135,35 @@ def test_every_transaction_carries_a_token_its_retry_repeats(store, monkeypatch)
     assert len(set(lost.tokens)) == 5
 
 
-def test_a_submission_whose_idempotency_record_answer_was_lost_is_a_201_not_already_being_sent(
-    client, aws, directory, monkeypatch
-):
-    """The first write of POST /api/stories is its idempotency record (in progress). Lost, its retry met
-    its own record and answered 409 "already being sent" for a story that was never created."""
+def test_a_submission_whose_transaction_answer_was_lost_is_a_201_for_one_story(client, aws, directory, monkeypatch):
+    """POST /api/stories writes the story, its contact and the submission's idempotency record in one
+    transaction (issue 17). Lost, its retry meets its own record, and answers with the story it made."""
     import json
 
     from tests.support.factories import story_body
 
-    lost = lose(wiring.store(), monkeypatch, "put_item")
-    resp = client.http.post("/api/stories", body=json.dumps(story_body()), headers={"Content-Type": "application/json"})
+    body = story_body()
+    lost = lose(wiring.store(), monkeypatch, "transact_write_items")
+    resp = client.http.post("/api/stories", body=json.dumps(body), headers={"Content-Type": "application/json"})
     assert resp.status_code == 201, resp.body
-    assert lost.lost == ["put_item"]
-    assert wiring.store().get_story(json.loads(resp.body)["id"], consistent=True)["status"] == "pending"
+    assert lost.lost == ["transact_write_items"]
+    story_id = json.loads(resp.body)["id"]
+    assert wiring.store().get_story(story_id, consistent=True)["status"] == "pending"
+    again = client.http.post("/api/stories", body=json.dumps(body), headers={"Content-Type": "application/json"})
+    assert again.status_code == 201 and json.loads(again.body)["id"] == story_id  # the same submission: one story
+
+
+def test_a_publication_with_its_promise_whose_answer_was_lost_is_the_publication(store, monkeypatch):
+    """A first publication writes the story and its ladder in one transaction (issue 17): its retry
+    meets its own write and answers with it, not a conflict."""
+    store.create_story(STORY, None)
+    lost = lose(store, monkeypatch, "transact_write_items")
+    promise = {"response_days": 5, "response_due_at": "2026-01-08T00:00:00.000Z", "response_holidays": "england"}
+    steps = {"reminder": "2026-01-05T00:00:00.000Z", "overdue": promise["response_due_at"], "organisation": "x"}
+    changes = {"status": "published", "published_at": "2026-01-01T00:00:00.000Z", **promise}
+    story = store.update_story(STORY["id"], 1, ["pending"], changes, (dict(STORY), promise, steps))
+    assert lost.lost == ["transact_write_items"]
+    assert story["status"] == "published" and story["version"] == 2 and story["response_days"] == 5
+    assert store.get_ladder(STORY["id"])["next_step"] == "reminder"
+    with pytest.raises(Conflict):
+        store.update_story(STORY["id"], 1, ["pending"], {"status": "rejected"})

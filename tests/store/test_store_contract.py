@@ -38,6 +38,9 @@ def test_a_token_is_kept_once_and_read_back_without_its_keys(store):
         store.put_token("h1", {"purpose": "other"}, 1)
     assert store.get_token("h1")["purpose"] == "author"
     assert store.get_token("unknown") is None
+    store.put_tokens([("h2", {"purpose": "manage", "subject": "sub1"}, 5), ("h3", {"purpose": "unsubscribe"}, 6)])
+    assert store.get_token("h2") == {"purpose": "manage", "subject": "sub1", "expires_at": 5}
+    assert store.get_token("h3")["purpose"] == "unsubscribe"
 
 
 def test_hits_count_per_key_and_window(store):
@@ -87,6 +90,9 @@ def test_a_subscriber_is_created_once_per_address_and_found_by_it(store):
     store.put_subscription(dict(sub))
     assert store.get_subscription("sub1", "x1") == sub
     assert store.get_subscription("sub1", "x2") is None
+    assert store.get_holder("sub1", "x1") == (PROFILE, sub)
+    assert store.get_holder("sub1", "x2") == (PROFILE, None)
+    assert store.get_holder("sub2", "x1") == (None, None)
 
 
 def new_member(i: int, email: str, org: str = "org1") -> dict:

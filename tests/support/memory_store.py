@@ -69,6 +69,10 @@ class MemoryStore:
         if not self._put(item, once=True):
             raise KeyError(f"token {token_hash} exists")  # the real Store: ConditionalCheckFailedException
 
+    def put_tokens(self, tokens: Any) -> None:
+        for token_hash, token, expires_at in tokens:
+            self.put_token(token_hash, token, expires_at)
+
     def get_token(self, token_hash: str) -> dict[str, Any] | None:
         item = self._get(f"TOKEN#{token_hash}", "TOKEN")
         return _public(item) if item else None
@@ -146,6 +150,9 @@ class MemoryStore:
     def get_subscription(self, subscriber_id: str, subscription_id: str) -> dict[str, Any] | None:
         item = self._get(f"SUBSCRIBER#{subscriber_id}", f"SUB#{subscription_id}")
         return _public(item) if item else None
+
+    def get_holder(self, subscriber_id: str, subscription_id: str) -> tuple[Any, Any]:
+        return self.get_subscriber(subscriber_id), self.get_subscription(subscriber_id, subscription_id)
 
     # ---- limits ---------------------------------------------------------------------------------
 

@@ -31,8 +31,7 @@ class AuthorLetters(Letters):
 
     def _confirm_address(self, job: MailJob) -> Letter | None:
         """Fixed words and a confirm link: nothing from the story, which a stranger may have written."""
-        story = self._store.get_story(job.story_id, consistent=True)
-        contact = self._store.get_contact(job.story_id)
+        story, contact = self._store.get_story_and_contact(job.story_id)
         if not story or not contact or contact.get("confirmed_at") or story.get("status") in GONE:
             return None
         link = self._links.issue("address", job.story_id, "author", self._settings.confirm_link_days)
@@ -49,8 +48,7 @@ class AuthorLetters(Letters):
     def context(self, job: MailJob) -> tuple[str, dict[str, Any]] | None:
         """(address, template context) for an email to a story's author, or None if there is no one to
         tell: no address, an address its owner has not confirmed, or a story withdrawn or being erased."""
-        story = self._store.get_story(job.story_id, consistent=True)
-        contact = self._store.get_contact(job.story_id)
+        story, contact = self._store.get_story_and_contact(job.story_id)
         if not story or not contact or not contact.get("confirmed_at") or story.get("status") in GONE:
             return None
         link = self._links.issue("author", job.story_id, "author", self._settings.author_link_days)

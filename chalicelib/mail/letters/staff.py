@@ -39,10 +39,11 @@ class StaffLetters(Letters):
         if not subscriber:
             return None
         services = self._store.get_services(story.get("services", []))
-        entry = self._entry(story, services, subscriber, self._store.subscriptions_of(subscriber["id"]))
-        if not entry:
-            return None  # unsubscribed from it since the fan-out
-        return self._letter(subscriber, "staff_alert", {"story": entry})
+        with self._links.held():  # its three links in one write
+            entry = self._entry(story, services, subscriber, self._store.subscriptions_of(subscriber["id"]))
+            if not entry:
+                return None  # unsubscribed from it since the fan-out
+            return self._letter(subscriber, "staff_alert", {"story": entry})
 
     def digest(self, job: MailJob) -> Letter | None:
         day, _, sid = job.ref.partition(":")
