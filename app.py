@@ -431,6 +431,19 @@ def member_report_xlsx(token):
     return edge.reports.export(app.current_request, token, wiring.reports(), "xlsx", edge.reports.MEMBER)
 
 
+# The stories of a member's services waiting for a reply (issue 20), and a read-and-respond link for one.
+
+
+@app.route("/api/subscriptions/manage/{token}/waiting", methods=["GET"])
+def waiting_stories(token):
+    return edge.waiting.page(app.current_request, token, wiring.waiting(), get_settings())
+
+
+@app.route("/api/subscriptions/manage/{token}/waiting/{story_id}", methods=["POST"], content_types=[JSON, FORM])
+def waiting_story_link(token, story_id):
+    return edge.waiting.respond_link(app.current_request, token, story_id, wiring.waiting(), get_settings())
+
+
 # ---- Event handlers ----------------------------------------------------------------------
 
 

@@ -56,6 +56,7 @@ def _flows() -> SimpleNamespace:
         stories,
         subscriptions,
         teamwork,
+        waiting,  # stories waiting for a reply (issue 20)
     )
 
     return SimpleNamespace(**locals())  # the modules just imported, by name
@@ -209,6 +210,12 @@ def ladder() -> Any:
 def reports() -> Any:
     """A lead's reports and exports, their board report choice, and the monthly run."""
     return _flows().reports.Reports(store(), organisations(), get_settings(), queues())
+
+
+@lru_cache(maxsize=1)
+def waiting() -> Any:
+    """A member's stories waiting for a reply, and a read-and-respond link for one (issue 20)."""
+    return _flows().waiting.Waiting(store(), organisations(), links(), get_settings())
 
 
 # ---- the stream, the site, the mail, the moderators ------------------------------------------------
