@@ -169,8 +169,9 @@
 
   // The authenticator key is shown once, as text, and kept nowhere else: not in `state`, not in
   // storage, never logged. It leaves the page as soon as the sign-in ends either way.
-  function showMfaSetup(secret, uri) {
+  function showMfaSetup(secret, uri, qr) {
     $("mfa-secret").textContent = typeof secret === "string" ? secret : "";
+    drawQr(qr);
     var link = $("mfa-uri");
     // Only an otpauth: address may become the link (never javascript: or anything else).
     if (typeof uri === "string" && /^otpauth:\/\/totp\//i.test(uri)) {
@@ -183,7 +184,23 @@
     $("mfa-setup").hidden = false;
   }
 
+  // The QR code comes as one SVG path of whole-module moves and its size: only those two values are
+  // used, each checked, so nothing from the answer is parsed as markup.
+  function drawQr(qr) {
+    var ok = qr && typeof qr.d === "string" && /^[MhvzZ0-9 -]+$/.test(qr.d) &&
+      typeof qr.size === "number" && qr.size > 0 && qr.size < 200;
+    var path = $("mfa-qr-path");
+    if (ok) {
+      $("mfa-qr").setAttribute("viewBox", "0 0 " + qr.size + " " + qr.size);
+      path.setAttribute("d", qr.d);
+    } else {
+      path.removeAttribute("d");
+    }
+    $("mfa-qr-box").hidden = !ok;
+  }
+
   function forgetMfaSetup() {
+    drawQr(null);
     $("mfa-secret").textContent = "";
     $("mfa-uri").setAttribute("href", "#");
     $("mfa-setup").hidden = true;
@@ -199,7 +216,7 @@
     clearFieldErrors(["answer"]);
     var answer = $("answer");
     answer.value = "";
-    if (name === "MFA_SETUP") showMfaSetup(data.secret_code, data.otpauth_uri);
+    if (name === "MFA_SETUP") showMfaSetup(data.secret_code, data.otpauth_uri, data.qr);
     else forgetMfaSetup();
     if (name === "NEW_PASSWORD_REQUIRED") {
       $("sign-in-heading").textContent = "Choose a new password";
