@@ -381,6 +381,10 @@ def test_a_new_moderator_sets_up_an_authenticator_app_on_the_screen(stack, brows
     uri = page.locator("#mfa-uri").get_attribute("href")
     assert uri.startswith("otpauth://totp/FeedForward:") and f"secret={secret}" in uri
     assert page.locator("#mfa-uri").inner_text() == "Open in your authenticator app"
+    # And a QR code to scan, drawn on the screen as inline SVG.
+    assert page.locator("#mfa-qr").is_visible()
+    assert page.locator("#mfa-qr").get_attribute("viewBox") and page.locator("#mfa-qr-path").get_attribute("d")
+    assert page.locator("#mfa-qr").bounding_box()["width"] >= 150
     assert page.locator("#answer").get_attribute("autocomplete") == "one-time-code"
     phone_check(page)
 
@@ -404,6 +408,7 @@ def test_a_new_moderator_sets_up_an_authenticator_app_on_the_screen(stack, brows
     page.click("#challenge-form button[type=submit]")
     page.wait_for_selector("#view-queue:not([hidden])")
     assert page.locator("#mfa-secret").inner_text() == ""
+    assert page.locator("#mfa-qr-path").get_attribute("d") is None
     kept = page.evaluate("JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage)])")
     assert secret not in kept and secret not in page.content()
 
