@@ -164,14 +164,21 @@ def public_service(slug):
 
 
 def _author_action(action, token):
+    flow = wiring.messages() if action == "answer" else wiring.replies()
     return edge.author.author_action(
-        action, app.current_request, token, wiring.replies(), wiring.links(), wiring.store(), get_settings()
+        action, app.current_request, token, flow, wiring.links(), wiring.store(), get_settings()
     )
 
 
 @app.route("/api/my/{token}/replies", methods=["POST"], content_types=[JSON, FORM])
 def author_reply(token):
     return _author_action("reply", token)
+
+
+@app.route("/api/my/{token}/messages", methods=["POST"], content_types=[JSON, FORM])
+def author_answer(token):
+    """The author answers a moderator's message (kept privately, shown to moderators)."""
+    return _author_action("answer", token)
 
 
 @app.route("/api/my/{token}/withdraw", methods=["POST"], content_types=[JSON, FORM])
@@ -368,6 +375,22 @@ def moderation_decision(story_id):
     who = moderator()
     _, data = read_body(app.current_request, get_settings().max_body_bytes)
     return private_json({"story": wiring.moderation().decide(story_id, data, who)})
+
+
+@app.route("/api/moderation/stories/{story_id}/messages", methods=["POST"], content_types=[JSON])
+def moderation_message(story_id):
+    """A message to the author of a held or pending story: kept, then emailed by the mail worker."""
+    who = moderator()
+    _, data = read_body(app.current_request, get_settings().max_body_bytes)
+    return private_json({"message": wiring.messages().send(story_id, data, who)}, status=201)
+
+
+@app.route("/api/moderation/highlights", methods=["POST"], content_types=[JSON])
+def moderation_highlights():
+    """The identifying-details check on the text as the moderator edits it (stores nothing)."""
+    moderator()
+    _, data = read_body(app.current_request, get_settings().max_body_bytes)
+    return private_json(wiring.moderation().check(data))
 
 
 @app.route("/api/moderation/stories/{story_id}/{kind}/{item_id}/decision", methods=["POST"], content_types=[JSON])

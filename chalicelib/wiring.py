@@ -45,6 +45,7 @@ def _flows() -> SimpleNamespace:
         limits,
         links,
         membership,
+        messages,  # a moderator's messages to an author (issue 20)
         metoo,
         moderation,
         organisations,
@@ -210,6 +211,12 @@ def ladder() -> Any:
 def reports() -> Any:
     """A lead's reports and exports, their board report choice, and the monthly run."""
     return _flows().reports.Reports(store(), organisations(), get_settings(), queues())
+
+
+@lru_cache(maxsize=1)
+def messages() -> Any:
+    """Messages between a moderator and an author (issue 20)."""
+    return _flows().messages.Messages(store(), links())
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ from typing import Any
 from ..core import reporting
 from ..reports import EXPORT_COLUMNS
 from ..spreadsheets import XLSX_TYPE
+from .openapi_moderation import moderation_paths
 from .openapi_organisations import ORGANISATION_TOKEN
 from .openapi_parts import TOKEN, answer, errors
 
@@ -202,6 +203,7 @@ def report_paths(html: dict[str, Any]) -> dict[str, Any]:
             }
         },
         **_waiting_paths(html),  # issue 20
+        **moderation_paths(),  # issue 20: the live check, messages to and from the author
         "/api/subscriptions/manage/{token}/report.csv": download("text/csv", "CSV (formulas made inert)", member),
         "/api/subscriptions/manage/{token}/report.xlsx": download(
             XLSX_TYPE, "an XLSX workbook (every text cell typed as text)", member

@@ -75,6 +75,7 @@ __all__ = [
     "Response",
     "Store",
     "StoriesAndServices",
+    "ModerationStore",
     "Story",
     "StoryStore",
     "Subscriber",
@@ -107,6 +108,11 @@ __all__ = [
 
 class StoriesAndServices(StoryStore, DirectoryStore, Protocol):
     """Telling, moderating, the conversation: stories and their threads, and the services they name."""
+
+
+class ModerationStore(StoryStore, DirectoryStore, ListingStore, TeamworkStore, Protocol):
+    """Moderating: stories and their threads, the services they name, the tags in use, and the
+    messages with the author (kept beside a story's private items)."""
 
 
 class DirectoryFileStore(DirectoryStore, OrganisationStore, Protocol):
@@ -183,6 +189,7 @@ if TYPE_CHECKING:
         MailStore,
         PublicStore,
         ReportStore,
+        ModerationStore,
     ]:
         """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
-        return store, store, store, store, store, store, store, store, store, store, store, store
+        return store, store, store, store, store, store, store, store, store, store, store, store, store
