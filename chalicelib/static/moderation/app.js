@@ -211,12 +211,15 @@
   function drawQr(qr) {
     var ok = qr && typeof qr.d === "string" && /^[MhvzZ0-9 -]+$/.test(qr.d) &&
       typeof qr.size === "number" && qr.size > 0 && qr.size < 200;
-    var path = $("mfa-qr-path");
+    var old = $("mfa-qr-path");
+    if (old) old.parentNode.removeChild(old);
     if (ok) {
-      $("mfa-qr").setAttribute("viewBox", "0 0 " + qr.size + " " + qr.size);
+      var path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+      path.id = "mfa-qr-path";
+      path.setAttribute("fill", "#000");
       path.setAttribute("d", qr.d);
-    } else {
-      path.removeAttribute("d");
+      $("mfa-qr").setAttribute("viewBox", "0 0 " + qr.size + " " + qr.size);
+      $("mfa-qr").appendChild(path);
     }
     $("mfa-qr-box").hidden = !ok;
   }
@@ -881,6 +884,7 @@
 
   function renderMessages(data) {
     var story = data.story;
+    state.messages = (data.messages || []).slice();
     var list = $("story-messages");
     clear(list);
     (data.messages || []).forEach(function (m) {
@@ -917,8 +921,10 @@
         return;
       }
       if (!result.ok) { showAlert(errorMessage(result)); return; }
+      // Only the messages change: the edits not yet saved stay as they are.
+      state.messages = (state.messages || []).concat([result.data.message]);
+      renderMessages({ story: story, messages: state.messages, address: "confirmed" });
       notice("Sent. We are emailing your message to the author.");
-      openStory(story.id);
     });
   }
 
