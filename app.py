@@ -165,14 +165,21 @@ def public_service(slug):
 
 
 def _author_action(action, token):
+    flow = wiring.messages() if action == "answer" else wiring.replies()
     return edge.author.author_action(
-        action, app.current_request, token, wiring.replies(), wiring.links(), wiring.store(), get_settings()
+        action, app.current_request, token, flow, wiring.links(), wiring.store(), get_settings()
     )
 
 
 @app.route("/api/my/{token}/replies", methods=["POST"], content_types=[JSON, FORM])
 def author_reply(token):
     return _author_action("reply", token)
+
+
+@app.route("/api/my/{token}/messages", methods=["POST"], content_types=[JSON, FORM])
+def author_answer(token):
+    """The author answers a moderator's message (kept privately, shown to moderators)."""
+    return _author_action("answer", token)
 
 
 @app.route("/api/my/{token}/withdraw", methods=["POST"], content_types=[JSON, FORM])
@@ -427,6 +434,22 @@ def moderation_decision(story_id):
     return private_json({"story": wiring.moderation().decide(story_id, data, who)})
 
 
+@app.route("/api/moderation/stories/{story_id}/messages", methods=["POST"], content_types=[JSON])
+def moderation_message(story_id):
+    """A message to the author of a held or pending story: kept, then emailed by the mail worker."""
+    who = moderator()
+    _, data = read_body(app.current_request, get_settings().max_body_bytes)
+    return private_json({"message": wiring.messages().send(story_id, data, who)}, status=201)
+
+
+@app.route("/api/moderation/highlights", methods=["POST"], content_types=[JSON])
+def moderation_highlights():
+    """The identifying-details check on the text as the moderator edits it (stores nothing)."""
+    moderator()
+    _, data = read_body(app.current_request, get_settings().max_body_bytes)
+    return private_json(wiring.moderation().check(data))
+
+
 @app.route("/api/moderation/stories/{story_id}/{kind}/{item_id}/decision", methods=["POST"], content_types=[JSON])
 def moderation_item_decision(story_id, kind, item_id):
     """Publish or reject a held staff response (kind "responses") or a pending author reply ("replies")."""
@@ -508,6 +531,19 @@ def member_report_csv(token):
 @app.route("/api/subscriptions/manage/{token}/report.xlsx", methods=["GET"])
 def member_report_xlsx(token):
     return edge.reports.export(app.current_request, token, wiring.reports(), "xlsx", edge.reports.MEMBER)
+
+
+# The stories of a member's services waiting for a reply (issue 20), and a read-and-respond link for one.
+
+
+@app.route("/api/subscriptions/manage/{token}/waiting", methods=["GET"])
+def waiting_stories(token):
+    return edge.waiting.page(app.current_request, token, wiring.waiting(), get_settings())
+
+
+@app.route("/api/subscriptions/manage/{token}/waiting/{story_id}", methods=["POST"], content_types=[JSON, FORM])
+def waiting_story_link(token, story_id):
+    return edge.waiting.respond_link(app.current_request, token, story_id, wiring.waiting(), get_settings())
 
 
 # ---- Event handlers ----------------------------------------------------------------------

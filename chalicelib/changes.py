@@ -118,6 +118,10 @@ class ConversationReaction:
             return _contact_mail(change, story_id)
         if not new:
             return []  # a thread item's REMOVE
+        if change.kind == "message":
+            # A moderator's message goes to the author by email (issue 20); the author's answer stays here.
+            wanted = change.inserted and new.get("sender") == "moderator"
+            return [MailJob(kind="author_message", story_id=story_id, ref=change.ref)] if wanted else []
         if change.kind == "read" and change.inserted:
             return self._read(story_id, new)
         if change.kind == "response":

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .core import clock
+from .core import clock, urgency
 from .core.errors import NotFound, ValidationFailed, invalid
 from .core.identifying import HIGHLIGHT_WORDS, KIND_WORDS
 from .core.identifying import highlights as find
 from .core.models import EDITABLE_FIELDS, Decision, ItemDecision, ModerationDecision
 from .core.observability import logger, metrics
 from .core.status import ItemStatus, Status
+from .messages import view as message_view
 
 # Why a staff response waits for a moderator when no identifying detail was found (conversation.py).
 CHECK_WORDS = {
@@ -28,7 +29,7 @@ CHECK_WORDS = {
 }
 
 if TYPE_CHECKING:
-    from .store import StoriesAndServices, Story
+    from .store import ModerationStore, Story
 
 DECIDABLE = (Status.PENDING, Status.HELD)  # a story can be decided on while it waits or is held
 STATUS_FOR = {Decision.publish: Status.PUBLISHED, Decision.hold: Status.HELD, Decision.reject: Status.REJECTED}
@@ -38,6 +39,7 @@ LABELS = {
     "title": "a title",
     "story": "the story",
     "action": "a decision",
+    "services": "the services",
 }
 REPLIES = "replies"  # the queue of held staff responses and pending author replies
 # URL word -> (stored kind, the status a decision may be taken from)
@@ -60,14 +62,19 @@ PromisePlan = Callable[[Any, dict[str, Any]], "tuple[dict[str, Any], dict[str, s
 
 
 class Moderation:
-    def __init__(self, store: StoriesAndServices, plan_promise: PromisePlan | None = None):
+    def __init__(self, store: ModerationStore, plan_promise: PromisePlan | None = None):
         self._store = store
         self._plan_promise = plan_promise
 
     def queue(self, status: str = Status.PENDING, limit: int = 50) -> list[dict[str, Any]]:
+        """The oldest `limit` stories waiting, urgent ones first (words of self-harm, abuse or danger:
+        core/urgency.py), each with its services' names."""
         if status not in DECIDABLE:
             raise NotFound(f"There is no queue called {status!r}; use pending, held or {REPLIES}.")
-        return [_summary(s) for s in self._store.queue(status, limit)]
+        stories = self._store.queue(status, limit)
+        names = self._store.get_services({slug for s in stories for slug in s.get("services") or []})
+        listed = [_summary(s, names) for s in stories]
+        return sorted(listed, key=lambda s: not s["urgent"])  # stable: oldest first within each
 
     # ---- held staff responses and pending author replies -----------------------------------
 
@@ -140,7 +147,22 @@ class Moderation:
             "original": self._store.get_original(story_id),
             "audit": self._store.audit_trail(story_id),
             "highlights": highlights(story),
+            "urgent": urgency.flags(dict(story)),
+            # What a moderator and the author wrote to each other (never the author's address).
+            "messages": [message_view(m) for m in self._store.messages(story_id)],
+            # Suggestions for the tags field: every tag a published story has carried.
+            "tags_in_use": self._store.registered_names("tags", limit=500),
         }
+
+    def check(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The identifying-details check on text as the moderator is editing it (nothing is stored):
+        the screen's marks follow the edits, not the saved words."""
+        fields = {f: data.get(f) for f in HIGHLIGHTED if f in data}
+        wrong = [f for f, v in fields.items() if not isinstance(v, str) or len(v) > CHECKED_MOST]
+        if wrong:
+            message = f"Send text of at most {CHECKED_MOST} characters"
+            raise ValidationFailed([{"field": f, "message": message} for f in wrong], {})
+        return {"highlights": highlights(fields)}
 
     def decide(self, story_id: str, data: dict[str, Any], moderator: Moderator) -> Story:
         try:
@@ -162,6 +184,15 @@ class Moderation:
         ]
         for f in edited:
             changes[f] = getattr(decision, f)
+        services = list(dict.fromkeys(decision.services or []))
+        if services and services != list(current.get("services") or []):
+            known = self._store.get_services(services)
+            unknown = [slug for slug in services if slug not in known]
+            if unknown:
+                message = "Choose services from the directory: " + ", ".join(unknown) + " is not one"
+                raise ValidationFailed([{"field": "services", "message": message}], data)
+            changes["services"] = services
+            edited.append("services")
         changes["edited_fields"] = edited
         if decision.action is Decision.publish:
             changes["criticality"] = decision.criticality
@@ -182,6 +213,7 @@ class Moderation:
 
 
 HIGHLIGHTED = ("title", "story", "good", "improve", "pseudonym")
+CHECKED_MOST = 20_000  # characters of one field the live check reads (a story is at most 8,000)
 
 
 def highlights(story: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,9 +238,14 @@ def highlights(story: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _summary(story: Mapping[str, Any]) -> dict[str, Any]:
+def _summary(story: Mapping[str, Any], names: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     keep = ("id", "status", "version", "submitted_at", "title", "services", "pseudonym", "role", "experience")
-    return {k: story.get(k) for k in keep} | {"excerpt": story.get("story", "")[:280]}
+    known = names or {}
+    return {k: story.get(k) for k in keep} | {
+        "excerpt": story.get("story", "")[:280],
+        "service_names": [known.get(slug, {}).get("name") or slug for slug in story.get("services") or []],
+        "urgent": urgency.flags(dict(story)),
+    }
 
 
 def _item_summary(item: Mapping[str, Any], story: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,7 @@ LABELS = {
 CHOICE_MESSAGES = {
     "organisation": "Choose your organisation",
     "service": "Choose the services you want to hear about",
-    "tags": "Write each tag in lower-case letters, numbers and hyphens, separated by commas (up to 10), for example waiting-times, discharge",
+    "tags": "Write up to 10 subjects in letters and numbers, separated by commas, for example Waiting times, Discharge",
     "min_criticality": "Choose which stories you want to hear about",
     "frequency": "Choose how often you want to hear from us",
     "email": "Enter your work email address, like firstname.lastname@trust.nhs.uk",
@@ -125,6 +125,10 @@ class Subscriptions:
         services: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None,
     ) -> tuple[SubscriptionRequest, dict[str, Any], dict[str, Any]]:
         """(the request, its organisation, its service), or ValidationFailed naming each field."""
+        tags = data.get("tags") if isinstance(data, dict) else None
+        if isinstance(tags, str) or (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+            # Subjects as people write them ("Waiting times"), from a program or a file too.
+            data = {**data, "tags": split_tags([tags] if isinstance(tags, str) else tags)}
         try:
             req = SubscriptionRequest.model_validate(data)
         except ValidationError as e:

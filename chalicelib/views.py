@@ -443,7 +443,8 @@ def join_list(items: list[str], word: str = "and") -> str:
 def _tags_words(tags: list[str]) -> str:
     if not tags:
         return "Stories on any subject"
-    return "Only stories tagged " + join_list([t for t in tags], "or")
+    # Tags are kept as slugs (waiting-times) and said as words (waiting times).
+    return "Only stories tagged " + join_list([t.replace("-", " ") for t in tags], "or")
 
 
 def subscription_view(sub: Mapping[str, Any], service: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -46,6 +46,7 @@ def _flows() -> SimpleNamespace:
         limits,
         links,
         membership,
+        messages,  # a moderator's messages to an author (issue 20)
         metoo,
         moderation,
         organisations,
@@ -58,6 +59,7 @@ def _flows() -> SimpleNamespace:
         stories,
         subscriptions,
         teamwork,
+        waiting,  # stories waiting for a reply (issue 20)
     )
 
     return SimpleNamespace(**locals())  # the modules just imported, by name
@@ -214,6 +216,18 @@ def ladder() -> Any:
 def reports() -> Any:
     """A lead's reports and exports, their board report choice, and the monthly run."""
     return _flows().reports.Reports(store(), organisations(), get_settings(), queues())
+
+
+@lru_cache(maxsize=1)
+def messages() -> Any:
+    """Messages between a moderator and an author (issue 20)."""
+    return _flows().messages.Messages(store(), links())
+
+
+@lru_cache(maxsize=1)
+def waiting() -> Any:
+    """A member's stories waiting for a reply, and a read-and-respond link for one (issue 20)."""
+    return _flows().waiting.Waiting(store(), organisations(), links(), get_settings())
 
 
 # ---- the stream, the site, the mail, the moderators ------------------------------------------------

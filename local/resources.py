@@ -189,3 +189,33 @@ def create_new_moderator(
         MessageAction="SUPPRESS",
     )
     idp.admin_add_user_to_group(UserPoolId=res.user_pool_id, Username=username, GroupName=group)
+
+
+def enrol_authenticator(session: Any, res: Resources, username: str, password: str, key_code: Any) -> None:
+    """Add an authenticator app to a moderator's account, as they would at their first sign-in
+    (MFA_SETUP: the app's key, then its first code). From then on the pool asks every sign-in for
+    the app's code. `key_code(key)` gives the code an app holding `key` shows now (local.totp.code)."""
+    idp = session.client("cognito-idp", region_name=REGION)
+    first = idp.initiate_auth(
+        ClientId=res.client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
+    )
+    if first.get("ChallengeName") == "MFA_SETUP":
+        key = idp.associate_software_token(Session=first["Session"])
+        done = idp.verify_software_token(Session=key["Session"], UserCode=key_code(key["SecretCode"]))
+        idp.respond_to_auth_challenge(
+            ClientId=res.client_id,
+            ChallengeName="MFA_SETUP",
+            Session=done["Session"],
+            ChallengeResponses={"USERNAME": username},
+        )
+    else:  # an emulator that does not enforce the pool's MFA: the same, from the signed-in session
+        access = first["AuthenticationResult"]["AccessToken"]
+        key = idp.associate_software_token(AccessToken=access)
+        idp.verify_software_token(AccessToken=access, UserCode=key_code(key["SecretCode"]))
+    idp.admin_set_user_mfa_preference(
+        UserPoolId=res.user_pool_id,
+        Username=username,
+        SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True},
+    )

@@ -3,7 +3,8 @@
 Starts, all on 127.0.0.1 and with no AWS account:
   moto in server mode (DynamoDB with its stream, S3, SQS, SES, SNS, Cognito) and every resource;
   the moderators' pool as on AWS (an authenticator app required), with two demo moderators: one
-  ready to sign in with a password, one at their first sign-in (new password, then the app);
+  ready to sign in with a password and an authenticator app (the emulator's key; python -m local.totp
+  gives its code), one at their first sign-in (new password, then the app);
   the service directory and the static pages;
   `chalice local` for the API (a subprocess);
   the event pump (a thread), which runs the stream, queue, SNS and scheduled handlers that
@@ -138,6 +139,9 @@ def start_emulator(port: int) -> Any:
     from local import moto_speed  # with moto's server: a Query reads its partition, a transaction copies little
 
     moto_speed.apply()
+    from local import cognito_mfa  # the pool's MfaConfiguration ON is enforced, as on AWS
+
+    cognito_mfa.apply()
     server = SerializedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
     wait_for(lambda: _http_ok(f"http://{HOST}:{port}/moto-api/data.json"), 20, f"the AWS emulator on port {port}")
@@ -406,7 +410,9 @@ def run(seed: bool = True) -> int:
             create_all,
             create_moderator,
             create_new_moderator,
+            enrol_authenticator,
         )
+        from local.totp import code, emulator_key
 
         session = boto3.Session(region_name=REGION)
         say("Creating the table, bucket, queues, mail identity and moderator pool ...")
@@ -414,6 +420,8 @@ def run(seed: bool = True) -> int:
         create_moderator(
             session, resources, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"], DEMO_MODERATOR["name"]
         )
+        # The demo moderator has added FeedForward to an authenticator app (the emulator's one key).
+        enrol_authenticator(session, resources, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"], code)
         create_new_moderator(
             session, resources, NEW_MODERATOR["username"], NEW_MODERATOR["password"], NEW_MODERATOR["name"]
         )
@@ -490,7 +498,11 @@ def run(seed: bool = True) -> int:
             pump.paused.set()
             try:
                 result = ff.seed_demo(
-                    api_url, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"], show_progress=True
+                    api_url,
+                    DEMO_MODERATOR["username"],
+                    DEMO_MODERATOR["password"],
+                    show_progress=True,
+                    authenticator_key=emulator_key(),
                 )
                 # Every service's page too (so that every link in the directory works), queued with the
                 # seed's own jobs: the pump renders each page once, from the final state.
@@ -520,13 +532,17 @@ def run(seed: bool = True) -> int:
         say(f"Mail: http://{HOST}:{mail_port}/")
         say(f"AWS: {endpoint}")
         say(
-            f"Moderation: {api_url}/api/moderate  (sign in as {DEMO_MODERATOR['username']} / {DEMO_MODERATOR['password']})"
+            f"Moderation: {api_url}/api/moderate  (sign in as {DEMO_MODERATOR['username']} / {DEMO_MODERATOR['password']},"
+        )
+        say(
+            f"  then the code of an authenticator app: add the key {emulator_key().upper()} to yours (every account "
+            "on the emulator has that key), or get the code with: python -m local.totp)"
         )
         say(
             f"  A first sign-in with an authenticator app: {NEW_MODERATOR['username']} / {NEW_MODERATOR['password']} "
-            "(choose a new password of 12 or more characters, then add the key the screen shows to your app;"
+            "(choose a new password of 12 or more characters, then scan the QR code the screen shows or add its key"
         )
-        say("  or get the code with: python -m local.totp)")
+        say("  to your app; or get the code with: python -m local.totp)")
         say(f"Admin tools: python -m tools.ff --env-file {(STATE / f'stack-{aws_port}.env').relative_to(ROOT)} --help")
         say("Press Ctrl-C to stop.")
         say("Ready.")

@@ -337,12 +337,21 @@ class ApiClient:
             raise SeedError(f"submitting {body['title']!r}: {_error(resp)}")
         return resp.json()
 
-    def sign_in(self, username: str, password: str) -> str:
-        resp = self.http.post(
-            self._url("/api/moderation/sign-in"),
-            json={"username": username, "password": password},
-            timeout=self.timeout,
-        )
+    def sign_in(self, username: str, password: str, authenticator_key: str = "") -> str:
+        """The password, then (the pool requires an authenticator app) the code of the app that
+        holds `authenticator_key`."""
+        url = self._url("/api/moderation/sign-in")
+        resp = self.http.post(url, json={"username": username, "password": password}, timeout=self.timeout)
+        if resp.status_code == 200 and resp.json().get("challenge") == "SOFTWARE_TOKEN_MFA" and authenticator_key:
+            from local.totp import fresh_code  # only for a pool that asks for the app's code
+
+            step = {
+                "username": username,
+                "session": resp.json()["session"],
+                "challenge": "SOFTWARE_TOKEN_MFA",
+                "answer": fresh_code(authenticator_key),
+            }
+            resp = self.http.post(url, json=step, timeout=self.timeout)
         if resp.status_code != 200:
             raise SeedError(f"signing in as {username}: {_error(resp)}")
         token = resp.json().get("id_token")
@@ -405,6 +414,7 @@ def seed_demo(
     today: date | None = None,
     subscriptions: str | Path | None = DEMO_SUBSCRIPTIONS_FILE,
     conversations: bool = True,
+    authenticator_key: str = "",
 ) -> dict[str, Any]:
     """Load the demo staff subscriptions (directly, as an admin would), then submit every demo
     story over HTTP and apply each one's moderation decision, so published stories alert the staff.
@@ -464,7 +474,7 @@ def seed_demo(
             progress.update(1)
         result["ids"] = ids
         if decided:
-            client.sign_in(username, password)
+            client.sign_in(username, password, authenticator_key)
         for entry, story_id in zip(stories, ids):
             moderation = entry.get("moderation") or {"decision": "pending"}
             action = moderation.get("decision", "pending")
@@ -789,6 +799,12 @@ def parser() -> argparse.ArgumentParser:
         help="that moderator's password (or set FF_MODERATOR_PASSWORD)",
     )
     s.add_argument(
+        "--authenticator-key",
+        default=os.environ.get("FF_MODERATOR_AUTHENTICATOR_KEY", ""),
+        help="the key of that moderator's authenticator app, for the code the pool asks for "
+        "(or set FF_MODERATOR_AUTHENTICATOR_KEY; on the local stack: python -m local.totp's key)",
+    )
+    s.add_argument(
         "--stories", default=str(DEMO_STORIES_FILE.relative_to(ROOT)), help="default: data/demo_stories.json"
     )
     s.add_argument(
@@ -851,6 +867,7 @@ def main(argv: list[str] | None = None) -> int:
             show,
             subscriptions=None if args.no_subscriptions else args.subscriptions,
             conversations=not (args.no_conversations or args.no_subscriptions),
+            authenticator_key=args.authenticator_key,
         )
         print(seed_summary(result))
         for err in result["errors"]:

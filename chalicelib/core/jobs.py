@@ -47,6 +47,7 @@ MailKind = Literal[
     "author_restricted",  # a moderator restricted it: its page shows a placeholder
     "author_read",
     "author_response",
+    "author_message",  # ref: the message id (a moderator's question about a story not yet published)
     # to staff
     "alert_fanout",  # one per published story: finds the recipients, queues one staff_alert each
     "staff_alert",  # ref: subscriber id

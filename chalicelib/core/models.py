@@ -250,6 +250,10 @@ class ModerationDecision(BaseModel):
         default_factory=list, max_length=20
     )
     note: PlainText = Field(default="", max_length=2000)
+    # The moderator may correct which services the story is about (issue 20); None keeps them.
+    services: list[Annotated[str, StringConstraints(pattern=SLUG)]] | None = Field(
+        default=None, min_length=1, max_length=MAX_SERVICES
+    )
 
     @model_validator(mode="after")
     def _what_each_action_needs(self):

@@ -67,9 +67,11 @@ NOTICES = {
     # Only "done": the status below says what withdrawing does (it said it twice, and differently).
     "withdrawn": "Done: you have withdrawn your story.",
     "correction": "Thank you. A moderator will check your correction, and publish it if it can be.",
+    "answer": "Thank you. Your answer has gone to the moderators. It will not be published.",
 }
 # Where an error summary's link takes the reader, per form.
 FIELD_IDS = {
+    ("answer", "text"): "answer-text",
     ("reply", "text"): "reply-text",
     ("withdraw", "confirm"): "withdraw-confirm",
     ("erase", "confirm"): "erase-confirm",
@@ -77,6 +79,7 @@ FIELD_IDS = {
     ("correction", "story"): "correction-story",
 }
 GENERAL = {
+    "answer": "Something went wrong while sending your answer. Send it again.",
     "reply": "Something went wrong while sending your reply. Send it again.",
     "withdraw": "Something went wrong. Try again.",
     "erase": "Something went wrong. Try again.",
@@ -138,6 +141,8 @@ def author_page(
         "services": [service_link(found[s]) for s in story.get("services", []) if s in found],
     }
     conversation = thread_conversation(items, for_author=True)
+    # A moderator's questions and the author's answers (issue 20): never who wrote them, nor an address.
+    messages = [{k: m.get(k, "") for k in ("sender", "text", "at")} for m in store.messages(story["id"])]
     reply_id = values.get("reply_id") if form == "reply" and not field_errors.get("reply_id") else None
     return pages.render_page(
         "author.html",
@@ -166,7 +171,13 @@ def author_page(
         reply_text=str(values.get("text", "")) if form == "reply" else "",
         reply_id=reply_id if isinstance(reply_id, str) and reply_id else secrets.token_urlsafe(16),
         reply_max=5000,
+        messages=messages,
+        can_answer=any(m["sender"] == "moderator" for m in messages) and status not in ("withdrawn", "erasing"),
+        answer_text=str(values.get("text", "")) if form == "answer" else "",
+        answer_id=secrets.token_urlsafe(16),
+        answer_max=2000,
         actions={
+            "answer": f"{api}/api/my/{token}/messages",
             "reply": f"{api}/api/my/{token}/replies",
             "withdraw": f"{api}/api/my/{token}/withdraw",
             "erase": f"{api}/api/my/{token}/erase",
@@ -249,21 +260,23 @@ def author_action(
     page, or the private page again with an error summary (422, or 409 for a conflict). A JSON
     client gets JSON; its errors are raised for the error middleware to answer.
     """
-    if action == "correction":  # issue 16: `replies` is the concerns flow here
-        run = replies.request_correction
-    else:
-        run = {"reply": replies.reply, "withdraw": replies.withdraw, "erase": replies.erase}[action]
+    # `replies` is the flow of the action: Replies (reply, withdraw, erase), Messages (answer) or,
+    # for a correction (issue 16), the concerns flow.
+    method = {"reply": "reply", "withdraw": "withdraw", "erase": "erase", "answer": "answer"}
+    run = getattr(replies, {**method, "correction": "request_correction"}[action])
     csp = page_csp(settings)
 
     def json(result: dict[str, Any]) -> Response:
         if action == "reply":
             return json_response({"reply": result["reply"], "message": NOTICES["reply"]}, status=202)
+        if action == "answer":
+            return json_response({"answer": result["answer"], "message": NOTICES["answer"]}, status=201)
         return json_response(result, status=202 if action == "erase" else 200)
 
     def done(_result: Any) -> Response:
         if action == "erase":
             return html_response(erasing_page(settings), status=200, csp=csp)
-        notice = action if action in ("reply", "correction") else "withdrawn"
+        notice = action if action in ("reply", "answer", "correction") else "withdrawn"
         return redirect(f"{settings.api_url.rstrip('/')}/api/my/{token}?done={notice}")
 
     def again(e: Any, data: dict[str, Any]) -> Response:
@@ -271,7 +284,7 @@ def author_action(
             html = author_page(token, links, store, settings, form=action, errors=e.fields, values=data)
         else:
             # A conflict: keep the words the author typed; the page gives a fresh reply id.
-            kept = {"text": data.get("text", "")} if action == "reply" else {}
+            kept = {"text": data.get("text", "")} if action in ("reply", "answer") else {}
             html = author_page(
                 token, links, store, settings, form=action, errors=[{"field": "", "message": e.message}], values=kept
             )

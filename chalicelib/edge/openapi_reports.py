@@ -9,6 +9,7 @@ from typing import Any
 from ..core import reporting
 from ..reports import EXPORT_COLUMNS
 from ..spreadsheets import XLSX_TYPE
+from .openapi_moderation import moderation_paths
 from .openapi_organisations import ORGANISATION_TOKEN
 from .openapi_parts import TOKEN, answer, errors
 
@@ -201,8 +202,72 @@ def report_paths(html: dict[str, Any]) -> dict[str, Any]:
                 },
             }
         },
+        **_waiting_paths(html),  # issue 20
+        **moderation_paths(),  # issue 20: the live check, messages to and from the author
         "/api/subscriptions/manage/{token}/report.csv": download("text/csv", "CSV (formulas made inert)", member),
         "/api/subscriptions/manage/{token}/report.xlsx": download(
             XLSX_TYPE, "an XLSX workbook (every text cell typed as text)", member
         ),
+    }
+
+
+# ---- the stories waiting for a reply (issue 20, chalicelib/waiting.py) --------------------------------
+
+_WAITING_STORY = {
+    "type": "object",
+    "required": ["id", "title", "published_at", "due_at", "overdue", "services"],
+    "properties": {
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "published_at": {"type": "string", "format": "date-time"},
+        "due_at": {"type": "string", "description": "When a first reply is due (empty without a promise)"},
+        "overdue": {"type": "boolean"},
+        "services": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def _waiting_paths(html: dict[str, Any]) -> dict[str, Any]:
+    story_id = {"name": "story_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    listed = {
+        "type": "object",
+        "required": ["services", "stories", "complete"],
+        "properties": {
+            "services": {"type": "array", "items": {"type": "object"}},
+            "stories": {"type": "array", "items": _WAITING_STORY},
+            "complete": {"type": "boolean"},
+        },
+    }
+    made = {"type": "object", "required": ["respond_url"], "properties": {"respond_url": {"type": "string"}}}
+    return {
+        "/api/subscriptions/manage/{token}/waiting": {
+            "get": {
+                "summary": "The published stories about the services a member follows that have no reply yet, "
+                "oldest first, with their due dates. Changes nothing",
+                "parameters": [MANAGE_TOKEN],
+                "responses": {
+                    "200": {
+                        "description": "The stories waiting",
+                        "content": {"application/json": {"schema": listed}, "text/html": {"schema": html}},
+                    },
+                    **errors(404),
+                },
+            }
+        },
+        "/api/subscriptions/manage/{token}/waiting/{story_id}": {
+            "post": {
+                "summary": "Make a read-and-respond link of the member's own for one waiting story: 201 with its "
+                "address for a program, 303 to it for a browser. A story outside their services is a 404",
+                "parameters": [MANAGE_TOKEN, story_id],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+                },
+                "responses": {
+                    "201": answer("The new link", made),
+                    "303": {"description": "A browser goes to the new link"},
+                    **errors(404, 413, 415),
+                },
+            }
+        },
     }

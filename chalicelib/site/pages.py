@@ -49,7 +49,11 @@ class Asset:
 
 @lru_cache(maxsize=1)
 def assets() -> dict[str, Asset]:
-    return {"css": Asset("site.css", CSS), "form_js": Asset("form.js", JS)}
+    return {
+        "css": Asset("site.css", CSS),
+        "form_js": Asset("form.js", JS),
+        "subscribe_js": Asset("subscribe.js", JS),  # the sign-up's services narrowed to the organisation
+    }
 
 
 # ---- formatting -----------------------------------------------------------------------------
@@ -205,6 +209,7 @@ def render_page(template: str, *, site_base: str = "", robots: str = "", **conte
             robots=robots,
             css_url=f"{site_base}/{css}",
             form_js_url=f"{site_base}/{a['form_js'].hashed_key}",
+            subscribe_js_url=f"{site_base}/{a['subscribe_js'].hashed_key}",
             csp=context.pop("csp", None) or meta_csp(),
             **context,
         )

@@ -61,6 +61,10 @@ def organisations_of(groups: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [{"value": g["options"][0]["value"], "label": g["label"]} for g in groups if g.get("options")]
 
 
+def _organisation(group: dict[str, Any]) -> str:
+    return str(group["options"][0]["value"]) if group.get("options") else ""
+
+
 def signup_context(
     values: dict[str, Any], errors: list[dict[str, str]], groups: list[dict[str, Any]], settings: Settings
 ) -> dict[str, Any]:
@@ -77,7 +81,8 @@ def signup_context(
         "errors": field_errors,
         "values": kept,
         "organisations": organisations_of(groups),
-        "groups": groups,
+        # The form again after a mistake: only the chosen organisation's services (all, if none).
+        "groups": [g for g in groups if _organisation(g) == kept["organisation"]] or groups,
         "criticalities": criticality_choices(),
         "frequencies": frequency_choices(),
         "submit_id": SUBMIT_ID,

@@ -78,6 +78,7 @@ __all__ = [
     "Response",
     "Store",
     "StoriesAndServices",
+    "ModerationStore",
     "Story",
     "StoryStore",
     "Subscriber",
@@ -110,6 +111,11 @@ __all__ = [
 
 class StoriesAndServices(StoryStore, DirectoryStore, Protocol):
     """Telling, moderating, the conversation: stories and their threads, and the services they name."""
+
+
+class ModerationStore(StoryStore, DirectoryStore, ListingStore, TeamworkStore, Protocol):
+    """Moderating: stories and their threads, the services they name, the tags in use, and the
+    messages with the author (kept beside a story's private items)."""
 
 
 class DirectoryFileStore(DirectoryStore, OrganisationStore, Protocol):
@@ -198,6 +204,7 @@ if TYPE_CHECKING:
         PublicStore,
         ReportStore,
         ConcernFlowStore,
+        ModerationStore,
     ]:
         """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
-        return store, store, store, store, store, store, store, store, store, store, store, store, store
+        return store, store, store, store, store, store, store, store, store, store, store, store, store, store

@@ -21,7 +21,8 @@ class Change:
     # "story", "contact", "read", "response", "reply", "subscriber", "subscription", "link_request",
     # "pass" (a story passed on), "public_tag" (a staff tag shown in public),
     # "me_too" (a reader's me-too item), "check" (an answer to a change check),
-    # "concern_contact", "concern_case" (a reporter's address, the case of reports on one item), "other"
+    # "concern_contact", "concern_case" (a reporter's address, the case of reports on one item),
+    # "message" (between a moderator and the author), "other"
     kind: str
     story_id: str | None
     old: dict[str, Any] | None
@@ -63,6 +64,9 @@ def decode(record: dict[str, Any]) -> Change:
         return Change("concern_contact", ident, _confirmed(old), _confirmed(new), sk.partition("#")[2], **about)
     if prefix == "PRIVATE" and sk.startswith("CASE#"):
         return Change("concern_case", ident, old, new, sk.partition("#")[2], **about)
+    if prefix == "PRIVATE" and sk.startswith("MESSAGE#"):
+        # A moderator's message to the author, or the author's answer (issue 20): its text, never an address.
+        return Change("message", ident, old, new, sk.partition("#")[2], **about)
     if prefix == "PRIVATE" and sk.startswith("PASS#"):
         return Change("pass", ident, old, new, sk.partition("#")[2], **about)
     if prefix == "STORY" and sk.startswith("STAFFTAG#"):

@@ -23,6 +23,8 @@ class TeamworkStore(Protocol):
     def put_staff_tag(self, story_id: str, tag: dict[str, Any]) -> None: ...
     def remove_staff_tag(self, story_id: str, tag: dict[str, Any]) -> None: ...
     def staff_tags(self, story_id: str) -> list[dict[str, Any]]: ...
+    def put_message(self, story_id: str, message: dict[str, Any]) -> bool: ...
+    def messages(self, story_id: str) -> list[dict[str, Any]]: ...
 
 
 def _tag_key(story_id: str, tag: dict[str, Any]) -> tuple[str, str]:
@@ -33,7 +35,7 @@ def _tag_key(story_id: str, tag: dict[str, Any]) -> tuple[str, str]:
 
 
 class TeamworkPart(Table):
-    """PASS# and STAFFTAG# items under a story's PRIVATE# partition, and public STAFFTAG# items under STORY#."""
+    """PASS#, STAFFTAG# and MESSAGE# items under a story's PRIVATE# partition, and public STAFFTAG# items under STORY#."""
 
     def put_pass(self, story_id: str, pass_id: str, record: dict[str, Any]) -> None:
         self._put_once({"PK": f"PRIVATE#{story_id}", "SK": f"PASS#{pass_id}", "story_id": story_id, **record})
@@ -71,3 +73,18 @@ class TeamworkPart(Table):
                 ExpressionAttributeValues=to_item({":pk": pk, ":t": "STAFFTAG#"}),
             )
         return [_public(i) for i in out]
+
+    # ---- messages between a moderator and the author (issue 20): private, never on a page ------------
+
+    def put_message(self, story_id: str, message: dict[str, Any]) -> bool:
+        """Keep one message (MESSAGE#<id> under PRIVATE#): False when that id is already kept."""
+        item = {"PK": f"PRIVATE#{story_id}", "SK": f"MESSAGE#{message['id']}", "story_id": story_id, **message}
+        return self._put_once(item)
+
+    def messages(self, story_id: str) -> list[dict[str, Any]]:
+        """Every message about a story, oldest first."""
+        items = self._query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :p)",
+            ExpressionAttributeValues=to_item({":pk": f"PRIVATE#{story_id}", ":p": "MESSAGE#"}),
+        )
+        return sorted((_public(i) for i in items), key=lambda m: (m.get("at", ""), m.get("id", "")))

@@ -59,14 +59,10 @@ def phone_check(page) -> None:
 
 def moderator_auth(stack) -> dict[str, str]:
     from local.resources import DEMO_MODERATOR
+    from local.totp import sign_in
 
-    resp = requests.post(
-        f"{stack.api}moderation/sign-in",
-        timeout=30,
-        json={"username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]},
-    )
-    assert resp.status_code == 200, resp.text
-    return {"Authorization": f"Bearer {resp.json()['id_token']}"}
+    signed_in = sign_in(stack.api, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"])
+    return {"Authorization": f"Bearer {signed_in['id_token']}"}
 
 
 def open_mail(page, stack, to: str, subject: str, timeout: float = 60):
@@ -385,6 +381,10 @@ def test_a_new_moderator_sets_up_an_authenticator_app_on_the_screen(stack, brows
     uri = page.locator("#mfa-uri").get_attribute("href")
     assert uri.startswith("otpauth://totp/FeedForward:") and f"secret={secret}" in uri
     assert page.locator("#mfa-uri").inner_text() == "Open in your authenticator app"
+    # And a QR code to scan, drawn on the screen as inline SVG.
+    assert page.locator("#mfa-qr").is_visible()
+    assert page.locator("#mfa-qr").get_attribute("viewBox") and page.locator("#mfa-qr-path").get_attribute("d")
+    assert page.locator("#mfa-qr").bounding_box()["width"] >= 150
     assert page.locator("#answer").get_attribute("autocomplete") == "one-time-code"
     phone_check(page)
 
@@ -408,6 +408,7 @@ def test_a_new_moderator_sets_up_an_authenticator_app_on_the_screen(stack, brows
     page.click("#challenge-form button[type=submit]")
     page.wait_for_selector("#view-queue:not([hidden])")
     assert page.locator("#mfa-secret").inner_text() == ""
+    assert page.locator("#mfa-qr-path").count() == 0
     kept = page.evaluate("JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage)])")
     assert secret not in kept and secret not in page.content()
 
@@ -426,6 +427,7 @@ def test_a_new_moderator_sets_up_an_authenticator_app_on_the_screen(stack, brows
 
 def test_the_screen_marks_likely_identifying_details_in_a_pending_story(stack, browser):
     from local.resources import DEMO_MODERATOR
+    from local.totp import emulator_key
     from tests.support.factories import story_body
 
     text = "My husband Peter Wright was seen on 3 March 2025.\nRing me on 07700 900123 if you need to."
@@ -442,6 +444,10 @@ def test_the_screen_marks_likely_identifying_details_in_a_pending_story(stack, b
     page.fill("#username", DEMO_MODERATOR["username"])
     page.fill("#password", DEMO_MODERATOR["password"])
     page.click("#sign-in-form button[type=submit]")
+    # The pool requires an authenticator app: the demo moderator's code comes next.
+    page.wait_for_selector("#sign-in-heading:has-text('Enter your security code')")
+    page.fill("#answer", totp_now(emulator_key()))
+    page.click("#challenge-form button[type=submit]")
     page.wait_for_selector("#view-queue:not([hidden])")
     page.goto(f"{stack.api}moderate#story/{story_id}")
     page.wait_for_selector("#story-findings:not([hidden])")

@@ -406,3 +406,42 @@ def test_the_local_authenticator_gives_rfc_6238_codes(capsys):
     assert totp.code("gezd gnbv gy3t qojq gezd gnbv gy3t qojq", 59) == "287082"  # as a person might copy it
     assert totp.main(["not base32!"]) == 2
     assert totp.main([]) == 0 and len(capsys.readouterr().out.split()[0]) == 6
+
+
+def test_the_local_pool_requires_an_authenticator_app_as_on_aws(aws, client, monkeypatch):
+    """On c219401 the demo moderator signed in with a password alone: moto gives tokens to a user with
+    no authenticator app even in a pool that requires MFA. The local stack now answers as AWS does."""
+    from moto.cognitoidp.models import CognitoIdpBackend
+
+    from local import cognito_mfa, totp
+    from local.resources import create_moderator, enrol_authenticator
+
+    monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
+    monkeypatch.setattr(CognitoIdpBackend, "initiate_auth", cognito_mfa.enforcing(CognitoIdpBackend.initiate_auth))
+    idp = aws.client("cognito-idp")
+    idp.set_user_pool_mfa_config(
+        UserPoolId=aws.resources.user_pool_id, SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON"
+    )
+    who = {"username": "demo@feedforward.example", "password": "Moderate-2026!"}
+    create_moderator(aws.session, aws.resources, who["username"], who["password"], "Demo")
+
+    def sign_in(**step) -> dict:
+        resp = client.http.post("/api/moderation/sign-in", body=json.dumps(step), headers=JSON_H)
+        assert resp.status_code == 200, resp.body
+        return json.loads(resp.body)
+
+    # No app yet: a password alone brings the set-up, never a token.
+    first = sign_in(**who)
+    assert first["challenge"] == "MFA_SETUP" and "id_token" not in first and first["qr"]["d"]
+
+    # With an app (as make run leaves the demo moderator): every sign-in asks for its code.
+    enrol_authenticator(aws.session, aws.resources, who["username"], who["password"], totp.code)
+    asked = sign_in(**who)
+    assert asked["challenge"] == "SOFTWARE_TOKEN_MFA" and "id_token" not in asked
+    done = sign_in(
+        username=who["username"],
+        session=asked["session"],
+        challenge="SOFTWARE_TOKEN_MFA",
+        answer=totp.fresh_code(totp.emulator_key()),
+    )
+    assert done["id_token"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -258,6 +259,8 @@ def test_a_first_sign_in_sets_up_the_authenticator_app_then_every_sign_in_asks_f
     assert (uri.scheme, uri.netloc) == ("otpauth", "totp")
     assert unquote(uri.path) == f"/FeedForward:{user['username']}"
     assert parse_qs(uri.query) == {"secret": [setup["secret_code"]], "issuer": ["FeedForward"]}
+    # The QR code to scan: one SVG path whose squares are exactly the modules of the URI's QR code.
+    assert qr_modules(setup["qr"]) == qr_of(setup["otpauth_uri"])
 
     # A code that is not the app's current one is refused, naming the field; the session survives it.
     status, body = post_step(
@@ -612,3 +615,20 @@ def test_a_key_the_pool_drops_stops_working_within_the_jwks_max_age(aws):
     with pytest.raises(Unauthorized):
         a.moderator(tok)
     assert len(source.urls) == 2
+
+
+def qr_modules(qr: dict) -> set[tuple[int, int]]:
+    """The dark squares an SVG path of row runs ("M x y h n v1 h-n z") paints."""
+    assert re.fullmatch(r"(M\d+ \d+h\d+v1h-\d+z)+", qr["d"]), qr["d"][:80]
+    dark = set()
+    for x, y, n in re.findall(r"M(\d+) (\d+)h(\d+)", qr["d"]):
+        dark |= {(int(x) + i, int(y)) for i in range(int(n))}
+    assert all(0 <= x < qr["size"] and 0 <= y < qr["size"] for x, y in dark)
+    return dark
+
+
+def qr_of(text: str) -> set[tuple[int, int]]:
+    import segno
+
+    code = segno.make(text, error="m", micro=False)
+    return {(x, y) for y, row in enumerate(code.matrix_iter(border=4)) for x, dark in enumerate(row) if dark}

@@ -285,6 +285,7 @@ def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publish
     from playwright.sync_api import expect, sync_playwright
 
     from local.resources import DEMO_MODERATOR
+    from local.totp import emulator_key, fresh_code, sign_in
     from tests.support.live import CHROMIUM, CHROMIUM_ARGS, a_service_slug, start_stack, wait_for
 
     def violations(page) -> list[str]:
@@ -313,11 +314,7 @@ def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publish
         story_id = resp.json()["id"]
         auth = {
             "Authorization": "Bearer "
-            + requests.post(
-                f"{api}moderation/sign-in",
-                json={"username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]},
-                timeout=30,
-            ).json()["id_token"]
+            + sign_in(api, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"])["id_token"]
         }
         decision = {"action": "publish", "version": 1, "criticality": 1}
         assert requests.post(f"{api}moderation/stories/{story_id}/decision", json=decision, headers=auth, timeout=30).ok
@@ -369,6 +366,9 @@ def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publish
             page.fill("#username", DEMO_MODERATOR["username"])
             page.fill("#password", DEMO_MODERATOR["password"])
             page.click("#sign-in-form button[type=submit]")
+            page.wait_for_selector("#sign-in-heading:has-text('Enter your security code')")
+            page.fill("#answer", fresh_code(emulator_key()))
+            page.click("#challenge-form button[type=submit]")
             page.wait_for_selector("#view-queue:not([hidden])")
             page.click("#tab-replies")
             card = page.locator("#items-list li").first

@@ -44,6 +44,7 @@ import pytest
 import requests
 
 from local.resources import DEMO_MODERATOR
+from local.totp import sign_in
 from tests.support.live import start_stack
 from tests.support.prove import record
 
@@ -95,13 +96,8 @@ def make_world(api: str) -> dict[str, Any]:
     services = flatten(json.loads((ROOT / "data" / "directory.json").read_text(encoding="utf-8")))
     org = next(s for s in services if not s["parent"])
     service = next(s for s in services if s["path"][0] == org["slug"] and len(s["path"]) == 3)
-    resp = requests.post(
-        f"{api}moderation/sign-in",
-        timeout=30,
-        json={"username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]},
-    )
-    assert resp.status_code == 200, resp.text
-    auth = {"Authorization": f"Bearer {resp.json()['id_token']}"}
+    signed_in = sign_in(api, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"])
+    auth = {"Authorization": f"Bearer {signed_in['id_token']}"}
     today = date.today()
     story = {
         "submission_id": "fuzz-" + os.urandom(8).hex(),

@@ -651,6 +651,7 @@ SCRIPTS = [
     ROOT / "chalicelib" / "static" / "form.js",
     ROOT / "chalicelib" / "static" / "moderation" / "app.js",
     ROOT / "chalicelib" / "site" / "search_page.js",
+    ROOT / "chalicelib" / "static" / "subscribe.js",
 ]
 JS_TAGS, JS_ATTRS = script_vocabulary(SCRIPTS)
 URL_ATTRS = {
@@ -675,7 +676,7 @@ URL_ATTRS = {
     "srcdoc",
 }
 OUR_SCRIPTS = re.compile(
-    r"^((https://site\.test)?/assets/form\.[0-9a-f]{12}\.js|/search/search\.[0-9a-f]{12}\.js"
+    r"^((https://site\.test)?/assets/(form|subscribe)\.[0-9a-f]{12}\.js|/search/search\.[0-9a-f]{12}\.js"
     r"|moderate/app\.js\?v=[0-9a-f]{12})$"
 )
 # Where our own links, forms and scripts point: this site, this API, a fragment, the screen's assets, and

@@ -62,6 +62,17 @@ def test_a_me_too_is_added_once_and_its_address_kept_apart(store):
     assert store.me_too_contact(sid, "m2") is None
 
 
+def test_messages_are_kept_once_each_and_read_back_oldest_first(store):
+    sid = STORY["id"]
+    later = {"id": "a-answer", "sender": "author", "text": "Yes", "at": "2026-01-02T00:00:02.000Z"}
+    first = {"id": "m1", "sender": "moderator", "text": "Are you safe?", "at": "2026-01-02T00:00:01.000Z", "by": "mod"}
+    assert store.put_message(sid, later) is True
+    assert store.put_message(sid, first) is True
+    assert store.put_message(sid, {**first, "text": "Again"}) is False
+    assert store.messages(sid) == [{**first, "story_id": sid}, {**later, "story_id": sid}]
+    assert store.messages("other") == []
+
+
 def test_a_me_too_is_counted_once_and_only_on_a_story_that_exists(store):
     store.create_story(dict(STORY), None)
     sid = STORY["id"]

@@ -337,3 +337,13 @@ class MemoryStore:
                 return False
             item["confirmed_at"] = at
             return True
+
+    # ---- messages between a moderator and the author (issue 20) ----------------------------------
+
+    def put_message(self, story_id: str, message: dict[str, Any]) -> bool:
+        item = {"PK": f"PRIVATE#{story_id}", "SK": f"MESSAGE#{message['id']}", "story_id": story_id, **message}
+        return self._put(item, once=True)
+
+    def messages(self, story_id: str) -> list[dict[str, Any]]:
+        found = (_public(i) for i in self._begins(f"PRIVATE#{story_id}", "MESSAGE#"))
+        return sorted(found, key=lambda m: (m.get("at", ""), m.get("id", "")))

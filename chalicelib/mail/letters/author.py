@@ -27,6 +27,7 @@ class AuthorLetters(Letters):
             "author_restricted": self._restricted,
             "author_read": self._read,
             "author_response": self._response,
+            "author_message": self._message,
         }
 
     def _confirm_address(self, job: MailJob) -> Letter | None:
@@ -92,3 +93,12 @@ class AuthorLetters(Letters):
             return None
         keep = ("name", "role", "service_name", "organisation_name", "text", "change", "change_description")
         return self._letter(job, "author_response", response={k: item.get(k, "") for k in keep})
+
+    def _message(self, job: MailJob) -> Letter | None:
+        """A moderator's message about a story not yet published (issue 20): its words and the private
+        link, where the author can answer. The moderator never sees the address; this letter is sent
+        from the mail worker, never from the moderator's request."""
+        found = next((m for m in self._store.messages(job.story_id) if m.get("id") == job.ref), None)
+        if not found or found.get("sender") != "moderator":
+            return None
+        return self._letter(job, "author_message", message={"text": found.get("text", "")})

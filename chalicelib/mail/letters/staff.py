@@ -18,7 +18,7 @@ from ...core.models import (
     SubscriberStatus,
 )
 from ...store import digest_day
-from ...views import day_label, listing_entry, staff_role_label, subscriber_links
+from ...views import day_label, listing_entry, long_day, staff_role_label, subscriber_links
 from .base import Composer, Letter, Letters
 
 if TYPE_CHECKING:
@@ -138,6 +138,8 @@ class StaffLetters(Letters):
             # Staff-only, and only for the members of an organisation the story is about.
             "criticality": level if own else None,
             "criticality_words": CRITICALITY_WORDS[level] if own else "",
+            # When a first reply is due (the promise, set by the stream before the alert is queued).
+            "due_on": long_day(story["response_due_at"]) if story.get("response_due_at") else "",
             "published_on": day_label(digest_day(story.get("published_at", ""))) if story.get("published_at") else "",
             "url": f"{self._settings.site_url}/stories/{story['id']}/",
             "respond_url": f"{self._settings.api_url}/api/respond/{token}",

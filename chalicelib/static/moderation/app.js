@@ -16,6 +16,7 @@
   var FIELD_NAMES = {
     title: "Title", story: "What happened", good: "What was good", improve: "What could be improved",
     pseudonym: "Name shown with the story", criticality: "Criticality", tags: "Tags", note: "Note", text: "Text",
+    services: "Services", message: "Message to the author",
     action: "Decision", version: "Version", body: "Request", username: "Email address",
     password: "Password", answer: "Answer", session: "Sign-in", challenge: "Sign-in"
   };
@@ -105,11 +106,32 @@
 
   // ---- messages --------------------------------------------------------------------------
 
-  function notice(text) {
+  function notice(text, link) {
     var n = $("notice");
     n.textContent = "";
     // A fresh text node so screen readers announce it even when it repeats.
-    window.setTimeout(function () { n.textContent = text || ""; }, 50);
+    window.setTimeout(function () {
+      n.textContent = text || "";
+      if (text && link) {
+        n.appendChild(document.createTextNode(". "));
+        var a = el("a", "View it on the site");
+        a.href = link;
+        a.id = "published-link";
+        n.appendChild(a);
+        n.appendChild(document.createTextNode(" (its page appears within a minute)."));
+      }
+    }, 50);
+  }
+
+  // The published story's page on the public site (the screen's own page says where the site is).
+  function publishedUrl(id) {
+    var site = ($("main").getAttribute("data-site") || "").replace(/\/+$/, "");
+    if (!/^https?:\/\//.test(site) || !/^[0-9a-z]+$/.test(id)) return "";
+    return site + "/stories/" + id + "/";
+  }
+
+  function urgentWords(flags) {
+    return flags.map(function (f) { return f.words + " (“" + f.found + "”)"; }).join("; ");
   }
 
   function showAlert(text, action) {
@@ -173,8 +195,9 @@
 
   // The authenticator key is shown once, as text, and kept nowhere else: not in `state`, not in
   // storage, never logged. It leaves the page as soon as the sign-in ends either way.
-  function showMfaSetup(secret, uri) {
+  function showMfaSetup(secret, uri, qr) {
     $("mfa-secret").textContent = typeof secret === "string" ? secret : "";
+    drawQr(qr);
     var link = $("mfa-uri");
     // Only an otpauth: address may become the link (never javascript: or anything else).
     if (typeof uri === "string" && /^otpauth:\/\/totp\//i.test(uri)) {
@@ -187,7 +210,26 @@
     $("mfa-setup").hidden = false;
   }
 
+  // The QR code comes as one SVG path of whole-module moves and its size: only those two values are
+  // used, each checked, so nothing from the answer is parsed as markup.
+  function drawQr(qr) {
+    var ok = qr && typeof qr.d === "string" && /^[MhvzZ0-9 -]+$/.test(qr.d) &&
+      typeof qr.size === "number" && qr.size > 0 && qr.size < 200;
+    var old = $("mfa-qr-path");
+    if (old) old.parentNode.removeChild(old);
+    if (ok) {
+      var path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+      path.id = "mfa-qr-path";
+      path.setAttribute("fill", "#000");
+      path.setAttribute("d", qr.d);
+      $("mfa-qr").setAttribute("viewBox", "0 0 " + qr.size + " " + qr.size);
+      $("mfa-qr").appendChild(path);
+    }
+    $("mfa-qr-box").hidden = !ok;
+  }
+
   function forgetMfaSetup() {
+    drawQr(null);
     $("mfa-secret").textContent = "";
     $("mfa-uri").setAttribute("href", "#");
     $("mfa-setup").hidden = true;
@@ -203,7 +245,7 @@
     clearFieldErrors(["answer"]);
     var answer = $("answer");
     answer.value = "";
-    if (name === "MFA_SETUP") showMfaSetup(data.secret_code, data.otpauth_uri);
+    if (name === "MFA_SETUP") showMfaSetup(data.secret_code, data.otpauth_uri, data.qr);
     else forgetMfaSetup();
     if (name === "NEW_PASSWORD_REQUIRED") {
       $("sign-in-heading").textContent = "Choose a new password";
@@ -390,9 +432,10 @@
     var list = $("queue-list");
     clear(list);
     var n = stories.length;
+    var urgent = stories.filter(function (s) { return s.urgent && s.urgent.length; }).length;
     $("queue-summary").textContent = n === 0
       ? (state.queue === "held" ? "No stories are held." : "No stories are waiting. Well done.")
-      : n + (n === 1 ? " story" : " stories") + ", oldest first.";
+      : n + (n === 1 ? " story" : " stories") + (urgent ? ", " + urgent + " urgent first, then" : ",") + " oldest first.";
     stories.forEach(function (s) {
       var li = el("li", null, "queue-item");
       var h = el("h2", null, "queue-title");
@@ -404,8 +447,13 @@
       meta.appendChild(el("span", "Sent " + formatDate(s.submitted_at)));
       if (s.pseudonym) meta.appendChild(el("span", "by " + s.pseudonym));
       if (s.experience) meta.appendChild(el("span", "about " + formatMonth(s.experience)));
-      if (s.services && s.services.length) meta.appendChild(el("span", s.services.join(", ")));
+      var names = s.service_names && s.service_names.length ? s.service_names : (s.services || []);
+      if (names.length) meta.appendChild(el("span", names.join(", ")));
       li.appendChild(meta);
+      if (s.urgent && s.urgent.length) {
+        li.classList.add("queue-item-urgent");
+        li.insertBefore(el("p", "Urgent: " + urgentWords(s.urgent), "urgent-flag"), h);
+      }
       if (s.excerpt) li.appendChild(el("p", s.excerpt, "excerpt"));
       list.appendChild(li);
     });
@@ -826,13 +874,22 @@
     addMeta(dl, "Version", story.version);
     if (story.decided_by) addMeta(dl, "Last decided by", story.decided_by + " at " + formatDate(story.decided_at));
 
-    var services = $("story-services");
-    clear(services);
-    (data.services || []).forEach(function (s) {
-      var li = el("li", s.name || s.slug);
-      if (s.path && s.path.length > 1) li.appendChild(el("span", " (" + s.path.join(" › ") + ")", "hint-inline"));
-      services.appendChild(li);
+    state.services = (data.services || []).map(function (s) {
+      return { slug: s.slug, name: s.name || s.slug, within: s.path && s.path.length > 1 ? s.path.join(" › ") : "", kept: true };
     });
+    renderServices();
+    $("service-find").value = "";
+    clear($("service-found"));
+
+    var urgent = $("story-urgent");
+    clear(urgent);
+    urgent.hidden = !(data.urgent && data.urgent.length);
+    if (!urgent.hidden) {
+      urgent.appendChild(el("p", "Urgent: " + urgentWords(data.urgent), "urgent-flag"));
+      urgent.appendChild(el("p", "Read it first. If someone may be at risk, follow the safeguarding procedure."));
+    }
+    state.tagsInUse = (data.tags_in_use || []).filter(function (t) { return typeof t === "string"; });
+    renderMessages(data);
 
     EDITABLE.forEach(function (f) {
       $(f).value = story[f] || "";
@@ -856,7 +913,8 @@
     Array.prototype.forEach.call(radios, function (r) {
       r.checked = story.criticality !== undefined && story.criticality !== null && String(story.criticality) === r.value;
     });
-    $("tags").value = (story.tags || []).join(", ");
+    $("tags").value = (story.tags || []).map(tagWords).join(", ");
+    suggestTags();
     $("note").value = "";
 
     var audit = $("story-audit");
@@ -885,7 +943,7 @@
     clear(box);
     box.hidden = !found;
     if (!found) return;
-    box.appendChild(el("p", "Check before publishing: " + found.kinds.join(", ") + " (as saved)", "findings-label"));
+    box.appendChild(el("p", "Check before publishing: " + found.kinds.join(", ") + " (as the text is now)", "findings-label"));
     var text = el("p", null, "findings-text");
     found.segments.forEach(function (s) {
       if (!s.kind) { text.appendChild(document.createTextNode(s.text)); return; }
@@ -894,6 +952,160 @@
       text.appendChild(mark);
     });
     box.appendChild(text);
+  }
+
+  // ---- services the moderator can correct -------------------------------------------------
+
+  function renderServices() {
+    var list = $("story-services");
+    clear(list);
+    (state.services || []).forEach(function (s, i) {
+      var li = el("li", null, "checkbox");
+      var box = el("input");
+      box.type = "checkbox";
+      box.id = "service-" + i;
+      box.checked = s.kept;
+      box.addEventListener("change", function () { s.kept = box.checked; });
+      var label = el("label", s.name);
+      label.setAttribute("for", box.id);
+      if (s.within) label.appendChild(el("span", " (" + s.within + ")", "hint-inline"));
+      li.appendChild(box);
+      li.appendChild(label);
+      list.appendChild(li);
+    });
+  }
+
+  var findTimer = null;
+  function findServices() {
+    window.clearTimeout(findTimer);
+    var q = $("service-find").value.trim();
+    var found = $("service-found");
+    if (q.length < 2) { clear(found); return; }
+    findTimer = window.setTimeout(function () {
+      api("GET", "services?q=" + encodeURIComponent(q)).then(function (result) {
+        if (q !== $("service-find").value.trim()) return;
+        clear(found);
+        var matches = (result.ok && result.data && result.data.services) || [];
+        if (!matches.length) { found.appendChild(el("li", "No services found. Try another word.")); return; }
+        matches.slice(0, 8).forEach(function (m) {
+          var li = el("li");
+          var b = el("button", "Add " + m.name + (m.within ? " (" + m.within + ")" : ""), "button button-quiet button-small");
+          b.type = "button";
+          b.addEventListener("click", function () { addService(m); });
+          li.appendChild(b);
+          found.appendChild(li);
+        });
+      });
+    }, 250);
+  }
+
+  function addService(m) {
+    var known = (state.services || []).filter(function (s) { return s.slug === m.slug; })[0];
+    if (known) known.kept = true;
+    else state.services.push({ slug: m.slug, name: m.name, within: m.within || "", kept: true });
+    renderServices();
+    $("service-find").value = "";
+    clear($("service-found"));
+    notice("Added " + m.name + ". It is saved with your decision.");
+  }
+
+  // ---- tags: suggestions from the tags in use --------------------------------------------
+
+  function tagWords(slug) { return String(slug).replace(/-/g, " "); }
+
+  function suggestTags() {
+    var input = $("tags");
+    var parts = input.value.split(",");
+    var last = slugTags(parts[parts.length - 1])[0] || "";
+    var chosen = slugTags(parts.slice(0, -1).join(","));
+    var list = $("tag-suggestion-list");
+    clear(list);
+    var offered = (state.tagsInUse || []).filter(function (t) {
+      return chosen.indexOf(t) < 0 && (!last || t.indexOf(last) === 0 || t.indexOf("-" + last) > 0);
+    }).slice(0, 8);
+    if (!last) offered = offered.slice(0, 0);
+    offered.forEach(function (t) {
+      var li = el("li");
+      var b = el("button", tagWords(t), "button button-quiet button-small");
+      b.type = "button";
+      b.addEventListener("click", function () {
+        parts[parts.length - 1] = (parts.length > 1 ? " " : "") + tagWords(t);
+        input.value = parts.join(",") + ", ";
+        input.focus();
+        suggestTags();
+      });
+      li.appendChild(b);
+      list.appendChild(li);
+    });
+    $("tag-suggestions").hidden = !offered.length;
+  }
+
+  // ---- live identifying-details marks: the server's check, on the text as it is now -------
+
+  var checkTimer = null;
+  var checkAsked = 0;
+  function recheck() {
+    window.clearTimeout(checkTimer);
+    checkTimer = window.setTimeout(function () {
+      var story = state.current;
+      if (!story) return;
+      var body = {};
+      EDITABLE.forEach(function (f) { body[f] = $(f).value; });
+      var asked = ++checkAsked;
+      api("POST", "moderation/highlights", body).then(function (result) {
+        if (asked !== checkAsked || state.current !== story) return;  // a newer check, or another story
+        if (!result.ok || !result.data) return;  // the marks shown stay; the decision still checks nothing
+        EDITABLE.forEach(function (f) { showFindings(f, (result.data.highlights || {})[f]); });
+      });
+    }, 400);
+  }
+
+  // ---- messages with the author ----------------------------------------------------------
+
+  function renderMessages(data) {
+    var story = data.story;
+    state.messages = (data.messages || []).slice();
+    var list = $("story-messages");
+    clear(list);
+    (data.messages || []).forEach(function (m) {
+      var who = m.sender === "moderator" ? "You (" + (m.by || "a moderator") + ") wrote" : "The author answered";
+      var li = el("li", null, "message message-" + (m.sender === "moderator" ? "moderator" : "author"));
+      li.appendChild(el("p", who + " on " + formatDate(m.at), "message-who"));
+      li.appendChild(el("p", m.text, "message-text"));
+      list.appendChild(li);
+    });
+    var askable = story.status === "pending" || story.status === "held";
+    var status = !askable ? "Messages can be sent only while a story is pending or held."
+      : data.address !== "confirmed" ? "The author has not confirmed an email address, so we cannot write to them."
+      : (data.messages || []).length ? "" : "No messages yet.";
+    $("messages-status").textContent = status;
+    $("message-form").hidden = !(askable && data.address === "confirmed");
+    $("message").value = "";
+    clearFieldErrors(["message"]);
+  }
+
+  function onMessage(event) {
+    event.preventDefault();
+    var story = state.current;
+    if (!story) return;
+    clearFieldErrors(["message"]);
+    var button = document.querySelector("#message-form button");
+    button.disabled = true;
+    api("POST", "moderation/stories/" + encodeURIComponent(story.id) + "/messages", { text: $("message").value }).then(function (result) {
+      button.disabled = false;
+      if (handledCommon(result)) return;
+      if (result.status === 422) {
+        var fields = (result.data && result.data.error && result.data.error.fields) || [];
+        showFieldErrors(fields.map(function (f) { return { field: "message", message: f.message }; }), ["message"]);
+        $("message").focus();
+        return;
+      }
+      if (!result.ok) { showAlert(errorMessage(result)); return; }
+      // Only the messages change: the edits not yet saved stay as they are.
+      state.messages = (state.messages || []).concat([result.data.message]);
+      renderMessages({ story: story, messages: state.messages, address: "confirmed" });
+      notice("Sent. We are emailing your message to the author.");
+    });
   }
 
   function slugTags(text) {
@@ -908,19 +1120,19 @@
   }
 
   function clearDecisionErrors() {
-    clearFieldErrors(EDITABLE.concat(["criticality", "tags", "note"]));
+    clearFieldErrors(EDITABLE.concat(["criticality", "tags", "note", "services"]));
     $("error-summary").hidden = true;
     clear($("error-summary-list"));
   }
 
   function showDecisionErrors(errors) {
-    var names = EDITABLE.concat(["criticality", "tags", "note"]);
+    var names = EDITABLE.concat(["criticality", "tags", "note", "services"]);
     showFieldErrors(errors, names);
     var list = $("error-summary-list");
     clear(list);
     errors.forEach(function (e) {
       var li = el("li");
-      var target = e.field === "criticality" ? "criticality-0" : e.field;
+      var target = e.field === "criticality" ? "criticality-0" : e.field === "services" ? "service-find" : e.field;
       if (names.indexOf(e.field) >= 0 && $(target)) {
         var a = el("a", (FIELD_NAMES[e.field] || e.field) + ": " + e.message);
         a.href = "#" + target;
@@ -954,7 +1166,8 @@
       pseudonym: $("pseudonym").value,
       criticality: checked ? Number(checked.value) : null,
       tags: slugTags($("tags").value),
-      note: $("note").value
+      note: $("note").value,
+      services: (state.services || []).filter(function (x) { return x.kept; }).map(function (x) { return x.slug; })
     };
     clearDecisionErrors();
     showAlert("");
@@ -980,7 +1193,7 @@
       var title = (result.data && result.data.story && result.data.story.title) || story.title;
       state.current = null;
       window.location.hash = "#queue/" + state.queue;
-      notice(done + ": " + title);
+      notice(done + ": " + title, action === "publish" ? publishedUrl(story.id) : "");
     });
   }
 
@@ -999,6 +1212,11 @@
     $("decision-form").addEventListener("submit", onDecision);
     $("concern-form").addEventListener("submit", onConcernDecision);
     $("concerns-refresh").addEventListener("click", function () { loadConcerns(); });
+    $("message-form").addEventListener("submit", onMessage);
+    $("service-find").addEventListener("input", findServices);
+    $("service-find").addEventListener("keydown", function (e) { if (e.key === "Enter") e.preventDefault(); });
+    $("tags").addEventListener("input", suggestTags);
+    EDITABLE.forEach(function (f) { $(f).addEventListener("input", recheck); });
     window.addEventListener("hashchange", route);
     route();
   }
