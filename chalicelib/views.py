@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .core import clock
 from .core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
-from .core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS
+from .core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES
 from .core.status import ItemStatus, Status
 
 if TYPE_CHECKING:
@@ -296,6 +296,7 @@ def listing_entry(story: Mapping[str, Any]) -> dict[str, Any]:
         "services": story.get("services", []),
         "feelings": story.get("feelings", []),
         "tags": story.get("tags", []),
+        "route": story.get("route") or "web",  # how it came in (issue 19): public, never who invited or entered it
         # Progress, so lists can show where each story stands.
         **{k: story[k] for k in PROGRESS if story.get(k)},
     }
@@ -327,6 +328,9 @@ def story_view(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) ->
         "services": [service_link(services[s]) for s in story.get("services", []) if s in services],
         # The response promise: its dates and state, public facts by contract.
         "promise": story_promise(story, services),
+        # How it came in (issue 19): staff always see it; the public, when someone wrote it down for its author.
+        "route": ROUTE_LABELS.get(story.get("route") or "web", ""),
+        "told_through": story.get("route") in TAKEN_ROUTES,
     }
 
 

@@ -41,6 +41,7 @@ def _flows() -> SimpleNamespace:
         changes,
         conversation,
         directory,
+        invitations,  # invitations (issue 19)
         ladder,
         limits,
         links,
@@ -211,6 +212,12 @@ def reports() -> Any:
     return _flows().reports.Reports(store(), organisations(), get_settings(), queues())
 
 
+@lru_cache(maxsize=1)
+def invitations() -> Any:
+    """Invitations and their short links (issue 19)."""
+    return _flows().invitations.Invitations(store(), organisations(), get_settings())
+
+
 # ---- the stream, the site, the mail, the moderators ------------------------------------------------
 
 
@@ -227,6 +234,7 @@ def changes() -> Any:
             f.reactions.me_too_reaction(s),
             f.reactions.change_check_reaction(s),
             f.reactions.teamwork_reaction(s),
+            f.reactions.invitation_reaction(s),
         ]
     )
 
@@ -291,6 +299,7 @@ def reset() -> None:
         change_checks,
         ladder,
         reports,
+        invitations,
     ):
         f.cache_clear()
     aws.reset_clients()

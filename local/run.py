@@ -459,7 +459,9 @@ def run(seed: bool = True) -> int:
         from local.mailbox import Mailbox
         from local.static_server import StaticServer
 
-        site_server = StaticServer(session.client("s3", region_name=REGION), resources.bucket, HOST, site_port).start()
+        site_server = StaticServer(
+            session.client("s3", region_name=REGION), resources.bucket, HOST, site_port, api_url=api_url
+        ).start()
         cleanups.append(site_server.stop)
 
         def send_todays_digests() -> dict[str, Any]:

@@ -12,7 +12,7 @@ import importlib
 from types import ModuleType
 
 _ON_FIRST_USE = ("guards", "telling", "author", "staff", "organisation", "loop", "openapi", "moderation_screen")
-_REPORTS = ("reports",)  # reports (issue 15)
+_REPORTS = ("reports", "invitations")  # reports (issue 15), invitations (issue 19)
 
 
 def __getattr__(name: str) -> ModuleType:  # PEP 562: runs only until the module is loaded

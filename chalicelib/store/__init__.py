@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from .directory import MAX_PREFIX, MIN_PREFIX, DirectoryPart, DirectoryStore, words
+from .invitations import InvitationsPart, InvitationStore
 from .listings import ListingsPart, ListingStore
 from .loop import LoopPart, LoopStore
 from .organisations import OrganisationsPart, OrganisationStore
@@ -49,6 +50,7 @@ __all__ = [
     "NewMember",
     "EVERYTHING",
     "GSI1",
+    "InvitationStore",
     "MAX_PREFIX",
     "MIN_PREFIX",
     "REPLIES_QUEUE",
@@ -82,6 +84,8 @@ __all__ = [
     "SubscriptionStore",
     "Table",
     "TeamworkStore",
+    "TellingStore",
+    "InvitingStore",
     "VISIBILITIES",
     "ThreadItem",
     "decode",
@@ -107,6 +111,14 @@ __all__ = [
 
 class StoriesAndServices(StoryStore, DirectoryStore, Protocol):
     """Telling, moderating, the conversation: stories and their threads, and the services they name."""
+
+
+class TellingStore(StoryStore, DirectoryStore, InvitationStore, Protocol):
+    """Telling a story: the story, its services, and the invitation it came through (issue 19)."""
+
+
+class InvitingStore(InvitationStore, DirectoryStore, PeopleStore, Protocol):
+    """Invitations (issue 19): the organisation's, the services they are for, and who made them."""
 
 
 class DirectoryFileStore(DirectoryStore, OrganisationStore, Protocol):
@@ -159,7 +171,9 @@ class ReportStore(StoryStore, ListingStore, DirectoryStore, PeopleStore, Organis
     name, and an organisation's leads (and a lead's own choice to get the monthly email)."""
 
 
-class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, OrganisationsPart, TeamworkPart, LoopPart):
+class Store(
+    StoriesPart, ListingsPart, DirectoryPart, PeoplePart, OrganisationsPart, TeamworkPart, LoopPart, InvitationsPart
+):
     """The whole table: every part over one client and table name."""
 
     # The stream's one decoder (store.stream.decode), under the name callers know.
@@ -183,6 +197,8 @@ if TYPE_CHECKING:
         MailStore,
         PublicStore,
         ReportStore,
+        TellingStore,
+        InvitingStore,
     ]:
         """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
-        return store, store, store, store, store, store, store, store, store, store, store, store
+        return store, store, store, store, store, store, store, store, store, store, store, store, store, store
