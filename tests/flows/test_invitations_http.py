@@ -244,3 +244,10 @@ def test_a_moderator_enters_a_story_for_someone(client, pump, directory, token, 
         ).status_code
         == 401
     )
+
+
+def test_a_story_from_a_widget_says_so_and_a_json_client_cannot_claim_a_staff_route(client, directory):
+    resp = client.http.post("/api/stories", body=json.dumps(story_body(via="widget")), headers=JSON_H)
+    assert wiring.store().get_story(json.loads(resp.body)["id"], consistent=True)["route"] == "widget"
+    resp = client.http.post("/api/stories", body=json.dumps(story_body(route="phone")), headers=JSON_H)
+    assert resp.status_code == 422 and json.loads(resp.body)["error"]["fields"][0]["field"] == "route"
