@@ -194,8 +194,14 @@ def highlights(story: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _summary(story: Mapping[str, Any]) -> dict[str, Any]:
-    keep = ("id", "status", "version", "submitted_at", "title", "services", "pseudonym", "role", "experience")
-    return {k: story.get(k) for k in keep} | {"excerpt": story.get("story", "")[:280]}
+    keep = ("id", "status", "version", "submitted_at", "title", "services", "pseudonym", "role", "experience", "tags")
+    # How it came in (issue 19): a story someone entered for its author says who, as moderators check those too.
+    came = {
+        "route": story.get("route") or "web",
+        "invitation": story.get("invitation"),
+        "entered_by": story.get("entered_by"),
+    }
+    return {k: story.get(k) for k in keep} | {"excerpt": story.get("story", "")[:280]} | came
 
 
 def _item_summary(item: Mapping[str, Any], story: Mapping[str, Any]) -> dict[str, Any]:

@@ -629,6 +629,11 @@
     dl.appendChild(el("dd", value));
   }
 
+  var ROUTES = {
+    web: "The website", invitation: "An invitation", widget: "A service's widget", phone: "A phone call",
+    paper: "A letter or paper form", "staff-assisted": "A member of staff, in person"
+  };
+
   function renderStory(data) {
     var story = data.story;
     var original = data.original || null;
@@ -642,6 +647,14 @@
     addMeta(dl, "Author is", story.role);
     addMeta(dl, "When it happened", formatMonth(story.experience));
     addMeta(dl, "How they felt", (story.feelings || []).join(", "));
+    // How it came in (issue 19), and who wrote it down for its author.
+    var came = ROUTES[story.route || "web"] || story.route;
+    if (story.invitation) came += " (invitation " + story.invitation + ")";
+    if (story.entered_by && story.entered_by.name) {
+      came += ", entered by " + story.entered_by.name + (story.entered_by.role ? ", " + story.entered_by.role : "") +
+        (story.entered_by.organisation ? ", " + story.entered_by.organisation : "") + ", with the person's agreement";
+    }
+    addMeta(dl, "How it came in", came);
     addMeta(dl, "Can be emailed", data.address === "confirmed" ? "Yes" : data.address === "unconfirmed" ? "Not yet: the author has not confirmed the address" : "No");
     addMeta(dl, "Version", story.version);
     if (story.decided_by) addMeta(dl, "Last decided by", story.decided_by + " at " + formatDate(story.decided_at));
