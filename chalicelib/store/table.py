@@ -108,10 +108,10 @@ def mail_layer_name(story_id: str) -> str:
     return f"mail#{story_id}" if story_id else "mail"
 
 
-def submission_record_key(submission_id: str) -> str:
+def submission_record_key(submission_id: str, prefix: str = "stories.submit") -> str:
     """The sort key powertools gives the idempotency record of one submission (key prefix, then
     the MD5 of the JSON of the jmespath result). A test checks that erasure really removes it."""
-    return "stories.submit#" + hashlib.md5(json.dumps(submission_id).encode(), usedforsecurity=False).hexdigest()
+    return f"{prefix}#" + hashlib.md5(json.dumps(submission_id).encode(), usedforsecurity=False).hexdigest()
 
 
 def digest_day(published_at: str) -> str:

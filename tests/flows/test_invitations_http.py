@@ -251,3 +251,24 @@ def test_a_story_from_a_widget_says_so_and_a_json_client_cannot_claim_a_staff_ro
     assert wiring.store().get_story(json.loads(resp.body)["id"], consistent=True)["route"] == "widget"
     resp = client.http.post("/api/stories", body=json.dumps(story_body(route="phone")), headers=JSON_H)
     assert resp.status_code == 422 and json.loads(resp.body)["error"]["fields"][0]["field"] == "route"
+
+
+def test_erasing_a_story_removes_its_mark_on_the_invitation_and_a_taken_storys_records(client, pump, directory):
+    from chalicelib.store import submission_record_key
+
+    token = manage_token(make_staff())
+    made = invite(client, token)
+    sent = story_body(invitation=made["code"], email="erase.me@example.org")
+    story_id = json.loads(client.http.post("/api/stories", body=json.dumps(sent), headers=JSON_H).body)["id"]
+    taken = story_body(route="paper", email="erase.too@example.org")
+    resp = client.http.post(f"/api/subscriptions/manage/{token}/stories", body=json.dumps(taken), headers=JSON_H)
+    taken_id = json.loads(resp.body)["id"]
+    pump.drain()
+    store = wiring.store()
+    assert store._get(f"INVITE#{made['code']}", f"STORY#{story_id}")
+    assert store._get("IDEMPOTENCY#stories", submission_record_key(taken["submission_id"], "stories.take"))
+    store.erase_story(story_id)
+    store.erase_story(taken_id)
+    assert store._get(f"INVITE#{made['code']}", f"STORY#{story_id}") is None
+    assert store._get("IDEMPOTENCY#stories", submission_record_key(taken["submission_id"], "stories.take")) is None
+    assert store.get_invitation(made["code"])["stories"] == 1  # a count, which names nobody
