@@ -272,3 +272,20 @@ def test_erasing_a_story_removes_its_mark_on_the_invitation_and_a_taken_storys_r
     assert store._get(f"INVITE#{made['code']}", f"STORY#{story_id}") is None
     assert store._get("IDEMPOTENCY#stories", submission_record_key(taken["submission_id"], "stories.take")) is None
     assert store.get_invitation(made["code"])["stories"] == 1  # a count, which names nobody
+
+
+def test_staff_see_how_a_story_came_in_on_the_read_and_respond_page(client, pump, directory):
+    from tests.support.conversation import respond_link
+
+    staff = make_staff()
+    token = manage_token(staff)
+    resp = client.http.post(
+        f"/api/subscriptions/manage/{token}/stories", body=json.dumps(story_body(route="paper")), headers=JSON_H
+    )
+    story_id = json.loads(resp.body)["id"]
+    wiring.store().confirm_contact(story_id, clock.iso())
+    version = wiring.store().get_story(story_id, consistent=True)["version"]
+    wiring.moderation().decide(story_id, {"action": "publish", "version": version, "criticality": 1}, MOD)
+    pump.drain()
+    page = body(client.http.get(f"/api/respond/{respond_link(story_id, staff)}"))
+    assert "<dt>How it came in</dt><dd>Through a letter or paper form, written down by a member of staff" in page
