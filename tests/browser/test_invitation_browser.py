@@ -133,3 +133,50 @@ def test_a_patient_opens_an_invitation_and_sends_their_story(stack, browser, tmp
     )
     counted = wait_for(lambda: "<dt>Stories brought in</dt><dd>1</dd>" in requests.get(manage, timeout=30).text, 30)
     assert counted
+
+
+def test_a_moderator_enters_a_phone_story_on_the_screen(stack, browser):
+    from local.resources import DEMO_MODERATOR
+
+    run = uuid.uuid4().hex[:6]
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    page.goto(f"{stack.api}moderate")
+    page.fill("#username", DEMO_MODERATOR["username"])
+    page.fill("#password", DEMO_MODERATOR["password"])
+    page.click("#sign-in-form button[type=submit]")
+    page.wait_for_selector("#view-queue:not([hidden])")
+    page.click("#take-link")
+    page.wait_for_selector("#view-take:not([hidden])")
+    assert axe_violations(page) == []
+
+    title = f"Told on the phone {run}"
+    page.check("#take-route-phone")
+    page.fill("#take-title", title)
+    page.fill("#take-story", "She phoned because she has no computer.\nThe ward staff were kind to her husband.")
+    page.fill("#take-pseudonym", "A caller")
+    page.fill("#take-find", "ward 7 northbridge")
+    page.click("#take-find-button")
+    page.wait_for_selector(f"#take-services option[value='{WARD}']", state="attached")
+    page.select_option("#take-services", WARD)
+    page.click("#take-send")  # no tick yet: refused, naming it
+    page.wait_for_selector("#take-summary:not([hidden])")
+    assert "Agreement" in page.locator("#take-summary").inner_text()
+    assert page.locator("#take-consent-error").is_visible()
+    assert axe_violations(page) == []
+    page.check("#take-consent")
+    page.click("#take-send")
+    page.wait_for_selector("#view-queue:not([hidden])")
+    ctx.close()
+
+    auth = requests.post(
+        f"{stack.api}moderation/sign-in",
+        json={"username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]},
+        timeout=30,
+    ).json()
+    stories = requests.get(
+        f"{stack.api}moderation/queue", headers={"Authorization": f"Bearer {auth['id_token']}"}, timeout=30
+    ).json()["stories"]
+    story = next(s for s in stories if s["title"] == title)
+    assert story["route"] == "phone" and story["entered_by"]["kind"] == "moderator"
+    assert story["services"] == [WARD]
