@@ -115,7 +115,12 @@ def find_services():
 def tell_story():
     _limit("stories", "story_limit")
     return edge.telling.tell_story(
-        app.current_request, wiring.stories(), wiring.store(), get_settings(), app.lambda_context
+        app.current_request,
+        wiring.stories(),
+        wiring.store(),
+        get_settings(),
+        app.lambda_context,
+        invitations=wiring.invitations(),
     )
 
 

@@ -289,3 +289,14 @@ def test_staff_see_how_a_story_came_in_on_the_read_and_respond_page(client, pump
     pump.drain()
     page = body(client.http.get(f"/api/respond/{respond_link(story_id, staff)}"))
     assert "<dt>How it came in</dt><dd>Through a letter or paper form, written down by a member of staff" in page
+
+
+def test_a_story_form_sent_again_from_an_invitation_still_says_who_asked(client, directory):
+    made = invite(client, manage_token(make_staff()))
+    data = story_body(invitation=made["code"], title="")
+    form = urlencode({k: v for k, v in data.items() if not isinstance(v, list)} | {"services": "riverside-ward-7"})
+    resp = client.http.post("/api/stories", body=form, headers=FORM_H)
+    html = body(resp)
+    assert resp.status_code == 422 and 'href="#title"' in html
+    assert "Ward 7 (Acute Medicine) asked for your story" in html
+    assert f'name="invitation" value="{made["code"]}"' in html
