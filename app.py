@@ -22,7 +22,7 @@ import os
 from chalice import Chalice, Cron
 
 from chalicelib import edge, wiring
-from chalicelib.core.errors import FeedForwardError
+from chalicelib.core.errors import FeedForwardError, NotFound
 from chalicelib.core.observability import logger, metrics
 from chalicelib.edge.http import (
     FORM,
@@ -116,7 +116,12 @@ def find_services():
 def tell_story():
     _limit("stories", "story_limit")
     return edge.telling.tell_story(
-        app.current_request, wiring.stories(), wiring.store(), get_settings(), app.lambda_context
+        app.current_request,
+        wiring.stories(),
+        wiring.store(),
+        get_settings(),
+        app.lambda_context,
+        invitations=wiring.invitations(),
     )
 
 
@@ -231,7 +236,14 @@ def confirm_subscription(token):
 @app.route("/api/subscriptions/manage/{token}", methods=["GET"])
 def manage_subscriptions_page(token):
     notice = (app.current_request.query_params or {}).get("notice", "")
-    return edge.staff.manage_page(token, wiring.subscriptions(), get_settings(), notice=notice)
+    return edge.staff.manage_page(
+        token,
+        wiring.subscriptions(),
+        get_settings(),
+        notice=notice,
+        invitations=wiring.invitations(),
+        store=wiring.store(),
+    )
 
 
 @app.route("/api/subscriptions/manage/{token}", methods=["POST"], content_types=[FORM, JSON])
@@ -480,6 +492,18 @@ def moderation_concern_decision(story_id, kind, item_id):
     return private_json({"case": wiring.concerns().decide(story_id, kind, item, data, who)})
 
 
+@app.route("/api/moderation/stories", methods=["POST"], content_types=[JSON])
+def moderation_take_story():
+    """A moderator enters a story for someone who phoned or wrote (issue 19): pending, like any story."""
+    who = moderator()
+    _, data = read_body(app.current_request, get_settings().max_body_bytes)
+    entered = {"kind": "moderator", "id": who.username, "name": who.name, "role": "Moderator", "organisation": ""}
+    result = wiring.stories().take(data, entered, None)
+    return json_response(
+        result, status=201, headers={"Cache-Control": "no-store", "Location": f"/api/stories/{result['id']}"}
+    )
+
+
 @app.route("/api/moderate", methods=["GET"])
 def moderation_screen():
     return edge.moderation_screen.screen_response(get_settings())
@@ -544,6 +568,68 @@ def waiting_stories(token):
 @app.route("/api/subscriptions/manage/{token}/waiting/{story_id}", methods=["POST"], content_types=[JSON, FORM])
 def waiting_story_link(token, story_id):
     return edge.waiting.respond_link(app.current_request, token, story_id, wiring.waiting(), get_settings())
+
+
+# ---- Invitations and stories taken for someone (issue 19) ----------------------------------------
+# An invitation's short link <site>/i/<code> is redirected here (CloudFront's site function, the local
+# static server). The rest hangs off a member's "manage your alerts" link (responders and leads only).
+
+
+@app.route("/api/i/{code}", methods=["GET"])
+def invitation_form(code):
+    return edge.invitations.open_form(code, wiring.invitations(), wiring.store(), get_settings())
+
+
+def _manage_again(token):
+    """The manage page again, with the invitation form's error summary and what was typed."""
+
+    def again(error, data):
+        return edge.staff.manage_page(
+            token,
+            wiring.subscriptions(),
+            get_settings(),
+            status=error.status,
+            errors=error.fields,
+            values=data,
+            invitations=wiring.invitations(),
+            store=wiring.store(),
+        )
+
+    return again
+
+
+@app.route("/api/subscriptions/manage/{token}/invitations", methods=["POST"], content_types=[JSON, FORM])
+def make_invitation(token):
+    return edge.invitations.create(
+        app.current_request, token, wiring.invitations(), get_settings(), _manage_again(token)
+    )
+
+
+@app.route("/api/subscriptions/manage/{token}/invitations/{code}/end", methods=["POST"], content_types=[JSON, FORM])
+def end_invitation(token, code):
+    return edge.invitations.end(
+        app.current_request, token, code, wiring.invitations(), get_settings(), _manage_again(token)
+    )
+
+
+@app.route("/api/subscriptions/manage/{token}/invitations/{code}/{kind}", methods=["GET"])
+def invitation_printable(token, code, kind):
+    if kind not in ("card", "poster"):
+        raise NotFound("There is no such page.")
+    return edge.invitations.printable(token, code, kind, wiring.invitations(), get_settings())
+
+
+@app.route("/api/subscriptions/manage/{token}/take", methods=["GET"])
+def take_story_page(token):
+    return edge.invitations.take_page(token, wiring.organisations(), wiring.store(), get_settings())
+
+
+@app.route("/api/subscriptions/manage/{token}/stories", methods=["POST"], content_types=[JSON, FORM])
+def take_story(token):
+    _limit("stories", "story_limit")
+    return edge.invitations.take(
+        app.current_request, token, wiring.organisations(), wiring.stories(), wiring.store(), get_settings()
+    )
 
 
 # ---- Event handlers ----------------------------------------------------------------------

@@ -239,13 +239,23 @@ def highlights(story: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _summary(story: Mapping[str, Any], names: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    keep = ("id", "status", "version", "submitted_at", "title", "services", "pseudonym", "role", "experience")
+    keep = ("id", "status", "version", "submitted_at", "title", "services", "pseudonym", "role", "experience", "tags")
     known = names or {}
-    return {k: story.get(k) for k in keep} | {
-        "excerpt": story.get("story", "")[:280],
-        "service_names": [known.get(slug, {}).get("name") or slug for slug in story.get("services") or []],
-        "urgent": urgency.flags(dict(story)),
+    # How it came in (issue 19): a story someone entered for its author says who, as moderators check those too.
+    came = {
+        "route": story.get("route") or "web",
+        "invitation": story.get("invitation"),
+        "entered_by": story.get("entered_by"),
     }
+    return (
+        {k: story.get(k) for k in keep}
+        | {
+            "excerpt": story.get("story", "")[:280],
+            "service_names": [known.get(slug, {}).get("name") or slug for slug in story.get("services") or []],
+            "urgent": urgency.flags(dict(story)),
+        }
+        | came
+    )
 
 
 def _item_summary(item: Mapping[str, Any], story: Mapping[str, Any]) -> dict[str, Any]:

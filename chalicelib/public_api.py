@@ -121,6 +121,7 @@ class PublicApi:
             "services": [self._service_link(services[s]) for s in entry.get("services", []) if s in services],
             "tags": list(entry.get("tags", [])),
             "feelings": list(entry.get("feelings", [])),
+            "route": entry.get("route") or "web",
             "progress": progress_view(entry),
         }
 

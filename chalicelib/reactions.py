@@ -16,7 +16,7 @@ from .core.jobs import MailJob, RenderJob
 from .store.stream import Change
 
 if TYPE_CHECKING:
-    from .store import AlertStore, ConcernStore, LoopStore, PromiseStore
+    from .store import AlertStore, ConcernStore, InvitationStore, LoopStore, PromiseStore
 
 
 def promise_reaction(store: PromiseStore) -> Reaction:
@@ -30,6 +30,17 @@ def me_too_reaction(store: LoopStore) -> Reaction:
     def react(change: Change) -> Jobs:
         if change.kind == "me_too" and change.story_id is not None:  # a me-too item is always a story's
             metoo.count(store, change.story_id, change.ref, change.new)
+        return []
+
+    return react
+
+
+def invitation_reaction(store: InvitationStore) -> Reaction:
+    """A story that came through an invitation counted on it, once (issue 19)."""
+
+    def react(change: Change) -> Jobs:
+        if change.kind == "story" and change.inserted and change.new and change.new.get("invitation"):
+            store.count_invitation_story(str(change.new["invitation"]), str(change.story_id))
         return []
 
     return react

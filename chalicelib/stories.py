@@ -1,4 +1,10 @@
-"""Telling a story: validate, check the services, write it once, pending and private."""
+"""Telling a story: validate, check the services, write it once, pending and private.
+
+Every story records how it came in (`route`, issue 19): the web form, an invitation's short link (the
+story then carries the invitation and its tags), a service's widget, or, entered by a member of staff
+or a moderator for someone who phoned, wrote or came in (`take`), phone, paper or staff-assisted, with
+who entered it and that the person agreed. Either way it is moderated like any other story.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from . import invitations
 from .core import clock, ids
 from .core.errors import ValidationFailed, pydantic_fields
-from .core.models import MAX_SERVICES, StorySubmission, experience_problem
+from .core.models import MAX_SERVICES, StorySubmission, TakenStory, experience_problem
 from .core.observability import logger, metrics
 from .core.status import Status
 
 if TYPE_CHECKING:
-    from .store import StoriesAndServices
+    from .store import TellingStore
 
 LABELS = {
     "submission_id": "the submission id",
@@ -33,6 +40,9 @@ LABELS = {
     "website": "this field",
     "related_story": "the story yours is linked to",
     "started": "the time the form was opened",
+    "invitation": "the invitation",
+    "via": "where the form was opened",
+    "route": "how the story came in",
 }
 # Where the generic words would not fit the form (error type -> words; "*": any type). Never the
 # validator's own words ("Input should be less than or equal to 12", "Choose at least 1").
@@ -54,15 +64,15 @@ TOO_QUICK = "That was very quick. Please check your story and send it again."
 
 
 class Stories:
-    def __init__(self, store: StoriesAndServices, remember_seconds: int, min_form_seconds: int = 0):
+    def __init__(self, store: TellingStore, remember_seconds: int, min_form_seconds: int = 0):
         self._store = store
         self._remember = remember_seconds
         self._min_form_seconds = min_form_seconds
 
-    def validate(self, data: dict[str, Any]) -> StorySubmission:
+    def validate(self, data: dict[str, Any], model: type[StorySubmission] = StorySubmission) -> StorySubmission:
         """The submission, or every problem with it at once (a person fixes them in one go)."""
         try:
-            submission = StorySubmission.model_validate(data)
+            submission = model.model_validate(data)
         except ValidationError as e:
             fields = pydantic_fields(e, LABELS, MESSAGES)
             # pydantic skips the model's own check when a field fails, and the store's checks come after.
@@ -71,7 +81,7 @@ class Stories:
         fields = self._checks(data, set(), experience=False)
         if fields:
             raise ValidationFailed(fields, data)
-        if self._too_quick(submission.started):
+        if model is StorySubmission and self._too_quick(submission.started):
             # Last, so a person sees what to fix first; and the form keeps `started`, so a second send counts from the first.
             raise ValidationFailed([{"field": "started", "message": TOO_QUICK}], data)
         return submission
@@ -115,7 +125,21 @@ class Stories:
         record in progress to wait on, and a second send writes nothing."""
         return self._create(self.validate(data))
 
-    def _create(self, submission: StorySubmission) -> dict[str, Any]:
+    def take(self, data: dict[str, Any], entered_by: dict[str, str], organisation: str | None) -> dict[str, Any]:
+        """A story entered for someone who phoned, wrote or came in (issue 19), by a member of
+        `organisation` (only about its services: fail closed) or by a moderator (None). Pending, like
+        any story; the author's address, if given, gets the private link as usual."""
+        submission = self.validate(data, TakenStory)
+        if organisation is not None:
+            found = self._store.get_services(submission.services)
+            outside = [s for s in submission.services if (found[s].get("path") or [""])[0] != organisation]
+            if outside:
+                raise ValidationFailed(
+                    [{"field": "services", "message": "Choose your own organisation's services"}], data
+                )
+        return self._create(submission, entered_by=dict(entered_by))
+
+    def _create(self, submission: StorySubmission, entered_by: dict[str, str] | None = None) -> dict[str, Any]:
         story_id = ids.new_story_id()
         story = {
             "id": story_id,
@@ -136,6 +160,7 @@ class Stories:
         }
         if submission.related_story:
             story["related_story"] = submission.related_story  # CHECK: shown as "Linked to <title>"
+        story |= self._route(submission, entered_by)
         contact = (
             {"email": str(submission.email), "submission_id": submission.submission_id} if submission.email else None
         )
@@ -146,6 +171,20 @@ class Stories:
         logger.info("story submitted", extra={"story_id": story_id, "services": story["services"]})
         metrics.add_metric(name="StoriesSubmitted", unit="Count", value=1)
         return {"id": story_id, "status": Status.PENDING}
+
+    def _route(self, submission: StorySubmission, entered_by: dict[str, str] | None) -> dict[str, Any]:
+        """How the story came in, and what that adds to it."""
+        if isinstance(submission, TakenStory):
+            # Who entered it is shown to staff and moderators, never in public; the tick is the person's agreement.
+            return {"route": submission.route, "entered_by": entered_by or {}, "agreed_at": clock.iso()}
+        invitation = invitations.for_story(self._store, submission.invitation)
+        if invitation:
+            return {
+                "route": "invitation",
+                "invitation": invitation["code"],
+                "tags": sorted(invitation.get("tags") or []),
+            }
+        return {"route": "widget" if submission.via == "widget" else "web"}
 
 
 def _whole(value: Any) -> int | None:

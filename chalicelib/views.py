@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .core import clock
 from .core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
 from .core.concerns import PLACEHOLDER, placeholder
-from .core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS
+from .core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES
 from .core.status import ItemStatus, Status
 
 if TYPE_CHECKING:
@@ -301,6 +301,7 @@ def listing_entry(story: Mapping[str, Any]) -> dict[str, Any]:
         "services": story.get("services", []),
         "feelings": story.get("feelings", []),
         "tags": story.get("tags", []),
+        "route": story.get("route") or "web",  # how it came in (issue 19): public, never who invited or entered it
         # Progress, so lists can show where each story stands.
         **{k: story[k] for k in PROGRESS if story.get(k)},
     }
@@ -335,6 +336,9 @@ def story_view(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) ->
         # The response promise: its dates and state, public facts by contract.
         "promise": story_promise(story, services),
         "moderator_edited_at": story.get("moderator_edited_at", ""),  # "edited by a moderator on …"
+        # How it came in (issue 19): staff always see it; the public, when someone wrote it down for its author.
+        "route": ROUTE_LABELS.get(story.get("route") or "web", ""),
+        "told_through": story.get("route") in TAKEN_ROUTES,
     }
 
 

@@ -42,6 +42,7 @@ def _flows() -> SimpleNamespace:
         concerns,
         conversation,
         directory,
+        invitations,  # invitations (issue 19)
         ladder,
         limits,
         links,
@@ -230,6 +231,12 @@ def waiting() -> Any:
     return _flows().waiting.Waiting(store(), organisations(), links(), get_settings())
 
 
+@lru_cache(maxsize=1)
+def invitations() -> Any:
+    """Invitations and their short links (issue 19)."""
+    return _flows().invitations.Invitations(store(), organisations(), get_settings())
+
+
 # ---- the stream, the site, the mail, the moderators ------------------------------------------------
 
 
@@ -247,6 +254,7 @@ def changes() -> Any:
             f.reactions.change_check_reaction(s),
             f.reactions.teamwork_reaction(s),
             f.reactions.concern_reaction(s),  # a reporter's address and the decision (issue 16)
+            f.reactions.invitation_reaction(s),
         ]
     )
 
@@ -326,6 +334,7 @@ def reset() -> None:
         concerns,
         ladder,
         reports,
+        invitations,
     ):
         f.cache_clear()
     aws.reset_clients()

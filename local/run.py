@@ -467,7 +467,9 @@ def run(seed: bool = True) -> int:
         from local.mailbox import Mailbox
         from local.static_server import StaticServer
 
-        site_server = StaticServer(session.client("s3", region_name=REGION), resources.bucket, HOST, site_port).start()
+        site_server = StaticServer(
+            session.client("s3", region_name=REGION), resources.bucket, HOST, site_port, api_url=api_url
+        ).start()
         cleanups.append(site_server.stop)
 
         def send_todays_digests() -> dict[str, Any]:
@@ -510,6 +512,12 @@ def run(seed: bool = True) -> int:
             finally:
                 pump.paused.clear()
             say(ff.seed_summary(result))
+            reach = result.get("reach")
+            if reach:  # issue 19
+                say(f"Demo invitation: {reach['invitation']} (its card: {reach['card']} ; poster: {reach['poster']})")
+                say(
+                    f"  A story came through it, and a moderator entered one taken by phone: {site_url}/stories/{reach['phone_story']}/"
+                )
             for err in result["errors"]:
                 say(f"  seeding error: {err}")
         say("Waiting for the event pump to publish pages and send mail ...")

@@ -6,6 +6,7 @@ maps clean URLs onto keys and reads each object with boto3:
     /            -> index.html
     /x/          -> x/index.html
     /x           -> the object x, or a redirect to /x/ when x/index.html exists
+    /i/<code>    -> a redirect to the API's /api/i/<code> (an invitation's short link, issue 19)
     anything else that is missing -> 404.html with status 404
 
 It passes on the object's Content-Type, Cache-Control, Content-Encoding, ETag and
@@ -14,6 +15,7 @@ Last-Modified, and answers If-None-Match with 304.
 
 from __future__ import annotations
 
+import re
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +51,7 @@ class SiteHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     s3: Any = None
     bucket: str = ""
+    api_url: str = ""
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: the stack prints its own lines
         pass
@@ -80,6 +83,10 @@ class SiteHandler(BaseHTTPRequestHandler):
 
     def _serve(self, head: bool) -> None:
         try:
+            invite = re.fullmatch(r"/+i/([A-Za-z0-9]{1,40})/?", urlsplit(self.path).path)
+            if invite and self.api_url:  # as CloudFront's site function does
+                self._redirect(f"{self.api_url.rstrip('/')}/api/i/{invite.group(1)}", HTTPStatus.FOUND)
+                return
             key = key_for(self.path)
             obj = self._get(key) if key else None
             if obj is None and key and not key.endswith("index.html") and self._exists(f"{key}/index.html"):
@@ -127,8 +134,8 @@ class SiteHandler(BaseHTTPRequestHandler):
         else:
             self._plain(HTTPStatus.NOT_FOUND, "Not found.\n", head)
 
-    def _redirect(self, location: str) -> None:
-        self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+    def _redirect(self, location: str, status: HTTPStatus = HTTPStatus.MOVED_PERMANENTLY) -> None:
+        self.send_response(status)
         self.send_header("Location", location)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -147,8 +154,8 @@ class SiteHandler(BaseHTTPRequestHandler):
 class StaticServer:
     """A threaded HTTP server for the site bucket, run in a daemon thread."""
 
-    def __init__(self, s3: Any, bucket: str, host: str = "127.0.0.1", port: int = 8080):
-        handler = type("BoundSiteHandler", (SiteHandler,), {"s3": s3, "bucket": bucket})
+    def __init__(self, s3: Any, bucket: str, host: str = "127.0.0.1", port: int = 8080, api_url: str = ""):
+        handler = type("BoundSiteHandler", (SiteHandler,), {"s3": s3, "bucket": bucket, "api_url": api_url})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="static-site", daemon=True)

@@ -500,6 +500,13 @@ def seed_demo(
                     seeder.teamwork(first)
                 except Exception as e:  # keep going: the demo works without it
                     result["errors"].append(f"the demo's tags and pass: {e}")
+    if subscriptions:  # issue 19: an invitation (made by a demo responder), a story through it, a phone story
+        from tools.reach_demo import seed_reach
+
+        try:
+            result["reach"] = seed_reach(client, username, password, today)
+        except Exception as e:  # keep going: the demo works without it
+            result["errors"].append(f"the demo invitation and phone story: {e}")
     return result
 
 

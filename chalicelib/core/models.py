@@ -156,6 +156,29 @@ def experience_problem(year: int, month: int, today: date) -> dict[str, str] | N
     return None
 
 
+# How a story came in (issue 19): shown to staff and moderators, in the public API and in exports.
+class Route(str, Enum):
+    web = "web"
+    invitation = "invitation"
+    widget = "widget"
+    phone = "phone"
+    paper = "paper"
+    staff_assisted = "staff-assisted"
+
+
+ROUTE_LABELS = {
+    "web": "the website",
+    "invitation": "an invitation",
+    "widget": "a service's widget",
+    "phone": "a phone call",
+    "paper": "a letter or paper form",
+    "staff-assisted": "a member of staff, in person",
+}
+# The routes of a story someone else entered for its author (stories.Stories.take).
+TAKEN_ROUTES = ("phone", "paper", "staff-assisted")
+INVITATION_CODE = r"^[2-9a-hjkmnp-z]{12}$"  # invitations.new_code(): 12 letters and digits that read unambiguously
+
+
 class StorySubmission(BaseModel):
     """A story as its author sends it, from the form or as JSON."""
 
@@ -181,6 +204,10 @@ class StorySubmission(BaseModel):
     started: Annotated[int | None, BLANK_IS_NONE] = Field(default=None, ge=0, le=2**53 - 1)
     # CHECK: "Tell your own story" from a published story's page links the two (stories.py checks it is published).
     related_story: Annotated[str | None, BLANK_IS_NONE] = Field(default=None, pattern=r"^[0-9a-hjkmnp-tv-z]{17}$")
+    # Issue 19: the invitation the form was opened from (its short link), and "widget" when it was opened
+    # from a service's widget. A code that is unknown or ended is not an error: the story comes in by the web.
+    invitation: Annotated[str | None, BLANK_IS_NONE] = Field(default=None, max_length=40)
+    via: Annotated[str | None, BLANK_IS_NONE] = Field(default=None, pattern=r"^widget$")
 
     @field_validator("services", "feelings")
     @classmethod
@@ -202,6 +229,20 @@ class StorySubmission(BaseModel):
         if problem:
             raise ValueError(f"{problem['field']}: {problem['message']}")
         return self
+
+
+class TakenStory(StorySubmission):
+    """A story a member of staff or a moderator entered for someone who phoned, wrote or came in:
+    the same fields, how it came in, and the tick that says the person agreed (issue 19)."""
+
+    route: Annotated[str, StringConstraints(pattern=r"^(phone|paper|staff-assisted)$")]
+
+    @field_validator("consent")
+    @classmethod
+    def _consented(cls, v):
+        if v is not True:
+            raise ValueError("Tick to confirm the person agreed that their story may be published here")
+        return v
 
 
 # Criticality, set by a moderator and seen only by staff (design.md glossary).

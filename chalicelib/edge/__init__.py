@@ -12,7 +12,7 @@ import importlib
 from types import ModuleType
 
 _ON_FIRST_USE = ("guards", "telling", "author", "staff", "organisation", "loop", "openapi", "moderation_screen")
-_REPORTS = ("reports", "waiting")  # reports (issue 15), waiting stories (issue 20)
+_REPORTS = ("reports", "waiting", "invitations")  # reports (15), waiting stories (20), invitations (19)
 _CONCERNS = ("concerns",)  # report a concern (issue 16)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from chalice import Response
 
 from ..core.errors import NotFound
-from ..core.models import CRITICALITY_WORDS
+from ..core.models import CRITICALITY_WORDS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES, Role
 from .http import html_response
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +66,8 @@ def page(settings: Any) -> str:
             stage=getattr(settings, "stage", ""),
             site_url=getattr(settings, "site_url", ""),
             criticality=CRITICALITY,
+            routes=[(r, ROUTE_LABELS[r][:1].upper() + ROUTE_LABELS[r][1:]) for r in TAKEN_ROUTES],  # issue 19
+            roles=[(r.value, ROLE_LABELS[r.value][:1].upper() + ROLE_LABELS[r.value][1:]) for r in Role],
             css_version=_version("app.css"),
             js_version=_version("app.js"),
         )

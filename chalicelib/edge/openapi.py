@@ -16,6 +16,7 @@ from ..core.models import (
 )
 from .openapi_address import address_paths
 from .openapi_concerns import concern_paths, concern_schemas, moderation_paths  # issue 16
+from .openapi_invitations import invitation_paths, invitation_schemas  # invitations (issue 19)
 from .openapi_loop import loop_paths, loop_schemas
 from .openapi_organisations import STORY_BODY, organisation_paths, organisation_schemas
 from .openapi_parts import (
@@ -192,7 +193,7 @@ def document() -> dict[str, Any]:
     schemas.update(public_schemas())
     schemas.update(loop_schemas())  # CHECK
     schemas.update(organisation_schemas())
-    schemas.update(report_schemas())  # reports (issue 15)
+    schemas.update(report_schemas() | invitation_schemas())  # reports (issue 15), invitations (issue 19)
     schemas.update(concern_schemas())  # concerns about what is published (issue 16)
     schemas["ServiceMatch"] = {
         "type": "object",
@@ -379,7 +380,7 @@ def document() -> dict[str, Any]:
             **loop_paths(html),  # CHECK
             **address_paths(html),  # issue 18: the author confirms the address
             **organisation_paths(html),
-            **report_paths(html),  # reports (issue 15)
+            **(report_paths(html) | invitation_paths(html)),  # reports (issue 15), invitations (issue 19)
             "/api/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": answer("OpenAPI 3", {"type": "object"})}}
             },
@@ -392,8 +393,7 @@ def document() -> dict[str, Any]:
 
 
 def _rate_limited(paths: dict[str, Any]) -> None:
-    """429 + Retry-After wherever limits.py can refuse: the limited actions, and every capability
-    link (a client whose budget of links that did not work is spent is refused any link)."""
+    """429 + Retry-After wherever limits.py can refuse: the limited actions and every capability link."""
     limited = {("/api/stories", "post"), ("/api/subscriptions", "post"), ("/api/stories/{story_id}/me-too", "post")}
     limited |= {(p, "post") for p in paths if p.startswith("/api/stories/{story_id}/concerns/")}
     for path, operations in paths.items():

@@ -260,6 +260,7 @@ def public_schemas() -> dict[str, Any]:
         "services": {"type": "array", "items": {"$ref": "#/components/schemas/PublicServiceLink"}},
         "tags": {"type": "array", "items": _STR},
         "feelings": {"type": "array", "items": _STR},
+        "route": {"$ref": "#/components/schemas/Route"},  # issue 19: how it came in (never who invited or entered it)
         "progress": {"$ref": "#/components/schemas/PublicProgress"},
     }
     entry = _obj(

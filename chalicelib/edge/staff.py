@@ -22,6 +22,7 @@ from ..views import conversation, criticality_label, frequency_choices
 from ..views import field_text as _text
 from .forms import Form, form_or_json
 from .http import FORM, html_response, json_response, media_type, page_csp, redirect
+from .invitations import service_choices
 
 SIGNUP = Form(parsers={"tags": split_tags})
 MANAGE = Form()
@@ -46,6 +47,9 @@ NOTICES = {
     "stopped": "Done. You will not get those alerts any more.",
     "profile": "Saved. Your name and job title are updated.",
     "stopped-all": "You are unsubscribed. We will not send you any more alerts.",
+    "invitation-made": "Your invitation is ready. Print its card or poster, or copy its link.",
+    "invitation-ended": "That invitation has ended. Its link now opens the ordinary form.",
+    "story-taken": "Thank you. The story is with a moderator, who checks it before it is published.",
 }
 MANAGE_FIELD_IDS = {
     "display_name": "display_name",
@@ -53,6 +57,12 @@ MANAGE_FIELD_IDS = {
     "frequency": "frequency",
     "subscription": "subscriptions",
     "action": "subscriptions",
+    # Invitations (issue 19)
+    "service": "invite-service",
+    "campaign": "campaign",
+    "tags": "invite-tags",
+    "expires_on": "expires_on",
+    "invitation": "invitations",
 }
 
 
@@ -112,10 +122,14 @@ def manage_page(
     status: int = 200,
     errors: list[dict[str, str]] | None = None,
     values: dict[str, Any] | None = None,
+    invitations: Any = None,
+    store: Any = None,
 ) -> Response:
     """The person's alerts and public name, with a form for each change; after a mistake, the
-    error summary and what they typed."""
+    error summary and what they typed. A responder or lead also sees their organisation's
+    invitations and a link to enter a story for someone (issue 19)."""
     alerts = subscriptions.alerts(token)
+    inviting = invitations.listing(token) if invitations is not None else None
     entries, by_field = summary(errors or [], MANAGE_FIELD_IDS, "subscriptions")
     values = values or {}
     saved = alerts["profile"]
@@ -134,6 +148,9 @@ def manage_page(
         frequencies=frequency_choices(),
         signup_url=f"{site}/subscribe/",
         limits={"display_name": 80, "role": 80},
+        inviting=inviting,
+        services=service_choices(store, inviting["organisation"]) if inviting and store is not None else [],
+        invite={k: str((values or {}).get(k, "")) for k in ("service", "campaign", "tags", "expires_on")},
     )
     return _page(html, settings, status=status)
 

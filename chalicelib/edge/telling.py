@@ -34,7 +34,9 @@ STORY = Form(
 )
 
 
-def tell_story(request: Any, stories: Any, store: Any, settings: Any, lambda_context: Any) -> Response:
+def tell_story(
+    request: Any, stories: Any, store: Any, settings: Any, lambda_context: Any, invitations: Any = None
+) -> Response:
     return form_or_json(
         request,
         STORY_BODY_BYTES,  # a long story takes more than other forms
@@ -44,6 +46,17 @@ def tell_story(request: Any, stories: Any, store: Any, settings: Any, lambda_con
         # The story's id is its reference: the thank-you page shows it (only an id: it opens nothing private).
         done=lambda result: redirect(f"{settings.site_url}/thank-you/?ref={result['id']}"),
         again=lambda e, _: html_response(
-            story_form_with_errors(e.values, e.fields, store, settings), status=e.status, csp=page_csp(settings)
+            story_form_with_errors(e.values, e.fields, store, settings, invited=_invited(e.values, invitations)),
+            status=e.status,
+            csp=page_csp(settings),
         ),
     )
+
+
+def _invited(values: dict[str, Any], invitations: Any) -> dict[str, Any] | None:
+    """The form sent again from an invitation's link still says who asked (issue 19); no note otherwise."""
+    code = str((values or {}).get("invitation") or "")
+    if not code or invitations is None:
+        return None
+    opened = invitations.opened(code)
+    return opened if opened["state"] == "active" else None

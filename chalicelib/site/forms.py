@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 # The form's fields in page order, with the id an error summary links to.
 FIELD_IDS = {
+    "route": "route",  # only on the form staff fill in for someone (issue 19)
     "title": "title",
     "story": "story",
     "good": "good",
@@ -129,6 +130,8 @@ def form_context(
             **{f: _text(values.get(f)) for f in TEXT_FIELDS},
             "submission_id": _text(values.get("submission_id")),
             "related_story": _text(values.get("related_story")),
+            "invitation": _text(values.get("invitation")),
+            "via": "widget" if _text(values.get("via")) == "widget" else "",
             # When the form was first opened, kept so that sending it again counts from then.
             "started": started if started.isdigit() else "",
             "role": _text(values.get("role")),
@@ -149,6 +152,8 @@ def form_context(
         "years_ago": MAX_YEARS_AGO,
         "this_year": this_year,
         "send_id": SEND_ID,
+        "invited": {},  # issue 19: who asked, from an invitation's short link (story_form_with_errors)
+        "taken": {},  # issue 19: a story a member of staff enters for someone
     }
 
 
@@ -171,12 +176,22 @@ def _capital(text: str) -> str:
 
 
 def story_form_with_errors(
-    values: dict[str, Any], errors: list[dict[str, str]], store: DirectoryStore, settings: Settings
+    values: dict[str, Any],
+    errors: list[dict[str, str]],
+    store: DirectoryStore,
+    settings: Settings,
+    invited: dict[str, Any] | None = None,
+    taken: dict[str, Any] | None = None,
 ) -> str:
-    """The form again, as the API's 422 answer: error summary, errors by fields, values kept."""
+    """The form again, as the API's 422 answer: error summary, errors by fields, values kept. Also the
+    form an invitation's short link opens (issue 19): `invited` says who asked, or why it no longer works;
+    and the form a member of staff fills in for someone who phoned or wrote (`taken`: the routes, who, where)."""
     values = dict(values or {})
     if not _text(values.get("submission_id")).strip():
         # Sent with JavaScript off: this page is for one person, so it can carry a fresh id.
         values["submission_id"] = uuid.uuid4().hex
     context = form_context(values, errors, cached_directory_groups(store), settings, script=False)
+    context["invited"] = invited or {}
+    if taken:
+        context |= {"taken": taken, "action": taken["action"]}
     return render_page("form.html", site_base=settings.site_url.rstrip("/"), robots="noindex", **context)

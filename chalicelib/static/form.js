@@ -248,6 +248,9 @@
   var match = /[?&]service=([a-z0-9-]{1,100})(?:&|$)/.exec(window.location.search);
   if (match && selects.length) { choose(match[1], true); }
   // "Me too — tell your own story" links pass ?related=<story id>: the two stories are linked.
+  // Issue 19: a service's widget links with ?via=widget, so the story records how it came in.
+  var viaInput = form.querySelector('input[name="via"]');
+  if (viaInput && /[?&]via=widget(?:&|$)/.test(window.location.search)) { viaInput.value = "widget"; }
   var related = /[?&]related=([0-9a-z]{17})(?:&|$)/.exec(window.location.search);
   var relatedInput = form.querySelector('input[name="related_story"]');
   if (related && relatedInput) { relatedInput.value = related[1]; }

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .concerns import ConcernsPart, ConcernStore
 from .directory import MAX_PREFIX, MIN_PREFIX, DirectoryPart, DirectoryStore, words
+from .invitations import InvitationsPart, InvitationStore
 from .listings import ListingsPart, ListingStore
 from .loop import LoopPart, LoopStore
 from .organisations import OrganisationsPart, OrganisationStore
@@ -50,6 +51,7 @@ __all__ = [
     "NewMember",
     "EVERYTHING",
     "GSI1",
+    "InvitationStore",
     "MAX_PREFIX",
     "MIN_PREFIX",
     "REPLIES_QUEUE",
@@ -86,6 +88,8 @@ __all__ = [
     "SubscriptionStore",
     "Table",
     "TeamworkStore",
+    "TellingStore",
+    "InvitingStore",
     "VISIBILITIES",
     "ThreadItem",
     "decode",
@@ -116,6 +120,14 @@ class StoriesAndServices(StoryStore, DirectoryStore, Protocol):
 class ModerationStore(StoryStore, DirectoryStore, ListingStore, TeamworkStore, Protocol):
     """Moderating: stories and their threads, the services they name, the tags in use, and the
     messages with the author (kept beside a story's private items)."""
+
+
+class TellingStore(StoryStore, DirectoryStore, InvitationStore, Protocol):
+    """Telling a story: the story, its services, and the invitation it came through (issue 19)."""
+
+
+class InvitingStore(InvitationStore, DirectoryStore, PeopleStore, Protocol):
+    """Invitations (issue 19): the organisation's, the services they are for, and who made them."""
 
 
 class DirectoryFileStore(DirectoryStore, OrganisationStore, Protocol):
@@ -178,7 +190,15 @@ class ConcernFlowStore(StoryStore, ConcernStore, Protocol):
 
 
 class Store(
-    StoriesPart, ListingsPart, DirectoryPart, PeoplePart, OrganisationsPart, TeamworkPart, LoopPart, ConcernsPart
+    StoriesPart,
+    ListingsPart,
+    DirectoryPart,
+    PeoplePart,
+    OrganisationsPart,
+    TeamworkPart,
+    LoopPart,
+    ConcernsPart,
+    InvitationsPart,
 ):
     """The whole table: every part over one client and table name."""
 
@@ -205,6 +225,25 @@ if TYPE_CHECKING:
         ReportStore,
         ConcernFlowStore,
         ModerationStore,
+        TellingStore,
+        InvitingStore,
     ]:
         """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
-        return store, store, store, store, store, store, store, store, store, store, store, store, store, store
+        return (
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+            store,
+        )

@@ -464,7 +464,10 @@ class StoriesPart(Table):
         keys.append({"PK": f"LADDER#{story_id}", "SK": "LADDER"})  # its escalation ladder, if it has one
         keys += [{"PK": i["PK"], "SK": i["SK"]} for i in self._partition(f"IDEMPOTENCY#{mail_layer_name(story_id)}")]
         if contact and contact.get("submission_id"):
+            # One record whether told by its author or taken for them (issue 19): both write it with the story.
             keys.append({"PK": "IDEMPOTENCY#stories", "SK": submission_record_key(contact["submission_id"])})
+        if story and story.get("invitation"):  # its mark on the invitation it came through (the count stays)
+            keys.append({"PK": f"INVITE#{story['invitation']}", "SK": f"STORY#{story_id}"})
         if story and story.get("published_at"):
             for day in digest_days(story["published_at"]):  # a late fan-out wrote to a later digest
                 items = self._query(

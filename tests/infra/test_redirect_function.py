@@ -33,6 +33,10 @@ CORPUS = [
     "/services/ward-7/",
     "/stories/abc/index.html",
     "/",
+    "/i/abcdefghjkmn",
+    "/i/abcdefghjkmn/",
+    "/i/..%2f..%2fevil",
+    "//i/abcdefghjkmn",
 ]
 
 # Issue 18, for `make prove`: every way we know to start another host, before each of a few hosts and paths.
@@ -101,7 +105,9 @@ def test_no_uri_is_redirected_to_another_host():
     results = json.loads(run.stdout)
     assert len(results) == len(CORPUS)
     for r in results:
-        if r["status"] == 301:
+        if r["status"] == 302:  # an invitation's short link (issue 19), to the API on the same host
+            assert re.fullmatch(r"/api/i/[A-Za-z0-9]{1,40}", r["location"]), r
+        elif r["status"] == 301:
             assert not browser_host(r["location"]), r
             assert r["location"].startswith("/") and not r["location"].startswith("//"), r
         else:
@@ -127,3 +133,7 @@ def test_no_uri_is_redirected_to_another_host():
     assert by_uri["/stories/abc/index.html"]["to"] == "/stories/abc/index.html"
     assert by_uri["//evil.example/x"]["location"] == "/evil.example/x/"
     assert by_uri["/\\evil.example/x"]["status"] == 400
+    # An invitation's short link goes to the API's form (issue 19).
+    assert by_uri["/i/abcdefghjkmn"]["location"] == "/api/i/abcdefghjkmn"
+    assert by_uri["/i/abcdefghjkmn/"]["location"] == "/api/i/abcdefghjkmn"
+    assert by_uri["//i/abcdefghjkmn"]["location"] == "/api/i/abcdefghjkmn"

@@ -76,7 +76,14 @@ def operations_with_a_body() -> list[tuple[str, str, dict]]:
 
 def _path(path: str) -> str:
     """Values for the path's parameters that look right (the body is refused before they are looked up)."""
-    values = {"story_id": "0" * 17, "token": "t" * 43, "kind": "replies", "item_id": "i" * 17, "response_id": "r" * 17}
+    values = {
+        "story_id": "0" * 17,
+        "token": "t" * 43,
+        "kind": "replies",
+        "item_id": "i" * 17,
+        "response_id": "r" * 17,
+        "code": "c" * 12,
+    }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 

@@ -32,7 +32,9 @@ def test_the_widget_shows_the_latest_five_stories_and_opens_them_in_a_new_tab(aw
     assert shown == ids[:5]
     assert "Story 6 about riverside-ward-7" in page and "Story 1 about riverside-ward-7" not in page
     assert "What happened 6." in page and "Not yet read" in page  # excerpt and progress
-    assert 'href="/tell-your-story/riverside-general/" target="_blank" rel="noopener">Tell your story' in page
+    assert (
+        'href="/tell-your-story/riverside-general/?via=widget" target="_blank" rel="noopener">Tell your story' in page
+    )
     assert all('target="_blank" rel="noopener"' in a for a in re.findall(r"<a [^>]*>", page))
     # Its own host only, no script, a policy, and not indexed (the service page is the page to find).
     body = re.sub(r'<meta http-equiv="Content-Security-Policy" content="[^"]*">', "", page)

@@ -198,3 +198,42 @@ def test_a_decision_is_taken_once_per_case_version(store):
     assert store.get_story(sid)["status"] == "restricted"
     assert store.cases_queue(10) == []
     assert store.concern_counts() == {"received": 1, "hidden": 0, "decided": 1, "hours": {3: 1}}
+
+
+INVITATION = {
+    "code": "abcdefghjkmn",
+    "organisation": "riverside-trust",
+    "service": "riverside-ward-7",
+    "service_name": "Ward 7",
+    "campaign": "",
+    "tags": ["discharge"],
+    "expires_on": "",
+    "created_at": "2026-01-02T00:00:00.000Z",
+    "created_by": "sub1",
+    "created_by_name": "Sam",
+}
+
+
+def test_an_invitation_is_kept_once_listed_by_organisation_and_ended_once(store):
+    assert store.create_invitation(dict(INVITATION)) is True
+    assert store.create_invitation(dict(INVITATION, service="other")) is False
+    later = dict(INVITATION, code="pqrstuvwxyz2", created_at="2026-01-03T00:00:00.000Z")
+    assert store.create_invitation(later) is True
+    store.create_invitation(dict(INVITATION, code="zzzzzzzzzzzz", organisation="hillside-trust"))
+    assert store.get_invitation("abcdefghjkmn") == INVITATION | {"stories": 0}
+    assert store.get_invitation("nothere23456") is None
+    assert [i["code"] for i in store.invitations_of("riverside-trust")] == ["pqrstuvwxyz2", "abcdefghjkmn"]
+    assert store.end_invitation("abcdefghjkmn", "2026-01-04T00:00:00.000Z", "sub1") is True
+    assert store.end_invitation("abcdefghjkmn", "2026-01-05T00:00:00.000Z", "sub2") is False
+    assert store.end_invitation("nothere23456", "2026-01-05T00:00:00.000Z", "sub2") is False
+    ended = store.get_invitation("abcdefghjkmn")
+    assert (ended["ended_at"], ended["ended_by"]) == ("2026-01-04T00:00:00.000Z", "sub1")
+
+
+def test_a_story_is_counted_on_its_invitation_once(store):
+    store.create_invitation(dict(INVITATION))
+    assert store.count_invitation_story("abcdefghjkmn", "s1") is True
+    assert store.count_invitation_story("abcdefghjkmn", "s1") is False
+    assert store.count_invitation_story("abcdefghjkmn", "s2") is True
+    assert store.count_invitation_story("nothere23456", "s3") is False
+    assert store.get_invitation("abcdefghjkmn")["stories"] == 2

@@ -347,3 +347,48 @@ class MemoryStore:
     def messages(self, story_id: str) -> list[dict[str, Any]]:
         found = (_public(i) for i in self._begins(f"PRIVATE#{story_id}", "MESSAGE#"))
         return sorted(found, key=lambda m: (m.get("at", ""), m.get("id", "")))
+
+    # ---- invitations (issue 19) -------------------------------------------------------------------
+
+    def get_service(self, slug: str) -> dict[str, Any] | None:
+        item = self._get(f"SERVICE#{slug}", "SERVICE")
+        return _public(item) if item else None
+
+    def create_invitation(self, invitation: dict[str, Any]) -> bool:
+        code = invitation["code"]
+        item = {
+            "PK": f"INVITE#{code}",
+            "SK": "INVITE",
+            "GSI1PK": f"INVITES#{invitation['organisation']}",
+            "GSI1SK": f"{invitation['created_at']}#{code}",
+            "stories": 0,
+            **invitation,
+        }
+        return self._put(item, once=True)
+
+    def get_invitation(self, code: str) -> dict[str, Any] | None:
+        item = self._get(f"INVITE#{code}", "INVITE")
+        return _public(item) if item else None
+
+    def invitations_of(self, organisation: str, limit: int = 100) -> list[dict[str, Any]]:
+        mine = [i for i in self._items.values() if i.get("GSI1PK") == f"INVITES#{organisation}"]
+        mine.sort(key=lambda i: i["GSI1SK"], reverse=True)
+        return [_public(copy.deepcopy(i)) for i in mine[:limit]]
+
+    def end_invitation(self, code: str, at: str, by: str) -> bool:
+        with self._lock:
+            item = self._items.get((f"INVITE#{code}", "INVITE"))
+            if item is None or "ended_at" in item:
+                return False
+            item |= {"ended_at": at, "ended_by": by}
+            return True
+
+    def count_invitation_story(self, code: str, story_id: str) -> bool:
+        with self._lock:
+            item = self._items.get((f"INVITE#{code}", "INVITE"))
+            if item is None or (f"INVITE#{code}", f"STORY#{story_id}") in self._items:
+                return False
+            mark = {"PK": f"INVITE#{code}", "SK": f"STORY#{story_id}", "story_id": story_id}
+            self._items[(mark["PK"], mark["SK"])] = mark
+            item["stories"] = item.get("stories", 0) + 1
+            return True

@@ -151,7 +151,7 @@
   // ---- views -----------------------------------------------------------------------------
 
   function showView(name) {
-    ["sign-in", "queue", "story", "concerns", "concern"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
+    ["sign-in", "queue", "story", "concerns", "concern", "take"].forEach(function (v) { $("view-" + v).hidden = v !== name; });
     var signedIn = name !== "sign-in";
     $("who").hidden = !signedIn;
   }
@@ -171,6 +171,8 @@
       loadConcerns();
     } else if (parts[0] === "concern" && parts.length === 4) {
       openConcern(parts.slice(1).join("/"));
+    } else if (parts[0] === "take") {
+      showTake();
     } else {
       state.queue = parts[0] === "queue" && (parts[1] === "held" || parts[1] === "replies") ? parts[1] : "pending";
       loadQueue();
@@ -278,7 +280,7 @@
     forgetMfaSetup();
     showAlert("");
     notice("You are signed in.");
-    if (!/^#(queue|story)\//.test(window.location.hash)) window.location.hash = "#queue/pending";
+    if (!/^#(queue\/|story\/|take$)/.test(window.location.hash)) window.location.hash = "#queue/pending";
     else route();
   }
 
@@ -857,6 +859,11 @@
     dl.appendChild(el("dd", value));
   }
 
+  var ROUTES = {
+    web: "The website", invitation: "An invitation", widget: "A service's widget", phone: "A phone call",
+    paper: "A letter or paper form", "staff-assisted": "A member of staff, in person"
+  };
+
   function renderStory(data) {
     var story = data.story;
     var original = data.original || null;
@@ -870,6 +877,14 @@
     addMeta(dl, "Author is", story.role);
     addMeta(dl, "When it happened", formatMonth(story.experience));
     addMeta(dl, "How they felt", (story.feelings || []).join(", "));
+    // How it came in (issue 19), and who wrote it down for its author.
+    var came = ROUTES[story.route || "web"] || story.route;
+    if (story.invitation) came += " (invitation " + story.invitation + ")";
+    if (story.entered_by && story.entered_by.name) {
+      came += ", entered by " + story.entered_by.name + (story.entered_by.role ? ", " + story.entered_by.role : "") +
+        (story.entered_by.organisation ? ", " + story.entered_by.organisation : "") + ", with the person's agreement";
+    }
+    addMeta(dl, "How it came in", came);
     addMeta(dl, "Can be emailed", data.address === "confirmed" ? "Yes" : data.address === "unconfirmed" ? "Not yet: the author has not confirmed the address" : "No");
     addMeta(dl, "Version", story.version);
     if (story.decided_by) addMeta(dl, "Last decided by", story.decided_by + " at " + formatDate(story.decided_at));
@@ -1197,6 +1212,105 @@
     });
   }
 
+  // ---- a story taken for someone (issue 19) ------------------------------------------------
+
+  var TAKE_FIELDS = ["route", "title", "story", "good", "improve", "pseudonym", "role", "experience_month",
+    "experience_year", "services", "email", "consent"];
+  var TAKE_NAMES = { route: "How it came in", role: "Who they are", experience_month: "Month",
+    experience_year: "Year", services: "Service", email: "Email address", consent: "Agreement" };
+
+  function takeNames() { return TAKE_FIELDS.map(function (f) { return "take-" + f; }); }
+
+  function clearTakeErrors() {
+    clearFieldErrors(takeNames());
+    $("take-summary").hidden = true;
+    clear($("take-summary-list"));
+  }
+
+  function showTake() {
+    showView("take");
+    showAlert("");
+    clearTakeErrors();
+    var today = new Date();
+    if (!$("take-experience_month").value) $("take-experience_month").value = String(today.getMonth() + 1);
+    if (!$("take-experience_year").value) $("take-experience_year").value = String(today.getFullYear());
+    if (!state.takeId) state.takeId = "take-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+    focusHeading("take-heading");
+  }
+
+  function findServices() {
+    var q = $("take-find").value.trim();
+    var select = $("take-services");
+    if (!q) return;
+    api("GET", "services?q=" + encodeURIComponent(q)).then(function (result) {
+      clear(select);
+      var found = (result.ok && result.data && result.data.services) || [];
+      if (!found.length) select.appendChild(el("option", "Nothing found: try other words"));
+      found.forEach(function (s) {
+        var o = el("option", s.name + (s.within ? " (" + s.within + ")" : ""));
+        o.value = s.slug;
+        select.appendChild(o);
+      });
+      notice(found.length + " services found");
+    });
+  }
+
+  function onTake(event) {
+    event.preventDefault();
+    var route = document.querySelector("input[name='take-route']:checked");
+    var body = {
+      submission_id: state.takeId,
+      route: route ? route.value : "",
+      title: $("take-title").value,
+      story: $("take-story").value,
+      good: $("take-good").value,
+      improve: $("take-improve").value,
+      pseudonym: $("take-pseudonym").value,
+      role: $("take-role").value,
+      experience_month: Number($("take-experience_month").value) || $("take-experience_month").value,
+      experience_year: Number($("take-experience_year").value) || $("take-experience_year").value,
+      services: $("take-services").value ? [$("take-services").value] : [],
+      email: $("take-email").value,
+      consent: $("take-consent").checked
+    };
+    clearTakeErrors();
+    showAlert("");
+    $("take-send").disabled = true;
+    api("POST", "moderation/stories", body).then(function (result) {
+      $("take-send").disabled = false;
+      if (handledCommon(result)) return;
+      if (result.status === 422) {
+        var errors = (result.data && result.data.error && result.data.error.fields) || [];
+        var shown = errors.map(function (e) { return { field: "take-" + e.field, message: e.message }; });
+        showFieldErrors(shown, takeNames());
+        var list = $("take-summary-list");
+        clear(list);
+        errors.forEach(function (e) {
+          var li = el("li");
+          var target = e.field === "route" ? "take-route-phone" : e.field === "services" ? "take-find" : "take-" + e.field;
+          var words = (TAKE_NAMES[e.field] || FIELD_NAMES[e.field] || e.field) + ": " + e.message;
+          if ($(target)) {
+            var a = el("a", words);
+            a.href = "#" + target;
+            a.addEventListener("click", function (ev) { ev.preventDefault(); $(target).focus(); });
+            li.appendChild(a);
+          } else {
+            li.textContent = words;
+          }
+          list.appendChild(li);
+        });
+        $("take-summary").hidden = false;
+        $("take-summary").focus();
+        return;
+      }
+      if (!result.ok) { showAlert(errorMessage(result)); return; }
+      $("take-form").reset();
+      state.takeId = null;
+      window.location.hash = "#queue/pending";
+      notice("Sent to the queue: " + body.title);
+    });
+  }
+
   // ---- start -----------------------------------------------------------------------------
 
   function start() {
@@ -1217,6 +1331,11 @@
     $("service-find").addEventListener("keydown", function (e) { if (e.key === "Enter") e.preventDefault(); });
     $("tags").addEventListener("input", suggestTags);
     EDITABLE.forEach(function (f) { $(f).addEventListener("input", recheck); });
+    $("take-form").addEventListener("submit", onTake);
+    $("take-find-button").addEventListener("click", findServices);
+    $("take-find").addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter") { ev.preventDefault(); findServices(); }
+    });
     window.addEventListener("hashchange", route);
     route();
   }
