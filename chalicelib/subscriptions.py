@@ -25,7 +25,8 @@ from .core.status import Access, SubscriberStatus
 from .links import NOT_VALID
 from .store import MEMBERS_PER_TRANSACTION
 from .subscription_rows import load_row, new_member, settings_key, subscription_settings
-from .views import FREQUENCY_WORDS, manage_url, subscription_view
+from .views import FREQUENCY_WORDS, subscription_view
+from .views.links import manage_url
 
 if TYPE_CHECKING:
     from .core.settings import Settings

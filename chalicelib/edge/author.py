@@ -2,7 +2,7 @@
 can do (reply, withdraw, erase). Reached by a capability link; a GET of it never changes anything.
 
 The page is built from one Query of the story's partition and one BatchGetItem for its services' names.
-Fields are chosen one by one (here and in views.py), so nothing private about anyone else reaches the
+Fields are chosen one by one (here and in views/), so nothing private about anyone else reaches the
 template.
 """
 

@@ -28,7 +28,7 @@ from .. import store as store_module
 from ..core.jobs import RenderJob
 from ..core.observability import logger
 from ..core.status import Status
-from .render import ARCHIVE_PAGE
+from .archives import ARCHIVE_PAGE
 
 if TYPE_CHECKING:
     from ..core.settings import Settings

@@ -15,7 +15,7 @@ from chalicelib.core import clock
 from chalicelib.core.errors import NotFound
 from chalicelib.core.jobs import RenderJob
 from chalicelib.core.settings import get_settings
-from chalicelib.views import manage_url, unsubscribe_headers
+from chalicelib.views.links import manage_url, unsubscribe_headers
 from tests.support import mailbox
 from tests.support.subscriptions import active, signup
 from tests.support.vnu import needs_vnu, vnu_errors

@@ -10,8 +10,8 @@ from collections import Counter
 from chalicelib import wiring
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ids import new_story_id
-from tests.pipeline.test_concurrency import ALICE, BOB, atomic_writes, forget_stream, race  # noqa: F401
 from tests.support.prove import record
+from tests.support.races import ALICE, BOB, atomic_writes, forget_stream, race  # noqa: F401
 
 ROUNDS = int(os.environ.get("FF_PROVE_ROUNDS", "20"))
 

@@ -156,7 +156,7 @@ class Probe:
 def world(aws, client, directory):
     """A published story; its author's link and a change-check link; a member of staff with a respond link; and
     someone who has just signed up, with confirm and unsubscribe links. No stream: nothing here needs it."""
-    from chalicelib.views import manage_url, unsubscribe_url
+    from chalicelib.views.links import manage_url, unsubscribe_url
     from tests.support.conversation import make_staff, respond_link
 
     s = get_settings()
@@ -436,7 +436,7 @@ def _sibling(purpose: str, world: dict) -> str:
 
 
 def _staff_unsubscribe_link(staff: dict) -> str:
-    from chalicelib.views import unsubscribe_url
+    from chalicelib.views.links import unsubscribe_url
 
     return unsubscribe_url(wiring.links(), get_settings(), staff["profile"]["id"]).rsplit("/", 1)[1]
 

@@ -43,7 +43,7 @@ def api_pages(client, pump, info) -> dict[str, dict]:
     """The HTML pages the API serves, as a person's browser gets them: name -> {"status", "headers", "html"}."""
     from chalicelib import wiring
     from chalicelib.core.settings import get_settings
-    from chalicelib.views import manage_url
+    from chalicelib.views.links import manage_url
     from tests.support import mailbox
     from tests.support.realistic_site import respond_link
 

@@ -23,7 +23,7 @@ from .subscription import SubscriptionLetters
 if TYPE_CHECKING:
     from ...core.settings import Settings
     from ...store import MailStore
-    from ...views import LinkIssuer
+    from ...views.links import LinkIssuer
 
 FAMILIES: tuple[type[Letters], ...] = (
     AuthorLetters,

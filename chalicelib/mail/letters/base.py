@@ -11,7 +11,7 @@ from ...core.jobs import MailJob
 if TYPE_CHECKING:
     from ...core.settings import Settings
     from ...store import MailStore
-    from ...views import LinkIssuer
+    from ...views.links import LinkIssuer
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...core.jobs import MailJob
 from ...core.status import ItemStatus, Status, SubscriberStatus
-from ...views import manage_url, unsubscribe_headers
+from ...views.links import manage_url, unsubscribe_headers
 from .base import Composer, Letter, Letters
 
 if TYPE_CHECKING:

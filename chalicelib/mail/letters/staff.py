@@ -18,7 +18,8 @@ from ...core.models import (
     SubscriberStatus,
 )
 from ...store import digest_day
-from ...views import day_label, listing_entry, long_day, staff_role_label, subscriber_links
+from ...views import day_label, listing_entry, long_day, staff_role_label
+from ...views.links import subscriber_links
 from .base import Composer, Letter, Letters
 
 if TYPE_CHECKING:

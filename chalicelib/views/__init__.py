@@ -10,18 +10,17 @@ accident. Views import only core, never site, edge, mail or a flow, so every win
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from .core import clock
-from .core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
-from .core.concerns import PLACEHOLDER, placeholder
-from .core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES
-from .core.status import ItemStatus, Status
+from ..core import clock
+from ..core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
+from ..core.concerns import PLACEHOLDER, placeholder
+from ..core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES
+from ..core.status import ItemStatus, Status
 
 if TYPE_CHECKING:
-    from .core.settings import Settings
-    from .store import StoryStore
+    from ..core.settings import Settings
+    from ..store import StoryStore
 
 # ---- words for values: months, roles, feelings, criticality, days --------------------------------
 # Pages, emails and the JSON API say each thing the same way because they take the words from here.
@@ -468,41 +467,3 @@ def subscription_view(sub: Mapping[str, Any], service: dict[str, Any] | None = N
         "status": sub.get("status", ""),
         "status_words": STATUS_WORDS.get(sub.get("status", ""), sub.get("status", "")),
     }
-
-
-# ---- the links a subscriber's emails carry ------------------------------------------------------
-
-
-class LinkIssuer(Protocol):
-    """What views and letters ask of links.Links, named here because views import no flow."""
-
-    def issue(self, purpose: str, story_id: str, subject: str, days: int, **bound: str) -> str: ...
-    def held(self) -> AbstractContextManager[None]: ...
-
-
-def unsubscribe_url(links: LinkIssuer, settings: Settings, subscriber_id: str) -> str:
-    """A new one-click unsubscribe link for one person."""
-    token = links.issue("unsubscribe", "", subscriber_id, settings.subscriber_link_days, subscriber_id=subscriber_id)
-    return f"{settings.api_url}/api/unsubscribe/{token}"
-
-
-def unsubscribe_headers(links: LinkIssuer, settings: Settings, subscriber_id: str) -> dict[str, str]:
-    """RFC 8058 one-click unsubscribe headers for an alert email (issues a new unsubscribe link)."""
-    return list_unsubscribe(unsubscribe_url(links, settings, subscriber_id))
-
-
-def list_unsubscribe(url: str) -> dict[str, str]:
-    """The two RFC 8058 headers for an unsubscribe link already issued (e.g. also shown in the body)."""
-    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-
-
-def manage_url(links: LinkIssuer, settings: Settings, subscriber_id: str) -> str:
-    """A new link to the person's page for changing or stopping their alerts."""
-    token = links.issue("manage", "", subscriber_id, settings.subscriber_link_days, subscriber_id=subscriber_id)
-    return f"{settings.api_url}/api/subscriptions/manage/{token}"
-
-
-def subscriber_links(links: LinkIssuer, settings: Settings, subscriber_id: str) -> tuple[dict[str, str], str, str]:
-    """(RFC 8058 headers, unsubscribe URL, manage URL) for one person."""
-    unsubscribe = unsubscribe_url(links, settings, subscriber_id)
-    return list_unsubscribe(unsubscribe), unsubscribe, manage_url(links, settings, subscriber_id)
