@@ -57,6 +57,14 @@ def test_urgent_stories_come_first_with_why_and_names_not_slugs(client, director
     assert stories[2]["service_names"] == ["Ward 7 (Acute Medicine)", "District Nursing"]
 
 
+def test_an_urgent_story_behind_a_full_page_of_calm_ones_still_comes_first(client, directory):
+    calm = [submit(client, title=f"Calm {n}") for n in range(3)]
+    urgent = submit(client, title="Urgent", story="My partner hits me and I am scared to go home.")
+    shown = wiring.moderation().queue("pending", limit=2)
+    assert [s["id"] for s in shown] == [urgent, calm[0]]
+    assert shown[0]["urgent"][0]["kind"] == "abuse"
+
+
 # ---- one story: tags in use, services corrected, the live check ---------------------------------
 
 
