@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .store import ModerationStore, Story
 
 DECIDABLE = (Status.PENDING, Status.HELD)  # a story can be decided on while it waits or is held
+READ_AHEAD = 200  # stories of a queue read to find the urgent ones (one Query: they are small)
 STATUS_FOR = {Decision.publish: Status.PUBLISHED, Decision.hold: Status.HELD, Decision.reject: Status.REJECTED}
 LABELS = {
     "criticality": "a criticality",
@@ -71,10 +72,11 @@ class Moderation:
         core/urgency.py), each with its services' names."""
         if status not in DECIDABLE:
             raise NotFound(f"There is no queue called {status!r}; use pending, held or {REPLIES}.")
-        stories = self._store.queue(status, limit)
-        names = self._store.get_services({slug for s in stories for slug in s.get("services") or []})
-        listed = [_summary(s, names) for s in stories]
-        return sorted(listed, key=lambda s: not s["urgent"])  # stable: oldest first within each
+        # Read further than is shown, so an urgent story behind many calm ones still comes first.
+        stories = self._store.queue(status, max(limit, READ_AHEAD))
+        flagged = sorted(((urgency.flags(dict(s)), s) for s in stories), key=lambda f: not f[0])[:limit]
+        names = self._store.get_services({slug for _, s in flagged for slug in s.get("services") or []})
+        return [_summary(s, names) | {"urgent": flags} for flags, s in flagged]  # stable: oldest first within each
 
     # ---- held staff responses and pending author replies -----------------------------------
 
@@ -147,7 +149,6 @@ class Moderation:
             "original": self._store.get_original(story_id),
             "audit": self._store.audit_trail(story_id),
             "highlights": highlights(story),
-            "urgent": urgency.flags(dict(story)),
             # What a moderator and the author wrote to each other (never the author's address).
             "messages": [message_view(m) for m in self._store.messages(story_id)],
             # Suggestions for the tags field: every tag a published story has carried.
@@ -252,7 +253,6 @@ def _summary(story: Mapping[str, Any], names: dict[str, dict[str, Any]] | None =
         | {
             "excerpt": story.get("story", "")[:280],
             "service_names": [known.get(slug, {}).get("name") or slug for slug in story.get("services") or []],
-            "urgent": urgency.flags(dict(story)),
         }
         | came
     )

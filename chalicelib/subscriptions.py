@@ -85,6 +85,15 @@ def split_tags(values: Iterable[str]) -> list[str]:
     return out
 
 
+def tags_as_written(data: dict[str, Any]) -> dict[str, Any]:
+    """A sign-up with its subjects as people write them ("Waiting times") made the directory's tags,
+    from a program or a file as from the form; anything else is left for the model to refuse."""
+    tags = data.get("tags") if isinstance(data, dict) else None
+    if isinstance(tags, str) or (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        return {**data, "tags": split_tags([tags] if isinstance(tags, str) else tags)}
+    return data
+
+
 # ---- the manage page's one form that has free text -----------------------------------------------
 
 
@@ -126,10 +135,7 @@ class Subscriptions:
         services: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None,
     ) -> tuple[SubscriptionRequest, dict[str, Any], dict[str, Any]]:
         """(the request, its organisation, its service), or ValidationFailed naming each field."""
-        tags = data.get("tags") if isinstance(data, dict) else None
-        if isinstance(tags, str) or (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
-            # Subjects as people write them ("Waiting times"), from a program or a file too.
-            data = {**data, "tags": split_tags([tags] if isinstance(tags, str) else tags)}
+        data = tags_as_written(data)
         try:
             req = SubscriptionRequest.model_validate(data)
         except ValidationError as e:

@@ -46,6 +46,12 @@ SHOTS = [
         "A service page: its stories, its figures and the stories-per-month chart.",
     ),
     ("home.png", "/", "The home page: the latest stories and the overall figures."),
+    (
+        "waiting.png",
+        "/_api/waiting.html",
+        "For staff (issue 20): the stories about a member's services still waiting for a reply, oldest first, "
+        "with their due dates, each with a button that makes their own read-and-respond link.",
+    ),
 ]
 
 
@@ -71,7 +77,28 @@ def build_site(root: Path) -> dict:
         (root / "_api").mkdir(exist_ok=True)
         # The API's pages point at the site's address; here the site is this server.
         (root / "_api" / "form-errors.html").write_text(html.replace(SITE_URL, ""), encoding="utf-8")
+        (root / "_api" / "waiting.html").write_text(waiting_page(m["client"]).replace(SITE_URL, ""), encoding="utf-8")
     return info
+
+
+def waiting_page(client) -> str:
+    """The staff page of stories waiting for a reply, for a member who follows the trust: the stories get
+    the promise a trust of 5 working days would give them (promise.start, as the stream calls it)."""
+    from chalicelib import promise, wiring
+    from chalicelib.core.settings import get_settings
+    from tests.support.directories import promised_directory
+    from tests.support.staff import staff
+
+    store = wiring.store()
+    wiring.directory().load(promised_directory())
+    stories, _ = store.published_stories("riverside-trust", "0", "~", 100)
+    for story in stories:
+        promise.start(store, story["id"], dict(story))
+    member = staff("nora.nurse@riverside.nhs.example", {"service": "riverside-trust"}, name="Nora Quinn")
+    token = wiring.links().issue("manage", "", member, get_settings().subscriber_link_days, subscriber_id=member)
+    resp = client.http.get(f"/api/subscriptions/manage/{token}/waiting", headers={"Accept": "text/html"})
+    assert resp.status_code == 200, resp.status_code
+    return resp.body.decode() if isinstance(resp.body, bytes) else resp.body
 
 
 def main() -> int:

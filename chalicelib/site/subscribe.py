@@ -91,8 +91,10 @@ def signup_context(
 
 
 def signup_page(groups: list[dict[str, Any]], settings: Settings) -> str:
-    """The static sign-up page (rendered by the static job)."""
-    return render_page("subscribe.html", **signup_context({}, [], groups, settings))
+    """The static sign-up page (rendered by the static job), with the script that narrows the services
+    to the chosen organisation. The API's copy after a mistake has none (its policy allows no script
+    from the site); it lists only the chosen organisation's services itself."""
+    return render_page("subscribe.html", script=True, **signup_context({}, [], groups, settings))
 
 
 def check_email_page(settings: Settings) -> str:

@@ -15,6 +15,7 @@ from tests.support import mailbox
 from tests.support.auth import bearer, error_of
 from tests.support.author import AUTHOR, author_link, body_of, link_in
 from tests.support.stories import publish, submit
+from tests.support.vnu import needs_vnu, vnu_errors
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
@@ -55,6 +56,14 @@ def test_urgent_stories_come_first_with_why_and_names_not_slugs(client, director
     assert stories[0]["urgent"] == [{"kind": "self_harm", "words": "self-harm or suicide", "found": "end my life"}]
     assert stories[1]["urgent"] == []
     assert stories[2]["service_names"] == ["Ward 7 (Acute Medicine)", "District Nursing"]
+
+
+def test_an_urgent_story_behind_a_full_page_of_calm_ones_still_comes_first(client, directory):
+    calm = [submit(client, title=f"Calm {n}") for n in range(3)]
+    urgent = submit(client, title="Urgent", story="My partner hits me and I am scared to go home.")
+    shown = wiring.moderation().queue("pending", limit=2)
+    assert [s["id"] for s in shown] == [urgent, calm[0]]
+    assert shown[0]["urgent"][0]["kind"] == "abuse"
 
 
 # ---- one story: tags in use, services corrected, the live check ---------------------------------
@@ -168,3 +177,20 @@ def test_messages_only_for_held_or_pending_stories_with_a_confirmed_address(clie
         f"/api/my/{token}/messages", body=json.dumps({"text": "Unasked", "answer_id": "b" * 20}), headers=JSON_HEADERS
     )
     assert resp.status_code == 409
+
+
+@needs_vnu
+def test_the_private_page_with_messages_and_the_letter_are_valid_html(client, directory, auth, pump, tmp_path):
+    sid = submit(client, title="A worrying story", email=AUTHOR)
+    pump.drain()
+    assert post(client, auth, f"stories/{sid}/messages", {"text": "Are you safe now?"}).status_code == 201
+    pump.drain()
+    [letter] = [m for m in mailbox.to(AUTHOR) if "question about your story" in str(m["Subject"])]
+    token = link_in(mailbox.text_of(letter))
+    pages = {"letter.html": mailbox.html_of(letter), "private.html": body_of(client.http.get(f"/api/my/{token}"))}
+    mistake = client.http.post(
+        f"/api/my/{token}/messages", body=urlencode({"text": "", "answer_id": "c" * 20}), headers=FORM_H
+    )
+    assert mistake.status_code == 422 and 'href="#answer-text"' in body_of(mistake)
+    pages["private-error.html"] = body_of(mistake)
+    assert vnu_errors(pages, tmp_path) == ""

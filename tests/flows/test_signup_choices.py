@@ -26,6 +26,7 @@ def test_the_form_again_lists_only_the_chosen_organisations_services(client, aws
     services = html[html.index('id="service"') : html.index("</select>", html.index('id="service"'))]
     assert '<option value="riverside-ward-7" selected>' in services
     assert "hillside" not in services  # another organisation's services are not offered
+    assert "subscribe." not in html  # no script from the site: the API's policy would refuse it
     # No organisation chosen yet: every service, as on the static page.
     resp = client.http.post("/api/subscriptions", body=urlencode(pairs(organisation="")), headers=FORM_H)
     html = resp.body.decode()

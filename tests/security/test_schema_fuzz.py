@@ -316,6 +316,10 @@ class Leniency:
                 )
         except ValueError:
             return None
+        if case.path == "/api/subscriptions" and isinstance(data, dict):
+            from chalicelib.subscriptions import tags_as_written
+
+            data = tags_as_written(data)  # subjects written as words are read as tags (issue 20)
         return (media, data, model) if isinstance(data, dict) else None
 
     def refusal(self, case: Any, response: Any) -> str | None:
