@@ -56,6 +56,7 @@ def _flows() -> SimpleNamespace:
         stories,
         subscriptions,
         teamwork,
+        webhooks,  # webhooks for partners (issue 21)
     )
 
     return SimpleNamespace(**locals())  # the modules just imported, by name
@@ -107,6 +108,7 @@ def queues() -> Any:
         s.search_queue_url,
         s.search_debounce_seconds,
         mail_retry_seconds=s.mail_retry_seconds,
+        delivery_queue_url=s.delivery_queue_url,
     )
 
 
@@ -227,8 +229,28 @@ def changes() -> Any:
             f.reactions.me_too_reaction(s),
             f.reactions.change_check_reaction(s),
             f.reactions.teamwork_reaction(s),
+            f.reactions.webhook_reaction(s),
         ]
     )
+
+
+# ---- Webhooks for partners (issue 21) --------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def webhooks() -> Any:
+    """Registration (tools.ff), resuming, and the delivery worker; the secret sealed by KMS on AWS."""
+    from .core import webhooks as hooks  # cold start: only the delivery worker and the admin tools
+
+    s = get_settings()
+    box = (
+        hooks.KmsBox(aws.client("kms"), s.webhook_kms_key_id)
+        if s.webhook_kms_key_id
+        else hooks.LocalBox(s.webhook_secret_key)
+        if s.webhook_secret_key
+        else None
+    )
+    return _flows().webhooks.Webhooks(store(), box, queues(), s, public_api().story)
 
 
 @lru_cache(maxsize=1)
@@ -291,6 +313,7 @@ def reset() -> None:
         change_checks,
         ladder,
         reports,
+        webhooks,
     ):
         f.cache_clear()
     aws.reset_clients()

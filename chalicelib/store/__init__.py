@@ -19,6 +19,7 @@ from .directory import MAX_PREFIX, MIN_PREFIX, DirectoryPart, DirectoryStore, wo
 from .listings import ListingsPart, ListingStore
 from .loop import LoopPart, LoopStore
 from .organisations import OrganisationsPart, OrganisationStore
+from .partners import PartnersPart, PartnerStore
 from .people import MEMBERS_PER_TRANSACTION, NewMember, PeoplePart, PeopleStore, member_keys, watch_keys
 from .records import ListingEntry, Response, Story, Subscriber, Subscription, ThreadItem
 from .stories import StoriesPart, StoryStore
@@ -68,7 +69,9 @@ __all__ = [
     "MembershipStore",
     "OrganisationStore",
     "MeTooStore",
+    "PartnerStore",
     "PeopleStore",
+    "WebhookStore",
     "PromiseStore",
     "PublicStore",
     "ReportStore",
@@ -143,12 +146,18 @@ class LadderStore(StoryStore, DirectoryStore, PeopleStore, LoopStore, Protocol):
     """The ladder and the letters: a story, its services, their watchers, and the loop's items."""
 
 
-class MailStore(StoryStore, DirectoryStore, PeopleStore, LoopStore, OrganisationStore, TeamworkStore, Protocol):
-    """The letters: everything the ladder reads, and an organisation's leads."""
+class MailStore(
+    StoryStore, DirectoryStore, PeopleStore, LoopStore, OrganisationStore, TeamworkStore, PartnerStore, Protocol
+):
+    """The letters: everything the ladder reads, an organisation's leads, and a paused partner."""
 
 
 class PublicStore(StoryStore, ListingStore, DirectoryStore, Protocol):
     """What is public: the public API, the renderer and the stream's listings and figures."""
+
+
+class WebhookStore(PartnerStore, StoryStore, DirectoryStore, OrganisationStore, Protocol):
+    """Webhooks: partners, a story and the services they watch, and an organisation's leads (told of a pause)."""
 
 
 # ---- Reports (issue 15) ----------------------------------------------------------------------
@@ -159,7 +168,9 @@ class ReportStore(StoryStore, ListingStore, DirectoryStore, PeopleStore, Organis
     name, and an organisation's leads (and a lead's own choice to get the monthly email)."""
 
 
-class Store(StoriesPart, ListingsPart, DirectoryPart, PeoplePart, OrganisationsPart, TeamworkPart, LoopPart):
+class Store(
+    StoriesPart, ListingsPart, DirectoryPart, PeoplePart, OrganisationsPart, TeamworkPart, LoopPart, PartnersPart
+):
     """The whole table: every part over one client and table name."""
 
     # The stream's one decoder (store.stream.decode), under the name callers know.
@@ -183,6 +194,7 @@ if TYPE_CHECKING:
         MailStore,
         PublicStore,
         ReportStore,
+        WebhookStore,
     ]:
         """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
-        return store, store, store, store, store, store, store, store, store, store, store, store
+        return store, store, store, store, store, store, store, store, store, store, store, store, store

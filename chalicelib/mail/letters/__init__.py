@@ -16,6 +16,7 @@ from .change_check import ChangeCheckLetters
 from .conversation import ConversationLetters
 from .ladder import LadderLetters
 from .organisation import OrganisationLetters
+from .partner import PartnerLetters  # webhooks for partners (issue 21)
 from .staff import StaffLetters
 from .subscription import SubscriptionLetters
 
@@ -33,6 +34,7 @@ FAMILIES: tuple[type[Letters], ...] = (
     LadderLetters,
     OrganisationLetters,
     BoardLetters,  # reports (issue 15)
+    PartnerLetters,
 )
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "Letter",
     "Letters",
     "OrganisationLetters",
+    "PartnerLetters",
     "StaffLetters",
     "SubscriptionLetters",
     "composers",
