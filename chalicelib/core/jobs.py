@@ -120,13 +120,14 @@ class DeliveryJob(BaseModel):
 
 
 # The delivery queue's VisibilityTimeout and maxReceiveCount (infra/template.yaml; a test checks they agree).
-DELIVERY_VISIBILITY = 60
+DELIVERY_VISIBILITY = 360
 DELIVERY_MAX_RECEIVES = 10
+DELIVERY_FIRST_RETRY = 60
 
 
-def delivery_retry_delay(receive_count: int, base: int = DELIVERY_VISIBILITY) -> int:
+def delivery_retry_delay(receive_count: int, base: int = DELIVERY_FIRST_RETRY) -> int:
     """A failed delivery comes back after 1 minute, doubling, at most 2 hours: before the queue gives
-    it up (DELIVERY_MAX_RECEIVES), its partner is paused (webhooks.PAUSE_AFTER) and the job kept."""
+    it up (DELIVERY_MAX_RECEIVES), its partner is paused (settings.webhook_pause_after) and the job kept."""
     return min(base * 2 ** max(0, receive_count - 1), 2 * 3600)
 
 
