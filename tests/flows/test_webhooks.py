@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import random
 import re
 import subprocess
 import time
@@ -28,6 +30,7 @@ from chalicelib.core.webhooks import SIGNATURE_HEADER, LocalBox, sign, verify
 from chalicelib.store.stream import Change
 from tests.support import mailbox
 from tests.support.memory_store import MemoryStore
+from tests.support.prove import record
 from tests.support.receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,6 +301,63 @@ def test_an_unanswered_or_refused_connection_is_a_failure_too():
     with pytest.raises(webhooks.DeliveryFailed, match="nothing"):
         hooks.deliver(job(pid))
     assert hooks.deliver(DeliveryJob.model_validate(job(pid).model_dump() | {"partner_id": "nobody"})) == "gone"
+
+
+ROUNDS = int(os.environ.get("FF_PROVE_ROUNDS", "0") or 0)
+
+
+def test_events_to_one_receiver_under_injected_failures_arrive_all_with_one_id_each():
+    """make test: 100 events; make prove (FF_PROVE_ROUNDS=1000): 1,000. The receiver fails 20% of POSTs,
+    takes in 10% and answers 503 (a lost answer: the delivery comes again), and has an outage long enough
+    to pause the partner. The queue is played by a loop that gives a failed job back, as SQS would."""
+    events = max(100, ROUNDS)
+    chance = random.Random(21)
+    outage = range(events // 2, events // 2 + 12)
+
+    def fault(n: int) -> tuple[bool, int]:
+        if n in outage:
+            return False, 500
+        roll = chance.random()
+        return (False, 500) if roll < 0.2 else (True, 503) if roll < 0.3 else (True, 200)
+
+    store, hooks, resumed = world(pause_after=5)
+    with Receiver(fault=fault) as rx:
+        partner, secret = hooks.register(TRUST, rx.url, "Healthwatch", by="test")
+        pid = partner["id"]
+        jobs = [job(pid, n) for n in range(events)]
+        waiting, pauses, retries = list(jobs), 0, 0
+        while waiting or store.get_partner(pid)["paused_at"]:
+            if not waiting:  # everything left is kept: the admin resumes it
+                pauses += 1
+                hooks.resume(pid)
+                waiting, resumed.jobs = list(resumed.jobs), []
+                continue
+            j = waiting.pop(0)
+            try:
+                hooks.deliver(j)
+            except webhooks.DeliveryFailed:
+                retries += 1
+                waiting.append(j)
+    taken = rx.taken
+    ids = [json.loads(t["body"])["id"] for t in taken]
+    assert set(ids) == {j.id for j in jobs}  # 0 lost
+    assert all(verify(secret, t["headers"][SIGNED], t["body"]) for t in taken)
+    firsts: dict[str, bytes] = {}
+    for i, t in zip(ids, taken, strict=True):
+        assert firsts.setdefault(i, t["body"]) == t["body"]  # a duplicate is the same delivery, same id
+    duplicates = len(ids) - len(set(ids))
+    assert duplicates > 0 and pauses >= 1
+    record(
+        "webhooks",
+        {
+            "events": events,
+            "posts": len(rx.got),
+            "retries": retries,
+            "pauses": pauses,
+            "duplicates_same_id": duplicates,
+            "lost": len({j.id for j in jobs} - set(ids)),
+        },
+    )
 
 
 # ---- the whole path, on moto ---------------------------------------------------------------------
