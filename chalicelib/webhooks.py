@@ -75,7 +75,8 @@ def delivery_jobs(store: WebhookStore, change: Change) -> list[DeliveryJob]:
     found = events(change)
     if not found or change.story_id is None:
         return []
-    story = change.new if change.kind == "story" else store.get_story(change.story_id)
+    # A story's own change carries it (a console's delete too, in its old image); a response's does not.
+    story = (change.new or change.old) if change.kind == "story" else store.get_story(change.story_id)
     if not story or (change.kind != "story" and story.get("status") != Status.PUBLISHED):
         return []  # a response on a story that is not public is no partner's
     services = store.get_services(story.get("services") or (change.old or {}).get("services") or [])

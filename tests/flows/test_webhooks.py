@@ -150,6 +150,8 @@ def test_each_event_becomes_one_delivery_per_partner_watching_the_story_s_servic
         assert {j.type for j in out} == {"story.withdrawn"}
         reasons[status] = {j.ref for j in out}
     assert reasons == {"withdrawn": {"withdrawn"}, "erasing": {"erased"}, "held": {"removed"}}
+    deleted = Change("story", "s1", published.new, None, event="REMOVE")  # deleted in the console
+    assert {(j.type, j.ref) for j in webhooks.delivery_jobs(store, deleted)} == {("story.withdrawn", "removed")}
 
 
 def test_a_published_response_is_an_event_and_marking_a_change_is_another():
