@@ -444,3 +444,47 @@ def test_a_paused_partner_s_leads_are_told_through_the_mail_path(aws, directory,
     (letter,) = [m for m in mailbox.to("lead.7f3q@nhs.example") if "Healthwatch" in str(m["Subject"])]
     text = mailbox.text_of(letter)
     assert "partner.example" in text and "Nothing is lost" in text and "whsec_" not in text
+
+
+def test_the_admin_commands_print_the_secret_once_refuse_plain_http_and_resume(aws, directory, capsys):
+    from tools import ff
+
+    assert ff.main(["--no-progress", "webhook-add", TRUST, "http://partner.example/hooks", "--name", "Plain"]) == 1
+    assert "url: The address must start https://" in capsys.readouterr().err
+    assert (
+        ff.main(["--no-progress", "webhook-add", TRUST, "https://partner.example/hooks", "--name", "Healthwatch"]) == 0
+    )
+    out = capsys.readouterr().out
+    (secret,) = re.findall(r"whsec_[A-Za-z0-9_-]+", out)
+    assert out.count(secret) == 1  # printed for the admin; not in the log line beside it
+    pid = re.search(r"Partner (\w+) \(Healthwatch\)", out).group(1)
+    kept = job(pid)
+    wiring.store().hold_delivery(pid, kept.model_dump())
+    wiring.store().pause_partner(pid, clock.iso())
+    assert ff.main(["--no-progress", "webhook-resume", pid]) == 0
+    assert "1 kept deliveries queued again" in capsys.readouterr().out
+    sqs = aws.client("sqs")
+    bodies = [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=aws.resources.delivery_queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+    ]
+    assert [b["id"] for b in bodies] == [kept.id] and not wiring.store().get_partner(pid)["paused_at"]
+    assert ff.main(["--no-progress", "webhook-resume", "nobody"]) == 1
+
+
+def test_a_failed_delivery_comes_back_after_a_minute_doubling_to_at_most_two_hours():
+    from chalicelib.core.jobs import DELIVERY_MAX_RECEIVES, delivery_retry_delay
+
+    assert [delivery_retry_delay(n) for n in range(1, DELIVERY_MAX_RECEIVES)] == [
+        60,
+        120,
+        240,
+        480,
+        960,
+        1920,
+        3840,
+        7200,
+        7200,
+    ]
