@@ -137,6 +137,8 @@ class Webhooks:
         self._store, self._box, self._queues, self._settings = store, box, queues, settings
         self._public_story = public_story
         self._send = send
+        # Opened secrets, per warm container: one KMS Decrypt per partner, not per delivery.
+        self._opened: dict[tuple[str, str], str] = {}
 
     def register(self, service: str, url: str, name: str, by: str) -> tuple[dict[str, Any], str]:
         """A partner's endpoint for a service subtree; returns (the partner, its secret: shown once)."""
@@ -210,7 +212,7 @@ class Webhooks:
             self._store.hold_delivery(job.partner_id, job.model_dump())
             return "kept"
         body = self.body(job)
-        secret = self._need_box().open(partner["secret_sealed"], job.partner_id)
+        secret = self._secret(job.partner_id, partner["secret_sealed"])
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "FeedForward-Webhooks/1",
@@ -230,6 +232,7 @@ class Webhooks:
             self._store.hold_delivery(job.partner_id, job.model_dump())  # kept before the pause: never lost
             self._store.pause_partner(job.partner_id, clock.iso())
             logger.warning("webhook paused", extra={"partner_id": job.partner_id, "failures": failures})
+            metrics.add_metric(name="WebhooksPaused", unit="Count", value=1)
             return "kept"
         # The URL and the answer's body stay out of the log: a partner's address may carry a token.
         raise DeliveryFailed(f"partner {job.partner_id} answered {status or 'nothing'} ({failures} in a row)")
@@ -250,6 +253,12 @@ class Webhooks:
                 data["response"] = next((e for e in entries if e["kind"] == "response" and e["id"] == job.ref), None)
         payload = {"id": job.id, "type": job.type, "created": job.created, "version": PAYLOAD_VERSION, "data": data}
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+    def _secret(self, partner_id: str, sealed: str) -> str:
+        key = (partner_id, sealed)
+        if key not in self._opened:
+            self._opened[key] = self._need_box().open(sealed, partner_id)
+        return self._opened[key]
 
     def _need_box(self) -> SecretBox:
         if self._box is None:
