@@ -16,6 +16,7 @@ and the delivery worker (docs/partners.md).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -117,6 +118,16 @@ def paused_mail(store: WebhookStore, change: Change) -> list[MailJob]:
     return [MailJob(kind="webhook_paused", ref=f"{change.ref}:{lead['id']}:{now}") for lead in leads]
 
 
+def _private_address(host: str) -> bool:
+    """An IP literal that is not on the public internet (a partner's endpoint is): private, loopback,
+    link-local (the cloud's metadata address) or reserved. Names are left to the partner's DNS."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost")
+    return not address.is_global
+
+
 def _seen(change: Change) -> str:
     return clock.iso(datetime.fromtimestamp(change.seen_at, UTC)) if change.seen_at else clock.iso()
 
@@ -179,11 +190,14 @@ class Webhooks:
             return "Give a whole address, starting https://"
         if len(url) > 2000 or not parts.hostname or parts.username or parts.password or parts.fragment:
             return "Give a whole address, starting https://, with no user name, password or #fragment"
-        if parts.scheme == "https":
+        if parts.scheme == "https" and not _private_address(parts.hostname):
             return ""
         if parts.scheme == "http" and self._settings.stage == "local" and parts.hostname in LOCAL_HOSTS:
             return ""
-        return "The address must start https:// (plain http is allowed only to 127.0.0.1 on the local stack)"
+        return (
+            "The address must start https:// and name a host on the internet "
+            "(plain http is allowed only to 127.0.0.1 on the local stack)"
+        )
 
     def resume(self, partner_id: str) -> int:
         """Un-pause a partner and queue every delivery kept while it was paused (same ids); how many."""

@@ -89,7 +89,9 @@ def job(partner_id: str, n: int = 1, kind: str = "story.published") -> DeliveryJ
 
 def test_only_https_is_registered_plain_http_only_to_127_0_0_1_locally_and_the_secret_is_kept_sealed():
     store, hooks, _ = world(stage="prod")
-    for url in ("http://partner.example/hooks", "http://127.0.0.1:9/hooks", "ftp://x", "https://u:p@x.org/", "nope"):
+    refused = ("http://partner.example/hooks", "http://127.0.0.1:9/hooks", "ftp://x", "https://u:p@x.org/", "nope")
+    inside = ("https://169.254.169.254/latest", "https://10.0.0.5/h", "https://[::1]/h", "https://localhost/h")
+    for url in refused + inside:
         with pytest.raises(ValidationFailed) as e:
             hooks.register(TRUST, url, "Healthwatch", by="test")
         assert [f["field"] for f in e.value.fields] == ["url"], url
