@@ -53,6 +53,7 @@ TABLE_STREAM_ARN = os.environ.get(
 RENDER_QUEUE = os.environ.get("FF_RENDER_QUEUE_NAME", "feedforward-render")
 MAIL_QUEUE = os.environ.get("FF_MAIL_QUEUE_NAME", "feedforward-mail")
 SEARCH_QUEUE = os.environ.get("FF_SEARCH_QUEUE_NAME", "feedforward-search.fifo")  # FIFO: one rebuild at a time
+DELIVERY_QUEUE = os.environ.get("FF_DELIVERY_QUEUE_NAME", "feedforward-deliveries")  # partners' webhooks
 MAIL_EVENTS_TOPIC = os.environ.get("FF_MAIL_EVENTS_TOPIC", "feedforward-mail-events")  # SES bounces and complaints
 
 
@@ -668,6 +669,19 @@ def mail_worker(event):
         event.to_dict(),
         lambda body: wiring.notifications().handle(parse_mail(body), event.context),
         wiring.queues().back_off_mail,
+    )
+
+
+@app.on_sqs_message(queue=DELIVERY_QUEUE, batch_size=10)
+def delivery_worker(event):
+    """Partners' webhooks (chalicelib/webhooks.py): a failed delivery comes back later, backed off."""
+    from chalicelib.core.batches import queue_batch
+    from chalicelib.core.jobs import parse_delivery
+
+    return queue_batch(
+        event.to_dict(),
+        lambda body: wiring.webhooks().deliver(parse_delivery(body)),
+        wiring.queues().back_off_delivery,
     )
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .core import figures
 from .core.concerns import AFTER_PUBLICATION
-from .core.jobs import MailJob, MailKind, RenderJob, SearchJob
+from .core.jobs import DeliveryJob, MailJob, MailKind, RenderJob, SearchJob
 from .core.observability import logger
 from .core.status import Status, SubscriberStatus
 from .store import EVERYTHING, month_list, tag_list
@@ -40,7 +40,7 @@ AUTHOR_MAIL: dict[str, MailKind] = {
 # The author's own steps from their private link, and the field that dates each.
 AUTHOR_STEPS = {Status.WITHDRAWN: "withdrawn_at", Status.ERASING: "erase_requested_at"}
 
-Jobs = list[RenderJob | MailJob | SearchJob]
+Jobs = list[RenderJob | MailJob | SearchJob | DeliveryJob]
 # The story fields the search index holds (site/search.py record()): a change to another field
 # (progress from a read receipt or a response, the figures) queues no search job.
 SEARCH_FIELDS = ("title", "story", "good", "improve", "services", "tags", "published_at")

@@ -2,7 +2,8 @@
 
 wiring.changes() puts them in the handler's list beside the handler's own (changes.py, which
 imports no flow): the promise first, as it may end a record that only set the promise; then, after
-the story's and the conversation's reactions, me-too counts, change checks and the team's work.
+the story's and the conversation's reactions, me-too counts, change checks, the team's work and
+partners' webhooks.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from . import change_check, metoo, promise, teamwork
+from . import change_check, metoo, promise, teamwork, webhooks
 from .changes import Jobs, PromiseReaction, Reaction
 from .core.jobs import MailJob, RenderJob
 from .store.stream import Change
 
 if TYPE_CHECKING:
-    from .store import AlertStore, ConcernStore, InvitationStore, LoopStore, PromiseStore
+    from .store import AlertStore, ConcernStore, InvitationStore, LoopStore, PromiseStore, WebhookStore
 
 
 def promise_reaction(store: PromiseStore) -> Reaction:
@@ -85,5 +86,17 @@ def teamwork_reaction(store: AlertStore) -> Reaction:
         if change.kind == "public_tag":
             return [RenderJob(page="story", ref=change.story_id)]
         return []
+
+    return react
+
+
+def webhook_reaction(store: WebhookStore) -> Reaction:
+    """Partners' deliveries, one per event and partner (webhooks.delivery_jobs), and a paused
+    partner's leads told (webhooks.paused_mail): from the stream, never from a request."""
+
+    def react(change: Change) -> Jobs:
+        if change.kind not in ("story", "response", "partner"):
+            return []
+        return [*webhooks.delivery_jobs(store, change), *webhooks.paused_mail(store, change)]
 
     return react

@@ -61,6 +61,7 @@ def _flows() -> SimpleNamespace:
         subscriptions,
         teamwork,
         waiting,  # stories waiting for a reply (issue 20)
+        webhooks,  # webhooks for partners (issue 21)
     )
 
     return SimpleNamespace(**locals())  # the modules just imported, by name
@@ -112,6 +113,7 @@ def queues() -> Any:
         s.search_queue_url,
         s.search_debounce_seconds,
         mail_retry_seconds=s.mail_retry_seconds,
+        delivery_queue_url=s.delivery_queue_url,
     )
 
 
@@ -255,8 +257,28 @@ def changes() -> Any:
             f.reactions.teamwork_reaction(s),
             f.reactions.concern_reaction(s),  # a reporter's address and the decision (issue 16)
             f.reactions.invitation_reaction(s),
+            f.reactions.webhook_reaction(s),
         ]
     )
+
+
+# ---- Webhooks for partners (issue 21) --------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def webhooks() -> Any:
+    """Registration (tools.ff), resuming, and the delivery worker; the secret sealed by KMS on AWS."""
+    from .core import webhooks as hooks  # cold start: only the delivery worker and the admin tools
+
+    s = get_settings()
+    box = (
+        hooks.KmsBox(aws.client("kms"), s.webhook_kms_key_id)
+        if s.webhook_kms_key_id
+        else hooks.LocalBox(s.webhook_secret_key)
+        if s.webhook_secret_key
+        else None
+    )
+    return _flows().webhooks.Webhooks(store(), box, queues(), s, public_api().story)
 
 
 @lru_cache(maxsize=1)
@@ -335,6 +357,7 @@ def reset() -> None:
         ladder,
         reports,
         invitations,
+        webhooks,
     ):
         f.cache_clear()
     aws.reset_clients()

@@ -51,6 +51,8 @@ class Pump:
         ]
         if getattr(resources, "search_queue_url", ""):
             self._queues.append((resources.search_queue_url, "search_worker"))
+        if getattr(resources, "delivery_queue_url", ""):
+            self._queues.append((resources.delivery_queue_url, "delivery_worker"))
         self._sns_queues: list[tuple[str, str, str]] = []  # (queue url, topic arn, handler)
         self._daily: dict[str, tuple[int, int, datetime]] = {}  # handler -> (hour, minute, next run, UTC)
         self._calls: queue.Queue[tuple[Callable[[], Any], Future]] = queue.Queue()
@@ -343,7 +345,9 @@ class Pump:
     def dead_letters(self) -> dict[str, int]:
         """Messages on each dead-letter queue (by queue url): work that was given up on."""
         counts = {}
-        for url in (getattr(self._res, n, "") for n in ("render_dlq_url", "mail_dlq_url", "search_dlq_url")):
+        for url in (
+            getattr(self._res, n, "") for n in ("render_dlq_url", "mail_dlq_url", "search_dlq_url", "delivery_dlq_url")
+        ):
             if url:
                 attrs = self._sqs.get_queue_attributes(
                     QueueUrl=url,

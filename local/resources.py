@@ -13,8 +13,11 @@ TABLE = "feedforward"
 BUCKET = "feedforward-site"
 RENDER_QUEUE = "feedforward-render"
 MAIL_QUEUE = "feedforward-mail"
+DELIVERY_QUEUE = "feedforward-deliveries"  # partners' webhooks (chalicelib/webhooks.py)
 SEARCH_QUEUE = "feedforward-search.fifo"  # FIFO, as on AWS; no delay here (FF_SEARCH_DEBOUNCE_SECONDS=0)
 MAIL_EVENTS_TOPIC = "feedforward-mail-events"  # SES bounces and complaints (SNS) -> on_mail_event
+# Not a secret: it seals the demo partners' secrets in a throwaway emulator (FF_WEBHOOK_SECRET_KEY).
+LOCAL_WEBHOOK_KEY = "bG9jYWwtb25seS13ZWJob29rLXNlYWxpbmcta2V5ISE="
 MAIL_FROM_ADDRESS = "stories@feedforward.example"
 MAIL_FROM = f"FeedForward <{MAIL_FROM_ADDRESS}>"
 MODERATOR_GROUP = "moderators"
@@ -47,6 +50,8 @@ class Resources:
     mail_events_topic_arn: str = ""
     search_queue_url: str = ""
     search_dlq_url: str = ""
+    delivery_queue_url: str = ""
+    delivery_dlq_url: str = ""
 
     def environment(self, site_url: str, api_url: str, endpoint: str | None) -> dict[str, str]:
         """The FF_ settings that point the app at these resources."""
@@ -66,10 +71,16 @@ class Resources:
             "FF_COGNITO_CLIENT_ID": self.client_id,
             "FF_TABLE_STREAM_ARN": self.stream_arn,
             "FF_MAIL_EVENTS_TOPIC": MAIL_EVENTS_TOPIC,
+            "FF_DELIVERY_QUEUE_URL": self.delivery_queue_url,
+            # Partners' secrets are sealed under this key on one machine; on AWS, by KMS (docs/partners.md).
+            "FF_WEBHOOK_SECRET_KEY": LOCAL_WEBHOOK_KEY,
         }
         if endpoint:
             env["FF_COGNITO_JWKS_URL"] = f"{endpoint}/{self.user_pool_id}/.well-known/jwks.json"
         return env
+
+
+MAX_RECEIVES = {MAIL_QUEUE: "12", DELIVERY_QUEUE: "10"}  # as infra/template.yaml's
 
 
 def create_all(session: Any, mfa_required: bool = False) -> Resources:
@@ -90,7 +101,7 @@ def create_all(session: Any, mfa_required: bool = False) -> Resources:
 
     sqs = session.client("sqs", region_name=REGION)
     urls = {}
-    for name in (RENDER_QUEUE, MAIL_QUEUE):
+    for name in (RENDER_QUEUE, MAIL_QUEUE, DELIVERY_QUEUE):
         dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         url = sqs.create_queue(
@@ -98,7 +109,7 @@ def create_all(session: Any, mfa_required: bool = False) -> Resources:
             Attributes={
                 "VisibilityTimeout": "30",
                 "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "12" if name == MAIL_QUEUE else "5"}
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES.get(name, "5")}
                 ),
             },
         )["QueueUrl"]
@@ -150,6 +161,8 @@ def create_all(session: Any, mfa_required: bool = False) -> Resources:
         mail_events_topic_arn=topic_arn,
         search_queue_url=urls[SEARCH_QUEUE][0],
         search_dlq_url=urls[SEARCH_QUEUE][1],
+        delivery_queue_url=urls[DELIVERY_QUEUE][0],
+        delivery_dlq_url=urls[DELIVERY_QUEUE][1],
     )
 
 

@@ -128,6 +128,20 @@ def change_lead(action: str, organisation: str, email: str) -> str:
     return flow.remove_lead(org, email, by="an admin (tools.ff)")
 
 
+def add_webhook(service: str, url: str, name: str) -> tuple[dict[str, Any], str]:
+    """`webhook-add SERVICE URL --name NAME`: (the partner, its secret, to print once). Partners' webhooks, issue 21."""
+    from chalicelib import wiring
+
+    return wiring.webhooks().register(service, url, name, by="an admin (tools.ff)")
+
+
+def resume_webhook(partner_id: str) -> int:
+    """`webhook-resume PARTNER`: deliveries kept while it was paused, queued again."""
+    from chalicelib import wiring
+
+    return int(wiring.webhooks().resume(partner_id))
+
+
 def rebuild_site(show_progress: bool = True) -> Any:
     from chalicelib import wiring
 
@@ -762,6 +776,23 @@ def parser() -> argparse.ArgumentParser:
     le.add_argument("organisation", help="the organisation's slug (a top-level node of the directory)")
     le.add_argument("email", help="the lead's work email address")
 
+    wa = sub.add_parser(
+        "webhook-add",
+        help="register a partner's HTTPS endpoint for a service subtree's events; prints its signing secret once",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    wa.add_argument("service", help="the slug of the service (an organisation's is its top) whose events it gets")
+    wa.add_argument("url", help="https://... (plain http only to 127.0.0.1, on the local stack)")
+    wa.add_argument("--name", required=True, help="the partner's name, as its organisation's leads will read it")
+    wr = sub.add_parser(
+        "webhook-resume",
+        help="resume a paused partner: every delivery kept while it was paused is sent again (same ids)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    wr.add_argument("partner", help="the partner's id, as webhook-add printed it")
+
     sub.add_parser(
         "plan-rebuild",
         help="queue the full rebuild's render jobs for the render workers (unchanged pages are not uploaded); "
@@ -851,6 +882,8 @@ def main(argv: list[str] | None = None) -> int:
             f"deleted {counts['deleted']} orphaned archive pages. Watch the render queue's depth on the dashboard."
         )
         return 0
+    if args.command in ("webhook-add", "webhook-resume"):
+        return webhook_command(args)
     if args.command == "rebuild-site":
         result = rebuild_site(show)
         if result is not None:
@@ -881,6 +914,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  error: {err}", file=sys.stderr)
         return 1 if result["errors"] else 0
     return 2
+
+
+def webhook_command(args: argparse.Namespace) -> int:
+    from chalicelib.core.errors import FeedForwardError
+
+    try:
+        if args.command == "webhook-resume":
+            print(f"Partner {args.partner} resumed: {resume_webhook(args.partner)} kept deliveries queued again.")
+            return 0
+        partner, secret = add_webhook(args.service, args.url, args.name)
+    except FeedForwardError as e:
+        for f in getattr(e, "fields", None) or [{"field": "partner", "message": str(e)}]:
+            print(f"  {f['field']}: {f['message']}", file=sys.stderr)
+        return 1
+    print(f"Partner {partner['id']} ({partner['name']}) gets the events of {partner['service']} at {partner['url']}.")
+    # Shown here once, never logged or stored in the clear: the partner verifies signatures with it.
+    print(f"Signing secret (shown once; give it to the partner over a safe channel): {secret}")
+    return 0
 
 
 def seed_summary(result: dict[str, Any]) -> str:

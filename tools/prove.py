@@ -41,6 +41,7 @@ MEASURED = [
     "tests/security/test_privacy_sweep.py",
     "tests/unit/test_identifying_recall.py",
     "tests/security/test_supply_chain.py",
+    "tests/flows/test_webhooks.py",  # partners' webhooks (issue 21)
 ]
 
 
@@ -226,6 +227,15 @@ def _takedown(f: dict) -> list[str]:
     return lines
 
 
+def _webhooks(f: dict) -> list[str]:
+    return [
+        f"- **{_n(f, 'events')} events** to one receiver that fails 20% of deliveries, takes in 10% and answers 503 "
+        f"(a lost answer), and has an outage: {_n(f, 'posts')} POSTs, {_n(f, 'retries')} retries, "
+        f"{_n(f, 'pauses')} pause(s) resumed, **{_n(f, 'lost')} lost**, {_n(f, 'duplicates_same_id')} duplicates, "
+        "each the same delivery with the same id (tests/flows/test_webhooks.py)."
+    ]
+
+
 def section(title: str, figures: dict | None, lines) -> list[str]:
     body = [f"## {title}", ""]
     if figures is None:
@@ -283,6 +293,7 @@ def write_report(run: dict) -> None:
     md += section("Links and rate limits", figures.get("links"), _links)
     md += section("Privacy", figures.get("privacy"), _privacy)
     md += hardening_sections(figures)  # issue 18
+    md += section("Partners' webhooks", figures.get("webhooks"), _webhooks)  # issue 21
     md += section(
         "Identifying details on the moderation screen",
         figures.get("identifying"),

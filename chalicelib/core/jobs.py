@@ -68,6 +68,8 @@ MailKind = Literal[
     "concern_decided",  # ref: "<report id>:<case version>" (only once the address is confirmed)
     # reports (story_id empty)
     "board_report",  # to a lead, monthly: ref "<YYYY-MM>:<lead id>" (that month against the one before)
+    # partners (story_id empty)
+    "webhook_paused",  # to a lead: ref "<partner id>:<lead id>:<paused_at>" (its webhook kept failing)
 ]
 
 
@@ -105,6 +107,39 @@ class SearchJob(BaseModel):
         return f"search:{self.month}:{self.gone}"
 
 
+EventType = Literal["story.published", "story.withdrawn", "response.published", "change.marked"]
+
+
+class DeliveryJob(BaseModel):
+    """One event to one partner's webhook (chalicelib/webhooks.py). `id` is the delivery's, stable
+    for this event and partner: the partner de-duplicates on it, however often it comes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    partner_id: str
+    type: EventType
+    story_id: str
+    ref: str = ""  # the response id, for response and change events
+    created: str  # when the event happened (ISO 8601, UTC): the same on every retry
+
+    @property
+    def key(self) -> str:
+        return f"delivery:{self.id}"
+
+
+# The delivery queue's VisibilityTimeout and maxReceiveCount (infra/template.yaml; a test checks they agree).
+DELIVERY_VISIBILITY = 360
+DELIVERY_MAX_RECEIVES = 10
+DELIVERY_FIRST_RETRY = 60
+
+
+def delivery_retry_delay(receive_count: int, base: int = DELIVERY_FIRST_RETRY) -> int:
+    """A failed delivery comes back after 1 minute, doubling, at most 2 hours: before the queue gives
+    it up (DELIVERY_MAX_RECEIVES), its partner is paused (settings.webhook_pause_after) and the job kept."""
+    return min(base * 2 ** max(0, receive_count - 1), 2 * 3600)
+
+
 SEARCH_GROUP = "search"  # one message group: shard rebuilds run one at a time, in order
 
 
@@ -118,6 +153,9 @@ def search_dedup_id(job: SearchJob, debounce_seconds: int, now: float | None = N
     return f"{job.month}:{job.gone}:{window}"
 
 
+Job = RenderJob | MailJob | SearchJob | DeliveryJob
+
+
 class Queues:
     """Sends jobs to SQS, ten at a time, de-duplicated within one call."""
 
@@ -129,6 +167,7 @@ class Queues:
         search_queue_url: str = "",
         search_debounce_seconds: int = 300,
         mail_retry_seconds: int = MAIL_VISIBILITY,
+        delivery_queue_url: str = "",
     ):
         self._sqs = sqs
         self._mail_retry_seconds = mail_retry_seconds
@@ -136,17 +175,18 @@ class Queues:
             RenderJob: render_queue_url,
             MailJob: mail_queue_url,
             SearchJob: search_queue_url,
+            DeliveryJob: delivery_queue_url,
         }
         self._debounce = search_debounce_seconds
 
-    def send(self, jobs: Iterable[RenderJob | MailJob | SearchJob]) -> int:
-        unique: dict[tuple[type, str], RenderJob | MailJob | SearchJob] = {}
+    def send(self, jobs: Iterable[Job]) -> int:
+        unique: dict[tuple[type, str], Job] = {}
         for job in jobs:
             unique.setdefault((type(job), job.key), job)
-        by_queue: dict[str, list[RenderJob | MailJob | SearchJob]] = {}
+        by_queue: dict[str, list[Job]] = {}
         for (kind, _), job in unique.items():
             if not self._urls[kind]:
-                raise RuntimeError(f"no queue is set for {kind.__name__} (FF_SEARCH_QUEUE_URL?)")
+                raise RuntimeError(f"no queue is set for {kind.__name__} (FF_SEARCH_QUEUE_URL, FF_DELIVERY_QUEUE_URL?)")
             by_queue.setdefault(self._urls[kind], []).append(job)
         for url, batch in by_queue.items():
             for i in range(0, len(batch), 10):
@@ -170,7 +210,17 @@ class Queues:
             VisibilityTimeout=mail_retry_delay(receive_count, self._mail_retry_seconds),
         )
 
-    def _entry(self, n: int, job: RenderJob | MailJob | SearchJob) -> dict[str, Any]:
+    def back_off_delivery(self, receipt_handle: str, receive_count: int) -> None:
+        """Hold a failed delivery back longer each time (delivery_retry_delay); off with no retry base."""
+        if not self._mail_retry_seconds:
+            return  # the local stack: its pump redelivers at once
+        self._sqs.change_message_visibility(
+            QueueUrl=self._urls[DeliveryJob],
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=delivery_retry_delay(receive_count),
+        )
+
+    def _entry(self, n: int, job: Job) -> dict[str, Any]:
         entry: dict[str, Any] = {"Id": str(n), "MessageBody": job.model_dump_json()}
         if isinstance(job, SearchJob):
             entry["MessageGroupId"] = SEARCH_GROUP
@@ -199,3 +249,7 @@ def parse_mail(body: str) -> MailJob:
 
 def parse_search(body: str) -> SearchJob:
     return SearchJob.model_validate(json.loads(body))
+
+
+def parse_delivery(body: str) -> DeliveryJob:
+    return DeliveryJob.model_validate(json.loads(body))

@@ -109,6 +109,15 @@ class Settings(BaseModel):
     # ---- CHECK: change checks. Asked 6 weeks after a change is made; the link lasts 90 days.
     change_check_days: int = Field(default=42, ge=1)
     check_link_days: int = Field(default=90, ge=1)
+    # ---- Webhooks for partners (chalicelib/webhooks.py, docs/partners.md).
+    delivery_queue_url: str = ""
+    # How a partner's secret is sealed at rest: a KMS key (AWS), else AES-GCM under a local key (32
+    # bytes, base64; the local stack and tests). Neither set: no webhook is registered or sent (fail closed).
+    webhook_kms_key_id: str = ""
+    webhook_secret_key: str = ""
+    webhook_timeout_seconds: int = Field(default=5, ge=1, le=30)
+    # A partner whose deliveries failed this many times in a row is paused (its leads are told).
+    webhook_pause_after: int = Field(default=5, ge=1, le=50)
 
     @property
     def cognito_issuer(self) -> str:

@@ -21,6 +21,7 @@ from .invitations import InvitationsPart, InvitationStore
 from .listings import ListingsPart, ListingStore
 from .loop import LoopPart, LoopStore
 from .organisations import OrganisationsPart, OrganisationStore
+from .partners import PartnersPart, PartnerStore
 from .people import MEMBERS_PER_TRANSACTION, NewMember, PeoplePart, PeopleStore, member_keys, watch_keys
 from .records import ListingEntry, Response, Story, Subscriber, Subscription, ThreadItem
 from .stories import StoriesPart, StoryStore
@@ -73,7 +74,9 @@ __all__ = [
     "MembershipStore",
     "OrganisationStore",
     "MeTooStore",
+    "PartnerStore",
     "PeopleStore",
+    "WebhookStore",
     "PromiseStore",
     "PublicStore",
     "ReportStore",
@@ -165,13 +168,26 @@ class LadderStore(StoryStore, DirectoryStore, PeopleStore, LoopStore, Protocol):
 
 
 class MailStore(
-    StoryStore, DirectoryStore, PeopleStore, LoopStore, OrganisationStore, TeamworkStore, ConcernStore, Protocol
+    StoryStore,
+    DirectoryStore,
+    PeopleStore,
+    LoopStore,
+    OrganisationStore,
+    TeamworkStore,
+    ConcernStore,
+    PartnerStore,
+    Protocol,
 ):
-    """The letters: everything the ladder reads, an organisation's leads, and a reporter's address."""
+    """The letters: everything the ladder reads, an organisation's leads, a reporter's address, and a paused
+    partner."""
 
 
 class PublicStore(StoryStore, ListingStore, DirectoryStore, Protocol):
     """What is public: the public API, the renderer and the stream's listings and figures."""
+
+
+class WebhookStore(PartnerStore, StoryStore, DirectoryStore, OrganisationStore, Protocol):
+    """Webhooks: partners, a story and the services they watch, and an organisation's leads (told of a pause)."""
 
 
 # ---- Reports (issue 15) ----------------------------------------------------------------------
@@ -199,6 +215,7 @@ class Store(
     LoopPart,
     ConcernsPart,
     InvitationsPart,
+    PartnersPart,
 ):
     """The whole table: every part over one client and table name."""
 
@@ -227,9 +244,11 @@ if TYPE_CHECKING:
         ModerationStore,
         TellingStore,
         InvitingStore,
+        WebhookStore,
     ]:
         """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
         return (
+            store,
             store,
             store,
             store,

@@ -22,7 +22,8 @@ class Change:
     # "pass" (a story passed on), "public_tag" (a staff tag shown in public),
     # "me_too" (a reader's me-too item), "check" (an answer to a change check),
     # "concern_contact", "concern_case" (a reporter's address, the case of reports on one item),
-    # "message" (between a moderator and the author), "other"
+    # "message" (between a moderator and the author), "partner" (a webhook's
+    # registration; ref: the partner id), "other"
     kind: str
     story_id: str | None
     old: dict[str, Any] | None
@@ -82,6 +83,9 @@ def decode(record: dict[str, Any]) -> Change:
         return Change("subscriber", None, old, new, ident, ident, **about)
     if prefix == "SUBSCRIBER" and sk_kind == "SUB":
         return Change("subscription", None, old, new, ref, ident, **about)
+    if prefix == "PARTNER" and sk == "PARTNER":
+        # A partner's webhook: its secret, even sealed, is no reaction's business.
+        return Change("partner", None, _unsealed(old), _unsealed(new), ident, **about)
     if prefix == "LINKREQUEST":
         return Change("link_request", None, old, new, ident, (new or old or {}).get("subscriber_id"), **about)
     return Change("other", None, None, None, **about)
@@ -89,3 +93,7 @@ def decode(record: dict[str, Any]) -> Change:
 
 def _confirmed(contact: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"confirmed_at": contact.get("confirmed_at") or ""} if contact is not None else None
+
+
+def _unsealed(partner: dict[str, Any] | None) -> dict[str, Any] | None:
+    return {k: v for k, v in partner.items() if k != "secret_sealed"} if partner is not None else None

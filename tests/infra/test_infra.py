@@ -33,7 +33,10 @@ REGION = "eu-west-2"
 AARCH64 = 183  # ELF e_machine
 
 # Read by the code, deliberately not set on AWS.
-LOCAL_ONLY = {"FF_COGNITO_JWKS_URL": "the emulator's JWKS address; on AWS the pool's issuer URL serves the keys"}
+LOCAL_ONLY = {
+    "FF_COGNITO_JWKS_URL": "the emulator's JWKS address; on AWS the pool's issuer URL serves the keys",
+    "FF_WEBHOOK_SECRET_KEY": "seals partners' secrets on one machine; on AWS, KMS does (FF_WEBHOOK_KMS_KEY_ID)",
+}
 # On the dashboard before the code emits them. Remove a name once its flow records it.
 AWAITED_METRICS: dict[str, str] = {}
 
@@ -411,7 +414,7 @@ def test_each_queue_consumer_reports_partial_failures_and_has_time_to_finish(cfn
         if cfn["Resources"][next(iter(referenced(m["EventSourceArn"])))]["Type"] == "AWS::SQS::Queue"
     ]
     assert (
-        len(sqs_mappings) == len([e for e in chalice_app().event_sources if type(e).__name__ == "SQSEventConfig"]) == 3
+        len(sqs_mappings) == len([e for e in chalice_app().event_sources if type(e).__name__ == "SQSEventConfig"]) == 4
     )
     for m in sqs_mappings:
         queue = props(cfn, target(cfn, m["EventSourceArn"], "AWS::SQS::Queue"))
@@ -489,6 +492,55 @@ def test_the_search_worker_has_what_one_shard_rebuild_needs_one_at_a_time(cfn):
         and any(st in p["Properties"]["PolicyDocument"]["Statement"] for st in senders)
     ]
     assert attached, "the stream's role must be able to queue search jobs"
+
+
+def test_the_webhook_worker_retries_as_the_code_spaces_them_and_reaches_only_what_a_delivery_needs(cfn):
+    """Issue 21: the delivery queue and its DLQ agree with jobs.py; the worker's role reads the table but
+    no PRIVATE# item, writes only partners' items, consumes only its queue, and alone may decrypt
+    partners' secrets (bound to a partner); the stream's role may queue deliveries."""
+    from chalicelib.core.jobs import DELIVERY_MAX_RECEIVES, DELIVERY_VISIBILITY, delivery_retry_delay
+    from chalicelib.core.settings import Settings
+
+    queue = props(cfn, "DeliveryQueue")
+    assert int(queue["RedrivePolicy"]["maxReceiveCount"]) == DELIVERY_MAX_RECEIVES
+    assert int(queue["VisibilityTimeout"]) == DELIVERY_VISIBILITY
+    assert target(cfn, queue["RedrivePolicy"]["deadLetterTargetArn"], "AWS::SQS::Queue") == "DeliveryDeadLetterQueue"
+    pause_after = int(function_env(cfn, handler_function(cfn, "app.app"))["FF_WEBHOOK_PAUSE_AFTER"])
+    assert pause_after < DELIVERY_MAX_RECEIVES  # a failing partner is paused (deliveries kept) before the DLQ
+    assert pause_after == Settings().webhook_pause_after
+    assert sum(delivery_retry_delay(n) for n in range(1, DELIVERY_MAX_RECEIVES)) < int(queue["MessageRetentionPeriod"])
+
+    name = handler_function(cfn, "app.delivery_worker")
+    role = target(cfn, props(cfn, name)["Role"], "AWS::IAM::Role")
+    mine = [st for n, st in statements(cfn) if n == role]
+    denied = [st for st in mine if st["Effect"] == "Deny"]
+    assert any(
+        st.get("Condition") == {"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": ["PRIVATE#*"]}}
+        and {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"} <= set(as_list(st["Action"]))
+        for st in denied
+    ), "the delivery worker must be denied PRIVATE# items"
+    for st in mine:
+        if st["Effect"] != "Allow":
+            continue
+        actions = set(as_list(st["Action"]))
+        writes = {a for a in actions if a.split(":")[1].startswith(("Put", "Update", "Delete", "BatchWrite"))}
+        if writes and all(a.startswith("dynamodb:") for a in actions):
+            assert st["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["PARTNER#*"]}}, st
+        if any(a.startswith("sqs:") for a in actions):
+            assert referenced(st["Resource"]) == {"DeliveryQueue"}, st
+        if any(a.startswith("kms:") for a in actions):
+            assert actions == {"kms:Decrypt"} and referenced(st["Resource"]) == {"WebhookSecretsKey"}
+            assert st["Condition"] == {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["partner"]}}
+    decrypters = {n for n, st in statements(cfn) if "kms:Decrypt" in as_list(st.get("Action", []))}
+    assert decrypters == {role}, "only the delivery worker may open a partner's secret"
+    assert props(cfn, "WebhookSecretsKey")["EnableKeyRotation"] is True
+    stream_role = target(cfn, props(cfn, handler_function(cfn, "app.on_table_change"))["Role"], "AWS::IAM::Role")
+    assert any(
+        n == stream_role
+        and "sqs:SendMessage" in as_list(st["Action"])
+        and "DeliveryQueue" in referenced(st["Resource"])
+        for n, st in statements(cfn)
+    ), "the stream must be able to queue deliveries"
 
 
 # ---- the environment -----------------------------------------------------------------------------
@@ -580,6 +632,7 @@ def test_every_queue_bucket_table_topic_and_pool_the_code_uses_is_this_stacks(cf
     assert consumes["app.mail_worker"] == checked["FF_MAIL_QUEUE_URL"]
     assert consumes["app.search_worker"] == checked["FF_SEARCH_QUEUE_URL"] == checked["FF_SEARCH_QUEUE_NAME"]
     assert consumes["app.on_table_change"] == checked["FF_TABLE_NAME"]
+    assert consumes["app.delivery_worker"] == checked["FF_DELIVERY_QUEUE_URL"] == checked["FF_DELIVERY_QUEUE_NAME"]
     [sub] = [
         s["Properties"]
         for s in of_type(cfn, "AWS::SNS::Subscription").values()

@@ -237,3 +237,48 @@ def test_a_story_is_counted_on_its_invitation_once(store):
     assert store.count_invitation_story("abcdefghjkmn", "s2") is True
     assert store.count_invitation_story("nothere23456", "s3") is False
     assert store.get_invitation("abcdefghjkmn")["stories"] == 2
+
+
+PARTNER = {
+    "id": "p0000000000000001",
+    "name": "Healthwatch",
+    "url": "https://hooks.example.org/ff",
+    "service": "riverside-trust",
+    "organisation": "riverside-trust",
+    "secret_sealed": "local:abc",
+    "created_at": "2026-01-01T00:00:00.000Z",
+}
+
+
+def test_a_partner_is_kept_once_found_by_the_service_it_watches_and_counts_its_failures(store):
+    assert store.create_partner(dict(PARTNER)) is True
+    assert store.create_partner(dict(PARTNER, name="Again")) is False
+    assert store.get_partner(PARTNER["id"]) == PARTNER | {"failures": 0, "paused_at": ""}
+    assert store.get_partner("nobody") is None
+    assert [p["id"] for p in store.partners_watching(["riverside-ward-7", "riverside-trust"])] == [PARTNER["id"]]
+    assert store.partners_watching(["hillside-trust"]) == []
+    assert [store.count_failure(PARTNER["id"]) for _ in range(3)] == [1, 2, 3]
+    with pytest.raises(Exception):  # noqa: B017 (each store refuses in its own way: no partner, no count)
+        store.count_failure("nobody")
+    store.clear_failures(PARTNER["id"])
+    assert store.get_partner(PARTNER["id"])["failures"] == 0
+
+
+def test_a_partner_is_paused_once_and_its_kept_deliveries_wait_for_its_resumption(store):
+    store.create_partner(dict(PARTNER))
+    pid = PARTNER["id"]
+    assert store.pause_partner(pid, "2026-01-02T00:00:00.000Z") is True
+    assert store.pause_partner(pid, "2026-01-03T00:00:00.000Z") is False  # told once
+    assert store.pause_partner("nobody", "2026-01-03T00:00:00.000Z") is False
+    one, two = {"id": "evt_1", "type": "story.published"}, {"id": "evt_2", "type": "change.marked"}
+    store.hold_delivery(pid, one)
+    store.hold_delivery(pid, two)
+    store.hold_delivery(pid, one)  # kept twice: one item
+    assert store.held_deliveries(pid) == [one, two]
+    assert store.held_deliveries(pid, limit=1) == [one]
+    store.count_failure(pid)
+    assert store.resume_partner(pid) is True
+    assert store.get_partner(pid)["paused_at"] == "" and store.get_partner(pid)["failures"] == 0
+    assert store.resume_partner("nobody") is False
+    store.release_delivery(pid, "evt_1")
+    assert store.held_deliveries(pid) == [two]

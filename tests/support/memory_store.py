@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib.core.errors import Conflict
 from chalicelib.store import TTL_ATTRIBUTE, email_hash
+from chalicelib.store.partners import partner_item
 from chalicelib.store.table import _public
 
 
@@ -137,6 +138,10 @@ class MemoryStore:
             return "unchanged"
         self._put({"PK": f"SERVICE#{service['slug']}", "SK": "SERVICE", **service})
         return "updated" if current else "created"
+
+    def get_service(self, slug: str) -> dict[str, Any] | None:
+        item = self._get(f"SERVICE#{slug}", "SERVICE")
+        return _public(item) if item else None
 
     def get_services(self, slugs: Any) -> dict[str, dict[str, Any]]:
         found = (self._get(f"SERVICE#{s}", "SERVICE") for s in set(slugs))
@@ -350,10 +355,6 @@ class MemoryStore:
 
     # ---- invitations (issue 19) -------------------------------------------------------------------
 
-    def get_service(self, slug: str) -> dict[str, Any] | None:
-        item = self._get(f"SERVICE#{slug}", "SERVICE")
-        return _public(item) if item else None
-
     def create_invitation(self, invitation: dict[str, Any]) -> bool:
         code = invitation["code"]
         item = {
@@ -392,3 +393,55 @@ class MemoryStore:
             self._items[(mark["PK"], mark["SK"])] = mark
             item["stories"] = item.get("stories", 0) + 1
             return True
+
+    # ---- partners' webhooks ---------------------------------------------------------------------
+
+    def create_partner(self, partner: dict[str, Any]) -> bool:
+        return self._put(partner_item(partner), once=True)
+
+    def get_partner(self, partner_id: str) -> dict[str, Any] | None:
+        item = self._get(f"PARTNER#{partner_id}", "PARTNER")
+        return _public(item) if item else None
+
+    def partners_watching(self, slugs: Any) -> list[dict[str, Any]]:
+        wanted = {f"PARTNERS#{s}" for s in slugs}
+        with self._lock:
+            found = [copy.deepcopy(i) for i in self._items.values() if i.get("GSI1PK") in wanted]
+        return [_public(i) for i in sorted(found, key=lambda i: (i["GSI1PK"], i["GSI1SK"]))]
+
+    def count_failure(self, partner_id: str) -> int:
+        with self._lock:
+            item = self._items[(f"PARTNER#{partner_id}", "PARTNER")]  # KeyError, as the real one refuses
+            item["failures"] = item.get("failures", 0) + 1
+            return int(item["failures"])
+
+    def clear_failures(self, partner_id: str) -> None:
+        with self._lock:
+            if (item := self._items.get((f"PARTNER#{partner_id}", "PARTNER"))) is not None:
+                item["failures"] = 0
+
+    def pause_partner(self, partner_id: str, at: str) -> bool:
+        with self._lock:
+            item = self._items.get((f"PARTNER#{partner_id}", "PARTNER"))
+            if item is None or item.get("paused_at"):
+                return False
+            item["paused_at"] = at
+            return True
+
+    def resume_partner(self, partner_id: str) -> bool:
+        with self._lock:
+            item = self._items.get((f"PARTNER#{partner_id}", "PARTNER"))
+            if item is None:
+                return False
+            item["paused_at"], item["failures"] = "", 0
+            return True
+
+    def hold_delivery(self, partner_id: str, delivery: dict[str, Any]) -> None:
+        self._put({"PK": f"PARTNER#{partner_id}", "SK": f"HELD#{delivery['id']}", "delivery": delivery})
+
+    def held_deliveries(self, partner_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        return [dict(i["delivery"]) for i in self._begins(f"PARTNER#{partner_id}", "HELD#")][:limit]
+
+    def release_delivery(self, partner_id: str, delivery_id: str) -> None:
+        with self._lock:
+            self._items.pop((f"PARTNER#{partner_id}", f"HELD#{delivery_id}"), None)

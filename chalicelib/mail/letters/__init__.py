@@ -17,6 +17,7 @@ from .concern import ConcernLetters  # concerns about what is published (issue 1
 from .conversation import ConversationLetters
 from .ladder import LadderLetters
 from .organisation import OrganisationLetters
+from .partner import PartnerLetters  # webhooks for partners (issue 21)
 from .staff import StaffLetters
 from .subscription import SubscriptionLetters
 
@@ -35,6 +36,7 @@ FAMILIES: tuple[type[Letters], ...] = (
     OrganisationLetters,
     BoardLetters,  # reports (issue 15)
     ConcernLetters,
+    PartnerLetters,
 )
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "Letter",
     "Letters",
     "OrganisationLetters",
+    "PartnerLetters",
     "StaffLetters",
     "SubscriptionLetters",
     "composers",
