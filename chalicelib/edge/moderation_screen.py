@@ -15,7 +15,7 @@ from typing import Any
 from chalice import Response
 
 from ..core.errors import NotFound
-from ..core.models import CRITICALITY_WORDS
+from ..core.models import CRITICALITY_WORDS, LIMITS
 from .http import html_response
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +66,7 @@ def page(settings: Any) -> str:
             stage=getattr(settings, "stage", ""),
             site_url=getattr(settings, "site_url", ""),
             criticality=CRITICALITY,
+            limits={f: hi for f, (_lo, hi) in LIMITS.items()},  # the form's limits, so an edit fits what was told
             css_version=_version("app.css"),
             js_version=_version("app.js"),
         )
