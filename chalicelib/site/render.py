@@ -170,6 +170,7 @@ class SiteRenderer:
                     story=story_view(story, services),
                     conversation=conversation(items),
                     extras=story_extras(story, items, self._store, self._settings),
+                    site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the address to share
                 ),
             )
         ]
