@@ -271,7 +271,10 @@ def test_the_form_with_javascript_uses_the_finder_and_makes_one_story(stack, bro
     page.wait_for_url(re.compile(r"/thank-you/\?ref="))
     one_pending_story(stack, title)
     # Sent: the draft is gone from this browser.
-    assert page.evaluate("window.localStorage.length + window.sessionStorage.length") == 0
+    # Only the sent story's submission id stays (no answer), so the back button cannot bring it back.
+    assert page.evaluate("window.localStorage.length") == 0
+    assert page.evaluate("Object.keys(window.sessionStorage)") == ["feedforward:story-sent"]
+    assert "Finder" not in page.evaluate("window.sessionStorage.getItem('feedforward:story-sent')")
     ctx.close()
 
 
