@@ -15,7 +15,7 @@ from typing import Any
 from chalice import Response
 
 from ..core.errors import NotFound
-from ..core.models import CRITICALITY_WORDS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES, Role
+from ..core.models import CRITICALITY_WORDS, LIMITS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES, Role
 from .http import html_response
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +68,7 @@ def page(settings: Any) -> str:
             criticality=CRITICALITY,
             routes=[(r, ROUTE_LABELS[r][:1].upper() + ROUTE_LABELS[r][1:]) for r in TAKEN_ROUTES],  # issue 19
             roles=[(r.value, ROLE_LABELS[r.value][:1].upper() + ROLE_LABELS[r.value][1:]) for r in Role],
+            limits={f: hi for f, (_lo, hi) in LIMITS.items()},  # the form's limits, so an edit fits what was told
             css_version=_version("app.css"),
             js_version=_version("app.js"),
         )

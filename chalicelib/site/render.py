@@ -128,6 +128,7 @@ class SiteRenderer:
                     extras=story_extras(story, items, self._store, self._settings),
                     # OUTWARD: the API's "Report a concern" form pages (issue 16)
                     report_base=f"{self._settings.api_url.rstrip('/')}/api/stories/{story_id}/concerns",
+                    site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the address to share
                 ),
             )
         ]

@@ -201,6 +201,30 @@ def test_a_story_page_with_its_css_and_js_weighs_under_50_kb(site, browser):
     ctx.close()
 
 
+def test_a_story_can_be_shared_and_prints_without_menus_and_forms(site, browser, tmp_path):
+    """Issue 20: no share or print view of a story. The address to copy and an email link, no script and no
+    third party; printed, the words stay and the menus, forms and buttons go."""
+    from tests.support.vnu import vnu_errors
+
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    page.goto(site["base"] + site["pages"]["story"])
+    share = page.locator("#share")
+    assert share.locator("summary").inner_text() == "Share or print this story"
+    share.locator("summary").click()
+    address = page.locator("#share-link").input_value()
+    assert address.endswith(site["pages"]["story"]) and address.startswith("https://")
+    mail = page.get_by_role("link", name="Email a link to this story").get_attribute("href")
+    assert mail.startswith("mailto:?subject=") and "body=https%3A//" in mail.replace("%3A%2F%2F", "%3A//")
+    assert axe_violations(page) == []
+    assert vnu_errors({"story-shared.html": page.content()}, tmp_path) == ""
+    page.emulate_media(media="print")
+    assert page.locator("h1").is_visible() and page.locator("#what-happened").is_visible()
+    for hidden in (".site-nav", ".site-footer", "#me-too", "#share", ".call-to-action"):
+        assert page.locator(hidden).first.is_hidden(), hidden
+    ctx.close()
+
+
 # ---- the form against the real stack -------------------------------------------------------------
 
 
@@ -247,7 +271,10 @@ def test_the_form_with_javascript_uses_the_finder_and_makes_one_story(stack, bro
     page.wait_for_url(re.compile(r"/thank-you/\?ref="))
     one_pending_story(stack, title)
     # Sent: the draft is gone from this browser.
-    assert page.evaluate("window.localStorage.length + window.sessionStorage.length") == 0
+    # Only the sent story's submission id stays (no answer), so the back button cannot bring it back.
+    assert page.evaluate("window.localStorage.length") == 0
+    assert page.evaluate("Object.keys(window.sessionStorage)") == ["feedforward:story-sent"]
+    assert "Finder" not in page.evaluate("window.sessionStorage.getItem('feedforward:story-sent')")
     ctx.close()
 
 

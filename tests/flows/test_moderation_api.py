@@ -264,6 +264,12 @@ def test_the_moderation_screen_is_served_with_a_strict_csp(client, aws):
     }
     unlabelled = [a.get("id") for a in fields if a.get("id") not in page.label_for]
     assert unlabelled == []
+    # The edit boxes take what the form took: a long story is not cut to 8,000 (issue 20).
+    assert {a["id"]: a.get("maxlength") for a in fields if a.get("id") in ("title", "story", "good")} == {
+        "title": "120",
+        "story": "30000",
+        "good": "3000",
+    }
     radios = [a for a in fields if a.get("name") == "criticality"]
     assert [a["value"] for a in radios] == ["0", "1", "2", "3", "4", "5"]
     for label in (

@@ -96,7 +96,12 @@ def test_erasure_removes_every_item_and_page_and_the_link_stops_working(client, 
     for key in SERVICE_PAGES:
         page = s3_page(aws, key)
         assert page is not None and sid not in page and "A title to erase" not in page, key
-    assert client.http.get(f"/api/my/{token}").status_code == 404
+    dead = client.http.get(f"/api/my/{token}", headers={"Accept": "text/html"})
+    assert dead.status_code == 404
+    # The dead link's page tells the erased author the truth: not to look for a newer email (issue 20).
+    words = " ".join(body_of(dead).split())
+    assert "look for a more recent email" not in words and "when you unsubscribe" not in words
+    assert "a link to a story that was erased stops for good" in words
     for action, body in (
         ("erase", {"confirm": "ERASE"}),
         ("withdraw", {"confirm": True}),

@@ -681,7 +681,13 @@ OUR_SCRIPTS = re.compile(
 )
 # Where our own links, forms and scripts point: this site, this API, a fragment, the screen's assets, and
 # the three phone numbers of the "Need help now?" box.
-OUR_ADDRESS = re.compile(r"^(/(?![/\\])|#|\?|https://(site|api)\.test(/|$)|moderate/|data:,$|tel:(999|111|116123)$)")
+# Ours too: the help box's numbers, a story's "Email a link" (a fixed subject and the story's own address, issue
+# 20) and the moderators' address on the thank-you page.
+OUR_ADDRESS = re.compile(
+    r"^(/(?![/\\])|#|\?|https://(site|api)\.test(/|$)|moderate/|data:,$|tel:(999|111|116123)$"
+    r"|mailto:\?subject=A%20story%20on%20FeedForward&body=https%3A//site\.test/stories/[0-9a-z]{17}/$"
+    r"|mailto:moderators@feedforward\.example$)"
+)
 BAD_SCHEME = re.compile(r"^(javascript|vbscript|data|livescript|mocha):", re.I)
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 

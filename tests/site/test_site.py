@@ -81,6 +81,9 @@ def test_story_page_shows_the_story_escaped_with_its_line_breaks(aws, published)
         "riverside-general",
     ]
     assert "night care" in html  # tags are public
+    # Shared by its address (no script, no third party) and printed without menus or forms (issue 20).
+    assert f'id="share-link" type="text" value="{SITE_URL}/stories/{published}/" readonly' in html
+    assert 'href="mailto:?subject=' in html
     assert 'id="responses"' in html
     assert 'lang="en-GB"' in html and html.count("<h1") == 1
     # nothing staff-only or private
