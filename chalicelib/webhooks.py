@@ -55,7 +55,9 @@ def events(change: Change) -> list[tuple[EventType, str, str]]:
         if now == Status.PUBLISHED and was != Status.PUBLISHED:
             return [("story.published", str(new.get("version", "")), new.get("published_at", ""))]
         if was == Status.PUBLISHED and now != Status.PUBLISHED:
-            reason = {"withdrawn": "withdrawn", "erasing": "erased"}.get(str(now or ""), "removed")
+            # A report that hides it, or a moderator's restriction (issue 16), say so; any other way out is "removed".
+            reasons = {"withdrawn": "withdrawn", "erasing": "erased", "hidden": "hidden", "restricted": "restricted"}
+            reason = reasons.get(str(now or ""), "removed")
             at = new.get("withdrawn_at") or new.get("erase_requested_at") or new.get("decided_at") or _seen(change)
             return [("story.withdrawn", reason, at)]
     if change.kind == "response" and change.story_id and new:
@@ -89,6 +91,8 @@ def delivery_jobs(store: WebhookStore, change: Change) -> list[DeliveryJob]:
             basis = f"{kind}:{change.story_id}:{ref}"
             if kind == "change.marked":
                 basis += f":{(change.new or {}).get('change')}"
+            elif kind == "story.withdrawn":  # a story can leave, come back (a report dismissed) and leave again
+                basis += f":{(change.new or change.old or {}).get('version', '')}"
             jobs.append(
                 DeliveryJob(
                     id=delivery_id(basis, partner["id"]),
