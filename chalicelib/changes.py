@@ -124,11 +124,23 @@ class ConversationReaction:
             return [MailJob(kind="author_message", story_id=story_id, ref=change.ref)] if wanted else []
         if change.kind == "read" and change.inserted:
             return self._read(story_id, new)
+        if change.kind in ("response", "reply"):
+            self._keep_original(change, story_id, new)
         if change.kind == "response":
             return self._response(change, story_id, new)
         if change.kind == "reply":
             return self._reply(change, story_id, new)
         return []
+
+    def _keep_original(self, change: Change, story_id: str, new: dict[str, Any]) -> None:
+        """Words a moderator (or a console edit) changed are kept privately, as a story's are. A staff
+        member's own edit keeps its words in the request (response_edits.py): it moves `edits`."""
+        old = change.old or {}
+        if not old or old.get("text") == new.get("text") or old.get("edits") != new.get("edits"):
+            return
+        at = str(new.get("moderator_edited_at") or new.get("decided_at") or change.sequence)
+        original = {"text": old.get("text", ""), "status": old.get("status", ""), "kept_at": at}
+        self._store.keep_item_original(story_id, change.kind, change.ref, at, original)
 
     def _read(self, story_id: str, new: dict[str, Any]) -> Jobs:
         self._store.mark_progress(story_id, "first_read_at", new["read_at"])

@@ -310,9 +310,7 @@ class Concerns:
             dict(story) if kind == "story" else dict(self._store.get_thread_item(story_id, kind, item_id) or {})
         )
         if decision.action is Action.hold and kind != "story":
-            raise ValidationFailed(
-                [{"field": "action", "message": "Hold is for stories; restrict or remove a response or reply"}], data
-            )
+            raise Conflict("Hold is for stories: restrict or remove a response or reply.")
         now = clock.iso()
         changes, before = self._changes(kind, item, decision, now)
         record = {

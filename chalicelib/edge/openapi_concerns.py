@@ -8,7 +8,7 @@ from typing import Any
 
 from ..core.concerns import KINDS, ConcernDecision, ConcernReport, CorrectionRequest
 from ..core.status import Status
-from .openapi_parts import BEARER, BUTTON, STORY_ID, TOKEN, answer, author_body, errors
+from .openapi_parts import BEARER, BUTTON, STORY_ID, TOKEN, answer, author_body, errors, when
 
 URL_KIND = {
     "name": "kind",
@@ -37,6 +37,26 @@ def concern_schemas() -> dict[str, Any]:
         out.update(schema.pop("$defs", {}))
         out[name] = schema
     out["ConcernKind"] = {"type": "string", "enum": list(KINDS)}
+    # What the decision's model checks beyond its own JSON Schema, stated so a client (and a fuzzer) knows.
+    note = {"required": ["note"], "properties": {"note": {"minLength": 1}}}
+    out["ConcernDecision"]["allOf"] = [
+        when(
+            {"action": {"const": "edit"}},
+            {"anyOf": [{"required": [f], "properties": {f: {"type": "string"}}} for f in ("title", "text")]},
+        ),
+        when(
+            {"action": {"const": "restrict"}},
+            {
+                "required": ["asked_by", "reason", "note"],
+                "properties": {"note": {"minLength": 1}, "asked_by": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        ),
+        when({"action": {"enum": ["remove", "hold"]}}, note),
+    ]
+    out["ConcernDecision"]["description"] = (
+        "hold is for a story: on a response or reply it is a 409. A decision on a version that is not the "
+        "case's current one is a 409."
+    )
     return out
 
 

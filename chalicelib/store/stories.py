@@ -79,6 +79,7 @@ class StoryStore(Protocol):
         self, story_id: str, response_id: str, was: dict[str, Any], changes: dict[str, Any], queued: bool
     ) -> ThreadItem: ...
     def keep_response_original(self, story_id: str, response_id: str, at: str, original: dict[str, Any]) -> None: ...
+    def keep_item_original(self, story_id: str, kind: str, item_id: str, at: str, original: dict[str, Any]) -> None: ...
     def clear_progress(self, story_id: str, field: str, at: str) -> bool: ...
     def erase_story(self, story_id: str) -> int: ...
     def idempotency_layer(self, name: str) -> Any: ...
@@ -429,7 +430,11 @@ class StoriesPart(Table):
     def keep_response_original(self, story_id: str, response_id: str, at: str, original: dict[str, Any]) -> None:
         """A response's words before its author changed or deleted them: kept privately (and erased
         with the story)."""
-        self._put_once({"PK": f"PRIVATE#{story_id}", "SK": f"RESPONSE#{response_id}#{at}", **original})
+        self.keep_item_original(story_id, "response", response_id, at, original)
+
+    def keep_item_original(self, story_id: str, kind: str, item_id: str, at: str, original: dict[str, Any]) -> None:
+        """A response's or reply's words before a moderator edited them (issue 16), kept privately once."""
+        self._put_once({"PK": f"PRIVATE#{story_id}", "SK": f"{kind.upper()}#{item_id}#{at}", **original})
 
     def clear_progress(self, story_id: str, field: str, at: str) -> bool:
         """Take back a progress date that a response now deleted had set (only if it is still that date)."""

@@ -29,9 +29,28 @@ def stack():
 
 
 def violations(page) -> list[str]:
+    """axe's findings on the page as shown. axe is a script, and evaluate() never returns in a context
+    with JavaScript off: there, the same HTML is served at the same address to a page that runs it."""
     from axe_playwright_python.sync_playwright import Axe
 
+    if page.context.browser is not None and not _scripts_run(page):
+        html, url = page.content(), page.url
+        checker_ctx = page.context.browser.new_context(**PHONE)
+        checker = checker_ctx.new_page()
+        checker.route(url, lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+        checker.goto(url)
+        try:
+            return [f"{v['id']}: {v['help']}" for v in Axe().run(checker).response["violations"]]
+        finally:
+            checker_ctx.close()
     return [f"{v['id']}: {v['help']}" for v in Axe().run(page).response["violations"]]
+
+
+SCRIPTS_OFF: set[int] = set()
+
+
+def _scripts_run(page) -> bool:
+    return id(page.context) not in SCRIPTS_OFF
 
 
 def published(stack, auth: dict, title: str) -> str:
@@ -73,6 +92,8 @@ def test_a_story_is_reported_on_a_phone(stack, browser, auth, javascript):
     title = f"Reported story {uuid.uuid4().hex[:6]}"
     sid = published(stack, auth, title)
     ctx = browser.new_context(java_script_enabled=javascript, **PHONE)
+    if not javascript:
+        SCRIPTS_OFF.add(id(ctx))
     page = ctx.new_page()
     page.goto(f"{stack.site}stories/{sid}/")
     page.click("text=Report a concern")

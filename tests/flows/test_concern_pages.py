@@ -243,3 +243,28 @@ def test_the_author_asks_for_a_correction_and_a_moderator_publishes_it_as_an_edi
     public = story_page(aws, sid)
     assert fixed in public and "Jo Bloggs" not in public and "Edited by a moderator on" in public
     assert AUTHOR not in public
+
+
+def test_a_moderators_edit_of_a_response_keeps_its_words_privately(aws, client, directory, pump):
+    from chalicelib.core.ids import new_story_id
+    from chalicelib.moderation import Moderator
+    from tests.support.conversation import make_staff, respond_link
+
+    sid = publish_story(client, pump)
+    token, rid = respond_link(sid, make_staff()), new_story_id()
+    words = "Thank you. Ask for Sam Jones on ward 7 next time."
+    body = urlencode({"response_id": rid, "text": words})
+    assert client.http.post(f"/api/respond/{token}", body=body, headers=FORM_H).status_code == 303
+    pump.drain()
+    wiring.concerns().report(sid, "responses", rid, {"reason": "identifies-someone"}, "c1")
+    version = wiring.concerns().case(sid, "responses", rid)["case"]["version"]
+    data = {"action": "edit", "version": version, "text": "Thank you. Ask for the ward manager next time."}
+    wiring.concerns().decide(sid, "responses", rid, data, Moderator("m", "M"))
+    pump.drain()
+    kept = aws.client("dynamodb").query(
+        TableName=aws.resources.table,
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
+        ExpressionAttributeValues={":pk": {"S": f"PRIVATE#{sid}"}, ":sk": {"S": f"RESPONSE#{rid}#"}},
+    )["Items"]
+    assert [i["text"]["S"] for i in kept] == [words]
+    assert "Sam Jones" not in story_page(aws, sid)

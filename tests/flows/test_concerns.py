@@ -209,7 +209,7 @@ def test_remove_and_hold(store):
 
 def test_hold_is_for_stories_only(store):
     v = _open(store, "responses", "r1")
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(Conflict):
         flow(store).decide(SID, "responses", "r1", {"action": "hold", "version": v, "note": "x"}, MOD)
 
 

@@ -10,10 +10,12 @@ from collections import Counter
 from chalicelib import wiring
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ids import new_story_id
+from chalicelib.moderation import Moderator
 from tests.support.prove import record
-from tests.support.races import ALICE, BOB, atomic_writes, forget_stream, race  # noqa: F401
+from tests.support.races import atomic_writes, forget_stream, race  # noqa: F401 (atomic_writes: a fixture)
 
 ROUNDS = int(os.environ.get("FF_PROVE_ROUNDS", "20"))
+ALICE, BOB = Moderator("alice", "Alice"), Moderator("bob", "Bob")
 
 
 def test_two_moderators_on_one_report_one_wins_and_one_gets_a_conflict(aws):

@@ -209,9 +209,12 @@ def _bodies() -> dict[tuple[str, str], tuple[Any, Any]]:
     from functools import partial
 
     from chalicelib.core import models
-    from chalicelib.edge import author, loop, staff, telling
+    from chalicelib.core.concerns import ConcernDecision, ConcernReport, CorrectionRequest
+    from chalicelib.edge import author, concerns, loop, staff, telling
     from chalicelib.edge.auth import SignIn
     from chalicelib.edge.forms import form_to_data
+
+    report_form = partial(form_to_data, form=concerns.REPORT)
 
     return {
         ("POST", "/api/stories"): (models.StorySubmission, partial(form_to_data, form=telling.STORY)),
@@ -223,6 +226,12 @@ def _bodies() -> dict[tuple[str, str], tuple[Any, Any]]:
         ("POST", "/api/respond/{token}"): (models.ResponseSubmission, partial(form_to_data, form=staff.RESPONSE)),
         ("POST", "/api/my/{token}/replies"): (models.AuthorReply, partial(form_to_data, form=author.AUTHOR_FORM)),
         ("POST", "/api/check/{token}"): (models.CheckAnswer, partial(form_to_data, form=loop.CHECK)),
+        # Concerns about what is published (issue 16).
+        ("POST", "/api/stories/{story_id}/concerns/{kind}"): (ConcernReport, report_form),
+        ("POST", "/api/stories/{story_id}/concerns/{kind}/{item_id}"): (ConcernReport, report_form),
+        ("POST", "/api/respond/{token}/concern"): (ConcernReport, report_form),
+        ("POST", "/api/my/{token}/correction"): (CorrectionRequest, partial(form_to_data, form=author.AUTHOR_FORM)),
+        ("POST", "/api/moderation/concerns/{story_id}/{kind}/{item_id}/decision"): (ConcernDecision, None),
     }
 
 

@@ -1,5 +1,6 @@
-"""Races in one process on moto: two moderators at once, one form sent many times. Shared by the
-concurrency tests and make prove's race sections."""
+"""Races against the emulator, shared by the tests that run them (tests/pipeline/test_concurrency.py,
+test_concern_race.py): one lock per DynamoDB call, as DynamoDB promises; the stream records nobody reads
+dropped; and calls started together at a barrier."""
 
 from __future__ import annotations
 
@@ -7,10 +8,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-from chalicelib.moderation import Moderator
-
-ALICE, BOB = Moderator("alice", "Alice"), Moderator("bob", "Bob")
 
 
 @pytest.fixture(autouse=True)
