@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .core import clock
 from .core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
-from .core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS
+from .core.labels import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS
 from .core.status import ItemStatus, Status
 
 if TYPE_CHECKING:

@@ -21,56 +21,18 @@ from pydantic import (
     model_validator,
 )
 
+from .labels import (  # noqa: F401 (named here too)
+    CRITICALITY_WORDS,
+    FEELING_LABELS,
+    LIMITS,
+    MAX_SERVICES,
+    MAX_YEARS_AGO,
+    ROLE_LABELS,
+    Feeling,
+    Role,
+    sendable,
+)
 from .status import ItemStatus, Status, SubscriberStatus  # noqa: F401 (the model layer names them too)
-
-
-class Role(str, Enum):
-    patient = "patient"
-    carer = "carer"
-    relative = "relative"
-    staff = "staff"
-    other = "other"
-
-
-ROLE_LABELS = {
-    "patient": "a patient",
-    "carer": "a carer",
-    "relative": "a relative",
-    "staff": "a member of staff",
-    "other": "someone else",
-}
-
-
-class Feeling(str, Enum):
-    listened_to = "listened-to"
-    reassured = "reassured"
-    safe = "safe"
-    respected = "respected"
-    grateful = "grateful"
-    informed = "informed"
-    anxious = "anxious"
-    confused = "confused"
-    ignored = "ignored"
-    rushed = "rushed"
-    frustrated = "frustrated"
-    let_down = "let-down"
-
-
-FEELING_LABELS = {
-    "listened-to": "listened to",
-    "reassured": "reassured",
-    "safe": "safe",
-    "respected": "respected",
-    "grateful": "grateful",
-    "informed": "well informed",
-    "anxious": "anxious",
-    "confused": "confused",
-    "ignored": "ignored",
-    "rushed": "rushed",
-    "frustrated": "frustrated",
-    "let-down": "let down",
-}
-
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -106,13 +68,6 @@ OneLine = Annotated[str, LINE]
 BLANK_IS_NONE = _strings(lambda v: v.strip() or None)
 
 
-def sendable(address: str) -> bool:
-    """Can an email header carry this address as it is? "=?" and "?=" would read as RFC 2047 encoded
-    words (composing such a To: raised, and the message died in the queue), and SES takes only 7-bit
-    local parts. Refused at sign-up, by name (MailAddress), rather than lost when mailing (issue 22)."""
-    return "=?" not in address and "?=" not in address and address.rpartition("@")[0].isascii()
-
-
 def _sendable(address: str) -> str:
     if not sendable(address):
         raise ValueError("We cannot send email to this address. Check it, or use another one.")
@@ -124,17 +79,6 @@ MailAddress = Annotated[EmailStr, AfterValidator(_sendable)]
 
 SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,64}$"
 SLUG = r"^[a-z0-9][a-z0-9-]{0,79}$"
-
-# Bounds, shared with the form so its hints and maxlength agree with validation.
-LIMITS = {
-    "title": (3, 120),
-    "story": (20, 8000),
-    "good": (0, 3000),
-    "improve": (0, 3000),
-    "pseudonym": (2, 60),
-}
-MAX_SERVICES = 3
-MAX_YEARS_AGO = 3
 
 
 def experience_bounds(today: date) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -192,17 +136,6 @@ class StorySubmission(BaseModel):
         if when < earliest:
             raise ValueError(f"experience_year: We can only publish stories from the last {MAX_YEARS_AGO} years")
         return self
-
-
-# Criticality, set by a moderator and seen only by staff (design.md glossary).
-CRITICALITY_WORDS = (
-    "not critical",
-    "minimally critical",
-    "mildly critical",
-    "moderately critical",
-    "strongly critical",
-    "severely critical",
-)
 
 
 class Decision(str, Enum):

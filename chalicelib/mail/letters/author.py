@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.jobs import MailJob
-from ...core.models import ROLE_LABELS
+from ...core.labels import ROLE_LABELS
 from ...core.status import ItemStatus, Status
 from .base import Composer, Letter, Letters
 

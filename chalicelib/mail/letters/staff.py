@@ -11,12 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...core.jobs import MailJob
+from ...core.labels import CRITICALITY_WORDS  # seen only by staff, never in public
 from ...core.matching import about_organisation, criticality_of, pick_subscription
-from ...core.models import (
-    CRITICALITY_WORDS,  # seen only by staff, never in public
-    Status,
-    SubscriberStatus,
-)
+from ...core.status import Status, SubscriberStatus
 from ...store import digest_day
 from ...views import day_label, listing_entry, staff_role_label, subscriber_links
 from .base import Composer, Letter, Letters
