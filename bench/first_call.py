@@ -230,7 +230,9 @@ def run(quick: bool = False) -> Section:
     stack = Stack()
     shim = _shim()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FF_", "AWS_", "PYTHON"))}
-    env |= stack.env | {"PYTHONPATH": f"{ROOT}:{shim}", "PYTHONDONTWRITEBYTECODE": "1"}
+    # Bytecode goes to a cache of its own, never into the repository (the package test reads its __pycache__).
+    cache = tempfile.mkdtemp(prefix="ff-pyc-313-")
+    env |= stack.env | {"PYTHONPATH": f"{ROOT}:{shim}", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": cache}
     env |= {"POWERTOOLS_SERVICE_NAME": "feedforward-core", "POWERTOOLS_METRICS_NAMESPACE": "FeedForward"}
     times: dict[str, dict[str, list[float]]] = {
         k: {"handler_cpu": [], "base_cpu": [], "handler_wall": [], "base_wall": []} for k in CLIENTS

@@ -57,10 +57,12 @@ class StaffLetters(Letters):
             return None
         services = self._store.get_services({slug for s in stories for slug in s.get("services", [])})
         subscriptions = self._store.subscriptions_of(sid)
-        entries = [e for e in (self._entry(s, services, subscriber, subscriptions) for s in stories) if e]
-        if not entries:
-            return None
-        return self._letter(subscriber, "staff_digest", {"stories": entries, "day": day, "day_label": day_label(day)})
+        with self._links.held():  # a link per story and the two of every email: one write per 25
+            entries = [e for e in (self._entry(s, services, subscriber, subscriptions) for s in stories) if e]
+            if not entries:
+                return None
+            context = {"stories": entries, "day": day, "day_label": day_label(day)}
+            return self._letter(subscriber, "staff_digest", context)
 
     def passed(self, job: MailJob) -> Letter | None:
         """A colleague passed this person a story (or passed it to a service they follow)."""
@@ -72,11 +74,12 @@ class StaffLetters(Letters):
             return None
         services = self._store.get_services(story.get("services", []))
         subscriptions = self._store.subscriptions_of(subscriber["id"])
-        entry = self._entry(story, services, subscriber, subscriptions, fallback=record.get("to_service", ""))
-        if not entry:
-            return None
         passed = {k: record.get(k, "") for k in ("by_name", "to_name", "note", "at")}
-        return self._letter(subscriber, "staff_passed", {"story": entry, "passed": passed})
+        with self._links.held():  # its three links in one write
+            entry = self._entry(story, services, subscriber, subscriptions, fallback=record.get("to_service", ""))
+            if not entry:
+                return None
+            return self._letter(subscriber, "staff_passed", {"story": entry, "passed": passed})
 
     # ---- pieces ------------------------------------------------------------------------------
 
