@@ -23,6 +23,7 @@ from .report import FAIL, NOT_MEASURED, PASS, ROOT, Section, commit, machine, ta
 
 SECTIONS = {  # name: (module, title), in the order they run
     "cold_start": ("bench.cold_start", "Cold start"),
+    "first_call": ("bench.first_call", "First invocations on Python 3.13"),  # issue 17
     "calls": ("bench.calls", "AWS calls per operation"),
     "incremental": ("bench.incremental", "Incremental publishing"),
     "rebuild": ("bench.rebuild", "Full rebuild"),

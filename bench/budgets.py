@@ -31,6 +31,12 @@ class Budget:
 # ---- cold start ------------------------------------------------------------------------------------
 
 COLD_START_RATIO = Budget("<=", 1.2, "design.md: importing app costs at most 1.2× a bare `import boto3, chalice`")
+FIRST_CALL_RATIO = Budget(
+    "<=",
+    1.3,
+    "issue 17: the first invocation of each handler (API request, stream batch, render job, mail job) on Python "
+    "3.13 costs at most 1.3× `import boto3, chalice` plus the clients it needs, in CPU time",
+)
 
 # ---- AWS calls per operation (botocore before-call events on chalicelib's own clients) -------------
 # The demo directory is up to five levels deep; the benchmark story is about a ward three levels down

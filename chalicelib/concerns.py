@@ -27,9 +27,6 @@ from .core.concerns import (
     REASON_LABELS,
     URL_KINDS,
     Action,
-    ConcernDecision,
-    ConcernReport,
-    CorrectionRequest,
     Reason,
     placeholder,
     risk_rank,
@@ -37,6 +34,7 @@ from .core.concerns import (
     target,
 )
 from .core.errors import Conflict, NotFound, ValidationFailed, invalid
+from .core.models import ConcernDecision, ConcernReport, CorrectionRequest
 from .core.observability import logger, metrics
 from .core.status import ItemStatus, Status
 from .store.concerns import queue_keys

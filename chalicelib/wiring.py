@@ -7,6 +7,7 @@ why the imports below sit in functions, one per wing.
 
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -32,39 +33,53 @@ def _core() -> SimpleNamespace:
     return SimpleNamespace(jobs=jobs, settings=settings)
 
 
-@lru_cache(maxsize=1)
-def _flows() -> SimpleNamespace:
-    # cold start: the flows' pydantic models, which a render or mail job never needs
-    from . import (  # noqa: F401 (read through locals() below)
-        alerts,
-        change_check,
-        changes,
-        concerns,
-        conversation,
-        directory,
-        invitations,  # invitations (issue 19)
-        ladder,
-        limits,
-        links,
-        membership,
-        messages,  # a moderator's messages to an author (issue 20)
-        metoo,
-        moderation,
-        organisations,
-        promise,
-        public_api,
-        reactions,
-        replies,
-        reports,  # reports (issue 15)
-        response_edits,
-        stories,
-        subscriptions,
-        teamwork,
-        waiting,  # stories waiting for a reply (issue 20)
-        webhooks,  # webhooks for partners (issue 21)
-    )
+FLOWS = frozenset(
+    {
+        "alerts",
+        "change_check",
+        "changes",
+        "concerns",  # concerns about what is published (issue 16)
+        "conversation",
+        "directory",
+        "invitations",  # invitations (issue 19)
+        "ladder",
+        "limits",
+        "links",
+        "membership",
+        "messages",  # a moderator's messages to an author (issue 20)
+        "metoo",
+        "moderation",
+        "organisations",
+        "promise",
+        "public_api",
+        "reactions",
+        "replies",
+        "reports",  # reports (issue 15)
+        "response_edits",
+        "stories",
+        "subscriptions",
+        "teamwork",
+        "waiting",  # stories waiting for a reply (issue 20)
+        "webhooks",  # webhooks for partners (issue 21)
+    }
+)
 
-    return SimpleNamespace(**locals())  # the modules just imported, by name
+
+class _Flows:
+    """The flow modules, each imported when first named (issue 17): a mail job that needs links, limits
+    and the fan-out does not load the other flows' pydantic models (nor email_validator) on its cold start."""
+
+    def __getattr__(self, name: str) -> ModuleType:
+        if name not in FLOWS:
+            raise AttributeError(name)
+        module = importlib.import_module(f"{__package__}.{name}")
+        setattr(self, name, module)
+        return module
+
+
+@lru_cache(maxsize=1)
+def _flows() -> Any:
+    return _Flows()
 
 
 @lru_cache(maxsize=1)

@@ -1,18 +1,16 @@
 """Concerns about what is published (issue 16): the reasons, the risk rules, the decisions, and the
 fixed words the public sees of a hidden, restricted or edited item.
 
-Pure rules and models, so that the flow (chalicelib/concerns.py), the store, the views and the
-stream all read one definition.
+Pure rules and words, with no pydantic (the views and the render worker read them on a cold start), so
+that the flow (chalicelib/concerns.py), the store, the views and the stream all read one definition. The
+forms' models are in core/models.py.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from .models import BLANK_IS_NONE, LIMITS, LINE, TEXT, MailAddress, PlainText
 from .status import Status
 
 
@@ -102,56 +100,3 @@ def risk_rank(case: dict[str, Any]) -> int:
 def should_hide(case: dict[str, Any], reason: str) -> bool:
     """The risk rules: a risky reason, or the third report of any kind since the last decision."""
     return reason in RISKY or int(case.get("open_reports", 0)) >= HIDE_AT
-
-
-class ConcernReport(BaseModel):
-    """A report of a concern, from the public form (or a service's alert link)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Reason
-    explanation: PlainText = Field(default="", max_length=2000)
-    email: Annotated[MailAddress | None, BLANK_IS_NONE] = None
-    website: str = Field(default="", max_length=0)  # honeypot
-    # When the form was shown, in epoch milliseconds (the timing check, as the story form's).
-    started: Annotated[int | None, BLANK_IS_NONE] = Field(default=None, ge=0, le=2**53 - 1)
-
-
-class CorrectionRequest(BaseModel):
-    """The author asks, from their private link, for a correction of their published story: new words
-    for a moderator to check and publish as an edit."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: Annotated[str | None, LINE] = Field(
-        default=None, min_length=LIMITS["title"][0], max_length=LIMITS["title"][1]
-    )
-    story: Annotated[str, TEXT] = Field(min_length=LIMITS["story"][0], max_length=LIMITS["story"][1])
-    explanation: PlainText = Field(default="", max_length=2000)
-
-
-class ConcernDecision(BaseModel):
-    """A moderator's decision on a reported item, on one version of its case."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    action: Action
-    version: int = Field(ge=1, le=2**53 - 1)
-    note: PlainText = Field(default="", max_length=2000)
-    title: Annotated[str | None, LINE] = Field(
-        default=None, min_length=LIMITS["title"][0], max_length=LIMITS["title"][1]
-    )
-    text: Annotated[str | None, TEXT] = Field(default=None, min_length=2, max_length=LIMITS["story"][1])
-    asked_by: AskedBy | None = None
-    reason: Reason | None = None
-
-    @model_validator(mode="after")
-    def _what_each_action_needs(self):
-        if self.action is Action.edit and self.title is None and self.text is None:
-            raise ValueError("text: Write the new text")
-        if self.action is Action.restrict and (self.asked_by is None or self.reason is None):
-            field = "asked_by" if self.asked_by is None else "reason"
-            raise ValueError(f"{field}: Choose who asked and why, which the placeholder says")
-        if self.action in (Action.restrict, Action.remove, Action.hold) and not self.note:
-            raise ValueError("note: Write why, which is kept with the decision")
-        return self

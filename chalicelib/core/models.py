@@ -21,56 +21,21 @@ from pydantic import (
     model_validator,
 )
 
+from .concerns import Action, AskedBy, Reason
+from .labels import (  # noqa: F401 (named here too)
+    CRITICALITY_WORDS,
+    FEELING_LABELS,
+    LIMITS,
+    MAX_SERVICES,
+    MAX_YEARS_AGO,
+    ROLE_LABELS,
+    ROUTE_LABELS,
+    TAKEN_ROUTES,
+    Feeling,
+    Role,
+    sendable,
+)
 from .status import ItemStatus, Status, SubscriberStatus  # noqa: F401 (the model layer names them too)
-
-
-class Role(str, Enum):
-    patient = "patient"
-    carer = "carer"
-    relative = "relative"
-    staff = "staff"
-    other = "other"
-
-
-ROLE_LABELS = {
-    "patient": "a patient",
-    "carer": "a carer",
-    "relative": "a relative",
-    "staff": "a member of staff",
-    "other": "someone else",
-}
-
-
-class Feeling(str, Enum):
-    listened_to = "listened-to"
-    reassured = "reassured"
-    safe = "safe"
-    respected = "respected"
-    grateful = "grateful"
-    informed = "informed"
-    anxious = "anxious"
-    confused = "confused"
-    ignored = "ignored"
-    rushed = "rushed"
-    frustrated = "frustrated"
-    let_down = "let-down"
-
-
-FEELING_LABELS = {
-    "listened-to": "listened to",
-    "reassured": "reassured",
-    "safe": "safe",
-    "respected": "respected",
-    "grateful": "grateful",
-    "informed": "well informed",
-    "anxious": "anxious",
-    "confused": "confused",
-    "ignored": "ignored",
-    "rushed": "rushed",
-    "frustrated": "frustrated",
-    "let-down": "let down",
-}
-
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -106,13 +71,6 @@ OneLine = Annotated[str, LINE]
 BLANK_IS_NONE = _strings(lambda v: v.strip() or None)
 
 
-def sendable(address: str) -> bool:
-    """Can an email header carry this address as it is? "=?" and "?=" would read as RFC 2047 encoded
-    words (composing such a To: raised, and the message died in the queue), and SES takes only 7-bit
-    local parts. Refused at sign-up, by name (MailAddress), rather than lost when mailing (issue 22)."""
-    return "=?" not in address and "?=" not in address and address.rpartition("@")[0].isascii()
-
-
 def _sendable(address: str) -> str:
     if not sendable(address):
         raise ValueError("We cannot send email to this address. Check it, or use another one.")
@@ -124,17 +82,6 @@ MailAddress = Annotated[EmailStr, AfterValidator(_sendable)]
 
 SUBMISSION_ID = r"^[A-Za-z0-9_-]{8,64}$"
 SLUG = r"^[a-z0-9][a-z0-9-]{0,79}$"
-
-# Bounds, shared with the form so its hints and maxlength agree with validation.
-LIMITS = {
-    "title": (3, 120),
-    "story": (20, 30000),
-    "good": (0, 3000),
-    "improve": (0, 3000),
-    "pseudonym": (2, 60),
-}
-MAX_SERVICES = 3
-MAX_YEARS_AGO = 3
 
 
 def experience_bounds(today: date) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -166,16 +113,6 @@ class Route(str, Enum):
     staff_assisted = "staff-assisted"
 
 
-ROUTE_LABELS = {
-    "web": "the website",
-    "invitation": "an invitation",
-    "widget": "a service's widget",
-    "phone": "a phone call",
-    "paper": "a letter or paper form",
-    "staff-assisted": "a member of staff, in person",
-}
-# The routes of a story someone else entered for its author (stories.Stories.take).
-TAKEN_ROUTES = ("phone", "paper", "staff-assisted")
 INVITATION_CODE = r"^[2-9a-hjkmnp-z]{12}$"  # invitations.new_code(): 12 letters and digits that read unambiguously
 
 
@@ -243,17 +180,6 @@ class TakenStory(StorySubmission):
         if v is not True:
             raise ValueError("Tick to confirm the person agreed that their story may be published here")
         return v
-
-
-# Criticality, set by a moderator and seen only by staff (design.md glossary).
-CRITICALITY_WORDS = (
-    "not critical",
-    "minimally critical",
-    "mildly critical",
-    "moderately critical",
-    "strongly critical",
-    "severely critical",
-)
 
 
 class Decision(str, Enum):
@@ -437,3 +363,59 @@ class CheckAnswer(BaseModel):
 
     answer: Verdict
     comment: PlainText = Field(default="", max_length=CHECK_COMMENT_MAX)
+
+
+# ---- concerns about what is published (issue 16): the words and rules are in core/concerns.py ----
+
+
+class ConcernReport(BaseModel):
+    """A report of a concern, from the public form (or a service's alert link)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason
+    explanation: PlainText = Field(default="", max_length=2000)
+    email: Annotated[MailAddress | None, BLANK_IS_NONE] = None
+    website: str = Field(default="", max_length=0)  # honeypot
+    # When the form was shown, in epoch milliseconds (the timing check, as the story form's).
+    started: Annotated[int | None, BLANK_IS_NONE] = Field(default=None, ge=0, le=2**53 - 1)
+
+
+class CorrectionRequest(BaseModel):
+    """The author asks, from their private link, for a correction of their published story: new words
+    for a moderator to check and publish as an edit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Annotated[str | None, LINE] = Field(
+        default=None, min_length=LIMITS["title"][0], max_length=LIMITS["title"][1]
+    )
+    story: Annotated[str, TEXT] = Field(min_length=LIMITS["story"][0], max_length=LIMITS["story"][1])
+    explanation: PlainText = Field(default="", max_length=2000)
+
+
+class ConcernDecision(BaseModel):
+    """A moderator's decision on a reported item, on one version of its case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Action
+    version: int = Field(ge=1, le=2**53 - 1)
+    note: PlainText = Field(default="", max_length=2000)
+    title: Annotated[str | None, LINE] = Field(
+        default=None, min_length=LIMITS["title"][0], max_length=LIMITS["title"][1]
+    )
+    text: Annotated[str | None, TEXT] = Field(default=None, min_length=2, max_length=LIMITS["story"][1])
+    asked_by: AskedBy | None = None
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _what_each_action_needs(self):
+        if self.action is Action.edit and self.title is None and self.text is None:
+            raise ValueError("text: Write the new text")
+        if self.action is Action.restrict and (self.asked_by is None or self.reason is None):
+            field = "asked_by" if self.asked_by is None else "reason"
+            raise ValueError(f"{field}: Choose who asked and why, which the placeholder says")
+        if self.action in (Action.restrict, Action.remove, Action.hold) and not self.note:
+            raise ValueError("note: Write why, which is kept with the decision")
+        return self

@@ -15,7 +15,7 @@ from typing import Any
 from chalice import Response
 
 from ..core.errors import NotFound
-from ..core.models import CRITICALITY_WORDS, LIMITS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES, Role
+from ..core.labels import CRITICALITY_WORDS, LIMITS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES, Role
 from .http import html_response
 
 ROOT = Path(__file__).resolve().parent.parent

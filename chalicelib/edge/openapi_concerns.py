@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.concerns import KINDS, ConcernDecision, ConcernReport, CorrectionRequest
+from ..core.concerns import KINDS
+from ..core.models import ConcernDecision, ConcernReport, CorrectionRequest
 from ..core.status import Status
 from .openapi_parts import BEARER, BUTTON, STORY_ID, TOKEN, answer, author_body, errors, when
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..core.calendar import lifetime
 from ..core.identifying import find
-from ..core.models import sendable
+from ..core.labels import sendable
 from ..core.observability import logger, metrics
 
 _SPACE = re.compile(r"\s+")

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ..core.models import FEELING_LABELS, LIMITS, MAX_SERVICES, MAX_YEARS_AGO, ROLE_LABELS, Feeling, Role
+from ..core.labels import FEELING_LABELS, LIMITS, MAX_SERVICES, MAX_YEARS_AGO, ROLE_LABELS, Feeling, Role
 from ..views import field_text as _text
 from .pages import render_page
 

@@ -229,7 +229,8 @@ class StoriesPart(Table):
         answer is the story as read with the changes applied (what the condition guaranteed)."""
         try:
             put = {"TableName": self._table, "Item": to_item(ladder)}
-            self._db.transact_write_items(TransactItems=[{"Update": update}, {"Put": put}])
+            token = request_token("decide", update["Key"]["PK"]["S"], write_id)  # a retry of this call is a no-op
+            self._db.transact_write_items(TransactItems=[{"Update": update}, {"Put": put}], ClientRequestToken=token)
         except self._db.exceptions.TransactionCanceledException as e:
             item = (getattr(e, "response", {}).get("CancellationReasons") or [{}])[0].get("Item")
             if item and from_item(item).get(WRITE_ID) == write_id:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..core import clock
 from ..core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
 from ..core.concerns import PLACEHOLDER, placeholder
-from ..core.models import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES
+from ..core.labels import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES
 from ..core.status import ItemStatus, Status
 
 if TYPE_CHECKING:

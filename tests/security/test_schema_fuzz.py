@@ -209,7 +209,7 @@ def _bodies() -> dict[tuple[str, str], tuple[Any, Any]]:
     from functools import partial
 
     from chalicelib.core import models
-    from chalicelib.core.concerns import ConcernDecision, ConcernReport, CorrectionRequest
+    from chalicelib.core.models import ConcernDecision, ConcernReport, CorrectionRequest
     from chalicelib.edge import author, concerns, loop, staff, telling
     from chalicelib.edge.auth import SignIn
     from chalicelib.edge.forms import form_to_data

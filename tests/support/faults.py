@@ -33,6 +33,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from chalicelib import wiring
+
 INFRA = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 
 
@@ -309,6 +311,9 @@ class Sources:
         """(result, crashed): a crash is a whole-invocation failure, as Lambda sees it."""
         self.deliveries[handler] += 1
         self.faults.step = handler
+        # Each function runs in processes of its own: none starts with the directory items another's
+        # calls kept (store/directory.py), so each invocation reads what it needs, and can meet its faults.
+        wiring.store().forget_kept()
         try:
             return self.invoke(handler, event), False
         except (Exception, ProcessDied) as e:

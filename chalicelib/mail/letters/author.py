@@ -8,7 +8,7 @@ from typing import Any
 
 from ...core.concerns import placeholder
 from ...core.jobs import MailJob
-from ...core.models import ROLE_LABELS
+from ...core.labels import ROLE_LABELS
 from ...core.status import ItemStatus, Status
 from .base import Composer, Letter, Letters
 

@@ -11,12 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ...core.jobs import MailJob
+from ...core.labels import CRITICALITY_WORDS  # seen only by staff, never in public
 from ...core.matching import about_organisation, criticality_of, pick_subscription
-from ...core.models import (
-    CRITICALITY_WORDS,  # seen only by staff, never in public
-    Status,
-    SubscriberStatus,
-)
+from ...core.status import Status, SubscriberStatus
 from ...store import digest_day
 from ...views import day_label, listing_entry, long_day, staff_role_label
 from ...views.links import subscriber_links
@@ -61,10 +58,12 @@ class StaffLetters(Letters):
             return None
         services = self._store.get_services({slug for s in stories for slug in s.get("services", [])})
         subscriptions = self._store.subscriptions_of(sid)
-        entries = [e for e in (self._entry(s, services, subscriber, subscriptions) for s in stories) if e]
-        if not entries:
-            return None
-        return self._letter(subscriber, "staff_digest", {"stories": entries, "day": day, "day_label": day_label(day)})
+        with self._links.held():  # a link per story and the two of every email: one write per 25
+            entries = [e for e in (self._entry(s, services, subscriber, subscriptions) for s in stories) if e]
+            if not entries:
+                return None
+            context = {"stories": entries, "day": day, "day_label": day_label(day)}
+            return self._letter(subscriber, "staff_digest", context)
 
     def passed(self, job: MailJob) -> Letter | None:
         """A colleague passed this person a story (or passed it to a service they follow)."""
@@ -76,11 +75,12 @@ class StaffLetters(Letters):
             return None
         services = self._store.get_services(story.get("services", []))
         subscriptions = self._store.subscriptions_of(subscriber["id"])
-        entry = self._entry(story, services, subscriber, subscriptions, fallback=record.get("to_service", ""))
-        if not entry:
-            return None
         passed = {k: record.get(k, "") for k in ("by_name", "to_name", "note", "at")}
-        return self._letter(subscriber, "staff_passed", {"story": entry, "passed": passed})
+        with self._links.held():  # its three links in one write
+            entry = self._entry(story, services, subscriber, subscriptions, fallback=record.get("to_service", ""))
+            if not entry:
+                return None
+            return self._letter(subscriber, "staff_passed", {"story": entry, "passed": passed})
 
     # ---- pieces ------------------------------------------------------------------------------
 

@@ -1,0 +1,100 @@
+"""Words and bounds the models share with pages and letters (a story's role, feelings and criticality in
+words, the form's bounds, what an email header can carry): plain enums, dicts and functions, no pydantic.
+
+Importing them from core/models.py would load pydantic's models and email_validator into every render,
+mail and stream worker's cold start (issue 17); core/models.py imports them from here.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Role(str, Enum):
+    patient = "patient"
+    carer = "carer"
+    relative = "relative"
+    staff = "staff"
+    other = "other"
+
+
+ROLE_LABELS = {
+    "patient": "a patient",
+    "carer": "a carer",
+    "relative": "a relative",
+    "staff": "a member of staff",
+    "other": "someone else",
+}
+
+
+class Feeling(str, Enum):
+    listened_to = "listened-to"
+    reassured = "reassured"
+    safe = "safe"
+    respected = "respected"
+    grateful = "grateful"
+    informed = "informed"
+    anxious = "anxious"
+    confused = "confused"
+    ignored = "ignored"
+    rushed = "rushed"
+    frustrated = "frustrated"
+    let_down = "let-down"
+
+
+FEELING_LABELS = {
+    "listened-to": "listened to",
+    "reassured": "reassured",
+    "safe": "safe",
+    "respected": "respected",
+    "grateful": "grateful",
+    "informed": "well informed",
+    "anxious": "anxious",
+    "confused": "confused",
+    "ignored": "ignored",
+    "rushed": "rushed",
+    "frustrated": "frustrated",
+    "let-down": "let down",
+}
+
+
+# Criticality, set by a moderator and seen only by staff (design.md glossary).
+CRITICALITY_WORDS = (
+    "not critical",
+    "minimally critical",
+    "mildly critical",
+    "moderately critical",
+    "strongly critical",
+    "severely critical",
+)
+
+# Bounds, shared with the form so its hints and maxlength agree with validation.
+LIMITS = {
+    "title": (3, 120),
+    "story": (20, 30000),
+    "good": (0, 3000),
+    "improve": (0, 3000),
+    "pseudonym": (2, 60),
+}
+MAX_SERVICES = 3
+MAX_YEARS_AGO = 3
+
+
+def sendable(address: str) -> bool:
+    """Can an email header carry this address as it is? "=?" and "?=" would read as RFC 2047 encoded
+    words (composing such a To: raised, and the message died in the queue), and SES takes only 7-bit
+    local parts. Refused at sign-up, by name (MailAddress), rather than lost when mailing (issue 22)."""
+    return "=?" not in address and "?=" not in address and address.rpartition("@")[0].isascii()
+
+
+# How a story came in (issue 19): shown to staff and moderators, in the public API and in exports.
+ROUTE_LABELS = {
+    "web": "the website",
+    "invitation": "an invitation",
+    "widget": "a service's widget",
+    "phone": "a phone call",
+    "paper": "a letter or paper form",
+    "staff-assisted": "a member of staff, in person",
+}
+# The routes of a story someone else entered for its author (stories.Stories.take).
+TAKEN_ROUTES = ("phone", "paper", "staff-assisted")
