@@ -17,7 +17,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from chalicelib import wiring
 from local import moto_speed
 from local.resources import DEMO_MODERATOR, REGION, create_all, create_moderator
-from tests.support import moto_state
+from tests.support import infra_build, moto_state
 from tests.support.env import API_URL, SITE_URL, AwsEnv
 
 # Fixtures that many test modules share, kept beside their helpers.
@@ -45,6 +45,11 @@ def pytest_collection_modifyitems(config, items):
         return Path(str(item.path)).relative_to(here).as_posix() if str(item.path).startswith(str(here)) else ""
 
     items.sort(key=lambda item: LONG_FIRST.index(rel(item)) if rel(item) in LONG_FIRST else len(LONG_FIRST))
+    infra_build.start(config, items)  # minutes of waiting on the package index, behind the other tests
+
+
+def pytest_sessionfinish(session, exitstatus):
+    infra_build.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
 
 
 def _share_botocore_loader() -> None:
