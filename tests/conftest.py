@@ -36,6 +36,19 @@ LONG_FIRST = [
     "site/test_feeds.py",
 ]
 
+# Modules whose module-scoped fixtures (or per-worker kept state) are expensive: a local stack, chromium,
+# a realistic site, the finder's demo directory. Under xdist's `load` (what `-n 2` does) each goes whole
+# to one worker (pytest_xdist_make_scheduler, below), so that it is made once; before, each worker that
+# got one of their tests made its own. Every other test is still handed out one at a time.
+ONE_WORKER = [
+    "browser/test_browser.py",
+    "browser/test_form_browser.py",
+    "browser/test_loop_browser.py",
+    "site/test_site_quality.py",
+    "security/test_schema_fuzz.py",
+    "flows/test_finder.py",
+]
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
@@ -46,6 +59,21 @@ def pytest_collection_modifyitems(config, items):
 
     items.sort(key=lambda item: LONG_FIRST.index(rel(item)) if rel(item) in LONG_FIRST else len(LONG_FIRST))
     infra_build.start(config, items)  # minutes of waiting on the package index, behind the other tests
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's load scheduling, except that each module of ONE_WORKER is one unit of work. (Not
+    `--dist loadgroup`: xdist 3.8 marks a group by rewriting item._nodeid, which pytest 9 no longer reads.)"""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CostlyModulesWhole(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.removeprefix("tests/") in ONE_WORKER else nodeid
+
+    return CostlyModulesWhole(config, log)
 
 
 def pytest_sessionfinish(session, exitstatus):
