@@ -58,7 +58,12 @@ def pytest_collection_modifyitems(config, items):
         return Path(str(item.path)).relative_to(here).as_posix() if str(item.path).startswith(str(here)) else ""
 
     items.sort(key=lambda item: LONG_FIRST.index(rel(item)) if rel(item) in LONG_FIRST else len(LONG_FIRST))
-    infra_build.start(config, items)  # minutes of waiting on the package index, behind the other tests
+
+
+def pytest_collection_finish(session):
+    # The tests this worker will choose from (after -k and -m): if infra tests are among them, their
+    # package starts building now, behind the other tests.
+    infra_build.start(session.config, session.items)
 
 
 def pytest_xdist_make_scheduler(config, log):

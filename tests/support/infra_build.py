@@ -65,7 +65,8 @@ def build_locked(into: Path) -> tuple[Path, str]:
 
 
 def start(config: Any, items: list[Any]) -> None:
-    """At collection: when infra tests were collected, start the build (once per run, by the first worker)."""
+    """After collection (and -k, -m): when infra tests were collected, start the build (once per run, by
+    the first worker)."""
     if not any(INFRA_TESTS in item.nodeid for item in items):
         return
     into = shared_dir(config)
