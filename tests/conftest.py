@@ -57,7 +57,8 @@ def pytest_collection_modifyitems(config, items):
     def rel(item) -> str:
         return Path(str(item.path)).relative_to(here).as_posix() if str(item.path).startswith(str(here)) else ""
 
-    items.sort(key=lambda item: LONG_FIRST.index(rel(item)) if rel(item) in LONG_FIRST else len(LONG_FIRST))
+    first = LONG_FIRST + [m for m in ONE_WORKER if m not in LONG_FIRST]  # then the costly modules, each a long unit
+    items.sort(key=lambda item: first.index(rel(item)) if rel(item) in first else len(first))
 
 
 def pytest_collection_finish(session):
@@ -72,6 +73,8 @@ def pytest_xdist_make_scheduler(config, log):
     if config.getoption("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # keep the order above (xdist would put the largest units first)
 
     class CostlyModulesWhole(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
