@@ -17,7 +17,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from chalicelib import wiring
 from local import moto_speed
 from local.resources import DEMO_MODERATOR, REGION, create_all, create_moderator
-from tests.support import moto_state
+from tests.support import infra_build, moto_state
 from tests.support.env import API_URL, SITE_URL, AwsEnv
 
 # Fixtures that many test modules share, kept beside their helpers.
@@ -36,6 +36,19 @@ LONG_FIRST = [
     "site/test_feeds.py",
 ]
 
+# Modules whose module-scoped fixtures (or per-worker kept state) are expensive: a local stack, chromium,
+# a realistic site, the finder's demo directory. Under xdist's `load` (what `-n 2` does) each goes whole
+# to one worker (pytest_xdist_make_scheduler, below), so that it is made once; before, each worker that
+# got one of their tests made its own. Every other test is still handed out one at a time.
+ONE_WORKER = [
+    "browser/test_browser.py",
+    "browser/test_form_browser.py",
+    "browser/test_loop_browser.py",
+    "site/test_site_quality.py",
+    "security/test_schema_fuzz.py",
+    "flows/test_finder.py",
+]
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
@@ -44,7 +57,35 @@ def pytest_collection_modifyitems(config, items):
     def rel(item) -> str:
         return Path(str(item.path)).relative_to(here).as_posix() if str(item.path).startswith(str(here)) else ""
 
-    items.sort(key=lambda item: LONG_FIRST.index(rel(item)) if rel(item) in LONG_FIRST else len(LONG_FIRST))
+    first = LONG_FIRST + [m for m in ONE_WORKER if m not in LONG_FIRST]  # then the costly modules, each a long unit
+    items.sort(key=lambda item: first.index(rel(item)) if rel(item) in first else len(first))
+
+
+def pytest_collection_finish(session):
+    # The tests this worker will choose from (after -k and -m): if infra tests are among them, their
+    # package starts building now, behind the other tests.
+    infra_build.start(session.config, session.items)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's load scheduling, except that each module of ONE_WORKER is one unit of work. (Not
+    `--dist loadgroup`: xdist 3.8 marks a group by rewriting item._nodeid, which pytest 9 no longer reads.)"""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # keep the order above (xdist would put the largest units first)
+
+    class CostlyModulesWhole(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.removeprefix("tests/") in ONE_WORKER else nodeid
+
+    return CostlyModulesWhole(config, log)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    infra_build.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
 
 
 def _share_botocore_loader() -> None:

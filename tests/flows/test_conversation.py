@@ -20,6 +20,7 @@ from tests.support import mailbox
 from tests.support.conversation import AUTHOR, STAFF, make_staff, publish_story, respond_link
 from tests.support.env import API_URL
 from tests.support.factories import story_body
+from tests.support.vnu import vnu_command
 
 JSON_H = {"Content-Type": "application/json"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -759,7 +760,7 @@ def test_every_conversation_page_is_valid_html(aws, client, pump, setup, tmp_pat
     for name, body in pages.items():
         (tmp_path / name).write_bytes(body)
     run = subprocess.run(
-        ["java", "-jar", str(_vnu()), "--errors-only", "--format", "text", *map(str, sorted(tmp_path.iterdir()))],
+        vnu_command(*sorted(tmp_path.iterdir())),
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,6 +1,7 @@
 """The AWS stack, checked offline: infra/template.yaml merged into `chalice package` output.
 
-One build per test run, shared by the xdist workers through a lock: `python -m tools.package
+One build per test run, shared by the xdist workers through a lock and started in the background when
+the tests are collected (tests/support/infra_build.py): `python -m tools.package
 build --stage prod` under .venv-package (Python 3.13, the Lambda runtime), then infra/expand.py
 under .venv-iac turns the SAM template into the plain CloudFormation that would be deployed
 (aws-sam-translator is the code of CloudFormation's own SAM transform). cfn-lint checks both,
@@ -11,7 +12,6 @@ Both virtualenvs are made by `make test`.
 from __future__ import annotations
 
 import ast
-import fcntl
 import json
 import os
 import re
@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import infra_build
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_PYTHON = ROOT / ".venv-package" / "bin" / "python"
@@ -45,29 +47,13 @@ def run(cmd: list[Any], timeout: int = 900) -> subprocess.CompletedProcess:
     return subprocess.run([str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
-def _build(into: Path) -> Path:
-    for tool in (PACKAGE_PYTHON, IAC_BIN / "python"):
-        if not tool.exists():
-            pytest.fail(f"{tool} is missing: `make test` makes .venv-package and .venv-iac")
-    out = into / STAGE
-    done = run([PACKAGE_PYTHON, "-m", "tools.package", "build", "--stage", STAGE, "--out", out])
-    assert done.returncode == 0, done.stdout + done.stderr
-    done = run([IAC_BIN / "python", ROOT / "infra" / "expand.py", out / "sam.json", out / "expanded.json"])
-    assert done.returncode == 0, done.stdout + done.stderr
-    return out
-
-
 @pytest.fixture(scope="session")
-def build(tmp_path_factory, worker_id) -> Path:
-    """build/<stage> of one `make package`, plus expanded.json. Built once for all workers."""
-    if worker_id == "master":
-        return _build(tmp_path_factory.mktemp("infra"))
-    shared = tmp_path_factory.getbasetemp().parent
-    with open(shared / "infra-build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (shared / "infra-build" / STAGE / "expanded.json").exists():
-            return shared / "infra-build" / STAGE
-        return _build(shared / "infra-build")
+def build(request) -> Path:
+    """build/<stage> of one `make package`, plus expanded.json. Built once for all workers, started in the
+    background at collection (tests/support/infra_build.py)."""
+    out, problem = infra_build.build_locked(infra_build.shared_dir(request.config))
+    assert not problem, problem
+    return out
 
 
 @pytest.fixture(scope="session")

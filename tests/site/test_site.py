@@ -15,6 +15,7 @@ from chalicelib.core.jobs import RenderJob
 from chalicelib.moderation import Moderator
 from tests.support.env import API_URL, SITE_URL
 from tests.support.stories import submit as tell
+from tests.support.vnu import vnu_command
 
 EMAIL = "author.private@example.org"
 TWO_LINES = "I was admitted at night with chest pain.\nThe nurses explained everything & stayed calm."
@@ -415,7 +416,7 @@ def test_every_page_is_valid_html(aws, published, tmp_path):
     assert len(files) >= 12
     assert any(f.name == "tags__night-care__index.html" for f in files)  # the tag page is checked too
     run = subprocess.run(
-        ["java", "-jar", str(VNU), "--errors-only", "--format", "text", *map(str, files)],
+        vnu_command(*files),
         capture_output=True,
         text=True,
         timeout=120,

