@@ -50,6 +50,12 @@ ONE_WORKER = [
 ]
 
 
+def _whole(module: str) -> bool:
+    """Whether a module runs whole on one worker: those named above, and every browser module (each
+    starts its own stack and chromium in a module-scoped fixture)."""
+    return module in ONE_WORKER or module.startswith("browser/")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     here = Path(__file__).parent
@@ -79,7 +85,7 @@ def pytest_xdist_make_scheduler(config, log):
     class CostlyModulesWhole(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return path if path.removeprefix("tests/") in ONE_WORKER else nodeid
+            return path if _whole(path.removeprefix("tests/")) else nodeid
 
     return CostlyModulesWhole(config, log)
 
