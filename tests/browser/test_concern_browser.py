@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.support.live import CHROMIUM, a_service_slug, start_stack, wait_for
+from tests.support.screen import moderator_headers, sign_in_on_screen
 
 pytestmark = [
     pytest.mark.e2e,
@@ -77,14 +78,7 @@ def published(stack, auth: dict, title: str) -> str:
 
 @pytest.fixture(scope="module")
 def auth(stack):
-    from local.resources import DEMO_MODERATOR
-
-    token = requests.post(
-        f"{stack.api}moderation/sign-in",
-        json={"username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]},
-        timeout=30,
-    ).json()["id_token"]
-    return {"Authorization": f"Bearer {token}"}
+    return moderator_headers(stack.api)
 
 
 @pytest.mark.parametrize("javascript", [False, True], ids=["js-off", "js-on"])
@@ -123,19 +117,13 @@ def tab_to(page, selector: str, most: int = 80) -> None:
 
 
 def test_a_moderator_decides_a_report_with_the_keyboard_alone(stack, browser, auth):
-    from local.resources import DEMO_MODERATOR
-
     title = f"Keyboard case {uuid.uuid4().hex[:6]}"
     sid = published(stack, auth, title)
     resp = requests.post(f"{stack.api}stories/{sid}/concerns/story", json={"reason": "safeguarding"}, timeout=30)
     assert resp.status_code in (200, 201), resp.text
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
-    page.goto(f"{stack.api}moderate")
-    page.fill("#username", DEMO_MODERATOR["username"])
-    page.fill("#password", DEMO_MODERATOR["password"])
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#view-queue:not([hidden])")
+    sign_in_on_screen(page, stack.api, press_enter=True)
     tab_to(page, "#tab-concerns")
     page.keyboard.press("Enter")
     page.wait_for_selector("#view-concerns:not([hidden]) #concern-list li")

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.support.live import CHROMIUM, start_stack, wait_for
+from tests.support.screen import moderator_headers, sign_in_on_screen
 from tests.support.vnu import JAR, vnu_errors
 
 pytestmark = [
@@ -107,18 +108,11 @@ def test_a_patient_opens_an_invitation_and_sends_their_story(stack, browser, tmp
     page.fill("#pseudonym", "Card holder")
     page.check("#consent")
     page.click("#send")
-    page.wait_for_url("**/thank-you/")
+    page.wait_for_url(re.compile(r"/thank-you/\?ref="))
     assert foreign == []
     ctx.close()
 
-    from local.resources import DEMO_MODERATOR
-
-    auth = requests.post(
-        f"{stack.api}moderation/sign-in",
-        json={"username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]},
-        timeout=30,
-    ).json()
-    headers = {"Authorization": f"Bearer {auth['id_token']}"}
+    headers = moderator_headers(stack.api)
 
     def pending():
         stories = requests.get(f"{stack.api}moderation/queue", headers=headers, timeout=30).json()["stories"]
@@ -136,16 +130,10 @@ def test_a_patient_opens_an_invitation_and_sends_their_story(stack, browser, tmp
 
 
 def test_a_moderator_enters_a_phone_story_on_the_screen(stack, browser):
-    from local.resources import DEMO_MODERATOR
-
     run = uuid.uuid4().hex[:6]
     ctx = browser.new_context(**PHONE)
     page = ctx.new_page()
-    page.goto(f"{stack.api}moderate")
-    page.fill("#username", DEMO_MODERATOR["username"])
-    page.fill("#password", DEMO_MODERATOR["password"])
-    page.click("#sign-in-form button[type=submit]")
-    page.wait_for_selector("#view-queue:not([hidden])")
+    sign_in_on_screen(page, stack.api)
     page.click("#take-link")
     page.wait_for_selector("#view-take:not([hidden])")
     assert axe_violations(page) == []
@@ -169,14 +157,9 @@ def test_a_moderator_enters_a_phone_story_on_the_screen(stack, browser):
     page.wait_for_selector("#view-queue:not([hidden])")
     ctx.close()
 
-    auth = requests.post(
-        f"{stack.api}moderation/sign-in",
-        json={"username": DEMO_MODERATOR["username"], "password": DEMO_MODERATOR["password"]},
-        timeout=30,
-    ).json()
-    stories = requests.get(
-        f"{stack.api}moderation/queue", headers={"Authorization": f"Bearer {auth['id_token']}"}, timeout=30
-    ).json()["stories"]
+    stories = requests.get(f"{stack.api}moderation/queue", headers=moderator_headers(stack.api), timeout=30).json()[
+        "stories"
+    ]
     story = next(s for s in stories if s["title"] == title)
     assert story["route"] == "phone" and story["entered_by"]["kind"] == "moderator"
     assert story["services"] == [WARD]
