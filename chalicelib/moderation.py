@@ -149,6 +149,7 @@ class Moderation:
             "original": self._store.get_original(story_id),
             "audit": self._store.audit_trail(story_id),
             "highlights": highlights(story),
+            "urgent": urgency.flags(dict(story)),
             # What a moderator and the author wrote to each other (never the author's address).
             "messages": [message_view(m) for m in self._store.messages(story_id)],
             # Suggestions for the tags field: every tag a published story has carried.

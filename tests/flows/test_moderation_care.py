@@ -56,6 +56,9 @@ def test_urgent_stories_come_first_with_why_and_names_not_slugs(client, director
     assert stories[0]["urgent"] == [{"kind": "self_harm", "words": "self-harm or suicide", "found": "end my life"}]
     assert stories[1]["urgent"] == []
     assert stories[2]["service_names"] == ["Ward 7 (Acute Medicine)", "District Nursing"]
+    # Opened on its own, the story says why it is urgent too (the screen's panel above the words).
+    one = json.loads(client.http.get(f"/api/moderation/stories/{urgent}", headers=auth).body)
+    assert one["urgent"] == stories[0]["urgent"]
 
 
 def test_an_urgent_story_behind_a_full_page_of_calm_ones_still_comes_first(client, directory):

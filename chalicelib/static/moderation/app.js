@@ -1238,7 +1238,7 @@
     focusHeading("take-heading");
   }
 
-  function findServices() {
+  function findTakeServices() {
     var q = $("take-find").value.trim();
     var select = $("take-services");
     if (!q) return;
@@ -1332,9 +1332,9 @@
     $("tags").addEventListener("input", suggestTags);
     EDITABLE.forEach(function (f) { $(f).addEventListener("input", recheck); });
     $("take-form").addEventListener("submit", onTake);
-    $("take-find-button").addEventListener("click", findServices);
+    $("take-find-button").addEventListener("click", findTakeServices);
     $("take-find").addEventListener("keydown", function (ev) {
-      if (ev.key === "Enter") { ev.preventDefault(); findServices(); }
+      if (ev.key === "Enter") { ev.preventDefault(); findTakeServices(); }
     });
     window.addEventListener("hashchange", route);
     route();
