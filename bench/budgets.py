@@ -59,11 +59,12 @@ AWS_CALLS: dict[str, Budget] = {
     ),
     "author_confirmation": Budget(
         "<=",
-        8,
+        9,
         "one email, in fixed words (issue 18): idempotency in progress and done (PutItem, UpdateItem), the story "
-        "and the contact together (1 BatchGetItem, issue 17), a fresh confirm link (PutItem), the address's daily "
-        "count and the one answer kept for this email (UpdateItem, PutItem: a retry gets the kept answer back "
-        "with its refused write, no read first), the suppression check (GetItem), SES (SendRawEmail); it was 10",
+        "and the contact together (1 BatchGetItem, issue 17), a fresh confirm link (PutItem), the answer kept for "
+        "this email read first (GetItem: a retried delivery must not spend the address's day again, issue 22), "
+        "the address's daily count and the answer kept (UpdateItem, PutItem), the suppression check (GetItem), "
+        "SES (SendRawEmail); it was 10",
     ),
     "moderate_publish": Budget(
         "<=",

@@ -51,16 +51,19 @@ class Limits:
             raise self._refusal(action, limit, per_seconds, start + per_seconds - now)
 
     def hit_once(self, action: str, client: str, occasion: str, limit: int, per_seconds: int) -> None:
-        """As hit, but one occasion (a mail job, which SQS may deliver again after a failure) gets
-        one answer: a retry gets the answer its first delivery got. Two calls, count then keep (the
-        kept answer comes back with a refused write, issue 17): a retry counts once more, which
-        can only refuse sooner, never send more."""
+        """As hit, but one occasion (a mail job, which SQS may deliver again after a failure) counts
+        once: a retry gets the answer its first delivery got, without spending the budget again (issue
+        22: five throttled deliveries of one email must not use up the address's day). The read first
+        is the price of that; counting first would refuse the address's next emails sooner."""
         if limit <= 0:
             return
         start, now = self._window(per_seconds)
         key, expires = f"{action}#{client}#{occasion}", start + per_seconds + 60
-        counted = self._store.count_hit(f"{action}#{client}", start, expires) <= limit
-        if not self._store.first_decision(key, counted, expires):
+        allowed = self._store.first_decision(key, None, expires)
+        if allowed is None:
+            allowed = self._store.count_hit(f"{action}#{client}", start, expires) <= limit
+            allowed = self._store.first_decision(key, allowed, expires)
+        if not allowed:
             raise self._refusal(action, limit, per_seconds, start + per_seconds - now)
 
     def check(self, action: str, client: str, limit: int, per_seconds: int) -> None:
