@@ -97,17 +97,19 @@ def service_form(token: str, concerns: Any, settings: Any) -> Response:
 
 
 def service_report(request: Any, token: str, concerns: Any, settings: Any) -> Response:
-    """A member of staff asks for a review, as the service (from their read-and-respond link)."""
-    sid = concerns.service_story(token)
+    """A member of staff asks for a review, as the service (from their read-and-respond link). The body
+    is read before the link is looked up, as on every route: a malformed one is a 4xx whatever the link."""
     return form_or_json(
         request,
         settings.max_body_bytes,
         REPORT,
         lambda data: concerns.report_as_service(token, data),
         json=lambda result: json_response(result, status=201 if result["created"] else 200),
-        done=lambda result: form_page(sid, "story", "", concerns, settings, done=result, service_token=token),
+        done=lambda result: form_page(
+            concerns.service_story(token), "story", "", concerns, settings, done=result, service_token=token
+        ),
         again=lambda e, data: form_page(
-            sid,
+            concerns.service_story(token),
             "story",
             "",
             concerns,

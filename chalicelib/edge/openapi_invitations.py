@@ -62,7 +62,8 @@ def invitation_paths(html: dict[str, Any]) -> dict[str, Any]:
                 "summary": "Where an invitation's short link <site>/i/<code> leads: the story form with its service "
                 "chosen and who asked. An ended or unknown code gives the ordinary form with a short note (200, "
                 "never an error). Never who made the invitation. Changes nothing",
-                "parameters": [CODE],
+                # Any code at all: a short link is typed from a printed card, and a wrong one still opens the form.
+                "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": page},
             }
         },
@@ -83,7 +84,7 @@ def invitation_paths(html: dict[str, Any]) -> dict[str, Any]:
                 "summary": "A lead ends one of their organisation's invitations: its link opens the ordinary form",
                 "parameters": [MANAGE_TOKEN, CODE],
                 "requestBody": {
-                    "required": False,
+                    "required": True,  # a button's form, or {} from a program: its media type says which answer
                     "content": {
                         "application/json": {"schema": {"type": "object"}},
                         "application/x-www-form-urlencoded": {"schema": {"type": "object"}},

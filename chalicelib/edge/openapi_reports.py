@@ -11,7 +11,7 @@ from ..reports import EXPORT_COLUMNS
 from ..spreadsheets import XLSX_TYPE
 from .openapi_moderation import moderation_paths
 from .openapi_organisations import ORGANISATION_TOKEN
-from .openapi_parts import TOKEN, answer, errors
+from .openapi_parts import IGNORED, TOKEN, answer, errors
 
 MANAGE_TOKEN = TOKEN | {"description": 'A member\'s emailed "manage your alerts" link (an active member with a grant)'}
 
@@ -261,7 +261,12 @@ def _waiting_paths(html: dict[str, Any]) -> dict[str, Any]:
                 "parameters": [MANAGE_TOKEN, story_id],
                 "requestBody": {
                     "required": False,
-                    "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+                    "description": "Not read: the POST itself asks for the link",
+                    IGNORED: True,
+                    "content": {
+                        t: {"schema": {"type": "object"}}
+                        for t in ("application/json", "application/x-www-form-urlencoded")
+                    },
                 },
                 "responses": {
                     "201": answer("The new link", made),
