@@ -220,6 +220,7 @@ def _bodies() -> dict[tuple[str, str], tuple[Any, Any]]:
         ("POST", "/api/stories"): (models.StorySubmission, partial(form_to_data, form=telling.STORY)),
         ("POST", "/api/subscriptions"): (models.SubscriptionRequest, partial(form_to_data, form=staff.SIGNUP)),
         ("POST", "/api/moderation/sign-in"): (SignIn, None),
+        ("POST", "/api/moderation/stories"): (models.TakenStory, None),  # a story taken for someone (issue 19)
         ("POST", "/api/moderation/stories/{story_id}/decision"): (models.ModerationDecision, None),
         ("POST", "/api/moderation/stories/{story_id}/{kind}/{item_id}/decision"): (models.ItemDecision, None),
         ("POST", "/api/stories/{story_id}/me-too"): (models.MeToo, partial(form_to_data, form=loop.ME_TOO)),
@@ -379,7 +380,7 @@ class Leniency:
         a service that is not in the directory, a story that is not published, a month not within
         the last three years, a service outside the organisation."""
         paths, out = self.world["paths"], set()
-        if case.path == "/api/stories":
+        if case.path in ("/api/stories", "/api/moderation/stories"):
             if any(not isinstance(s, str) or s.strip() not in paths for s in data.get("services") or []):
                 out.add("services")
             related = data.get("related_story")
