@@ -627,9 +627,14 @@ def take_story_page(token):
 
 @app.route("/api/subscriptions/manage/{token}/stories", methods=["POST"], content_types=[JSON, FORM])
 def take_story(token):
-    _limit("stories", "story_limit")
     return edge.invitations.take(
-        app.current_request, token, wiring.organisations(), wiring.stories(), wiring.store(), get_settings()
+        app.current_request,
+        token,
+        wiring.organisations(),
+        wiring.stories(),
+        wiring.store(),
+        get_settings(),
+        spend=lambda: _limit("stories", "story_limit"),
     )
 
 

@@ -137,9 +137,15 @@ def take_page(
     return html_response(html, status=status, csp=page_csp(settings), headers=NO_STORE)
 
 
-def take(request: Any, token: str, organisations: Any, stories: Any, store: Any, settings: Any) -> Response:
+def take(
+    request: Any, token: str, organisations: Any, stories: Any, store: Any, settings: Any, spend: Callable[[], None]
+) -> Response:
+    """`spend`: one of the client's story allowance, spent only once the link works (a spoilt link spends
+    only the budget of bad links)."""
+
     def act(data: dict[str, Any]) -> dict[str, Any]:
         person, org = _taker(token, organisations)
+        spend()
         return stories.take(data, entered_by(person), org)
 
     return form_or_json(

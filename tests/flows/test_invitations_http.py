@@ -300,3 +300,22 @@ def test_a_story_form_sent_again_from_an_invitation_still_says_who_asked(client,
     assert resp.status_code == 422 and 'href="#title"' in html
     assert "Ward 7 (Acute Medicine) asked for your story" in html
     assert f'name="invitation" value="{made["code"]}"' in html
+
+
+def test_a_story_taken_for_someone_spends_the_clients_story_allowance_once_the_link_works(
+    client, directory, monkeypatch
+):
+    monkeypatch.setenv("FF_STORY_LIMIT", "2")
+    wiring.reset()
+    token = manage_token(make_staff())
+    url = f"/api/subscriptions/manage/{token}/stories"
+    spoilt = f"/api/subscriptions/manage/{token[:-1]}/stories"
+
+    def taken() -> str:
+        return json.dumps(story_body(route="paper"))
+
+    # A link that does not work is refused without spending the allowance (only the budget of bad links).
+    assert client.http.post(spoilt, body=taken(), headers=JSON_H).status_code == 404
+    assert [client.http.post(url, body=taken(), headers=JSON_H).status_code for _ in range(2)] == [201, 201]
+    refused = client.http.post(url, body=taken(), headers=JSON_H)
+    assert refused.status_code == 429 and json.loads(refused.body)["error"]["limit"]["action"] == "stories"

@@ -45,18 +45,29 @@ PURPOSES = {
     "/api/my/{token}/replies": "author",
     "/api/my/{token}/withdraw": "author",
     "/api/my/{token}/erase": "author",
+    "/api/my/{token}/messages": "author",
+    "/api/my/{token}/correction": "author",
     "/api/confirm/{token}": "address",
     "/api/subscriptions/confirm/{token}": "confirm",
     "/api/subscriptions/manage/{token}": "manage",
     "/api/subscriptions/manage/{token}/report": "manage",
     "/api/subscriptions/manage/{token}/report.csv": "manage",
     "/api/subscriptions/manage/{token}/report.xlsx": "manage",
+    "/api/subscriptions/manage/{token}/invitations": "manage",
+    "/api/subscriptions/manage/{token}/invitations/{code}/end": "manage",
+    "/api/subscriptions/manage/{token}/invitations/{code}/{kind}": "manage",
+    "/api/subscriptions/manage/{token}/take": "manage",
+    "/api/subscriptions/manage/{token}/stories": "manage",
+    "/api/subscriptions/manage/{token}/waiting": "manage",
+    "/api/subscriptions/manage/{token}/waiting/{story_id}": "manage",
     "/api/unsubscribe/{token}": "unsubscribe",
     "/api/respond/{token}": "respond",
     "/api/respond/{token}/read": "respond",
     "/api/respond/{token}/responses/{response_id}": "respond",
     "/api/respond/{token}/pass": "respond",
     "/api/respond/{token}/tags": "respond",
+    "/api/respond/{token}/concern": "respond",
+    "/api/concerns/confirm/{token}": "concern",
     "/api/check/{token}": "check",
     "/api/organisation/{token}": "organisation",
     "/api/organisation/{token}/members": "organisation",
@@ -72,7 +83,12 @@ BODIES = {
     "/api/respond/{token}/pass": lambda: {"to": "service", "service": "Maternity Unit", "note": "For you"},
     "/api/respond/{token}/responses/{response_id}": lambda: {"action": "edit", "text": "Thank you, as changed."},
     "/api/respond/{token}": lambda: {"text": "Thank you for telling us. We have changed the night rota."},
+    # A review asked for as the service: a reason that does not hide the story (nor does this second report).
+    "/api/respond/{token}/concern": lambda: {"reason": "untrue-or-defamatory", "explanation": "Not our ward"},
     "/api/check/{token}": lambda: {"answer": "yes"},
+    # Ends the invitation (its card is a GET, done before any POST); before the lead below makes this lead a
+    # responder, who may not end one.
+    "/api/subscriptions/manage/{token}/invitations/{code}/end": lambda: {},
     "/api/organisation/{token}": lambda: {"action": "access", "member": MEMBER[0], "access": "responder"},
     "/api/organisation/{token}/members": lambda: {
         "members": [{"name": "Una Load", "role": "Nurse", "email": "una@nhs.example", "service": "riverside-ward-7"}]
@@ -80,6 +96,15 @@ BODIES = {
     "/api/organisation/{token}/report": lambda: {"action": "board-report", "board_report": "off"},
     "/api/my/{token}/replies": lambda: {"text": "Thank you for answering.", "reply_id": secrets.token_urlsafe(16)},
     "/api/subscriptions/manage/{token}": lambda: {"action": "profile", "display_name": "Sam L", "role": "Ward Manager"},
+    "/api/subscriptions/manage/{token}/invitations": lambda: {"service": "riverside-ward-7", "tags": ["discharge"]},
+    "/api/subscriptions/manage/{token}/stories": lambda: story_body(route="phone", email="phoned.links@example.org"),
+    "/api/subscriptions/manage/{token}/waiting/{story_id}": lambda: {},
+    "/api/my/{token}/messages": lambda: {
+        "text": "It was ward 7, on the night.",
+        "answer_id": secrets.token_urlsafe(16),
+    },
+    "/api/my/{token}/correction": lambda: {"story": "I was admitted at night with chest pain. The nurses were calm."},
+    "/api/concerns/confirm/{token}": lambda: {},
     "/api/subscriptions/confirm/{token}": lambda: {},
     "/api/confirm/{token}": lambda: {},
     "/api/unsubscribe/{token}": lambda: {},
@@ -96,9 +121,13 @@ LIFETIMES = {
     "unsubscribe": "subscriber_link_days",
     "check": "check_link_days",
     "organisation": "organisation_link_days",
+    "concern": "confirm_link_days",
 }
 MEMBER: list[str] = []  # the member a lead's decision is about (set by the world fixture)
 RESPONSE: list[str] = []  # the staff member's own response, which they may change (set by the world fixture)
+INVITATION: list[str] = []  # the staff member's invitation's code (set by the world fixture)
+STORY: list[str] = []  # the published story, waiting on the staff member's list (set by the world fixture)
+REPORT: list[str] = []  # the concern whose reporter left an address (set by the world fixture)
 
 
 def token_routes() -> list[tuple[str, str]]:
@@ -141,10 +170,14 @@ class Probe:
                 LambdaEventConverter, "LOCAL_SOURCE_IP", f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
             )
         self.sent += 1
-        url, headers = (
-            path.replace("{token}", token).replace("{response_id}", RESPONSE[0] if RESPONSE else "0" * 17),
-            headers or JSON_H,
-        )
+        params = {
+            "{token}": token,
+            "{response_id}": RESPONSE[0] if RESPONSE else "0" * 17,
+            "{code}": INVITATION[0] if INVITATION else "nothere23456",
+            "{kind}": "card",
+            "{story_id}": STORY[0] if STORY else "0" * 17,
+        }
+        url, headers = re.sub(r"\{\w+\}", lambda m: params[m.group(0)], path), headers or JSON_H
         if method == "GET":
             return self.client.http.get(url, headers=headers)
         body = BODIES[path]()
@@ -154,8 +187,10 @@ class Probe:
 
 @pytest.fixture
 def world(aws, client, directory):
-    """A published story; its author's link and a change-check link; a member of staff with a respond link; and
-    someone who has just signed up, with confirm and unsubscribe links. No stream: nothing here needs it."""
+    """A published story, with a moderator's message its author may answer; its author's link and a change-check
+    link; a member of staff (a lead) with a respond link, a response, and an invitation; someone who
+    reported that response and left an address, with its confirm link; and someone who has just signed up,
+    with confirm and unsubscribe links. No stream: nothing here needs it."""
     from chalicelib.views.links import manage_url, unsubscribe_url
     from tests.support.conversation import make_staff, respond_link
 
@@ -165,8 +200,12 @@ def world(aws, client, directory):
     )
     assert resp.status_code == 201, resp.body
     story_id = json.loads(resp.body)["id"]
+    STORY[:] = [story_id]
+    # A moderator asks the author something (their address confirmed) before publishing: the author answers.
+    wiring.store().confirm_contact(story_id, clock.iso())
+    wiring.messages().send(story_id, {"text": "Which ward was it?"}, MOD)
     wiring.moderation().decide(story_id, {"action": "publish", "version": 1, "criticality": 2}, MOD)
-    staff = make_staff()
+    staff = make_staff(access="lead")  # a lead may end an invitation too
     signup = {
         "name": "Sam Links",
         "role": "Ward Manager",
@@ -190,6 +229,14 @@ def world(aws, client, directory):
     )
     assert sent.status_code == 201, sent.body
     RESPONSE[:] = [json.loads(sent.body)["id"]]
+    # Someone reports the response (not the story, which stays public) and leaves an address to confirm.
+    concern = {"reason": "offensive", "email": "reporter.links@example.net"}
+    reported = client.http.post(
+        f"/api/stories/{story_id}/concerns/responses/{RESPONSE[0]}", body=json.dumps(concern), headers=JSON_H
+    )
+    assert reported.status_code == 201, reported.body
+    [report] = wiring.concerns().case(story_id, "responses", RESPONSE[0])["reports"]
+    REPORT[:] = [report["id"]]
     tokens = {
         "organisation": links.issue(
             "organisation", "", lead_id, s.organisation_link_days, subscriber_id=lead_id, organisation="riverside-trust"
@@ -204,7 +251,15 @@ def world(aws, client, directory):
         # A member with a grant and a service they follow, so their report opens too.
         "manage": manage_url(links, s, staff["profile"]["id"]).rsplit("/", 1)[1],
         "unsubscribe": unsubscribe_url(links, s, person["id"]).rsplit("/", 1)[1],
+        "concern": links.issue("concern", story_id, REPORT[0], s.confirm_link_days),
     }
+    made = client.http.post(
+        f"/api/subscriptions/manage/{tokens['manage']}/invitations",
+        body=json.dumps({"service": "riverside-ward-7", "campaign": "Links"}),
+        headers=JSON_H,
+    )
+    assert made.status_code == 201, made.body
+    INVITATION[:] = [json.loads(made.body)["code"]]
     return {
         "story_id": story_id,
         "staff": staff,
@@ -392,8 +447,13 @@ def test_revoked_links_are_refused_alike(aws, client, world, monkeypatch):
     refused += _refuse_all(probe, aws, [(p, m, tokens["respond"]) for p, m in respond_routes])["attempts"]
     fresh_respond = _sibling("respond", world)
 
-    # Erasing the story deletes every link to it: the author's, staff's and the change check's.
-    story_links = {"author": tokens["author"], "respond": fresh_respond, "check": tokens["check"]}
+    # Erasing the story deletes every link to it: the author's, staff's, the change check's and a reporter's.
+    story_links = {
+        "author": tokens["author"],
+        "respond": fresh_respond,
+        "check": tokens["check"],
+        "concern": tokens["concern"],
+    }
     assert probe("/api/respond/{token}", "GET", fresh_respond, BROWSER).status_code == 200
     store.erase_story(world["story_id"])
     refused += _refuse_all(
@@ -427,6 +487,8 @@ def _sibling(purpose: str, world: dict) -> str:
         return links.issue(
             purpose, "", lead, s.organisation_link_days, subscriber_id=lead, organisation="riverside-trust"
         )
+    if purpose == "concern":
+        return links.issue(purpose, world["story_id"], REPORT[0], s.confirm_link_days)
     if purpose in ("author", "check", "address"):
         bound = {"recipient": "author"} if purpose == "check" else {}
         return links.issue(purpose, world["story_id"], "author", getattr(s, LIFETIMES[purpose]), **bound)
