@@ -161,7 +161,10 @@ class Concerns:
         report: dict[str, Any],
         said: ConcernReport,
         from_service: bool,
+        hides: bool = True,
     ) -> tuple[bool, bool]:
+        """File one report on its item's case; `hides`: whether it counts for the risk rules (an author's
+        own correction never hides their story)."""
         for _ in range(5):  # another report or a decision came between the read and the write: read again
             if self._store.get_concern(story_id, where, report["id"]):
                 return False, False
@@ -193,7 +196,7 @@ class Concerns:
                 report["reason"]: int((new.get("reasons") or {}).get(report["reason"], 0)) + 1
             }
             hide = None
-            if not new["hidden"] and should_hide(new, report["reason"]):
+            if hides and not new["hidden"] and should_hide(new, report["reason"]):
                 new["hidden"] = True
                 hide = {
                     "status": Status.HIDDEN if kind == "story" else ItemStatus.HIDDEN,
@@ -252,7 +255,7 @@ class Concerns:
             "correction": {"title": asked.title or story.get("title", ""), "story": asked.story},
         }
         said = ConcernReport(reason=Reason.other, explanation=asked.explanation)
-        created, _ = self._file(sid, "story", "", "story", report, said, from_service=True)
+        created, _ = self._file(sid, "story", "", "story", report, said, from_service=True, hides=False)
         logger.info("correction asked", extra={"story_id": sid, "new": created})
         return {"created": created, "message": "Thank you. A moderator will check your correction."}
 

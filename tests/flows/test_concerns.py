@@ -68,6 +68,20 @@ def test_the_third_report_from_three_clients_hides_the_item(store):
     assert flow(store).queue()[0]["reasons"] == {"other": 1, "untrue-or-defamatory": 1, "offensive": 1}
 
 
+def test_an_author_s_correction_never_hides_their_story_even_as_the_third(store):
+    from types import SimpleNamespace
+
+    # The author's link as resolved (links are tested on their own, in test_links_abuse and test_author_side).
+    links = SimpleNamespace(resolve=lambda token, purpose: {"story_id": SID} if purpose == "author" else {})
+    token = "the-author-s-link"
+    f = Concerns(store, Limits(store), Settings(min_form_seconds=0), links)
+    f.report(SID, "story", "", {"reason": "other"}, "c1")
+    f.report(SID, "story", "", {"reason": "offensive"}, "c2")
+    assert f.request_correction(token, {"story": "The nurses were kind all night, and the next day."})["created"]
+    assert store.get_story(SID)["status"] == "published"
+    assert flow(store).queue()[0]["reports"] == 3
+
+
 def test_a_flood_from_one_client_is_one_report_then_429_and_hides_nothing(store):
     f = flow(store, concern_limit=5)
     answers = [f.report(SID, "story", "", {"reason": "other"}, "flood")["created"] for _ in range(5)]
