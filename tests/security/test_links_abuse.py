@@ -312,6 +312,10 @@ def _refuse_all(probe, aws, cases: list[tuple[str, str, str]]) -> dict:
     assert but_limits(after) == but_limits(before)
     # Only the guessing budget: a refused link spends no action's allowance (a check answer's, say).
     assert limit_actions(after) - limit_actions(before) <= {"bad-links"}
+    # ...and not one more hit on an action counted before (a story form's, say): the counts, not only the names.
+    assert {a: hits(after, a) for a in limit_actions(after) - {"bad-links"}} == {
+        a: hits(before, a) for a in limit_actions(after) - {"bad-links"}
+    }
     # Every refusal was counted as a link that did not work: that is what the guessing limit spends.
     assert hits(after, "bad-links") - hits(before, "bad-links") == len(cases)
     assert [json.loads(b) for b in bodies] == [REFUSED]
