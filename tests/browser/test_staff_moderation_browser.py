@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from tests.support.live import CHROMIUM, start_stack, wait_for
+from tests.support.screen import sign_in_on_screen
 from tests.support.vnu import needs_vnu, vnu_errors
 
 pytestmark = [
@@ -107,7 +108,7 @@ def test_the_sign_up_lists_only_the_chosen_organisations_services(stack, browser
 @needs_vnu
 def test_the_moderation_screen_puts_people_first(stack, browser, tmp_path):
     from local.resources import DEMO_MODERATOR
-    from local.totp import emulator_key, fresh_code, sign_in
+    from local.totp import sign_in
 
     # A story published earlier with a tag, so the tag is in use.
     auth = {
@@ -129,14 +130,7 @@ def test_the_moderation_screen_puts_people_first(stack, browser, tmp_path):
     page = ctx.new_page()
     confirm_address(page, stack)
 
-    page.goto(f"{stack.api}moderate")
-    page.fill("#username", DEMO_MODERATOR["username"])
-    page.fill("#password", DEMO_MODERATOR["password"])
-    page.click("#sign-in-form button[type=submit]")
-    page.wait_for_selector("#sign-in-heading:has-text('Enter your security code')")
-    page.fill("#answer", fresh_code(emulator_key()))
-    page.click("#challenge-form button[type=submit]")
-    page.wait_for_selector("#view-queue:not([hidden])")
+    sign_in_on_screen(page, stack.api)
 
     # The queue: the urgent story first, saying why, with the ward's name (not its slug).
     page.wait_for_selector("#queue-list li")

@@ -27,6 +27,7 @@ from tests.support.author import (
     staff_member,
     tell,
 )
+from tests.support.screen import sign_in_on_screen
 
 
 @pytest.fixture
@@ -285,7 +286,7 @@ def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publish
     from playwright.sync_api import expect, sync_playwright
 
     from local.resources import DEMO_MODERATOR
-    from local.totp import emulator_key, fresh_code, sign_in
+    from local.totp import sign_in
     from tests.support.live import CHROMIUM, CHROMIUM_ARGS, a_service_slug, start_stack, wait_for
 
     def violations(page) -> list[str]:
@@ -362,14 +363,7 @@ def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publish
             # The moderator publishes it from the screen's replies view.
             ctx = browser.new_context(viewport={"width": 1280, "height": 900})
             page = ctx.new_page()
-            page.goto(f"{api}moderate")
-            page.fill("#username", DEMO_MODERATOR["username"])
-            page.fill("#password", DEMO_MODERATOR["password"])
-            page.click("#sign-in-form button[type=submit]")
-            page.wait_for_selector("#sign-in-heading:has-text('Enter your security code')")
-            page.fill("#answer", fresh_code(emulator_key()))
-            page.click("#challenge-form button[type=submit]")
-            page.wait_for_selector("#view-queue:not([hidden])")
+            sign_in_on_screen(page, api)
             page.click("#tab-replies")
             card = page.locator("#items-list li").first
             card.wait_for()
