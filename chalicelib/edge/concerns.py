@@ -16,7 +16,7 @@ from ..core import clock
 from ..core.concerns import REASON_LABELS, Reason
 from ..core.errors import ValidationFailed
 from ..site.pages import render_page
-from .forms import Form, form_or_json
+from .forms import Form, error_summary, form_or_json
 from .http import html_response, json_response, page_csp
 
 REPORT = Form(only=("reason", "explanation", "email", "website", "started"))
@@ -59,15 +59,11 @@ def form_page(
     """The form (with an error summary linking to each field), or what happens next once sent.
     With `service_token`, the form of a member of staff asking for a review from their alert's link."""
     found = concerns.reported_item(story_id, kind, item_id)
-    by_field: dict[str, str] = {}
-    summary = []
-    for e in errors or []:
-        field = e.get("field", "")
-        if field in FIELD_IDS and field not in by_field:
-            by_field[field] = e.get("message", "")
-            summary.append({"href": f"#{FIELD_IDS[field]}", "message": by_field[field]})
-        elif field not in FIELD_IDS:
-            summary.append({"href": "#reason", "message": e.get("message", "Check the form and send it again")})
+    summary, by_field = error_summary(
+        errors,
+        FIELD_IDS,
+        lambda e: {"href": "#reason", "message": e.get("message", "Check the form and send it again")},
+    )
     values = values or {}
     api = settings.api_url.rstrip("/")
     path = f"/api/stories/{story_id}/concerns/{kind}" + (f"/{item_id}" if item_id else "")

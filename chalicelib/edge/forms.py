@@ -84,3 +84,19 @@ def form_or_json(
     except shown as e:
         return again(e, data)
     return done(result)
+
+
+def error_summary(
+    errors: list[dict[str, str]] | None, field_ids: dict[str, str], other: Any
+) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """(the error summary, field → message). `other(error)` is the entry for an error on no field of the form."""
+    by_field: dict[str, str] = {}
+    summary = []
+    for e in errors or []:
+        field = e.get("field", "")
+        if field in field_ids and field not in by_field:
+            by_field[field] = e.get("message", "")
+            summary.append({"href": f"#{field_ids[field]}", "message": by_field[field]})
+        elif field not in field_ids:
+            summary.append(other(e))
+    return summary, by_field

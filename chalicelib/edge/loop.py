@@ -14,7 +14,7 @@ from ..core.errors import Conflict, ValidationFailed
 from ..core.models import CHECK_COMMENT_MAX
 from ..site.pages import render_page
 from ..views import VERDICT_WORDS
-from .forms import Form, form_or_json
+from .forms import Form, error_summary, form_or_json
 from .http import html_response, json_response, page_csp, redirect
 
 ME_TOO = Form(checkboxes=("consent",))
@@ -26,22 +26,6 @@ CHECK_FIELD_IDS = {"answer": "answer-yes", "comment": "comment"}
 
 def _page(html: str, settings: Any, status: int = 200) -> Response:
     return html_response(html, status=status, csp=page_csp(settings), headers=NOINDEX)
-
-
-def _summary(
-    errors: list[dict[str, str]] | None, field_ids: dict[str, str], other: Any
-) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """(the error summary, field → message). `other(error)` is the entry for an error on no field of the form."""
-    by_field: dict[str, str] = {}
-    summary = []
-    for e in errors or []:
-        field = e.get("field", "")
-        if field in field_ids and field not in by_field:
-            by_field[field] = e.get("message", "")
-            summary.append({"href": f"#{field_ids[field]}", "message": by_field[field]})
-        elif field not in field_ids:
-            summary.append(other(e))
-    return summary, by_field
 
 
 # ---- me too ----------------------------------------------------------------------------------------
@@ -59,7 +43,7 @@ def me_too_page(
 ) -> Response:
     """The thank-you page, or the form again with an error summary linking to each field."""
     site, api = settings.site_url.rstrip("/"), settings.api_url.rstrip("/")
-    summary, by_field = _summary(
+    summary, by_field = error_summary(
         errors,
         ME_TOO_FIELD_IDS,
         lambda e: {"href": "#email", "message": "Leave the hidden field empty and send the form again"},
@@ -114,7 +98,7 @@ def check_page(
     """The question (GET: changes nothing), the answer given, or the form again with an error summary."""
     question = checks.question(token)
     story, answered = question["story"], question["answered"]
-    summary, by_field = _summary(
+    summary, by_field = error_summary(
         errors,
         CHECK_FIELD_IDS,
         lambda e: {"href": "#answered" if answered else "#answer-yes", "message": e.get("message", "")},
