@@ -36,14 +36,23 @@ def chalice_invoker(app: Any, stage: str = "local") -> Invoke:
 
 class Pump:
     def __init__(
-        self, session: Any, resources: Any, invoke: Invoke, region: str = "eu-west-2", stream_batch: int = 100
+        self,
+        session: Any,
+        resources: Any,
+        invoke: Invoke,
+        region: str = "eu-west-2",
+        stream_batch: int = 100,
+        peek: Any = None,
     ):
+        """`peek`: a look at the emulator's memory that says when a real call would find nothing
+        (local/moto_peek.py), for a pump in moto's own process; None asks every time."""
         self._streams = session.client("dynamodbstreams", region_name=region)
         self._sqs = session.client("sqs", region_name=region)
         self._sns = session.client("sns", region_name=region)
         self._res = resources
         self._invoke = invoke
         self._batch = stream_batch
+        self._peek = peek
         self._last_sequence: dict[str, str] = {}
         self._queues = [
             (resources.render_queue_url, "render_worker"),
@@ -97,6 +106,8 @@ class Pump:
 
     def stream_once(self) -> int:
         done = 0
+        if self._peek and not self._peek.stream(self._res.stream_arn, self._last_sequence):
+            return 0
         for shard in self._shards():
             # A fresh iterator each round, after the last record read: when a TransactWriteItems is
             # cancelled, moto restores the table (its stream included) from a copy, and an iterator
@@ -147,6 +158,8 @@ class Pump:
     # ---- the queues ---------------------------------------------------------------------------
 
     def queue_once(self, url: str, handler: str) -> int:
+        if self._peek and not self._peek.queue(url):
+            return 0
         if url in self.coalesce:
             return self._coalesced_once(url, handler)
         resp = self._sqs.receive_message(
@@ -224,6 +237,8 @@ class Pump:
         self._sns_queues.append((queue_url, topic_arn, handler))
 
     def sns_once(self, url: str, topic_arn: str, handler: str) -> int:
+        if self._peek and not self._peek.queue(url):
+            return 0
         messages = self._sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30, WaitTimeSeconds=0
         ).get("Messages", [])

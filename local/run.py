@@ -244,6 +244,7 @@ def stop_process(proc: subprocess.Popen | None, timeout: float = 5.0) -> None:
 def make_pump(session: Any, resources: Any) -> Any:
     """The event pump, watched: it counts idle rounds so we can tell when it has gone quiet."""
     from app import app
+    from local.moto_peek import MotoPeek
     from local.pump import Pump, chalice_invoker
 
     class WatchedPump(Pump):
@@ -285,7 +286,9 @@ def make_pump(session: Any, resources: Any) -> Any:
                 self.idle_rounds = 0
             return n
 
-    pump = WatchedPump(session, resources, chalice_invoker(app))
+    # The emulator is a thread of this process: the pump looks at its memory before each call, so
+    # that an idle stack does not spend a third of a core asking empty queues (local/moto_peek.py).
+    pump = WatchedPump(session, resources, chalice_invoker(app), peek=MotoPeek())
     pump.coalesce.add(resources.render_queue_url)
     return pump
 

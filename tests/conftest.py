@@ -185,12 +185,13 @@ def pump(aws, client, monkeypatch):
     """The event pump. A test fails if a handler failed, a batch item failed or a message was
     dead-lettered, unless it called `pump.expect_failures()` (Lambda would retry such work behind
     the visibility timeout, so a test that only drains would never see it)."""
+    from local.moto_peek import MotoPeek
     from local.pump import Pump
 
     def invoke(name, event):
         return client.lambda_.invoke(name, event).payload
 
-    p = Pump(aws.session, aws.resources, invoke)
+    p = Pump(aws.session, aws.resources, invoke, peek=MotoPeek())
     # Why each batch item failed: the handlers report only which ones did.
     from aws_lambda_powertools.utilities.batch.base import BasePartialProcessor
 
