@@ -94,6 +94,19 @@ def pytest_sessionfinish(session, exitstatus):
     infra_build.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
 
 
+@pytest.fixture(scope="session")
+def live_stack():
+    """One `make run` stack (no demo seed) per test worker, shared by the browser modules that need
+    no settings of their own: starting one costs 13 s of a core, and seven modules each started theirs.
+    Tests on it use addresses and stories of their own, so what one module leaves does not touch another;
+    sign-in limits are raised because every module signs the demo moderator in from 127.0.0.1."""
+    from tests.support.live import start_stack
+
+    stack = start_stack("--no-seed", settings={"FF_SIGN_IN_LIMIT": "1000", "FF_SIGN_IN_USER_LIMIT": "1000"})
+    yield stack
+    stack.stop()
+
+
 def _share_botocore_loader() -> None:
     """One botocore data loader for the whole test process.
 

@@ -17,3 +17,10 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def stack(live_stack):
+    """The worker's shared stack (tests/conftest.py); a module that needs settings of its own
+    (test_form_browser) defines its own `stack`."""
+    return live_stack

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from tests.support.live import CHROMIUM, start_stack
+from tests.support.live import CHROMIUM
 
 pytestmark = [
     pytest.mark.e2e,
@@ -18,13 +18,6 @@ pytestmark = [
 ]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
-
-
-@pytest.fixture(scope="module")
-def stack():
-    s = start_stack("--no-seed")
-    yield s
-    s.stop()
 
 
 def axe_violations(page) -> list[str]:

@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 import requests
 
-from tests.support.live import CHROMIUM, a_service_slug, start_stack, wait_for
+from tests.support.live import CHROMIUM, a_service_slug, wait_for
 from tests.support.screen import moderator_headers, sign_in_on_screen
 
 pytestmark = [
@@ -20,13 +20,6 @@ pytestmark = [
 ]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
-
-
-@pytest.fixture(scope="module")
-def stack():
-    s = start_stack("--no-seed")
-    yield s
-    s.stop()
 
 
 def violations(page) -> list[str]:

@@ -16,7 +16,7 @@ from datetime import date
 import pytest
 import requests
 
-from tests.support.live import CHROMIUM, start_stack, wait_for
+from tests.support.live import CHROMIUM, wait_for
 from tests.support.screen import moderator_headers, sign_in_on_screen
 from tests.support.vnu import JAR, vnu_errors
 
@@ -29,13 +29,6 @@ pytestmark = [
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
 ORGANISATION, WARD = "northbridge-teaching-hospitals", "northbridge-general-ward-7"
-
-
-@pytest.fixture(scope="module")
-def stack():
-    s = start_stack("--no-seed")
-    yield s
-    s.stop()
 
 
 def axe_violations(page) -> list[str]:

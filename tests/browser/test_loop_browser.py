@@ -19,7 +19,7 @@ from datetime import date
 import pytest
 import requests
 
-from tests.support.live import CHROMIUM, start_stack, wait_for
+from tests.support.live import CHROMIUM, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -31,13 +31,6 @@ pytestmark = [
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
 ORGANISATION, SUBSCRIBED = "northbridge-teaching-hospitals", "northbridge-general"  # the hospital, so every ward in it
 STORY_SERVICE = "northbridge-general-ward-7"
-
-
-@pytest.fixture(scope="module")
-def stack():
-    s = start_stack("--no-seed")
-    yield s
-    s.stop()
 
 
 def axe_violations(page) -> list[str]:

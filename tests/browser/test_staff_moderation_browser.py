@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 import requests
 
-from tests.support.live import CHROMIUM, start_stack, wait_for
+from tests.support.live import CHROMIUM, wait_for
 from tests.support.screen import sign_in_on_screen
 from tests.support.vnu import needs_vnu, vnu_errors
 
@@ -28,13 +28,6 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 LAPTOP = {"viewport": {"width": 1280, "height": 900}}
 WARD = "northbridge-general-ward-7"
 AUTHOR = "worried.author@example.org"
-
-
-@pytest.fixture(scope="module")
-def stack():
-    s = start_stack("--no-seed")
-    yield s
-    s.stop()
 
 
 def axe_violations(page) -> list[str]:

@@ -276,7 +276,9 @@ def test_the_moderation_screen_has_a_replies_view_with_no_inline_script(client, 
 
 @pytest.mark.e2e
 @pytest.mark.skipif(not __import__("os").path.exists("/usr/bin/chromium"), reason="Debian's chromium is not installed")
-def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publishes_it_then_the_author_erases():
+def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publishes_it_then_the_author_erases(
+    live_stack,
+):
     import re
     import uuid
     from datetime import date
@@ -287,111 +289,105 @@ def test_in_a_browser_the_author_replies_with_javascript_off_a_moderator_publish
 
     from local.resources import DEMO_MODERATOR
     from local.totp import sign_in
-    from tests.support.live import CHROMIUM, CHROMIUM_ARGS, a_service_slug, start_stack, wait_for
+    from tests.support.live import CHROMIUM, CHROMIUM_ARGS, a_service_slug, wait_for
 
     def violations(page) -> list[str]:
         return [f"{v['id']}: {v['help']}" for v in Axe().run(page).response["violations"]]
 
     phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
-    stack = start_stack("--no-seed")
-    try:
-        api, site, mail = stack.api, stack.site, stack.mail
-        author = f"e2e.replier.{uuid.uuid4().hex[:8]}@example.org"
-        today = date.today()
-        body = {
-            "submission_id": uuid.uuid4().hex,
-            "title": "Kind nurses on a busy night",
-            "story": "I came in at night with chest pain.\nThe nurses explained everything.",
-            "role": "patient",
-            "pseudonym": "Night owl",
-            "experience_month": today.month,
-            "experience_year": today.year,
-            "services": [a_service_slug()],
-            "email": author,
-            "consent": True,
-        }
-        resp = requests.post(f"{api}stories", json=body, timeout=30)
-        assert resp.status_code == 201, resp.text
-        story_id = resp.json()["id"]
-        auth = {
-            "Authorization": "Bearer "
-            + sign_in(api, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"])["id_token"]
-        }
-        decision = {"action": "publish", "version": 1, "criticality": 1}
-        assert requests.post(f"{api}moderation/stories/{story_id}/decision", json=decision, headers=auth, timeout=30).ok
+    stack = live_stack
+    api, site, mail = stack.api, stack.site, stack.mail
+    author = f"e2e.replier.{uuid.uuid4().hex[:8]}@example.org"
+    today = date.today()
+    body = {
+        "submission_id": uuid.uuid4().hex,
+        "title": "Kind nurses on a busy night",
+        "story": "I came in at night with chest pain.\nThe nurses explained everything.",
+        "role": "patient",
+        "pseudonym": "Night owl",
+        "experience_month": today.month,
+        "experience_year": today.year,
+        "services": [a_service_slug()],
+        "email": author,
+        "consent": True,
+    }
+    resp = requests.post(f"{api}stories", json=body, timeout=30)
+    assert resp.status_code == 201, resp.text
+    story_id = resp.json()["id"]
+    auth = {
+        "Authorization": "Bearer " + sign_in(api, DEMO_MODERATOR["username"], DEMO_MODERATOR["password"])["id_token"]
+    }
+    decision = {"action": "publish", "version": 1, "criticality": 1}
+    assert requests.post(f"{api}moderation/stories/{story_id}/decision", json=decision, headers=auth, timeout=30).ok
 
-        def link_to(kind: str, subject: str = ""):
-            """The link of `kind` in the newest email to the author (with `subject`): only the two
-            newest author links work (issue 18), so take the newest."""
+    def link_to(kind: str, subject: str = ""):
+        """The link of `kind` in the newest email to the author (with `subject`): only the two
+        newest author links work (issue 18), so take the newest."""
 
-            def find():
-                listing = requests.get(mail, timeout=10).text
-                for href in re.findall(r'href="(/message/[^"]+)"', listing):
-                    message = requests.get(mail.rstrip("/") + href, timeout=10).text
-                    found = re.search(rf'(http://[^"\s<]+/api/{kind}/[A-Za-z0-9_-]{{43}})', message)
-                    if found and author in message and subject in message:
-                        return found.group(1)
-                return None
+        def find():
+            listing = requests.get(mail, timeout=10).text
+            for href in re.findall(r'href="(/message/[^"]+)"', listing):
+                message = requests.get(mail.rstrip("/") + href, timeout=10).text
+                found = re.search(rf'(http://[^"\s<]+/api/{kind}/[A-Za-z0-9_-]{{43}})', message)
+                if found and author in message and subject in message:
+                    return found.group(1)
+            return None
 
-            return find
+        return find
 
-        # The first email asks the author to confirm the address (issue 18); the private link follows.
-        assert requests.post(wait_for(link_to("confirm"), 60), timeout=30).status_code == 200
-        # Confirming sends both letters; whichever was composed last holds the one link that works.
-        wait_for(link_to("my", "We have your story"), 60)
-        wait_for(link_to("my", "Your story is published"), 60)
-        link = link_to("my")()
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            # The private page passes axe, then takes a reply with JavaScript off.
-            ctx = browser.new_context(**phone)
-            page = ctx.new_page()
-            wait_for(lambda: page.goto(link) and "Reply to the staff" in page.content(), 60)
-            assert violations(page) == []
-            ctx.close()
-            ctx = browser.new_context(java_script_enabled=False, **phone)
-            page = ctx.new_page()
-            page.goto(link)
-            page.click("button:has-text('Send your reply')")  # empty: the page again, with a summary
-            assert page.locator(".error-summary").is_visible() and "Enter your reply" in page.content()
-            page.fill("#reply-text", "Thank you for reading this.")
-            page.click("button:has-text('Send your reply')")
-            assert "Your reply will appear once a moderator has checked it" in page.content()
-            assert "Waiting for a moderator" in page.content()
-            ctx.close()
+    # The first email asks the author to confirm the address (issue 18); the private link follows.
+    assert requests.post(wait_for(link_to("confirm"), 60), timeout=30).status_code == 200
+    # Confirming sends both letters; whichever was composed last holds the one link that works.
+    wait_for(link_to("my", "We have your story"), 60)
+    wait_for(link_to("my", "Your story is published"), 60)
+    link = link_to("my")()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # The private page passes axe, then takes a reply with JavaScript off.
+        ctx = browser.new_context(**phone)
+        page = ctx.new_page()
+        wait_for(lambda: page.goto(link) and "Reply to the staff" in page.content(), 60)
+        assert violations(page) == []
+        ctx.close()
+        ctx = browser.new_context(java_script_enabled=False, **phone)
+        page = ctx.new_page()
+        page.goto(link)
+        page.click("button:has-text('Send your reply')")  # empty: the page again, with a summary
+        assert page.locator(".error-summary").is_visible() and "Enter your reply" in page.content()
+        page.fill("#reply-text", "Thank you for reading this.")
+        page.click("button:has-text('Send your reply')")
+        assert "Your reply will appear once a moderator has checked it" in page.content()
+        assert "Waiting for a moderator" in page.content()
+        ctx.close()
 
-            # The moderator publishes it from the screen's replies view.
-            ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-            page = ctx.new_page()
-            sign_in_on_screen(page, api)
-            page.click("#tab-replies")
-            card = page.locator("#items-list li").first
-            card.wait_for()
-            assert "Thank you for reading this." in card.locator("textarea[name=text]").input_value()
-            assert violations(page) == []
-            card.locator("button[value=reject]").click()  # no reason: the error is next to the field
-            page.wait_for_selector("#item-0-note-error:not([hidden])")
-            card.locator("button[value=publish]").click()
-            page.wait_for_selector("#items-list li", state="detached")
-            expect(page.locator("#notice")).to_contain_text(
-                "Published: author’s reply on “Kind nurses on a busy night”"
-            )
-            ctx.close()
+        # The moderator publishes it from the screen's replies view.
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = ctx.new_page()
+        sign_in_on_screen(page, api)
+        page.click("#tab-replies")
+        card = page.locator("#items-list li").first
+        card.wait_for()
+        assert "Thank you for reading this." in card.locator("textarea[name=text]").input_value()
+        assert violations(page) == []
+        card.locator("button[value=reject]").click()  # no reason: the error is next to the field
+        page.wait_for_selector("#item-0-note-error:not([hidden])")
+        card.locator("button[value=publish]").click()
+        page.wait_for_selector("#items-list li", state="detached")
+        expect(page.locator("#notice")).to_contain_text("Published: author’s reply on “Kind nurses on a busy night”")
+        ctx.close()
 
-            wait_for(
-                lambda: "Thank you for reading this." in requests.get(f"{site}stories/{story_id}/", timeout=10).text, 60
-            )
+        wait_for(
+            lambda: "Thank you for reading this." in requests.get(f"{site}stories/{story_id}/", timeout=10).text, 60
+        )
 
-            # Erasure, with JavaScript off: the word, then everything goes and the link stops working.
-            ctx = browser.new_context(java_script_enabled=False, **phone)
-            page = ctx.new_page()
-            page.goto(link)
-            page.fill("#erase-confirm", "ERASE")
-            page.click("button:has-text('Erase everything')")
-            assert "Your story is being erased" in page.content()
-            ctx.close()
-            browser.close()
-        wait_for(lambda: requests.get(link, timeout=10).status_code == 404, 60)
-        wait_for(lambda: requests.get(f"{site}stories/{story_id}/", timeout=10).status_code == 404, 60)
-    finally:
-        stack.stop()
+        # Erasure, with JavaScript off: the word, then everything goes and the link stops working.
+        ctx = browser.new_context(java_script_enabled=False, **phone)
+        page = ctx.new_page()
+        page.goto(link)
+        page.fill("#erase-confirm", "ERASE")
+        page.click("button:has-text('Erase everything')")
+        assert "Your story is being erased" in page.content()
+        ctx.close()
+        browser.close()
+    wait_for(lambda: requests.get(link, timeout=10).status_code == 404, 60)
+    wait_for(lambda: requests.get(f"{site}stories/{story_id}/", timeout=10).status_code == 404, 60)
