@@ -14,7 +14,7 @@ from chalicelib.core import clock
 from chalicelib.core.jobs import MailJob
 from chalicelib.links import NOT_VALID as NOT_VALID_LINK
 from chalicelib.links import token_hash
-from tests.support import mailbox
+from tests.support import mailbox, moto_state
 from tests.support.author import (
     AUTHOR,
     MOD,
@@ -40,12 +40,17 @@ from tests.support.vnu import vnu_command
 
 @pytest.fixture
 def story(client, aws, directory, pump):
-    """A published story about Ward 7 whose author gave an email address; mail so far is sent."""
-    sid = tell(client)
-    pump.drain()
-    publish(sid)
-    pump.drain()
-    return sid
+    """A published story about Ward 7 whose author gave an email address; mail so far is sent.
+    Made once per worker (moto_state.kept)."""
+
+    def build():
+        sid = tell(client)
+        pump.drain()
+        publish(sid)
+        pump.drain()
+        return sid
+
+    return moto_state.kept("author-side-story", build, pump)
 
 
 # ---- the private page --------------------------------------------------------------------------

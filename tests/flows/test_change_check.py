@@ -13,7 +13,7 @@ from chalicelib import wiring
 from chalicelib.core import clock
 from chalicelib.core.ids import new_id
 from chalicelib.moderation import Moderator
-from tests.support import mailbox
+from tests.support import mailbox, moto_state
 from tests.support.stories import publish, submit
 
 JSON_H = {"Content-Type": "application/json"}
@@ -91,7 +91,11 @@ def change_made(story_id: str, at: datetime, description: str = CHANGE) -> None:
 @pytest.fixture
 def story(aws, client, directory, pump, now):
     """A published story with a change made at T0, two me-too readers with addresses (one suppressed)
-    and one without."""
+    and one without. Made once per worker (moto_state.kept)."""
+    return moto_state.kept("change-check-story", lambda: _story(client, pump), pump)
+
+
+def _story(client, pump) -> str:
     story_id = submit(client)
     pump.drain()
     publish(story_id)

@@ -16,7 +16,7 @@ from chalicelib.core import clock
 from chalicelib.core.ids import new_id
 from chalicelib.links import NOT_VALID
 from chalicelib.moderation import Moderator
-from tests.support import mailbox
+from tests.support import mailbox, moto_state
 from tests.support.conversation import AUTHOR, STAFF, make_staff, publish_story, respond_link
 from tests.support.env import API_URL
 from tests.support.factories import story_body
@@ -72,11 +72,16 @@ def text_of(html: str) -> str:
 
 @pytest.fixture
 def setup(aws, client, pump, directory):
-    """A published story, its pages rendered and its emails sent, and a member of staff with a link to it."""
-    story_id = publish_story(client, pump)
-    staff = make_staff()
-    token = respond_link(story_id, staff)
-    return {"story_id": story_id, "staff": staff, "token": token}
+    """A published story, its pages rendered and its emails sent, and a member of staff with a link to it.
+    Made once per worker (moto_state.kept)."""
+
+    def build():
+        story_id = publish_story(client, pump)
+        staff = make_staff()
+        token = respond_link(story_id, staff)
+        return {"story_id": story_id, "staff": staff, "token": token}
+
+    return moto_state.kept("conversation-setup", build, pump)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from chalicelib import wiring
 from chalicelib.core import clock
 from chalicelib.core.ids import new_id
 from chalicelib.public_api import _checksum, _filters_digest
+from tests.support import moto_state
 from tests.support.conversation import AUTHOR, STAFF, make_staff, publish_story, respond_link
 from tests.support.factories import story_body
 from tests.support.published import START, seed
@@ -216,7 +217,12 @@ def test_tampered_garbage_and_foreign_cursors_are_400s(client, directory):
 
 @pytest.fixture
 def conversation_story(client, pump, directory):
-    """A story published through the pipeline, read and answered by staff, with an author reply."""
+    """A story published through the pipeline, read and answered by staff, with an author reply.
+    Made once per worker (moto_state.kept)."""
+    return moto_state.kept("public-api-conversation", lambda: _conversation_story(client, pump), pump)
+
+
+def _conversation_story(client, pump) -> dict:
     story_id = publish_story(client, pump)
     staff = make_staff()
     token = respond_link(story_id, staff)

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.core.jobs import MailJob
-from tests.support import mailbox
+from tests.support import mailbox, moto_state
 from tests.support.auth import bearer
 from tests.support.author import (
     AUTHOR,
@@ -37,11 +37,16 @@ def auth(token):  # noqa: F811
 
 @pytest.fixture
 def story(client, aws, directory, pump):
-    sid = tell(client)
-    pump.drain()
-    publish(sid)
-    pump.drain()
-    return sid
+    """A published story. Made once per worker (moto_state.kept)."""
+
+    def build():
+        sid = tell(client)
+        pump.drain()
+        publish(sid)
+        pump.drain()
+        return sid
+
+    return moto_state.kept("reply-moderation-story", build, pump)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.core import clock
 from chalicelib.core.settings import get_settings
-from tests.support import mailbox
+from tests.support import mailbox, moto_state
 from tests.support.directories import promised_directory
 from tests.support.staff import alerts_to, staff
 from tests.support.stories import publish, submit
@@ -53,14 +53,22 @@ def published(client, pump, held, services=("riverside-ward-7",), title="Kind nu
 
 @pytest.fixture
 def stories(aws, client, pump, held):
-    wiring.directory().load(promised_directory())
-    return {
-        "oldest": published(client, pump, held, title="The oldest one"),
-        "maternity": published(client, pump, held, ("riverside-maternity",), title="A maternity story"),
-        "elsewhere": published(client, pump, held, ("hillside-district-nursing",), title="Another trust"),
-        "answered": published(client, pump, held, title="Already answered"),
-        "newest": published(client, pump, held, title="The newest one"),
-    }
+    """Five stories published an hour apart. Made once per worker (moto_state.kept), the held clock
+    put where the making left it."""
+
+    def build():
+        wiring.directory().load(promised_directory())
+        made = {
+            "oldest": published(client, pump, held, title="The oldest one"),
+            "maternity": published(client, pump, held, ("riverside-maternity",), title="A maternity story"),
+            "elsewhere": published(client, pump, held, ("hillside-district-nursing",), title="Another trust"),
+            "answered": published(client, pump, held, title="Already answered"),
+            "newest": published(client, pump, held, title="The newest one"),
+        }
+        return made, held.now
+
+    made, held.now = moto_state.kept("waiting-stories", build, pump)
+    return made
 
 
 def tokens(aws) -> int:

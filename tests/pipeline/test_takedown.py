@@ -15,7 +15,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.core.ids import new_story_id
 from chalicelib.moderation import Moderator
-from tests.support import mailbox
+from tests.support import mailbox, moto_state
 from tests.support.conversation import make_staff, publish_story, respond_link
 from tests.support.prove import record
 
@@ -64,7 +64,12 @@ def measured(case: str, outputs: dict[str, str], hidden: bool = True) -> None:
 
 @pytest.fixture
 def site(client, aws, pump, directory):
-    """Two published stories, and a staff response on the one to be reported."""
+    """Two published stories, and a staff response on the one to be reported. Made once per worker
+    (moto_state.kept)."""
+    return moto_state.kept("takedown-site", lambda: _site(client, aws, pump), pump)
+
+
+def _site(client, aws, pump) -> dict:
     keep = publish_story(client, pump, title=f"The {KEEP} crossing", story=f"A {KEEP} crossing outside the clinic.")
     sid = publish_story(client, pump, title=f"The {SECRET} lounge", story=f"The {SECRET} lounge was closed all night.")
     staff = make_staff()

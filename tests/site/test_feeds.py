@@ -12,6 +12,7 @@ from chalicelib import wiring
 from chalicelib.core import aws as chalice_aws
 from chalicelib.core.jobs import RenderJob
 from chalicelib.store import tag_list
+from tests.support import moto_state
 from tests.support.env import SITE_URL
 from tests.support.stories import publish, submit
 
@@ -73,11 +74,18 @@ def json_ids(aws, key: str) -> list[str]:
 
 @pytest.fixture
 def three(aws, client, pump, directory):
-    """Three published stories, oldest first: two about Riverside's Ward 7, one about Hillside."""
-    first = tell_and_publish(client, pump, ["nursing", "night-care"], title="First: kind nurses")
-    second = tell_and_publish(client, pump, ["food"], title=NASTY, services=["hillside-district-nursing"])
-    third = tell_and_publish(client, pump, ["nursing"], title="Third: a long wait", role="carer", pseudonym="Carer C")
-    return first, second, third
+    """Three published stories, oldest first: two about Riverside's Ward 7, one about Hillside.
+    Made once per worker (moto_state.kept)."""
+
+    def build():
+        first = tell_and_publish(client, pump, ["nursing", "night-care"], title="First: kind nurses")
+        second = tell_and_publish(client, pump, ["food"], title=NASTY, services=["hillside-district-nursing"])
+        third = tell_and_publish(
+            client, pump, ["nursing"], title="Third: a long wait", role="carer", pseudonym="Carer C"
+        )
+        return first, second, third
+
+    return moto_state.kept("feeds-three", build, pump)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.core.jobs import RenderJob
 from chalicelib.moderation import Moderator
+from tests.support import moto_state
 from tests.support.env import API_URL, SITE_URL
 from tests.support.stories import submit as tell
 from tests.support.vnu import vnu_command
@@ -45,18 +46,23 @@ def exists(aws, key: str) -> bool:
 
 @pytest.fixture
 def published(aws, client, pump, directory):
-    """One published story about Ward 7, with an email address and an HTML-looking title."""
-    sid = tell(
-        client,
-        title="<script>alert(1)</script> Kind nurses",
-        story=TWO_LINES,
-        email=EMAIL,
-        services=["riverside-ward-7"],
-    )
-    pump.drain()
-    publish(sid)
-    pump.drain()
-    return sid
+    """One published story about Ward 7, with an email address and an HTML-looking title. Made once
+    per worker (moto_state.kept)."""
+
+    def build():
+        sid = tell(
+            client,
+            title="<script>alert(1)</script> Kind nurses",
+            story=TWO_LINES,
+            email=EMAIL,
+            services=["riverside-ward-7"],
+        )
+        pump.drain()
+        publish(sid)
+        pump.drain()
+        return sid
+
+    return moto_state.kept("site-published", build, pump)
 
 
 # ---- the story page ---------------------------------------------------------------------------

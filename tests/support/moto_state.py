@@ -91,3 +91,52 @@ def table_is_empty(account_id: str, region: str) -> bool:
 
     table = dynamodb_backends[account_id][region].tables[TABLE]
     return not table.items and not (table.stream_shard and table.stream_shard.items)
+
+
+def _fingerprint() -> tuple:
+    """Enough of the world to tell that a fixture starts from where it started when its state was kept:
+    the table's items and stream, the mail sent, the objects stored, and the FF_* settings."""
+    import os
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.s3.models import s3_backends
+    from moto.ses.models import ses_backends
+
+    from local.resources import REGION
+
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[TABLE]
+    items = sum(len(v) if table.range_key_attr else 1 for v in table.items.values())
+    stream = len(table.stream_shard.items) if table.stream_shard else 0
+    objects = sum(len(b.keys) for b in s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets.values())
+    sent = len(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
+    settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("FF_")))
+    return items, stream, objects, sent, settings
+
+
+def kept(name: str, build: Any, pump: Any = None) -> Any:
+    """`build()`'s result, and the world it leaves, made once per worker.
+
+    A fixture that publishes stories through the whole pipeline costs one to two seconds, in every test
+    that uses it. The first call runs `build` for real and keeps moto's state, the pump's place on the
+    stream and the result; a later call that starts from the same world (same fingerprint) gets a fresh
+    copy of all three instead. From any other world it builds for real, keeping nothing.
+    """
+    import copy
+
+    from chalicelib import wiring
+
+    before = _fingerprint()
+    if saved(name):
+        extra = _saved[name][2]
+        if extra["before"] == before:
+            restore(name)
+            wiring.reset()
+            if pump is not None:
+                pump._last_sequence = dict(extra["sequence"])
+            return copy.deepcopy(extra["value"])
+        return build()
+    value = build()
+    sequence = dict(pump._last_sequence) if pump is not None else {}
+    save(name, {"before": before, "value": copy.deepcopy(value), "sequence": sequence})
+    return value
