@@ -21,7 +21,7 @@ from chalicelib import wiring
 from chalicelib.core import clock
 from chalicelib.core.settings import get_settings
 from chalicelib.reports import EXPORT_COLUMNS
-from tests.support import mailbox
+from tests.support import mailbox, moto_state
 from tests.support.reports import EVIL_TITLE, Generated, generate, month_bounds, recount, within
 from tests.support.vnu import needs_vnu, vnu_errors
 
@@ -59,20 +59,25 @@ def held(monkeypatch):
 
 @pytest.fixture
 def leads(aws, directory, held):
-    membership = wiring.membership()
-    membership.name_lead(
-        {"slug": "riverside-trust", "name": "Riverside NHS Foundation Trust"}, LEAD, by="test", name="Lena Lead"
-    )
-    membership.name_lead(
-        {"slug": "hillside-trust", "name": "Hillside Community Health"}, OTHER_LEAD, by="test", name="Harry Lead"
-    )
-    store = wiring.store()
-    return {"riverside": store.find_subscriber(LEAD), "hillside": store.find_subscriber(OTHER_LEAD)}
+    """A lead for each trust. Made once per worker (moto_state.kept), as are the stories below."""
+
+    def build():
+        membership = wiring.membership()
+        membership.name_lead(
+            {"slug": "riverside-trust", "name": "Riverside NHS Foundation Trust"}, LEAD, by="test", name="Lena Lead"
+        )
+        membership.name_lead(
+            {"slug": "hillside-trust", "name": "Hillside Community Health"}, OTHER_LEAD, by="test", name="Harry Lead"
+        )
+        store = wiring.store()
+        return {"riverside": store.find_subscriber(LEAD), "hillside": store.find_subscriber(OTHER_LEAD)}
+
+    return moto_state.kept("reports-leads", build)
 
 
 @pytest.fixture
 def stories(leads) -> Generated:
-    return generate(datetime(2026, 10, 1, tzinfo=UTC))
+    return moto_state.kept("reports-stories", lambda: generate(datetime(2026, 10, 1, tzinfo=UTC)))
 
 
 def link(lead: dict, organisation: str = "riverside-trust") -> str:
