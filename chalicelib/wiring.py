@@ -342,8 +342,9 @@ def authenticator() -> Any:
     return _auth().Authenticator(get_settings(), lambda: aws.client("cognito-idp"), recheck_groups=True)
 
 
-def reset() -> None:
-    """Forget every built object, client and setting (tests switch environments)."""
+def reset(clients: bool = True) -> None:
+    """Forget every built object, client and setting (tests switch environments). `clients=False`
+    keeps the AWS clients, and what a test registered on them, when it puts a kept world back."""
     for f in (
         store,
         queues,
@@ -375,5 +376,6 @@ def reset() -> None:
         webhooks,
     ):
         f.cache_clear()
-    aws.reset_clients()
+    if clients:
+        aws.reset_clients()
     reset_settings()

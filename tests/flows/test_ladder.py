@@ -17,7 +17,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.core import clock
 from chalicelib.core.jobs import MailJob
-from tests.support import mailbox
+from tests.support import mailbox, moto_state
 from tests.support.directories import promised_directory
 from tests.support.staff import staff
 from tests.support.stories import publish, submit
@@ -82,6 +82,7 @@ def ladder_mail(address: str, kind: str = "") -> list:
     return [m for m in mailbox.to(address) if any(str(m["Subject"]).startswith(w) for w in wanted)]
 
 
+@moto_state.remembered
 def published(client, pump, services=("riverside-ward-7",)) -> str:
     story_id = submit(client, services=list(services))
     pump.drain()

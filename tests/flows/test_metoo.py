@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 
 from chalicelib import wiring
-from tests.support import mailbox
+from tests.support import mailbox, moto_state
 from tests.support.factories import story_body
 from tests.support.stories import publish, submit
 
@@ -27,6 +27,7 @@ def table(aws) -> list[dict]:
     return aws.client("dynamodb").scan(TableName=aws.resources.table)["Items"]
 
 
+@moto_state.remembered
 def published(client, pump, **overrides) -> str:
     story_id = submit(client, **overrides)
     pump.drain()

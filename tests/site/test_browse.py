@@ -18,6 +18,7 @@ from chalicelib.core.jobs import RenderJob
 from chalicelib.moderation import Moderator
 from chalicelib.site import charts
 from chalicelib.store import EVERYTHING, month_list, tag_list
+from tests.support import moto_state
 from tests.support.factories import story_body
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -27,6 +28,7 @@ WARD_PATH = ["riverside-trust", "riverside-general", "riverside-ward-7"]
 # ---- helpers ----------------------------------------------------------------------------------
 
 
+@moto_state.remembered
 def tell_and_publish(client, pump, title: str = "A story", tags=("nursing",)) -> str:
     body = story_body(services=["riverside-ward-7"], title=title)
     resp = client.http.post("/api/stories", body=json.dumps(body), headers={"Content-Type": "application/json"})

@@ -34,6 +34,7 @@ def keys(aws) -> set[str]:
     return {o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=aws.resources.bucket).get("Contents", [])}
 
 
+@moto_state.remembered
 def tell_and_publish(client, pump, tags, criticality=5, **overrides) -> str:
     sid = submit(client, email=EMAIL, **overrides)
     pump.drain()

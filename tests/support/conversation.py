@@ -8,6 +8,7 @@ from chalicelib import wiring
 from chalicelib.core import clock
 from chalicelib.core.ids import new_id
 from chalicelib.moderation import Moderator
+from tests.support import moto_state
 from tests.support.factories import story_body
 
 JSON_H = {"Content-Type": "application/json"}
@@ -23,6 +24,7 @@ STAFF = {
 }
 
 
+@moto_state.remembered
 def publish_story(client, pump, criticality: int = 3, **overrides) -> str:
     resp = client.http.post("/api/stories", body=json.dumps(story_body(email=AUTHOR, **overrides)), headers=JSON_H)
     assert resp.status_code == 201, resp.body

@@ -95,7 +95,10 @@ def table_is_empty(account_id: str, region: str) -> bool:
 
 def _fingerprint() -> tuple:
     """Enough of the world to tell that a fixture starts from where it started when its state was kept:
-    the table's items and stream, the mail sent, the objects stored, and the FF_* settings."""
+    a digest of the table's items, the stream's length, the objects stored, the mail sent and the FF_*
+    settings. (Two worlds that differ only in a way this misses would be a test that wrote to S3 or
+    SES in a way that leaves counts and keys alike: none does.)"""
+    import hashlib
     import os
 
     from moto.core import DEFAULT_ACCOUNT_ID
@@ -106,12 +109,39 @@ def _fingerprint() -> tuple:
     from local.resources import REGION
 
     table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[TABLE]
-    items = sum(len(v) if table.range_key_attr else 1 for v in table.items.values())
+    items = hashlib.sha1(pickle.dumps(table.items, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
     stream = len(table.stream_shard.items) if table.stream_shard else 0
-    objects = sum(len(b.keys) for b in s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets.values())
+    objects = tuple(sorted(k for b in s3_backends[DEFAULT_ACCOUNT_ID]["global"].buckets.values() for k in b.keys))
     sent = len(ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
     settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("FF_")))
-    return items, stream, objects, sent, settings
+    return items, stream, objects, sent, settings, _held_time()
+
+
+def _held_time() -> Any:
+    """The time a test holds the clock at (a world built at another held time is another world);
+    None when the clock runs (a few minutes between the first build and a later test change nothing)."""
+    from chalicelib.core import clock
+
+    return None if clock.now is _REAL_NOW else clock.now()
+
+
+def _real_now() -> Any:
+    from chalicelib.core import clock
+
+    return clock.now
+
+
+def remembered(fn: Any) -> Any:
+    """A test helper `fn(client, pump, *args, **kwargs)` that builds through the whole pipeline, made
+    once per worker for each set of arguments and each world it starts from (see `kept`)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(client: Any, pump: Any, *args: Any, **kwargs: Any) -> Any:
+        key = f"{fn.__module__}.{fn.__qualname__}{args!r}{sorted(kwargs.items())!r}"
+        return kept(key, lambda: fn(client, pump, *args, **kwargs), pump)
+
+    return wrapper
 
 
 def kept(name: str, build: Any, pump: Any = None) -> Any:
@@ -120,23 +150,24 @@ def kept(name: str, build: Any, pump: Any = None) -> Any:
     A fixture that publishes stories through the whole pipeline costs one to two seconds, in every test
     that uses it. The first call runs `build` for real and keeps moto's state, the pump's place on the
     stream and the result; a later call that starts from the same world (same fingerprint) gets a fresh
-    copy of all three instead. From any other world it builds for real, keeping nothing.
+    copy of all three instead. Each starting world has its own kept result.
     """
     import copy
 
     from chalicelib import wiring
 
     before = _fingerprint()
+    name = f"{name}|{hash(before)}"  # one kept world per starting world
     if saved(name):
-        extra = _saved[name][2]
-        if extra["before"] == before:
-            restore(name)
-            wiring.reset()
-            if pump is not None:
-                pump._last_sequence = dict(extra["sequence"])
-            return copy.deepcopy(extra["value"])
-        return build()
+        extra = restore(name)
+        wiring.reset(clients=False)  # the store's held directory and such came from the world before
+        if pump is not None:
+            pump._last_sequence = dict(extra["sequence"])
+        return copy.deepcopy(extra["value"])
     value = build()
     sequence = dict(pump._last_sequence) if pump is not None else {}
-    save(name, {"before": before, "value": copy.deepcopy(value), "sequence": sequence})
+    save(name, {"value": copy.deepcopy(value), "sequence": sequence})
     return value
+
+
+_REAL_NOW = _real_now()
