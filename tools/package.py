@@ -357,10 +357,11 @@ def stack_env(stage: str, out: Path, stack_name: str) -> None:
 
 def wheelhouse(directory: Path, package_requirements: Path) -> None:
     """Every wheel `make package` needs, for a later run with no index: this venv's own (chalice
-    and what app.py imports, for this machine) and the Lambda's (manylinux aarch64, this Python)."""
+    and what app.py imports, for this machine, and uv, which installs them) and the Lambda's
+    (manylinux aarch64, this Python)."""
     directory.mkdir(parents=True, exist_ok=True)
     pip = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(directory)]
-    run([*pip, "-r", str(package_requirements), "pip<26.3"])
+    run([*pip, "-r", str(package_requirements), "-r", str(ROOT / "infra" / "requirements-uv.txt"), "pip<26.3"])
     minor = sys.version_info.minor
     platforms = [f"manylinux_2_{m}_aarch64" for m in range(17, 35)] + ["manylinux2014_aarch64"]
     run(
