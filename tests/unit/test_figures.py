@@ -307,15 +307,16 @@ def test_summary_matches_brute_force_over_a_generated_history(aws):
     """Stories over two listings, with responses, changes, overdue marks, withdrawals and repeated
     deliveries, applied through the real store methods as the stream handler applies them, on a
     small table of its own without a stream. moto copies the whole table for each item of a
-    transaction, so the facts of a finished story are dropped (FIGURES_HISTORY=150 for a quick run);
-    the arithmetic over 5,000 is checked without AWS above."""
+    transaction, so the facts of a finished story are dropped. 300 stories meet every kind of state,
+    repeat and replay many times over (FIGURES_HISTORY sets another number); the arithmetic over
+    5,000 is checked without AWS above."""
     table = {k: v for k, v in TABLE_DEFINITION.items() if k != "StreamSpecification"}
     db = aws.session.client("dynamodb")
     db.create_table(TableName="figures-history", **table)
     store = Store(db, "figures-history")
     stories: dict[str, dict] = {}
     on_b: set[str] = set()
-    n = int(os.environ.get("FIGURES_HISTORY", "1000"))
+    n = int(os.environ.get("FIGURES_HISTORY", "300"))
     rng, replayed = random.Random(22), 0
     for states, b in generate_history(n, 20261126):
         sid = states[0]["id"]
@@ -340,7 +341,7 @@ def test_summary_matches_brute_force_over_a_generated_history(aws):
 
     got = figures.summary(store.figures("a", consistent=True))
     want = brute(stories)
-    assert want["stories"] > min(900, n * 0.9) and want["responded"] > min(500, n / 2)
+    assert want["stories"] > n * 0.9 and want["responded"] > n / 2
     assert {k: got[k] for k in want} == want
     assert replayed > n / 5  # older records, replayed after newer ones, changed nothing
     assert got["response_rate"] == want["responded"] / want["stories"]
