@@ -32,6 +32,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+from local.hooks import MAX_BODY as MAX_HOOK_BODY
+from local.hooks import HookInbox
+
 URL = re.compile(r"""https?://[^\s<>"'()\[\]]+[^\s<>"'()\[\].,;:!?]""")
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 
@@ -301,7 +304,7 @@ def digest_notice(query: dict[str, list[str]]) -> str:
     return f"Queued {n} digest{'s' if n != 1 else ''} for the stories published on {day} (UTC). They appear here in a few seconds."
 
 
-def list_page(mails: list[Mail], notice: str = "", digests: bool = False) -> str:
+def list_page(mails: list[Mail], notice: str = "", digests: bool = False, hooks: bool = False) -> str:
     if not mails:
         rows = "<p>No email has been sent yet. This page reloads itself every 5 seconds.</p>"
     else:
@@ -324,6 +327,8 @@ def list_page(mails: list[Mail], notice: str = "", digests: bool = False) -> str
             '<form method="post" action="/digests"><button type="submit">Send today’s digests now</button></form></section>'
         )
     shown = f'<p class="notice" role="status">{e(notice)}</p>' if notice else ""
+    if hooks:
+        tools += '<p>What a partner\'s webhook receives: <a href="/webhooks">webhook deliveries</a>.</p>'
     return page(
         "Mailbox",
         f'<h1>Sent email ({len(mails)})</h1>{shown}<p class="muted">Newest first. Reloads every 5 seconds.</p>{tools}{rows}',
@@ -421,12 +426,17 @@ class MailboxHandler(BaseHTTPRequestHandler):
     # publish_mail_event(notification) publishes one SES notification to the SNS topic.
     send_digests: Callable[[], dict[str, Any]] | None = None
     publish_mail_event: Callable[[dict[str, Any]], Any] | None = None
+    hooks: HookInbox | None = None  # the demo partner's webhook receiver (local/hooks.py)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
 
     def do_POST(self) -> None:
         path = unquote(urlsplit(self.path).path)
+        receiver = re.fullmatch(r"/webhooks/receive/([A-Za-z0-9_-]{1,40})", path)
+        if receiver and self.hooks is not None:
+            self._receive_hook(receiver.group(1))
+            return
         try:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
@@ -458,6 +468,17 @@ class MailboxHandler(BaseHTTPRequestHandler):
         except Exception as exc:
             self._html(HTTPStatus.BAD_GATEWAY, page("Error", f"<h1>That did not work</h1><pre>{e(repr(exc))}</pre>"))
 
+    def _receive_hook(self, key: str) -> None:
+        """A partner's delivery: the body is what is signed, so it is read whole (within a bound)."""
+        assert self.hooks is not None
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_HOOK_BODY:
+            self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "text/plain", b"too large")
+            return
+        body = self.rfile.read(length)
+        verified = self.hooks.receive(key, self.headers, body)
+        self._send(HTTPStatus.OK if verified else HTTPStatus.UNAUTHORIZED, "text/plain", b"ok" if verified else b"no")
+
     def _redirect(self, location: str) -> None:
         self.send_response(HTTPStatus.SEE_OTHER)
         self.send_header("Location", location)
@@ -471,8 +492,17 @@ class MailboxHandler(BaseHTTPRequestHandler):
             if path == "/":
                 self._html(
                     HTTPStatus.OK,
-                    list_page(self.inbox.messages(), digest_notice(query), digests=self.send_digests is not None),
+                    list_page(
+                        self.inbox.messages(),
+                        digest_notice(query),
+                        digests=self.send_digests is not None,
+                        hooks=self.hooks is not None,
+                    ),
                 )
+            elif path == "/webhooks" and self.hooks is not None:
+                self._html(HTTPStatus.OK, page("Webhook deliveries", "<h1>Webhook deliveries</h1>" + self.hooks.page()))
+            elif path == "/webhooks.json" and self.hooks is not None:
+                self._send(HTTPStatus.OK, "application/json", self.hooks.as_json())
             elif path == "/messages.json":
                 body = json.dumps(
                     [
@@ -534,6 +564,7 @@ class Mailbox:
         send_digests: Callable[[], dict[str, Any]] | None = None,
         publish_mail_event: Callable[[dict[str, Any]], Any] | None = None,
         in_process: bool = False,
+        hooks: HookInbox | None = None,
     ):
         handler = type(
             "BoundMailboxHandler",
@@ -542,6 +573,7 @@ class Mailbox:
                 "inbox": Inbox(endpoint, in_process),
                 "send_digests": staticmethod(send_digests) if send_digests else None,
                 "publish_mail_event": staticmethod(publish_mail_event) if publish_mail_event else None,
+                "hooks": hooks,
             },
         )
         self.httpd = ThreadingHTTPServer((host, port), handler)

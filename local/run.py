@@ -373,6 +373,21 @@ def write_env_file(path: Path, env: dict[str, str]) -> None:
 # ---- the stack -------------------------------------------------------------------------------
 
 
+DEMO_PARTNER_SERVICE = "northbridge-teaching-hospitals"
+
+
+def register_demo_partner(hooks: Any, mailbox_url: str) -> dict[str, Any]:
+    """One partner for a trust's events, whose endpoint is the mailbox's webhook receiver; the
+    secret the registration shows once goes to the receiver, which checks every signature."""
+    from chalicelib import wiring
+
+    partner, secret = wiring.webhooks().register(
+        DEMO_PARTNER_SERVICE, f"{mailbox_url}/webhooks/receive/demo", "Demo partner", by="make run"
+    )
+    hooks.add_receiver("demo", secret)
+    return partner
+
+
 def run(seed: bool = True) -> int:
     ports = read_ports()
     check_ports(ports)
@@ -489,6 +504,9 @@ def run(seed: bool = True) -> int:
 
             sns.publish(TopicArn=resources.mail_events_topic_arn, Message=json.dumps(notification))
 
+        from local.hooks import HookInbox
+
+        hooks = HookInbox()
         mailbox = Mailbox(
             endpoint,
             HOST,
@@ -496,8 +514,10 @@ def run(seed: bool = True) -> int:
             send_digests=send_todays_digests,
             publish_mail_event=publish_mail_event,
             in_process=True,
+            hooks=hooks,
         ).start()
         cleanups.append(mailbox.stop)
+        partner = register_demo_partner(hooks, f"http://{HOST}:{mail_port}")
 
         if seed:
             pump.paused.set()
@@ -541,6 +561,7 @@ def run(seed: bool = True) -> int:
         say(f"Site: {site_url}/")
         say(f"API: {api_url}/api/")
         say(f"Mail: http://{HOST}:{mail_port}/")
+        say(f"Webhooks: http://{HOST}:{mail_port}/webhooks  ({partner['name']}, for {partner['service']}'s events)")
         say(f"AWS: {endpoint}")
         say(
             f"Moderation: {api_url}/api/moderate  (sign in as {DEMO_MODERATOR['username']} / {DEMO_MODERATOR['password']},"

@@ -7,6 +7,7 @@ appears in no public object. Then Ctrl-C stops everything cleanly.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -208,6 +209,21 @@ def test_story_goes_from_form_to_page_and_mailbox_and_stack_stops_cleanly(stack)
 
     entry = poll(searchable, 60, "the search shard of the published story")
     assert sum(lang["page_count"] for lang in entry["languages"].values()) >= 1
+
+    # The demo partner's receiver, on the mailbox's port, got the publication, its signature verified
+    # by the documented recipe (issue 21), with nothing of the author's in it.
+    assert f"Webhooks: {mail}webhooks" in stack.output
+
+    def delivered():
+        r = requests.get(f"{mail}webhooks.json", timeout=10)
+        got = [d for d in r.json() if d["event"] == "story.published" and story_id in json.dumps(d["body"])]
+        return got or None
+
+    hook = poll(delivered, 30, "the webhook delivery of the publication")[0]
+    assert hook["verified"] is True and hook["receiver"] == "demo"
+    assert author not in json.dumps(hook)
+    assert "Signature verified" in requests.get(f"{mail}webhooks", timeout=10).text
+    assert 'href="/webhooks"' in requests.get(mail, timeout=10).text  # the mailbox leads to it
 
     # The mailbox lists the author's confirmation email, and it opens.
     def mail_to_author():
