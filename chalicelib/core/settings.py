@@ -118,6 +118,8 @@ class Settings(BaseModel):
     webhook_timeout_seconds: int = Field(default=5, ge=1, le=30)
     # A partner whose deliveries failed this many times in a row is paused (its leads are told).
     webhook_pause_after: int = Field(default=5, ge=1, le=50)
+    # A WebSub hub the feeds announce and the render worker pings (site/websub.py); none: neither.
+    websub_hub: str = ""
 
     @property
     def cognito_issuer(self) -> str:

@@ -49,6 +49,10 @@ def rfc3339(value: Any) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def is_feed(key: str) -> bool:
+    return key.rsplit("/", 1)[-1] in (ATOM_NAME, JSON_NAME)
+
+
 def feed_keys(prefix: str) -> tuple[str, str]:
     """The Atom and JSON Feed keys beside a page: prefix "" (everything), "services/<slug>/", "tags/<tag>/"."""
     return prefix + ATOM_NAME, prefix + JSON_NAME
@@ -74,8 +78,11 @@ def _newest_first(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any
     return sorted(entries, key=lambda e: (e.get("published_at", ""), e.get("id", "")), reverse=True)
 
 
-def atom(site_url: str, title: str, page_path: str, prefix: str, entries: Iterable[Mapping[str, Any]]) -> bytes:
-    """One Atom 1.0 feed. page_path is the page the feed belongs to ("/", "/tags/x/")."""
+def atom(
+    site_url: str, title: str, page_path: str, prefix: str, entries: Iterable[Mapping[str, Any]], hub: str = ""
+) -> bytes:
+    """One Atom 1.0 feed. page_path is the page the feed belongs to ("/", "/tags/x/"); `hub`, a WebSub
+    hub the feed announces (site/websub.py), or none."""
     items = [_entry(site_url, e) for e in _newest_first(entries)]
     self_url = f"{site_url}/{feed_keys(prefix)[0]}"
     feed = ET.Element("feed", {"xmlns": ATOM_NS, "{http://www.w3.org/XML/1998/namespace}lang": "en-GB"})
@@ -83,6 +90,8 @@ def atom(site_url: str, title: str, page_path: str, prefix: str, entries: Iterab
     ET.SubElement(feed, "title").text = clean(title)
     ET.SubElement(feed, "updated").text = items[0]["published"] if items else EPOCH
     ET.SubElement(feed, "link", rel="self", type="application/atom+xml", href=self_url)
+    if hub:
+        ET.SubElement(feed, "link", rel="hub", href=hub)
     ET.SubElement(feed, "link", rel="alternate", type="text/html", href=site_url + page_path)
     ET.SubElement(ET.SubElement(feed, "author"), "name").text = "FeedForward"
     ET.SubElement(feed, "generator").text = "FeedForward"
@@ -100,8 +109,10 @@ def atom(site_url: str, title: str, page_path: str, prefix: str, entries: Iterab
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def json_feed(site_url: str, title: str, page_path: str, prefix: str, entries: Iterable[Mapping[str, Any]]) -> bytes:
-    """One JSON Feed 1.1 feed: the same entries as atom()."""
+def json_feed(
+    site_url: str, title: str, page_path: str, prefix: str, entries: Iterable[Mapping[str, Any]], hub: str = ""
+) -> bytes:
+    """One JSON Feed 1.1 feed: the same entries and hub as atom()."""
     items = [_entry(site_url, e) for e in _newest_first(entries)]
     feed = {
         "version": JSON_FEED_VERSION,
@@ -109,6 +120,7 @@ def json_feed(site_url: str, title: str, page_path: str, prefix: str, entries: I
         "home_page_url": site_url + page_path,
         "feed_url": f"{site_url}/{feed_keys(prefix)[1]}",
         "language": "en-GB",
+        **({"hubs": [{"type": "WebSub", "url": hub}]} if hub else {}),
         "items": [
             {
                 "id": i["url"],

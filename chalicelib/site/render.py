@@ -20,7 +20,7 @@ from ..core.jobs import RenderJob
 from ..core.observability import logger
 from ..core.status import Status
 from ..views import conversation, listing_entry_view, service_promise, story_extras, story_view
-from . import feeds, pages, search, widget
+from . import feeds, pages, search, websub, widget
 from .archives import ARCHIVE_PAGE, archive_key, archive_path, figures_view, listing_prefix
 from .forms import FORM_FOR_SERVICE_KEY, directory_groups, form_context, form_for_service_pages
 from .outputs import Delete, Output, Put
@@ -41,6 +41,7 @@ NOT_FOUND_KEY = "404.html"
 SUBSCRIBE_KEY = "subscribe/index.html"
 CHECK_EMAIL_KEY = "subscribe/check-your-email/index.html"
 ROBOTS_KEY = "robots.txt"
+WEBSUB_TIMEOUT = 3.0  # seconds: a slow hub must not hold the render worker
 TAG_KEY = "tags/{}/index.html"
 SITEMAP_KEY = "sitemap.xml"  # the index: the children below
 PAGES_SITEMAP_KEY = "sitemaps/pages.xml"  # home, the form, every service (the static job)
@@ -79,6 +80,10 @@ class SiteRenderer:
                 self._publisher.put(out.key, out.body, out.content_type, out.cache_control)
             keys.append(out.key)
         logger.info("page rendered", extra={"job": job.key, "keys": len(keys)})
+        written = [k for k in keys if feeds.is_feed(k)]
+        if written and self._settings.websub_hub:  # after the write: the hub fetches what is there now
+            site = self._settings.site_url.rstrip("/")
+            websub.announce(self._settings.websub_hub, [f"{site}/{k}" for k in written], WEBSUB_TIMEOUT)
         return keys
 
     def build(self, job: RenderJob) -> list[Output]:
@@ -286,11 +291,11 @@ class SiteRenderer:
         ]
 
     def _feeds(self, title: str, page_path: str, prefix: str, listing: list[ListingEntry]) -> list[Output]:
-        site = self._settings.site_url
+        site, hub = self._settings.site_url, self._settings.websub_hub
         atom_key, json_key = feeds.feed_keys(prefix)
         return [
-            Put(atom_key, feeds.atom(site, title, page_path, prefix, listing), feeds.ATOM, HTML_CACHE),
-            Put(json_key, feeds.json_feed(site, title, page_path, prefix, listing), feeds.JSON_FEED, HTML_CACHE),
+            Put(atom_key, feeds.atom(site, title, page_path, prefix, listing, hub), feeds.ATOM, HTML_CACHE),
+            Put(json_key, feeds.json_feed(site, title, page_path, prefix, listing, hub), feeds.JSON_FEED, HTML_CACHE),
         ]
 
     def _sitemap_index(self) -> Put:
