@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 from datetime import date
 from enum import Enum
@@ -33,25 +31,11 @@ from .labels import (  # noqa: F401 (named here too)
     TAKEN_ROUTES,
     Feeling,
     Role,
+    clean_line,
+    clean_text,
     sendable,
 )
 from .status import ItemStatus, Status, SubscriberStatus  # noqa: F401 (the model layer names them too)
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def clean_text(value: str) -> str:
-    """Plain text as we keep it: NFC, \\n line breaks, no control or bidi characters, trimmed."""
-    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
-    value = _CONTROL.sub("", value)
-    value = re.sub(r"\n{3,}", "\n\n", value)
-    return value.strip()
-
-
-def clean_line(value: str) -> str:
-    """A single-line field: any line break or run of spaces becomes one space."""
-    return re.sub(r"\s+", " ", clean_text(value))
-
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True)]
 
