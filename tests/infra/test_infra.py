@@ -15,6 +15,7 @@ import ast
 import dataclasses
 import json
 import os
+import pickle
 import re
 import shutil
 import struct
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jinja2 import bccache
 
 from tests.support import infra_build
 
@@ -299,6 +301,11 @@ def test_the_zip_has_bytecode_for_every_module_and_only_arm64_binaries(build):
             magic, flags = pyc_header(z.read(pyc))
             assert magic.hex() == magic_hex and flags == 0b01, f"{pyc}: not unchecked-hash bytecode for 3.13"
         assert missing == []
+        # The templates, compiled by the runtime's Python (core/templating.py): Jinja's header names 3.13.
+        compiled = [n for n in infos if n.startswith("chalicelib/templates/.compiled/")]
+        assert len(compiled) > 100 and all(n.endswith(".jinja") for n in compiled)
+        header = b"j2" + pickle.dumps(bccache.bc_version, 2) + pickle.dumps(3 << 24 | 13, 2)
+        assert all(z.read(n).startswith(header) for n in compiled)
         for name in infos:
             if name.endswith(".so") or ".so." in name:
                 elf = z.read(name)[:20]
