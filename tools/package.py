@@ -157,7 +157,8 @@ def compile_templates(directory: Path) -> list[tuple[str, bytes]]:
     from chalicelib.mail.sender import letter_templates
     from chalicelib.site.pages import page_templates
 
-    templating.compile_all([page_templates(), letter_templates(), screen_templates()], directory)
+    envs = [page_templates(), letter_templates(), screen_templates()]
+    templating.compile_all(envs, directory, root=(str(ROOT), LAMBDA_ROOT))
     return [(COMPILED_TEMPLATES + p.name, p.read_bytes()) for p in sorted(directory.iterdir())]
 
 

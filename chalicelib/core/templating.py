@@ -55,13 +55,29 @@ def attach(env: Any, name: str, directory: Path | None = None, write: bool = Fal
     return env
 
 
-def compile_all(envs: Iterable[tuple[str, Any, list[str]]], directory: Path) -> int:
+def compile_all(
+    envs: Iterable[tuple[str, Any, list[str]]], directory: Path, root: tuple[str, str] | None = None
+) -> int:
     """Compile the named templates of each (name, environment, templates) into `directory` (the site's
-    pages.page_templates, the letters' sender.letter_templates, the screen's); how many were written."""
+    pages.page_templates, the letters' sender.letter_templates, the screen's); how many were written.
+    `root` (this checkout's directory, the runtime's) names the files as the runtime has them, for its
+    tracebacks and so that the same templates give the same bytes wherever they are built."""
+    from jinja2 import BaseLoader
+
+    class Renamed(BaseLoader):
+        def __init__(self, inner: Any):
+            self.inner = inner
+
+        def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Any]:
+            source, filename, uptodate = self.inner.get_source(environment, template)
+            if root and filename and filename.startswith(root[0]):
+                filename = root[1] + filename[len(root[0]) :]
+            return source, filename, uptodate
+
     directory.mkdir(parents=True, exist_ok=True)
     count = 0
     for name, env, templates in envs:
-        building = attach(env.overlay(cache_size=0), name, directory, write=True)
+        building = attach(env.overlay(loader=Renamed(env.loader), cache_size=0), name, directory, write=True)
         for template in templates:
             building.get_template(template)
             count += 1
