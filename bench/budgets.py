@@ -68,7 +68,7 @@ AWS_CALLS: dict[str, Budget] = {
     ),
     "moderate_publish": Budget(
         "<=",
-        15,
+        12,
         "decide: read the story (GetItem), its services' promise (BatchGetItem, kept a minute), the publication "
         "with its promise and its ladder (1 TransactWriteItems, issue 17: one write to the story, so one stream "
         "record and one render of its page). The stream, in its own process: the audit record (PutItem), the "
@@ -77,9 +77,9 @@ AWS_CALLS: dict[str, Budget] = {
         "1 TransactWriteItems), the jobs (one SendMessageBatch per queue: mail, the search FIFO queue, and render "
         "twice, its twelve jobs being more than ten). A moderator's edit adds one PutItem (the kept original). "
         "It was 16: the promise's own transaction, its services read again, two more BatchWriteItems and the "
-        "story page's second render job; 12 after issue 17. Issue 21 adds the partners watching the story's "
-        "services, a Query per level of the tree (3 for a ward), even when there are none: one cached index "
-        "of watched services would take it back to 12 (issue 17, left)",
+        "story page's second render job; 12 after issue 17. Issue 21's partners cost nothing here: the one item of "
+        "watched services rides along with the services' BatchGetItem, and no Query is made for a level nobody "
+        "watches (none here; it was 15, a Query per level, before that item)",
     ),
     "render_story_pages": Budget(
         "<=",
@@ -145,13 +145,14 @@ AWS_CALLS: dict[str, Budget] = {
     ),
     "staff_response_effects": Budget(
         "<=",
-        68,
+        65,
         "what follows a published response: progress (2 UpdateItem: responded, change planned), the ladder's end "
         "(DeleteItem), the re-listing and figures (as after a read, with the counters' TransactWriteItems, for "
         "each of the two records), the pages that show progress (as after a read), and the author's letter about "
         "the response (as author_published, with the response's GetItem). It was 79; 64 after issue 17. Issue 21 "
-        "adds the partners' event: the story (GetItem) and the partners watching its services (a Query per level "
-        "of the tree), even when there are none",
+        "adds the partners' event: with no partner, the one item of watched services (GetItem), which a fresh "
+        "stream process reads before anything else that could bring it along, and a warm one holds a minute "
+        "(so 64 warm). It was 68: the story (GetItem) and a Query per level of the tree, before that item",
     ),
     "author_reply": Budget(
         "<=",

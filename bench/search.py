@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .budgets import SEARCH_QUERY_KB, SEARCH_REBUILD_RATIO
+from .env import bar
 from .report import Section, fmt, table
 
 # 27,000: three full months at Care Opinion's rate, the current one (the largest hot shard) and two
@@ -285,16 +286,27 @@ def run(quick: bool = False) -> Section:
     queries = pick_queries(text)
     rows = []
     chromium = Path("/usr/bin/chromium").exists()
+    # Four steps a size (the stories, one index, the shards, the queries), then the two rebuilds.
+    progress = bar("search at scale", total=4 * len(sizes) + 2, unit=" steps")
+
+    def step(done: str) -> None:
+        progress.set_postfix_str(done)
+        progress.update()
+
     for n in sizes:
         t0 = time.perf_counter()
         items = stories(n, text, now)
         generated = time.perf_counter() - t0
+        step(f"{n:,} stories made")
         with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
             one = build(records_of(items), Path(tmp) / "one")
             shutil.rmtree(Path(tmp) / "one")
+            step(f"{n:,}: one index")
             site = Path(tmp) / "site"
             layout = site_of(items, current, site, SHARD_LIMIT)
+            step(f"{n:,}: shards")
             asked = query_bytes(site, queries) if chromium else {}
+            step(f"{n:,}: queries")
         worst = max((a["bytes"] for a in asked.values()), default=None)
         section.add(
             f"search.build.{n}.seconds", f"Pagefind index of {n:,} stories, one run", round(one["seconds"], 2), "s"
@@ -336,7 +348,12 @@ def run(quick: bool = False) -> Section:
             rows,
         )
     )
-    small, large = (rebuild_after_one(n) for n in ((1_000, 3_000) if quick else REBUILD_SIZES))
+    rebuilt = []
+    for n in (1_000, 3_000) if quick else REBUILD_SIZES:
+        rebuilt.append(rebuild_after_one(n))
+        step(f"hot rebuild at {n:,}")
+    progress.close()
+    small, large = rebuilt
     a, b = small["calls"], large["calls"]
     big_n = 3_000 if quick else REBUILD_SIZES[1]
     for key, label, x, y in [

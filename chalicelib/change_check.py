@@ -20,12 +20,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from .core import clock
 from .core.errors import Conflict, NotFound, invalid
 from .core.jobs import MailJob, RenderJob
-from .core.models import CheckAnswer
 from .core.observability import logger, metrics
 from .core.settings import get_settings
 from .core.status import Status
@@ -145,6 +142,11 @@ class ChangeChecks:
         # After the lookup: a link that does not work spends the guessing budget (limits.guard_links), not this one.
         self._limits.hit("check-answer", client, s.check_answer_limit, s.rate_window_seconds)
         recipient = link.get("recipient") or link.get("subject", "")
+        from pydantic import ValidationError
+
+        # Late: the stream imports this module for its reaction; it must not load pydantic and email_validator.
+        from .core.models import CheckAnswer
+
         try:
             given = CheckAnswer.model_validate(data)
         except ValidationError as e:

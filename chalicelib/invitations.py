@@ -76,7 +76,7 @@ def split_tags(value: Any) -> list[str]:
 
 
 class InvitationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     service: str = Field(pattern=SLUG)
     campaign: OneLine = Field(default="", max_length=80)

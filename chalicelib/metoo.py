@@ -13,11 +13,8 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from .core import clock
 from .core.errors import NotFound, invalid
-from .core.models import MeToo
 from .core.observability import logger, metrics
 from .core.status import Status
 
@@ -62,6 +59,11 @@ class MeTooes:
         # Keyed by a hash, so the counter names no story: erasing one leaves nothing that mentions it.
         per_story = hashlib.sha256(f"{story['id']}:{client}".encode()).hexdigest()[:32]
         self._limits.hit("me-too-story", per_story, s.me_too_story_limit, s.rate_window_seconds)
+        from pydantic import ValidationError
+
+        # Late: the stream imports this module for its reaction; it must not load pydantic and email_validator.
+        from .core.models import MeToo
+
         try:
             said = MeToo.model_validate(data)
         except ValidationError as e:

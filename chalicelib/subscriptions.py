@@ -98,7 +98,7 @@ def tags_as_written(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class ProfileChange(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     display_name: str = Field(default="", max_length=80)
     role: str = Field(min_length=2, max_length=80)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .core import clock, ids
 from .core.errors import NotFound, ValidationFailed
 from .core.jobs import MailJob
-from .core.models import clean_line
+from .core.labels import clean_line
 from .core.observability import logger, metrics
 from .core.status import Access, SubscriberStatus
 from .links import NOT_VALID

@@ -76,8 +76,8 @@ def events(change: Change) -> list[tuple[EventType, str, str]]:
 def delivery_jobs(store: WebhookStore, change: Change) -> list[DeliveryJob]:
     """One delivery per event and per partner watching any service of the story (or above it)."""
     found = events(change)
-    if not found or change.story_id is None:
-        return []
+    if not found or change.story_id is None or not store.watched_services():
+        return []  # no partner anywhere: nothing read but the watched services' item, kept a minute
     # A story's own change carries it (a console's delete too, in its old image); a response's does not.
     story = (change.new or change.old) if change.kind == "story" else store.get_story(change.story_id)
     if not story or (change.kind != "story" and story.get("status") != Status.PUBLISHED):

@@ -145,12 +145,31 @@ def pin_stage(template: dict, stage: str) -> None:
     param["AllowedValues"] = [stage]
 
 
+COMPILED_TEMPLATES = "chalicelib/templates/.compiled/"
+
+
+def compile_templates(directory: Path) -> list[tuple[str, bytes]]:
+    """Every template of the site, the letters and the moderation screen, compiled by this Python (it
+    must be the runtime's: the code is marshalled) into `directory`, as the zip's entries
+    (chalicelib/core/templating.py reads them; issue 17)."""
+    from chalicelib.core import templating
+    from chalicelib.edge.moderation_screen import screen_templates
+    from chalicelib.mail.sender import letter_templates
+    from chalicelib.site.pages import page_templates
+
+    envs = [page_templates(), letter_templates(), screen_templates()]
+    templating.compile_all(envs, directory, root=(str(ROOT), LAMBDA_ROOT))
+    return [(COMPILED_TEMPLATES + p.name, p.read_bytes()) for p in sorted(directory.iterdir())]
+
+
 def precompile(zip_path: Path) -> int:
-    """Add __pycache__/<module>.<tag>.pyc (unchecked-hash) for every .py in the zip, in place."""
+    """Add __pycache__/<module>.<tag>.pyc (unchecked-hash) for every .py in the zip, and the compiled
+    templates, in place."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp_dir = Path(tmp)
         with zipfile.ZipFile(zip_path) as zin:
-            entries = [(info, zin.read(info)) for info in zin.infolist()]
+            # A checkout's own compiled templates (the bench's) are left out: these are made afresh below.
+            entries = [(i, zin.read(i)) for i in zin.infolist() if not i.filename.startswith(COMPILED_TEMPLATES)]
         names = {info.filename for info, _ in entries}
         compiled: list[tuple[str, bytes]] = []
         failed: list[str] = []
@@ -184,6 +203,7 @@ def precompile(zip_path: Path) -> int:
             print(
                 f"note: {len(failed)} third-party files do not compile for {runtime_tag()} and are left as source: {failed[:5]}"
             )
+        compiled += compile_templates(tmp_dir / "templates")
         tmp_zip = tmp_dir / "deployment.zip"
         with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as zout:
             for info, data in entries:

@@ -2,17 +2,22 @@
 
 A render job names one page to build; a mail job names one email to send. Both are
 small JSON bodies with a stable `key`, so a job delivered twice is recognised.
+
+Jobs are frozen dataclasses, checked when made and when read from a queue, not pydantic models:
+the workers that read them then never import pydantic (issue 17: it was a tenth of a worker's first
+call). They keep the names of the pydantic methods their callers use (model_dump, model_dump_json,
+model_validate, model_copy).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
-from collections.abc import Iterable
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Self, get_args
 
 # "tag": ref is the tag; "sitemap": ref is a month (YYYY-MM), that month's child sitemap.
 # "archive": ref is "<listing>/<YYYY-MM>" (every page of that month's archive of a listing: a service
@@ -24,8 +29,48 @@ from pydantic import BaseModel, ConfigDict
 PageKind = Literal["story", "service", "home", "static", "tag", "sitemap", "archive", "search", "rebuild"]
 
 
-class RenderJob(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class JobError(ValueError):
+    """A job body that is not one of ours: an unknown kind, a missing or extra field, a wrong type."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    _choices: ClassVar[dict[str, tuple[str, ...]]] = {}  # a Literal field: the values it may take
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            wanted = bool if f.type == "bool" else str
+            if type(value) is not wanted:
+                raise JobError(f"{type(self).__name__}.{f.name} must be a {wanted.__name__}")
+            if f.name in self._choices and value not in self._choices[f.name]:
+                raise JobError(f"{type(self).__name__}.{f.name} may not be {value!r}")
+
+    @classmethod
+    def model_validate(cls, data: Mapping[str, Any]) -> Self:
+        if not isinstance(data, Mapping):
+            raise JobError(f"a {cls.__name__} is a JSON object")
+        names = {f.name for f in dataclasses.fields(cls)}
+        if extra := set(data) - names:
+            raise JobError(f"{cls.__name__} has no field {sorted(extra)[0]!r}")
+        try:
+            return cls(**data)
+        except TypeError as e:  # a required field missing
+            raise JobError(f"{cls.__name__}: {e}") from None
+
+    def model_dump(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def model_dump_json(self) -> str:
+        return json.dumps(self.model_dump(), separators=(",", ":"))
+
+    def model_copy(self, update: Mapping[str, Any] | None = None) -> Self:
+        return dataclasses.replace(self, **(update or {}))
+
+
+@dataclass(frozen=True)
+class RenderJob(_Job):
+    _choices: ClassVar[dict[str, tuple[str, ...]]] = {"page": get_args(PageKind)}
 
     page: PageKind
     ref: str = ""  # story id, service slug, tag or month; empty for home and static
@@ -73,8 +118,9 @@ MailKind = Literal[
 ]
 
 
-class MailJob(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True)
+class MailJob(_Job):
+    _choices: ClassVar[dict[str, tuple[str, ...]]] = {"kind": get_args(MailKind)}
 
     kind: MailKind
     story_id: str = ""
@@ -92,12 +138,11 @@ MAIL_MAX_RECEIVES = 12
 _LONGEST_VISIBILITY = 12 * 3600  # SQS's limit
 
 
-class SearchJob(BaseModel):
+@dataclass(frozen=True)
+class SearchJob(_Job):
     """Rebuild the search shard that holds this month's stories, because an indexed field of a
     story of that month changed. `gone` names a story that left the public site (its fragment was
     deleted at once by a render job): the rebuild uploads its fragment again if it is back."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     month: str  # YYYY-MM, of the story's first publication
     gone: str = ""
@@ -110,11 +155,12 @@ class SearchJob(BaseModel):
 EventType = Literal["story.published", "story.withdrawn", "response.published", "change.marked"]
 
 
-class DeliveryJob(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class DeliveryJob(_Job):
     """One event to one partner's webhook (chalicelib/webhooks.py). `id` is the delivery's, stable
     for this event and partner: the partner de-duplicates on it, however often it comes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    _choices: ClassVar[dict[str, tuple[str, ...]]] = {"type": get_args(EventType)}
 
     id: str
     partner_id: str

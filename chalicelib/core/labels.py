@@ -1,5 +1,6 @@
 """Words and bounds the models share with pages and letters (a story's role, feelings and criticality in
-words, the form's bounds, what an email header can carry): plain enums, dicts and functions, no pydantic.
+words, the form's bounds, what an email header can carry, how typed text is cleaned): plain enums, dicts
+and functions, no pydantic.
 
 Importing them from core/models.py would load pydantic's models and email_validator into every render,
 mail and stream worker's cold start (issue 17); core/models.py imports them from here.
@@ -7,6 +8,8 @@ mail and stream worker's cold start (issue 17); core/models.py imports them from
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from enum import Enum
 
 
@@ -98,3 +101,19 @@ ROUTE_LABELS = {
 }
 # The routes of a story someone else entered for its author (stories.Stories.take).
 TAKEN_ROUTES = ("phone", "paper", "staff-assisted")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: str) -> str:
+    """Plain text as we keep it: NFC, \\n line breaks, no control or bidi characters, trimmed."""
+    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
+    value = _CONTROL.sub("", value)
+    value = re.sub(r"\n{3,}", "\n\n", value)
+    return value.strip()
+
+
+def clean_line(value: str) -> str:
+    """A single-line field: any line break or run of spaces becomes one space."""
+    return re.sub(r"\s+", " ", clean_text(value))

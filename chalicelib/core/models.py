@@ -1,9 +1,11 @@
-"""Pydantic models: what a story, a service and a moderation decision are."""
+"""Pydantic models: what a story, a service and a moderation decision are.
+
+Each model's validator is built when the model is first used, not at import (`defer_build`, issue 17):
+a cold request builds only its own model, not the fifteen.
+"""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 from datetime import date
 from enum import Enum
@@ -33,25 +35,11 @@ from .labels import (  # noqa: F401 (named here too)
     TAKEN_ROUTES,
     Feeling,
     Role,
+    clean_line,
+    clean_text,
     sendable,
 )
 from .status import ItemStatus, Status, SubscriberStatus  # noqa: F401 (the model layer names them too)
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def clean_text(value: str) -> str:
-    """Plain text as we keep it: NFC, \\n line breaks, no control or bidi characters, trimmed."""
-    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
-    value = _CONTROL.sub("", value)
-    value = re.sub(r"\n{3,}", "\n\n", value)
-    return value.strip()
-
-
-def clean_line(value: str) -> str:
-    """A single-line field: any line break or run of spaces becomes one space."""
-    return re.sub(r"\s+", " ", clean_text(value))
-
 
 Line = Annotated[str, StringConstraints(strip_whitespace=True)]
 
@@ -119,7 +107,7 @@ INVITATION_CODE = r"^[2-9a-hjkmnp-z]{12}$"  # invitations.new_code(): 12 letters
 class StorySubmission(BaseModel):
     """A story as its author sends it, from the form or as JSON."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     submission_id: str = Field(pattern=SUBMISSION_ID)
     title: OneLine = Field(min_length=LIMITS["title"][0], max_length=LIMITS["title"][1])
@@ -199,7 +187,7 @@ _DECIDED = {Decision.publish: Status.PUBLISHED, Decision.hold: Status.HELD, Deci
 class ModerationDecision(BaseModel):
     """What a moderator decides about one version of a story."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     action: Decision
     version: int = Field(ge=1, le=2**53 - 1)  # the largest integer a JSON body may carry (web.MAX_NUMBER)
@@ -235,7 +223,7 @@ class ModerationDecision(BaseModel):
 class Service(BaseModel):
     """A node of the service directory."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     slug: str = Field(pattern=SLUG)
     name: str = Field(min_length=2, max_length=120)
@@ -272,7 +260,7 @@ CONVERSATION_LIMITS = {"response": (2, 5000), "reply": (2, 5000), "change_descri
 class SubscriptionRequest(BaseModel):
     """A member of staff asking for alerts about a subtree of the directory (self-service)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: OneLine = Field(min_length=2, max_length=80)
     # The name shown in public on read receipts and responses; the full name if left blank.
@@ -290,7 +278,7 @@ class SubscriptionRequest(BaseModel):
 class ResponseSubmission(BaseModel):
     """A public reply from a member of staff, sent from their emailed link."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     text: PlainText = Field(
         min_length=CONVERSATION_LIMITS["response"][0], max_length=CONVERSATION_LIMITS["response"][1]
@@ -310,7 +298,7 @@ class ResponseSubmission(BaseModel):
 class AuthorReply(BaseModel):
     """The author answering, from their private page. Moderated before it is published."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     text: PlainText = Field(min_length=CONVERSATION_LIMITS["reply"][0], max_length=CONVERSATION_LIMITS["reply"][1])
 
@@ -318,7 +306,7 @@ class AuthorReply(BaseModel):
 class ItemDecision(BaseModel):
     """A moderator's decision on a held response or a pending author reply."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     action: Annotated[str, StringConstraints(pattern=r"^(publish|reject)$")]
     note: PlainText = Field(default="", max_length=2000)
@@ -343,7 +331,7 @@ CHECK_COMMENT_MAX = 2000
 class MeToo(BaseModel):
     """A reader saying "this happened to me too": no account; an address only to be asked later."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     email: Annotated[MailAddress | None, BLANK_IS_NONE] = None
     consent: bool = False
@@ -359,7 +347,7 @@ class MeToo(BaseModel):
 class CheckAnswer(BaseModel):
     """An answer to "did the change make a difference?", from an emailed check link."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     answer: Verdict
     comment: PlainText = Field(default="", max_length=CHECK_COMMENT_MAX)
@@ -371,7 +359,7 @@ class CheckAnswer(BaseModel):
 class ConcernReport(BaseModel):
     """A report of a concern, from the public form (or a service's alert link)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     reason: Reason
     explanation: PlainText = Field(default="", max_length=2000)
@@ -385,7 +373,7 @@ class CorrectionRequest(BaseModel):
     """The author asks, from their private link, for a correction of their published story: new words
     for a moderator to check and publish as an edit."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     title: Annotated[str | None, LINE] = Field(
         default=None, min_length=LIMITS["title"][0], max_length=LIMITS["title"][1]
@@ -397,7 +385,7 @@ class CorrectionRequest(BaseModel):
 class ConcernDecision(BaseModel):
     """A moderator's decision on a reported item, on one version of its case."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     action: Action
     version: int = Field(ge=1, le=2**53 - 1)

@@ -14,8 +14,7 @@ import hashlib
 import hmac
 import secrets
 import time
-import urllib.error
-import urllib.request
+from functools import cache
 from typing import Any, Protocol
 
 SIGNATURE_HEADER = "FeedForward-Signature"
@@ -118,9 +117,12 @@ class LocalBox:
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
     """POST the body; the HTTP status, or 0 when none came (refused, timed out, TLS failed). Redirects
     are not followed: a partner's endpoint answers itself."""
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        with _OPENER.open(request, timeout=timeout) as answer:
+        with _opener().open(request, timeout=timeout) as answer:
             return int(answer.status)
     except urllib.error.HTTPError as e:
         return int(e.code)
@@ -128,9 +130,14 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
         return 0
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+@cache
+def _opener() -> Any:
+    """Made on the first delivery, not at import: its TLS context loads the CA store (about 40 ms of a
+    cold start), and the stream, which imports this module for the signature's names, never posts."""
+    import urllib.request
 
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+    return urllib.request.build_opener(NoRedirects)

@@ -80,7 +80,7 @@ def fetch_jwks(url: str) -> dict[str, Any]:
 class SignIn(BaseModel):
     """Step one (username + password) or a challenge step (username + session + challenge + answer)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, defer_build=True)
 
     username: str = Field(min_length=3, max_length=254)
     password: str | None = Field(default=None, min_length=1, max_length=256)

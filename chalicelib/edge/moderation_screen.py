@@ -14,6 +14,7 @@ from typing import Any
 
 from chalice import Response
 
+from ..core import templating
 from ..core.errors import NotFound
 from ..core.labels import CRITICALITY_WORDS, LIMITS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES, Role
 from .http import html_response
@@ -38,13 +39,20 @@ CRITICALITY = tuple((n, words.capitalize()) for n, words in enumerate(CRITICALIT
 def _environment() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    return templating.attach(env, "screen")
+
+
+def screen_templates() -> tuple[str, Any, list[str]]:
+    """The screen's environment and its templates (core/templating.py compiles them for the package)."""
+    env = _environment()
+    return "screen", env, env.list_templates()
 
 
 @cache

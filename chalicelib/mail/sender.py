@@ -13,6 +13,7 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from functools import lru_cache
 from typing import Any
 
+from ..core import templating
 from ..core.calendar import lifetime
 from ..core.identifying import find
 from ..core.labels import sendable
@@ -60,15 +61,37 @@ def about_the_address(message: str, sender: str) -> bool:
 def _templates():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+    class Letters(PackageLoader):
+        """`<name>.txt#subject` and `<name>.txt#body` are the two parts of a letter's text, each a
+        template of its own: loaded (and compiled, or read compiled, core/templating.py) as any other."""
+
+        def get_source(self, environment: Any, template: str) -> tuple[str, str, Any]:
+            name, _, part = template.partition("#")
+            source, filename, uptodate = super().get_source(environment, name)
+            if part:
+                subject, _, body = source.partition("\n")
+                source = subject.removeprefix("Subject:").strip() if part == "subject" else body.lstrip("\n")
+            return source, filename, uptodate
+
     env = Environment(
-        loader=PackageLoader("chalicelib", "templates/email"),
+        loader=Letters("chalicelib", "templates/email"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters["lifetime"] = lifetime
-    return env
+    return templating.attach(env, "letters")
+
+
+def letter_templates() -> tuple[str, Any, list[str]]:
+    """The letters' environment and every template in it, each text in its two parts (core/templating.py)."""
+    env = _templates()
+    names = env.list_templates()
+    parts = [
+        f"{n}#{part}" for n in names if n.endswith(".txt") and not n.startswith("_") for part in ("subject", "body")
+    ]
+    return "letters", env, [n for n in names if not n.endswith(".txt") or n.startswith("_")] + parts
 
 
 def header_safe(value: str, limit: int = 200) -> str:
@@ -92,11 +115,9 @@ def render(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
     import css_inline
 
     env = _templates()
-    source, _, _ = env.loader.get_source(env, f"{name}.txt")
-    subject_line, _, body = source.partition("\n")
-    # Rendered apart from the body, so nothing in a value can spill out of the subject line.
-    subject = env.from_string(subject_line.removeprefix("Subject:").strip()).render(**context)
-    text = env.from_string(body.lstrip("\n")).render(**context)
+    # The subject is rendered apart from the body, so nothing in a value can spill out of the subject line.
+    subject = env.get_template(f"{name}.txt#subject").render(**context)
+    text = env.get_template(f"{name}.txt#body").render(**context)
     html = env.get_template(f"{name}.html").render(**context)
     return header_safe(subject), text, css_inline.inline(html)
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..core import templating
 from ..core.settings import get_settings
 from ..views import MONTHS, feeling_label, month_year, role_label
 
@@ -175,7 +176,13 @@ def environment() -> Any:
         not_yet_said=not_yet_said,
         reference=reference,
     )
-    return env
+    return templating.attach(env, "site")
+
+
+def page_templates() -> tuple[str, Any, list[str]]:
+    """The pages' environment and its templates (core/templating.py compiles them for the package)."""
+    env = environment()
+    return "site", env, [n for n in env.list_templates() if n.startswith("pages/")]
 
 
 def meta_csp() -> str:

@@ -9,11 +9,11 @@ import base64
 import gzip
 import json
 import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..core.finder import Synonyms, index_keys, search_fields
+from .partners import WATCHED_ITEM, WATCHED_KEPT, watched_slugs
 from .table import GSI1, ROOT, Table, _public, from_item, to_item
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -36,11 +36,7 @@ def _prefixes(terms: Iterable[str]) -> set[str]:
 # The finder's fields on a service item (what its index entries were written with): never shown.
 FINDER_FIELDS = "finder"
 FINDER_ITEM = ("FINDER", "VOCABULARY")
-FINDER_ITEM_BYTES = 260_000
-# How long a warm process keeps a service item or a node's children (issue 17: the directory is read by
-# nearly every page, email and stream record, and changes only when it is loaded, which is followed by a
-# rebuild). A change made elsewhere is seen here within this time.
-DIRECTORY_KEPT_SECONDS = 60.0  # gzipped; as base64 (4/3 of it) within the 400 KB DynamoDB item limit
+FINDER_ITEM_BYTES = 260_000  # gzipped; as base64 (4/3 of it) within the 400 KB DynamoDB item limit
 
 
 def _service(item: dict[str, Any]) -> dict[str, Any]:
@@ -78,13 +74,6 @@ class DirectoryStore(Protocol):
 class DirectoryPart(Table):
     """Items in the SERVICE#, CHILDREN# (GSI1) and SEARCH# partitions, and the finder item."""
 
-    def _recall(self, key: tuple[str, ...]) -> Any:
-        hit = self._kept.get(key)
-        return hit[1] if hit and hit[0] > time.monotonic() else None
-
-    def _keep(self, key: tuple[str, ...], value: Any) -> None:
-        self._kept[key] = (time.monotonic() + DIRECTORY_KEPT_SECONDS, value)
-
     def get_service(self, slug: str) -> dict[str, Any] | None:
         return self.get_services([slug]).get(slug)
 
@@ -105,17 +94,28 @@ class DirectoryPart(Table):
         return found
 
     def _read_services(self, slugs: Iterable[str]) -> dict[str, dict[str, Any]]:
-        wanted = sorted(set(slugs))
+        wanted = [{"PK": f"SERVICE#{s}", "SK": "SERVICE"} for s in sorted(set(slugs))]
+        # The partners' watched services ride along when this process does not hold them (partners.py):
+        # the stream reads a story's services before its webhook reaction asks, so that costs no call.
+        riding = bool(wanted) and self._recall(WATCHED_KEPT) is None
+        if riding:
+            wanted.append(dict(zip(("PK", "SK"), WATCHED_ITEM, strict=True)))
         found: dict[str, dict[str, Any]] = {}
+        watched: dict[str, Any] | None = None
         for i in range(0, len(wanted), 100):
-            keys = [to_item({"PK": f"SERVICE#{s}", "SK": "SERVICE"}) for s in wanted[i : i + 100]]
-            request: dict[str, Any] | None = {self._table: {"Keys": keys}}
+            request: dict[str, Any] | None = {self._table: {"Keys": [to_item(k) for k in wanted[i : i + 100]]}}
             while request:
                 resp = self._db.batch_get_item(RequestItems=request)
-                for item in resp.get("Responses", {}).get(self._table, []):
-                    svc = _service(from_item(item))
-                    found[svc["slug"]] = svc
+                for raw in resp.get("Responses", {}).get(self._table, []):
+                    item = from_item(raw)
+                    if (item["PK"], item["SK"]) == WATCHED_ITEM:
+                        watched = item
+                    else:
+                        svc = _service(item)
+                        found[svc["slug"]] = svc
                 request = resp.get("UnprocessedKeys") or None
+        if riding:
+            self._keep(WATCHED_KEPT, watched_slugs(watched))
         return found
 
     def children(self, slug: str | None) -> list[dict[str, Any]]:

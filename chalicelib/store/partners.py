@@ -2,8 +2,10 @@
 is paused.
 
 A partner's item (PARTNER#<id>, PARTNER) is indexed under the service it watches (GSI1
-PARTNERS#<slug>), so the partners a story reaches are one Query per level of its services' paths,
-as subscriptions are. Its secret is held only sealed (core/webhooks.py). Deliveries kept while it is
+PARTNERS#<slug>). One more item (PARTNERS, WATCHED) holds the set of services some partner watches,
+written in the same transaction as each partner and kept a minute by a warm process, so the partners a
+story reaches cost a Query only for the levels of its services' paths that someone watches, and no call
+at all while nobody does (issue 17: most stories reach no partner). Its secret is held only sealed (core/webhooks.py). Deliveries kept while it is
 paused live in its own partition (HELD#<delivery id>) until it is resumed. None of it is public.
 """
 
@@ -12,7 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from .table import GSI1, Table, _public, to_item
+from .table import GSI1, WRITE_ID, Table, _public, new_write_id, request_token, to_item
+
+WATCHED_ITEM = ("PARTNERS", "WATCHED")  # attribute `services`: a string set (400 KB: ~10,000 slugs)
+WATCHED_KEPT = ("WATCHED",)  # its place among a warm process's kept items (table.py)
+
+
+def watched_slugs(item: dict[str, Any] | None) -> frozenset[str]:
+    """The services the index item names (none when it does not exist: no partner yet)."""
+    return frozenset((item or {}).get("services") or ())
 
 
 class PartnerStore(Protocol):
@@ -21,6 +31,7 @@ class PartnerStore(Protocol):
     def create_partner(self, partner: dict[str, Any]) -> bool: ...
     def get_partner(self, partner_id: str) -> dict[str, Any] | None: ...
     def partners_watching(self, slugs: Iterable[str]) -> list[dict[str, Any]]: ...
+    def watched_services(self) -> frozenset[str]: ...
     def count_failure(self, partner_id: str) -> int: ...
     def clear_failures(self, partner_id: str) -> None: ...
     def pause_partner(self, partner_id: str, at: str) -> bool: ...
@@ -43,19 +54,60 @@ def partner_item(partner: dict[str, Any]) -> dict[str, Any]:
 
 
 class PartnersPart(Table):
-    """Items in the PARTNER# partitions, and the PARTNERS# index."""
+    """Items in the PARTNER# partitions, the PARTNERS# index and the watched services' item."""
 
     def create_partner(self, partner: dict[str, Any]) -> bool:
-        return self._put_once(partner_item(partner))
+        """The partner and its service added to the watched set, in one transaction: False, nothing
+        written, if a partner with this id exists (True if it is this call's own write, whose answer was
+        lost: its SDK retry carries the same token, and where that is not honoured, the item is read back)."""
+        pk, sk = WATCHED_ITEM
+        item, write_id = partner_item(partner), new_write_id()
+        try:
+            self._db.transact_write_items(
+                ClientRequestToken=request_token("partner", partner["id"], write_id),
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": to_item({**item, WRITE_ID: write_id}),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": to_item({"PK": pk, "SK": sk}),
+                            "UpdateExpression": "ADD #s :slug",
+                            "ExpressionAttributeNames": {"#s": "services"},
+                            "ExpressionAttributeValues": to_item({":slug": {partner["service"]}}),
+                        }
+                    },
+                ],
+            )
+            return True
+        except self._db.exceptions.TransactionCanceledException:
+            there = self._get(item["PK"], item["SK"], consistent=True) or {}
+            return bool(there.get(WRITE_ID) == write_id)
+        finally:
+            self._kept.pop(WATCHED_KEPT, None)  # this process sees its own change at once
 
     def get_partner(self, partner_id: str) -> dict[str, Any] | None:
         item = self._get(f"PARTNER#{partner_id}", "PARTNER", consistent=True)
         return _public(item) if item else None
 
+    def watched_services(self) -> frozenset[str]:
+        """The services some partner watches: kept a minute (one GetItem a warm minute, none when the
+        directory's BatchGetItem brought it along, directory.py)."""
+        kept = self._recall(WATCHED_KEPT)
+        if kept is None:
+            kept = watched_slugs(self._get(*WATCHED_ITEM, consistent=True))
+            self._keep(WATCHED_KEPT, kept)
+        return frozenset(kept)
+
     def partners_watching(self, slugs: Iterable[str]) -> list[dict[str, Any]]:
-        """The partners registered for any of these services: one Query each (a path is a few levels)."""
+        """The partners registered for any of these services: one Query for each that someone watches."""
         found: list[dict[str, Any]] = []
-        for slug in sorted(set(slugs)):
+        for slug in sorted(set(slugs) & self.watched_services()):
             found += self._query(
                 index=GSI1,
                 KeyConditionExpression="GSI1PK = :pk",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -61,6 +62,11 @@ _KEY_ATTRS = ("PK", "SK", "GSI1PK", "GSI1SK")
 # answer was lost: a timeout, a dropped connection) can recognise its own earlier success (issue 22).
 WRITE_ID = "write_id"
 REPLIES_QUEUE = "replies"  # held staff responses and pending author replies, for moderators
+# How long a warm process keeps a slow-changing item (issue 17): a service item or a node's children
+# (directory.py: read by nearly every page, email and stream record, changed only by a directory load,
+# which a rebuild follows) and the partners' index of watched services (partners.py). A change made
+# elsewhere is seen here within this time.
+KEPT_SECONDS = 60.0
 
 
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
@@ -174,6 +180,13 @@ class Table:
     def forget_kept(self) -> None:
         """Drop every item kept by this process (a directory load calls it; the bench, per operation)."""
         self._kept.clear()
+
+    def _recall(self, key: tuple[str, ...]) -> Any:
+        hit = self._kept.get(key)
+        return hit[1] if hit and hit[0] > time.monotonic() else None
+
+    def _keep(self, key: tuple[str, ...], value: Any) -> None:
+        self._kept[key] = (time.monotonic() + KEPT_SECONDS, value)
 
     def _get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
         resp = self._db.get_item(TableName=self._table, Key=to_item({"PK": pk, "SK": sk}), ConsistentRead=consistent)

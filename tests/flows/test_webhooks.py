@@ -15,6 +15,9 @@ import random
 import re
 import subprocess
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +182,45 @@ def test_a_published_response_is_an_event_and_marking_a_change_is_another():
     store.create_story({"id": "s2", "status": "withdrawn", "services": [WARD]}, None)
     hidden = Change("response", "s2", None, {"id": "r2", "status": "published"}, ref="r2")
     assert webhooks.delivery_jobs(store, hidden) == []  # a story no longer public tells no one
+
+
+@contextmanager
+def dynamodb_calls() -> Iterator[Counter[str]]:
+    """The store's DynamoDB calls, by operation (botocore's before-call event, as bench/ counts them)."""
+    calls: Counter[str] = Counter()
+    events = wiring.store()._db.meta.events
+
+    def hook(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    events.register("before-call.dynamodb.*", hook)
+    try:
+        yield calls
+    finally:
+        events.unregister("before-call.dynamodb.*", hook)
+
+
+def test_with_no_partner_events_cost_one_read_a_warm_minute_and_a_new_partner_only_its_level(aws, directory):
+    store = wiring.store()
+    store.forget_kept()  # a fresh process
+    published = story_change("pending", "published")
+    with dynamodb_calls() as calls:
+        for _ in range(3):
+            assert webhooks.delivery_jobs(store, published) == []
+    assert calls == {"GetItem": 1}  # the watched services' one item, then kept
+
+    store.forget_kept()
+    with dynamodb_calls() as calls:
+        store.get_services([WARD])  # as the stream's listings do first
+        assert webhooks.delivery_jobs(store, published) == []
+    assert calls == {"BatchGetItem": 1}  # the item rode along with the services' read
+
+    partner = {"id": new_id(), "name": "Healthwatch", "url": "https://a.example/h", "service": HOSPITAL}
+    store.create_partner(partner | {"organisation": TRUST, "secret_sealed": "local:x", "created_at": clock.iso()})
+    with dynamodb_calls() as calls:
+        jobs = webhooks.delivery_jobs(store, published)
+    assert [(j.partner_id, j.type) for j in jobs] == [(partner["id"], "story.published")]
+    assert calls["Query"] == 1  # the hospital's level only: nobody watches the ward or the trust
 
 
 # ---- signatures ----------------------------------------------------------------------------------

@@ -12,8 +12,10 @@ Both virtualenvs are made by `make test`.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import os
+import pickle
 import re
 import shutil
 import struct
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jinja2 import bccache
 
 from tests.support import infra_build
 
@@ -150,9 +153,7 @@ def env_names_the_code_reads() -> set[str]:
     """Every FF_ setting (chalicelib/core/settings.py) and every name read with os.environ in app.py or chalicelib."""
     from chalicelib.core.settings import PREFIX, Settings
 
-    names = {
-        f.alias if isinstance(f.alias, str) else f"{PREFIX}{name}".upper() for name, f in Settings.model_fields.items()
-    }
+    names = {f"{PREFIX}{f.name}".upper() for f in dataclasses.fields(Settings)}
     for path in code_files():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and ast.unparse(node.func) in (
@@ -300,6 +301,11 @@ def test_the_zip_has_bytecode_for_every_module_and_only_arm64_binaries(build):
             magic, flags = pyc_header(z.read(pyc))
             assert magic.hex() == magic_hex and flags == 0b01, f"{pyc}: not unchecked-hash bytecode for 3.13"
         assert missing == []
+        # The templates, compiled by the runtime's Python (core/templating.py): Jinja's header names 3.13.
+        compiled = [n for n in infos if n.startswith("chalicelib/templates/.compiled/")]
+        assert len(compiled) > 100 and all(n.endswith(".jinja") for n in compiled)
+        header = b"j2" + pickle.dumps(bccache.bc_version, 2) + pickle.dumps(3 << 24 | 13, 2)
+        assert all(z.read(n).startswith(header) for n in compiled)
         for name in infos:
             if name.endswith(".so") or ".so." in name:
                 elf = z.read(name)[:20]
@@ -461,7 +467,7 @@ def test_the_search_worker_has_what_one_shard_rebuild_needs_one_at_a_time(cfn):
     assert queue["FifoQueue"] is True and queue["QueueName"]["Fn::Sub"].endswith(".fifo")
     env = function_env(cfn, name)
     assert int(queue["DelaySeconds"]) == int(env["FF_SEARCH_DEBOUNCE_SECONDS"]) >= 60
-    most = next(m.le for m in Settings.model_fields["search_shard_stories"].metadata if hasattr(m, "le"))
+    most = next(f for f in dataclasses.fields(Settings) if f.name == "search_shard_stories").metadata["le"]
     assert 1 <= int(env["FF_SEARCH_SHARD_STORIES"]) <= most
     stream_role = target(cfn, props(cfn, handler_function(cfn, "app.on_table_change"))["Role"], "AWS::IAM::Role")
     senders = [
@@ -765,7 +771,7 @@ def test_moderators_need_mfa_and_an_admin_to_exist(cfn):
     assert p["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
     assert "MFA_SETUP" in auth.CHALLENGES and "SOFTWARE_TOKEN_MFA" in auth.CHALLENGES  # the sign-in can do both steps
     [group] = of_type(cfn, "AWS::Cognito::UserPoolGroup").values()
-    assert group["Properties"]["GroupName"] == Settings.model_fields["moderator_group"].default
+    assert group["Properties"]["GroupName"] == Settings().moderator_group
     [client] = of_type(cfn, "AWS::Cognito::UserPoolClient").values()
     c = client["Properties"]
     assert c["GenerateSecret"] is False  # chalicelib/edge/auth.py sends no SECRET_HASH

@@ -167,3 +167,12 @@ def test_a_publication_with_its_promise_whose_answer_was_lost_is_the_publication
     assert store.get_ladder(STORY["id"])["next_step"] == "reminder"
     with pytest.raises(Conflict):
         store.update_story(STORY["id"], 1, ["pending"], {"status": "rejected"})
+
+
+def test_a_partner_whose_answer_was_lost_is_registered_once_with_its_service_watched(store, monkeypatch):
+    partner = {"id": "p1", "name": "Healthwatch", "url": "https://a.example/h", "service": "riverside-trust"}
+    lost = lose(store, monkeypatch, "transact_write_items")
+    assert store.create_partner(partner) is True
+    assert lost.lost == ["transact_write_items"] and lost.tokens[0]
+    assert store.watched_services() == {"riverside-trust"} and "write_id" not in store.get_partner("p1")
+    assert store.create_partner(partner | {"name": "Again"}) is False  # a real second registration is refused

@@ -251,12 +251,16 @@ PARTNER = {
 
 
 def test_a_partner_is_kept_once_found_by_the_service_it_watches_and_counts_its_failures(store):
+    assert store.watched_services() == frozenset()
     assert store.create_partner(dict(PARTNER)) is True
     assert store.create_partner(dict(PARTNER, name="Again")) is False
     assert store.get_partner(PARTNER["id"]) == PARTNER | {"failures": 0, "paused_at": ""}
     assert store.get_partner("nobody") is None
     assert [p["id"] for p in store.partners_watching(["riverside-ward-7", "riverside-trust"])] == [PARTNER["id"]]
     assert store.partners_watching(["hillside-trust"]) == []
+    assert store.watched_services() == {"riverside-trust"}
+    assert store.create_partner(dict(PARTNER, id="p0000000000000002", service="riverside-ward-7")) is True
+    assert store.watched_services() == {"riverside-trust", "riverside-ward-7"}  # this process sees its own at once
     assert [store.count_failure(PARTNER["id"]) for _ in range(3)] == [1, 2, 3]
     with pytest.raises(Exception):  # noqa: B017 (each store refuses in its own way: no partner, no count)
         store.count_failure("nobody")

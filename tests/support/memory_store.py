@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.core.errors import Conflict
 from chalicelib.store import TTL_ATTRIBUTE, email_hash
-from chalicelib.store.partners import partner_item
+from chalicelib.store.partners import WATCHED_ITEM, partner_item, watched_slugs
 from chalicelib.store.table import _public
 
 
@@ -397,14 +397,26 @@ class MemoryStore:
     # ---- partners' webhooks ---------------------------------------------------------------------
 
     def create_partner(self, partner: dict[str, Any]) -> bool:
-        return self._put(partner_item(partner), once=True)
+        """The partner and the watched services' item, together (the real one: one transaction)."""
+        with self._lock:
+            item = partner_item(partner)
+            if (item["PK"], item["SK"]) in self._items:
+                return False
+            self._items[(item["PK"], item["SK"])] = copy.deepcopy(item)
+            pk, sk = WATCHED_ITEM
+            index = self._items.setdefault(WATCHED_ITEM, {"PK": pk, "SK": sk, "services": set()})
+            index["services"].add(partner["service"])
+            return True
+
+    def watched_services(self) -> frozenset[str]:
+        return watched_slugs(self._get(*WATCHED_ITEM))
 
     def get_partner(self, partner_id: str) -> dict[str, Any] | None:
         item = self._get(f"PARTNER#{partner_id}", "PARTNER")
         return _public(item) if item else None
 
     def partners_watching(self, slugs: Any) -> list[dict[str, Any]]:
-        wanted = {f"PARTNERS#{s}" for s in slugs}
+        wanted = {f"PARTNERS#{s}" for s in set(slugs) & self.watched_services()}
         with self._lock:
             found = [copy.deepcopy(i) for i in self._items.values() if i.get("GSI1PK") in wanted]
         return [_public(i) for i in sorted(found, key=lambda i: (i["GSI1PK"], i["GSI1SK"]))]

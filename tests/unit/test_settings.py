@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,7 @@ def test_settings_are_frozen_and_read_once_until_reset(monkeypatch):
     reset_settings()
     first = get_settings()
     assert first.table_name == "first"
-    with pytest.raises(ValueError):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         first.table_name = "changed"  # type: ignore[misc]
     monkeypatch.setenv("FF_TABLE_NAME", "second")
     assert get_settings() is first
