@@ -205,17 +205,23 @@ def pump(aws, client, monkeypatch):
         return client.lambda_.invoke(name, event).payload
 
     p = Pump(aws.session, aws.resources, invoke, peek=MotoPeek())
-    # Why each batch item failed: the handlers report only which ones did.
-    from aws_lambda_powertools.utilities.batch.base import BasePartialProcessor
+    # Why each batch item failed: the handlers report only which ones did (core/batches.py).
+    from chalicelib.core import batches
 
     reasons: list[str] = []
-    real_failure_handler = BasePartialProcessor.failure_handler
+    real_each = batches._each
 
-    def failure_handler(self, record, exception):
-        reasons.append(f"{exception[0].__name__}: {exception[1]}")
-        return real_failure_handler(self, record, exception)
+    def each(records, handle, ident):
+        def recording(record):
+            try:
+                return handle(record)
+            except Exception as e:
+                reasons.append(f"{type(e).__name__}: {e}")
+                raise
 
-    monkeypatch.setattr(BasePartialProcessor, "failure_handler", failure_handler)
+        return real_each(records, recording, ident)
+
+    monkeypatch.setattr(batches, "_each", each)
     p.failure_reasons = reasons
     yield p
     if not p.failures_expected:
