@@ -15,7 +15,7 @@ PKG_STAMP := $(PKG_VENV)/.installed
 IAC_VENV := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.installed
 
-.PHONY: run test lint bench prove chromium java node screenshots clean package deploy wheelhouse stack-env
+.PHONY: translations run test lint bench prove chromium java node screenshots clean package deploy wheelhouse stack-env
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -104,3 +104,10 @@ stack-env: $(PKG_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .venv-package .venv-iac build
+
+# The message catalogues (issue 19; docs/translations.md): extract the text marked in chalicelib, bring the
+# Welsh catalogue up to date with it, and compile it to the .mo the site and the letters read.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header -o chalicelib/locale/messages.pot .
+	$(BIN)/pybabel update -i chalicelib/locale/messages.pot -d chalicelib/locale -l cy --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel compile -d chalicelib/locale -l cy --statistics

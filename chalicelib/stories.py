@@ -157,6 +157,7 @@ class Stories:
             "services": list(submission.services),
             "has_contact": submission.email is not None,
             "tags": [],
+            "language": submission.language or "en",  # the form's language (issue 19)
         }
         if submission.related_story:
             story["related_story"] = submission.related_story  # CHECK: shown as "Linked to <title>"
@@ -167,10 +168,10 @@ class Stories:
         until = int(clock.now().timestamp()) + self._remember
         earlier = self._store.create_story(story, contact, (submission.submission_id, until))
         if earlier:
-            return {"id": earlier["id"], "status": earlier.get("status", Status.PENDING)}
+            return {"id": earlier["id"], "status": earlier.get("status", Status.PENDING), "language": story["language"]}
         logger.info("story submitted", extra={"story_id": story_id, "services": story["services"]})
         metrics.add_metric(name="StoriesSubmitted", unit="Count", value=1)
-        return {"id": story_id, "status": Status.PENDING}
+        return {"id": story_id, "status": Status.PENDING, "language": story["language"]}
 
     def _route(self, submission: StorySubmission, entered_by: dict[str, str] | None) -> dict[str, Any]:
         """How the story came in, and what that adds to it."""

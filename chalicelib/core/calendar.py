@@ -13,13 +13,15 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
+from .i18n import N_
+
 # A directory node's `holidays`: the bank holidays its working days skip (GOV.UK's three lists).
 CALENDARS = {"england-and-wales": "ENG", "scotland": "SCT", "northern-ireland": "NIR"}
 DEFAULT_CALENDAR = "england-and-wales"
 HOLIDAYS_SAID = {
-    "england-and-wales": "bank holidays in England and Wales",
-    "scotland": "Scottish bank holidays",
-    "northern-ireland": "Northern Ireland bank holidays",
+    "england-and-wales": N_("bank holidays in England and Wales"),
+    "scotland": N_("Scottish bank holidays"),
+    "northern-ireland": N_("Northern Ireland bank holidays"),
 }
 
 

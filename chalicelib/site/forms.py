@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from ..core import i18n
 from ..core.labels import FEELING_LABELS, LIMITS, MAX_SERVICES, MAX_YEARS_AGO, ROLE_LABELS, Feeling, Role
 from ..views import field_text as _text
+from .outputs import Put, localised
 from .pages import render_page
 
 if TYPE_CHECKING:
@@ -66,7 +68,7 @@ def directory_groups(store: DirectoryStore) -> list[dict[str, Any]]:
     """
     groups = []
     for org in store.children(None):
-        options = [{"value": org["slug"], "label": f"{org['name']} (the whole organisation)"}]
+        options = [{"value": org["slug"], "label": f"{org['name']} (the whole organisation)", "whole": org["name"]}]
         options += list(_descendants(store, org["slug"], []))
         groups.append({"label": org["name"], "options": options})
     return groups
@@ -111,6 +113,15 @@ def _errors(errors: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[st
     return summary, by_field
 
 
+def _in_language(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The directory's choices with their words in the language in use (the names are the services' own)."""
+    whole = i18n.gettext("%(name)s (the whole organisation)")
+    return [
+        g | {"options": [o | {"label": whole % {"name": o["whole"]}} if "whole" in o else o for o in g["options"]]}
+        for g in groups
+    ]
+
+
 def form_context(
     values: dict[str, Any], errors: list[dict[str, str]], groups: list[dict[str, Any]], settings: Settings, script: bool
 ) -> dict[str, Any]:
@@ -143,15 +154,17 @@ def form_context(
             # The honeypot is never given back: a person's browser may have filled it by mistake.
         },
         "limits": {f: hi for f, (_lo, hi) in LIMITS.items()},
-        "feelings": [{"value": f.value, "label": FEELING_LABELS.get(f.value, f.value)} for f in Feeling],
-        "roles": [{"value": r.value, "label": _capital(ROLE_LABELS.get(r.value, r.value))} for r in Role],
-        "groups": groups,
+        "feelings": [{"value": f.value, "label": i18n.gettext(FEELING_LABELS.get(f.value, f.value))} for f in Feeling],
+        "roles": [{"value": r.value, "label": _capital(i18n.gettext(ROLE_LABELS.get(r.value, r.value)))} for r in Role],
+        "groups": _in_language(groups),
         # What each select has chosen, in full: a phone cuts the select's own text short.
         "chosen_labels": [labels.get(v, "") for v in services],
         "max_services": MAX_SERVICES,
         "years_ago": MAX_YEARS_AGO,
         "this_year": this_year,
         "send_id": SEND_ID,
+        # The language the form is in: the story records it, and its letters go out in it (issue 19).
+        "language": i18n.current(),
         "invited": {},  # issue 19: who asked, from an invitation's short link (story_form_with_errors)
         "taken": {},  # issue 19: a story a member of staff enters for someone
     }
@@ -163,11 +176,17 @@ FORM_FOR_SERVICE_KEY = "tell-your-story/{}/index.html"
 
 
 def form_for_service_pages(groups: list[dict[str, Any]], settings: Settings) -> dict[str, str]:
-    """Key -> page: the form with each service of the directory chosen (noindex: the form is one page)."""
+    """Key -> page: the form with each service of the directory chosen (noindex: the form is one page), in
+    every language (cy/tell-your-story/<slug>/ in Welsh)."""
     out = {}
     for option in (o for g in groups for o in g["options"]):
-        context = form_context({"services": [option["value"]]}, [], groups, settings, script=True)
-        out[FORM_FOR_SERVICE_KEY.format(option["value"])] = render_page("form.html", robots="noindex", **context)
+
+        def context(value: str = option["value"]) -> dict[str, Any]:
+            return {"robots": "noindex", **form_context({"services": [value]}, [], groups, settings, script=True)}
+
+        for put in localised(FORM_FOR_SERVICE_KEY.format(option["value"]), "form.html", context):
+            if isinstance(put, Put):
+                out[put.key] = put.body.decode("utf-8")
     return out
 
 
@@ -190,8 +209,12 @@ def story_form_with_errors(
     if not _text(values.get("submission_id")).strip():
         # Sent with JavaScript off: this page is for one person, so it can carry a fresh id.
         values["submission_id"] = uuid.uuid4().hex
-    context = form_context(values, errors, cached_directory_groups(store), settings, script=False)
-    context["invited"] = invited or {}
-    if taken:
-        context |= {"taken": taken, "action": taken["action"]}
-    return render_page("form.html", site_base=settings.site_url.rstrip("/"), robots="noindex", **context)
+    with i18n.using(i18n.known(_text(values.get("language")))):  # in the language it was sent in
+        context = form_context(values, errors, cached_directory_groups(store), settings, script=False)
+        context["invited"] = invited or {}
+        if taken:
+            context |= {"taken": taken, "action": taken["action"]}
+        site = settings.site_url.rstrip("/")
+        # The switch leads to the site's form in the other language (none on a staff member's or an invitation's form).
+        path = None if taken or invited else "/tell-your-story/"
+        return render_page("form.html", site_base=site, robots="noindex", page_path=path, **context)

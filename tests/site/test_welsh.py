@@ -1,0 +1,399 @@
+"""The Welsh site (issue 19), rendered in process from a small store held in memory:
+
+- every public page type is built in English at its key and in Welsh under cy/, with lang="cy", a language
+  switch that leads to the same page in the other language, and hreflang alternates; the Welsh pages are
+  valid to vnu;
+- a pseudo-locale (every catalogue entry wrapped in ⟦…⟧) leaves no visible text untranslated on any page type:
+  only what people wrote (stories, names, services, tags), numbers and the brand stay outside it;
+- the Welsh catalogue is complete, its .mo is its .po compiled, its plural rule is CLDR's six forms, and the
+  figures say 0, 1, 2, 3, 6 and 7 in the right form; months are CLDR's Welsh month names.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.core import i18n
+from chalicelib.core.jobs import RenderJob
+from chalicelib.core.settings import get_settings
+from chalicelib.site.outputs import Put
+from chalicelib.site.render import SiteRenderer
+from chalicelib.store import EVERYTHING, tag_list
+from tests.support.vnu import needs_vnu, vnu_errors
+
+PO = i18n.LOCALE_DIR / "cy" / "LC_MESSAGES" / "messages.po"
+MO = PO.with_suffix(".mo")
+
+# ---- a small site in memory -------------------------------------------------------------------------
+
+TRUST = {"slug": "zz-trust", "name": "Zedtrust", "path": ["zz-trust"], "trail": [], "kind": "trust"}
+WARD = {
+    "slug": "zz-ward",
+    "name": "Zedward",
+    "path": ["zz-trust", "zz-ward"],
+    "trail": [{"slug": "zz-trust", "name": "Zedtrust"}],
+    "kind": "ward",
+    "response_days": 2,
+}
+STORY = {
+    "item": "story",
+    "id": "0123456789abcdefg",
+    "status": "published",
+    "title": "Zedtitle",
+    "story": "Zedstory zedwords.",
+    "good": "Zedgood.",
+    "improve": "Zedimprove.",
+    "pseudonym": "Zedname",
+    "role": "carer",
+    "experience": "2026-06",
+    "feelings": ["reassured", "rushed"],
+    "services": ["zz-ward"],
+    "tags": ["zedtag"],
+    "published_at": "2026-11-02T10:00:00Z",
+    "first_read_at": "2026-11-03T09:00:00Z",
+    "first_response_at": "2026-11-04T09:00:00Z",
+    "change_planned_at": "2026-11-04T09:00:00Z",
+    "response_days": 2,
+    "response_due_at": "2026-11-04T10:00:00Z",
+    "me_too_count": 2,
+    "me_too_yes": 1,
+    "me_too_partly": 1,
+    "change_verdict": "partly",
+    "change_verdict_at": "2026-11-20T10:00:00Z",
+    "moderator_edited_at": "2026-11-02T09:00:00Z",
+    "route": "phone",
+    "language": "en",
+}
+THREAD = [
+    STORY,
+    {"item": "receipt", "id": "r1", "name": "Zedreader", "role": "Zedrole", "read_at": "2026-11-03T09:00:00Z"},
+    {
+        "item": "response",
+        "id": "p1",
+        "status": "published",
+        "name": "Zedstaff",
+        "role": "Zedrole",
+        "organisation_name": "Zedtrust",
+        "verified": True,
+        "published_at": "2026-11-04T09:00:00Z",
+        "text": "Zedresponse.",
+        "change": "planned",
+        "change_description": "Zedchange.",
+    },
+    {"item": "reply", "id": "q1", "status": "published", "published_at": "2026-11-05T09:00:00Z", "text": "Zedreply."},
+]
+ENTRY = {k: STORY[k] for k in ("id", "title", "pseudonym", "role", "experience", "published_at", "services", "tags")}
+ENTRY |= {"excerpt": "Zedstory zedwords.", "first_read_at": STORY["first_read_at"]}
+COUNTER = {"published": 1, "responded": 1, "hours": {"47": 1}, "months": {"2026-11": 1}, "planned": 1}
+USER_WORDS = re.compile(r"\bZed\w*|\bzz-\w+|\S+@\S+", re.I)  # everything a person typed in the fixtures starts so
+
+
+class SiteStore:
+    """What the renderer reads, for one trust, one ward and one published story."""
+
+    def story_thread(self, story_id: str) -> list[dict[str, Any]]:
+        return THREAD if story_id == STORY["id"] else []
+
+    def get_story(self, story_id: str, consistent: bool = False) -> dict[str, Any] | None:
+        return STORY if story_id == STORY["id"] else None
+
+    def get_service(self, slug: str) -> dict[str, Any] | None:
+        return {"zz-trust": TRUST, "zz-ward": WARD}.get(slug)
+
+    def get_services(self, slugs: Any) -> dict[str, dict[str, Any]]:
+        return {s: svc for s in slugs if (svc := self.get_service(s))}
+
+    def children(self, parent: str | None) -> list[dict[str, Any]]:
+        return {None: [TRUST], "zz-trust": [WARD]}.get(parent, [])
+
+    def listing(self, name: str, limit: int) -> list[dict[str, Any]]:
+        return [ENTRY]
+
+    def listing_month(self, name: str, month: str, limit: int | None = None, newest_first: bool = True) -> list:
+        return [ENTRY] if month == "2026-11" else []
+
+    def figures(self, name: str, consistent: bool = False) -> dict[str, Any]:
+        return COUNTER
+
+    def registered_names(self, kind: str, limit: int | None = None) -> list[str]:
+        return {"tags": ["zedtag"], "months": ["2026-11"]}.get(kind, [])
+
+
+class Publisher:
+    def etag(self, key: str) -> None:
+        return None
+
+
+JOBS = [
+    RenderJob(page="home"),
+    RenderJob(page="story", ref=STORY["id"]),
+    RenderJob(page="service", ref="zz-ward"),
+    RenderJob(page="tag", ref="zedtag"),
+    RenderJob(page="archive", ref=f"{EVERYTHING}/2026-11"),
+    RenderJob(page="archive", ref="zz-ward/2026-11"),
+    RenderJob(page="archive", ref=f"{tag_list('zedtag')}/2026-11"),
+    RenderJob(page="static"),
+]
+# One key of each public page type (English; Welsh is the same under cy/).
+PAGE_TYPES = {
+    "home": "index.html",
+    "story": f"stories/{STORY['id']}/index.html",
+    "service": "services/zz-ward/index.html",
+    "tag": "tags/zedtag/index.html",
+    "archive": "archive/2026-11/index.html",
+    "service archive": "services/zz-ward/2026-11/index.html",
+    "tag archive": "tags/zedtag/2026-11/index.html",
+    "form": "tell-your-story/index.html",
+    "form for a service": "tell-your-story/zz-ward/index.html",
+    "thank you": "thank-you/index.html",
+    "not found": "404.html",
+}
+
+
+def build(translations: Any = None, locale: str | None = None) -> dict[str, str]:
+    """Every HTML object the jobs write: key -> page (in `locale` with `translations`, when given, for
+    every language the site builds)."""
+    renderer = SiteRenderer(SiteStore(), Publisher(), get_settings())  # type: ignore[arg-type]
+    out: dict[str, str] = {}
+    real = i18n.using
+    with pytest.MonkeyPatch.context() as patch:
+        if locale:  # every language the site builds becomes the pseudo-locale
+            patch.setattr("chalicelib.site.outputs.i18n.using", lambda _locale: real(locale, translations))
+        outs = [o for job in JOBS for o in renderer.build(job)]
+    for o in outs:
+        if isinstance(o, Put) and o.content_type.startswith("text/html"):
+            out[o.key] = o.body.decode("utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def site() -> dict[str, str]:
+    return build()
+
+
+# ---- the Welsh pages -----------------------------------------------------------------------------------
+
+
+def test_every_public_page_type_has_a_welsh_page_with_lang_cy(site):
+    for name, key in PAGE_TYPES.items():
+        assert key in site, name
+        assert f"cy/{key}" in site, name
+        assert '<html lang="en-GB">' in site[key], name
+        assert '<html lang="cy">' in site[f"cy/{key}"], name
+    assert "Adroddwch eich stori" in site["cy/index.html"]
+    assert "Tell your story" not in site["cy/index.html"]
+    # The author's words keep the language they were written in, on the Welsh page.
+    assert '<div lang="en-GB">' in site[f"cy/{PAGE_TYPES['story']}"]
+    assert '<div lang="en-GB">' not in site[PAGE_TYPES["story"]]
+
+
+def _links(html: str, cls: str) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = []
+
+    class Links(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if cls in (a.get("class") or "").split() or (cls == "alternate" and a.get("hreflang") and tag == "link"):
+                found.append({k: v or "" for k, v in a.items()})
+
+    Links().feed(html)
+    return found
+
+
+def test_the_switch_and_the_alternates_lead_to_the_same_page_in_the_other_language(site):
+    for name, key in PAGE_TYPES.items():
+        if key == "404.html":
+            continue  # served for any address: it has no address of its own to switch
+        path = "/" + key.removesuffix("index.html")
+        english, welsh = site[key], site[f"cy/{key}"]
+        assert [(a["href"], a["lang"]) for a in _links(english, "language-switch")] == [(f"/cy{path}", "cy")], name
+        assert [(a["href"], a["lang"]) for a in _links(welsh, "language-switch")] == [(path, "en-GB")], name
+        for page in (english, welsh):
+            alternates = {a["hreflang"]: a["href"] for a in _links(page, "alternate")}
+            assert alternates == {"en-GB": path, "cy": f"/cy{path}"}, name
+    # Links between Welsh pages stay on the Welsh site; the form records the language it was sent in.
+    assert 'href="/cy/stories/' in site["cy/index.html"]
+    assert 'href="/cy/tell-your-story/zz-ward/"' in site[f"cy/{PAGE_TYPES['service']}"]
+    assert '<input type="hidden" name="language" value="cy">' in site["cy/tell-your-story/index.html"]
+    assert '<input type="hidden" name="language" value="en">' in site["tell-your-story/index.html"]
+
+
+def test_a_story_taken_down_goes_in_both_languages():
+    renderer = SiteRenderer(SiteStore(), Publisher(), get_settings())  # type: ignore[arg-type]
+    outs = renderer.build(RenderJob(page="story", ref="00000000000000000"))
+    assert {o.key for o in outs} == {"stories/00000000000000000/index.html", "cy/stories/00000000000000000/index.html"}
+
+
+@needs_vnu
+def test_the_welsh_pages_are_valid_to_vnu(site, tmp_path):
+    pages = {f"{re.sub(r'[^a-z]+', '-', name)}.html": site[f"cy/{key}"] for name, key in PAGE_TYPES.items()}
+    assert vnu_errors(pages, tmp_path) == ""
+
+
+# ---- nothing left in English ----------------------------------------------------------------------------
+
+
+class Pseudo(gettext.NullTranslations):
+    """Every message wrapped in ⟦…⟧, its placeholders kept."""
+
+    def gettext(self, message):
+        return f"⟦{message}⟧"
+
+    def ngettext(self, singular, plural, n):
+        return f"⟦{singular if n == 1 else plural}⟧"
+
+
+class Visible(HTMLParser):
+    """The text a reader sees: text nodes outside script, style and textarea (code to copy), and the
+    attributes read out (alt, title, aria-label, placeholder) and the <title>."""
+
+    SKIP = {"script", "style", "textarea"}
+
+    def __init__(self):
+        super().__init__()
+        self.text: list[str] = []  # attributes, one by one
+        self.body: list[str] = []  # text nodes, joined: a wrapped message may hold markup
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self._skip += 1
+        for name, value in attrs:
+            if tag == "link":
+                break  # a feed's title: the feeds are in English
+            if name in ("alt", "title", "aria-label", "placeholder", "content") and value:
+                if not (tag == "meta" and dict(attrs).get("name") not in ("description",)):
+                    self.text.append(value)
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.body.append(data)
+
+
+def untranslated(html: str) -> list[str]:
+    """Runs of letters outside ⟦…⟧ once what people wrote, the brand and the language names are left out."""
+    parser = Visible()
+    parser.feed(html)
+    out = []
+    for text in [*parser.text, " ".join(parser.body)]:
+        while re.search(r"⟦[^⟦⟧]*⟧", text):  # innermost first: a message may hold another (a role, a month)
+            text = re.sub(r"⟦[^⟦⟧]*⟧", " ", text)
+        text = USER_WORDS.sub(" ", text)
+        text = re.sub(r"\b(FeedForward|English|Cymraeg)\b", " ", text)
+        out += re.findall(r"[^\W\d_]{2,}", text)
+    return out
+
+
+def test_the_pseudo_locale_leaves_no_visible_text_untranslated():
+    pages = build(Pseudo(), locale="qps")
+    for name, key in PAGE_TYPES.items():
+        assert key in pages, name
+        assert untranslated(pages[key]) == [], (name, untranslated(pages[key]))
+
+
+def test_the_check_can_fail():
+    html = "<html lang='qps'><body><p>⟦Translated⟧ Zedname</p><p>left as it was</p></body></html>"
+    assert untranslated(html) == ["left", "as", "it", "was"]
+
+
+# ---- the catalogue ------------------------------------------------------------------------------------
+
+
+def test_every_entry_of_the_welsh_catalogue_is_translated_and_its_mo_is_its_po_compiled():
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with PO.open("rb") as f:
+        catalogue = read_po(f, locale="cy")
+    empty = [m.id for m in catalogue if m.id and (not m.string or not all(m.string if m.pluralizable else [1]))]
+    assert empty == []
+    assert not [m.id for m in catalogue if m.fuzzy and m.id]
+    compiled = io.BytesIO()
+    write_mo(compiled, catalogue)
+    assert compiled.getvalue() == MO.read_bytes(), "messages.mo is stale: run `make translations`"
+
+
+def test_every_marked_string_is_in_the_catalogue():
+    """Extracting again finds nothing the catalogue lacks (a string marked but never translated)."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    with PO.open("rb") as f:
+        known = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f, locale="cy") if m.id}
+    root = Path(__file__).resolve().parents[2]
+    method_map = [("chalicelib/**.py", "python"), ("chalicelib/templates/pages/**.html", "jinja2")]
+    options = {"chalicelib/templates/pages/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    found = {m[2] if isinstance(m[2], str) else m[2][0] for m in extract_from_dir(root, method_map, options, keywords)}
+    assert found - known == set()
+
+
+def test_the_welsh_plural_rule_is_cldrs_six_forms():
+    from babel import Locale
+    from babel.plural import to_gettext
+
+    header = re.search(r'"Plural-Forms: ([^"]*)\\n"', PO.read_text(encoding="utf-8")).group(1)
+    assert header == to_gettext(Locale("cy").plural_form)
+    assert header.startswith("nplurals=6;")
+
+
+@pytest.mark.parametrize(
+    ("n", "said"),
+    [
+        (0, "Does neb wedi dweud bod hyn wedi digwydd iddyn nhw hefyd eto."),
+        (1, "Mae 1 person wedi dweud"),
+        (2, "Mae 2 berson wedi dweud"),
+        (3, "Mae 3 pherson wedi dweud"),
+        (6, "Mae 6 pherson wedi dweud"),
+        (7, "Mae 7 o bobl wedi dweud"),
+    ],
+)
+def test_the_me_too_count_takes_the_welsh_form_for_its_number(n, said):
+    renderer = SiteRenderer(SiteStore(), Publisher(), get_settings())  # type: ignore[arg-type]
+    STORY["me_too_count"] = n
+    try:
+        pages = {o.key: o.body.decode("utf-8") for o in renderer.build(RenderJob(page="story", ref=STORY["id"]))}
+    finally:
+        STORY["me_too_count"] = 2
+    count = re.search(r'<p class="me-too__count">(.*?)</p>', pages[f"cy/stories/{STORY['id']}/index.html"]).group(1)
+    assert count.startswith(said), count
+
+
+@pytest.mark.parametrize(
+    ("n", "days", "stories"),
+    [(0, "0 diwrnod", "dim straeon"), (1, "1 diwrnod", "1 stori"), (2, "2 ddiwrnod", "2 stori")]
+    + [(3, "3 diwrnod", "3 stori"), (6, "6 diwrnod", "6 stori"), (7, "7 diwrnod", "7 o straeon")],
+)
+def test_figures_in_welsh_take_the_form_for_their_number(n, days, stories):
+    from chalicelib.core.figures import duration_words
+
+    with i18n.using("cy"):
+        assert i18n.ngettext("%(num)d day", "%(num)d days", n) % {"num": n} == days
+        assert i18n.ngettext("%(num)s story", "%(num)s stories", n) % {"num": n} == stories
+        if n >= 2:  # a response time in days from 48 hours
+            assert duration_words(n * 24) == days
+    with i18n.using("en"):
+        assert (
+            i18n.ngettext("%(num)s story", "%(num)s stories", n) % {"num": n}
+            == f"{n} {'story' if n == 1 else 'stories'}"
+        )
+
+
+def test_welsh_months_are_cldrs():
+    from babel.dates import get_month_names
+
+    with i18n.using("cy"):
+        assert [i18n.month_name(m) for m in range(1, 13)] == [
+            get_month_names("wide", locale="cy")[m] for m in range(1, 13)
+        ]
