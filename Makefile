@@ -108,6 +108,4 @@ clean:
 # The message catalogues (issue 19; docs/translations.md): extract the text marked in chalicelib, bring the
 # Welsh catalogue up to date with it, and compile it to the .mo the site and the letters read.
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header -o chalicelib/locale/messages.pot .
-	$(BIN)/pybabel update -i chalicelib/locale/messages.pot -d chalicelib/locale -l cy --no-fuzzy-matching --omit-header
-	$(BIN)/pybabel compile -d chalicelib/locale -l cy --statistics
+	$(BIN)/python -m tools.translations

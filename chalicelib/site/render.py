@@ -46,10 +46,16 @@ SITEMAP_KEY = "sitemap.xml"  # the index: the children below
 PAGES_SITEMAP_KEY = "sitemaps/pages.xml"  # home, the form, every service (the static job)
 TAGS_SITEMAP_KEY = "sitemaps/tags.xml"  # every tag page (each tag job)
 MONTH_SITEMAP_KEY = "sitemaps/stories-{}.xml"  # the stories first listed in one month (its sitemap job)
-# A child sitemap holds at most 50,000 URLs (sitemaps.org).
-SITEMAP_LIMIT = 50_000
+# A child sitemap holds at most 50,000 URLs (sitemaps.org): each page is listed in English and in Welsh.
+SITEMAP_LIMIT = 50_000 // len(i18n.LOCALES)
 
 ROBOTS = "User-agent: *\nAllow: /\n\nSitemap: {}/sitemap.xml\n"
+
+
+def _in_every_language(site: str, urls: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A sitemap's pages in English and then in Welsh (issue 19): the same addresses under /cy/."""
+    site = site.rstrip("/")
+    return urls + [(f"{site}{i18n.prefix(loc)}{u.removeprefix(site)}", m) for loc in i18n.LOCALES[1:] for u, m in urls]
 
 
 def _published(entry: ListingEntry) -> tuple[str, str]:
@@ -322,7 +328,7 @@ class SiteRenderer:
     def _tags_sitemap(self) -> Put:
         site = self._settings.site_url
         urls = [(f"{site}/tags/{t}/", "") for t in self._store.registered_names("tags")]
-        return Put(TAGS_SITEMAP_KEY, feeds.sitemap(urls), feeds.XML, HTML_CACHE)
+        return Put(TAGS_SITEMAP_KEY, feeds.sitemap(_in_every_language(site, urls)), feeds.XML, HTML_CACHE)
 
     def _month_sitemap(self, month: str) -> list[Output]:
         """A month's child sitemap: its stories, and every page of its archives (everything's, each
@@ -344,13 +350,15 @@ class SiteRenderer:
             for name in sorted(counts)
             for p in range(1, math.ceil(counts[name] / size) + 1)
         ]
-        return [Put(MONTH_SITEMAP_KEY.format(month), feeds.sitemap(urls), feeds.XML, HTML_CACHE)]
+        return [
+            Put(MONTH_SITEMAP_KEY.format(month), feeds.sitemap(_in_every_language(site, urls)), feeds.XML, HTML_CACHE)
+        ]
 
     def _pages_sitemap(self, groups: list[dict[str, Any]]) -> Put:
         site = self._settings.site_url
         urls = [(f"{site}/", ""), (f"{site}/{FORM_KEY.removesuffix('index.html')}", "")]
         urls += [(f"{site}/services/{o['value']}/", "") for g in groups for o in g["options"]]
-        return Put(PAGES_SITEMAP_KEY, feeds.sitemap(urls), feeds.XML, HTML_CACHE)
+        return Put(PAGES_SITEMAP_KEY, feeds.sitemap(_in_every_language(site, urls)), feeds.XML, HTML_CACHE)
 
     def _static(self, groups: list[dict[str, Any]] | None = None) -> list[Output]:
         groups = groups if groups is not None else directory_groups(self._store)

@@ -333,7 +333,8 @@ def test_every_marked_string_is_in_the_catalogue():
         known = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f, locale="cy") if m.id}
     root = Path(__file__).resolve().parents[2]
     method_map = [("chalicelib/**.py", "python"), ("chalicelib/templates/pages/**.html", "jinja2")]
-    options = {"chalicelib/templates/pages/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
+    method_map += [("chalicelib/templates/email/**.html", "jinja2"), ("chalicelib/templates/email/**.txt", "jinja2")]
+    options = {pattern: {"extensions": "jinja2.ext.i18n", "trimmed": "true"} for pattern, _ in method_map[1:]}
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
     found = {m[2] if isinstance(m[2], str) else m[2][0] for m in extract_from_dir(root, method_map, options, keywords)}
     assert found - known == set()
@@ -341,11 +342,14 @@ def test_every_marked_string_is_in_the_catalogue():
 
 def test_the_welsh_plural_rule_is_cldrs_six_forms():
     from babel import Locale
+    from babel.messages.pofile import read_po
     from babel.plural import to_gettext
 
-    header = re.search(r'"Plural-Forms: ([^"]*)\\n"', PO.read_text(encoding="utf-8")).group(1)
+    with PO.open("rb") as f:
+        header = read_po(f).plural_forms
     assert header == to_gettext(Locale("cy").plural_form)
     assert header.startswith("nplurals=6;")
+    assert i18n.catalogue("cy").plural(0) == 0 and i18n.catalogue("cy").plural(7) == 5
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core import i18n
 from ...core.concerns import placeholder
 from ...core.jobs import MailJob
 from ...core.labels import ROLE_LABELS
@@ -43,6 +44,7 @@ class AuthorLetters(Letters):
                 "confirm_url": f"{self._settings.api_url}/api/confirm/{link}",
                 "link_days": self._settings.confirm_link_days,
                 "site_url": self._settings.site_url,
+                "language": i18n.known(story.get("language")),  # the form's language (issue 19)
             },
         )
 
@@ -53,13 +55,15 @@ class AuthorLetters(Letters):
         if not story or not contact or not contact.get("confirmed_at") or story.get("status") in GONE:
             return None
         link = self._links.issue("author", job.story_id, "author", self._settings.author_link_days)
+        language = i18n.known(story.get("language"))  # letters in the language the story was told in (issue 19)
         return contact["email"], {
             "story": story,
             "role": ROLE_LABELS.get(story.get("role", ""), ""),
             "private_url": f"{self._settings.api_url}/api/my/{link}",
-            "story_url": f"{self._settings.site_url}/stories/{job.story_id}/",
+            "story_url": f"{self._settings.site_url}{i18n.prefix(language)}/stories/{job.story_id}/",
             "site_url": self._settings.site_url,
             "link_days": self._settings.author_link_days,
+            "language": language,
         }
 
     def _letter(self, job: MailJob, template: str, **extra: Any) -> Letter | None:

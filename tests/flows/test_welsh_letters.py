@@ -1,0 +1,79 @@
+"""A story told through the Welsh form (issue 19): it records `language: cy`, the form's thank-you page is the
+Welsh one, and the author's letters (the address check, "published" and a reply) are written in Welsh, with
+links to the Welsh pages; a story told in English still gets English letters."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from chalicelib import wiring
+from chalicelib.core import clock
+from chalicelib.core.jobs import MailJob
+from tests.support import mailbox
+from tests.support.author import AUTHOR, error_fields, post_json, publish, respond, staff_member
+from tests.support.env import SITE_URL
+from tests.support.factories import story_body
+
+FORM_H = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
+
+
+def send_form(client, **fields) -> str:
+    """The form as a browser sends it, without JavaScript: the thank-you page's address."""
+    body = story_body(email=AUTHOR, consent="yes", **fields)
+    resp = client.http.post("/api/stories", body=urlencode(body, doseq=True), headers=FORM_H)
+    assert resp.status_code == 303, resp.body
+    return resp.headers["Location"]
+
+
+def story_of(location: str) -> dict:
+    return wiring.store().get_story(location.rsplit("ref=", 1)[1], consistent=True)
+
+
+def test_a_story_told_in_welsh_is_recorded_so_and_its_author_is_written_to_in_welsh(client, pump, directory):
+    location = send_form(client, language="cy")
+    assert location.startswith(f"{SITE_URL}/cy/thank-you/?ref=")
+    story = story_of(location)
+    assert story["language"] == "cy"
+    pump.drain()
+
+    [check] = mailbox.to(AUTHOR)
+    assert check["Subject"] == "Ai hwn yw eich cyfeiriad e-bost? Cadarnhewch ef i FeedForward"
+    assert "Ie, fy nghyfeiriad i yw hwn" in mailbox.html_of(check)
+    assert '<html lang="cy">' in mailbox.html_of(check)
+    assert "Mae’r ddolen yn gweithio am" in mailbox.text_of(check)
+
+    wiring.store().confirm_contact(story["id"], clock.iso())
+    publish(story["id"])
+    pump.drain()
+    published = [m for m in mailbox.to(AUTHOR) if m["Subject"].startswith("Mae eich stori wedi’i chyhoeddi")]
+    assert len(published) == 1, [m["Subject"] for m in mailbox.to(AUTHOR)]
+    assert f"{SITE_URL}/cy/stories/{story['id']}/" in mailbox.text_of(published[0])
+    assert "Darllen eich stori" in mailbox.html_of(published[0])
+
+    rid = respond(
+        story["id"], staff_member(), "Diolch am ddweud wrthym.", change="planned", change_description="Mwy o staff."
+    )
+    wiring.notifications().send(MailJob(kind="author_response", story_id=story["id"], ref=rid))
+    [reply] = [m for m in mailbox.to(AUTHOR) if m["Subject"].startswith("Ateb i’ch stori")]
+    text = mailbox.text_of(reply)
+    assert (
+        "Mae Sam Carter, Ward Manager, Ward 7 (Acute Medicine) (Riverside NHS Foundation Trust) wedi ateb eich stori"
+        in text
+    )
+    assert "Mae newid wedi’i gynllunio: Mwy o staff." in text
+    assert "You can read" not in text and "A moderator" not in text
+
+
+def test_a_story_told_in_english_keeps_english_letters(client, pump, directory):
+    location = send_form(client)
+    assert location.startswith(f"{SITE_URL}/thank-you/?ref=")
+    assert story_of(location)["language"] == "en"
+    pump.drain()
+    [check] = mailbox.to(AUTHOR)
+    assert check["Subject"] == "Is this your email address? Confirm it for FeedForward"
+    assert '<html lang="en-GB">' in mailbox.html_of(check)
+
+
+def test_a_language_we_do_not_publish_is_refused_naming_the_field(client, directory):
+    resp = post_json(client, "/api/stories", story_body(language="fr"))
+    assert resp.status_code == 422 and error_fields(resp) == ["language"]
