@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ..core import i18n
+from ..core.i18n import N_
 from ..core.labels import FEELING_LABELS, LIMITS, MAX_SERVICES, MAX_YEARS_AGO, ROLE_LABELS, Feeling, Role
 from ..views import field_text as _text
 from .outputs import Put, localised
@@ -44,7 +45,23 @@ FIELD_IDS = {
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym", "email")
 SEND_ID = "send"
 # Errors on fields a person cannot see or change (the submission id, the honeypot, the body).
-GENERAL_MESSAGE = "Something went wrong while sending your story. Check your answers and send it again."
+GENERAL_MESSAGE = N_("Something went wrong while sending your story. Check your answers and send it again.")
+# In another language than English (issue 19), a message the catalogue does not hold (one built with the
+# field's own numbers, say) is said as what the field wants, with its bounds.
+FIELD_MESSAGES = {
+    "title": N_("Give your story a title of %(min)s to %(max)s characters"),
+    "story": N_("Tell us what happened, in %(min)s to %(max)s characters"),
+    "good": N_("What was good can be up to %(max)s characters"),
+    "improve": N_("What could be improved can be up to %(max)s characters"),
+    "pseudonym": N_("Enter the name to show, from %(min)s to %(max)s characters"),
+    "experience_month": N_("Enter a month and year within the last %(years)s years, and not in the future"),
+    "experience_year": N_("Enter a month and year within the last %(years)s years, and not in the future"),
+    "services": N_("Choose up to %(services)s services from the lists"),
+    "role": N_("Choose who you are"),
+    "feelings": N_("Choose how you felt from the list"),
+    "email": N_("Enter an email address in the correct format, like name@example.com"),
+    "consent": N_("Agree to the publishing terms to send your story"),
+}
 
 DIRECTORY_SECONDS = 600
 _directory_cache: dict[int, tuple[float, list[dict[str, Any]]]] = {}
@@ -97,19 +114,30 @@ def _list(value: Any) -> list[str]:
     return [str(value)] if str(value).strip() else []
 
 
+def _said(field: str, message: str) -> str:
+    """A field's message in the language in use: as the catalogue has it, else what the field wants."""
+    if i18n.current() == i18n.DEFAULT or not message:
+        return message
+    if (translated := i18n.gettext(message)) != message:
+        return translated
+    lo, hi = LIMITS.get(field, (0, 0))
+    bounds = {"min": f"{lo:,}", "max": f"{hi:,}", "years": MAX_YEARS_AGO, "services": MAX_SERVICES}
+    return i18n.gettext(FIELD_MESSAGES[field]) % bounds if field in FIELD_MESSAGES else i18n.gettext(GENERAL_MESSAGE)
+
+
 def _errors(errors: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """(the summary's entries in page order, field → message)."""
+    """(the summary's entries in page order, field → message), in the language in use."""
     by_field: dict[str, str] = {}
     general = False
     for e in errors or []:
         field, message = str(e.get("field", "")), str(e.get("message", ""))
         if field in FIELD_IDS:
-            by_field.setdefault(field, message)
+            by_field.setdefault(field, _said(field, message))
         else:
             general = True
     summary = [{"href": f"#{FIELD_IDS[f]}", "message": by_field[f]} for f in FIELD_IDS if f in by_field]
     if general:
-        summary.append({"href": f"#{SEND_ID}", "message": GENERAL_MESSAGE})
+        summary.append({"href": f"#{SEND_ID}", "message": i18n.gettext(GENERAL_MESSAGE)})
     return summary, by_field
 
 

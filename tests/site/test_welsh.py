@@ -23,7 +23,7 @@ from chalicelib.core import i18n
 from chalicelib.core.jobs import RenderJob
 from chalicelib.core.settings import get_settings
 from chalicelib.site.render import SiteRenderer
-from tests.support.vnu import needs_vnu, vnu_errors
+from tests.support.vnu import JAR, needs_vnu, vnu_errors
 from tests.support.welsh_site import PAGE_TYPES, STORY, USER_WORDS, Publisher, SiteStore, build
 
 PO = i18n.LOCALE_DIR / "cy" / "LC_MESSAGES" / "messages.po"
@@ -258,3 +258,38 @@ def test_welsh_months_are_cldrs():
         assert [i18n.month_name(m) for m in range(1, 13)] == [
             get_month_names("wide", locale="cy")[m] for m in range(1, 13)
         ]
+
+
+# ---- the form sent back with its errors -----------------------------------------------------------------
+
+ERRORS = [
+    {"field": "title", "message": "Title must be at least 3 characters"},  # built with numbers: said by the field
+    {"field": "consent", "message": "Agree to the publishing terms to send your story"},  # in the catalogue
+    {"field": "submission_id", "message": "The submission id is not valid"},  # no field to fix: the general words
+]
+
+
+def test_the_welsh_form_comes_back_with_its_errors_in_welsh(tmp_path):
+    from chalicelib.site.forms import story_form_with_errors
+
+    html = story_form_with_errors({"language": "cy", "title": "Zz"}, ERRORS, SiteStore(), get_settings())  # type: ignore[arg-type]
+    assert '<html lang="cy">' in html and '<input type="hidden" name="language" value="cy">' in html
+    assert "Rhowch deitl i’ch stori sydd rhwng 3 a 120 o nodau" in html
+    assert "Cytunwch i’r telerau cyhoeddi er mwyn anfon eich stori" in html
+    assert "Aeth rhywbeth o’i le wrth anfon eich stori." in html
+    assert "must be at least" not in html and "Agree to" not in html
+    english = story_form_with_errors({"title": "Zz"}, ERRORS, SiteStore(), get_settings())  # type: ignore[arg-type]
+    assert "Title must be at least 3 characters" in english and '<html lang="en-GB">' in english
+    if JAR is not None:
+        assert vnu_errors({"form-errors.html": html}, tmp_path) == ""
+
+
+def test_the_form_with_errors_leaves_nothing_untranslated_in_the_pseudo_locale():
+    from chalicelib.site.forms import directory_groups, form_context
+    from chalicelib.site.pages import render_page
+
+    with i18n.using("qps", Pseudo()):
+        context = form_context({"title": "Zz"}, ERRORS, directory_groups(SiteStore()), get_settings(), script=False)  # type: ignore[arg-type]
+        html = render_page("form.html", page_path="/tell-your-story/", **context)
+    assert "⟦Title must be at least 3 characters⟧" in html
+    assert untranslated(html) == []
