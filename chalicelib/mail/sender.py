@@ -93,7 +93,9 @@ def without_details(text: str) -> str:
 
 def render(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """(subject, text, html) from templates/email/<name>.txt and .html; the subject is the text's first line."""
-    with i18n.using(i18n.known(context.get("language"))):
+    if "language" not in context:
+        return _render(name, context)  # in the language in use: English, unless the caller chose one
+    with i18n.using(i18n.known(context["language"])):  # the reader's (issue 19)
         return _render(name, context)
 
 

@@ -4,11 +4,14 @@ links to the Welsh pages; a story told in English still gets English letters."""
 
 from __future__ import annotations
 
+import gettext
+import re
 from urllib.parse import urlencode
 
 from chalicelib import wiring
-from chalicelib.core import clock
+from chalicelib.core import clock, i18n
 from chalicelib.core.jobs import MailJob
+from chalicelib.mail.sender import render
 from tests.support import mailbox
 from tests.support.author import AUTHOR, error_fields, post_json, publish, respond, staff_member
 from tests.support.env import SITE_URL
@@ -77,3 +80,57 @@ def test_a_story_told_in_english_keeps_english_letters(client, pump, directory):
 def test_a_language_we_do_not_publish_is_refused_naming_the_field(client, directory):
     resp = post_json(client, "/api/stories", story_body(language="fr"))
     assert resp.status_code == 422 and error_fields(resp) == ["language"]
+
+
+AUTHOR_LETTERS = (
+    "author_confirmation",
+    "author_receipt",
+    "author_published",
+    "author_read",
+    "author_response",
+    "author_rejected",
+    "author_removed",
+    "author_restricted",
+    "author_message",
+)
+
+
+class Pseudo(gettext.NullTranslations):
+    """Every message wrapped in ⟦…⟧."""
+
+    def gettext(self, message):
+        return f"⟦{message}⟧"
+
+    def ngettext(self, singular, plural, n):
+        return f"⟦{singular if n == 1 else plural}⟧"
+
+
+def left_in_english(text: str) -> list[str]:
+    """Words outside ⟦…⟧, once the values (all "Zed…") and the brand are left out."""
+    while re.search(r"⟦[^⟦⟧]*⟧", text):
+        text = re.sub(r"⟦[^⟦⟧]*⟧", " ", text)
+    text = re.sub(r"<[^>]+>|&[a-z]+;|\bZed\w*|\bFeedForward\b", " ", text)
+    return re.findall(r"[^\W\d_]{2,}", text)
+
+
+def test_every_letter_to_an_author_has_all_its_words_in_the_catalogue():
+    """Rendered in a pseudo-locale, no word of the author's letters is left outside a message (subject, text, HTML)."""
+    response = {"name": "Zedname", "role": "Zedrole", "service_name": "Zedward", "organisation_name": "Zedtrust"}
+    context = {
+        "story": {"title": "Zedtitle", "status": "pending", "decision_note": "Zednote", "edited_fields": ["story"]},
+        "reader": {"name": "Zedreader", "role": "Zedrole", "service_name": "Zedward"},
+        "response": response | {"text": "Zedtext", "change": "made", "change_description": "Zedchange"},
+        "message": {"text": "Zedmessage"},
+        "placeholder": "Zedplaceholder",
+        "private_url": "Zedprivate",
+        "story_url": "Zedstory",
+        "confirm_url": "Zedconfirm",
+        "site_url": "Zedsite",
+        "form_path": "/Zedform/",
+        "link_days": 730,
+    }
+    with i18n.using("qps", Pseudo()):
+        for name in AUTHOR_LETTERS:
+            subject, text, html = render(name, context)
+            body = html.split("<body", 1)[1].split(">", 1)[1]
+            assert (left_in_english(subject), left_in_english(text), left_in_english(body)) == ([], [], []), name

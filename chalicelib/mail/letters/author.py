@@ -64,6 +64,7 @@ class AuthorLetters(Letters):
             "site_url": self._settings.site_url,
             "link_days": self._settings.author_link_days,
             "language": language,
+            "form_path": f"{i18n.prefix(language)}/tell-your-story/",  # "tell it again", in the same language
         }
 
     def _letter(self, job: MailJob, template: str, **extra: Any) -> Letter | None:
