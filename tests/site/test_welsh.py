@@ -49,6 +49,8 @@ def test_every_public_page_type_has_a_welsh_page_with_lang_cy(site):
     # The author's words keep the language they were written in, on the Welsh page.
     assert '<div lang="en-GB">' in site[f"cy/{PAGE_TYPES['story']}"]
     assert '<div lang="en-GB">' not in site[PAGE_TYPES["story"]]
+    assert "<dt>Iaith y stori</dt><dd>Saesneg</dd>" in site[f"cy/{PAGE_TYPES['story']}"]  # and the page says which
+    assert "Told in" not in site[PAGE_TYPES["story"]]
 
 
 def _links(html: str, cls: str) -> list[dict[str, str]]:
@@ -293,3 +295,17 @@ def test_the_form_with_errors_leaves_nothing_untranslated_in_the_pseudo_locale()
         html = render_page("form.html", page_path="/tell-your-story/", **context)
     assert "⟦Title must be at least 3 characters⟧" in html
     assert untranslated(html) == []
+
+
+def test_the_strings_marked_for_review_are_the_ones_docs_list():
+    from babel.messages.pofile import read_po
+
+    with PO.open("rb") as f:
+        marked = {
+            m.id if isinstance(m.id, str) else m.id[0]
+            for m in read_po(f)
+            if m.id and any("REVIEW" in c for c in m.user_comments)
+        }
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "translations.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^- `(.+?)`", docs.split("## Strings a native speaker should review")[1], re.M))
+    assert marked and listed == marked
