@@ -70,11 +70,19 @@ _directory_cache: dict[int, tuple[float, list[dict[str, Any]]]] = {}
 # ---- the service choices ----------------------------------------------------------------------
 
 
-def _descendants(store: DirectoryStore, slug: str, trail: list[str]) -> Iterable[dict[str, Any]]:
+def _descendants(store: DirectoryStore, slug: str, trail: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
     for child in store.children(slug):
-        names = trail + [child["name"]]
-        yield {"value": child["slug"], "label": " › ".join(names)}
+        names = trail + [child]
+        yield {"value": child["slug"], **_labels(names)}
         yield from _descendants(store, child["slug"], names)
+
+
+def _labels(services: list[dict[str, Any]]) -> dict[str, str]:
+    """An option's label, "Trust › Hospital › Ward", and its Welsh one where a service has a Welsh name."""
+    out = {"label": " › ".join(s["name"] for s in services)}
+    if any(s.get("name_cy") for s in services):
+        out["label_cy"] = " › ".join(s.get("name_cy") or s["name"] for s in services)
+    return out
 
 
 def directory_groups(store: DirectoryStore) -> list[dict[str, Any]]:
@@ -85,9 +93,12 @@ def directory_groups(store: DirectoryStore) -> list[dict[str, Any]]:
     """
     groups = []
     for org in store.children(None):
-        options = [{"value": org["slug"], "label": f"{org['name']} (the whole organisation)", "whole": org["name"]}]
+        whole = {"whole": org["name"]} | ({"whole_cy": org["name_cy"]} if org.get("name_cy") else {})
+        options = [{"value": org["slug"], "label": f"{org['name']} (the whole organisation)", **whole}]
         options += list(_descendants(store, org["slug"], []))
-        groups.append({"label": org["name"], "options": options})
+        groups.append(
+            {"label": org["name"], "options": options} | ({"label_cy": org["name_cy"]} if org.get("name_cy") else {})
+        )
     return groups
 
 
@@ -142,10 +153,16 @@ def _errors(errors: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[st
 
 
 def _in_language(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The directory's choices with their words in the language in use (the names are the services' own)."""
-    whole = i18n.gettext("%(name)s (the whole organisation)")
+    """The directory's choices in the language in use: its words, and the services' Welsh names where given."""
+    whole, here = i18n.gettext("%(name)s (the whole organisation)"), i18n.current()
+
+    def label(o: dict[str, Any]) -> str:
+        if "whole" in o:
+            return whole % {"name": o.get(f"whole_{here}") or o["whole"]}
+        return str(o.get(f"label_{here}") or o["label"])
+
     return [
-        g | {"options": [o | {"label": whole % {"name": o["whole"]}} if "whole" in o else o for o in g["options"]]}
+        g | {"label": g.get(f"label_{here}") or g["label"], "options": [o | {"label": label(o)} for o in g["options"]]}
         for g in groups
     ]
 
@@ -158,6 +175,7 @@ def form_context(
     services = _list(values.get("services"))[:MAX_SERVICES]
     services += [""] * (MAX_SERVICES - len(services))
     started = _text(values.get("started")).strip()
+    groups = _in_language(groups)
     labels = {o["value"]: o["label"] for g in groups for o in g["options"]}
     this_year = date.today().year
     return {
@@ -184,7 +202,7 @@ def form_context(
         "limits": {f: hi for f, (_lo, hi) in LIMITS.items()},
         "feelings": [{"value": f.value, "label": i18n.gettext(FEELING_LABELS.get(f.value, f.value))} for f in Feeling],
         "roles": [{"value": r.value, "label": _capital(i18n.gettext(ROLE_LABELS.get(r.value, r.value)))} for r in Role],
-        "groups": _in_language(groups),
+        "groups": groups,
         # What each select has chosen, in full: a phone cuts the select's own text short.
         "chosen_labels": [labels.get(v, "") for v in services],
         "max_services": MAX_SERVICES,

@@ -19,7 +19,15 @@ from ..core.concerns import PLACEHOLDER, placeholder
 from ..core.jobs import RenderJob
 from ..core.observability import logger
 from ..core.status import Status
-from ..views import conversation, listing_entry_view, service_promise, story_extras, story_view
+from ..views import (
+    conversation,
+    listing_entry_view,
+    service_link,
+    service_name,
+    service_promise,
+    story_extras,
+    story_view,
+)
 from . import feeds, pages, search, widget
 from .archives import ARCHIVE_PAGE, archive_key, archive_path, figures_view, listing_prefix
 from .forms import FORM_FOR_SERVICE_KEY, directory_groups, form_context, form_for_service_pages
@@ -155,9 +163,9 @@ class SiteRenderer:
             key,
             "service.html",
             lambda: {
-                "service": {"slug": service["slug"], "name": service["name"], "kind": service.get("kind", "")},
-                "trail": list(service.get("trail", [])),
-                "children": [{"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in children],
+                "service": {"slug": service["slug"], "name": service_name(service), "kind": service.get("kind", "")},
+                "trail": [service_link(a) for a in service.get("trail", [])],
+                "children": [{"slug": c["slug"], "name": service_name(c), "kind": c.get("kind", "")} for c in children],
                 "stories": self._entries(listing, services_of),
                 "feeds": feeds.feed_links(prefix, feed_title),
                 "site_url": self._settings.site_url.rstrip("/"),  # OUTWARD: the embed snippet's and feeds' addresses
@@ -175,9 +183,7 @@ class SiteRenderer:
     def _home(self) -> list[Output]:
         listing = self._store.listing(store_module.EVERYTHING, self._settings.stories_per_page)
         services_of = self._listed_services(listing)
-        organisations = [
-            {"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in self._store.children(None)
-        ]
+        tops = self._store.children(None)
         title = "Latest stories – FeedForward"
         counter = self._store.figures(store_module.EVERYTHING, consistent=True)
         html = localised(
@@ -185,7 +191,9 @@ class SiteRenderer:
             "home.html",
             lambda: {
                 "stories": self._entries(listing, services_of),
-                "organisations": organisations,
+                "organisations": [
+                    {"slug": c["slug"], "name": service_name(c), "kind": c.get("kind", "")} for c in tops
+                ],
                 "feeds": feeds.feed_links("", title),
                 "site_url": self._settings.site_url.rstrip("/"),  # OUTWARD: the feeds' absolute addresses
                 "figures": figures_view(store_module.EVERYTHING, counter, clock.now()),
@@ -273,8 +281,8 @@ class SiteRenderer:
                 "current": i18n.gettext("Stories about %(tag)s") % {"tag": label},
             }
         svc = services.get(listing) or {"slug": listing, "name": listing, "trail": []}
-        trail = list(svc.get("trail", [])) + [{"slug": svc["slug"], "name": svc["name"]}]
-        return {"name": svc["name"], "href": "/" + listing_prefix(listing), "trail": trail, "current": ""}
+        trail = [service_link(a) for a in [*svc.get("trail", []), svc]]
+        return {"name": service_name(svc), "href": "/" + listing_prefix(listing), "trail": trail, "current": ""}
 
     # ---- tags, feeds and sitemaps ---------------------------------------------------------
 

@@ -123,7 +123,7 @@ def story_promise(story: Mapping[str, Any], services: dict[str, dict[str, Any]] 
     }
     known = services or {}
     mine = [known[s] for s in story.get("services", []) if s in known]
-    named = [svc["name"] for svc in mine if svc.get("response_days") == int(days)]
+    named = [service_name(svc) for svc in mine if svc.get("response_days") == int(days)]
     view["service_name"] = named[0] if named else ""
     if story.get("first_response_at"):
         view["state"] = "responded"
@@ -314,15 +314,20 @@ def listing_entry(story: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def service_name(svc: Mapping[str, Any]) -> str:
+    """A service's name in the language in use: its Welsh name on Welsh pages, where it has one (issue 19)."""
+    return str(svc.get(f"name_{i18n.current()}") or svc["name"])
+
+
 def within(service: dict[str, Any] | None) -> str:
     """Where a service sits: "Trust › Hospital"."""
-    return " › ".join(a["name"] for a in (service or {}).get("trail", []))
+    return " › ".join(service_name(a) for a in (service or {}).get("trail", []))
 
 
 def service_link(svc: dict[str, Any]) -> dict[str, Any]:
     """A service as a story names it, with where it sits: as words, and as the services to link (issue 20)."""
-    trail = [{"slug": a["slug"], "name": a["name"]} for a in svc.get("trail", [])]
-    return {"slug": svc["slug"], "name": svc["name"], "within": within(svc), "trail": trail}
+    trail = [{"slug": a["slug"], "name": service_name(a)} for a in svc.get("trail", [])]
+    return {"slug": svc["slug"], "name": service_name(svc), "within": within(svc), "trail": trail}
 
 
 def story_view(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -361,7 +366,9 @@ def listing_entry_view(entry: Mapping[str, Any], services: dict[str, dict[str, A
         "experience": month_year(entry.get("experience")),
         "published_at": entry.get("published_at", ""),
         "feelings": [feeling_label(f) for f in entry.get("feelings", [])],
-        "services": [{"slug": s, "name": services[s]["name"]} for s in entry.get("services", []) if s in services],
+        "services": [
+            {"slug": s, "name": service_name(services[s])} for s in entry.get("services", []) if s in services
+        ],
         # Where the story stands (listing entries carry the story's progress dates).
         "progress": i18n.gettext(_progress_words(entry)),
     }

@@ -50,6 +50,12 @@ def test_every_public_page_type_has_a_welsh_page_with_lang_cy(site):
     assert '<div lang="en-GB">' in site[f"cy/{PAGE_TYPES['story']}"]
     assert '<div lang="en-GB">' not in site[PAGE_TYPES["story"]]
     assert "<dt>Iaith y stori</dt><dd>Saesneg</dd>" in site[f"cy/{PAGE_TYPES['story']}"]  # and the page says which
+    # A service's Welsh name, where the directory gives one, on the Welsh pages only.
+    for page in ("service", "story", "home", "service archive", "form"):
+        assert "Zedward Gymraeg" in site[f"cy/{PAGE_TYPES[page]}"] or page == "home", page
+        assert "Zedymddiriedolaeth" in site[f"cy/{PAGE_TYPES[page]}"], page
+        assert "Gymraeg" not in site[PAGE_TYPES[page]] and "Zedymddiriedolaeth" not in site[PAGE_TYPES[page]], page
+    assert "<h1>Zedward Gymraeg</h1>" in site[f"cy/{PAGE_TYPES['service']}"]
     assert "Told in" not in site[PAGE_TYPES["story"]]
 
 
@@ -309,3 +315,15 @@ def test_the_strings_marked_for_review_are_the_ones_docs_list():
     docs = (Path(__file__).resolve().parents[2] / "docs" / "translations.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"^- `(.+?)`", docs.split("## Strings a native speaker should review")[1], re.M))
     assert marked and listed == marked
+
+
+def test_the_directory_keeps_a_services_welsh_name_and_refuses_a_bad_one():
+    from chalicelib.directory import flatten
+
+    tree = [{"slug": "t", "name": "Trust", "name_cy": "Ymddiriedolaeth", "kind": "trust"}]
+    tree[0]["children"] = [{"slug": "w", "name": "Ward 1", "kind": "ward"}]
+    trust, ward = flatten(tree)
+    assert trust["name_cy"] == "Ymddiriedolaeth" and "name_cy" not in ward
+    assert ward["trail"] == [{"slug": "t", "name": "Trust", "name_cy": "Ymddiriedolaeth"}]
+    with pytest.raises(ValueError, match="name_cy"):
+        flatten([{"slug": "t", "name": "Trust", "name_cy": "", "kind": "trust"}])

@@ -16,13 +16,15 @@ from chalicelib.site.outputs import Put
 from chalicelib.site.render import SiteRenderer
 from chalicelib.store import EVERYTHING, tag_list
 
-TRUST = {"slug": "zz-trust", "name": "Zedtrust", "path": ["zz-trust"], "trail": [], "kind": "trust"}
+TRUST = {"slug": "zz-trust", "name": "Zedtrust", "name_cy": "Zedymddiriedolaeth", "path": ["zz-trust"], "trail": []}
+TRUST["kind"] = "trust"
 WARD = {
     "slug": "zz-ward",
     "name": "Zedward",
     "path": ["zz-trust", "zz-ward"],
-    "trail": [{"slug": "zz-trust", "name": "Zedtrust"}],
+    "trail": [{"slug": "zz-trust", "name": "Zedtrust", "name_cy": "Zedymddiriedolaeth"}],
     "kind": "ward",
+    "name_cy": "Zedward Gymraeg",
     "response_days": 2,
 }
 STORY = {
