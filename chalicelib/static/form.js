@@ -258,7 +258,9 @@
   if (relatedInput && relatedNote) {
     relatedNote.hidden = !relatedInput.value;
     var relatedLink = document.getElementById("related-link");
-    if (relatedLink && relatedInput.value) { relatedLink.href = "/stories/" + relatedInput.value + "/"; }
+    // The story's page in the form's own language (issue 19: /cy/stories/ on the Welsh form).
+    var stories = relatedInput.getAttribute("data-stories") || "/stories/";
+    if (relatedLink && relatedInput.value) { relatedLink.href = stories + relatedInput.value + "/"; }
   }
 
   // 6. The service finder: a combobox (ARIA 1.2 pattern) over GET /api/services?q=.

@@ -76,3 +76,13 @@ def test_every_welsh_page_type_passes_axe_and_switches_to_the_same_page_in_engli
         page.click("a.language-switch")
         assert page.url == f"{base}/cy/{key.removesuffix('index.html')}", name
     ctx.close()
+
+
+def test_the_welsh_form_links_the_story_it_came_from_on_the_welsh_site(base, browser):
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    for prefix in ("/cy", ""):
+        page.goto(f"{base}{prefix}/tell-your-story/?related=0123456789abcdefg")
+        assert page.locator("input[name=related_story]").input_value() == "0123456789abcdefg"
+        assert page.locator("#related-link").get_attribute("href") == f"{prefix}/stories/0123456789abcdefg/"
+    ctx.close()
