@@ -125,6 +125,46 @@ def _list(value: Any) -> list[str]:
     return [str(value)] if str(value).strip() else []
 
 
+# What form.js writes (issue 19), each with its %(name)s places: the form carries them in the page's
+# language (data-words), so the script's words are translated with the rest of the page.
+SCRIPT_WORDS = (
+    N_("We have put back the answers you saved in this tab."),
+    N_("We have put back the answers you saved in this tab on %(when)s."),
+    N_("Your story has been sent. This form is now empty, ready for a new story."),
+    N_("Your saved answers have been cleared."),
+    N_("%(words)s. You have %(chars)s too many: the limit is %(max)s. Shorten it before you send it."),
+    N_("%(words)s. You have %(chars)s left, of %(max)s."),
+    N_("%(words)s, %(chars)s left"),
+    N_("Chosen: %(service)s"),
+    N_("Services found"),
+    N_("No services found. Try other words, or choose from the lists below."),
+    N_("Find a service"),
+    N_(
+        "Type at least 2 letters of its name, its town or hospital, or what it does (such as A&E or x-ray), "
+        "then choose it from the list. Or choose from the lists below."
+    ),
+    N_("Chosen: %(service)s. It is in the list below."),
+    N_("You have already chosen %(count)s services, or %(service)s is not in the list. Change the lists below."),
+    N_(". Use the up and down arrows to move through them, and Enter to choose."),
+    N_("Search is not working. Choose from the lists below."),
+)
+# A number of each plural category, in every language we publish (CLDR's: Welsh has all six).
+PLURAL_SAMPLES = {"zero": 0, "one": 1, "two": 2, "few": 3, "many": 6, "other": 7}
+
+
+def script_words() -> dict[str, Any]:
+    """form.js's words in the language in use: messages, and counts with a form for each plural category."""
+    words: dict[str, Any] = {w: i18n.gettext(w) for w in SCRIPT_WORDS}
+    counts = {
+        "%(num)s word": lambda n: i18n.ngettext("%(num)s word", "%(num)s words", n),
+        "%(num)s character": lambda n: i18n.ngettext("%(num)s character", "%(num)s characters", n),
+        "%(num)s service found": lambda n: i18n.ngettext("%(num)s service found", "%(num)s services found", n),
+    }
+    for key, said in counts.items():
+        words[key] = {category: said(n) for category, n in PLURAL_SAMPLES.items()}
+    return words
+
+
 def _said(field: str, message: str) -> str:
     """A field's message in the language in use: as the catalogue has it, else what the field wants."""
     if i18n.current() == i18n.DEFAULT or not message:
@@ -209,6 +249,7 @@ def form_context(
         "years_ago": MAX_YEARS_AGO,
         "this_year": this_year,
         "send_id": SEND_ID,
+        "script_words": script_words(),
         # The language the form is in: the story records it, and its letters go out in it (issue 19).
         "language": i18n.current(),
         "invited": {},  # issue 19: who asked, from an invitation's short link (story_form_with_errors)

@@ -86,3 +86,17 @@ def test_the_welsh_form_links_the_story_it_came_from_on_the_welsh_site(base, bro
         assert page.locator("input[name=related_story]").input_value() == "0123456789abcdefg"
         assert page.locator("#related-link").get_attribute("href") == f"{prefix}/stories/0123456789abcdefg/"
     ctx.close()
+
+
+def test_the_welsh_forms_script_writes_in_welsh(base, browser):
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    page.goto(f"{base}/cy/tell-your-story/")
+    assert page.locator("label[for=service-search]").inner_text() == "Dod o hyd i wasanaeth"
+    page.fill("#story", "Helo yno")
+    assert page.locator("#story-count").inner_text() == "2 air, 29,992 nod ar ôl"
+    page.goto(f"{base}/tell-your-story/")
+    assert page.locator("label[for=service-search]").inner_text() == "Find a service"
+    page.fill("#story", "Hello there")
+    assert page.locator("#story-count").inner_text() == "2 words, 29,989 characters left"
+    ctx.close()

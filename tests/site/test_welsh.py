@@ -327,3 +327,27 @@ def test_the_directory_keeps_a_services_welsh_name_and_refuses_a_bad_one():
     assert ward["trail"] == [{"slug": "t", "name": "Trust", "name_cy": "Ymddiriedolaeth"}]
     with pytest.raises(ValueError, match="name_cy"):
         flatten([{"slug": "t", "name": "Trust", "name_cy": "", "kind": "trust"}])
+
+
+def test_every_word_form_js_writes_comes_from_the_form_in_the_pages_language(site):
+    """form.js says nothing of its own: each t("…")/tn("…") it calls is a key of the form's data-words, and the
+    Welsh form gives each a Welsh value (a count a form for each of Welsh's plural categories)."""
+    import json
+    from html import unescape
+
+    from chalicelib.site.forms import SCRIPT_WORDS
+
+    source = (i18n.LOCALE_DIR.parent / "static" / "form.js").read_text(encoding="utf-8")
+    source = re.sub(r'"\s*\+\s*\n\s*"', "", source)  # a long message split over lines is one string
+    called = set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', source)) | set(
+        re.findall(r'\btn\("((?:[^"\\]|\\.)*)"', source)
+    )
+    welsh = json.loads(unescape(re.search(r"data-words='([^']*)'", site["cy/tell-your-story/index.html"]).group(1)))
+    english = json.loads(unescape(re.search(r"data-words='([^']*)'", site["tell-your-story/index.html"]).group(1)))
+    assert called == set(welsh) == set(english) and len(called) == len(SCRIPT_WORDS) + 3
+    for key, said in welsh.items():
+        if isinstance(said, dict):
+            assert set(said) == {"zero", "one", "two", "few", "many", "other"} and said["two"] != english[key]["two"]
+        else:
+            assert said != key, key
+    assert welsh["%(num)s word"]["two"] == "%(num)s air" and english["%(num)s word"]["one"] == "%(num)s word"
