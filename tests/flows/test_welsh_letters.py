@@ -9,7 +9,7 @@ import re
 from urllib.parse import urlencode
 
 from chalicelib import wiring
-from chalicelib.core import clock, i18n
+from chalicelib.core import i18n
 from chalicelib.core.jobs import MailJob
 from chalicelib.mail.sender import render
 from tests.support import mailbox
@@ -45,7 +45,19 @@ def test_a_story_told_in_welsh_is_recorded_so_and_its_author_is_written_to_in_we
     assert '<html lang="cy">' in mailbox.html_of(check)
     assert "Mae’r ddolen yn gweithio am" in mailbox.text_of(check)
 
-    wiring.store().confirm_contact(story["id"], clock.iso())
+    # Its link opens the question, and the thanks, in Welsh.
+    path = re.search(r"https://api\.test(/api/confirm/[A-Za-z0-9_-]{43}\?lang=cy)", mailbox.text_of(check)).group(1)
+    asked = client.http.get(path, headers={"Accept": "text/html"})
+    assert asked.status_code == 200 and '<html lang="cy">' in asked.body.decode()
+    assert (
+        "Ai hwn yw eich cyfeiriad e-bost?" in asked.body.decode()
+        and f'action="https://api.test{path}"' in asked.body.decode()
+    )
+    done = client.http.post(path, body="", headers=FORM_H)
+    assert (
+        "Diolch: mae eich cyfeiriad wedi’i gadarnhau" in done.body.decode() and '<html lang="cy">' in done.body.decode()
+    )
+    pump.drain()
     publish(story["id"])
     pump.drain()
     published = [m for m in mailbox.to(AUTHOR) if m["Subject"].startswith("Mae eich stori wedi’i chyhoeddi")]
@@ -75,6 +87,9 @@ def test_a_story_told_in_english_keeps_english_letters(client, pump, directory):
     [check] = mailbox.to(AUTHOR)
     assert check["Subject"] == "Is this your email address? Confirm it for FeedForward"
     assert '<html lang="en-GB">' in mailbox.html_of(check)
+    path = re.search(r"https://api\.test(/api/confirm/[A-Za-z0-9_-]{43})\s", mailbox.text_of(check)).group(1)
+    asked = client.http.get(path, headers={"Accept": "text/html"}).body.decode()
+    assert "Is this your email address?" in asked and '<html lang="en-GB">' in asked
 
 
 def test_a_language_we_do_not_publish_is_refused_naming_the_field(client, directory):

@@ -4,6 +4,7 @@ text a stranger typed, and no private link, goes to an address nobody has confir
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ...core import i18n
@@ -14,6 +15,12 @@ from ...core.status import ItemStatus, Status
 from .base import Composer, Letter, Letters
 
 GONE = (Status.WITHDRAWN, Status.ERASING)
+
+
+def _lang_query(story: Mapping[str, Any]) -> str:
+    """ "?lang=cy" for a story told in Welsh: the page the confirm link opens speaks the letter's language."""
+    locale = i18n.known(story.get("language"))
+    return "" if locale == i18n.DEFAULT else f"?lang={locale}"
 
 
 class AuthorLetters(Letters):
@@ -41,7 +48,7 @@ class AuthorLetters(Letters):
             contact["email"],
             "author_confirmation",
             {
-                "confirm_url": f"{self._settings.api_url}/api/confirm/{link}",
+                "confirm_url": f"{self._settings.api_url}/api/confirm/{link}" + _lang_query(story),
                 "link_days": self._settings.confirm_link_days,
                 "site_url": self._settings.site_url,
                 "language": i18n.known(story.get("language")),  # the form's language (issue 19)
