@@ -15,7 +15,7 @@ PKG_STAMP := $(PKG_VENV)/.installed
 IAC_VENV := .venv-iac
 IAC_STAMP := $(IAC_VENV)/.installed
 
-.PHONY: run test lint bench prove chromium java node screenshots clean package deploy wheelhouse stack-env
+.PHONY: translations run test lint bench prove chromium java node screenshots clean package deploy wheelhouse stack-env
 
 # uv installs the pinned requirements into each virtualenv: on a fresh machine it made the dev
 # virtualenv in 25 s where pip took 2 min 39 s (2026-12-07). It lives in a small venv of its own.
@@ -111,3 +111,8 @@ stack-env: $(PKG_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .venv-package .venv-iac .venv-uv build
+
+# The message catalogues (issue 19; docs/translations.md): extract the text marked in chalicelib, bring the
+# Welsh catalogue up to date with it, and compile it to the .mo the site and the letters read.
+translations: $(STAMP)
+	$(BIN)/python -m tools.translations

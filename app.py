@@ -135,12 +135,14 @@ def my_story(token):
 # The first email to an author's address asks, in fixed words, whether it is theirs (issue 18).
 @app.route("/api/confirm/{token}", methods=["GET"])
 def confirm_address_page(token):
-    return edge.author.address_page(token, wiring.replies().address(token), get_settings())
+    lang = (app.current_request.query_params or {}).get("lang", "")  # the letter's language (issue 19)
+    return edge.author.address_page(token, wiring.replies().address(token), get_settings(), lang)
 
 
 @app.route("/api/confirm/{token}", methods=["POST"], content_types=ANY_BODY)
 def confirm_address(token):
-    return edge.author.address_page(token, wiring.replies().confirm_address(token), get_settings())
+    lang = (app.current_request.query_params or {}).get("lang", "")
+    return edge.author.address_page(token, wiring.replies().confirm_address(token), get_settings(), lang)
 
 
 @app.route("/api/openapi.json", methods=["GET"], cors=True)

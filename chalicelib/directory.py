@@ -24,12 +24,17 @@ VOCABULARY_SECONDS = 300  # a warm process keeps the finder item this long (as t
 MAX_RESPONSE_DAYS = 60  # working days: about three months
 
 
+def _named(svc: dict[str, Any]) -> dict[str, Any]:
+    """A service as a trail names it: slug, name, and its Welsh name when it has one."""
+    return {k: svc[k] for k in ("slug", "name", "name_cy") if k in svc}
+
+
 def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """A nested directory file as a list of service items, parents before children."""
     out: list[dict[str, Any]] = []
     for node in tree:
         path = (parent["path"] if parent else []) + [node["slug"]]
-        trail = (parent["trail"] + [{"slug": parent["slug"], "name": parent["name"]}]) if parent else []
+        trail = (parent["trail"] + [_named(parent)]) if parent else []
         try:
             svc = Service(
                 slug=node["slug"],
@@ -41,6 +46,11 @@ def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None
         except (ValidationError, KeyError) as e:
             raise ValueError(f"Service {node.get('slug', '?')!r} is not valid: {e}") from e
         item = svc.model_dump() | {"trail": trail}
+        # Its name in Welsh, where the directory gives one (issue 19): Welsh pages use it.
+        if "name_cy" in node:
+            if not isinstance(node["name_cy"], str) or not 2 <= len(node["name_cy"].strip()) <= 120:
+                raise ValueError(f"Service {node['slug']!r}: name_cy must be a name of 2 to 120 characters.")
+            item["name_cy"] = node["name_cy"].strip()
         # The response promise (working days to a first reply): the node's own, else its nearest ancestor's.
         days = node.get("response_days", parent.get("response_days") if parent else None)
         if days is not None:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from . import invitations
 from .core import clock, ids
 from .core.errors import ValidationFailed, pydantic_fields
+from .core.i18n import N_
 from .core.models import MAX_SERVICES, StorySubmission, TakenStory, experience_problem
 from .core.observability import logger, metrics
 from .core.status import Status
@@ -46,21 +47,25 @@ LABELS = {
 }
 # Where the generic words would not fit the form (error type -> words; "*": any type). Never the
 # validator's own words ("Input should be less than or equal to 12", "Choose at least 1").
+# Marked N_ (issue 19): the Welsh form says them in Welsh (site/forms.py translates them as it renders).
 MESSAGES = {
-    "role": {"*": "Choose who you are"},
-    "feelings": {"*": "Choose how you felt from the list"},
-    "experience_month": {"missing": "Enter the month it happened", "*": "The month must be a number from 1 to 12"},
-    "experience_year": {"missing": "Enter the year it happened", "*": "Enter the year as 4 numbers"},
-    "services": {
-        "missing": "Choose a service",
-        "too_short": "Choose a service",
-        "too_long": f"Choose no more than {MAX_SERVICES} services",
-        "*": "Choose a service from the list",
+    "role": {"*": N_("Choose who you are")},
+    "feelings": {"*": N_("Choose how you felt from the list")},
+    "experience_month": {
+        "missing": N_("Enter the month it happened"),
+        "*": N_("The month must be a number from 1 to 12"),
     },
-    "email": {"*": "Enter an email address in the correct format, like name@example.com"},
-    "consent": {"*": "Agree to the publishing terms to send your story"},
+    "experience_year": {"missing": N_("Enter the year it happened"), "*": N_("Enter the year as 4 numbers")},
+    "services": {
+        "missing": N_("Choose a service"),
+        "too_short": N_("Choose a service"),
+        "too_long": f"Choose no more than {MAX_SERVICES} services",
+        "*": N_("Choose a service from the list"),
+    },
+    "email": {"*": N_("Enter an email address in the correct format, like name@example.com")},
+    "consent": {"*": N_("Agree to the publishing terms to send your story")},
 }
-TOO_QUICK = "That was very quick. Please check your story and send it again."
+TOO_QUICK = N_("That was very quick. Please check your story and send it again.")
 
 
 class Stories:
@@ -157,6 +162,7 @@ class Stories:
             "services": list(submission.services),
             "has_contact": submission.email is not None,
             "tags": [],
+            "language": submission.language or "en",  # the form's language (issue 19)
         }
         if submission.related_story:
             story["related_story"] = submission.related_story  # CHECK: shown as "Linked to <title>"
@@ -167,10 +173,10 @@ class Stories:
         until = int(clock.now().timestamp()) + self._remember
         earlier = self._store.create_story(story, contact, (submission.submission_id, until))
         if earlier:
-            return {"id": earlier["id"], "status": earlier.get("status", Status.PENDING)}
+            return {"id": earlier["id"], "status": earlier.get("status", Status.PENDING), "language": story["language"]}
         logger.info("story submitted", extra={"story_id": story_id, "services": story["services"]})
         metrics.add_metric(name="StoriesSubmitted", unit="Count", value=1)
-        return {"id": story_id, "status": Status.PENDING}
+        return {"id": story_id, "status": Status.PENDING, "language": story["language"]}
 
     def _route(self, submission: StorySubmission, entered_by: dict[str, str] | None) -> dict[str, Any]:
         """How the story came in, and what that adds to it."""

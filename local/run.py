@@ -541,6 +541,11 @@ def run(seed: bool = True) -> int:
                 say(
                     f"  A story came through it, and a moderator entered one taken by phone: {site_url}/stories/{reach['phone_story']}/"
                 )
+                say(
+                    f"Welsh site: {site_url}/cy/ (stories told in Welsh: "
+                    + ", ".join(f"{site_url}/cy/stories/{s}/" for s in reach.get("welsh_stories", []))
+                    + ")"
+                )
             for err in result["errors"]:
                 say(f"  seeding error: {err}")
         say("Waiting for the event pump to publish pages and send mail ...")

@@ -1,6 +1,7 @@
 """The demo's reach (issue 19), seeded by `make run` after the demo stories: an invitation for a ward,
 made by a responder from their manage link (its card and poster are generated on request), a story
-told through its short link, and a story a moderator entered for someone who phoned.
+told through its short link, a story a moderator entered for someone who phoned, and two stories told
+in Welsh through the Welsh form (`language: cy`; their pages and letters are in Welsh).
 
 The invitation is made in process, as the responder's manage link would (the seed has no browser);
 the stories go over HTTP, exactly as the form and the moderation API take them. Safe to run twice:
@@ -41,6 +42,34 @@ PHONE_STORY = {
     "services": ["northbridge-general-ward-7"],
 }
 
+# Told through the Welsh form (issue 19): the authors' own words, in Welsh.
+WELSH_STORIES = [
+    {
+        "title": "Nyrsys caredig yn yr adran achosion brys",
+        "story": "Es i i’r adran achosion brys gyda phoen yn fy mrest yng nghanol y nos.\n"
+        "Roedd y nyrsys yn dawel ac yn garedig, ac fe wnaethon nhw esbonio popeth i mi yn Gymraeg.",
+        "good": "Cefais siarad Cymraeg gyda’r nyrs a’r meddyg.",
+        "improve": "Roedd yr aros am wely yn hir iawn, a doedd neb yn dweud pam.",
+        "feelings": ["reassured", "listened-to"],
+        "role": "patient",
+        "pseudonym": "Claf o’r gogledd",
+        "services": [WARD],
+        "language": "cy",
+    },
+    {
+        "title": "Gofal da i Mam ar y ward",
+        "story": "Roedd Mam ar ward 7 am wythnos ar ôl iddi gwympo gartref.\n"
+        "Roedd y staff yn amyneddgar gyda hi ac yn ein ffonio bob bore i ddweud sut roedd hi.",
+        "good": "Roedd y staff bob amser yn fodlon ateb ein cwestiynau.",
+        "improve": "Doedd dim arwyddion Cymraeg ar y ward, ac roedd yn anodd dod o hyd i’r tai bach.",
+        "feelings": ["grateful", "informed"],
+        "role": "relative",
+        "pseudonym": "Merch ddiolchgar",
+        "services": ["northbridge-general-ward-7"],
+        "language": "cy",
+    },
+]
+
 
 def _stable(*parts: str) -> str:
     return "demo-reach-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
@@ -78,6 +107,7 @@ def seed_reach(client: Any, username: str, password: str, today: date | None = N
         | when
         | {"invitation": invitation["code"], "submission_id": _stable("invited", INVITED_STORY["title"])}
     )
+    welsh = [client.submit(s | when | {"submission_id": _stable("welsh", s["title"])})["id"] for s in WELSH_STORIES]
     if not client.token:
         client.sign_in(username, password)
     resp = client.http.post(
@@ -89,7 +119,7 @@ def seed_reach(client: Any, username: str, password: str, today: date | None = N
     if resp.status_code != 201:
         raise RuntimeError(f"the demo phone story: HTTP {resp.status_code} {resp.text[:300]}")
     phone = resp.json()
-    for story_id in (invited["id"], phone["id"]):
+    for story_id in (invited["id"], phone["id"], *welsh):
         story = client.story(story_id)
         if story.get("status") == "pending":
             client.decide(
@@ -109,4 +139,5 @@ def seed_reach(client: Any, username: str, password: str, today: date | None = N
         "manage": f"{manage}#invitations",
         "invited_story": invited["id"],
         "phone_story": phone["id"],
+        "welsh_stories": welsh,
     }

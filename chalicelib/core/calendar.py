@@ -13,13 +13,15 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
+from .i18n import N_, gettext, ngettext
+
 # A directory node's `holidays`: the bank holidays its working days skip (GOV.UK's three lists).
 CALENDARS = {"england-and-wales": "ENG", "scotland": "SCT", "northern-ireland": "NIR"}
 DEFAULT_CALENDAR = "england-and-wales"
 HOLIDAYS_SAID = {
-    "england-and-wales": "bank holidays in England and Wales",
-    "scotland": "Scottish bank holidays",
-    "northern-ireland": "Northern Ireland bank holidays",
+    "england-and-wales": N_("bank holidays in England and Wales"),
+    "scotland": N_("Scottish bank holidays"),
+    "northern-ireland": N_("Northern Ireland bank holidays"),
 }
 
 
@@ -102,5 +104,6 @@ def lifetime(days: int) -> str:
     days = int(days)
     if days >= 365 and days % 365 == 0:
         years = days // 365
-        return {1: "a year", 2: "two years", 3: "three years"}.get(years, f"{years} years")
-    return "a day" if days == 1 else f"{days} days"
+        said = {1: N_("a year"), 2: N_("two years"), 3: N_("three years")}.get(years)
+        return gettext(said) if said else ngettext("%(num)d year", "%(num)d years", years) % {"num": years}
+    return gettext("a day") if days == 1 else ngettext("%(num)d day", "%(num)d days", days) % {"num": days}

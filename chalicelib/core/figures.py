@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from .clock import parse
+from .i18n import gettext, ngettext
 from .status import Status
 
 # The counts a counter item keeps, besides its histogram of response hours and stories per month.
@@ -107,10 +108,11 @@ def duration_words(hours: int | None) -> str:
     if hours is None:
         return ""
     if hours < 1:
-        return "under an hour"
+        return gettext("under an hour")
     if hours < 48:
-        return "1 hour" if hours == 1 else f"{hours} hours"
-    return f"{round(hours / 24)} days"
+        return ngettext("%(num)d hour", "%(num)d hours", hours) % {"num": hours}
+    days = round(hours / 24)
+    return ngettext("%(num)d day", "%(num)d days", days) % {"num": days}
 
 
 def share_words(rate: float | None) -> str:

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from enum import Enum
 
+from .i18n import N_
+
 
 class Role(str, Enum):
     patient = "patient"
@@ -22,11 +24,11 @@ class Role(str, Enum):
 
 
 ROLE_LABELS = {
-    "patient": "a patient",
-    "carer": "a carer",
-    "relative": "a relative",
-    "staff": "a member of staff",
-    "other": "someone else",
+    "patient": N_("a patient"),
+    "carer": N_("a carer"),
+    "relative": N_("a relative"),
+    "staff": N_("a member of staff"),
+    "other": N_("someone else"),
 }
 
 
@@ -46,18 +48,18 @@ class Feeling(str, Enum):
 
 
 FEELING_LABELS = {
-    "listened-to": "listened to",
-    "reassured": "reassured",
-    "safe": "safe",
-    "respected": "respected",
-    "grateful": "grateful",
-    "informed": "well informed",
-    "anxious": "anxious",
-    "confused": "confused",
-    "ignored": "ignored",
-    "rushed": "rushed",
-    "frustrated": "frustrated",
-    "let-down": "let down",
+    "listened-to": N_("listened to"),
+    "reassured": N_("reassured"),
+    "safe": N_("safe"),
+    "respected": N_("respected"),
+    "grateful": N_("grateful"),
+    "informed": N_("well informed"),
+    "anxious": N_("anxious"),
+    "confused": N_("confused"),
+    "ignored": N_("ignored"),
+    "rushed": N_("rushed"),
+    "frustrated": N_("frustrated"),
+    "let-down": N_("let down"),
 }
 
 
@@ -92,12 +94,12 @@ def sendable(address: str) -> bool:
 
 # How a story came in (issue 19): shown to staff and moderators, in the public API and in exports.
 ROUTE_LABELS = {
-    "web": "the website",
-    "invitation": "an invitation",
-    "widget": "a service's widget",
-    "phone": "a phone call",
-    "paper": "a letter or paper form",
-    "staff-assisted": "a member of staff, in person",
+    "web": N_("the website"),
+    "invitation": N_("an invitation"),
+    "widget": N_("a service's widget"),
+    "phone": N_("a phone call"),
+    "paper": N_("a letter or paper form"),
+    "staff-assisted": N_("a member of staff, in person"),
 }
 # The routes of a story someone else entered for its author (stories.Stories.take).
 TAKEN_ROUTES = ("phone", "paper", "staff-assisted")

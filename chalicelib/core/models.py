@@ -133,6 +133,8 @@ class StorySubmission(BaseModel):
     # from a service's widget. A code that is unknown or ended is not an error: the story comes in by the web.
     invitation: Annotated[str | None, BLANK_IS_NONE] = Field(default=None, max_length=40)
     via: Annotated[str | None, BLANK_IS_NONE] = Field(default=None, pattern=r"^widget$")
+    # The language of the form it was sent from (issue 19): the story records it and its letters follow it.
+    language: Annotated[str | None, BLANK_IS_NONE] = Field(default=None, pattern=r"^(en|cy)$")
 
     @field_validator("services", "feelings")
     @classmethod

@@ -13,6 +13,7 @@ from typing import Any
 
 from chalice import Response
 
+from ..core import i18n
 from ..core.concerns import AFTER_PUBLICATION
 from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.status import ItemStatus, Status
@@ -194,17 +195,20 @@ def private_page(token: str, done: str, links: Any, store: Any, settings: Any) -
     )
 
 
-def address_page(token: str, state: str, settings: Any) -> Response:
+def address_page(token: str, state: str, settings: Any, lang: str = "") -> Response:
     """Is this your address? ("ask", with the button) or thank you ("done"). Fixed words: nothing
-    about the story is shown to whoever holds this link before the address is confirmed."""
+    about the story is shown to whoever holds this link before the address is confirmed. In the
+    language of the letter that linked here (?lang=, issue 19: the story's; English when not one of ours)."""
     api = settings.api_url.rstrip("/")
-    html = pages.render_page(
-        "author_address.html",
-        site_base=settings.site_url.rstrip("/"),
-        robots="noindex",
-        state=state,
-        action=f"{api}/api/confirm/{token}",
-    )
+    locale = i18n.known(lang)
+    with i18n.using(locale):
+        html = pages.render_page(
+            "author_address.html",
+            site_base=settings.site_url.rstrip("/"),
+            robots="noindex",
+            state=state,
+            action=f"{api}/api/confirm/{token}" + (f"?lang={locale}" if locale != i18n.DEFAULT else ""),
+        )
     return html_response(html, csp=page_csp(settings))
 
 

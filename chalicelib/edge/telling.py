@@ -12,6 +12,7 @@ from typing import Any
 
 from chalice import Response
 
+from ..core import i18n
 from ..site.forms import story_form_with_errors
 from .forms import Form, form_or_json
 from .http import STORY_BODY_BYTES, html_response, json_response, page_csp, redirect
@@ -44,7 +45,9 @@ def tell_story(
         lambda data: stories.submit(data, lambda_context),
         json=lambda result: json_response(result, status=201, headers={"Location": f"/api/stories/{result['id']}"}),
         # The story's id is its reference: the thank-you page shows it (only an id: it opens nothing private).
-        done=lambda result: redirect(f"{settings.site_url}/thank-you/?ref={result['id']}"),
+        done=lambda result: redirect(
+            f"{settings.site_url}{i18n.prefix(result['language'])}/thank-you/?ref={result['id']}"
+        ),
         again=lambda e, _: html_response(
             story_form_with_errors(e.values, e.fields, store, settings, invited=_invited(e.values, invitations)),
             status=e.status,

@@ -13,7 +13,7 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from functools import lru_cache
 from typing import Any
 
-from ..core import templating
+from ..core import i18n, templating
 from ..core.calendar import lifetime
 from ..core.identifying import find
 from ..core.labels import sendable
@@ -75,11 +75,14 @@ def _templates():
 
     env = Environment(
         loader=Letters("chalicelib", "templates/email"),
+        # A letter is written in its reader's language (issue 19): render() sets it from the context.
+        extensions=["jinja2.ext.i18n"],
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.install_gettext_translations(i18n.CURRENT, newstyle=True)  # type: ignore[attr-defined]  # jinja2.ext.i18n
     env.filters["lifetime"] = lifetime
     return templating.attach(env, "letters")
 
@@ -112,6 +115,13 @@ def without_details(text: str) -> str:
 
 def render(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """(subject, text, html) from templates/email/<name>.txt and .html; the subject is the text's first line."""
+    if "language" not in context:
+        return _render(name, context)  # in the language in use: English, unless the caller chose one
+    with i18n.using(i18n.known(context["language"])):  # the reader's (issue 19)
+        return _render(name, context)
+
+
+def _render(name: str, context: dict[str, Any]) -> tuple[str, str, str]:
     import css_inline
 
     env = _templates()

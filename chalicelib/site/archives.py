@@ -8,11 +8,12 @@ from typing import Any
 
 from .. import store as store_module
 from ..core import figures
+from ..core.i18n import gettext, ngettext
 from . import charts, pages
 
 # A listing's month archive: page 1 holds the month's oldest stories, so a new story never shifts
-# an older page; each page, like the pages, is oldest first. "_all" (the home page's listing) has its archive under archive/.
-ARCHIVE_PAGE = re.compile(r"^(archive|services/[^/]+|tags/[^/]+)/(\d{4}-\d{2})/(?:(\d+)/)?index\.html$")
+# an older page; each page, like the pages, is oldest first. "_all" (the home page's listing) has its archive under archive/; Welsh pages under cy/.
+ARCHIVE_PAGE = re.compile(r"^(?:cy/)?(archive|services/[^/]+|tags/[^/]+)/(\d{4}-\d{2})/(?:(\d+)/)?index\.html$")
 
 
 def listing_prefix(listing: str) -> str:
@@ -38,7 +39,7 @@ def figures_view(listing: str, counter: dict[str, Any], now: Any, chart_id: str 
     twelve months (and the same as a table), and the months of its archive, newest first."""
     s = figures.summary(counter)
     rows = charts.months_view(charts.last_months(now), s["months"])
-    span = f"{rows[0]['label']} to {rows[-1]['label']}"
+    span = gettext("%(first)s to %(last)s") % {"first": rows[0]["label"], "last": rows[-1]["label"]}
     total = sum(r["count"] for r in rows)
     return {
         "stories": s["stories"],
@@ -55,8 +56,13 @@ def figures_view(listing: str, counter: dict[str, Any], now: Any, chart_id: str 
         "chart": charts.bar_chart(
             rows,
             chart_id,
-            f"Stories published each month, {span}",
-            f"{total} stories in these twelve months. The table below gives each month's number.",
+            gettext("Stories published each month, %(span)s") % {"span": span},
+            ngettext(
+                "%(num)d story in these twelve months. The table below gives each month's number.",
+                "%(num)d stories in these twelve months. The table below gives each month's number.",
+                total,
+            )
+            % {"num": total},
         ),
         "archive": [
             {"label": pages.month_year(m), "count": n, "href": archive_path(listing, m)}

@@ -13,11 +13,13 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from ..core.i18n import N_, gettext
 from .pages import month_year
 
 WIDTH, HEIGHT = 600, 240
 TOP, BOTTOM, LEFT, RIGHT = 24, 40, 36, 8
-SHORT = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+SHORT: tuple[str, ...] = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"))
+SHORT += (N_("Jul"), N_("Aug"), N_("Sep"), N_("Oct"), N_("Nov"), N_("Dec"))
 
 
 def last_months(now: datetime, n: int = 12) -> list[str]:
@@ -86,7 +88,7 @@ def bar_chart(rows: list[dict[str, Any]], chart_id: str, title: str, description
             parts.append(
                 f'<text class="chart__value" x="{cx}" y="{round(y - 4, 1)}" text-anchor="middle" font-size="12" fill="#212b32">{row["count"]}</text>'
             )
-        month = SHORT[int(row["month"][5:7]) - 1]
+        month = escape(gettext(SHORT[int(row["month"][5:7]) - 1]))
         parts.append(
             f'<text class="chart__label" x="{cx}" y="{base_y + 16}" text-anchor="middle" font-size="12" fill="#212b32">{month}</text>'
         )

@@ -13,8 +13,11 @@ from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from ..core import i18n
+from ..core.i18n import N_
 from ..core.labels import FEELING_LABELS, LIMITS, MAX_SERVICES, MAX_YEARS_AGO, ROLE_LABELS, Feeling, Role
 from ..views import field_text as _text
+from .outputs import Put, localised
 from .pages import render_page
 
 if TYPE_CHECKING:
@@ -42,7 +45,23 @@ FIELD_IDS = {
 TEXT_FIELDS = ("title", "story", "good", "improve", "pseudonym", "email")
 SEND_ID = "send"
 # Errors on fields a person cannot see or change (the submission id, the honeypot, the body).
-GENERAL_MESSAGE = "Something went wrong while sending your story. Check your answers and send it again."
+GENERAL_MESSAGE = N_("Something went wrong while sending your story. Check your answers and send it again.")
+# In another language than English (issue 19), a message the catalogue does not hold (one built with the
+# field's own numbers, say) is said as what the field wants, with its bounds.
+FIELD_MESSAGES = {
+    "title": N_("Give your story a title of %(min)s to %(max)s characters"),
+    "story": N_("Tell us what happened, in %(min)s to %(max)s characters"),
+    "good": N_("What was good can be up to %(max)s characters"),
+    "improve": N_("What could be improved can be up to %(max)s characters"),
+    "pseudonym": N_("Enter the name to show, from %(min)s to %(max)s characters"),
+    "experience_month": N_("Enter a month and year within the last %(years)s years, and not in the future"),
+    "experience_year": N_("Enter a month and year within the last %(years)s years, and not in the future"),
+    "services": N_("Choose up to %(services)s services from the lists"),
+    "role": N_("Choose who you are"),
+    "feelings": N_("Choose how you felt from the list"),
+    "email": N_("Enter an email address in the correct format, like name@example.com"),
+    "consent": N_("Agree to the publishing terms to send your story"),
+}
 
 DIRECTORY_SECONDS = 600
 _directory_cache: dict[int, tuple[float, list[dict[str, Any]]]] = {}
@@ -51,11 +70,19 @@ _directory_cache: dict[int, tuple[float, list[dict[str, Any]]]] = {}
 # ---- the service choices ----------------------------------------------------------------------
 
 
-def _descendants(store: DirectoryStore, slug: str, trail: list[str]) -> Iterable[dict[str, Any]]:
+def _descendants(store: DirectoryStore, slug: str, trail: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
     for child in store.children(slug):
-        names = trail + [child["name"]]
-        yield {"value": child["slug"], "label": " › ".join(names)}
+        names = trail + [child]
+        yield {"value": child["slug"], **_labels(names)}
         yield from _descendants(store, child["slug"], names)
+
+
+def _labels(services: list[dict[str, Any]]) -> dict[str, str]:
+    """An option's label, "Trust › Hospital › Ward", and its Welsh one where a service has a Welsh name."""
+    out = {"label": " › ".join(s["name"] for s in services)}
+    if any(s.get("name_cy") for s in services):
+        out["label_cy"] = " › ".join(s.get("name_cy") or s["name"] for s in services)
+    return out
 
 
 def directory_groups(store: DirectoryStore) -> list[dict[str, Any]]:
@@ -66,9 +93,12 @@ def directory_groups(store: DirectoryStore) -> list[dict[str, Any]]:
     """
     groups = []
     for org in store.children(None):
-        options = [{"value": org["slug"], "label": f"{org['name']} (the whole organisation)"}]
+        whole = {"whole": org["name"]} | ({"whole_cy": org["name_cy"]} if org.get("name_cy") else {})
+        options = [{"value": org["slug"], "label": f"{org['name']} (the whole organisation)", **whole}]
         options += list(_descendants(store, org["slug"], []))
-        groups.append({"label": org["name"], "options": options})
+        groups.append(
+            {"label": org["name"], "options": options} | ({"label_cy": org["name_cy"]} if org.get("name_cy") else {})
+        )
     return groups
 
 
@@ -95,20 +125,86 @@ def _list(value: Any) -> list[str]:
     return [str(value)] if str(value).strip() else []
 
 
+# What form.js writes (issue 19), each with its %(name)s places: the form carries them in the page's
+# language (data-words), so the script's words are translated with the rest of the page.
+SCRIPT_WORDS = (
+    N_("We have put back the answers you saved in this tab."),
+    N_("We have put back the answers you saved in this tab on %(when)s."),
+    N_("Your story has been sent. This form is now empty, ready for a new story."),
+    N_("Your saved answers have been cleared."),
+    N_("%(words)s. You have %(chars)s too many: the limit is %(max)s. Shorten it before you send it."),
+    N_("%(words)s. You have %(chars)s left, of %(max)s."),
+    N_("%(words)s, %(chars)s left"),
+    N_("Chosen: %(service)s"),
+    N_("Services found"),
+    N_("No services found. Try other words, or choose from the lists below."),
+    N_("Find a service"),
+    N_(
+        "Type at least 2 letters of its name, its town or hospital, or what it does (such as A&E or x-ray), "
+        "then choose it from the list. Or choose from the lists below."
+    ),
+    N_("Chosen: %(service)s. It is in the list below."),
+    N_("You have already chosen %(count)s services, or %(service)s is not in the list. Change the lists below."),
+    N_(". Use the up and down arrows to move through them, and Enter to choose."),
+    N_("Search is not working. Choose from the lists below."),
+)
+# A number of each plural category, in every language we publish (CLDR's: Welsh has all six).
+PLURAL_SAMPLES = {"zero": 0, "one": 1, "two": 2, "few": 3, "many": 6, "other": 7}
+
+
+def script_words() -> dict[str, Any]:
+    """form.js's words in the language in use: messages, and counts with a form for each plural category."""
+    words: dict[str, Any] = {w: i18n.gettext(w) for w in SCRIPT_WORDS}
+    counts = {
+        "%(num)s word": lambda n: i18n.ngettext("%(num)s word", "%(num)s words", n),
+        "%(num)s character": lambda n: i18n.ngettext("%(num)s character", "%(num)s characters", n),
+        "%(num)s service found": lambda n: i18n.ngettext("%(num)s service found", "%(num)s services found", n),
+    }
+    for key, said in counts.items():
+        words[key] = {category: said(n) for category, n in PLURAL_SAMPLES.items()}
+    return words
+
+
+def _said(field: str, message: str) -> str:
+    """A field's message in the language in use: as the catalogue has it, else what the field wants."""
+    if i18n.current() == i18n.DEFAULT or not message:
+        return message
+    if (translated := i18n.gettext(message)) != message:
+        return translated
+    lo, hi = LIMITS.get(field, (0, 0))
+    bounds = {"min": f"{lo:,}", "max": f"{hi:,}", "years": MAX_YEARS_AGO, "services": MAX_SERVICES}
+    return i18n.gettext(FIELD_MESSAGES[field]) % bounds if field in FIELD_MESSAGES else i18n.gettext(GENERAL_MESSAGE)
+
+
 def _errors(errors: list[dict[str, str]]) -> tuple[list[dict[str, str]], dict[str, str]]:
-    """(the summary's entries in page order, field → message)."""
+    """(the summary's entries in page order, field → message), in the language in use."""
     by_field: dict[str, str] = {}
     general = False
     for e in errors or []:
         field, message = str(e.get("field", "")), str(e.get("message", ""))
         if field in FIELD_IDS:
-            by_field.setdefault(field, message)
+            by_field.setdefault(field, _said(field, message))
         else:
             general = True
     summary = [{"href": f"#{FIELD_IDS[f]}", "message": by_field[f]} for f in FIELD_IDS if f in by_field]
     if general:
-        summary.append({"href": f"#{SEND_ID}", "message": GENERAL_MESSAGE})
+        summary.append({"href": f"#{SEND_ID}", "message": i18n.gettext(GENERAL_MESSAGE)})
     return summary, by_field
+
+
+def _in_language(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The directory's choices in the language in use: its words, and the services' Welsh names where given."""
+    whole, here = i18n.gettext("%(name)s (the whole organisation)"), i18n.current()
+
+    def label(o: dict[str, Any]) -> str:
+        if "whole" in o:
+            return whole % {"name": o.get(f"whole_{here}") or o["whole"]}
+        return str(o.get(f"label_{here}") or o["label"])
+
+    return [
+        g | {"label": g.get(f"label_{here}") or g["label"], "options": [o | {"label": label(o)} for o in g["options"]]}
+        for g in groups
+    ]
 
 
 def form_context(
@@ -119,6 +215,7 @@ def form_context(
     services = _list(values.get("services"))[:MAX_SERVICES]
     services += [""] * (MAX_SERVICES - len(services))
     started = _text(values.get("started")).strip()
+    groups = _in_language(groups)
     labels = {o["value"]: o["label"] for g in groups for o in g["options"]}
     this_year = date.today().year
     return {
@@ -143,8 +240,8 @@ def form_context(
             # The honeypot is never given back: a person's browser may have filled it by mistake.
         },
         "limits": {f: hi for f, (_lo, hi) in LIMITS.items()},
-        "feelings": [{"value": f.value, "label": FEELING_LABELS.get(f.value, f.value)} for f in Feeling],
-        "roles": [{"value": r.value, "label": _capital(ROLE_LABELS.get(r.value, r.value))} for r in Role],
+        "feelings": [{"value": f.value, "label": i18n.gettext(FEELING_LABELS.get(f.value, f.value))} for f in Feeling],
+        "roles": [{"value": r.value, "label": _capital(i18n.gettext(ROLE_LABELS.get(r.value, r.value)))} for r in Role],
         "groups": groups,
         # What each select has chosen, in full: a phone cuts the select's own text short.
         "chosen_labels": [labels.get(v, "") for v in services],
@@ -152,6 +249,9 @@ def form_context(
         "years_ago": MAX_YEARS_AGO,
         "this_year": this_year,
         "send_id": SEND_ID,
+        "script_words": script_words(),
+        # The language the form is in: the story records it, and its letters go out in it (issue 19).
+        "language": i18n.current(),
         "invited": {},  # issue 19: who asked, from an invitation's short link (story_form_with_errors)
         "taken": {},  # issue 19: a story a member of staff enters for someone
     }
@@ -163,11 +263,17 @@ FORM_FOR_SERVICE_KEY = "tell-your-story/{}/index.html"
 
 
 def form_for_service_pages(groups: list[dict[str, Any]], settings: Settings) -> dict[str, str]:
-    """Key -> page: the form with each service of the directory chosen (noindex: the form is one page)."""
+    """Key -> page: the form with each service of the directory chosen (noindex: the form is one page), in
+    every language (cy/tell-your-story/<slug>/ in Welsh)."""
     out = {}
     for option in (o for g in groups for o in g["options"]):
-        context = form_context({"services": [option["value"]]}, [], groups, settings, script=True)
-        out[FORM_FOR_SERVICE_KEY.format(option["value"])] = render_page("form.html", robots="noindex", **context)
+
+        def context(value: str = option["value"]) -> dict[str, Any]:
+            return {"robots": "noindex", **form_context({"services": [value]}, [], groups, settings, script=True)}
+
+        for put in localised(FORM_FOR_SERVICE_KEY.format(option["value"]), "form.html", context):
+            if isinstance(put, Put):
+                out[put.key] = put.body.decode("utf-8")
     return out
 
 
@@ -190,8 +296,12 @@ def story_form_with_errors(
     if not _text(values.get("submission_id")).strip():
         # Sent with JavaScript off: this page is for one person, so it can carry a fresh id.
         values["submission_id"] = uuid.uuid4().hex
-    context = form_context(values, errors, cached_directory_groups(store), settings, script=False)
-    context["invited"] = invited or {}
-    if taken:
-        context |= {"taken": taken, "action": taken["action"]}
-    return render_page("form.html", site_base=settings.site_url.rstrip("/"), robots="noindex", **context)
+    with i18n.using(i18n.known(_text(values.get("language")))):  # in the language it was sent in
+        context = form_context(values, errors, cached_directory_groups(store), settings, script=False)
+        context["invited"] = invited or {}
+        if taken:
+            context |= {"taken": taken, "action": taken["action"]}
+        site = settings.site_url.rstrip("/")
+        # The switch leads to the site's form in the other language (none on a staff member's or an invitation's form).
+        path = None if taken or invited else "/tell-your-story/"
+        return render_page("form.html", site_base=site, robots="noindex", page_path=path, **context)

@@ -15,9 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..core import templating
+from ..core import i18n, templating
 from ..core.settings import get_settings
-from ..views import MONTHS, feeling_label, month_year, role_label
+from ..views import feeling_label, month_year, role_label
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -77,7 +77,8 @@ def long_time(value: Any) -> str:
     except ValueError:
         return day
     hour = moment.hour % 12 or 12
-    return f"{hour}:{moment.minute:02d}{'am' if moment.hour < 12 else 'pm'} on {day}"
+    half = i18n.gettext("am") if moment.hour < 12 else i18n.gettext("pm")
+    return i18n.gettext("%(time)s on %(date)s") % {"time": f"{hour}:{moment.minute:02d}{half}", "date": day}
 
 
 def long_date(value: Any) -> str:
@@ -91,7 +92,7 @@ def long_date(value: Any) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     moment = _london(moment)
-    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}"
+    return f"{moment.day} {i18n.month_name(moment.month)} {moment.year}"
 
 
 def iso_date(value: Any) -> str:
@@ -118,7 +119,7 @@ def join_words(items: Iterable[str]) -> str:
     items = [str(i) for i in items]
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return ", ".join(items[:-1]) + i18n.gettext(" and ") + items[-1]
 
 
 # How soon a moderator reads a new story, as the thank-you page and the private page promise it.
@@ -158,12 +159,15 @@ def environment() -> Any:
 
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
+        # Text is translated as it is rendered, into the language in use (core/i18n.py: i18n.using).
+        extensions=["jinja2.ext.i18n"],
         autoescape=select_autoescape(enabled_extensions=("html", "xml"), default_for_string=True, default=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.install_gettext_translations(i18n.CURRENT, newstyle=True)  # type: ignore[attr-defined]  # jinja2.ext.i18n adds it
     env.filters.update(
         long_date=long_date,
         long_time=long_time,
@@ -198,11 +202,28 @@ def meta_csp() -> str:
     )
 
 
-def render_page(template: str, *, site_base: str = "", robots: str = "", **context: Any) -> str:
-    """Render pages/<template>.
+def switch(page_path: str | None, site_base: str = "") -> dict[str, Any]:
+    """The language switch and hreflang alternates of a page at `page_path` (its path in English, "/stories/x/"):
+    the same page in every language, the one in use marked. None (a page with no fixed address): no switch."""
+    if page_path is None:
+        return {}
+    here = i18n.current()
+    others = [
+        {"lang": i18n.LANG_TAGS[loc], "name": i18n.NAMES[loc], "href": f"{site_base}{i18n.prefix(loc)}{page_path}"}
+        for loc in i18n.LOCALES
+    ]
+    return {"alternates": others, "other": [o for o, loc in zip(others, i18n.LOCALES) if loc != here]}
+
+
+def render_page(
+    template: str, *, site_base: str = "", robots: str = "", page_path: str | None = None, **context: Any
+) -> str:
+    """Render pages/<template> in the language in use (i18n.using).
 
     site_base is "" for pages on the static site (root-relative links) and the site's
     address for pages the API serves, whose links and stylesheet must point at the site.
+    lang_base is where the pages of the language in use live ("/cy" for Welsh), for links to
+    the pages that are translated; page_path is this page's own path, for the language switch.
     """
     a = assets()
     # The site's own pages use the content-hashed stylesheet (cached for a year). Pages the
@@ -213,6 +234,10 @@ def render_page(template: str, *, site_base: str = "", robots: str = "", **conte
         .get_template(f"pages/{template}")
         .render(
             site_base=site_base,
+            lang_base=site_base + i18n.prefix(),
+            lang=i18n.lang_tag(),
+            locale=i18n.current(),
+            languages=switch(page_path, site_base),
             robots=robots,
             css_url=f"{site_base}/{css}",
             form_js_url=f"{site_base}/{a['form_js'].hashed_key}",

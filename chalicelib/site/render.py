@@ -14,16 +14,24 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from .. import store as store_module
-from ..core import clock, figures
+from ..core import clock, figures, i18n
 from ..core.concerns import PLACEHOLDER, placeholder
 from ..core.jobs import RenderJob
 from ..core.observability import logger
 from ..core.status import Status
-from ..views import conversation, listing_entry_view, service_promise, story_extras, story_view
+from ..views import (
+    conversation,
+    listing_entry_view,
+    service_link,
+    service_name,
+    service_promise,
+    story_extras,
+    story_view,
+)
 from . import feeds, pages, search, websub, widget
 from .archives import ARCHIVE_PAGE, archive_key, archive_path, figures_view, listing_prefix
 from .forms import FORM_FOR_SERVICE_KEY, directory_groups, form_context, form_for_service_pages
-from .outputs import Delete, Output, Put
+from .outputs import Delete, Output, Put, gone, localised
 from .outputs import page as html_page
 from .pages import HTML_CACHE, TEXT
 from .subscribe import check_email_page, signup_page
@@ -47,10 +55,16 @@ SITEMAP_KEY = "sitemap.xml"  # the index: the children below
 PAGES_SITEMAP_KEY = "sitemaps/pages.xml"  # home, the form, every service (the static job)
 TAGS_SITEMAP_KEY = "sitemaps/tags.xml"  # every tag page (each tag job)
 MONTH_SITEMAP_KEY = "sitemaps/stories-{}.xml"  # the stories first listed in one month (its sitemap job)
-# A child sitemap holds at most 50,000 URLs (sitemaps.org).
-SITEMAP_LIMIT = 50_000
+# A child sitemap holds at most 50,000 URLs (sitemaps.org): each page is listed in English and in Welsh.
+SITEMAP_LIMIT = 50_000 // len(i18n.LOCALES)
 
 ROBOTS = "User-agent: *\nAllow: /\n\nSitemap: {}/sitemap.xml\n"
+
+
+def _in_every_language(site: str, urls: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A sitemap's pages in English and then in Welsh (issue 19): the same addresses under /cy/."""
+    site = site.rstrip("/")
+    return urls + [(f"{site}{i18n.prefix(loc)}{u.removeprefix(site)}", m) for loc in i18n.LOCALES[1:] for u, m in urls]
 
 
 def _published(entry: ListingEntry) -> tuple[str, str]:
@@ -116,75 +130,81 @@ class SiteRenderer:
         items = self._store.story_thread(story_id)
         story = next((i for i in items if i["item"] == "story"), None)
         if not story or story.get("status") == Status.REMOVED:
-            return [Delete(key)]  # removed by a moderator (issue 16): gone, with no placeholder
+            return gone(key)  # removed by a moderator (issue 16): gone, with no placeholder
         if story.get("status") in PLACEHOLDER:
             words = placeholder("story", dict(story))  # hidden until decided, or restricted
-            return [html_page(key, pages.render_page("story_placeholder.html", robots="noindex", words=words))]
+            return localised(key, "story_placeholder.html", lambda: {"robots": "noindex", "words": words})
         if story.get("status") != Status.PUBLISHED:
-            return [html_page(key, pages.render_page("story_gone.html", robots="noindex"))]
+            return localised(key, "story_gone.html", lambda: {"robots": "noindex"})
         services = self._store.get_services(story.get("services", []))
-        return [
-            html_page(
-                key,
-                pages.render_page(
-                    "story.html",
-                    story=story_view(story, services),
-                    conversation=conversation(items),
-                    extras=story_extras(story, items, self._store, self._settings),
-                    # OUTWARD: the API's "Report a concern" form pages (issue 16)
-                    report_base=f"{self._settings.api_url.rstrip('/')}/api/stories/{story_id}/concerns",
-                    site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the address to share
-                ),
-            )
-        ]
+        extras = story_extras(story, items, self._store, self._settings)
+        return localised(
+            key,
+            "story.html",
+            lambda: {
+                "story": story_view(story, services),
+                "conversation": conversation(items),
+                "extras": extras,
+                # OUTWARD: the API's "Report a concern" form pages (issue 16)
+                "report_base": f"{self._settings.api_url.rstrip('/')}/api/stories/{story_id}/concerns",
+                "site_url": self._settings.site_url.rstrip("/"),  # OUTWARD: the address to share
+            },
+        )
 
     def _service(self, slug: str) -> list[Output]:
         key = SERVICE_KEY.format(slug)
         prefix = f"services/{slug}/"
         service = self._store.get_service(slug)
         if not service:
-            gone = [Delete(key), *(Delete(k) for k in feeds.feed_keys(prefix)), *widget.outputs(slug, None, [])]
-            return [*gone, Delete(FORM_FOR_SERVICE_KEY.format(slug))]  # and its own copy of the form
+            feeds_gone = [*(Delete(k) for k in feeds.feed_keys(prefix)), *widget.outputs(slug, None, [])]
+            return [*gone(key), *feeds_gone, *gone(FORM_FOR_SERVICE_KEY.format(slug))]  # and its copy of the form
         children = self._store.children(slug)
         listing = self._store.listing(slug, self._settings.stories_per_page)
-        stories = self._entries(listing)
+        services_of = self._listed_services(listing)
+        stories = self._entries(listing, services_of)
         feed_title = f"Stories about {service['name']} – FeedForward"
-        html = pages.render_page(
+        counter = self._store.figures(slug, consistent=True)
+        html = localised(
+            key,
             "service.html",
-            service={"slug": service["slug"], "name": service["name"], "kind": service.get("kind", "")},
-            trail=list(service.get("trail", [])),
-            children=[{"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in children],
-            stories=stories,
-            feeds=feeds.feed_links(prefix, feed_title),
-            site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the embed snippet's and feeds' addresses
-            figures=figures_view(slug, self._store.figures(slug, consistent=True), clock.now()),
-            # The service's own promise, when it has one (pages/_promise.html, if present, shows it).
-            promise=service_promise(service),
+            lambda: {
+                "service": {"slug": service["slug"], "name": service_name(service), "kind": service.get("kind", "")},
+                "trail": [service_link(a) for a in service.get("trail", [])],
+                "children": [{"slug": c["slug"], "name": service_name(c), "kind": c.get("kind", "")} for c in children],
+                "stories": self._entries(listing, services_of),
+                "feeds": feeds.feed_links(prefix, feed_title),
+                "site_url": self._settings.site_url.rstrip("/"),  # OUTWARD: the embed snippet's and feeds' addresses
+                "figures": figures_view(slug, counter, clock.now()),
+                # The service's own promise, when it has one (pages/_promise.html, if present, shows it).
+                "promise": service_promise(service),
+            },
         )
         return [
-            html_page(key, html),
+            *html,
             *self._feeds(feed_title, f"/{prefix}", prefix, listing),
             *widget.outputs(slug, service, stories),
         ]
 
     def _home(self) -> list[Output]:
         listing = self._store.listing(store_module.EVERYTHING, self._settings.stories_per_page)
-        stories = self._entries(listing)
-        organisations = [
-            {"slug": c["slug"], "name": c["name"], "kind": c.get("kind", "")} for c in self._store.children(None)
-        ]
+        services_of = self._listed_services(listing)
+        tops = self._store.children(None)
         title = "Latest stories – FeedForward"
-        html = pages.render_page(
+        counter = self._store.figures(store_module.EVERYTHING, consistent=True)
+        html = localised(
+            HOME_KEY,
             "home.html",
-            stories=stories,
-            organisations=organisations,
-            feeds=feeds.feed_links("", title),
-            site_url=self._settings.site_url.rstrip("/"),  # OUTWARD: the feeds' absolute addresses
-            figures=figures_view(
-                store_module.EVERYTHING, self._store.figures(store_module.EVERYTHING, consistent=True), clock.now()
-            ),
+            lambda: {
+                "stories": self._entries(listing, services_of),
+                "organisations": [
+                    {"slug": c["slug"], "name": service_name(c), "kind": c.get("kind", "")} for c in tops
+                ],
+                "feeds": feeds.feed_links("", title),
+                "site_url": self._settings.site_url.rstrip("/"),  # OUTWARD: the feeds' absolute addresses
+                "figures": figures_view(store_module.EVERYTHING, counter, clock.now()),
+            },
         )
-        return [html_page(HOME_KEY, html), *self._feeds(title, "/", "", listing), self._sitemap_index()]
+        return [*html, *self._feeds(title, "/", "", listing), self._sitemap_index()]
 
     # ---- month archives ---------------------------------------------------------------------
 
@@ -226,40 +246,48 @@ class SiteRenderer:
         services = self._store.get_services(
             own | {s for page in built.values() for e in page for s in e.get("services", [])}
         )
-        head = self._listing_head(listing, services)
         out: list[Output] = []
         for p in sorted(built):
-            html = pages.render_page(
-                "archive.html",
-                listing=head,
-                month={"value": month, "label": pages.month_year(month)},
-                page=p,
-                # Archive pages leave progress out, so a response re-renders none of them.
-                # Oldest first, as the pages are numbered: a month reads in the order it was published.
-                stories=[listing_entry_view(e, services) | {"progress": ""} for e in sorted(built[p], key=_published)],
-                older=archive_path(listing, month, p - 1) if p > 1 else "",
-                newer=archive_path(listing, month, p + 1) if p < total else "",
-            )
-            out.append(html_page(archive_key(listing, month, p), html))
+
+            def context(p: int = p) -> dict[str, Any]:
+                return {
+                    "listing": self._listing_head(listing, services),
+                    "month": {"value": month, "label": pages.month_year(month)},
+                    "page": p,
+                    # Archive pages leave progress out, so a response re-renders none of them. Oldest
+                    # first, as the pages are numbered: a month reads in the order it was published.
+                    "stories": [
+                        listing_entry_view(e, services) | {"progress": ""} for e in sorted(built[p], key=_published)
+                    ],
+                    "older": archive_path(listing, month, p - 1) if p > 1 else "",
+                    "newer": archive_path(listing, month, p + 1) if p < total else "",
+                }
+
+            out += localised(archive_key(listing, month, p), "archive.html", context)
         if whole:
-            out.append(Delete(archive_key(listing, month, total + 1)))  # a page a withdrawal emptied
+            out += gone(archive_key(listing, month, total + 1))  # a page a withdrawal emptied
         return out
 
     def _listing_head(self, listing: str, services: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """What an archive page says of its listing: a name, where it lives, and the trail to it."""
         if listing == store_module.EVERYTHING:
-            return {"name": "all services", "href": "/", "trail": [], "current": "All stories"}
+            return {
+                "name": i18n.gettext("all services"),
+                "href": "/",
+                "trail": [],
+                "current": i18n.gettext("All stories"),
+            }
         if listing.startswith("tag:"):
             label = listing.removeprefix("tag:").replace("-", " ")
             return {
                 "name": label,
                 "href": "/" + listing_prefix(listing),
                 "trail": [],
-                "current": f"Stories about {label}",
+                "current": i18n.gettext("Stories about %(tag)s") % {"tag": label},
             }
         svc = services.get(listing) or {"slug": listing, "name": listing, "trail": []}
-        trail = list(svc.get("trail", [])) + [{"slug": svc["slug"], "name": svc["name"]}]
-        return {"name": svc["name"], "href": "/" + listing_prefix(listing), "trail": trail, "current": ""}
+        trail = [service_link(a) for a in [*svc.get("trail", []), svc]]
+        return {"name": service_name(svc), "href": "/" + listing_prefix(listing), "trail": trail, "current": ""}
 
     # ---- tags, feeds and sitemaps ---------------------------------------------------------
 
@@ -272,20 +300,23 @@ class SiteRenderer:
         title = f"Stories about {label} – FeedForward"
         name = store_module.tag_list(tag)
         months = figures.summary(self._store.figures(name, consistent=True))["months"]
-        archive = [
-            {"label": pages.month_year(m), "count": n, "href": archive_path(name, m)}
-            for m, n in sorted(months.items(), reverse=True)
-        ]
-        html = pages.render_page(
+        services_of = self._listed_services(listing)
+        html = localised(
+            TAG_KEY.format(tag),
             "tag.html",
-            tag={"slug": tag, "label": label},
-            stories=self._entries(listing),
-            feeds=feeds.feed_links(prefix, title),
-            site_url=self._settings.site_url.rstrip("/"),
-            archive=archive,
+            lambda: {
+                "tag": {"slug": tag, "label": label},
+                "stories": self._entries(listing, services_of),
+                "feeds": feeds.feed_links(prefix, title),
+                "site_url": self._settings.site_url.rstrip("/"),
+                "archive": [
+                    {"label": pages.month_year(m), "count": n, "href": archive_path(name, m)}
+                    for m, n in sorted(months.items(), reverse=True)
+                ],
+            },
         )
         return [
-            html_page(TAG_KEY.format(tag), html),
+            *html,
             *self._feeds(title, f"/{prefix}", prefix, listing),
             self._tags_sitemap(),
         ]
@@ -310,7 +341,7 @@ class SiteRenderer:
     def _tags_sitemap(self) -> Put:
         site = self._settings.site_url
         urls = [(f"{site}/tags/{t}/", "") for t in self._store.registered_names("tags")]
-        return Put(TAGS_SITEMAP_KEY, feeds.sitemap(urls), feeds.XML, HTML_CACHE)
+        return Put(TAGS_SITEMAP_KEY, feeds.sitemap(_in_every_language(site, urls)), feeds.XML, HTML_CACHE)
 
     def _month_sitemap(self, month: str) -> list[Output]:
         """A month's child sitemap: its stories, and every page of its archives (everything's, each
@@ -332,13 +363,15 @@ class SiteRenderer:
             for name in sorted(counts)
             for p in range(1, math.ceil(counts[name] / size) + 1)
         ]
-        return [Put(MONTH_SITEMAP_KEY.format(month), feeds.sitemap(urls), feeds.XML, HTML_CACHE)]
+        return [
+            Put(MONTH_SITEMAP_KEY.format(month), feeds.sitemap(_in_every_language(site, urls)), feeds.XML, HTML_CACHE)
+        ]
 
     def _pages_sitemap(self, groups: list[dict[str, Any]]) -> Put:
         site = self._settings.site_url
         urls = [(f"{site}/", ""), (f"{site}/{FORM_KEY.removesuffix('index.html')}", "")]
         urls += [(f"{site}/services/{o['value']}/", "") for g in groups for o in g["options"]]
-        return Put(PAGES_SITEMAP_KEY, feeds.sitemap(urls), feeds.XML, HTML_CACHE)
+        return Put(PAGES_SITEMAP_KEY, feeds.sitemap(_in_every_language(site, urls)), feeds.XML, HTML_CACHE)
 
     def _static(self, groups: list[dict[str, Any]] | None = None) -> list[Output]:
         groups = groups if groups is not None else directory_groups(self._store)
@@ -346,22 +379,22 @@ class SiteRenderer:
         for asset in pages.assets().values():
             out.append(Put(asset.hashed_key, asset.body, asset.content_type, pages.HASHED_CACHE))
             out.append(Put(asset.key, asset.body, asset.content_type, pages.ASSET_CACHE))
-        form = pages.render_page("form.html", **form_context({}, [], groups, self._settings, script=True))
-        out.append(html_page(FORM_KEY, form))
+        out += localised(FORM_KEY, "form.html", lambda: form_context({}, [], groups, self._settings, script=True))
         out += [html_page(key, page) for key, page in form_for_service_pages(groups, self._settings).items()]
-        thanks = pages.render_page(
-            "thank_you.html", days=pages.MODERATION_WORKING_DAYS, moderators_email=self._settings.moderators_email
-        )
-        out.append(html_page(THANKS_KEY, thanks))
+        thanks = {"days": pages.MODERATION_WORKING_DAYS, "moderators_email": self._settings.moderators_email}
+        out += localised(THANKS_KEY, "thank_you.html", lambda: thanks)
         out.append(html_page(SUBSCRIBE_KEY, signup_page(groups, self._settings)))
         out.append(html_page(CHECK_EMAIL_KEY, check_email_page(self._settings)))
-        out.append(html_page(NOT_FOUND_KEY, pages.render_page("not_found.html", robots="noindex")))
+        out += localised(NOT_FOUND_KEY, "not_found.html", lambda: {"robots": "noindex"})
         out.append(Put(ROBOTS_KEY, ROBOTS.format(self._settings.site_url).encode("utf-8"), TEXT, HTML_CACHE))
         out.append(self._pages_sitemap(groups))
         return out
 
-    def _entries(self, listing: list[ListingEntry]) -> list[dict[str, Any]]:
-        services = self._store.get_services({s for e in listing for s in e.get("services", [])}) if listing else {}
+    def _listed_services(self, listing: list[ListingEntry]) -> dict[str, dict[str, Any]]:
+        """The services a list of stories names (one BatchGetItem; none for an empty list)."""
+        return self._store.get_services({s for e in listing for s in e.get("services", [])}) if listing else {}
+
+    def _entries(self, listing: list[ListingEntry], services: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         return [listing_entry_view(e, services) for e in listing]
 
     # ---- the full rebuild -----------------------------------------------------------------

@@ -42,6 +42,23 @@
   }
   var form = document.getElementById("story-form");
   if (!form) { return; }
+  // Issue 19: the words this script writes, in the page's language. The form carries them (data-words): each
+  // a message with %(name)s places; a count's words with a form per plural category (Intl.PluralRules).
+  var LANG = document.documentElement.lang || "en-GB";
+  var WORDS = {};
+  try { WORDS = JSON.parse(form.getAttribute("data-words") || "{}"); } catch (e) { WORDS = {}; }
+  var PLURAL = window.Intl && window.Intl.PluralRules ? new window.Intl.PluralRules(LANG) : null;
+  function fill(s, vars) {
+    return s.replace(/%\((\w+)\)s/g, function (m, k) { return vars && k in vars ? String(vars[k]) : m; });
+  }
+  function t(key, vars) { return fill(typeof WORDS[key] === "string" ? WORDS[key] : key, vars); }
+  function tn(one, many, n) {
+    var forms = WORDS[one];
+    var s = forms && typeof forms === "object"
+      ? forms[PLURAL ? PLURAL.select(n) : (n === 1 ? "one" : "other")] || forms.other
+      : (n === 1 ? one : many);
+    return fill(s, { num: n.toLocaleString(LANG) });
+  }
 
   function all(selector, root) { return Array.prototype.slice.call((root || form).querySelectorAll(selector)); }
   function fields() {
@@ -112,8 +129,9 @@
     restore(draft.values);
     if (noteStatus) {
       var when = new Date(draft.saved);
-      noteStatus.textContent = "We have put back the answers you saved in this tab" +
-        (isNaN(when) ? "." : " on " + when.toLocaleString("en-GB", { dateStyle: "long", timeStyle: "short" }) + ".");
+      noteStatus.textContent = isNaN(when) ? t("We have put back the answers you saved in this tab.")
+        : t("We have put back the answers you saved in this tab on %(when)s.",
+          { when: when.toLocaleString(LANG, { dateStyle: "long", timeStyle: "short" }) });
     }
   }
   if (sid && !sid.value) { sid.value = uuid(); }
@@ -134,12 +152,12 @@
     if (noteStatus) { noteStatus.textContent = message; }
   }
   var email = form.querySelector('input[name="email"]');
-  var SENT_WORDS = "Your story has been sent. This form is now empty, ready for a new story.";
+  var SENT_WORDS = t("Your story has been sent. This form is now empty, ready for a new story.");
   if (note) {
     note.hidden = false;
     var clear = document.getElementById("draft-clear");
     if (clear) {
-      clear.addEventListener("click", function () { wipe("Your saved answers have been cleared."); });
+      clear.addEventListener("click", function () { wipe(t("Your saved answers have been cleared.")); });
     }
   }
   form.addEventListener("input", later);
@@ -162,19 +180,20 @@
     var max = parseInt(area.getAttribute("data-maxlength"), 10);
     var marked = area.classList.contains("textarea--error"); // by the server's check, kept until sent again
     var quiet = null;
-    function plural(n, one) { return n.toLocaleString("en-GB") + " " + one + (n === 1 ? "" : "s"); }
     function text() {
-      var words = area.value.trim() ? area.value.trim().split(/\s+/).length : 0;
+      var n = area.value.trim() ? area.value.trim().split(/\s+/).length : 0;
       var left = max - area.value.length;
+      var words = tn("%(num)s word", "%(num)s words", n);
+      var limit = max.toLocaleString(LANG);
       if (left < 0) {
-        return plural(words, "word") + ". You have " + plural(-left, "character") + " too many: the limit is " +
-          max.toLocaleString("en-GB") + ". Shorten it before you send it.";
+        return t("%(words)s. You have %(chars)s too many: the limit is %(max)s. Shorten it before you send it.",
+          { words: words, chars: tn("%(num)s character", "%(num)s characters", -left), max: limit });
       }
+      var chars = tn("%(num)s character", "%(num)s characters", left);
       if (area.value.length >= max * NEAR) {
-        return plural(words, "word") + ". You have " + plural(left, "character") + " left, of " +
-          max.toLocaleString("en-GB") + ".";
+        return t("%(words)s. You have %(chars)s left, of %(max)s.", { words: words, chars: chars, max: limit });
       }
-      return plural(words, "word") + ", " + plural(left, "character") + " left";
+      return t("%(words)s, %(chars)s left", { words: words, chars: chars });
     }
     function update() {
       var over = area.value.length > max;
@@ -238,7 +257,7 @@
     var out = document.getElementById(select.id + "-chosen");
     if (!out) { return; }
     var option = select.options[select.selectedIndex];
-    out.textContent = select.value && option ? "Chosen: " + option.text : "";
+    out.textContent = select.value && option ? t("Chosen: %(service)s", { service: option.text }) : "";
     out.hidden = !select.value;
   }
   selects.forEach(function (select) {
@@ -258,7 +277,9 @@
   if (relatedInput && relatedNote) {
     relatedNote.hidden = !relatedInput.value;
     var relatedLink = document.getElementById("related-link");
-    if (relatedLink && relatedInput.value) { relatedLink.href = "/stories/" + relatedInput.value + "/"; }
+    // The story's page in the form's own language (issue 19: /cy/stories/ on the Welsh form).
+    var stories = relatedInput.getAttribute("data-stories") || "/stories/";
+    if (relatedLink && relatedInput.value) { relatedLink.href = stories + relatedInput.value + "/"; }
   }
 
   // 6. The service finder: a combobox (ARIA 1.2 pattern) over GET /api/services?q=.
@@ -278,18 +299,18 @@
     "aria-controls": "service-search-results", "aria-describedby": "service-search-hint"
   });
   var list = el("ul", { id: "service-search-results", role: "listbox", "class": "service-finder__results",
-                        "aria-label": "Services found" });
+                        "aria-label": t("Services found") });
   list.hidden = true;
   var status = el("p", { id: "service-search-status", "class": "visually-hidden", "aria-live": "polite" });
   var chosen = el("p", { id: "service-search-chosen", "class": "service-finder__chosen" });
   // What to try when nothing is found: in the template, so the words live with the form's others.
   var none = document.getElementById("service-search-none") || el("p", { id: "service-search-none" },
-    "No services found. Try other words, or choose from the lists below.");
+    t("No services found. Try other words, or choose from the lists below."));
   none.hidden = true;
-  finder.appendChild(el("label", { "class": "label", "for": "service-search" }, "Find a service"));
+  finder.appendChild(el("label", { "class": "label", "for": "service-search" }, t("Find a service")));
   finder.appendChild(el("div", { id: "service-search-hint", "class": "hint" },
-    "Type at least 2 letters of its name, its town or hospital, or what it does (such as A&E or x-ray), " +
-    "then choose it from the list. Or choose from the lists below."));
+    t("Type at least 2 letters of its name, its town or hospital, or what it does (such as A&E or x-ray), " +
+    "then choose it from the list. Or choose from the lists below.")));
   finder.appendChild(input);
   finder.appendChild(list);
   finder.appendChild(status);
@@ -324,8 +345,9 @@
     none.hidden = true;
     input.value = "";
     var message = select
-      ? "Chosen: " + svc.name + (svc.within ? " (" + svc.within + ")" : "") + ". It is in the list below."
-      : "You have already chosen " + selects.length + " services, or " + svc.name + " is not in the list. Change the lists below.";
+      ? t("Chosen: %(service)s. It is in the list below.", { service: svc.name + (svc.within ? " (" + svc.within + ")" : "") })
+      : t("You have already chosen %(count)s services, or %(service)s is not in the list. Change the lists below.",
+        { count: selects.length, service: svc.name });
     chosen.textContent = message;
     status.textContent = message;
   }
@@ -346,8 +368,8 @@
     none.hidden = services.length > 0;
     input.setAttribute("aria-expanded", services.length ? "true" : "false");
     status.textContent = services.length
-      ? (services.length === 1 ? "1 service found" : services.length + " services found") + ". Use the up and down arrows to move through them, and Enter to choose."
-      : "No services found. Try other words, or choose from the lists below.";
+      ? tn("%(num)s service found", "%(num)s services found", services.length) + t(". Use the up and down arrows to move through them, and Enter to choose.")
+      : t("No services found. Try other words, or choose from the lists below.");
   }
   input.addEventListener("input", function () {
     window.clearTimeout(timer);
@@ -362,7 +384,7 @@
           if (mine === latest) {
             close();
             none.hidden = true;
-            status.textContent = "Search is not working. Choose from the lists below.";
+            status.textContent = t("Search is not working. Choose from the lists below.");
           }
         });
     }, 200);

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..core import clock
+from ..core import clock, i18n
 from ..core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
 from ..core.concerns import PLACEHOLDER, placeholder
 from ..core.labels import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # ---- words for values: months, roles, feelings, criticality, days --------------------------------
 # Pages, emails and the JSON API say each thing the same way because they take the words from here.
 
-MONTHS = tuple("January February March April May June July August September October November December".split())
+MONTHS = i18n.MONTHS  # English: translated where shown (i18n.month_name)
 
 
 def month_year(value: Any) -> str:
@@ -33,13 +33,16 @@ def month_year(value: Any) -> str:
     text = str(value or "")
     year, _, month = text.partition("-")
     if year.isdigit() and month.isdigit() and 1 <= int(month) <= 12:
-        return f"{MONTHS[int(month) - 1]} {int(year)}"
+        return f"{i18n.month_name(int(month))} {int(year)}"
     return text
+
+
+SOMEONE = i18n.N_("someone")
 
 
 def role_label(value: Any) -> str:
     """A role as the public reads it (an unknown one is "someone")."""
-    return ROLE_LABELS.get(str(value), "someone")
+    return i18n.gettext(ROLE_LABELS.get(str(value), SOMEONE))
 
 
 def staff_role_label(role: str) -> str:
@@ -48,7 +51,8 @@ def staff_role_label(role: str) -> str:
 
 
 def feeling_label(value: Any) -> str:
-    return FEELING_LABELS.get(str(value), str(value).replace("-", " "))
+    known = FEELING_LABELS.get(str(value))
+    return i18n.gettext(known) if known else str(value).replace("-", " ")
 
 
 def field_text(value: Any) -> str:
@@ -92,7 +96,7 @@ LADDER_STEPS = ("reminder", "overdue", "organisation")
 
 def holidays_said(calendar: str | None) -> str:
     """Whose bank holidays a promise's working days skip, in words."""
-    return HOLIDAYS_SAID.get(calendar or DEFAULT_CALENDAR, "bank holidays")
+    return i18n.gettext(HOLIDAYS_SAID.get(calendar or DEFAULT_CALENDAR, i18n.N_("bank holidays")))
 
 
 def service_promise(service: dict[str, Any]) -> dict[str, Any] | None:
@@ -119,7 +123,7 @@ def story_promise(story: Mapping[str, Any], services: dict[str, dict[str, Any]] 
     }
     known = services or {}
     mine = [known[s] for s in story.get("services", []) if s in known]
-    named = [svc["name"] for svc in mine if svc.get("response_days") == int(days)]
+    named = [service_name(svc) for svc in mine if svc.get("response_days") == int(days)]
     view["service_name"] = named[0] if named else ""
     if story.get("first_response_at"):
         view["state"] = "responded"
@@ -146,25 +150,29 @@ def story_promise(story: Mapping[str, Any], services: dict[str, dict[str, Any]] 
 
 # What the public sees of a story's progress, in order, with the story attribute that dates each step.
 STEPS = (
-    ("published", "Published", "published_at"),
-    ("read", "Read by staff", "first_read_at"),
-    ("responded", "Responded to", "first_response_at"),
-    ("planned", "Change planned", "change_planned_at"),
-    ("made", "Change made", "change_made_at"),
+    ("published", i18n.N_("Published"), "published_at"),
+    ("read", i18n.N_("Read by staff"), "first_read_at"),
+    ("responded", i18n.N_("Responded to"), "first_response_at"),
+    ("planned", i18n.N_("Change planned"), "change_planned_at"),
+    ("made", i18n.N_("Change made"), "change_made_at"),
 )
 # A list's one word on where a story stands (the furthest step reached).
 PROGRESS_WORDS = {
-    "published": "Not yet read",
-    "read": "Read by staff",
-    "responded": "Responded to",
-    "planned": "Change planned",
-    "made": "Change made",
+    "published": i18n.N_("Not yet read"),
+    "read": i18n.N_("Read by staff"),
+    "responded": i18n.N_("Responded to"),
+    "planned": i18n.N_("Change planned"),
+    "made": i18n.N_("Change made"),
 }
+
+
+def _progress_words(story: Mapping[str, Any]) -> str:
+    return PROGRESS_WORDS[progress(story)["current"]]
 
 
 def progress(story: Mapping[str, Any]) -> dict[str, Any]:
     """Each step with its date (or None), and the furthest step reached."""
-    steps = [{"key": k, "label": label, "at": story.get(attr) or None} for k, label, attr in STEPS]
+    steps = [{"key": k, "label": i18n.gettext(label), "at": story.get(attr) or None} for k, label, attr in STEPS]
     reached = [s for s in steps if s["at"]]
     return {"steps": steps, "current": reached[-1]["key"] if reached else "published"}
 
@@ -306,15 +314,20 @@ def listing_entry(story: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def service_name(svc: Mapping[str, Any]) -> str:
+    """A service's name in the language in use: its Welsh name on Welsh pages, where it has one (issue 19)."""
+    return str(svc.get(f"name_{i18n.current()}") or svc["name"])
+
+
 def within(service: dict[str, Any] | None) -> str:
     """Where a service sits: "Trust › Hospital"."""
-    return " › ".join(a["name"] for a in (service or {}).get("trail", []))
+    return " › ".join(service_name(a) for a in (service or {}).get("trail", []))
 
 
 def service_link(svc: dict[str, Any]) -> dict[str, Any]:
     """A service as a story names it, with where it sits: as words, and as the services to link (issue 20)."""
-    trail = [{"slug": a["slug"], "name": a["name"]} for a in svc.get("trail", [])]
-    return {"slug": svc["slug"], "name": svc["name"], "within": within(svc), "trail": trail}
+    trail = [{"slug": a["slug"], "name": service_name(a)} for a in svc.get("trail", [])]
+    return {"slug": svc["slug"], "name": service_name(svc), "within": within(svc), "trail": trail}
 
 
 def story_view(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -336,8 +349,9 @@ def story_view(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) ->
         "promise": story_promise(story, services),
         "moderator_edited_at": story.get("moderator_edited_at", ""),  # "edited by a moderator on …"
         # How it came in (issue 19): staff always see it; the public, when someone wrote it down for its author.
-        "route": ROUTE_LABELS.get(story.get("route") or "web", ""),
+        "route": i18n.gettext(ROUTE_LABELS.get(story.get("route") or "web", "")),
         "told_through": story.get("route") in TAKEN_ROUTES,
+        "language": i18n.lang_tag(i18n.known(story.get("language"))),  # the language it was told in (issue 19)
     }
 
 
@@ -352,9 +366,11 @@ def listing_entry_view(entry: Mapping[str, Any], services: dict[str, dict[str, A
         "experience": month_year(entry.get("experience")),
         "published_at": entry.get("published_at", ""),
         "feelings": [feeling_label(f) for f in entry.get("feelings", [])],
-        "services": [{"slug": s, "name": services[s]["name"]} for s in entry.get("services", []) if s in services],
+        "services": [
+            {"slug": s, "name": service_name(services[s])} for s in entry.get("services", []) if s in services
+        ],
         # Where the story stands (listing entries carry the story's progress dates).
-        "progress": PROGRESS_WORDS[progress(entry)["current"]],
+        "progress": i18n.gettext(_progress_words(entry)),
     }
 
 

@@ -81,3 +81,9 @@ def test_the_demo_seeds_an_invitation_with_its_card_and_a_phone_story(aws, clien
     page = s3.get_object(Bucket=aws.resources.bucket, Key=f"stories/{first['phone_story']}/index.html")["Body"].read()
     assert "Through a phone call, written down by a member of staff" in page.decode()
     assert "Joanne" not in page.decode() and "Moderator" not in page.decode()
+    # Two stories told in Welsh (issue 19): recorded so, the same ones again on a second run, and on the Welsh site.
+    assert again["welsh_stories"] == first["welsh_stories"] and len(first["welsh_stories"]) == 2
+    for sid in first["welsh_stories"]:
+        assert wiring.store().get_story(sid)["language"] == "cy"
+        welsh = s3.get_object(Bucket=aws.resources.bucket, Key=f"cy/stories/{sid}/index.html")["Body"].read().decode()
+        assert '<html lang="cy">' in welsh and "Adroddwyd gan" in welsh

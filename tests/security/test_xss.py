@@ -685,7 +685,7 @@ OUR_SCRIPTS = re.compile(
 # 20) and the moderators' address on the thank-you page.
 OUR_ADDRESS = re.compile(
     r"^(/(?![/\\])|#|\?|https://(site|api)\.test(/|$)|moderate/|data:,$|tel:(999|111|116123)$"
-    r"|mailto:\?subject=A%20story%20on%20FeedForward&body=https%3A//site\.test/stories/[0-9a-z]{17}/$"
+    r"|mailto:\?subject=(A%20story%20on|Stori%20ar)%20FeedForward&body=https%3A//site\.test(/cy)?/stories/[0-9a-z]{17}/$"
     r"|mailto:moderators@feedforward\.example$)"
 )
 BAD_SCHEME = re.compile(r"^(javascript|vbscript|data|livescript|mocha):", re.I)

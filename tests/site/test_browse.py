@@ -199,7 +199,8 @@ def test_publishing_renders_a_bounded_set_of_pages_and_older_pages_never_change(
     for listing in (*WARD_PATH, EVERYTHING, "tag:nursing"):
         site.render(RenderJob(page="archive", ref=f"{listing}/2025-01"))
     old_keys = sorted(k for k in keys(aws) if "/2025-01/" in k or k.startswith("archive/2025-01/"))
-    assert "services/riverside-trust/2025-01/3/index.html" in old_keys and len(old_keys) == 5 * 3
+    # Five listings, three pages each, in English and in Welsh (issue 19).
+    assert "services/riverside-trust/2025-01/3/index.html" in old_keys and len(old_keys) == 5 * 3 * 2
     before = {k: body(aws, k) for k in old_keys}
     page1 = parse(before["services/riverside-trust/2025-01/index.html"]).titles
     assert page1 == ["Old story 0", "Old story 1"]  # the oldest two, oldest first (issue 20: it said "Newest first")
@@ -212,7 +213,9 @@ def test_publishing_renders_a_bounded_set_of_pages_and_older_pages_never_change(
         s3_writes.clear()
         tell_and_publish(client, pump, f"New story {i}")
         # Month archives (the month's search shard, pagefind/<month>/, is test_search.py's).
-        written = [k for k in s3_writes if re.search(r"/\d{4}-\d{2}/", "/" + k) and not k.startswith("pagefind/")]
+        both = [k for k in s3_writes if re.search(r"/\d{4}-\d{2}/", "/" + k) and not k.startswith("pagefind/")]
+        written = [k for k in both if not k.startswith("cy/")]
+        assert sorted(k for k in both if k.startswith("cy/")) == sorted(f"cy/{k}" for k in written)  # each in Welsh too
         archive_writes.append(sorted(written))
         assert not any("2025-01" in k for k in written), written
         # One or two pages of this month per listing (five listings), however many exist.
@@ -284,7 +287,8 @@ def test_the_months_sitemap_lists_every_archive_page_there_is(aws, client, pump,
         tell_and_publish(client, pump, f"Story {i}")
     month = clock.now().strftime("%Y-%m")
     pages = {k for k in keys(aws) if re.search(rf"(^|/){month}/(\d+/)?index\.html$", k)}
-    assert len(pages) == 5 * 2  # three services up the tree, everything and the tag; two pages each
+    # Three services up the tree, everything and the tag; two pages each, in English and in Welsh (issue 19).
+    assert len(pages) == 5 * 2 * 2
     sitemap = ET.fromstring(body(aws, f"sitemaps/stories-{month}.xml").encode())
     listed = {u.text for u in sitemap.iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")}
     site = wiring.get_settings().site_url.rstrip("/")

@@ -51,7 +51,7 @@ def test_a_rebuild_after_one_template_change_uploads_exactly_its_pages(site, pum
 
     env = pages.environment()
     source = env.loader.get_source(env, "pages/tag.html")[0]
-    changed = source.replace("{% block title %}Stories about", "{% block title %}All stories about")
+    changed = source.replace("{% block title %}{{", "{% block title %}All: {{")
     assert changed != source
     monkeypatch.setattr(env, "loader", ChoiceLoader([DictLoader({"pages/tag.html": changed}), env.loader]))
     env.cache.clear()
@@ -62,7 +62,7 @@ def test_a_rebuild_after_one_template_change_uploads_exactly_its_pages(site, pum
         env.cache.clear()
     assert counts["jobs"] > 10 and counts["deleted"] == 0
     uploaded = {key for op, key in s3_calls if op == "PutObject"}
-    assert uploaded == {f"tags/{t}/index.html" for t in site}
+    assert uploaded == {f"{lang}tags/{t}/index.html" for t in site for lang in ("", "cy/")}  # and in Welsh (issue 19)
 
 
 def test_an_orphaned_archive_page_is_deleted(site, pump, aws, s3_calls):

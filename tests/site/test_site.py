@@ -159,7 +159,7 @@ def test_a_rejected_story_renders_as_gone(aws, client, pump, directory):
         sid, {"action": "reject", "version": 1, "note": "Names a member of staff"}, Moderator("m", "M")
     )
     keys_written = wiring.site().render(RenderJob(page="story", ref=sid))
-    assert keys_written == [f"stories/{sid}/index.html"]
+    assert keys_written == [f"stories/{sid}/index.html", f"cy/stories/{sid}/index.html"]  # and in Welsh (issue 19)
     html, _ = get(aws, f"stories/{sid}/index.html")
     assert "no longer available" in html and "Never to be shown" not in html and "Names a member" not in html
 
@@ -169,13 +169,18 @@ def test_missing_story_and_service_pages_are_deleted(aws, directory):
     s3.put_object(Bucket=aws.resources.bucket, Key="stories/nosuchstory/index.html", Body=b"old")
     s3.put_object(Bucket=aws.resources.bucket, Key="services/gone/index.html", Body=b"old")
     site = wiring.site()
-    assert site.render(RenderJob(page="story", ref="nosuchstory")) == ["stories/nosuchstory/index.html"]
+    assert site.render(RenderJob(page="story", ref="nosuchstory")) == [
+        "stories/nosuchstory/index.html",
+        "cy/stories/nosuchstory/index.html",  # the Welsh page too (issue 19)
+    ]
     assert site.render(RenderJob(page="service", ref="gone")) == [
         "services/gone/index.html",
+        "cy/services/gone/index.html",
         "services/gone/atom.xml",
         "services/gone/feed.json",
         "services/gone/widget/index.html",
         "tell-your-story/gone/index.html",
+        "cy/tell-your-story/gone/index.html",
     ]  # its feeds, its widget and its copy of the form go too
     assert not exists(aws, "stories/nosuchstory/index.html") and not exists(aws, "services/gone/index.html")
 

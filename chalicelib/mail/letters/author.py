@@ -4,8 +4,10 @@ text a stranger typed, and no private link, goes to an address nobody has confir
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from ...core import i18n
 from ...core.concerns import placeholder
 from ...core.jobs import MailJob
 from ...core.labels import ROLE_LABELS
@@ -13,6 +15,12 @@ from ...core.status import ItemStatus, Status
 from .base import Composer, Letter, Letters
 
 GONE = (Status.WITHDRAWN, Status.ERASING)
+
+
+def _lang_query(story: Mapping[str, Any]) -> str:
+    """ "?lang=cy" for a story told in Welsh: the page the confirm link opens speaks the letter's language."""
+    locale = i18n.known(story.get("language"))
+    return "" if locale == i18n.DEFAULT else f"?lang={locale}"
 
 
 class AuthorLetters(Letters):
@@ -40,9 +48,10 @@ class AuthorLetters(Letters):
             contact["email"],
             "author_confirmation",
             {
-                "confirm_url": f"{self._settings.api_url}/api/confirm/{link}",
+                "confirm_url": f"{self._settings.api_url}/api/confirm/{link}" + _lang_query(story),
                 "link_days": self._settings.confirm_link_days,
                 "site_url": self._settings.site_url,
+                "language": i18n.known(story.get("language")),  # the form's language (issue 19)
             },
         )
 
@@ -53,13 +62,16 @@ class AuthorLetters(Letters):
         if not story or not contact or not contact.get("confirmed_at") or story.get("status") in GONE:
             return None
         link = self._links.issue("author", job.story_id, "author", self._settings.author_link_days)
+        language = i18n.known(story.get("language"))  # letters in the language the story was told in (issue 19)
         return contact["email"], {
             "story": story,
             "role": ROLE_LABELS.get(story.get("role", ""), ""),
             "private_url": f"{self._settings.api_url}/api/my/{link}",
-            "story_url": f"{self._settings.site_url}/stories/{job.story_id}/",
+            "story_url": f"{self._settings.site_url}{i18n.prefix(language)}/stories/{job.story_id}/",
             "site_url": self._settings.site_url,
             "link_days": self._settings.author_link_days,
+            "language": language,
+            "form_path": f"{i18n.prefix(language)}/tell-your-story/",  # "tell it again", in the same language
         }
 
     def _letter(self, job: MailJob, template: str, **extra: Any) -> Letter | None:
