@@ -259,17 +259,33 @@ def find(text: str) -> list[Finding]:
 
 _WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?"
 _ORD = r"\d{1,2}(?:st|nd|rd|th)?"
-# A day and a month, the year if written, a weekday before it if written: "3rd March", "Tuesday 4 March
-# 2025", "Friday the 13th of December", "March 3rd", "June 14, 2025"; or numbers: "04/03/2025", "4.3.25".
-# Every run of spaces is bounded, as in _DATE.
+# Month first only when capitalised ("March 3rd", not "may 5"); case-sensitive literals also let the
+# engine drop a position at its first letter, which keeps this fast on 64 KB of hostile text.
+_MONTH_CAP = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+# A day and a month, the year if written: "3rd March", "4 March 2025", "14th of February", "March 3rd",
+# "June 14, 2025"; or numbers: "04/03/2025", "4.3.25". Each starts with a digit or a capital, so most
+# positions fail at once. A weekday written before it ("Tuesday 4 March", "Friday the 13th of
+# December") is joined to it after (_WEEKDAY_BEFORE). Every run of spaces is bounded, as in _DATE.
 _ANY_DATE = re.compile(
-    r"(?<![\w/.\-£$])(?P<date>(?i:"
-    rf"(?:{_WEEKDAY},?\s{{1,3}}(?:the\s{{1,3}})?)?"
-    rf"(?:{_ORD}\s{{1,3}}(?:of\s{{1,3}})?{_MONTH}(?:\.?,?\s{{1,3}}\d{{4}})?"
-    rf"|{_MONTH}\.?\s{{1,3}}{_ORD}(?:,?\s{{1,3}}\d{{4}})?)"
-    r"|(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?:\d{4}|\d{2})"
-    r"))(?![\w/]|[.\-]\d)"
+    r"(?<![\w/.\-£$])(?P<date>"
+    r"(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?:\d{4}|\d{2})"
+    rf"|{_ORD}\s{{1,3}}(?:of\s{{1,3}})?(?i:{_MONTH})(?:\.?,?\s{{1,3}}\d{{4}})?"
+    rf"|{_MONTH_CAP}\.?\s{{1,3}}{_ORD}(?:,?\s{{1,3}}\d{{4}})?"
+    r")(?![\w/]|[.\-]\d)"
 )
+_WEEKDAY_BEFORE = re.compile(rf"(?i:(?<![\w])(?:{_WEEKDAY}),?\s{{1,3}}(?:the\s{{1,3}})?)$")
+
+
+def _dates(text: str) -> list[Finding]:
+    out = []
+    for m in _ANY_DATE.finditer(text):
+        if _date_ok(m):
+            start = m.start("date")
+            before = _WEEKDAY_BEFORE.search(text[max(0, start - 24) : start])
+            if before:
+                start -= len(before.group(0))
+            out.append(Finding("date", start, m.end("date"), text[start : m.end("date")]))
+    return out
 
 
 def _date_ok(m: re.Match) -> bool:
@@ -316,7 +332,8 @@ _PLACE_WORDS = frozenset(
     """.split()
 )
 _TITLED_NAME = re.compile(
-    rf"(?<![\w'’-])(?:(?:{_TITLES}\.?|(?i:{_JOBS}))[ \t]{{1,3}}){{1,3}}"
+    # The first letter of a title or a job, checked first: most positions fail there, not in 40 branches.
+    rf"(?<![\w'’-])(?=[ACDGHMNPRSTVWacdghmnprstvw])(?:(?:{_TITLES}\.?|(?i:{_JOBS}))[ \t]{{1,3}}){{1,3}}"
     rf"(?P<name>{_WORD}(?:[ \t]{{1,3}}{_WORD}){{0,2}})(?![\w'’-])"
 )
 # A job after "the", "a", "our" and a comma: "The receptionist, Kirsty, …", "the student nurse, Ellie".
@@ -388,12 +405,7 @@ def _loose(text: str) -> list[Finding]:
             if name.lower() not in _NOT_NAMES and (pattern is _RELATIVE_FIRST_NAME or _is_first_name(name)):
                 out.append(Finding("name", m.start("name"), m.end("name"), name))
     out += [Finding("email", m.start(), m.end(), m.group(0)) for m in _SPELT_EMAIL.finditer(text)]
-    out += [
-        Finding("date", m.start("date"), m.end("date"), m.group("date"))
-        for m in _ANY_DATE.finditer(text)
-        if _date_ok(m)
-    ]
-    return out
+    return out + _dates(text)
 
 
 HIGHLIGHT_KINDS = KINDS + ("date",)
