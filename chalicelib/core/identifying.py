@@ -17,15 +17,26 @@ Rules, one per kind:
                  a title and an initial and a surname, or two or three capitalised words after
                  "patient", "my husband/wife/son/daughter/mother/father/..." or "called/named/known as".
                  The span is the name alone, without the title or the words before it.
+                 Job titles count as titles here too ("Nurse Sarah Jenkins", "Staff Nurse Dan Osei").
 When two findings overlap, the more certain kind wins (the order of KINDS).
-`highlights(text)` adds exact dates, for the moderation screen only. This module is pure (no I/O);
-tests/unit/test_identifying_recall.py measures its recall and precision on a labelled set.
+
+`highlights(text)`, for the moderation screen only, adds what a moderator must see but a staff reply may
+say: a name after a title or job title wherever it stands, even one word ("Nurse Sarah", "Sister Jones",
+"Dr Patel"); a first name from the gazetteer (first_names.txt beside this module, made by
+tools/first_names.py), alone ("Kirsty on reception") or with a surname; and dates in every common
+British form ("3rd March", "Tuesday 4 March 2025", "04/03/2025", "4.3.25", "March 3rd", "the 14th of
+February"). A bare date never holds a response: "on 3 December" is how staff answer a story, and a date
+says little about a person without a name beside it, which is itself found; only a date of birth holds.
+This module reads its gazetteer once, lazily (its only I/O); tests/unit/test_identifying_recall.py
+measures recall and precision on a tuning set and on an evaluation set that was never tuned on.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 # Most certain first: an overlap keeps the earlier kind.
 KINDS = ("email", "phone", "nhs_number", "postcode", "date_of_birth", "name")
@@ -140,6 +151,13 @@ _LOWER = "a-zß-öø-ÿ"
 _WORD = rf"(?:(?:Mc|Mac|O['’]|D['’])?[{_UPPER}][{_LOWER}]+(?:-[{_UPPER}][{_LOWER}]+)?)"
 _FULL = rf"{_WORD}(?:[ \t]{{1,3}}{_WORD}){{1,2}}"
 _TITLES = r"(?:Mrs|Mr|Ms|Miss|Mx|Dr|Prof|Professor|Sir|Dame|Rev|Revd)"
+# Job titles that stand before a name as a title does ("Nurse Sarah", "Sister Jones", "Porter Dave").
+_JOBS = (
+    r"(?:(?:staff|charge|student|specialist|practice|district|senior)\s(?:nurse|midwife)|nurse|sister|matron|midwife|"
+    r"doctor|consultant|registrar|surgeon|anaesthetist|porter|paramedic|physio(?:therapist)?|receptionist|hca|"
+    r"healthcare\s(?:assistant|support\sworker)|health\s(?:care\sassistant|visitor)|sonographer|radiographer|"
+    r"pharmacist|chaplain|carer|dietitian|therapist|ward\sclerk|housekeeper|cleaner|volunteer|gp)"
+)
 _RELATIVE = (
     r"(?:husband|wife|partner|son|daughter|mother|father|mum|mom|dad|brother|sister|grandmother|grandfather|"
     r"grandma|grandad|granddad|nan|nana|grandson|granddaughter|aunt|auntie|uncle|niece|nephew|friend|"
@@ -148,6 +166,8 @@ _RELATIVE = (
 _NAME_AFTER = [
     # A title, then a full name or an initial and a surname: "Mrs Jane Smith", "Mr J. Smith".
     re.compile(rf"\b{_TITLES}\.?[ \t]+(?P<name>{_FULL}|[{_UPPER}]\.?[ \t]+{_WORD})(?![\w'’-])"),
+    # A job title written as a title, then a full name: "Nurse Sarah Jenkins", "Staff Nurse Dan Osei".
+    re.compile(rf"\b(?=[A-Z])(?i:{_JOBS})[ \t]{{1,3}}(?P<name>{_FULL})(?![\w'’-])"),
     # "patient John Smith", "the patient, John Smith", "my wife Jane Smith", "our son, Tom Jones".
     re.compile(rf"(?i:\b(?:patients?|(?:my|our|her|his|their)\s+{_RELATIVE}))[,:]?[ \t]+(?P<name>{_FULL})(?![\w'’-])"),
     # "a nurse called Sarah Jones", "named Tom Brown", "known as Billy Smith".
@@ -166,6 +186,9 @@ _NOT_NAMES = frozenset(
     i we you he she they thank thanks sorry please dear hello hi yes no
     lead manager nurse nurses matron sister doctor doctors consultant consultants director officer staff
     advice liaison pals experience safety panel forum transport partners feedback governance quality
+    midwife midwives porter porters physio physiotherapist registrar surgeon paramedic receptionist hca gp
+    practitioner specialist assistant visitor worker clerk student charge senior led station desk reception
+    mr mrs ms miss mx dr prof professor sir dame rev revd
     """.split()
 )
 _INITIAL = re.compile(rf"^[{_UPPER}]\.?$")
@@ -232,22 +255,97 @@ def find(text: str) -> list[Finding]:
     return sorted(kept, key=lambda f: (f.start, f.end))
 
 
-# ---- for moderators: exact dates too -----------------------------------------------------------
+# ---- for moderators: dates in every common British form ----------------------------------------
 
-# A full date ("3 December 2025", "03/12/2025", "December 3rd, 2025") can identify a person with
-# the service's name; too common in staff replies to hold them, so only the screen highlights it.
-_EXACT_DATE = re.compile(rf"(?<![\w/.\-])(?P<date>(?i:{_DATE}))(?![\w/])")
-HIGHLIGHT_KINDS = KINDS + ("date",)
-HIGHLIGHT_WORDS = KIND_WORDS | {"date": "an exact date"}
+_WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?\.?"
+_ORD = r"\d{1,2}(?:st|nd|rd|th)?"
+# Month first only when capitalised ("March 3rd", not "may 5"); case-sensitive literals also let the
+# engine drop a position at its first letter, which keeps this fast on 64 KB of hostile text.
+_MONTH_CAP = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+# A day and a month, the year if written: "3rd March", "4 March 2025", "14th of February", "March 3rd",
+# "June 14, 2025"; or numbers: "04/03/2025", "4.3.25". Each starts with a digit or a capital, so most
+# positions fail at once. A weekday written before it ("Tuesday 4 March", "Friday the 13th of
+# December") is joined to it after (_WEEKDAY_BEFORE). Every run of spaces is bounded, as in _DATE.
+_ANY_DATE = re.compile(
+    r"(?<![\w/.\-£$])(?P<date>"
+    r"(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?:\d{4}|\d{2})"
+    rf"|{_ORD}\s{{1,3}}(?:of\s{{1,3}})?(?i:{_MONTH})(?:\.?,?\s{{1,3}}\d{{4}})?"
+    rf"|{_MONTH_CAP}\.?\s{{1,3}}{_ORD}(?:,?\s{{1,3}}\d{{4}})?"
+    r")(?![\w/]|[.\-]\d)"
+)
+_WEEKDAY_BEFORE = re.compile(rf"(?i:(?<![\w])(?:{_WEEKDAY}),?\s{{1,3}}(?:the\s{{1,3}})?)$")
 
 
-# Looser rules than `find`, for a moderator's eye only: a false mark costs a glance, a miss can
-# publish a person. Any two or three capitalised words that are not a place, team or thing; a
-# first name alone after "my brother" and the like; an address spelt out ("jo dot smith at …").
-_TITLE_WORD = re.compile(rf"{_TITLES}\b")
-_LOOSE_NAME = re.compile(rf"(?<![\w'’-]){_FULL}(?![\w'’-])")
+def _dates(text: str) -> list[Finding]:
+    out = []
+    for m in _ANY_DATE.finditer(text):
+        if _date_ok(m):
+            start = m.start("date")
+            before = _WEEKDAY_BEFORE.search(text[max(0, start - 24) : start])
+            if before:
+                start -= len(before.group(0))
+            out.append(Finding("date", start, m.end("date"), text[start : m.end("date")]))
+    return out
+
+
+def _date_ok(m: re.Match) -> bool:
+    if m.group("d"):
+        return 1 <= int(m.group("d")) <= 31 and 1 <= int(m.group("m")) <= 12
+    day = re.search(r"\d{1,2}", m.group("date"))
+    return day is not None and 1 <= int(day.group(0)) <= 31
+
+
+# ---- for moderators: names wherever they stand -----------------------------------------------------
+
+GAZETTEER = Path(__file__).with_name("first_names.txt")
+
+
+@lru_cache(maxsize=1)
+def first_names() -> frozenset[str]:
+    """The gazetteer's first names, lower case: read once, on the first story a moderator opens."""
+    lines = GAZETTEER.read_text(encoding="utf-8").splitlines()
+    return frozenset(w for w in lines if w and not w.startswith("#")) - _COMMON_WORDS
+
+
+# First names that are as often ordinary words ("Will someone…", "May I say…", "Hope", "Grace"):
+# never a name on their own, only after a title, a relative or "called".
+_COMMON_WORDS = frozenset(
+    """
+    will may june july april august grace faith hope joy amber summer autumn winter spring mark bill rose sue
+    christian patience honor honour iris ivy holly daisy poppy lily heather ruby pearl crystal dawn eve sky
+    river rain storm sunny brook cliff dale glen lane drew guy rich frank pat sandy rusty chase hunter art ray
+    gene don king prince duke major sterling royal miles cash page carol carter bishop mason dean chance early
+    justice liberty harmony melody star misty destiny trinity unique precious angel love lovely happy sunday
+    easter christmas noel general sister ward queen young long short small white black brown green gray grey
+    golden little english french north south west east wood field hall hill ford bank bay reed price rush
+    """.split()
+)
+# Words that make a run of capitalised words a place, a building, a team or a charity, never a person:
+# "Royal Victoria Infirmary", "Queen Elizabeth", "Northbridge Teaching Hospitals", "Diana Princess of Wales".
+_PLACE_WORDS = frozenset(
+    """
+    ward wards hospital hospitals unit units trust trusts clinic clinics centre center surgery practice team teams
+    department service services house road street lane avenue close way nhs general infirmary medical health
+    community royal university foundation district maternity emergency outpatients theatre theatres icu suite
+    lounge wing block building school college church charity hospice queen king prince princess saint st lady
+    court park square place gardens memorial teaching
+    """.split()
+)
+_TITLED_NAME = re.compile(
+    # The first letter of a title or a job, checked first: most positions fail there, not in 40 branches.
+    rf"(?<![\w'’-])(?=[ACDGHMNPRSTVWacdghmnprstvw])(?:(?:{_TITLES}\.?|(?i:{_JOBS}))[ \t]{{1,3}}){{1,3}}"
+    rf"(?P<name>{_WORD}(?:[ \t]{{1,3}}{_WORD}){{0,2}})(?![\w'’-])"
+)
+# A job after "the", "a", "our" and a comma: "The receptionist, Kirsty, …", "the student nurse, Ellie".
+_JOB_THEN_NAME = re.compile(
+    rf"(?i:\b(?:the|a|an|our|my|her|his|their)\s{{1,3}}(?:\w+\s{{1,3}})?{_JOBS}),[ \t]{{1,3}}"
+    rf"(?P<name>{_WORD}(?:[ \t]{{1,3}}{_WORD}){{0,2}})(?![\w'’-])"
+)
+_CALLED_ONE = re.compile(rf"(?i:\b(?:called|named|known\s+as))[ \t]+(?P<name>{_WORD})(?![\w'’-])")
+_CAPITAL_RUN = re.compile(rf"(?<![\w'’-]){_WORD}(?:[ \t]{{1,3}}{_WORD}){{0,4}}(?![\w'’-])")
+_TITLE_WORDS = frozenset("mrs mr ms miss mx dr prof professor sir dame rev revd".split())
 _RELATIVE_FIRST_NAME = re.compile(
-    rf"(?i:\b(?:my|our|her|his|their)\s+{_RELATIVE})[,:]?[ \t]+(?P<name>{_WORD})(?![\w'’-])"
+    rf"(?i:\b(?:my|our|her|his|their)\s+(?:little\s+|baby\s+)?(?:{_RELATIVE}|boy|girl|carer))[,:]?[ \t]+(?P<name>{_WORD})(?![\w'’-])"
 )
 _SPELT_EMAIL = re.compile(
     r"(?i)(?<![a-z0-9._-])[a-z0-9._-]{1,64}(?:\s{1,3}dot\s{1,3}[a-z0-9_-]{1,64}){0,4}\s{1,3}at\s{1,3}[a-z0-9-]{1,63}"
@@ -255,23 +353,63 @@ _SPELT_EMAIL = re.compile(
 )
 
 
-def _loose(text: str) -> list[Finding]:
+def _is_first_name(word: str) -> bool:
+    return word.lower() in first_names() or word.split("-")[0].lower() in first_names()
+
+
+def _name_at(text: str, start: int, name: str, *, alone: bool) -> Finding | None:
+    """The name's words up to the first that is not part of a name; one word only when `alone`."""
+    words = list(re.finditer(r"\S+", name))
+    keep = 0
+    for w in words:
+        if w.group(0).lower() in _NOT_NAMES or w.group(0).lower() in _TITLE_WORDS:
+            break
+        keep += 1
+    if keep == 0 or (keep == 1 and not alone):
+        return None
+    end = start + words[keep - 1].end()
+    return Finding("name", start, end, text[start:end])
+
+
+def _runs(text: str) -> list[Finding]:
+    """Runs of capitalised words that start with a first name: "Sarah Jones", "Kirsty"."""
     out = []
-    for m in _LOOSE_NAME.finditer(text):
-        if _TITLE_WORD.match(m.group(0)):
-            continue  # "Dr Patel": a title and a surname is how staff are named; the strict rule sees full names
-        keep = _name_words(m.group(0))
-        if keep:
-            words = list(re.finditer(r"\S+", m.group(0)))
-            out.append(
-                Finding("name", m.start(), m.start() + words[keep - 1].end(), m.group(0)[: words[keep - 1].end()])
-            )
-    for m in _RELATIVE_FIRST_NAME.finditer(text):
-        if m.group("name").lower() not in _NOT_NAMES:
-            out.append(Finding("name", m.start("name"), m.end("name"), m.group("name")))
-    out += [Finding("email", m.start(), m.end(), m.group(0)) for m in _SPELT_EMAIL.finditer(text)]
-    out += [Finding("date", m.start("date"), m.end("date"), m.group("date")) for m in _EXACT_DATE.finditer(text)]
+    for m in _CAPITAL_RUN.finditer(text):
+        words = list(re.finditer(r"\S+", m.group(0)))
+        if any(w.group(0).lower() in _PLACE_WORDS for w in words):
+            continue  # "Royal Victoria Infirmary", "Queen Elizabeth"
+        # Leading words that are no name ("Thank", "Dear", "Big", "Dr") are passed over.
+        i = 0
+        while i < len(words) and not _is_first_name(words[i].group(0)):
+            if words[i].group(0).lower() in _TITLE_WORDS:
+                i = len(words)  # a title's name is _TITLED_NAME's
+            i += 1
+        if i < len(words):
+            start = m.start() + words[i].start()
+            found = _name_at(text, start, m.group(0)[words[i].start() :], alone=True)
+            if found:
+                out.append(found)
     return out
+
+
+def _loose(text: str) -> list[Finding]:
+    out = _runs(text)
+    for pattern in (_TITLED_NAME, _JOB_THEN_NAME):
+        for m in pattern.finditer(text):
+            found = _name_at(text, m.start("name"), m.group("name"), alone=True)
+            if found:
+                out.append(found)
+    for pattern in (_RELATIVE_FIRST_NAME, _CALLED_ONE):
+        for m in pattern.finditer(text):
+            name = m.group("name")
+            if name.lower() not in _NOT_NAMES and (pattern is _RELATIVE_FIRST_NAME or _is_first_name(name)):
+                out.append(Finding("name", m.start("name"), m.end("name"), name))
+    out += [Finding("email", m.start(), m.end(), m.group(0)) for m in _SPELT_EMAIL.finditer(text)]
+    return out + _dates(text)
+
+
+HIGHLIGHT_KINDS = KINDS + ("date",)
+HIGHLIGHT_WORDS = KIND_WORDS | {"date": "an exact date"}
 
 
 def highlights(text: str) -> list[Finding]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.core.identifying import KINDS, Finding, describe, find, kinds, nhs_number_valid
+from chalicelib.core.identifying import KINDS, Finding, describe, find, first_names, highlights, kinds, nhs_number_valid
 
 
 def found(text: str) -> list[tuple[str, str]]:
@@ -207,3 +207,110 @@ def test_empty_and_long_text():
     assert find("") == []
     text = ("Thank you for your story. " * 400) + "Call 07700 900123."
     assert kinds(text) == ["phone"]
+
+
+# ---- the moderation screen's highlights (issue 20) ----------------------------------------------------------
+
+
+def marked(text: str) -> list[tuple[str, str]]:
+    return [(f.kind, f.text) for f in highlights(text)]
+
+
+@pytest.mark.parametrize(
+    "text,name",
+    [
+        ("Nurse Sarah Jenkins was lovely.", "Sarah Jenkins"),  # at the start of a sentence
+        ("We were so grateful to Nurse Sarah Jenkins.", "Sarah Jenkins"),  # and at the end
+        ("Thanks to Sister Jones, who stayed late.", "Jones"),
+        ("Later Matron Val came round.", "Val"),
+        ("the student midwife Kayleigh was brilliant", "Kayleigh"),
+        ("It was Porter Des who found us.", "Des"),
+        ("I saw Consultant Mr Obi twice.", "Obi"),
+        ("Dr. Lindqvist rang me.", "Lindqvist"),
+        ("Then Staff Nurse Bola Adeyemi checked the drip.", "Bola Adeyemi"),
+        ("The physio, Gemma, got me walking.", "Gemma"),
+    ],
+)
+def test_a_name_after_a_title_or_job_title_is_marked_wherever_it_stands(text, name):
+    assert ("name", name) in marked(text)
+
+
+@pytest.mark.parametrize(
+    "text,name",
+    [
+        ("Kirsty on reception remembered me.", "Kirsty"),
+        ("Thank you Dionne and Ruth.", "Dionne"),
+        ("Thank you Dionne and Ruth.", "Ruth"),
+        ("Please thank Fergus Doyle for me.", "Fergus Doyle"),
+        ("A nurse called Imogen held my hand.", "Imogen"),
+        ("Our little girl, Maisie, loved the play room.", "Maisie"),
+    ],
+)
+def test_a_first_name_from_the_gazetteer_is_marked_alone_or_with_a_surname(text, name):
+    assert ("name", name) in marked(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Will someone answer the phone?",
+        "May I say thank you.",
+        "I lost all hope.",
+        "Hope and Grace are what we needed.",
+        "The Royal Victoria Infirmary was busy.",
+        "Queen Elizabeth Hospital, Ward 4.",
+        "The Nurse was kind.",
+        "A Dr saw me at midnight.",
+        "The Sister on the ward sorted it.",
+        "Sister came at 6.",
+        "I was seen in March and in June.",
+        "We met in March 2025.",
+        "My pain was 8/10 and my blood pressure 150/95.",
+        "Version 2.3.1 of the leaflet, £4.50 to park, 9.30am.",
+        "on the 2nd floor, the 3rd time",
+    ],
+)
+def test_words_that_look_like_names_or_dates_are_left_alone(text):
+    assert marked(text) == []
+
+
+@pytest.mark.parametrize(
+    "text,date",
+    [
+        ("I was admitted on 3rd March.", "3rd March"),
+        ("My appointment on Tuesday 4 March 2025 was cancelled.", "Tuesday 4 March 2025"),
+        ("The letter was dated 04/03/2025.", "04/03/2025"),
+        ("We went in on 4.3.25 and came home.", "4.3.25"),
+        ("On March 3rd we were told.", "March 3rd"),
+        ("It was the 14th of February.", "14th of February"),
+        ("Seen on Wed, 5th Feb 2025 at 10.", "Wed, 5th Feb 2025"),
+        ("The scan on 21 Jan showed nothing.", "21 Jan"),
+        ("Surgery on June 14, 2025 went well.", "June 14, 2025"),
+        ("Discharged 17-06-25.", "17-06-25"),
+        ("On Friday the 13th of December it all went wrong.", "Friday the 13th of December"),
+    ],
+)
+def test_dates_in_every_common_british_form_are_marked(text, date):
+    assert ("date", date) in marked(text)
+
+
+def test_impossible_numeric_dates_are_not_marked():
+    assert marked("ratio 45/13/2024 and 0.0.25") == []
+
+
+def test_a_bare_date_never_holds_a_response_only_a_date_of_birth_does():
+    assert kinds("We are sorry. We will call you on Tuesday 4 March, and saw you on 03/03/2025.") == []
+    assert kinds("DOB 04/03/1950") == ["date_of_birth"]
+
+
+def test_a_full_name_after_a_job_title_holds_a_response_but_a_surname_alone_does_not():
+    assert found("Nurse Sarah Jenkins will ring you.") == [("name", "Sarah Jenkins")]
+    assert found("Sister Jones will ring you.") == []
+
+
+def test_the_gazetteer_is_read_once_into_a_frozenset_without_common_words():
+    names = first_names()
+    assert isinstance(names, frozenset) and first_names() is names
+    assert len(names) > 5000
+    assert {"kirsty", "siobhan", "priya", "oliver", "aisha"} <= names
+    assert not {"will", "may", "hope", "grace"} & names
