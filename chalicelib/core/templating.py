@@ -45,7 +45,7 @@ def attach(env: Any, name: str, directory: Path | None = None, write: bool = Fal
         def get_cache_key(self, template: str, filename: str | None = None) -> str:
             # Not the file's path (the build's is not Lambda's): the environment's options and the name.
             escaped = env.autoescape(template) if callable(env.autoescape) else env.autoescape
-            return hashlib.sha1(f"{options}|{escaped}|{template}".encode()).hexdigest()
+            return hashlib.sha1(f"{options}|{escaped}|{template}".encode(), usedforsecurity=False).hexdigest()
 
         def dump_bytecode(self, bucket: Any) -> None:
             if write:
