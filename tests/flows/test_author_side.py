@@ -14,7 +14,7 @@ from chalicelib.core import clock
 from chalicelib.core.jobs import MailJob
 from chalicelib.links import NOT_VALID as NOT_VALID_LINK
 from chalicelib.links import token_hash
-from tests.support import mailbox, moto_state
+from tests.support import mailbox
 from tests.support.author import (
     AUTHOR,
     MOD,
@@ -33,6 +33,7 @@ from tests.support.author import (
     staff_member,
     table_items,
     tell,
+    told_and_published,
 )
 from tests.support.env import API_URL, SITE_URL
 from tests.support.vnu import vnu_command
@@ -41,16 +42,8 @@ from tests.support.vnu import vnu_command
 @pytest.fixture
 def story(client, aws, directory, pump):
     """A published story about Ward 7 whose author gave an email address; mail so far is sent.
-    Made once per worker (moto_state.kept)."""
-
-    def build():
-        sid = tell(client)
-        pump.drain()
-        publish(sid)
-        pump.drain()
-        return sid
-
-    return moto_state.kept("author-side-story", build, pump)
+    Made once per worker (author.told_and_published)."""
+    return told_and_published(client, pump)
 
 
 # ---- the private page --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.core.jobs import MailJob
-from tests.support import mailbox, moto_state
+from tests.support import mailbox
 from tests.support.auth import bearer
 from tests.support.author import (
     AUTHOR,
@@ -20,12 +20,11 @@ from tests.support.author import (
     body_of,
     error_fields,
     post_json,
-    publish,
     read_by,
     respond,
     s3_page,
     staff_member,
-    tell,
+    told_and_published,
 )
 from tests.support.screen import sign_in_on_screen
 
@@ -37,16 +36,8 @@ def auth(token):  # noqa: F811
 
 @pytest.fixture
 def story(client, aws, directory, pump):
-    """A published story. Made once per worker (moto_state.kept)."""
-
-    def build():
-        sid = tell(client)
-        pump.drain()
-        publish(sid)
-        pump.drain()
-        return sid
-
-    return moto_state.kept("reply-moderation-story", build, pump)
+    """A published story. Made once per worker (author.told_and_published)."""
+    return told_and_published(client, pump)
 
 
 @pytest.fixture
