@@ -27,6 +27,9 @@ def invitation_schemas() -> dict[str, Any]:
     defs = taken.pop("$defs", {})
     taken["properties"]["consent"] = {"const": True, "description": "Must be true: the person agreed to publishing"}
     taken["properties"]["route"] = {"type": "string", "enum": list(TAKEN_ROUTES)}
+    for name in ("services", "feelings"):  # as for a story sent on the form: each chosen once
+        if name in taken["properties"]:
+            taken["properties"][name]["uniqueItems"] = True
     return defs | {
         "InvitationRequest": request,
         "Invitation": {
