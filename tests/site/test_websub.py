@@ -6,58 +6,38 @@ found to its subscriber."""
 from __future__ import annotations
 
 import json
-import threading
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 import pytest
 
 from chalicelib import wiring
 from tests.support.conversation import publish_story
+from tests.support.receiver import Receiver
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
-class Hub:
-    """Takes `hub.mode=publish` pings; for each feed named, fetches it there and then and delivers it."""
-
-    def __init__(self, aws: Any, site_url: str, status: int = 204):
-        self.delivered: list[tuple[str, bytes]] = []  # what the subscriber got: (feed url, feed as fetched)
-        self.pings: list[dict[str, list[str]]] = []
-        s3, bucket, hub = aws.client("s3"), aws.resources.bucket, self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode())
-                hub.pings.append(form)
-                for url in form.get("hub.url", []):
-                    key = url.removeprefix(site_url.rstrip("/") + "/")
-                    hub.delivered.append((url, s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.fixture
 def hub(aws, monkeypatch):
-    made = Hub(aws, wiring.get_settings().site_url)
-    monkeypatch.setenv("FF_WEBSUB_HUB", made.url)
-    wiring.reset()
-    yield made
-    made.close()
+    """A hub on 127.0.0.1: on each `hub.mode=publish` ping it fetches every feed named, there and then,
+    as a hub does before telling its subscribers; `hub.delivered` is what they got (feed url, feed)."""
+    site_url = wiring.get_settings().site_url.rstrip("/")
+    s3, bucket = aws.client("s3"), aws.resources.bucket
+    delivered: list[tuple[str, bytes]] = []
+
+    def fetch(body: bytes) -> None:
+        for url in parse_qs(body.decode()).get("hub.url", []):
+            key = url.removeprefix(site_url + "/")
+            delivered.append((url, s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+    with Receiver([204], on_post=fetch) as made:
+        monkeypatch.setenv("FF_WEBSUB_HUB", made.url)
+        wiring.reset()
+        yield SimpleNamespace(
+            url=made.url, delivered=delivered, pings=lambda: [parse_qs(g["body"].decode()) for g in made.got]
+        )
 
 
 def test_a_subscriber_hears_of_a_publication_within_its_render_cycle(aws, client, pump, directory, hub):
@@ -72,7 +52,7 @@ def test_a_subscriber_hears_of_a_publication_within_its_render_cycle(aws, client
     assert any(story_id in (e.findtext(f"{ATOM}id") or "") for e in atom.iter(f"{ATOM}entry"))
     assert [link.get("href") for link in atom.iter(f"{ATOM}link") if link.get("rel") == "hub"] == [hub.url]
     assert json.loads(got[f"{site}/feed.json"])["hubs"] == [{"type": "WebSub", "url": hub.url}]
-    assert all(p["hub.mode"] == ["publish"] for p in hub.pings)
+    assert hub.pings() and all(p["hub.mode"] == ["publish"] for p in hub.pings())
     # Nothing but feeds is announced.
     assert all(url.endswith(("atom.xml", "feed.json")) for url, _ in hub.delivered)
 

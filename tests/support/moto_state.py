@@ -17,7 +17,10 @@ from typing import Any
 
 from moto.core.base_backend import BackendDict, backend_lock
 
+from chalicelib.core import clock
 from local.resources import TABLE
+
+_REAL_NOW = clock.now  # before any test holds the clock
 
 _LOCKS: dict[Any, Any] = {
     type(threading.Lock()): threading.Lock,
@@ -120,15 +123,7 @@ def _fingerprint() -> tuple:
 def _held_time() -> Any:
     """The time a test holds the clock at (a world built at another held time is another world);
     None when the clock runs (a few minutes between the first build and a later test change nothing)."""
-    from chalicelib.core import clock
-
     return None if clock.now is _REAL_NOW else clock.now()
-
-
-def _real_now() -> Any:
-    from chalicelib.core import clock
-
-    return clock.now
 
 
 def remembered(fn: Any) -> Any:
@@ -168,6 +163,3 @@ def kept(name: str, build: Any, pump: Any = None) -> Any:
     sequence = dict(pump._last_sequence) if pump is not None else {}
     save(name, {"value": copy.deepcopy(value), "sequence": sequence})
     return value
-
-
-_REAL_NOW = _real_now()

@@ -10,9 +10,15 @@ from typing import Any
 
 
 class Receiver:
-    def __init__(self, statuses: list[int] | None = None, fault: Callable[[int], tuple[bool, int]] | None = None):
+    def __init__(
+        self,
+        statuses: list[int] | None = None,
+        fault: Callable[[int], tuple[bool, int]] | None = None,
+        on_post: Callable[[bytes], Any] | None = None,
+    ):
         """`fault(n)`, for the nth POST (from 0): (whether the partner took it in, the status it answers);
-        a delivery taken in and answered 5xx is a lost answer, so it comes again (a duplicate)."""
+        a delivery taken in and answered 5xx is a lost answer, so it comes again (a duplicate).
+        `on_post(body)` runs for each POST before it is answered (a WebSub hub fetching what it was told of)."""
         self.statuses = list(statuses or [200])
         self.fault = fault
         self.taken: list[dict[str, Any]] = []  # what the partner took in, duplicates included
@@ -24,6 +30,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if on_post:
+                    on_post(body)
                 with receiver._lock:
                     status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
                     took = 200 <= status < 300
