@@ -331,6 +331,42 @@ def moto_finds_an_action_without_listing_every_method() -> None:
     responses.method_names_from_class = _Functions  # type: ignore[assignment]
 
 
+def _limited_size_dict(items: dict) -> Any:
+    """A LimitedSizeDict holding `items`, made without a size check per key (see below)."""
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+    made = LimitedSizeDict.__new__(LimitedSizeDict)
+    dict.update(made, items)
+    return made
+
+
+def dynamodb_items_sized_once() -> None:
+    """An item's size checked once when it is made, and not at all when it is unpickled.
+
+    moto keeps each item's attributes in a LimitedSizeDict, whose every `d[key] = value` adds up the
+    size of all the attributes already there, to refuse an item over 400 KB: making an item of n
+    attributes sizes n(n+1)/2 of them, and unpickling one (the tests' kept worlds, tests/support/
+    moto_state.py) does the same, though the item passed the check when it was written. Sizes are never
+    negative, so each check an item's making would run is passed if the last, over the whole item, is:
+    that one check is made instead, with the same error. Setting one attribute later is checked as before.
+    """
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    def __init__(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        self.attrs = _limited_size_dict({key: DynamoType(value) for key, value in attrs.items()})
+        if self.attrs and self.size() > 405000:  # moto's own limit (LimitedSizeDict.__setitem__)
+            raise ItemSizeTooLarge
+
+    def __reduce__(self: Any) -> Any:
+        return _limited_size_dict, (dict(self),)
+
+    Item.__init__ = __init__  # type: ignore[method-assign]
+    LimitedSizeDict.__reduce__ = __reduce__  # type: ignore[method-assign,assignment]
+
+
 _applied = False
 
 
@@ -347,3 +383,4 @@ def apply() -> None:
     dynamodb_values_compare_directly()
     dynamodb_values_serialize_directly()
     moto_finds_an_action_without_listing_every_method()
+    dynamodb_items_sized_once()
