@@ -1,0 +1,75 @@
+"""The speed-ups in local/moto_speed.py change nothing a client can see: checked here against botocore's and
+moto's own code on values of every kind (the rest of the suite runs on top of them)."""
+
+from __future__ import annotations
+
+import pickle
+
+from botocore.parsers import BaseJSONParser
+
+from local import moto_speed
+
+NESTED = {
+    "M": {
+        "s": {"S": "text"},
+        "n": {"N": "12.5"},
+        "t": {"BOOL": True},
+        "z": {"NULL": True},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2"]},
+        "l": {"L": [{"S": "x"}, {"M": {"deep": {"N": "3"}}}]},
+    }
+}
+BINARY = {"M": {"b": {"B": "aGVsbG8="}, "s": {"S": "x"}}}
+
+
+def _parse(value, real: bool):
+    """The parsed value: through the class as installed now, or (real) through botocore's own walk alone."""
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("dynamodb").shape_for("AttributeValue")
+    installed = BaseJSONParser._handle_structure
+    if real:
+        BaseJSONParser._handle_structure = getattr(installed, "botocore", installed)
+    try:
+        return BaseJSONParser()._parse_shape(shape, value)
+    finally:
+        BaseJSONParser._handle_structure = installed
+
+
+def test_attribute_values_parse_as_botocore_parses_them_binary_included():
+    moto_speed.apply()
+    assert hasattr(BaseJSONParser._handle_structure, "botocore")  # the speed-up is installed
+    for value in (NESTED, BINARY, {"S": ""}, {"L": []}, {"M": {}}):
+        assert _parse(value, real=False) == _parse(value, real=True), value
+    assert _parse(BINARY, real=False)["M"]["b"]["B"] == b"hello"  # decoded, as botocore does
+    assert moto_speed._plain(NESTED) and not moto_speed._plain(BINARY)
+    assert not moto_speed._plain({"S": "a", "N": "1"}) and not moto_speed._plain({"X": "?"})
+
+
+def test_an_item_is_refused_at_the_same_size_and_comes_back_whole_from_a_pickle():
+    import boto3
+    from moto import mock_aws
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    moto_speed.apply()
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="eu-west-2")
+        db.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        outcomes = []
+        for n in (404_960, 405_000):  # moto refuses an item over 405,000 bytes (names and values)
+            try:
+                db.put_item(TableName="t", Item={"pk": {"S": "a"}, "x": {"S": "y" * n}, "n": {"N": "1"}})
+                outcomes.append("stored")
+            except db.exceptions.ClientError as e:
+                outcomes.append(e.response["Error"]["Code"])
+        assert outcomes == ["stored", "ValidationException"]
+        item = next(iter(dynamodb_backends[DEFAULT_ACCOUNT_ID]["eu-west-2"].tables["t"].all_items()))
+        copy = pickle.loads(pickle.dumps(item))
+        assert copy.attrs == item.attrs and type(copy.attrs) is type(item.attrs) and copy.size() == item.size()
