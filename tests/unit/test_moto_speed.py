@@ -47,6 +47,36 @@ def test_attribute_values_parse_as_botocore_parses_them_binary_included():
     assert not moto_speed._plain({"S": "a", "N": "1"}) and not moto_speed._plain({"X": "?"})
 
 
+def test_attribute_values_are_written_and_read_by_moto_as_by_their_own_code():
+    """botocore's request serializer and moto's request parser, each against its own walk."""
+    import botocore.session
+    from botocore.serialize import JSONSerializer
+    from moto.core.parse import BaseJSONParser as MotoParser
+    from moto.core.parse import JSONParser
+
+    moto_speed.apply()
+    operation = botocore.session.get_session().get_service_model("dynamodb").operation_model("PutItem")
+    fast_write, real_write = JSONSerializer._serialize_type_structure, JSONSerializer._serialize_type_structure.botocore
+    fast_read, real_read = MotoParser._parse_structure, MotoParser._parse_structure.moto
+    for value in (NESTED, {"S": ""}, {"L": []}, {"M": {}}, {"B": b"hello"}):
+        params = {"TableName": "t", "Item": {"pk": {"S": "a"}, "v": value}}
+        bodies, parsed = [], []
+        for write, read in ((fast_write, fast_read), (real_write, real_read)):
+            JSONSerializer._serialize_type_structure, MotoParser._parse_structure = write, read
+            try:
+                body = JSONSerializer().serialize_to_request(params, operation)["body"]
+                bodies.append(body)
+                parsed.append(
+                    JSONParser(operation).parse(
+                        {"body": body, "headers": {}, "method": "POST", "url_path": "/", "values": {}}
+                    )
+                )
+            finally:
+                JSONSerializer._serialize_type_structure, MotoParser._parse_structure = fast_write, fast_read
+        assert bodies[0] == bodies[1] and parsed[0] == parsed[1], value
+    assert b'"B": "aGVsbG8="' in bodies[0]  # binary still goes as base64, through botocore's own code
+
+
 def test_an_item_is_refused_at_the_same_size_and_comes_back_whole_from_a_pickle():
     import boto3
     from moto import mock_aws
