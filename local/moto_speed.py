@@ -443,6 +443,20 @@ def moto_reads_attribute_values_as_sent() -> None:
     BaseJSONParser._parse_structure = _parse_structure  # type: ignore[method-assign]
 
 
+def moto_names_attributes_once() -> None:
+    """moto turns each queue attribute's and each action's name from CamelCase into snake_case with
+    regular expressions, every time it reads a queue's attributes (each of its sends and receives) or
+    answers a request. The answer depends only on the name, so it is remembered."""
+    from functools import lru_cache
+
+    from moto.core import responses, utils
+    from moto.sqs import models
+
+    remembered = lru_cache(maxsize=4096)(utils.camelcase_to_underscores)
+    models.camelcase_to_underscores = remembered  # type: ignore[attr-defined]
+    responses.camelcase_to_underscores = remembered  # type: ignore[attr-defined]
+
+
 _applied = False
 
 
@@ -463,3 +477,4 @@ def apply() -> None:
     botocore_reads_attribute_values_as_sent()
     botocore_writes_attribute_values_as_given()
     moto_reads_attribute_values_as_sent()
+    moto_names_attributes_once()
