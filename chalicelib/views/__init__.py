@@ -16,7 +16,7 @@ from ..core import clock, i18n
 from ..core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
 from ..core.concerns import PLACEHOLDER, placeholder
 from ..core.labels import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES
-from ..core.status import ItemStatus, Status
+from ..core.status import ItemStatus, Status, public
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
@@ -382,7 +382,7 @@ def story_extras(
     related = None
     if story.get("related_story"):
         other = store.get_story(story["related_story"])
-        if other and other.get("status") == Status.PUBLISHED:
+        if public(other):  # never a title kept for staff only (issue 21)
             related = {"id": other["id"], "title": other.get("title", "")}
     author = next((i for i in items if i["item"] == "check" and i.get("id") == AUTHOR), None)
     others = {v: int(story.get(f"me_too_{v}") or 0) for v in VERDICTS}
