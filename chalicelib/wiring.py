@@ -61,6 +61,7 @@ FLOWS = frozenset(
         "teamwork",
         "waiting",  # stories waiting for a reply (issue 20)
         "webhooks",  # webhooks for partners (issue 21)
+        "importer",  # stories pulled in from other channels (issue 21)
     }
 )
 
@@ -297,6 +298,14 @@ def webhooks() -> Any:
 
 
 @lru_cache(maxsize=1)
+def importer() -> Any:
+    """Sources and the importer (issue 21): the admin command's, fetching with core.sources.fetch."""
+    from .core import sources  # only the importer reads sources
+
+    return _flows().importer.Importer(store(), sources.fetch)
+
+
+@lru_cache(maxsize=1)
 def site() -> Any:
     site = _site()
     return site.render.SiteRenderer(
@@ -374,6 +383,7 @@ def reset(clients: bool = True) -> None:
         reports,
         invitations,
         webhooks,
+        importer,
     ):
         f.cache_clear()
     if clients:
