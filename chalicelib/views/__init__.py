@@ -351,6 +351,9 @@ def story_view(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) ->
         # How it came in (issue 19): staff always see it; the public, when someone wrote it down for its author.
         "route": i18n.gettext(ROUTE_LABELS.get(story.get("route") or "web", "")),
         "told_through": story.get("route") in TAKEN_ROUTES,
+        # Pulled in (issue 21): the source's name and the original's address, public where the story is.
+        "source": {"name": src.get("name", ""), "url": src.get("url", "")} if (src := story.get("source")) else None,
+        "staff_only": bool(story.get("staff_only")),
         "language": i18n.lang_tag(i18n.known(story.get("language"))),  # the language it was told in (issue 19)
     }
 

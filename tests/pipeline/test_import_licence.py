@@ -15,7 +15,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.moderation import Moderator
 from tests.support import mailbox
-from tests.support.conversation import STAFF, make_staff
+from tests.support.conversation import STAFF, make_staff, respond_link
 from tests.support.feed_server import FeedServer
 
 pytest.importorskip("pagefind_bin")
@@ -64,7 +64,7 @@ def found(outputs: dict[str, str], word: str) -> list[str]:
 
 
 def test_an_unlicensed_item_published_by_a_moderator_reaches_staff_and_no_public_output(aws, client, pump, directory):
-    make_staff()  # a responder of Ward 7, alerted at once
+    staff_member = make_staff()  # a responder of Ward 7, alerted at once
     importer = wiring.importer()
     with FeedServer() as server:
         for word, licensed in ((SECRET, False), (KEEP, True)):
@@ -93,6 +93,8 @@ def test_an_unlicensed_item_published_by_a_moderator_reaches_staff_and_no_public
     assert staff["status"] == "published" and staff["staff_only"] is True  # published, for staff only
     alerts = [m for m in mailbox.to(STAFF["email"]) if SECRET in mailbox.text_of(m).lower()]
     assert alerts, "staff are alerted to an unlicensed story like any other"
+    page = client.http.get(f"/api/respond/{respond_link(ids[SECRET], staff_member)}").body.decode().lower()
+    assert SECRET in page and "for staff only: its source is not licensed for republication." in page
 
     after = everything_public(aws, client, list(ids.values()))
     assert found(after, SECRET) == []
@@ -101,6 +103,10 @@ def test_an_unlicensed_item_published_by_a_moderator_reaches_staff_and_no_public
     assert f"stories/{ids[KEEP]}/index.html" in kept and f"api:/api/public/stories/{ids[KEEP]}" in kept
     assert any(k.startswith("pagefind/") for k in kept) and any(k.endswith(".xml") for k in kept)
     assert any("feed" in k and k.endswith(".json") for k in kept)
+    assert (
+        f'from nhs website reviews (<a href="https://reviews.example.org/{KEEP}"'
+        in after[f"stories/{ids[KEEP]}/index.html"]
+    )
 
     wiring.site().rebuild_all()  # a full rebuild takes what is public from the same test
     pump.drain()
