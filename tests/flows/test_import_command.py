@@ -35,3 +35,23 @@ def test_the_commands_register_a_source_import_it_and_say_what_they_did(aws, dir
     assert "There is no source 'nobody'" in capsys.readouterr().err
     imported = [s for s in wiring.moderation().queue() if s["route"] == "import"]
     assert [s["title"] for s in imported] == ["Kind nurses"]
+
+
+def test_the_local_stacks_demo_source_is_served_by_the_static_server_and_imported_once(aws):
+    from local.sources import SOURCE, seed_demo_source
+    from local.static_server import StaticServer
+
+    tree = [{"slug": SOURCE["organisation"], "name": "Northbridge", "kind": "trust"}]
+    tree[0]["children"] = [{"slug": SOURCE["service"], "name": "Northbridge General", "kind": "hospital"}]
+    wiring.directory().load(tree)
+    s3 = aws.client("s3")
+    site = StaticServer(s3, aws.resources.bucket, port=0).start()
+    try:
+        first = seed_demo_source(s3, aws.resources.bucket, site.url)
+        again = seed_demo_source(s3, aws.resources.bucket, site.url)
+    finally:
+        site.stop()
+    assert first.startswith("Demo source (Northbridge patient survey, http://127.0.0.1:")
+    assert first.endswith(": 3 imported, 0 updated, 0 unchanged, 0 refused (in the moderation queue)")
+    assert again.endswith(": 0 imported, 0 updated, 3 unchanged, 0 refused (in the moderation queue)")
+    assert len([s for s in wiring.moderation().queue() if s["route"] == "import"]) == 3
