@@ -250,3 +250,15 @@ def test_a_source_is_registered_only_for_an_organisation_and_one_of_its_services
     with pytest.raises(ValidationFailed) as e:
         importer.add_source(base | {"service": "riverside-ward-7"})
     assert e.value.fields == [{"field": "slug", "message": "A source with this slug exists already"}]
+
+
+def test_a_story_kept_for_staff_only_is_no_partners_event_and_a_licensed_one_is():
+    from chalicelib.store.stream import Change
+    from chalicelib.webhooks import events
+
+    pending = {"id": "s1", "status": "pending", "version": 1, "staff_only": True}
+    published = pending | {"status": "published", "version": 2, "published_at": "2026-11-03T00:00:00.000Z"}
+    assert events(Change("story", "s1", pending, published, event="MODIFY")) == []
+    assert events(Change("story", "s1", published, pending | {"version": 3}, event="MODIFY")) == []
+    licensed = Change("story", "s1", pending | {"staff_only": False}, published | {"staff_only": False})
+    assert [e[0] for e in events(licensed)] == ["story.published"]
