@@ -297,12 +297,13 @@ def webhooks() -> Any:
     return _flows().webhooks.Webhooks(store(), box, queues(), s, public_api().story)
 
 
-@lru_cache(maxsize=1)
-def importer() -> Any:
-    """Sources and the importer (issue 21): the admin command's, fetching with core.sources.fetch."""
+@lru_cache(maxsize=2)
+def importer(local_files: bool = False) -> Any:
+    """Sources and the importer (issue 21), fetching with core.sources.fetch; `local_files` for the admin
+    command alone, which may also read an export from its own disk."""
     from .core import sources  # only the importer reads sources
 
-    return _flows().importer.Importer(store(), sources.fetch)
+    return _flows().importer.Importer(store(), sources.fetch_or_read if local_files else sources.fetch)
 
 
 @lru_cache(maxsize=1)

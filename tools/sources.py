@@ -59,14 +59,16 @@ def command(args: argparse.Namespace, progress: Callable[..., Callable[[Iterable
 
     try:
         if args.command == "source-add":
-            source = wiring.importer().add_source(_source(args))
+            source = wiring.importer(local_files=True).add_source(_source(args))
             print(
                 f"Source {source['slug']} ({source['name']}, {source['kind']}) of {source['organisation']}: "
                 f"{'licensed' if source['licensed'] else 'not licensed (its stories are for staff only)'}, "
                 f"{'moderated already' if source['moderated'] else 'moderated here'}."
             )
             return 0
-        summary = wiring.importer().run(args.source, args.max_items, progress(f"Importing {args.source}", "item", show))
+        summary = wiring.importer(local_files=True).run(
+            args.source, args.max_items, progress(f"Importing {args.source}", "item", show)
+        )
     except FeedForwardError as e:
         for f in getattr(e, "fields", None) or [{"field": "source", "message": str(e)}]:
             print(f"  {f['field']}: {f['message']}", file=sys.stderr)

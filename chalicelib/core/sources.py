@@ -247,8 +247,17 @@ MAX_BYTES = 20 * 1024 * 1024  # a source's document; a larger one is refused, no
 
 
 def fetch(location: str, timeout: float = 20.0, limit: int = MAX_BYTES) -> bytes:
-    """The document at an http(s) address, or a local file's (the admin command's CSV or JSON export).
-    Anything else, a failed fetch, or more than `limit` bytes raises SourceUnreadable."""
+    """The document at an http(s) address. Anything else, a failed fetch, or more than `limit` bytes raises
+    SourceUnreadable."""
+    if not location.startswith(("http://", "https://")):
+        raise SourceUnreadable("source: its location must be an http(s) address here (a file only from the command)")
+    return fetch_or_read(location, timeout, limit)
+
+
+def fetch_or_read(location: str, timeout: float = 20.0, limit: int = MAX_BYTES) -> bytes:
+    """fetch, or a local file's bytes: only the admin command reads files (a CSV or JSON export on the
+    admin's own disk); anything that runs for others (a scheduled job, a lead's page) uses fetch, so a
+    location can never name a file of the machine it runs on."""
     if not location.startswith(("http://", "https://")):
         try:
             with open(location, "rb") as f:

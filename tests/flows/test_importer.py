@@ -71,7 +71,7 @@ def stories(store: MemoryStore) -> list[dict[str, Any]]:
 
 
 def test_a_second_run_or_an_overlapping_window_adds_nothing(store, server):
-    importer = Importer(store, sources.fetch)
+    importer = Importer(store, sources.fetch_or_read)
     slug = source(importer, server.serve("/feed.json", feed(item(1), item(2), item(3))))
     first = importer.run(slug)
     assert first.line() == "3 imported, 0 updated, 0 unchanged, 0 refused"
@@ -98,7 +98,7 @@ def test_a_second_run_or_an_overlapping_window_adds_nothing(store, server):
 
 
 def test_an_item_edited_at_the_source_updates_its_story_and_sends_it_back_to_moderation(store, server):
-    importer = Importer(store, sources.fetch)
+    importer = Importer(store, sources.fetch_or_read)
     slug = source(importer, server.serve("/feed.json", feed(item(1), item(2))))
     importer.run(slug)
     sid = next(s["id"] for s in stories(store) if s["source"]["id"] == "urn:review:1")
@@ -118,7 +118,7 @@ def test_an_item_edited_at_the_source_updates_its_story_and_sends_it_back_to_mod
 
 
 def test_a_malformed_item_is_refused_by_name_and_the_rest_imported_with_nothing_half_written(store, server):
-    importer = Importer(store, sources.fetch)
+    importer = Importer(store, sources.fetch_or_read)
     bad = [
         item(2, title=""),
         item(3, date_published="last Tuesday"),
@@ -143,7 +143,7 @@ def test_a_malformed_item_is_refused_by_name_and_the_rest_imported_with_nothing_
 
 
 def test_a_run_is_bounded_and_the_next_goes_on_from_where_it_stopped(store, server):
-    importer = Importer(store, sources.fetch)
+    importer = Importer(store, sources.fetch_or_read)
     slug = source(importer, server.serve("/feed.json", feed(*(item(n) for n in range(1, 6)))))
     runs = [importer.run(slug, max_items=2) for _ in range(3)]
     assert [r.line() for r in runs] == [
@@ -165,7 +165,7 @@ def test_a_csv_export_is_read_through_its_mapping(store, tmp_path):
         f'FFT-3,02/11/2026,riverside-maternity,"Quick, kind",{WORDS}\n',
         encoding="utf-8",
     )
-    importer = Importer(store, sources.fetch)
+    importer = Importer(store, sources.fetch_or_read)
     mapping = {"id": "Comment ID", "date": "Received", "service": "Ward", "title": "Headline", "story": "Free text"}
     slug = source(importer, str(export), kind="csv", mapping=mapping, name="Friends and Family Test")
     summary = importer.run(slug)
@@ -179,7 +179,7 @@ def test_a_csv_export_is_read_through_its_mapping(store, tmp_path):
 def test_a_mapping_that_names_a_column_the_file_lacks_refuses_the_run_by_name(store, tmp_path):
     export = tmp_path / "fft.csv"
     export.write_text("id,title\nx,y\n", encoding="utf-8")
-    importer = Importer(store, sources.fetch)
+    importer = Importer(store, sources.fetch_or_read)
     slug = source(importer, str(export), kind="csv", mapping={"story": "Free text"})
     summary = importer.run(slug)
     assert summary.line() == "0 imported, 0 updated, 0 unchanged, 1 refused"
@@ -193,7 +193,7 @@ def test_an_atom_feed_is_read_as_plain_text_and_one_with_a_doctype_is_not_read(s
 <link rel="alternate" href="https://reviews.example.org/1"/><published>2026-11-01T09:00:00Z</published>
 <content type="html">&lt;p&gt;{WORDS}&lt;/p&gt;&lt;p&gt;&lt;script&gt;x()&lt;/script&gt;Thank you.&lt;/p&gt;</content></entry>
 </feed>"""
-    importer = Importer(store, sources.fetch)
+    importer = Importer(store, sources.fetch_or_read)
     slug = source(importer, server.serve("/atom.xml", atom, "application/atom+xml"), kind="atom")
     assert importer.run(slug).line() == "1 imported, 0 updated, 0 unchanged, 0 refused"
     story = stories(store)[0]
@@ -211,7 +211,7 @@ def test_another_feedforwards_stories_are_read_each_from_its_own_address(store, 
     whole = {"id": "a0000000000000001", "title": "Seen quickly", "story": WORDS, "good": "Kind", "improve": ""}
     whole |= {"role": "carer", "published_at": "2026-11-01T08:00:00Z", "url": "https://cymru.example/stories/a1/"}
     server.serve("/api/public/stories/a0000000000000001", json.dumps(whole), "application/json")
-    importer = Importer(store, sources.fetch)
+    importer = Importer(store, sources.fetch_or_read)
     slug = source(importer, location, kind="feedforward_api", name="FeedForward Cymru", licensed=True)
     summary = importer.run(slug)
     assert summary.line() == "1 imported, 0 updated, 0 unchanged, 1 refused"
@@ -223,7 +223,7 @@ def test_another_feedforwards_stories_are_read_each_from_its_own_address(store, 
 
 
 def test_a_moderated_and_licensed_source_is_published_as_it_comes_and_any_other_waits(store, server):
-    importer = Importer(store, sources.fetch)
+    importer = Importer(store, sources.fetch_or_read)
     trusted = source(importer, server.serve("/a.json", feed(item(1))), slug="trusted", licensed=True, moderated=True)
     moderated_only = source(importer, server.serve("/b.json", feed(item(2))), slug="moderated-only", moderated=True)
     importer.run(trusted)
@@ -235,7 +235,7 @@ def test_a_moderated_and_licensed_source_is_published_as_it_comes_and_any_other_
 
 
 def test_a_source_is_registered_only_for_an_organisation_and_one_of_its_services(store):
-    importer = Importer(store, sources.fetch)
+    importer = Importer(store, sources.fetch_or_read)
     base = {"slug": "s", "name": "Reviews", "organisation": "riverside-trust", "kind": "json_feed", "location": "x"}
     for wrong, field in (
         ({"organisation": "riverside-ward-7", "service": "riverside-ward-7"}, "organisation"),
@@ -262,3 +262,13 @@ def test_a_story_kept_for_staff_only_is_no_partners_event_and_a_licensed_one_is(
     assert events(Change("story", "s1", published, pending | {"version": 3}, event="MODIFY")) == []
     licensed = Change("story", "s1", pending | {"staff_only": False}, published | {"staff_only": False})
     assert [e[0] for e in events(licensed)] == ["story.published"]
+
+
+def test_only_the_admin_command_reads_a_file_anything_else_fetches_addresses_alone(store, tmp_path):
+    export = tmp_path / "fft.json"
+    export.write_text(json.dumps([{"id": "x1", "title": "Clean", "story": WORDS, "date": "2026-11-01"}]))
+    importer = Importer(store, sources.fetch)  # what wiring.importer() hands a scheduled job or a page
+    slug = source(importer, str(export), kind="json")
+    refused = importer.run(slug)
+    assert refused.refused == ["source: its location must be an http(s) address here (a file only from the command)"]
+    assert Importer(store, sources.fetch_or_read).run(slug).line() == "1 imported, 0 updated, 0 unchanged, 0 refused"
