@@ -203,6 +203,8 @@ def test_an_atom_feed_is_read_as_plain_text_and_one_with_a_doctype_is_not_read(s
     server.serve("/atom.xml", laughs, "application/atom+xml")
     summary = importer.run(slug)
     assert summary.refused == ["source: an Atom feed with a DOCTYPE or entities is not read"]
+    server.serve("/atom.xml", laughs.encode("utf-16"), "application/atom+xml")  # where a byte search misses it
+    assert importer.run(slug).refused == ["source: an Atom feed must be UTF-8"]
 
 
 def test_another_feedforwards_stories_are_read_each_from_its_own_address(store, server):
