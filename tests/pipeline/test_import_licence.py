@@ -95,6 +95,7 @@ def test_an_unlicensed_item_published_by_a_moderator_reaches_staff_and_no_public
     assert alerts, "staff are alerted to an unlicensed story like any other"
     page = client.http.get(f"/api/respond/{respond_link(ids[SECRET], staff_member)}").body.decode().lower()
     assert SECRET in page and "for staff only: its source is not licensed for republication." in page
+    assert f"/stories/{ids[SECRET]}/" not in page  # no link to a public page it does not have
 
     after = everything_public(aws, client, list(ids.values()))
     assert found(after, SECRET) == []
