@@ -279,7 +279,7 @@ def _story(source: dict[str, Any], item: dict[str, Any], now: str) -> dict[str, 
 
 def _changes(source: dict[str, Any], item: dict[str, Any], current: dict[str, Any] | None, now: str) -> dict[str, Any]:
     """What the item sets on its story: its words, date, services and source; pending, unless the source is
-    moderated and licensed (then published as it comes)."""
+    moderated and licensed (then published as it comes), or a moderator holds it (then held still)."""
     trusted = bool(source.get("moderated") and source.get("licensed"))
     out: dict[str, Any] = {k: item[k] for k in ("title", "story", "good", "improve", "role", "services")}
     out |= {
@@ -294,7 +294,9 @@ def _changes(source: dict[str, Any], item: dict[str, Any], current: dict[str, An
         "staff_only": not source.get("licensed"),
         "status": Status.PUBLISHED if trusted else Status.PENDING,
     }
-    if trusted:
+    if (current or {}).get("status") == Status.HELD:
+        out["status"] = Status.HELD  # a moderator's hold (safeguarding) outlasts any edit at the source
+    if trusted and out["status"] == Status.PUBLISHED:
         out |= {
             "published_at": (current or {}).get("published_at") or now,
             "criticality": int((current or {}).get("criticality") or 0),

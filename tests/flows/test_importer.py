@@ -117,6 +117,18 @@ def test_an_item_edited_at_the_source_updates_its_story_and_sends_it_back_to_mod
     assert importer.run(slug).line() == "0 imported, 0 updated, 2 unchanged, 0 refused"
 
 
+def test_a_story_a_moderator_holds_stays_held_whatever_its_source_says(store, server):
+    importer = Importer(store, sources.fetch_or_read)
+    slug = source(importer, server.serve("/feed.json", feed(item(1))), licensed=True, moderated=True)
+    importer.run(slug)
+    sid = stories(store)[0]["id"]
+    store._items[(f"STORY#{sid}", "STORY")].update(status="held", GSI1PK="QUEUE#held")  # a moderator's hold
+    server.serve("/feed.json", feed(item(1, title="Edited at the source")))
+    assert importer.run(slug).line() == "0 imported, 1 updated, 0 unchanged, 0 refused"
+    now = store._items[(f"STORY#{sid}", "STORY")]
+    assert (now["status"], now["GSI1PK"], now["title"]) == ("held", "QUEUE#held", "Edited at the source")
+
+
 def test_a_malformed_item_is_refused_by_name_and_the_rest_imported_with_nothing_half_written(store, server):
     importer = Importer(store, sources.fetch_or_read)
     bad = [
