@@ -12,12 +12,11 @@ from chalicelib.store.table import _public
 
 
 class MemorySources:
+    """Mixed into MemoryStore, whose dict, lock and reads it shares."""
+
     _items: dict[tuple[str, str], dict[str, Any]]
     _lock: threading.Lock
-
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        item = self._items.get((pk, sk))
-        return copy.deepcopy(item) if item is not None else None
+    _get: Any  # MemoryStore._get: a copy of the item at (PK, SK), or None
 
     def create_source(self, source: dict[str, Any]) -> bool:
         item = source_item(source)
