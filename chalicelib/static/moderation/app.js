@@ -1215,7 +1215,9 @@
       var title = (result.data && result.data.story && result.data.story.title) || story.title;
       state.current = null;
       window.location.hash = "#queue/" + state.queue;
-      notice(done + ": " + title, action === "publish" ? publishedUrl(story.id) : "");
+      // A story kept for staff only (issue 21) has no public page to link to.
+      if (action === "publish" && story.staff_only) done = "Published for staff only";
+      notice(done + ": " + title, action === "publish" && !story.staff_only ? publishedUrl(story.id) : "");
     });
   }
 
