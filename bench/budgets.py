@@ -165,6 +165,22 @@ AWS_CALLS: dict[str, Budget] = {
         "story (GetItem), a reply with the same id already there? (GetItem: a double submit makes one reply), the "
         "reply (PutItem, conditional)",
     ),
+    # Issue 21: the importer, per run of 20 items (bench/calls.py IMPORT_ITEMS).
+    "import_first": Budget(
+        "<=",
+        24,
+        "the source (GetItem), the window's pointers (1 BatchGetItem per 100 items), each new item's story and "
+        "pointer (1 TransactWriteItems each: 20), the item's service (1 BatchGetItem, once per run), where the "
+        "run stopped (UpdateItem): 1 + 1 + 20 + 1 + 1",
+    ),
+    "import_again": Budget(
+        "<=",
+        4,
+        "the source (GetItem), the window's pointers (1 BatchGetItem), the items' service (1 BatchGetItem, as "
+        "each item is checked before its digest is compared; none in a process that read it in the last minute), "
+        "where the run stopped (UpdateItem): an unchanged item costs nothing of its own, up to 100 a BatchGetItem "
+        "(measured: 4, and 23 for the first run)",
+    ),
 }
 
 # ---- incremental publishing --------------------------------------------------------------------------

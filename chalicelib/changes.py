@@ -21,7 +21,7 @@ from .core import figures
 from .core.concerns import AFTER_PUBLICATION
 from .core.jobs import DeliveryJob, MailJob, MailKind, RenderJob, SearchJob
 from .core.observability import logger
-from .core.status import Status, SubscriberStatus
+from .core.status import Status, SubscriberStatus, public
 from .store import EVERYTHING, month_list, tag_list
 from .store.stream import Change, decode
 from .views import PROGRESS, listing_entry
@@ -278,7 +278,9 @@ class StoryReaction:
                 story_id, {f: old.get(f, "") for f in TEXT_FIELDS} | {"kept_at": new.get("decided_at", "")}
             )
 
-        was_public, is_public = old_status == Status.PUBLISHED, new_status == Status.PUBLISHED
+        # Public: published and not kept for staff only (issue 21: an unlicensed import). Only a public
+        # story is listed, counted, rendered, searched and mapped.
+        was_public, is_public = public(before), public(after)
         if was_public or is_public:
             old_slugs = self._affected(before) if was_public else set()
             new_slugs = self._affected(after) if is_public else set()
@@ -327,8 +329,9 @@ class StoryReaction:
         elif new is None and old_status == Status.ERASING:
             # The story item's own REMOVE: sweep once more for anything written while it was erased.
             self._store.erase_story(story_id)
-        if is_public and old_status != Status.PUBLISHED and not (old or {}).get("published_at"):
-            # First publication only: a story held and published again alerts no one twice.
+        if new_status == Status.PUBLISHED and old_status != Status.PUBLISHED and not before.get("published_at"):
+            # First publication only: a story held and published again alerts no one twice. Staff hear of a
+            # story kept for staff only as of any other (issue 21).
             jobs.append(MailJob(kind="alert_fanout", story_id=story_id))
         if (
             is_public
@@ -426,7 +429,7 @@ def _archive_jobs(
     newest, however many others were published before the job ran (the one before its page too,
     when it starts one: that page gains a link)."""
     before, after = old or {}, new or {}  # where it was (or is) public, it is old (new)
-    was_public, is_public = before.get("status") == Status.PUBLISHED, after.get("status") == Status.PUBLISHED
+    was_public, is_public = public(before), public(after)
     if is_public and not was_public and not before.get("published_at"):
         since = f"{after['published_at']}#{after['id']}"  # the story's place in its listings
         return [

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 from .core import figures
 from .core.errors import BadRequest, NotFound
-from .core.status import Status
+from .core.status import public
 from .store import EVERYTHING, tag_list
 from .views import conversation, progress, role_label
 
@@ -131,7 +131,7 @@ class PublicApi:
             raise NotFound("There is no published story with that id.")
         items = self._store.story_thread(story_id)
         story = next((i for i in items if i["item"] == "story"), None)
-        if not story or story.get("status") != Status.PUBLISHED:
+        if not public(story):  # not published, or kept for staff only (issue 21)
             raise NotFound("There is no published story with that id.")
         services = self._store.get_services(story.get("services", []))
         talk = conversation(items)

@@ -99,6 +99,7 @@ class Route(str, Enum):
     phone = "phone"
     paper = "paper"
     staff_assisted = "staff-assisted"
+    imported = "import"  # pulled in from another channel (issue 21, importer.py)
 
 
 INVITATION_CODE = r"^[2-9a-hjkmnp-z]{12}$"  # invitations.new_code(): 12 letters and digits that read unambiguously

@@ -18,7 +18,7 @@ from ..core import clock, figures, i18n
 from ..core.concerns import PLACEHOLDER, placeholder
 from ..core.jobs import RenderJob
 from ..core.observability import logger
-from ..core.status import Status
+from ..core.status import Status, public
 from ..views import (
     conversation,
     listing_entry_view,
@@ -134,7 +134,7 @@ class SiteRenderer:
         if story.get("status") in PLACEHOLDER:
             words = placeholder("story", dict(story))  # hidden until decided, or restricted
             return localised(key, "story_placeholder.html", lambda: {"robots": "noindex", "words": words})
-        if story.get("status") != Status.PUBLISHED:
+        if not public(story):  # not published, or kept for staff only (issue 21): never a public page
             return localised(key, "story_gone.html", lambda: {"robots": "noindex"})
         services = self._store.get_services(story.get("services", []))
         extras = story_extras(story, items, self._store, self._settings)

@@ -24,6 +24,7 @@ from .organisations import OrganisationsPart, OrganisationStore
 from .partners import PartnersPart, PartnerStore
 from .people import MEMBERS_PER_TRANSACTION, NewMember, PeoplePart, PeopleStore, member_keys, watch_keys
 from .records import ListingEntry, Response, Story, Subscriber, Subscription, ThreadItem
+from .sources import SourcesPart, SourceStore
 from .stories import StoriesPart, StoryStore
 from .stream import Change, decode
 from .table import (
@@ -77,6 +78,8 @@ __all__ = [
     "PartnerStore",
     "PeopleStore",
     "WebhookStore",
+    "ImportStore",
+    "SourceStore",
     "PromiseStore",
     "PublicStore",
     "ReportStore",
@@ -190,6 +193,11 @@ class WebhookStore(PartnerStore, StoryStore, DirectoryStore, OrganisationStore, 
     """Webhooks: partners, a story and the services they watch, and an organisation's leads (told of a pause)."""
 
 
+class ImportStore(SourceStore, StoryStore, DirectoryStore, Protocol):
+    """Pulling stories in (issue 21): sources, the items they brought in, their stories, and the services
+    items name."""
+
+
 # ---- Reports (issue 15) ----------------------------------------------------------------------
 
 
@@ -216,6 +224,7 @@ class Store(
     ConcernsPart,
     InvitationsPart,
     PartnersPart,
+    SourcesPart,
 ):
     """The whole table: every part over one client and table name."""
 
@@ -245,9 +254,11 @@ if TYPE_CHECKING:
         TellingStore,
         InvitingStore,
         WebhookStore,
+        ImportStore,
     ]:
         """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
         return (
+            store,
             store,
             store,
             store,
