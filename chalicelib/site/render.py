@@ -28,7 +28,7 @@ from ..views import (
     story_extras,
     story_view,
 )
-from . import feeds, pages, search, websub, widget
+from . import feeds, pages, places, search, websub, widget
 from .archives import ARCHIVE_PAGE, archive_key, archive_path, figures_view, listing_prefix
 from .forms import FORM_FOR_SERVICE_KEY, directory_groups, form_context, form_for_service_pages
 from .outputs import Delete, Output, Put, gone, localised
@@ -110,6 +110,7 @@ class SiteRenderer:
             "sitemap": self._month_sitemap,
             "archive": self._archive,
             "search": self._search,  # OUTWARD: Pagefind
+            "place": lambda town: places.town_page(self._store, self._settings, town),  # issue 20
         }
         return builders[job.page](job.ref)
 
@@ -177,6 +178,7 @@ class SiteRenderer:
                 "figures": figures_view(slug, counter, clock.now()),
                 # The service's own promise, when it has one (pages/_promise.html, if present, shows it).
                 "promise": service_promise(service),
+                "filters": places.filter_links(self._settings, slug, listing),  # issue 20
             },
         )
         return [
@@ -202,6 +204,9 @@ class SiteRenderer:
                 "feeds": feeds.feed_links("", title),
                 "site_url": self._settings.site_url.rstrip("/"),  # OUTWARD: the feeds' absolute addresses
                 "figures": figures_view(store_module.EVERYTHING, counter, clock.now()),
+                "find_place": places.find_address(self._settings),
+                "place_value": "",
+                "place_error": "",
             },
         )
         return [*html, *self._feeds(title, "/", "", listing), self._sitemap_index()]
@@ -388,7 +393,7 @@ class SiteRenderer:
         out += localised(NOT_FOUND_KEY, "not_found.html", lambda: {"robots": "noindex"})
         out.append(Put(ROBOTS_KEY, ROBOTS.format(self._settings.site_url).encode("utf-8"), TEXT, HTML_CACHE))
         out.append(self._pages_sitemap(groups))
-        return out
+        return out + places.all_pages(self._store, self._settings)  # the towns, from the directory
 
     def _listed_services(self, listing: list[ListingEntry]) -> dict[str, dict[str, Any]]:
         """The services a list of stories names (one BatchGetItem; none for an empty list)."""
