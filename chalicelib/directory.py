@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from .core import finder, places
 from .core.calendar import CALENDARS
 from .core.errors import BadRequest
+from .core.i18n import N_
 from .core.models import Service
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ MAX_KEYS = 3  # partitions read per search: the rarest three of the query's term
 VOCABULARY_SECONDS = 300  # a warm process keeps the finder item this long (as the answer's Cache-Control)
 MAX_RESPONSE_DAYS = 60  # working days: about three months
 PLACE_FIELDS = ("town", "postcode_district")
+PLACE_TOO_LONG = N_("Enter a shorter place (60 characters at most): a town or a postcode district, such as NB1")
 
 
 def _named(svc: dict[str, Any]) -> dict[str, Any]:
@@ -152,16 +154,12 @@ class Directory:
 
     def find_place(self, typed: str) -> dict[str, Any]:
         """Where "find stories near" leads for what a person typed: the matching towns (slug and name),
-        or suggestions. Nothing typed, or too much, is a 400 naming `place`; a place we do not know
-        is an answer (no towns, some suggestions), not an error."""
-        text = " ".join(str(typed or "").split())
-        if not text:
-            raise BadRequest(
-                "place: Enter a town or a postcode district",
-                fields=[{"field": "place", "message": "Enter a town or a postcode district, such as NB1"}],
-            )
-        if len(text) > places.MAX_TYPED or any(not c.isprintable() for c in text):
-            message = f"Enter a town or a postcode district of {places.MAX_TYPED} characters or fewer"
+        or suggestions. Nothing typed (once tidied), or too much, is a 400 naming `place`; a place we
+        do not know is an answer (no towns, some suggestions), not an error."""
+        text = places.tidy(typed)
+        if not text or len(text) > places.MAX_TYPED:
+            # Words a page shows in the language in use (edge/browse.py), so marked for translation.
+            message = N_("Enter a town or a postcode district, such as NB1") if not text else PLACE_TOO_LONG
             raise BadRequest(f"place: {message}", fields=[{"field": "place", "message": message}])
         known = self.places()
         found = places.find(known, text)

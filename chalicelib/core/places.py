@@ -25,6 +25,12 @@ MAX_TYPED = 60  # characters of a place typed into the form
 SUGGESTIONS = 5
 
 
+def tidy(typed: object) -> str:
+    """What was typed, as it is matched: characters that print (a pasted zero-width space or control
+    character goes), and runs of spaces as one."""
+    return " ".join("".join(c for c in str(typed or "") if c.isprintable() or c.isspace()).split())
+
+
 def district(value: str) -> str | None:
     """A postcode district in its usual form ("nb1 " -> "NB1"), or None if it is not an outward code."""
     text = "".join(str(value).split()).upper()
@@ -69,7 +75,7 @@ def find(places: Mapping[str, Any], typed: str) -> dict[str, Any]:
     that covers more than one town), with "suggestions" (town slugs) when none does."""
     towns: Mapping[str, Any] = places.get("towns", {})
     districts: Mapping[str, list[str]] = places.get("districts", {})
-    text = " ".join(str(typed).split())
+    text = tidy(typed)
     upper = text.upper()
     full = FULL_POSTCODE.match(upper)
     code = district(full.group(1) if full else upper)

@@ -23,18 +23,20 @@ paging comes from the API's cursor. The answer may be cached briefly, like the J
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
 from chalice import Response
 
 from ..core import i18n
-from ..core.errors import BadRequest
+from ..core.errors import BadRequest, NotFound
 from ..site import pages
 from ..views import listing_entry_view, month_year, service_link, service_name
 from .http import PUBLIC_CACHE, html_response, json_response, page_csp, redirect, wants_html
 
 FILTERS = ("responded", "tag", "month")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")  # a path that is no slug is no service: a 404, not a 400
 MONTH_LINKS = 12  # the newest months offered as filter links
 
 
@@ -88,6 +90,8 @@ def _place_page(
 
 def service_stories(request: Any, slug: str, api: Any, store: Any, settings: Any) -> Response:
     """The filter page: the public API's page of stories for this service and these filters, as HTML."""
+    if not SLUG.match(slug or ""):
+        raise NotFound("There is no service with that slug.")
     params = dict(request.query_params or {})
     locale = i18n.known(params.get("lang", ""))
     chosen = {k: str(params[k]) for k in FILTERS if params.get(k)}
