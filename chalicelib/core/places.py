@@ -45,7 +45,7 @@ def town_slug(name: str) -> str:
 def summary(services: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The places of a flattened directory (parents before children): each town with its name, its
     districts and the services there that are not within another service of the same town (a
-    hospital, not each of its wards), and each district with its towns."""
+    hospital, not each of its wards: slug, names and trail), and each district with its towns."""
     towns: dict[str, dict[str, Any]] = {}
     districts: dict[str, set[str]] = {}
     town_of: dict[str, str] = {}
@@ -60,7 +60,9 @@ def summary(services: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             town["districts"].add(svc["postcode_district"])
             districts.setdefault(svc["postcode_district"], set()).add(slug)
         if town_of.get(svc.get("parent") or "") != slug:
-            town["services"].append(svc["slug"])
+            # Named here, with where it sits, so a town's page reads no service item for its list.
+            keep = ("slug", "name", "name_cy", "trail")
+            town["services"].append({k: svc[k] for k in keep if k in svc})
     return {
         "towns": {
             s: {"name": t["name"], "districts": sorted(t["districts"]), "services": t["services"]}

@@ -4,7 +4,8 @@ services there with the town's latest stories.
 Static pages, like the rest of the site: the towns come from the one places summary the directory
 load keeps in the finder's item (core/places.py), and a town's stories from its own listing
 ("place:<town>", written by the stream beside the services' and tags' listings), so a town page
-costs one GetItem, one Query and one BatchGetItem however big the site is. A publication re-renders
+costs one GetItem and one Query however big the site is (and a BatchGetItem for the services its
+stories name, when the render process has not read them in the last minute). A publication re-renders
 only the towns of the story's services (a "place" job: usually one). The index and every town page
 are built by the static job (a deploy, a directory load, a full rebuild), so a town with no story
 yet still has its page. "Find stories near" (edge/browse.py) leads to these pages.
@@ -58,11 +59,12 @@ def town_page(store: PublicStore, settings: Settings, slug: str, places: dict[st
     if not town:
         return gone(key)
     listing = store.listing(place_list(slug), settings.stories_per_page)
-    # One BatchGetItem: the town's services and the services its stories name.
-    services = store.get_services({*town["services"], *(s for e in listing for s in e.get("services", []))})
+    # The services its stories name (none read when this process read them in the last minute, as
+    # a publication's earlier jobs did); the town's own services come named in the summary.
+    services = store.get_services({s for e in listing for s in e.get("services", [])}) if listing else {}
 
     def context() -> dict[str, Any]:
-        here = [services[s] for s in town["services"] if s in services]
+        here = town["services"]
         return {
             "town": {"slug": slug, "name": town["name"], "districts": town["districts"]},
             "services": sorted(

@@ -47,7 +47,13 @@ def test_services_inherit_their_town_and_district_and_the_summary_names_each_tow
     assert summary["towns"]["riverside"] == {
         "name": "Riverside",
         "districts": ["RV1"],
-        "services": ["riverside-general"],  # not each of its wards
+        "services": [  # not each of its wards
+            {
+                "slug": "riverside-general",
+                "name": "Riverside General Hospital",
+                "trail": [{"slug": "riverside-trust", "name": "Riverside NHS Foundation Trust"}],
+            }
+        ],
     }
     assert summary["districts"] == {"HS2": ["hillside"], "RV1": ["riverside"]}
 

@@ -78,7 +78,7 @@ ENTRY = {k: STORY[k] for k in ("id", "title", "pseudonym", "role", "experience",
 ENTRY |= {"excerpt": "Zedstory zedwords.", "first_read_at": STORY["first_read_at"]}
 COUNTER = {"published": 1, "responded": 1, "hours": {"47": 1}, "months": {"2026-11": 1}, "planned": 1}
 # The ward's town (issue 20): its page lists the ward and the story.
-PLACES = {"towns": {"zedtown": {"name": "Zedtown", "districts": ["Zed1"], "services": ["zz-ward"]}}}
+PLACES = {"towns": {"zedtown": {"name": "Zedtown", "districts": ["Zed1"], "services": [WARD]}}}
 PLACES["districts"] = {"Zed1": ["zedtown"]}
 USER_WORDS = re.compile(r"\bZed\w*|\bzz-\w+|\S+@\S+", re.I)  # everything a person typed in the fixtures starts so
 
