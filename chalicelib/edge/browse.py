@@ -66,6 +66,9 @@ def find_place(request: Any, directory: Any, settings: Any) -> Response:
         return json_response(found, headers={"Cache-Control": PUBLIC_CACHE})
     if len(found["towns"]) == 1:
         return redirect(f"{base}{found['towns'][0]['slug']}/")
+    if not found["towns"] and not found["suggestions"]:  # nothing close: every town, so the page still leads on
+        towns = directory.places().get("towns", {})
+        found["everywhere"] = sorted(({"slug": k, **v} for k, v in towns.items()), key=lambda t: t["name"].lower())
     return _place_page(settings, locale, found["place"], found, "")
 
 

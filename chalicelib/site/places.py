@@ -69,7 +69,7 @@ def town_page(store: PublicStore, settings: Settings, slug: str, places: dict[st
             "town": {"slug": slug, "name": town["name"], "districts": town["districts"]},
             "services": sorted(
                 ({"slug": s["slug"], "name": service_name(s), "within": within(s)} for s in here),
-                key=lambda s: (s["within"], s["name"]),
+                key=lambda s: s["name"].lower(),
             ),
             "stories": [listing_entry_view(e, services) for e in listing],
         }

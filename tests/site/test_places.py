@@ -157,6 +157,7 @@ def test_find_stories_near_goes_to_the_town_or_suggests_and_never_errs_on_an_unk
     assert 'href="https://site.test/places/riverside/"' in text(unknown)
     nothing = client.http.get("/api/places?place=Zanzibar", headers=HTML)
     assert nothing.status_code == 200 and "We do not know a place called" in text(nothing)
+    assert 'href="https://site.test/places/hillside/"' in text(nothing)  # nothing close: every town
     as_json = json.loads(text(client.http.get("/api/places?place=RV1")))
     assert as_json["towns"][0]["url"] == "https://site.test/places/riverside/"
 
