@@ -424,6 +424,7 @@ class SiteRenderer:
         everything = self._store.listing(store_module.EVERYTHING, 10**9)
         story_ids = [e["id"] for e in everything]
         seen_stories, seen_services = set(story_ids), set(services)
+        seen_places, jobs_first = set(places.known_places(self._store).get("towns", {})), []
         # Tags from the listing entries and the registry (a tag whose stories all went keeps its
         # empty page); months from the registry; and any tag page or month sitemap in the bucket.
         tags = {t for e in everything for t in e.get("tags", [])} | set(self._store.registered_names("tags"))
@@ -439,6 +440,8 @@ class SiteRenderer:
                     seen_services.add(parts[1])
                 elif parts[0] == "tags":
                     tags.add(parts[1])
+                elif parts[0] == "places" and parts[1] not in seen_places:  # a town no longer in the directory
+                    jobs_first.append(RenderJob(page="place", ref=parts[1]))
             elif (
                 len(parts) == 2
                 and parts[0] == "sitemaps"
@@ -446,7 +449,7 @@ class SiteRenderer:
                 and parts[1].endswith(".xml")
             ):
                 months.add(parts[1].removeprefix("stories-").removesuffix(".xml"))
-        jobs = [RenderJob(page="static"), RenderJob(page="home"), RenderJob(page="search")]
+        jobs = [RenderJob(page="static"), RenderJob(page="home"), RenderJob(page="search"), *jobs_first]
         jobs += [RenderJob(page="service", ref=s) for s in services]
         jobs += [RenderJob(page="story", ref=i) for i in story_ids]
         jobs += [RenderJob(page="tag", ref=t) for t in sorted(tags)]

@@ -213,3 +213,18 @@ def test_a_bad_filter_is_a_400_naming_it(town_site, client, query, field):
     resp = client.http.get(f"/api/public/services/riverside-general/stories?{query}")
     assert resp.status_code == 400
     assert [f["field"] for f in json.loads(text(resp))["error"]["fields"]] == [field]
+
+
+def test_a_town_no_longer_in_the_directory_loses_its_page_at_the_full_rebuild(town_site):
+    def keys() -> set[str]:
+        listed = town_site.client("s3").list_objects_v2(Bucket=town_site.resources.bucket)["Contents"]
+        return {o["Key"] for o in listed}
+
+    assert {"places/hillside/index.html", "cy/places/hillside/index.html"} <= keys()
+    tree = town_directory()
+    del tree[1]["children"][0]["town"], tree[1]["children"][0]["postcode_district"]
+    wiring.directory().load(tree)
+    wiring.site().rebuild_all()
+    assert not {"places/hillside/index.html", "cy/places/hillside/index.html"} & keys()
+    assert "places/riverside/index.html" in keys()
+    assert 'href="/places/hillside/"' not in page(town_site, "places/index.html")
