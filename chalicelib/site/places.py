@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..core import i18n
 from ..store import place_list
 from ..views import listing_entry_view, service_name, within
-from .outputs import Output, gone, localised
+from . import feeds
+from .outputs import Output, Put, gone, localised
+from .pages import HTML_CACHE
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 
 PLACES_KEY = "places/index.html"
 PLACE_KEY = "places/{}/index.html"
+SITEMAP_KEY = "sitemaps/places.xml"
 FIND_PATH = "/api/places"  # the form's GET: a 303 to a town's page, or suggestions
 
 
@@ -87,10 +91,18 @@ def filter_links(settings: Settings, slug: str, listing: list[Any]) -> dict[str,
     }
 
 
+def sitemap(places: dict[str, Any], settings: Settings) -> Put:
+    """sitemaps/places.xml: the places and every town's page, in every language (the sitemap index lists it)."""
+    site = settings.site_url.rstrip("/")
+    paths = ["/places/", *(f"/places/{t}/" for t in places.get("towns", {}))]
+    urls = [(f"{site}{i18n.prefix(loc)}{p}", "") for loc in i18n.LOCALES for p in paths]
+    return Put(SITEMAP_KEY, feeds.sitemap(urls), feeds.XML, HTML_CACHE)
+
+
 def all_pages(store: PublicStore, settings: Settings) -> list[Output]:
-    """The index and every town's page (the static job's share)."""
+    """The index, every town's page and their sitemap (the static job's share)."""
     places = known_places(store)
     out = index_page(places, settings)
     for slug in places.get("towns", {}):
         out += town_page(store, settings, slug, places)
-    return out
+    return [*out, sitemap(places, settings)]

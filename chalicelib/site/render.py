@@ -337,7 +337,7 @@ class SiteRenderer:
     def _sitemap_index(self) -> Put:
         """sitemap.xml: the pages, the tags (once there is one), and one child per month."""
         site = self._settings.site_url
-        children = [PAGES_SITEMAP_KEY]
+        children = [PAGES_SITEMAP_KEY, places.SITEMAP_KEY]
         if self._store.registered_names("tags", limit=1):
             children.append(TAGS_SITEMAP_KEY)
         children += [MONTH_SITEMAP_KEY.format(m) for m in self._store.registered_names("months")]

@@ -121,6 +121,9 @@ def test_the_static_job_builds_the_places_and_a_town_page_in_both_languages(town
     index = page(town_site, "places/index.html")
     assert 'href="/places/riverside/"' in index and "RV1" in index
     assert 'href="/cy/places/hillside/"' in page(town_site, "cy/places/index.html")
+    sitemap = page(town_site, "sitemaps/places.xml")
+    assert "<loc>https://site.test/places/riverside/</loc>" in sitemap
+    assert "<loc>https://site.test/cy/places/hillside/</loc>" in sitemap
     town = page(town_site, "places/riverside/index.html")
     assert 'href="/services/riverside-general/"' in town
     assert "No stories about services in Riverside have been published yet." in town
