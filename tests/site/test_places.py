@@ -231,3 +231,10 @@ def test_a_town_no_longer_in_the_directory_loses_its_page_at_the_full_rebuild(to
     assert not {"places/hillside/index.html", "cy/places/hillside/index.html"} & keys()
     assert "places/riverside/index.html" in keys()
     assert 'href="/places/hillside/"' not in page(town_site, "places/index.html")
+
+
+def test_what_was_typed_comes_back_escaped(town_site, client):
+    resp = client.http.get('/api/places?place=<script>alert("x")</script>', headers=HTML)
+    assert resp.status_code == 200
+    assert "<script>alert" not in text(resp)
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in text(resp)
