@@ -23,7 +23,7 @@ CANDIDATES = 100  # index entries read per partition (one Query page: ~1 kB each
 MAX_KEYS = 3  # partitions read per search: the rarest three of the query's terms
 VOCABULARY_SECONDS = 300  # a warm process keeps the finder item this long (as the answer's Cache-Control)
 MAX_RESPONSE_DAYS = 60  # working days: about three months
-PLACE_FIELDS = ("town", "postcode_district")
+PLACE_FIELDS = ("town", "town_cy", "postcode_district")
 PLACE_TOO_LONG = N_("Enter a shorter place (60 characters at most): a town or a postcode district, such as NB1")
 
 
@@ -41,8 +41,9 @@ def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None
         # Its town and postcode district (issue 20): its own, else its nearest ancestor's (a ward is
         # where its hospital is); a district without a town is refused, as it leads to no place page.
         where = {k: node.get(k, parent.get(k) if parent else None) for k in PLACE_FIELDS}
-        if where["postcode_district"] is not None and where["town"] is None:
-            raise ValueError(f"Service {node.get('slug', '?')!r}: postcode_district needs a town beside it.")
+        for field in ("postcode_district", "town_cy"):
+            if where[field] is not None and where["town"] is None:
+                raise ValueError(f"Service {node.get('slug', '?')!r}: {field} needs a town beside it.")
         try:
             svc = Service(
                 slug=node["slug"],
@@ -166,7 +167,8 @@ class Directory:
         towns = known.get("towns", {})
 
         def named(slugs: list[str]) -> list[dict[str, Any]]:
-            return [{"slug": s, "name": towns[s]["name"], "districts": towns[s]["districts"]} for s in slugs]
+            keep = ("name", "name_cy", "districts")
+            return [{"slug": s, **{k: towns[s][k] for k in keep if k in towns[s]}} for s in slugs]
 
         return {
             "place": text,

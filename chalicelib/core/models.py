@@ -238,9 +238,10 @@ class Service(BaseModel):
     # the site's place pages and "find stories near" use. A service with neither (a trust, the 111 line)
     # is found by its name only.
     town: Annotated[str | None, LINE] = Field(default=None, min_length=2, max_length=60)
+    town_cy: Annotated[str | None, LINE] = Field(default=None, min_length=2, max_length=60)  # its Welsh name
     postcode_district: str | None = Field(default=None, max_length=8)
 
-    @field_validator("town")
+    @field_validator("town", "town_cy")
     @classmethod
     def _a_town(cls, value: str | None) -> str | None:
         if value is not None and not re.search(r"[^\W\d_]", value):

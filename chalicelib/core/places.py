@@ -49,6 +49,7 @@ def summary(services: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     towns: dict[str, dict[str, Any]] = {}
     districts: dict[str, set[str]] = {}
     town_of: dict[str, str] = {}
+    aliases: dict[str, str] = {}
     for svc in services:
         name = svc.get("town")
         if not name:
@@ -56,6 +57,9 @@ def summary(services: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         slug = town_slug(name)
         town_of[svc["slug"]] = slug
         town = towns.setdefault(slug, {"name": name, "districts": set(), "services": []})
+        if svc.get("town_cy"):  # its Welsh name (issue 19's pages), found by it too
+            town["name_cy"] = svc["town_cy"]
+            aliases[town_slug(svc["town_cy"])] = slug
         if svc.get("postcode_district"):
             town["districts"].add(svc["postcode_district"])
             districts.setdefault(svc["postcode_district"], set()).add(slug)
@@ -64,11 +68,9 @@ def summary(services: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             keep = ("slug", "name", "name_cy", "trail")
             town["services"].append({k: svc[k] for k in keep if k in svc})
     return {
-        "towns": {
-            s: {"name": t["name"], "districts": sorted(t["districts"]), "services": t["services"]}
-            for s, t in sorted(towns.items())
-        },
+        "towns": {s: {**t, "districts": sorted(t["districts"])} for s, t in sorted(towns.items())},
         "districts": {d: sorted(ts) for d, ts in sorted(districts.items())},
+        "aliases": {a: s for a, s in sorted(aliases.items()) if a not in towns},
     }
 
 
@@ -84,6 +86,7 @@ def find(places: Mapping[str, Any], typed: str) -> dict[str, Any]:
     if code and code in districts:
         return {"towns": list(districts[code]), "district": code, "suggestions": []}
     slug = town_slug(text)
+    slug = places.get("aliases", {}).get(slug, slug)  # a town's Welsh name
     if slug in towns:
         return {"towns": [slug], "district": "", "suggestions": []}
     return {"towns": [], "district": code or "", "suggestions": suggest(places, slug, code)}

@@ -37,7 +37,12 @@ from .http import PUBLIC_CACHE, html_response, json_response, page_csp, redirect
 
 FILTERS = ("responded", "tag", "month")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")  # a path that is no slug is no service: a 404, not a 400
-MONTH_LINKS = 12  # the newest months offered as filter links
+MONTH_LINKS = 12
+PLACE_LISTS = (
+    "towns",
+    "suggestions",
+    "everywhere",
+)  # the lists of towns a place search shows  # the newest months offered as filter links
 
 
 def _site(settings: Any) -> str:
@@ -76,6 +81,10 @@ def _place_page(
     settings: Any, locale: str, typed: str, found: dict[str, Any], error: str, status: int = 200
 ) -> Response:
     with i18n.using(locale):
+        # Each town in the language in use (its Welsh name on a Welsh page, where it has one).
+        found = {k: [v | {"name": service_name(v)} for v in found.get(k, [])] for k in PLACE_LISTS} | {
+            "district": found.get("district", "")
+        }
         html = pages.render_page(
             "place_search.html",
             site_base=_site(settings),

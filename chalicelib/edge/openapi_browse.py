@@ -35,6 +35,7 @@ def browse_paths(html: dict[str, Any]) -> dict[str, Any]:
         "properties": {
             "slug": {"type": "string"},
             "name": {"type": "string"},
+            "name_cy": {"type": "string", "description": "Its Welsh name, where the directory gives one"},
             "districts": {"type": "array", "items": {"type": "string"}},
             "url": {"type": "string", "description": "The town's page on the site"},
         },

@@ -47,12 +47,13 @@ def find_address(settings: Settings) -> str:
 
 def index_page(places: dict[str, Any], settings: Settings) -> list[Output]:
     """/places/: every town, with its postcode districts, in name order."""
-    towns = sorted(
-        ({"slug": s, "name": t["name"], "districts": t["districts"]} for s, t in places.get("towns", {}).items()),
-        key=lambda t: t["name"].lower(),
-    )
+
+    def towns() -> list[dict[str, Any]]:  # named in the language in use
+        named = ({"slug": s, "name": service_name(t), "districts": t["districts"]} for s, t in places["towns"].items())
+        return sorted(named, key=lambda t: t["name"].lower())
+
     form = {"find_place": find_address(settings), "place_value": "", "place_error": ""}
-    return localised(PLACES_KEY, "places.html", lambda: {"towns": towns, **form})
+    return localised(PLACES_KEY, "places.html", lambda: {"towns": towns() if places.get("towns") else [], **form})
 
 
 def town_page(store: PublicStore, settings: Settings, slug: str, places: dict[str, Any] | None = None) -> list[Output]:
@@ -70,7 +71,7 @@ def town_page(store: PublicStore, settings: Settings, slug: str, places: dict[st
     def context() -> dict[str, Any]:
         here = town["services"]
         return {
-            "town": {"slug": slug, "name": town["name"], "districts": town["districts"]},
+            "town": {"slug": slug, "name": service_name(town), "districts": town["districts"]},
             "services": sorted(
                 ({"slug": s["slug"], "name": service_name(s), "within": within(s)} for s in here),
                 key=lambda s: s["name"].lower(),

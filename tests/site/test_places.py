@@ -22,7 +22,7 @@ def town_directory() -> list[dict]:
     """The small test directory with places: Riverside General in Riverside (RV1, its wards with it),
     Hillside's district nurses in Hillside (HS2); the trusts have none."""
     tree = copy.deepcopy(SMALL_DIRECTORY)
-    tree[0]["children"][0] |= {"town": "Riverside", "postcode_district": "rv1"}
+    tree[0]["children"][0] |= {"town": "Riverside", "town_cy": "Glan-yr-afon", "postcode_district": "rv1"}
     tree[1]["children"][0] |= {"town": "Hillside", "postcode_district": "HS2"}
     return tree
 
@@ -46,6 +46,7 @@ def test_services_inherit_their_town_and_district_and_the_summary_names_each_tow
     summary = places.summary(items.values())
     assert summary["towns"]["riverside"] == {
         "name": "Riverside",
+        "name_cy": "Glan-yr-afon",
         "districts": ["RV1"],
         "services": [  # not each of its wards
             {
@@ -56,6 +57,7 @@ def test_services_inherit_their_town_and_district_and_the_summary_names_each_tow
         ],
     }
     assert summary["districts"] == {"HS2": ["hillside"], "RV1": ["riverside"]}
+    assert summary["aliases"] == {"glan-yr-afon": "riverside"}  # its Welsh name finds it too
 
 
 @pytest.mark.parametrize(
@@ -64,6 +66,7 @@ def test_services_inherit_their_town_and_district_and_the_summary_names_each_tow
         ({"town": "Riverside", "postcode_district": "RIVER"}, "postcode_district"),
         ({"town": "Riverside", "postcode_district": "1AB"}, "postcode_district"),
         ({"postcode_district": "RV1"}, "postcode_district"),  # a district with no town
+        ({"town_cy": "Glan-yr-afon"}, "town_cy"),  # a Welsh name with no town
         ({"town": "12", "postcode_district": "RV1"}, "town"),
     ],
 )
@@ -81,6 +84,7 @@ def test_a_bad_place_in_the_directory_is_refused_by_its_field(change, field):
         ("  riverside ", ["riverside"], []),
         ("rv1", ["riverside"], []),
         ("RV1 4XY", ["riverside"], []),  # a whole postcode: its district
+        ("Glan yr Afon", ["riverside"], []),  # its Welsh name
         ("rivreside", [], ["riverside"]),  # a typo
         ("RV9", [], ["riverside"]),  # a district we do not know, in an area we do
         ("Zanzibar", [], []),
@@ -120,7 +124,10 @@ def town_site(aws, client, pump):
 def test_the_static_job_builds_the_places_and_a_town_page_in_both_languages(town_site):
     index = page(town_site, "places/index.html")
     assert 'href="/places/riverside/"' in index and "RV1" in index
-    assert 'href="/cy/places/hillside/"' in page(town_site, "cy/places/index.html")
+    welsh = page(town_site, "cy/places/index.html")
+    assert 'href="/cy/places/hillside/"' in welsh
+    assert ">Glan-yr-afon</a>" in welsh and ">Riverside</a>" not in welsh  # the town's Welsh name
+    assert "Glan-yr-afon" in page(town_site, "cy/places/riverside/index.html")
     sitemap = page(town_site, "sitemaps/places.xml")
     assert "<loc>https://site.test/places/riverside/</loc>" in sitemap
     assert "<loc>https://site.test/cy/places/hillside/</loc>" in sitemap
