@@ -49,6 +49,20 @@ def _site(settings: Any) -> str:
     return str(settings.site_url).rstrip("/")
 
 
+def _languages(address: str, query: dict[str, str]) -> dict[str, Any]:
+    """The language switch of a page the API serves: the same address and query in each language (`lang`)."""
+    here = i18n.current()
+    each = [
+        {
+            "lang": i18n.LANG_TAGS[loc],
+            "name": i18n.NAMES[loc],
+            "href": f"{address}?{urlencode(query | ({'lang': loc} if loc != i18n.DEFAULT else {}))}".rstrip("?"),
+        }
+        for loc in i18n.LOCALES
+    ]
+    return {"alternates": each, "other": [o for o, loc in zip(each, i18n.LOCALES, strict=True) if loc != here]}
+
+
 # ---- find stories near -----------------------------------------------------------------------
 
 
@@ -93,6 +107,7 @@ def _place_page(
             find_place=f"{str(settings.api_url).rstrip('/')}/api/places",
             place_value=typed,
             place_error=i18n.gettext(error) if error else "",
+            languages=_languages(f"{str(settings.api_url).rstrip('/')}/api/places", {"place": typed}),
         )
     return html_response(html, status=status, csp=page_csp(settings), headers={"Cache-Control": PUBLIC_CACHE})
 
@@ -149,5 +164,6 @@ def service_stories(request: Any, slug: str, api: Any, store: Any, settings: Any
             },
             clear=link(responded="", tag="", month=""),
             next=f"{here}?{urlencode({**chosen, **lang, 'cursor': cursor})}" if cursor else "",
+            languages=_languages(here, chosen),
         )
     return html_response(html, csp=page_csp(settings), headers={"Cache-Control": PUBLIC_CACHE})

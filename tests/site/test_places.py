@@ -197,6 +197,9 @@ def test_a_services_stories_filtered_by_response_tag_and_month(town_site, client
     assert "A long wait to be seen" not in titles("responded=yes")
     assert "A long wait to be seen" in titles("responded=no")
     assert "Kind nurses at night" not in titles("responded=no")
+    assert 'href="https://api.test/api/public/services/riverside-general/stories?responded=yes&amp;lang=cy"' in titles(
+        "responded=yes"
+    )  # the same page in Welsh
     tagged = titles("tag=waiting-times")
     assert "A long wait to be seen" in tagged and "Kind nurses at night" not in tagged
     listed = json.loads(text(client.http.get("/api/public/stories?service=riverside-general&responded=no")))
