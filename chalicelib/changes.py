@@ -21,8 +21,9 @@ from .core import figures
 from .core.concerns import AFTER_PUBLICATION
 from .core.jobs import DeliveryJob, MailJob, MailKind, RenderJob, SearchJob
 from .core.observability import logger
+from .core.places import town_slug
 from .core.status import Status, SubscriberStatus, public
-from .store import EVERYTHING, month_list, tag_list
+from .store import EVERYTHING, month_list, place_list, tag_list
 from .store.stream import Change, decode
 from .views import PROGRESS, listing_entry
 
@@ -290,8 +291,13 @@ class StoryReaction:
                 (_months(before) if was_public else set()),
                 (_months(after) if is_public else set()),
             )
+            # And the towns of its services (issue 20): each town's page lists its latest stories.
+            old_places = self._places(before) if was_public else set()
+            new_places = self._places(after) if is_public else set()
             old_lists = old_slugs | {tag_list(t) for t in old_tags} | {month_list(m) for m in old_months}
             new_lists = new_slugs | {tag_list(t) for t in new_tags} | {month_list(m) for m in new_months}
+            old_lists |= {place_list(p) for p in old_places}
+            new_lists |= {place_list(p) for p in new_places}
             if was_public:
                 # Entries keyed by the old publication date all go if it moved; else only those of
                 # lists the story left (a console edit of its services or tags, say).
@@ -312,6 +318,7 @@ class StoryReaction:
             jobs += _search_jobs(story_id, before, after, was_public, is_public)
             jobs += [RenderJob(page="service", ref=s) for s in sorted((old_slugs | new_slugs) - {EVERYTHING})]
             jobs += [RenderJob(page="tag", ref=t) for t in sorted(old_tags | new_tags)]
+            jobs += [RenderJob(page="place", ref=p) for p in sorted(old_places | new_places)]
             # A month's sitemap lists its stories (dated by publication) and its archive pages: it
             # changes only when a story enters or leaves a listing or moves in time (issue 17); a read
             # receipt, a response or an edit of the words leaves it as it is.
@@ -376,6 +383,11 @@ class StoryReaction:
         for svc in services.values():
             slugs.update(svc["path"])
         return slugs
+
+    def _places(self, story: dict[str, Any]) -> set[str]:
+        """The towns of a published story's own services (read with them by _affected: no call of its own)."""
+        services = self._store.get_services(story.get("services", []))
+        return {town_slug(svc["town"]) for svc in services.values() if svc.get("town")}
 
     def _audit(self, change: Change, story_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         seen_at = (
