@@ -169,6 +169,18 @@ def public_service(slug):
     return public_json(wiring.public_api().service(slug))
 
 
+# Browsing (issue 20): a service's stories filtered, as a page made from the API's answer; and where
+# the home page's "find stories near" form leads (a 303 to a town's page, or suggestions).
+@app.route("/api/public/services/{slug}/stories", methods=["GET"], cors=True)
+def public_service_stories(slug):
+    return edge.browse.service_stories(app.current_request, slug, wiring.public_api(), wiring.store(), get_settings())
+
+
+@app.route("/api/places", methods=["GET"], cors=True)
+def find_place():
+    return edge.browse.find_place(app.current_request, wiring.directory(), get_settings())
+
+
 # ---- The author ----------------------------------------------------------------------------
 
 

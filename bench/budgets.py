@@ -83,8 +83,8 @@ AWS_CALLS: dict[str, Budget] = {
     ),
     "render_story_pages": Budget(
         "<=",
-        70,
-        "the twelve pages one publication touches for a ward three levels down with one tag, each job in a "
+        74,
+        "the pages one publication touches for a ward three levels down with one tag (twelve, and its town), each job in a "
         "process that keeps the directory's items a minute (the bench starts it empty): story = Query (the "
         "story and its conversation) + PutObject (2, its services kept from the first archive job); home = Query "
         "(listing) + Query (the top of the tree) + GetItem (counter) + 2 Query (tag and month names, sitemap index) "
@@ -96,7 +96,9 @@ AWS_CALLS: dict[str, Budget] = {
         "kept (18). Each further level or tag adds about 10. It was 74 for 13 jobs: 15 reads of directory items "
         "and a second story job. The search shard's rebuild runs in its own function and is counted apart. Issue "
         "19 adds one PutObject per HTML page for its Welsh copy under cy/ (story, home, three services, the tag "
-        "and five archive pages: 11), read from the same items: 59 before",
+        "and five archive pages: 11), read from the same items: 59 before. Issue 20 adds the page of the ward's town "
+        "(a place job: the places summary in the finder's item, GetItem; the town's listing, Query; the page in "
+        "English and Welsh, 2 PutObject: 4; its stories' services are kept from the jobs before): 70 before",
     ),
     "author_published": Budget(
         "<=",
@@ -130,13 +132,14 @@ AWS_CALLS: dict[str, Budget] = {
     ),
     "staff_read_effects": Budget(
         "<=",
-        65,
+        69,
         "what follows a first read: the story's progress (UpdateItem) and its render job (SendMessageBatch); "
         "that change re-lists the story with its new progress (services BatchGetItem, 1 BatchWriteItem, the "
         "figures' GetItem) and renders the pages that show progress: story, home, three services and the tag "
         "(as after a publication, but no archive, sitemap or search job: their contents do not change, issue 17), "
         "and the author's 'read' letter (as author_published, with the thread's Query). It was 71; 58 after issue "
-        "17. Issue 19 adds one PutObject for the Welsh copy of each of the seven pages, under cy/ (measured: 65)",
+        "17. Issue 19 adds one PutObject for the Welsh copy of each of the seven pages, under cy/ (measured: 65). "
+        "Issue 20 adds the town's page, which shows progress as the home page does (4, as after a publication)",
     ),
     "staff_response": Budget(
         "<=",
@@ -148,7 +151,7 @@ AWS_CALLS: dict[str, Budget] = {
     ),
     "staff_response_effects": Budget(
         "<=",
-        72,
+        76,
         "what follows a published response: progress (2 UpdateItem: responded, change planned), the ladder's end "
         "(DeleteItem), the re-listing and figures (as after a read, with the counters' TransactWriteItems, for "
         "each of the two records), the pages that show progress (as after a read), and the author's letter about "
@@ -156,7 +159,8 @@ AWS_CALLS: dict[str, Budget] = {
         "adds the partners' event: with no partner, the one item of watched services (GetItem), which a fresh "
         "stream process reads before anything else that could bring it along, and a warm one holds a minute "
         "(so 64 warm). It was 68: the story (GetItem) and a Query per level of the tree, before that item. "
-        "Issue 19 adds one PutObject for the Welsh copy of each of the seven pages (measured: 72)",
+        "Issue 19 adds one PutObject for the Welsh copy of each of the seven pages (measured: 72). Issue 20 adds "
+        "the town's page (4, as after a read)",
     ),
     "author_reply": Budget(
         "<=",
@@ -164,6 +168,22 @@ AWS_CALLS: dict[str, Budget] = {
         "the request: the author's link (GetItem), the story's working author links (Query, issue 18), the "
         "story (GetItem), a reply with the same id already there? (GetItem: a double submit makes one reply), the "
         "reply (PutItem, conditional)",
+    ),
+    # Issue 21: the importer, per run of 20 items (bench/calls.py IMPORT_ITEMS).
+    "import_first": Budget(
+        "<=",
+        24,
+        "the source (GetItem), the window's pointers (1 BatchGetItem per 100 items), each new item's story and "
+        "pointer (1 TransactWriteItems each: 20), the item's service (1 BatchGetItem, once per run), where the "
+        "run stopped (UpdateItem): 1 + 1 + 20 + 1 + 1",
+    ),
+    "import_again": Budget(
+        "<=",
+        4,
+        "the source (GetItem), the window's pointers (1 BatchGetItem), the items' service (1 BatchGetItem, as "
+        "each item is checked before its digest is compared; none in a process that read it in the last minute), "
+        "where the run stopped (UpdateItem): an unchanged item costs nothing of its own, up to 100 a BatchGetItem "
+        "(measured: 4, and 23 for the first run)",
     ),
 }
 

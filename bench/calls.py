@@ -192,6 +192,42 @@ def author_reply(ctx: Ctx) -> Calls:
 
 
 # (id, what a person reads, function); each id's budget is AWS_CALLS[id] when it has one.
+IMPORT_ITEMS = 20
+
+
+def import_first(ctx: Ctx) -> Calls:
+    """A JSON export of IMPORT_ITEMS items about the benchmark ward, registered and brought in: the calls of
+    the run alone (the registration is an admin's, once)."""
+    import tempfile
+    from pathlib import Path
+
+    from chalicelib import wiring
+
+    organisation = ctx.services[BENCH_WARD]["path"][0]
+    words = "The nurses explained every step of the treatment and came back to check on me at night."
+    rows = [
+        {"id": f"b{n}", "title": f"Imported {n}", "story": words, "date": "2026-11-01"} for n in range(IMPORT_ITEMS)
+    ]
+    export = Path(tempfile.mkdtemp()) / "export.json"
+    export.write_text(json.dumps(rows), encoding="utf-8")
+    importer = wiring.importer(local_files=True)
+    source = {"slug": "bench-export", "name": "Bench export", "organisation": organisation, "kind": "json"}
+    importer.add_source(source | {"location": str(export), "service": BENCH_WARD})
+    with ctx.aws.counter.measure() as calls:
+        summary = importer.run("bench-export")
+    assert summary.imported == IMPORT_ITEMS, summary.line()
+    return calls
+
+
+def import_again(ctx: Ctx) -> Calls:
+    from chalicelib import wiring
+
+    with ctx.aws.counter.measure() as calls:
+        summary = wiring.importer(local_files=True).run("bench-export")
+    assert summary.unchanged == IMPORT_ITEMS, summary.line()
+    return calls
+
+
 OPERATIONS: list[tuple[str, str, Callable[[Ctx], Calls]]] = [
     ("submit", "submit a story (POST /api/stories)", submit),
     ("submit_stream", "… the stream handler for it", submit_stream),
@@ -207,6 +243,8 @@ OPERATIONS: list[tuple[str, str, Callable[[Ctx], Calls]]] = [
     ("staff_response_effects", "… what follows it (progress, pages, the author's email)", effects),
     ("author_reply", "an author reply (POST /api/my/{token}/replies)", author_reply),
     ("author_reply_effects", "… what follows it (nothing until a moderator decides)", effects),
+    ("import_first", f"import a source's {IMPORT_ITEMS} new items (importer.run, issue 21)", import_first),
+    ("import_again", f"… the same {IMPORT_ITEMS} items again (all unchanged)", import_again),
 ]
 
 

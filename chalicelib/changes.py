@@ -21,8 +21,9 @@ from .core import figures
 from .core.concerns import AFTER_PUBLICATION
 from .core.jobs import DeliveryJob, MailJob, MailKind, RenderJob, SearchJob
 from .core.observability import logger
-from .core.status import Status, SubscriberStatus
-from .store import EVERYTHING, month_list, tag_list
+from .core.places import town_slug
+from .core.status import Status, SubscriberStatus, public
+from .store import EVERYTHING, month_list, place_list, tag_list
 from .store.stream import Change, decode
 from .views import PROGRESS, listing_entry
 
@@ -278,7 +279,9 @@ class StoryReaction:
                 story_id, {f: old.get(f, "") for f in TEXT_FIELDS} | {"kept_at": new.get("decided_at", "")}
             )
 
-        was_public, is_public = old_status == Status.PUBLISHED, new_status == Status.PUBLISHED
+        # Public: published and not kept for staff only (issue 21: an unlicensed import). Only a public
+        # story is listed, counted, rendered, searched and mapped.
+        was_public, is_public = public(before), public(after)
         if was_public or is_public:
             old_slugs = self._affected(before) if was_public else set()
             new_slugs = self._affected(after) if is_public else set()
@@ -288,8 +291,13 @@ class StoryReaction:
                 (_months(before) if was_public else set()),
                 (_months(after) if is_public else set()),
             )
+            # And the towns of its services (issue 20): each town's page lists its latest stories.
+            old_places = self._places(before) if was_public else set()
+            new_places = self._places(after) if is_public else set()
             old_lists = old_slugs | {tag_list(t) for t in old_tags} | {month_list(m) for m in old_months}
             new_lists = new_slugs | {tag_list(t) for t in new_tags} | {month_list(m) for m in new_months}
+            old_lists |= {place_list(p) for p in old_places}
+            new_lists |= {place_list(p) for p in new_places}
             if was_public:
                 # Entries keyed by the old publication date all go if it moved; else only those of
                 # lists the story left (a console edit of its services or tags, say).
@@ -310,6 +318,7 @@ class StoryReaction:
             jobs += _search_jobs(story_id, before, after, was_public, is_public)
             jobs += [RenderJob(page="service", ref=s) for s in sorted((old_slugs | new_slugs) - {EVERYTHING})]
             jobs += [RenderJob(page="tag", ref=t) for t in sorted(old_tags | new_tags)]
+            jobs += [RenderJob(page="place", ref=p) for p in sorted(old_places | new_places)]
             # A month's sitemap lists its stories (dated by publication) and its archive pages: it
             # changes only when a story enters or leaves a listing or moves in time (issue 17); a read
             # receipt, a response or an edit of the words leaves it as it is.
@@ -327,8 +336,9 @@ class StoryReaction:
         elif new is None and old_status == Status.ERASING:
             # The story item's own REMOVE: sweep once more for anything written while it was erased.
             self._store.erase_story(story_id)
-        if is_public and old_status != Status.PUBLISHED and not (old or {}).get("published_at"):
-            # First publication only: a story held and published again alerts no one twice.
+        if new_status == Status.PUBLISHED and old_status != Status.PUBLISHED and not before.get("published_at"):
+            # First publication only: a story held and published again alerts no one twice. Staff hear of a
+            # story kept for staff only as of any other (issue 21).
             jobs.append(MailJob(kind="alert_fanout", story_id=story_id))
         if (
             is_public
@@ -373,6 +383,11 @@ class StoryReaction:
         for svc in services.values():
             slugs.update(svc["path"])
         return slugs
+
+    def _places(self, story: dict[str, Any]) -> set[str]:
+        """The towns of a published story's own services (read with them by _affected: no call of its own)."""
+        services = self._store.get_services(story.get("services", []))
+        return {town_slug(svc["town"]) for svc in services.values() if svc.get("town")}
 
     def _audit(self, change: Change, story_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         seen_at = (
@@ -426,7 +441,7 @@ def _archive_jobs(
     newest, however many others were published before the job ran (the one before its page too,
     when it starts one: that page gains a link)."""
     before, after = old or {}, new or {}  # where it was (or is) public, it is old (new)
-    was_public, is_public = before.get("status") == Status.PUBLISHED, after.get("status") == Status.PUBLISHED
+    was_public, is_public = public(before), public(after)
     if is_public and not was_public and not before.get("published_at"):
         since = f"{after['published_at']}#{after['id']}"  # the story's place in its listings
         return [

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .core import finder
+from .core import finder, places
 from .core.calendar import CALENDARS
 from .core.errors import BadRequest
+from .core.i18n import N_
 from .core.models import Service
 
 if TYPE_CHECKING:
@@ -22,6 +23,8 @@ CANDIDATES = 100  # index entries read per partition (one Query page: ~1 kB each
 MAX_KEYS = 3  # partitions read per search: the rarest three of the query's terms
 VOCABULARY_SECONDS = 300  # a warm process keeps the finder item this long (as the answer's Cache-Control)
 MAX_RESPONSE_DAYS = 60  # working days: about three months
+PLACE_FIELDS = ("town", "town_cy", "postcode_district")
+PLACE_TOO_LONG = N_("Enter a shorter place (60 characters at most): a town or a postcode district, such as NB1")
 
 
 def _named(svc: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +38,12 @@ def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None
     for node in tree:
         path = (parent["path"] if parent else []) + [node["slug"]]
         trail = (parent["trail"] + [_named(parent)]) if parent else []
+        # Its town and postcode district (issue 20): its own, else its nearest ancestor's (a ward is
+        # where its hospital is); a district without a town is refused, as it leads to no place page.
+        where = {k: node.get(k, parent.get(k) if parent else None) for k in PLACE_FIELDS}
+        for field in ("postcode_district", "town_cy"):
+            if where[field] is not None and where["town"] is None:
+                raise ValueError(f"Service {node.get('slug', '?')!r}: {field} needs a town beside it.")
         try:
             svc = Service(
                 slug=node["slug"],
@@ -42,10 +51,14 @@ def flatten(tree: Iterable[dict[str, Any]], parent: dict[str, Any] | None = None
                 kind=node["kind"],
                 parent=parent["slug"] if parent else None,
                 path=path,
+                **where,
             )
-        except (ValidationError, KeyError) as e:
-            raise ValueError(f"Service {node.get('slug', '?')!r} is not valid: {e}") from e
-        item = svc.model_dump() | {"trail": trail}
+        except ValidationError as e:
+            fields = ", ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+            raise ValueError(f"Service {node.get('slug', '?')!r} is not valid: {fields}") from e
+        except KeyError as e:
+            raise ValueError(f"Service {node.get('slug', '?')!r} is not valid: {e} is missing") from e
+        item = svc.model_dump(exclude={k for k in PLACE_FIELDS if where[k] is None}) | {"trail": trail}
         # Its name in Welsh, where the directory gives one (issue 19): Welsh pages use it.
         if "name_cy" in node:
             if not isinstance(node["name_cy"], str) or not 2 <= len(node["name_cy"].strip()) <= 120:
@@ -97,6 +110,7 @@ class Directory:
     def __init__(self, store: DirectoryFileStore):
         self._store = store
         self._vocabulary: tuple[float, finder.Vocabulary] | None = None
+        self._places: dict[str, Any] = {}
 
     def load(
         self,
@@ -120,7 +134,8 @@ class Directory:
         for slug, settings in organisations.items():
             # Domains only: the leads become members (membership.name_lead), not settings.
             self._store.put_organisation(slug, {k: v for k, v in settings.items() if k != "leads"})
-        self._store.put_finder(finder.vocabulary(fields.values(), groups))
+        # The places ride in the finder's item (core/places.py): one small read for the place pages.
+        self._store.put_finder(finder.vocabulary(fields.values(), groups) | {"places": places.summary(items)})
         self._vocabulary = None
         return counts
 
@@ -128,8 +143,39 @@ class Directory:
         """The finder item, read once per warm process every few minutes (one GetItem), never per keystroke."""
         now = time.monotonic()
         if self._vocabulary is None or now - self._vocabulary[0] > VOCABULARY_SECONDS:
-            self._vocabulary = (now, finder.Vocabulary(self._store.get_finder()))
+            data = self._store.get_finder()
+            self._vocabulary = (now, finder.Vocabulary(data))
+            self._places = dict((data or {}).get("places") or {})
         return self._vocabulary[1]
+
+    def places(self) -> dict[str, Any]:
+        """The towns and postcode districts of the directory (core/places.py), from the finder item."""
+        self.vocabulary()
+        return self._places
+
+    def find_place(self, typed: str) -> dict[str, Any]:
+        """Where "find stories near" leads for what a person typed: the matching towns (slug and name),
+        or suggestions. Nothing typed (once tidied), or too much, is a 400 naming `place`; a place we
+        do not know is an answer (no towns, some suggestions), not an error."""
+        text = places.tidy(typed)
+        if not text or len(text) > places.MAX_TYPED:
+            # Words a page shows in the language in use (edge/browse.py), so marked for translation.
+            message = N_("Enter a town or a postcode district, such as NB1") if not text else PLACE_TOO_LONG
+            raise BadRequest(f"place: {message}", fields=[{"field": "place", "message": message}])
+        known = self.places()
+        found = places.find(known, text)
+        towns = known.get("towns", {})
+
+        def named(slugs: list[str]) -> list[dict[str, Any]]:
+            keep = ("name", "name_cy", "districts")
+            return [{"slug": s, **{k: towns[s][k] for k in keep if k in towns[s]}} for s in slugs]
+
+        return {
+            "place": text,
+            "district": found["district"],
+            "towns": named(found["towns"]),
+            "suggestions": named(found["suggestions"]),
+        }
 
     def search(self, q: str) -> list[dict[str, Any]]:
         """Services for what a person typed, best first. At most MAX_KEYS + 1 Queries of the prefix

@@ -248,6 +248,8 @@ def _summary(story: Mapping[str, Any], names: dict[str, dict[str, Any]] | None =
         "route": story.get("route") or "web",
         "invitation": story.get("invitation"),
         "entered_by": story.get("entered_by"),
+        "source": story.get("source"),  # pulled in (issue 21): its source's name, the item's id, link and date
+        "staff_only": bool(story.get("staff_only")),
     }
     return (
         {k: story.get(k) for k in keep}

@@ -26,13 +26,13 @@ from urllib.parse import urlencode
 
 from .core import figures
 from .core.errors import BadRequest, NotFound
-from .core.status import Status
+from .core.status import public
 from .store import EVERYTHING, tag_list
 from .views import conversation, progress, role_label
 
 if TYPE_CHECKING:
     from .core.settings import Settings
-    from .store import PublicStore
+    from .store import ListingEntry, PublicStore
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -41,6 +41,7 @@ MAX_CURSOR = 400
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONTH = re.compile(r"^(19|20)\d{2}-(0[1-9]|1[0-2])$")
 _STORY_ID = re.compile(r"^[0-9a-z]{17}$")
 # A listing's sort key: "<published_at>#<story id>".
 _SORT_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}T[0-9:.]{1,20}Z?#[0-9a-z]{17}$")
@@ -75,7 +76,21 @@ class PublicApi:
     # ---- stories ------------------------------------------------------------------------------
 
     def stories(self, params: Mapping[str, str]) -> dict[str, Any]:
-        """Published stories, newest first, filtered by service subtree, tag and publication date (UTC)."""
+        """Published stories, newest first, filtered by service subtree, tag, publication date or month
+        (UTC), and whether staff have responded (issue 20)."""
+        entries, services, cursor, query = self.page(params)
+        return {
+            "stories": [self._summary(e, services) for e in entries],
+            "next_cursor": cursor,
+            "next": f"/api/public/stories?{urlencode(query | {'cursor': cursor})}" if cursor else None,
+        }
+
+    def page(
+        self, params: Mapping[str, str]
+    ) -> tuple[list[ListingEntry], dict[str, dict[str, Any]], str | None, dict[str, str]]:
+        """One page of stories for `params` (see stories): the listing entries, the services they name,
+        the cursor to the next page (or None) and the filters as a query. A service's filter page
+        (edge/browse.py) renders the same."""
         service = params.get("service") or None
         tag = params.get("tag") or None
         if service is not None and not _SLUG.match(service):
@@ -85,9 +100,16 @@ class PublicApi:
         start, end = _date(params, "from"), _date(params, "to")
         if start and end and start > end:
             raise _bad("from", "from must be on or before to")
+        responded, month = _responded(params.get("responded")), _month(params.get("month"))
+        if month and (start or end):
+            raise _bad("month", "Give a month, or from and to, not both")
         limit = _limit(params.get("limit"))
         filters = {"service": service or "", "tag": tag or "", "from": start or "", "to": end or ""}
+        # Issue 20's filters join the cursor's binding only when given, so cursors made before them still work.
+        filters |= {k: v for k, v in (("responded", params.get("responded") or ""), ("month", month)) if v}
         lo, hi = start or "0", (end + "~") if end else "~"  # "~" sorts after any time of that day
+        if month:
+            lo, hi = f"{month}-", f"{month}-~"
         cursor = params.get("cursor")
         after = _read_cursor(cursor, filters, lo, hi) if cursor else None
         if service and not self._store.get_service(service):
@@ -97,15 +119,12 @@ class PublicApi:
             )
         # A service's listing holds every story about it or anything below it; a tag has its own.
         name = service or (tag_list(tag) if tag else EVERYTHING)
-        entries, last = self._store.listing_page(name, limit, lo=lo, hi=hi, after=after, tag=tag if service else None)
+        entries, last = self._store.listing_page(
+            name, limit, lo=lo, hi=hi, after=after, tag=tag if service else None, responded=responded
+        )
         services = self._store.get_services({s for e in entries for s in e.get("services", [])}) if entries else {}
-        cursor = _make_cursor(last, filters) if last else None
         query = {k: v for k, v in filters.items() if v} | ({"limit": str(limit)} if limit != DEFAULT_LIMIT else {})
-        return {
-            "stories": [self._summary(e, services) for e in entries],
-            "next_cursor": cursor,
-            "next": f"/api/public/stories?{urlencode(query | {'cursor': cursor})}" if cursor else None,
-        }
+        return entries, services, _make_cursor(last, filters) if last else None, query
 
     def _summary(self, entry: Mapping[str, Any], services: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -131,7 +150,7 @@ class PublicApi:
             raise NotFound("There is no published story with that id.")
         items = self._store.story_thread(story_id)
         story = next((i for i in items if i["item"] == "story"), None)
-        if not story or story.get("status") != Status.PUBLISHED:
+        if not public(story):  # not published, or kept for staff only (issue 21)
             raise NotFound("There is no published story with that id.")
         services = self._store.get_services(story.get("services", []))
         talk = conversation(items)
@@ -223,6 +242,24 @@ def _date(params: Mapping[str, str], field: str) -> str | None:
         return date.fromisoformat(value).isoformat()
     except ValueError:
         raise _bad(field, "Give a date as YYYY-MM-DD, for example 2026-11-26") from None
+
+
+def _responded(value: str | None) -> bool | None:
+    """responded=yes (staff have responded) or no (not yet); absent or empty: either."""
+    if not value:
+        return None
+    if value not in ("yes", "no"):
+        raise _bad("responded", "Give yes or no")
+    return value == "yes"
+
+
+def _month(value: str | None) -> str:
+    """month=YYYY-MM: the stories published that month (UTC), as the month archives count them."""
+    if not value:
+        return ""
+    if not _MONTH.match(value):
+        raise _bad("month", "Give a month as YYYY-MM, for example 2026-11")
+    return value
 
 
 def _limit(value: str | None) -> int:

@@ -19,7 +19,7 @@ from .core.errors import ValidationFailed, pydantic_fields
 from .core.i18n import N_
 from .core.models import MAX_SERVICES, StorySubmission, TakenStory, experience_problem
 from .core.observability import logger, metrics
-from .core.status import Status
+from .core.status import Status, public
 
 if TYPE_CHECKING:
     from .store import TellingStore
@@ -111,7 +111,7 @@ class Stories:
         if "related_story" not in failed and related:
             # CHECK: a story can only be linked to a published one.
             story = self._store.get_story(related)
-            if not story or story.get("status") != Status.PUBLISHED:
+            if not public(story):
                 message = "The story yours is linked to is not published. Send yours without the link."
                 out.append({"field": "related_story", "message": message})
         return out

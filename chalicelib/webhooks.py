@@ -28,7 +28,7 @@ from .core.errors import NotFound, ValidationFailed
 from .core.ids import new_id
 from .core.jobs import DeliveryJob, EventType, MailJob
 from .core.observability import logger, metrics
-from .core.status import Status
+from .core.status import Status, public
 from .core.webhooks import SIGNATURE_HEADER, SecretBox, new_secret, post, sign
 from .store.stream import Change
 
@@ -51,7 +51,9 @@ def events(change: Change) -> list[tuple[EventType, str, str]]:
     """The partner events in one change: (type, ref, when). A replayed record gives the same ones."""
     old, new = change.old or {}, change.new or {}
     if change.kind == "story" and change.story_id:
-        was, now = old.get("status"), new.get("status")
+        # A story kept for staff only (issue 21) is never a partner's: as if it were not published.
+        was = old.get("status") if public(old) or old.get("status") != Status.PUBLISHED else "staff-only"
+        now = new.get("status") if public(new) or new.get("status") != Status.PUBLISHED else "staff-only"
         if now == Status.PUBLISHED and was != Status.PUBLISHED:
             return [("story.published", str(new.get("version", "")), new.get("published_at", ""))]
         if was == Status.PUBLISHED and now != Status.PUBLISHED:
@@ -80,7 +82,7 @@ def delivery_jobs(store: WebhookStore, change: Change) -> list[DeliveryJob]:
         return []  # no partner anywhere: nothing read but the watched services' item, kept a minute
     # A story's own change carries it (a console's delete too, in its old image); a response's does not.
     story = (change.new or change.old) if change.kind == "story" else store.get_story(change.story_id)
-    if not story or (change.kind != "story" and story.get("status") != Status.PUBLISHED):
+    if not story or (change.kind != "story" and not public(story)):
         return []  # a response on a story that is not public is no partner's
     services = store.get_services(story.get("services") or (change.old or {}).get("services") or [])
     slugs = {s for svc in services.values() for s in svc.get("path", [svc["slug"]])}

@@ -61,6 +61,7 @@ FLOWS = frozenset(
         "teamwork",
         "waiting",  # stories waiting for a reply (issue 20)
         "webhooks",  # webhooks for partners (issue 21)
+        "importer",  # stories pulled in from other channels (issue 21)
     }
 )
 
@@ -296,6 +297,15 @@ def webhooks() -> Any:
     return _flows().webhooks.Webhooks(store(), box, queues(), s, public_api().story)
 
 
+@lru_cache(maxsize=2)
+def importer(local_files: bool = False) -> Any:
+    """Sources and the importer (issue 21), fetching with core.sources.fetch; `local_files` for the admin
+    command alone, which may also read an export from its own disk."""
+    from .core import sources  # only the importer reads sources
+
+    return _flows().importer.Importer(store(), sources.fetch_or_read if local_files else sources.fetch)
+
+
 @lru_cache(maxsize=1)
 def site() -> Any:
     site = _site()
@@ -374,6 +384,7 @@ def reset(clients: bool = True) -> None:
         reports,
         invitations,
         webhooks,
+        importer,
     ):
         f.cache_clear()
     if clients:

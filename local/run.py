@@ -548,6 +548,12 @@ def run(seed: bool = True) -> int:
                 )
             for err in result["errors"]:
                 say(f"  seeding error: {err}")
+            from local.sources import seed_demo_source  # issue 21: a JSON Feed pulled in by the importer
+
+            try:
+                say(seed_demo_source(session.client("s3", region_name=REGION), resources.bucket, site_url))
+            except Exception as e:  # noqa: BLE001 - the demo source is one more demo: the stack runs without it
+                say(f"  seeding error: the demo source: {type(e).__name__}: {e}")
         say("Waiting for the event pump to publish pages and send mail ...")
         quiet = wait_until_quiet(pump, sqs, resources, pump_thread)
         if seed and quiet:

@@ -5,6 +5,8 @@
     python -m tools.ff plan-rebuild
     python -m tools.ff load-subscriptions staff.csv
     python -m tools.ff seed-demo --api URL --moderator-user U --moderator-password P
+    python -m tools.ff source-add SLUG --name ... --kind json_feed --location URL ...   (tools/sources.py)
+    python -m tools.ff import-source SLUG [--max-items N]
 
 load-directory, rebuild-site (in this process), plan-rebuild (queued for the render workers) and
 load-subscriptions talk to AWS directly through chalicelib
@@ -29,6 +31,7 @@ from typing import Any
 
 # The columns of a subscriptions (members) file, shared with a lead's upload.
 from chalicelib.spreadsheets import MEMBER_COLUMNS as SUBSCRIPTION_COLUMNS
+from tools import sources
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTORY_FILE = ROOT / "data" / "directory.json"
@@ -793,6 +796,8 @@ def parser() -> argparse.ArgumentParser:
     )
     wr.add_argument("partner", help="the partner's id, as webhook-add printed it")
 
+    sources.add_parsers(sub, EPILOG)  # issue 21: source-add, import-source
+
     sub.add_parser(
         "plan-rebuild",
         help="queue the full rebuild's render jobs for the render workers (unchanged pages are not uploaded); "
@@ -884,6 +889,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in ("webhook-add", "webhook-resume"):
         return webhook_command(args)
+    if args.command in ("source-add", "import-source"):
+        return sources.command(args, progress_wrapper, show)
     if args.command == "rebuild-site":
         result = rebuild_site(show)
         if result is not None:

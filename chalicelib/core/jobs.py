@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal, Self, get_args
 # "search": ref empty (the search page and every shard: the full rebuild), or "drop/<YYYY-MM>/<story id>"
 # (a story that left the public site: its fragment goes at once; its shard's rebuild is a SearchJob).
 # "rebuild": ref is a step of the full rebuild's plan (site/rebuild.py): "", "stories/<after>", "keys/<after>".
-PageKind = Literal["story", "service", "home", "static", "tag", "sitemap", "archive", "search", "rebuild"]
+PageKind = Literal["story", "service", "home", "static", "tag", "sitemap", "archive", "search", "rebuild", "place"]
 
 
 class JobError(ValueError):
@@ -73,7 +73,7 @@ class RenderJob(_Job):
     _choices: ClassVar[dict[str, tuple[str, ...]]] = {"page": get_args(PageKind)}
 
     page: PageKind
-    ref: str = ""  # story id, service slug, tag or month; empty for home and static
+    ref: str = ""  # story id, service slug, tag, month or town; empty for home and static
     # A full rebuild's job (site/rebuild.py): put only objects whose content differs from S3's ETag.
     skip_unchanged: bool = False
 

@@ -100,6 +100,7 @@ ROUTE_LABELS = {
     "phone": N_("a phone call"),
     "paper": N_("a letter or paper form"),
     "staff-assisted": N_("a member of staff, in person"),
+    "import": N_("another website or service"),  # issue 21: pulled in by the importer
 }
 # The routes of a story someone else entered for its author (stories.Stories.take).
 TAKEN_ROUTES = ("phone", "paper", "staff-assisted")

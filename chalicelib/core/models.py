@@ -6,6 +6,7 @@ a cold request builds only its own model, not the fifteen.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from enum import Enum
@@ -23,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from . import places
 from .concerns import Action, AskedBy, Reason
 from .labels import (  # noqa: F401 (named here too)
     CRITICALITY_WORDS,
@@ -99,6 +101,7 @@ class Route(str, Enum):
     phone = "phone"
     paper = "paper"
     staff_assisted = "staff-assisted"
+    imported = "import"  # pulled in from another channel (issue 21, importer.py)
 
 
 INVITATION_CODE = r"^[2-9a-hjkmnp-z]{12}$"  # invitations.new_code(): 12 letters and digits that read unambiguously
@@ -232,6 +235,29 @@ class Service(BaseModel):
     kind: str = Field(min_length=2, max_length=40)
     parent: str | None = Field(default=None, pattern=SLUG)
     path: list[str] = Field(min_length=1, max_length=5)
+    # Where it is (issue 20): its town, and its postcode district (an outward code such as "NB1"), which
+    # the site's place pages and "find stories near" use. A service with neither (a trust, the 111 line)
+    # is found by its name only.
+    town: Annotated[str | None, LINE] = Field(default=None, min_length=2, max_length=60)
+    town_cy: Annotated[str | None, LINE] = Field(default=None, min_length=2, max_length=60)  # its Welsh name
+    postcode_district: str | None = Field(default=None, max_length=8)
+
+    @field_validator("town", "town_cy")
+    @classmethod
+    def _a_town(cls, value: str | None) -> str | None:
+        if value is not None and not re.search(r"[^\W\d_]", value):
+            raise ValueError("town must be a town's name, such as Northbridge")
+        return value
+
+    @field_validator("postcode_district")
+    @classmethod
+    def _an_outward_code(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = places.district(value)
+        if code is None:
+            raise ValueError("postcode_district must be a postcode district (an outward code), such as NB1 or SW1A")
+        return code
 
     @property
     def ancestors(self) -> list[str]:

@@ -5,7 +5,14 @@ Apart from models.py so that the store and the views can name a status without i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # a type checker's name only: nothing loads it at run time
+
+_Story = TypeVar("_Story", bound=Mapping[str, Any])
 
 
 class Status(StrEnum):
@@ -27,6 +34,14 @@ class Status(StrEnum):
     HIDDEN = "hidden"
     RESTRICTED = "restricted"
     REMOVED = "removed"
+
+
+def public(story: _Story | None) -> TypeIs[_Story]:
+    """Whether the public may read a story: published, and not kept for staff only. A story pulled in from a
+    source not licensed for republication (issue 21, importer.py) is `staff_only`: published, it reaches
+    alerts and the staff page, never a page, feed, search index, sitemap, widget, the public API or a
+    partner's webhook. Every public output asks this, not the status alone."""
+    return story is not None and story.get("status") == Status.PUBLISHED and not story.get("staff_only")
 
 
 class ItemStatus(StrEnum):

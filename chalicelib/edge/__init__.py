@@ -14,9 +14,10 @@ from types import ModuleType
 _ON_FIRST_USE = ("guards", "telling", "author", "staff", "organisation", "loop", "openapi", "moderation_screen")
 _REPORTS = ("reports", "waiting", "invitations")  # reports (15), waiting stories (20), invitations (19)
 _CONCERNS = ("concerns",)  # report a concern (issue 16)
+_BROWSE = ("browse",)  # find stories near a place, a service's stories filtered (issue 20)
 
 
 def __getattr__(name: str) -> ModuleType:  # PEP 562: runs only until the module is loaded
-    if name in _ON_FIRST_USE or name in _REPORTS or name in _CONCERNS:
+    if name in _ON_FIRST_USE or name in _REPORTS or name in _CONCERNS or name in _BROWSE:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,6 +15,7 @@ from ..core.models import (
     SubscriptionRequest,
 )
 from .openapi_address import address_paths
+from .openapi_browse import browse_paths, filter_parameters
 from .openapi_concerns import concern_paths, concern_schemas, moderation_paths  # issue 16
 from .openapi_invitations import invitation_paths, invitation_schemas  # invitations (issue 19)
 from .openapi_loop import loop_paths, loop_schemas
@@ -384,10 +385,12 @@ def document() -> dict[str, Any]:
             "/api/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": answer("OpenAPI 3", {"type": "object"})}}
             },
+            **browse_paths(html),  # find stories near a place, a service's stories filtered (issue 20)
             **moderation_paths(html),  # the moderation API, and the reports of concerns (issue 16)
             **concern_paths(html),
         },
     }
+    doc["paths"]["/api/public/stories"]["get"]["parameters"] += filter_parameters()  # issue 20
     _rate_limited(doc["paths"])
     return doc
 

@@ -263,7 +263,7 @@ def respond_page(
         response_id=page["response_id"],
         action=f"{api}/api/respond/{token}",
         read_action=f"{api}/api/respond/{token}/read",
-        story_url=f"{site}/stories/{story['id']}/",
+        story_url="" if story.get("staff_only") else f"{site}/stories/{story['id']}/",  # issue 21: no public page
         concern_url=f"{api}/api/respond/{token}/concern",  # a review asked for by the service (issue 16)
     )
     return _respond_page(html, settings, status=status)

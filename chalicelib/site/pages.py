@@ -237,7 +237,8 @@ def render_page(
             lang_base=site_base + i18n.prefix(),
             lang=i18n.lang_tag(),
             locale=i18n.current(),
-            languages=switch(page_path, site_base),
+            # A page the API serves may give its own switch (its address in each language, as query strings).
+            languages=context.pop("languages", None) or switch(page_path, site_base),
             robots=robots,
             css_url=f"{site_base}/{css}",
             form_js_url=f"{site_base}/{a['form_js'].hashed_key}",

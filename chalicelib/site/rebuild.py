@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .. import store as store_module
 from ..core.jobs import RenderJob
 from ..core.observability import logger
-from ..core.status import Status
+from ..core.status import public as is_public
 from .archives import ARCHIVE_PAGE
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class RebuildPlanner:
                 archives.append((key, match))
         stories, services, tags = named["stories"], named["services"], named["tags"]
         found = self._store.get_stories(stories) if stories else {}
-        public = {i for i, story in found.items() if story.get("status") == Status.PUBLISHED}  # the listing's step
+        public = {i for i, story in found.items() if is_public(story)}  # the listing's step
         jobs = [RenderJob(page="story", ref=i) for i in sorted(stories) if i not in public]
         known = self._store.get_services(services) if services else {}
         jobs += [RenderJob(page="service", ref=s) for s in sorted(services) if s not in known]

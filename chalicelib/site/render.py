@@ -18,7 +18,7 @@ from ..core import clock, figures, i18n
 from ..core.concerns import PLACEHOLDER, placeholder
 from ..core.jobs import RenderJob
 from ..core.observability import logger
-from ..core.status import Status
+from ..core.status import Status, public
 from ..views import (
     conversation,
     listing_entry_view,
@@ -28,7 +28,7 @@ from ..views import (
     story_extras,
     story_view,
 )
-from . import feeds, pages, search, websub, widget
+from . import feeds, pages, places, search, websub, widget
 from .archives import ARCHIVE_PAGE, archive_key, archive_path, figures_view, listing_prefix
 from .forms import FORM_FOR_SERVICE_KEY, directory_groups, form_context, form_for_service_pages
 from .outputs import Delete, Output, Put, gone, localised
@@ -110,6 +110,7 @@ class SiteRenderer:
             "sitemap": self._month_sitemap,
             "archive": self._archive,
             "search": self._search,  # OUTWARD: Pagefind
+            "place": lambda town: places.town_page(self._store, self._settings, town),  # issue 20
         }
         return builders[job.page](job.ref)
 
@@ -134,7 +135,7 @@ class SiteRenderer:
         if story.get("status") in PLACEHOLDER:
             words = placeholder("story", dict(story))  # hidden until decided, or restricted
             return localised(key, "story_placeholder.html", lambda: {"robots": "noindex", "words": words})
-        if story.get("status") != Status.PUBLISHED:
+        if not public(story):  # not published, or kept for staff only (issue 21): never a public page
             return localised(key, "story_gone.html", lambda: {"robots": "noindex"})
         services = self._store.get_services(story.get("services", []))
         extras = story_extras(story, items, self._store, self._settings)
@@ -177,6 +178,7 @@ class SiteRenderer:
                 "figures": figures_view(slug, counter, clock.now()),
                 # The service's own promise, when it has one (pages/_promise.html, if present, shows it).
                 "promise": service_promise(service),
+                "filters": places.filter_links(self._settings, slug, listing),  # issue 20
             },
         )
         return [
@@ -202,6 +204,9 @@ class SiteRenderer:
                 "feeds": feeds.feed_links("", title),
                 "site_url": self._settings.site_url.rstrip("/"),  # OUTWARD: the feeds' absolute addresses
                 "figures": figures_view(store_module.EVERYTHING, counter, clock.now()),
+                "find_place": places.find_address(self._settings),
+                "place_value": "",
+                "place_error": "",
             },
         )
         return [*html, *self._feeds(title, "/", "", listing), self._sitemap_index()]
@@ -332,7 +337,7 @@ class SiteRenderer:
     def _sitemap_index(self) -> Put:
         """sitemap.xml: the pages, the tags (once there is one), and one child per month."""
         site = self._settings.site_url
-        children = [PAGES_SITEMAP_KEY]
+        children = [PAGES_SITEMAP_KEY, places.SITEMAP_KEY]
         if self._store.registered_names("tags", limit=1):
             children.append(TAGS_SITEMAP_KEY)
         children += [MONTH_SITEMAP_KEY.format(m) for m in self._store.registered_names("months")]
@@ -388,7 +393,7 @@ class SiteRenderer:
         out += localised(NOT_FOUND_KEY, "not_found.html", lambda: {"robots": "noindex"})
         out.append(Put(ROBOTS_KEY, ROBOTS.format(self._settings.site_url).encode("utf-8"), TEXT, HTML_CACHE))
         out.append(self._pages_sitemap(groups))
-        return out
+        return out + places.all_pages(self._store, self._settings)  # the towns, from the directory
 
     def _listed_services(self, listing: list[ListingEntry]) -> dict[str, dict[str, Any]]:
         """The services a list of stories names (one BatchGetItem; none for an empty list)."""
@@ -419,6 +424,7 @@ class SiteRenderer:
         everything = self._store.listing(store_module.EVERYTHING, 10**9)
         story_ids = [e["id"] for e in everything]
         seen_stories, seen_services = set(story_ids), set(services)
+        seen_places, jobs_first = set(places.known_places(self._store).get("towns", {})), []
         # Tags from the listing entries and the registry (a tag whose stories all went keeps its
         # empty page); months from the registry; and any tag page or month sitemap in the bucket.
         tags = {t for e in everything for t in e.get("tags", [])} | set(self._store.registered_names("tags"))
@@ -434,6 +440,8 @@ class SiteRenderer:
                     seen_services.add(parts[1])
                 elif parts[0] == "tags":
                     tags.add(parts[1])
+                elif parts[0] == "places" and parts[1] not in seen_places:  # a town no longer in the directory
+                    jobs_first.append(RenderJob(page="place", ref=parts[1]))
             elif (
                 len(parts) == 2
                 and parts[0] == "sitemaps"
@@ -441,7 +449,7 @@ class SiteRenderer:
                 and parts[1].endswith(".xml")
             ):
                 months.add(parts[1].removeprefix("stories-").removesuffix(".xml"))
-        jobs = [RenderJob(page="static"), RenderJob(page="home"), RenderJob(page="search")]
+        jobs = [RenderJob(page="static"), RenderJob(page="home"), RenderJob(page="search"), *jobs_first]
         jobs += [RenderJob(page="service", ref=s) for s in services]
         jobs += [RenderJob(page="story", ref=i) for i in story_ids]
         jobs += [RenderJob(page="tag", ref=t) for t in sorted(tags)]

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from .. import store as store_module
 from ..core import clock, shards
 from ..core.observability import logger, metrics
-from ..core.status import Status
+from ..core.status import public
 from . import pages
 from .outputs import Delete, Output, Put
 from .pages import HTML, HTML_CACHE, JS
@@ -115,7 +115,7 @@ def records(store: PublicStore, months: Iterable[str]) -> list[dict[str, Any]]:
     "_all" listing per month, then the stories' full text (a BatchGetItem per 100)."""
     entries = [e for m in sorted(months) for e in store.listing_month(store_module.EVERYTHING, m, newest_first=False)]
     stories = store.get_stories([e["id"] for e in entries])
-    published = [stories[e["id"]] for e in entries if stories.get(e["id"], {}).get("status") == Status.PUBLISHED]
+    published = [stories[e["id"]] for e in entries if public(stories.get(e["id"]))]
     services = store.get_services({s for st in published for s in st.get("services", [])}) if published else {}
     return [record(s, services) for s in published]
 
@@ -365,7 +365,7 @@ class SearchIndex:
         with this job), but nothing a browser can fetch holds its text, and no result shows it."""
         month, _, story_id = ref.partition("/")
         story = self._store.get_story(story_id, consistent=True)
-        if story and story.get("status") == Status.PUBLISHED:
+        if public(story):
             return []
         shard = shards.shard_of(self.manifest()["shards"], month)
         if not shard:

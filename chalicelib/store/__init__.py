@@ -24,6 +24,7 @@ from .organisations import OrganisationsPart, OrganisationStore
 from .partners import PartnersPart, PartnerStore
 from .people import MEMBERS_PER_TRANSACTION, NewMember, PeoplePart, PeopleStore, member_keys, watch_keys
 from .records import ListingEntry, Response, Story, Subscriber, Subscription, ThreadItem
+from .sources import SourcesPart, SourceStore
 from .stories import StoriesPart, StoryStore
 from .stream import Change, decode
 from .table import (
@@ -41,6 +42,7 @@ from .table import (
     from_item,
     mail_layer_name,
     month_list,
+    place_list,
     submission_record_key,
     tag_list,
     to_item,
@@ -77,6 +79,8 @@ __all__ = [
     "PartnerStore",
     "PeopleStore",
     "WebhookStore",
+    "ImportStore",
+    "SourceStore",
     "PromiseStore",
     "PublicStore",
     "ReportStore",
@@ -103,6 +107,7 @@ __all__ = [
     "from_item",
     "mail_layer_name",
     "month_list",
+    "place_list",
     "submission_record_key",
     "tag_list",
     "to_item",
@@ -190,6 +195,11 @@ class WebhookStore(PartnerStore, StoryStore, DirectoryStore, OrganisationStore, 
     """Webhooks: partners, a story and the services they watch, and an organisation's leads (told of a pause)."""
 
 
+class ImportStore(SourceStore, StoryStore, DirectoryStore, Protocol):
+    """Pulling stories in (issue 21): sources, the items they brought in, their stories, and the services
+    items name."""
+
+
 # ---- Reports (issue 15) ----------------------------------------------------------------------
 
 
@@ -216,6 +226,7 @@ class Store(
     ConcernsPart,
     InvitationsPart,
     PartnersPart,
+    SourcesPart,
 ):
     """The whole table: every part over one client and table name."""
 
@@ -245,9 +256,11 @@ if TYPE_CHECKING:
         TellingStore,
         InvitingStore,
         WebhookStore,
+        ImportStore,
     ]:
         """Nothing runs this: it is the type checker's proof that one Store serves every combination."""
         return (
+            store,
             store,
             store,
             store,

@@ -30,6 +30,7 @@ class ListingStore(Protocol):
         after: str | None = None,
         tag: str | None = None,
         max_queries: int = 5,
+        responded: bool | None = None,
     ) -> tuple[list[ListingEntry], str | None]: ...
     def get_stories(self, story_ids: Iterable[str]) -> dict[str, Story]: ...
     def published_stories(self, listing: str, lo: str, hi: str, most: int) -> tuple[list[Story], bool]: ...
@@ -122,10 +123,12 @@ class ListingsPart(Table):
         after: str | None = None,
         tag: str | None = None,
         max_queries: int = 5,
+        responded: bool | None = None,
     ) -> tuple[list[ListingEntry], str | None]:
         """One page of a listing, newest first: entries whose sort key ("<published_at>#<id>") is
-        between lo and hi, after the sort key `after`. With `tag`, only entries carrying it (a
-        filter, so at most max_queries Query calls; the page may then hold fewer than `limit`).
+        between lo and hi, after the sort key `after`. With `tag`, only entries carrying it; with
+        `responded`, only those staff have (or have not) responded to (issue 20). Either is a
+        filter, so at most max_queries Query calls; the page may then hold fewer than `limit`.
         Returns the entries (each with its sort key as "sk") and the sort key to go on after, or None."""
         args: dict[str, Any] = {
             "TableName": self._table,
@@ -135,14 +138,21 @@ class ListingsPart(Table):
                 {":pk": f"LIST#{name}", ":lo": lo, ":hi": hi} | ({":tag": tag} if tag else {})
             ),
         }
+        filters, names = [], {}
         if tag:
-            args |= {"FilterExpression": "contains(#tags, :tag)", "ExpressionAttributeNames": {"#tags": "tags"}}
+            filters.append("contains(#tags, :tag)")
+            names["#tags"] = "tags"
+        if responded is not None:
+            filters.append(f"attribute_{'' if responded else 'not_'}exists(#responded)")
+            names["#responded"] = "first_response_at"
+        if filters:
+            args |= {"FilterExpression": " AND ".join(filters), "ExpressionAttributeNames": names}
         if after:
             args["ExclusiveStartKey"] = to_item({"PK": f"LIST#{name}", "SK": after})
         items: list[dict[str, Any]] = []
         for _ in range(max_queries):
             # One more than asked, to know whether there is a next page without another call.
-            args["Limit"] = 100 if tag else limit + 1 - len(items)
+            args["Limit"] = 100 if filters else limit + 1 - len(items)
             resp = self._db.query(**args)
             items.extend(from_item(i) for i in resp.get("Items", []))
             if len(items) > limit:

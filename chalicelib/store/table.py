@@ -34,6 +34,11 @@ def tag_list(tag: str) -> str:
     return f"tag:{tag}"
 
 
+def place_list(town: str) -> str:
+    """The listing of the stories about services in one town (its slug, core/places.py): its place page."""
+    return f"place:{town}"
+
+
 def month_list(month: str) -> str:
     """The listing of the stories first listed in one month (YYYY-MM): one child sitemap each."""
     return f"month:{month}"

@@ -16,7 +16,7 @@ from ..core import clock, i18n
 from ..core.calendar import DEFAULT_CALENDAR, HOLIDAYS_SAID, uk_zone, working_days_between
 from ..core.concerns import PLACEHOLDER, placeholder
 from ..core.labels import CRITICALITY_WORDS, FEELING_LABELS, ROLE_LABELS, ROUTE_LABELS, TAKEN_ROUTES
-from ..core.status import ItemStatus, Status
+from ..core.status import ItemStatus, Status, public
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
@@ -351,6 +351,9 @@ def story_view(story: Mapping[str, Any], services: dict[str, dict[str, Any]]) ->
         # How it came in (issue 19): staff always see it; the public, when someone wrote it down for its author.
         "route": i18n.gettext(ROUTE_LABELS.get(story.get("route") or "web", "")),
         "told_through": story.get("route") in TAKEN_ROUTES,
+        # Pulled in (issue 21): the source's name and the original's address, public where the story is.
+        "source": {"name": src.get("name", ""), "url": src.get("url", "")} if (src := story.get("source")) else None,
+        "staff_only": bool(story.get("staff_only")),
         "language": i18n.lang_tag(i18n.known(story.get("language"))),  # the language it was told in (issue 19)
     }
 
@@ -382,7 +385,7 @@ def story_extras(
     related = None
     if story.get("related_story"):
         other = store.get_story(story["related_story"])
-        if other and other.get("status") == Status.PUBLISHED:
+        if public(other):  # never a title kept for staff only (issue 21)
             related = {"id": other["id"], "title": other.get("title", "")}
     author = next((i for i in items if i["item"] == "check" and i.get("id") == AUTHOR), None)
     others = {v: int(story.get(f"me_too_{v}") or 0) for v in VERDICTS}

@@ -768,6 +768,10 @@ class Demo:
             "/api/openapi.json",
             "/api/public/stories",
             "/api/public/stories?tag=nursing",
+            "/api/public/stories?responded=no",
+            "/api/public/services/riverside-trust/stories?responded=yes",  # the filter page (issue 20)
+            "/api/public/services/riverside-trust/stories?tag=nursing",
+            "/api/places?place=riverside",
             "/api/moderate",
         ):
             assert self.client.http.get(path).status_code == 200, path

@@ -17,9 +17,10 @@ are read and refused before the link is looked up, and an unknown link is a docu
 Two ways the API is deliberately lenient, and the checks that know it (LENIENCY below):
 - it cleans text before checking it (trims, removes control characters, models.clean_text) and
   reads "5" as 5 and 1 as true (pydantic's lax mode): schema-invalid data that the model turns into
-  valid data is accepted; schema-valid data that the cleaning makes invalid is refused (422);
+  valid data is accepted; schema-valid data that the cleaning makes invalid is refused (422), as is
+  a place to find stories near that is nothing once tidied (400);
 - rules across requests or fields that JSON Schema cannot state: a page cursor must be one the API
-  issued, `from` must not be after `to`, and a body is at most 64 KiB (413).
+  issued, `from` must not be after `to`, a month goes without either, and a body is at most 64 KiB (413).
 Anything else that schemathesis flags fails the test.
 
 TRACE is not sent: `chalice local` (the development server) answers it 501 itself, before the app;
@@ -347,6 +348,18 @@ class Leniency:
                 return "cursor not issued by the API"
             if named == {"from"} and q.get("from") and q.get("to") and str(q["from"]) > str(q["to"]):
                 return "from after to"
+            if named == {"month"} and q.get("month") and (q.get("from") or q.get("to")):
+                return "a month with from or to"  # issue 20
+        if (case.method, case.path) == ("GET", "/api/public/services/{slug}/stories") and status == 400:
+            named, q = {f.get("field") for f in _error(response).get("fields", [])}, case.query or {}
+            if named == {"cursor"} and q.get("cursor"):
+                return "cursor not issued by the API"
+        if (case.method, case.path) == ("GET", "/api/places") and status == 400:
+            from chalicelib.core.places import tidy
+
+            named = {f.get("field") for f in _error(response).get("fields", [])}
+            if named == {"place"} and not tidy((case.query or {}).get("place")):
+                return "no place once tidied (only spaces or characters that do not print)"
         sent = self._sent(case, response)
         if status == 422 and sent is not None:
             media, data, model = sent

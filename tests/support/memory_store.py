@@ -16,9 +16,10 @@ from chalicelib.core.errors import Conflict
 from chalicelib.store import TTL_ATTRIBUTE, email_hash
 from chalicelib.store.partners import WATCHED_ITEM, partner_item, watched_slugs
 from chalicelib.store.table import _public
+from tests.support.memory_sources import MemorySources
 
 
-class MemoryStore:
+class MemoryStore(MemorySources):
     def __init__(self) -> None:
         self._items: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()  # conditional writes are atomic, as DynamoDB's are

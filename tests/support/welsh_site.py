@@ -77,6 +77,9 @@ THREAD = [
 ENTRY = {k: STORY[k] for k in ("id", "title", "pseudonym", "role", "experience", "published_at", "services", "tags")}
 ENTRY |= {"excerpt": "Zedstory zedwords.", "first_read_at": STORY["first_read_at"]}
 COUNTER = {"published": 1, "responded": 1, "hours": {"47": 1}, "months": {"2026-11": 1}, "planned": 1}
+# The ward's town (issue 20): its page lists the ward and the story.
+PLACES = {"towns": {"zedtown": {"name": "Zedtown", "districts": ["Zed1"], "services": [WARD]}}}
+PLACES["districts"] = {"Zed1": ["zedtown"]}
 USER_WORDS = re.compile(r"\bZed\w*|\bzz-\w+|\S+@\S+", re.I)  # everything a person typed in the fixtures starts so
 
 
@@ -110,6 +113,9 @@ class SiteStore:
     def registered_names(self, kind: str, limit: int | None = None) -> list[str]:
         return {"tags": ["zedtag"], "months": ["2026-11"]}.get(kind, [])
 
+    def get_finder(self) -> dict[str, Any]:
+        return {"places": PLACES}  # the place pages' one read (issue 20)
+
 
 class Publisher:
     def etag(self, key: str) -> None:
@@ -139,6 +145,8 @@ PAGE_TYPES = {
     "form for a service": "tell-your-story/zz-ward/index.html",
     "thank you": "thank-you/index.html",
     "not found": "404.html",
+    "places": "places/index.html",  # issue 20
+    "place": "places/zedtown/index.html",
 }
 
 

@@ -142,7 +142,8 @@ class StaffLetters(Letters):
             # When a first reply is due (the promise, set by the stream before the alert is queued).
             "due_on": long_day(story["response_due_at"]) if story.get("response_due_at") else "",
             "published_on": day_label(digest_day(story.get("published_at", ""))) if story.get("published_at") else "",
-            "url": f"{self._settings.site_url}/stories/{story['id']}/",
+            # None for a story kept for staff only (issue 21): it has no public page to link to.
+            "url": "" if story.get("staff_only") else f"{self._settings.site_url}/stories/{story['id']}/",
             "respond_url": f"{self._settings.api_url}/api/respond/{token}",
             "subscription_service": (subscription.get("service_name") or subscription["service"])
             if subscription

@@ -861,7 +861,8 @@
 
   var ROUTES = {
     web: "The website", invitation: "An invitation", widget: "A service's widget", phone: "A phone call",
-    paper: "A letter or paper form", "staff-assisted": "A member of staff, in person"
+    paper: "A letter or paper form", "staff-assisted": "A member of staff, in person",
+    "import": "Another website or service"
   };
 
   function renderStory(data) {
@@ -884,7 +885,13 @@
       came += ", entered by " + story.entered_by.name + (story.entered_by.role ? ", " + story.entered_by.role : "") +
         (story.entered_by.organisation ? ", " + story.entered_by.organisation : "") + ", with the person's agreement";
     }
+    // Pulled in from a source (issue 21): which, its own id and link, and whether the public may ever read it.
+    if (story.source && story.source.name) {
+      came += ": " + story.source.name + ", item " + story.source.id + (story.source.url ? " (" + story.source.url + ")" : "") +
+        ", written " + formatDate(story.source.date);
+    }
     addMeta(dl, "How it came in", came);
+    if (story.staff_only) addMeta(dl, "Public", "No: its source is not licensed for republication, so once published only staff see it");
     addMeta(dl, "Can be emailed", data.address === "confirmed" ? "Yes" : data.address === "unconfirmed" ? "Not yet: the author has not confirmed the address" : "No");
     addMeta(dl, "Version", story.version);
     if (story.decided_by) addMeta(dl, "Last decided by", story.decided_by + " at " + formatDate(story.decided_at));
@@ -1208,7 +1215,9 @@
       var title = (result.data && result.data.story && result.data.story.title) || story.title;
       state.current = null;
       window.location.hash = "#queue/" + state.queue;
-      notice(done + ": " + title, action === "publish" ? publishedUrl(story.id) : "");
+      // A story kept for staff only (issue 21) has no public page to link to.
+      if (action === "publish" && story.staff_only) done = "Published for staff only";
+      notice(done + ": " + title, action === "publish" && !story.staff_only ? publishedUrl(story.id) : "");
     });
   }
 
