@@ -27,6 +27,20 @@ class MotoPeek:
         except Exception:  # a shape of moto this does not know: ask for real
             return True
 
+    def messages(self, url: str) -> int | None:
+        """What GetQueueAttributes would count as the queue's messages, visible and in flight; None when
+        it cannot tell (then the pump asks)."""
+        try:
+            from moto.sqs.models import sqs_backends
+
+            account, name = url.rstrip("/").split("/")[-2:]
+            queue = sqs_backends[account][_region_of_queue(url)].queues.get(name)
+            if queue is None:
+                return None
+            return int(queue.approximate_number_of_messages) + int(queue.approximate_number_of_messages_not_visible)
+        except Exception:  # a shape of moto this does not know
+            return None
+
     def stream(self, arn: str, last: dict[str, str]) -> bool:
         try:
             from moto.dynamodb.models import dynamodb_backends

@@ -364,6 +364,10 @@ class Pump:
             getattr(self._res, n, "") for n in ("render_dlq_url", "mail_dlq_url", "search_dlq_url", "delivery_dlq_url")
         ):
             if url:
+                known = self._peek.messages(url) if self._peek is not None else None
+                if known is not None:
+                    counts[url] = known
+                    continue
                 attrs = self._sqs.get_queue_attributes(
                     QueueUrl=url,
                     AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],

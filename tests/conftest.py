@@ -18,7 +18,7 @@ from chalicelib import wiring
 from local import moto_speed
 from local.resources import DEMO_MODERATOR, REGION, create_all, create_moderator
 from tests.support import infra_build, moto_state
-from tests.support.env import API_URL, SITE_URL, AwsEnv
+from tests.support.env import API_URL, SITE_URL, AwsEnv, SharedSession
 
 # Fixtures that many test modules share, kept beside their helpers.
 pytest_plugins = ["tests.support.auth"]
@@ -160,6 +160,9 @@ _one_moto_pool_key()
 moto_speed.apply()
 
 
+_session: list[SharedSession] = []  # the worker's one (tests/support/env.py)
+
+
 @pytest.fixture
 def aws(monkeypatch):
     for key in [k for k in os.environ if k.startswith("FF_") or k == "AWS_ENDPOINT_URL"]:
@@ -170,7 +173,9 @@ def aws(monkeypatch):
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     with mock_aws():
-        session = boto3.Session(region_name=REGION)
+        if not _session:
+            _session.append(SharedSession(boto3.Session(region_name=REGION)))
+        session = _session[0]
         if moto_state.saved("resources"):
             res = dataclasses.replace(moto_state.restore("resources"))
         else:

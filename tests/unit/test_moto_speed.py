@@ -103,3 +103,30 @@ def test_an_item_is_refused_at_the_same_size_and_comes_back_whole_from_a_pickle(
         item = next(iter(dynamodb_backends[DEFAULT_ACCOUNT_ID]["eu-west-2"].tables["t"].all_items()))
         copy = pickle.loads(pickle.dumps(item))
         assert copy.attrs == item.attrs and type(copy.attrs) is type(item.attrs) and copy.size() == item.size()
+
+
+def test_the_pumps_look_at_a_queue_counts_its_messages_as_sqs_does():
+    """local/moto_peek.py's count, which the pump uses for dead letters: visible and in flight, not delayed."""
+    import boto3
+    from moto import mock_aws
+
+    from local.moto_peek import MotoPeek
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="eu-west-2")
+        url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        peek = MotoPeek()
+
+        def by_sqs() -> int:
+            names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            return sum(
+                int(v) for v in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"].values()
+            )
+
+        assert peek.messages(url) == by_sqs() == 0
+        for n in range(3):
+            sqs.send_message(QueueUrl=url, MessageBody=str(n))
+        sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=900)
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)  # one in flight
+        assert peek.messages(url) == by_sqs() == 3
+        assert peek.messages(url.replace("/dlq", "/missing")) is None
