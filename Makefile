@@ -63,7 +63,10 @@ test: $(STAMP) chromium java node
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint $(PKG_STAMP) $(IAC_STAMP)
 	# worksteal: on 51e8fd7, one quiet machine, back to back, pytest took 576 s with it and 692 s with
 	# tests/conftest.py's scheduler of whole costly modules (which steps aside for an explicit --dist).
-	$(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=20
+	# PYTHONDONTWRITEBYTECODE (set on these machines) is cleared for the tests: uv installs no bytecode, so
+	# every process compiled every module it imported from source, each local stack 25 s of CPU to start
+	# instead of 17. The first import of a module now writes its bytecode and every later process reads it.
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2 --dist worksteal -q --durations=20
 
 # ruff (lint and format) over the code, mypy over chalicelib/ (pyproject.toml); part of `make test`.
 lint: $(STAMP)

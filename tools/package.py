@@ -162,14 +162,21 @@ def compile_templates(directory: Path) -> list[tuple[str, bytes]]:
     return [(COMPILED_TEMPLATES + p.name, p.read_bytes()) for p in sorted(directory.iterdir())]
 
 
+def _checkout_made(name: str) -> bool:
+    """What a checkout makes for itself inside the app's files: compiled templates, and bytecode."""
+    ours = name.startswith(("chalicelib/", "__pycache__/"))
+    return name.startswith(COMPILED_TEMPLATES) or (ours and "__pycache__/" in name)
+
+
 def precompile(zip_path: Path) -> int:
     """Add __pycache__/<module>.<tag>.pyc (unchecked-hash) for every .py in the zip, and the compiled
     templates, in place."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp_dir = Path(tmp)
         with zipfile.ZipFile(zip_path) as zin:
-            # A checkout's own compiled templates (the bench's) are left out: these are made afresh below.
-            entries = [(i, zin.read(i)) for i in zin.infolist() if not i.filename.startswith(COMPILED_TEMPLATES)]
+            # A checkout's own compiled templates (the bench's) and bytecode (its Python's, written by the
+            # tests: chalice zips everything under chalicelib/) are left out: these are made afresh below.
+            entries = [(i, zin.read(i)) for i in zin.infolist() if not _checkout_made(i.filename)]
         names = {info.filename for info, _ in entries}
         compiled: list[tuple[str, bytes]] = []
         failed: list[str] = []
