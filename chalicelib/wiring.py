@@ -266,6 +266,7 @@ def changes() -> Any:
         [
             f.reactions.promise_reaction(s),
             f.changes.StoryReaction(s),
+            f.reactions.staff_listing_reaction(s),  # a story kept for staff only, for reports (issue 21)
             f.changes.ConversationReaction(s),
             f.changes.MembershipReaction(s),
             f.reactions.me_too_reaction(s),
