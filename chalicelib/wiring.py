@@ -62,6 +62,7 @@ FLOWS = frozenset(
         "waiting",  # stories waiting for a reply (issue 20)
         "webhooks",  # webhooks for partners (issue 21)
         "importer",  # stories pulled in from other channels (issue 21)
+        "lead_sources",  # a lead's own sources (issue 21)
     }
 )
 
@@ -305,6 +306,16 @@ def importer(local_files: bool = False) -> Any:
     from .core import sources  # only the importer reads sources
 
     return _flows().importer.Importer(store(), sources.fetch_or_read if local_files else sources.fetch)
+
+
+def lead_sources() -> Any:
+    """A lead's own sources (issue 21): fetched only from public addresses (core/addresses.py), unless the
+    local stack's FF_SOURCES_ALLOW_LOCAL lets its demo source on 127.0.0.1 through."""
+    from .core import addresses  # only where a lead's source is fetched
+
+    allow = bool(get_settings().sources_allow_local)
+    importer = _flows().importer.Importer(store(), addresses.guarded_fetch(allow))
+    return _flows().lead_sources.LeadSources(store(), importer, organisations(), allow)
 
 
 @lru_cache(maxsize=1)

@@ -31,6 +31,8 @@ class SourceStore(Protocol):
     def get_source(self, slug: str) -> dict[str, Any] | None: ...
     def sources_of(self, organisation: str) -> list[dict[str, Any]]: ...
     def set_source_cursor(self, slug: str, cursor: str, at: str) -> None: ...
+    def update_source(self, slug: str, organisation: str, changes: dict[str, Any]) -> bool: ...
+    def delete_source(self, slug: str, organisation: str) -> bool: ...
     def imported_items(self, slug: str, source_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     def import_story(self, story: dict[str, Any], pointer: dict[str, Any]) -> bool: ...
     def reimport_story(
@@ -90,6 +92,39 @@ class SourcesPart(Table):
             ExpressionAttributeNames={"#c": "cursor"},
             ExpressionAttributeValues=to_item({":c": cursor, ":at": at}),
         )
+
+    def update_source(self, slug: str, organisation: str, changes: dict[str, Any]) -> bool:
+        """A lead's change to a source of their organisation: False, nothing written, when there is no such
+        source of that organisation (a lead of another organisation changes nothing, even by its slug)."""
+        names = {f"#a{i}": k for i, k in enumerate(changes)} | {"#o": "organisation"}
+        values = {f":v{i}": v for i, v in enumerate(changes.values())} | {":o": organisation}
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"PK": f"SOURCE#{slug}", "SK": "SOURCE"}),
+                UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(changes))),
+                ConditionExpression="#o = :o",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def delete_source(self, slug: str, organisation: str) -> bool:
+        """A source removed by a lead of its organisation (False when it is not theirs). Its items' pointers
+        stay, so the stories it brought stay theirs, and one added again under the slug adds none twice."""
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key=to_item({"PK": f"SOURCE#{slug}", "SK": "SOURCE"}),
+                ConditionExpression="#o = :o",
+                ExpressionAttributeNames={"#o": "organisation"},
+                ExpressionAttributeValues=to_item({":o": organisation}),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def imported_items(self, slug: str, source_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The pointers of these items that exist, by source id: one BatchGetItem per 100."""

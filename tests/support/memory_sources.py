@@ -40,6 +40,22 @@ class MemorySources:
             item = self._items[(f"SOURCE#{slug}", "SOURCE")]  # KeyError, as the real one refuses
             item["cursor"], item["last_run_at"] = cursor, at
 
+    def update_source(self, slug: str, organisation: str, changes: dict[str, Any]) -> bool:
+        with self._lock:
+            item = self._items.get((f"SOURCE#{slug}", "SOURCE"))
+            if not item or item.get("organisation") != organisation:
+                return False
+            item.update(copy.deepcopy(changes))
+            return True
+
+    def delete_source(self, slug: str, organisation: str) -> bool:
+        with self._lock:
+            item = self._items.get((f"SOURCE#{slug}", "SOURCE"))
+            if not item or item.get("organisation") != organisation:
+                return False
+            del self._items[(f"SOURCE#{slug}", "SOURCE")]
+            return True
+
     def imported_items(self, slug: str, source_ids: Any) -> dict[str, dict[str, Any]]:
         found = {}
         for sid in dict.fromkeys(source_ids):
