@@ -99,6 +99,24 @@ class LeadSources:
         logger.info("source run by a lead", extra={"lead_id": lead["id"], "source": slug})
         return summary.as_dict()
 
+    def check(self, token: str) -> None:
+        """The link first: a bad one is refused as every bad link is, whatever the body holds."""
+        self._organisations.lead_of(token)
+
+    def act(self, token: str, slug: str, data: Any) -> dict[str, Any]:
+        """One step on one source, named by `action`: change (its other fields), remove, or run (import now)."""
+        self.check(token)
+        body = dict(data) if isinstance(data, dict) else {}
+        action = body.pop("action", None)
+        if action == "change":
+            return {"done": "changed", "source": self.edit(token, slug, body)}
+        if action == "remove" and not body:
+            self.remove(token, slug)
+            return {"done": "removed"}
+        if action == "run" and not body:
+            return {"done": "run", "summary": self.run(token, slug)}
+        raise ValidationFailed([{"field": "action", "message": "Choose change, remove or run"}], body)
+
     def _own(self, org: str, slug: str) -> dict[str, Any]:
         source = self._store.get_source(slug) if isinstance(slug, str) and slug else None
         if not source or source.get("organisation") != org:
