@@ -199,3 +199,51 @@ def test_a_source_that_redirects_inside_is_not_followed(monkeypatch):
         assert server.requests == ["/go"] and checked == [start, inside]
         monkeypatch.setattr(addresses, "address_problem", lambda location, allow_local=False: "")
         assert json.loads(guarded_fetch(False)(start)) == FEED  # followed when allowed: the check can fail
+
+
+# ---- over HTTP, on the local stack's table (moto) ---------------------------------------------------------
+
+
+def test_over_http_a_lead_adds_runs_and_removes_a_source_and_a_private_address_is_refused_by_name(
+    aws, client, directory, monkeypatch
+):
+    from chalicelib import wiring
+    from chalicelib.core.settings import get_settings, reset_settings
+
+    wiring.membership().name_lead(
+        {"slug": "riverside-trust", "name": "Riverside NHS Foundation Trust"}, "lena@nhs.example", by="t", name="Lena"
+    )
+    holder = wiring.store().find_subscriber("lena@nhs.example")
+    days = get_settings().organisation_link_days
+    token = wiring.links().issue(
+        "organisation", "", holder["id"], days, subscriber_id=holder["id"], organisation="riverside-trust"
+    )
+    base, json_h = (
+        f"/api/organisation/{token}/sources",
+        {"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    with FeedServer() as server:
+        url = server.serve("/reviews.json", json.dumps(FEED))
+        made = client.http.post(
+            base, headers=json_h, body=json.dumps(BODY | {"location": url})
+        )  # the local stack allows it
+        assert made.status_code == 201, made.body
+        assert made.headers["Cache-Control"] == "no-store"
+        ran = client.http.post(f"{base}/nhs-reviews", headers=json_h, body=json.dumps({"action": "run"}))
+        assert json.loads(ran.body)["summary"]["summary"] == "1 imported, 0 updated, 0 unchanged, 0 refused"
+        monkeypatch.setenv("FF_SOURCES_ALLOW_LOCAL", "0")  # as on AWS
+        reset_settings()
+        try:
+            again = client.http.post(base, headers=json_h, body=json.dumps(BODY | {"slug": "other", "location": url}))
+            stale = client.http.post(f"{base}/nhs-reviews", headers=json_h, body=json.dumps({"action": "run"}))
+        finally:
+            monkeypatch.delenv("FF_SOURCES_ALLOW_LOCAL")
+            reset_settings()
+    assert again.status_code == 422 and [f["field"] for f in json.loads(again.body)["error"]["fields"]] == ["location"]
+    assert "private network" in json.loads(stale.body)["summary"]["refused"][0]  # saved before: checked when fetched
+    listed = json.loads(client.http.get(base, headers=json_h).body)["sources"]
+    assert [s["slug"] for s in listed] == ["nhs-reviews"]
+    gone = client.http.post(f"{base}/nhs-reviews", headers=json_h, body=json.dumps({"action": "remove"}))
+    assert gone.status_code == 200 and json.loads(client.http.get(base, headers=json_h).body)["sources"] == []
+    bad = client.http.post(f"{base}/nhs-reviews", headers=json_h, body=json.dumps({"action": "explode"}))
+    assert bad.status_code == 422 and json.loads(bad.body)["error"]["fields"][0]["field"] == "action"

@@ -578,6 +578,7 @@ def test_the_deployed_settings_are_valid(cfn, monkeypatch):
     s = load_settings()
     assert s.stage == STAGE and s.signup_domains == {} and s.author_link_days == 730
     assert env["FF_SITE_URL"] == env["FF_API_URL"]  # one CloudFront name serves the site and /api/*
+    assert s.sources_allow_local == 0  # a lead's source never reaches this network's own services (issue 21)
 
 
 def test_every_queue_bucket_table_topic_and_pool_the_code_uses_is_this_stacks(cfn):
