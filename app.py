@@ -763,3 +763,13 @@ def board_reports(event):
         return wiring.reports().queue_board_reports()
     finally:
         metrics.flush_metrics()
+
+
+@app.schedule(Cron(15, "*", "*", "*", "?", "*"))
+def import_sources(event):
+    """Every hour at :15: each feed source's new items, bounded and resumable (chalicelib/scheduled_import.py).
+    It writes stories; the stream does the rest (moderation, alerts, pages), as for any story."""
+    try:
+        return wiring.scheduled_import().run()
+    finally:
+        metrics.flush_metrics()

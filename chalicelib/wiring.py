@@ -63,6 +63,7 @@ FLOWS = frozenset(
         "webhooks",  # webhooks for partners (issue 21)
         "importer",  # stories pulled in from other channels (issue 21)
         "lead_sources",  # a lead's own sources (issue 21)
+        "scheduled_import",  # every feed source, hourly on AWS (issue 21)
     }
 )
 
@@ -316,6 +317,15 @@ def lead_sources() -> Any:
     allow = bool(get_settings().sources_allow_local)
     importer = _flows().importer.Importer(store(), addresses.guarded_fetch(allow))
     return _flows().lead_sources.LeadSources(store(), importer, organisations(), allow)
+
+
+def scheduled_import() -> Any:
+    """Every feed source's new items, fetched only from public addresses as a lead's are (issue 21)."""
+    from .core import addresses  # only where a source is fetched
+
+    allow = bool(get_settings().sources_allow_local)
+    importer = _flows().importer.Importer(store(), addresses.guarded_fetch(allow))
+    return _flows().scheduled_import.ScheduledImport(store(), importer)
 
 
 @lru_cache(maxsize=1)

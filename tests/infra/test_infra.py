@@ -41,6 +41,7 @@ AARCH64 = 183  # ELF e_machine
 LOCAL_ONLY = {
     "FF_COGNITO_JWKS_URL": "the emulator's JWKS address; on AWS the pool's issuer URL serves the keys",
     "FF_WEBHOOK_SECRET_KEY": "seals partners' secrets on one machine; on AWS, KMS does (FF_WEBHOOK_KMS_KEY_ID)",
+    "FF_SOURCES_ALLOW_LOCAL": "lets the demo source on 127.0.0.1 in; on AWS a source must be public (issue 21)",
 }
 # On the dashboard before the code emits them. Remove a name once its flow records it.
 AWAITED_METRICS: dict[str, str] = {}
@@ -443,6 +444,7 @@ def test_the_asynchronous_functions_keep_what_failed(cfn):
         "app.escalation_ladder",
         "app.change_checks",
         "app.board_reports",
+        "app.import_sources",
     ):
         fn = props(cfn, handler_function(cfn, handler))
         target(cfn, fn["DeadLetterConfig"]["TargetArn"], "AWS::SQS::Queue")
