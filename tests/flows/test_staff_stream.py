@@ -193,3 +193,31 @@ def test_an_author_s_reply_and_an_alert_about_a_story_kept_for_staff_only_link_n
             out = part.render(story={"respond_url": "https://api.test/r", "url": url}, respond_link_days=14)
             assert (url in out and NO_PAGE not in out) if url else ("/stories/" not in out and NO_PAGE in out)
             assert 'href=""' not in out
+
+
+def test_the_board_report_names_a_story_kept_for_staff_only_without_a_public_link():
+    story = {"title": "The secret ward", "url": "", "published": "2 November 2026", "due": "9 November 2026"}
+    shown = story | {"title": "The open ward", "url": "https://site.test/stories/s2/"}
+    context = {
+        "name": "Lena",
+        "organisation_name": "Riverside",
+        "month": "November 2026",
+        "before": "October 2026",
+        "rows": [],
+        "enough": False,
+        "min_stories": 5,
+        "months": [],
+        "overdue": [story, shown],
+        "overdue_count": 2,
+        "made": [story],
+        "made_count": 1,
+        "named": 10,
+        "report_url": "https://api.test/api/organisation/t/report?period=month",
+        "organisation_url": "https://api.test/api/organisation/t",
+        "link_days": 7,
+        "site_url": "https://site.test",
+    }
+    _, text, html = render("board_report", context)
+    assert 'href=""' not in html and "The secret ward (for staff only)" in html
+    assert 'href="https://site.test/stories/s2/"' in html  # a public story is linked: the check can fail
+    assert text.count("For staff only: it has no public page.") == 2 and "https://site.test/stories/s2/" in text
