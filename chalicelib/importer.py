@@ -153,7 +153,7 @@ class Importer:
     ) -> Summary:
         """Bring in at most `max_items` items of the source, from where the last run stopped."""
         source = self._store.get_source(slug)
-        if not source:
+        if not source or source.get("removed_at"):  # a removed source's tombstone is never run
             raise NotFound(f"There is no source {slug!r}.")
         summary = Summary(source=slug)
         try:

@@ -85,9 +85,9 @@ class LeadSources:
         return view(current | changes)
 
     def remove(self, token: str, slug: str) -> None:
-        """Its stories stay (and its items' pointers, so it never brings them twice if added again)."""
+        """Its stories stay; its slug stays taken (store.delete_source says why)."""
         lead, org = self._organisations.lead_of(token)
-        if not self._store.delete_source(slug, org):
+        if not self._store.delete_source(slug, org, clock.iso()):
             raise NotFound(NOT_YOURS)
         logger.info("source removed by a lead", extra={"lead_id": lead["id"], "source": slug})
 
@@ -119,7 +119,7 @@ class LeadSources:
 
     def _own(self, org: str, slug: str) -> dict[str, Any]:
         source = self._store.get_source(slug) if isinstance(slug, str) and slug else None
-        if not source or source.get("organisation") != org:
+        if not source or source.get("organisation") != org or source.get("removed_at"):
             raise NotFound(NOT_YOURS)
         return source
 

@@ -32,7 +32,7 @@ class SourceStore(Protocol):
     def sources_of(self, organisation: str) -> list[dict[str, Any]]: ...
     def set_source_cursor(self, slug: str, cursor: str, at: str) -> None: ...
     def update_source(self, slug: str, organisation: str, changes: dict[str, Any]) -> bool: ...
-    def delete_source(self, slug: str, organisation: str) -> bool: ...
+    def delete_source(self, slug: str, organisation: str, at: str) -> bool: ...
     def imported_items(self, slug: str, source_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     def import_story(self, story: dict[str, Any], pointer: dict[str, Any]) -> bool: ...
     def reimport_story(
@@ -111,16 +111,20 @@ class SourcesPart(Table):
             return False
         return True
 
-    def delete_source(self, slug: str, organisation: str) -> bool:
-        """A source removed by a lead of its organisation (False when it is not theirs). Its items' pointers
-        stay, so the stories it brought stay theirs, and one added again under the slug adds none twice."""
+    def delete_source(self, slug: str, organisation: str, at: str) -> bool:
+        """A source removed by a lead of its organisation (False when it is not theirs, or gone already). It
+        stays as a tombstone (`removed_at`, off its organisation's index), and so do its items' pointers: the
+        stories it brought stay as they are, and no one, of this organisation or another, can register a
+        source under its slug again, whose items would then be matched to those pointers and so to
+        this organisation's stories."""
         try:
-            self._db.delete_item(
+            self._db.update_item(
                 TableName=self._table,
                 Key=to_item({"PK": f"SOURCE#{slug}", "SK": "SOURCE"}),
-                ConditionExpression="#o = :o",
+                UpdateExpression="SET removed_at = :at REMOVE GSI1PK, GSI1SK",
+                ConditionExpression="#o = :o AND attribute_not_exists(removed_at)",
                 ExpressionAttributeNames={"#o": "organisation"},
-                ExpressionAttributeValues=to_item({":o": organisation}),
+                ExpressionAttributeValues=to_item({":o": organisation, ":at": at}),
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return False

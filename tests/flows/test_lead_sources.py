@@ -116,9 +116,19 @@ def test_a_lead_adds_edits_runs_and_removes_a_source_of_their_own_organisation(w
     assert world.store.get_source("nhs-reviews")["licensed_by"] == ""
 
     world.local.remove(token, "nhs-reviews")
-    assert world.store.get_source("nhs-reviews") is None
-    with pytest.raises(NotFound):
-        world.local.remove(token, "nhs-reviews")
+    assert world.local.sources(token)["sources"] == []
+    for act in (
+        lambda: world.local.remove(token, "nhs-reviews"),
+        lambda: world.local.run(token, "nhs-reviews"),
+        lambda: world.local.edit(token, "nhs-reviews", {"name": "Back again"}),
+    ):
+        with pytest.raises(NotFound):
+            act()
+    # Its slug is never another's: their items would be matched to this organisation's stories.
+    other = lead(world, org="hillside-trust", email="harry@hillside.example")
+    with pytest.raises(ValidationFailed) as e:
+        world.local.add(other, BODY | {"location": "http://127.0.0.1:9/", "service": "hillside-trust"})
+    assert fields(e) == ["slug"]
 
 
 def test_only_a_lead_of_that_organisation_and_never_another_s_source(world):
