@@ -110,6 +110,29 @@ def printable(token: str, code: str, kind: str, invitations: Any, settings: Any)
     return html_response(html, csp=page_csp(settings), headers=NO_STORE)
 
 
+PDF = "application/pdf"
+
+
+def printable_pdf(request: Any, token: str, code: str, kind: str, invitations: Any) -> Response:
+    """An invitation's card (A6) or poster (A4) as PDF, for printing as it is (site/printed.py).
+
+    Made on request, like the HTML card, rather than written to the site bucket: a PDF is some 20 ms,
+    there is no private prefix to keep in step with invitations made and ended, nothing stored to
+    clean up, and only a member's own link (checked as for every invitation) ever reaches one. `lang`
+    (en or cy) chooses the language; without it the card is bilingual when the service has a Welsh name."""
+    from ..site import printed  # ReportLab and its fonts, only for a PDF
+
+    invitation = invitations.printable(token, code)
+    asked = ((request.query_params or {}).get("lang") or "").strip()
+    locales = printed.languages(invitation["service_name_cy"], asked if asked in ("en", "cy") else None)
+    headers: dict[str, str | list[str]] = {
+        **NO_STORE,
+        "Content-Type": PDF,
+        "Content-Disposition": f'inline; filename="invitation-{invitation["code"]}-{kind}.pdf"',
+    }
+    return Response(body=printed.pdf(invitation, kind, locales), status_code=200, headers=headers)
+
+
 # ---- a story taken for someone ----------------------------------------------------------------------
 
 
