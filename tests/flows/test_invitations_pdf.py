@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import re
 import socket
 
@@ -16,14 +17,26 @@ import pytest
 from chalicelib import wiring
 from chalicelib.site import printed
 from chalicelib.site.qr import qr_rows
-from tests.flows.test_invitations_http import invite, manage_token
 from tests.support.conversation import make_staff
 from tests.support.factories import SMALL_DIRECTORY
 
 SIZES_MM = {"card": (105, 148), "poster": (210, 297)}
+JSON_H = {"Content-Type": "application/json"}
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}  # as a browser follows a link to a PDF
 WELSH_TITLE = "Sut oedd eich gofal? Dywedwch eich stori wrthym"
 ENGLISH_TITLE = "How was your care? Tell us your story"
+
+
+def manage_token(staff: dict) -> str:
+    sid = staff["profile"]["id"]
+    return wiring.links().issue("manage", "", sid, 30, subscriber_id=sid)
+
+
+def invite(client, token: str) -> dict:
+    data = {"service": "riverside-ward-7", "tags": ["discharge"]}
+    resp = client.http.post(f"/api/subscriptions/manage/{token}/invitations", body=json.dumps(data), headers=JSON_H)
+    assert resp.status_code == 201, resp.body
+    return json.loads(resp.body)
 
 
 def read(data: bytes) -> tuple[pypdf.PageObject, str]:
