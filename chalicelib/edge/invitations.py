@@ -19,6 +19,7 @@ from typing import Any
 
 from chalice import Response
 
+from ..core import i18n
 from ..core.errors import Forbidden
 from ..core.models import ROUTE_LABELS, TAKEN_ROUTES
 from ..core.status import Access
@@ -111,6 +112,31 @@ def printable(token: str, code: str, kind: str, invitations: Any, settings: Any)
 
 
 PDF = "application/pdf"
+
+
+# The PDFs' size as the manage page gives it beside their links: they differ by a few hundred bytes
+# (the glyphs used), so one figure, kept true by tests/flows/test_invitations_pdf.py, saves making
+# every invitation's card to list them.
+PDF_KB = 45
+
+
+def for_the_page(inviting: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The manage page's invitations, each with the lines for a discharge letter in English and Welsh
+    (from the catalogue, whatever language the page is in) and the PDFs' size."""
+    if not inviting:
+        return inviting
+    listed = []
+    for invitation in inviting["invitations"]:
+        link = invitation["url"].split("://", 1)[-1]
+        letter = []
+        for locale in i18n.LOCALES:
+            with i18n.using(locale):
+                text = i18n.gettext("Tell us about your care at %(link)s. You do not have to give your name.")
+                letter.append(
+                    {"lang": i18n.lang_tag(locale), "name": i18n.NAMES[locale], "text": text % {"link": link}}
+                )
+        listed.append(invitation | {"letter": letter, "pdf_kb": PDF_KB})
+    return inviting | {"invitations": listed}
 
 
 def printable_pdf(request: Any, token: str, code: str, kind: str, invitations: Any) -> Response:

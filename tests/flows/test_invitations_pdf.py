@@ -15,6 +15,7 @@ import pypdf
 import pytest
 
 from chalicelib import wiring
+from chalicelib.edge.invitations import PDF_KB
 from chalicelib.site import printed
 from chalicelib.site.qr import qr_rows
 from tests.support.conversation import make_staff
@@ -148,3 +149,18 @@ def test_the_languages_of_a_card(asked):
     expected = {"en": ("en",), "cy": ("cy", "en")}.get(asked or "", ("en",))
     assert printed.languages("", asked) == expected
     assert printed.languages("Ward Gŵyr", asked) == (("en",) if asked == "en" else ("cy", "en"))
+
+
+def test_the_manage_page_links_to_the_pdfs_with_their_size_and_gives_the_letters_line_in_welsh_too(client, directory):
+    token = manage_token(make_staff())
+    made = invite(client, token)
+    html = client.http.get(f"/api/subscriptions/manage/{token}", headers=BROWSER).body.decode()
+    short = made["url"].split("://", 1)[1]
+    for kind in ("card", "poster"):
+        assert f'{made["code"]}/{kind}/pdf" type="application/pdf">{kind.title()} (PDF, about {PDF_KB} KB)' in html
+        size = len(get_pdf(client, token, made["code"], kind).body) / 1024
+        assert 0.75 * PDF_KB <= size <= 1.25 * PDF_KB, f"the page says about {PDF_KB} KB; the {kind} is {size:.0f} KB"
+    assert f"Tell us about your care at {short}. You do not have to give your name." in html
+    assert (
+        f'<span lang="cy">Dywedwch wrthym am eich gofal yn {short}. Does dim rhaid i chi roi eich enw.</span>' in html
+    )
