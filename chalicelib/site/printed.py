@@ -93,22 +93,32 @@ def _qr(canvas: Canvas, url: str, x: float, y: float, side: float) -> None:
     canvas.restoreState()
 
 
-class _Column:
-    """Lines set centred down the card, from the top."""
+Line = tuple[str, str, float, float]  # text, font, size in points, space after it
 
-    def __init__(self, canvas: Canvas, width: float, top: float):
-        self.canvas, self.width, self.y = canvas, width, top
 
-    def text(self, text: str, font: str, size: float, gap: float = 2.0) -> None:
-        for line in simpleSplit(text, font, size, self.width - 2 * MARGIN):
-            self.y -= size * 1.2
-            self.canvas.setFont(font, size)
-            self.canvas.drawCentredString(self.width / 2, self.y, line)
-        self.y -= gap
+def _lines(line: Line, width: float) -> list[str]:
+    return simpleSplit(line[0], line[1], line[2], width - 2 * MARGIN)
+
+
+def _height(lines: list[Line], width: float) -> float:
+    return sum(len(_lines(line, width)) * line[2] * 1.2 + line[3] for line in lines)
+
+
+def _set(canvas: Canvas, lines: list[Line], width: float, y: float) -> float:
+    """Lines set centred down the card from `y`, each wrapped to the margins; where they end."""
+    for line in lines:
+        for part in _lines(line, width):
+            y -= line[2] * 1.2
+            canvas.setFont(line[1], line[2])
+            canvas.drawCentredString(width / 2, y, part)
+        y -= line[3]
+    return y
 
 
 def pdf(invitation: dict[str, Any], kind: str, locales: tuple[str, ...]) -> bytes:
-    """The card or poster of `invitation` (Invitations.printable's view) in `locales`, as PDF bytes."""
+    """The card or poster of `invitation` (Invitations.printable's view) in `locales`, as PDF bytes:
+    the service's name and the ask above the code, the link and the two lines below, the whole block
+    centred on the page, the code as large as the text leaves room for (QR_SIDE at most)."""
     _fonts()
     page, scale = KINDS[kind]
     out = io.BytesIO()
@@ -124,22 +134,20 @@ def pdf(invitation: dict[str, Any], kind: str, locales: tuple[str, ...]) -> byte
     both = len(locales) > 1
     names = [invitation.get("service_name_cy") or invitation["service_name"]] if both else []
     names += [invitation["service_name"]] if not names or names[0] != invitation["service_name"] else []
-    top = _Column(canvas, width, height - MARGIN)
-    for name in names:
-        top.text(name, BOLD, 12 if both else 14)
-    for locale in locales:
-        top.text(texts[locale]["title"], BOLD, 11 if both else 14)
-    side = min(QR_SIDE, top.y - MARGIN - (105 if both else 80))
-    _qr(canvas, invitation["url"], (width - side) / 2, top.y - side, side)
-    below = _Column(canvas, width, top.y - side)
+    above: list[Line] = [(name, BOLD, 12 if both else 14, 1) for name in names]
+    above[-1] = above[-1][:3] + (6,)
+    above += [(texts[locale]["title"], REGULAR, 11 if both else 13, 1) for locale in locales]
     short = invitation["url"].split("://", 1)[-1]
-    size = min(URL_LARGEST, (width - 2 * MARGIN) / pdfmetrics.stringWidth(short, BOLD, 1))
-    below.text(short, BOLD, size, gap=4)
-    for locale in locales:
-        below.text(texts[locale]["how"], REGULAR, 7.5 if both else 8.5)
-    below.y -= 2
-    for locale in locales:
-        below.text(texts[locale]["anon"], REGULAR, 7 if both else 8)
+    url_size = min(URL_LARGEST, (width - 2 * MARGIN) / pdfmetrics.stringWidth(short, BOLD, 1))
+    below: list[Line] = [(short, BOLD, url_size, 4)]
+    below += [(texts[locale]["how"], REGULAR, 7.5 if both else 8.5, 1) for locale in locales]
+    below[-1] = below[-1][:3] + (4,)
+    below += [(texts[locale]["anon"], REGULAR, 7 if both else 8, 1) for locale in locales]
+    tops, bottoms = _height(above, width), _height(below, width)
+    side = min(QR_SIDE, height - 2 * MARGIN - tops - bottoms)
+    y = _set(canvas, above, width, height - (height - tops - side - bottoms) / 2)
+    _qr(canvas, invitation["url"], (width - side) / 2, y - side, side)
+    _set(canvas, below, width, y - side)
     canvas.showPage()
     canvas.save()
     return out.getvalue()
