@@ -41,9 +41,10 @@ from chalicelib.edge.http import (
 from chalicelib.wiring import get_settings  # lazy: settings imports pydantic
 
 app = Chalice(app_name="feedforward")
-# Uploaded files reach the handler as the bytes sent (API Gateway would otherwise mangle binary bodies).
+# Uploaded files reach the handler as the bytes sent, and PDFs the browser as made (API Gateway would
+# otherwise mangle binary bodies).
 app.api.binary_types.extend(
-    ["multipart/form-data", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
+    ["multipart/form-data", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/pdf"]
 )
 
 # Placeholders: infra/ sets the real stream and queues at deploy time (chalice needs a literal here).
@@ -650,6 +651,13 @@ def invitation_printable(token, code, kind):
     if kind not in ("card", "poster"):
         raise NotFound("There is no such page.")
     return edge.invitations.printable(token, code, kind, wiring.invitations(), get_settings())
+
+
+@app.route("/api/subscriptions/manage/{token}/invitations/{code}/{kind}/pdf", methods=["GET"])
+def invitation_printable_pdf(token, code, kind):
+    if kind not in ("card", "poster"):
+        raise NotFound("There is no such page.")
+    return edge.invitations.printable_pdf(app.current_request, token, code, kind, wiring.invitations())
 
 
 @app.route("/api/subscriptions/manage/{token}/take", methods=["GET"])

@@ -56,6 +56,7 @@ PURPOSES = {
     "/api/subscriptions/manage/{token}/invitations": "manage",
     "/api/subscriptions/manage/{token}/invitations/{code}/end": "manage",
     "/api/subscriptions/manage/{token}/invitations/{code}/{kind}": "manage",
+    "/api/subscriptions/manage/{token}/invitations/{code}/{kind}/pdf": "manage",
     "/api/subscriptions/manage/{token}/take": "manage",
     "/api/subscriptions/manage/{token}/stories": "manage",
     "/api/subscriptions/manage/{token}/waiting": "manage",
