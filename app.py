@@ -41,9 +41,10 @@ from chalicelib.edge.http import (
 from chalicelib.wiring import get_settings  # lazy: settings imports pydantic
 
 app = Chalice(app_name="feedforward")
-# Uploaded files reach the handler as the bytes sent (API Gateway would otherwise mangle binary bodies).
+# Uploaded files reach the handler as the bytes sent, and PDFs the browser as made (API Gateway would
+# otherwise mangle binary bodies).
 app.api.binary_types.extend(
-    ["multipart/form-data", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
+    ["multipart/form-data", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/pdf"]
 )
 
 # Placeholders: infra/ sets the real stream and queues at deploy time (chalice needs a literal here).
@@ -554,6 +555,24 @@ def organisation_report_choice(token):
     return edge.reports.choose(app.current_request, token, wiring.reports(), get_settings())
 
 
+# A lead's own sources (issue 21, chalicelib/lead_sources.py): the same lead's link.
+
+
+@app.route("/api/organisation/{token}/sources", methods=["GET"])
+def organisation_sources(token):
+    return edge.sources.listing(token, wiring.lead_sources())
+
+
+@app.route("/api/organisation/{token}/sources", methods=["POST"], content_types=[JSON, FORM])
+def organisation_source_add(token):
+    return edge.sources.add(app.current_request, token, wiring.lead_sources(), get_settings())
+
+
+@app.route("/api/organisation/{token}/sources/{slug}", methods=["POST"], content_types=[JSON, FORM])
+def organisation_source_act(token, slug):
+    return edge.sources.act(app.current_request, token, slug, wiring.lead_sources(), get_settings())
+
+
 # Any member's report on the services they follow, from their "manage your alerts" link.
 
 
@@ -632,6 +651,13 @@ def invitation_printable(token, code, kind):
     if kind not in ("card", "poster"):
         raise NotFound("There is no such page.")
     return edge.invitations.printable(token, code, kind, wiring.invitations(), get_settings())
+
+
+@app.route("/api/subscriptions/manage/{token}/invitations/{code}/{kind}/pdf", methods=["GET"])
+def invitation_printable_pdf(token, code, kind):
+    if kind not in ("card", "poster"):
+        raise NotFound("There is no such page.")
+    return edge.invitations.printable_pdf(app.current_request, token, code, kind, wiring.invitations())
 
 
 @app.route("/api/subscriptions/manage/{token}/take", methods=["GET"])
@@ -743,5 +769,15 @@ def board_reports(event):
     """07:00 UTC daily; on the first working day of a month, last month's board report to each lead (reports.py)."""
     try:
         return wiring.reports().queue_board_reports()
+    finally:
+        metrics.flush_metrics()
+
+
+@app.schedule(Cron(15, "*", "*", "*", "?", "*"))
+def import_sources(event):
+    """Every hour at :15: each feed source's new items, bounded and resumable (chalicelib/scheduled_import.py).
+    It writes stories; the stream does the rest (moderation, alerts, pages), as for any story."""
+    try:
+        return wiring.scheduled_import().run()
     finally:
         metrics.flush_metrics()

@@ -121,22 +121,27 @@ class Importer:
 
     # ---- sources -------------------------------------------------------------------------------
 
-    def add_source(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Register a source: its organisation must be a top of the directory and its service within it."""
+    def add_source(self, data: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Register a source: its organisation must be a top of the directory and its service within it.
+        `extra`: what the caller records beside (a lead's licence: who said so, and when)."""
         try:
             spec = SourceSpec.model_validate(data)
         except ValidationError as e:
             raise invalid(e, LABELS, data) from e
+        self.check_service(spec)
+        source = spec.model_dump(mode="json") | {"created_at": clock.iso()} | (extra or {})
+        if not self._store.create_source(source):
+            raise ValidationFailed([{"field": "slug", "message": "A source with this slug exists already"}])
+        return source
+
+    def check_service(self, spec: SourceSpec) -> None:
+        """The source's organisation is a top of the directory, and its service one of that organisation's."""
         found = self._store.get_services([spec.organisation, spec.service])
         org, svc = found.get(spec.organisation), found.get(spec.service)
         if not org or len(org.get("path") or []) != 1:
             raise ValidationFailed([{"field": "organisation", "message": "Name an organisation of the directory"}])
         if not svc or (svc.get("path") or [""])[0] != spec.organisation:
             raise ValidationFailed([{"field": "service", "message": "Name one of the organisation's services"}])
-        source = spec.model_dump(mode="json") | {"created_at": clock.iso()}
-        if not self._store.create_source(source):
-            raise ValidationFailed([{"field": "slug", "message": "A source with this slug exists already"}])
-        return source
 
     # ---- a run ----------------------------------------------------------------------------------
 
@@ -148,7 +153,7 @@ class Importer:
     ) -> Summary:
         """Bring in at most `max_items` items of the source, from where the last run stopped."""
         source = self._store.get_source(slug)
-        if not source:
+        if not source or source.get("removed_at"):  # a removed source's tombstone is never run
             raise NotFound(f"There is no source {slug!r}.")
         summary = Summary(source=slug)
         try:

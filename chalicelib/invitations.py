@@ -172,6 +172,12 @@ class Invitations:
             raise NotFound("We could not find that invitation.")
         return self.view(invitation)
 
+    def printable(self, token: str, code: str) -> dict[str, Any]:
+        """What an invitation's PDF card needs: get() and the service's Welsh name, where it has one."""
+        invitation = self.get(token, code)
+        service = self._store.get_service(invitation["service"]) or {}
+        return invitation | {"service_name_cy": str(service.get("name_cy") or "")}
+
     def end(self, token: str, code: str) -> dict[str, Any]:
         """A lead ends one of their organisation's invitations; its link then opens the ordinary form."""
         person, org = self._inviter(token)

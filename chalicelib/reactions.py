@@ -2,8 +2,8 @@
 
 wiring.changes() puts them in the handler's list beside the handler's own (changes.py, which
 imports no flow): the promise first, as it may end a record that only set the promise; then, after
-the story's and the conversation's reactions, me-too counts, change checks, the team's work and
-partners' webhooks.
+the story's and the conversation's reactions, the staff-only listings, me-too counts, change checks,
+the team's work and partners' webhooks.
 """
 
 from __future__ import annotations
@@ -14,15 +14,47 @@ from typing import TYPE_CHECKING
 from . import change_check, metoo, promise, teamwork, webhooks
 from .changes import Jobs, PromiseReaction, Reaction
 from .core.jobs import MailJob, RenderJob
+from .core.status import Status
+from .store import staff_list
 from .store.stream import Change
 
 if TYPE_CHECKING:
-    from .store import AlertStore, ConcernStore, InvitationStore, LoopStore, PromiseStore, WebhookStore
+    from .store import AlertStore, ConcernStore, InvitationStore, LoopStore, PromiseStore, PublicStore, WebhookStore
 
 
 def promise_reaction(store: PromiseStore) -> Reaction:
     """The response promise and its ladder (promise.story_changed)."""
     return PromiseReaction(store, promise.story_changed)
+
+
+def staff_listing_reaction(store: PublicStore) -> Reaction:
+    """A published story kept for staff only (issue 21: an unlicensed import) listed on `staff:<service>` for
+    each of its services and their ancestors, so that reports, exports and the board report, which read
+    listings by publication date, count it as staff see it. The public listings never hold it (changes.py
+    asks core/status.public), and nothing public reads these."""
+
+    def staff_only(story: dict) -> bool:
+        return story.get("status") == Status.PUBLISHED and bool(story.get("staff_only"))
+
+    def lists(story: dict) -> set[str]:
+        services = store.get_services(story.get("services", []))
+        return {staff_list(slug) for svc in services.values() for slug in svc["path"]}
+
+    def react(change: Change) -> Jobs:
+        if change.kind != "story" or change.story_id is None:
+            return []
+        before, after = change.old or {}, change.new or {}
+        was, now = staff_only(before), staff_only(after)
+        old, new = (lists(before) if was else set()), (lists(after) if now else set())
+        moved = was and now and before.get("published_at") != after.get("published_at")
+        if old and (moved or old - new):
+            store.delete_listing(old if moved else old - new, change.story_id, before["published_at"])
+        if new and (moved or new - old):
+            # Its id and date only: every reader of these lists reads the story itself for the rest.
+            store.put_listing(new if moved else new - old, {"id": after["id"], "published_at": after["published_at"]})
+        return []
+
+    return react
 
 
 def me_too_reaction(store: LoopStore) -> Reaction:

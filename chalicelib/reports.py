@@ -7,9 +7,12 @@ be in that organisation's tree: a lead of one organisation never sees another's 
 
 A report reads the chosen service's listing (its whole subtree: a story is listed on every ancestor
 of its services) by publication date, then the stories themselves for their staff-only fields
-(store.published_stories): a fixed number of calls per 100 stories, never a Scan. The figures are
-the public pages' own (core/reporting.py sums figures.facts). The methods return data; the edge
-renders it (edge/reports.py).
+(store.published_stories): a fixed number of calls per 100 stories, never a Scan. Staff see one
+stream (issue 21): a story pulled in from a source not licensed for republication is in the report,
+the export and the figures (core/reporting.py sums figures.facts) like any other, marked with its
+source and a link to the original, and never linked to a public page it does not have. Only the
+chart, the public site's own counter, leaves it out. The methods return data; the edge renders it
+(edge/reports.py).
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ EXPORT_COLUMNS = (
     "service_paths",
     "tags",
     "route",
+    "source",
+    "source_url",
+    "staff_only",
     "criticality",
     "progress",
     "first_read_at",
@@ -279,10 +285,17 @@ class Reports:
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             return dict(pool.map(responses, story_ids))
 
+    def _url(self, story: Story) -> str:
+        """Its public page; none for a story kept for staff only, whose page would say "no longer available"."""
+        return "" if story.get("staff_only") else f"{self._settings.site_url.rstrip('/')}/stories/{story['id']}/"
+
     def _line(self, story: Story, paths: dict[str, list[str]]) -> dict[str, Any]:
+        source = story.get("source") or {}
         return {
             "id": story["id"],
-            "url": f"{self._settings.site_url.rstrip('/')}/stories/{story['id']}/",
+            "url": self._url(story),
+            "source": {"name": source.get("name", ""), "url": source.get("url", "")} if source else None,
+            "staff_only": bool(story.get("staff_only")),
             "title": story.get("title", ""),
             "published_at": story.get("published_at", ""),
             "services": story.get("services", []),
@@ -305,8 +318,12 @@ class Reports:
             return ", ".join(p for p in (r.get("name", ""), r.get("role", ""), r.get("organisation_name", "")) if p)
 
         mine = story.get("services") or []
+        source = story.get("source") or {}
         values: dict[str, Any] = {
-            "url": f"{self._settings.site_url.rstrip('/')}/stories/{story['id']}/",
+            "url": self._url(story),
+            "source": source.get("name", ""),
+            "source_url": source.get("url", ""),
+            "staff_only": "yes" if story.get("staff_only") else "no",
             "feelings": ", ".join(story.get("feelings") or []),
             "services": "; ".join(name(s) for s in mine),
             "service_paths": "; ".join(path(s) for s in mine),

@@ -9,8 +9,9 @@ member_of), and only the services they follow within their own organisation; a s
 is refused like a bad link. Making a link writes a token, so it is a POST, never a GET's side
 effect (mail scanners fetch every GET).
 
-Reading: each followed service's listing (its subtree), at most MOST entries each, newest first,
-then the unanswered ones' stories (100 a BatchGetItem). Never a Scan.
+Reading: each followed service's listing (its subtree), at most MOST entries each, newest first, and
+its staff-only twin (issue 21: a story pulled in from a source not licensed for republication waits
+for a reply like any other), then the unanswered ones' stories (100 a BatchGetItem). Never a Scan.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .core.matching import pick_subscription
 from .core.observability import logger, metrics
 from .core.status import Status
 from .links import NOT_VALID, Links
+from .store import staff_list
 
 if TYPE_CHECKING:
     from .core.settings import Settings
@@ -55,8 +57,8 @@ class Waiting:
         person, roots = self._member(token)
         ids: dict[str, None] = {}
         complete = True
-        for root in roots:
-            entries, more = self._store.listing_page(root, MOST, max_queries=max(5, MOST // 500))
+        for listing in [name for root in roots for name in (root, staff_list(root))]:
+            entries, more = self._store.listing_page(listing, MOST, max_queries=max(5, MOST // 500))
             complete = complete and more is None
             ids.update((e["id"], None) for e in entries if not e.get("first_response_at"))
         found = self._store.get_stories(ids) if ids else {}

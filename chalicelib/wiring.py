@@ -62,6 +62,8 @@ FLOWS = frozenset(
         "waiting",  # stories waiting for a reply (issue 20)
         "webhooks",  # webhooks for partners (issue 21)
         "importer",  # stories pulled in from other channels (issue 21)
+        "lead_sources",  # a lead's own sources (issue 21)
+        "scheduled_import",  # every feed source, hourly on AWS (issue 21)
     }
 )
 
@@ -266,6 +268,7 @@ def changes() -> Any:
         [
             f.reactions.promise_reaction(s),
             f.changes.StoryReaction(s),
+            f.reactions.staff_listing_reaction(s),  # a story kept for staff only, for reports (issue 21)
             f.changes.ConversationReaction(s),
             f.changes.MembershipReaction(s),
             f.reactions.me_too_reaction(s),
@@ -304,6 +307,25 @@ def importer(local_files: bool = False) -> Any:
     from .core import sources  # only the importer reads sources
 
     return _flows().importer.Importer(store(), sources.fetch_or_read if local_files else sources.fetch)
+
+
+def lead_sources() -> Any:
+    """A lead's own sources (issue 21): fetched only from public addresses (core/addresses.py), unless the
+    local stack's FF_SOURCES_ALLOW_LOCAL lets its demo source on 127.0.0.1 through."""
+    from .core import addresses  # only where a lead's source is fetched
+
+    allow = bool(get_settings().sources_allow_local)
+    importer = _flows().importer.Importer(store(), addresses.guarded_fetch(allow))
+    return _flows().lead_sources.LeadSources(store(), importer, organisations(), allow)
+
+
+def scheduled_import() -> Any:
+    """Every feed source's new items, fetched only from public addresses as a lead's are (issue 21)."""
+    from .core import addresses  # only where a source is fetched
+
+    allow = bool(get_settings().sources_allow_local)
+    importer = _flows().importer.Importer(store(), addresses.guarded_fetch(allow))
+    return _flows().scheduled_import.ScheduledImport(store(), importer)
 
 
 @lru_cache(maxsize=1)

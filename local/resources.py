@@ -74,6 +74,8 @@ class Resources:
             "FF_DELIVERY_QUEUE_URL": self.delivery_queue_url,
             # Partners' secrets are sealed under this key on one machine; on AWS, by KMS (docs/partners.md).
             "FF_WEBHOOK_SECRET_KEY": LOCAL_WEBHOOK_KEY,
+            # The demo source is served from 127.0.0.1, which a lead's source may not be on AWS (core/addresses.py).
+            "FF_SOURCES_ALLOW_LOCAL": "1",
         }
         if endpoint:
             env["FF_COGNITO_JWKS_URL"] = f"{endpoint}/{self.user_pool_id}/.well-known/jwks.json"

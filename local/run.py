@@ -538,6 +538,7 @@ def run(seed: bool = True) -> int:
             reach = result.get("reach")
             if reach:  # issue 19
                 say(f"Demo invitation: {reach['invitation']} (its card: {reach['card']} ; poster: {reach['poster']})")
+                say(f"  Its card as PDF (add /poster/pdf for the A4 poster, ?lang=cy for Welsh): {reach['card_pdf']}")
                 say(
                     f"  A story came through it, and a moderator entered one taken by phone: {site_url}/stories/{reach['phone_story']}/"
                 )

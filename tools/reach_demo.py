@@ -136,6 +136,7 @@ def seed_reach(client: Any, username: str, password: str, today: date | None = N
         "invitation": invitation["url"],
         "card": f"{manage}/invitations/{invitation['code']}/card",
         "poster": f"{manage}/invitations/{invitation['code']}/poster",
+        "card_pdf": f"{manage}/invitations/{invitation['code']}/card/pdf",
         "manage": f"{manage}#invitations",
         "invited_story": invited["id"],
         "phone_story": phone["id"],

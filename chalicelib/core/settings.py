@@ -45,6 +45,9 @@ class Settings:
     search_debounce_seconds: int = _bounded(300, ge=0, le=900)
     # The most stories a frozen shard holds: what a query downloads per shard grows with it.
     search_shard_stories: int = _bounded(10_000, ge=1, le=50_000)
+    # 1 lets a lead's source be on this machine or a private network (core/addresses.py): only the local
+    # stack, whose demo source is on 127.0.0.1. Never on AWS, where such an address reaches internal services.
+    sources_allow_local: int = _bounded(0, ge=0, le=1)
     mail_from: str = "FeedForward <stories@feedforward.example>"
     # The SES configuration set whose bounce and complaint events go to SNS (on_mail_event); empty locally.
     mail_configuration_set: str = ""

@@ -15,9 +15,10 @@ _ON_FIRST_USE = ("guards", "telling", "author", "staff", "organisation", "loop",
 _REPORTS = ("reports", "waiting", "invitations")  # reports (15), waiting stories (20), invitations (19)
 _CONCERNS = ("concerns",)  # report a concern (issue 16)
 _BROWSE = ("browse",)  # find stories near a place, a service's stories filtered (issue 20)
+_SOURCES = ("sources",)  # a lead's own sources (issue 21)
 
 
 def __getattr__(name: str) -> ModuleType:  # PEP 562: runs only until the module is loaded
-    if name in _ON_FIRST_USE or name in _REPORTS or name in _CONCERNS or name in _BROWSE:
+    if name in _ON_FIRST_USE or name in _REPORTS or name in _CONCERNS or name in _BROWSE or name in _SOURCES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,7 @@ from typing import Any
 
 from chalice import Response
 
+from ..core import i18n
 from ..core.errors import Forbidden
 from ..core.models import ROUTE_LABELS, TAKEN_ROUTES
 from ..core.status import Access
@@ -108,6 +109,54 @@ def printable(token: str, code: str, kind: str, invitations: Any, settings: Any)
         back=f"{_manage(settings, token)}#invitations",
     )
     return html_response(html, csp=page_csp(settings), headers=NO_STORE)
+
+
+PDF = "application/pdf"
+
+
+# The PDFs' size as the manage page gives it beside their links: they differ by a few hundred bytes
+# (the glyphs used), so one figure, kept true by tests/flows/test_invitations_pdf.py, saves making
+# every invitation's card to list them.
+PDF_KB = 45
+
+
+def for_the_page(inviting: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The manage page's invitations, each with the lines for a discharge letter in English and Welsh
+    (from the catalogue, whatever language the page is in) and the PDFs' size."""
+    if not inviting:
+        return inviting
+    listed = []
+    for invitation in inviting["invitations"]:
+        link = invitation["url"].split("://", 1)[-1]
+        letter = []
+        for locale in i18n.LOCALES:
+            with i18n.using(locale):
+                text = i18n.gettext("Tell us about your care at %(link)s. You do not have to give your name.")
+                letter.append(
+                    {"lang": i18n.lang_tag(locale), "name": i18n.NAMES[locale], "text": text % {"link": link}}
+                )
+        listed.append(invitation | {"letter": letter, "pdf_kb": PDF_KB})
+    return inviting | {"invitations": listed}
+
+
+def printable_pdf(request: Any, token: str, code: str, kind: str, invitations: Any) -> Response:
+    """An invitation's card (A6) or poster (A4) as PDF, for printing as it is (site/printed.py).
+
+    Made on request, like the HTML card, rather than written to the site bucket: a PDF is some 20 ms,
+    there is no private prefix to keep in step with invitations made and ended, nothing stored to
+    clean up, and only a member's own link (checked as for every invitation) ever reaches one. `lang`
+    (en or cy) chooses the language; without it the card is bilingual when the service has a Welsh name."""
+    from ..site import printed  # ReportLab and its fonts, only for a PDF
+
+    invitation = invitations.printable(token, code)
+    asked = ((request.query_params or {}).get("lang") or "").strip()
+    locales = printed.languages(invitation["service_name_cy"], asked if asked in ("en", "cy") else None)
+    headers: dict[str, str | list[str]] = {
+        **NO_STORE,
+        "Content-Type": PDF,
+        "Content-Disposition": f'inline; filename="invitation-{invitation["code"]}-{kind}.pdf"',
+    }
+    return Response(body=printed.pdf(invitation, kind, locales), status_code=200, headers=headers)
 
 
 # ---- a story taken for someone ----------------------------------------------------------------------

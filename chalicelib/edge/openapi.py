@@ -35,6 +35,7 @@ from .openapi_parts import (
     when,
 )
 from .openapi_reports import report_paths, report_schemas  # reports (issue 15)
+from .openapi_sources import source_paths, source_schemas  # a lead's own sources (issue 21)
 
 
 @lru_cache(maxsize=1)
@@ -194,6 +195,7 @@ def document() -> dict[str, Any]:
     schemas.update(public_schemas())
     schemas.update(loop_schemas())  # CHECK
     schemas.update(organisation_schemas())
+    schemas.update(source_schemas())
     schemas.update(report_schemas() | invitation_schemas())  # reports (issue 15), invitations (issue 19)
     schemas.update(concern_schemas())  # concerns about what is published (issue 16)
     schemas["ServiceMatch"] = {
@@ -381,6 +383,7 @@ def document() -> dict[str, Any]:
             **loop_paths(html),  # CHECK
             **address_paths(html),  # issue 18: the author confirms the address
             **organisation_paths(html),
+            **source_paths(),
             **(report_paths(html) | invitation_paths(html)),  # reports (issue 15), invitations (issue 19)
             "/api/openapi.json": {
                 "get": {"summary": "This document", "responses": {"200": answer("OpenAPI 3", {"type": "object"})}}

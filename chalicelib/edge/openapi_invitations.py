@@ -1,5 +1,5 @@
 """The OpenAPI document's part for invitations and stories taken for someone (issue 19): the short
-link's form, a member's invitations (make, end, card and poster), and a story entered for someone who
+link's form, a member's invitations (make, end, card and poster, as a page or a PDF), and a story entered for someone who
 phoned, wrote or came in, by a member or by a moderator (chalicelib/invitations.py, stories.py)."""
 
 from __future__ import annotations
@@ -115,6 +115,37 @@ def invitation_paths(html: dict[str, Any]) -> dict[str, Any]:
                     },
                 ],
                 "responses": {"200": page, **errors(403, 404)},
+            }
+        },
+        "/api/subscriptions/manage/{token}/invitations/{code}/{kind}/pdf": {
+            "get": {
+                "summary": "An invitation's card (A6) or poster (A4) as PDF, made on request: the service, the QR "
+                "code of the short link (vector), the link in large type and a line on anonymity; bilingual, "
+                "Welsh first, when the service has a Welsh name or lang=cy. Nothing from elsewhere. Changes nothing",
+                "parameters": [
+                    MANAGE_TOKEN,
+                    CODE,
+                    {
+                        "name": "kind",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["card", "poster"]},
+                    },
+                    {
+                        "name": "lang",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["en", "cy"]},
+                        "description": "en: English only; cy: Welsh and English",
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The PDF",
+                        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    **errors(403, 404),
+                },
             }
         },
         "/api/subscriptions/manage/{token}/take": {

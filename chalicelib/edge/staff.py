@@ -22,7 +22,7 @@ from ..views import conversation, criticality_label, frequency_choices
 from ..views import field_text as _text
 from .forms import Form, form_or_json
 from .http import FORM, html_response, json_response, media_type, page_csp, redirect
-from .invitations import service_choices
+from .invitations import for_the_page, service_choices
 
 SIGNUP = Form(parsers={"tags": split_tags})
 MANAGE = Form()
@@ -129,7 +129,7 @@ def manage_page(
     error summary and what they typed. A responder or lead also sees their organisation's
     invitations and a link to enter a story for someone (issue 19)."""
     alerts = subscriptions.alerts(token)
-    inviting = invitations.listing(token) if invitations is not None else None
+    inviting = for_the_page(invitations.listing(token)) if invitations is not None else None
     entries, by_field = summary(errors or [], MANAGE_FIELD_IDS, "subscriptions")
     values = values or {}
     saved = alerts["profile"]

@@ -9,7 +9,7 @@ from typing import Any, Protocol, cast
 
 from ..core import figures as figure_rules
 from .records import ListingEntry, Story
-from .table import Table, _public, from_item, request_token, to_item
+from .table import Table, _public, from_item, request_token, staff_list, to_item
 
 
 class ListingStore(Protocol):
@@ -183,13 +183,15 @@ class ListingsPart(Table):
     def published_stories(self, listing: str, lo: str, hi: str, most: int) -> tuple[list[Story], bool]:
         """Reports: the stories of a listing published in [lo, hi), newest first, with their staff-only
         fields (criticality, progress, overdue): the listing's entries by sort key range (1 Query per
-        1 MB), then the stories, 100 a BatchGetItem. Never a Scan. At most `most` stories; the flag
-        is False when there were more (the caller says the report is cut short)."""
+        1 MB), then the stories, 100 a BatchGetItem. Never a Scan. As staff see them: those kept for
+        staff only (issue 21) too, from the listing's staff-only twin (one Query more). At most `most`
+        stories; the flag is False when there were more (the caller says the report is cut short)."""
         pages = max(5, most // 1000 + 5)  # entries are under 1 kB: a Query page holds a thousand or more
         entries, more = self.listing_page(listing, most, lo=lo, hi=hi + "#", max_queries=pages)
-        found = self.get_stories(e["id"] for e in entries if lo <= e.get("published_at", "") < hi)
+        kept, more_kept = self.listing_page(staff_list(listing), most, lo=lo, hi=hi + "#", max_queries=pages)
+        found = self.get_stories(e["id"] for e in entries + kept if lo <= e.get("published_at", "") < hi)
         stories = sorted(found.values(), key=lambda s: (s.get("published_at", ""), s.get("id", "")), reverse=True)
-        return stories, more is None
+        return stories[:most], more is None and more_kept is None and len(stories) <= most
 
     # ---- names the site lists: every tag and month that ever had a published story ---------
 

@@ -65,6 +65,10 @@ class Story(TypedDict, total=False):
     me_too_no: int
     change_verdict: str
     change_verdict_at: str
+    # Pulled in from a source (issue 21, importer.py): where from, and whether only staff may read it.
+    route: str
+    source: dict[str, Any]
+    staff_only: bool
 
 
 class Response(TypedDict, total=False):

@@ -31,6 +31,8 @@ class SourceStore(Protocol):
     def get_source(self, slug: str) -> dict[str, Any] | None: ...
     def sources_of(self, organisation: str) -> list[dict[str, Any]]: ...
     def set_source_cursor(self, slug: str, cursor: str, at: str) -> None: ...
+    def update_source(self, slug: str, organisation: str, changes: dict[str, Any]) -> bool: ...
+    def delete_source(self, slug: str, organisation: str, at: str) -> bool: ...
     def imported_items(self, slug: str, source_ids: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     def import_story(self, story: dict[str, Any], pointer: dict[str, Any]) -> bool: ...
     def reimport_story(
@@ -90,6 +92,43 @@ class SourcesPart(Table):
             ExpressionAttributeNames={"#c": "cursor"},
             ExpressionAttributeValues=to_item({":c": cursor, ":at": at}),
         )
+
+    def update_source(self, slug: str, organisation: str, changes: dict[str, Any]) -> bool:
+        """A lead's change to a source of their organisation: False, nothing written, when there is no such
+        source of that organisation (a lead of another organisation changes nothing, even by its slug)."""
+        names = {f"#a{i}": k for i, k in enumerate(changes)} | {"#o": "organisation"}
+        values = {f":v{i}": v for i, v in enumerate(changes.values())} | {":o": organisation}
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"PK": f"SOURCE#{slug}", "SK": "SOURCE"}),
+                UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(changes))),
+                ConditionExpression="#o = :o",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def delete_source(self, slug: str, organisation: str, at: str) -> bool:
+        """A source removed by a lead of its organisation (False when it is not theirs, or gone already). It
+        stays as a tombstone (`removed_at`, off its organisation's index), and so do its items' pointers: the
+        stories it brought stay as they are, and no one, of this organisation or another, can register a
+        source under its slug again, whose items would then be matched to those pointers and so to
+        this organisation's stories."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=to_item({"PK": f"SOURCE#{slug}", "SK": "SOURCE"}),
+                UpdateExpression="SET removed_at = :at REMOVE GSI1PK, GSI1SK",
+                ConditionExpression="#o = :o AND attribute_not_exists(removed_at)",
+                ExpressionAttributeNames={"#o": "organisation"},
+                ExpressionAttributeValues=to_item({":o": organisation, ":at": at}),
+            )
+        except self._db.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def imported_items(self, slug: str, source_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The pointers of these items that exist, by source id: one BatchGetItem per 100."""

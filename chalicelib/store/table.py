@@ -39,6 +39,13 @@ def place_list(town: str) -> str:
     return f"place:{town}"
 
 
+def staff_list(slug: str) -> str:
+    """The listing of a service's published stories kept for staff only (issue 21: an unlicensed import):
+    reports, exports and the board report read it beside the public one. Nothing public ever reads it,
+    so a story on it reaches no page, feed or sitemap ("staff:" cannot start a service slug)."""
+    return f"staff:{slug}"
+
+
 def month_list(month: str) -> str:
     """The listing of the stories first listed in one month (YYYY-MM): one child sitemap each."""
     return f"month:{month}"

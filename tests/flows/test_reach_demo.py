@@ -73,6 +73,8 @@ def test_the_demo_seeds_an_invitation_with_its_card_and_a_phone_story(aws, clien
     assert wiring.store().get_invitation(code)["stories"] == 1
     card = client.http.get(first["card"].split("api.test", 1)[1])
     assert card.status_code == 200 and "<svg" in card.body.decode()
+    pdf = client.http.get(first["card_pdf"].split("api.test", 1)[1], headers={"Accept": "*/*"})
+    assert pdf.status_code == 200 and pdf.body.startswith(b"%PDF-")
     phone = json.loads(client.http.get(f"/api/public/stories/{first['phone_story']}").body)
     assert phone["route"] == "phone"
     invited = json.loads(client.http.get(f"/api/public/stories/{first['invited_story']}").body)

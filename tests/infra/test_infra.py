@@ -41,6 +41,7 @@ AARCH64 = 183  # ELF e_machine
 LOCAL_ONLY = {
     "FF_COGNITO_JWKS_URL": "the emulator's JWKS address; on AWS the pool's issuer URL serves the keys",
     "FF_WEBHOOK_SECRET_KEY": "seals partners' secrets on one machine; on AWS, KMS does (FF_WEBHOOK_KMS_KEY_ID)",
+    "FF_SOURCES_ALLOW_LOCAL": "lets the demo source on 127.0.0.1 in; on AWS a source must be public (issue 21)",
 }
 # On the dashboard before the code emits them. Remove a name once its flow records it.
 AWAITED_METRICS: dict[str, str] = {}
@@ -444,6 +445,7 @@ def test_the_asynchronous_functions_keep_what_failed(cfn):
         "app.escalation_ladder",
         "app.change_checks",
         "app.board_reports",
+        "app.import_sources",
     ):
         fn = props(cfn, handler_function(cfn, handler))
         target(cfn, fn["DeadLetterConfig"]["TargetArn"], "AWS::SQS::Queue")
@@ -579,6 +581,7 @@ def test_the_deployed_settings_are_valid(cfn, monkeypatch):
     s = load_settings()
     assert s.stage == STAGE and s.signup_domains == {} and s.author_link_days == 730
     assert env["FF_SITE_URL"] == env["FF_API_URL"]  # one CloudFront name serves the site and /api/*
+    assert s.sources_allow_local == 0  # a lead's source never reaches this network's own services (issue 21)
 
 
 def test_every_queue_bucket_table_topic_and_pool_the_code_uses_is_this_stacks(cfn):

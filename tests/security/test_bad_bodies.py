@@ -83,6 +83,7 @@ def _path(path: str) -> str:
         "item_id": "i" * 17,
         "response_id": "r" * 17,
         "code": "c" * 12,
+        "slug": "a-source",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 

@@ -56,6 +56,7 @@ PURPOSES = {
     "/api/subscriptions/manage/{token}/invitations": "manage",
     "/api/subscriptions/manage/{token}/invitations/{code}/end": "manage",
     "/api/subscriptions/manage/{token}/invitations/{code}/{kind}": "manage",
+    "/api/subscriptions/manage/{token}/invitations/{code}/{kind}/pdf": "manage",
     "/api/subscriptions/manage/{token}/take": "manage",
     "/api/subscriptions/manage/{token}/stories": "manage",
     "/api/subscriptions/manage/{token}/waiting": "manage",
@@ -74,6 +75,8 @@ PURPOSES = {
     "/api/organisation/{token}/report": "organisation",
     "/api/organisation/{token}/report.csv": "organisation",
     "/api/organisation/{token}/report.xlsx": "organisation",
+    "/api/organisation/{token}/sources": "organisation",
+    "/api/organisation/{token}/sources/{slug}": "organisation",
 }
 # A body each POST takes with a working link (so a spoilt link is refused with everything else right), in the
 # order the working links are finally used: what withdraws, erases or unsubscribes goes last.
@@ -94,6 +97,16 @@ BODIES = {
         "members": [{"name": "Una Load", "role": "Nurse", "email": "una@nhs.example", "service": "riverside-ward-7"}]
     },
     "/api/organisation/{token}/report": lambda: {"action": "board-report", "board_report": "off"},
+    # A lead's own source (issue 21): added (a public address, written as one so no name is looked up), then
+    # changed; neither fetches it.
+    "/api/organisation/{token}/sources": lambda: {
+        "slug": SOURCE_SLUG,
+        "name": "Links reviews",
+        "kind": "json_feed",
+        "location": "https://93.184.216.34/feed.json",
+        "service": "riverside-ward-7",
+    },
+    "/api/organisation/{token}/sources/{slug}": lambda: {"action": "change", "name": "Links reviews, renamed"},
     "/api/my/{token}/replies": lambda: {"text": "Thank you for answering.", "reply_id": secrets.token_urlsafe(16)},
     "/api/subscriptions/manage/{token}": lambda: {"action": "profile", "display_name": "Sam L", "role": "Ward Manager"},
     "/api/subscriptions/manage/{token}/invitations": lambda: {"service": "riverside-ward-7", "tags": ["discharge"]},
@@ -123,6 +136,7 @@ LIFETIMES = {
     "organisation": "organisation_link_days",
     "concern": "confirm_link_days",
 }
+SOURCE_SLUG = "links-source"  # the lead's source, added and changed with a working link
 MEMBER: list[str] = []  # the member a lead's decision is about (set by the world fixture)
 RESPONSE: list[str] = []  # the staff member's own response, which they may change (set by the world fixture)
 INVITATION: list[str] = []  # the staff member's invitation's code (set by the world fixture)
@@ -176,6 +190,7 @@ class Probe:
             "{code}": INVITATION[0] if INVITATION else "nothere23456",
             "{kind}": "card",
             "{story_id}": STORY[0] if STORY else "0" * 17,
+            "{slug}": SOURCE_SLUG,
         }
         url, headers = re.sub(r"\{\w+\}", lambda m: params[m.group(0)], path), headers or JSON_H
         if method == "GET":

@@ -330,6 +330,23 @@ def test_a_source_is_kept_once_found_by_its_organisation_and_keeps_its_cursor(st
         store.set_source_cursor("nobody", "", "2026-01-02T00:00:00.000Z")
 
 
+def test_only_its_own_organisation_changes_or_removes_a_source(store):
+    assert store.create_source(dict(SOURCE))
+    slug = SOURCE["slug"]
+    assert store.update_source(slug, "hillside-trust", {"name": "Theirs"}) is False
+    assert store.delete_source(slug, "hillside-trust", "2026-01-03T00:00:00.000Z") is False
+    assert store.update_source("nobody", "riverside-trust", {"name": "X"}) is False
+    assert store.get_source(slug)["name"] == SOURCE["name"]
+    assert store.update_source(slug, "riverside-trust", {"name": "Ours", "licensed": True}) is True
+    assert store.get_source(slug)["name"] == "Ours" and store.get_source(slug)["licensed"] is True
+    assert store.delete_source(slug, "riverside-trust", "2026-01-03T00:00:00.000Z") is True
+    # A tombstone: off the organisation's list, and its slug taken for good (its items' pointers stay).
+    assert store.get_source(slug)["removed_at"] == "2026-01-03T00:00:00.000Z"
+    assert store.sources_of("riverside-trust") == []
+    assert store.create_source(dict(SOURCE, organisation="hillside-trust")) is False
+    assert store.delete_source(slug, "riverside-trust", "2026-01-04T00:00:00.000Z") is False
+
+
 def test_an_imported_story_and_its_pointer_are_written_together_once(store):
     story, pointer = _imported("s0000000000000011")
     assert store.import_story(story, pointer) is True

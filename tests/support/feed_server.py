@@ -13,11 +13,18 @@ class FeedServer:
     def __init__(self) -> None:
         self.documents: dict[str, tuple[str, bytes]] = {}
         self.requests: list[str] = []  # the paths asked for, in order
+        self.redirects: dict[str, str] = {}  # path -> where a GET of it is sent (302)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 server.requests.append(self.path)
+                if self.path in server.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 found = server.documents.get(self.path)
                 self.send_response(200 if found else 404)
                 body = found[1] if found else b"not here"
@@ -35,6 +42,11 @@ class FeedServer:
     def serve(self, path: str, body: bytes | str, content_type: str = "application/feed+json") -> str:
         """Answer GET `path` with `body` from now on; its full address."""
         self.documents[path] = (content_type, body.encode() if isinstance(body, str) else body)
+        return self.base + path
+
+    def redirect(self, path: str, to: str) -> str:
+        """Answer GET `path` with a redirect to `to`; its full address."""
+        self.redirects[path] = to
         return self.base + path
 
     def __enter__(self) -> FeedServer:

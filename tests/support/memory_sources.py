@@ -40,6 +40,24 @@ class MemorySources:
             item = self._items[(f"SOURCE#{slug}", "SOURCE")]  # KeyError, as the real one refuses
             item["cursor"], item["last_run_at"] = cursor, at
 
+    def update_source(self, slug: str, organisation: str, changes: dict[str, Any]) -> bool:
+        with self._lock:
+            item = self._items.get((f"SOURCE#{slug}", "SOURCE"))
+            if not item or item.get("organisation") != organisation:
+                return False
+            item.update(copy.deepcopy(changes))
+            return True
+
+    def delete_source(self, slug: str, organisation: str, at: str) -> bool:
+        with self._lock:
+            item = self._items.get((f"SOURCE#{slug}", "SOURCE"))
+            if not item or item.get("organisation") != organisation or "removed_at" in item:
+                return False
+            for key in ("GSI1PK", "GSI1SK"):  # off the organisation's index, as the real one removes them
+                item.pop(key, None)
+            item["removed_at"] = at
+            return True
+
     def imported_items(self, slug: str, source_ids: Any) -> dict[str, dict[str, Any]]:
         found = {}
         for sid in dict.fromkeys(source_ids):

@@ -57,7 +57,9 @@ class BoardLetters(OrganisationLetters):
             return [
                 {
                     "title": s.get("title", ""),
-                    "url": f"{site}/stories/{s['id']}/",
+                    # A story kept for staff only (issue 21) is counted and named, never linked to a
+                    # public page it does not have: the full report says where it came from.
+                    "url": "" if s.get("staff_only") else f"{site}/stories/{s['id']}/",
                     "published": long_day(s.get("published_at", "")),
                     "due": long_day(s.get("response_due_at", "")) if s.get("response_due_at") else "",
                 }

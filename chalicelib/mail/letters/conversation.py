@@ -99,7 +99,8 @@ class ConversationLetters(Letters):
         context = {
             "name": subscriber.get("display_name") or subscriber.get("name", ""),
             "story": {"id": story["id"], "title": story.get("title", ""), "pseudonym": story.get("pseudonym", "")},
-            "story_url": f"{s.site_url.rstrip('/')}/stories/{story['id']}/",
+            # None for a story kept for staff only (issue 21): its public address says "no longer available".
+            "story_url": "" if story.get("staff_only") else f"{s.site_url.rstrip('/')}/stories/{story['id']}/",
             "respond_url": f"{s.api_url.rstrip('/')}/api/respond/{token}",
             "unsubscribe_url": headers["List-Unsubscribe"].strip("<>"),
             "manage_url": manage_url(self._links, s, subscriber["id"]),
