@@ -291,6 +291,15 @@ class Pump:
         self._daily[handler] = (hour, minute, first)
         return first
 
+    def hourly(self, handler: str, minute: int = 0, now: datetime | None = None) -> datetime:
+        """Run `handler` every hour at that minute while the pump runs (hour -1 below). Returns the first run."""
+        now = now or datetime.now(UTC)
+        first = now.replace(minute=minute, second=0, microsecond=0)
+        if first <= now:
+            first += timedelta(hours=1)
+        self._daily[handler] = (-1, minute, first)
+        return first
+
     def scheduled_once(self, now: datetime | None = None) -> int:
         now = now or datetime.now(UTC)
         ran = 0

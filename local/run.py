@@ -294,19 +294,17 @@ def make_pump(session: Any, resources: Any) -> Any:
 
 
 def daily_schedules(app: Any) -> list[tuple[str, int, int]]:
-    """(handler, hour, minute) of each scheduled handler in app.py that runs once a day (UTC)."""
+    """(handler, hour, minute) of each scheduled handler in app.py that runs once a day (UTC); hour -1
+    for one that runs every hour at that minute (the sources' import, issue 21)."""
     from chalice.app import Cron, ScheduledEventConfig
 
     out = []
     for source in app.event_sources:
         cron = getattr(source, "schedule_expression", None)
         if isinstance(source, ScheduledEventConfig) and isinstance(cron, Cron):
-            if (
-                isinstance(cron.minutes, int)
-                and isinstance(cron.hours, int)
-                and all(str(f) in ("*", "?") for f in (cron.day_of_month, cron.month, cron.day_of_week, cron.year))
-            ):
-                out.append((source.name, cron.hours, cron.minutes))
+            every_day = all(str(f) in ("*", "?") for f in (cron.day_of_month, cron.month, cron.day_of_week, cron.year))
+            if isinstance(cron.minutes, int) and every_day and (isinstance(cron.hours, int) or cron.hours == "*"):
+                out.append((source.name, cron.hours if isinstance(cron.hours, int) else -1, cron.minutes))
     return out
 
 
@@ -472,7 +470,10 @@ def run(seed: bool = True) -> int:
         from app import app as chalice_app
 
         for handler, hour, minute in daily_schedules(chalice_app):
-            pump.daily(handler, hour, minute)
+            if hour < 0:
+                pump.hourly(handler, minute)
+            else:
+                pump.daily(handler, hour, minute)
         # SES's bounces and complaints reach on_mail_event through SNS: here, through a queue subscribed to the topic.
         sqs = session.client("sqs", region_name=REGION)
         sns_queue = sqs.create_queue(QueueName="feedforward-mail-events-local")["QueueUrl"]

@@ -265,7 +265,12 @@ def test_the_daily_digest_runs_at_its_time_once_a_day(aws, client, pump):
     from app import app
     from local.run import daily_schedules
 
-    assert sorted(daily_schedules(app)) == [("board_reports", 7, 0), ("change_checks", 9, 0), ("daily_digest", 7, 0)]
+    assert sorted(daily_schedules(app)) == [
+        ("board_reports", 7, 0),
+        ("change_checks", 9, 0),
+        ("daily_digest", 7, 0),
+        ("import_sources", -1, 15),  # every hour at :15 (issue 21)
+    ]
     calls = counting(pump)
     at = datetime(2026, 11, 26, 6, 59, tzinfo=UTC)
     assert pump.daily("daily_digest", 7, 0, now=at) == datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
@@ -274,6 +279,18 @@ def test_the_daily_digest_runs_at_its_time_once_a_day(aws, client, pump):
     assert pump.scheduled_once(at + timedelta(minutes=2)) == 0  # not again until tomorrow
     assert pump.scheduled_once(at + timedelta(days=1, minutes=1)) == 1
     assert [name for name, _ in calls] == ["daily_digest", "daily_digest"]
+    assert pump.errors == []
+
+
+def test_the_sources_import_runs_every_hour_at_its_minute(aws, client, pump):
+    calls = counting(pump)
+    at = datetime(2026, 11, 26, 6, 20, tzinfo=UTC)
+    assert pump.hourly("import_sources", 15, now=at) == datetime(2026, 11, 26, 7, 15, tzinfo=UTC)
+    assert pump.scheduled_once(at + timedelta(minutes=54)) == 0
+    assert pump.scheduled_once(at + timedelta(minutes=55)) == 1
+    assert pump.scheduled_once(at + timedelta(minutes=56)) == 0  # not again until 08:15
+    assert pump.scheduled_once(at + timedelta(hours=1, minutes=55)) == 1
+    assert [name for name, _ in calls] == ["import_sources", "import_sources"]
     assert pump.errors == []
 
 
