@@ -400,7 +400,6 @@ class Pump:
         return total
 
     def run(self, stop: threading.Event, interval: float = 0.2) -> None:
-        self._daily.setdefault("escalation_ladder", (-1, 30, datetime.now(UTC)))  # LADDER: every hour, from now
         while not stop.is_set():
             try:
                 self.calls_once()

@@ -269,6 +269,7 @@ def test_the_daily_digest_runs_at_its_time_once_a_day(aws, client, pump):
         ("board_reports", 7, 0),
         ("change_checks", 9, 0),
         ("daily_digest", 7, 0),
+        ("escalation_ladder", -1, 30),  # every hour at :30
         ("import_sources", -1, 15),  # every hour at :15 (issue 21)
     ]
     calls = counting(pump)
