@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from .sources import MAX_BYTES, SourceUnreadable
+from .sources import MAX_BYTES, SourceUnreadable, http_get
 
 Resolver = Callable[..., list[Any]]  # socket.getaddrinfo's shape
 NOT_PUBLIC = "must be on the public internet: not this machine, a private network or a link-local address"
@@ -52,8 +52,7 @@ def address_problem(location: str, allow_local: bool = False, resolve: Resolver 
 
 def guarded_fetch(allow_local: bool, timeout: float = 20.0, limit: int = MAX_BYTES) -> Callable[[str], bytes]:
     """A reader for the importer that fetches only public http(s) addresses, redirects included."""
-    import urllib.error  # only where a lead's source is fetched, not on any other request's path
-    import urllib.request
+    import urllib.request  # only where a lead's source is fetched, not on any other request's path
 
     class Checked(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
@@ -68,14 +67,7 @@ def guarded_fetch(allow_local: bool, timeout: float = 20.0, limit: int = MAX_BYT
         problem = address_problem(location, allow_local)
         if problem:
             raise SourceUnreadable(f"source: its address {problem}")
-        request = urllib.request.Request(location, headers={"User-Agent": "FeedForward importer"})
-        try:
-            with opener.open(request, timeout=timeout) as answer:  # nosec B310 - http(s) only: checked above
-                body: bytes = answer.read(limit + 1)
-        except urllib.error.HTTPError as e:
-            raise SourceUnreadable(f"source: {location} answered {e.code}") from None
-        except (OSError, ValueError) as e:
-            raise SourceUnreadable(f"source: cannot fetch {location} ({e})") from None
+        body = http_get(location, timeout, limit, opener.open)
         if len(body) > limit:
             raise SourceUnreadable(f"source: larger than {limit} bytes")
         return body

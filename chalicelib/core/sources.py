@@ -271,17 +271,25 @@ def fetch_or_read(location: str, timeout: float = 20.0, limit: int = MAX_BYTES) 
         except OSError as e:
             raise SourceUnreadable(f"source: cannot read {location!r} ({e.strerror})") from None
     else:
-        import urllib.error  # only where a source is fetched (the importer), not on any request's path
-        import urllib.request
+        import urllib.request  # only where a source is fetched (the importer), not on any request's path
 
-        request = urllib.request.Request(location, headers={"User-Agent": "FeedForward importer"})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310  # nosec B310 - http(s) only: checked above
-                body = answer.read(limit + 1)
-        except urllib.error.HTTPError as e:
-            raise SourceUnreadable(f"source: {location} answered {e.code}") from None
-        except (OSError, ValueError) as e:
-            raise SourceUnreadable(f"source: cannot fetch {location} ({e})") from None
+        body = http_get(location, timeout, limit, urllib.request.urlopen)
     if len(body) > limit:
         raise SourceUnreadable(f"source: larger than {limit} bytes")
     return body
+
+
+def http_get(location: str, timeout: float, limit: int, open_url: Any) -> bytes:
+    """At most `limit` + 1 bytes of an http(s) address, through `open_url` (urlopen, or an opener's open
+    that checks where it is redirected); a failed fetch raises SourceUnreadable, naming the address."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(location, headers={"User-Agent": "FeedForward importer"})
+    try:
+        with open_url(request, timeout=timeout) as answer:  # nosec B310 - http(s) only: checked by the callers
+            return bytes(answer.read(limit + 1))
+    except urllib.error.HTTPError as e:
+        raise SourceUnreadable(f"source: {location} answered {e.code}") from None
+    except (OSError, ValueError) as e:
+        raise SourceUnreadable(f"source: cannot fetch {location} ({e})") from None
