@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from ..core.errors import Conflict
 from ..core.status import Status
-from .table import GSI1, Table, _public, request_token, to_item
+from .table import GSI1, Table, _public, request_token, set_clause, to_item
 
 CONCERNS_QUEUE = "QUEUE#concerns"
 COUNTER = ("FIGURES#concerns", "COUNTER")
@@ -181,10 +181,9 @@ class ConcernsPart(Table):
             sets.pop("queued_at", None)
             removes = ["GSI1PK", "GSI1SK"] if story else []
         allowed = sorted(set(allowed_from))
-        names = {f"#a{i}": k for i, k in enumerate(sets)} | {"#status": "status"}
-        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(sets.values())}
+        expr, names, values = set_clause(sets)
+        names["#status"] = "status"
         values |= {f":s{i}": s for i, s in enumerate(allowed)}
-        expr = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(sets)))
         if story:
             names["#version"] = "version"
             values[":one"] = 1

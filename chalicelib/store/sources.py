@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from ..core.status import Status
-from .table import GSI1, Table, _public, request_token, to_item
+from .table import GSI1, Table, _public, request_token, set_clause, to_item
 
 # A story whose source item changed may be sent back to moderation from these; a story hidden by a
 # report, removed, withdrawn or being erased is left as it is (a moderator's or its author's decision).
@@ -96,16 +96,15 @@ class SourcesPart(Table):
     def update_source(self, slug: str, organisation: str, changes: dict[str, Any]) -> bool:
         """A lead's change to a source of their organisation: False, nothing written, when there is no such
         source of that organisation (a lead of another organisation changes nothing, even by its slug)."""
-        names = {f"#a{i}": k for i, k in enumerate(changes)} | {"#o": "organisation"}
-        values = {f":v{i}": v for i, v in enumerate(changes.values())} | {":o": organisation}
+        expr, names, values = set_clause(changes)
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=to_item({"PK": f"SOURCE#{slug}", "SK": "SOURCE"}),
-                UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(changes))),
+                UpdateExpression=expr,
                 ConditionExpression="#o = :o",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item(values),
+                ExpressionAttributeNames=names | {"#o": "organisation"},
+                ExpressionAttributeValues=to_item(values | {":o": organisation}),
             )
         except self._db.exceptions.ConditionalCheckFailedException:
             return False
@@ -175,10 +174,10 @@ class SourcesPart(Table):
             sets |= {"GSI1PK": f"QUEUE#{sets['status']}", "GSI1SK": f"{sets['reimported_at']}#{story_id}"}
         else:
             removes = ["GSI1PK", "GSI1SK"]
-        names = {f"#a{i}": k for i, k in enumerate(sets)} | {"#version": "version", "#status": "status"}
-        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(sets.values())} | {":one": 1}
-        values |= {f":s{i}": s for i, s in enumerate(REIMPORTABLE)}
-        expr = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(sets))) + ", #version = #version + :one"
+        expr, names, values = set_clause(sets)
+        names |= {"#version": "version", "#status": "status"}
+        values |= {":one": 1} | {f":s{i}": s for i, s in enumerate(REIMPORTABLE)}
+        expr += ", #version = #version + :one"
         if removes:
             names |= {f"#r{i}": r for i, r in enumerate(removes)}
             expr += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))

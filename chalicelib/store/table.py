@@ -81,6 +81,13 @@ REPLIES_QUEUE = "replies"  # held staff responses and pending author replies, fo
 KEPT_SECONDS = 60.0
 
 
+def set_clause(sets: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """ "SET #a0 = :v0, ..." for these attributes, with its attribute names and values (names stand in
+    for any attribute that is a reserved word)."""
+    clause = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(sets)))
+    return clause, {f"#a{i}": k for i, k in enumerate(sets)}, {f":v{i}": v for i, v in enumerate(sets.values())}
+
+
 def to_item(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _ser.serialize(v) for k, v in data.items() if v is not None}
 
